@@ -1,0 +1,82 @@
+//! The `auth:` schema (CONTRACT A2): typed providers and identities, and every check that
+//! `tfauth auth validate` makes. Parsing never stops at the first problem: it collects
+//! all of them, each with the file and line where the YAML has one. Pure; no I/O.
+
+pub mod schema;
+
+pub use schema::{AuthConfig, Cloud, Identity, IdentityKind, Problem, Provider, ProviderKind, Subject, Via};
+
+use crate::stacks::quote_list;
+use crate::yaml::Span;
+
+/// Problems with auth configuration or with choosing an identity.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    #[error("the auth configuration has {} problem(s):\n{}", problems.len(), problems.iter().map(|p| format!("  - {p}")).collect::<Vec<_>>().join("\n"))]
+    Invalid { problems: Vec<Problem> },
+    #[error("identity `{name}` (from {source_name}) is not defined")]
+    UnknownIdentity { name: String, source_name: &'static str, suggestions: Vec<String>, available: Vec<String> },
+    #[error("no default identity{}", context.as_deref().map(|c| format!(" for {c}")).unwrap_or_default())]
+    NoDefault { candidates: Vec<String>, context: Option<String> },
+    #[error("several default identities{}: {}", context.as_deref().map(|c| format!(" for {c}")).unwrap_or_default(), candidates.iter().map(|(n, s)| format!("`{n}` ({s})")).collect::<Vec<_>>().join(", "))]
+    SeveralDefaults { candidates: Vec<(String, Span)>, context: Option<String> },
+    #[error("identity `{name}` is marked `default: true` at {span}, but no provider or identity defines it")]
+    DefaultUndefined { name: String, span: Span, profiles: Vec<String> },
+    #[error("`--identity` without a value asks which identity to use, but there is no terminal to ask on")]
+    NeedTerminal { candidates: Vec<String> },
+}
+
+impl AuthError {
+    pub fn hint(&self) -> Option<String> {
+        Some(match self {
+            AuthError::Invalid { problems } => {
+                let hints: Vec<String> = problems.iter().filter_map(|p| p.hint.clone()).take(3).collect();
+                if hints.is_empty() {
+                    "run `tfauth auth validate` after fixing these".into()
+                } else {
+                    hints.join("\nhint: ")
+                }
+            }
+            AuthError::UnknownIdentity { suggestions, .. } if !suggestions.is_empty() => {
+                format!("did you mean {}?", quote_list(suggestions))
+            }
+            AuthError::UnknownIdentity { available, .. } if available.is_empty() => {
+                "no identities are defined; check ATMOS_PROFILE / --profile".into()
+            }
+            AuthError::UnknownIdentity { available, .. } => {
+                format!("defined identities: {}; `tfauth auth list` shows them all", abbreviate(available))
+            }
+            AuthError::NoDefault { candidates, .. } if candidates.is_empty() => {
+                "no identities are defined; set ATMOS_PROFILE or --profile, or --identity=false to run without auth".into()
+            }
+            AuthError::NoDefault { candidates, .. } => format!(
+                "pass --identity NAME (or set ATMOS_IDENTITY), or mark one identity `default: true`; identities: {}",
+                abbreviate(candidates)
+            ),
+            AuthError::SeveralDefaults { candidates, .. } => format!(
+                "pass --identity with one of {}, or leave one `default: true`",
+                quote_list(&candidates.iter().map(|c| c.0.clone()).collect::<Vec<_>>())
+            ),
+            AuthError::DefaultUndefined { profiles, .. } if profiles.is_empty() => {
+                "no profile is active: set ATMOS_PROFILE (or --profile) to the profile that defines this identity".into()
+            }
+            AuthError::DefaultUndefined { profiles, .. } => format!(
+                "the active profile ({}) does not define it; choose a profile that does (ATMOS_PROFILE or --profile)",
+                profiles.join(", ")
+            ),
+            AuthError::NeedTerminal { candidates } => {
+                format!("pass --identity=NAME; identities: {}", abbreviate(candidates))
+            }
+        })
+    }
+}
+
+fn abbreviate(names: &[String]) -> String {
+    const MAX: usize = 12;
+    let shown: Vec<&str> = names.iter().take(MAX).map(String::as_str).collect();
+    if names.len() > MAX {
+        format!("{} and {} more", shown.join(", "), names.len() - MAX)
+    } else {
+        shown.join(", ")
+    }
+}

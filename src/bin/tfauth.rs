@@ -1,0 +1,60 @@
+//! The `tfauth` binary: parse arguments, set up logging to stderr, run, and turn errors
+//! into a message with hints and a documented exit code.
+
+use clap::Parser;
+use std::process::ExitCode;
+use tfauth::cli::{Cli, Ctx, run};
+use tfauth::env_vars::{self, Env};
+use tfauth::{error, exit};
+
+fn main() -> ExitCode {
+    let env = Env::capture();
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            use clap::error::ErrorKind;
+            let code = match e.kind() {
+                ErrorKind::DisplayHelp | ErrorKind::DisplayVersion | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => 0,
+                _ => exit::USAGE,
+            };
+            let _ = e.print();
+            return ExitCode::from(code as u8);
+        }
+    };
+    init_logging(cli.verbose, cli.quiet, &env);
+    let cwd = match std::env::current_dir() {
+        Ok(d) => d,
+        Err(e) => {
+            eprint!("{}", error::render(&e, Some("run tfauth from a directory that exists")));
+            return ExitCode::from(exit::NOINPUT as u8);
+        }
+    };
+    let ctx = Ctx { env, cwd, self_exe: std::env::current_exe().ok(), profiles: cli.profile.clone() };
+    match run(cli, ctx) {
+        Ok(code) => ExitCode::from(code.clamp(0, 255) as u8),
+        Err(e) => {
+            eprint!("{}", error::render(&e, e.hint().as_deref()));
+            ExitCode::from(e.exit_code() as u8)
+        }
+    }
+}
+
+fn init_logging(verbose: u8, quiet: bool, env: &Env) {
+    use tracing::Level;
+    let level = if quiet {
+        Level::ERROR
+    } else {
+        match verbose {
+            0 => match env.get(env_vars::ATMOS_LOGS_LEVEL).map(str::to_ascii_lowercase).as_deref() {
+                Some("trace") => Level::TRACE,
+                Some("debug") => Level::DEBUG,
+                Some("info") => Level::INFO,
+                Some("error") => Level::ERROR,
+                _ => Level::WARN,
+            },
+            1 => Level::DEBUG,
+            _ => Level::TRACE,
+        }
+    };
+    tracing_subscriber::fmt().with_writer(std::io::stderr).with_max_level(level).with_target(false).without_time().init();
+}

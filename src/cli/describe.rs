@@ -1,0 +1,62 @@
+//! `tfauth describe component COMPONENT -s STACK`: the merged configuration, the chosen
+//! identity with its chain, and the environment and files a run would use. Secrets are
+//! redacted. Prints to stdout; writes nothing.
+
+use super::{Ctx, Target};
+use crate::error::Error;
+use crate::output::describe::describe;
+use crate::resolve::resolve;
+use crate::yaml::emit::json_to_yaml_string;
+use clap::{Args, Subcommand, ValueEnum};
+
+#[derive(Args, Debug)]
+pub struct DescribeArgs {
+    #[command(subcommand)]
+    pub what: DescribeWhat,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum DescribeWhat {
+    /// One component in one stack.
+    Component {
+        #[command(flatten)]
+        target: Target,
+        /// Output format.
+        #[arg(long, short = 'f', value_enum, default_value = "yaml")]
+        format: Format,
+    },
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum Format {
+    Yaml,
+    Json,
+}
+
+pub fn run(args: DescribeArgs, ctx: &Ctx) -> Result<i32, Error> {
+    let DescribeWhat::Component { target, format } = args.what;
+    let Some(component) = &target.component else {
+        return Err(Error::usage("describe component needs a COMPONENT", Some("tfauth describe component vpc -s plat-use2-dev".to_string())));
+    };
+    if target.stack.is_none() {
+        return Err(Error::usage(
+            format!("describe component `{component}` needs a stack"),
+            Some(format!("tfauth describe component {component} -s STACK")),
+        ));
+    }
+    let prompt = ctx.prompt();
+    let res = resolve(&ctx.request(&target), &ctx.env, prompt.as_ref().map(|p| p as _))?;
+    super::warn_problems(&res.warnings);
+    let plan = res.env_plan(&ctx.env, &ctx.helper_path(), &ctx.profiles)?;
+    let doc = describe(&res, &plan, &ctx.env);
+    let text = match format {
+        Format::Json => {
+            let mut s = serde_json::to_string_pretty(&doc).unwrap_or_default();
+            s.push('\n');
+            s
+        }
+        Format::Yaml => json_to_yaml_string(&doc),
+    };
+    print!("{text}");
+    Ok(0)
+}

@@ -1,0 +1,122 @@
+//! The `tfauth` command line: one file per command, each with its clap `Args` and `run()`.
+//! Terraform subcommands are not clap commands: anything clap does not know goes to
+//! [`terraform`], which picks out tfauth's own flags and passes the rest to terraform
+//! untouched (terraform's single-dash flags would confuse clap).
+
+pub mod auth;
+pub mod describe;
+pub mod list;
+pub mod terraform;
+
+use crate::env_vars::Env;
+use crate::error::Error;
+use crate::identity::IdentityFlag;
+use clap::{Args, Parser, Subcommand};
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+/// tfauth: authenticate Terraform and OpenTofu runs from your Atmos configuration.
+///
+/// Run a terraform command for a component in a stack: `tfauth plan vpc -s plat-use2-dev`.
+/// Without `-s`, arguments pass straight through to the real terraform.
+#[derive(Parser, Debug)]
+#[command(name = "tfauth", version, allow_external_subcommands = true, disable_help_subcommand = true)]
+pub struct Cli {
+    /// Profiles to apply over atmos.yaml, in order (also ATMOS_PROFILE).
+    #[arg(long, global = true, value_delimiter = ',')]
+    pub profile: Vec<String>,
+    /// More log output on stderr (-v debug, -vv trace).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Only errors on stderr.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Show the merged configuration of a component.
+    Describe(describe::DescribeArgs),
+    /// Authentication: validate and list the auth configuration.
+    Auth(auth::AuthArgs),
+    /// List stacks or components.
+    List(list::ListArgs),
+    /// Any other command is a terraform subcommand: `tfauth plan vpc -s plat-use2-dev`.
+    #[command(external_subcommand)]
+    Terraform(Vec<OsString>),
+}
+
+/// The component and stack whose merged auth a command uses, and the identity flag.
+#[derive(Args, Debug, Clone, Default)]
+pub struct Target {
+    /// The component whose merged auth to use (needs --stack).
+    pub component: Option<String>,
+    /// The stack (by name, or by manifest path without extension).
+    #[arg(short = 's', long)]
+    pub stack: Option<String>,
+    /// The identity to use; without a value, ask; `false` disables auth (also ATMOS_IDENTITY).
+    #[arg(short = 'i', long, num_args = 0..=1, default_missing_value = "", require_equals = false)]
+    pub identity: Option<String>,
+}
+
+impl Target {
+    pub fn identity_flag(&self) -> IdentityFlag {
+        identity_flag(self.identity.as_deref())
+    }
+}
+
+pub fn identity_flag(v: Option<&str>) -> IdentityFlag {
+    match v {
+        None => IdentityFlag::Absent,
+        Some("") => IdentityFlag::Ask,
+        Some(v) => IdentityFlag::Named(v.to_string()),
+    }
+}
+
+/// What every command gets: the environment snapshot, the working directory, and where
+/// this executable lives (to find the helper and to never exec itself).
+pub struct Ctx {
+    pub env: Env,
+    pub cwd: PathBuf,
+    pub self_exe: Option<PathBuf>,
+    pub profiles: Vec<String>,
+}
+
+impl Ctx {
+    /// `atmos-auth-helper` next to this executable.
+    pub fn helper_path(&self) -> PathBuf {
+        let dir = self.self_exe.as_ref().and_then(|p| p.parent().map(PathBuf::from)).unwrap_or_else(|| self.cwd.clone());
+        dir.join("atmos-auth-helper")
+    }
+    pub fn request(&self, t: &Target) -> crate::resolve::Request {
+        crate::resolve::Request {
+            cwd: self.cwd.clone(),
+            profiles: self.profiles.clone(),
+            stack: t.stack.clone(),
+            component: t.component.clone(),
+            identity: t.identity_flag(),
+        }
+    }
+    pub fn prompt(&self) -> Option<crate::tty::Tty> {
+        crate::tty::Tty::open(&self.env)
+    }
+}
+
+/// Runs a parsed command; returns the exit code.
+pub fn run(cli: Cli, ctx: Ctx) -> Result<i32, Error> {
+    match cli.command {
+        Command::Describe(a) => describe::run(a, &ctx),
+        Command::Auth(a) => auth::run(a, &ctx),
+        Command::List(a) => list::run(a, &ctx),
+        Command::Terraform(args) => terraform::run(args, &ctx),
+    }
+}
+
+/// Prints tracing warnings for problems outside the chosen chain.
+pub fn warn_problems(problems: &[crate::auth::Problem]) {
+    for p in problems {
+        tracing::warn!("{p}");
+    }
+}

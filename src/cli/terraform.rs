@@ -1,0 +1,277 @@
+//! `tfauth <terraform subcommand> [COMPONENT -s STACK] [terraform args...]`.
+//!
+//! tfauth's own flags (`-s/--stack`, `-i/--identity`, `--profile`, `--dry-run`) are
+//! taken out wherever they appear before `--`; the first other word is the component;
+//! everything else goes to terraform in its original order. Without a stack, the call
+//! passes straight through to the real terraform (never to tfauth itself).
+
+use super::{Ctx, identity_flag};
+use crate::error::Error;
+use crate::exec::{ExecError, find_terraform};
+use crate::identity::{IdentityFlag, Selection};
+use crate::output::describe::selection_text;
+use crate::output::env::EnvPlan;
+use crate::resolve::{Request, Resolution, resolve};
+use crate::stacks::StackError;
+use crate::yaml::{Span, display_path};
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+
+/// The words of a terraform call, with tfauth's flags taken out.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct TfArgs {
+    pub subcommand: String,
+    pub component: Option<String>,
+    pub stack: Option<String>,
+    pub identity: IdentityFlag,
+    pub profiles: Vec<String>,
+    pub dry_run: bool,
+    /// For terraform, in order.
+    pub rest: Vec<OsString>,
+}
+
+/// Splits the words after `tfauth`.
+pub fn parse(args: &[OsString]) -> Result<TfArgs, Error> {
+    let mut out = TfArgs::default();
+    let Some((sub, rest)) = args.split_first() else {
+        return Err(Error::usage("no terraform subcommand given", Some("tfauth plan COMPONENT -s STACK".to_string())));
+    };
+    out.subcommand = sub.to_string_lossy().into_owned();
+    let mut i = 0;
+    let value = |i: &mut usize, flag: &str| -> Result<String, Error> {
+        *i += 1;
+        rest.get(*i).and_then(|v| v.to_str()).map(str::to_string).ok_or_else(|| {
+            Error::usage(format!("`{flag}` needs a value"), Some(format!("write `{flag} VALUE`")))
+        })
+    };
+    while i < rest.len() {
+        let arg = &rest[i];
+        let Some(s) = arg.to_str() else {
+            out.rest.push(arg.clone());
+            i += 1;
+            continue;
+        };
+        match s {
+            "--" => {
+                out.rest.extend(rest[i + 1..].iter().cloned());
+                break;
+            }
+            "-s" | "--stack" => out.stack = Some(value(&mut i, s)?),
+            "--profile" => out.profiles.push(value(&mut i, s)?),
+            "--dry-run" => out.dry_run = true,
+            "-i" | "--identity" => {
+                // `--identity NAME` or a bare `--identity` (ask).
+                match rest.get(i + 1).and_then(|v| v.to_str()) {
+                    Some(v) if !v.starts_with('-') && out.component.is_some() => {
+                        out.identity = identity_flag(Some(v));
+                        i += 1;
+                    }
+                    _ => out.identity = IdentityFlag::Ask,
+                }
+            }
+            _ => {
+                if let Some(v) = s.strip_prefix("--stack=").or_else(|| s.strip_prefix("-s=")) {
+                    out.stack = Some(v.to_string());
+                } else if let Some(v) = s.strip_prefix("--identity=").or_else(|| s.strip_prefix("-i=")) {
+                    out.identity = identity_flag(Some(v));
+                } else if let Some(v) = s.strip_prefix("--profile=") {
+                    out.profiles.push(v.to_string());
+                } else if out.component.is_none() && !s.starts_with('-') {
+                    out.component = Some(s.to_string());
+                } else {
+                    out.rest.push(arg.clone());
+                }
+            }
+        }
+        i += 1;
+    }
+    if let Some(s) = &out.stack
+        && s.is_empty()
+    {
+        return Err(Error::usage("`--stack` is empty", Some("name a stack, e.g. `-s plat-use2-dev`".to_string())));
+    }
+    Ok(out)
+}
+
+pub fn run(args: Vec<OsString>, ctx: &Ctx) -> Result<i32, Error> {
+    let mut tf = parse(&args)?;
+    let mut profiles = ctx.profiles.clone();
+    profiles.append(&mut tf.profiles);
+    let Some(stack) = tf.stack.clone() else {
+        return passthrough(&args, &tf, ctx);
+    };
+    let Some(component) = tf.component.clone() else {
+        return Err(Error::usage(
+            format!("`tfauth {} -s {stack}` needs a component", tf.subcommand),
+            Some(format!("tfauth {} COMPONENT -s {stack}", tf.subcommand)),
+        ));
+    };
+    let req = Request { cwd: ctx.cwd.clone(), profiles: profiles.clone(), stack: Some(stack), component: Some(component), identity: tf.identity.clone() };
+    let prompt = ctx.prompt();
+    let res = resolve(&req, &ctx.env, prompt.as_ref().map(|p| p as _))?;
+    super::warn_problems(&res.warnings);
+    let comp = res.component.as_ref().expect("a stack and component were resolved");
+    if comp.is_abstract {
+        return Err(StackError::Abstract {
+            component: comp.component.clone(),
+            stack: comp.stack.clone(),
+            span: comp.metadata.get("type").map(|n| n.span.clone()).unwrap_or_else(Span::synthetic),
+        }
+        .into());
+    }
+    if !comp.terraform_dir.is_dir() {
+        return Err(ExecError::NoComponentDir(comp.terraform_dir.clone()).into());
+    }
+    let plan = res.env_plan(&ctx.env, &ctx.helper_path(), &profiles)?;
+    let terraform = find_terraform(comp.command.as_deref(), &ctx.env, ctx.self_exe.as_deref());
+    let mut argv: Vec<OsString> = vec![OsString::from(&tf.subcommand)];
+    argv.extend(tf.rest.iter().cloned());
+
+    if tf.dry_run {
+        print!("{}", dry_run_text(&res, &plan, &terraform, &argv, &ctx.env));
+        return Ok(0);
+    }
+    match &res.selection {
+        Selection::Identity { name, .. } => Err(Error::NotYet {
+            message: format!("tfauth cannot obtain credentials for identity `{name}` yet"),
+            hint: Some(format!(
+                "add --dry-run to see what the run would use, or pass --identity=false to run terraform with your own credentials\nhint: `tfauth describe component {} -s {}` shows the merged configuration",
+                comp.component, comp.stack
+            )),
+        }),
+        Selection::Disabled { .. } | Selection::NoneConfigured => exec(terraform?, &argv, &comp.terraform_dir, None),
+    }
+}
+
+/// No stack: run the real terraform with the same words, in the same directory.
+fn passthrough(args: &[OsString], tf: &TfArgs, ctx: &Ctx) -> Result<i32, Error> {
+    let terraform = find_terraform(None, &ctx.env, ctx.self_exe.as_deref());
+    let forwarded: Vec<OsString> = args.iter().filter(|a| a.to_str() != Some("--dry-run")).cloned().collect();
+    let wants_auth = match &tf.identity {
+        IdentityFlag::Absent => ctx.env.get(crate::env_vars::ATMOS_IDENTITY).is_some_and(|v| !crate::env_vars::is_identity_disabled(v)),
+        IdentityFlag::Named(v) => !crate::env_vars::is_identity_disabled(v),
+        IdentityFlag::Ask => true,
+    };
+    if tf.dry_run {
+        let mut out = String::from("Dry run: nothing was written and nothing was run.\n\nNo stack given: the call passes straight through.\n\n");
+        out.push_str(&command_text(&terraform, &forwarded, &ctx.cwd));
+        print!("{out}");
+        return Ok(0);
+    }
+    if wants_auth {
+        return Err(Error::NotYet {
+            message: "tfauth cannot obtain credentials for a pass-through call yet".into(),
+            hint: Some("name a stack with -s to see the identity it would use (with --dry-run), or unset ATMOS_IDENTITY".into()),
+        });
+    }
+    exec(terraform?, &forwarded, &ctx.cwd, None)
+}
+
+fn exec(program: PathBuf, argv: &[OsString], dir: &Path, plan: Option<&EnvPlan>) -> Result<i32, Error> {
+    use std::os::unix::process::CommandExt;
+    let mut cmd = std::process::Command::new(&program);
+    cmd.args(argv).current_dir(dir);
+    if let Some(plan) = plan {
+        for k in &plan.clear {
+            cmd.env_remove(k);
+        }
+        cmd.envs(&plan.set);
+    }
+    // exec replaces this process: signals and the exit code are terraform's own.
+    let err = cmd.exec();
+    Err(ExecError::Spawn { path: program, source: err }.into())
+}
+
+fn command_text(terraform: &Result<PathBuf, ExecError>, argv: &[OsString], dir: &Path) -> String {
+    let program = match terraform {
+        Ok(p) => p.display().to_string(),
+        Err(e) => format!("terraform  # {e}"),
+    };
+    let words: Vec<String> = argv.iter().map(|a| crate::output::env::shell_quote(&a.to_string_lossy())).collect();
+    format!("command:\n  cd {}\n  {} {}\n", crate::output::env::shell_quote(&dir.display().to_string()), program, words.join(" "))
+}
+
+fn dry_run_text(res: &Resolution, plan: &EnvPlan, terraform: &Result<PathBuf, ExecError>, argv: &[OsString], env: &crate::env_vars::Env) -> String {
+    let comp = res.component.as_ref().expect("resolved component");
+    let mut out = String::from("Dry run: nothing was written and nothing was run.\n\n");
+    out.push_str(&format!("stack:      {}  ({})\n", comp.stack, display_path(&comp.stack_file)));
+    out.push_str(&format!("component:  {}  (terraform component {})\n", comp.component, comp.terraform_component));
+    let (name, by) = selection_text(&res.selection);
+    match name {
+        Some(n) => out.push_str(&format!("identity:   {n}  ({by})\n")),
+        None => out.push_str(&format!("identity:   none  ({by})\n")),
+    }
+    if let Some(chain) = &res.chain {
+        out.push_str(&format!("chain:      {}\n", chain.describe()));
+    }
+    out.push('\n');
+    out.push_str(&command_text(terraform, argv, &comp.terraform_dir));
+    if !plan.set.is_empty() {
+        out.push_str("\nenvironment set:\n");
+        for (k, v) in &plan.set {
+            out.push_str(&format!("  {k}={v}\n"));
+        }
+    }
+    if !plan.clear.is_empty() || !plan.clear_prefixes.is_empty() {
+        out.push_str("\nenvironment cleared:\n");
+        let now = plan.cleared_in(env);
+        for k in &plan.clear {
+            let mark = if now.contains(k) { "  (set now)" } else { "" };
+            out.push_str(&format!("  {k}{mark}\n"));
+        }
+        for p in &plan.clear_prefixes {
+            let n = now.iter().filter(|k| k.starts_with(p.as_str()) && !plan.clear.contains(k)).count();
+            out.push_str(&format!("  {p}*{}\n", if n > 0 { format!("  ({n} set now)") } else { String::new() }));
+        }
+    }
+    if !plan.files.is_empty() {
+        out.push_str("\nfiles written (mode 0600, directories 0700):\n");
+        for f in &plan.files {
+            out.push_str(&format!("  {}\n", f.path.display()));
+            for line in f.contents.lines() {
+                out.push_str(&format!("    | {line}\n"));
+            }
+        }
+    }
+    for n in &plan.notes {
+        out.push_str(&format!("\nnote: {n}\n"));
+    }
+    if matches!(res.selection, Selection::Disabled { .. } | Selection::NoneConfigured) {
+        out.push_str("\nThe environment is passed to terraform as it is.\n");
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn words(s: &str) -> Vec<OsString> {
+        s.split_whitespace().map(OsString::from).collect()
+    }
+
+    #[test]
+    fn flags_anywhere_rest_in_order() {
+        let a = parse(&words("plan vpc -out=p -s plat-use2-dev -var x=1 --dry-run -- -s literal")).unwrap();
+        assert_eq!(a.subcommand, "plan");
+        assert_eq!(a.component.as_deref(), Some("vpc"));
+        assert_eq!(a.stack.as_deref(), Some("plat-use2-dev"));
+        assert!(a.dry_run);
+        assert_eq!(a.rest, words("-out=p -var x=1 -s literal"));
+    }
+
+    #[test]
+    fn identity_forms() {
+        assert_eq!(parse(&words("plan vpc --identity=acme/admin")).unwrap().identity, IdentityFlag::Named("acme/admin".into()));
+        assert_eq!(parse(&words("plan vpc -i acme/admin")).unwrap().identity, IdentityFlag::Named("acme/admin".into()));
+        assert_eq!(parse(&words("plan vpc --identity -s x")).unwrap().identity, IdentityFlag::Ask);
+        assert_eq!(parse(&words("plan --identity=false vpc")).unwrap().component.as_deref(), Some("vpc"));
+        assert_eq!(parse(&words("plan vpc --stack=s1")).unwrap().stack.as_deref(), Some("s1"));
+    }
+
+    #[test]
+    fn missing_values_are_usage_errors() {
+        assert!(parse(&words("plan vpc -s")).is_err());
+        assert!(parse(&[]).is_err());
+    }
+}

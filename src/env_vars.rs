@@ -1,0 +1,147 @@
+//! Every environment variable tfauth reads or sets, as named constants, and the snapshot
+//! of the process environment that the rest of the crate reads from.
+//!
+//! The environment is captured once, at start-up, into an [`Env`]; nothing else in the
+//! crate calls `std::env::var`. That keeps resolution pure and testable, and the child's
+//! environment is built as a map from it, never with `set_var`.
+
+use std::collections::BTreeMap;
+use std::ffi::OsString;
+
+/// Directory or file holding `atmos.yaml`; overrides discovery.
+pub const ATMOS_CLI_CONFIG_PATH: &str = "ATMOS_CLI_CONFIG_PATH";
+/// Root that `stacks.base_path` and `components.terraform.base_path` are relative to.
+pub const ATMOS_BASE_PATH: &str = "ATMOS_BASE_PATH";
+/// Profiles to apply, comma-separated, in order.
+pub const ATMOS_PROFILE: &str = "ATMOS_PROFILE";
+/// The identity to use; `false`, `0`, `no` or `off` disable auth.
+pub const ATMOS_IDENTITY: &str = "ATMOS_IDENTITY";
+/// Overrides the realm that isolates one repository's credential files from another's.
+pub const ATMOS_AUTH_REALM: &str = "ATMOS_AUTH_REALM";
+/// Overrides the base config directory for the files tfauth writes.
+pub const ATMOS_XDG_CONFIG_HOME: &str = "ATMOS_XDG_CONFIG_HOME";
+/// The terraform (or tofu) executable to run.
+pub const ATMOS_COMPONENTS_TERRAFORM_COMMAND: &str = "ATMOS_COMPONENTS_TERRAFORM_COMMAND";
+/// Log level for tfauth's own messages (trace, debug, info, warn, error).
+pub const ATMOS_LOGS_LEVEL: &str = "ATMOS_LOGS_LEVEL";
+/// The XDG base directory for configuration.
+pub const XDG_CONFIG_HOME: &str = "XDG_CONFIG_HOME";
+/// The user's home directory.
+pub const HOME: &str = "HOME";
+/// Executable search path.
+pub const PATH: &str = "PATH";
+
+// What an AWS identity sets in the child's environment (CONTRACT A5).
+pub const AWS_CONFIG_FILE: &str = "AWS_CONFIG_FILE";
+pub const AWS_SHARED_CREDENTIALS_FILE: &str = "AWS_SHARED_CREDENTIALS_FILE";
+pub const AWS_PROFILE: &str = "AWS_PROFILE";
+pub const AWS_REGION: &str = "AWS_REGION";
+pub const AWS_DEFAULT_REGION: &str = "AWS_DEFAULT_REGION";
+pub const AWS_SDK_LOAD_CONFIG: &str = "AWS_SDK_LOAD_CONFIG";
+pub const AWS_EC2_METADATA_DISABLED: &str = "AWS_EC2_METADATA_DISABLED";
+
+/// Variables that would compete with the isolated AWS profile, removed from the child.
+pub const AWS_COMPETING: &[&str] = &[
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_SECURITY_TOKEN",
+    "AWS_WEB_IDENTITY_TOKEN_FILE",
+    "AWS_ROLE_ARN",
+    "AWS_ROLE_SESSION_NAME",
+    "AWS_DEFAULT_PROFILE",
+];
+/// Prefixes of AWS variables removed from the child (container credential endpoints).
+pub const AWS_COMPETING_PREFIXES: &[&str] = &["AWS_CONTAINER_"];
+
+// Azure (CONTRACT A5): set for an Azure identity; every other ARM_*/AZURE_* is removed.
+pub const ARM_SUBSCRIPTION_ID: &str = "ARM_SUBSCRIPTION_ID";
+pub const ARM_TENANT_ID: &str = "ARM_TENANT_ID";
+pub const ARM_CLIENT_ID: &str = "ARM_CLIENT_ID";
+pub const ARM_USE_OIDC: &str = "ARM_USE_OIDC";
+pub const ARM_USE_CLI: &str = "ARM_USE_CLI";
+pub const ARM_LOCATION: &str = "ARM_LOCATION";
+pub const AZURE_SUBSCRIPTION_ID: &str = "AZURE_SUBSCRIPTION_ID";
+pub const AZURE_TENANT_ID: &str = "AZURE_TENANT_ID";
+pub const AZURE_CLIENT_ID: &str = "AZURE_CLIENT_ID";
+pub const AZURE_LOCATION: &str = "AZURE_LOCATION";
+pub const AZURE_RESOURCE_GROUP: &str = "AZURE_RESOURCE_GROUP";
+pub const AZURE_COMPETING_PREFIXES: &[&str] = &["ARM_", "AZURE_"];
+
+// GCP (CONTRACT A5): set for a GCP identity; every other GOOGLE_*/CLOUDSDK_* is removed.
+pub const GOOGLE_CLOUD_PROJECT: &str = "GOOGLE_CLOUD_PROJECT";
+pub const CLOUDSDK_CORE_PROJECT: &str = "CLOUDSDK_CORE_PROJECT";
+pub const GOOGLE_CLOUD_REGION: &str = "GOOGLE_CLOUD_REGION";
+pub const CLOUDSDK_COMPUTE_REGION: &str = "CLOUDSDK_COMPUTE_REGION";
+pub const CLOUDSDK_COMPUTE_ZONE: &str = "CLOUDSDK_COMPUTE_ZONE";
+pub const GCP_COMPETING_PREFIXES: &[&str] = &["GOOGLE_", "CLOUDSDK_"];
+
+/// The values that disable auth when given as an identity (any case).
+pub const IDENTITY_DISABLED_VALUES: &[&str] = &["false", "0", "no", "off"];
+
+/// A snapshot of the process environment. Values that are not UTF-8 are kept only for
+/// passing through to children; lookups see them as unset.
+#[derive(Clone, Debug, Default)]
+pub struct Env {
+    vars: BTreeMap<String, String>,
+}
+
+impl Env {
+    /// Captures the current process environment.
+    pub fn capture() -> Env {
+        let vars = std::env::vars_os()
+            .filter_map(|(k, v): (OsString, OsString)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+            .collect();
+        Env { vars }
+    }
+    /// An environment built from pairs, for tests.
+    pub fn from_pairs<I, K, V>(pairs: I) -> Env
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: Into<String>,
+        V: Into<String>,
+    {
+        Env {
+            vars: pairs.into_iter().map(|(k, v)| (k.into(), v.into())).collect(),
+        }
+    }
+    /// The value of `name`, if set and not empty.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.vars.get(name).map(String::as_str).filter(|v| !v.is_empty())
+    }
+    /// The value of `name` even when empty.
+    pub fn get_raw(&self, name: &str) -> Option<&str> {
+        self.vars.get(name).map(String::as_str)
+    }
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.vars.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+}
+
+/// Whether an identity value (from `--identity` or `ATMOS_IDENTITY`) means "no auth".
+pub fn is_identity_disabled(value: &str) -> bool {
+    IDENTITY_DISABLED_VALUES.iter().any(|v| v.eq_ignore_ascii_case(value.trim()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn disable_values_any_case() {
+        for v in ["false", "FALSE", "0", "No", "oFF", " off "] {
+            assert!(is_identity_disabled(v), "{v}");
+        }
+        for v in ["", "true", "acme/admin", "nope", "offline"] {
+            assert!(!is_identity_disabled(v), "{v}");
+        }
+    }
+
+    #[test]
+    fn empty_values_read_as_unset() {
+        let env = Env::from_pairs([("A", ""), ("B", "x")]);
+        assert_eq!(env.get("A"), None);
+        assert_eq!(env.get_raw("A"), Some(""));
+        assert_eq!(env.get("B"), Some("x"));
+    }
+}

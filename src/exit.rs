@@ -1,0 +1,18 @@
+//! tfauth's own exit codes (CONTRACT B). They start at 64 (sysexits) so they never collide
+//! with terraform's 0/1/2, which `-detailed-exitcode` gives meaning to. The binaries map
+//! errors to these in one place, [`crate::Error::exit_code`].
+
+/// The command line was wrong: unknown stack, component or identity, bad flags.
+pub const USAGE: i32 = 64;
+/// The configuration is invalid: YAML, schema, references, inheritance, imports.
+pub const DATAERR: i32 = 65;
+/// A file tfauth needs does not exist: no `atmos.yaml` found.
+pub const NOINPUT: i32 = 66;
+/// A service tfauth needs did not answer (STS, SSO, a token endpoint).
+pub const UNAVAILABLE: i32 = 69;
+/// A bug in tfauth.
+pub const SOFTWARE: i32 = 70;
+/// A temporary failure (throttling, a lock held too long): try again.
+pub const TEMPFAIL: i32 = 75;
+/// Login is required, or access was denied.
+pub const NOPERM: i32 = 77;

@@ -1,0 +1,29 @@
+//! tfauth reads an Atmos repository's `atmos.yaml` (with its `auth:` section and profiles)
+//! and `stacks/`, resolves one component in one stack, chooses the identity its merged
+//! auth names, and runs terraform with that identity's credentials.
+//!
+//! The pipeline flows one way: [`config`] finds and loads `atmos.yaml` and profiles →
+//! [`stacks`] finds the stack, follows imports and inheritance → [`merge`] layers the
+//! component's sections and auth → [`auth`] types and validates the merged auth →
+//! [`identity`] chooses the identity and builds its chain → [`output`] plans the
+//! environment and files → [`exec`] finds the real terraform and runs it. [`resolve`]
+//! strings the stages together; [`cli`] is the command line on top.
+
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod env_vars;
+pub mod error;
+pub mod exec;
+pub mod exit;
+pub mod identity;
+pub mod merge;
+pub mod output;
+pub mod resolve;
+pub mod secret;
+pub mod stacks;
+pub mod suggest;
+pub mod tty;
+pub mod yaml;
+
+pub use error::Error;

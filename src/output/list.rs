@@ -1,0 +1,196 @@
+//! `tfauth auth list` in its six formats: table, tree, json, yaml, graphviz, mermaid.
+//! Pure: takes the typed auth config, returns text.
+
+use crate::auth::{AuthConfig, Via};
+use crate::yaml::emit::json_to_yaml_string;
+use serde_json::json;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum ListFormat {
+    Table,
+    Tree,
+    Json,
+    Yaml,
+    Graphviz,
+    Mermaid,
+}
+
+/// Which sections to show.
+#[derive(Clone, Copy, Debug)]
+pub struct Show {
+    pub providers: bool,
+    pub identities: bool,
+}
+
+pub fn render(auth: &AuthConfig, format: ListFormat, show: Show) -> String {
+    match format {
+        ListFormat::Table => table(auth, show),
+        ListFormat::Tree => tree(auth, show),
+        ListFormat::Json => {
+            let mut s = serde_json::to_string_pretty(&as_json(auth, show)).unwrap_or_default();
+            s.push('\n');
+            s
+        }
+        ListFormat::Yaml => json_to_yaml_string(&as_json(auth, show)),
+        ListFormat::Graphviz => graphviz(auth, show),
+        ListFormat::Mermaid => mermaid(auth, show),
+    }
+}
+
+fn via_text(via: &Option<Via>) -> String {
+    match via {
+        Some(Via::Provider(p, _)) => format!("provider:{p}"),
+        Some(Via::Identity(i, _)) => format!("identity:{i}"),
+        None => "-".into(),
+    }
+}
+
+fn as_json(auth: &AuthConfig, show: Show) -> serde_json::Value {
+    let mut out = serde_json::Map::new();
+    if show.providers {
+        out.insert(
+            "providers".into(),
+            auth.providers.iter().map(|p| json!({"name": p.name, "kind": p.kind_name, "region": p.region()})).collect(),
+        );
+    }
+    if show.identities {
+        out.insert(
+            "identities".into(),
+            auth.identities
+                .iter()
+                .map(|i| {
+                    let via = match &i.via {
+                        Some(Via::Provider(p, _)) => json!({"provider": p}),
+                        Some(Via::Identity(n, _)) => json!({"identity": n}),
+                        None => serde_json::Value::Null,
+                    };
+                    json!({"name": i.name, "kind": i.kind_name, "via": via, "default": i.default})
+                })
+                .collect(),
+        );
+    }
+    serde_json::Value::Object(out)
+}
+
+fn table(auth: &AuthConfig, show: Show) -> String {
+    let mut rows: Vec<[String; 5]> = vec![["TYPE".into(), "NAME".into(), "KIND".into(), "VIA".into(), "DEFAULT".into()]];
+    if show.providers {
+        rows.extend(auth.providers.iter().map(|p| ["provider".into(), p.name.clone(), p.kind_name.clone(), "-".into(), "".into()]));
+    }
+    if show.identities {
+        rows.extend(auth.identities.iter().map(|i| {
+            ["identity".into(), i.name.clone(), i.kind_name.clone(), via_text(&i.via), if i.default { "yes".into() } else { "".into() }]
+        }));
+    }
+    let widths: Vec<usize> = (0..5).map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0)).collect();
+    let mut out = String::new();
+    for r in &rows {
+        let line: Vec<String> = r.iter().zip(&widths).map(|(cell, w)| format!("{cell:<w$}")).collect();
+        out.push_str(line.join("  ").trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+fn children<'a>(auth: &'a AuthConfig, parent: &str, from_provider: bool) -> Vec<&'a crate::auth::Identity> {
+    auth.identities
+        .iter()
+        .filter(|i| match &i.via {
+            Some(Via::Provider(p, _)) => from_provider && p.eq_ignore_ascii_case(parent),
+            Some(Via::Identity(n, _)) => !from_provider && n.eq_ignore_ascii_case(parent),
+            None => false,
+        })
+        .collect()
+}
+
+fn walk(out: &mut String, auth: &AuthConfig, id: &crate::auth::Identity, prefix: &str, last: bool, depth: usize) {
+    let mark = if id.default { " (default)" } else { "" };
+    out.push_str(&format!("{prefix}{}{} [{}]{mark}\n", if last { "└── " } else { "├── " }, id.name, id.kind_name));
+    if depth > 64 {
+        return;
+    }
+    let kids = children(auth, &id.name, false);
+    let next = format!("{prefix}{}", if last { "    " } else { "│   " });
+    for (i, k) in kids.iter().enumerate() {
+        walk(out, auth, k, &next, i + 1 == kids.len(), depth + 1);
+    }
+}
+
+fn tree(auth: &AuthConfig, show: Show) -> String {
+    let mut out = String::new();
+    for p in auth.providers.iter().filter(|_| show.providers || show.identities) {
+        out.push_str(&format!("{} [{}]\n", p.name, p.kind_name));
+        if show.identities {
+            let kids = children(auth, &p.name, true);
+            for (i, k) in kids.iter().enumerate() {
+                walk(&mut out, auth, k, "", i + 1 == kids.len(), 0);
+            }
+        }
+    }
+    if show.identities {
+        for id in auth.identities.iter().filter(|i| i.via.is_none()) {
+            out.push_str(&format!("{} [{}]{}\n", id.name, id.kind_name, if id.default { " (default)" } else { "" }));
+            let kids = children(auth, &id.name, false);
+            for (i, k) in kids.iter().enumerate() {
+                walk(&mut out, auth, k, "", i + 1 == kids.len(), 0);
+            }
+        }
+    }
+    out
+}
+
+fn dot_id(kind: &str, name: &str) -> String {
+    format!("\"{kind}:{}\"", name.replace('\\', "\\\\").replace('"', "\\\""))
+}
+
+fn graphviz(auth: &AuthConfig, show: Show) -> String {
+    let mut out = String::from("digraph auth {\n  rankdir=LR;\n");
+    if show.providers {
+        for p in &auth.providers {
+            out.push_str(&format!("  {} [label=\"{}\\n{}\", shape=box];\n", dot_id("provider", &p.name), p.name, p.kind_name));
+        }
+    }
+    if show.identities {
+        for i in &auth.identities {
+            let style = if i.default { ", style=bold" } else { "" };
+            out.push_str(&format!("  {} [label=\"{}\\n{}\"{style}];\n", dot_id("identity", &i.name), i.name, i.kind_name));
+        }
+        for i in &auth.identities {
+            match &i.via {
+                Some(Via::Provider(p, _)) if show.providers => {
+                    out.push_str(&format!("  {} -> {};\n", dot_id("provider", p), dot_id("identity", &i.name)))
+                }
+                Some(Via::Identity(n, _)) => out.push_str(&format!("  {} -> {};\n", dot_id("identity", n), dot_id("identity", &i.name))),
+                _ => {}
+            }
+        }
+    }
+    out.push_str("}\n");
+    out
+}
+
+fn mermaid(auth: &AuthConfig, show: Show) -> String {
+    let id = |kind: &str, name: &str| -> String {
+        let safe: String = name.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect();
+        format!("{kind}_{safe}")
+    };
+    let mut out = String::from("graph LR\n");
+    if show.providers {
+        for p in &auth.providers {
+            out.push_str(&format!("  {}[\"{} ({})\"]\n", id("p", &p.name), p.name, p.kind_name));
+        }
+    }
+    if show.identities {
+        for i in &auth.identities {
+            out.push_str(&format!("  {}(\"{} ({})\")\n", id("i", &i.name), i.name, i.kind_name));
+        }
+        for i in &auth.identities {
+            match &i.via {
+                Some(Via::Provider(p, _)) if show.providers => out.push_str(&format!("  {} --> {}\n", id("p", p), id("i", &i.name))),
+                Some(Via::Identity(n, _)) => out.push_str(&format!("  {} --> {}\n", id("i", n), id("i", &i.name))),
+                _ => {}
+            }
+        }
+    }
+    out
+}

@@ -1,0 +1,8 @@
+//! What a run hands to the outside world, computed without touching it: the environment
+//! to set and clear, the files to write with their contents ([`env`]), and the shapes in
+//! which commands print things ([`list`], [`describe`]). Writing files and exec'ing live
+//! elsewhere; nothing here does I/O.
+
+pub mod describe;
+pub mod env;
+pub mod list;

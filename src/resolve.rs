@@ -1,0 +1,153 @@
+//! The resolution pipeline up to (not including) talking to a cloud: config → stacks →
+//! component → merged auth → typed auth → identity → chain → environment plan. Everything
+//! `describe`, `--dry-run`, `auth list` and (later) exec need comes from [`resolve`], so
+//! they all agree. Reads configuration files; writes nothing.
+
+use crate::auth::{AuthConfig, AuthError, Problem, Subject};
+use crate::config::{self, AtmosConfig, ConfigOptions};
+use crate::env_vars::{self, Env};
+use crate::error::Error;
+use crate::identity::{Chain, IdentityFlag, Prompt, Selection, chain, select};
+use crate::output::env::{self as envplan, EnvPlan, PlanContext};
+use crate::stacks::{ResolvedComponent, StackSet, component};
+use crate::yaml::{Node, Span};
+use std::path::{Path, PathBuf};
+
+/// What to resolve.
+#[derive(Clone, Debug, Default)]
+pub struct Request {
+    pub cwd: PathBuf,
+    pub profiles: Vec<String>,
+    pub stack: Option<String>,
+    pub component: Option<String>,
+    pub identity: IdentityFlag,
+}
+
+/// The outcome: configuration, component (when asked for), auth and the chosen chain.
+#[derive(Debug)]
+pub struct Resolution {
+    pub config: AtmosConfig,
+    pub component: Option<ResolvedComponent>,
+    /// The merged `auth:` node the typed config came from.
+    pub auth_node: Node,
+    pub auth: AuthConfig,
+    /// Problems outside the chosen chain: reported as warnings, not errors.
+    pub warnings: Vec<Problem>,
+    pub selection: Selection,
+    pub chain: Option<Chain>,
+}
+
+/// Loads configuration and, when the request names a stack and component, resolves it.
+pub fn load_component(req: &Request, env: &Env) -> Result<(AtmosConfig, Option<ResolvedComponent>), Error> {
+    let opts = ConfigOptions { cwd: req.cwd.clone(), profiles: req.profiles.clone() };
+    let cfg = config::load(&opts, env)?;
+    let comp = match (&req.stack, &req.component) {
+        (Some(stack), Some(name)) => {
+            let set = StackSet::load(&cfg)?;
+            let stack = set.find(stack)?;
+            Some(component::resolve(&cfg, &stack, name)?)
+        }
+        (None, Some(name)) => {
+            return Err(Error::usage(
+                format!("component `{name}` needs a stack"),
+                Some(format!("add `-s STACK`, e.g. `-s plat-use2-dev`, to resolve `{name}`")),
+            ));
+        }
+        _ => None,
+    };
+    Ok((cfg, comp))
+}
+
+/// Runs the whole pipeline.
+pub fn resolve(req: &Request, env: &Env, prompt: Option<&dyn Prompt>) -> Result<Resolution, Error> {
+    let (config, component) = load_component(req, env)?;
+    let auth_node = match &component {
+        Some(c) => c.auth.clone(),
+        None => config.auth().cloned().unwrap_or_else(Node::null),
+    };
+    let (auth, problems) = AuthConfig::parse(Some(&auth_node));
+    let context = component.as_ref().map(|c| format!("component `{}` in stack `{}`", c.component, c.stack));
+
+    let uses_defaults = req.identity == IdentityFlag::Absent && env.get(env_vars::ATMOS_IDENTITY).is_none();
+    if uses_defaults && let Some((name, span)) = undefined_defaults(&auth_node).into_iter().next() {
+        return Err(AuthError::DefaultUndefined {
+            name,
+            span,
+            profiles: config.profiles.iter().map(|p| p.name.clone()).collect(),
+        }
+        .into());
+    }
+    let selection = select(&auth, &req.identity, env, prompt, context.as_deref())?;
+    let chain = match &selection {
+        Selection::Identity { name, .. } => {
+            let chain = chain::build(&auth, name).map_err(|p| AuthError::Invalid { problems: vec![p] })?;
+            let subjects = chain.subjects();
+            let blocking: Vec<Problem> =
+                problems.iter().filter(|p| p.subject == Subject::General || subjects.contains(&p.subject)).cloned().collect();
+            if !blocking.is_empty() {
+                return Err(AuthError::Invalid { problems: blocking }.into());
+            }
+            Some(chain)
+        }
+        _ => None,
+    };
+    let subjects = chain.as_ref().map(Chain::subjects).unwrap_or_default();
+    let warnings = problems.into_iter().filter(|p| !subjects.contains(&p.subject)).collect();
+    Ok(Resolution { config, component, auth_node, auth, warnings, selection, chain })
+}
+
+/// Identities marked `default: true` that nothing defines (no `kind`), with where.
+pub fn undefined_defaults(auth: &Node) -> Vec<(String, Span)> {
+    let Some(ids) = auth.get("identities").and_then(Node::as_map) else { return vec![] };
+    ids.iter()
+        .filter(|(_, v)| v.get("kind").is_none_or(Node::is_null))
+        .filter_map(|(k, v)| {
+            let d = v.get("default")?;
+            (d.as_bool() == Some(true)).then(|| (k.clone(), d.span.clone()))
+        })
+        .collect()
+}
+
+impl Resolution {
+    /// The environment plan for the chosen chain (empty when auth is off or absent).
+    pub fn env_plan(&self, env: &Env, helper: &Path, profiles_arg: &[String]) -> Result<EnvPlan, Error> {
+        let Some(chain) = &self.chain else { return Ok(EnvPlan::default()) };
+        let realm = envplan::realm(env, self.auth.realm.as_ref().map(|r| r.0.as_str()), Some(&self.config.dir));
+        if !crate::auth::schema::is_valid_realm(&realm) {
+            return Err(Error::usage(
+                format!("ATMOS_AUTH_REALM `{realm}` cannot name a directory"),
+                Some("use letters, digits, `-`, `_` and `.` only".to_string()),
+            ));
+        }
+        let home = envplan::config_home(env).ok_or_else(|| {
+            Error::usage("cannot tell where to write credential files: HOME is not set", Some("set HOME or XDG_CONFIG_HOME".to_string()))
+        })?;
+        let mut helper_args = vec!["--config".to_string(), self.config.file.display().to_string()];
+        if !profiles_arg.is_empty() || !self.config.profiles.is_empty() {
+            let names: Vec<&str> = self.config.profiles.iter().map(|p| p.name.as_str()).collect();
+            helper_args.push("--profile".into());
+            helper_args.push(if names.is_empty() { profiles_arg.join(",") } else { names.join(",") });
+        }
+        if let Some(c) = &self.component {
+            helper_args.extend(["--stack".to_string(), c.stack.clone(), "--component".to_string(), c.component.clone()]);
+        }
+        let purpose = match &self.component {
+            Some(c) => format!("component {} in stack {}", c.component, c.stack),
+            None => format!("identity {}", chain.leaf().name),
+        };
+        let stack_region = self
+            .component
+            .as_ref()
+            .and_then(|c| c.vars.get("region"))
+            .and_then(Node::as_str)
+            .map(str::to_string);
+        let ctx = PlanContext {
+            realm_dir: home.join("atmos").join(envplan::path_component(&realm)),
+            helper: helper.to_path_buf(),
+            helper_args,
+            stack_region,
+            purpose,
+        };
+        Ok(envplan::plan(chain, &ctx))
+    }
+}

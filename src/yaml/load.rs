@@ -1,0 +1,695 @@
+//! Reads YAML files into [`Node`] trees, resolving the tags Atmos resolves at load time.
+//!
+//! - `!env NAME [default]`: the variable's value (from the captured [`Env`], never the live
+//!   process environment); unset with no default gives null, remembered as `!env NAME` so a
+//!   later "missing field" message can say which variable was not set.
+//! - `!include PATH [.a.b]`: another YAML/JSON file (relative to the including file, then to
+//!   the base path), optionally one value inside it; other files are included as text.
+//! - `!repo-root [default]`: the git repository root.
+//! - `!append`: kept on the node; the deep merge appends such a list instead of replacing.
+//! - Any other tag (`!terraform.output`, `!store`, `!exec`, ...) is kept with its text; it
+//!   is an error only where a value that tfauth needs holds one.
+//!
+//! Hostile input is bounded: file size, nesting depth, alias expansion (the "billion
+//! laughs") and include depth all have limits, and each limit is a located error.
+
+use super::{Map, Node, Span, Value};
+use crate::env_vars::Env;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser, Tag};
+use yaml_rust2::scanner::{Marker, TScalarStyle};
+
+/// Largest YAML file tfauth reads.
+pub const MAX_FILE_BYTES: u64 = 16 * 1024 * 1024;
+/// Deepest nesting of mappings and lists.
+pub const MAX_DEPTH: usize = 128;
+/// Most nodes that aliases may expand to in one file.
+pub const MAX_ALIAS_NODES: usize = 200_000;
+/// Deepest chain of `!include`s.
+pub const MAX_INCLUDE_DEPTH: usize = 16;
+
+/// Problems reading one YAML file. Each names the file, and the line where there is one.
+#[derive(Debug, thiserror::Error)]
+pub enum YamlError {
+    #[error("cannot read {}", super::display_path(path))]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{} is {size} bytes, more than the {limit} bytes tfauth reads from a YAML file", super::display_path(path))]
+    TooLarge { path: PathBuf, size: u64, limit: u64 },
+    #[error("{} is not valid UTF-8 (first bad byte on line {line})", super::display_path(path))]
+    NotUtf8 { path: PathBuf, line: usize },
+    #[error("invalid YAML at {span}: {message}")]
+    Syntax { span: Span, message: String },
+    #[error("duplicate key `{key}` at {span} (first set at {first})")]
+    DuplicateKey { key: String, span: Span, first: Span },
+    #[error("YAML nested more than {MAX_DEPTH} levels deep at {span}")]
+    TooDeep { span: Span },
+    #[error("aliases at {span} expand to more than {MAX_ALIAS_NODES} values")]
+    AliasBomb { span: Span },
+    #[error("{span}: {message}")]
+    Tag { span: Span, message: String },
+    #[error("{} holds {count} YAML documents; tfauth reads files with one", super::display_path(path))]
+    MultipleDocuments { path: PathBuf, count: usize },
+    #[error("`!include` at {span} failed")]
+    Include {
+        span: Span,
+        #[source]
+        source: Box<YamlError>,
+    },
+}
+
+impl YamlError {
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            YamlError::Syntax { .. } => Some("fix the YAML syntax at that line; indentation and unclosed quotes are the usual causes".into()),
+            YamlError::DuplicateKey { key, .. } => Some(format!("remove one of the two `{key}` keys; YAML keeps only one")),
+            YamlError::NotUtf8 { .. } => Some("save the file as UTF-8".into()),
+            YamlError::TooLarge { .. } => Some("split the file, or check that it is really a stack manifest".into()),
+            YamlError::TooDeep { .. } | YamlError::AliasBomb { .. } => Some("this file looks machine-generated or hostile; simplify it".into()),
+            YamlError::MultipleDocuments { .. } => Some("remove the `---` separators, or split the documents into files".into()),
+            YamlError::Include { source, .. } => source.hint(),
+            _ => None,
+        }
+    }
+    /// Where the problem is, when there is a line to point at.
+    pub fn span(&self) -> Option<&Span> {
+        match self {
+            YamlError::Syntax { span, .. }
+            | YamlError::DuplicateKey { span, .. }
+            | YamlError::TooDeep { span }
+            | YamlError::AliasBomb { span }
+            | YamlError::Tag { span, .. }
+            | YamlError::Include { span, .. } => Some(span),
+            _ => None,
+        }
+    }
+}
+
+/// What tag resolution needs from outside the file.
+#[derive(Clone, Debug, Default)]
+pub struct LoadContext {
+    pub env: Env,
+    /// Where a relative `!include` is looked for when it is not next to the including file.
+    pub base_path: Option<PathBuf>,
+    /// The git repository root, for `!repo-root`.
+    pub repo_root: Option<PathBuf>,
+}
+
+/// Loads YAML files with one [`LoadContext`].
+pub struct Loader<'a> {
+    ctx: &'a LoadContext,
+}
+
+impl<'a> Loader<'a> {
+    pub fn new(ctx: &'a LoadContext) -> Loader<'a> {
+        Loader { ctx }
+    }
+
+    /// Reads and parses `path`. An empty file is a null node.
+    pub fn load_file(&self, path: &Path) -> Result<Node, YamlError> {
+        self.load_file_inner(path, &mut Vec::new())
+    }
+
+    /// Parses `src` as if it were the file `file`.
+    pub fn load_str(&self, src: &str, file: &Path) -> Result<Node, YamlError> {
+        self.parse(src, Arc::from(file), &mut Vec::new())
+    }
+
+    fn load_file_inner(&self, path: &Path, includes: &mut Vec<PathBuf>) -> Result<Node, YamlError> {
+        let src = read_text(path)?;
+        self.parse(&src, Arc::from(path), includes)
+    }
+
+    fn parse(&self, src: &str, file: Arc<Path>, includes: &mut Vec<PathBuf>) -> Result<Node, YamlError> {
+        let src = src.strip_prefix('\u{feff}').unwrap_or(src);
+        let mut builder = Builder {
+            loader: self,
+            file: file.clone(),
+            includes,
+            stack: Vec::new(),
+            anchors: HashMap::new(),
+            docs: Vec::new(),
+            error: None,
+            alias_nodes: 0,
+        };
+        let mut parser = Parser::new_from_str(src);
+        if let Err(e) = parser.load(&mut builder, true) {
+            // A structural error found while building wins over the scanner's follow-up error.
+            if let Some(err) = builder.error.take() {
+                return Err(err);
+            }
+            return Err(syntax_error(&file, e.marker(), e.info()));
+        }
+        if let Some(err) = builder.error.take() {
+            return Err(err);
+        }
+        let mut docs = builder.docs;
+        match docs.len() {
+            0 => Ok(Node::new(Value::Null, Span::file_start(file))),
+            1 => Ok(docs.pop().unwrap_or_else(Node::null)),
+            count => {
+                // `---` followed by nothing is an empty trailing document; allow it.
+                let real = docs.iter().filter(|d| !d.is_null()).count();
+                if real <= 1 {
+                    Ok(docs.into_iter().find(|d| !d.is_null()).unwrap_or_else(Node::null))
+                } else {
+                    Err(YamlError::MultipleDocuments { path: file.to_path_buf(), count })
+                }
+            }
+        }
+    }
+}
+
+/// Reads a file as UTF-8 text within the size limit.
+pub fn read_text(path: &Path) -> Result<String, YamlError> {
+    let read_err = |source| YamlError::Read { path: path.to_path_buf(), source };
+    let meta = std::fs::metadata(path).map_err(read_err)?;
+    if meta.len() > MAX_FILE_BYTES {
+        return Err(YamlError::TooLarge { path: path.to_path_buf(), size: meta.len(), limit: MAX_FILE_BYTES });
+    }
+    let bytes = std::fs::read(path).map_err(read_err)?;
+    String::from_utf8(bytes).map_err(|e| {
+        let upto = e.utf8_error().valid_up_to();
+        let line = 1 + e.as_bytes()[..upto].iter().filter(|b| **b == b'\n').count();
+        YamlError::NotUtf8 { path: path.to_path_buf(), line }
+    })
+}
+
+fn syntax_error(file: &Arc<Path>, mark: &Marker, info: &str) -> YamlError {
+    YamlError::Syntax { span: span_at(file, mark), message: info.to_string() }
+}
+
+fn span_at(file: &Arc<Path>, mark: &Marker) -> Span {
+    Span::new(file.clone(), mark.line().max(1) as u32, mark.col() as u32 + 1)
+}
+
+enum Frame {
+    Seq {
+        items: Vec<Node>,
+        span: Span,
+        tag: Option<Tag>,
+        anchor: usize,
+    },
+    Map {
+        map: Map,
+        /// Values of `<<` merge keys, applied at the end for keys not set explicitly.
+        merges: Vec<Node>,
+        key: Option<(String, Span)>,
+        span: Span,
+        tag: Option<Tag>,
+        anchor: usize,
+    },
+}
+
+struct Builder<'l, 'c, 'i> {
+    loader: &'l Loader<'c>,
+    file: Arc<Path>,
+    includes: &'i mut Vec<PathBuf>,
+    stack: Vec<Frame>,
+    anchors: HashMap<usize, Node>,
+    docs: Vec<Node>,
+    error: Option<YamlError>,
+    alias_nodes: usize,
+}
+
+impl MarkedEventReceiver for Builder<'_, '_, '_> {
+    fn on_event(&mut self, ev: Event, mark: Marker) {
+        if self.error.is_some() {
+            return;
+        }
+        if let Err(e) = self.handle(ev, mark) {
+            self.error = Some(e);
+        }
+    }
+}
+
+impl Builder<'_, '_, '_> {
+    fn handle(&mut self, ev: Event, mark: Marker) -> Result<(), YamlError> {
+        let span = span_at(&self.file, &mark);
+        match ev {
+            Event::Scalar(text, style, anchor, tag) => {
+                let node = if self.expecting_key() {
+                    Node::new(Value::Str(text), span)
+                } else {
+                    self.scalar(text, style, tag, span)?
+                };
+                self.push(node, anchor)
+            }
+            Event::SequenceStart(anchor, tag) => {
+                self.check_depth(&span)?;
+                self.stack.push(Frame::Seq { items: Vec::new(), span, tag, anchor });
+                Ok(())
+            }
+            Event::MappingStart(anchor, tag) => {
+                self.check_depth(&span)?;
+                self.stack.push(Frame::Map { map: Map::new(), merges: Vec::new(), key: None, span, tag, anchor });
+                Ok(())
+            }
+            Event::SequenceEnd => match self.stack.pop() {
+                Some(Frame::Seq { items, span, tag, anchor }) => {
+                    let node = self.collection(Value::Seq(items), span, tag)?;
+                    self.push(node, anchor)
+                }
+                _ => Err(YamlError::Syntax { span, message: "unbalanced sequence".into() }),
+            },
+            Event::MappingEnd => match self.stack.pop() {
+                Some(Frame::Map { mut map, merges, span, tag, anchor, .. }) => {
+                    for merged in merges {
+                        apply_merge_key(&mut map, merged, &span)?;
+                    }
+                    let node = self.collection(Value::Map(map), span, tag)?;
+                    self.push(node, anchor)
+                }
+                _ => Err(YamlError::Syntax { span, message: "unbalanced mapping".into() }),
+            },
+            Event::Alias(id) => {
+                let node = self
+                    .anchors
+                    .get(&id)
+                    .cloned()
+                    .ok_or_else(|| YamlError::Syntax { span: span.clone(), message: "alias to an unknown anchor".into() })?;
+                self.alias_nodes += node.count_nodes();
+                if self.alias_nodes > MAX_ALIAS_NODES {
+                    return Err(YamlError::AliasBomb { span });
+                }
+                self.push(node, 0)
+            }
+            Event::StreamStart | Event::StreamEnd | Event::DocumentStart | Event::DocumentEnd | Event::Nothing => Ok(()),
+        }
+    }
+
+    fn expecting_key(&self) -> bool {
+        matches!(self.stack.last(), Some(Frame::Map { key: None, .. }))
+    }
+
+    fn check_depth(&self, span: &Span) -> Result<(), YamlError> {
+        if self.stack.len() >= MAX_DEPTH {
+            return Err(YamlError::TooDeep { span: span.clone() });
+        }
+        Ok(())
+    }
+
+    fn push(&mut self, mut node: Node, anchor: usize) -> Result<(), YamlError> {
+        if anchor > 0 {
+            self.anchors.insert(anchor, node.clone());
+        }
+        match self.stack.last_mut() {
+            None => self.docs.push(node),
+            Some(Frame::Seq { items, .. }) => items.push(node),
+            Some(Frame::Map { map, merges, key, .. }) => match key.take() {
+                None => {
+                    let Some(k) = node.scalar_string() else {
+                        return Err(YamlError::Syntax {
+                            span: node.span,
+                            message: "a mapping key must be a plain value, not a list or mapping".into(),
+                        });
+                    };
+                    *key = Some((k, node.span));
+                }
+                Some((k, key_span)) => {
+                    if k == "<<" && node.tag.is_none() {
+                        merges.push(node);
+                        return Ok(());
+                    }
+                    // Collections point at their key's line, which is where a reader looks.
+                    if matches!(node.value, Value::Map(_) | Value::Seq(_)) {
+                        node.span = key_span.clone();
+                    }
+                    if let Some(first) = map.get(&k) {
+                        return Err(YamlError::DuplicateKey { key: k, span: key_span, first: first.span.clone() });
+                    }
+                    map.insert(k, node);
+                }
+            },
+        }
+        Ok(())
+    }
+
+    fn collection(&mut self, value: Value, span: Span, tag: Option<Tag>) -> Result<Node, YamlError> {
+        let mut node = Node::new(value, span);
+        if let Some(tag) = tag {
+            let name = tag_name(&tag);
+            if !name.starts_with("!!") {
+                node.tag = Some(Arc::from(name.as_str()));
+            }
+        }
+        Ok(node)
+    }
+
+    fn scalar(&mut self, text: String, style: TScalarStyle, tag: Option<Tag>, span: Span) -> Result<Node, YamlError> {
+        let Some(tag) = tag else {
+            let value = if style == TScalarStyle::Plain { resolve_plain(&text) } else { Value::Str(text) };
+            return Ok(Node::new(value, span));
+        };
+        let name = tag_name(&tag);
+        let tag_err = |message: String| YamlError::Tag { span: span.clone(), message };
+        let value = match name.as_str() {
+            "!!str" | "!!binary" => Value::Str(text),
+            "!!null" => Value::Null,
+            "!!bool" | "!!int" | "!!float" => match resolve_plain(&text) {
+                v @ (Value::Bool(_) | Value::Int(_) | Value::Float(_)) => v,
+                _ => return Err(tag_err(format!("`{text}` is not a valid {name} value"))),
+            },
+            "!env" => return Ok(self.env_tag(&text, span)),
+            "!include" | "!include.raw" => return self.include_tag(&text, name == "!include.raw", span),
+            "!repo-root" => match (&self.loader.ctx.repo_root, text.trim()) {
+                (Some(root), _) => Value::Str(root.display().to_string()),
+                (None, default) if !default.is_empty() => Value::Str(default.to_string()),
+                (None, _) => return Err(tag_err("`!repo-root` is used outside a git repository and has no default".into())),
+            },
+            _ => {
+                // Kept as written; resolved by Atmos at run time, or an error where we need it.
+                let mut node = Node::new(Value::Str(text), span);
+                node.tag = Some(Arc::from(name.as_str()));
+                return Ok(node);
+            }
+        };
+        Ok(Node::new(value, span))
+    }
+
+    fn env_tag(&self, text: &str, span: Span) -> Node {
+        let text = text.trim();
+        let (name, default) = match text.split_once(char::is_whitespace) {
+            Some((n, d)) => (n, Some(unquote(d.trim()))),
+            None => (text, None),
+        };
+        match (self.loader.ctx.env.get_raw(name), default) {
+            (Some(v), _) => Node::new(Value::Str(v.to_string()), span),
+            (None, Some(d)) => Node::new(Value::Str(d.to_string()), span),
+            (None, None) => {
+                let mut node = Node::new(Value::Null, span);
+                node.tag = Some(Arc::from(format!("!env {name}").as_str()));
+                node
+            }
+        }
+    }
+
+    fn include_tag(&mut self, text: &str, raw: bool, span: Span) -> Result<Node, YamlError> {
+        let text = text.trim();
+        let (target, query) = match text.split_once(char::is_whitespace) {
+            Some((t, q)) => (t, Some(q.trim())),
+            None => (text, None),
+        };
+        let fail = |source: YamlError| YamlError::Include { span: span.clone(), source: Box::new(source) };
+        if target.contains("://") {
+            return Err(YamlError::Tag {
+                span: span.clone(),
+                message: format!("`!include {target}`: remote includes are not supported by tfauth"),
+            });
+        }
+        let path = self.find_include(target);
+        if self.includes.contains(&path) || self.includes.len() >= MAX_INCLUDE_DEPTH {
+            return Err(YamlError::Tag {
+                span,
+                message: format!("`!include {target}` includes itself (directly or through other files)"),
+            });
+        }
+        let is_yaml = matches!(
+            path.extension().and_then(|e| e.to_str()),
+            Some("yaml" | "yml" | "json")
+        );
+        let mut node = if raw || !is_yaml {
+            Node::new(Value::Str(read_text(&path).map_err(fail)?), span.clone())
+        } else {
+            self.includes.push(self.file.to_path_buf());
+            let loaded = self.loader.load_file_inner(&path, self.includes);
+            self.includes.pop();
+            loaded.map_err(fail)?
+        };
+        if let Some(query) = query {
+            node = query_path(&node, query).ok_or_else(|| YamlError::Tag {
+                span: span.clone(),
+                message: format!("`!include {target} {query}`: tfauth supports only `.key.key` queries, and this one found nothing"),
+            })?;
+        }
+        node.span = span;
+        Ok(node)
+    }
+
+    fn find_include(&self, target: &str) -> PathBuf {
+        let p = Path::new(target);
+        if p.is_absolute() {
+            return p.to_path_buf();
+        }
+        let beside = self.file.parent().unwrap_or(Path::new(".")).join(p);
+        if beside.exists() {
+            return beside;
+        }
+        match &self.loader.ctx.base_path {
+            Some(base) if base.join(p).exists() => base.join(p),
+            _ => beside,
+        }
+    }
+}
+
+fn apply_merge_key(map: &mut Map, merged: Node, span: &Span) -> Result<(), YamlError> {
+    let sources: Vec<Node> = match merged.value {
+        Value::Map(_) => vec![merged],
+        Value::Seq(items) => items,
+        _ => {
+            return Err(YamlError::Syntax {
+                span: span.clone(),
+                message: "`<<` must merge a mapping or a list of mappings".into(),
+            });
+        }
+    };
+    for source in sources {
+        let Value::Map(entries) = source.value else {
+            return Err(YamlError::Syntax { span: span.clone(), message: "`<<` must merge mappings".into() });
+        };
+        for (k, v) in entries {
+            map.entry(k).or_insert(v);
+        }
+    }
+    Ok(())
+}
+
+fn query_path(node: &Node, query: &str) -> Option<Node> {
+    let path = query.strip_prefix('.')?;
+    if path.is_empty() {
+        return Some(node.clone());
+    }
+    let keys: Vec<&str> = path.split('.').collect();
+    node.get_path(&keys).cloned()
+}
+
+fn tag_name(tag: &Tag) -> String {
+    match tag.handle.as_str() {
+        "!" => format!("!{}", tag.suffix),
+        "!!" | "tag:yaml.org,2002:" => format!("!!{}", tag.suffix),
+        h => format!("{h}{}", tag.suffix),
+    }
+}
+
+fn unquote(s: &str) -> &str {
+    for q in ['"', '\''] {
+        if let Some(inner) = s.strip_prefix(q).and_then(|r| r.strip_suffix(q)) {
+            return inner;
+        }
+    }
+    s
+}
+
+/// Types a plain scalar by the YAML 1.2 core schema (as Go's yaml.v3 does for Atmos).
+pub fn resolve_plain(s: &str) -> Value {
+    match s {
+        "" | "~" | "null" | "Null" | "NULL" => return Value::Null,
+        "true" | "True" | "TRUE" => return Value::Bool(true),
+        "false" | "False" | "FALSE" => return Value::Bool(false),
+        ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF" => return Value::Float(f64::INFINITY),
+        "-.inf" | "-.Inf" | "-.INF" => return Value::Float(f64::NEG_INFINITY),
+        ".nan" | ".NaN" | ".NAN" => return Value::Float(f64::NAN),
+        _ => {}
+    }
+    let unsigned = s.strip_prefix(['-', '+']).unwrap_or(s);
+    if let Some(hex) = s.strip_prefix("0x")
+        && !hex.is_empty()
+        && hex.bytes().all(|b| b.is_ascii_hexdigit())
+    {
+        return i64::from_str_radix(hex, 16).map_or_else(|_| Value::Str(s.into()), Value::Int);
+    }
+    if let Some(oct) = s.strip_prefix("0o")
+        && !oct.is_empty()
+        && oct.bytes().all(|b| (b'0'..=b'7').contains(&b))
+    {
+        return i64::from_str_radix(oct, 8).map_or_else(|_| Value::Str(s.into()), Value::Int);
+    }
+    if !unsigned.is_empty() && unsigned.bytes().all(|b| b.is_ascii_digit()) {
+        return match s.parse::<i64>() {
+            Ok(i) => Value::Int(i),
+            Err(_) => s.parse::<f64>().map_or_else(|_| Value::Str(s.into()), Value::Float),
+        };
+    }
+    if is_core_float(unsigned) {
+        if let Ok(f) = s.parse::<f64>() {
+            return Value::Float(f);
+        }
+    }
+    Value::Str(s.to_string())
+}
+
+/// `( \. [0-9]+ | [0-9]+ ( \. [0-9]* )? ) ( [eE] [-+]? [0-9]+ )?`, sign already removed.
+fn is_core_float(s: &str) -> bool {
+    let b = s.as_bytes();
+    let mut i = 0;
+    let digits = |i: &mut usize| {
+        let start = *i;
+        while *i < b.len() && b[*i].is_ascii_digit() {
+            *i += 1;
+        }
+        *i - start
+    };
+    let int_digits = digits(&mut i);
+    if i < b.len() && b[i] == b'.' {
+        i += 1;
+        let frac_digits = digits(&mut i);
+        if int_digits == 0 && frac_digits == 0 {
+            return false;
+        }
+    } else if int_digits == 0 {
+        return false;
+    }
+    if i < b.len() && (b[i] == b'e' || b[i] == b'E') {
+        i += 1;
+        if i < b.len() && (b[i] == b'-' || b[i] == b'+') {
+            i += 1;
+        }
+        if digits(&mut i) == 0 {
+            return false;
+        }
+    }
+    i == b.len()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(src: &str) -> Result<Node, YamlError> {
+        let ctx = LoadContext {
+            env: Env::from_pairs([("SET", "value"), ("EMPTY", "")]),
+            ..Default::default()
+        };
+        Loader::new(&ctx).load_str(src, Path::new("/t/test.yaml"))
+    }
+
+    #[test]
+    fn core_schema_scalars() {
+        let cases = [
+            ("1", Value::Int(1)),
+            ("-7", Value::Int(-7)),
+            ("0x1f", Value::Int(31)),
+            ("0o17", Value::Int(15)),
+            ("1.5", Value::Float(1.5)),
+            ("1e3", Value::Float(1000.0)),
+            ("true", Value::Bool(true)),
+            ("False", Value::Bool(false)),
+            ("~", Value::Null),
+            ("yes", Value::Str("yes".into())),
+            ("1.2.3", Value::Str("1.2.3".into())),
+            ("123456789012", Value::Int(123456789012)),
+            ("e3", Value::Str("e3".into())),
+            (".", Value::Str(".".into())),
+        ];
+        for (src, want) in cases {
+            assert_eq!(resolve_plain(src), want, "{src}");
+        }
+    }
+
+    #[test]
+    fn quoted_scalars_stay_strings() {
+        let n = load("a: '1'\nb: \"true\"\nc: 1\n").unwrap();
+        assert_eq!(n.get("a").unwrap().value, Value::Str("1".into()));
+        assert_eq!(n.get("b").unwrap().value, Value::Str("true".into()));
+        assert_eq!(n.get("c").unwrap().value, Value::Int(1));
+    }
+
+    #[test]
+    fn spans_point_at_lines() {
+        let n = load("a:\n  b: 1\n  c:\n    - x\n").unwrap();
+        assert_eq!(n.get_path(&["a", "b"]).unwrap().span.line, 2);
+        assert_eq!(n.get_path(&["a", "c"]).unwrap().span.line, 3, "collections point at their key");
+        assert_eq!(n.get_path(&["a", "c"]).unwrap().as_seq().unwrap()[0].span.line, 4);
+    }
+
+    #[test]
+    fn env_tag_with_and_without_default() {
+        let n = load("a: !env SET\nb: !env UNSET fallback value\nc: !env UNSET\nd: !env EMPTY x\n").unwrap();
+        assert_eq!(n.get("a").unwrap().as_str(), Some("value"));
+        assert_eq!(n.get("b").unwrap().as_str(), Some("fallback value"));
+        let c = n.get("c").unwrap();
+        assert!(c.is_null());
+        assert_eq!(c.tag.as_deref(), Some("!env UNSET"));
+        assert_eq!(n.get("d").unwrap().as_str(), Some(""), "set-but-empty is a value");
+    }
+
+    #[test]
+    fn unknown_tags_are_kept() {
+        let n = load("a: !terraform.output vpc .id\nb: !append [1]\n").unwrap();
+        let a = n.get("a").unwrap();
+        assert_eq!(a.tag.as_deref(), Some("!terraform.output"));
+        assert_eq!(a.as_str(), Some("vpc .id"));
+        assert_eq!(n.get("b").unwrap().tag.as_deref(), Some("!append"));
+        assert_eq!(n.find_unresolved_tag().unwrap().0, "!terraform.output");
+    }
+
+    #[test]
+    fn duplicate_keys_are_errors_with_both_lines() {
+        let err = load("a: 1\nb: 2\na: 3\n").unwrap_err();
+        match err {
+            YamlError::DuplicateKey { key, span, first } => {
+                assert_eq!(key, "a");
+                assert_eq!(span.line, 3);
+                assert_eq!(first.line, 1);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn merge_keys_and_aliases() {
+        let n = load("base: &b {x: 1, y: 2}\nd:\n  <<: *b\n  y: 3\n").unwrap();
+        assert_eq!(n.get_path(&["d", "x"]).unwrap().value, Value::Int(1));
+        assert_eq!(n.get_path(&["d", "y"]).unwrap().value, Value::Int(3));
+    }
+
+    #[test]
+    fn billion_laughs_is_stopped() {
+        let mut src = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
+        for i in 1..10 {
+            let prev = i - 1;
+            src.push_str(&format!("a{i}: &a{i} [*a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}]\n"));
+        }
+        assert!(matches!(load(&src), Err(YamlError::AliasBomb { .. })));
+    }
+
+    #[test]
+    fn deep_nesting_is_stopped() {
+        let src = "[".repeat(MAX_DEPTH + 5) + &"]".repeat(MAX_DEPTH + 5);
+        assert!(matches!(load(&src), Err(YamlError::TooDeep { .. })));
+    }
+
+    #[test]
+    fn syntax_errors_have_lines() {
+        let err = load("a: 1\nb: [1, 2\nc: 3\n").unwrap_err();
+        let YamlError::Syntax { span, .. } = err else { panic!("{err:?}") };
+        assert!(span.line >= 2, "{span}");
+    }
+
+    #[test]
+    fn empty_and_comment_only_files_are_null() {
+        assert!(load("").unwrap().is_null());
+        assert!(load("# nothing\n").unwrap().is_null());
+    }
+
+    #[test]
+    fn multiple_documents_are_refused() {
+        assert!(matches!(load("a: 1\n---\nb: 2\n"), Err(YamlError::MultipleDocuments { .. })));
+        assert!(load("---\na: 1\n").is_ok());
+    }
+}
