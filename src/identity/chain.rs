@@ -61,7 +61,7 @@ pub fn build(auth: &AuthConfig, leaf: &str) -> Result<Chain, Problem> {
     })?;
     loop {
         if hops.iter().any(|h| h.name.eq_ignore_ascii_case(&cur.name)) {
-            let mut path: Vec<String> = hops.iter().rev().map(|h| h.name.clone()).collect();
+            let mut path: Vec<String> = hops.iter().map(|h| h.name.clone()).collect();
             path.push(cur.name.clone());
             return Err(Problem {
                 subject: Subject::Identity(leaf.to_string()),
@@ -89,7 +89,7 @@ pub fn build(auth: &AuthConfig, leaf: &str) -> Result<Chain, Problem> {
                     subject: Subject::Identity(cur.name.clone()),
                     span: Some(span.clone()),
                     message: format!("identity `{}`: `via.provider` names `{p}`, which is not defined", cur.name),
-                    hint: None,
+                    hint: Some(did_you_mean(p, auth.providers.iter().map(|p| p.name.as_str()))),
                 })?;
                 hops.reverse();
                 return Ok(Chain { root: ChainRoot::Provider(provider.clone()), hops });
@@ -99,9 +99,16 @@ pub fn build(auth: &AuthConfig, leaf: &str) -> Result<Chain, Problem> {
                     subject: Subject::Identity(cur.name.clone()),
                     span: Some(span.clone()),
                     message: format!("identity `{}`: `via.identity` names `{next}`, which is not defined", cur.name),
-                    hint: None,
+                    hint: Some(did_you_mean(next, auth.identities.iter().map(|i| i.name.as_str()))),
                 })?;
             }
         }
+    }
+}
+
+fn did_you_mean<'a>(name: &str, candidates: impl Iterator<Item = &'a str>) -> String {
+    match crate::suggest::nearest(name, candidates).first() {
+        Some(n) => format!("did you mean `{n}`?"),
+        None => "define it, or fix the name; `tfauth auth list` shows what is defined".to_string(),
     }
 }

@@ -1,1 +1,7 @@
+//! One test binary for the CLI suites (one link step on a two-core machine).
 
+mod support;
+
+mod bad_inputs;
+mod cli;
+mod fixtures;

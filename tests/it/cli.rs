@@ -1,0 +1,350 @@
+//! The `tfauth` and `atmos-auth-helper` binaries, run for real with a clean environment:
+//! stdout, stderr and the exit code checked together for every command and error class.
+
+use crate::support::{Outcome, Sandbox, examples_dir, outcome};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+/// `tfauth ARGS` run from `examples/` with a sandboxed HOME.
+fn in_examples(sb: &Sandbox, args: &[&str]) -> assert_cmd::Command {
+    let mut c = sb.tfauth(args);
+    c.current_dir(examples_dir());
+    c
+}
+
+fn ok(o: &Outcome) {
+    assert_eq!(o.code, 0, "stdout:\n{}\nstderr:\n{}", o.stdout, o.stderr);
+}
+
+fn expected_realm(dir: &Path) -> String {
+    // Computed by an independent tool: sha256sum of the lower-cased absolute path.
+    let text = dir.canonicalize().unwrap().display().to_string().to_lowercase();
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg("printf %s \"$1\" | sha256sum")
+        .arg("sh")
+        .arg(&text)
+        .output()
+        .unwrap();
+    String::from_utf8(out.stdout).unwrap()[..16].to_string()
+}
+
+#[test]
+fn describe_component_yaml_shows_the_component_identity_and_chain() {
+    let sb = Sandbox::new();
+    let o = outcome(in_examples(&sb, &["describe", "component", "vpc", "-s", "plat-use2-dev"]));
+    ok(&o);
+    assert!(o.stderr.is_empty(), "stderr: {}", o.stderr);
+    for want in [
+        "component: vpc",
+        "stack: plat-use2-dev",
+        "stack_file: stacks/orgs/acme/plat/dev/us-east-2.yaml",
+        "  name: acme/network",
+        "- provider: acme-sso",
+        "- identity: plat-dev/terraform",
+        "- identity: acme/network",
+        "inherits:\n  - vpc/defaults",
+        "AWS_PROFILE: acme/network",
+    ] {
+        assert!(o.stdout.contains(want), "missing `{want}` in:\n{}", o.stdout);
+    }
+}
+
+#[test]
+fn describe_component_json_has_the_contract_paths_and_environment() {
+    let sb = Sandbox::new();
+    let o = outcome(in_examples(&sb, &["describe", "component", "vpc", "-s", "plat-use2-dev", "--format", "json"]));
+    ok(&o);
+    let doc: serde_json::Value = serde_json::from_str(&o.stdout).expect("stdout is one JSON document");
+    assert_eq!(doc["identity"]["name"], "acme/network");
+    let chain: Vec<&str> = doc["identity"]["chain"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h.get("identity").or(h.get("provider")).unwrap().as_str().unwrap())
+        .collect();
+    assert_eq!(chain, ["acme-sso", "plat-dev/terraform", "acme/network"]);
+    let realm = expected_realm(&examples_dir());
+    let dir = sb.home().join(".config/atmos").join(&realm).join("aws/acme-sso");
+    let set = &doc["environment"]["set"];
+    assert_eq!(set["AWS_CONFIG_FILE"], dir.join("config").display().to_string());
+    assert_eq!(set["AWS_SHARED_CREDENTIALS_FILE"], dir.join("credentials").display().to_string());
+    assert_eq!(set["AWS_PROFILE"], "acme/network");
+    assert_eq!(set["AWS_REGION"], "us-east-2", "the stack's region, not the SSO portal's");
+    assert_eq!(set["AWS_SDK_LOAD_CONFIG"], "1");
+    assert_eq!(set["AWS_EC2_METADATA_DISABLED"], "true");
+    let clear: Vec<&str> = doc["environment"]["clear"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+    for v in ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_ROLE_ARN", "AWS_ROLE_SESSION_NAME", "AWS_DEFAULT_PROFILE"] {
+        assert!(clear.contains(&v), "{v} not cleared");
+    }
+    assert_eq!(doc["environment"]["clear_prefixes"][0], "AWS_CONTAINER_");
+    let config = doc["files"][0]["contents"].as_str().unwrap();
+    assert!(config.contains("[profile acme/network]"), "{config}");
+    assert!(config.contains(&format!("credential_process = {} --identity acme/network", crate::support::HELPER)), "{config}");
+    assert!(config.contains("--stack plat-use2-dev --component vpc"), "{config}");
+    assert!(sb.files_in_home().is_empty(), "describe wrote files: {:?}", sb.files_in_home());
+}
+
+#[test]
+fn profile_switches_the_chain_under_the_same_identity_names() {
+    let sb = Sandbox::new();
+    let mut c = in_examples(&sb, &["describe", "component", "vpc", "-s", "plat-use2-dev", "-f", "json"]);
+    c.env("ATMOS_PROFILE", "github");
+    let o = outcome(c);
+    ok(&o);
+    let doc: serde_json::Value = serde_json::from_str(&o.stdout).unwrap();
+    let chain: Vec<String> = doc["identity"]["chain"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h.get("identity").or(h.get("provider")).unwrap().as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(chain, ["github-oidc", "acme/admin", "plat-dev/terraform", "acme/network"]);
+    // The github profile marks acme/admin default; the stack's and component's defaults clear it.
+    assert_eq!(doc["auth"]["identities"]["acme/admin"]["default"], false);
+    // --profile on the command line beats ATMOS_PROFILE.
+    let mut c = in_examples(&sb, &["--profile", "devops", "describe", "component", "dns", "-s", "core-usw2-prod", "-f", "json"]);
+    c.env("ATMOS_PROFILE", "github");
+    let o = outcome(c);
+    ok(&o);
+    let doc: serde_json::Value = serde_json::from_str(&o.stdout).unwrap();
+    assert_eq!(doc["identity"]["name"], "core-prod/terraform");
+    assert_eq!(doc["identity"]["chain"][0]["provider"], "acme-sso");
+}
+
+#[test]
+fn secrets_are_redacted_in_describe_and_never_printed() {
+    let sb = Sandbox::new();
+    sb.write(
+        "atmos.yaml",
+        "stacks: {base_path: stacks, name_pattern: \"{stage}\"}\nauth:\n  identities:\n    bg: {kind: aws/user, default: true, credentials: {access_key_id: AKIACANARYKEY, secret_access_key: !env CANARY_SECRET}}\n",
+    )
+    .write("stacks/dev.yaml", "vars: {stage: dev}\ncomponents: {terraform: {vpc: {env: {DB_PASSWORD: hunter2canary}}}}\n")
+    .write("components/terraform/vpc/main.tf", "");
+    for args in [
+        &["describe", "component", "vpc", "-s", "dev"][..],
+        &["describe", "component", "vpc", "-s", "dev", "-f", "json"],
+        &["plan", "vpc", "-s", "dev", "--dry-run"],
+        &["auth", "list", "-f", "json"],
+        &["-vv", "auth", "validate"],
+    ] {
+        let mut c = sb.tfauth(args);
+        c.env("CANARY_SECRET", "wJalrCANARYSECRET").env("AWS_SECRET_ACCESS_KEY", "envCANARYSECRET");
+        let o = outcome(c);
+        ok(&o);
+        for canary in ["wJalrCANARYSECRET", "AKIACANARYKEY", "hunter2canary", "envCANARYSECRET"] {
+            assert!(!o.stdout.contains(canary) && !o.stderr.contains(canary), "{args:?} leaked {canary}:\n{}\n{}", o.stdout, o.stderr);
+        }
+    }
+}
+
+#[test]
+fn dry_run_prints_command_environment_and_files_and_writes_nothing() {
+    let sb = Sandbox::new();
+    let mut c = in_examples(&sb, &["plan", "vpc", "-s", "plat-use2-dev", "--dry-run", "-out=plan.bin", "-var", "x=1"]);
+    c.env("AWS_ACCESS_KEY_ID", "AKIASTALE").env("AWS_CONTAINER_CREDENTIALS_FULL_URI", "http://x");
+    let o = outcome(c);
+    ok(&o);
+    let dir = examples_dir().join("components/terraform/vpc");
+    for want in [
+        "Dry run: nothing was written and nothing was run.",
+        "identity:   acme/network  (default: true at stacks/orgs/acme/plat/dev/us-east-2.yaml:",
+        "chain:      acme-sso (aws/iam-identity-center) -> plat-dev/terraform (aws/permission-set) -> acme/network (aws/assume-role)",
+        &format!("  cd {}", dir.display()),
+        " plan -out=plan.bin -var x=1\n",
+        "  AWS_PROFILE=acme/network\n",
+        "  AWS_ACCESS_KEY_ID  (set now)\n",
+        "  AWS_CONTAINER_*  (1 set now)\n",
+        "files written (mode 0600, directories 0700):",
+        "    | [profile acme/network]",
+    ] {
+        assert!(o.stdout.contains(want), "missing `{want}` in:\n{}", o.stdout);
+    }
+    assert!(!o.stdout.contains("AKIASTALE"), "a value of a cleared variable was printed");
+    assert!(sb.files_in_home().is_empty(), "dry run wrote {:?}", sb.files_in_home());
+}
+
+#[test]
+fn auth_validate_and_list_in_every_format() {
+    let sb = Sandbox::new();
+    let o = outcome(in_examples(&sb, &["auth", "validate"]));
+    ok(&o);
+    assert_eq!(o.stdout, "auth configuration is valid: 1 provider(s), 6 identity(ies)\n");
+
+    let o = outcome(in_examples(&sb, &["auth", "list"]));
+    ok(&o);
+    assert!(o.stdout.starts_with("TYPE      NAME"), "{}", o.stdout);
+    assert!(o.stdout.contains("identity  plat-dev/terraform"), "{}", o.stdout);
+
+    let o = outcome(in_examples(&sb, &["auth", "list", "-f", "json", "vpc", "-s", "plat-use2-dev"]));
+    ok(&o);
+    let doc: serde_json::Value = serde_json::from_str(&o.stdout).unwrap();
+    let net = doc["identities"].as_array().unwrap().iter().find(|i| i["name"] == "acme/network").expect("component identity listed");
+    assert_eq!(net["via"]["identity"], "plat-dev/terraform");
+    assert_eq!(net["default"], true);
+
+    let o = outcome(in_examples(&sb, &["auth", "list", "-f", "yaml", "--providers"]));
+    ok(&o);
+    assert_eq!(o.stdout, "providers:\n  - name: acme-sso\n    kind: aws/iam-identity-center\n    region: us-east-1\n");
+
+    let o = outcome(in_examples(&sb, &["--profile", "github", "auth", "list", "-f", "tree"]));
+    ok(&o);
+    assert!(o.stdout.starts_with("github-oidc [github/oidc]\n├── acme/planner"), "{}", o.stdout);
+    assert!(o.stdout.contains("    └── plat-prod/terraform [aws/assume-role]"), "{}", o.stdout);
+
+    let o = outcome(in_examples(&sb, &["--profile", "github", "auth", "list", "-f", "graphviz", "--identities"]));
+    ok(&o);
+    assert!(o.stdout.starts_with("digraph auth {"), "{}", o.stdout);
+    assert!(o.stdout.contains("\"identity:acme/admin\" -> \"identity:plat-dev/terraform\";"), "{}", o.stdout);
+    assert!(!o.stdout.contains("provider:github-oidc\" ["), "--identities hides providers");
+
+    let o = outcome(in_examples(&sb, &["--profile", "github", "auth", "list", "-f", "mermaid"]));
+    ok(&o);
+    assert!(o.stdout.starts_with("graph LR\n"), "{}", o.stdout);
+    assert!(o.stdout.contains("p_github_oidc --> i_acme_admin"), "{}", o.stdout);
+}
+
+#[test]
+fn list_stacks_and_components() {
+    let sb = Sandbox::new();
+    let o = outcome(in_examples(&sb, &["list", "stacks"]));
+    ok(&o);
+    let stacks: Vec<&str> = o.stdout.lines().collect();
+    assert_eq!(stacks.len(), 12, "{stacks:?}");
+    assert!(stacks.contains(&"plat-use2-dev") && stacks.contains(&"core-usw2-prod"));
+    let o = outcome(in_examples(&sb, &["list", "stacks", "-c", "app"]));
+    ok(&o);
+    assert!(o.stdout.lines().all(|s| s.starts_with("plat-")), "app is only in plat stacks: {}", o.stdout);
+    let o = outcome(in_examples(&sb, &["list", "components", "-s", "plat-use2-dev"]));
+    ok(&o);
+    assert!(o.stdout.lines().any(|l| l == "vpc") && o.stdout.lines().any(|l| l == "vpc/defaults"), "{}", o.stdout);
+}
+
+#[test]
+fn user_errors_have_exit_64_and_suggestions() {
+    let sb = Sandbox::new();
+    for (args, want) in [
+        (&["plan", "vpc", "-s", "plat-use2-deb"][..], "stack `plat-use2-deb` not found\n\nhint: did you mean `plat-use2-dev`"),
+        (&["plan", "vcp", "-s", "plat-use2-dev", "--dry-run"], "component `vcp` not found in stack `plat-use2-dev`\n\nhint: did you mean `vpc`"),
+        (&["plan", "vpc/defaults", "-s", "plat-use2-dev", "--dry-run"], "is abstract (metadata.type: abstract at stacks/catalog/vpc.yaml:"),
+        (&["plan", "vpc", "-s", "plat-use2-dev", "--identity=acme/netwrk", "--dry-run"], "identity `acme/netwrk` (from --identity) is not defined\n\nhint: did you mean `acme/network`"),
+        (&["--profile", "managers", "auth", "list"], "profile `managers` does not exist\n\nhint: use one of the profiles that exist: developers, devops, github"),
+        (&["describe", "component", "vpc"], "needs a stack"),
+        (&["plan", "-s", "plat-use2-dev"], "needs a component"),
+        (&["describe", "component", "vpc", "-s", "plat-use2-dev", "--format", "xml"], "invalid value 'xml'"),
+    ] {
+        let o = outcome(in_examples(&sb, args));
+        assert_eq!(o.code, 64, "{args:?}: {}", o.stderr);
+        assert!(o.stderr.contains(want), "{args:?}: want `{want}` in:\n{}", o.stderr);
+        assert!(o.stdout.is_empty(), "{args:?} printed to stdout: {}", o.stdout);
+    }
+}
+
+#[test]
+fn no_configuration_is_exit_66_with_a_hint() {
+    let sb = Sandbox::new();
+    let o = outcome(sb.tfauth(&["describe", "component", "vpc", "-s", "dev"]));
+    assert_eq!(o.code, 66, "{}", o.stderr);
+    assert!(o.stderr.starts_with("error: no atmos.yaml found\n"), "{}", o.stderr);
+    assert!(o.stderr.contains("hint: run tfauth inside an Atmos repository, or set ATMOS_CLI_CONFIG_PATH"), "{}", o.stderr);
+    let mut c = sb.tfauth(&["auth", "validate"]);
+    c.env("ATMOS_CLI_CONFIG_PATH", examples_dir());
+    let o = outcome(c);
+    ok(&o);
+}
+
+#[test]
+fn help_and_version_exit_0() {
+    let sb = Sandbox::new();
+    let o = outcome(sb.tfauth(&["--help"]));
+    ok(&o);
+    assert!(o.stdout.contains("tfauth plan vpc -s plat-use2-dev"), "{}", o.stdout);
+    let o = outcome(sb.tfauth(&["--version"]));
+    ok(&o);
+    assert!(o.stdout.starts_with("tfauth "));
+}
+
+/// A stand-in terraform that records argv, cwd and environment as JSON, then exits with
+/// `STANDIN_EXIT`.
+fn standin(dir: &Path) -> PathBuf {
+    std::fs::create_dir_all(dir).unwrap();
+    let p = dir.join("terraform");
+    std::fs::write(
+        &p,
+        "#!/bin/sh\npython3 -c 'import json,os,sys; json.dump({\"argv\": sys.argv[1:], \"cwd\": os.getcwd(), \"env\": dict(os.environ)}, open(os.environ[\"RECORD\"], \"w\"))' \"$@\"\nexit \"${STANDIN_EXIT:-0}\"\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    p
+}
+
+fn record(path: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(path).expect("the stand-in ran")).unwrap()
+}
+
+#[test]
+fn without_a_stack_the_call_passes_through_and_never_execs_itself() {
+    let sb = Sandbox::new();
+    let bin = sb.dir.path().join("bin");
+    let selfdir = sb.dir.path().join("self");
+    std::fs::create_dir_all(&selfdir).unwrap();
+    // `terraform` earlier on PATH is a symlink to tfauth: it must be skipped.
+    std::os::unix::fs::symlink(crate::support::TFAUTH, selfdir.join("terraform")).unwrap();
+    standin(&bin);
+    let rec = sb.dir.path().join("record.json");
+    let path = format!("{}:{}:{}", selfdir.display(), bin.display(), std::env::var("PATH").unwrap());
+    let mut c = sb.tfauth(&["plan", "-out=x", "-var", "a=b"]);
+    c.env("PATH", &path).env("RECORD", &rec).env("STANDIN_EXIT", "3").env("AWS_PROFILE", "mine");
+    let o = outcome(c);
+    assert_eq!(o.code, 3, "terraform's exit code is tfauth's: {}", o.stderr);
+    let r = record(&rec);
+    assert_eq!(r["argv"], serde_json::json!(["plan", "-out=x", "-var", "a=b"]));
+    assert_eq!(r["cwd"], sb.repo().canonicalize().unwrap().display().to_string());
+    assert_eq!(r["env"]["AWS_PROFILE"], "mine", "the environment passes through as is");
+}
+
+#[test]
+fn identity_false_runs_terraform_in_the_component_dir_with_env_as_is() {
+    let sb = Sandbox::new();
+    let bin = sb.dir.path().join("bin");
+    standin(&bin);
+    let rec = sb.dir.path().join("record.json");
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
+    let mut c = in_examples(&sb, &["plan", "vpc", "-s", "plat-use2-dev", "--identity=false", "-lock=false"]);
+    c.env("PATH", &path).env("RECORD", &rec).env("AWS_ACCESS_KEY_ID", "AKIAMINE");
+    let o = outcome(c);
+    ok(&o);
+    let r = record(&rec);
+    assert_eq!(r["argv"], serde_json::json!(["plan", "-lock=false"]));
+    assert_eq!(r["cwd"], examples_dir().join("components/terraform/vpc").canonicalize().unwrap().display().to_string());
+    assert_eq!(r["env"]["AWS_ACCESS_KEY_ID"], "AKIAMINE");
+}
+
+#[test]
+fn running_with_an_identity_says_honestly_that_it_cannot_yet() {
+    let sb = Sandbox::new();
+    let o = outcome(in_examples(&sb, &["plan", "vpc", "-s", "plat-use2-dev"]));
+    assert_eq!(o.code, 69, "{}", o.stderr);
+    assert!(o.stderr.contains("cannot obtain credentials for identity `acme/network` yet"), "{}", o.stderr);
+    assert!(o.stderr.contains("hint: add --dry-run"), "{}", o.stderr);
+    assert!(o.stdout.is_empty());
+    assert!(sb.files_in_home().is_empty());
+}
+
+#[test]
+fn helper_fails_cleanly_with_nothing_on_stdout() {
+    let sb = Sandbox::new();
+    let mut c = assert_cmd::Command::new(crate::support::HELPER);
+    sb.clean_env(&mut c);
+    let o = outcome(c);
+    assert_eq!(o.code, 64);
+    assert!(o.stdout.is_empty());
+    assert!(o.stderr.contains("--identity NAME is required"), "{}", o.stderr);
+    let mut c = assert_cmd::Command::new(crate::support::HELPER);
+    sb.clean_env(&mut c);
+    c.args(["--identity", "acme/planner"]);
+    let o = outcome(c);
+    assert_eq!(o.code, 69);
+    assert!(o.stdout.is_empty(), "stdout must carry only a credentials document: {}", o.stdout);
+    assert!(o.stderr.contains("`acme/planner`") && o.stderr.contains("hint:"), "{}", o.stderr);
+}
