@@ -4,7 +4,9 @@
 
 pub mod schema;
 
-pub use schema::{AuthConfig, Cloud, Identity, IdentityKind, Problem, Provider, ProviderKind, Subject, Via};
+pub use schema::{
+    AuthConfig, Cloud, Identity, IdentityKind, Problem, Provider, ProviderKind, Subject, Via,
+};
 
 use crate::stacks::quote_list;
 use crate::yaml::Span;
@@ -15,14 +17,33 @@ pub enum AuthError {
     #[error("the auth configuration has {} problem(s):\n{}", problems.len(), problems.iter().map(|p| format!("  - {p}")).collect::<Vec<_>>().join("\n"))]
     Invalid { problems: Vec<Problem> },
     #[error("identity `{name}` (from {source_name}) is not defined")]
-    UnknownIdentity { name: String, source_name: &'static str, suggestions: Vec<String>, available: Vec<String> },
+    UnknownIdentity {
+        name: String,
+        source_name: &'static str,
+        suggestions: Vec<String>,
+        available: Vec<String>,
+    },
     #[error("no default identity{}", context.as_deref().map(|c| format!(" for {c}")).unwrap_or_default())]
-    NoDefault { candidates: Vec<String>, context: Option<String> },
+    NoDefault {
+        candidates: Vec<String>,
+        context: Option<String>,
+    },
     #[error("several default identities{}: {}", context.as_deref().map(|c| format!(" for {c}")).unwrap_or_default(), candidates.iter().map(|(n, s)| format!("`{n}` ({s})")).collect::<Vec<_>>().join(", "))]
-    SeveralDefaults { candidates: Vec<(String, Span)>, context: Option<String> },
-    #[error("identity `{name}` is marked `default: true` at {span}, but no provider or identity defines it")]
-    DefaultUndefined { name: String, span: Span, profiles: Vec<String> },
-    #[error("`--identity` without a value asks which identity to use, but there is no terminal to ask on")]
+    SeveralDefaults {
+        candidates: Vec<(String, Span)>,
+        context: Option<String>,
+    },
+    #[error(
+        "identity `{name}` is marked `default: true` at {span}, but no provider or identity defines it"
+    )]
+    DefaultUndefined {
+        name: String,
+        span: Span,
+        profiles: Vec<String>,
+    },
+    #[error(
+        "`--identity` without a value asks which identity to use, but there is no terminal to ask on"
+    )]
     NeedTerminal { candidates: Vec<String> },
 }
 

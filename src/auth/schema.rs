@@ -61,13 +61,39 @@ pub const ASSUME_ROOT_MAX_SECS: u64 = 900;
 
 #[derive(Clone, Debug)]
 pub enum ProviderKind {
-    IamIdentityCenter { start_url: String, region: String, auto_provision: bool, session_secs: Option<u64> },
-    Saml { url: String, region: String, driver: Option<String> },
-    GithubOidc { region: Option<String>, audience: Option<String> },
-    AzureCli { tenant_id: Option<String>, subscription_id: Option<String> },
-    AzureOidc { tenant_id: String, client_id: String, subscription_id: Option<String> },
-    AzureDeviceCode { tenant_id: String, client_id: Option<String>, subscription_id: Option<String> },
-    GcpAdc { project_id: Option<String>, region: Option<String> },
+    IamIdentityCenter {
+        start_url: String,
+        region: String,
+        auto_provision: bool,
+        session_secs: Option<u64>,
+    },
+    Saml {
+        url: String,
+        region: String,
+        driver: Option<String>,
+    },
+    GithubOidc {
+        region: Option<String>,
+        audience: Option<String>,
+    },
+    AzureCli {
+        tenant_id: Option<String>,
+        subscription_id: Option<String>,
+    },
+    AzureOidc {
+        tenant_id: String,
+        client_id: String,
+        subscription_id: Option<String>,
+    },
+    AzureDeviceCode {
+        tenant_id: String,
+        client_id: Option<String>,
+        subscription_id: Option<String>,
+    },
+    GcpAdc {
+        project_id: Option<String>,
+        region: Option<String>,
+    },
     GcpWif {
         project_id: Option<String>,
         project_number: String,
@@ -91,8 +117,12 @@ impl Provider {
     }
     pub fn region(&self) -> Option<&str> {
         match self.kind.as_ref()? {
-            ProviderKind::IamIdentityCenter { region, .. } | ProviderKind::Saml { region, .. } => Some(region),
-            ProviderKind::GithubOidc { region, .. } | ProviderKind::GcpAdc { region, .. } => region.as_deref(),
+            ProviderKind::IamIdentityCenter { region, .. } | ProviderKind::Saml { region, .. } => {
+                Some(region)
+            }
+            ProviderKind::GithubOidc { region, .. } | ProviderKind::GcpAdc { region, .. } => {
+                region.as_deref()
+            }
             _ => None,
         }
     }
@@ -106,14 +136,44 @@ pub enum AccountRef {
 
 #[derive(Clone, Debug)]
 pub enum IdentityKind {
-    PermissionSet { permission_set: String, account: AccountRef },
-    AssumeRole { role_arn: String, external_id: Option<Secret>, duration_secs: Option<u64>, session_name: Option<String> },
-    AssumeRoot { target_principal: String, task_policy_arn: String, duration_secs: Option<u64> },
-    User { access_key_id: Option<Secret>, secret_access_key: Option<Secret>, mfa_arn: Option<String> },
+    PermissionSet {
+        permission_set: String,
+        account: AccountRef,
+    },
+    AssumeRole {
+        role_arn: String,
+        external_id: Option<Secret>,
+        duration_secs: Option<u64>,
+        session_name: Option<String>,
+    },
+    AssumeRoot {
+        target_principal: String,
+        task_policy_arn: String,
+        duration_secs: Option<u64>,
+    },
+    User {
+        access_key_id: Option<Secret>,
+        secret_access_key: Option<Secret>,
+        mfa_arn: Option<String>,
+    },
     Ambient,
-    AzureSubscription { subscription_id: String, location: Option<String>, resource_group: Option<String> },
-    GcpServiceAccount { email: String, lifetime_secs: Option<u64>, delegates: Vec<String>, scopes: Vec<String>, project_id: Option<String> },
-    GcpProject { project_id: String, region: Option<String>, zone: Option<String> },
+    AzureSubscription {
+        subscription_id: String,
+        location: Option<String>,
+        resource_group: Option<String>,
+    },
+    GcpServiceAccount {
+        email: String,
+        lifetime_secs: Option<u64>,
+        delegates: Vec<String>,
+        scopes: Vec<String>,
+        project_id: Option<String>,
+    },
+    GcpProject {
+        project_id: String,
+        region: Option<String>,
+        zone: Option<String>,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -202,11 +262,19 @@ pub struct AuthConfig {
 impl AuthConfig {
     /// The provider called `name` (any case).
     pub fn provider(&self, name: &str) -> Option<&Provider> {
-        self.providers.iter().find(|p| p.name == name).or_else(|| self.providers.iter().find(|p| p.name.eq_ignore_ascii_case(name)))
+        self.providers.iter().find(|p| p.name == name).or_else(|| {
+            self.providers
+                .iter()
+                .find(|p| p.name.eq_ignore_ascii_case(name))
+        })
     }
     /// The identity called `name` (any case).
     pub fn identity(&self, name: &str) -> Option<&Identity> {
-        self.identities.iter().find(|i| i.name == name).or_else(|| self.identities.iter().find(|i| i.name.eq_ignore_ascii_case(name)))
+        self.identities.iter().find(|i| i.name == name).or_else(|| {
+            self.identities
+                .iter()
+                .find(|i| i.name.eq_ignore_ascii_case(name))
+        })
     }
     pub fn identity_names(&self) -> Vec<String> {
         self.identities.iter().map(|i| i.name.clone()).collect()
@@ -220,7 +288,10 @@ impl AuthConfig {
             return (out, problems);
         };
         let Some(map) = auth.as_map() else {
-            problems.push(general(auth, format!("`auth` must be a mapping, not {}", auth.type_name())));
+            problems.push(general(
+                auth,
+                format!("`auth` must be a mapping, not {}", auth.type_name()),
+            ));
             return (out, problems);
         };
         if let Some(realm) = map.get("realm").filter(|n| !n.is_null()) {
@@ -240,14 +311,20 @@ impl AuthConfig {
                 _ => problems.push(Problem {
                     subject: Subject::General,
                     span: Some(k.span.clone()),
-                    message: format!("`auth.keyring.type` must be system, file or memory, not {}", describe_value(k)),
+                    message: format!(
+                        "`auth.keyring.type` must be system, file or memory, not {}",
+                        describe_value(k)
+                    ),
                     hint: None,
                 }),
             }
         }
         if let Some(p) = map.get("providers").filter(|n| !n.is_null()) {
             match p.as_map() {
-                None => problems.push(general(p, format!("`auth.providers` must be a mapping, not {}", p.type_name()))),
+                None => problems.push(general(
+                    p,
+                    format!("`auth.providers` must be a mapping, not {}", p.type_name()),
+                )),
                 Some(providers) => {
                     check_duplicate_names("provider", providers, &mut problems);
                     for (name, node) in providers {
@@ -260,7 +337,10 @@ impl AuthConfig {
         }
         if let Some(i) = map.get("identities").filter(|n| !n.is_null()) {
             match i.as_map() {
-                None => problems.push(general(i, format!("`auth.identities` must be a mapping, not {}", i.type_name()))),
+                None => problems.push(general(
+                    i,
+                    format!("`auth.identities` must be a mapping, not {}", i.type_name()),
+                )),
                 Some(identities) => {
                     check_duplicate_names("identity", identities, &mut problems);
                     for (name, node) in identities {
@@ -277,11 +357,20 @@ impl AuthConfig {
 }
 
 pub fn is_valid_realm(r: &str) -> bool {
-    !r.is_empty() && r != "." && r != ".." && r.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+    !r.is_empty()
+        && r != "."
+        && r != ".."
+        && r.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
 }
 
 fn general(n: &Node, message: String) -> Problem {
-    Problem { subject: Subject::General, span: Some(n.span.clone()), message, hint: None }
+    Problem {
+        subject: Subject::General,
+        span: Some(n.span.clone()),
+        message,
+        hint: None,
+    }
 }
 
 fn describe_value(n: &Node) -> String {
@@ -325,7 +414,12 @@ struct Fields<'a> {
 
 impl<'a> Fields<'a> {
     fn problem(&mut self, span: &Span, message: String, hint: Option<String>) {
-        self.problems.push(Problem { subject: self.subject.clone(), span: Some(span.clone()), message, hint });
+        self.problems.push(Problem {
+            subject: self.subject.clone(),
+            span: Some(span.clone()),
+            message,
+            hint,
+        });
     }
 
     /// The node at `path`, treating null as absent; an unset `!env` is reported.
@@ -337,8 +431,13 @@ impl<'a> Fields<'a> {
                 let (span, what) = (n.span.clone(), self.what.clone());
                 self.problem(
                     &span,
-                    format!("{what}: `{}` reads `!env {tag}`, which is not set", path.join(".")),
-                    Some(format!("export {tag}, or give `!env {tag} DEFAULT` a default")),
+                    format!(
+                        "{what}: `{}` reads `!env {tag}`, which is not set",
+                        path.join(".")
+                    ),
+                    Some(format!(
+                        "export {tag}, or give `!env {tag} DEFAULT` a default"
+                    )),
                 );
             }
             return None;
@@ -347,7 +446,10 @@ impl<'a> Fields<'a> {
             let (span, what, tag) = (n.span.clone(), self.what.clone(), tag.to_string());
             self.problem(
                 &span,
-                format!("{what}: `{}` holds `{tag}`, which tfauth cannot resolve", path.join(".")),
+                format!(
+                    "{what}: `{}` holds `{tag}`, which tfauth cannot resolve",
+                    path.join(".")
+                ),
                 Some("write the value directly, or use !env".into()),
             );
             return None;
@@ -362,18 +464,35 @@ impl<'a> Fields<'a> {
             Value::Int(_) | Value::Float(_) => n.scalar_string(),
             _ => {
                 let (span, found, what) = (n.span.clone(), n.type_name(), self.what.clone());
-                self.problem(&span, format!("{what}: `{}` must be a string, not {found}", path.join(".")), None);
+                self.problem(
+                    &span,
+                    format!("{what}: `{}` must be a string, not {found}", path.join(".")),
+                    None,
+                );
                 None
             }
         }
     }
 
     fn req_str(&mut self, path: &[&str]) -> Option<String> {
-        let had_env = self.node.get_path(path).is_some_and(|n| n.is_null() && n.tag.is_some());
+        let had_env = self
+            .node
+            .get_path(path)
+            .is_some_and(|n| n.is_null() && n.tag.is_some());
         let v = self.opt_str(path).filter(|s| !s.trim().is_empty());
-        if v.is_none() && !had_env && self.node.get_path(path).is_none_or(|n| n.is_null() || n.as_str().is_some()) {
+        if v.is_none()
+            && !had_env
+            && self
+                .node
+                .get_path(path)
+                .is_none_or(|n| n.is_null() || n.as_str().is_some())
+        {
             let (span, what) = (self.node.span.clone(), self.what.clone());
-            self.problem(&span, format!("{what} is missing `{}`", path.join(".")), Some(format!("add `{}` to its definition", path.join("."))));
+            self.problem(
+                &span,
+                format!("{what} is missing `{}`", path.join(".")),
+                Some(format!("add `{}` to its definition", path.join("."))),
+            );
         }
         v
     }
@@ -384,7 +503,14 @@ impl<'a> Fields<'a> {
             Some(b) => Some(b),
             None => {
                 let (span, what, v) = (n.span.clone(), self.what.clone(), describe_value(n));
-                self.problem(&span, format!("{what}: `{}` must be true or false, not {v}", path.join(".")), None);
+                self.problem(
+                    &span,
+                    format!(
+                        "{what}: `{}` must be true or false, not {v}",
+                        path.join(".")
+                    ),
+                    None,
+                );
                 None
             }
         }
@@ -401,7 +527,10 @@ impl<'a> Fields<'a> {
             let (span, what, v) = (n.span.clone(), self.what.clone(), describe_value(n));
             self.problem(
                 &span,
-                format!("{what}: `{}` is {v}, which is not a duration", path.join(".")),
+                format!(
+                    "{what}: `{}` is {v}, which is not a duration",
+                    path.join(".")
+                ),
                 Some("write durations like 900s, 15m, 1h or 1h30m (or a number of seconds)".into()),
             );
         }
@@ -409,46 +538,83 @@ impl<'a> Fields<'a> {
     }
 
     fn opt_str_list(&mut self, path: &[&str]) -> Vec<String> {
-        let Some(n) = self.get(path) else { return vec![] };
+        let Some(n) = self.get(path) else {
+            return vec![];
+        };
         if let Some(s) = n.as_str() {
             return vec![s.to_string()];
         }
         match n.as_seq() {
-            Some(items) if items.iter().all(|i| i.as_str().is_some()) => {
-                items.iter().filter_map(|i| i.as_str().map(str::to_string)).collect()
-            }
+            Some(items) if items.iter().all(|i| i.as_str().is_some()) => items
+                .iter()
+                .filter_map(|i| i.as_str().map(str::to_string))
+                .collect(),
             _ => {
                 let (span, what) = (n.span.clone(), self.what.clone());
-                self.problem(&span, format!("{what}: `{}` must be a list of strings", path.join(".")), None);
+                self.problem(
+                    &span,
+                    format!("{what}: `{}` must be a list of strings", path.join(".")),
+                    None,
+                );
                 vec![]
             }
         }
     }
 
     /// A required field that must pass `check`, with a message saying what it should be.
-    fn req_matching(&mut self, path: &[&str], check: fn(&str) -> bool, should_be: &str) -> Option<String> {
+    fn req_matching(
+        &mut self,
+        path: &[&str],
+        check: fn(&str) -> bool,
+        should_be: &str,
+    ) -> Option<String> {
         let v = self.req_str(path)?;
         self.check_value(path, v, check, should_be)
     }
 
-    fn opt_matching(&mut self, path: &[&str], check: fn(&str) -> bool, should_be: &str) -> Option<String> {
+    fn opt_matching(
+        &mut self,
+        path: &[&str],
+        check: fn(&str) -> bool,
+        should_be: &str,
+    ) -> Option<String> {
         let v = self.opt_str(path)?;
         self.check_value(path, v, check, should_be)
     }
 
-    fn check_value(&mut self, path: &[&str], v: String, check: fn(&str) -> bool, should_be: &str) -> Option<String> {
+    fn check_value(
+        &mut self,
+        path: &[&str],
+        v: String,
+        check: fn(&str) -> bool,
+        should_be: &str,
+    ) -> Option<String> {
         if check(&v) {
             return Some(v);
         }
-        let span = self.node.get_path(path).map_or_else(|| self.node.span.clone(), |n| n.span.clone());
+        let span = self
+            .node
+            .get_path(path)
+            .map_or_else(|| self.node.span.clone(), |n| n.span.clone());
         let what = self.what.clone();
-        self.problem(&span, format!("{what}: `{}` is `{v}`, which is not {should_be}", path.join(".")), None);
+        self.problem(
+            &span,
+            format!(
+                "{what}: `{}` is `{v}`, which is not {should_be}",
+                path.join(".")
+            ),
+            None,
+        );
         None
     }
 
     /// A field that may sit under `spec:` or at the top level.
     fn spec_str(&mut self, key: &str) -> Option<String> {
-        if self.node.get_path(&["spec", key]).is_some() { self.opt_str(&["spec", key]) } else { self.opt_str(&[key]) }
+        if self.node.get_path(&["spec", key]).is_some() {
+            self.opt_str(&["spec", key])
+        } else {
+            self.opt_str(&[key])
+        }
     }
 
     fn spec_req(&mut self, key: &str, check: fn(&str) -> bool, should_be: &str) -> Option<String> {
@@ -466,45 +632,90 @@ fn parse_provider(name: &str, node: &Node, problems: &mut Vec<Problem>) -> Optio
         problems.push(Problem {
             subject,
             span: Some(node.span.clone()),
-            message: format!("provider `{name}` must be a mapping, not {}", node.type_name()),
+            message: format!(
+                "provider `{name}` must be a mapping, not {}",
+                node.type_name()
+            ),
             hint: None,
         });
         return None;
     }
-    let mut f = Fields { node, subject: subject.clone(), what: format!("provider `{name}`"), problems };
+    let mut f = Fields {
+        node,
+        subject: subject.clone(),
+        what: format!("provider `{name}`"),
+        problems,
+    };
     let kind_name = f.req_str(&["kind"])?;
     f.what = format!("provider `{name}` ({kind_name})");
     let kind = match kind_name.as_str() {
         "aws/iam-identity-center" => {
             let start_url = f.req_matching(&["start_url"], is_https_url, "an https:// URL");
-            let region = f.req_matching(&["region"], is_aws_region, "an AWS region such as us-east-1");
+            let region = f.req_matching(
+                &["region"],
+                is_aws_region,
+                "an AWS region such as us-east-1",
+            );
             let auto = f.opt_bool(&["auto_provision_identities"]).unwrap_or(false);
             let session = f.opt_duration(&["session", "duration"]);
-            Some(ProviderKind::IamIdentityCenter { start_url: start_url?, region: region?, auto_provision: auto, session_secs: session })
+            Some(ProviderKind::IamIdentityCenter {
+                start_url: start_url?,
+                region: region?,
+                auto_provision: auto,
+                session_secs: session,
+            })
         }
         "aws/saml" => {
             let url = f.req_matching(&["url"], is_https_url, "an https:// URL");
-            let region = f.req_matching(&["region"], is_aws_region, "an AWS region such as us-east-1");
-            let driver = f.opt_matching(&["driver"], |d| matches!(d, "Browser" | "GoogleApps" | "Okta" | "ADFS"), "one of Browser, GoogleApps, Okta, ADFS");
-            Some(ProviderKind::Saml { url: url?, region: region?, driver })
+            let region = f.req_matching(
+                &["region"],
+                is_aws_region,
+                "an AWS region such as us-east-1",
+            );
+            let driver = f.opt_matching(
+                &["driver"],
+                |d| matches!(d, "Browser" | "GoogleApps" | "Okta" | "ADFS"),
+                "one of Browser, GoogleApps, Okta, ADFS",
+            );
+            Some(ProviderKind::Saml {
+                url: url?,
+                region: region?,
+                driver,
+            })
         }
         "github/oidc" => {
-            let region = f.opt_matching(&["region"], is_aws_region, "an AWS region such as us-east-1");
+            let region = f.opt_matching(
+                &["region"],
+                is_aws_region,
+                "an AWS region such as us-east-1",
+            );
             let audience = f.spec_str("audience");
             Some(ProviderKind::GithubOidc { region, audience })
         }
         "azure/cli" => {
             let tenant_id = f.spec_str("tenant_id");
             let subscription_id = f.spec_str("subscription_id");
-            for (k, v) in [("tenant_id", &tenant_id), ("subscription_id", &subscription_id)] {
+            for (k, v) in [
+                ("tenant_id", &tenant_id),
+                ("subscription_id", &subscription_id),
+            ] {
                 if let Some(v) = v
                     && !is_uuid(v)
                 {
                     let span = node.span.clone();
-                    f.problem(&span, format!("provider `{name}` (azure/cli): `{k}` is `{v}`, which is not a UUID"), None);
+                    f.problem(
+                        &span,
+                        format!(
+                            "provider `{name}` (azure/cli): `{k}` is `{v}`, which is not a UUID"
+                        ),
+                        None,
+                    );
                 }
             }
-            Some(ProviderKind::AzureCli { tenant_id, subscription_id })
+            Some(ProviderKind::AzureCli {
+                tenant_id,
+                subscription_id,
+            })
         }
         "azure/oidc" | "azure/device-code" => {
             let tenant_id = f.spec_req("tenant_id", is_uuid, "a UUID");
@@ -515,16 +726,35 @@ fn parse_provider(name: &str, node: &Node, problems: &mut Vec<Problem>) -> Optio
             };
             let subscription_id = f.spec_str("subscription_id");
             if kind_name == "azure/oidc" {
-                Some(ProviderKind::AzureOidc { tenant_id: tenant_id?, client_id: client_id?, subscription_id })
+                Some(ProviderKind::AzureOidc {
+                    tenant_id: tenant_id?,
+                    client_id: client_id?,
+                    subscription_id,
+                })
             } else {
-                Some(ProviderKind::AzureDeviceCode { tenant_id: tenant_id?, client_id, subscription_id })
+                Some(ProviderKind::AzureDeviceCode {
+                    tenant_id: tenant_id?,
+                    client_id,
+                    subscription_id,
+                })
             }
         }
-        "gcp/adc" => Some(ProviderKind::GcpAdc { project_id: f.spec_str("project_id"), region: f.spec_str("region") }),
+        "gcp/adc" => Some(ProviderKind::GcpAdc {
+            project_id: f.spec_str("project_id"),
+            region: f.spec_str("region"),
+        }),
         "gcp/workload-identity-federation" => {
-            let project_number = f.spec_req("project_number", |s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()), "a project number (digits)");
+            let project_number = f.spec_req(
+                "project_number",
+                |s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()),
+                "a project number (digits)",
+            );
             let pool_id = f.spec_req("workload_identity_pool_id", |s| !s.is_empty(), "a pool id");
-            let provider_id = f.spec_req("workload_identity_provider_id", |s| !s.is_empty(), "a provider id");
+            let provider_id = f.spec_req(
+                "workload_identity_provider_id",
+                |s| !s.is_empty(),
+                "a provider id",
+            );
             let email = f.spec_str("service_account_email");
             if let Some(e) = &email
                 && !is_email(e)
@@ -541,7 +771,9 @@ fn parse_provider(name: &str, node: &Node, problems: &mut Vec<Problem>) -> Optio
             })
         }
         other => {
-            let span = node.get("kind").map_or(node.span.clone(), |k| k.span.clone());
+            let span = node
+                .get("kind")
+                .map_or(node.span.clone(), |k| k.span.clone());
             let near = crate::suggest::nearest(other, PROVIDER_KINDS.iter().copied());
             f.problem(
                 &span,
@@ -549,13 +781,22 @@ fn parse_provider(name: &str, node: &Node, problems: &mut Vec<Problem>) -> Optio
                 Some(if near.is_empty() {
                     format!("known provider kinds: {}", PROVIDER_KINDS.join(", "))
                 } else {
-                    format!("did you mean `{}`? known provider kinds: {}", near[0], PROVIDER_KINDS.join(", "))
+                    format!(
+                        "did you mean `{}`? known provider kinds: {}",
+                        near[0],
+                        PROVIDER_KINDS.join(", ")
+                    )
                 }),
             );
             None
         }
     };
-    Some(Provider { name: name.to_string(), kind_name, kind, span: node.span.clone() })
+    Some(Provider {
+        name: name.to_string(),
+        kind_name,
+        kind,
+        span: node.span.clone(),
+    })
 }
 
 fn parse_identity(name: &str, node: &Node, problems: &mut Vec<Problem>) -> Option<Identity> {
@@ -564,18 +805,31 @@ fn parse_identity(name: &str, node: &Node, problems: &mut Vec<Problem>) -> Optio
         problems.push(Problem {
             subject,
             span: Some(node.span.clone()),
-            message: format!("identity `{name}` must be a mapping, not {}", node.type_name()),
+            message: format!(
+                "identity `{name}` must be a mapping, not {}",
+                node.type_name()
+            ),
             hint: None,
         });
         return None;
     }
-    let mut f = Fields { node, subject: subject.clone(), what: format!("identity `{name}`"), problems };
+    let mut f = Fields {
+        node,
+        subject: subject.clone(),
+        what: format!("identity `{name}`"),
+        problems,
+    };
     let default = f.opt_bool(&["default"]).unwrap_or(false);
-    let default_span = node.get("default").filter(|_| default).map(|n| n.span.clone());
+    let default_span = node
+        .get("default")
+        .filter(|_| default)
+        .map(|n| n.span.clone());
     if node.get("kind").is_none_or(Node::is_null) {
         // An entry without `kind` only overrides fields of an identity defined elsewhere.
         // Those are dropped by `undefined_defaults`/the caller; nothing to type here.
-        let defines = ["via", "principal", "credentials"].iter().any(|k| node.get(k).is_some());
+        let defines = ["via", "principal", "credentials"]
+            .iter()
+            .any(|k| node.get(k).is_some());
         if defines {
             f.req_str(&["kind"]);
         }
@@ -585,13 +839,23 @@ fn parse_identity(name: &str, node: &Node, problems: &mut Vec<Problem>) -> Optio
     f.what = format!("identity `{name}` ({kind_name})");
     let region = f
         .opt_matching(&["region"], is_aws_or_any_region, "a region")
-        .or_else(|| if kind_name.starts_with("aws/") { f.opt_str(&["principal", "region"]) } else { None });
+        .or_else(|| {
+            if kind_name.starts_with("aws/") {
+                f.opt_str(&["principal", "region"])
+            } else {
+                None
+            }
+        });
 
     let via = parse_via(&mut f, node, &kind_name);
     let kind = match kind_name.as_str() {
         "aws/permission-set" => {
             let ps = f.req_str(&["principal", "name"]);
-            let id = f.opt_matching(&["principal", "account", "id"], is_account_id, "a 12-digit AWS account id");
+            let id = f.opt_matching(
+                &["principal", "account", "id"],
+                is_account_id,
+                "a 12-digit AWS account id",
+            );
             let acct_name = f.opt_str(&["principal", "account", "name"]);
             let account = match (id, acct_name) {
                 (Some(id), _) => Some(AccountRef::Id(id)),
@@ -604,23 +868,47 @@ fn parse_identity(name: &str, node: &Node, problems: &mut Vec<Problem>) -> Optio
                     None
                 }
             };
-            Some(IdentityKind::PermissionSet { permission_set: ps?, account: account? })
+            Some(IdentityKind::PermissionSet {
+                permission_set: ps?,
+                account: account?,
+            })
         }
         "aws/assume-role" => {
-            let role = f.req_matching(&["principal", "assume_role"], is_role_arn, "an IAM role ARN (arn:aws:iam::123456789012:role/NAME)");
-            let external_id = f.opt_str(&["principal", "external_id"]).or_else(|| f.opt_str(&["external_id"])).map(Secret::new);
+            let role = f.req_matching(
+                &["principal", "assume_role"],
+                is_role_arn,
+                "an IAM role ARN (arn:aws:iam::123456789012:role/NAME)",
+            );
+            let external_id = f
+                .opt_str(&["principal", "external_id"])
+                .or_else(|| f.opt_str(&["external_id"]))
+                .map(Secret::new);
             let duration = duration_in(&mut f, &["principal", "duration"], &["duration"]);
             if let Some(d) = duration
                 && !(ASSUME_ROLE_MIN_SECS..=ASSUME_ROLE_MAX_SECS).contains(&d)
             {
-                let span = node.get_path(&["principal", "duration"]).or(node.get("duration")).map_or(node.span.clone(), |n| n.span.clone());
+                let span = node
+                    .get_path(&["principal", "duration"])
+                    .or(node.get("duration"))
+                    .map_or(node.span.clone(), |n| n.span.clone());
                 f.problem(&span, format!("identity `{name}` (aws/assume-role): `duration` is {d}s; STS allows 900s (15m) to 43200s (12h)"), None);
             }
-            let session_name = f.opt_str(&["principal", "session_name"]).or_else(|| f.opt_str(&["session_name"]));
-            Some(IdentityKind::AssumeRole { role_arn: role?, external_id, duration_secs: duration, session_name })
+            let session_name = f
+                .opt_str(&["principal", "session_name"])
+                .or_else(|| f.opt_str(&["session_name"]));
+            Some(IdentityKind::AssumeRole {
+                role_arn: role?,
+                external_id,
+                duration_secs: duration,
+                session_name,
+            })
         }
         "aws/assume-root" => {
-            let target = f.req_matching(&["principal", "target_principal"], is_account_id, "a 12-digit member account id");
+            let target = f.req_matching(
+                &["principal", "target_principal"],
+                is_account_id,
+                "a 12-digit member account id",
+            );
             let policy = f.req_str(&["principal", "task_policy_arn"]);
             let policy = policy.and_then(|p| {
                 if is_root_task_policy(&p) {
@@ -639,25 +927,61 @@ fn parse_identity(name: &str, node: &Node, problems: &mut Vec<Problem>) -> Optio
             if let Some(d) = duration
                 && d > ASSUME_ROOT_MAX_SECS
             {
-                let span = node.get_path(&["principal", "duration"]).or(node.get("duration")).map_or(node.span.clone(), |n| n.span.clone());
+                let span = node
+                    .get_path(&["principal", "duration"])
+                    .or(node.get("duration"))
+                    .map_or(node.span.clone(), |n| n.span.clone());
                 f.problem(&span, format!("identity `{name}` (aws/assume-root): `duration` is {d}s; AssumeRoot sessions last at most 15m"), Some("use `duration: 15m` or less".into()));
             }
-            Some(IdentityKind::AssumeRoot { target_principal: target?, task_policy_arn: policy?, duration_secs: duration })
+            Some(IdentityKind::AssumeRoot {
+                target_principal: target?,
+                task_policy_arn: policy?,
+                duration_secs: duration,
+            })
         }
         "aws/user" => {
-            let key = f.opt_str(&["credentials", "access_key_id"]).map(Secret::new);
-            let secret = f.opt_str(&["credentials", "secret_access_key"]).map(Secret::new);
-            if key.is_some() != secret.is_some() && node.get("credentials").is_some_and(|c| c.get("access_key_id").is_some() != c.get("secret_access_key").is_some()) {
-                let span = node.get("credentials").map_or(node.span.clone(), |n| n.span.clone());
+            let key = f
+                .opt_str(&["credentials", "access_key_id"])
+                .map(Secret::new);
+            let secret = f
+                .opt_str(&["credentials", "secret_access_key"])
+                .map(Secret::new);
+            if key.is_some() != secret.is_some()
+                && node.get("credentials").is_some_and(|c| {
+                    c.get("access_key_id").is_some() != c.get("secret_access_key").is_some()
+                })
+            {
+                let span = node
+                    .get("credentials")
+                    .map_or(node.span.clone(), |n| n.span.clone());
                 f.problem(&span, format!("identity `{name}` (aws/user): `credentials` needs both `access_key_id` and `secret_access_key`"), None);
             }
-            let mfa = f.opt_matching(&["credentials", "mfa_arn"], is_mfa_arn, "an MFA device ARN (arn:aws:iam::123456789012:mfa/NAME)")
-                .or_else(|| f.opt_matching(&["mfa_arn"], is_mfa_arn, "an MFA device ARN (arn:aws:iam::123456789012:mfa/NAME)"));
-            Some(IdentityKind::User { access_key_id: key, secret_access_key: secret, mfa_arn: mfa })
+            let mfa = f
+                .opt_matching(
+                    &["credentials", "mfa_arn"],
+                    is_mfa_arn,
+                    "an MFA device ARN (arn:aws:iam::123456789012:mfa/NAME)",
+                )
+                .or_else(|| {
+                    f.opt_matching(
+                        &["mfa_arn"],
+                        is_mfa_arn,
+                        "an MFA device ARN (arn:aws:iam::123456789012:mfa/NAME)",
+                    )
+                });
+            Some(IdentityKind::User {
+                access_key_id: key,
+                secret_access_key: secret,
+                mfa_arn: mfa,
+            })
         }
         "aws/ambient" => Some(IdentityKind::Ambient),
         "azure/subscription" => {
-            let sub = f.req_matching(&["principal", "subscription_id"], is_uuid, "a subscription UUID");
+            let sub = f.req_matching(
+                &["principal", "subscription_id"],
+                is_uuid,
+                "a subscription UUID",
+            );
             Some(IdentityKind::AzureSubscription {
                 subscription_id: sub?,
                 location: f.opt_str(&["principal", "location"]),
@@ -665,7 +989,11 @@ fn parse_identity(name: &str, node: &Node, problems: &mut Vec<Problem>) -> Optio
             })
         }
         "gcp/service-account" => {
-            let email = f.req_matching(&["principal", "service_account_email"], is_email, "an email address");
+            let email = f.req_matching(
+                &["principal", "service_account_email"],
+                is_email,
+                "an email address",
+            );
             let lifetime = f.opt_duration(&["principal", "lifetime"]);
             if let Some(l) = lifetime
                 && l > 43_200
@@ -690,7 +1018,9 @@ fn parse_identity(name: &str, node: &Node, problems: &mut Vec<Problem>) -> Optio
             })
         }
         other => {
-            let span = node.get("kind").map_or(node.span.clone(), |k| k.span.clone());
+            let span = node
+                .get("kind")
+                .map_or(node.span.clone(), |k| k.span.clone());
             let near = crate::suggest::nearest(other, IDENTITY_KINDS.iter().copied());
             f.problem(
                 &span,
@@ -698,17 +1028,34 @@ fn parse_identity(name: &str, node: &Node, problems: &mut Vec<Problem>) -> Optio
                 Some(if near.is_empty() {
                     format!("known identity kinds: {}", IDENTITY_KINDS.join(", "))
                 } else {
-                    format!("did you mean `{}`? known identity kinds: {}", near[0], IDENTITY_KINDS.join(", "))
+                    format!(
+                        "did you mean `{}`? known identity kinds: {}",
+                        near[0],
+                        IDENTITY_KINDS.join(", ")
+                    )
                 }),
             );
             None
         }
     };
-    Some(Identity { name: name.to_string(), kind_name, kind, via, default, default_span, region, span: node.span.clone() })
+    Some(Identity {
+        name: name.to_string(),
+        kind_name,
+        kind,
+        via,
+        default,
+        default_span,
+        region,
+        span: node.span.clone(),
+    })
 }
 
 fn duration_in(f: &mut Fields<'_>, first: &[&str], second: &[&str]) -> Option<u64> {
-    if f.node.get_path(first).is_some() { f.opt_duration(first) } else { f.opt_duration(second) }
+    if f.node.get_path(first).is_some() {
+        f.opt_duration(first)
+    } else {
+        f.opt_duration(second)
+    }
 }
 
 fn parse_via(f: &mut Fields<'_>, node: &Node, kind: &str) -> Option<Via> {
@@ -721,28 +1068,50 @@ fn parse_via(f: &mut Fields<'_>, node: &Node, kind: &str) -> Option<Via> {
     if let Some(v) = via
         && v.as_map().is_none()
     {
-        f.problem(&v.span, format!("identity `{name}`: `via` must be a mapping with `provider` or `identity`"), None);
+        f.problem(
+            &v.span,
+            format!("identity `{name}`: `via` must be a mapping with `provider` or `identity`"),
+            None,
+        );
         return None;
     }
     let provider = f.opt_str(&["via", "provider"]).filter(|s| !s.is_empty());
     let identity = f.opt_str(&["via", "identity"]).filter(|s| !s.is_empty());
     if standalone {
         if let Some(v) = via {
-            f.problem(&v.span, format!("identity `{name}` ({kind}) stands alone and takes no `via`"), Some("remove `via`".into()));
+            f.problem(
+                &v.span,
+                format!("identity `{name}` ({kind}) stands alone and takes no `via`"),
+                Some("remove `via`".into()),
+            );
         }
         return None;
     }
-    let span_of = |k: &str| node.get_path(&["via", k]).map_or(node.span.clone(), |n| n.span.clone());
+    let span_of = |k: &str| {
+        node.get_path(&["via", k])
+            .map_or(node.span.clone(), |n| n.span.clone())
+    };
     match (provider, identity) {
         (Some(p), None) => Some(Via::Provider(p, span_of("provider"))),
         (None, Some(i)) => Some(Via::Identity(i, span_of("identity"))),
         (Some(_), Some(_)) => {
             let span = via.map_or(node.span.clone(), |v| v.span.clone());
-            f.problem(&span, format!("identity `{name}` has both `via.provider` and `via.identity`"), Some("keep exactly one: a chain starts at one provider or continues one identity".into()));
+            f.problem(
+                &span,
+                format!("identity `{name}` has both `via.provider` and `via.identity`"),
+                Some(
+                    "keep exactly one: a chain starts at one provider or continues one identity"
+                        .into(),
+                ),
+            );
             None
         }
         (None, None) => {
-            f.problem(&node.span, format!("identity `{name}` ({kind}) has no `via`"), Some("add `via: {provider: NAME}` or `via: {identity: NAME}`".into()));
+            f.problem(
+                &node.span,
+                format!("identity `{name}` ({kind}) has no `via`"),
+                Some("add `via: {provider: NAME}` or `via: {identity: NAME}`".into()),
+            );
             None
         }
     }
@@ -757,8 +1126,15 @@ fn check_references(cfg: &AuthConfig, problems: &mut Vec<Problem>) {
                 None => problems.push(Problem {
                     subject: Subject::Identity(id.name.clone()),
                     span: Some(span.clone()),
-                    message: format!("identity `{}`: `via.provider` names `{p}`, which is not defined", id.name),
-                    hint: Some(suggest_hint(p, cfg.providers.iter().map(|p| p.name.as_str()), "providers")),
+                    message: format!(
+                        "identity `{}`: `via.provider` names `{p}`, which is not defined",
+                        id.name
+                    ),
+                    hint: Some(suggest_hint(
+                        p,
+                        cfg.providers.iter().map(|p| p.name.as_str()),
+                        "providers",
+                    )),
                 }),
                 Some(prov) => check_link(id, &prov.kind_name, true, span, problems),
             },
@@ -766,8 +1142,15 @@ fn check_references(cfg: &AuthConfig, problems: &mut Vec<Problem>) {
                 None => problems.push(Problem {
                     subject: Subject::Identity(id.name.clone()),
                     span: Some(span.clone()),
-                    message: format!("identity `{}`: `via.identity` names `{target}`, which is not defined", id.name),
-                    hint: Some(suggest_hint(target, cfg.identities.iter().map(|i| i.name.as_str()), "identities")),
+                    message: format!(
+                        "identity `{}`: `via.identity` names `{target}`, which is not defined",
+                        id.name
+                    ),
+                    hint: Some(suggest_hint(
+                        target,
+                        cfg.identities.iter().map(|i| i.name.as_str()),
+                        "identities",
+                    )),
                 }),
                 Some(t) => {
                     check_link(id, &t.kind_name, false, span, problems);
@@ -791,13 +1174,21 @@ fn check_references(cfg: &AuthConfig, problems: &mut Vec<Problem>) {
     }
 }
 
-fn suggest_hint<'a>(name: &str, candidates: impl Iterator<Item = &'a str> + Clone, what: &str) -> String {
+fn suggest_hint<'a>(
+    name: &str,
+    candidates: impl Iterator<Item = &'a str> + Clone,
+    what: &str,
+) -> String {
     let near = crate::suggest::nearest(name, candidates.clone());
     if let Some(n) = near.first() {
         format!("did you mean `{n}`?")
     } else {
         let all: Vec<&str> = candidates.collect();
-        if all.is_empty() { format!("no {what} are defined; check the active profile") } else { format!("defined {what}: {}", all.join(", ")) }
+        if all.is_empty() {
+            format!("no {what} are defined; check the active profile")
+        } else {
+            format!("defined {what}: {}", all.join(", "))
+        }
     }
 }
 
@@ -806,7 +1197,9 @@ fn find_cycle(cfg: &AuthConfig, start: &Identity) -> Option<Vec<String>> {
     let mut path = vec![start.name.clone()];
     let mut cur = start;
     loop {
-        let Some(Via::Identity(next, _)) = &cur.via else { return None };
+        let Some(Via::Identity(next, _)) = &cur.via else {
+            return None;
+        };
         let next = cfg.identity(next)?;
         if let Some(pos) = path.iter().position(|p| p.eq_ignore_ascii_case(&next.name)) {
             path.push(next.name.clone());
@@ -818,9 +1211,21 @@ fn find_cycle(cfg: &AuthConfig, start: &Identity) -> Option<Vec<String>> {
 }
 
 /// Whether `id` can come from a provider (or identity) of kind `from`.
-fn check_link(id: &Identity, from: &str, from_provider: bool, span: &Span, problems: &mut Vec<Problem>) {
-    let from_cloud = if from_provider { provider_cloud(from) } else { identity_cloud(from) };
-    let (Some(to_cloud), Some(from_cloud)) = (id.cloud(), from_cloud) else { return };
+fn check_link(
+    id: &Identity,
+    from: &str,
+    from_provider: bool,
+    span: &Span,
+    problems: &mut Vec<Problem>,
+) {
+    let from_cloud = if from_provider {
+        provider_cloud(from)
+    } else {
+        identity_cloud(from)
+    };
+    let (Some(to_cloud), Some(from_cloud)) = (id.cloud(), from_cloud) else {
+        return;
+    };
     let mut fail = |message: String, hint: &str| {
         problems.push(Problem {
             subject: Subject::Identity(id.name.clone()),
@@ -829,10 +1234,17 @@ fn check_link(id: &Identity, from: &str, from_provider: bool, span: &Span, probl
             hint: Some(hint.to_string()),
         })
     };
-    let what = if from_provider { "provider" } else { "identity" };
+    let what = if from_provider {
+        "provider"
+    } else {
+        "identity"
+    };
     if to_cloud != from_cloud {
         fail(
-            format!("identity `{}` ({}) is {to_cloud} but comes from a {from_cloud} {what} ({from})", id.name, id.kind_name),
+            format!(
+                "identity `{}` ({}) is {to_cloud} but comes from a {from_cloud} {what} ({from})",
+                id.name, id.kind_name
+            ),
             "an identity's chain must stay in one cloud",
         );
         return;
@@ -840,15 +1252,24 @@ fn check_link(id: &Identity, from: &str, from_provider: bool, span: &Span, probl
     match (id.kind_name.as_str(), from_provider, from) {
         ("aws/permission-set", true, "aws/iam-identity-center") => {}
         ("aws/permission-set", _, _) => fail(
-            format!("identity `{}` (aws/permission-set) must come from an aws/iam-identity-center provider, not a {from} {what}", id.name),
+            format!(
+                "identity `{}` (aws/permission-set) must come from an aws/iam-identity-center provider, not a {from} {what}",
+                id.name
+            ),
             "point `via.provider` at your IAM Identity Center provider",
         ),
         ("aws/assume-role" | "aws/assume-root", true, "aws/iam-identity-center") => fail(
-            format!("identity `{}` ({}) cannot come straight from an IAM Identity Center provider", id.name, id.kind_name),
+            format!(
+                "identity `{}` ({}) cannot come straight from an IAM Identity Center provider",
+                id.name, id.kind_name
+            ),
             "chain it from an aws/permission-set identity with `via.identity`",
         ),
         ("aws/assume-root", true, _) => fail(
-            format!("identity `{}` (aws/assume-root) must come from an AWS identity with `via.identity`", id.name),
+            format!(
+                "identity `{}` (aws/assume-root) must come from an AWS identity with `via.identity`",
+                id.name
+            ),
             "AssumeRoot is called with the credentials of an identity in the management account",
         ),
         _ => {}
@@ -867,13 +1288,17 @@ pub fn parse_duration(s: &str) -> Option<u64> {
     let mut total = 0f64;
     let mut rest = s;
     while !rest.is_empty() {
-        let num_len = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(rest.len());
+        let num_len = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
         if num_len == 0 {
             return None;
         }
         let n: f64 = rest[..num_len].parse().ok()?;
         rest = &rest[num_len..];
-        let unit_len = rest.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(rest.len());
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
         let mult = match &rest[..unit_len] {
             "h" => 3600.0,
             "m" => 60.0,
@@ -888,18 +1313,27 @@ pub fn parse_duration(s: &str) -> Option<u64> {
 }
 
 fn is_https_url(s: &str) -> bool {
-    s.strip_prefix("https://").is_some_and(|r| !r.is_empty() && !r.starts_with('/') && !r.contains(char::is_whitespace))
+    s.strip_prefix("https://")
+        .is_some_and(|r| !r.is_empty() && !r.starts_with('/') && !r.contains(char::is_whitespace))
 }
 
 fn is_aws_region(s: &str) -> bool {
     let parts: Vec<&str> = s.split('-').collect();
     parts.len() >= 3
-        && parts.iter().all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()))
-        && parts.last().is_some_and(|p| p.bytes().all(|b| b.is_ascii_digit()))
+        && parts.iter().all(|p| {
+            !p.is_empty()
+                && p.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        })
+        && parts
+            .last()
+            .is_some_and(|p| p.bytes().all(|b| b.is_ascii_digit()))
 }
 
 fn is_aws_or_any_region(s: &str) -> bool {
-    !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 pub fn is_account_id(s: &str) -> bool {
@@ -908,18 +1342,31 @@ pub fn is_account_id(s: &str) -> bool {
 
 fn arn_parts(s: &str) -> Option<(&str, &str, &str, &str, &str)> {
     let mut it = s.splitn(6, ':');
-    let (arn, partition, service, region, account, resource) = (it.next()?, it.next()?, it.next()?, it.next()?, it.next()?, it.next()?);
-    (arn == "arn" && partition.starts_with("aws")).then_some((partition, service, region, account, resource))
+    let (arn, partition, service, region, account, resource) = (
+        it.next()?,
+        it.next()?,
+        it.next()?,
+        it.next()?,
+        it.next()?,
+        it.next()?,
+    );
+    (arn == "arn" && partition.starts_with("aws"))
+        .then_some((partition, service, region, account, resource))
 }
 
 pub fn is_role_arn(s: &str) -> bool {
     arn_parts(s).is_some_and(|(_, svc, region, acct, res)| {
-        svc == "iam" && region.is_empty() && is_account_id(acct) && res.strip_prefix("role/").is_some_and(|n| !n.is_empty())
+        svc == "iam"
+            && region.is_empty()
+            && is_account_id(acct)
+            && res.strip_prefix("role/").is_some_and(|n| !n.is_empty())
     })
 }
 
 fn is_mfa_arn(s: &str) -> bool {
-    arn_parts(s).is_some_and(|(_, svc, _, acct, res)| svc == "iam" && is_account_id(acct) && res.starts_with("mfa/"))
+    arn_parts(s).is_some_and(|(_, svc, _, acct, res)| {
+        svc == "iam" && is_account_id(acct) && res.starts_with("mfa/")
+    })
 }
 
 fn is_root_task_policy(s: &str) -> bool {
@@ -927,20 +1374,30 @@ fn is_root_task_policy(s: &str) -> bool {
         svc == "iam"
             && region.is_empty()
             && acct == "aws"
-            && res.strip_prefix("policy/root-task/").is_some_and(|p| ROOT_TASK_POLICIES.contains(&p))
+            && res
+                .strip_prefix("policy/root-task/")
+                .is_some_and(|p| ROOT_TASK_POLICIES.contains(&p))
     })
 }
 
 pub fn is_uuid(s: &str) -> bool {
     let groups: Vec<&str> = s.split('-').collect();
     groups.len() == 5
-        && groups.iter().zip([8, 4, 4, 4, 12]).all(|(g, n)| g.len() == n && g.bytes().all(|b| b.is_ascii_hexdigit()))
+        && groups
+            .iter()
+            .zip([8, 4, 4, 4, 12])
+            .all(|(g, n)| g.len() == n && g.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
 pub fn is_email(s: &str) -> bool {
     match s.split_once('@') {
         Some((user, domain)) => {
-            !user.is_empty() && domain.contains('.') && !domain.starts_with('.') && !domain.ends_with('.') && !s.contains(char::is_whitespace) && !domain.contains('@')
+            !user.is_empty()
+                && domain.contains('.')
+                && !domain.starts_with('.')
+                && !domain.ends_with('.')
+                && !s.contains(char::is_whitespace)
+                && !domain.contains('@')
         }
         None => false,
     }
@@ -968,12 +1425,20 @@ mod tests {
         assert!(is_role_arn("arn:aws-us-gov:iam::123456789012:role/path/x"));
         assert!(!is_role_arn("arn:aws:iam::12345:role/x"));
         assert!(!is_role_arn("arn:aws:iam::123456789012:user/x"));
-        assert!(is_root_task_policy("arn:aws:iam::aws:policy/root-task/S3UnlockBucketPolicy"));
-        assert!(!is_root_task_policy("arn:aws:iam::aws:policy/root-task/AdministratorAccess"));
+        assert!(is_root_task_policy(
+            "arn:aws:iam::aws:policy/root-task/S3UnlockBucketPolicy"
+        ));
+        assert!(!is_root_task_policy(
+            "arn:aws:iam::aws:policy/root-task/AdministratorAccess"
+        ));
         assert!(is_uuid("12345678-1234-1234-1234-123456789012"));
         assert!(!is_uuid("12345678-1234-1234-1234-12345678901"));
         assert!(is_email("terraform@p.iam.gserviceaccount.com"));
         assert!(!is_email("terraform"));
-        assert!(is_aws_region("us-east-1") && is_aws_region("us-gov-west-1") && !is_aws_region("useast1"));
+        assert!(
+            is_aws_region("us-east-1")
+                && is_aws_region("us-gov-west-1")
+                && !is_aws_region("useast1")
+        );
     }
 }

@@ -36,7 +36,10 @@ pub enum Format {
 pub fn run(args: DescribeArgs, ctx: &Ctx) -> Result<i32, Error> {
     let DescribeWhat::Component { target, format } = args.what;
     let Some(component) = &target.component else {
-        return Err(Error::usage("describe component needs a COMPONENT", Some("tfauth describe component vpc -s plat-use2-dev".to_string())));
+        return Err(Error::usage(
+            "describe component needs a COMPONENT",
+            Some("tfauth describe component vpc -s plat-use2-dev".to_string()),
+        ));
     };
     if target.stack.is_none() {
         return Err(Error::usage(
@@ -45,7 +48,11 @@ pub fn run(args: DescribeArgs, ctx: &Ctx) -> Result<i32, Error> {
         ));
     }
     let prompt = ctx.prompt();
-    let res = resolve(&ctx.request(&target), &ctx.env, prompt.as_ref().map(|p| p as _))?;
+    let res = resolve(
+        &ctx.request(&target),
+        &ctx.env,
+        prompt.as_ref().map(|p| p as _),
+    )?;
     super::warn_problems(&res.warnings);
     let plan = res.env_plan(&ctx.env, &ctx.helper_path(), &ctx.profiles)?;
     let doc = describe(&res, &plan, &ctx.env);

@@ -5,7 +5,9 @@
 //! `$XDG_CONFIG_HOME/atmos/profiles/`, `profiles/` that has a directory of that name.
 //! Every YAML file below it applies, in path order.
 
-use super::{ConfigError, ConfigOptions, absolute, discovery::xdg_config_home, opt_str, opt_str_list};
+use super::{
+    ConfigError, ConfigOptions, absolute, discovery::xdg_config_home, opt_str, opt_str_list,
+};
 use crate::env_vars::{self, Env};
 use crate::yaml::Node;
 use std::path::{Path, PathBuf};
@@ -37,7 +39,12 @@ pub fn requested(opts: &ConfigOptions, env: &Env, root: &Node) -> Result<Vec<Str
 }
 
 /// The directories searched for profiles, in order.
-pub fn search_dirs(root: &Node, config_dir: &Path, base_path: &Path, env: &Env) -> Result<Vec<PathBuf>, ConfigError> {
+pub fn search_dirs(
+    root: &Node,
+    config_dir: &Path,
+    base_path: &Path,
+    env: &Env,
+) -> Result<Vec<PathBuf>, ConfigError> {
     let mut dirs = Vec::new();
     if let Some((p, _)) = opt_str(root, &["profiles", "base_path"])? {
         dirs.push(absolute(base_path, Path::new(&p)));
@@ -52,7 +59,13 @@ pub fn search_dirs(root: &Node, config_dir: &Path, base_path: &Path, env: &Env) 
 }
 
 /// Finds profile `name`, or lists the ones that exist.
-pub fn find(name: &str, root: &Node, config_dir: &Path, base_path: &Path, env: &Env) -> Result<ProfileSource, ConfigError> {
+pub fn find(
+    name: &str,
+    root: &Node,
+    config_dir: &Path,
+    base_path: &Path,
+    env: &Env,
+) -> Result<ProfileSource, ConfigError> {
     let dirs = search_dirs(root, config_dir, base_path, env)?;
     if is_safe_name(name) {
         for d in &dirs {
@@ -61,11 +74,19 @@ pub fn find(name: &str, root: &Node, config_dir: &Path, base_path: &Path, env: &
                 let mut files = Vec::new();
                 collect_yaml(&dir, &mut files);
                 files.sort();
-                return Ok(ProfileSource { name: name.to_string(), dir, files });
+                return Ok(ProfileSource {
+                    name: name.to_string(),
+                    dir,
+                    files,
+                });
             }
         }
     }
-    Err(ConfigError::ProfileNotFound { name: name.to_string(), available: available(&dirs), searched: dirs })
+    Err(ConfigError::ProfileNotFound {
+        name: name.to_string(),
+        available: available(&dirs),
+        searched: dirs,
+    })
 }
 
 /// Every profile name found in the search directories, sorted.
@@ -88,12 +109,20 @@ fn is_safe_name(name: &str) -> bool {
 }
 
 fn collect_yaml(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
     for e in entries.flatten() {
         let path = e.path();
         match e.file_type() {
             Ok(t) if t.is_dir() => collect_yaml(&path, out),
-            Ok(t) if t.is_file() && matches!(path.extension().and_then(|x| x.to_str()), Some("yaml" | "yml")) => {
+            Ok(t)
+                if t.is_file()
+                    && matches!(
+                        path.extension().and_then(|x| x.to_str()),
+                        Some("yaml" | "yml")
+                    ) =>
+            {
                 out.push(path)
             }
             _ => {}

@@ -11,14 +11,26 @@ pub enum StackError {
     Yaml(#[from] YamlError),
     #[error("the stacks directory {} does not exist", display_path(.0))]
     NoStacksDir(PathBuf),
-    #[error("no stack manifests match stacks.included_paths ({included}) under {}", display_path(base))]
+    #[error(
+        "no stack manifests match stacks.included_paths ({included}) under {}",
+        display_path(base)
+    )]
     NoManifests { base: PathBuf, included: String },
     #[error("import `{import}` at {span} matches no file")]
-    ImportNotFound { import: String, span: Span, tried: Vec<PathBuf> },
+    ImportNotFound {
+        import: String,
+        span: Span,
+        tried: Vec<PathBuf>,
+    },
     #[error("import cycle: {}", chain.join(" -> "))]
     ImportCycle { chain: Vec<String>, span: Span },
     #[error("`{field}` at {span} must be {expected}, not {found}")]
-    WrongType { field: String, span: Span, expected: &'static str, found: &'static str },
+    WrongType {
+        field: String,
+        span: Span,
+        expected: &'static str,
+        found: &'static str,
+    },
     #[error("stacks.name_template at {span} is not a valid template: {source}")]
     BadTemplate {
         span: Span,
@@ -26,17 +38,44 @@ pub enum StackError {
         source: TemplateError,
     },
     #[error("stack `{name}` not found")]
-    StackNotFound { name: String, suggestions: Vec<String>, unnamed: Vec<(PathBuf, String)>, count: usize },
+    StackNotFound {
+        name: String,
+        suggestions: Vec<String>,
+        unnamed: Vec<(PathBuf, String)>,
+        count: usize,
+    },
     #[error("stack `{name}` is defined by more than one manifest: {}", files.iter().map(|f| display_path(f)).collect::<Vec<_>>().join(", "))]
     AmbiguousStack { name: String, files: Vec<PathBuf> },
     #[error("component `{component}` not found in stack `{stack}`")]
-    ComponentNotFound { component: String, stack: String, suggestions: Vec<String> },
-    #[error("component `{component}` in stack `{stack}` inherits `{base}` (at {span}), which the stack does not define")]
-    InheritNotFound { component: String, stack: String, base: String, span: Span, suggestions: Vec<String> },
+    ComponentNotFound {
+        component: String,
+        stack: String,
+        suggestions: Vec<String>,
+    },
+    #[error(
+        "component `{component}` in stack `{stack}` inherits `{base}` (at {span}), which the stack does not define"
+    )]
+    InheritNotFound {
+        component: String,
+        stack: String,
+        base: String,
+        span: Span,
+        suggestions: Vec<String>,
+    },
     #[error("inheritance cycle in stack `{stack}`: {}", chain.join(" -> "))]
-    InheritCycle { stack: String, chain: Vec<String>, span: Span },
-    #[error("component `{component}` in stack `{stack}` is abstract (metadata.type: abstract at {span}) and cannot be run")]
-    Abstract { component: String, stack: String, span: Span },
+    InheritCycle {
+        stack: String,
+        chain: Vec<String>,
+        span: Span,
+    },
+    #[error(
+        "component `{component}` in stack `{stack}` is abstract (metadata.type: abstract at {span}) and cannot be run"
+    )]
+    Abstract {
+        component: String,
+        stack: String,
+        span: Span,
+    },
 }
 
 impl StackError {
@@ -86,5 +125,9 @@ impl StackError {
 }
 
 pub(crate) fn quote_list(items: &[String]) -> String {
-    items.iter().map(|s| format!("`{s}`")).collect::<Vec<_>>().join(", ")
+    items
+        .iter()
+        .map(|s| format!("`{s}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }

@@ -88,12 +88,18 @@ impl<'c> StackSet<'c> {
             .map(|(i, _)| i)
             .collect();
         if manifests.is_empty() {
-            return Err(StackError::NoManifests { base: base.clone(), included: cfg.stacks.included_paths.join(", ") });
+            return Err(StackError::NoManifests {
+                base: base.clone(),
+                included: cfg.stacks.included_paths.join(", "),
+            });
         }
         let namer = if let Some((src, span)) = &cfg.stacks.name_template {
-            Namer::Template(
-                template::Template::parse(src).map_err(|source| StackError::BadTemplate { span: span.clone(), source })?,
-            )
+            Namer::Template(template::Template::parse(src).map_err(|source| {
+                StackError::BadTemplate {
+                    span: span.clone(),
+                    source,
+                }
+            })?)
         } else if let Some((p, _)) = &cfg.stacks.name_pattern {
             Namer::Pattern(p.clone())
         } else {
@@ -126,7 +132,11 @@ impl<'c> StackSet<'c> {
                 let (rel, file) = &self.files[i];
                 let rel = strip_ext(rel).to_string();
                 let name = self.name_of(file, &rel).map_err(|e| render_inline(&e));
-                StackName { file: file.clone(), rel, name }
+                StackName {
+                    file: file.clone(),
+                    rel,
+                    name,
+                }
             })
             .collect()
     }
@@ -134,12 +144,14 @@ impl<'c> StackSet<'c> {
     fn name_of(&self, file: &Path, rel: &str) -> Result<String, StackError> {
         let own = self.node(file, None)?;
         let ctx = self.merged(file, Mode::Naming, &mut Vec::new(), None)?;
-        self.namer.name(&own, &ctx, rel).map_err(|why| StackError::StackNotFound {
-            name: String::new(),
-            suggestions: vec![],
-            unnamed: vec![(file.to_path_buf(), why)],
-            count: 0,
-        })
+        self.namer
+            .name(&own, &ctx, rel)
+            .map_err(|why| StackError::StackNotFound {
+                name: String::new(),
+                suggestions: vec![],
+                unnamed: vec![(file.to_path_buf(), why)],
+                count: 0,
+            })
     }
 
     /// Finds the stack called `name` (or whose manifest path, without extension, is `name`).
@@ -174,7 +186,11 @@ impl<'c> StackSet<'c> {
             1 => {
                 let (name, file) = matches.remove(0);
                 let manifest = self.merged(&file, Mode::Full, &mut Vec::new(), None)?;
-                Ok(Stack { name, file, manifest })
+                Ok(Stack {
+                    name,
+                    file,
+                    manifest,
+                })
             }
             0 => {
                 // A manifest that could not be read may be the one that was asked for.
@@ -190,7 +206,10 @@ impl<'c> StackSet<'c> {
                     count: names.len(),
                 })
             }
-            _ => Err(StackError::AmbiguousStack { name: name.to_string(), files: matches.into_iter().map(|m| m.1).collect() }),
+            _ => Err(StackError::AmbiguousStack {
+                name: name.to_string(),
+                files: matches.into_iter().map(|m| m.1).collect(),
+            }),
         }
     }
 
@@ -203,15 +222,25 @@ impl<'c> StackSet<'c> {
                 if let Some(n) = self.lazily_parsed.borrow().get(path) {
                     return Ok(n.clone());
                 }
-                let n = Arc::new(checked_manifest(Loader::new(&self.cfg.load_ctx).load_file(path).map_err(|e| {
-                    match (import_span, e) {
-                        (Some(span), YamlError::Read { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
-                            StackError::ImportNotFound { import: path.display().to_string(), span: span.clone(), tried: vec![path.to_path_buf()] }
-                        }
-                        (_, e) => StackError::Yaml(e),
-                    }
-                })?)?);
-                self.lazily_parsed.borrow_mut().insert(path.to_path_buf(), n.clone());
+                let n = Arc::new(checked_manifest(
+                    Loader::new(&self.cfg.load_ctx)
+                        .load_file(path)
+                        .map_err(|e| match (import_span, e) {
+                            (Some(span), YamlError::Read { source, .. })
+                                if source.kind() == std::io::ErrorKind::NotFound =>
+                            {
+                                StackError::ImportNotFound {
+                                    import: path.display().to_string(),
+                                    span: span.clone(),
+                                    tried: vec![path.to_path_buf()],
+                                }
+                            }
+                            (_, e) => StackError::Yaml(e),
+                        })?,
+                )?);
+                self.lazily_parsed
+                    .borrow_mut()
+                    .insert(path.to_path_buf(), n.clone());
                 n
             }
         };
@@ -235,10 +264,15 @@ impl<'c> StackSet<'c> {
         if visiting.iter().any(|p| p == path) {
             let mut chain: Vec<String> = visiting.iter().map(|p| self.rel_name(p)).collect();
             chain.push(self.rel_name(path));
-            let start = chain.iter().position(|c| *c == self.rel_name(path)).unwrap_or(0);
+            let start = chain
+                .iter()
+                .position(|c| *c == self.rel_name(path))
+                .unwrap_or(0);
             return Err(StackError::ImportCycle {
                 chain: chain[start..].to_vec(),
-                span: via.cloned().unwrap_or_else(|| Span::file_start(path.into())),
+                span: via
+                    .cloned()
+                    .unwrap_or_else(|| Span::file_start(path.into())),
             });
         }
         let own = self.node(path, via)?;
@@ -272,7 +306,9 @@ impl<'c> StackSet<'c> {
 
     /// The files `own` imports, in order, each with the span of its `import:` entry.
     fn imports_of(&self, file: &Path, own: &Node) -> Result<Vec<(PathBuf, Span)>, StackError> {
-        let Some(import) = own.get("import") else { return Ok(vec![]) };
+        let Some(import) = own.get("import") else {
+            return Ok(vec![]);
+        };
         let entries: Vec<&Node> = match &import.value {
             Value::Null => vec![],
             Value::Str(_) => vec![import],
@@ -284,21 +320,36 @@ impl<'c> StackSet<'c> {
             let (target, skip) = match &entry.value {
                 Value::Str(s) => (s.clone(), false),
                 Value::Map(_) => {
-                    let path = entry
-                        .get("path")
-                        .and_then(Node::as_str)
-                        .ok_or_else(|| wrong_type("import[].path", entry.get("path").unwrap_or(entry), "a string"))?;
+                    let path = entry.get("path").and_then(Node::as_str).ok_or_else(|| {
+                        wrong_type(
+                            "import[].path",
+                            entry.get("path").unwrap_or(entry),
+                            "a string",
+                        )
+                    })?;
                     let skip = match entry.get("skip_if_missing") {
                         None => false,
-                        Some(n) => n.as_bool().ok_or_else(|| wrong_type("import[].skip_if_missing", n, "true or false"))?,
+                        Some(n) => n.as_bool().ok_or_else(|| {
+                            wrong_type("import[].skip_if_missing", n, "true or false")
+                        })?,
                     };
                     (path.to_string(), skip)
                 }
-                _ => return Err(wrong_type("import[]", entry, "a path or {path, skip_if_missing}")),
+                _ => {
+                    return Err(wrong_type(
+                        "import[]",
+                        entry,
+                        "a path or {path, skip_if_missing}",
+                    ));
+                }
             };
             let (found, tried) = self.resolve_import(file, &target);
             if found.is_empty() && !skip {
-                return Err(StackError::ImportNotFound { import: target, span: entry.span.clone(), tried });
+                return Err(StackError::ImportNotFound {
+                    import: target,
+                    span: entry.span.clone(),
+                    tried,
+                });
             }
             out.extend(found.into_iter().map(|p| (p, entry.span.clone())));
         }
@@ -321,9 +372,16 @@ impl<'c> StackSet<'c> {
         let tried: Vec<PathBuf> = if has_yaml_ext(target) {
             vec![candidate]
         } else {
-            vec![with_suffix(&candidate, ".yaml"), with_suffix(&candidate, ".yml"), candidate]
+            vec![
+                with_suffix(&candidate, ".yaml"),
+                with_suffix(&candidate, ".yml"),
+                candidate,
+            ]
         };
-        let found = tried.iter().find(|p| self.parsed.contains_key(*p) || p.is_file()).cloned();
+        let found = tried
+            .iter()
+            .find(|p| self.parsed.contains_key(*p) || p.is_file())
+            .cloned();
         (found.into_iter().collect(), tried)
     }
 
@@ -345,7 +403,12 @@ impl<'c> StackSet<'c> {
             }
         }
         let found: Vec<PathBuf> = match set.build() {
-            Ok(set) => self.files.iter().filter(|(_, abs)| set.is_match(abs)).map(|(_, abs)| abs.clone()).collect(),
+            Ok(set) => self
+                .files
+                .iter()
+                .filter(|(_, abs)| set.is_match(abs))
+                .map(|(_, abs)| abs.clone())
+                .collect(),
             Err(_) => vec![],
         };
         self.glob_memo.borrow_mut().insert(key, found.clone());
@@ -363,12 +426,19 @@ fn build_globs(patterns: &[String], cfg: &AtmosConfig) -> Result<GlobSet, StackE
     let mut b = GlobSetBuilder::new();
     for p in patterns {
         let p = p.strip_prefix("./").unwrap_or(p);
-        let glob = GlobBuilder::new(p).literal_separator(true).build().map_err(|e| StackError::WrongType {
-            field: format!("stacks glob `{p}` ({e})"),
-            span: cfg.root.get("stacks").map(|n| n.span.clone()).unwrap_or_else(Span::synthetic),
-            expected: "a valid glob",
-            found: "an invalid one",
-        })?;
+        let glob = GlobBuilder::new(p)
+            .literal_separator(true)
+            .build()
+            .map_err(|e| StackError::WrongType {
+                field: format!("stacks glob `{p}` ({e})"),
+                span: cfg
+                    .root
+                    .get("stacks")
+                    .map(|n| n.span.clone())
+                    .unwrap_or_else(Span::synthetic),
+                expected: "a valid glob",
+                found: "an invalid one",
+            })?;
         b.add(glob);
         // `dir/**/*` should also match `dir/x.yaml`; globset's `**/` already does. A pattern
         // without an extension matches the YAML files it names.
@@ -389,8 +459,13 @@ fn build_globs(patterns: &[String], cfg: &AtmosConfig) -> Result<GlobSet, StackE
 }
 
 /// Parses every file on two threads (the machines this runs on have few cores).
-fn parse_all(cfg: &AtmosConfig, files: &[(String, PathBuf)]) -> HashMap<PathBuf, Result<Arc<Node>, String>> {
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 4);
+fn parse_all(
+    cfg: &AtmosConfig,
+    files: &[(String, PathBuf)],
+) -> HashMap<PathBuf, Result<Arc<Node>, String>> {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .clamp(1, 4);
     let chunk = files.len().div_ceil(threads).max(1);
     std::thread::scope(|s| {
         let handles: Vec<_> = files
@@ -411,7 +486,10 @@ fn parse_all(cfg: &AtmosConfig, files: &[(String, PathBuf)]) -> HashMap<PathBuf,
                 })
             })
             .collect();
-        handles.into_iter().flat_map(|h| h.join().unwrap_or_default()).collect()
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_default())
+            .collect()
     })
 }
 
@@ -445,28 +523,43 @@ fn reparse_error(cfg: &AtmosConfig, path: &Path) -> StackError {
 
 fn render_inline(e: &StackError) -> String {
     match e {
-        StackError::StackNotFound { unnamed, .. } => unnamed.first().map(|u| u.1.clone()).unwrap_or_default(),
+        StackError::StackNotFound { unnamed, .. } => {
+            unnamed.first().map(|u| u.1.clone()).unwrap_or_default()
+        }
         other => other.to_string(),
     }
 }
 
 pub(crate) fn wrong_type(field: &str, n: &Node, expected: &'static str) -> StackError {
-    StackError::WrongType { field: field.to_string(), span: n.span.clone(), expected, found: n.type_name() }
+    StackError::WrongType {
+        field: field.to_string(),
+        span: n.span.clone(),
+        expected,
+        found: n.type_name(),
+    }
 }
 
 fn walk_yaml(root: &Path, dir: &Path, depth: usize, out: &mut Vec<(String, PathBuf)>) {
     if depth > 32 {
         return;
     }
-    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
     for e in entries.flatten() {
         let path = e.path();
-        let Ok(meta) = std::fs::metadata(&path) else { continue };
+        let Ok(meta) = std::fs::metadata(&path) else {
+            continue;
+        };
         if meta.is_dir() {
             walk_yaml(root, &path, depth + 1, out);
         } else if meta.is_file() && has_yaml_ext(&path.to_string_lossy()) {
             if let Ok(rel) = path.strip_prefix(root) {
-                let rel = rel.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/");
+                let rel = rel
+                    .components()
+                    .map(|c| c.as_os_str().to_string_lossy())
+                    .collect::<Vec<_>>()
+                    .join("/");
                 out.push((rel, path));
             }
         }
@@ -478,7 +571,9 @@ fn has_yaml_ext(p: &str) -> bool {
 }
 
 fn strip_ext(rel: &str) -> &str {
-    rel.strip_suffix(".yaml").or_else(|| rel.strip_suffix(".yml")).unwrap_or(rel)
+    rel.strip_suffix(".yaml")
+        .or_else(|| rel.strip_suffix(".yml"))
+        .unwrap_or(rel)
 }
 
 fn with_suffix(p: &Path, suffix: &str) -> PathBuf {

@@ -39,21 +39,38 @@ pub enum YamlError {
         #[source]
         source: std::io::Error,
     },
-    #[error("{} is {size} bytes, more than the {limit} bytes tfauth reads from a YAML file", super::display_path(path))]
-    TooLarge { path: PathBuf, size: u64, limit: u64 },
-    #[error("{} is not valid UTF-8 (first bad byte on line {line})", super::display_path(path))]
+    #[error(
+        "{} is {size} bytes, more than the {limit} bytes tfauth reads from a YAML file",
+        super::display_path(path)
+    )]
+    TooLarge {
+        path: PathBuf,
+        size: u64,
+        limit: u64,
+    },
+    #[error(
+        "{} is not valid UTF-8 (first bad byte on line {line})",
+        super::display_path(path)
+    )]
     NotUtf8 { path: PathBuf, line: usize },
     #[error("invalid YAML at {span}: {message}")]
     Syntax { span: Span, message: String },
     #[error("duplicate key `{key}` at {span} (first set at {first})")]
-    DuplicateKey { key: String, span: Span, first: Span },
+    DuplicateKey {
+        key: String,
+        span: Span,
+        first: Span,
+    },
     #[error("YAML nested more than {MAX_DEPTH} levels deep at {span}")]
     TooDeep { span: Span },
     #[error("aliases at {span} expand to more than {MAX_ALIAS_NODES} values")]
     AliasBomb { span: Span },
     #[error("{span}: {message}")]
     Tag { span: Span, message: String },
-    #[error("{} holds {count} YAML documents; tfauth reads files with one", super::display_path(path))]
+    #[error(
+        "{} holds {count} YAML documents; tfauth reads files with one",
+        super::display_path(path)
+    )]
     MultipleDocuments { path: PathBuf, count: usize },
     #[error("`!include` at {span} failed")]
     Include {
@@ -125,7 +142,12 @@ impl<'a> Loader<'a> {
         self.parse(&src, Arc::from(path), includes)
     }
 
-    fn parse(&self, src: &str, file: Arc<Path>, includes: &mut Vec<PathBuf>) -> Result<Node, YamlError> {
+    fn parse(
+        &self,
+        src: &str,
+        file: Arc<Path>,
+        includes: &mut Vec<PathBuf>,
+    ) -> Result<Node, YamlError> {
         let src = src.strip_prefix('\u{feff}').unwrap_or(src);
         let mut builder = Builder {
             loader: self,
@@ -156,9 +178,15 @@ impl<'a> Loader<'a> {
                 // `---` followed by nothing is an empty trailing document; allow it.
                 let real = docs.iter().filter(|d| !d.is_null()).count();
                 if real <= 1 {
-                    Ok(docs.into_iter().find(|d| !d.is_null()).unwrap_or_else(Node::null))
+                    Ok(docs
+                        .into_iter()
+                        .find(|d| !d.is_null())
+                        .unwrap_or_else(Node::null))
                 } else {
-                    Err(YamlError::MultipleDocuments { path: file.to_path_buf(), count })
+                    Err(YamlError::MultipleDocuments {
+                        path: file.to_path_buf(),
+                        count,
+                    })
                 }
             }
         }
@@ -167,25 +195,42 @@ impl<'a> Loader<'a> {
 
 /// Reads a file as UTF-8 text within the size limit.
 pub fn read_text(path: &Path) -> Result<String, YamlError> {
-    let read_err = |source| YamlError::Read { path: path.to_path_buf(), source };
+    let read_err = |source| YamlError::Read {
+        path: path.to_path_buf(),
+        source,
+    };
     let meta = std::fs::metadata(path).map_err(read_err)?;
     if meta.len() > MAX_FILE_BYTES {
-        return Err(YamlError::TooLarge { path: path.to_path_buf(), size: meta.len(), limit: MAX_FILE_BYTES });
+        return Err(YamlError::TooLarge {
+            path: path.to_path_buf(),
+            size: meta.len(),
+            limit: MAX_FILE_BYTES,
+        });
     }
     let bytes = std::fs::read(path).map_err(read_err)?;
     String::from_utf8(bytes).map_err(|e| {
         let upto = e.utf8_error().valid_up_to();
         let line = 1 + e.as_bytes()[..upto].iter().filter(|b| **b == b'\n').count();
-        YamlError::NotUtf8 { path: path.to_path_buf(), line }
+        YamlError::NotUtf8 {
+            path: path.to_path_buf(),
+            line,
+        }
     })
 }
 
 fn syntax_error(file: &Arc<Path>, mark: &Marker, info: &str) -> YamlError {
-    YamlError::Syntax { span: span_at(file, mark), message: info.to_string() }
+    YamlError::Syntax {
+        span: span_at(file, mark),
+        message: info.to_string(),
+    }
 }
 
 fn span_at(file: &Arc<Path>, mark: &Marker) -> Span {
-    Span::new(file.clone(), mark.line().max(1) as u32, mark.col() as u32 + 1)
+    Span::new(
+        file.clone(),
+        mark.line().max(1) as u32,
+        mark.col() as u32 + 1,
+    )
 }
 
 enum Frame {
@@ -242,44 +287,81 @@ impl Builder<'_, '_, '_> {
             }
             Event::SequenceStart(anchor, tag) => {
                 self.check_depth(&span)?;
-                self.stack.push(Frame::Seq { items: Vec::new(), span, tag, anchor });
+                self.stack.push(Frame::Seq {
+                    items: Vec::new(),
+                    span,
+                    tag,
+                    anchor,
+                });
                 Ok(())
             }
             Event::MappingStart(anchor, tag) => {
                 self.check_depth(&span)?;
-                self.stack.push(Frame::Map { map: Map::new(), merges: Vec::new(), key: None, span, tag, anchor });
+                self.stack.push(Frame::Map {
+                    map: Map::new(),
+                    merges: Vec::new(),
+                    key: None,
+                    span,
+                    tag,
+                    anchor,
+                });
                 Ok(())
             }
             Event::SequenceEnd => match self.stack.pop() {
-                Some(Frame::Seq { items, span, tag, anchor }) => {
+                Some(Frame::Seq {
+                    items,
+                    span,
+                    tag,
+                    anchor,
+                }) => {
                     let node = self.collection(Value::Seq(items), span, tag)?;
                     self.push(node, anchor)
                 }
-                _ => Err(YamlError::Syntax { span, message: "unbalanced sequence".into() }),
+                _ => Err(YamlError::Syntax {
+                    span,
+                    message: "unbalanced sequence".into(),
+                }),
             },
             Event::MappingEnd => match self.stack.pop() {
-                Some(Frame::Map { mut map, merges, span, tag, anchor, .. }) => {
+                Some(Frame::Map {
+                    mut map,
+                    merges,
+                    span,
+                    tag,
+                    anchor,
+                    ..
+                }) => {
                     for merged in merges {
                         apply_merge_key(&mut map, merged, &span)?;
                     }
                     let node = self.collection(Value::Map(map), span, tag)?;
                     self.push(node, anchor)
                 }
-                _ => Err(YamlError::Syntax { span, message: "unbalanced mapping".into() }),
+                _ => Err(YamlError::Syntax {
+                    span,
+                    message: "unbalanced mapping".into(),
+                }),
             },
             Event::Alias(id) => {
                 let node = self
                     .anchors
                     .get(&id)
                     .cloned()
-                    .ok_or_else(|| YamlError::Syntax { span: span.clone(), message: "alias to an unknown anchor".into() })?;
+                    .ok_or_else(|| YamlError::Syntax {
+                        span: span.clone(),
+                        message: "alias to an unknown anchor".into(),
+                    })?;
                 self.alias_nodes += node.count_nodes();
                 if self.alias_nodes > MAX_ALIAS_NODES {
                     return Err(YamlError::AliasBomb { span });
                 }
                 self.push(node, 0)
             }
-            Event::StreamStart | Event::StreamEnd | Event::DocumentStart | Event::DocumentEnd | Event::Nothing => Ok(()),
+            Event::StreamStart
+            | Event::StreamEnd
+            | Event::DocumentStart
+            | Event::DocumentEnd
+            | Event::Nothing => Ok(()),
         }
     }
 
@@ -301,12 +383,15 @@ impl Builder<'_, '_, '_> {
         match self.stack.last_mut() {
             None => self.docs.push(node),
             Some(Frame::Seq { items, .. }) => items.push(node),
-            Some(Frame::Map { map, merges, key, .. }) => match key.take() {
+            Some(Frame::Map {
+                map, merges, key, ..
+            }) => match key.take() {
                 None => {
                     let Some(k) = node.scalar_string() else {
                         return Err(YamlError::Syntax {
                             span: node.span,
-                            message: "a mapping key must be a plain value, not a list or mapping".into(),
+                            message: "a mapping key must be a plain value, not a list or mapping"
+                                .into(),
                         });
                     };
                     *key = Some((k, node.span));
@@ -321,7 +406,11 @@ impl Builder<'_, '_, '_> {
                         node.span = key_span.clone();
                     }
                     if let Some(first) = map.get(&k) {
-                        return Err(YamlError::DuplicateKey { key: k, span: key_span, first: first.span.clone() });
+                        return Err(YamlError::DuplicateKey {
+                            key: k,
+                            span: key_span,
+                            first: first.span.clone(),
+                        });
                     }
                     map.insert(k, node);
                 }
@@ -330,7 +419,12 @@ impl Builder<'_, '_, '_> {
         Ok(())
     }
 
-    fn collection(&mut self, value: Value, span: Span, tag: Option<Tag>) -> Result<Node, YamlError> {
+    fn collection(
+        &mut self,
+        value: Value,
+        span: Span,
+        tag: Option<Tag>,
+    ) -> Result<Node, YamlError> {
         let mut node = Node::new(value, span);
         if let Some(tag) = tag {
             let name = tag_name(&tag);
@@ -341,13 +435,26 @@ impl Builder<'_, '_, '_> {
         Ok(node)
     }
 
-    fn scalar(&mut self, text: String, style: TScalarStyle, tag: Option<Tag>, span: Span) -> Result<Node, YamlError> {
+    fn scalar(
+        &mut self,
+        text: String,
+        style: TScalarStyle,
+        tag: Option<Tag>,
+        span: Span,
+    ) -> Result<Node, YamlError> {
         let Some(tag) = tag else {
-            let value = if style == TScalarStyle::Plain { resolve_plain(&text) } else { Value::Str(text) };
+            let value = if style == TScalarStyle::Plain {
+                resolve_plain(&text)
+            } else {
+                Value::Str(text)
+            };
             return Ok(Node::new(value, span));
         };
         let name = tag_name(&tag);
-        let tag_err = |message: String| YamlError::Tag { span: span.clone(), message };
+        let tag_err = |message: String| YamlError::Tag {
+            span: span.clone(),
+            message,
+        };
         let value = match name.as_str() {
             "!!str" | "!!binary" => Value::Str(text),
             "!!null" => Value::Null,
@@ -356,11 +463,17 @@ impl Builder<'_, '_, '_> {
                 _ => return Err(tag_err(format!("`{text}` is not a valid {name} value"))),
             },
             "!env" => return Ok(self.env_tag(&text, span)),
-            "!include" | "!include.raw" => return self.include_tag(&text, name == "!include.raw", span),
+            "!include" | "!include.raw" => {
+                return self.include_tag(&text, name == "!include.raw", span);
+            }
             "!repo-root" => match (&self.loader.ctx.repo_root, text.trim()) {
                 (Some(root), _) => Value::Str(root.display().to_string()),
                 (None, default) if !default.is_empty() => Value::Str(default.to_string()),
-                (None, _) => return Err(tag_err("`!repo-root` is used outside a git repository and has no default".into())),
+                (None, _) => {
+                    return Err(tag_err(
+                        "`!repo-root` is used outside a git repository and has no default".into(),
+                    ));
+                }
             },
             _ => {
                 // Kept as written; resolved by Atmos at run time, or an error where we need it.
@@ -395,18 +508,25 @@ impl Builder<'_, '_, '_> {
             Some((t, q)) => (t, Some(q.trim())),
             None => (text, None),
         };
-        let fail = |source: YamlError| YamlError::Include { span: span.clone(), source: Box::new(source) };
+        let fail = |source: YamlError| YamlError::Include {
+            span: span.clone(),
+            source: Box::new(source),
+        };
         if target.contains("://") {
             return Err(YamlError::Tag {
                 span: span.clone(),
-                message: format!("`!include {target}`: remote includes are not supported by tfauth"),
+                message: format!(
+                    "`!include {target}`: remote includes are not supported by tfauth"
+                ),
             });
         }
         let path = self.find_include(target);
         if self.includes.contains(&path) || self.includes.len() >= MAX_INCLUDE_DEPTH {
             return Err(YamlError::Tag {
                 span,
-                message: format!("`!include {target}` includes itself (directly or through other files)"),
+                message: format!(
+                    "`!include {target}` includes itself (directly or through other files)"
+                ),
             });
         }
         let is_yaml = matches!(
@@ -460,7 +580,10 @@ fn apply_merge_key(map: &mut Map, merged: Node, span: &Span) -> Result<(), YamlE
     };
     for source in sources {
         let Value::Map(entries) = source.value else {
-            return Err(YamlError::Syntax { span: span.clone(), message: "`<<` must merge mappings".into() });
+            return Err(YamlError::Syntax {
+                span: span.clone(),
+                message: "`<<` must merge mappings".into(),
+            });
         };
         for (k, v) in entries {
             map.entry(k).or_insert(v);
@@ -501,7 +624,9 @@ pub fn resolve_plain(s: &str) -> Value {
         "" | "~" | "null" | "Null" | "NULL" => return Value::Null,
         "true" | "True" | "TRUE" => return Value::Bool(true),
         "false" | "False" | "FALSE" => return Value::Bool(false),
-        ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF" => return Value::Float(f64::INFINITY),
+        ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF" => {
+            return Value::Float(f64::INFINITY);
+        }
         "-.inf" | "-.Inf" | "-.INF" => return Value::Float(f64::NEG_INFINITY),
         ".nan" | ".NaN" | ".NAN" => return Value::Float(f64::NAN),
         _ => {}
@@ -522,7 +647,9 @@ pub fn resolve_plain(s: &str) -> Value {
     if !unsigned.is_empty() && unsigned.bytes().all(|b| b.is_ascii_digit()) {
         return match s.parse::<i64>() {
             Ok(i) => Value::Int(i),
-            Err(_) => s.parse::<f64>().map_or_else(|_| Value::Str(s.into()), Value::Float),
+            Err(_) => s
+                .parse::<f64>()
+                .map_or_else(|_| Value::Str(s.into()), Value::Float),
         };
     }
     if is_core_float(unsigned) {
@@ -613,19 +740,33 @@ mod tests {
     fn spans_point_at_lines() {
         let n = load("a:\n  b: 1\n  c:\n    - x\n").unwrap();
         assert_eq!(n.get_path(&["a", "b"]).unwrap().span.line, 2);
-        assert_eq!(n.get_path(&["a", "c"]).unwrap().span.line, 3, "collections point at their key");
-        assert_eq!(n.get_path(&["a", "c"]).unwrap().as_seq().unwrap()[0].span.line, 4);
+        assert_eq!(
+            n.get_path(&["a", "c"]).unwrap().span.line,
+            3,
+            "collections point at their key"
+        );
+        assert_eq!(
+            n.get_path(&["a", "c"]).unwrap().as_seq().unwrap()[0]
+                .span
+                .line,
+            4
+        );
     }
 
     #[test]
     fn env_tag_with_and_without_default() {
-        let n = load("a: !env SET\nb: !env UNSET fallback value\nc: !env UNSET\nd: !env EMPTY x\n").unwrap();
+        let n = load("a: !env SET\nb: !env UNSET fallback value\nc: !env UNSET\nd: !env EMPTY x\n")
+            .unwrap();
         assert_eq!(n.get("a").unwrap().as_str(), Some("value"));
         assert_eq!(n.get("b").unwrap().as_str(), Some("fallback value"));
         let c = n.get("c").unwrap();
         assert!(c.is_null());
         assert_eq!(c.tag.as_deref(), Some("!env UNSET"));
-        assert_eq!(n.get("d").unwrap().as_str(), Some(""), "set-but-empty is a value");
+        assert_eq!(
+            n.get("d").unwrap().as_str(),
+            Some(""),
+            "set-but-empty is a value"
+        );
     }
 
     #[test]
@@ -677,7 +818,9 @@ mod tests {
     #[test]
     fn syntax_errors_have_lines() {
         let err = load("a: 1\nb: [1, 2\nc: 3\n").unwrap_err();
-        let YamlError::Syntax { span, .. } = err else { panic!("{err:?}") };
+        let YamlError::Syntax { span, .. } = err else {
+            panic!("{err:?}")
+        };
         assert!(span.line >= 2, "{span}");
     }
 
@@ -689,7 +832,10 @@ mod tests {
 
     #[test]
     fn multiple_documents_are_refused() {
-        assert!(matches!(load("a: 1\n---\nb: 2\n"), Err(YamlError::MultipleDocuments { .. })));
+        assert!(matches!(
+            load("a: 1\n---\nb: 2\n"),
+            Err(YamlError::MultipleDocuments { .. })
+        ));
         assert!(load("---\na: 1\n").is_ok());
     }
 }

@@ -43,7 +43,11 @@ impl Span {
     }
     /// The span of a whole file (line 1), for errors about the file itself.
     pub fn file_start(file: Arc<Path>) -> Span {
-        Span { file, line: 1, col: 1 }
+        Span {
+            file,
+            line: 1,
+            col: 1,
+        }
     }
 }
 
@@ -97,7 +101,11 @@ pub struct Node {
 
 impl Node {
     pub fn new(value: Value, span: Span) -> Node {
-        Node { value, span, tag: None }
+        Node {
+            value,
+            span,
+            tag: None,
+        }
     }
     pub fn null() -> Node {
         Node::new(Value::Null, Span::synthetic())
