@@ -16,6 +16,7 @@ pub mod env_vars;
 pub mod error;
 pub mod exec;
 pub mod exit;
+pub mod fsutil;
 pub mod identity;
 pub mod merge;
 pub mod output;

@@ -38,27 +38,23 @@ pub struct Resolution {
 }
 
 /// Loads configuration and, when the request names a stack and component, resolves it.
-pub fn load_component(
-    req: &Request,
-    env: &Env,
-) -> Result<(AtmosConfig, Option<ResolvedComponent>), Error> {
-    let opts = ConfigOptions {
-        cwd: req.cwd.clone(),
-        profiles: req.profiles.clone(),
-    };
+pub fn load_component(req: &Request, env: &Env) -> Result<(AtmosConfig, Option<ResolvedComponent>), Error> {
+    let opts = ConfigOptions { cwd: req.cwd.clone(), profiles: req.profiles.clone() };
     let cfg = config::load(&opts, env)?;
     let comp = match (&req.stack, &req.component) {
         (Some(stack), Some(name)) => {
             let set = StackSet::load(&cfg)?;
             let stack = set.find(stack)?;
-            Some(component::resolve(&cfg, &stack, name)?)
+            let resolved = component::resolve(&cfg, &stack, name)?;
+            // Thousands of parsed manifests would take longer to free than the rest of the
+            // run; a CLI process is about to exit, so let the OS reclaim them.
+            std::mem::forget(set);
+            Some(resolved)
         }
         (None, Some(name)) => {
             return Err(Error::usage(
                 format!("component `{name}` needs a stack"),
-                Some(format!(
-                    "add `-s STACK`, e.g. `-s plat-use2-dev`, to resolve `{name}`"
-                )),
+                Some(format!("add `-s STACK`, e.g. `-s plat-use2-dev`, to resolve `{name}`")),
             ));
         }
         _ => None,
@@ -74,12 +70,9 @@ pub fn resolve(req: &Request, env: &Env, prompt: Option<&dyn Prompt>) -> Result<
         None => config.auth().cloned().unwrap_or_else(Node::null),
     };
     let (auth, problems) = AuthConfig::parse(Some(&auth_node));
-    let context = component
-        .as_ref()
-        .map(|c| format!("component `{}` in stack `{}`", c.component, c.stack));
+    let context = component.as_ref().map(|c| format!("component `{}` in stack `{}`", c.component, c.stack));
 
-    let uses_defaults =
-        req.identity == IdentityFlag::Absent && env.get(env_vars::ATMOS_IDENTITY).is_none();
+    let uses_defaults = req.identity == IdentityFlag::Absent && env.get(env_vars::ATMOS_IDENTITY).is_none();
     if uses_defaults && let Some((name, span)) = undefined_defaults(&auth_node).into_iter().next() {
         return Err(AuthError::DefaultUndefined {
             name,
@@ -91,8 +84,7 @@ pub fn resolve(req: &Request, env: &Env, prompt: Option<&dyn Prompt>) -> Result<
     let selection = select(&auth, &req.identity, env, prompt, context.as_deref())?;
     let chain = match &selection {
         Selection::Identity { name, .. } => {
-            let chain =
-                chain::build(&auth, name).map_err(|p| AuthError::Invalid { problems: vec![p] })?;
+            let chain = chain::build(&auth, name).map_err(|p| AuthError::Invalid { problems: vec![p] })?;
             let subjects = chain.subjects();
             let blocking: Vec<Problem> = problems
                 .iter()
@@ -107,19 +99,8 @@ pub fn resolve(req: &Request, env: &Env, prompt: Option<&dyn Prompt>) -> Result<
         _ => None,
     };
     let subjects = chain.as_ref().map(Chain::subjects).unwrap_or_default();
-    let warnings = problems
-        .into_iter()
-        .filter(|p| !subjects.contains(&p.subject))
-        .collect();
-    Ok(Resolution {
-        config,
-        component,
-        auth_node,
-        auth,
-        warnings,
-        selection,
-        chain,
-    })
+    let warnings = problems.into_iter().filter(|p| !subjects.contains(&p.subject)).collect();
+    Ok(Resolution { config, component, auth_node, auth, warnings, selection, chain })
 }
 
 /// Identities marked `default: true` that nothing defines (no `kind`), with where.
@@ -138,20 +119,11 @@ pub fn undefined_defaults(auth: &Node) -> Vec<(String, Span)> {
 
 impl Resolution {
     /// The environment plan for the chosen chain (empty when auth is off or absent).
-    pub fn env_plan(
-        &self,
-        env: &Env,
-        helper: &Path,
-        profiles_arg: &[String],
-    ) -> Result<EnvPlan, Error> {
+    pub fn env_plan(&self, env: &Env, helper: &Path, profiles_arg: &[String]) -> Result<EnvPlan, Error> {
         let Some(chain) = &self.chain else {
             return Ok(EnvPlan::default());
         };
-        let realm = envplan::realm(
-            env,
-            self.auth.realm.as_ref().map(|r| r.0.as_str()),
-            Some(&self.config.dir),
-        );
+        let realm = envplan::realm(env, self.auth.realm.as_ref().map(|r| r.0.as_str()), Some(&self.config.dir));
         if !crate::auth::schema::is_valid_realm(&realm) {
             return Err(Error::usage(
                 format!("ATMOS_AUTH_REALM `{realm}` cannot name a directory"),
@@ -164,23 +136,11 @@ impl Resolution {
                 Some("set HOME or XDG_CONFIG_HOME".to_string()),
             )
         })?;
-        let mut helper_args = vec![
-            "--config".to_string(),
-            self.config.file.display().to_string(),
-        ];
+        let mut helper_args = vec!["--config".to_string(), self.config.file.display().to_string()];
         if !profiles_arg.is_empty() || !self.config.profiles.is_empty() {
-            let names: Vec<&str> = self
-                .config
-                .profiles
-                .iter()
-                .map(|p| p.name.as_str())
-                .collect();
+            let names: Vec<&str> = self.config.profiles.iter().map(|p| p.name.as_str()).collect();
             helper_args.push("--profile".into());
-            helper_args.push(if names.is_empty() {
-                profiles_arg.join(",")
-            } else {
-                names.join(",")
-            });
+            helper_args.push(if names.is_empty() { profiles_arg.join(",") } else { names.join(",") });
         }
         if let Some(c) = &self.component {
             helper_args.extend([
@@ -194,12 +154,8 @@ impl Resolution {
             Some(c) => format!("component {} in stack {}", c.component, c.stack),
             None => format!("identity {}", chain.leaf().name),
         };
-        let stack_region = self
-            .component
-            .as_ref()
-            .and_then(|c| c.vars.get("region"))
-            .and_then(Node::as_str)
-            .map(str::to_string);
+        let stack_region =
+            self.component.as_ref().and_then(|c| c.vars.get("region")).and_then(Node::as_str).map(str::to_string);
         let ctx = PlanContext {
             realm_dir: home.join("atmos").join(envplan::path_component(&realm)),
             helper: helper.to_path_buf(),

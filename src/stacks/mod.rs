@@ -1,15 +1,17 @@
 //! Stack manifests: which files are stacks, what they import, what each is called, and
 //! the component configuration a stack gives (CONTRACT A3).
 //!
-//! Every YAML file under `stacks.base_path` is parsed once, in parallel, up front. A stack
-//! is found by name without merging whole manifests: names need only `vars` (and
+//! A stack is found by name without merging whole manifests: names need only `vars` (and
 //! `settings`, `env` for templates), so the import tree is merged for those sections alone,
-//! memoized per file. Only the stack that was asked for is merged in full. Errors in a
-//! manifest that is not needed do not block a run; they are reported when the stack that
-//! was asked for cannot be found.
+//! memoized per file. Names are cached in an [`index`] keyed by the stamps of each
+//! manifest's import closure, so a warm run parses only the stack it was asked for; a cold
+//! run parses every file once, in parallel. Only the stack that was asked for is merged in
+//! full. Errors in a manifest that is not needed do not block a run; they are reported
+//! when the stack that was asked for cannot be found.
 
 pub mod component;
 mod error;
+pub mod index;
 pub mod naming;
 pub mod template;
 
@@ -21,9 +23,10 @@ use crate::config::{AtmosConfig, absolute, clean_path};
 use crate::merge::merge_into;
 use crate::yaml::{Loader, Node, Span, Value, load::YamlError};
 use globset::{Glob, GlobBuilder, GlobSet, GlobSetBuilder};
+use index::{Index, Stamp};
 use naming::Namer;
 use std::cell::RefCell;
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -32,11 +35,21 @@ pub struct StackSet<'c> {
     cfg: &'c AtmosConfig,
     /// Every YAML file under the stacks directory: (path relative to it with `/`, absolute).
     files: Vec<(String, PathBuf)>,
+    /// Stamps of those files, by relative path, from the directory walk.
+    stamps: HashMap<String, Stamp>,
     /// Indexes into `files` of the top-level manifests (included, not excluded).
     manifests: Vec<usize>,
-    parsed: HashMap<PathBuf, Result<Arc<Node>, String>>,
-    lazily_parsed: RefCell<HashMap<PathBuf, Arc<Node>>>,
+    /// Parsed documents (or the error text), filled lazily or in one parallel pass.
+    parsed: RefCell<HashMap<PathBuf, Result<Arc<Node>, String>>>,
+    /// Files whose values may depend on more than their contents (`!env`, `!include`).
+    dynamic: RefCell<HashSet<PathBuf>>,
     naming_memo: RefCell<HashMap<PathBuf, Arc<Node>>>,
+    /// Import closure of each file (itself included) as indexes into `files`, for the
+    /// index; `None` when the closure reaches a file outside the stacks directory.
+    closure_memo: RefCell<HashMap<PathBuf, Option<Arc<BTreeSet<usize>>>>>,
+    /// Index into `files` by absolute path.
+    file_ids: HashMap<PathBuf, usize>,
+    index: RefCell<Index>,
     full_memo: RefCell<HashMap<PathBuf, Arc<Node>>>,
     glob_memo: RefCell<HashMap<String, Vec<PathBuf>>>,
     namer: Namer,
@@ -69,6 +82,10 @@ enum Mode {
 
 const NAMING_SECTIONS: &[&str] = &["vars", "settings", "env"];
 
+/// Top-level manifest sections that must be mappings.
+const SECTIONS_THAT_ARE_MAPS: &[&str] =
+    &["vars", "settings", "env", "components", "terraform", "overrides", "auth", "backend", "providers"];
+
 impl<'c> StackSet<'c> {
     /// Lists and parses the stack files of `cfg`.
     pub fn load(cfg: &'c AtmosConfig) -> Result<StackSet<'c>, StackError> {
@@ -76,9 +93,13 @@ impl<'c> StackSet<'c> {
         if !base.is_dir() {
             return Err(StackError::NoStacksDir(base.clone()));
         }
-        let mut files = Vec::new();
-        walk_yaml(base, base, 0, &mut files);
-        files.sort();
+        let mut walked = Vec::new();
+        walk_yaml(base, base, 0, &mut walked);
+        walked.sort_by(|a, b| a.0.cmp(&b.0));
+        let stamps: HashMap<String, Stamp> = walked.iter().map(|(rel, _, st)| (rel.clone(), *st)).collect();
+        let files: Vec<(String, PathBuf)> = walked.into_iter().map(|(rel, abs, _)| (rel, abs)).collect();
+        let file_ids: HashMap<PathBuf, usize> =
+            files.iter().enumerate().map(|(i, (_, abs))| (abs.clone(), i)).collect();
         let included = build_globs(&cfg.stacks.included_paths, cfg)?;
         let excluded = build_globs(&cfg.stacks.excluded_paths, cfg)?;
         let manifests: Vec<usize> = files
@@ -88,31 +109,42 @@ impl<'c> StackSet<'c> {
             .map(|(i, _)| i)
             .collect();
         if manifests.is_empty() {
-            return Err(StackError::NoManifests {
-                base: base.clone(),
-                included: cfg.stacks.included_paths.join(", "),
-            });
+            return Err(StackError::NoManifests { base: base.clone(), included: cfg.stacks.included_paths.join(", ") });
         }
         let namer = if let Some((src, span)) = &cfg.stacks.name_template {
-            Namer::Template(template::Template::parse(src).map_err(|source| {
-                StackError::BadTemplate {
-                    span: span.clone(),
-                    source,
-                }
-            })?)
-        } else if let Some((p, _)) = &cfg.stacks.name_pattern {
+            Namer::Template(
+                template::Template::parse(src)
+                    .map_err(|source| StackError::BadTemplate { span: span.clone(), source })?,
+            )
+        } else if let Some((p, span)) = &cfg.stacks.name_pattern {
+            naming::check_pattern(p).map_err(|message| StackError::BadPattern { span: span.clone(), message })?;
             Namer::Pattern(p.clone())
         } else {
             Namer::Path
         };
-        let parsed = parse_all(cfg, &files);
+        let s = &cfg.stacks;
+        let key = [
+            cfg.file.display().to_string(),
+            s.base_path.display().to_string(),
+            s.included_paths.join("\n"),
+            s.excluded_paths.join("\n"),
+            format!("{:?}", s.name_template.as_ref().map(|t| &t.0)),
+            format!("{:?}", s.name_pattern.as_ref().map(|t| &t.0)),
+            format!("{:?}", cfg.list_strategy),
+        ];
+        let index =
+            Index::load(index::index_path(&cfg.load_ctx.env, &key.iter().map(String::as_str).collect::<Vec<_>>()));
         Ok(StackSet {
             cfg,
             files,
+            stamps,
             manifests,
-            parsed,
-            lazily_parsed: RefCell::default(),
+            parsed: RefCell::default(),
+            dynamic: RefCell::default(),
             naming_memo: RefCell::default(),
+            closure_memo: RefCell::default(),
+            file_ids,
+            index: RefCell::new(index),
             full_memo: RefCell::default(),
             glob_memo: RefCell::default(),
             namer,
@@ -126,36 +158,97 @@ impl<'c> StackSet<'c> {
 
     /// The name of every top-level manifest (or why it has none), in path order.
     pub fn names(&self) -> Vec<StackName> {
-        self.manifests
+        self.prepare();
+        let out = self
+            .manifests
             .iter()
             .map(|&i| {
                 let (rel, file) = &self.files[i];
                 let rel = strip_ext(rel).to_string();
                 let name = self.name_of(file, &rel).map_err(|e| render_inline(&e));
-                StackName {
-                    file: file.clone(),
-                    rel,
-                    name,
-                }
+                StackName { file: file.clone(), rel, name }
             })
-            .collect()
+            .collect();
+        self.index.borrow_mut().save();
+        out
+    }
+
+    /// Parses, in one parallel pass, every file when many manifests are not in the index
+    /// (a cold run); a warm run parses only what it touches.
+    fn prepare(&self) {
+        let stale = self
+            .manifests
+            .iter()
+            .filter(|&&i| self.cached_name(&self.files[i].0).is_none())
+            .take(BULK_THRESHOLD + 1)
+            .count();
+        if stale <= BULK_THRESHOLD {
+            return;
+        }
+        let started = std::time::Instant::now();
+        let todo: Vec<PathBuf> = {
+            let parsed = self.parsed.borrow();
+            self.files.iter().map(|(_, abs)| abs).filter(|p| !parsed.contains_key(*p)).cloned().collect()
+        };
+        let results = parse_all(self.cfg, &todo);
+        let mut parsed = self.parsed.borrow_mut();
+        let mut dynamic = self.dynamic.borrow_mut();
+        for (path, result, is_dynamic) in results {
+            if is_dynamic {
+                dynamic.insert(path.clone());
+            }
+            parsed.insert(path, result);
+        }
+        tracing::debug!(files = todo.len(), elapsed = ?started.elapsed(), "parsed stack files");
+    }
+
+    fn cached_name(&self, rel: &str) -> Option<String> {
+        let stamp = |r: &str| self.stamps.get(r).copied();
+        self.index.borrow().name(rel, &stamp).map(str::to_string)
     }
 
     fn name_of(&self, file: &Path, rel: &str) -> Result<String, StackError> {
+        let rel_file = self.rel_of(file);
+        if let Some(name) = rel_file.as_deref().and_then(|r| self.cached_name(r)) {
+            return Ok(name);
+        }
         let own = self.node(file, None)?;
         let ctx = self.merged(file, Mode::Naming, &mut Vec::new(), None)?;
-        self.namer
-            .name(&own, &ctx, rel)
-            .map_err(|why| StackError::StackNotFound {
-                name: String::new(),
-                suggestions: vec![],
-                unnamed: vec![(file.to_path_buf(), why)],
-                count: 0,
-            })
+        let name = self.namer.name(&own, &ctx, rel).map_err(|why| StackError::StackNotFound {
+            name: String::new(),
+            suggestions: vec![],
+            unnamed: vec![(file.to_path_buf(), why)],
+            count: 0,
+        })?;
+        self.remember(file, rel_file.as_deref(), &name);
+        Ok(name)
+    }
+
+    /// Adds a computed name to the index when its closure is cacheable.
+    fn remember(&self, file: &Path, rel: Option<&str>, name: &str) {
+        let Some(rel) = rel else { return };
+        let Some(Some(closure)) = self.closure_memo.borrow().get(file).cloned() else { return };
+        let dynamic = self.dynamic.borrow();
+        let mut stamps = Vec::with_capacity(closure.len());
+        for &i in closure.iter() {
+            let (r, abs) = &self.files[i];
+            let Some(st) = self.stamps.get(r) else { return };
+            if dynamic.contains(abs) {
+                return;
+            }
+            stamps.push((r.clone(), *st));
+        }
+        self.index.borrow_mut().insert(rel, name, stamps);
+    }
+
+    fn rel_of(&self, path: &Path) -> Option<String> {
+        let r = path.strip_prefix(&self.cfg.stacks.base_path).ok()?;
+        Some(r.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/"))
     }
 
     /// Finds the stack called `name` (or whose manifest path, without extension, is `name`).
     pub fn find(&self, name: &str) -> Result<Stack, StackError> {
+        self.prepare();
         let mut matches = Vec::new();
         let mut names = Vec::new();
         let mut unnamed = Vec::new();
@@ -181,16 +274,14 @@ impl<'c> StackSet<'c> {
                 }
             }
         }
+        tracing::debug!(stacks = names.len(), "named every manifest");
         matches.dedup_by(|a, b| a.1 == b.1);
         match matches.len() {
             1 => {
                 let (name, file) = matches.remove(0);
                 let manifest = self.merged(&file, Mode::Full, &mut Vec::new(), None)?;
-                Ok(Stack {
-                    name,
-                    file,
-                    manifest,
-                })
+                self.index.borrow_mut().save();
+                Ok(Stack { name, file, manifest })
             }
             0 => {
                 // A manifest that could not be read may be the one that was asked for.
@@ -215,36 +306,36 @@ impl<'c> StackSet<'c> {
 
     /// The parsed document of `path` (a mapping, or an empty one for an empty file).
     fn node(&self, path: &Path, import_span: Option<&Span>) -> Result<Arc<Node>, StackError> {
-        let node = match self.parsed.get(path) {
-            Some(Ok(n)) => n.clone(),
-            Some(Err(_)) => return Err(reparse_error(self.cfg, path)),
-            None => {
-                if let Some(n) = self.lazily_parsed.borrow().get(path) {
-                    return Ok(n.clone());
-                }
-                let n = Arc::new(checked_manifest(
-                    Loader::new(&self.cfg.load_ctx)
-                        .load_file(path)
-                        .map_err(|e| match (import_span, e) {
-                            (Some(span), YamlError::Read { source, .. })
-                                if source.kind() == std::io::ErrorKind::NotFound =>
-                            {
-                                StackError::ImportNotFound {
-                                    import: path.display().to_string(),
-                                    span: span.clone(),
-                                    tried: vec![path.to_path_buf()],
-                                }
-                            }
-                            (_, e) => StackError::Yaml(e),
-                        })?,
-                )?);
-                self.lazily_parsed
-                    .borrow_mut()
-                    .insert(path.to_path_buf(), n.clone());
-                n
+        if let Some(hit) = self.parsed.borrow().get(path) {
+            return match hit {
+                Ok(n) => Ok(n.clone()),
+                Err(_) => Err(reparse_error(self.cfg, path)),
+            };
+        }
+        let (result, is_dynamic) = parse_one(self.cfg, path);
+        if is_dynamic {
+            self.dynamic.borrow_mut().insert(path.to_path_buf());
+        }
+        match result {
+            Ok(n) => {
+                let n = Arc::new(n);
+                self.parsed.borrow_mut().insert(path.to_path_buf(), Ok(n.clone()));
+                Ok(n)
             }
-        };
-        Ok(node)
+            Err(StackError::Yaml(YamlError::Read { source, .. }))
+                if source.kind() == std::io::ErrorKind::NotFound && import_span.is_some() =>
+            {
+                Err(StackError::ImportNotFound {
+                    import: path.display().to_string(),
+                    span: import_span.cloned().unwrap_or_else(Span::synthetic),
+                    tried: vec![path.to_path_buf()],
+                })
+            }
+            Err(e) => {
+                self.parsed.borrow_mut().insert(path.to_path_buf(), Err(e.to_string()));
+                Err(e)
+            }
+        }
     }
 
     fn merged(
@@ -264,19 +355,28 @@ impl<'c> StackSet<'c> {
         if visiting.iter().any(|p| p == path) {
             let mut chain: Vec<String> = visiting.iter().map(|p| self.rel_name(p)).collect();
             chain.push(self.rel_name(path));
-            let start = chain
-                .iter()
-                .position(|c| *c == self.rel_name(path))
-                .unwrap_or(0);
+            let start = chain.iter().position(|c| *c == self.rel_name(path)).unwrap_or(0);
             return Err(StackError::ImportCycle {
                 chain: chain[start..].to_vec(),
-                span: via
-                    .cloned()
-                    .unwrap_or_else(|| Span::file_start(path.into())),
+                span: via.cloned().unwrap_or_else(|| Span::file_start(path.into())),
             });
         }
         let own = self.node(path, via)?;
         let imports = self.imports_of(path, &own)?;
+        if mode == Mode::Naming {
+            // Imports are merged (and so their closures known) before this file's.
+            let mut closure = self.file_ids.get(path).map(|&i| BTreeSet::from([i]));
+            visiting.push(path.to_path_buf());
+            for (import, span) in &imports {
+                self.merged(import, mode, visiting, Some(span))?;
+                match (self.closure_memo.borrow().get(import), &mut closure) {
+                    (Some(Some(c)), Some(acc)) => acc.extend(c.iter().copied()),
+                    _ => closure = None,
+                }
+            }
+            visiting.pop();
+            self.closure_memo.borrow_mut().insert(path.to_path_buf(), closure.map(Arc::new));
+        }
         visiting.push(path.to_path_buf());
         let mut acc = Node::empty_map(Span::file_start(path.into()));
         for (import, span) in &imports {
@@ -290,6 +390,9 @@ impl<'c> StackSet<'c> {
                     Mode::Naming => NAMING_SECTIONS.contains(&k.as_str()),
                     Mode::Full => k != "import",
                 };
+                if keep && SECTIONS_THAT_ARE_MAPS.contains(&k.as_str()) && !v.is_null() && v.as_map().is_none() {
+                    return Err(wrong_type(k, v, "a mapping"));
+                }
                 if keep {
                     let mut layer = Node::empty_map(own.span.clone());
                     if let Some(m) = layer.as_map_mut() {
@@ -320,36 +423,25 @@ impl<'c> StackSet<'c> {
             let (target, skip) = match &entry.value {
                 Value::Str(s) => (s.clone(), false),
                 Value::Map(_) => {
-                    let path = entry.get("path").and_then(Node::as_str).ok_or_else(|| {
-                        wrong_type(
-                            "import[].path",
-                            entry.get("path").unwrap_or(entry),
-                            "a string",
-                        )
-                    })?;
+                    let path = entry
+                        .get("path")
+                        .and_then(Node::as_str)
+                        .ok_or_else(|| wrong_type("import[].path", entry.get("path").unwrap_or(entry), "a string"))?;
                     let skip = match entry.get("skip_if_missing") {
                         None => false,
-                        Some(n) => n.as_bool().ok_or_else(|| {
-                            wrong_type("import[].skip_if_missing", n, "true or false")
-                        })?,
+                        Some(n) => {
+                            n.as_bool().ok_or_else(|| wrong_type("import[].skip_if_missing", n, "true or false"))?
+                        }
                     };
                     (path.to_string(), skip)
                 }
                 _ => {
-                    return Err(wrong_type(
-                        "import[]",
-                        entry,
-                        "a path or {path, skip_if_missing}",
-                    ));
+                    return Err(wrong_type("import[]", entry, "a path or {path, skip_if_missing}"));
                 }
             };
             let (found, tried) = self.resolve_import(file, &target);
             if found.is_empty() && !skip {
-                return Err(StackError::ImportNotFound {
-                    import: target,
-                    span: entry.span.clone(),
-                    tried,
-                });
+                return Err(StackError::ImportNotFound { import: target, span: entry.span.clone(), tried });
             }
             out.extend(found.into_iter().map(|p| (p, entry.span.clone())));
         }
@@ -372,16 +464,10 @@ impl<'c> StackSet<'c> {
         let tried: Vec<PathBuf> = if has_yaml_ext(target) {
             vec![candidate]
         } else {
-            vec![
-                with_suffix(&candidate, ".yaml"),
-                with_suffix(&candidate, ".yml"),
-                candidate,
-            ]
+            vec![with_suffix(&candidate, ".yaml"), with_suffix(&candidate, ".yml"), candidate]
         };
-        let found = tried
-            .iter()
-            .find(|p| self.parsed.contains_key(*p) || p.is_file())
-            .cloned();
+        let found =
+            tried.iter().find(|p| self.rel_of(p).is_some_and(|r| self.stamps.contains_key(&r)) || p.is_file()).cloned();
         (found.into_iter().collect(), tried)
     }
 
@@ -403,12 +489,7 @@ impl<'c> StackSet<'c> {
             }
         }
         let found: Vec<PathBuf> = match set.build() {
-            Ok(set) => self
-                .files
-                .iter()
-                .filter(|(_, abs)| set.is_match(abs))
-                .map(|(_, abs)| abs.clone())
-                .collect(),
+            Ok(set) => self.files.iter().filter(|(_, abs)| set.is_match(abs)).map(|(_, abs)| abs.clone()).collect(),
             Err(_) => vec![],
         };
         self.glob_memo.borrow_mut().insert(key, found.clone());
@@ -426,19 +507,12 @@ fn build_globs(patterns: &[String], cfg: &AtmosConfig) -> Result<GlobSet, StackE
     let mut b = GlobSetBuilder::new();
     for p in patterns {
         let p = p.strip_prefix("./").unwrap_or(p);
-        let glob = GlobBuilder::new(p)
-            .literal_separator(true)
-            .build()
-            .map_err(|e| StackError::WrongType {
-                field: format!("stacks glob `{p}` ({e})"),
-                span: cfg
-                    .root
-                    .get("stacks")
-                    .map(|n| n.span.clone())
-                    .unwrap_or_else(Span::synthetic),
-                expected: "a valid glob",
-                found: "an invalid one",
-            })?;
+        let glob = GlobBuilder::new(p).literal_separator(true).build().map_err(|e| StackError::WrongType {
+            field: format!("stacks glob `{p}` ({e})"),
+            span: cfg.root.get("stacks").map(|n| n.span.clone()).unwrap_or_else(Span::synthetic),
+            expected: "a valid glob",
+            found: "an invalid one",
+        })?;
         b.add(glob);
         // `dir/**/*` should also match `dir/x.yaml`; globset's `**/` already does. A pattern
         // without an extension matches the YAML files it names.
@@ -458,38 +532,40 @@ fn build_globs(patterns: &[String], cfg: &AtmosConfig) -> Result<GlobSet, StackE
     })
 }
 
-/// Parses every file on two threads (the machines this runs on have few cores).
-fn parse_all(
-    cfg: &AtmosConfig,
-    files: &[(String, PathBuf)],
-) -> HashMap<PathBuf, Result<Arc<Node>, String>> {
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .clamp(1, 4);
+/// Above this many manifests missing from the index, parse everything in parallel.
+const BULK_THRESHOLD: usize = 16;
+
+/// Reads and parses one file; says whether it uses tags whose values depend on more than
+/// the file (`!env`, `!include`, `!repo-root`).
+fn parse_one(cfg: &AtmosConfig, path: &Path) -> (Result<Node, StackError>, bool) {
+    let text = match crate::yaml::load::read_text(path) {
+        Ok(t) => t,
+        Err(e) => return (Err(StackError::Yaml(e)), false),
+    };
+    let dynamic = text.contains("!env") || text.contains("!include") || text.contains("!repo-root");
+    let result = Loader::new(&cfg.load_ctx).load_str(&text, path).map_err(StackError::Yaml).and_then(checked_manifest);
+    (result, dynamic)
+}
+
+/// Parses files on every core (two, on the machines this is built for).
+fn parse_all(cfg: &AtmosConfig, files: &[PathBuf]) -> Vec<(PathBuf, Result<Arc<Node>, String>, bool)> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 8);
     let chunk = files.len().div_ceil(threads).max(1);
     std::thread::scope(|s| {
         let handles: Vec<_> = files
             .chunks(chunk)
             .map(|part| {
                 s.spawn(move || {
-                    let loader = Loader::new(&cfg.load_ctx);
                     part.iter()
-                        .map(|(_, abs)| {
-                            let r = loader
-                                .load_file(abs)
-                                .map_err(|e| e.to_string())
-                                .and_then(|n| checked_manifest(n).map_err(|e| e.to_string()))
-                                .map(Arc::new);
-                            (abs.clone(), r)
+                        .map(|abs| {
+                            let (r, dynamic) = parse_one(cfg, abs);
+                            (abs.clone(), r.map(Arc::new).map_err(|e| e.to_string()), dynamic)
                         })
                         .collect::<Vec<_>>()
                 })
             })
             .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().unwrap_or_default())
-            .collect()
+        handles.into_iter().flat_map(|h| h.join().unwrap_or_default()).collect()
     })
 }
 
@@ -523,23 +599,16 @@ fn reparse_error(cfg: &AtmosConfig, path: &Path) -> StackError {
 
 fn render_inline(e: &StackError) -> String {
     match e {
-        StackError::StackNotFound { unnamed, .. } => {
-            unnamed.first().map(|u| u.1.clone()).unwrap_or_default()
-        }
+        StackError::StackNotFound { unnamed, .. } => unnamed.first().map(|u| u.1.clone()).unwrap_or_default(),
         other => other.to_string(),
     }
 }
 
 pub(crate) fn wrong_type(field: &str, n: &Node, expected: &'static str) -> StackError {
-    StackError::WrongType {
-        field: field.to_string(),
-        span: n.span.clone(),
-        expected,
-        found: n.type_name(),
-    }
+    StackError::WrongType { field: field.to_string(), span: n.span.clone(), expected, found: n.type_name() }
 }
 
-fn walk_yaml(root: &Path, dir: &Path, depth: usize, out: &mut Vec<(String, PathBuf)>) {
+fn walk_yaml(root: &Path, dir: &Path, depth: usize, out: &mut Vec<(String, PathBuf, Stamp)>) {
     if depth > 32 {
         return;
     }
@@ -555,12 +624,8 @@ fn walk_yaml(root: &Path, dir: &Path, depth: usize, out: &mut Vec<(String, PathB
             walk_yaml(root, &path, depth + 1, out);
         } else if meta.is_file() && has_yaml_ext(&path.to_string_lossy()) {
             if let Ok(rel) = path.strip_prefix(root) {
-                let rel = rel
-                    .components()
-                    .map(|c| c.as_os_str().to_string_lossy())
-                    .collect::<Vec<_>>()
-                    .join("/");
-                out.push((rel, path));
+                let rel = rel.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/");
+                out.push((rel, path, Stamp::of(&meta)));
             }
         }
     }
@@ -571,9 +636,7 @@ fn has_yaml_ext(p: &str) -> bool {
 }
 
 fn strip_ext(rel: &str) -> &str {
-    rel.strip_suffix(".yaml")
-        .or_else(|| rel.strip_suffix(".yml"))
-        .unwrap_or(rel)
+    rel.strip_suffix(".yaml").or_else(|| rel.strip_suffix(".yml")).unwrap_or(rel)
 }
 
 fn with_suffix(p: &Path, suffix: &str) -> PathBuf {

@@ -1,0 +1,174 @@
+//! A cache of stack names, so finding one stack among thousands does not mean parsing them
+//! all on every run.
+//!
+//! Each entry records a manifest's name and the stamp (size, modification time) of every
+//! file in its import closure. An entry is used only while every one of those files still
+//! has the same stamp; anything else is recomputed from the YAML. Manifests whose closure
+//! uses `!env`, `!include` or `!repo-root` are never cached: their names can depend on
+//! more than file contents. The cache lives under `$XDG_CACHE_HOME/tfauth/stack-index/`,
+//! one file per repository configuration, written atomically and privately. Losing or
+//! corrupting it only costs time.
+
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::UNIX_EPOCH;
+
+const VERSION: u32 = 1;
+
+/// Size and modification time of a file, as seen by the directory walk.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Stamp {
+    pub size: u64,
+    pub mtime_ns: i128,
+}
+
+impl Stamp {
+    pub fn of(meta: &std::fs::Metadata) -> Stamp {
+        let mtime_ns =
+            meta.modified().ok().and_then(|t| t.duration_since(UNIX_EPOCH).ok()).map_or(0, |d| d.as_nanos() as i128);
+        Stamp { size: meta.len(), mtime_ns }
+    }
+}
+
+#[derive(Default, Serialize, Deserialize)]
+struct IndexFile {
+    version: u32,
+    /// (path relative to the stacks directory, stamp)
+    files: Vec<(String, Stamp)>,
+    /// (manifest's index in `files`, name, closure as indexes in `files`)
+    stacks: Vec<(u32, String, Vec<u32>)>,
+}
+
+/// Names known from the cache, and new ones to add.
+pub struct Index {
+    path: Option<PathBuf>,
+    /// manifest rel path -> (name, closure of (rel, stamp))
+    entries: HashMap<String, (String, Vec<(String, Stamp)>)>,
+    changed: bool,
+}
+
+impl Index {
+    /// Reads the cache at `path` (missing or unreadable means empty).
+    pub fn load(path: Option<PathBuf>) -> Index {
+        let mut entries = HashMap::new();
+        if let Some(p) = &path
+            && let Ok(bytes) = std::fs::read(p)
+            && let Ok(file) = serde_json::from_slice::<IndexFile>(&bytes)
+            && file.version == VERSION
+        {
+            for (m, name, closure) in file.stacks {
+                let get = |i: u32| file.files.get(i as usize).cloned();
+                let (Some((rel, _)), Some(closure)) =
+                    (get(m), closure.into_iter().map(get).collect::<Option<Vec<_>>>())
+                else {
+                    continue;
+                };
+                entries.insert(rel, (name, closure));
+            }
+        }
+        Index { path, entries, changed: false }
+    }
+
+    /// The cached name of `manifest`, if every file of its closure is unchanged.
+    pub fn name(&self, manifest: &str, current: &impl Fn(&str) -> Option<Stamp>) -> Option<&str> {
+        let (name, closure) = self.entries.get(manifest)?;
+        closure.iter().all(|(rel, stamp)| current(rel) == Some(*stamp)).then_some(name.as_str())
+    }
+
+    /// Records a freshly computed name.
+    pub fn insert(&mut self, manifest: &str, name: &str, closure: Vec<(String, Stamp)>) {
+        let new = (name.to_string(), closure);
+        if self.entries.get(manifest) != Some(&new) {
+            self.entries.insert(manifest.to_string(), new);
+            self.changed = true;
+        }
+    }
+
+    /// Writes the cache if anything changed; failures are logged, never fatal.
+    pub fn save(&mut self) {
+        let Some(path) = self.path.clone().filter(|_| self.changed) else { return };
+        let mut file = IndexFile { version: VERSION, ..Default::default() };
+        let mut ids: HashMap<(String, Stamp), u32> = HashMap::new();
+        let mut id = |rel: &str, stamp: Stamp, files: &mut Vec<(String, Stamp)>| -> u32 {
+            *ids.entry((rel.to_string(), stamp)).or_insert_with(|| {
+                files.push((rel.to_string(), stamp));
+                (files.len() - 1) as u32
+            })
+        };
+        let mut manifests: Vec<&String> = self.entries.keys().collect();
+        manifests.sort();
+        for m in manifests {
+            let (name, closure) = &self.entries[m];
+            let Some((_, own)) = closure.iter().find(|(rel, _)| rel == m) else { continue };
+            let mid = id(m, *own, &mut file.files);
+            let cids = closure.iter().map(|(rel, s)| id(rel, *s, &mut file.files)).collect();
+            file.stacks.push((mid, name.clone(), cids));
+        }
+        match serde_json::to_vec(&file) {
+            Ok(bytes) => match crate::fsutil::write_private_cache(&path, &bytes) {
+                Ok(()) => self.changed = false,
+                Err(e) => tracing::debug!("could not write the stack index {}: {e}", path.display()),
+            },
+            Err(e) => tracing::debug!("could not encode the stack index: {e}"),
+        }
+    }
+}
+
+/// Where the index for a configuration lives: one file per distinct set of inputs that a
+/// name can depend on.
+pub fn index_path(env: &crate::env_vars::Env, key_parts: &[&str]) -> Option<PathBuf> {
+    let base = env
+        .get("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .filter(|p| p.is_absolute())
+        .or_else(|| env.get("HOME").map(|h| Path::new(h).join(".cache")))?;
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    for p in key_parts {
+        h.update(p.as_bytes());
+        h.update([0]);
+    }
+    let key: String = h.finalize().iter().take(8).map(|b| format!("{b:02x}")).collect();
+    Some(base.join("tfauth/stack-index").join(format!("{key}.json")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_and_invalidation() {
+        let t = tempfile::tempdir().unwrap();
+        let path = t.path().join("idx.json");
+        let s1 = Stamp { size: 10, mtime_ns: 1 };
+        let s2 = Stamp { size: 20, mtime_ns: 2 };
+        let mut idx = Index::load(Some(path.clone()));
+        idx.insert("a.yaml", "dev", vec![("a.yaml".into(), s1), ("_defaults.yaml".into(), s2)]);
+        idx.save();
+        let idx = Index::load(Some(path.clone()));
+        let same = |rel: &str| match rel {
+            "a.yaml" => Some(s1),
+            "_defaults.yaml" => Some(s2),
+            _ => None,
+        };
+        assert_eq!(idx.name("a.yaml", &same), Some("dev"));
+        let touched = |rel: &str| match rel {
+            "a.yaml" => Some(s1),
+            "_defaults.yaml" => Some(Stamp { size: 20, mtime_ns: 3 }),
+            _ => None,
+        };
+        assert_eq!(idx.name("a.yaml", &touched), None, "an import changed");
+        let gone = |rel: &str| if rel == "a.yaml" { Some(s1) } else { None };
+        assert_eq!(idx.name("a.yaml", &gone), None, "an import disappeared");
+    }
+
+    #[test]
+    fn corrupt_cache_is_empty() {
+        let t = tempfile::tempdir().unwrap();
+        let path = t.path().join("idx.json");
+        std::fs::write(&path, b"{not json").unwrap();
+        let idx = Index::load(Some(path));
+        assert_eq!(idx.name("a.yaml", &|_| None), None);
+    }
+}
