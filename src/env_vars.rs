@@ -90,9 +90,7 @@ impl Env {
     /// Captures the current process environment.
     pub fn capture() -> Env {
         let vars = std::env::vars_os()
-            .filter_map(|(k, v): (OsString, OsString)| {
-                Some((k.into_string().ok()?, v.into_string().ok()?))
-            })
+            .filter_map(|(k, v): (OsString, OsString)| Some((k.into_string().ok()?, v.into_string().ok()?)))
             .collect();
         Env { vars }
     }
@@ -103,19 +101,11 @@ impl Env {
         K: Into<String>,
         V: Into<String>,
     {
-        Env {
-            vars: pairs
-                .into_iter()
-                .map(|(k, v)| (k.into(), v.into()))
-                .collect(),
-        }
+        Env { vars: pairs.into_iter().map(|(k, v)| (k.into(), v.into())).collect() }
     }
     /// The value of `name`, if set and not empty.
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.vars
-            .get(name)
-            .map(String::as_str)
-            .filter(|v| !v.is_empty())
+        self.vars.get(name).map(String::as_str).filter(|v| !v.is_empty())
     }
     /// The value of `name` even when empty.
     pub fn get_raw(&self, name: &str) -> Option<&str> {
@@ -128,9 +118,7 @@ impl Env {
 
 /// Whether an identity value (from `--identity` or `ATMOS_IDENTITY`) means "no auth".
 pub fn is_identity_disabled(value: &str) -> bool {
-    IDENTITY_DISABLED_VALUES
-        .iter()
-        .any(|v| v.eq_ignore_ascii_case(value.trim()))
+    IDENTITY_DISABLED_VALUES.iter().any(|v| v.eq_ignore_ascii_case(value.trim()))
 }
 
 #[cfg(test)]

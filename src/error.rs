@@ -19,23 +19,14 @@ pub enum Error {
     #[error(transparent)]
     Exec(#[from] ExecError),
     #[error("{message}")]
-    Usage {
-        message: String,
-        hint: Option<String>,
-    },
+    Usage { message: String, hint: Option<String> },
     #[error("{message}")]
-    NotYet {
-        message: String,
-        hint: Option<String>,
-    },
+    NotYet { message: String, hint: Option<String> },
 }
 
 impl Error {
     pub fn usage(message: impl Into<String>, hint: impl Into<Option<String>>) -> Error {
-        Error::Usage {
-            message: message.into(),
-            hint: hint.into(),
-        }
+        Error::Usage { message: message.into(), hint: hint.into() }
     }
 
     pub fn exit_code(&self) -> i32 {
@@ -44,15 +35,11 @@ impl Error {
             Error::Config(ConfigError::ProfileNotFound { .. }) => exit::USAGE,
             Error::Config(_) => exit::DATAERR,
             Error::Stack(
-                StackError::StackNotFound { .. }
-                | StackError::ComponentNotFound { .. }
-                | StackError::Abstract { .. },
+                StackError::StackNotFound { .. } | StackError::ComponentNotFound { .. } | StackError::Abstract { .. },
             ) => exit::USAGE,
             Error::Stack(_) => exit::DATAERR,
             Error::Auth(
-                AuthError::UnknownIdentity { .. }
-                | AuthError::NoDefault { .. }
-                | AuthError::NeedTerminal { .. },
+                AuthError::UnknownIdentity { .. } | AuthError::NoDefault { .. } | AuthError::NeedTerminal { .. },
             ) => exit::USAGE,
             Error::Auth(_) => exit::DATAERR,
             Error::Exec(ExecError::NoComponentDir(_)) => exit::DATAERR,

@@ -11,11 +11,7 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, thiserror::Error)]
 pub enum ExecError {
     #[error("no terraform or tofu found{}", if *searched_path { " on PATH" } else { "" })]
-    NotFound {
-        wanted: Vec<String>,
-        skipped_self: Vec<PathBuf>,
-        searched_path: bool,
-    },
+    NotFound { wanted: Vec<String>, skipped_self: Vec<PathBuf>, searched_path: bool },
     #[error("cannot run {}", .path.display())]
     Spawn {
         path: PathBuf,
@@ -34,7 +30,8 @@ impl ExecError {
                 skipped_self[0].display()
             ),
             ExecError::NotFound { .. } => {
-                "install terraform (or tofu), or set ATMOS_COMPONENTS_TERRAFORM_COMMAND / components.terraform.command".into()
+                "install terraform (or tofu), or set ATMOS_COMPONENTS_TERRAFORM_COMMAND / components.terraform.command"
+                    .into()
             }
             ExecError::Spawn { .. } => "check that the file is an executable for this machine".into(),
             ExecError::NoComponentDir(_) => {
@@ -45,16 +42,9 @@ impl ExecError {
 }
 
 /// Finds the executable to run. `configured` is the component's or atmos.yaml's command.
-pub fn find_terraform(
-    configured: Option<&str>,
-    env: &Env,
-    self_exe: Option<&Path>,
-) -> Result<PathBuf, ExecError> {
+pub fn find_terraform(configured: Option<&str>, env: &Env, self_exe: Option<&Path>) -> Result<PathBuf, ExecError> {
     let me = self_exe.and_then(|p| p.canonicalize().ok());
-    let wanted: Vec<String> = match env
-        .get(env_vars::ATMOS_COMPONENTS_TERRAFORM_COMMAND)
-        .or(configured)
-    {
+    let wanted: Vec<String> = match env.get(env_vars::ATMOS_COMPONENTS_TERRAFORM_COMMAND).or(configured) {
         Some(c) => vec![c.to_string()],
         None => vec!["terraform".into(), "tofu".into()],
     };
@@ -64,10 +54,7 @@ pub fn find_terraform(
         let candidates: Vec<PathBuf> = if name.contains('/') {
             vec![PathBuf::from(name)]
         } else {
-            std::env::split_paths(path_var)
-                .filter(|d| d.is_absolute())
-                .map(|d| d.join(name))
-                .collect()
+            std::env::split_paths(path_var).filter(|d| d.is_absolute()).map(|d| d.join(name)).collect()
         };
         for c in candidates {
             if !is_executable(&c) {
@@ -80,11 +67,7 @@ pub fn find_terraform(
             return Ok(c);
         }
     }
-    Err(ExecError::NotFound {
-        wanted,
-        skipped_self,
-        searched_path: true,
-    })
+    Err(ExecError::NotFound { wanted, skipped_self, searched_path: true })
 }
 
 fn is_executable(p: &Path) -> bool {
@@ -119,10 +102,7 @@ mod tests {
         assert_eq!(find_terraform(None, &env, Some(&me)).unwrap(), real);
         std::fs::remove_file(&real).unwrap();
         let err = find_terraform(None, &env, Some(&me)).unwrap_err();
-        assert!(
-            matches!(&err, ExecError::NotFound { skipped_self, .. } if skipped_self.len() == 1),
-            "{err:?}"
-        );
+        assert!(matches!(&err, ExecError::NotFound { skipped_self, .. } if skipped_self.len() == 1), "{err:?}");
     }
 
     #[test]
@@ -132,16 +112,8 @@ mod tests {
         let env = Env::from_pairs([("PATH", t.path().to_str().unwrap())]);
         assert_eq!(find_terraform(None, &env, None).unwrap(), tofu);
         let custom = exe(t.path(), "tf-custom");
-        let env = Env::from_pairs([
-            ("PATH", "/nowhere"),
-            (
-                "ATMOS_COMPONENTS_TERRAFORM_COMMAND",
-                custom.to_str().unwrap(),
-            ),
-        ]);
-        assert_eq!(
-            find_terraform(Some("terraform"), &env, None).unwrap(),
-            custom
-        );
+        let env =
+            Env::from_pairs([("PATH", "/nowhere"), ("ATMOS_COMPONENTS_TERRAFORM_COMMAND", custom.to_str().unwrap())]);
+        assert_eq!(find_terraform(Some("terraform"), &env, None).unwrap(), custom);
     }
 }

@@ -78,10 +78,7 @@ fn is_append(node: &Node) -> bool {
 }
 
 /// Merges layers in order into a new tree; `None` layers are skipped.
-pub fn merge_all<'a>(
-    layers: impl IntoIterator<Item = Option<&'a Node>>,
-    lists: ListStrategy,
-) -> Node {
+pub fn merge_all<'a>(layers: impl IntoIterator<Item = Option<&'a Node>>, lists: ListStrategy) -> Node {
     let mut out: Option<Node> = None;
     for layer in layers.into_iter().flatten() {
         match &mut out {
@@ -129,9 +126,7 @@ fn merge_auth(acc: &mut Node, level: &Node, clear: bool) {
     };
     for (key, value) in level_map {
         if NAMED_SECTIONS.contains(&key.as_str()) {
-            let section = acc_map
-                .entry(key.clone())
-                .or_insert_with(|| Node::empty_map(value.span.clone()));
+            let section = acc_map.entry(key.clone()).or_insert_with(|| Node::empty_map(value.span.clone()));
             merge_named(section, value);
         } else {
             match acc_map.get_mut(key) {
@@ -177,18 +172,11 @@ pub fn level_sets_default(level: &Node) -> bool {
     level
         .get("identities")
         .and_then(Node::as_map)
-        .is_some_and(|ids| {
-            ids.values()
-                .any(|id| id.get("default").and_then(Node::as_bool) == Some(true))
-        })
+        .is_some_and(|ids| ids.values().any(|id| id.get("default").and_then(Node::as_bool) == Some(true)))
 }
 
 fn clear_defaults(acc: &mut Node) {
-    let Some(ids) = acc
-        .as_map_mut()
-        .and_then(|m| m.get_mut("identities"))
-        .and_then(Node::as_map_mut)
-    else {
+    let Some(ids) = acc.as_map_mut().and_then(|m| m.get_mut("identities")).and_then(Node::as_map_mut) else {
         return;
     };
     for id in ids.values_mut() {
@@ -208,9 +196,7 @@ mod tests {
     use std::path::Path;
 
     fn y(src: &str) -> Node {
-        Loader::new(&LoadContext::default())
-            .load_str(src, Path::new("/t.yaml"))
-            .unwrap()
+        Loader::new(&LoadContext::default()).load_str(src, Path::new("/t.yaml")).unwrap()
     }
 
     #[test]

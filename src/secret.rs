@@ -34,17 +34,9 @@ impl fmt::Display for Secret {
 /// Whether a configuration key names a secret value (for redacting `describe` output).
 pub fn is_secret_key(key: &str) -> bool {
     let k = key.to_ascii_lowercase();
-    [
-        "secret",
-        "password",
-        "passwd",
-        "token",
-        "private_key",
-        "access_key_id",
-        "credential",
-    ]
-    .iter()
-    .any(|s| k.contains(s))
+    ["secret", "password", "passwd", "token", "private_key", "access_key_id", "credential"]
+        .iter()
+        .any(|s| k.contains(s))
         && !matches!(k.as_str(), "token_source" | "token_url" | "token_file_path")
 }
 
@@ -55,22 +47,13 @@ mod tests {
     #[test]
     fn never_prints() {
         let s = Secret::new("AKIACANARY");
-        assert_eq!(
-            format!("{s} {s:?} {:?}", Some(&s)),
-            format!("{REDACTED} {REDACTED} Some({REDACTED})")
-        );
+        assert_eq!(format!("{s} {s:?} {:?}", Some(&s)), format!("{REDACTED} {REDACTED} Some({REDACTED})"));
         assert_eq!(s.expose(), "AKIACANARY");
     }
 
     #[test]
     fn secret_keys() {
-        for k in [
-            "secret_access_key",
-            "SESSION_TOKEN",
-            "password",
-            "client_secret",
-            "access_key_id",
-        ] {
+        for k in ["secret_access_key", "SESSION_TOKEN", "password", "client_secret", "access_key_id"] {
             assert!(is_secret_key(k), "{k}");
         }
         for k in ["region", "token_source", "assume_role", "kind"] {

@@ -22,11 +22,7 @@ pub fn nearest<'a>(wanted: &str, candidates: impl IntoIterator<Item = &'a str>) 
         .collect();
     scored.sort();
     scored.dedup_by(|a, b| a.1 == b.1);
-    scored
-        .into_iter()
-        .take(3)
-        .map(|(_, c)| c.to_string())
-        .collect()
+    scored.into_iter().take(3).map(|(_, c)| c.to_string()).collect()
 }
 
 /// Edit distance over chars where swapping two neighbours counts as one edit
@@ -44,9 +40,7 @@ pub fn distance(a: &str, b: &str) -> usize {
     for i in 1..=a.len() {
         for j in 1..=b.len() {
             let cost = usize::from(a[i - 1] != b[j - 1]);
-            let mut v = (d[i - 1][j] + 1)
-                .min(d[i][j - 1] + 1)
-                .min(d[i - 1][j - 1] + cost);
+            let mut v = (d[i - 1][j] + 1).min(d[i][j - 1] + 1).min(d[i - 1][j - 1] + cost);
             if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
                 v = v.min(d[i - 2][j - 2] + 1);
             }
@@ -62,12 +56,7 @@ mod tests {
 
     #[test]
     fn suggests_close_names_first() {
-        let c = [
-            "plat-use2-dev",
-            "plat-use2-prod",
-            "core-use2-dev",
-            "plat-usw2-dev",
-        ];
+        let c = ["plat-use2-dev", "plat-use2-prod", "core-use2-dev", "plat-usw2-dev"];
         assert_eq!(nearest("plat-use2-deb", c)[0], "plat-use2-dev");
         assert_eq!(nearest("PLAT-USE2-DEV", c)[0], "plat-use2-dev");
         assert!(nearest("zzzzzzzz", c).is_empty());

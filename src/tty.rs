@@ -13,22 +13,13 @@ impl Tty {
         if env.get("CI").is_some_and(|v| v != "false") {
             return None;
         }
-        std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .open("/dev/tty")
-            .ok()
-            .map(|_| Tty)
+        std::fs::OpenOptions::new().read(true).write(true).open("/dev/tty").ok().map(|_| Tty)
     }
 }
 
 impl Prompt for Tty {
     fn choose(&self, question: &str, items: &[String]) -> Option<usize> {
-        let tty = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .open("/dev/tty")
-            .ok()?;
+        let tty = std::fs::OpenOptions::new().read(true).write(true).open("/dev/tty").ok()?;
         let mut out = tty.try_clone().ok()?;
         writeln!(out, "{question}").ok()?;
         for (i, item) in items.iter().enumerate() {

@@ -4,9 +4,7 @@
 
 pub mod schema;
 
-pub use schema::{
-    AuthConfig, Cloud, Identity, IdentityKind, Problem, Provider, ProviderKind, Subject, Via,
-};
+pub use schema::{AuthConfig, Cloud, Identity, IdentityKind, Problem, Provider, ProviderKind, Subject, Via};
 
 use crate::stacks::quote_list;
 use crate::yaml::Span;
@@ -17,33 +15,14 @@ pub enum AuthError {
     #[error("the auth configuration has {} problem(s):\n{}", problems.len(), problems.iter().map(|p| format!("  - {p}")).collect::<Vec<_>>().join("\n"))]
     Invalid { problems: Vec<Problem> },
     #[error("identity `{name}` (from {source_name}) is not defined")]
-    UnknownIdentity {
-        name: String,
-        source_name: &'static str,
-        suggestions: Vec<String>,
-        available: Vec<String>,
-    },
+    UnknownIdentity { name: String, source_name: &'static str, suggestions: Vec<String>, available: Vec<String> },
     #[error("no default identity{}", context.as_deref().map(|c| format!(" for {c}")).unwrap_or_default())]
-    NoDefault {
-        candidates: Vec<String>,
-        context: Option<String>,
-    },
+    NoDefault { candidates: Vec<String>, context: Option<String> },
     #[error("several default identities{}: {}", context.as_deref().map(|c| format!(" for {c}")).unwrap_or_default(), candidates.iter().map(|(n, s)| format!("`{n}` ({s})")).collect::<Vec<_>>().join(", "))]
-    SeveralDefaults {
-        candidates: Vec<(String, Span)>,
-        context: Option<String>,
-    },
-    #[error(
-        "identity `{name}` is marked `default: true` at {span}, but no provider or identity defines it"
-    )]
-    DefaultUndefined {
-        name: String,
-        span: Span,
-        profiles: Vec<String>,
-    },
-    #[error(
-        "`--identity` without a value asks which identity to use, but there is no terminal to ask on"
-    )]
+    SeveralDefaults { candidates: Vec<(String, Span)>, context: Option<String> },
+    #[error("identity `{name}` is marked `default: true` at {span}, but no provider or identity defines it")]
+    DefaultUndefined { name: String, span: Span, profiles: Vec<String> },
+    #[error("`--identity` without a value asks which identity to use, but there is no terminal to ask on")]
     NeedTerminal { candidates: Vec<String> },
 }
 
@@ -53,7 +32,7 @@ impl AuthError {
             AuthError::Invalid { problems } => {
                 let hints: Vec<String> = problems.iter().filter_map(|p| p.hint.clone()).take(3).collect();
                 if hints.is_empty() {
-                    "run `tfauth auth validate` after fixing these".into()
+                    "fix each problem at the file and line shown".into()
                 } else {
                     hints.join("\nhint: ")
                 }
@@ -68,7 +47,8 @@ impl AuthError {
                 format!("defined identities: {}; `tfauth auth list` shows them all", abbreviate(available))
             }
             AuthError::NoDefault { candidates, .. } if candidates.is_empty() => {
-                "no identities are defined; set ATMOS_PROFILE or --profile, or --identity=false to run without auth".into()
+                "no identities are defined; set ATMOS_PROFILE or --profile, or --identity=false to run without auth"
+                    .into()
             }
             AuthError::NoDefault { candidates, .. } => format!(
                 "pass --identity NAME (or set ATMOS_IDENTITY), or mark one identity `default: true`; identities: {}",
@@ -79,7 +59,8 @@ impl AuthError {
                 quote_list(&candidates.iter().map(|c| c.0.clone()).collect::<Vec<_>>())
             ),
             AuthError::DefaultUndefined { profiles, .. } if profiles.is_empty() => {
-                "no profile is active: set ATMOS_PROFILE (or --profile) to the profile that defines this identity".into()
+                "no profile is active: set ATMOS_PROFILE (or --profile) to the profile that defines this identity"
+                    .into()
             }
             AuthError::DefaultUndefined { profiles, .. } => format!(
                 "the active profile ({}) does not define it; choose a profile that does (ATMOS_PROFILE or --profile)",
@@ -95,9 +76,5 @@ impl AuthError {
 fn abbreviate(names: &[String]) -> String {
     const MAX: usize = 12;
     let shown: Vec<&str> = names.iter().take(MAX).map(String::as_str).collect();
-    if names.len() > MAX {
-        format!("{} and {} more", shown.join(", "), names.len() - MAX)
-    } else {
-        shown.join(", ")
-    }
+    if names.len() > MAX { format!("{} and {} more", shown.join(", "), names.len() - MAX) } else { shown.join(", ") }
 }

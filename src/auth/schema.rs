@@ -117,12 +117,8 @@ impl Provider {
     }
     pub fn region(&self) -> Option<&str> {
         match self.kind.as_ref()? {
-            ProviderKind::IamIdentityCenter { region, .. } | ProviderKind::Saml { region, .. } => {
-                Some(region)
-            }
-            ProviderKind::GithubOidc { region, .. } | ProviderKind::GcpAdc { region, .. } => {
-                region.as_deref()
-            }
+            ProviderKind::IamIdentityCenter { region, .. } | ProviderKind::Saml { region, .. } => Some(region),
+            ProviderKind::GithubOidc { region, .. } | ProviderKind::GcpAdc { region, .. } => region.as_deref(),
             _ => None,
         }
     }
@@ -262,19 +258,17 @@ pub struct AuthConfig {
 impl AuthConfig {
     /// The provider called `name` (any case).
     pub fn provider(&self, name: &str) -> Option<&Provider> {
-        self.providers.iter().find(|p| p.name == name).or_else(|| {
-            self.providers
-                .iter()
-                .find(|p| p.name.eq_ignore_ascii_case(name))
-        })
+        self.providers
+            .iter()
+            .find(|p| p.name == name)
+            .or_else(|| self.providers.iter().find(|p| p.name.eq_ignore_ascii_case(name)))
     }
     /// The identity called `name` (any case).
     pub fn identity(&self, name: &str) -> Option<&Identity> {
-        self.identities.iter().find(|i| i.name == name).or_else(|| {
-            self.identities
-                .iter()
-                .find(|i| i.name.eq_ignore_ascii_case(name))
-        })
+        self.identities
+            .iter()
+            .find(|i| i.name == name)
+            .or_else(|| self.identities.iter().find(|i| i.name.eq_ignore_ascii_case(name)))
     }
     pub fn identity_names(&self) -> Vec<String> {
         self.identities.iter().map(|i| i.name.clone()).collect()
@@ -288,10 +282,7 @@ impl AuthConfig {
             return (out, problems);
         };
         let Some(map) = auth.as_map() else {
-            problems.push(general(
-                auth,
-                format!("`auth` must be a mapping, not {}", auth.type_name()),
-            ));
+            problems.push(general(auth, format!("`auth` must be a mapping, not {}", auth.type_name())));
             return (out, problems);
         };
         if let Some(realm) = map.get("realm").filter(|n| !n.is_null()) {
@@ -311,20 +302,14 @@ impl AuthConfig {
                 _ => problems.push(Problem {
                     subject: Subject::General,
                     span: Some(k.span.clone()),
-                    message: format!(
-                        "`auth.keyring.type` must be system, file or memory, not {}",
-                        describe_value(k)
-                    ),
+                    message: format!("`auth.keyring.type` must be system, file or memory, not {}", describe_value(k)),
                     hint: None,
                 }),
             }
         }
         if let Some(p) = map.get("providers").filter(|n| !n.is_null()) {
             match p.as_map() {
-                None => problems.push(general(
-                    p,
-                    format!("`auth.providers` must be a mapping, not {}", p.type_name()),
-                )),
+                None => problems.push(general(p, format!("`auth.providers` must be a mapping, not {}", p.type_name()))),
                 Some(providers) => {
                     check_duplicate_names("provider", providers, &mut problems);
                     for (name, node) in providers {
@@ -337,10 +322,9 @@ impl AuthConfig {
         }
         if let Some(i) = map.get("identities").filter(|n| !n.is_null()) {
             match i.as_map() {
-                None => problems.push(general(
-                    i,
-                    format!("`auth.identities` must be a mapping, not {}", i.type_name()),
-                )),
+                None => {
+                    problems.push(general(i, format!("`auth.identities` must be a mapping, not {}", i.type_name())))
+                }
                 Some(identities) => {
                     check_duplicate_names("identity", identities, &mut problems);
                     for (name, node) in identities {
@@ -360,17 +344,11 @@ pub fn is_valid_realm(r: &str) -> bool {
     !r.is_empty()
         && r != "."
         && r != ".."
-        && r.chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        && r.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
 }
 
 fn general(n: &Node, message: String) -> Problem {
-    Problem {
-        subject: Subject::General,
-        span: Some(n.span.clone()),
-        message,
-        hint: None,
-    }
+    Problem { subject: Subject::General, span: Some(n.span.clone()), message, hint: None }
 }
 
 fn describe_value(n: &Node) -> String {
@@ -394,9 +372,15 @@ fn check_duplicate_names(what: &str, map: &crate::yaml::Map, problems: &mut Vec<
         for b in &names[i + 1..] {
             if a.eq_ignore_ascii_case(b) {
                 problems.push(Problem {
-                    subject: if what == "provider" { Subject::Provider(b.to_string()) } else { Subject::Identity(b.to_string()) },
+                    subject: if what == "provider" {
+                        Subject::Provider(b.to_string())
+                    } else {
+                        Subject::Identity(b.to_string())
+                    },
                     span: map.get(*b).map(|n| n.span.clone()),
-                    message: format!("{what} names `{a}` and `{b}` differ only in case; names match case-insensitively"),
+                    message: format!(
+                        "{what} names `{a}` and `{b}` differ only in case; names match case-insensitively"
+                    ),
                     hint: Some(format!("rename or merge one of the two {what}s")),
                 });
             }
@@ -414,12 +398,7 @@ struct Fields<'a> {
 
 impl<'a> Fields<'a> {
     fn problem(&mut self, span: &Span, message: String, hint: Option<String>) {
-        self.problems.push(Problem {
-            subject: self.subject.clone(),
-            span: Some(span.clone()),
-            message,
-            hint,
-        });
+        self.problems.push(Problem { subject: self.subject.clone(), span: Some(span.clone()), message, hint });
     }
 
     /// The node at `path`, treating null as absent; an unset `!env` is reported.
@@ -431,13 +410,8 @@ impl<'a> Fields<'a> {
                 let (span, what) = (n.span.clone(), self.what.clone());
                 self.problem(
                     &span,
-                    format!(
-                        "{what}: `{}` reads `!env {tag}`, which is not set",
-                        path.join(".")
-                    ),
-                    Some(format!(
-                        "export {tag}, or give `!env {tag} DEFAULT` a default"
-                    )),
+                    format!("{what}: `{}` reads `!env {tag}`, which is not set", path.join(".")),
+                    Some(format!("export {tag}, or give `!env {tag} DEFAULT` a default")),
                 );
             }
             return None;
@@ -446,10 +420,7 @@ impl<'a> Fields<'a> {
             let (span, what, tag) = (n.span.clone(), self.what.clone(), tag.to_string());
             self.problem(
                 &span,
-                format!(
-                    "{what}: `{}` holds `{tag}`, which tfauth cannot resolve",
-                    path.join(".")
-                ),
+                format!("{what}: `{}` holds `{tag}`, which tfauth cannot resolve", path.join(".")),
                 Some("write the value directly, or use !env".into()),
             );
             return None;
@@ -464,29 +435,16 @@ impl<'a> Fields<'a> {
             Value::Int(_) | Value::Float(_) => n.scalar_string(),
             _ => {
                 let (span, found, what) = (n.span.clone(), n.type_name(), self.what.clone());
-                self.problem(
-                    &span,
-                    format!("{what}: `{}` must be a string, not {found}", path.join(".")),
-                    None,
-                );
+                self.problem(&span, format!("{what}: `{}` must be a string, not {found}", path.join(".")), None);
                 None
             }
         }
     }
 
     fn req_str(&mut self, path: &[&str]) -> Option<String> {
-        let had_env = self
-            .node
-            .get_path(path)
-            .is_some_and(|n| n.is_null() && n.tag.is_some());
+        let had_env = self.node.get_path(path).is_some_and(|n| n.is_null() && n.tag.is_some());
         let v = self.opt_str(path).filter(|s| !s.trim().is_empty());
-        if v.is_none()
-            && !had_env
-            && self
-                .node
-                .get_path(path)
-                .is_none_or(|n| n.is_null() || n.as_str().is_some())
-        {
+        if v.is_none() && !had_env && self.node.get_path(path).is_none_or(|n| n.is_null() || n.as_str().is_some()) {
             let (span, what) = (self.node.span.clone(), self.what.clone());
             self.problem(
                 &span,
@@ -503,14 +461,7 @@ impl<'a> Fields<'a> {
             Some(b) => Some(b),
             None => {
                 let (span, what, v) = (n.span.clone(), self.what.clone(), describe_value(n));
-                self.problem(
-                    &span,
-                    format!(
-                        "{what}: `{}` must be true or false, not {v}",
-                        path.join(".")
-                    ),
-                    None,
-                );
+                self.problem(&span, format!("{what}: `{}` must be true or false, not {v}", path.join(".")), None);
                 None
             }
         }
@@ -527,10 +478,7 @@ impl<'a> Fields<'a> {
             let (span, what, v) = (n.span.clone(), self.what.clone(), describe_value(n));
             self.problem(
                 &span,
-                format!(
-                    "{what}: `{}` is {v}, which is not a duration",
-                    path.join(".")
-                ),
+                format!("{what}: `{}` is {v}, which is not a duration", path.join(".")),
                 Some("write durations like 900s, 15m, 1h or 1h30m (or a number of seconds)".into()),
             );
         }
@@ -545,76 +493,41 @@ impl<'a> Fields<'a> {
             return vec![s.to_string()];
         }
         match n.as_seq() {
-            Some(items) if items.iter().all(|i| i.as_str().is_some()) => items
-                .iter()
-                .filter_map(|i| i.as_str().map(str::to_string))
-                .collect(),
+            Some(items) if items.iter().all(|i| i.as_str().is_some()) => {
+                items.iter().filter_map(|i| i.as_str().map(str::to_string)).collect()
+            }
             _ => {
                 let (span, what) = (n.span.clone(), self.what.clone());
-                self.problem(
-                    &span,
-                    format!("{what}: `{}` must be a list of strings", path.join(".")),
-                    None,
-                );
+                self.problem(&span, format!("{what}: `{}` must be a list of strings", path.join(".")), None);
                 vec![]
             }
         }
     }
 
     /// A required field that must pass `check`, with a message saying what it should be.
-    fn req_matching(
-        &mut self,
-        path: &[&str],
-        check: fn(&str) -> bool,
-        should_be: &str,
-    ) -> Option<String> {
+    fn req_matching(&mut self, path: &[&str], check: fn(&str) -> bool, should_be: &str) -> Option<String> {
         let v = self.req_str(path)?;
         self.check_value(path, v, check, should_be)
     }
 
-    fn opt_matching(
-        &mut self,
-        path: &[&str],
-        check: fn(&str) -> bool,
-        should_be: &str,
-    ) -> Option<String> {
+    fn opt_matching(&mut self, path: &[&str], check: fn(&str) -> bool, should_be: &str) -> Option<String> {
         let v = self.opt_str(path)?;
         self.check_value(path, v, check, should_be)
     }
 
-    fn check_value(
-        &mut self,
-        path: &[&str],
-        v: String,
-        check: fn(&str) -> bool,
-        should_be: &str,
-    ) -> Option<String> {
+    fn check_value(&mut self, path: &[&str], v: String, check: fn(&str) -> bool, should_be: &str) -> Option<String> {
         if check(&v) {
             return Some(v);
         }
-        let span = self
-            .node
-            .get_path(path)
-            .map_or_else(|| self.node.span.clone(), |n| n.span.clone());
+        let span = self.node.get_path(path).map_or_else(|| self.node.span.clone(), |n| n.span.clone());
         let what = self.what.clone();
-        self.problem(
-            &span,
-            format!(
-                "{what}: `{}` is `{v}`, which is not {should_be}",
-                path.join(".")
-            ),
-            None,
-        );
+        self.problem(&span, format!("{what}: `{}` is `{v}`, which is not {should_be}", path.join(".")), None);
         None
     }
 
     /// A field that may sit under `spec:` or at the top level.
     fn spec_str(&mut self, key: &str) -> Option<String> {
-        if self.node.get_path(&["spec", key]).is_some() {
-            self.opt_str(&["spec", key])
-        } else {
-            self.opt_str(&[key])
-        }
+        if self.node.get_path(&["spec", key]).is_some() { self.opt_str(&["spec", key]) } else { self.opt_str(&[key]) }
     }
 
     fn spec_req(&mut self, key: &str, check: fn(&str) -> bool, should_be: &str) -> Option<String> {
@@ -632,30 +545,18 @@ fn parse_provider(name: &str, node: &Node, problems: &mut Vec<Problem>) -> Optio
         problems.push(Problem {
             subject,
             span: Some(node.span.clone()),
-            message: format!(
-                "provider `{name}` must be a mapping, not {}",
-                node.type_name()
-            ),
+            message: format!("provider `{name}` must be a mapping, not {}", node.type_name()),
             hint: None,
         });
         return None;
     }
-    let mut f = Fields {
-        node,
-        subject: subject.clone(),
-        what: format!("provider `{name}`"),
-        problems,
-    };
+    let mut f = Fields { node, subject: subject.clone(), what: format!("provider `{name}`"), problems };
     let kind_name = f.req_str(&["kind"])?;
     f.what = format!("provider `{name}` ({kind_name})");
     let kind = match kind_name.as_str() {
         "aws/iam-identity-center" => {
             let start_url = f.req_matching(&["start_url"], is_https_url, "an https:// URL");
-            let region = f.req_matching(
-                &["region"],
-                is_aws_region,
-                "an AWS region such as us-east-1",
-            );
+            let region = f.req_matching(&["region"], is_aws_region, "an AWS region such as us-east-1");
             let auto = f.opt_bool(&["auto_provision_identities"]).unwrap_or(false);
             let session = f.opt_duration(&["session", "duration"]);
             Some(ProviderKind::IamIdentityCenter {
@@ -667,55 +568,35 @@ fn parse_provider(name: &str, node: &Node, problems: &mut Vec<Problem>) -> Optio
         }
         "aws/saml" => {
             let url = f.req_matching(&["url"], is_https_url, "an https:// URL");
-            let region = f.req_matching(
-                &["region"],
-                is_aws_region,
-                "an AWS region such as us-east-1",
-            );
+            let region = f.req_matching(&["region"], is_aws_region, "an AWS region such as us-east-1");
             let driver = f.opt_matching(
                 &["driver"],
                 |d| matches!(d, "Browser" | "GoogleApps" | "Okta" | "ADFS"),
                 "one of Browser, GoogleApps, Okta, ADFS",
             );
-            Some(ProviderKind::Saml {
-                url: url?,
-                region: region?,
-                driver,
-            })
+            Some(ProviderKind::Saml { url: url?, region: region?, driver })
         }
         "github/oidc" => {
-            let region = f.opt_matching(
-                &["region"],
-                is_aws_region,
-                "an AWS region such as us-east-1",
-            );
+            let region = f.opt_matching(&["region"], is_aws_region, "an AWS region such as us-east-1");
             let audience = f.spec_str("audience");
             Some(ProviderKind::GithubOidc { region, audience })
         }
         "azure/cli" => {
             let tenant_id = f.spec_str("tenant_id");
             let subscription_id = f.spec_str("subscription_id");
-            for (k, v) in [
-                ("tenant_id", &tenant_id),
-                ("subscription_id", &subscription_id),
-            ] {
+            for (k, v) in [("tenant_id", &tenant_id), ("subscription_id", &subscription_id)] {
                 if let Some(v) = v
                     && !is_uuid(v)
                 {
                     let span = node.span.clone();
                     f.problem(
                         &span,
-                        format!(
-                            "provider `{name}` (azure/cli): `{k}` is `{v}`, which is not a UUID"
-                        ),
+                        format!("provider `{name}` (azure/cli): `{k}` is `{v}`, which is not a UUID"),
                         None,
                     );
                 }
             }
-            Some(ProviderKind::AzureCli {
-                tenant_id,
-                subscription_id,
-            })
+            Some(ProviderKind::AzureCli { tenant_id, subscription_id })
         }
         "azure/oidc" | "azure/device-code" => {
             let tenant_id = f.spec_req("tenant_id", is_uuid, "a UUID");
@@ -726,23 +607,12 @@ fn parse_provider(name: &str, node: &Node, problems: &mut Vec<Problem>) -> Optio
             };
             let subscription_id = f.spec_str("subscription_id");
             if kind_name == "azure/oidc" {
-                Some(ProviderKind::AzureOidc {
-                    tenant_id: tenant_id?,
-                    client_id: client_id?,
-                    subscription_id,
-                })
+                Some(ProviderKind::AzureOidc { tenant_id: tenant_id?, client_id: client_id?, subscription_id })
             } else {
-                Some(ProviderKind::AzureDeviceCode {
-                    tenant_id: tenant_id?,
-                    client_id,
-                    subscription_id,
-                })
+                Some(ProviderKind::AzureDeviceCode { tenant_id: tenant_id?, client_id, subscription_id })
             }
         }
-        "gcp/adc" => Some(ProviderKind::GcpAdc {
-            project_id: f.spec_str("project_id"),
-            region: f.spec_str("region"),
-        }),
+        "gcp/adc" => Some(ProviderKind::GcpAdc { project_id: f.spec_str("project_id"), region: f.spec_str("region") }),
         "gcp/workload-identity-federation" => {
             let project_number = f.spec_req(
                 "project_number",
@@ -750,17 +620,17 @@ fn parse_provider(name: &str, node: &Node, problems: &mut Vec<Problem>) -> Optio
                 "a project number (digits)",
             );
             let pool_id = f.spec_req("workload_identity_pool_id", |s| !s.is_empty(), "a pool id");
-            let provider_id = f.spec_req(
-                "workload_identity_provider_id",
-                |s| !s.is_empty(),
-                "a provider id",
-            );
+            let provider_id = f.spec_req("workload_identity_provider_id", |s| !s.is_empty(), "a provider id");
             let email = f.spec_str("service_account_email");
             if let Some(e) = &email
                 && !is_email(e)
             {
                 let span = node.span.clone();
-                f.problem(&span, format!("provider `{name}`: `service_account_email` is `{e}`, which is not an email address"), Some("use the service account's email, like ci@PROJECT.iam.gserviceaccount.com".into()));
+                f.problem(
+                    &span,
+                    format!("provider `{name}`: `service_account_email` is `{e}`, which is not an email address"),
+                    Some("use the service account's email, like ci@PROJECT.iam.gserviceaccount.com".into()),
+                );
             }
             Some(ProviderKind::GcpWif {
                 project_id: f.spec_str("project_id"),
@@ -771,9 +641,7 @@ fn parse_provider(name: &str, node: &Node, problems: &mut Vec<Problem>) -> Optio
             })
         }
         other => {
-            let span = node
-                .get("kind")
-                .map_or(node.span.clone(), |k| k.span.clone());
+            let span = node.get("kind").map_or(node.span.clone(), |k| k.span.clone());
             let near = crate::suggest::nearest(other, PROVIDER_KINDS.iter().copied());
             f.problem(
                 &span,
@@ -781,22 +649,13 @@ fn parse_provider(name: &str, node: &Node, problems: &mut Vec<Problem>) -> Optio
                 Some(if near.is_empty() {
                     format!("known provider kinds: {}", PROVIDER_KINDS.join(", "))
                 } else {
-                    format!(
-                        "did you mean `{}`? known provider kinds: {}",
-                        near[0],
-                        PROVIDER_KINDS.join(", ")
-                    )
+                    format!("did you mean `{}`? known provider kinds: {}", near[0], PROVIDER_KINDS.join(", "))
                 }),
             );
             None
         }
     };
-    Some(Provider {
-        name: name.to_string(),
-        kind_name,
-        kind,
-        span: node.span.clone(),
-    })
+    Some(Provider { name: name.to_string(), kind_name, kind, span: node.span.clone() })
 }
 
 fn parse_identity(name: &str, node: &Node, problems: &mut Vec<Problem>) -> Option<Identity> {
@@ -805,31 +664,18 @@ fn parse_identity(name: &str, node: &Node, problems: &mut Vec<Problem>) -> Optio
         problems.push(Problem {
             subject,
             span: Some(node.span.clone()),
-            message: format!(
-                "identity `{name}` must be a mapping, not {}",
-                node.type_name()
-            ),
+            message: format!("identity `{name}` must be a mapping, not {}", node.type_name()),
             hint: None,
         });
         return None;
     }
-    let mut f = Fields {
-        node,
-        subject: subject.clone(),
-        what: format!("identity `{name}`"),
-        problems,
-    };
+    let mut f = Fields { node, subject: subject.clone(), what: format!("identity `{name}`"), problems };
     let default = f.opt_bool(&["default"]).unwrap_or(false);
-    let default_span = node
-        .get("default")
-        .filter(|_| default)
-        .map(|n| n.span.clone());
+    let default_span = node.get("default").filter(|_| default).map(|n| n.span.clone());
     if node.get("kind").is_none_or(Node::is_null) {
         // An entry without `kind` only overrides fields of an identity defined elsewhere.
         // Those are dropped by `undefined_defaults`/the caller; nothing to type here.
-        let defines = ["via", "principal", "credentials"]
-            .iter()
-            .any(|k| node.get(k).is_some());
+        let defines = ["via", "principal", "credentials"].iter().any(|k| node.get(k).is_some());
         if defines {
             f.req_str(&["kind"]);
         }
@@ -839,23 +685,13 @@ fn parse_identity(name: &str, node: &Node, problems: &mut Vec<Problem>) -> Optio
     f.what = format!("identity `{name}` ({kind_name})");
     let region = f
         .opt_matching(&["region"], is_aws_or_any_region, "a region")
-        .or_else(|| {
-            if kind_name.starts_with("aws/") {
-                f.opt_str(&["principal", "region"])
-            } else {
-                None
-            }
-        });
+        .or_else(|| if kind_name.starts_with("aws/") { f.opt_str(&["principal", "region"]) } else { None });
 
     let via = parse_via(&mut f, node, &kind_name);
     let kind = match kind_name.as_str() {
         "aws/permission-set" => {
             let ps = f.req_str(&["principal", "name"]);
-            let id = f.opt_matching(
-                &["principal", "account", "id"],
-                is_account_id,
-                "a 12-digit AWS account id",
-            );
+            let id = f.opt_matching(&["principal", "account", "id"], is_account_id, "a 12-digit AWS account id");
             let acct_name = f.opt_str(&["principal", "account", "name"]);
             let account = match (id, acct_name) {
                 (Some(id), _) => Some(AccountRef::Id(id)),
@@ -868,10 +704,7 @@ fn parse_identity(name: &str, node: &Node, problems: &mut Vec<Problem>) -> Optio
                     None
                 }
             };
-            Some(IdentityKind::PermissionSet {
-                permission_set: ps?,
-                account: account?,
-            })
+            Some(IdentityKind::PermissionSet { permission_set: ps?, account: account? })
         }
         "aws/assume-role" => {
             let role = f.req_matching(
@@ -879,10 +712,8 @@ fn parse_identity(name: &str, node: &Node, problems: &mut Vec<Problem>) -> Optio
                 is_role_arn,
                 "an IAM role ARN (arn:aws:iam::123456789012:role/NAME)",
             );
-            let external_id = f
-                .opt_str(&["principal", "external_id"])
-                .or_else(|| f.opt_str(&["external_id"]))
-                .map(Secret::new);
+            let external_id =
+                f.opt_str(&["principal", "external_id"]).or_else(|| f.opt_str(&["external_id"])).map(Secret::new);
             let duration = duration_in(&mut f, &["principal", "duration"], &["duration"]);
             if let Some(d) = duration
                 && !(ASSUME_ROLE_MIN_SECS..=ASSUME_ROLE_MAX_SECS).contains(&d)
@@ -891,24 +722,20 @@ fn parse_identity(name: &str, node: &Node, problems: &mut Vec<Problem>) -> Optio
                     .get_path(&["principal", "duration"])
                     .or(node.get("duration"))
                     .map_or(node.span.clone(), |n| n.span.clone());
-                f.problem(&span, format!("identity `{name}` (aws/assume-role): `duration` is {d}s; STS allows 900s (15m) to 43200s (12h)"), None);
+                f.problem(
+                    &span,
+                    format!(
+                        "identity `{name}` (aws/assume-role): `duration` is {d}s; STS allows 900s (15m) to 43200s (12h)"
+                    ),
+                    None,
+                );
             }
-            let session_name = f
-                .opt_str(&["principal", "session_name"])
-                .or_else(|| f.opt_str(&["session_name"]));
-            Some(IdentityKind::AssumeRole {
-                role_arn: role?,
-                external_id,
-                duration_secs: duration,
-                session_name,
-            })
+            let session_name = f.opt_str(&["principal", "session_name"]).or_else(|| f.opt_str(&["session_name"]));
+            Some(IdentityKind::AssumeRole { role_arn: role?, external_id, duration_secs: duration, session_name })
         }
         "aws/assume-root" => {
-            let target = f.req_matching(
-                &["principal", "target_principal"],
-                is_account_id,
-                "a 12-digit member account id",
-            );
+            let target =
+                f.req_matching(&["principal", "target_principal"], is_account_id, "a 12-digit member account id");
             let policy = f.req_str(&["principal", "task_policy_arn"]);
             let policy = policy.and_then(|p| {
                 if is_root_task_policy(&p) {
@@ -931,7 +758,13 @@ fn parse_identity(name: &str, node: &Node, problems: &mut Vec<Problem>) -> Optio
                     .get_path(&["principal", "duration"])
                     .or(node.get("duration"))
                     .map_or(node.span.clone(), |n| n.span.clone());
-                f.problem(&span, format!("identity `{name}` (aws/assume-root): `duration` is {d}s; AssumeRoot sessions last at most 15m"), Some("use `duration: 15m` or less".into()));
+                f.problem(
+                    &span,
+                    format!(
+                        "identity `{name}` (aws/assume-root): `duration` is {d}s; AssumeRoot sessions last at most 15m"
+                    ),
+                    Some("use `duration: 15m` or less".into()),
+                );
             }
             Some(IdentityKind::AssumeRoot {
                 target_principal: target?,
@@ -940,21 +773,21 @@ fn parse_identity(name: &str, node: &Node, problems: &mut Vec<Problem>) -> Optio
             })
         }
         "aws/user" => {
-            let key = f
-                .opt_str(&["credentials", "access_key_id"])
-                .map(Secret::new);
-            let secret = f
-                .opt_str(&["credentials", "secret_access_key"])
-                .map(Secret::new);
+            let key = f.opt_str(&["credentials", "access_key_id"]).map(Secret::new);
+            let secret = f.opt_str(&["credentials", "secret_access_key"]).map(Secret::new);
             if key.is_some() != secret.is_some()
-                && node.get("credentials").is_some_and(|c| {
-                    c.get("access_key_id").is_some() != c.get("secret_access_key").is_some()
-                })
-            {
-                let span = node
+                && node
                     .get("credentials")
-                    .map_or(node.span.clone(), |n| n.span.clone());
-                f.problem(&span, format!("identity `{name}` (aws/user): `credentials` needs both `access_key_id` and `secret_access_key`"), None);
+                    .is_some_and(|c| c.get("access_key_id").is_some() != c.get("secret_access_key").is_some())
+            {
+                let span = node.get("credentials").map_or(node.span.clone(), |n| n.span.clone());
+                f.problem(
+                    &span,
+                    format!(
+                        "identity `{name}` (aws/user): `credentials` needs both `access_key_id` and `secret_access_key`"
+                    ),
+                    None,
+                );
             }
             let mfa = f
                 .opt_matching(
@@ -963,25 +796,13 @@ fn parse_identity(name: &str, node: &Node, problems: &mut Vec<Problem>) -> Optio
                     "an MFA device ARN (arn:aws:iam::123456789012:mfa/NAME)",
                 )
                 .or_else(|| {
-                    f.opt_matching(
-                        &["mfa_arn"],
-                        is_mfa_arn,
-                        "an MFA device ARN (arn:aws:iam::123456789012:mfa/NAME)",
-                    )
+                    f.opt_matching(&["mfa_arn"], is_mfa_arn, "an MFA device ARN (arn:aws:iam::123456789012:mfa/NAME)")
                 });
-            Some(IdentityKind::User {
-                access_key_id: key,
-                secret_access_key: secret,
-                mfa_arn: mfa,
-            })
+            Some(IdentityKind::User { access_key_id: key, secret_access_key: secret, mfa_arn: mfa })
         }
         "aws/ambient" => Some(IdentityKind::Ambient),
         "azure/subscription" => {
-            let sub = f.req_matching(
-                &["principal", "subscription_id"],
-                is_uuid,
-                "a subscription UUID",
-            );
+            let sub = f.req_matching(&["principal", "subscription_id"], is_uuid, "a subscription UUID");
             Some(IdentityKind::AzureSubscription {
                 subscription_id: sub?,
                 location: f.opt_str(&["principal", "location"]),
@@ -989,17 +810,19 @@ fn parse_identity(name: &str, node: &Node, problems: &mut Vec<Problem>) -> Optio
             })
         }
         "gcp/service-account" => {
-            let email = f.req_matching(
-                &["principal", "service_account_email"],
-                is_email,
-                "an email address",
-            );
+            let email = f.req_matching(&["principal", "service_account_email"], is_email, "an email address");
             let lifetime = f.opt_duration(&["principal", "lifetime"]);
             if let Some(l) = lifetime
                 && l > 43_200
             {
                 let span = node.span.clone();
-                f.problem(&span, format!("identity `{name}` (gcp/service-account): `lifetime` is {l}s; Google allows at most 43200s"), None);
+                f.problem(
+                    &span,
+                    format!(
+                        "identity `{name}` (gcp/service-account): `lifetime` is {l}s; Google allows at most 43200s"
+                    ),
+                    None,
+                );
             }
             Some(IdentityKind::GcpServiceAccount {
                 email: email?,
@@ -1018,9 +841,7 @@ fn parse_identity(name: &str, node: &Node, problems: &mut Vec<Problem>) -> Optio
             })
         }
         other => {
-            let span = node
-                .get("kind")
-                .map_or(node.span.clone(), |k| k.span.clone());
+            let span = node.get("kind").map_or(node.span.clone(), |k| k.span.clone());
             let near = crate::suggest::nearest(other, IDENTITY_KINDS.iter().copied());
             f.problem(
                 &span,
@@ -1028,11 +849,7 @@ fn parse_identity(name: &str, node: &Node, problems: &mut Vec<Problem>) -> Optio
                 Some(if near.is_empty() {
                     format!("known identity kinds: {}", IDENTITY_KINDS.join(", "))
                 } else {
-                    format!(
-                        "did you mean `{}`? known identity kinds: {}",
-                        near[0],
-                        IDENTITY_KINDS.join(", ")
-                    )
+                    format!("did you mean `{}`? known identity kinds: {}", near[0], IDENTITY_KINDS.join(", "))
                 }),
             );
             None
@@ -1051,11 +868,7 @@ fn parse_identity(name: &str, node: &Node, problems: &mut Vec<Problem>) -> Optio
 }
 
 fn duration_in(f: &mut Fields<'_>, first: &[&str], second: &[&str]) -> Option<u64> {
-    if f.node.get_path(first).is_some() {
-        f.opt_duration(first)
-    } else {
-        f.opt_duration(second)
-    }
+    if f.node.get_path(first).is_some() { f.opt_duration(first) } else { f.opt_duration(second) }
 }
 
 fn parse_via(f: &mut Fields<'_>, node: &Node, kind: &str) -> Option<Via> {
@@ -1068,11 +881,7 @@ fn parse_via(f: &mut Fields<'_>, node: &Node, kind: &str) -> Option<Via> {
     if let Some(v) = via
         && v.as_map().is_none()
     {
-        f.problem(
-            &v.span,
-            format!("identity `{name}`: `via` must be a mapping with `provider` or `identity`"),
-            None,
-        );
+        f.problem(&v.span, format!("identity `{name}`: `via` must be a mapping with `provider` or `identity`"), None);
         return None;
     }
     let provider = f.opt_str(&["via", "provider"]).filter(|s| !s.is_empty());
@@ -1087,10 +896,7 @@ fn parse_via(f: &mut Fields<'_>, node: &Node, kind: &str) -> Option<Via> {
         }
         return None;
     }
-    let span_of = |k: &str| {
-        node.get_path(&["via", k])
-            .map_or(node.span.clone(), |n| n.span.clone())
-    };
+    let span_of = |k: &str| node.get_path(&["via", k]).map_or(node.span.clone(), |n| n.span.clone());
     match (provider, identity) {
         (Some(p), None) => Some(Via::Provider(p, span_of("provider"))),
         (None, Some(i)) => Some(Via::Identity(i, span_of("identity"))),
@@ -1099,10 +905,7 @@ fn parse_via(f: &mut Fields<'_>, node: &Node, kind: &str) -> Option<Via> {
             f.problem(
                 &span,
                 format!("identity `{name}` has both `via.provider` and `via.identity`"),
-                Some(
-                    "keep exactly one: a chain starts at one provider or continues one identity"
-                        .into(),
-                ),
+                Some("keep exactly one: a chain starts at one provider or continues one identity".into()),
             );
             None
         }
@@ -1126,15 +929,8 @@ fn check_references(cfg: &AuthConfig, problems: &mut Vec<Problem>) {
                 None => problems.push(Problem {
                     subject: Subject::Identity(id.name.clone()),
                     span: Some(span.clone()),
-                    message: format!(
-                        "identity `{}`: `via.provider` names `{p}`, which is not defined",
-                        id.name
-                    ),
-                    hint: Some(suggest_hint(
-                        p,
-                        cfg.providers.iter().map(|p| p.name.as_str()),
-                        "providers",
-                    )),
+                    message: format!("identity `{}`: `via.provider` names `{p}`, which is not defined", id.name),
+                    hint: Some(suggest_hint(p, cfg.providers.iter().map(|p| p.name.as_str()), "providers")),
                 }),
                 Some(prov) => check_link(id, &prov.kind_name, true, span, problems),
             },
@@ -1142,15 +938,8 @@ fn check_references(cfg: &AuthConfig, problems: &mut Vec<Problem>) {
                 None => problems.push(Problem {
                     subject: Subject::Identity(id.name.clone()),
                     span: Some(span.clone()),
-                    message: format!(
-                        "identity `{}`: `via.identity` names `{target}`, which is not defined",
-                        id.name
-                    ),
-                    hint: Some(suggest_hint(
-                        target,
-                        cfg.identities.iter().map(|i| i.name.as_str()),
-                        "identities",
-                    )),
+                    message: format!("identity `{}`: `via.identity` names `{target}`, which is not defined", id.name),
+                    hint: Some(suggest_hint(target, cfg.identities.iter().map(|i| i.name.as_str()), "identities")),
                 }),
                 Some(t) => {
                     check_link(id, &t.kind_name, false, span, problems);
@@ -1163,7 +952,9 @@ fn check_references(cfg: &AuthConfig, problems: &mut Vec<Problem>) {
                                 subject: Subject::Identity(id.name.clone()),
                                 span: Some(span.clone()),
                                 message: format!("identity chain cycle: {}", cycle.join(" -> ")),
-                                hint: Some("a chain must end at a provider or a standalone identity; break the cycle".into()),
+                                hint: Some(
+                                    "a chain must end at a provider or a standalone identity; break the cycle".into(),
+                                ),
                             });
                         }
                     }
@@ -1174,11 +965,7 @@ fn check_references(cfg: &AuthConfig, problems: &mut Vec<Problem>) {
     }
 }
 
-fn suggest_hint<'a>(
-    name: &str,
-    candidates: impl Iterator<Item = &'a str> + Clone,
-    what: &str,
-) -> String {
+fn suggest_hint<'a>(name: &str, candidates: impl Iterator<Item = &'a str> + Clone, what: &str) -> String {
     let near = crate::suggest::nearest(name, candidates.clone());
     if let Some(n) = near.first() {
         format!("did you mean `{n}`?")
@@ -1211,18 +998,8 @@ fn find_cycle(cfg: &AuthConfig, start: &Identity) -> Option<Vec<String>> {
 }
 
 /// Whether `id` can come from a provider (or identity) of kind `from`.
-fn check_link(
-    id: &Identity,
-    from: &str,
-    from_provider: bool,
-    span: &Span,
-    problems: &mut Vec<Problem>,
-) {
-    let from_cloud = if from_provider {
-        provider_cloud(from)
-    } else {
-        identity_cloud(from)
-    };
+fn check_link(id: &Identity, from: &str, from_provider: bool, span: &Span, problems: &mut Vec<Problem>) {
+    let from_cloud = if from_provider { provider_cloud(from) } else { identity_cloud(from) };
     let (Some(to_cloud), Some(from_cloud)) = (id.cloud(), from_cloud) else {
         return;
     };
@@ -1234,11 +1011,7 @@ fn check_link(
             hint: Some(hint.to_string()),
         })
     };
-    let what = if from_provider {
-        "provider"
-    } else {
-        "identity"
-    };
+    let what = if from_provider { "provider" } else { "identity" };
     if to_cloud != from_cloud {
         fail(
             format!(
@@ -1266,10 +1039,7 @@ fn check_link(
             "chain it from an aws/permission-set identity with `via.identity`",
         ),
         ("aws/assume-root", true, _) => fail(
-            format!(
-                "identity `{}` (aws/assume-root) must come from an AWS identity with `via.identity`",
-                id.name
-            ),
+            format!("identity `{}` (aws/assume-root) must come from an AWS identity with `via.identity`", id.name),
             "AssumeRoot is called with the credentials of an identity in the management account",
         ),
         _ => {}
@@ -1288,17 +1058,13 @@ pub fn parse_duration(s: &str) -> Option<u64> {
     let mut total = 0f64;
     let mut rest = s;
     while !rest.is_empty() {
-        let num_len = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .unwrap_or(rest.len());
+        let num_len = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(rest.len());
         if num_len == 0 {
             return None;
         }
         let n: f64 = rest[..num_len].parse().ok()?;
         rest = &rest[num_len..];
-        let unit_len = rest
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(rest.len());
+        let unit_len = rest.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(rest.len());
         let mult = match &rest[..unit_len] {
             "h" => 3600.0,
             "m" => 60.0,
@@ -1313,27 +1079,18 @@ pub fn parse_duration(s: &str) -> Option<u64> {
 }
 
 fn is_https_url(s: &str) -> bool {
-    s.strip_prefix("https://")
-        .is_some_and(|r| !r.is_empty() && !r.starts_with('/') && !r.contains(char::is_whitespace))
+    s.strip_prefix("https://").is_some_and(|r| !r.is_empty() && !r.starts_with('/') && !r.contains(char::is_whitespace))
 }
 
 fn is_aws_region(s: &str) -> bool {
     let parts: Vec<&str> = s.split('-').collect();
     parts.len() >= 3
-        && parts.iter().all(|p| {
-            !p.is_empty()
-                && p.bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
-        })
-        && parts
-            .last()
-            .is_some_and(|p| p.bytes().all(|b| b.is_ascii_digit()))
+        && parts.iter().all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()))
+        && parts.last().is_some_and(|p| p.bytes().all(|b| b.is_ascii_digit()))
 }
 
 fn is_aws_or_any_region(s: &str) -> bool {
-    !s.is_empty()
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 pub fn is_account_id(s: &str) -> bool {
@@ -1342,16 +1099,9 @@ pub fn is_account_id(s: &str) -> bool {
 
 fn arn_parts(s: &str) -> Option<(&str, &str, &str, &str, &str)> {
     let mut it = s.splitn(6, ':');
-    let (arn, partition, service, region, account, resource) = (
-        it.next()?,
-        it.next()?,
-        it.next()?,
-        it.next()?,
-        it.next()?,
-        it.next()?,
-    );
-    (arn == "arn" && partition.starts_with("aws"))
-        .then_some((partition, service, region, account, resource))
+    let (arn, partition, service, region, account, resource) =
+        (it.next()?, it.next()?, it.next()?, it.next()?, it.next()?, it.next()?);
+    (arn == "arn" && partition.starts_with("aws")).then_some((partition, service, region, account, resource))
 }
 
 pub fn is_role_arn(s: &str) -> bool {
@@ -1364,9 +1114,7 @@ pub fn is_role_arn(s: &str) -> bool {
 }
 
 fn is_mfa_arn(s: &str) -> bool {
-    arn_parts(s).is_some_and(|(_, svc, _, acct, res)| {
-        svc == "iam" && is_account_id(acct) && res.starts_with("mfa/")
-    })
+    arn_parts(s).is_some_and(|(_, svc, _, acct, res)| svc == "iam" && is_account_id(acct) && res.starts_with("mfa/"))
 }
 
 fn is_root_task_policy(s: &str) -> bool {
@@ -1374,19 +1122,14 @@ fn is_root_task_policy(s: &str) -> bool {
         svc == "iam"
             && region.is_empty()
             && acct == "aws"
-            && res
-                .strip_prefix("policy/root-task/")
-                .is_some_and(|p| ROOT_TASK_POLICIES.contains(&p))
+            && res.strip_prefix("policy/root-task/").is_some_and(|p| ROOT_TASK_POLICIES.contains(&p))
     })
 }
 
 pub fn is_uuid(s: &str) -> bool {
     let groups: Vec<&str> = s.split('-').collect();
     groups.len() == 5
-        && groups
-            .iter()
-            .zip([8, 4, 4, 4, 12])
-            .all(|(g, n)| g.len() == n && g.bytes().all(|b| b.is_ascii_hexdigit()))
+        && groups.iter().zip([8, 4, 4, 4, 12]).all(|(g, n)| g.len() == n && g.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
 pub fn is_email(s: &str) -> bool {
@@ -1425,20 +1168,12 @@ mod tests {
         assert!(is_role_arn("arn:aws-us-gov:iam::123456789012:role/path/x"));
         assert!(!is_role_arn("arn:aws:iam::12345:role/x"));
         assert!(!is_role_arn("arn:aws:iam::123456789012:user/x"));
-        assert!(is_root_task_policy(
-            "arn:aws:iam::aws:policy/root-task/S3UnlockBucketPolicy"
-        ));
-        assert!(!is_root_task_policy(
-            "arn:aws:iam::aws:policy/root-task/AdministratorAccess"
-        ));
+        assert!(is_root_task_policy("arn:aws:iam::aws:policy/root-task/S3UnlockBucketPolicy"));
+        assert!(!is_root_task_policy("arn:aws:iam::aws:policy/root-task/AdministratorAccess"));
         assert!(is_uuid("12345678-1234-1234-1234-123456789012"));
         assert!(!is_uuid("12345678-1234-1234-1234-12345678901"));
         assert!(is_email("terraform@p.iam.gserviceaccount.com"));
         assert!(!is_email("terraform"));
-        assert!(
-            is_aws_region("us-east-1")
-                && is_aws_region("us-gov-west-1")
-                && !is_aws_region("useast1")
-        );
+        assert!(is_aws_region("us-east-1") && is_aws_region("us-gov-west-1") && !is_aws_region("useast1"));
     }
 }

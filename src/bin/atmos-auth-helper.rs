@@ -9,9 +9,7 @@ use tfauth::exit;
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.iter().any(|a| a == "--help" || a == "-h") {
-        println!(
-            "usage: atmos-auth-helper --identity NAME [--config PATH] [--profile P] [--stack S --component C]"
-        );
+        println!("usage: atmos-auth-helper --identity NAME [--config PATH] [--profile P] [--stack S --component C]");
         return ExitCode::SUCCESS;
     }
     if args.iter().any(|a| a == "--version" || a == "-V") {
@@ -23,10 +21,7 @@ fn main() -> ExitCode {
         .position(|a| a == "--identity")
         .and_then(|i| args.get(i + 1))
         .cloned()
-        .or_else(|| {
-            args.iter()
-                .find_map(|a| a.strip_prefix("--identity=").map(str::to_string))
-        });
+        .or_else(|| args.iter().find_map(|a| a.strip_prefix("--identity=").map(str::to_string)));
     let Some(identity) = identity else {
         eprintln!(
             "error: --identity NAME is required\n\nhint: credential_process = atmos-auth-helper --identity acme/planner"

@@ -27,19 +27,11 @@ fn main() -> ExitCode {
     let cwd = match std::env::current_dir() {
         Ok(d) => d,
         Err(e) => {
-            eprint!(
-                "{}",
-                error::render(&e, Some("run tfauth from a directory that exists"))
-            );
+            eprint!("{}", error::render(&e, Some("run tfauth from a directory that exists")));
             return ExitCode::from(exit::NOINPUT as u8);
         }
     };
-    let ctx = Ctx {
-        env,
-        cwd,
-        self_exe: std::env::current_exe().ok(),
-        profiles: cli.profile.clone(),
-    };
+    let ctx = Ctx { env, cwd, self_exe: std::env::current_exe().ok(), profiles: cli.profile.clone() };
     match run(cli, ctx) {
         Ok(code) => ExitCode::from(code.clamp(0, 255) as u8),
         Err(e) => {
@@ -55,11 +47,7 @@ fn init_logging(verbose: u8, quiet: bool, env: &Env) {
         Level::ERROR
     } else {
         match verbose {
-            0 => match env
-                .get(env_vars::ATMOS_LOGS_LEVEL)
-                .map(str::to_ascii_lowercase)
-                .as_deref()
-            {
+            0 => match env.get(env_vars::ATMOS_LOGS_LEVEL).map(str::to_ascii_lowercase).as_deref() {
                 Some("trace") => Level::TRACE,
                 Some("debug") => Level::DEBUG,
                 Some("info") => Level::INFO,

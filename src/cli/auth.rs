@@ -40,23 +40,12 @@ pub enum AuthCommand {
 pub fn run(args: AuthArgs, ctx: &Ctx) -> Result<i32, Error> {
     match args.command {
         AuthCommand::Validate { target } => validate(&target, ctx),
-        AuthCommand::List {
-            target,
-            format,
-            providers,
-            identities,
-        } => {
+        AuthCommand::List { target, format, providers, identities } => {
             let (_, auth, _) = load_auth(&target, ctx)?;
             let show = if providers || identities {
-                Show {
-                    providers,
-                    identities,
-                }
+                Show { providers, identities }
             } else {
-                Show {
-                    providers: true,
-                    identities: true,
-                }
+                Show { providers: true, identities: true }
             };
             print!("{}", render(&auth, format, show));
             Ok(0)
@@ -65,10 +54,7 @@ pub fn run(args: AuthArgs, ctx: &Ctx) -> Result<i32, Error> {
 }
 
 /// The typed auth for the target, with every problem, and the merged node.
-fn load_auth(
-    target: &Target,
-    ctx: &Ctx,
-) -> Result<(Node, AuthConfig, Vec<crate::auth::Problem>), Error> {
+fn load_auth(target: &Target, ctx: &Ctx) -> Result<(Node, AuthConfig, Vec<crate::auth::Problem>), Error> {
     let (cfg, comp) = load_component(&ctx.request(target), &ctx.env)?;
     let node = match &comp {
         Some(c) => c.auth.clone(),
@@ -85,10 +71,7 @@ fn validate(target: &Target, ctx: &Ctx) -> Result<i32, Error> {
             subject: crate::auth::Subject::Identity(name.clone()),
             span: Some(span),
             message: format!("identity `{name}` is marked `default: true` but nothing defines it"),
-            hint: Some(
-                "define it in atmos.yaml or the active profile, or select a profile that does"
-                    .into(),
-            ),
+            hint: Some("define it in atmos.yaml or the active profile, or select a profile that does".into()),
         });
     }
     if !problems.is_empty() {

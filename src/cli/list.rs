@@ -29,13 +29,7 @@ pub enum ListWhat {
 }
 
 pub fn run(args: ListArgs, ctx: &Ctx) -> Result<i32, Error> {
-    let cfg = config::load(
-        &ConfigOptions {
-            cwd: ctx.cwd.clone(),
-            profiles: ctx.profiles.clone(),
-        },
-        &ctx.env,
-    )?;
+    let cfg = config::load(&ConfigOptions { cwd: ctx.cwd.clone(), profiles: ctx.profiles.clone() }, &ctx.env)?;
     let set = StackSet::load(&cfg)?;
     match args.what {
         ListWhat::Stacks { component } => {

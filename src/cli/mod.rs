@@ -20,12 +20,7 @@ use std::path::PathBuf;
 /// Run a terraform command for a component in a stack: `tfauth plan vpc -s plat-use2-dev`.
 /// Without `-s`, arguments pass straight through to the real terraform.
 #[derive(Parser, Debug)]
-#[command(
-    name = "tfauth",
-    version,
-    allow_external_subcommands = true,
-    disable_help_subcommand = true
-)]
+#[command(name = "tfauth", version, allow_external_subcommands = true, disable_help_subcommand = true)]
 pub struct Cli {
     /// Profiles to apply over atmos.yaml, in order (also ATMOS_PROFILE).
     #[arg(long, global = true, value_delimiter = ',')]
@@ -92,11 +87,8 @@ pub struct Ctx {
 impl Ctx {
     /// `atmos-auth-helper` next to this executable.
     pub fn helper_path(&self) -> PathBuf {
-        let dir = self
-            .self_exe
-            .as_ref()
-            .and_then(|p| p.parent().map(PathBuf::from))
-            .unwrap_or_else(|| self.cwd.clone());
+        let dir =
+            self.self_exe.as_ref().and_then(|p| p.parent().map(PathBuf::from)).unwrap_or_else(|| self.cwd.clone());
         dir.join("atmos-auth-helper")
     }
     pub fn request(&self, t: &Target) -> crate::resolve::Request {

@@ -34,10 +34,7 @@ pub struct TfArgs {
 pub fn parse(args: &[OsString]) -> Result<TfArgs, Error> {
     let mut out = TfArgs::default();
     let Some((sub, rest)) = args.split_first() else {
-        return Err(Error::usage(
-            "no terraform subcommand given",
-            Some("tfauth plan COMPONENT -s STACK".to_string()),
-        ));
+        return Err(Error::usage("no terraform subcommand given", Some("tfauth plan COMPONENT -s STACK".to_string())));
     };
     out.subcommand = sub.to_string_lossy().into_owned();
     let mut i = 0;
@@ -46,12 +43,7 @@ pub fn parse(args: &[OsString]) -> Result<TfArgs, Error> {
         rest.get(*i)
             .and_then(|v| v.to_str())
             .map(str::to_string)
-            .ok_or_else(|| {
-                Error::usage(
-                    format!("`{flag}` needs a value"),
-                    Some(format!("write `{flag} VALUE`")),
-                )
-            })
+            .ok_or_else(|| Error::usage(format!("`{flag}` needs a value"), Some(format!("write `{flag} VALUE`"))))
     };
     while i < rest.len() {
         let arg = &rest[i];
@@ -81,10 +73,7 @@ pub fn parse(args: &[OsString]) -> Result<TfArgs, Error> {
             _ => {
                 if let Some(v) = s.strip_prefix("--stack=").or_else(|| s.strip_prefix("-s=")) {
                     out.stack = Some(v.to_string());
-                } else if let Some(v) = s
-                    .strip_prefix("--identity=")
-                    .or_else(|| s.strip_prefix("-i="))
-                {
+                } else if let Some(v) = s.strip_prefix("--identity=").or_else(|| s.strip_prefix("-i=")) {
                     out.identity = identity_flag(Some(v));
                 } else if let Some(v) = s.strip_prefix("--profile=") {
                     out.profiles.push(v.to_string());
@@ -100,10 +89,7 @@ pub fn parse(args: &[OsString]) -> Result<TfArgs, Error> {
     if let Some(s) = &out.stack
         && s.is_empty()
     {
-        return Err(Error::usage(
-            "`--stack` is empty",
-            Some("name a stack, e.g. `-s plat-use2-dev`".to_string()),
-        ));
+        return Err(Error::usage("`--stack` is empty", Some("name a stack, e.g. `-s plat-use2-dev`".to_string())));
     }
     Ok(out)
 }
@@ -131,19 +117,12 @@ pub fn run(args: Vec<OsString>, ctx: &Ctx) -> Result<i32, Error> {
     let prompt = ctx.prompt();
     let res = resolve(&req, &ctx.env, prompt.as_ref().map(|p| p as _))?;
     super::warn_problems(&res.warnings);
-    let comp = res
-        .component
-        .as_ref()
-        .expect("a stack and component were resolved");
+    let comp = res.component.as_ref().expect("a stack and component were resolved");
     if comp.is_abstract {
         return Err(StackError::Abstract {
             component: comp.component.clone(),
             stack: comp.stack.clone(),
-            span: comp
-                .metadata
-                .get("type")
-                .map(|n| n.span.clone())
-                .unwrap_or_else(Span::synthetic),
+            span: comp.metadata.get("type").map(|n| n.span.clone()).unwrap_or_else(Span::synthetic),
         }
         .into());
     }
@@ -167,31 +146,24 @@ pub fn run(args: Vec<OsString>, ctx: &Ctx) -> Result<i32, Error> {
                 comp.component, comp.stack
             )),
         }),
-        Selection::Disabled { .. } | Selection::NoneConfigured => {
-            exec(terraform?, &argv, &comp.terraform_dir, None)
-        }
+        Selection::Disabled { .. } | Selection::NoneConfigured => exec(terraform?, &argv, &comp.terraform_dir, None),
     }
 }
 
 /// No stack: run the real terraform with the same words, in the same directory.
 fn passthrough(args: &[OsString], tf: &TfArgs, ctx: &Ctx) -> Result<i32, Error> {
     let terraform = find_terraform(None, &ctx.env, ctx.self_exe.as_deref());
-    let forwarded: Vec<OsString> = args
-        .iter()
-        .filter(|a| a.to_str() != Some("--dry-run"))
-        .cloned()
-        .collect();
+    let forwarded: Vec<OsString> = args.iter().filter(|a| a.to_str() != Some("--dry-run")).cloned().collect();
     let wants_auth = match &tf.identity {
-        IdentityFlag::Absent => ctx
-            .env
-            .get(crate::env_vars::ATMOS_IDENTITY)
-            .is_some_and(|v| !crate::env_vars::is_identity_disabled(v)),
+        IdentityFlag::Absent => {
+            ctx.env.get(crate::env_vars::ATMOS_IDENTITY).is_some_and(|v| !crate::env_vars::is_identity_disabled(v))
+        }
         IdentityFlag::Named(v) => !crate::env_vars::is_identity_disabled(v),
         IdentityFlag::Ask => true,
     };
     if tf.dry_run {
         let mut out = String::from(
-            "Dry run: nothing was written and nothing was run.\n\nNo stack given: the call passes straight through.\n\n",
+            "Dry run: no credentials or config files were written, and nothing was run.\n\nNo stack given: the call passes straight through.\n\n",
         );
         out.push_str(&command_text(&terraform, &forwarded, &ctx.cwd));
         print!("{out}");
@@ -200,18 +172,16 @@ fn passthrough(args: &[OsString], tf: &TfArgs, ctx: &Ctx) -> Result<i32, Error> 
     if wants_auth {
         return Err(Error::NotYet {
             message: "tfauth cannot obtain credentials for a pass-through call yet".into(),
-            hint: Some("name a stack with -s to see the identity it would use (with --dry-run), or unset ATMOS_IDENTITY".into()),
+            hint: Some(
+                "name a stack with -s to see the identity it would use (with --dry-run), or unset ATMOS_IDENTITY"
+                    .into(),
+            ),
         });
     }
     exec(terraform?, &forwarded, &ctx.cwd, None)
 }
 
-fn exec(
-    program: PathBuf,
-    argv: &[OsString],
-    dir: &Path,
-    plan: Option<&EnvPlan>,
-) -> Result<i32, Error> {
+fn exec(program: PathBuf, argv: &[OsString], dir: &Path, plan: Option<&EnvPlan>) -> Result<i32, Error> {
     use std::os::unix::process::CommandExt;
     let mut cmd = std::process::Command::new(&program);
     cmd.args(argv).current_dir(dir);
@@ -223,11 +193,7 @@ fn exec(
     }
     // exec replaces this process: signals and the exit code are terraform's own.
     let err = cmd.exec();
-    Err(ExecError::Spawn {
-        path: program,
-        source: err,
-    }
-    .into())
+    Err(ExecError::Spawn { path: program, source: err }.into())
 }
 
 fn command_text(terraform: &Result<PathBuf, ExecError>, argv: &[OsString], dir: &Path) -> String {
@@ -235,10 +201,7 @@ fn command_text(terraform: &Result<PathBuf, ExecError>, argv: &[OsString], dir: 
         Ok(p) => p.display().to_string(),
         Err(e) => format!("terraform  # {e}"),
     };
-    let words: Vec<String> = argv
-        .iter()
-        .map(|a| crate::output::env::shell_quote(&a.to_string_lossy()))
-        .collect();
+    let words: Vec<String> = argv.iter().map(|a| crate::output::env::shell_quote(&a.to_string_lossy())).collect();
     format!(
         "command:\n  cd {}\n  {} {}\n",
         crate::output::env::shell_quote(&dir.display().to_string()),
@@ -255,16 +218,9 @@ fn dry_run_text(
     env: &crate::env_vars::Env,
 ) -> String {
     let comp = res.component.as_ref().expect("resolved component");
-    let mut out = String::from("Dry run: nothing was written and nothing was run.\n\n");
-    out.push_str(&format!(
-        "stack:      {}  ({})\n",
-        comp.stack,
-        display_path(&comp.stack_file)
-    ));
-    out.push_str(&format!(
-        "component:  {}  (terraform component {})\n",
-        comp.component, comp.terraform_component
-    ));
+    let mut out = String::from("Dry run: no credentials or config files were written, and nothing was run.\n\n");
+    out.push_str(&format!("stack:      {}  ({})\n", comp.stack, display_path(&comp.stack_file)));
+    out.push_str(&format!("component:  {}  (terraform component {})\n", comp.component, comp.terraform_component));
     let (name, by) = selection_text(&res.selection);
     match name {
         Some(n) => out.push_str(&format!("identity:   {n}  ({by})\n")),
@@ -289,18 +245,8 @@ fn dry_run_text(
             out.push_str(&format!("  {k}{mark}\n"));
         }
         for p in &plan.clear_prefixes {
-            let n = now
-                .iter()
-                .filter(|k| k.starts_with(p.as_str()) && !plan.clear.contains(k))
-                .count();
-            out.push_str(&format!(
-                "  {p}*{}\n",
-                if n > 0 {
-                    format!("  ({n} set now)")
-                } else {
-                    String::new()
-                }
-            ));
+            let n = now.iter().filter(|k| k.starts_with(p.as_str()) && !plan.clear.contains(k)).count();
+            out.push_str(&format!("  {p}*{}\n", if n > 0 { format!("  ({n} set now)") } else { String::new() }));
         }
     }
     if !plan.files.is_empty() {
@@ -315,10 +261,7 @@ fn dry_run_text(
     for n in &plan.notes {
         out.push_str(&format!("\nnote: {n}\n"));
     }
-    if matches!(
-        res.selection,
-        Selection::Disabled { .. } | Selection::NoneConfigured
-    ) {
+    if matches!(res.selection, Selection::Disabled { .. } | Selection::NoneConfigured) {
         out.push_str("\nThe environment is passed to terraform as it is.\n");
     }
     out
@@ -334,10 +277,7 @@ mod tests {
 
     #[test]
     fn flags_anywhere_rest_in_order() {
-        let a = parse(&words(
-            "plan vpc -out=p -s plat-use2-dev -var x=1 --dry-run -- -s literal",
-        ))
-        .unwrap();
+        let a = parse(&words("plan vpc -out=p -s plat-use2-dev -var x=1 --dry-run -- -s literal")).unwrap();
         assert_eq!(a.subcommand, "plan");
         assert_eq!(a.component.as_deref(), Some("vpc"));
         assert_eq!(a.stack.as_deref(), Some("plat-use2-dev"));
@@ -348,33 +288,13 @@ mod tests {
     #[test]
     fn identity_forms() {
         assert_eq!(
-            parse(&words("plan vpc --identity=acme/admin"))
-                .unwrap()
-                .identity,
+            parse(&words("plan vpc --identity=acme/admin")).unwrap().identity,
             IdentityFlag::Named("acme/admin".into())
         );
-        assert_eq!(
-            parse(&words("plan vpc -i acme/admin")).unwrap().identity,
-            IdentityFlag::Named("acme/admin".into())
-        );
-        assert_eq!(
-            parse(&words("plan vpc --identity -s x")).unwrap().identity,
-            IdentityFlag::Ask
-        );
-        assert_eq!(
-            parse(&words("plan --identity=false vpc"))
-                .unwrap()
-                .component
-                .as_deref(),
-            Some("vpc")
-        );
-        assert_eq!(
-            parse(&words("plan vpc --stack=s1"))
-                .unwrap()
-                .stack
-                .as_deref(),
-            Some("s1")
-        );
+        assert_eq!(parse(&words("plan vpc -i acme/admin")).unwrap().identity, IdentityFlag::Named("acme/admin".into()));
+        assert_eq!(parse(&words("plan vpc --identity -s x")).unwrap().identity, IdentityFlag::Ask);
+        assert_eq!(parse(&words("plan --identity=false vpc")).unwrap().component.as_deref(), Some("vpc"));
+        assert_eq!(parse(&words("plan vpc --stack=s1")).unwrap().stack.as_deref(), Some("s1"));
     }
 
     #[test]

@@ -21,10 +21,7 @@ pub fn discover(cwd: &Path, env: &Env) -> Result<PathBuf, ConfigError> {
             return Ok(found);
         }
         searched.push(p);
-        return Err(ConfigError::NotFound {
-            searched,
-            from_env: true,
-        });
+        return Err(ConfigError::NotFound { searched, from_env: true });
     }
     let stop = find_git_root(cwd);
     for dir in cwd.ancestors() {
@@ -50,19 +47,14 @@ pub fn discover(cwd: &Path, env: &Env) -> Result<PathBuf, ConfigError> {
         }
         searched.push(dir);
     }
-    Err(ConfigError::NotFound {
-        searched,
-        from_env: false,
-    })
+    Err(ConfigError::NotFound { searched, from_env: false })
 }
 
 /// `$XDG_CONFIG_HOME`, else `~/.config`.
 pub fn xdg_config_home(env: &Env) -> Option<PathBuf> {
     match env.get(env_vars::XDG_CONFIG_HOME) {
         Some(x) if Path::new(x).is_absolute() => Some(PathBuf::from(x)),
-        _ => env
-            .get(env_vars::HOME)
-            .map(|h| Path::new(h).join(".config")),
+        _ => env.get(env_vars::HOME).map(|h| Path::new(h).join(".config")),
     }
 }
 
@@ -72,9 +64,7 @@ fn in_dir(dir: &Path) -> Option<PathBuf> {
 
 /// The nearest ancestor of `dir` (itself included) that holds `.git`.
 pub fn find_git_root(dir: &Path) -> Option<PathBuf> {
-    dir.ancestors()
-        .find(|d| d.join(".git").exists())
-        .map(Path::to_path_buf)
+    dir.ancestors().find(|d| d.join(".git").exists()).map(Path::to_path_buf)
 }
 
 #[cfg(test)]
@@ -91,10 +81,7 @@ mod tests {
         // A config above the git root must not be found from inside the repo.
         std::fs::write(t.path().join("atmos.yaml"), "").unwrap();
         let env = Env::default();
-        assert!(matches!(
-            discover(&deep, &env),
-            Err(ConfigError::NotFound { .. })
-        ));
+        assert!(matches!(discover(&deep, &env), Err(ConfigError::NotFound { .. })));
         std::fs::write(repo.join("atmos.yaml"), "").unwrap();
         assert_eq!(discover(&deep, &env).unwrap(), repo.join("atmos.yaml"));
     }
@@ -111,10 +98,7 @@ mod tests {
         let env = Env::from_pairs([("ATMOS_CLI_CONFIG_PATH", f.to_str().unwrap())]);
         assert_eq!(discover(cwd, &env).unwrap(), f);
         let env = Env::from_pairs([("ATMOS_CLI_CONFIG_PATH", "/nonexistent/x")]);
-        assert!(matches!(
-            discover(cwd, &env),
-            Err(ConfigError::NotFound { from_env: true, .. })
-        ));
+        assert!(matches!(discover(cwd, &env), Err(ConfigError::NotFound { from_env: true, .. })));
     }
 
     #[test]
@@ -127,15 +111,9 @@ mod tests {
         std::fs::write(xdg.join("atmos/atmos.yaml"), "").unwrap();
         let cwd = t.path().join("work");
         std::fs::create_dir_all(cwd.join(".git")).unwrap();
-        let env = Env::from_pairs([
-            ("HOME", home.to_str().unwrap()),
-            ("XDG_CONFIG_HOME", xdg.to_str().unwrap()),
-        ]);
+        let env = Env::from_pairs([("HOME", home.to_str().unwrap()), ("XDG_CONFIG_HOME", xdg.to_str().unwrap())]);
         assert_eq!(discover(&cwd, &env).unwrap(), xdg.join("atmos/atmos.yaml"));
         std::fs::write(home.join(".atmos/atmos.yaml"), "").unwrap();
-        assert_eq!(
-            discover(&cwd, &env).unwrap(),
-            home.join(".atmos/atmos.yaml")
-        );
+        assert_eq!(discover(&cwd, &env).unwrap(), home.join(".atmos/atmos.yaml"));
     }
 }

@@ -19,32 +19,16 @@ use std::path::{Path, PathBuf};
 /// Problems finding or reading `atmos.yaml` and its profiles.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("no atmos.yaml found")]
-    NotFound {
-        searched: Vec<PathBuf>,
-        from_env: bool,
-    },
+    #[error("no atmos.yaml found{}", if *from_env { format!(" at {}", list_paths(searched)) } else { String::new() })]
+    NotFound { searched: Vec<PathBuf>, from_env: bool },
     #[error(transparent)]
     Yaml(#[from] YamlError),
     #[error("profile `{name}` does not exist")]
-    ProfileNotFound {
-        name: String,
-        available: Vec<String>,
-        searched: Vec<PathBuf>,
-    },
+    ProfileNotFound { name: String, available: Vec<String>, searched: Vec<PathBuf> },
     #[error("`{field}` at {span} must be {expected}, not {found}")]
-    WrongType {
-        field: String,
-        span: Span,
-        expected: &'static str,
-        found: &'static str,
-    },
+    WrongType { field: String, span: Span, expected: &'static str, found: &'static str },
     #[error("`{field}` at {span}: {message}")]
-    Invalid {
-        field: String,
-        span: Span,
-        message: String,
-    },
+    Invalid { field: String, span: Span, message: String },
 }
 
 impl ConfigError {
@@ -53,10 +37,10 @@ impl ConfigError {
             ConfigError::NotFound { from_env: true, .. } => {
                 Some("ATMOS_CLI_CONFIG_PATH points to no atmos.yaml; fix or unset it".into())
             }
-            ConfigError::NotFound { .. } => Some(
-                "run tfauth inside an Atmos repository, or set ATMOS_CLI_CONFIG_PATH to the directory that holds atmos.yaml"
-                    .into(),
-            ),
+            ConfigError::NotFound { searched, .. } => Some(format!(
+                "run tfauth inside an Atmos repository, or set ATMOS_CLI_CONFIG_PATH to the directory that holds atmos.yaml\nhint: looked in {}",
+                list_paths(searched)
+            )),
             ConfigError::Yaml(e) => e.hint(),
             ConfigError::ProfileNotFound { available, .. } if available.is_empty() => {
                 Some("no profiles exist; create a directory profiles/NAME/ with YAML files in it".into())
@@ -130,16 +114,9 @@ pub fn load(opts: &ConfigOptions, env: &Env) -> Result<AtmosConfig, ConfigError>
 /// Loads a known `atmos.yaml` and applies profiles.
 pub fn load_file(file: &Path, opts: &ConfigOptions, env: &Env) -> Result<AtmosConfig, ConfigError> {
     let file = absolute(&opts.cwd, file);
-    let dir = file
-        .parent()
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| opts.cwd.clone());
+    let dir = file.parent().map(Path::to_path_buf).unwrap_or_else(|| opts.cwd.clone());
     let repo_root = find_git_root(&dir);
-    let mut load_ctx = LoadContext {
-        env: env.clone(),
-        base_path: Some(dir.clone()),
-        repo_root,
-    };
+    let mut load_ctx = LoadContext { env: env.clone(), base_path: Some(dir.clone()), repo_root };
     let mut root = Loader::new(&load_ctx).load_file(&file)?;
     if root.is_null() {
         root = Node::empty_map(Span::file_start(file.as_path().into()));
@@ -197,14 +174,11 @@ pub fn load_file(file: &Path, opts: &ConfigOptions, env: &Env) -> Result<AtmosCo
             &base_path,
             Path::new(&opt_str(&root, &["stacks", "base_path"])?.map_or("stacks".into(), |s| s.0)),
         ),
-        included_paths: opt_str_list(&root, &["stacks", "included_paths"])?
-            .unwrap_or_else(|| vec!["**/*".into()]),
+        included_paths: opt_str_list(&root, &["stacks", "included_paths"])?.unwrap_or_else(|| vec!["**/*".into()]),
         excluded_paths: opt_str_list(&root, &["stacks", "excluded_paths"])?
             .unwrap_or_else(|| vec!["**/_defaults.yaml".into()]),
-        name_template: opt_str(&root, &["stacks", "name_template"])?
-            .filter(|(s, _)| !s.trim().is_empty()),
-        name_pattern: opt_str(&root, &["stacks", "name_pattern"])?
-            .filter(|(s, _)| !s.trim().is_empty()),
+        name_template: opt_str(&root, &["stacks", "name_template"])?.filter(|(s, _)| !s.trim().is_empty()),
+        name_pattern: opt_str(&root, &["stacks", "name_pattern"])?.filter(|(s, _)| !s.trim().is_empty()),
     };
     let terraform = TerraformSettings {
         base_path: absolute(
@@ -216,17 +190,7 @@ pub fn load_file(file: &Path, opts: &ConfigOptions, env: &Env) -> Result<AtmosCo
         ),
         command: opt_str(&root, &["components", "terraform", "command"])?.map(|s| s.0),
     };
-    Ok(AtmosConfig {
-        file,
-        dir,
-        root,
-        profiles: applied,
-        base_path,
-        stacks,
-        terraform,
-        list_strategy,
-        load_ctx,
-    })
+    Ok(AtmosConfig { file, dir, root, profiles: applied, base_path, stacks, terraform, list_strategy, load_ctx })
 }
 
 /// Profiles merge like any config (maps recursive, lists replaced); their `auth:` names
@@ -251,11 +215,7 @@ fn apply_profile_layer(root: &mut Node, layer: &Node) {
 
 /// `path` made absolute against `base`, with `.` and `..` folded.
 pub fn absolute(base: &Path, path: &Path) -> PathBuf {
-    let joined = if path.is_absolute() {
-        path.to_path_buf()
-    } else {
-        base.join(path)
-    };
+    let joined = if path.is_absolute() { path.to_path_buf() } else { base.join(path) };
     clean_path(&joined)
 }
 
@@ -283,9 +243,9 @@ pub fn opt_str(root: &Node, path: &[&str]) -> Result<Option<(String, Span)>, Con
         None => Ok(None),
         Some(n) if n.is_null() => Ok(None),
         Some(n) => match &n.value {
-            crate::yaml::Value::Str(_)
-            | crate::yaml::Value::Int(_)
-            | crate::yaml::Value::Float(_) => Ok(n.scalar_string().map(|s| (s, n.span.clone()))),
+            crate::yaml::Value::Str(_) | crate::yaml::Value::Int(_) | crate::yaml::Value::Float(_) => {
+                Ok(n.scalar_string().map(|s| (s, n.span.clone())))
+            }
             _ => Err(wrong_type(path, n, "a string")),
         },
     }
@@ -300,16 +260,10 @@ pub fn opt_str_list(root: &Node, path: &[&str]) -> Result<Option<Vec<String>>, C
             if let Some(s) = n.as_str() {
                 return Ok(Some(vec![s.to_string()]));
             }
-            let items = n
-                .as_seq()
-                .ok_or_else(|| wrong_type(path, n, "a list of strings"))?;
+            let items = n.as_seq().ok_or_else(|| wrong_type(path, n, "a list of strings"))?;
             items
                 .iter()
-                .map(|i| {
-                    i.as_str()
-                        .map(str::to_string)
-                        .ok_or_else(|| wrong_type(path, i, "a string"))
-                })
+                .map(|i| i.as_str().map(str::to_string).ok_or_else(|| wrong_type(path, i, "a string")))
                 .collect::<Result<Vec<_>, _>>()
                 .map(Some)
         }
@@ -317,21 +271,12 @@ pub fn opt_str_list(root: &Node, path: &[&str]) -> Result<Option<Vec<String>>, C
 }
 
 fn wrong_type(path: &[&str], n: &Node, expected: &'static str) -> ConfigError {
-    ConfigError::WrongType {
-        field: path.join("."),
-        span: n.span.clone(),
-        expected,
-        found: n.type_name(),
-    }
+    ConfigError::WrongType { field: path.join("."), span: n.span.clone(), expected, found: n.type_name() }
 }
 
 /// For messages: a list of paths, relative where possible.
 pub fn list_paths(paths: &[PathBuf]) -> String {
-    paths
-        .iter()
-        .map(|p| display_path(p))
-        .collect::<Vec<_>>()
-        .join(", ")
+    paths.iter().map(|p| display_path(p)).collect::<Vec<_>>().join(", ")
 }
 
 #[cfg(test)]
@@ -341,13 +286,7 @@ mod tests {
     #[test]
     fn clean_path_folds_dots() {
         assert_eq!(clean_path(Path::new("/a/./b/../c")), PathBuf::from("/a/c"));
-        assert_eq!(
-            absolute(Path::new("/r"), Path::new("x/../y")),
-            PathBuf::from("/r/y")
-        );
-        assert_eq!(
-            absolute(Path::new("/r"), Path::new("/abs")),
-            PathBuf::from("/abs")
-        );
+        assert_eq!(absolute(Path::new("/r"), Path::new("x/../y")), PathBuf::from("/r/y"));
+        assert_eq!(absolute(Path::new("/r"), Path::new("/abs")), PathBuf::from("/abs"));
     }
 }

@@ -5,9 +5,7 @@
 //! `$XDG_CONFIG_HOME/atmos/profiles/`, `profiles/` that has a directory of that name.
 //! Every YAML file below it applies, in path order.
 
-use super::{
-    ConfigError, ConfigOptions, absolute, discovery::xdg_config_home, opt_str, opt_str_list,
-};
+use super::{ConfigError, ConfigOptions, absolute, discovery::xdg_config_home, opt_str, opt_str_list};
 use crate::env_vars::{self, Env};
 use crate::yaml::Node;
 use std::path::{Path, PathBuf};
@@ -29,22 +27,11 @@ pub fn requested(opts: &ConfigOptions, env: &Env, root: &Node) -> Result<Vec<Str
     } else {
         opt_str_list(root, &["profiles", "default"])?.unwrap_or_default()
     };
-    Ok(raw
-        .iter()
-        .flat_map(|s| s.split(','))
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(str::to_string)
-        .collect())
+    Ok(raw.iter().flat_map(|s| s.split(',')).map(str::trim).filter(|s| !s.is_empty()).map(str::to_string).collect())
 }
 
 /// The directories searched for profiles, in order.
-pub fn search_dirs(
-    root: &Node,
-    config_dir: &Path,
-    base_path: &Path,
-    env: &Env,
-) -> Result<Vec<PathBuf>, ConfigError> {
+pub fn search_dirs(root: &Node, config_dir: &Path, base_path: &Path, env: &Env) -> Result<Vec<PathBuf>, ConfigError> {
     let mut dirs = Vec::new();
     if let Some((p, _)) = opt_str(root, &["profiles", "base_path"])? {
         dirs.push(absolute(base_path, Path::new(&p)));
@@ -74,19 +61,11 @@ pub fn find(
                 let mut files = Vec::new();
                 collect_yaml(&dir, &mut files);
                 files.sort();
-                return Ok(ProfileSource {
-                    name: name.to_string(),
-                    dir,
-                    files,
-                });
+                return Ok(ProfileSource { name: name.to_string(), dir, files });
             }
         }
     }
-    Err(ConfigError::ProfileNotFound {
-        name: name.to_string(),
-        available: available(&dirs),
-        searched: dirs,
-    })
+    Err(ConfigError::ProfileNotFound { name: name.to_string(), available: available(&dirs), searched: dirs })
 }
 
 /// Every profile name found in the search directories, sorted.
@@ -116,13 +95,7 @@ fn collect_yaml(dir: &Path, out: &mut Vec<PathBuf>) {
         let path = e.path();
         match e.file_type() {
             Ok(t) if t.is_dir() => collect_yaml(&path, out),
-            Ok(t)
-                if t.is_file()
-                    && matches!(
-                        path.extension().and_then(|x| x.to_str()),
-                        Some("yaml" | "yml")
-                    ) =>
-            {
+            Ok(t) if t.is_file() && matches!(path.extension().and_then(|x| x.to_str()), Some("yaml" | "yml")) => {
                 out.push(path)
             }
             _ => {}

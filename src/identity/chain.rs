@@ -37,20 +37,12 @@ impl Chain {
         if let ChainRoot::Provider(p) = &self.root {
             parts.push(format!("{} ({})", p.name, p.kind_name));
         }
-        parts.extend(
-            self.hops
-                .iter()
-                .map(|h| format!("{} ({})", h.name, h.kind_name)),
-        );
+        parts.extend(self.hops.iter().map(|h| format!("{} ({})", h.name, h.kind_name)));
         parts.join(" -> ")
     }
     /// Every subject in the chain, for filtering problems that concern it.
     pub fn subjects(&self) -> Vec<Subject> {
-        let mut s: Vec<Subject> = self
-            .hops
-            .iter()
-            .map(|h| Subject::Identity(h.name.clone()))
-            .collect();
+        let mut s: Vec<Subject> = self.hops.iter().map(|h| Subject::Identity(h.name.clone())).collect();
         if let ChainRoot::Provider(p) = &self.root {
             s.push(Subject::Provider(p.name.clone()));
         }
@@ -75,29 +67,20 @@ pub fn build(auth: &AuthConfig, leaf: &str) -> Result<Chain, Problem> {
                 subject: Subject::Identity(leaf.to_string()),
                 span: Some(cur.span.clone()),
                 message: format!("identity chain cycle: {}", path.join(" -> ")),
-                hint: Some(
-                    "a chain must end at a provider or a standalone identity; break the cycle"
-                        .into(),
-                ),
+                hint: Some("a chain must end at a provider or a standalone identity; break the cycle".into()),
             });
         }
         hops.push(cur.clone());
         match &cur.via {
             None if cur.is_standalone() => {
                 hops.reverse();
-                return Ok(Chain {
-                    root: ChainRoot::Standalone,
-                    hops,
-                });
+                return Ok(Chain { root: ChainRoot::Standalone, hops });
             }
             None => {
                 return Err(Problem {
                     subject: Subject::Identity(cur.name.clone()),
                     span: Some(cur.span.clone()),
-                    message: format!(
-                        "identity `{}` ({}) has no valid `via`",
-                        cur.name, cur.kind_name
-                    ),
+                    message: format!("identity `{}` ({}) has no valid `via`", cur.name, cur.kind_name),
                     hint: Some("add `via: {provider: NAME}` or `via: {identity: NAME}`".into()),
                 });
             }
@@ -105,33 +88,18 @@ pub fn build(auth: &AuthConfig, leaf: &str) -> Result<Chain, Problem> {
                 let provider = auth.provider(p).ok_or_else(|| Problem {
                     subject: Subject::Identity(cur.name.clone()),
                     span: Some(span.clone()),
-                    message: format!(
-                        "identity `{}`: `via.provider` names `{p}`, which is not defined",
-                        cur.name
-                    ),
-                    hint: Some(did_you_mean(
-                        p,
-                        auth.providers.iter().map(|p| p.name.as_str()),
-                    )),
+                    message: format!("identity `{}`: `via.provider` names `{p}`, which is not defined", cur.name),
+                    hint: Some(did_you_mean(p, auth.providers.iter().map(|p| p.name.as_str()))),
                 })?;
                 hops.reverse();
-                return Ok(Chain {
-                    root: ChainRoot::Provider(provider.clone()),
-                    hops,
-                });
+                return Ok(Chain { root: ChainRoot::Provider(provider.clone()), hops });
             }
             Some(Via::Identity(next, span)) => {
                 cur = auth.identity(next).ok_or_else(|| Problem {
                     subject: Subject::Identity(cur.name.clone()),
                     span: Some(span.clone()),
-                    message: format!(
-                        "identity `{}`: `via.identity` names `{next}`, which is not defined",
-                        cur.name
-                    ),
-                    hint: Some(did_you_mean(
-                        next,
-                        auth.identities.iter().map(|i| i.name.as_str()),
-                    )),
+                    message: format!("identity `{}`: `via.identity` names `{next}`, which is not defined", cur.name),
+                    hint: Some(did_you_mean(next, auth.identities.iter().map(|i| i.name.as_str()))),
                 })?;
             }
         }

@@ -52,25 +52,16 @@ pub fn select(
     prompt: Option<&dyn Prompt>,
     context: Option<&str>,
 ) -> Result<Selection, AuthError> {
-    let named = |value: &str,
-                 by: SelectionSource,
-                 source_name: &'static str|
-     -> Result<Selection, AuthError> {
+    let named = |value: &str, by: SelectionSource, source_name: &'static str| -> Result<Selection, AuthError> {
         if is_identity_disabled(value) {
             return Ok(Selection::Disabled { by });
         }
         match auth.identity(value.trim()) {
-            Some(id) => Ok(Selection::Identity {
-                name: id.name.clone(),
-                by,
-            }),
+            Some(id) => Ok(Selection::Identity { name: id.name.clone(), by }),
             None => Err(AuthError::UnknownIdentity {
                 name: value.trim().to_string(),
                 source_name,
-                suggestions: crate::suggest::nearest(
-                    value.trim(),
-                    auth.identities.iter().map(|i| i.name.as_str()),
-                ),
+                suggestions: crate::suggest::nearest(value.trim(), auth.identities.iter().map(|i| i.name.as_str())),
                 available: auth.identity_names(),
             }),
         }
@@ -92,37 +83,19 @@ pub fn select(
             name: one.name.clone(),
             by: SelectionSource::Default(one.default_span.clone().unwrap_or_else(Span::synthetic)),
         }),
-        [] => pick(
-            auth,
-            prompt,
-            "No identity is marked default. Which identity?",
-            None,
-        )
-        .map_err(|e| match e {
-            AuthError::NeedTerminal { candidates } => AuthError::NoDefault {
-                candidates,
-                context: context.map(str::to_string),
-            },
+        [] => pick(auth, prompt, "No identity is marked default. Which identity?", None).map_err(|e| match e {
+            AuthError::NeedTerminal { candidates } => {
+                AuthError::NoDefault { candidates, context: context.map(str::to_string) }
+            }
             other => other,
         }),
         several => {
             let names: Vec<String> = several.iter().map(|i| i.name.clone()).collect();
-            pick(
-                auth,
-                prompt,
-                "Several identities are marked default. Which one?",
-                Some(&names),
-            )
-            .map_err(|e| match e {
+            pick(auth, prompt, "Several identities are marked default. Which one?", Some(&names)).map_err(|e| match e {
                 AuthError::NeedTerminal { .. } => AuthError::SeveralDefaults {
                     candidates: several
                         .iter()
-                        .map(|i| {
-                            (
-                                i.name.clone(),
-                                i.default_span.clone().unwrap_or_else(Span::synthetic),
-                            )
-                        })
+                        .map(|i| (i.name.clone(), i.default_span.clone().unwrap_or_else(Span::synthetic)))
                         .collect(),
                     context: context.map(str::to_string),
                 },
@@ -138,17 +111,12 @@ fn pick(
     question: &str,
     only: Option<&[String]>,
 ) -> Result<Selection, AuthError> {
-    let items: Vec<String> = only
-        .map(<[String]>::to_vec)
-        .unwrap_or_else(|| auth.identity_names());
+    let items: Vec<String> = only.map(<[String]>::to_vec).unwrap_or_else(|| auth.identity_names());
     let Some(prompt) = prompt.filter(|_| !items.is_empty()) else {
         return Err(AuthError::NeedTerminal { candidates: items });
     };
     match prompt.choose(question, &items) {
-        Some(i) if i < items.len() => Ok(Selection::Identity {
-            name: items[i].clone(),
-            by: SelectionSource::Picked,
-        }),
+        Some(i) if i < items.len() => Ok(Selection::Identity { name: items[i].clone(), by: SelectionSource::Picked }),
         _ => Err(AuthError::NeedTerminal { candidates: items }),
     }
 }

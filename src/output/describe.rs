@@ -20,9 +20,7 @@ fn redact_in_place(node: &mut Node) {
     match &mut node.value {
         Value::Map(map) => {
             for (k, v) in map.iter_mut() {
-                if is_secret_key(k)
-                    && !matches!(v.value, Value::Map(_) | Value::Seq(_) | Value::Null)
-                {
+                if is_secret_key(k) && !matches!(v.value, Value::Map(_) | Value::Seq(_) | Value::Null) {
                     *v = Node::new(Value::Str(REDACTED.into()), v.span.clone());
                 } else {
                     redact_in_place(v);
@@ -38,10 +36,7 @@ fn redact_in_place(node: &mut Node) {
 pub fn selection_text(sel: &Selection) -> (Option<String>, String) {
     match sel {
         Selection::Disabled { by } => (None, format!("auth disabled ({})", source_text(by))),
-        Selection::NoneConfigured => (
-            None,
-            "no identities configured; running without auth".into(),
-        ),
+        Selection::NoneConfigured => (None, "no identities configured; running without auth".into()),
         Selection::Identity { name, by } => (Some(name.clone()), source_text(by)),
     }
 }
@@ -64,14 +59,8 @@ pub fn describe(res: &Resolution, plan: &EnvPlan, env: &crate::env_vars::Env) ->
         doc.insert("stack".into(), json!(c.stack));
         doc.insert("stack_file".into(), json!(display_path(&c.stack_file)));
         doc.insert("terraform_component".into(), json!(c.terraform_component));
-        doc.insert(
-            "terraform_dir".into(),
-            json!(c.terraform_dir.display().to_string()),
-        );
-        doc.insert(
-            "terraform_dir_exists".into(),
-            json!(c.terraform_dir.is_dir()),
-        );
+        doc.insert("terraform_dir".into(), json!(c.terraform_dir.display().to_string()));
+        doc.insert("terraform_dir_exists".into(), json!(c.terraform_dir.is_dir()));
         doc.insert("abstract".into(), json!(c.is_abstract));
         doc.insert("inherits".into(), json!(c.inherits));
         doc.insert("metadata".into(), to_json(&c.metadata));
@@ -92,18 +81,11 @@ pub fn describe(res: &Resolution, plan: &EnvPlan, env: &crate::env_vars::Env) ->
             if let ChainRoot::Provider(p) = &ch.root {
                 v.push(json!({"provider": p.name, "kind": p.kind_name}));
             }
-            v.extend(
-                ch.hops
-                    .iter()
-                    .map(|h| json!({"identity": h.name, "kind": h.kind_name})),
-            );
+            v.extend(ch.hops.iter().map(|h| json!({"identity": h.name, "kind": h.kind_name})));
             v
         }
     };
-    doc.insert(
-        "identity".into(),
-        json!({"name": name, "selected_by": by, "chain": chain}),
-    );
+    doc.insert("identity".into(), json!({"name": name, "selected_by": by, "chain": chain}));
     doc.insert(
         "environment".into(),
         json!({
@@ -115,16 +97,16 @@ pub fn describe(res: &Resolution, plan: &EnvPlan, env: &crate::env_vars::Env) ->
     );
     doc.insert(
         "files".into(),
-        plan.files.iter().map(|f| json!({"path": f.path.display().to_string(), "mode": "0600", "contents": f.contents})).collect(),
+        plan.files
+            .iter()
+            .map(|f| json!({"path": f.path.display().to_string(), "mode": "0600", "contents": f.contents}))
+            .collect(),
     );
     if !plan.notes.is_empty() {
         doc.insert("notes".into(), json!(plan.notes));
     }
     if !res.warnings.is_empty() {
-        doc.insert(
-            "warnings".into(),
-            res.warnings.iter().map(|w| json!(w.to_string())).collect(),
-        );
+        doc.insert("warnings".into(), res.warnings.iter().map(|w| json!(w.to_string())).collect());
     }
     J::Object(doc)
 }

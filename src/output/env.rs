@@ -40,11 +40,7 @@ impl EnvPlan {
             .map(|(k, _)| k)
             .filter(|k| !self.set.contains_key(*k))
             .filter(|k| {
-                self.clear.iter().any(|c| c == k)
-                    || self
-                        .clear_prefixes
-                        .iter()
-                        .any(|p| k.starts_with(p.as_str()))
+                self.clear.iter().any(|c| c == k) || self.clear_prefixes.iter().any(|p| k.starts_with(p.as_str()))
             })
             .map(str::to_string)
             .collect();
@@ -98,32 +94,16 @@ pub fn realm(env: &Env, configured: Option<&str>, config_dir: Option<&Path>) -> 
 pub fn realm_hash(dir: &Path) -> String {
     let cleaned = crate::config::clean_path(dir);
     let text = cleaned.to_string_lossy().replace('\\', "/").to_lowercase();
-    let text = if text.len() > 1 {
-        text.trim_end_matches('/').to_string()
-    } else {
-        text
-    };
+    let text = if text.len() > 1 { text.trim_end_matches('/').to_string() } else { text };
     let digest = Sha256::digest(text.as_bytes());
     digest.iter().take(8).map(|b| format!("{b:02x}")).collect()
 }
 
 /// A name made safe for one path component.
 pub fn path_component(name: &str) -> String {
-    let s: String = name
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
-                c
-            } else {
-                '-'
-            }
-        })
-        .collect();
-    if s.is_empty() || s == "." || s == ".." {
-        "_".to_string()
-    } else {
-        s
-    }
+    let s: String =
+        name.chars().map(|c| if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') { c } else { '-' }).collect();
+    if s.is_empty() || s == "." || s == ".." { "_".to_string() } else { s }
 }
 
 /// Builds the plan for `chain`.
@@ -155,39 +135,22 @@ pub fn aws_region(chain: &Chain, stack_region: Option<&str>) -> String {
 
 fn aws_plan(chain: &Chain, ctx: &PlanContext) -> EnvPlan {
     let leaf = chain.leaf();
-    let dir = ctx
-        .realm_dir
-        .join("aws")
-        .join(path_component(chain.root_name()));
+    let dir = ctx.realm_dir.join("aws").join(path_component(chain.root_name()));
     let config = dir.join("config");
     let credentials = dir.join("credentials");
     let region = aws_region(chain, ctx.stack_region.as_deref());
 
-    let mut command = vec![
-        shell_quote(&ctx.helper.to_string_lossy()),
-        "--identity".into(),
-        shell_quote(&leaf.name),
-    ];
+    let mut command = vec![shell_quote(&ctx.helper.to_string_lossy()), "--identity".into(), shell_quote(&leaf.name)];
     command.extend(ctx.helper_args.iter().map(|a| shell_quote(a)));
-    let header = format!(
-        "# Written by tfauth for {}. Rewritten on every run; do not edit.\n",
-        ctx.purpose
-    );
-    let config_text = format!(
-        "{header}[profile {}]\ncredential_process = {}\nregion = {region}\n",
-        leaf.name,
-        command.join(" ")
-    );
-    let credentials_text = format!(
-        "{header}# Intentionally empty: credentials come from credential_process in the config file.\n"
-    );
+    let header = format!("# Written by tfauth for {}. Rewritten on every run; do not edit.\n", ctx.purpose);
+    let config_text =
+        format!("{header}[profile {}]\ncredential_process = {}\nregion = {region}\n", leaf.name, command.join(" "));
+    let credentials_text =
+        format!("{header}# Intentionally empty: credentials come from credential_process in the config file.\n");
 
     let mut set = BTreeMap::new();
     set.insert(ev::AWS_CONFIG_FILE.into(), config.display().to_string());
-    set.insert(
-        ev::AWS_SHARED_CREDENTIALS_FILE.into(),
-        credentials.display().to_string(),
-    );
+    set.insert(ev::AWS_SHARED_CREDENTIALS_FILE.into(), credentials.display().to_string());
     set.insert(ev::AWS_PROFILE.into(), leaf.name.clone());
     set.insert(ev::AWS_REGION.into(), region.clone());
     set.insert(ev::AWS_DEFAULT_REGION.into(), region);
@@ -196,19 +159,10 @@ fn aws_plan(chain: &Chain, ctx: &PlanContext) -> EnvPlan {
     EnvPlan {
         set,
         clear: ev::AWS_COMPETING.iter().map(|s| s.to_string()).collect(),
-        clear_prefixes: ev::AWS_COMPETING_PREFIXES
-            .iter()
-            .map(|s| s.to_string())
-            .collect(),
+        clear_prefixes: ev::AWS_COMPETING_PREFIXES.iter().map(|s| s.to_string()).collect(),
         files: vec![
-            PlannedFile {
-                path: config,
-                contents: config_text,
-            },
-            PlannedFile {
-                path: credentials,
-                contents: credentials_text,
-            },
+            PlannedFile { path: config, contents: config_text },
+            PlannedFile { path: credentials, contents: credentials_text },
         ],
         notes: vec![],
     }
@@ -224,10 +178,7 @@ fn azure_plan(chain: &Chain) -> EnvPlan {
     };
     if let ChainRoot::Provider(p) = &chain.root {
         match &p.kind {
-            Some(ProviderKind::AzureCli {
-                tenant_id,
-                subscription_id,
-            }) => {
+            Some(ProviderKind::AzureCli { tenant_id, subscription_id }) => {
                 put(ev::ARM_USE_CLI, None, "true");
                 if let Some(t) = tenant_id {
                     put(ev::ARM_TENANT_ID, Some(ev::AZURE_TENANT_ID), t);
@@ -236,11 +187,7 @@ fn azure_plan(chain: &Chain) -> EnvPlan {
                     put(ev::ARM_SUBSCRIPTION_ID, Some(ev::AZURE_SUBSCRIPTION_ID), s);
                 }
             }
-            Some(ProviderKind::AzureOidc {
-                tenant_id,
-                client_id,
-                subscription_id,
-            }) => {
+            Some(ProviderKind::AzureOidc { tenant_id, client_id, subscription_id }) => {
                 put(ev::ARM_USE_OIDC, None, "true");
                 put(ev::ARM_TENANT_ID, Some(ev::AZURE_TENANT_ID), tenant_id);
                 put(ev::ARM_CLIENT_ID, Some(ev::AZURE_CLIENT_ID), client_id);
@@ -248,11 +195,7 @@ fn azure_plan(chain: &Chain) -> EnvPlan {
                     put(ev::ARM_SUBSCRIPTION_ID, Some(ev::AZURE_SUBSCRIPTION_ID), s);
                 }
             }
-            Some(ProviderKind::AzureDeviceCode {
-                tenant_id,
-                client_id,
-                subscription_id,
-            }) => {
+            Some(ProviderKind::AzureDeviceCode { tenant_id, client_id, subscription_id }) => {
                 put(ev::ARM_TENANT_ID, Some(ev::AZURE_TENANT_ID), tenant_id);
                 if let Some(c) = client_id {
                     put(ev::ARM_CLIENT_ID, Some(ev::AZURE_CLIENT_ID), c);
@@ -264,17 +207,8 @@ fn azure_plan(chain: &Chain) -> EnvPlan {
             _ => {}
         }
     }
-    if let Some(IdentityKind::AzureSubscription {
-        subscription_id,
-        location,
-        resource_group,
-    }) = &chain.leaf().kind
-    {
-        put(
-            ev::ARM_SUBSCRIPTION_ID,
-            Some(ev::AZURE_SUBSCRIPTION_ID),
-            subscription_id,
-        );
+    if let Some(IdentityKind::AzureSubscription { subscription_id, location, resource_group }) = &chain.leaf().kind {
+        put(ev::ARM_SUBSCRIPTION_ID, Some(ev::AZURE_SUBSCRIPTION_ID), subscription_id);
         if let Some(l) = location {
             put(ev::ARM_LOCATION, Some(ev::AZURE_LOCATION), l);
         }
@@ -285,35 +219,26 @@ fn azure_plan(chain: &Chain) -> EnvPlan {
     EnvPlan {
         set,
         clear: vec![],
-        clear_prefixes: ev::AZURE_COMPETING_PREFIXES
-            .iter()
-            .map(|s| s.to_string())
-            .collect(),
+        clear_prefixes: ev::AZURE_COMPETING_PREFIXES.iter().map(|s| s.to_string()).collect(),
         files: vec![],
-        notes: vec![
-            "Azure token files and the isolated AZURE_CONFIG_DIR are not written yet".into(),
-        ],
+        notes: vec!["Azure token files and the isolated AZURE_CONFIG_DIR are not written yet".into()],
     }
 }
 
 fn gcp_plan(chain: &Chain) -> EnvPlan {
     let mut set = BTreeMap::new();
     let (project, region, zone) = match &chain.leaf().kind {
-        Some(IdentityKind::GcpProject {
-            project_id,
-            region,
-            zone,
-        }) => (Some(project_id.clone()), region.clone(), zone.clone()),
-        Some(IdentityKind::GcpServiceAccount { project_id, .. }) => {
-            (project_id.clone(), None, None)
+        Some(IdentityKind::GcpProject { project_id, region, zone }) => {
+            (Some(project_id.clone()), region.clone(), zone.clone())
         }
+        Some(IdentityKind::GcpServiceAccount { project_id, .. }) => (project_id.clone(), None, None),
         _ => (None, None, None),
     };
     let project = project.or_else(|| match &chain.root {
         ChainRoot::Provider(p) => match &p.kind {
-            Some(
-                ProviderKind::GcpAdc { project_id, .. } | ProviderKind::GcpWif { project_id, .. },
-            ) => project_id.clone(),
+            Some(ProviderKind::GcpAdc { project_id, .. } | ProviderKind::GcpWif { project_id, .. }) => {
+                project_id.clone()
+            }
             _ => None,
         },
         ChainRoot::Standalone => None,
@@ -334,16 +259,15 @@ fn gcp_plan(chain: &Chain) -> EnvPlan {
         clear: vec![],
         clear_prefixes: ev::GCP_COMPETING_PREFIXES.iter().map(|s| s.to_string()).collect(),
         files: vec![],
-        notes: vec!["GCP credential files (GOOGLE_APPLICATION_CREDENTIALS, CLOUDSDK_CONFIG) are not written yet".into()],
+        notes: vec![
+            "GCP credential files (GOOGLE_APPLICATION_CREDENTIALS, CLOUDSDK_CONFIG) are not written yet".into(),
+        ],
     }
 }
 
 /// Quotes `s` for `sh -c` (how SDKs run `credential_process`), only when needed.
 pub fn shell_quote(s: &str) -> String {
-    if !s.is_empty()
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"/-_.,:=@%+".contains(&b))
-    {
+    if !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"/-_.,:=@%+".contains(&b)) {
         return s.to_string();
     }
     format!("'{}'", s.replace('\'', r"'\''"))
@@ -367,10 +291,7 @@ mod tests {
     fn realm_precedence() {
         let env = Env::from_pairs([("ATMOS_AUTH_REALM", "fromenv")]);
         assert_eq!(realm(&env, Some("cfg"), Some(Path::new("/x"))), "fromenv");
-        assert_eq!(
-            realm(&Env::default(), Some("cfg"), Some(Path::new("/x"))),
-            "cfg"
-        );
+        assert_eq!(realm(&Env::default(), Some("cfg"), Some(Path::new("/x"))), "cfg");
         assert_eq!(realm(&Env::default(), None, None), "default");
     }
 
@@ -385,11 +306,7 @@ mod tests {
 
     #[test]
     fn config_home_precedence() {
-        let env = Env::from_pairs([
-            ("HOME", "/h"),
-            ("XDG_CONFIG_HOME", "/x"),
-            ("ATMOS_XDG_CONFIG_HOME", "/a"),
-        ]);
+        let env = Env::from_pairs([("HOME", "/h"), ("XDG_CONFIG_HOME", "/x"), ("ATMOS_XDG_CONFIG_HOME", "/a")]);
         assert_eq!(config_home(&env), Some(PathBuf::from("/a")));
         let env = Env::from_pairs([("HOME", "/h"), ("XDG_CONFIG_HOME", "relative")]);
         assert_eq!(config_home(&env), Some(PathBuf::from("/h/.config")));

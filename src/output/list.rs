@@ -50,10 +50,7 @@ fn as_json(auth: &AuthConfig, show: Show) -> serde_json::Value {
     if show.providers {
         out.insert(
             "providers".into(),
-            auth.providers
-                .iter()
-                .map(|p| json!({"name": p.name, "kind": p.kind_name, "region": p.region()}))
-                .collect(),
+            auth.providers.iter().map(|p| json!({"name": p.name, "kind": p.kind_name, "region": p.region()})).collect(),
         );
     }
     if show.identities {
@@ -76,23 +73,14 @@ fn as_json(auth: &AuthConfig, show: Show) -> serde_json::Value {
 }
 
 fn table(auth: &AuthConfig, show: Show) -> String {
-    let mut rows: Vec<[String; 5]> = vec![[
-        "TYPE".into(),
-        "NAME".into(),
-        "KIND".into(),
-        "VIA".into(),
-        "DEFAULT".into(),
-    ]];
+    let mut rows: Vec<[String; 5]> =
+        vec![["TYPE".into(), "NAME".into(), "KIND".into(), "VIA".into(), "DEFAULT".into()]];
     if show.providers {
-        rows.extend(auth.providers.iter().map(|p| {
-            [
-                "provider".into(),
-                p.name.clone(),
-                p.kind_name.clone(),
-                "-".into(),
-                "".into(),
-            ]
-        }));
+        rows.extend(
+            auth.providers
+                .iter()
+                .map(|p| ["provider".into(), p.name.clone(), p.kind_name.clone(), "-".into(), "".into()]),
+        );
     }
     if show.identities {
         rows.extend(auth.identities.iter().map(|i| {
@@ -105,27 +93,17 @@ fn table(auth: &AuthConfig, show: Show) -> String {
             ]
         }));
     }
-    let widths: Vec<usize> = (0..5)
-        .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
-        .collect();
+    let widths: Vec<usize> = (0..5).map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0)).collect();
     let mut out = String::new();
     for r in &rows {
-        let line: Vec<String> = r
-            .iter()
-            .zip(&widths)
-            .map(|(cell, w)| format!("{cell:<w$}"))
-            .collect();
+        let line: Vec<String> = r.iter().zip(&widths).map(|(cell, w)| format!("{cell:<w$}")).collect();
         out.push_str(line.join("  ").trim_end());
         out.push('\n');
     }
     out
 }
 
-fn children<'a>(
-    auth: &'a AuthConfig,
-    parent: &str,
-    from_provider: bool,
-) -> Vec<&'a crate::auth::Identity> {
+fn children<'a>(auth: &'a AuthConfig, parent: &str, from_provider: bool) -> Vec<&'a crate::auth::Identity> {
     auth.identities
         .iter()
         .filter(|i| match &i.via {
@@ -136,21 +114,9 @@ fn children<'a>(
         .collect()
 }
 
-fn walk(
-    out: &mut String,
-    auth: &AuthConfig,
-    id: &crate::auth::Identity,
-    prefix: &str,
-    last: bool,
-    depth: usize,
-) {
+fn walk(out: &mut String, auth: &AuthConfig, id: &crate::auth::Identity, prefix: &str, last: bool, depth: usize) {
     let mark = if id.default { " (default)" } else { "" };
-    out.push_str(&format!(
-        "{prefix}{}{} [{}]{mark}\n",
-        if last { "└── " } else { "├── " },
-        id.name,
-        id.kind_name
-    ));
+    out.push_str(&format!("{prefix}{}{} [{}]{mark}\n", if last { "└── " } else { "├── " }, id.name, id.kind_name));
     if depth > 64 {
         return;
     }
@@ -163,11 +129,7 @@ fn walk(
 
 fn tree(auth: &AuthConfig, show: Show) -> String {
     let mut out = String::new();
-    for p in auth
-        .providers
-        .iter()
-        .filter(|_| show.providers || show.identities)
-    {
+    for p in auth.providers.iter().filter(|_| show.providers || show.identities) {
         out.push_str(&format!("{} [{}]\n", p.name, p.kind_name));
         if show.identities {
             let kids = children(auth, &p.name, true);
@@ -178,12 +140,7 @@ fn tree(auth: &AuthConfig, show: Show) -> String {
     }
     if show.identities {
         for id in auth.identities.iter().filter(|i| i.via.is_none()) {
-            out.push_str(&format!(
-                "{} [{}]{}\n",
-                id.name,
-                id.kind_name,
-                if id.default { " (default)" } else { "" }
-            ));
+            out.push_str(&format!("{} [{}]{}\n", id.name, id.kind_name, if id.default { " (default)" } else { "" }));
             let kids = children(auth, &id.name, false);
             for (i, k) in kids.iter().enumerate() {
                 walk(&mut out, auth, k, "", i + 1 == kids.len(), 0);
@@ -194,10 +151,7 @@ fn tree(auth: &AuthConfig, show: Show) -> String {
 }
 
 fn dot_id(kind: &str, name: &str) -> String {
-    format!(
-        "\"{kind}:{}\"",
-        name.replace('\\', "\\\\").replace('"', "\\\"")
-    )
+    format!("\"{kind}:{}\"", name.replace('\\', "\\\\").replace('"', "\\\""))
 }
 
 fn graphviz(auth: &AuthConfig, show: Show) -> String {
@@ -224,16 +178,12 @@ fn graphviz(auth: &AuthConfig, show: Show) -> String {
         }
         for i in &auth.identities {
             match &i.via {
-                Some(Via::Provider(p, _)) if show.providers => out.push_str(&format!(
-                    "  {} -> {};\n",
-                    dot_id("provider", p),
-                    dot_id("identity", &i.name)
-                )),
-                Some(Via::Identity(n, _)) => out.push_str(&format!(
-                    "  {} -> {};\n",
-                    dot_id("identity", n),
-                    dot_id("identity", &i.name)
-                )),
+                Some(Via::Provider(p, _)) if show.providers => {
+                    out.push_str(&format!("  {} -> {};\n", dot_id("provider", p), dot_id("identity", &i.name)))
+                }
+                Some(Via::Identity(n, _)) => {
+                    out.push_str(&format!("  {} -> {};\n", dot_id("identity", n), dot_id("identity", &i.name)))
+                }
                 _ => {}
             }
         }
@@ -244,40 +194,25 @@ fn graphviz(auth: &AuthConfig, show: Show) -> String {
 
 fn mermaid(auth: &AuthConfig, show: Show) -> String {
     let id = |kind: &str, name: &str| -> String {
-        let safe: String = name
-            .chars()
-            .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
-            .collect();
+        let safe: String = name.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect();
         format!("{kind}_{safe}")
     };
     let mut out = String::from("graph LR\n");
     if show.providers {
         for p in &auth.providers {
-            out.push_str(&format!(
-                "  {}[\"{} ({})\"]\n",
-                id("p", &p.name),
-                p.name,
-                p.kind_name
-            ));
+            out.push_str(&format!("  {}[\"{} ({})\"]\n", id("p", &p.name), p.name, p.kind_name));
         }
     }
     if show.identities {
         for i in &auth.identities {
-            out.push_str(&format!(
-                "  {}(\"{} ({})\")\n",
-                id("i", &i.name),
-                i.name,
-                i.kind_name
-            ));
+            out.push_str(&format!("  {}(\"{} ({})\")\n", id("i", &i.name), i.name, i.kind_name));
         }
         for i in &auth.identities {
             match &i.via {
                 Some(Via::Provider(p, _)) if show.providers => {
                     out.push_str(&format!("  {} --> {}\n", id("p", p), id("i", &i.name)))
                 }
-                Some(Via::Identity(n, _)) => {
-                    out.push_str(&format!("  {} --> {}\n", id("i", n), id("i", &i.name)))
-                }
+                Some(Via::Identity(n, _)) => out.push_str(&format!("  {} --> {}\n", id("i", n), id("i", &i.name))),
                 _ => {}
             }
         }

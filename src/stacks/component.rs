@@ -16,14 +16,7 @@ use crate::yaml::{Node, Span, Value};
 use std::path::PathBuf;
 
 /// Sections merged for every component.
-const SECTIONS: &[&str] = &[
-    "vars",
-    "settings",
-    "env",
-    "backend",
-    "remote_state_backend",
-    "providers",
-];
+const SECTIONS: &[&str] = &["vars", "settings", "env", "backend", "remote_state_backend", "providers"];
 
 /// Everything tfauth knows about one component in one stack.
 #[derive(Debug, Clone)]
@@ -63,19 +56,12 @@ pub fn component_names(stack: &Stack) -> Vec<String> {
 }
 
 /// Resolves `name` in `stack`.
-pub fn resolve(
-    cfg: &AtmosConfig,
-    stack: &Stack,
-    name: &str,
-) -> Result<ResolvedComponent, StackError> {
+pub fn resolve(cfg: &AtmosConfig, stack: &Stack, name: &str) -> Result<ResolvedComponent, StackError> {
     let m = &stack.manifest;
     let all = match m.get_path(&["components", "terraform"]) {
         None => None,
         Some(n) if n.is_null() => None,
-        Some(n) => Some(
-            n.as_map()
-                .ok_or_else(|| wrong_type("components.terraform", n, "a mapping"))?,
-        ),
+        Some(n) => Some(n.as_map().ok_or_else(|| wrong_type("components.terraform", n, "a mapping"))?),
     };
     let Some(own) = all.and_then(|c| c.get(name)) else {
         let names = component_names(stack);
@@ -87,11 +73,7 @@ pub fn resolve(
     };
     let all = all.expect("component found above");
     if !own.is_null() && own.as_map().is_none() {
-        return Err(wrong_type(
-            &format!("components.terraform.{name}"),
-            own,
-            "a mapping",
-        ));
+        return Err(wrong_type(&format!("components.terraform.{name}"), own, "a mapping"));
     }
     let global = m.as_ref();
     let tf = m.get("terraform");
@@ -102,10 +84,7 @@ pub fn resolve(
         return Err(wrong_type("terraform", tf, "a mapping"));
     }
 
-    let metadata = own
-        .get("metadata")
-        .cloned()
-        .unwrap_or_else(|| Node::empty_map(own.span.clone()));
+    let metadata = own.get("metadata").cloned().unwrap_or_else(|| Node::empty_map(own.span.clone()));
     if !metadata.is_null() && metadata.as_map().is_none() {
         return Err(wrong_type("metadata", &metadata, "a mapping"));
     }
@@ -122,11 +101,7 @@ pub fn resolve(
         layers.push(own.get(key));
         layers.extend(overrides.iter().map(|o| o.and_then(|o| o.get(key))));
         let merged = merge_all(layers, lists);
-        if merged.is_null() {
-            Node::empty_map(Span::synthetic())
-        } else {
-            merged
-        }
+        if merged.is_null() { Node::empty_map(Span::synthetic()) } else { merged }
     };
     for key in SECTIONS {
         let n = section(key);
@@ -162,18 +137,12 @@ pub fn resolve(
     let is_abstract = metadata.get("type").and_then(Node::as_str) == Some("abstract");
 
     // Auth, level by level.
-    let mut auth = cfg
-        .auth()
-        .cloned()
-        .unwrap_or_else(|| Node::empty_map(Span::synthetic()));
+    let mut auth = cfg.auth().cloned().unwrap_or_else(|| Node::empty_map(Span::synthetic()));
     if auth.is_null() {
         auth = Node::empty_map(Span::synthetic());
     }
     let mut auth_levels = vec![format!("atmos.yaml{}", profile_note(cfg))];
-    let stack_level = merge_all(
-        [global.get("auth"), tf.and_then(|t| t.get("auth"))],
-        ListStrategy::Replace,
-    );
+    let stack_level = merge_all([global.get("auth"), tf.and_then(|t| t.get("auth"))], ListStrategy::Replace);
     if !stack_level.is_null() {
         check_auth_map(&stack_level)?;
         merge_auth_level(&mut auth, &stack_level);
@@ -191,10 +160,7 @@ pub fn resolve(
         merge_auth_level(&mut auth, a);
         auth_levels.push(format!("component {name}"));
     }
-    let over = merge_all(
-        overrides.iter().map(|o| o.and_then(|o| o.get("auth"))),
-        ListStrategy::Replace,
-    );
+    let over = merge_all(overrides.iter().map(|o| o.and_then(|o| o.get("auth"))), ListStrategy::Replace);
     if !over.is_null() {
         check_auth_map(&over)?;
         merge_auth_level(&mut auth, &over);
@@ -236,11 +202,7 @@ fn profile_note(cfg: &AtmosConfig) -> String {
 }
 
 fn check_auth_map(n: &Node) -> Result<(), StackError> {
-    if n.is_null() || n.as_map().is_some() {
-        Ok(())
-    } else {
-        Err(wrong_type("auth", n, "a mapping"))
-    }
+    if n.is_null() || n.as_map().is_some() { Ok(()) } else { Err(wrong_type("auth", n, "a mapping")) }
 }
 
 /// Depth-first: each base's own bases come before it; a base is merged once.
@@ -258,19 +220,13 @@ fn collect_bases(
             Value::Null => {}
             Value::Seq(items) => {
                 for i in items {
-                    let s = i
-                        .as_str()
-                        .ok_or_else(|| wrong_type("metadata.inherits[]", i, "a component name"))?;
+                    let s = i.as_str().ok_or_else(|| wrong_type("metadata.inherits[]", i, "a component name"))?;
                     entries.push((s.to_string(), i.span.clone()));
                 }
             }
             Value::Str(s) => entries.push((s.clone(), inh.span.clone())),
             _ => {
-                return Err(wrong_type(
-                    "metadata.inherits",
-                    inh,
-                    "a list of component names",
-                ));
+                return Err(wrong_type("metadata.inherits", inh, "a list of component names"));
             }
         }
     }
@@ -280,35 +236,24 @@ fn collect_bases(
         && c != name
         && all.contains_key(c)
     {
-        entries.insert(
-            0,
-            (
-                c.to_string(),
-                node.get("component")
-                    .map(|n| n.span.clone())
-                    .unwrap_or_else(Span::synthetic),
-            ),
-        );
+        entries
+            .insert(0, (c.to_string(), node.get("component").map(|n| n.span.clone()).unwrap_or_else(Span::synthetic)));
     }
     for (base, span) in entries {
         if chain.contains(&base) {
             let mut cycle = chain.clone();
             cycle.push(base);
-            let start = cycle
-                .iter()
-                .position(|c| *c == cycle[cycle.len() - 1])
-                .unwrap_or(0);
-            return Err(StackError::InheritCycle {
-                stack: stack.name.clone(),
-                chain: cycle[start..].to_vec(),
-                span,
-            });
+            let start = cycle.iter().position(|c| *c == cycle[cycle.len() - 1]).unwrap_or(0);
+            return Err(StackError::InheritCycle { stack: stack.name.clone(), chain: cycle[start..].to_vec(), span });
         }
         let Some(base_node) = all.get(&base) else {
             return Err(StackError::InheritNotFound {
                 component: name.to_string(),
                 stack: stack.name.clone(),
-                suggestions: crate::suggest::nearest(&base, all.keys().map(String::as_str)),
+                suggestions: crate::suggest::nearest(
+                    &base,
+                    all.keys().map(String::as_str).filter(|k| !chain.iter().any(|c| c == k)),
+                ),
                 base,
                 span,
             });

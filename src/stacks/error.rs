@@ -11,71 +11,34 @@ pub enum StackError {
     Yaml(#[from] YamlError),
     #[error("the stacks directory {} does not exist", display_path(.0))]
     NoStacksDir(PathBuf),
-    #[error(
-        "no stack manifests match stacks.included_paths ({included}) under {}",
-        display_path(base)
-    )]
+    #[error("no stack manifests match stacks.included_paths ({included}) under {}", display_path(base))]
     NoManifests { base: PathBuf, included: String },
     #[error("import `{import}` at {span} matches no file")]
-    ImportNotFound {
-        import: String,
-        span: Span,
-        tried: Vec<PathBuf>,
-    },
-    #[error("import cycle: {}", chain.join(" -> "))]
+    ImportNotFound { import: String, span: Span, tried: Vec<PathBuf> },
+    #[error("import cycle: {} (closed by the import at {span})", chain.join(" -> "))]
     ImportCycle { chain: Vec<String>, span: Span },
     #[error("`{field}` at {span} must be {expected}, not {found}")]
-    WrongType {
-        field: String,
-        span: Span,
-        expected: &'static str,
-        found: &'static str,
-    },
+    WrongType { field: String, span: Span, expected: &'static str, found: &'static str },
     #[error("stacks.name_template at {span} is not a valid template: {source}")]
-    BadTemplate {
-        span: Span,
-        #[source]
-        source: TemplateError,
-    },
+    BadTemplate { span: Span, source: TemplateError },
+    #[error("stacks.name_pattern at {span}: {message}")]
+    BadPattern { span: Span, message: String },
     #[error("stack `{name}` not found")]
-    StackNotFound {
-        name: String,
-        suggestions: Vec<String>,
-        unnamed: Vec<(PathBuf, String)>,
-        count: usize,
-    },
+    StackNotFound { name: String, suggestions: Vec<String>, unnamed: Vec<(PathBuf, String)>, count: usize },
     #[error("stack `{name}` is defined by more than one manifest: {}", files.iter().map(|f| display_path(f)).collect::<Vec<_>>().join(", "))]
     AmbiguousStack { name: String, files: Vec<PathBuf> },
     #[error("component `{component}` not found in stack `{stack}`")]
-    ComponentNotFound {
-        component: String,
-        stack: String,
-        suggestions: Vec<String>,
-    },
+    ComponentNotFound { component: String, stack: String, suggestions: Vec<String> },
     #[error(
         "component `{component}` in stack `{stack}` inherits `{base}` (at {span}), which the stack does not define"
     )]
-    InheritNotFound {
-        component: String,
-        stack: String,
-        base: String,
-        span: Span,
-        suggestions: Vec<String>,
-    },
-    #[error("inheritance cycle in stack `{stack}`: {}", chain.join(" -> "))]
-    InheritCycle {
-        stack: String,
-        chain: Vec<String>,
-        span: Span,
-    },
+    InheritNotFound { component: String, stack: String, base: String, span: Span, suggestions: Vec<String> },
+    #[error("inheritance cycle in stack `{stack}`: {} (at {span})", chain.join(" -> "))]
+    InheritCycle { stack: String, chain: Vec<String>, span: Span },
     #[error(
         "component `{component}` in stack `{stack}` is abstract (metadata.type: abstract at {span}) and cannot be run"
     )]
-    Abstract {
-        component: String,
-        stack: String,
-        span: Span,
-    },
+    Abstract { component: String, stack: String, span: Span },
 }
 
 impl StackError {
@@ -83,17 +46,23 @@ impl StackError {
         Some(match self {
             StackError::Yaml(e) => return e.hint(),
             StackError::NoStacksDir(_) => "check stacks.base_path in atmos.yaml (it is relative to base_path)".into(),
-            StackError::NoManifests { .. } => "check stacks.included_paths and stacks.excluded_paths in atmos.yaml".into(),
+            StackError::NoManifests { .. } => {
+                "check stacks.included_paths and stacks.excluded_paths in atmos.yaml".into()
+            }
             StackError::ImportNotFound { .. } => {
-                "fix the path (relative to stacks.base_path, or to the file with ./), or add `skip_if_missing: true`".into()
+                "fix the path (relative to stacks.base_path, or to the file with ./), or add `skip_if_missing: true`"
+                    .into()
             }
             StackError::ImportCycle { .. } => "remove one of the imports in the cycle".into(),
             StackError::WrongType { .. } => "fix the value in that file".into(),
+            StackError::BadPattern { .. } => "write tokens as {tenant}, {environment}, {stage}, {namespace}".into(),
             StackError::BadTemplate { .. } => {
                 "name templates support fields (.vars.x), pipelines, if/with and common Sprig functions".into()
             }
             StackError::StackNotFound { suggestions, unnamed, count, .. } => {
-                let mut h = if suggestions.is_empty() {
+                let mut h = if *count == 0 {
+                    "no manifest has a name under the configured stacks.name_pattern / name_template".to_string()
+                } else if suggestions.is_empty() {
                     format!("run `tfauth list stacks` to see the {count} stacks")
                 } else {
                     format!("did you mean {}?", quote_list(suggestions))
@@ -115,19 +84,22 @@ impl StackError {
             }
             StackError::ComponentNotFound { suggestions, .. } => format!("did you mean {}?", quote_list(suggestions)),
             StackError::InheritNotFound { suggestions, .. } if !suggestions.is_empty() => {
-                format!("did you mean {}? a base component must be defined in (or imported into) the same stack", quote_list(suggestions))
+                format!(
+                    "did you mean {}? a base component must be defined in (or imported into) the same stack",
+                    quote_list(suggestions)
+                )
             }
-            StackError::InheritNotFound { .. } => "define the base component in the stack, or import its catalog file".into(),
+            StackError::InheritNotFound { .. } => {
+                "define the base component in the stack, or import its catalog file".into()
+            }
             StackError::InheritCycle { .. } => "remove one of the metadata.inherits entries in the cycle".into(),
-            StackError::Abstract { .. } => "abstract components are bases for others; run a component that inherits it".into(),
+            StackError::Abstract { .. } => {
+                "abstract components are bases for others; run a component that inherits it".into()
+            }
         })
     }
 }
 
 pub(crate) fn quote_list(items: &[String]) -> String {
-    items
-        .iter()
-        .map(|s| format!("`{s}`"))
-        .collect::<Vec<_>>()
-        .join(", ")
+    items.iter().map(|s| format!("`{s}`")).collect::<Vec<_>>().join(", ")
 }

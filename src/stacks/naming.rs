@@ -19,28 +19,40 @@ impl Namer {
     /// The name of a manifest whose own document is `own` and whose merged
     /// `{vars, settings, env}` is `ctx`; `rel` is its path without extension.
     pub fn name(&self, own: &Node, ctx: &Node, rel: &str) -> Result<String, Unnamed> {
-        if let Some(name) = own
-            .get("name")
-            .and_then(Node::as_str)
-            .filter(|s| !s.trim().is_empty())
-        {
+        if let Some(name) = own.get("name").and_then(Node::as_str).filter(|s| !s.trim().is_empty()) {
             return Ok(name.trim().to_string());
         }
         match self {
             Namer::Template(t) => match t.render(&to_json(ctx)) {
-                Ok(s) if s.trim().is_empty() => {
-                    Err("the name template renders an empty name".into())
-                }
+                Ok(s) if s.trim().is_empty() => Err("the name template renders an empty name".into()),
                 Ok(s) => Ok(s.trim().to_string()),
-                Err(TemplateError::MissingKey { path }) => Err(format!(
-                    "the name template reads `.{path}`, which is not set"
-                )),
+                Err(TemplateError::MissingKey { path }) => {
+                    Err(format!("the name template reads `.{path}`, which is not set"))
+                }
                 Err(e) => Err(e.to_string()),
             },
             Namer::Pattern(p) => render_pattern(p, ctx),
             Namer::Path => Ok(rel.to_string()),
         }
     }
+}
+
+/// Checks a name pattern's braces before any manifest is named.
+pub fn check_pattern(pattern: &str) -> Result<(), String> {
+    let mut depth = 0;
+    for (i, c) in pattern.char_indices() {
+        match c {
+            '{' if depth == 0 => depth = 1,
+            '{' => return Err(format!("`{pattern}` opens a second `{{` at column {} before closing the first", i + 1)),
+            '}' if depth == 1 => depth = 0,
+            '}' => return Err(format!("`{pattern}` has a `}}` with no `{{` at column {}", i + 1)),
+            _ => {}
+        }
+    }
+    if depth != 0 {
+        return Err(format!("`{pattern}` has an unclosed `{{`"));
+    }
+    Ok(())
 }
 
 /// `{tenant}-{environment}-{stage}` with each token taken from `vars`.
@@ -51,9 +63,7 @@ pub fn render_pattern(pattern: &str, ctx: &Node) -> Result<String, Unnamed> {
         out.push_str(&rest[..open]);
         let after = &rest[open + 1..];
         let Some(close) = after.find('}') else {
-            return Err(format!(
-                "stacks.name_pattern `{pattern}` has an unclosed `{{`"
-            ));
+            return Err(format!("stacks.name_pattern `{pattern}` has an unclosed `{{`"));
         };
         let token = after[..close].trim();
         let value = ctx
@@ -76,9 +86,7 @@ mod tests {
     use std::path::Path;
 
     fn y(s: &str) -> Node {
-        Loader::new(&LoadContext::default())
-            .load_str(s, Path::new("/n.yaml"))
-            .unwrap()
+        Loader::new(&LoadContext::default()).load_str(s, Path::new("/n.yaml")).unwrap()
     }
 
     #[test]
@@ -87,10 +95,7 @@ mod tests {
         let p = Namer::Pattern("{tenant}-{environment}-{stage}".into());
         assert_eq!(p.name(&y("a: 1"), &ctx, "x/y").unwrap(), "plat-use2-dev");
         assert_eq!(p.name(&y("name: custom"), &ctx, "x/y").unwrap(), "custom");
-        assert_eq!(
-            Namer::Path.name(&y("a: 1"), &ctx, "orgs/x").unwrap(),
-            "orgs/x"
-        );
+        assert_eq!(Namer::Path.name(&y("a: 1"), &ctx, "orgs/x").unwrap(), "orgs/x");
         let t = Namer::Template(Template::parse("{{ .vars.tenant }}-{{ .vars.stage }}").unwrap());
         assert_eq!(t.name(&y("a: 1"), &ctx, "x").unwrap(), "plat-dev");
     }

@@ -55,9 +55,7 @@ const MAX_DEPTH: usize = 64;
 const SPACE: [char; 4] = [' ', '\t', '\r', '\n'];
 
 /// Go template words that stack name templates do not support.
-const UNSUPPORTED: [&str; 7] = [
-    "range", "define", "template", "block", "break", "continue", "nil",
-];
+const UNSUPPORTED: [&str; 7] = ["range", "define", "template", "block", "break", "continue", "nil"];
 
 /// Words that may only start an action.
 const KEYWORDS: [&str; 4] = ["if", "else", "end", "with"];
@@ -98,27 +96,14 @@ impl Template {
     /// Parses a Go text/template source.
     pub fn parse(src: &str) -> Result<Template, TemplateError> {
         let items = scan(src)?;
-        let mut parser = Parser {
-            src,
-            items: items.into_iter(),
-            depth: 0,
-        };
+        let mut parser = Parser { src, items: items.into_iter(), depth: 0 };
         let (nodes, stop) = parser.list()?;
         match stop {
-            Stop::Eof => Ok(Template {
-                src: src.into(),
-                nodes,
-            }),
-            Stop::End { pos } => Err(parse_error(
-                src,
-                pos,
-                "`{{ end }}` has no matching `{{ if }}` or `{{ with }}`",
-            )),
-            Stop::Else { pos, .. } => Err(parse_error(
-                src,
-                pos,
-                "`{{ else }}` has no matching `{{ if }}` or `{{ with }}`",
-            )),
+            Stop::Eof => Ok(Template { src: src.into(), nodes }),
+            Stop::End { pos } => Err(parse_error(src, pos, "`{{ end }}` has no matching `{{ if }}` or `{{ with }}`")),
+            Stop::Else { pos, .. } => {
+                Err(parse_error(src, pos, "`{{ else }}` has no matching `{{ if }}` or `{{ with }}`"))
+            }
         }
     }
 
@@ -126,10 +111,7 @@ impl Template {
     /// `{"vars": {...}, "settings": {...}, "env": {...}}`).
     pub fn render(&self, ctx: &Value) -> Result<String, TemplateError> {
         let mut out = String::with_capacity(self.src.len());
-        let renderer = Renderer {
-            src: &self.src,
-            root: ctx,
-        };
+        let renderer = Renderer { src: &self.src, root: ctx };
         renderer.nodes(&self.nodes, &Val::Ref(ctx, Cow::Borrowed("")), &mut out)?;
         Ok(out)
     }
@@ -261,20 +243,8 @@ struct FuncInfo {
     usage: &'static str,
 }
 
-const fn func(
-    name: &'static str,
-    func: Func,
-    min: usize,
-    max: Option<usize>,
-    usage: &'static str,
-) -> FuncInfo {
-    FuncInfo {
-        name,
-        func,
-        min,
-        max,
-        usage,
-    }
+const fn func(name: &'static str, func: Func, min: usize, max: Option<usize>, usage: &'static str) -> FuncInfo {
+    FuncInfo { name, func, min, max, usage }
 }
 
 const FUNCS: &[FuncInfo] = &[
@@ -282,34 +252,10 @@ const FUNCS: &[FuncInfo] = &[
     func("upper", Func::Upper, 1, Some(1), "upper STRING"),
     func("title", Func::Title, 1, Some(1), "title STRING"),
     func("trim", Func::Trim, 1, Some(1), "trim STRING"),
-    func(
-        "trimPrefix",
-        Func::TrimPrefix,
-        2,
-        Some(2),
-        "trimPrefix PREFIX STRING",
-    ),
-    func(
-        "trimSuffix",
-        Func::TrimSuffix,
-        2,
-        Some(2),
-        "trimSuffix SUFFIX STRING",
-    ),
-    func(
-        "replace",
-        Func::Replace,
-        3,
-        Some(3),
-        "replace OLD NEW STRING",
-    ),
-    func(
-        "default",
-        Func::Default,
-        1,
-        Some(2),
-        "default DEFAULT VALUE",
-    ),
+    func("trimPrefix", Func::TrimPrefix, 2, Some(2), "trimPrefix PREFIX STRING"),
+    func("trimSuffix", Func::TrimSuffix, 2, Some(2), "trimSuffix SUFFIX STRING"),
+    func("replace", Func::Replace, 3, Some(3), "replace OLD NEW STRING"),
+    func("default", Func::Default, 1, Some(2), "default DEFAULT VALUE"),
     func("printf", Func::Printf, 1, None, "printf FORMAT ARGS..."),
     func("index", Func::Index, 1, None, "index MAP KEY..."),
     func("eq", Func::Eq, 2, None, "eq A B..."),
@@ -336,9 +282,7 @@ fn ident_message(name: &str) -> String {
         );
     }
     if KEYWORDS.contains(&name) {
-        return format!(
-            "`{name}` must be the first word of its action, like `{{{{ {name} ... }}}}`"
-        );
+        return format!("`{name}` must be the first word of its action, like `{{{{ {name} ... }}}}`");
     }
     let mut msg = format!("unknown function `{name}`");
     if let Some(close) = suggest(name) {
@@ -399,11 +343,7 @@ fn line_col(src: &str, pos: usize) -> (usize, usize) {
 fn parse_error(src: &str, pos: usize, message: impl Into<String>) -> TemplateError {
     let (line, column) = line_col(src, pos);
     let message = message.into();
-    let message = if line > 1 {
-        format!("line {line}: {message}")
-    } else {
-        message
-    };
+    let message = if line > 1 { format!("line {line}: {message}") } else { message };
     TemplateError::Parse { column, message }
 }
 
@@ -427,11 +367,7 @@ fn snippet(src: &str, span: Span) -> String {
 }
 
 fn plural(n: usize, word: &str) -> String {
-    if n == 1 {
-        format!("1 {word}")
-    } else {
-        format!("{n} {word}s")
-    }
+    if n == 1 { format!("1 {word}") } else { format!("{n} {word}s") }
 }
 
 // ---------------------------------------------------------------------------
@@ -483,9 +419,7 @@ fn ident_len(s: &str) -> usize {
         Some((_, c)) if is_ident_start(c) => {}
         _ => return 0,
     }
-    chars
-        .find(|&(_, c)| !is_ident_char(c))
-        .map_or(s.len(), |(i, _)| i)
+    chars.find(|&(_, c)| !is_ident_char(c)).map_or(s.len(), |(i, _)| i)
 }
 
 /// `{{` followed by `- ` trims the text before the action.
@@ -509,10 +443,7 @@ fn scan(src: &str) -> Result<Vec<Item>, TemplateError> {
     let mut pos = 0;
     let mut trim_start = false;
     loop {
-        let open = src
-            .get(pos..)
-            .and_then(|rest| rest.find("{{"))
-            .map(|i| pos + i);
+        let open = src.get(pos..).and_then(|rest| rest.find("{{")).map(|i| pos + i);
         let mut text = src.get(pos..open.unwrap_or(src.len())).unwrap_or("");
         if trim_start {
             text = text.trim_start_matches(SPACE);
@@ -530,18 +461,10 @@ fn scan(src: &str) -> Result<Vec<Item>, TemplateError> {
         let (end, trim) = if src.get(body..).is_some_and(|s| s.starts_with("/*")) {
             skip_comment(src, open, body)?
         } else {
-            let mut lexer = Lexer {
-                src,
-                pos: body,
-                open,
-                toks: Vec::new(),
-            };
+            let mut lexer = Lexer { src, pos: body, open, toks: Vec::new() };
             let (end, trim) = lexer.run()?;
             let span = Span { start: open, end };
-            items.push(Item::Action {
-                span,
-                toks: lexer.toks,
-            });
+            items.push(Item::Action { span, toks: lexer.toks });
             (end, trim)
         };
         pos = end;
@@ -554,11 +477,7 @@ fn scan(src: &str) -> Result<Vec<Item>, TemplateError> {
 fn skip_comment(src: &str, open: usize, body: usize) -> Result<(usize, bool), TemplateError> {
     let inner = body + 2;
     let Some(len) = src.get(inner..).and_then(|s| s.find("*/")) else {
-        return Err(parse_error(
-            src,
-            open,
-            "unclosed comment: this `{{/*` has no matching `*/}}`",
-        ));
+        return Err(parse_error(src, open, "unclosed comment: this `{{/*` has no matching `*/}}`"));
     };
     let after = inner + len + 2;
     let rest = src.get(after..).unwrap_or("");
@@ -599,9 +518,7 @@ impl<'s> Lexer<'s> {
         loop {
             let rest = self.rest();
             let Some(c) = rest.chars().next() else {
-                return Err(
-                    self.error(self.open, "unclosed action: this `{{` has no matching `}}`")
-                );
+                return Err(self.error(self.open, "unclosed action: this `{{` has no matching `}}`"));
             };
             if is_space(c) {
                 self.pos += 1;
@@ -615,10 +532,7 @@ impl<'s> Lexer<'s> {
                 if after_space {
                     return Ok((self.pos + 3, true));
                 }
-                return Err(self.error(
-                    self.pos,
-                    "a trim marker needs a space before it: write ` -}}`",
-                ));
+                return Err(self.error(self.pos, "a trim marker needs a space before it: write ` -}}`"));
             }
             after_space = false;
             self.token(c)?;
@@ -646,11 +560,7 @@ impl<'s> Lexer<'s> {
         };
         let operand = !matches!(tok, Tok::Pipe | Tok::LParen | Tok::RParen);
         let closes = tok == Tok::RParen;
-        self.toks.push(Token {
-            tok,
-            pos: start,
-            end: self.pos,
-        });
+        self.toks.push(Token { tok, pos: start, end: self.pos });
         if operand {
             self.expect_delimiter(start)?;
         } else if closes && self.rest().starts_with('.') {
@@ -669,11 +579,7 @@ impl<'s> Lexer<'s> {
         let Some(c) = rest.chars().next() else {
             return Ok(());
         };
-        if is_space(c)
-            || matches!(c, '|' | '(' | ')')
-            || rest.starts_with("}}")
-            || rest.starts_with("-}}")
-        {
+        if is_space(c) || matches!(c, '|' | '(' | ')') || rest.starts_with("}}") || rest.starts_with("-}}") {
             return Ok(());
         }
         let token = self.src.get(start..self.pos).unwrap_or("");
@@ -684,10 +590,7 @@ impl<'s> Lexer<'s> {
         } else {
             "; separate arguments with spaces"
         };
-        Err(self.error(
-            self.pos,
-            format!("unexpected `{c}` right after `{token}`{hint}"),
-        ))
+        Err(self.error(self.pos, format!("unexpected `{c}` right after `{token}`{hint}")))
     }
 
     fn unexpected(&self, c: char) -> TemplateError {
@@ -703,10 +606,7 @@ impl<'s> Lexer<'s> {
         } else if rest.starts_with("-}") {
             "unexpected `-}`: actions end with `}}` or ` -}}`".to_owned()
         } else if rest.starts_with("{{") {
-            return self.error(
-                self.open,
-                "unclosed action: this `{{` has no matching `}}` before the next `{{`",
-            );
+            return self.error(self.open, "unclosed action: this `{{` has no matching `}}` before the next `{{`");
         } else if c == '}' {
             "unexpected `}`: actions end with `}}`".to_owned()
         } else if c == ',' {
@@ -723,15 +623,10 @@ impl<'s> Lexer<'s> {
     fn dot(&mut self) -> Result<Tok, TemplateError> {
         let keys = self.keys(self.pos)?;
         if keys.is_empty() {
-            if self
-                .rest()
-                .get(1..)
-                .is_some_and(|s| s.starts_with(|c: char| c.is_ascii_digit()))
-            {
-                return Err(self.error(
-                    self.pos,
-                    "number literals like `.5` are not supported; only decimal integers are",
-                ));
+            if self.rest().get(1..).is_some_and(|s| s.starts_with(|c: char| c.is_ascii_digit())) {
+                return Err(
+                    self.error(self.pos, "number literals like `.5` are not supported; only decimal integers are")
+                );
             }
             self.pos += 1;
         }
@@ -805,18 +700,11 @@ impl<'s> Lexer<'s> {
                 c => value.push(c),
             }
         }
-        Err(self.error(
-            start,
-            "unterminated string: this `\"` has no closing `\"` on the same line",
-        ))
+        Err(self.error(start, "unterminated string: this `\"` has no closing `\"` on the same line"))
     }
 
     /// Decodes the escape whose backslash is at `at`.
-    fn escape(
-        &self,
-        at: usize,
-        chars: &mut impl Iterator<Item = (usize, char)>,
-    ) -> Result<char, TemplateError> {
+    fn escape(&self, at: usize, chars: &mut impl Iterator<Item = (usize, char)>) -> Result<char, TemplateError> {
         let Some((_, e)) = chars.next() else {
             return Err(self.error(at, "unterminated string: it ends with a `\\`"));
         };
@@ -843,12 +731,7 @@ impl<'s> Lexer<'s> {
                     .then(|| u32::from_str_radix(&hex, 16).ok())
                     .flatten()
                     .and_then(char::from_u32);
-                code.ok_or_else(|| {
-                    self.error(
-                        at,
-                        format!("invalid unicode escape `\\{e}{hex}` in string literal"),
-                    )
-                })
+                code.ok_or_else(|| self.error(at, format!("invalid unicode escape `\\{e}{hex}` in string literal")))
             }
             'x' | '0'..='7' => Err(self.error(
                 at,
@@ -871,10 +754,7 @@ impl<'s> Lexer<'s> {
         let start = self.pos;
         let body = self.rest().get(1..).unwrap_or("");
         let Some(len) = body.find('`') else {
-            return Err(self.error(
-                start,
-                "unterminated raw string: this backquote has no closing backquote",
-            ));
+            return Err(self.error(start, "unterminated raw string: this backquote has no closing backquote"));
         };
         let value = body.get(..len).unwrap_or("").replace('\r', "");
         self.pos = start + len + 2;
@@ -886,10 +766,8 @@ impl<'s> Lexer<'s> {
         let rest = self.rest();
         let sign = usize::from(rest.starts_with(['-', '+']));
         let body = rest.get(sign..).unwrap_or("");
-        let len = sign
-            + body
-                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '.'))
-                .unwrap_or(body.len());
+        let len =
+            sign + body.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '.')).unwrap_or(body.len());
         if len == sign {
             return Err(self.unexpected(rest.chars().next().unwrap_or('-')));
         }
@@ -897,18 +775,13 @@ impl<'s> Lexer<'s> {
         let digits = text.get(sign..).unwrap_or("");
         self.pos += len;
         if !digits.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(self.error(
-                start,
-                format!(
-                    "`{text}` is not a supported number; only decimal integers like 42 or -1 are"
-                ),
-            ));
+            return Err(self
+                .error(start, format!("`{text}` is not a supported number; only decimal integers like 42 or -1 are")));
         }
         if digits.len() > 1 && digits.starts_with('0') {
-            return Err(self.error(
-                start,
-                format!("`{text}`: Go reads a leading 0 as octal; write the number without it"),
-            ));
+            return Err(
+                self.error(start, format!("`{text}`: Go reads a leading 0 as octal; write the number without it"))
+            );
         }
         text.parse::<i64>()
             .map(|n| Tok::Lit(Value::from(n)))
@@ -966,10 +839,8 @@ impl Parser<'_> {
 
     fn action(&mut self, span: Span, toks: &[Token]) -> Result<Step, TemplateError> {
         let Some((first, rest)) = toks.split_first() else {
-            return Err(self.error(
-                span.start,
-                "empty action: `{{ }}` must contain something to print, like `{{ .vars.stage }}`",
-            ));
+            return Err(self
+                .error(span.start, "empty action: `{{ }}` must contain something to print, like `{{ .vars.stage }}`"));
         };
         let word = match &first.tok {
             Tok::Ident(word) => word.as_str(),
@@ -977,26 +848,16 @@ impl Parser<'_> {
         };
         match word {
             "if" | "with" => {
-                let kind = if word == "if" {
-                    CondKind::If
-                } else {
-                    CondKind::With
-                };
+                let kind = if word == "if" { CondKind::If } else { CondKind::With };
                 let pipe = self.condition(kind, rest, first.pos, span)?;
                 self.cond(kind, pipe, first.pos, span.start).map(Step::Node)
             }
             "end" => match rest.first() {
-                Some(extra) => Err(self.error(
-                    extra.pos,
-                    format!("unexpected `{}` after `end`", self.text(extra)),
-                )),
+                Some(extra) => Err(self.error(extra.pos, format!("unexpected `{}` after `end`", self.text(extra)))),
                 None => Ok(Step::Stop(Stop::End { pos: span.start })),
             },
             "else" => self.else_(rest, span).map(Step::Stop),
-            _ => Ok(Step::Node(Node::Print {
-                pipe: self.pipeline(toks, span)?,
-                span,
-            })),
+            _ => Ok(Step::Node(Node::Print { pipe: self.pipeline(toks, span)?, span })),
         }
     }
 
@@ -1004,19 +865,12 @@ impl Parser<'_> {
         self.src.get(tok.pos..tok.end).unwrap_or("")
     }
 
-    fn condition(
-        &self,
-        kind: CondKind,
-        toks: &[Token],
-        keyword: usize,
-        span: Span,
-    ) -> Result<Pipeline, TemplateError> {
+    fn condition(&self, kind: CondKind, toks: &[Token], keyword: usize, span: Span) -> Result<Pipeline, TemplateError> {
         if toks.is_empty() {
             let word = kind.word();
-            return Err(self.error(
-                keyword,
-                format!("missing condition after `{word}`, like `{{{{ {word} .vars.x }}}}`"),
-            ));
+            return Err(
+                self.error(keyword, format!("missing condition after `{word}`, like `{{{{ {word} .vars.x }}}}`"))
+            );
         }
         self.pipeline(toks, span)
     }
@@ -1024,76 +878,47 @@ impl Parser<'_> {
     /// Parses the body of a block whose condition is already parsed, up to
     /// and including its `{{ end }}`. `opener` is where the whole `if` chain
     /// started, for the "unclosed" message.
-    fn cond(
-        &mut self,
-        kind: CondKind,
-        pipe: Pipeline,
-        at: usize,
-        opener: usize,
-    ) -> Result<Node, TemplateError> {
+    fn cond(&mut self, kind: CondKind, pipe: Pipeline, at: usize, opener: usize) -> Result<Node, TemplateError> {
         self.depth += 1;
         if self.depth > MAX_DEPTH {
-            return Err(self.error(
-                at,
-                format!("`if`/`with` blocks are nested more than {MAX_DEPTH} deep"),
-            ));
+            return Err(self.error(at, format!("`if`/`with` blocks are nested more than {MAX_DEPTH} deep")));
         }
         let (then, stop) = self.list()?;
         let otherwise = match stop {
             Stop::End { .. } => Vec::new(),
             Stop::Eof => return Err(self.unclosed(kind, opener)),
             Stop::Else { chain: None, .. } => self.else_body(kind, opener)?,
-            Stop::Else {
-                chain: Some((chained, pipe, keyword)),
-                ..
-            } => {
+            Stop::Else { chain: Some((chained, pipe, keyword)), .. } => {
                 if chained != kind {
                     let (c, k) = (chained.word(), kind.word());
-                    return Err(self.error(
-                        keyword,
-                        format!("`else {c}` can only continue a `{c}` block, not `{k}`"),
-                    ));
+                    return Err(self.error(keyword, format!("`else {c}` can only continue a `{c}` block, not `{k}`")));
                 }
                 vec![self.cond(chained, pipe, keyword, opener)?]
             }
         };
         self.depth -= 1;
-        Ok(Node::Cond(Box::new(Cond {
-            kind,
-            pipe,
-            then,
-            otherwise,
-        })))
+        Ok(Node::Cond(Box::new(Cond { kind, pipe, then, otherwise })))
     }
 
     fn else_body(&mut self, kind: CondKind, opener: usize) -> Result<Vec<Node>, TemplateError> {
         match self.list()? {
             (nodes, Stop::End { .. }) => Ok(nodes),
             (_, Stop::Eof) => Err(self.unclosed(kind, opener)),
-            (_, Stop::Else { pos, .. }) => Err(self.error(
-                pos,
-                format!(
-                    "this `else` follows another `{{{{ else }}}}` of the same `{}`",
-                    kind.word()
-                ),
-            )),
+            (_, Stop::Else { pos, .. }) => {
+                Err(self
+                    .error(pos, format!("this `else` follows another `{{{{ else }}}}` of the same `{}`", kind.word())))
+            }
         }
     }
 
     fn unclosed(&self, kind: CondKind, opener: usize) -> TemplateError {
         let word = kind.word();
-        self.error(
-            opener,
-            format!("unclosed `{word}`: this `{{{{ {word} }}}}` has no matching `{{{{ end }}}}`"),
-        )
+        self.error(opener, format!("unclosed `{word}`: this `{{{{ {word} }}}}` has no matching `{{{{ end }}}}`"))
     }
 
     fn else_(&self, rest: &[Token], span: Span) -> Result<Stop, TemplateError> {
         let Some((next, cond)) = rest.split_first() else {
-            return Ok(Stop::Else {
-                pos: span.start,
-                chain: None,
-            });
+            return Ok(Stop::Else { pos: span.start, chain: None });
         };
         let kind = match &next.tok {
             Tok::Ident(w) if w == "if" => CondKind::If,
@@ -1109,26 +934,16 @@ impl Parser<'_> {
             }
         };
         let pipe = self.condition(kind, cond, next.pos, span)?;
-        Ok(Stop::Else {
-            pos: span.start,
-            chain: Some((kind, pipe, next.pos)),
-        })
+        Ok(Stop::Else { pos: span.start, chain: Some((kind, pipe, next.pos)) })
     }
 
     fn pipeline(&self, toks: &[Token], span: Span) -> Result<Pipeline, TemplateError> {
-        let mut parser = PipeParser {
-            src: self.src,
-            toks,
-            i: 0,
-            start: span.start,
-            depth: 0,
-        };
+        let mut parser = PipeParser { src: self.src, toks, i: 0, start: span.start, depth: 0 };
         let pipe = parser.pipeline()?;
         match toks.get(parser.i) {
-            Some(extra) => Err(self.error(
-                extra.pos,
-                format!("unexpected `{}`: it has no matching `(`", self.text(extra)),
-            )),
+            Some(extra) => {
+                Err(self.error(extra.pos, format!("unexpected `{}`: it has no matching `(`", self.text(extra))))
+            }
             None => Ok(pipe),
         }
     }
@@ -1192,26 +1007,15 @@ impl<'p> PipeParser<'p> {
             if let Some(info) = lookup(name) {
                 self.i += 1;
                 let args = self.operands()?;
-                let call = Call {
-                    info,
-                    args,
-                    piped,
-                    pos: first.pos,
-                };
+                let call = Call { info, args, piped, pos: first.pos };
                 self.check_arity(&call, false)?;
                 return Ok(Command::Call(call));
             }
         }
         let operand = self.operand()?;
-        if let Some(extra) = self
-            .peek()
-            .filter(|t| !matches!(t.tok, Tok::Pipe | Tok::RParen))
-        {
+        if let Some(extra) = self.peek().filter(|t| !matches!(t.tok, Tok::Pipe | Tok::RParen)) {
             let end = self.i.checked_sub(1).and_then(|j| self.toks.get(j));
-            let value = self
-                .src
-                .get(first.pos..end.map_or(first.end, |t| t.end))
-                .unwrap_or("");
+            let value = self.src.get(first.pos..end.map_or(first.end, |t| t.end)).unwrap_or("");
             return Err(self.error(
                 extra.pos,
                 format!(
@@ -1230,9 +1034,7 @@ impl<'p> PipeParser<'p> {
         } else {
             match at.map(|t| &t.tok) {
                 Some(Tok::Pipe) => "missing value before `|`",
-                Some(Tok::RParen) => {
-                    "empty parentheses: `()` must contain a value or function call"
-                }
+                Some(Tok::RParen) => "empty parentheses: `()` must contain a value or function call",
                 _ => "missing value: expected a field, literal or function call",
             }
         };
@@ -1241,10 +1043,7 @@ impl<'p> PipeParser<'p> {
 
     fn operands(&mut self) -> Result<Vec<Expr>, TemplateError> {
         let mut args = Vec::new();
-        while self
-            .peek()
-            .is_some_and(|t| !matches!(t.tok, Tok::Pipe | Tok::RParen))
-        {
+        while self.peek().is_some_and(|t| !matches!(t.tok, Tok::Pipe | Tok::RParen)) {
             args.push(self.operand()?);
         }
         Ok(args)
@@ -1256,15 +1055,11 @@ impl<'p> PipeParser<'p> {
         };
         self.i += 1;
         match &tok.tok {
-            Tok::Field { root, keys } => Ok(Expr::Field(Field {
-                root: *root,
-                path: keys.join("."),
-                keys: keys.clone(),
-            })),
-            Tok::Lit(value) => Ok(Expr::Lit(value.clone())),
-            Tok::Ident(word) if word == "true" || word == "false" => {
-                Ok(Expr::Lit(Value::Bool(word == "true")))
+            Tok::Field { root, keys } => {
+                Ok(Expr::Field(Field { root: *root, path: keys.join("."), keys: keys.clone() }))
             }
+            Tok::Lit(value) => Ok(Expr::Lit(value.clone())),
+            Tok::Ident(word) if word == "true" || word == "false" => Ok(Expr::Lit(Value::Bool(word == "true"))),
             Tok::Ident(name) => self.bare_call(name, tok.pos),
             Tok::LParen => self.group(tok.pos),
             Tok::Pipe | Tok::RParen => Err(self.missing(false, Some(tok))),
@@ -1276,25 +1071,14 @@ impl<'p> PipeParser<'p> {
         let Some(info) = lookup(name) else {
             return Err(self.error(pos, ident_message(name)));
         };
-        let call = Call {
-            info,
-            args: Vec::new(),
-            piped: false,
-            pos,
-        };
+        let call = Call { info, args: Vec::new(), piped: false, pos };
         self.check_arity(&call, true)?;
-        Ok(Expr::Sub(Box::new(Pipeline {
-            head: Command::Call(call),
-            tail: Vec::new(),
-        })))
+        Ok(Expr::Sub(Box::new(Pipeline { head: Command::Call(call), tail: Vec::new() })))
     }
 
     fn group(&mut self, open: usize) -> Result<Expr, TemplateError> {
         if self.depth >= MAX_DEPTH {
-            return Err(self.error(
-                open,
-                format!("parentheses are nested more than {MAX_DEPTH} deep"),
-            ));
+            return Err(self.error(open, format!("parentheses are nested more than {MAX_DEPTH} deep")));
         }
         self.depth += 1;
         let inner = self.pipeline()?;
@@ -1390,9 +1174,7 @@ fn truthy(v: &Val<'_>) -> bool {
 }
 
 fn missing_key(v: &Val<'_>) -> TemplateError {
-    TemplateError::MissingKey {
-        path: v.path().to_owned(),
-    }
+    TemplateError::MissingKey { path: v.path().to_owned() }
 }
 
 /// `prefix.rel`, borrowing when there is no prefix.
@@ -1462,9 +1244,7 @@ fn go_quote(s: &str) -> String {
             '\u{8}' => out.push_str("\\b"),
             '\u{c}' => out.push_str("\\f"),
             '\u{b}' => out.push_str("\\v"),
-            c if c.is_control() && c.is_ascii() => {
-                out.push_str(&format!("\\x{:02x}", u32::from(c)))
-            }
+            c if c.is_control() && c.is_ascii() => out.push_str(&format!("\\x{:02x}", u32::from(c))),
             c if c.is_control() => out.push_str(&format!("\\u{:04x}", u32::from(c))),
             c => out.push(c),
         }
@@ -1542,10 +1322,7 @@ fn index_value<'v>(value: &'v Value, key: &Key<'_>) -> Result<Option<&'v Value>,
             return Err(format!("a map needs a string key, but got the number {i}"));
         }
         (Value::Array(_), Key::Name(name)) => {
-            return Err(format!(
-                "a list needs an integer position, but got the string {}",
-                go_quote(name)
-            ));
+            return Err(format!("a list needs an integer position, but got the string {}", go_quote(name)));
         }
         (other, _) => return Err(format!("can't index {}", kind_phrase(other))),
     };
@@ -1564,10 +1341,7 @@ fn default_value(args: Vec<Val<'_>>) -> Val<'_> {
 /// `and` stops at the first false value, `or` at the first true one; both
 /// return the last value otherwise. Arguments after the stop are not
 /// evaluated (as in Go 1.18+).
-fn logic<'a>(
-    or: bool,
-    values: impl Iterator<Item = Result<Val<'a>, TemplateError>>,
-) -> Result<Val<'a>, TemplateError> {
+fn logic<'a>(or: bool, values: impl Iterator<Item = Result<Val<'a>, TemplateError>>) -> Result<Val<'a>, TemplateError> {
     let mut last = Val::Owned(Value::Null);
     for value in values {
         let value = value?;
@@ -1599,12 +1373,7 @@ struct Renderer<'a> {
 }
 
 impl<'a> Renderer<'a> {
-    fn nodes(
-        &self,
-        nodes: &'a [Node],
-        dot: &Val<'a>,
-        out: &mut String,
-    ) -> Result<(), TemplateError> {
+    fn nodes(&self, nodes: &'a [Node], dot: &Val<'a>, out: &mut String) -> Result<(), TemplateError> {
         for node in nodes {
             match node {
                 Node::Text(text) => out.push_str(text),
@@ -1645,11 +1414,9 @@ impl<'a> Renderer<'a> {
     fn unprintable(&self, v: &Val<'a>, value: &Value, span: Span) -> TemplateError {
         let (kind, hint) = match value {
             Value::Object(map) => ("a map", self.map_hint(v, map)),
-            Value::Array(_) => (
-                "a list",
-                "; use `join \"-\" LIST` to print all of its items or `index LIST 0` for one"
-                    .to_owned(),
-            ),
+            Value::Array(_) => {
+                ("a list", "; use `join \"-\" LIST` to print all of its items or `index LIST 0` for one".to_owned())
+            }
             _ => ("null", String::new()),
         };
         TemplateError::Render {
@@ -1677,10 +1444,7 @@ impl<'a> Renderer<'a> {
             Val::Ref(..) => format!("`index .{} \"{first}\"`", v.path()),
             _ => format!("`index ... \"{first}\"`"),
         };
-        format!(
-            "; print one of its fields instead, like {example} (its keys: {})",
-            keys.join(", ")
-        )
+        format!("; print one of its fields instead, like {example} (its keys: {})", keys.join(", "))
     }
 
     fn pipeline(&self, pipe: &'a Pipeline, dot: &Val<'a>) -> Result<Val<'a>, TemplateError> {
@@ -1745,12 +1509,7 @@ impl<'a> Renderer<'a> {
         }
     }
 
-    fn call(
-        &self,
-        call: &'a Call,
-        dot: &Val<'a>,
-        piped: Option<Val<'a>>,
-    ) -> Result<Val<'a>, TemplateError> {
+    fn call(&self, call: &'a Call, dot: &Val<'a>, piped: Option<Val<'a>>) -> Result<Val<'a>, TemplateError> {
         if let Func::And | Func::Or = call.info.func {
             let or = call.info.func == Func::Or;
             let values = call.args.iter().map(|arg| self.expr(arg, dot));
@@ -1792,10 +1551,7 @@ impl<'a> Renderer<'a> {
             Func::Eq => self.eq(call, &args).map(Val::bool),
             Func::Ne => self.eq(call, &args).map(|same| Val::bool(!same)),
             Func::Not | Func::Empty => Ok(Val::bool(!args.first().is_some_and(truthy))),
-            Func::Coalesce => Ok(args
-                .into_iter()
-                .find(truthy)
-                .unwrap_or(Val::Owned(Value::Null))),
+            Func::Coalesce => Ok(args.into_iter().find(truthy).unwrap_or(Val::Owned(Value::Null))),
             Func::Quote => self.quote(call, &args).map(Val::string),
             Func::Join => self.join(call, &args).map(Val::string),
             Func::And | Func::Or => logic(call.info.func == Func::Or, args.into_iter().map(Ok)),
@@ -1805,34 +1561,15 @@ impl<'a> Renderer<'a> {
     /// An error attributed to a function call.
     fn fail(&self, call: &Call, message: impl std::fmt::Display) -> TemplateError {
         TemplateError::Render {
-            message: format!(
-                "`{}` at {}: {message}",
-                call.info.name,
-                location(self.src, call.pos)
-            ),
+            message: format!("`{}` at {}: {message}", call.info.name, location(self.src, call.pos)),
         }
     }
 
-    fn arg<'v>(
-        &self,
-        call: &Call,
-        args: &'v [Val<'a>],
-        i: usize,
-    ) -> Result<&'v Val<'a>, TemplateError> {
-        args.get(i).ok_or_else(|| {
-            self.fail(
-                call,
-                format!("internal error: argument {} is missing", i + 1),
-            )
-        })
+    fn arg<'v>(&self, call: &Call, args: &'v [Val<'a>], i: usize) -> Result<&'v Val<'a>, TemplateError> {
+        args.get(i).ok_or_else(|| self.fail(call, format!("internal error: argument {} is missing", i + 1)))
     }
 
-    fn str_arg<'v>(
-        &self,
-        call: &Call,
-        args: &'v [Val<'a>],
-        i: usize,
-    ) -> Result<&'v str, TemplateError> {
+    fn str_arg<'v>(&self, call: &Call, args: &'v [Val<'a>], i: usize) -> Result<&'v str, TemplateError> {
         let v = self.arg(call, args, i)?;
         match v.value() {
             None => Err(missing_key(v)),
@@ -1865,10 +1602,7 @@ impl<'a> Renderer<'a> {
             }
             let Some(verb @ ('s' | 'd' | 'v')) = verb else {
                 let shown = verb.map_or(String::new(), String::from);
-                return Err(self.fail(
-                    call,
-                    format!("the format supports only %s, %d, %v and %%, but has `%{shown}`"),
-                ));
+                return Err(self.fail(call, format!("the format supports only %s, %d, %v and %%, but has `%{shown}`")));
             };
             let Some(value) = values.get(used) else {
                 return Err(self.fail(
@@ -1886,10 +1620,7 @@ impl<'a> Renderer<'a> {
         if used < values.len() {
             return Err(self.fail(
                 call,
-                format!(
-                    "got {} after the format, but the format uses only {used}",
-                    plural(values.len(), "argument")
-                ),
+                format!("got {} after the format, but the format uses only {used}", plural(values.len(), "argument")),
             ));
         }
         Ok(out)
@@ -1908,9 +1639,7 @@ impl<'a> Renderer<'a> {
         };
         let text = match (verb, value) {
             ('s', Value::String(s)) => Some(Cow::Borrowed(s.as_str())),
-            ('d', Value::Number(num)) if num.is_i64() || num.is_u64() => {
-                Some(Cow::Owned(num.to_string()))
-            }
+            ('d', Value::Number(num)) if num.is_i64() || num.is_u64() => Some(Cow::Owned(num.to_string())),
             ('v', value) => scalar(value),
             _ => None,
         };
@@ -1920,13 +1649,7 @@ impl<'a> Renderer<'a> {
                 'd' => "an integer",
                 _ => "a string, number or boolean",
             };
-            return Err(self.fail(
-                call,
-                format!(
-                    "%{verb} needs {wanted}, but argument {n} is {}",
-                    describe(v)
-                ),
-            ));
+            return Err(self.fail(call, format!("%{verb} needs {wanted}, but argument {n} is {}", describe(v))));
         };
         out.push_str(&text);
         Ok(())
@@ -1943,12 +1666,7 @@ impl<'a> Renderer<'a> {
         Ok(current)
     }
 
-    fn index_one(
-        &self,
-        call: &Call,
-        base: Val<'a>,
-        key: &Val<'a>,
-    ) -> Result<Val<'a>, TemplateError> {
+    fn index_one(&self, call: &Call, base: Val<'a>, key: &Val<'a>) -> Result<Val<'a>, TemplateError> {
         let key = self.index_key(call, key)?;
         let path = Cow::Owned(join_path(base.path(), &key.text()).into_owned());
         let found: Result<Option<Cow<'a, Value>>, String> = match &base {
@@ -1973,26 +1691,17 @@ impl<'a> Renderer<'a> {
             (None, _) => Err(missing_key(key)),
             (Some(Value::String(s)), _) => Ok(Key::Name(s)),
             (_, Some(i)) => Ok(Key::Position(i)),
-            _ => Err(self.fail(
-                call,
-                format!(
-                    "keys must be strings or integers, but got {}",
-                    describe(key)
-                ),
-            )),
+            _ => Err(self.fail(call, format!("keys must be strings or integers, but got {}", describe(key)))),
         }
     }
 
     fn comparable<'v>(&self, call: &Call, v: &'v Val<'a>) -> Result<&'v Value, TemplateError> {
         match v.value() {
             None => Err(missing_key(v)),
-            Some(Value::Object(_) | Value::Array(_)) => Err(self.fail(
-                call,
-                format!(
-                    "only strings, numbers and booleans can be compared, but got {}",
-                    describe(v)
-                ),
-            )),
+            Some(Value::Object(_) | Value::Array(_)) => {
+                Err(self
+                    .fail(call, format!("only strings, numbers and booleans can be compared, but got {}", describe(v))))
+            }
             Some(value) => Ok(value),
         }
     }
@@ -2039,13 +1748,9 @@ impl<'a> Renderer<'a> {
                 continue;
             }
             let Some(text) = scalar(value) else {
-                return Err(self.fail(
-                    call,
-                    format!(
-                        "can only quote strings, numbers and booleans, but got {}",
-                        describe(v)
-                    ),
-                ));
+                return Err(
+                    self.fail(call, format!("can only quote strings, numbers and booleans, but got {}", describe(v)))
+                );
             };
             if !out.is_empty() {
                 out.push(' ');
@@ -2065,10 +1770,7 @@ impl<'a> Renderer<'a> {
             Some(Value::Array(items)) => items,
             Some(Value::Null) => return Ok(String::new()),
             Some(Value::Object(_)) => {
-                return Err(self.fail(
-                    call,
-                    format!("LIST must be a list, but got {}", describe(list)),
-                ));
+                return Err(self.fail(call, format!("LIST must be a list, but got {}", describe(list))));
             }
             Some(value) => return Ok(scalar(value).unwrap_or_default().into_owned()),
         };
@@ -2228,9 +1930,7 @@ mod tests {
 
     fn render(src: &str) -> String {
         let template = Template::parse(src).unwrap_or_else(|e| panic!("parse {src:?}: {e}"));
-        template
-            .render(&ctx())
-            .unwrap_or_else(|e| panic!("render {src:?}: {e}"))
+        template.render(&ctx()).unwrap_or_else(|e| panic!("render {src:?}: {e}"))
     }
 
     fn render_err(src: &str) -> TemplateError {
@@ -2289,10 +1989,7 @@ mod tests {
         assert_eq!(render("a  \n\t {{- .vars.stage -}} \n  b"), "adevb");
         assert_eq!(render("a {{- .vars.stage }} b"), "adev b");
         assert_eq!(render("a {{ .vars.stage -}} b"), "a devb");
-        assert_eq!(
-            render("{{ .vars.tenant }} {{- \"-\" -}} {{ .vars.stage }}"),
-            "plat-dev"
-        );
+        assert_eq!(render("{{ .vars.tenant }} {{- \"-\" -}} {{ .vars.stage }}"), "plat-dev");
         // Without the space, `{{-3}}` is the number -3, as in Go.
         assert_eq!(render("a {{-3}} b"), "a -3 b");
     }
@@ -2313,25 +2010,16 @@ mod tests {
         assert_eq!(column, 2);
         assert!(message.starts_with("unclosed comment"), "{message}");
         let (_, message) = parse_err("{{/* c */ x }}");
-        assert!(
-            message.contains("comment ends before closing delimiter"),
-            "{message}"
-        );
+        assert!(message.contains("comment ends before closing delimiter"), "{message}");
         let (_, message) = parse_err("{{ /* c */ }}");
-        assert!(
-            message.contains("comment must start right after"),
-            "{message}"
-        );
+        assert!(message.contains("comment must start right after"), "{message}");
     }
 
     #[test]
     fn nested_fields_dot_and_root() {
         assert_eq!(render("{{ .vars.labels.team }}"), "core");
         assert_eq!(render("{{ $.settings.region }}"), "us-east-1");
-        assert_eq!(
-            render("{{ with .vars.labels }}{{ .team }}/{{ $.vars.stage }}{{ end }}"),
-            "core/dev"
-        );
+        assert_eq!(render("{{ with .vars.labels }}{{ .team }}/{{ $.vars.stage }}{{ end }}"), "core/dev");
         assert_eq!(render("{{ with .vars.stage }}{{ . }}{{ end }}"), "dev");
         let template = Template::parse("{{ . }}").expect("parses");
         assert_eq!(template.render(&json!("whole")).expect("renders"), "whole");
@@ -2341,28 +2029,16 @@ mod tests {
     fn pipelines_pass_the_value_last() {
         assert_eq!(render("{{ .vars.stage | upper }}"), "DEV");
         assert_eq!(render("{{ \"a-b-c\" | replace \"-\" \"_\" }}"), "a_b_c");
-        assert_eq!(
-            render("{{ .vars.tenant | trimPrefix \"pl\" | upper }}"),
-            "AT"
-        );
-        assert_eq!(
-            render("{{ .vars.nothing | default \"none\" | upper }}"),
-            "NONE"
-        );
+        assert_eq!(render("{{ .vars.tenant | trimPrefix \"pl\" | upper }}"), "AT");
+        assert_eq!(render("{{ .vars.nothing | default \"none\" | upper }}"), "NONE");
         assert_eq!(render("{{ .vars.stage | printf \"%s!\" }}"), "dev!");
     }
 
     #[test]
     fn parenthesised_sub_expressions() {
-        assert_eq!(
-            render("{{ printf \"%s-%s\" (upper .vars.tenant) (lower \"UE1\") }}"),
-            "PLAT-ue1"
-        );
+        assert_eq!(render("{{ printf \"%s-%s\" (upper .vars.tenant) (lower \"UE1\") }}"), "PLAT-ue1");
         assert_eq!(render("{{ (.vars.stage) }}"), "dev");
-        assert_eq!(
-            render("{{ upper (default \"x\" (index .vars.labels \"my-key\")) }}"),
-            "DASHED"
-        );
+        assert_eq!(render("{{ upper (default \"x\" (index .vars.labels \"my-key\")) }}"), "DASHED");
         let (column, message) = parse_err("{{ upper (.vars.stage }}");
         assert_eq!(column, 10);
         assert!(message.starts_with("unclosed `(`"), "{message}");
@@ -2385,10 +2061,7 @@ mod tests {
     fn bad_string_escape() {
         let (column, message) = parse_err(r#"{{ .vars.stage }}{{ "a\qb" }}"#);
         assert_eq!(column, 23);
-        assert!(
-            message.starts_with("unknown escape sequence `\\q`"),
-            "{message}"
-        );
+        assert!(message.starts_with("unknown escape sequence `\\q`"), "{message}");
         let (_, message) = parse_err(r#"{{ "\x41" }}"#);
         assert!(message.contains("not supported"), "{message}");
         let (column, message) = parse_err("{{ \"abc }}");
@@ -2400,14 +2073,8 @@ mod tests {
 
     #[test]
     fn numbers_and_booleans_print() {
-        assert_eq!(
-            render("{{ .vars.count }}/{{ .vars.negative }}/{{ .vars.ratio }}/{{ .vars.whole }}"),
-            "3/-7/1.5/3"
-        );
-        assert_eq!(
-            render("{{ .vars.enabled }}/{{ .vars.off }}/{{ true }}/{{ 42 }}/{{ -1 }}"),
-            "true/false/true/42/-1"
-        );
+        assert_eq!(render("{{ .vars.count }}/{{ .vars.negative }}/{{ .vars.ratio }}/{{ .vars.whole }}"), "3/-7/1.5/3");
+        assert_eq!(render("{{ .vars.enabled }}/{{ .vars.off }}/{{ true }}/{{ 42 }}/{{ -1 }}"), "true/false/true/42/-1");
         let (_, message) = parse_err("{{ 1.5 }}");
         assert!(message.contains("only decimal integers"), "{message}");
         let (_, message) = parse_err("{{ 012 }}");
@@ -2418,10 +2085,7 @@ mod tests {
 
     #[test]
     fn unicode() {
-        assert_eq!(
-            render("ü-{{ .vars.name }}-{{ .vars.name | upper }}-ß"),
-            "ü-café-CAFÉ-ß"
-        );
+        assert_eq!(render("ü-{{ .vars.name }}-{{ .vars.name | upper }}-ß"), "ü-café-CAFÉ-ß");
         assert_eq!(render("{{ \"élan vital\" | title }}"), "Élan Vital");
         // Columns count characters, not bytes.
         let (column, _) = parse_err("éé{{ .x");
@@ -2432,10 +2096,7 @@ mod tests {
     fn string_functions() {
         assert_eq!(render("{{ lower \"AbC\" }}"), "abc");
         assert_eq!(render("{{ upper \"AbC\" }}"), "ABC");
-        assert_eq!(
-            render("{{ title \"hello wide_world-x\" }}"),
-            "Hello Wide_world-X"
-        );
+        assert_eq!(render("{{ title \"hello wide_world-x\" }}"), "Hello Wide_world-X");
         assert_eq!(render("[{{ trim .vars.padded }}]"), "[x]");
         assert_eq!(render("{{ trimPrefix \"pl\" .vars.tenant }}"), "at");
         assert_eq!(render("{{ trimPrefix \"zz\" .vars.tenant }}"), "plat");
@@ -2447,10 +2108,7 @@ mod tests {
     fn string_functions_reject_other_types() {
         let message = render_msg("{{ upper .vars.count }}");
         assert!(message.starts_with("`upper` at column 4"), "{message}");
-        assert!(
-            message.contains("`.vars.count`, which is the number 3"),
-            "{message}"
-        );
+        assert!(message.contains("`.vars.count`, which is the number 3"), "{message}");
         let message = render_msg("{{ trimPrefix 1 \"x\" }}");
         assert!(message.contains("PREFIX must be a string"), "{message}");
     }
@@ -2472,9 +2130,7 @@ mod tests {
     #[test]
     fn printf_function() {
         assert_eq!(
-            render(
-                "{{ printf \"%s-%d-%v-%v-%v%%\" .vars.stage .vars.count .vars.ratio .vars.enabled \"x\" }}"
-            ),
+            render("{{ printf \"%s-%d-%v-%v-%v%%\" .vars.stage .vars.count .vars.ratio .vars.enabled \"x\" }}"),
             "dev-3-1.5-true-x%"
         );
         assert_eq!(render("{{ printf \"plain\" }}"), "plain");
@@ -2497,78 +2153,45 @@ mod tests {
         assert_eq!(render("{{ index .vars \"labels\" \"team\" }}"), "core");
         assert_eq!(render("{{ index .vars.tags 1 }}"), "b");
         assert_eq!(render("{{ index . \"vars\" \"stage\" }}"), "dev");
-        assert_eq!(
-            missing("{{ index .vars.labels \"nope\" }}"),
-            "vars.labels.nope"
-        );
+        assert_eq!(missing("{{ index .vars.labels \"nope\" }}"), "vars.labels.nope");
         assert_eq!(missing("{{ index .vars.tags 2 }}"), "vars.tags.2");
         let message = render_msg("{{ index .vars.tags 9 }}");
         assert!(
-            message.contains(
-                "index 9 is out of range (indexing `.vars.tags`, which is a list of 4 items)"
-            ),
+            message.contains("index 9 is out of range (indexing `.vars.tags`, which is a list of 4 items)"),
             "{message}"
         );
         let message = render_msg("{{ index .vars.stage 0 }}");
-        assert!(
-            message.contains("can't index the string \"dev\""),
-            "{message}"
-        );
+        assert!(message.contains("can't index the string \"dev\""), "{message}");
     }
 
     #[test]
     fn comparison_and_logic_functions() {
         assert_eq!(
-            render(
-                "{{ eq .vars.stage \"dev\" }} {{ eq .vars.stage \"prod\" \"dev\" }} {{ eq .vars.count 3 }}"
-            ),
+            render("{{ eq .vars.stage \"dev\" }} {{ eq .vars.stage \"prod\" \"dev\" }} {{ eq .vars.count 3 }}"),
             "true true true"
         );
+        assert_eq!(render("{{ ne .vars.stage \"dev\" }} {{ ne .vars.whole 3 }}"), "false false");
+        assert_eq!(render("{{ and .vars.stage .vars.tenant }} {{ and .vars.blank .vars.tenant }}"), "plat ");
+        assert_eq!(render("{{ or .vars.blank .vars.missing .vars.stage }}"), "dev");
+        assert_eq!(render("{{ not .vars.enabled }} {{ not .vars.missing }}"), "false true");
         assert_eq!(
-            render("{{ ne .vars.stage \"dev\" }} {{ ne .vars.whole 3 }}"),
-            "false false"
-        );
-        assert_eq!(
-            render("{{ and .vars.stage .vars.tenant }} {{ and .vars.blank .vars.tenant }}"),
-            "plat "
-        );
-        assert_eq!(
-            render("{{ or .vars.blank .vars.missing .vars.stage }}"),
-            "dev"
-        );
-        assert_eq!(
-            render("{{ not .vars.enabled }} {{ not .vars.missing }}"),
-            "false true"
-        );
-        assert_eq!(
-            render(
-                "{{ empty .vars.no_labels }} {{ empty .vars.labels }} {{ empty .vars.missing }}"
-            ),
+            render("{{ empty .vars.no_labels }} {{ empty .vars.labels }} {{ empty .vars.missing }}"),
             "true false true"
         );
-        assert_eq!(
-            render("{{ coalesce .vars.missing .vars.blank .vars.stage }}"),
-            "dev"
-        );
+        assert_eq!(render("{{ coalesce .vars.missing .vars.blank .vars.stage }}"), "dev");
         // `and`/`or` short-circuit: the failing call is never evaluated.
         assert_eq!(render("{{ or .vars.stage (upper .vars.count) }}"), "dev");
         let message = render_msg("{{ eq .vars.stage 1 }}");
         assert!(message.contains("different types"), "{message}");
         let message = render_msg("{{ eq .vars.labels 1 }}");
-        assert!(
-            message.contains("only strings, numbers and booleans"),
-            "{message}"
-        );
+        assert!(message.contains("only strings, numbers and booleans"), "{message}");
         assert_eq!(missing("{{ eq .vars.missing \"x\" }}"), "vars.missing");
     }
 
     #[test]
     fn quote_and_join() {
         assert_eq!(render("{{ quote .vars.stage }}"), "\"dev\"");
-        assert_eq!(
-            render("{{ quote \"a\\\"b\" 3 true }}"),
-            "\"a\\\"b\" \"3\" \"true\""
-        );
+        assert_eq!(render("{{ quote \"a\\\"b\" 3 true }}"), "\"a\\\"b\" \"3\" \"true\"");
         assert_eq!(render("{{ join \"-\" .vars.tags }}"), "a-b-3");
         assert_eq!(render("{{ .vars.tags | join \",\" }}"), "a,b,3");
         assert_eq!(render("[{{ join \"-\" .vars.no_tags }}]"), "[]");
@@ -2582,54 +2205,25 @@ mod tests {
         assert_eq!(render(src), "D");
         let template = Template::parse(src).expect("parses");
         for (stage, want) in [("prod", "P"), ("dev", "D"), ("qa", "O")] {
-            let out = template
-                .render(&json!({"vars": {"stage": stage}}))
-                .expect("renders");
+            let out = template.render(&json!({"vars": {"stage": stage}})).expect("renders");
             assert_eq!(out, want);
         }
-        assert_eq!(
-            render("{{ if .vars.missing }}yes{{ else }}no{{ end }}"),
-            "no"
-        );
+        assert_eq!(render("{{ if .vars.missing }}yes{{ else }}no{{ end }}"), "no");
         assert_eq!(render("{{ if .vars.nothing }}yes{{ end }}"), "");
-        assert_eq!(
-            render("{{ if .vars.no_tags }}yes{{ else }}no{{ end }}"),
-            "no"
-        );
-        assert_eq!(
-            render("{{ if .vars.count }}{{ if .vars.zero }}z{{ else }}nz{{ end }}{{ end }}"),
-            "nz"
-        );
+        assert_eq!(render("{{ if .vars.no_tags }}yes{{ else }}no{{ end }}"), "no");
+        assert_eq!(render("{{ if .vars.count }}{{ if .vars.zero }}z{{ else }}nz{{ end }}{{ end }}"), "nz");
     }
 
     #[test]
     fn with_rebinds_dot() {
-        assert_eq!(
-            render("{{ with .vars.labels }}{{ .team }}{{ else }}none{{ end }}"),
-            "core"
-        );
-        assert_eq!(
-            render("{{ with .vars.missing }}{{ .x }}{{ else }}none{{ end }}"),
-            "none"
-        );
-        assert_eq!(
-            render("{{ with .vars.blank }}x{{ else with .vars.stage }}{{ . }}{{ end }}"),
-            "dev"
-        );
-        assert_eq!(
-            render("{{ with upper .vars.stage }}{{ . }}{{ end }}"),
-            "DEV"
-        );
+        assert_eq!(render("{{ with .vars.labels }}{{ .team }}{{ else }}none{{ end }}"), "core");
+        assert_eq!(render("{{ with .vars.missing }}{{ .x }}{{ else }}none{{ end }}"), "none");
+        assert_eq!(render("{{ with .vars.blank }}x{{ else with .vars.stage }}{{ . }}{{ end }}"), "dev");
+        assert_eq!(render("{{ with upper .vars.stage }}{{ . }}{{ end }}"), "DEV");
         // Missing keys inside `with` report the full path.
-        assert_eq!(
-            missing("{{ with .vars.labels }}{{ .owner }}{{ end }}"),
-            "vars.labels.owner"
-        );
+        assert_eq!(missing("{{ with .vars.labels }}{{ .owner }}{{ end }}"), "vars.labels.owner");
         let (_, message) = parse_err("{{ if .a }}{{ else with .b }}{{ end }}");
-        assert!(
-            message.contains("`else with` can only continue a `with` block"),
-            "{message}"
-        );
+        assert!(message.contains("`else with` can only continue a `with` block"), "{message}");
     }
 
     #[test]
@@ -2639,34 +2233,18 @@ mod tests {
         assert_eq!(missing("{{ .nope.deeper.still }}"), "nope.deeper.still");
         assert_eq!(missing("{{ $.vars.gone | upper }}"), "vars.gone");
         let err = render_err("{{ .vars.region }}");
-        assert_eq!(
-            err.to_string(),
-            "the template reads `.vars.region`, which is not set"
-        );
+        assert_eq!(err.to_string(), "the template reads `.vars.region`, which is not set");
         let template = Template::parse(ATMOS_DEFAULT).expect("parses");
-        let err = template
-            .render(&json!({"vars": {"tenant": "t"}}))
-            .expect_err("fails");
-        assert_eq!(
-            err,
-            TemplateError::MissingKey {
-                path: "vars.environment".into()
-            }
-        );
+        let err = template.render(&json!({"vars": {"tenant": "t"}})).expect_err("fails");
+        assert_eq!(err, TemplateError::MissingKey { path: "vars.environment".into() });
         let message = render_msg("{{ .vars.stage.x }}");
-        assert!(
-            message.contains("`.vars.stage` is the string \"dev\", not a map"),
-            "{message}"
-        );
+        assert!(message.contains("`.vars.stage` is the string \"dev\", not a map"), "{message}");
     }
 
     #[test]
     fn printing_composites_is_an_error() {
         let message = render_msg("{{ .vars.labels }}");
-        assert!(
-            message.starts_with("cannot print a map: `{{ .vars.labels }}` at column 1"),
-            "{message}"
-        );
+        assert!(message.starts_with("cannot print a map: `{{ .vars.labels }}` at column 1"), "{message}");
         assert!(message.contains("`.vars.labels.team`"), "{message}");
         let message = render_msg("x{{ .vars.tags }}");
         assert!(message.starts_with("cannot print a list"), "{message}");
@@ -2681,10 +2259,7 @@ mod tests {
         assert_eq!(column, 20);
         assert!(message.starts_with("unclosed action"), "{message}");
         let err = Template::parse("ab{{ .x").expect_err("fails");
-        assert_eq!(
-            err.to_string(),
-            "unclosed action: this `{{` has no matching `}}` (at column 3)"
-        );
+        assert_eq!(err.to_string(), "unclosed action: this `{{` has no matching `}}` (at column 3)");
         let (column, message) = parse_err("{{ .a {{ .b }}");
         assert_eq!(column, 1);
         assert!(message.starts_with("unclosed action"), "{message}");
@@ -2694,10 +2269,7 @@ mod tests {
     fn unknown_function() {
         let (column, message) = parse_err("{{ .vars.stage | uper }}");
         assert_eq!(column, 18);
-        assert!(
-            message.starts_with("unknown function `uper` (did you mean `upper`?)"),
-            "{message}"
-        );
+        assert!(message.starts_with("unknown function `uper` (did you mean `upper`?)"), "{message}");
         assert!(message.contains("lower, upper, title, trim"), "{message}");
         let (_, message) = parse_err("{{ split \"-\" .vars.stage }}");
         assert!(message.starts_with("unknown function `split`"), "{message}");
@@ -2707,23 +2279,14 @@ mod tests {
     fn unsupported_constructs() {
         let (column, message) = parse_err("ab {{ range .vars.tags }}x{{ end }}");
         assert_eq!(column, 7);
-        assert!(
-            message.starts_with("`range` is not supported in stack name templates"),
-            "{message}"
-        );
+        assert!(message.starts_with("`range` is not supported in stack name templates"), "{message}");
         for word in ["define", "template", "block", "nil"] {
             let (_, message) = parse_err(&format!("{{{{ {word} \"x\" }}}}"));
-            assert!(
-                message.starts_with(&format!("`{word}` is not supported")),
-                "{message}"
-            );
+            assert!(message.starts_with(&format!("`{word}` is not supported")), "{message}");
         }
         let (column, message) = parse_err("{{ $x := .vars.stage }}");
         assert_eq!(column, 4);
-        assert!(
-            message.contains("variables like `$x` are not supported"),
-            "{message}"
-        );
+        assert!(message.contains("variables like `$x` are not supported"), "{message}");
         let (_, message) = parse_err("{{ .vars.my-key }}");
         assert!(message.contains("use `index`"), "{message}");
         let (_, message) = parse_err("{{ printf \"%s\", .vars.stage }}");
@@ -2736,10 +2299,7 @@ mod tests {
         assert_eq!(column, 2);
         assert!(message.contains("`{{ end }}` has no matching"), "{message}");
         let (_, message) = parse_err("{{ else }}");
-        assert!(
-            message.contains("`{{ else }}` has no matching"),
-            "{message}"
-        );
+        assert!(message.contains("`{{ else }}` has no matching"), "{message}");
         let (column, message) = parse_err("x {{ if .vars.stage }}y");
         assert_eq!(column, 3);
         assert!(message.starts_with("unclosed `if`"), "{message}");
@@ -2751,10 +2311,7 @@ mod tests {
         let (_, message) = parse_err("{{ if .a }}{{ else }}{{ else }}{{ end }}");
         assert!(message.contains("follows another"), "{message}");
         let (_, message) = parse_err("{{ if }}{{ end }}");
-        assert!(
-            message.starts_with("missing condition after `if`"),
-            "{message}"
-        );
+        assert!(message.starts_with("missing condition after `if`"), "{message}");
         let (_, message) = parse_err("{{ end .x }}");
         assert!(message.contains("after `end`"), "{message}");
     }
@@ -2766,41 +2323,23 @@ mod tests {
         let (_, message) = parse_err("{{ .vars.tenant .vars.stage }}");
         assert!(message.contains("is not a function"), "{message}");
         let (_, message) = parse_err("{{ .vars.stage | .vars.tenant }}");
-        assert!(
-            message.starts_with("only a function can follow `|`"),
-            "{message}"
-        );
+        assert!(message.starts_with("only a function can follow `|`"), "{message}");
         let (_, message) = parse_err("{{ .vars.stage | }}");
-        assert!(
-            message.starts_with("missing function after `|`"),
-            "{message}"
-        );
+        assert!(message.starts_with("missing function after `|`"), "{message}");
         let (column, message) = parse_err("{{ replace \"a\" \"b\" }}");
         assert_eq!(column, 4);
-        assert!(
-            message.contains("`replace` takes 3 arguments but is given 2"),
-            "{message}"
-        );
+        assert!(message.contains("`replace` takes 3 arguments but is given 2"), "{message}");
         let (_, message) = parse_err("{{ lower upper .vars.stage }}");
-        assert!(
-            message.contains("wrap the call in parentheses"),
-            "{message}"
-        );
+        assert!(message.contains("wrap the call in parentheses"), "{message}");
         let (_, message) = parse_err("{{ .vars.stage | upper \"x\" }}");
-        assert!(
-            message.contains("counting the value piped into it"),
-            "{message}"
-        );
+        assert!(message.contains("counting the value piped into it"), "{message}");
     }
 
     #[test]
     fn multi_line_positions() {
         let (column, message) = parse_err("a\nbc {{ foo }}");
         assert_eq!(column, 7);
-        assert!(
-            message.starts_with("line 2: unknown function `foo`;"),
-            "{message}"
-        );
+        assert!(message.starts_with("line 2: unknown function `foo`;"), "{message}");
         let message = render_msg("a\n{{ upper 1 }}");
         assert!(message.contains("line 2, column 4"), "{message}");
         assert_eq!(render("{{ .vars.tenant\n | upper }}"), "PLAT");
@@ -2809,10 +2348,7 @@ mod tests {
     #[test]
     fn fields_lists_paths() {
         let template = Template::parse(ATMOS_DEFAULT).expect("parses");
-        assert_eq!(
-            template.fields(),
-            ["vars.tenant", "vars.environment", "vars.stage"]
-        );
+        assert_eq!(template.fields(), ["vars.tenant", "vars.environment", "vars.stage"]);
         let src = "{{ .vars.stage | upper }}{{ if .vars.x }}{{ .vars.stage }}{{ end }}\
                    {{ with .vars.labels }}{{ .team }}{{ $.settings.region }}{{ end }}\
                    {{ index .vars.labels \"my-key\" }}{{ default \"d\" (lower .env.USER) }}{{ . }}";
@@ -2852,23 +2388,17 @@ mod tests {
             "{{ join \"-\" .vars.tags | trimSuffix \"\\u00e9\" }}{{ and $.a (or .b (not .c)) }}",
         ];
         let pieces = [
-            "{{", "}}", "{{-", "-}}", " ", "|", "(", ")", ".", "$", "\"", "`", "\\", "/*", "*/",
-            "-", "é", "\n", "if", "end", "else", "with", "range", "upper", "index", "0", "-9", "x",
-            ":=", ",",
+            "{{", "}}", "{{-", "-}}", " ", "|", "(", ")", ".", "$", "\"", "`", "\\", "/*", "*/", "-", "é", "\n", "if",
+            "end", "else", "with", "range", "upper", "index", "0", "-9", "x", ":=", ",",
         ];
         let mut state: u64 = 0x2545_f491_4f6c_dd1d;
         let mut next = |bound: usize| {
-            state = state
-                .wrapping_mul(6_364_136_223_846_793_005)
-                .wrapping_add(1_442_695_040_888_963_407);
+            state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
             usize::try_from(state >> 33).unwrap_or(0) % bound.max(1)
         };
         let mut parsed = 0;
         for round in 0..600 {
-            let mut chars: Vec<String> = seeds[round % seeds.len()]
-                .chars()
-                .map(String::from)
-                .collect();
+            let mut chars: Vec<String> = seeds[round % seeds.len()].chars().map(String::from).collect();
             for _ in 0..=next(4) {
                 let at = next(chars.len() + 1);
                 match next(4) {
@@ -2887,13 +2417,7 @@ mod tests {
             let src: String = chars.concat();
             if let Ok(template) = Template::parse(&src) {
                 parsed += 1;
-                for ctx in [
-                    ctx(),
-                    json!(null),
-                    json!("s"),
-                    json!({"vars": []}),
-                    json!({"a": {"b": 1}}),
-                ] {
+                for ctx in [ctx(), json!(null), json!("s"), json!({"vars": []}), json!({"a": {"b": 1}})] {
                     let _ = template.render(&ctx);
                 }
                 let _ = template.fields();

@@ -31,10 +31,7 @@ pub fn to_yaml_string(node: &Node) -> String {
     if emitter.dump(&yaml).is_err() {
         return String::new();
     }
-    let body = out
-        .strip_prefix("---\n")
-        .or_else(|| out.strip_prefix("---"))
-        .unwrap_or(&out);
+    let body = out.strip_prefix("---\n").or_else(|| out.strip_prefix("---")).unwrap_or(&out);
     let mut body = body.trim_start_matches(' ').to_string();
     body.push('\n');
     body
@@ -65,18 +62,10 @@ fn format_float(f: f64) -> String {
     if f.is_nan() {
         ".nan".into()
     } else if f.is_infinite() {
-        if f > 0.0 {
-            ".inf".into()
-        } else {
-            "-.inf".into()
-        }
+        if f > 0.0 { ".inf".into() } else { "-.inf".into() }
     } else {
         let s = f.to_string();
-        if s.contains(['.', 'e', 'E']) {
-            s
-        } else {
-            format!("{s}.0")
-        }
+        if s.contains(['.', 'e', 'E']) { s } else { format!("{s}.0") }
     }
 }
 
@@ -101,17 +90,10 @@ fn json_to_node(v: &serde_json::Value) -> Node {
     let value = match v {
         J::Null => Value::Null,
         J::Bool(b) => Value::Bool(*b),
-        J::Number(n) => n
-            .as_i64()
-            .map(Value::Int)
-            .unwrap_or_else(|| Value::Float(n.as_f64().unwrap_or(0.0))),
+        J::Number(n) => n.as_i64().map(Value::Int).unwrap_or_else(|| Value::Float(n.as_f64().unwrap_or(0.0))),
         J::String(s) => Value::Str(s.clone()),
         J::Array(a) => Value::Seq(a.iter().map(json_to_node).collect()),
-        J::Object(o) => Value::Map(
-            o.iter()
-                .map(|(k, v)| (k.clone(), json_to_node(v)))
-                .collect(),
-        ),
+        J::Object(o) => Value::Map(o.iter().map(|(k, v)| (k.clone(), json_to_node(v))).collect()),
     };
     Node::new(value, super::Span::synthetic())
 }
@@ -126,18 +108,11 @@ mod tests {
     fn round_trips_types_and_order() {
         let ctx = LoadContext::default();
         let src = "b: 1\na: [x, true, 1.5, null]\nc: {d: '01'}\nt: !store ssm /x\n";
-        let n = Loader::new(&ctx)
-            .load_str(src, Path::new("/x.yaml"))
-            .unwrap();
+        let n = Loader::new(&ctx).load_str(src, Path::new("/x.yaml")).unwrap();
         let json = to_json(&n).to_string();
-        assert_eq!(
-            json,
-            r#"{"b":1,"a":["x",true,1.5,null],"c":{"d":"01"},"t":"!store ssm /x"}"#
-        );
+        assert_eq!(json, r#"{"b":1,"a":["x",true,1.5,null],"c":{"d":"01"},"t":"!store ssm /x"}"#);
         let yaml = to_yaml_string(&n);
-        let back = Loader::new(&ctx)
-            .load_str(&yaml, Path::new("/y.yaml"))
-            .unwrap();
+        let back = Loader::new(&ctx).load_str(&yaml, Path::new("/y.yaml")).unwrap();
         assert_eq!(to_json(&back).to_string(), json, "{yaml}");
     }
 }

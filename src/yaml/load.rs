@@ -39,39 +39,24 @@ pub enum YamlError {
         #[source]
         source: std::io::Error,
     },
-    #[error(
-        "{} is {size} bytes, more than the {limit} bytes tfauth reads from a YAML file",
-        super::display_path(path)
-    )]
-    TooLarge {
-        path: PathBuf,
-        size: u64,
-        limit: u64,
-    },
-    #[error(
-        "{} is not valid UTF-8 (first bad byte on line {line})",
-        super::display_path(path)
-    )]
-    NotUtf8 { path: PathBuf, line: usize },
+    #[error("{} is {size} bytes, more than the {limit} bytes tfauth reads from a YAML file", super::display_path(path))]
+    TooLarge { path: PathBuf, size: u64, limit: u64 },
+    #[error("{}:{line}:{col}: the file is not valid UTF-8", super::display_path(path))]
+    NotUtf8 { path: PathBuf, line: usize, col: usize },
+    #[error("{}:{line}:{col}: control character {byte:#04x} is not allowed in YAML", super::display_path(path))]
+    ControlChar { path: PathBuf, line: usize, col: usize, byte: u8 },
     #[error("invalid YAML at {span}: {message}")]
     Syntax { span: Span, message: String },
     #[error("duplicate key `{key}` at {span} (first set at {first})")]
-    DuplicateKey {
-        key: String,
-        span: Span,
-        first: Span,
-    },
+    DuplicateKey { key: String, span: Span, first: Span },
     #[error("YAML nested more than {MAX_DEPTH} levels deep at {span}")]
     TooDeep { span: Span },
     #[error("aliases at {span} expand to more than {MAX_ALIAS_NODES} values")]
     AliasBomb { span: Span },
     #[error("{span}: {message}")]
     Tag { span: Span, message: String },
-    #[error(
-        "{} holds {count} YAML documents; tfauth reads files with one",
-        super::display_path(path)
-    )]
-    MultipleDocuments { path: PathBuf, count: usize },
+    #[error("{span}: a second YAML document starts here; tfauth reads files with one")]
+    MultipleDocuments { span: Span },
     #[error("`!include` at {span} failed")]
     Include {
         span: Span,
@@ -83,13 +68,32 @@ pub enum YamlError {
 impl YamlError {
     pub fn hint(&self) -> Option<String> {
         match self {
-            YamlError::Syntax { .. } => Some("fix the YAML syntax at that line; indentation and unclosed quotes are the usual causes".into()),
-            YamlError::DuplicateKey { key, .. } => Some(format!("remove one of the two `{key}` keys; YAML keeps only one")),
+            YamlError::Syntax { .. } => {
+                Some("fix the YAML syntax at that line; indentation and unclosed quotes are the usual causes".into())
+            }
+            YamlError::DuplicateKey { key, .. } => {
+                Some(format!("remove one of the two `{key}` keys; YAML keeps only one"))
+            }
             YamlError::NotUtf8 { .. } => Some("save the file as UTF-8".into()),
+            YamlError::ControlChar { byte: 0, .. } => Some("remove the NUL byte; is this a binary file?".into()),
+            YamlError::ControlChar { .. } => {
+                Some("remove the control character (tabs, newlines and printable text are fine)".into())
+            }
+            YamlError::Read { source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
+                Some("check the path; it may have been moved or renamed".into())
+            }
+            YamlError::Read { .. } => Some("check that the file exists and is readable".into()),
             YamlError::TooLarge { .. } => Some("split the file, or check that it is really a stack manifest".into()),
-            YamlError::TooDeep { .. } | YamlError::AliasBomb { .. } => Some("this file looks machine-generated or hostile; simplify it".into()),
-            YamlError::MultipleDocuments { .. } => Some("remove the `---` separators, or split the documents into files".into()),
-            YamlError::Include { source, .. } => source.hint(),
+            YamlError::TooDeep { .. } | YamlError::AliasBomb { .. } => {
+                Some("this file looks machine-generated or hostile; simplify it".into())
+            }
+            YamlError::MultipleDocuments { .. } => {
+                Some("remove the `---` separators, or split the documents into files".into())
+            }
+            YamlError::Include { source, .. } => Some(format!(
+                "{}an `!include` path is relative to the including file, then to base_path",
+                source.hint().map(|h| format!("{h}\nhint: ")).unwrap_or_default()
+            )),
             _ => None,
         }
     }
@@ -101,7 +105,8 @@ impl YamlError {
             | YamlError::TooDeep { span }
             | YamlError::AliasBomb { span }
             | YamlError::Tag { span, .. }
-            | YamlError::Include { span, .. } => Some(span),
+            | YamlError::Include { span, .. }
+            | YamlError::MultipleDocuments { span } => Some(span),
             _ => None,
         }
     }
@@ -142,12 +147,7 @@ impl<'a> Loader<'a> {
         self.parse(&src, Arc::from(path), includes)
     }
 
-    fn parse(
-        &self,
-        src: &str,
-        file: Arc<Path>,
-        includes: &mut Vec<PathBuf>,
-    ) -> Result<Node, YamlError> {
+    fn parse(&self, src: &str, file: Arc<Path>, includes: &mut Vec<PathBuf>) -> Result<Node, YamlError> {
         let src = src.strip_prefix('\u{feff}').unwrap_or(src);
         let mut builder = Builder {
             loader: self,
@@ -156,6 +156,7 @@ impl<'a> Loader<'a> {
             stack: Vec::new(),
             anchors: HashMap::new(),
             docs: Vec::new(),
+            doc_starts: Vec::new(),
             error: None,
             alias_nodes: 0,
         };
@@ -165,7 +166,7 @@ impl<'a> Loader<'a> {
             if let Some(err) = builder.error.take() {
                 return Err(err);
             }
-            return Err(syntax_error(&file, e.marker(), e.info()));
+            return Err(locate_syntax_error(src, &file, e.marker(), e.info(), &builder.stack));
         }
         if let Some(err) = builder.error.take() {
             return Err(err);
@@ -174,19 +175,15 @@ impl<'a> Loader<'a> {
         match docs.len() {
             0 => Ok(Node::new(Value::Null, Span::file_start(file))),
             1 => Ok(docs.pop().unwrap_or_else(Node::null)),
-            count => {
+            _ => {
                 // `---` followed by nothing is an empty trailing document; allow it.
-                let real = docs.iter().filter(|d| !d.is_null()).count();
-                if real <= 1 {
-                    Ok(docs
-                        .into_iter()
-                        .find(|d| !d.is_null())
-                        .unwrap_or_else(Node::null))
+                let real: Vec<usize> = (0..docs.len()).filter(|&i| !docs[i].is_null()).collect();
+                if real.len() <= 1 {
+                    Ok(docs.into_iter().find(|d| !d.is_null()).unwrap_or_else(Node::null))
                 } else {
-                    Err(YamlError::MultipleDocuments {
-                        path: file.to_path_buf(),
-                        count,
-                    })
+                    let span =
+                        builder.doc_starts.get(real[1]).cloned().unwrap_or_else(|| Span::file_start(file.clone()));
+                    Err(YamlError::MultipleDocuments { span })
                 }
             }
         }
@@ -195,42 +192,58 @@ impl<'a> Loader<'a> {
 
 /// Reads a file as UTF-8 text within the size limit.
 pub fn read_text(path: &Path) -> Result<String, YamlError> {
-    let read_err = |source| YamlError::Read {
-        path: path.to_path_buf(),
-        source,
-    };
+    let read_err = |source| YamlError::Read { path: path.to_path_buf(), source };
     let meta = std::fs::metadata(path).map_err(read_err)?;
     if meta.len() > MAX_FILE_BYTES {
-        return Err(YamlError::TooLarge {
-            path: path.to_path_buf(),
-            size: meta.len(),
-            limit: MAX_FILE_BYTES,
-        });
+        return Err(YamlError::TooLarge { path: path.to_path_buf(), size: meta.len(), limit: MAX_FILE_BYTES });
     }
     let bytes = std::fs::read(path).map_err(read_err)?;
+    let line_col = |at: usize, bytes: &[u8]| {
+        let before = &bytes[..at];
+        let line = 1 + before.iter().filter(|b| **b == b'\n').count();
+        let col = 1 + before.iter().rev().take_while(|b| **b != b'\n').count();
+        (line, col)
+    };
+    // YAML allows tab, LF and CR among the C0 controls; a NUL would silently end the
+    // parser's input, so every other control byte is refused with its location.
+    if let Some(at) = bytes.iter().position(|b| (*b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r')) || *b == 0x7f) {
+        let (line, col) = line_col(at, &bytes);
+        return Err(YamlError::ControlChar { path: path.to_path_buf(), line, col, byte: bytes[at] });
+    }
     String::from_utf8(bytes).map_err(|e| {
-        let upto = e.utf8_error().valid_up_to();
-        let line = 1 + e.as_bytes()[..upto].iter().filter(|b| **b == b'\n').count();
-        YamlError::NotUtf8 {
-            path: path.to_path_buf(),
-            line,
-        }
+        let (line, col) = line_col(e.utf8_error().valid_up_to(), e.as_bytes());
+        YamlError::NotUtf8 { path: path.to_path_buf(), line, col }
     })
 }
 
-fn syntax_error(file: &Arc<Path>, mark: &Marker, info: &str) -> YamlError {
-    YamlError::Syntax {
-        span: span_at(file, mark),
-        message: info.to_string(),
+/// The scanner marks some errors far from their cause: a tab is reported at the start of
+/// the value before it, and an unclosed `[`/`{` at the end of the file. Point at the cause.
+fn locate_syntax_error(src: &str, file: &Arc<Path>, mark: &Marker, info: &str, open: &[Frame]) -> YamlError {
+    let mut span = span_at(file, mark);
+    let mut message = info.to_string();
+    if info.contains("tab") {
+        if let Some(rel) = src.get(mark.index().min(src.len())..).and_then(|rest| rest.find('\t')) {
+            let at = mark.index() + rel;
+            let before = &src[..at];
+            let line = 1 + before.matches('\n').count();
+            let col = 1 + before.chars().rev().take_while(|c| *c != '\n').count();
+            span = Span::new(file.clone(), line as u32, col as u32);
+            message = "a tab character where YAML needs spaces".into();
+        }
+    } else if mark.index() >= src.trim_end().len()
+        && let Some(frame) = open.last()
+    {
+        let start = match frame {
+            Frame::Seq { span, .. } | Frame::Map { span, .. } => span.clone(),
+        };
+        message = format!("{info} (the list or mapping opened at line {} is never closed)", start.line);
+        span = start;
     }
+    YamlError::Syntax { span, message }
 }
 
 fn span_at(file: &Arc<Path>, mark: &Marker) -> Span {
-    Span::new(
-        file.clone(),
-        mark.line().max(1) as u32,
-        mark.col() as u32 + 1,
-    )
+    Span::new(file.clone(), mark.line().max(1) as u32, mark.col() as u32 + 1)
 }
 
 enum Frame {
@@ -258,6 +271,8 @@ struct Builder<'l, 'c, 'i> {
     stack: Vec<Frame>,
     anchors: HashMap<usize, Node>,
     docs: Vec<Node>,
+    /// Where each document starts, for "a second document starts here".
+    doc_starts: Vec<Span>,
     error: Option<YamlError>,
     alias_nodes: usize,
 }
@@ -287,81 +302,47 @@ impl Builder<'_, '_, '_> {
             }
             Event::SequenceStart(anchor, tag) => {
                 self.check_depth(&span)?;
-                self.stack.push(Frame::Seq {
-                    items: Vec::new(),
-                    span,
-                    tag,
-                    anchor,
-                });
+                self.stack.push(Frame::Seq { items: Vec::new(), span, tag, anchor });
                 Ok(())
             }
             Event::MappingStart(anchor, tag) => {
                 self.check_depth(&span)?;
-                self.stack.push(Frame::Map {
-                    map: Map::new(),
-                    merges: Vec::new(),
-                    key: None,
-                    span,
-                    tag,
-                    anchor,
-                });
+                self.stack.push(Frame::Map { map: Map::new(), merges: Vec::new(), key: None, span, tag, anchor });
                 Ok(())
             }
             Event::SequenceEnd => match self.stack.pop() {
-                Some(Frame::Seq {
-                    items,
-                    span,
-                    tag,
-                    anchor,
-                }) => {
+                Some(Frame::Seq { items, span, tag, anchor }) => {
                     let node = self.collection(Value::Seq(items), span, tag)?;
                     self.push(node, anchor)
                 }
-                _ => Err(YamlError::Syntax {
-                    span,
-                    message: "unbalanced sequence".into(),
-                }),
+                _ => Err(YamlError::Syntax { span, message: "unbalanced sequence".into() }),
             },
             Event::MappingEnd => match self.stack.pop() {
-                Some(Frame::Map {
-                    mut map,
-                    merges,
-                    span,
-                    tag,
-                    anchor,
-                    ..
-                }) => {
+                Some(Frame::Map { mut map, merges, span, tag, anchor, .. }) => {
                     for merged in merges {
                         apply_merge_key(&mut map, merged, &span)?;
                     }
                     let node = self.collection(Value::Map(map), span, tag)?;
                     self.push(node, anchor)
                 }
-                _ => Err(YamlError::Syntax {
-                    span,
-                    message: "unbalanced mapping".into(),
-                }),
+                _ => Err(YamlError::Syntax { span, message: "unbalanced mapping".into() }),
             },
             Event::Alias(id) => {
-                let node = self
-                    .anchors
-                    .get(&id)
-                    .cloned()
-                    .ok_or_else(|| YamlError::Syntax {
-                        span: span.clone(),
-                        message: "alias to an unknown anchor".into(),
-                    })?;
+                let node = self.anchors.get(&id).cloned().ok_or_else(|| YamlError::Syntax {
+                    span: span.clone(),
+                    message: "alias to an unknown anchor".into(),
+                })?;
                 self.alias_nodes += node.count_nodes();
                 if self.alias_nodes > MAX_ALIAS_NODES {
                     return Err(YamlError::AliasBomb { span });
                 }
                 self.push(node, 0)
             }
-            Event::StreamStart
-            | Event::StreamEnd
-            | Event::DocumentStart
-            | Event::DocumentEnd
-            | Event::Nothing => Ok(()),
+            Event::DocumentStart => {
+                self.doc_starts.push(span);
+                Ok(())
+            }
+            Event::StreamStart | Event::StreamEnd | Event::DocumentEnd | Event::Nothing => Ok(()),
         }
     }
 
@@ -383,15 +364,12 @@ impl Builder<'_, '_, '_> {
         match self.stack.last_mut() {
             None => self.docs.push(node),
             Some(Frame::Seq { items, .. }) => items.push(node),
-            Some(Frame::Map {
-                map, merges, key, ..
-            }) => match key.take() {
+            Some(Frame::Map { map, merges, key, .. }) => match key.take() {
                 None => {
                     let Some(k) = node.scalar_string() else {
                         return Err(YamlError::Syntax {
                             span: node.span,
-                            message: "a mapping key must be a plain value, not a list or mapping"
-                                .into(),
+                            message: "a mapping key must be a plain value, not a list or mapping".into(),
                         });
                     };
                     *key = Some((k, node.span));
@@ -406,11 +384,7 @@ impl Builder<'_, '_, '_> {
                         node.span = key_span.clone();
                     }
                     if let Some(first) = map.get(&k) {
-                        return Err(YamlError::DuplicateKey {
-                            key: k,
-                            span: key_span,
-                            first: first.span.clone(),
-                        });
+                        return Err(YamlError::DuplicateKey { key: k, span: key_span, first: first.span.clone() });
                     }
                     map.insert(k, node);
                 }
@@ -419,12 +393,7 @@ impl Builder<'_, '_, '_> {
         Ok(())
     }
 
-    fn collection(
-        &mut self,
-        value: Value,
-        span: Span,
-        tag: Option<Tag>,
-    ) -> Result<Node, YamlError> {
+    fn collection(&mut self, value: Value, span: Span, tag: Option<Tag>) -> Result<Node, YamlError> {
         let mut node = Node::new(value, span);
         if let Some(tag) = tag {
             let name = tag_name(&tag);
@@ -435,26 +404,13 @@ impl Builder<'_, '_, '_> {
         Ok(node)
     }
 
-    fn scalar(
-        &mut self,
-        text: String,
-        style: TScalarStyle,
-        tag: Option<Tag>,
-        span: Span,
-    ) -> Result<Node, YamlError> {
+    fn scalar(&mut self, text: String, style: TScalarStyle, tag: Option<Tag>, span: Span) -> Result<Node, YamlError> {
         let Some(tag) = tag else {
-            let value = if style == TScalarStyle::Plain {
-                resolve_plain(&text)
-            } else {
-                Value::Str(text)
-            };
+            let value = if style == TScalarStyle::Plain { resolve_plain(&text) } else { Value::Str(text) };
             return Ok(Node::new(value, span));
         };
         let name = tag_name(&tag);
-        let tag_err = |message: String| YamlError::Tag {
-            span: span.clone(),
-            message,
-        };
+        let tag_err = |message: String| YamlError::Tag { span: span.clone(), message };
         let value = match name.as_str() {
             "!!str" | "!!binary" => Value::Str(text),
             "!!null" => Value::Null,
@@ -470,9 +426,7 @@ impl Builder<'_, '_, '_> {
                 (Some(root), _) => Value::Str(root.display().to_string()),
                 (None, default) if !default.is_empty() => Value::Str(default.to_string()),
                 (None, _) => {
-                    return Err(tag_err(
-                        "`!repo-root` is used outside a git repository and has no default".into(),
-                    ));
+                    return Err(tag_err("`!repo-root` is used outside a git repository and has no default".into()));
                 }
             },
             _ => {
@@ -508,31 +462,21 @@ impl Builder<'_, '_, '_> {
             Some((t, q)) => (t, Some(q.trim())),
             None => (text, None),
         };
-        let fail = |source: YamlError| YamlError::Include {
-            span: span.clone(),
-            source: Box::new(source),
-        };
+        let fail = |source: YamlError| YamlError::Include { span: span.clone(), source: Box::new(source) };
         if target.contains("://") {
             return Err(YamlError::Tag {
                 span: span.clone(),
-                message: format!(
-                    "`!include {target}`: remote includes are not supported by tfauth"
-                ),
+                message: format!("`!include {target}`: remote includes are not supported by tfauth"),
             });
         }
         let path = self.find_include(target);
         if self.includes.contains(&path) || self.includes.len() >= MAX_INCLUDE_DEPTH {
             return Err(YamlError::Tag {
                 span,
-                message: format!(
-                    "`!include {target}` includes itself (directly or through other files)"
-                ),
+                message: format!("`!include {target}` includes itself (directly or through other files)"),
             });
         }
-        let is_yaml = matches!(
-            path.extension().and_then(|e| e.to_str()),
-            Some("yaml" | "yml" | "json")
-        );
+        let is_yaml = matches!(path.extension().and_then(|e| e.to_str()), Some("yaml" | "yml" | "json"));
         let mut node = if raw || !is_yaml {
             Node::new(Value::Str(read_text(&path).map_err(fail)?), span.clone())
         } else {
@@ -544,7 +488,9 @@ impl Builder<'_, '_, '_> {
         if let Some(query) = query {
             node = query_path(&node, query).ok_or_else(|| YamlError::Tag {
                 span: span.clone(),
-                message: format!("`!include {target} {query}`: tfauth supports only `.key.key` queries, and this one found nothing"),
+                message: format!(
+                    "`!include {target} {query}`: tfauth supports only `.key.key` queries, and this one found nothing"
+                ),
             })?;
         }
         node.span = span;
@@ -580,10 +526,7 @@ fn apply_merge_key(map: &mut Map, merged: Node, span: &Span) -> Result<(), YamlE
     };
     for source in sources {
         let Value::Map(entries) = source.value else {
-            return Err(YamlError::Syntax {
-                span: span.clone(),
-                message: "`<<` must merge mappings".into(),
-            });
+            return Err(YamlError::Syntax { span: span.clone(), message: "`<<` must merge mappings".into() });
         };
         for (k, v) in entries {
             map.entry(k).or_insert(v);
@@ -647,9 +590,7 @@ pub fn resolve_plain(s: &str) -> Value {
     if !unsigned.is_empty() && unsigned.bytes().all(|b| b.is_ascii_digit()) {
         return match s.parse::<i64>() {
             Ok(i) => Value::Int(i),
-            Err(_) => s
-                .parse::<f64>()
-                .map_or_else(|_| Value::Str(s.into()), Value::Float),
+            Err(_) => s.parse::<f64>().map_or_else(|_| Value::Str(s.into()), Value::Float),
         };
     }
     if is_core_float(unsigned) {
@@ -698,10 +639,7 @@ mod tests {
     use super::*;
 
     fn load(src: &str) -> Result<Node, YamlError> {
-        let ctx = LoadContext {
-            env: Env::from_pairs([("SET", "value"), ("EMPTY", "")]),
-            ..Default::default()
-        };
+        let ctx = LoadContext { env: Env::from_pairs([("SET", "value"), ("EMPTY", "")]), ..Default::default() };
         Loader::new(&ctx).load_str(src, Path::new("/t/test.yaml"))
     }
 
@@ -740,33 +678,19 @@ mod tests {
     fn spans_point_at_lines() {
         let n = load("a:\n  b: 1\n  c:\n    - x\n").unwrap();
         assert_eq!(n.get_path(&["a", "b"]).unwrap().span.line, 2);
-        assert_eq!(
-            n.get_path(&["a", "c"]).unwrap().span.line,
-            3,
-            "collections point at their key"
-        );
-        assert_eq!(
-            n.get_path(&["a", "c"]).unwrap().as_seq().unwrap()[0]
-                .span
-                .line,
-            4
-        );
+        assert_eq!(n.get_path(&["a", "c"]).unwrap().span.line, 3, "collections point at their key");
+        assert_eq!(n.get_path(&["a", "c"]).unwrap().as_seq().unwrap()[0].span.line, 4);
     }
 
     #[test]
     fn env_tag_with_and_without_default() {
-        let n = load("a: !env SET\nb: !env UNSET fallback value\nc: !env UNSET\nd: !env EMPTY x\n")
-            .unwrap();
+        let n = load("a: !env SET\nb: !env UNSET fallback value\nc: !env UNSET\nd: !env EMPTY x\n").unwrap();
         assert_eq!(n.get("a").unwrap().as_str(), Some("value"));
         assert_eq!(n.get("b").unwrap().as_str(), Some("fallback value"));
         let c = n.get("c").unwrap();
         assert!(c.is_null());
         assert_eq!(c.tag.as_deref(), Some("!env UNSET"));
-        assert_eq!(
-            n.get("d").unwrap().as_str(),
-            Some(""),
-            "set-but-empty is a value"
-        );
+        assert_eq!(n.get("d").unwrap().as_str(), Some(""), "set-but-empty is a value");
     }
 
     #[test]
@@ -818,9 +742,7 @@ mod tests {
     #[test]
     fn syntax_errors_have_lines() {
         let err = load("a: 1\nb: [1, 2\nc: 3\n").unwrap_err();
-        let YamlError::Syntax { span, .. } = err else {
-            panic!("{err:?}")
-        };
+        let YamlError::Syntax { span, .. } = err else { panic!("{err:?}") };
         assert!(span.line >= 2, "{span}");
     }
 
@@ -832,10 +754,7 @@ mod tests {
 
     #[test]
     fn multiple_documents_are_refused() {
-        assert!(matches!(
-            load("a: 1\n---\nb: 2\n"),
-            Err(YamlError::MultipleDocuments { .. })
-        ));
+        assert!(matches!(load("a: 1\n---\nb: 2\n"), Err(YamlError::MultipleDocuments { .. })));
         assert!(load("---\na: 1\n").is_ok());
     }
 }

@@ -32,22 +32,14 @@ impl Span {
     /// A span for values tfauth made up (defaults); prints as nothing.
     pub fn synthetic() -> Span {
         static EMPTY: std::sync::OnceLock<Arc<Path>> = std::sync::OnceLock::new();
-        Span {
-            file: EMPTY.get_or_init(|| Arc::from(Path::new(""))).clone(),
-            line: 0,
-            col: 0,
-        }
+        Span { file: EMPTY.get_or_init(|| Arc::from(Path::new(""))).clone(), line: 0, col: 0 }
     }
     pub fn is_synthetic(&self) -> bool {
         self.line == 0
     }
     /// The span of a whole file (line 1), for errors about the file itself.
     pub fn file_start(file: Arc<Path>) -> Span {
-        Span {
-            file,
-            line: 1,
-            col: 1,
-        }
+        Span { file, line: 1, col: 1 }
     }
 }
 
@@ -101,11 +93,7 @@ pub struct Node {
 
 impl Node {
     pub fn new(value: Value, span: Span) -> Node {
-        Node {
-            value,
-            span,
-            tag: None,
-        }
+        Node { value, span, tag: None }
     }
     pub fn null() -> Node {
         Node::new(Value::Null, Span::synthetic())
@@ -178,9 +166,7 @@ impl Node {
         if let Some((k, v)) = map.get_key_value(key) {
             return Some((k.as_str(), v));
         }
-        map.iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(key))
-            .map(|(k, v)| (k.as_str(), v))
+        map.iter().find(|(k, _)| k.eq_ignore_ascii_case(key)).map(|(k, v)| (k.as_str(), v))
     }
     /// A short name for the value's type, for "expected a mapping, found a list" messages.
     pub fn type_name(&self) -> &'static str {

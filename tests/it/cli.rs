@@ -73,16 +73,29 @@ fn describe_component_json_has_the_contract_paths_and_environment() {
     assert_eq!(set["AWS_REGION"], "us-east-2", "the stack's region, not the SSO portal's");
     assert_eq!(set["AWS_SDK_LOAD_CONFIG"], "1");
     assert_eq!(set["AWS_EC2_METADATA_DISABLED"], "true");
-    let clear: Vec<&str> = doc["environment"]["clear"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
-    for v in ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_ROLE_ARN", "AWS_ROLE_SESSION_NAME", "AWS_DEFAULT_PROFILE"] {
+    let clear: Vec<&str> =
+        doc["environment"]["clear"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+    for v in [
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "AWS_SECURITY_TOKEN",
+        "AWS_WEB_IDENTITY_TOKEN_FILE",
+        "AWS_ROLE_ARN",
+        "AWS_ROLE_SESSION_NAME",
+        "AWS_DEFAULT_PROFILE",
+    ] {
         assert!(clear.contains(&v), "{v} not cleared");
     }
     assert_eq!(doc["environment"]["clear_prefixes"][0], "AWS_CONTAINER_");
     let config = doc["files"][0]["contents"].as_str().unwrap();
     assert!(config.contains("[profile acme/network]"), "{config}");
-    assert!(config.contains(&format!("credential_process = {} --identity acme/network", crate::support::HELPER)), "{config}");
+    assert!(
+        config.contains(&format!("credential_process = {} --identity acme/network", crate::support::HELPER)),
+        "{config}"
+    );
     assert!(config.contains("--stack plat-use2-dev --component vpc"), "{config}");
-    assert!(sb.files_in_home().is_empty(), "describe wrote files: {:?}", sb.files_in_home());
+    assert!(sb.files_written().is_empty(), "describe wrote files: {:?}", sb.files_written());
 }
 
 #[test]
@@ -103,7 +116,10 @@ fn profile_switches_the_chain_under_the_same_identity_names() {
     // The github profile marks acme/admin default; the stack's and component's defaults clear it.
     assert_eq!(doc["auth"]["identities"]["acme/admin"]["default"], false);
     // --profile on the command line beats ATMOS_PROFILE.
-    let mut c = in_examples(&sb, &["--profile", "devops", "describe", "component", "dns", "-s", "core-usw2-prod", "-f", "json"]);
+    let mut c = in_examples(
+        &sb,
+        &["--profile", "devops", "describe", "component", "dns", "-s", "core-usw2-prod", "-f", "json"],
+    );
     c.env("ATMOS_PROFILE", "github");
     let o = outcome(c);
     ok(&o);
@@ -133,7 +149,12 @@ fn secrets_are_redacted_in_describe_and_never_printed() {
         let o = outcome(c);
         ok(&o);
         for canary in ["wJalrCANARYSECRET", "AKIACANARYKEY", "hunter2canary", "envCANARYSECRET"] {
-            assert!(!o.stdout.contains(canary) && !o.stderr.contains(canary), "{args:?} leaked {canary}:\n{}\n{}", o.stdout, o.stderr);
+            assert!(
+                !o.stdout.contains(canary) && !o.stderr.contains(canary),
+                "{args:?} leaked {canary}:\n{}\n{}",
+                o.stdout,
+                o.stderr
+            );
         }
     }
 }
@@ -147,7 +168,7 @@ fn dry_run_prints_command_environment_and_files_and_writes_nothing() {
     ok(&o);
     let dir = examples_dir().join("components/terraform/vpc");
     for want in [
-        "Dry run: nothing was written and nothing was run.",
+        "Dry run: no credentials or config files were written, and nothing was run.",
         "identity:   acme/network  (default: true at stacks/orgs/acme/plat/dev/us-east-2.yaml:",
         "chain:      acme-sso (aws/iam-identity-center) -> plat-dev/terraform (aws/permission-set) -> acme/network (aws/assume-role)",
         &format!("  cd {}", dir.display()),
@@ -161,7 +182,7 @@ fn dry_run_prints_command_environment_and_files_and_writes_nothing() {
         assert!(o.stdout.contains(want), "missing `{want}` in:\n{}", o.stdout);
     }
     assert!(!o.stdout.contains("AKIASTALE"), "a value of a cleared variable was printed");
-    assert!(sb.files_in_home().is_empty(), "dry run wrote {:?}", sb.files_in_home());
+    assert!(sb.files_written().is_empty(), "dry run wrote {:?}", sb.files_written());
 }
 
 #[test]
@@ -179,7 +200,12 @@ fn auth_validate_and_list_in_every_format() {
     let o = outcome(in_examples(&sb, &["auth", "list", "-f", "json", "vpc", "-s", "plat-use2-dev"]));
     ok(&o);
     let doc: serde_json::Value = serde_json::from_str(&o.stdout).unwrap();
-    let net = doc["identities"].as_array().unwrap().iter().find(|i| i["name"] == "acme/network").expect("component identity listed");
+    let net = doc["identities"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["name"] == "acme/network")
+        .expect("component identity listed");
     assert_eq!(net["via"]["identity"], "plat-dev/terraform");
     assert_eq!(net["default"], true);
 
@@ -224,11 +250,26 @@ fn list_stacks_and_components() {
 fn user_errors_have_exit_64_and_suggestions() {
     let sb = Sandbox::new();
     for (args, want) in [
-        (&["plan", "vpc", "-s", "plat-use2-deb"][..], "stack `plat-use2-deb` not found\n\nhint: did you mean `plat-use2-dev`"),
-        (&["plan", "vcp", "-s", "plat-use2-dev", "--dry-run"], "component `vcp` not found in stack `plat-use2-dev`\n\nhint: did you mean `vpc`"),
-        (&["plan", "vpc/defaults", "-s", "plat-use2-dev", "--dry-run"], "is abstract (metadata.type: abstract at stacks/catalog/vpc.yaml:"),
-        (&["plan", "vpc", "-s", "plat-use2-dev", "--identity=acme/netwrk", "--dry-run"], "identity `acme/netwrk` (from --identity) is not defined\n\nhint: did you mean `acme/network`"),
-        (&["--profile", "managers", "auth", "list"], "profile `managers` does not exist\n\nhint: use one of the profiles that exist: developers, devops, github"),
+        (
+            &["plan", "vpc", "-s", "plat-use2-deb"][..],
+            "stack `plat-use2-deb` not found\n\nhint: did you mean `plat-use2-dev`",
+        ),
+        (
+            &["plan", "vcp", "-s", "plat-use2-dev", "--dry-run"],
+            "component `vcp` not found in stack `plat-use2-dev`\n\nhint: did you mean `vpc`",
+        ),
+        (
+            &["plan", "vpc/defaults", "-s", "plat-use2-dev", "--dry-run"],
+            "is abstract (metadata.type: abstract at stacks/catalog/vpc.yaml:",
+        ),
+        (
+            &["plan", "vpc", "-s", "plat-use2-dev", "--identity=acme/netwrk", "--dry-run"],
+            "identity `acme/netwrk` (from --identity) is not defined\n\nhint: did you mean `acme/network`",
+        ),
+        (
+            &["--profile", "managers", "auth", "list"],
+            "profile `managers` does not exist\n\nhint: use one of the profiles that exist: developers, devops, github",
+        ),
         (&["describe", "component", "vpc"], "needs a stack"),
         (&["plan", "-s", "plat-use2-dev"], "needs a component"),
         (&["describe", "component", "vpc", "-s", "plat-use2-dev", "--format", "xml"], "invalid value 'xml'"),
@@ -246,7 +287,11 @@ fn no_configuration_is_exit_66_with_a_hint() {
     let o = outcome(sb.tfauth(&["describe", "component", "vpc", "-s", "dev"]));
     assert_eq!(o.code, 66, "{}", o.stderr);
     assert!(o.stderr.starts_with("error: no atmos.yaml found\n"), "{}", o.stderr);
-    assert!(o.stderr.contains("hint: run tfauth inside an Atmos repository, or set ATMOS_CLI_CONFIG_PATH"), "{}", o.stderr);
+    assert!(
+        o.stderr.contains("hint: run tfauth inside an Atmos repository, or set ATMOS_CLI_CONFIG_PATH"),
+        "{}",
+        o.stderr
+    );
     let mut c = sb.tfauth(&["auth", "validate"]);
     c.env("ATMOS_CLI_CONFIG_PATH", examples_dir());
     let o = outcome(c);
@@ -328,7 +373,7 @@ fn running_with_an_identity_says_honestly_that_it_cannot_yet() {
     assert!(o.stderr.contains("cannot obtain credentials for identity `acme/network` yet"), "{}", o.stderr);
     assert!(o.stderr.contains("hint: add --dry-run"), "{}", o.stderr);
     assert!(o.stdout.is_empty());
-    assert!(sb.files_in_home().is_empty());
+    assert!(sb.files_written().is_empty());
 }
 
 #[test]
@@ -347,4 +392,60 @@ fn helper_fails_cleanly_with_nothing_on_stdout() {
     assert_eq!(o.code, 69);
     assert!(o.stdout.is_empty(), "stdout must carry only a credentials document: {}", o.stdout);
     assert!(o.stderr.contains("`acme/planner`") && o.stderr.contains("hint:"), "{}", o.stderr);
+}
+
+#[test]
+fn stack_index_follows_edits_and_is_private() {
+    let sb = Sandbox::new();
+    sb.write(
+        "atmos.yaml",
+        "stacks: {base_path: stacks, excluded_paths: [\"**/_defaults.yaml\"], name_pattern: \"{tenant}-{stage}\"}\n",
+    );
+    for i in 0..40 {
+        sb.write(&format!("stacks/s{i:02}.yaml"), format!("import: [_defaults]\nvars: {{stage: s{i:02}}}\ncomponents: {{terraform: {{vpc: {{vars: {{n: {i}}}}}}}}}\n"));
+    }
+    sb.write("stacks/_defaults.yaml", "vars: {tenant: plat}\n");
+    let describe = |stack: &str| outcome(sb.tfauth(&["describe", "component", "vpc", "-s", stack, "-f", "json"]));
+    let o = describe("plat-s07");
+    ok(&o);
+    let index: Vec<PathBuf> =
+        sb.files_in_home().into_iter().filter(|p| p.to_string_lossy().contains("stack-index")).collect();
+    assert_eq!(index.len(), 1, "{:?}", sb.files_in_home());
+    assert_eq!(std::fs::metadata(&index[0]).unwrap().permissions().mode() & 0o777, 0o600);
+    assert_eq!(std::fs::metadata(index[0].parent().unwrap()).unwrap().permissions().mode() & 0o777, 0o700);
+    // Warm: same answer from the index.
+    let o = describe("plat-s07");
+    ok(&o);
+    // An import changes every name: the index must not answer with the old ones.
+    sb.write("stacks/_defaults.yaml", "vars: {tenant: core}\n");
+    let o = describe("plat-s07");
+    assert_eq!(o.code, 64, "stale name served from the index: {}", o.stdout);
+    let o = describe("core-s07");
+    ok(&o);
+    let doc: serde_json::Value = serde_json::from_str(&o.stdout).unwrap();
+    assert_eq!(doc["vars"]["n"], 7);
+    // A corrupt index is ignored.
+    std::fs::write(&index[0], b"{garbage").unwrap();
+    ok(&describe("core-s08"));
+}
+
+#[test]
+fn env_tags_in_names_are_never_served_from_the_index() {
+    let sb = Sandbox::new();
+    sb.write("atmos.yaml", "stacks: {base_path: stacks, name_pattern: \"{stage}\"}\n");
+    for i in 0..20 {
+        sb.write(
+            &format!("stacks/f{i:02}.yaml"),
+            format!("vars: {{stage: f{i:02}}}\ncomponents: {{terraform: {{vpc: {{}}}}}}\n"),
+        );
+    }
+    sb.write("stacks/dyn.yaml", "vars: {stage: !env STAGE_NAME}\ncomponents: {terraform: {vpc: {}}}\n");
+    let run = |stage: &str, ask: &str| {
+        let mut c = sb.tfauth(&["describe", "component", "vpc", "-s", ask]);
+        c.env("STAGE_NAME", stage);
+        outcome(c)
+    };
+    ok(&run("one", "one"));
+    ok(&run("two", "two"));
+    assert_eq!(run("two", "one").code, 64);
 }

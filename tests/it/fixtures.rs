@@ -44,7 +44,8 @@ fn resolution_cases() {
         let cases = to_json(&doc);
         for case in cases.as_array().expect("a list of cases") {
             total += 1;
-            let name = format!("{}: {}", file.file_name().unwrap().to_string_lossy(), case["name"].as_str().unwrap_or("?"));
+            let name =
+                format!("{}: {}", file.file_name().unwrap().to_string_lossy(), case["name"].as_str().unwrap_or("?"));
             if let Err(why) = run_case(case) {
                 failures.push(format!("--- {name}\n{why}"));
             }
@@ -82,7 +83,10 @@ fn run_case(case: &J) -> Result<(), String> {
     let env = Env::from_pairs(env_pairs);
     let req = Request {
         cwd: repo.clone(),
-        profiles: run["profiles"].as_array().map(|a| a.iter().filter_map(|p| p.as_str().map(String::from)).collect()).unwrap_or_default(),
+        profiles: run["profiles"]
+            .as_array()
+            .map(|a| a.iter().filter_map(|p| p.as_str().map(String::from)).collect())
+            .unwrap_or_default(),
         stack: run["stack"].as_str().map(String::from),
         component: run["component"].as_str().map(String::from),
         identity: match run.get("identity") {
@@ -167,7 +171,8 @@ fn check_validation(repo: &Path, expect: &J) -> Result<(), String> {
     let ctx = LoadContext::default();
     let doc = Loader::new(&ctx).load_file(&repo.join("atmos.yaml")).map_err(|e| e.to_string())?;
     let (_, problems) = AuthConfig::parse(doc.get("auth"));
-    let texts: Vec<String> = problems.iter().map(|p| format!("{p} | hint: {}", p.hint.clone().unwrap_or_default())).collect();
+    let texts: Vec<String> =
+        problems.iter().map(|p| format!("{p} | hint: {}", p.hint.clone().unwrap_or_default())).collect();
     for want in expect["problems"].as_array().cloned().unwrap_or_default() {
         let want = want.as_str().unwrap_or_default();
         if !texts.iter().any(|t| t.contains(want)) {

@@ -28,13 +28,6 @@ impl Sandbox {
         Sandbox { dir }
     }
 
-    /// A sandbox whose repo is a copy of `src` (e.g. a fixture repository).
-    pub fn copy_of(src: &Path) -> Sandbox {
-        let sb = Sandbox::new();
-        copy_dir(src, &sb.repo());
-        sb
-    }
-
     pub fn home(&self) -> PathBuf {
         self.dir.path().join("home")
     }
@@ -76,20 +69,32 @@ impl Sandbox {
         out
     }
 
+    /// Files under HOME other than tfauth's disposable cache (the stack-name index):
+    /// credentials, config and anything else a command must not write in error or dry runs.
+    pub fn files_written(&self) -> Vec<PathBuf> {
+        let cache = self.home().join(".cache/tfauth");
+        self.files_in_home().into_iter().filter(|p| !p.starts_with(&cache)).collect()
+    }
+
     /// A fingerprint of every file in the repo (path + contents), to check nothing changed.
     pub fn repo_fingerprint(&self) -> Vec<(PathBuf, Vec<u8>)> {
         let mut files = Vec::new();
         walk(&self.repo(), &mut files);
         files.sort();
-        files.into_iter().map(|f| {
-            let bytes = std::fs::read(&f).unwrap_or_default();
-            (f, bytes)
-        }).collect()
+        files
+            .into_iter()
+            .map(|f| {
+                let bytes = std::fs::read(&f).unwrap_or_default();
+                (f, bytes)
+            })
+            .collect()
     }
 }
 
 fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
     for e in entries.flatten() {
         let p = e.path();
         if p.is_dir() {
