@@ -102,3 +102,71 @@ fn collect_yaml(dir: &Path, out: &mut Vec<PathBuf>) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::yaml::{LoadContext, Loader};
+
+    fn root(src: &str) -> Node {
+        Loader::new(&LoadContext::default()).load_str(src, Path::new("/r/atmos.yaml")).unwrap()
+    }
+
+    #[test]
+    fn search_places_in_order_first_match_wins() {
+        let t = tempfile::tempdir().unwrap();
+        let repo = t.path().join("repo");
+        let xdg = t.path().join("xdg");
+        let env = Env::from_pairs([("XDG_CONFIG_HOME", xdg.to_str().unwrap())]);
+        let cfg = root("profiles: {base_path: custom}");
+        let places = [
+            repo.join("custom/p"),
+            repo.join(".atmos/profiles/p"),
+            xdg.join("atmos/profiles/p"),
+            repo.join("profiles/p"),
+        ];
+        for p in &places {
+            std::fs::create_dir_all(p).unwrap();
+            std::fs::write(p.join("auth.yaml"), "").unwrap();
+        }
+        // Each place wins while the ones before it are absent.
+        for (i, want) in places.iter().enumerate() {
+            let found = find("p", &cfg, &repo, &repo, &env).unwrap();
+            assert_eq!(found.dir, *want, "place {i}");
+            std::fs::remove_dir_all(want).unwrap();
+        }
+        match find("p", &cfg, &repo, &repo, &env) {
+            Err(ConfigError::ProfileNotFound { searched, .. }) => assert_eq!(searched.len(), 4),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn every_yaml_file_below_in_path_order_and_names_listed() {
+        let t = tempfile::tempdir().unwrap();
+        let repo = t.path();
+        for f in ["profiles/dev/b.yaml", "profiles/dev/a/z.yml", "profiles/dev/notes.txt", "profiles/ci/x.yaml"] {
+            let p = repo.join(f);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, "").unwrap();
+        }
+        let found = find("dev", &root("{}"), repo, repo, &Env::default()).unwrap();
+        let names: Vec<String> =
+            found.files.iter().map(|f| f.strip_prefix(repo).unwrap().display().to_string()).collect();
+        assert_eq!(names, ["profiles/dev/a/z.yml", "profiles/dev/b.yaml"]);
+        match find("../dev", &root("{}"), repo, repo, &Env::default()) {
+            Err(ConfigError::ProfileNotFound { available, .. }) => assert_eq!(available, ["ci", "dev"]),
+            other => panic!("a path is not a profile name: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn flag_beats_env_beats_default_and_commas_split() {
+        let cfg = root("profiles: {default: base}");
+        let env = Env::from_pairs([("ATMOS_PROFILE", "e1, e2")]);
+        let opts = ConfigOptions { profiles: vec!["a,b".into(), "c".into()], ..Default::default() };
+        assert_eq!(requested(&opts, &env, &cfg).unwrap(), ["a", "b", "c"]);
+        assert_eq!(requested(&ConfigOptions::default(), &env, &cfg).unwrap(), ["e1", "e2"]);
+        assert_eq!(requested(&ConfigOptions::default(), &Env::default(), &cfg).unwrap(), ["base"]);
+    }
+}

@@ -757,4 +757,41 @@ mod tests {
         assert!(matches!(load("a: 1\n---\nb: 2\n"), Err(YamlError::MultipleDocuments { .. })));
         assert!(load("---\na: 1\n").is_ok());
     }
+
+    #[test]
+    fn include_yaml_with_query_text_and_repo_root() {
+        let t = tempfile::tempdir().unwrap();
+        let dir = t.path();
+        std::fs::write(dir.join("shared.yaml"), "a:\n  b: [1, 2]\n").unwrap();
+        std::fs::write(dir.join("policy.json"), "{\"x\": true}").unwrap();
+        std::fs::write(dir.join("notes.txt"), "plain text\n").unwrap();
+        std::fs::create_dir_all(dir.join("sub")).unwrap();
+        std::fs::write(dir.join("sub/loop.yaml"), "me: !include loop.yaml\n").unwrap();
+        let ctx = LoadContext { repo_root: Some(dir.to_path_buf()), ..Default::default() };
+        let src = "whole: !include shared.yaml\npart: !include shared.yaml .a.b\njson: !include policy.json\ntext: !include notes.txt\nroot: !repo-root\n";
+        let n = Loader::new(&ctx).load_str(src, &dir.join("main.yaml")).unwrap();
+        assert_eq!(crate::yaml::emit::to_json(n.get("whole").unwrap()).to_string(), r#"{"a":{"b":[1,2]}}"#);
+        assert_eq!(crate::yaml::emit::to_json(n.get("part").unwrap()).to_string(), "[1,2]");
+        assert_eq!(n.get_path(&["json", "x"]).unwrap().as_bool(), Some(true));
+        assert_eq!(n.get("text").unwrap().as_str(), Some("plain text\n"));
+        assert_eq!(n.get("root").unwrap().as_str(), Some(dir.to_str().unwrap()));
+        assert_eq!(n.get("part").unwrap().span.line, 2, "included values point at the !include");
+        let err = Loader::new(&ctx).load_file(&dir.join("sub/loop.yaml")).unwrap_err();
+        assert!(err.to_string().contains("!include") || format!("{err:?}").contains("includes itself"), "{err:?}");
+        let no_repo = LoadContext::default();
+        assert!(Loader::new(&no_repo).load_str("r: !repo-root\n", Path::new("/x.yaml")).is_err());
+        let n = Loader::new(&no_repo).load_str("r: !repo-root /fallback\n", Path::new("/x.yaml")).unwrap();
+        assert_eq!(n.get("r").unwrap().as_str(), Some("/fallback"));
+    }
+
+    #[test]
+    fn control_bytes_are_refused_with_their_location() {
+        let t = tempfile::tempdir().unwrap();
+        let p = t.path().join("x.yaml");
+        std::fs::write(&p, b"a: 1\nb: x\x00y\n").unwrap();
+        match read_text(&p) {
+            Err(YamlError::ControlChar { line, col, byte, .. }) => assert_eq!((line, col, byte), (2, 5, 0)),
+            other => panic!("{other:?}"),
+        }
+    }
 }

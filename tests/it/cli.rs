@@ -449,3 +449,36 @@ fn env_tags_in_names_are_never_served_from_the_index() {
     ok(&run("two", "two"));
     assert_eq!(run("two", "one").code, 64);
 }
+
+#[test]
+fn bare_identity_flag_asks_on_the_terminal_and_keeps_stdout_clean() {
+    let sb = Sandbox::new();
+    let out = sb.dir.path().join("out.json");
+    // Under a pseudo-terminal (util-linux `script`), stdout redirected to a file: the prompt
+    // must reach the terminal, and the file must hold only the JSON document.
+    let inner = format!(
+        "{} describe component dns -s plat-use2-dev --identity -f json > {}",
+        crate::support::TFAUTH,
+        out.display()
+    );
+    let mut c = assert_cmd::Command::new("script");
+    sb.clean_env(&mut c);
+    c.env_remove("CI").current_dir(examples_dir()).args(["-qec", &inner, "/dev/null"]).write_stdin("3\n");
+    let o = outcome(c);
+    ok(&o);
+    assert!(o.stdout.contains("Which identity?") && o.stdout.contains("3) core-prod/terraform"), "{}", o.stdout);
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).expect("only JSON on stdout");
+    assert_eq!(doc["identity"]["name"], "core-prod/terraform");
+    assert_eq!(doc["identity"]["selected_by"], "picked on the terminal");
+
+    // Without a terminal there is nobody to ask: fail at once with the candidates.
+    let o = outcome(in_examples(&sb, &["describe", "component", "dns", "-s", "plat-use2-dev", "--identity"]));
+    assert_eq!(o.code, 64, "{}", o.stderr);
+    assert!(
+        o.stderr.contains("no terminal to ask on")
+            && o.stderr.contains("hint: pass --identity=NAME; identities: core-dev/terraform"),
+        "{}",
+        o.stderr
+    );
+}
