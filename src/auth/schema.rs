@@ -641,17 +641,7 @@ fn parse_provider(name: &str, node: &Node, problems: &mut Vec<Problem>) -> Optio
             })
         }
         other => {
-            let span = node.get("kind").map_or(node.span.clone(), |k| k.span.clone());
-            let near = crate::suggest::nearest(other, PROVIDER_KINDS.iter().copied());
-            f.problem(
-                &span,
-                format!("provider `{name}` has unknown kind `{other}`"),
-                Some(if near.is_empty() {
-                    format!("known provider kinds: {}", PROVIDER_KINDS.join(", "))
-                } else {
-                    format!("did you mean `{}`? known provider kinds: {}", near[0], PROVIDER_KINDS.join(", "))
-                }),
-            );
+            unknown_kind(&mut f, node, "provider", other, PROVIDER_KINDS);
             None
         }
     };
@@ -841,17 +831,7 @@ fn parse_identity(name: &str, node: &Node, problems: &mut Vec<Problem>) -> Optio
             })
         }
         other => {
-            let span = node.get("kind").map_or(node.span.clone(), |k| k.span.clone());
-            let near = crate::suggest::nearest(other, IDENTITY_KINDS.iter().copied());
-            f.problem(
-                &span,
-                format!("identity `{name}` has unknown kind `{other}`"),
-                Some(if near.is_empty() {
-                    format!("known identity kinds: {}", IDENTITY_KINDS.join(", "))
-                } else {
-                    format!("did you mean `{}`? known identity kinds: {}", near[0], IDENTITY_KINDS.join(", "))
-                }),
-            );
+            unknown_kind(&mut f, node, "identity", other, IDENTITY_KINDS);
             None
         }
     };
@@ -865,6 +845,22 @@ fn parse_identity(name: &str, node: &Node, problems: &mut Vec<Problem>) -> Optio
         region,
         span: node.span.clone(),
     })
+}
+
+/// Reports an unknown `kind`, suggesting the nearest known one and listing them all.
+fn unknown_kind(f: &mut Fields<'_>, node: &Node, what: &str, kind: &str, known: &[&str]) {
+    let span = node.get("kind").map_or(node.span.clone(), |k| k.span.clone());
+    let near = crate::suggest::nearest(kind, known.iter().copied());
+    let list = format!("known {what} kinds: {}", known.join(", "));
+    let name = match &f.subject {
+        Subject::Provider(n) | Subject::Identity(n) => n.clone(),
+        Subject::General => String::new(),
+    };
+    let hint = match near.first() {
+        Some(n) => format!("did you mean `{n}`? {list}"),
+        None => list,
+    };
+    f.problem(&span, format!("{what} `{name}` has unknown kind `{kind}`"), Some(hint));
 }
 
 fn duration_in(f: &mut Fields<'_>, first: &[&str], second: &[&str]) -> Option<u64> {
