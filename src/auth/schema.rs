@@ -708,10 +708,7 @@ fn parse_identity(name: &str, node: &Node, problems: &mut Vec<Problem>) -> Optio
             if let Some(d) = duration
                 && !(ASSUME_ROLE_MIN_SECS..=ASSUME_ROLE_MAX_SECS).contains(&d)
             {
-                let span = node
-                    .get_path(&["principal", "duration"])
-                    .or(node.get("duration"))
-                    .map_or(node.span.clone(), |n| n.span.clone());
+                let span = duration_span(node);
                 f.problem(
                     &span,
                     format!(
@@ -744,10 +741,7 @@ fn parse_identity(name: &str, node: &Node, problems: &mut Vec<Problem>) -> Optio
             if let Some(d) = duration
                 && d > ASSUME_ROOT_MAX_SECS
             {
-                let span = node
-                    .get_path(&["principal", "duration"])
-                    .or(node.get("duration"))
-                    .map_or(node.span.clone(), |n| n.span.clone());
+                let span = duration_span(node);
                 f.problem(
                     &span,
                     format!(
@@ -861,6 +855,11 @@ fn unknown_kind(f: &mut Fields<'_>, node: &Node, what: &str, kind: &str, known: 
         None => list,
     };
     f.problem(&span, format!("{what} `{name}` has unknown kind `{kind}`"), Some(hint));
+}
+
+/// Where an identity's `duration` is written (under `principal` or at the top).
+fn duration_span(node: &Node) -> Span {
+    node.get_path(&["principal", "duration"]).or(node.get("duration")).map_or(node.span.clone(), |n| n.span.clone())
 }
 
 fn duration_in(f: &mut Fields<'_>, first: &[&str], second: &[&str]) -> Option<u64> {
