@@ -481,7 +481,7 @@ fn account_id(tenant: usize, stage: usize) -> u64 {
 ///
 /// Even tenants chain `prod -> staging -> dev -> gh` (3 deep), odd tenants `prod -> dev -> gh`.
 fn identity_parent(tenant: usize, stage: usize) -> Option<usize> {
-    match (STAGES[stage], tenant % 2 == 0) {
+    match (STAGES[stage], tenant.is_multiple_of(2)) {
         ("staging", true) => Some(1),
         ("prod", true) => Some(2),
         ("prod", false) => Some(1),
@@ -492,7 +492,7 @@ fn identity_parent(tenant: usize, stage: usize) -> Option<usize> {
 /// Identity (tenant, stage) and region that component `n`'s `auth:` section overrides, for
 /// every [`AUTH_OVERRIDE_EVERY`]-th component.
 fn component_auth_override(n: usize) -> Option<(usize, usize, &'static str)> {
-    (n % AUTH_OVERRIDE_EVERY == 0).then(|| {
+    n.is_multiple_of(AUTH_OVERRIDE_EVERY).then(|| {
         let k = n / AUTH_OVERRIDE_EVERY;
         (k % TENANTS.len(), k % STAGES.len(), REGIONS[k % REGIONS.len()])
     })
@@ -683,8 +683,8 @@ fn catalog_yaml(n: usize) -> BenchResult<String> {
     writeln!(y, "        memory_mb: {}", 512 * (1 + n % 8))?;
     writeln!(y, "        retention_days: {}", [7, 14, 30, 90][n % 4])?;
     writeln!(y, "        enable_logging: true")?;
-    writeln!(y, "        enable_monitoring: {}", n % 2 == 0)?;
-    writeln!(y, "        deletion_protection: {}", n % 3 != 0)?;
+    writeln!(y, "        enable_monitoring: {}", n.is_multiple_of(2))?;
+    writeln!(y, "        deletion_protection: {}", !n.is_multiple_of(3))?;
     writeln!(y, "        kms_alias: \"alias/{NAMESPACE}-{name}\"")?;
     writeln!(y, "        schedule: \"cron(0 {} * * ? *)\"", n % 24)?;
     writeln!(y, "        cidr_block: \"10.{}.{}.0/24\"", n / 256, n % 256)?;
@@ -698,7 +698,7 @@ fn catalog_yaml(n: usize) -> BenchResult<String> {
     writeln!(y, "          criticality: {}", ["low", "medium", "high"][n % 3])?;
     writeln!(y, "          data:")?;
     writeln!(y, "            classification: internal")?;
-    writeln!(y, "            pii: {}", n % 5 == 0)?;
+    writeln!(y, "            pii: {}", n.is_multiple_of(5))?;
     writeln!(y, "        tags:")?;
     writeln!(y, "          Component: {name}")?;
     writeln!(y, "          Tier: {tier}")?;
@@ -760,7 +760,7 @@ fn stack_yaml(stack: &Stack, e: usize, index: usize, overrides: &[usize]) -> Ben
         writeln!(y, "    {}:", component_name(c))?;
         writeln!(y, "      vars:")?;
         writeln!(y, "        instance_count: {}", 1 + (index + k) % 5)?;
-        writeln!(y, "        enable_logging: {}", (index + k) % 2 == 0)?;
+        writeln!(y, "        enable_logging: {}", (index + k).is_multiple_of(2))?;
         writeln!(y, "        labels:")?;
         writeln!(y, "          criticality: {}", ["low", "medium", "high"][(index + k) % 3])?;
         writeln!(y, "        tags:")?;

@@ -18,6 +18,10 @@ pub enum Error {
     Auth(#[from] AuthError),
     #[error(transparent)]
     Exec(#[from] ExecError),
+    #[error(transparent)]
+    Provider(#[from] crate::providers::ProviderError),
+    #[error(transparent)]
+    Cache(#[from] crate::cache::CacheError),
     #[error("{message}")]
     Usage { message: String, hint: Option<String> },
     #[error("{message}")]
@@ -44,6 +48,9 @@ impl Error {
             Error::Auth(_) => exit::DATAERR,
             Error::Exec(ExecError::NoComponentDir(_)) => exit::DATAERR,
             Error::Exec(_) => exit::UNAVAILABLE,
+            Error::Provider(e) => e.exit_code(),
+            Error::Cache(crate::cache::CacheError::LockTimeout { .. }) => exit::TEMPFAIL,
+            Error::Cache(_) => exit::SOFTWARE,
             Error::Usage { .. } => exit::USAGE,
             Error::NotYet { .. } => exit::UNAVAILABLE,
         }
@@ -55,6 +62,8 @@ impl Error {
             Error::Stack(e) => e.hint(),
             Error::Auth(e) => e.hint(),
             Error::Exec(e) => e.hint(),
+            Error::Provider(e) => e.hint(),
+            Error::Cache(e) => e.hint(),
             Error::Usage { hint, .. } | Error::NotYet { hint, .. } => hint.clone(),
         }
     }

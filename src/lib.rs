@@ -10,6 +10,7 @@
 //! strings the stages together; [`cli`] is the command line on top.
 
 pub mod auth;
+pub mod cache;
 pub mod cli;
 pub mod config;
 pub mod env_vars;
@@ -17,11 +18,14 @@ pub mod error;
 pub mod exec;
 pub mod exit;
 pub mod fsutil;
+pub mod helper;
 pub mod identity;
 pub mod merge;
 pub mod output;
+pub mod providers;
 pub mod resolve;
 pub mod secret;
+pub mod session;
 pub mod stacks;
 pub mod suggest;
 pub mod tty;

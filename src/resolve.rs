@@ -17,6 +17,8 @@ use std::path::{Path, PathBuf};
 #[derive(Clone, Debug, Default)]
 pub struct Request {
     pub cwd: PathBuf,
+    /// A known atmos.yaml (the helper is told which); otherwise discovered from `cwd`.
+    pub config_file: Option<PathBuf>,
     pub profiles: Vec<String>,
     pub stack: Option<String>,
     pub component: Option<String>,
@@ -40,7 +42,10 @@ pub struct Resolution {
 /// Loads configuration and, when the request names a stack and component, resolves it.
 pub fn load_component(req: &Request, env: &Env) -> Result<(AtmosConfig, Option<ResolvedComponent>), Error> {
     let opts = ConfigOptions { cwd: req.cwd.clone(), profiles: req.profiles.clone() };
-    let cfg = config::load(&opts, env)?;
+    let cfg = match &req.config_file {
+        Some(file) => config::load_file(file, &opts, env)?,
+        None => config::load(&opts, env)?,
+    };
     let comp = match (&req.stack, &req.component) {
         (Some(stack), Some(name)) => {
             let set = StackSet::load(&cfg)?;

@@ -33,3 +33,16 @@ impl Prompt for Tty {
         (1..=items.len()).contains(&n).then(|| n - 1)
     }
 }
+
+impl crate::providers::aws::MfaPrompt for Tty {
+    fn code(&self, identity: &str, mfa_arn: &str) -> Option<crate::secret::Secret> {
+        let tty = std::fs::OpenOptions::new().read(true).write(true).open("/dev/tty").ok()?;
+        let mut out = tty.try_clone().ok()?;
+        write!(out, "MFA code for {identity} ({mfa_arn}): ").ok()?;
+        out.flush().ok()?;
+        let mut line = String::new();
+        BufReader::new(tty).read_line(&mut line).ok()?;
+        let code = line.trim();
+        (!code.is_empty()).then(|| crate::secret::Secret::new(code))
+    }
+}

@@ -1,35 +1,59 @@
-//! `atmos-auth-helper --identity NAME`: the `credential_process` that serves an identity's
-//! AWS credentials as one JSON document on stdout. Obtaining credentials is not built yet,
-//! so for now it fails at once, on stderr, with exit 69 and no output on stdout: an SDK
-//! that calls it sees a clean failure, never a hang or malformed JSON.
+//! The `atmos-auth-helper` binary: one JSON document on stdout, or a message with a hint
+//! on stderr and a documented exit code. See `tfauth::helper`.
 
+use clap::Parser;
+use std::io::Write;
 use std::process::ExitCode;
-use tfauth::exit;
+use tfauth::env_vars::Env;
+use tfauth::helper::{HelperArgs, cold, warm};
+use tfauth::{error, exit};
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    if args.iter().any(|a| a == "--help" || a == "-h") {
-        println!("usage: atmos-auth-helper --identity NAME [--config PATH] [--profile P] [--stack S --component C]");
-        return ExitCode::SUCCESS;
-    }
-    if args.iter().any(|a| a == "--version" || a == "-V") {
-        println!("atmos-auth-helper {}", env!("CARGO_PKG_VERSION"));
-        return ExitCode::SUCCESS;
-    }
-    let identity = args
-        .iter()
-        .position(|a| a == "--identity")
-        .and_then(|i| args.get(i + 1))
-        .cloned()
-        .or_else(|| args.iter().find_map(|a| a.strip_prefix("--identity=").map(str::to_string)));
-    let Some(identity) = identity else {
-        eprintln!(
-            "error: --identity NAME is required\n\nhint: credential_process = atmos-auth-helper --identity acme/planner"
-        );
-        return ExitCode::from(exit::USAGE as u8);
+    let args = match HelperArgs::try_parse() {
+        Ok(a) => a,
+        Err(e) => {
+            use clap::error::ErrorKind;
+            let code = match e.kind() {
+                ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => 0,
+                _ => exit::USAGE,
+            };
+            // Help and version are asked for; anything else must keep stdout empty.
+            if code == 0 {
+                let _ = e.print();
+            } else {
+                eprint!("{}\nhint: credential_process = atmos-auth-helper --identity acme/planner\n", e.render());
+            }
+            return ExitCode::from(code as u8);
+        }
     };
-    eprintln!(
-        "error: atmos-auth-helper cannot obtain credentials for identity `{identity}` yet\n\nhint: this build of tfauth resolves configuration only; credential fetching is not available"
-    );
-    ExitCode::from(exit::UNAVAILABLE as u8)
+    let env = Env::capture();
+    if let Some(doc) = warm(&args, &env) {
+        return print(&doc);
+    }
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_max_level(if env.get("ATMOS_LOGS_LEVEL").is_some_and(|l| l.eq_ignore_ascii_case("debug")) {
+            tracing::Level::DEBUG
+        } else {
+            tracing::Level::WARN
+        })
+        .with_target(false)
+        .without_time()
+        .init();
+    let cwd = std::env::current_dir().unwrap_or_else(|_| "/".into());
+    match cold(&args, &env, cwd) {
+        Ok(doc) => print(&doc),
+        Err(e) => {
+            eprint!("{}", error::render(&e, e.hint().as_deref()));
+            ExitCode::from(e.exit_code() as u8)
+        }
+    }
+}
+
+fn print(doc: &str) -> ExitCode {
+    let mut out = std::io::stdout().lock();
+    if writeln!(out, "{doc}").and_then(|()| out.flush()).is_err() {
+        return ExitCode::from(exit::SOFTWARE as u8);
+    }
+    ExitCode::SUCCESS
 }

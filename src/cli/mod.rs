@@ -94,6 +94,7 @@ impl Ctx {
     pub fn request(&self, t: &Target) -> crate::resolve::Request {
         crate::resolve::Request {
             cwd: self.cwd.clone(),
+            config_file: None,
             profiles: self.profiles.clone(),
             stack: t.stack.clone(),
             component: t.component.clone(),

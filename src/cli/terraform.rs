@@ -26,6 +26,8 @@ pub struct TfArgs {
     pub identity: IdentityFlag,
     pub profiles: Vec<String>,
     pub dry_run: bool,
+    /// Write session keys into the credentials file instead of `credential_process`.
+    pub static_credentials: bool,
     /// For terraform, in order.
     pub rest: Vec<OsString>,
 }
@@ -60,6 +62,7 @@ pub fn parse(args: &[OsString]) -> Result<TfArgs, Error> {
             "-s" | "--stack" => out.stack = Some(value(&mut i, s)?),
             "--profile" => out.profiles.push(value(&mut i, s)?),
             "--dry-run" => out.dry_run = true,
+            "--static-credentials" => out.static_credentials = true,
             "-i" | "--identity" => {
                 // `--identity NAME` or a bare `--identity` (ask).
                 match rest.get(i + 1).and_then(|v| v.to_str()) {
@@ -109,6 +112,7 @@ pub fn run(args: Vec<OsString>, ctx: &Ctx) -> Result<i32, Error> {
     };
     let req = Request {
         cwd: ctx.cwd.clone(),
+        config_file: None,
         profiles: profiles.clone(),
         stack: Some(stack),
         component: Some(component),
@@ -139,15 +143,48 @@ pub fn run(args: Vec<OsString>, ctx: &Ctx) -> Result<i32, Error> {
         return Ok(0);
     }
     match &res.selection {
-        Selection::Identity { name, .. } => Err(Error::NotYet {
-            message: format!("tfauth cannot obtain credentials for identity `{name}` yet"),
-            hint: Some(format!(
-                "add --dry-run to see what the run would use, or pass --identity=false to run terraform with your own credentials\nhint: `tfauth describe component {} -s {}` shows the merged configuration",
-                comp.component, comp.stack
-            )),
-        }),
-        Selection::Disabled { .. } | Selection::NoneConfigured => exec(terraform?, &argv, &comp.terraform_dir, None),
+        Selection::Identity { name, .. } => {
+            let terraform = terraform?;
+            let plan = authenticate(&res, plan, name, tf.static_credentials, ctx)?;
+            exec(terraform, &argv, &comp.terraform_dir, Some(&plan), &ctx.env)
+        }
+        Selection::Disabled { .. } | Selection::NoneConfigured => {
+            exec(terraform?, &argv, &comp.terraform_dir, None, &ctx.env)
+        }
     }
+}
+
+/// Gets a fresh session now (so a login or permission problem shows before terraform
+/// starts, and the helper's cache is warm), then writes the isolated files.
+pub fn authenticate(
+    res: &Resolution,
+    plan: EnvPlan,
+    identity: &str,
+    static_creds: bool,
+    ctx: &Ctx,
+) -> Result<EnvPlan, Error> {
+    let cloud = res.chain.as_ref().and_then(|c| c.leaf().cloud());
+    if cloud != Some(crate::auth::Cloud::Aws) {
+        return Err(Error::NotYet {
+            message: format!(
+                "tfauth cannot obtain {} credentials for identity `{identity}` yet",
+                cloud.map_or("these".to_string(), |c| c.to_string())
+            ),
+            hint: Some("add --dry-run to see the variables the run would use".to_string()),
+        });
+    }
+    let tty = ctx.prompt();
+    let session = crate::session::obtain(res, &ctx.env, tty.as_ref().map(|t| t as _))?;
+    let static_creds =
+        static_creds || res.auth_node.get("static_credentials").and_then(crate::yaml::Node::as_bool) == Some(true);
+    let plan = if static_creds { plan.with_static_credentials(identity, &session.credentials) } else { plan };
+    plan.write_files().map_err(|source| {
+        Error::from(crate::cache::CacheError::Io {
+            dir: plan.files.first().and_then(|f| f.path.parent()).map(PathBuf::from).unwrap_or_default(),
+            source,
+        })
+    })?;
+    Ok(plan)
 }
 
 /// No stack: run the real terraform with the same words, in the same directory.
@@ -170,23 +207,40 @@ fn passthrough(args: &[OsString], tf: &TfArgs, ctx: &Ctx) -> Result<i32, Error> 
         return Ok(0);
     }
     if wants_auth {
-        return Err(Error::NotYet {
-            message: "tfauth cannot obtain credentials for a pass-through call yet".into(),
-            hint: Some(
-                "name a stack with -s to see the identity it would use (with --dry-run), or unset ATMOS_IDENTITY"
-                    .into(),
-            ),
-        });
+        // An identity without a stack: atmos.yaml's (and the profile's) auth.
+        let req = Request {
+            cwd: ctx.cwd.clone(),
+            config_file: None,
+            profiles: ctx.profiles.iter().chain(&tf.profiles).cloned().collect(),
+            stack: None,
+            component: None,
+            identity: tf.identity.clone(),
+        };
+        let prompt = ctx.prompt();
+        let res = resolve(&req, &ctx.env, prompt.as_ref().map(|p| p as _))?;
+        if let Selection::Identity { name, .. } = &res.selection {
+            let plan = res.env_plan(&ctx.env, &ctx.helper_path(), &req.profiles)?;
+            let plan = authenticate(&res, plan, name, tf.static_credentials, ctx)?;
+            let argv: Vec<OsString> =
+                std::iter::once(OsString::from(&tf.subcommand)).chain(tf.rest.iter().cloned()).collect();
+            return exec(terraform?, &argv, &ctx.cwd, Some(&plan), &ctx.env);
+        }
     }
-    exec(terraform?, &forwarded, &ctx.cwd, None)
+    exec(terraform?, &forwarded, &ctx.cwd, None, &ctx.env)
 }
 
-fn exec(program: PathBuf, argv: &[OsString], dir: &Path, plan: Option<&EnvPlan>) -> Result<i32, Error> {
+fn exec(
+    program: PathBuf,
+    argv: &[OsString],
+    dir: &Path,
+    plan: Option<&EnvPlan>,
+    env: &crate::env_vars::Env,
+) -> Result<i32, Error> {
     use std::os::unix::process::CommandExt;
     let mut cmd = std::process::Command::new(&program);
     cmd.args(argv).current_dir(dir);
     if let Some(plan) = plan {
-        for k in &plan.clear {
+        for k in plan.cleared_in(env) {
             cmd.env_remove(k);
         }
         cmd.envs(&plan.set);

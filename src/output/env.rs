@@ -14,10 +14,55 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 /// A file a run writes: always created 0600 inside 0700 directories.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct PlannedFile {
     pub path: PathBuf,
     pub contents: String,
+    /// Holds credentials: never printed, in `Debug` or anywhere else.
+    pub secret: bool,
+}
+
+impl std::fmt::Debug for PlannedFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let contents: &str = if self.secret { crate::secret::REDACTED } else { &self.contents };
+        f.debug_struct("PlannedFile").field("path", &self.path).field("contents", &contents).finish()
+    }
+}
+
+impl EnvPlan {
+    /// Writes every planned file: 0600, atomically, in 0700 directories.
+    pub fn write_files(&self) -> std::io::Result<()> {
+        for f in &self.files {
+            crate::fsutil::write_private_atomic(&f.path, f.contents.as_bytes())?;
+        }
+        Ok(())
+    }
+
+    /// The same plan with the session's keys written into the credentials file, for tools
+    /// that cannot run `credential_process` (`--static-credentials`).
+    pub fn with_static_credentials(mut self, profile: &str, creds: &crate::cache::Credentials) -> EnvPlan {
+        let region = self.set.get(ev::AWS_REGION).cloned().unwrap_or_default();
+        for f in &mut self.files {
+            if f.path.file_name().is_some_and(|n| n == "config") {
+                f.contents = format!(
+                    "# Written by tfauth. Rewritten on every run; do not edit.\n[profile {profile}]\nregion = {region}\n"
+                );
+            } else if f.path.file_name().is_some_and(|n| n == "credentials") {
+                let mut text = format!(
+                    "# Written by tfauth: session credentials, valid until {}.\n[{profile}]\naws_access_key_id = {}\naws_secret_access_key = {}\n",
+                    creds.expiration.map(crate::cache::format_utc).unwrap_or_else(|| "revoked".into()),
+                    creds.access_key_id,
+                    creds.secret_access_key.expose()
+                );
+                if let Some(t) = &creds.session_token {
+                    text.push_str(&format!("aws_session_token = {}\n", t.expose()));
+                }
+                f.contents = text;
+                f.secret = true;
+            }
+        }
+        self
+    }
 }
 
 /// Environment changes and files for one identity.
@@ -161,8 +206,8 @@ fn aws_plan(chain: &Chain, ctx: &PlanContext) -> EnvPlan {
         clear: ev::AWS_COMPETING.iter().map(|s| s.to_string()).collect(),
         clear_prefixes: ev::AWS_COMPETING_PREFIXES.iter().map(|s| s.to_string()).collect(),
         files: vec![
-            PlannedFile { path: config, contents: config_text },
-            PlannedFile { path: credentials, contents: credentials_text },
+            PlannedFile { path: config, contents: config_text, secret: false },
+            PlannedFile { path: credentials, contents: credentials_text, secret: false },
         ],
         notes: vec![],
     }

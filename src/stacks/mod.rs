@@ -622,11 +622,12 @@ fn walk_yaml(root: &Path, dir: &Path, depth: usize, out: &mut Vec<(String, PathB
         };
         if meta.is_dir() {
             walk_yaml(root, &path, depth + 1, out);
-        } else if meta.is_file() && has_yaml_ext(&path.to_string_lossy()) {
-            if let Ok(rel) = path.strip_prefix(root) {
-                let rel = rel.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/");
-                out.push((rel, path, Stamp::of(&meta)));
-            }
+        } else if meta.is_file()
+            && has_yaml_ext(&path.to_string_lossy())
+            && let Ok(rel) = path.strip_prefix(root)
+        {
+            let rel = rel.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/");
+            out.push((rel, path, Stamp::of(&meta)));
         }
     }
 }

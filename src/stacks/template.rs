@@ -1003,14 +1003,14 @@ impl<'p> PipeParser<'p> {
         if matches!(first.tok, Tok::Pipe | Tok::RParen) {
             return Err(self.missing(piped, Some(first)));
         }
-        if let Tok::Ident(name) = &first.tok {
-            if let Some(info) = lookup(name) {
-                self.i += 1;
-                let args = self.operands()?;
-                let call = Call { info, args, piped, pos: first.pos };
-                self.check_arity(&call, false)?;
-                return Ok(Command::Call(call));
-            }
+        if let Tok::Ident(name) = &first.tok
+            && let Some(info) = lookup(name)
+        {
+            self.i += 1;
+            let args = self.operands()?;
+            let call = Call { info, args, piped, pos: first.pos };
+            self.check_arity(&call, false)?;
+            return Ok(Command::Call(call));
         }
         let operand = self.operand()?;
         if let Some(extra) = self.peek().filter(|t| !matches!(t.tok, Tok::Pipe | Tok::RParen)) {
@@ -1190,10 +1190,10 @@ fn join_path<'a>(prefix: &str, rel: &'a str) -> Cow<'a, str> {
 
 /// Numbers print as JSON does, except that integral floats drop the `.0`.
 fn number_text(n: &Number) -> String {
-    if n.is_f64() {
-        if let Some(f) = n.as_f64().filter(|f| f.fract() == 0.0 && f.abs() < 1e15) {
-            return format!("{}", f as i64);
-        }
+    if n.is_f64()
+        && let Some(f) = n.as_f64().filter(|f| f.fract() == 0.0 && f.abs() < 1e15)
+    {
+        return format!("{}", f as i64);
     }
     n.to_string()
 }
@@ -1854,11 +1854,12 @@ fn collect_pipe(pipe: &Pipeline, prefix: Option<&str>, out: &mut Vec<String>) {
 }
 
 fn collect_call(call: &Call, prefix: Option<&str>, out: &mut Vec<String>) {
-    if call.info.func == Func::Index && !call.piped {
-        if let Some(path) = literal_index_path(call, prefix) {
-            push_unique(out, path);
-            return;
-        }
+    if call.info.func == Func::Index
+        && !call.piped
+        && let Some(path) = literal_index_path(call, prefix)
+    {
+        push_unique(out, path);
+        return;
     }
     for arg in &call.args {
         collect_expr(arg, prefix, out);

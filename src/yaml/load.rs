@@ -593,10 +593,10 @@ pub fn resolve_plain(s: &str) -> Value {
             Err(_) => s.parse::<f64>().map_or_else(|_| Value::Str(s.into()), Value::Float),
         };
     }
-    if is_core_float(unsigned) {
-        if let Ok(f) = s.parse::<f64>() {
-            return Value::Float(f);
-        }
+    if is_core_float(unsigned)
+        && let Ok(f) = s.parse::<f64>()
+    {
+        return Value::Float(f);
     }
     Value::Str(s.to_string())
 }

@@ -366,14 +366,15 @@ fn identity_false_runs_terraform_in_the_component_dir_with_env_as_is() {
 }
 
 #[test]
-fn running_with_an_identity_says_honestly_that_it_cannot_yet() {
+fn a_chain_kind_not_supported_yet_fails_before_terraform_and_writes_nothing() {
     let sb = Sandbox::new();
+    // The developers profile reaches AWS through IAM Identity Center, which comes later.
     let o = outcome(in_examples(&sb, &["plan", "vpc", "-s", "plat-use2-dev"]));
     assert_eq!(o.code, 69, "{}", o.stderr);
-    assert!(o.stderr.contains("cannot obtain credentials for identity `acme/network` yet"), "{}", o.stderr);
-    assert!(o.stderr.contains("hint: add --dry-run"), "{}", o.stderr);
+    assert!(o.stderr.contains("aws/iam-identity-center is not supported yet"), "{}", o.stderr);
+    assert!(o.stderr.contains("hint:"), "{}", o.stderr);
     assert!(o.stdout.is_empty());
-    assert!(sb.files_written().is_empty());
+    assert!(sb.files_written().is_empty(), "{:?}", sb.files_written());
 }
 
 #[test]
@@ -384,14 +385,19 @@ fn helper_fails_cleanly_with_nothing_on_stdout() {
     let o = outcome(c);
     assert_eq!(o.code, 64);
     assert!(o.stdout.is_empty());
-    assert!(o.stderr.contains("--identity NAME is required"), "{}", o.stderr);
+    assert!(
+        o.stderr.contains("--identity <IDENTITY>")
+            && o.stderr.contains("hint: credential_process = atmos-auth-helper --identity"),
+        "{}",
+        o.stderr
+    );
     let mut c = assert_cmd::Command::new(crate::support::HELPER);
     sb.clean_env(&mut c);
     c.args(["--identity", "acme/planner"]);
     let o = outcome(c);
-    assert_eq!(o.code, 69);
+    assert_eq!(o.code, 66, "no atmos.yaml here: {}", o.stderr);
     assert!(o.stdout.is_empty(), "stdout must carry only a credentials document: {}", o.stdout);
-    assert!(o.stderr.contains("`acme/planner`") && o.stderr.contains("hint:"), "{}", o.stderr);
+    assert!(o.stderr.contains("no atmos.yaml found") && o.stderr.contains("hint:"), "{}", o.stderr);
 }
 
 #[test]

@@ -83,6 +83,7 @@ fn run_case(case: &J) -> Result<(), String> {
     let env = Env::from_pairs(env_pairs);
     let req = Request {
         cwd: repo.clone(),
+        config_file: None,
         profiles: run["profiles"]
             .as_array()
             .map(|a| a.iter().filter_map(|p| p.as_str().map(String::from)).collect())

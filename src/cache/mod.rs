@@ -1,0 +1,278 @@
+//! Session credentials on disk, shared by every process that needs them (CONTRACT B).
+//!
+//! - One entry per resolved chain: the key is a hash of the chain's definition (every
+//!   provider and identity field that affects the credentials), never of the name alone,
+//!   so one name defined differently in two components never shares credentials.
+//! - Files live under `$XDG_CACHE_HOME/tfauth/aws/` (0700), are created 0600 and replaced
+//!   atomically, so a reader never sees half an entry.
+//! - Refresh is single flight across processes: a lock file per key; whoever holds it
+//!   re-reads the entry before calling STS, so 200 helpers started at once make one call.
+//! - One refresh margin ([`margin`]) decides when an entry is too close to expiry to hand
+//!   out, for exec, env and the helper alike.
+//!
+//! The warm path ([`Cache::read`]) is a file read and a JSON parse: no runtime, no SDK.
+
+pub mod key;
+
+use crate::env_vars::Env;
+use crate::secret::Secret;
+use serde::{Deserialize, Serialize};
+use std::fs::File;
+use std::path::PathBuf;
+use std::time::Duration;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+/// Variable that sets the refresh margin (a duration like `15m` or seconds).
+pub const TFAUTH_REFRESH_MARGIN: &str = "TFAUTH_REFRESH_MARGIN";
+/// Default refresh margin: more than the 15 minutes at which AWS SDKs refresh on their own,
+/// so what tfauth hands out is never already due for refresh.
+pub const DEFAULT_MARGIN: Duration = Duration::from_secs(20 * 60);
+/// How long a process waits for another to finish refreshing before giving up (exit 75).
+pub const LOCK_WAIT: Duration = Duration::from_secs(120);
+
+/// AWS credentials, the secret parts redacted in any formatting.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Credentials {
+    pub access_key_id: String,
+    pub secret_access_key: Secret,
+    pub session_token: Option<Secret>,
+    /// None for long-lived keys.
+    pub expiration: Option<OffsetDateTime>,
+}
+
+/// The `credential_process` document (and the cache file's shape).
+#[derive(Serialize, Deserialize)]
+struct ProcessJson {
+    #[serde(rename = "Version")]
+    version: u32,
+    #[serde(rename = "AccessKeyId")]
+    access_key_id: String,
+    #[serde(rename = "SecretAccessKey")]
+    secret_access_key: String,
+    #[serde(rename = "SessionToken", skip_serializing_if = "Option::is_none", default)]
+    session_token: Option<String>,
+    #[serde(rename = "Expiration", skip_serializing_if = "Option::is_none", default)]
+    expiration: Option<String>,
+}
+
+impl Credentials {
+    /// The one-line JSON document a `credential_process` prints (Expiration in UTC).
+    pub fn to_process_json(&self) -> String {
+        let doc = ProcessJson {
+            version: 1,
+            access_key_id: self.access_key_id.clone(),
+            secret_access_key: self.secret_access_key.expose().to_string(),
+            session_token: self.session_token.as_ref().map(|t| t.expose().to_string()),
+            expiration: self.expiration.map(format_utc),
+        };
+        serde_json::to_string(&doc).unwrap_or_default()
+    }
+
+    /// Parses the document written by [`Credentials::to_process_json`].
+    pub fn from_process_json(text: &str) -> Option<Credentials> {
+        let doc: ProcessJson = serde_json::from_str(text).ok()?;
+        if doc.version != 1 || doc.access_key_id.is_empty() || doc.secret_access_key.is_empty() {
+            return None;
+        }
+        let expiration = match doc.expiration {
+            Some(e) => Some(OffsetDateTime::parse(&e, &Rfc3339).ok()?),
+            None => None,
+        };
+        Some(Credentials {
+            access_key_id: doc.access_key_id,
+            secret_access_key: Secret::new(doc.secret_access_key),
+            session_token: doc.session_token.map(Secret::new),
+            expiration,
+        })
+    }
+
+    /// Whether these have at least `margin` of life left at `now`.
+    pub fn fresh_for(&self, margin: Duration, now: OffsetDateTime) -> bool {
+        match self.expiration {
+            None => true,
+            Some(exp) => exp - now >= margin,
+        }
+    }
+}
+
+/// `2026-11-22T01:02:03Z`.
+pub fn format_utc(t: OffsetDateTime) -> String {
+    let t = t.to_offset(time::UtcOffset::UTC);
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second()
+    )
+}
+
+/// The refresh margin: `TFAUTH_REFRESH_MARGIN`, else `auth.refresh_margin` (given by the
+/// caller), else [`DEFAULT_MARGIN`].
+pub fn margin(env: &Env, configured: Option<&str>) -> Duration {
+    env.get(TFAUTH_REFRESH_MARGIN)
+        .or(configured)
+        .and_then(crate::auth::schema::parse_duration)
+        .map(Duration::from_secs)
+        .unwrap_or(DEFAULT_MARGIN)
+}
+
+/// The credentials cache directory for one kind of credential.
+pub struct Cache {
+    dir: PathBuf,
+}
+
+/// Problems with the cache that stop a refresh.
+#[derive(Debug, thiserror::Error)]
+pub enum CacheError {
+    #[error("cannot use the credentials cache at {}", dir.display())]
+    Io {
+        dir: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("another tfauth process has held the refresh lock {} for {}s", path.display(), waited.as_secs())]
+    LockTimeout { path: PathBuf, waited: Duration },
+}
+
+impl CacheError {
+    pub fn hint(&self) -> Option<String> {
+        Some(match self {
+            CacheError::Io { .. } => "check the permissions of the cache directory (XDG_CACHE_HOME)".into(),
+            CacheError::LockTimeout { .. } => {
+                "a login may be waiting in another terminal; finish it, or try again".into()
+            }
+        })
+    }
+}
+
+/// Holds a key's refresh lock until dropped.
+pub struct LockGuard {
+    _file: File,
+}
+
+impl Cache {
+    /// `$XDG_CACHE_HOME/tfauth/<kind>`, else `~/.cache/tfauth/<kind>`.
+    pub fn new(env: &Env, kind: &str) -> Option<Cache> {
+        let base = env
+            .get("XDG_CACHE_HOME")
+            .map(PathBuf::from)
+            .filter(|p| p.is_absolute())
+            .or_else(|| env.get("HOME").map(|h| PathBuf::from(h).join(".cache")))?;
+        Some(Cache { dir: base.join("tfauth").join(kind) })
+    }
+
+    pub fn dir(&self) -> &std::path::Path {
+        &self.dir
+    }
+
+    fn entry(&self, key: &str) -> PathBuf {
+        self.dir.join(format!("{key}.json"))
+    }
+
+    /// The cached credentials for `key`, if readable (a corrupt entry reads as absent).
+    pub fn read(&self, key: &str) -> Option<Credentials> {
+        let text = std::fs::read_to_string(self.entry(key)).ok()?;
+        Credentials::from_process_json(&text)
+    }
+
+    /// Replaces the entry for `key` atomically, 0600.
+    pub fn write(&self, key: &str, creds: &Credentials) -> Result<(), CacheError> {
+        crate::fsutil::write_private_atomic(&self.entry(key), creds.to_process_json().as_bytes())
+            .map_err(|source| CacheError::Io { dir: self.dir.clone(), source })
+    }
+
+    /// Removes the entry for `key` (logout, or credentials that STS rejected).
+    pub fn remove(&self, key: &str) {
+        let _ = std::fs::remove_file(self.entry(key));
+    }
+
+    /// Takes the refresh lock for `key`, waiting up to `wait` for another process.
+    /// The lock is released when the guard drops, or by the OS if the holder dies.
+    pub fn lock(&self, key: &str, wait: Duration) -> Result<LockGuard, CacheError> {
+        let io = |source| CacheError::Io { dir: self.dir.clone(), source };
+        crate::fsutil::create_private_dir(&self.dir).map_err(io)?;
+        let path = self.dir.join(format!("{key}.lock"));
+        let file = {
+            use std::os::unix::fs::OpenOptionsExt;
+            std::fs::OpenOptions::new().create(true).truncate(false).write(true).mode(0o600).open(&path).map_err(io)?
+        };
+        let started = std::time::Instant::now();
+        loop {
+            match file.try_lock() {
+                Ok(()) => return Ok(LockGuard { _file: file }),
+                Err(std::fs::TryLockError::WouldBlock) => {
+                    if started.elapsed() >= wait {
+                        return Err(CacheError::LockTimeout { path, waited: started.elapsed() });
+                    }
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                Err(std::fs::TryLockError::Error(e)) => return Err(io(e)),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    fn creds(exp: Option<OffsetDateTime>) -> Credentials {
+        Credentials {
+            access_key_id: "ASIAEXAMPLE".into(),
+            secret_access_key: Secret::new("s3cr3t"),
+            session_token: Some(Secret::new("tok")),
+            expiration: exp,
+        }
+    }
+
+    #[test]
+    fn process_json_shape_and_round_trip() {
+        let exp = OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap();
+        let c = creds(Some(exp));
+        let text = c.to_process_json();
+        assert_eq!(
+            text,
+            r#"{"Version":1,"AccessKeyId":"ASIAEXAMPLE","SecretAccessKey":"s3cr3t","SessionToken":"tok","Expiration":"2027-01-15T08:00:00Z"}"#
+        );
+        assert_eq!(Credentials::from_process_json(&text), Some(c.clone()));
+        assert!(!format!("{c:?}").contains("s3cr3t"), "Debug must not show the secret");
+        assert_eq!(Credentials::from_process_json("{\"Version\":2}"), None);
+        assert_eq!(Credentials::from_process_json("not json"), None);
+    }
+
+    #[test]
+    fn margin_decides_freshness() {
+        let now = OffsetDateTime::now_utc();
+        let c = creds(Some(now + Duration::from_secs(30 * 60)));
+        assert!(c.fresh_for(Duration::from_secs(20 * 60), now));
+        assert!(!c.fresh_for(Duration::from_secs(31 * 60), now));
+        assert!(creds(None).fresh_for(Duration::from_secs(1_000_000), now));
+        let env = Env::from_pairs([("TFAUTH_REFRESH_MARGIN", "5m")]);
+        assert_eq!(margin(&env, Some("1h")), Duration::from_secs(300));
+        assert_eq!(margin(&Env::default(), Some("1h")), Duration::from_secs(3600));
+        assert_eq!(margin(&Env::default(), None), DEFAULT_MARGIN);
+    }
+
+    #[test]
+    fn entries_are_private_and_locks_exclude() {
+        let t = tempfile::tempdir().unwrap();
+        let env = Env::from_pairs([("XDG_CACHE_HOME", t.path().to_str().unwrap())]);
+        let cache = Cache::new(&env, "aws").unwrap();
+        cache.write("k", &creds(None)).unwrap();
+        let meta = std::fs::metadata(cache.dir().join("k.json")).unwrap();
+        assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+        assert_eq!(cache.read("k"), Some(creds(None)));
+        let held = cache.lock("k", Duration::from_secs(1)).unwrap();
+        match cache.lock("k", Duration::from_millis(100)) {
+            Err(CacheError::LockTimeout { .. }) => {}
+            other => panic!("second lock must wait: {:?}", other.is_ok()),
+        }
+        drop(held);
+        assert!(cache.lock("k", Duration::from_millis(100)).is_ok());
+    }
+}

@@ -1,0 +1,106 @@
+//! `atmos-auth-helper`: an AWS `credential_process`.
+//!
+//! Prints exactly one JSON document on stdout (`Version` 1, `Expiration` in UTC) and
+//! everything else on stderr. The warm path, a valid cache entry named by `--key`, is a
+//! file read and a print: no YAML, no async runtime, no SDK client. Otherwise (the cold
+//! path) it resolves the same chain tfauth resolved (`--config`, `--profile`, `--stack`,
+//! `--component`), and refreshes through [`crate::session`], single flight across
+//! processes. It never waits for input that cannot come: with no terminal, a chain that
+//! needs one fails at once with exit 77 and the command to run.
+
+use crate::cache::{self, Cache};
+use crate::env_vars::Env;
+use crate::error::Error;
+use crate::identity::IdentityFlag;
+use crate::providers::ProviderError;
+use crate::resolve::{Request, resolve};
+use std::path::PathBuf;
+use time::OffsetDateTime;
+
+/// atmos-auth-helper: AWS credentials for an Atmos identity, for `credential_process`.
+#[derive(clap::Parser, Debug, Clone)]
+#[command(name = "atmos-auth-helper", version)]
+pub struct HelperArgs {
+    /// The identity whose credentials to print.
+    #[arg(long)]
+    pub identity: String,
+    /// The atmos.yaml to read (default: found from the current directory).
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Profiles to apply, comma-separated.
+    #[arg(long)]
+    pub profile: Option<String>,
+    /// Use this stack's (and component's) merged auth.
+    #[arg(long)]
+    pub stack: Option<String>,
+    #[arg(long)]
+    pub component: Option<String>,
+    /// The cache key tfauth computed for this chain (lets the warm path skip all YAML).
+    #[arg(long)]
+    pub key: Option<String>,
+}
+
+/// The warm path: the cached document for `--key`, if it has the refresh margin left.
+pub fn warm(args: &HelperArgs, env: &Env) -> Option<String> {
+    let key = args.key.as_deref().filter(|k| is_key(k))?;
+    let cache = Cache::new(env, "aws")?;
+    let creds = cache.read(key)?;
+    creds.fresh_for(cache::margin(env, None), OffsetDateTime::now_utc()).then(|| creds.to_process_json())
+}
+
+/// The cold path: resolve, then refresh single-flight.
+pub fn cold(args: &HelperArgs, env: &Env, cwd: PathBuf) -> Result<String, Error> {
+    if let Some(ancestor) = calling_itself(&args.identity) {
+        tracing::debug!(pid = ancestor, "an ancestor process is a helper for the same identity");
+        return Err(ProviderError::Recursion { identity: args.identity.clone() }.into());
+    }
+    let req = Request {
+        cwd,
+        config_file: args.config.clone(),
+        profiles: args.profile.iter().cloned().collect(),
+        stack: args.stack.clone(),
+        component: args.component.clone(),
+        identity: IdentityFlag::Named(args.identity.clone()),
+    };
+    let res = resolve(&req, env, None)?;
+    crate::cli::warn_problems(&res.warnings);
+    if res.chain.is_none() {
+        return Err(Error::usage(
+            format!("`--identity {}` disables auth; a credential_process must name an identity", args.identity),
+            Some("credential_process = atmos-auth-helper --identity NAME".to_string()),
+        ));
+    }
+    let tty = crate::tty::Tty::open(env);
+    let session = crate::session::obtain(&res, env, tty.as_ref().map(|t| t as _))?;
+    Ok(session.credentials.to_process_json())
+}
+
+fn is_key(k: &str) -> bool {
+    k.len() == 32 && k.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// The pid of an ancestor that is an atmos-auth-helper for the same identity: a
+/// credential_process that, through the ambient SDK chain, runs itself again.
+fn calling_itself(identity: &str) -> Option<u32> {
+    let mut pid = std::os::unix::process::parent_id();
+    for _ in 0..32 {
+        if pid <= 1 {
+            return None;
+        }
+        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+        let argv: Vec<&[u8]> = cmdline.split(|b| *b == 0).collect();
+        let is_helper = argv.first().is_some_and(|a0| a0.ends_with(b"atmos-auth-helper"));
+        if is_helper {
+            let same = argv.windows(2).any(|w| w[0] == b"--identity" && w[1] == identity.as_bytes())
+                || argv.iter().any(|a| *a == format!("--identity={identity}").as_bytes());
+            if same {
+                return Some(pid);
+            }
+        }
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        // The command name is in parentheses and may hold spaces; the ppid follows it.
+        let after = stat.rsplit_once(')')?.1;
+        pid = after.split_whitespace().nth(1)?.parse().ok()?;
+    }
+    None
+}

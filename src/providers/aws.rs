@@ -1,0 +1,262 @@
+//! AWS chains over STS, with the official SDK: endpoints come from `AWS_ENDPOINT_URL` /
+//! `AWS_ENDPOINT_URL_STS` the standard way, throttling is retried with backoff, and every
+//! call has a timeout. Used only on the cold path; the runtime lives for one fetch.
+
+use super::{ProviderError, github};
+use crate::auth::{IdentityKind, ProviderKind};
+use crate::cache::Credentials;
+use crate::env_vars::Env;
+use crate::identity::{Chain, ChainRoot};
+use crate::secret::Secret;
+use aws_config::{BehaviorVersion, Region, retry::RetryConfig, timeout::TimeoutConfig};
+use aws_sdk_sts::error::{ProvideErrorMetadata, SdkError};
+use std::time::Duration;
+use time::OffsetDateTime;
+
+/// Session length when an identity names none.
+pub const DEFAULT_SESSION_SECS: i32 = 3600;
+
+/// Asks for an MFA code (on `/dev/tty`); `None` when there is no terminal.
+pub trait MfaPrompt {
+    fn code(&self, identity: &str, mfa_arn: &str) -> Option<Secret>;
+}
+
+pub struct FetchContext<'a> {
+    pub env: &'a Env,
+    pub region: String,
+    pub mfa: Option<&'a dyn MfaPrompt>,
+}
+
+/// Credentials for the chain's leaf.
+pub fn fetch(chain: &Chain, ctx: &FetchContext<'_>) -> Result<Credentials, ProviderError> {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(ProviderError::Runtime)?;
+    rt.block_on(walk(chain, ctx))
+}
+
+async fn walk(chain: &Chain, ctx: &FetchContext<'_>) -> Result<Credentials, ProviderError> {
+    let mut hops = chain.hops.iter().peekable();
+    let mut creds = match &chain.root {
+        ChainRoot::Provider(p) => match &p.kind {
+            Some(ProviderKind::GithubOidc { region, audience }) => {
+                let first = hops.next().expect("a chain has a leaf");
+                let Some(IdentityKind::AssumeRole { role_arn, duration_secs, session_name, .. }) = &first.kind else {
+                    return Err(unsupported(&first.name, &format!("{} from github/oidc", first.kind_name)));
+                };
+                let token = github::token(ctx.env, audience.as_deref(), &first.name)?;
+                let sts = client(ctx, region.as_deref().or(first.region.as_deref()), None).await;
+                let out = sts
+                    .assume_role_with_web_identity()
+                    .role_arn(role_arn)
+                    .role_session_name(session_name_for(session_name.as_deref(), ctx.env))
+                    .web_identity_token(token.expose())
+                    .duration_seconds(secs(*duration_secs))
+                    .send()
+                    .await
+                    .map_err(|e| sts_error(e, &first.name, "AssumeRoleWithWebIdentity", Some(role_arn), ctx))?;
+                from_sts(out.credentials(), &first.name)?
+            }
+            _ => return Err(unsupported(&chain.hops[0].name, &format!("a chain from {}", p.kind_name))),
+        },
+        ChainRoot::Standalone => {
+            let first = hops.next().expect("a chain has a leaf");
+            match &first.kind {
+                Some(IdentityKind::User { access_key_id, secret_access_key, mfa_arn }) => {
+                    let (Some(key), Some(secret)) = (access_key_id, secret_access_key) else {
+                        return Err(ProviderError::NoUserKeys { identity: first.name.clone() });
+                    };
+                    let long_lived = Credentials {
+                        access_key_id: key.expose().to_string(),
+                        secret_access_key: secret.clone(),
+                        session_token: None,
+                        expiration: None,
+                    };
+                    if mfa_arn.is_none() && hops.peek().is_some() {
+                        long_lived
+                    } else {
+                        session_token(&long_lived, first, mfa_arn.as_deref(), ctx).await?
+                    }
+                }
+                Some(IdentityKind::Ambient) => ambient(&first.name, ctx).await?,
+                _ => return Err(unsupported(&first.name, &first.kind_name)),
+            }
+        }
+    };
+    for hop in hops {
+        match &hop.kind {
+            Some(IdentityKind::AssumeRole { role_arn, external_id, duration_secs, session_name }) => {
+                let sts = client(ctx, hop.region.as_deref(), Some(&creds)).await;
+                let out = sts
+                    .assume_role()
+                    .role_arn(role_arn)
+                    .role_session_name(session_name_for(session_name.as_deref(), ctx.env))
+                    .set_external_id(external_id.as_ref().map(|e| e.expose().to_string()))
+                    .duration_seconds(secs(*duration_secs))
+                    .send()
+                    .await
+                    .map_err(|e| sts_error(e, &hop.name, "AssumeRole", Some(role_arn), ctx))?;
+                creds = from_sts(out.credentials(), &hop.name)?;
+            }
+            _ => return Err(unsupported(&hop.name, &hop.kind_name)),
+        }
+    }
+    Ok(creds)
+}
+
+async fn session_token(
+    base: &Credentials,
+    id: &crate::auth::Identity,
+    mfa_arn: Option<&str>,
+    ctx: &FetchContext<'_>,
+) -> Result<Credentials, ProviderError> {
+    let code = match mfa_arn {
+        None => None,
+        Some(arn) => match ctx.mfa.and_then(|p| p.code(&id.name, arn)) {
+            Some(c) => Some(c),
+            None => return Err(ProviderError::NeedTerminal { identity: id.name.clone(), what: "an MFA code" }),
+        },
+    };
+    let sts = client(ctx, id.region.as_deref(), Some(base)).await;
+    let out = sts
+        .get_session_token()
+        .set_serial_number(mfa_arn.map(str::to_string))
+        .set_token_code(code.map(|c| c.expose().to_string()))
+        .duration_seconds(DEFAULT_SESSION_SECS)
+        .send()
+        .await
+        .map_err(|e| sts_error(e, &id.name, "GetSessionToken", None, ctx))?;
+    from_sts(out.credentials(), &id.name)
+}
+
+async fn ambient(identity: &str, ctx: &FetchContext<'_>) -> Result<Credentials, ProviderError> {
+    use aws_credential_types::provider::ProvideCredentials;
+    let chain = aws_config::default_provider::credentials::DefaultCredentialsChain::builder()
+        .region(Region::new(ctx.region.clone()))
+        .build()
+        .await;
+    let c = chain
+        .provide_credentials()
+        .await
+        .map_err(|e| ProviderError::Ambient { identity: identity.to_string(), message: e.to_string() })?;
+    Ok(Credentials {
+        access_key_id: c.access_key_id().to_string(),
+        secret_access_key: Secret::new(c.secret_access_key()),
+        session_token: c.session_token().map(Secret::new),
+        expiration: c.expiry().map(OffsetDateTime::from),
+    })
+}
+
+/// An STS client for `region` (else the context's), signing with `creds` or unsigned.
+async fn client(ctx: &FetchContext<'_>, region: Option<&str>, creds: Option<&Credentials>) -> aws_sdk_sts::Client {
+    use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
+    let http = aws_smithy_http_client::Builder::new().tls_provider(Provider::Rustls(CryptoMode::Ring)).build_https();
+    let loader = aws_config::defaults(BehaviorVersion::latest())
+        .http_client(http)
+        .region(Region::new(region.unwrap_or(&ctx.region).to_string()))
+        .retry_config(RetryConfig::standard().with_max_attempts(5))
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(Duration::from_secs(10))
+                .operation_timeout(Duration::from_secs(60))
+                .build(),
+        );
+    let loader = match creds {
+        Some(c) => loader.credentials_provider(aws_credential_types::Credentials::new(
+            c.access_key_id.clone(),
+            c.secret_access_key.expose().to_string(),
+            c.session_token.as_ref().map(|t| t.expose().to_string()),
+            c.expiration.map(std::time::SystemTime::from),
+            "tfauth",
+        )),
+        None => loader.no_credentials(),
+    };
+    aws_sdk_sts::Client::new(&loader.load().await)
+}
+
+fn from_sts(c: Option<&aws_sdk_sts::types::Credentials>, identity: &str) -> Result<Credentials, ProviderError> {
+    let c = c.ok_or_else(|| ProviderError::Sts {
+        identity: identity.to_string(),
+        operation: "call",
+        role: None,
+        code: "NoCredentials".into(),
+        message: "STS answered without credentials".into(),
+    })?;
+    Ok(Credentials {
+        access_key_id: c.access_key_id().to_string(),
+        secret_access_key: Secret::new(c.secret_access_key()),
+        session_token: Some(Secret::new(c.session_token())),
+        expiration: OffsetDateTime::from_unix_timestamp(c.expiration().secs()).ok(),
+    })
+}
+
+fn sts_error<E: ProvideErrorMetadata + std::error::Error + 'static, R: std::fmt::Debug>(
+    e: SdkError<E, R>,
+    identity: &str,
+    operation: &'static str,
+    role: Option<&str>,
+    ctx: &FetchContext<'_>,
+) -> ProviderError {
+    match &e {
+        SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) => ProviderError::Unreachable {
+            identity: identity.to_string(),
+            endpoint: endpoint(ctx),
+            message: std::error::Error::source(&e).map_or_else(|| e.to_string(), |s| s.to_string()),
+        },
+        _ => ProviderError::Sts {
+            identity: identity.to_string(),
+            operation,
+            role: role.map(str::to_string),
+            code: e.code().unwrap_or("Unknown").to_string(),
+            message: e.message().map(str::to_string).unwrap_or_else(|| e.to_string()),
+        },
+    }
+}
+
+fn endpoint(ctx: &FetchContext<'_>) -> String {
+    ctx.env
+        .get("AWS_ENDPOINT_URL_STS")
+        .or(ctx.env.get("AWS_ENDPOINT_URL"))
+        .map(str::to_string)
+        .unwrap_or_else(|| format!("https://sts.{}.amazonaws.com", ctx.region))
+}
+
+fn unsupported(identity: &str, kind: &str) -> ProviderError {
+    ProviderError::Unsupported { identity: identity.to_string(), kind: kind.to_string() }
+}
+
+fn secs(d: Option<u64>) -> i32 {
+    d.map_or(DEFAULT_SESSION_SECS, |d| d.min(i32::MAX as u64) as i32)
+}
+
+/// The configured name, else `tfauth-<user>`, cleaned to STS's alphabet
+/// (`[\w+=,.@-]`) and 2–64 characters.
+pub fn session_name_for(configured: Option<&str>, env: &Env) -> String {
+    let raw = match configured {
+        Some(c) if !c.trim().is_empty() => c.to_string(),
+        _ => format!("tfauth-{}", env.get("GITHUB_ACTOR").or(env.get("USER")).or(env.get("LOGNAME")).unwrap_or("user")),
+    };
+    let mut clean: String = raw
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || "_+=,.@-".contains(c) { c } else { '-' })
+        .take(64)
+        .collect();
+    while clean.len() < 2 {
+        clean.push('-');
+    }
+    clean
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn session_names_fit_sts() {
+        let env = Env::from_pairs([("USER", "jane doe/é")]);
+        assert_eq!(session_name_for(None, &env), "tfauth-jane-doe--");
+        assert_eq!(session_name_for(Some("ci run #5"), &env), "ci-run--5");
+        assert_eq!(session_name_for(Some(&"x".repeat(100)), &env).len(), 64);
+        assert_eq!(session_name_for(Some("a"), &env), "a-");
+        let gh = Env::from_pairs([("GITHUB_ACTOR", "octocat"), ("USER", "runner")]);
+        assert_eq!(session_name_for(None, &gh), "tfauth-octocat");
+    }
+}

@@ -1,0 +1,103 @@
+//! Turning a chain into credentials: the only part of tfauth that talks to the network.
+//!
+//! [`aws::fetch`] walks a chain root to leaf (GitHub OIDC → AssumeRoleWithWebIdentity,
+//! aws/user → GetSessionToken, AssumeRole hop by hop, the ambient SDK chain), on a
+//! current-thread runtime that exists only for the call. Errors name the identity and role,
+//! and map to the contract's exit codes: login required or access denied (77), service
+//! unavailable (69), try again (75).
+
+pub mod aws;
+pub mod github;
+
+use crate::exit;
+
+/// Why credentials could not be obtained.
+#[derive(Debug, thiserror::Error)]
+pub enum ProviderError {
+    #[error("{kind} is not supported yet (identity `{identity}`)")]
+    Unsupported { identity: String, kind: String },
+    #[error("STS {operation} for identity `{identity}`{} failed: {code}: {message}", role.as_deref().map(|r| format!(" (role {r})")).unwrap_or_default())]
+    Sts { identity: String, operation: &'static str, role: Option<String>, code: String, message: String },
+    #[error("cannot reach STS at {endpoint} for identity `{identity}`: {message}")]
+    Unreachable { identity: String, endpoint: String, message: String },
+    #[error("cannot get a GitHub OIDC token for identity `{identity}`: {message}")]
+    OidcToken { identity: String, message: String, hint: String },
+    #[error("identity `{identity}` needs {what}, and there is no terminal to ask on")]
+    NeedTerminal { identity: String, what: &'static str },
+    #[error("identity `{identity}` (aws/user) has no access key")]
+    NoUserKeys { identity: String },
+    #[error("no ambient AWS credentials for identity `{identity}`: {message}")]
+    Ambient { identity: String, message: String },
+    #[error("the credential helper for identity `{identity}` ended up calling itself")]
+    Recursion { identity: String },
+    #[error("cannot start the network runtime")]
+    Runtime(#[source] std::io::Error),
+}
+
+impl ProviderError {
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            ProviderError::Sts { code, .. } => match code.as_str() {
+                "Throttling" | "ThrottlingException" | "RequestLimitExceeded" | "TooManyRequestsException" => {
+                    exit::TEMPFAIL
+                }
+                "AccessDenied"
+                | "AccessDeniedException"
+                | "ExpiredToken"
+                | "ExpiredTokenException"
+                | "InvalidIdentityToken"
+                | "IDPRejectedClaim"
+                | "InvalidClientTokenId"
+                | "SignatureDoesNotMatch"
+                | "UnrecognizedClientException" => exit::NOPERM,
+                _ => exit::UNAVAILABLE,
+            },
+            ProviderError::Unreachable { .. } | ProviderError::Unsupported { .. } => exit::UNAVAILABLE,
+            ProviderError::OidcToken { .. } => exit::UNAVAILABLE,
+            ProviderError::NeedTerminal { .. } | ProviderError::NoUserKeys { .. } | ProviderError::Ambient { .. } => {
+                exit::NOPERM
+            }
+            ProviderError::Recursion { .. } | ProviderError::Runtime(_) => exit::SOFTWARE,
+        }
+    }
+
+    pub fn hint(&self) -> Option<String> {
+        Some(match self {
+            ProviderError::Unsupported { .. } => "this kind arrives in a later release; `tfauth auth list` shows the chain".into(),
+            ProviderError::Sts { code, role, identity, .. } => match code.as_str() {
+                "AccessDenied" | "AccessDeniedException" => format!(
+                    "the caller may not assume {}; check the role's trust policy and that `{identity}`'s chain is the one you meant (`tfauth describe component ...`)",
+                    role.as_deref().unwrap_or("this role")
+                ),
+                "ExpiredToken" | "ExpiredTokenException" => {
+                    format!("the session behind `{identity}` has expired; run `tfauth auth login --identity {identity}`")
+                }
+                "InvalidIdentityToken" | "IDPRejectedClaim" => {
+                    "the OIDC token was rejected; check the role's trust policy (audience, sub claim) and the provider's spec.audience".into()
+                }
+                "InvalidClientTokenId" | "SignatureDoesNotMatch" | "UnrecognizedClientException" => {
+                    format!("the access key behind `{identity}` is wrong or revoked; check its credentials")
+                }
+                "Throttling" | "ThrottlingException" | "RequestLimitExceeded" | "TooManyRequestsException" => {
+                    "STS is throttling requests (tfauth already retried with backoff); try again in a minute".into()
+                }
+                _ => "see the message from STS above".into(),
+            },
+            ProviderError::Unreachable { .. } => {
+                "check the network, or AWS_ENDPOINT_URL / AWS_ENDPOINT_URL_STS if you point tfauth at another endpoint".into()
+            }
+            ProviderError::OidcToken { hint, .. } => hint.clone(),
+            ProviderError::NeedTerminal { identity, .. } => {
+                format!("run `tfauth auth login --identity {identity}` in a terminal first")
+            }
+            ProviderError::NoUserKeys { identity } => {
+                format!("set `credentials.access_key_id` and `secret_access_key` (e.g. with !env) for `{identity}`")
+            }
+            ProviderError::Ambient { .. } => "give the process AWS credentials (environment, profile, or instance role)".into(),
+            ProviderError::Recursion { .. } => {
+                "a profile that runs atmos-auth-helper is the source of this identity's own credentials; point aws/ambient at other credentials".into()
+            }
+            ProviderError::Runtime(_) => "this is a bug in tfauth; please report it".into(),
+        })
+    }
+}
