@@ -1,0 +1,275 @@
+//! Integration suite: tfauth and atmos-auth-helper against real servers and clients.
+//! moto serves STS and S3 on loopback; boto3, the AWS CLI and Terraform 1.0.3 consume
+//! what tfauth writes. Needs `integration/setup` (the README's test command runs it).
+
+mod support;
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::process::Stdio;
+use support::*;
+
+const BEARER: &str = "request-token-canary";
+
+/// Environment for a GitHub-Actions-shaped run against moto.
+fn github_env(cmd: &mut std::process::Command, moto: &Moto, token: &Stub) {
+    cmd.env("ATMOS_PROFILE", "github")
+        .env("ACTIONS_ID_TOKEN_REQUEST_URL", format!("{}/token?api-version=2.0", token.url()))
+        .env("ACTIONS_ID_TOKEN_REQUEST_TOKEN", BEARER)
+        .env("AWS_ENDPOINT_URL_STS", moto.url());
+}
+
+fn record(path: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(path).expect("the stand-in terraform ran")).unwrap()
+}
+
+#[test]
+fn plan_runs_terraform_in_the_component_dir_as_the_components_identity() {
+    let bed = Bed::new();
+    let moto = Moto::start();
+    let token = github_token_endpoint(BEARER);
+    let bin = bed.dir.path().join("bin");
+    standin_terraform(&bin);
+    let rec = bed.dir.path().join("record.json");
+    let mut c = bed.cmd(TFAUTH);
+    github_env(&mut c, &moto, &token);
+    c.env("PATH", format!("{}:{}:/usr/bin:/bin", bin.display(), venv().join("bin").display()))
+        .env("RECORD", &rec)
+        .env("AWS_ACCESS_KEY_ID", "AKIASTALECANARY")
+        .env("AWS_SECRET_ACCESS_KEY", "stale-secret-canary")
+        .env("AWS_CONTAINER_CREDENTIALS_FULL_URI", "http://169.254.170.2/creds")
+        .args(["plan", "vpc", "-s", "plat-use2-dev", "-out=plan.bin"]);
+    let o = run(c);
+    assert_eq!(o.code, 0, "stderr:\n{}", o.stderr);
+    let r = record(&rec);
+    assert_eq!(r["argv"], serde_json::json!(["plan", "-out=plan.bin"]));
+    assert_eq!(r["cwd"], bed.repo().join("components/terraform/vpc").display().to_string());
+    let env = &r["env"];
+    assert_eq!(env["AWS_PROFILE"], "acme/network");
+    assert_eq!(env["AWS_SDK_LOAD_CONFIG"], "1");
+    assert_eq!(env["AWS_EC2_METADATA_DISABLED"], "true");
+    assert_eq!(env["AWS_REGION"], "us-east-2");
+    for gone in ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_CONTAINER_CREDENTIALS_FULL_URI"] {
+        assert!(env.get(gone).is_none(), "{gone} reached terraform");
+    }
+    let config = Path::new(env["AWS_CONFIG_FILE"].as_str().unwrap());
+    assert!(config.starts_with(bed.home().join(".config/atmos")), "{}", config.display());
+    assert_eq!(std::fs::metadata(config).unwrap().permissions().mode() & 0o777, 0o600);
+    assert_eq!(std::fs::metadata(config.parent().unwrap()).unwrap().permissions().mode() & 0o777, 0o700);
+    let text = std::fs::read_to_string(config).unwrap();
+    assert!(text.contains(&format!("credential_process = {HELPER} --identity acme/network")), "{text}");
+    // boto3, with exactly the environment terraform got, is the component's role.
+    let arn = r["arn"].as_str().unwrap_or_else(|| panic!("boto3 failed: {}", r["error"]));
+    assert!(arn.starts_with("arn:aws:sts::444444444444:assumed-role/acme-plat-dev-network-admin/"), "{arn}");
+    // The token request carried the bearer and the provider's audience.
+    let reqs = token.requests.lock().unwrap();
+    assert!(reqs.iter().all(|r| r.contains("audience=sts.amazonaws.com")), "{reqs:?}");
+}
+
+#[test]
+fn aws_cli_uses_a_user_written_credential_process() {
+    let bed = Bed::new();
+    let moto = Moto::start();
+    let token = github_token_endpoint(BEARER);
+    let cfg = bed.home().join("my-aws-config");
+    std::fs::write(
+        &cfg,
+        format!("[profile planner]\ncredential_process = {HELPER} --identity acme/planner\nregion = us-east-2\n"),
+    )
+    .unwrap();
+    let mut c = bed.cmd(venv_bin("aws"));
+    github_env(&mut c, &moto, &token);
+    c.env("AWS_CONFIG_FILE", &cfg).args(["sts", "get-caller-identity", "--profile", "planner", "--output", "json"]);
+    let o = run(c);
+    assert_eq!(o.code, 0, "stderr:\n{}", o.stderr);
+    let doc: serde_json::Value = serde_json::from_str(&o.stdout).unwrap();
+    let arn = doc["Arn"].as_str().unwrap();
+    assert!(arn.starts_with("arn:aws:sts::999999999999:assumed-role/acme-gbl-identity-planner/"), "{arn}");
+}
+
+#[test]
+fn helper_prints_exactly_one_json_document() {
+    let bed = Bed::new();
+    let moto = Moto::start();
+    let token = github_token_endpoint(BEARER);
+    let mut c = bed.cmd(HELPER);
+    github_env(&mut c, &moto, &token);
+    c.args(["--identity", "acme/planner"]);
+    let o = run(c);
+    assert_eq!(o.code, 0, "stderr:\n{}", o.stderr);
+    assert_eq!(o.stdout.lines().count(), 1, "{}", o.stdout);
+    let doc: serde_json::Value = serde_json::from_str(&o.stdout).unwrap();
+    assert_eq!(doc["Version"], 1);
+    assert!(doc["AccessKeyId"].as_str().unwrap().starts_with("ASIA"));
+    let exp = doc["Expiration"].as_str().unwrap();
+    assert!(exp.ends_with('Z') && exp.len() == 20, "{exp}");
+    assert!(o.stderr.is_empty(), "{}", o.stderr);
+}
+
+#[test]
+fn two_hundred_helpers_on_a_cold_cache_make_one_assume_role() {
+    let bed = Bed::new();
+    let moto = Moto::start();
+    let token = github_token_endpoint(BEARER);
+    let config = bed.repo().join("atmos.yaml");
+    let mut children = Vec::new();
+    for _ in 0..200 {
+        let mut c = bed.cmd(HELPER);
+        github_env(&mut c, &moto, &token);
+        c.args(["--identity", "plat-dev/terraform", "--config"]).arg(&config).args(["--profile", "github"]);
+        c.stdout(Stdio::piped()).stderr(Stdio::piped());
+        children.push(c.spawn().unwrap());
+    }
+    let mut keys = std::collections::HashSet::new();
+    for child in children {
+        let o = child.wait_with_output().unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let doc: serde_json::Value = serde_json::from_slice(&o.stdout).expect("whole JSON, never a partial file");
+        keys.insert(doc["AccessKeyId"].as_str().unwrap().to_string());
+    }
+    assert_eq!(keys.len(), 1, "every helper handed out the same session");
+    assert_eq!(moto.count("AssumeRole"), 1, "single flight: one AssumeRole reached STS");
+    assert_eq!(moto.count("AssumeRoleWithWebIdentity"), 1);
+    assert_eq!(token.hits.load(std::sync::atomic::Ordering::SeqCst), 1);
+}
+
+/// Runs the helper for acme/planner against `sts` (an endpoint URL) and a token endpoint.
+fn helper_against(bed: &Bed, sts: &str, token: &Stub) -> Out {
+    let mut c = bed.cmd(HELPER);
+    c.env("ATMOS_PROFILE", "github")
+        .env("ACTIONS_ID_TOKEN_REQUEST_URL", format!("{}/token?x=1", token.url()))
+        .env("ACTIONS_ID_TOKEN_REQUEST_TOKEN", BEARER)
+        .env("AWS_ENDPOINT_URL_STS", sts)
+        .args(["--identity", "acme/planner"]);
+    run(c)
+}
+
+fn no_cache_entries(bed: &Bed) {
+    let entries: Vec<_> = bed
+        .written()
+        .into_iter()
+        .filter(|p| {
+            p.extension().is_some_and(|e| e == "json" || e == "tmp") && p.to_string_lossy().contains("/tfauth/aws/")
+        })
+        .collect();
+    assert!(entries.is_empty(), "a failed refresh left {entries:?}");
+}
+
+#[test]
+fn faults_have_their_exit_codes_and_hints_and_write_nothing() {
+    let bed = Bed::new();
+    let token = github_token_endpoint(BEARER);
+    // Unreachable: nothing listens there.
+    let closed = format!("http://127.0.0.1:{}", free_port());
+    let o = helper_against(&bed, &closed, &token);
+    assert_eq!(o.code, 69, "{}", o.stderr);
+    assert!(
+        o.stderr.contains("cannot reach STS at http://127.0.0.1:") && o.stderr.contains("hint: check the network"),
+        "{}",
+        o.stderr
+    );
+    assert!(o.stdout.is_empty());
+    for (code, status, exit, hint) in [
+        ("AccessDenied", 403, 77, "trust policy"),
+        ("ExpiredToken", 400, 77, "tfauth auth login --identity acme/planner"),
+        ("InvalidIdentityToken", 400, 77, "audience"),
+    ] {
+        let sts = sts_error_endpoint(code, status);
+        let o = helper_against(&bed, &sts.url(), &token);
+        assert_eq!(o.code, exit, "{code}: {}", o.stderr);
+        assert!(
+            o.stderr.contains(code)
+                && o.stderr.contains("acme/planner")
+                && o.stderr.contains("role/acme-gbl-identity-planner"),
+            "{code}: {}",
+            o.stderr
+        );
+        assert!(o.stderr.contains(hint), "{code}: {}", o.stderr);
+        assert!(o.stdout.is_empty());
+    }
+    // Throttling is retried with backoff, then reported as "try again".
+    let sts = sts_error_endpoint("Throttling", 400);
+    let o = helper_against(&bed, &sts.url(), &token);
+    assert_eq!(o.code, 75, "{}", o.stderr);
+    assert!(sts.hits.load(std::sync::atomic::Ordering::SeqCst) >= 3, "throttling was not retried");
+    // A token endpoint that refuses the bearer.
+    let moto = Moto::start();
+    let bad = github_token_endpoint("another-token");
+    let o = helper_against(&bed, &moto.url(), &bad);
+    assert_eq!(o.code, 69, "{}", o.stderr);
+    assert!(o.stderr.contains("HTTP 401") && o.stderr.contains("hint:"), "{}", o.stderr);
+    no_cache_entries(&bed);
+    {
+        let canary = BEARER;
+        assert!(!o.stderr.contains(canary));
+    }
+}
+
+#[test]
+fn real_terraform_init_and_apply_with_an_s3_backend_in_moto() {
+    let bed = Bed::new();
+    let moto = Moto::start();
+    let token = github_token_endpoint(BEARER);
+    // A bucket for the state (moto accepts any static keys in its default mode).
+    let py = format!(
+        "import boto3; boto3.client('s3', endpoint_url='{}', region_name='us-east-2', aws_access_key_id='x', aws_secret_access_key='y').create_bucket(Bucket='acme-tfstate', CreateBucketConfiguration={{'LocationConstraint': 'us-east-2'}})",
+        moto.url()
+    );
+    let o = run({
+        let mut c = bed.cmd(venv_bin("python"));
+        c.args(["-c", &py]);
+        c
+    });
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let dir = bed.repo().join("components/terraform/state");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("main.tf"),
+        format!(
+            r#"terraform {{
+  backend "s3" {{
+    bucket                      = "acme-tfstate"
+    key                         = "state/terraform.tfstate"
+    region                      = "us-east-2"
+    endpoint                    = "{m}"
+    sts_endpoint                = "{m}"
+    force_path_style            = true
+    skip_region_validation      = true
+    skip_metadata_api_check     = true
+  }}
+}}
+output "ok" {{ value = "applied" }}
+"#,
+            m = moto.url()
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        bed.repo().join("stacks/orgs/acme/plat/dev/state-test.yaml"),
+        "import: [orgs/acme/plat/dev/_defaults, mixins/region/us-east-2]\nvars: {environment: test}\ncomponents: {terraform: {state: {}}}\n",
+    )
+    .unwrap();
+    for args in [
+        &["init", "state", "-s", "plat-test-dev", "-input=false", "-no-color"][..],
+        &["apply", "state", "-s", "plat-test-dev", "-auto-approve", "-input=false", "-no-color"],
+    ] {
+        let mut c = bed.cmd(TFAUTH);
+        github_env(&mut c, &moto, &token);
+        c.env("TF_IN_AUTOMATION", "1").args(args);
+        let o = run(c);
+        assert_eq!(o.code, 0, "{args:?}\nstdout:\n{}\nstderr:\n{}", o.stdout, o.stderr);
+    }
+    let check = format!(
+        "import boto3; print(boto3.client('s3', endpoint_url='{}', region_name='us-east-2', aws_access_key_id='x', aws_secret_access_key='y').get_object(Bucket='acme-tfstate', Key='state/terraform.tfstate')['Body'].read().decode())",
+        moto.url()
+    );
+    let o = run({
+        let mut c = bed.cmd(venv_bin("python"));
+        c.args(["-c", &check]);
+        c
+    });
+    assert_eq!(o.code, 0, "state object missing: {}", o.stderr);
+    assert!(o.stdout.contains("\"applied\""), "{}", o.stdout);
+    // Terraform's S3 backend called STS through the helper (the chain's roles were assumed).
+    assert!(moto.count("AssumeRole") >= 1);
+}

@@ -1,0 +1,325 @@
+//! Real servers and clients for the integration suite: moto (STS and S3) started by the
+//! tests on free loopback ports, the virtualenv's boto3 / AWS CLI / Terraform 1.0.3, and
+//! small loopback stand-ins where no real server exists (GitHub's token endpoint, an STS
+//! that answers with chosen errors). Everything listens on 127.0.0.1 only.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+pub const TFAUTH: &str = env!("CARGO_BIN_EXE_tfauth");
+pub const HELPER: &str = env!("CARGO_BIN_EXE_atmos-auth-helper");
+
+/// The virtualenv made by `integration/setup` (or `$TFAUTH_VENV`).
+pub fn venv() -> PathBuf {
+    let v = std::env::var_os("TFAUTH_VENV")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("integration/.venv"));
+    assert!(v.join("bin/moto_server").exists(), "no virtualenv at {}: run integration/setup first", v.display());
+    v
+}
+
+pub fn venv_bin(name: &str) -> PathBuf {
+    venv().join("bin").join(name)
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn wait_for_port(port: u16, within: Duration) -> bool {
+    let start = Instant::now();
+    while start.elapsed() < within {
+        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    false
+}
+
+/// A moto server on a free port, stopped on drop.
+pub struct Moto {
+    child: Child,
+    pub port: u16,
+    /// Its working directory: moto's recorder writes its file there, one per server.
+    _dir: tempfile::TempDir,
+}
+
+impl Moto {
+    pub fn start() -> Moto {
+        Moto::start_with(&[])
+    }
+
+    pub fn start_with(env: &[(&str, &str)]) -> Moto {
+        let port = free_port();
+        let dir = tempfile::tempdir().unwrap();
+        let mut cmd = Command::new(venv_bin("moto_server"));
+        cmd.args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .current_dir(dir.path())
+            .env("MOTO_ENABLE_RECORDING", "True")
+            .env("MOTO_RECORDER_FILEPATH", dir.path().join("recording"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let child = cmd.spawn().expect("start moto_server");
+        assert!(wait_for_port(port, Duration::from_secs(30)), "moto did not start on port {port}");
+        Moto { child, port, _dir: dir }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// How many requests with exactly `Action=<action>` moto has recorded (its recorder
+    /// keeps one JSON line per request, the body base64-encoded).
+    pub fn count(&self, action: &str) -> usize {
+        let script = format!(
+            r#"
+import base64, json, urllib.parse, urllib.request
+n = 0
+for line in urllib.request.urlopen("{}/moto-api/recorder/download-recording").read().decode().splitlines():
+    body = json.loads(line).get("body") or ""
+    try:
+        body = base64.b64decode(body).decode()
+    except Exception:
+        pass
+    if urllib.parse.parse_qs(body).get("Action") == ["{action}"]:
+        n += 1
+print(n)
+"#,
+            self.url()
+        );
+        let out = Command::new(venv_bin("python")).arg("-c").arg(script).output().unwrap();
+        String::from_utf8_lossy(&out.stdout)
+            .trim()
+            .parse()
+            .unwrap_or_else(|_| panic!("{}", String::from_utf8_lossy(&out.stderr)))
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A one-route HTTP server on loopback, answering each request with `respond`, counting
+/// requests, stopped when dropped (it serves until then).
+pub struct Stub {
+    pub port: u16,
+    pub hits: Arc<AtomicUsize>,
+    pub requests: Arc<Mutex<Vec<String>>>,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+}
+
+pub type Respond = dyn Fn(&str, usize) -> (u16, String) + Send + Sync;
+
+impl Stub {
+    /// `respond(request_text, hit_number)` returns the status and body.
+    pub fn start(respond: Box<Respond>) -> Stub {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let hits = Arc::new(AtomicUsize::new(0));
+        let requests = Arc::new(Mutex::new(Vec::new()));
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (h, r, s) = (hits.clone(), requests.clone(), stop.clone());
+        std::thread::spawn(move || {
+            while !s.load(Ordering::Relaxed) {
+                match listener.accept() {
+                    Ok((mut stream, _)) => {
+                        stream.set_nonblocking(false).ok();
+                        stream.set_read_timeout(Some(Duration::from_secs(5))).ok();
+                        let text = read_request(&mut stream);
+                        let n = h.fetch_add(1, Ordering::SeqCst) + 1;
+                        r.lock().unwrap().push(text.clone());
+                        let (status, body) = respond(&text, n);
+                        let ctype = if body.starts_with('{') { "application/json" } else { "text/xml" };
+                        let _ = write!(
+                            stream,
+                            "HTTP/1.1 {status} X\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                            body.len()
+                        );
+                    }
+                    Err(_) => std::thread::sleep(Duration::from_millis(5)),
+                }
+            }
+        });
+        Stub { port, hits, requests, stop }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for Stub {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+fn read_request(stream: &mut TcpStream) -> String {
+    let mut reader = BufReader::new(stream);
+    let mut head = String::new();
+    let mut len = 0usize;
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+            break;
+        }
+        if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+            len = v.trim().parse().unwrap_or(0);
+        }
+        head.push_str(&line);
+        if line == "\r\n" {
+            break;
+        }
+    }
+    let mut body = vec![0; len];
+    let _ = reader.read_exact(&mut body);
+    head + &String::from_utf8_lossy(&body)
+}
+
+/// GitHub's OIDC token endpoint: `GET ?audience=` with `Authorization: bearer <token>`
+/// answers `{"value": "<JWT>"}`; a wrong bearer gets 401.
+pub fn github_token_endpoint(bearer: &'static str) -> Stub {
+    Stub::start(Box::new(move |req: &str, _| {
+        let authorized = req.lines().any(|l| l.eq_ignore_ascii_case(&format!("authorization: bearer {bearer}")));
+        if !req.starts_with("GET ") || !req.lines().next().unwrap_or("").contains("audience=") {
+            return (400, "{\"message\":\"bad request\"}".into());
+        }
+        if !authorized {
+            return (401, "{\"message\":\"bad credentials\"}".into());
+        }
+        // header.payload.signature; moto does not check the signature.
+        (200, "{\"value\":\"eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJyZXBvOmFjbWUvaW5mcmEtbGl2ZTpyZWY6cmVmcy9oZWFkcy9tYWluIn0.c2ln\"}".into())
+    }))
+}
+
+/// An STS that answers every call with a Query-API error of `code` (status 400/403).
+pub fn sts_error_endpoint(code: &'static str, status: u16) -> Stub {
+    Stub::start(Box::new(move |_, _| {
+        (
+            status,
+            format!(
+                "<ErrorResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><Error><Type>Sender</Type><Code>{code}</Code><Message>stub says {code}</Message></Error><RequestId>1</RequestId></ErrorResponse>"
+            ),
+        )
+    }))
+}
+
+/// A temp dir with HOME, XDG dirs and a copy of `examples/`.
+pub struct Bed {
+    pub dir: tempfile::TempDir,
+}
+
+impl Bed {
+    pub fn new() -> Bed {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("home")).unwrap();
+        copy_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("examples"), &dir.path().join("repo"));
+        std::fs::create_dir_all(dir.path().join("repo/.git")).unwrap();
+        Bed { dir }
+    }
+    pub fn home(&self) -> PathBuf {
+        self.dir.path().join("home")
+    }
+    pub fn repo(&self) -> PathBuf {
+        self.dir.path().join("repo")
+    }
+    /// A command with a clean environment: HOME/XDG in the bed, PATH with the venv first.
+    pub fn cmd(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
+        let mut c = Command::new(program);
+        c.env_clear()
+            .env("PATH", format!("{}:/usr/bin:/bin", venv().join("bin").display()))
+            .env("HOME", self.home())
+            .env("XDG_CONFIG_HOME", self.home().join(".config"))
+            .env("XDG_CACHE_HOME", self.home().join(".cache"))
+            .env("CI", "true")
+            .current_dir(self.repo());
+        c
+    }
+    /// Every file and directory under HOME.
+    pub fn written(&self) -> Vec<PathBuf> {
+        let mut out = Vec::new();
+        walk(&self.home(), &mut out);
+        out
+    }
+}
+
+pub fn copy_dir(src: &Path, dst: &Path) {
+    std::fs::create_dir_all(dst).unwrap();
+    for e in std::fs::read_dir(src).unwrap().flatten() {
+        let to = dst.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &to);
+        } else {
+            std::fs::copy(e.path(), &to).unwrap();
+        }
+    }
+}
+
+fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    for e in entries.flatten() {
+        let p = e.path();
+        out.push(p.clone());
+        if p.is_dir() {
+            walk(&p, out);
+        }
+    }
+}
+
+/// A stand-in terraform: records argv, cwd and env, and the caller identity boto3 gets
+/// with that env, into `$RECORD`; exits with `$STANDIN_EXIT`.
+pub fn standin_terraform(dir: &Path) -> PathBuf {
+    std::fs::create_dir_all(dir).unwrap();
+    let script = dir.join("terraform");
+    let py = venv_bin("python");
+    std::fs::write(
+        &script,
+        format!(
+            r#"#!{py}
+import json, os, sys
+out = {{"argv": sys.argv[1:], "cwd": os.getcwd(), "env": dict(os.environ)}}
+try:
+    import boto3
+    sts = boto3.client("sts", endpoint_url=os.environ.get("STANDIN_STS"))
+    out["arn"] = sts.get_caller_identity()["Arn"]
+except Exception as e:
+    out["error"] = repr(e)
+json.dump(out, open(os.environ["RECORD"], "w"))
+sys.exit(int(os.environ.get("STANDIN_EXIT", "0")))
+"#,
+            py = py.display()
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    script
+}
+
+pub struct Out {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+pub fn run(mut c: Command) -> Out {
+    let o = c.output().expect("run");
+    Out {
+        code: o.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+    }
+}
