@@ -273,3 +273,250 @@ output "ok" {{ value = "applied" }}
     // Terraform's S3 backend called STS through the helper (the chain's roles were assumed).
     assert!(moto.count("AssumeRole") >= 1);
 }
+
+#[test]
+fn a_long_running_child_gets_new_keys_when_the_margin_says_so() {
+    let bed = Bed::new();
+    let moto = Moto::start();
+    let token = github_token_endpoint(BEARER);
+    // One-hour sessions with a margin of 3597s: each session is "due" 3s after it was issued.
+    // The child keeps asking its AWS SDK for credentials, as a long apply does; tfauth runs once.
+    let script = bed.dir.path().join("child.py");
+    std::fs::write(
+        &script,
+        r#"
+import boto3, json, os, time
+keys = []
+for _ in range(10):
+    s = boto3.Session()
+    c = s.get_credentials().get_frozen_credentials()
+    keys.append(c.access_key)
+    s.client("sts").get_caller_identity()
+    time.sleep(1)
+json.dump(keys, open(os.environ["RECORD"], "w"))
+"#,
+    )
+    .unwrap();
+    let rec = bed.dir.path().join("keys.json");
+    let mut c = bed.cmd(TFAUTH);
+    github_env(&mut c, &moto, &token);
+    c.env("TFAUTH_REFRESH_MARGIN", "3597s")
+        .env("RECORD", &rec)
+        .args(["auth", "exec", "vpc", "-s", "plat-use2-dev", "--"])
+        .arg(venv_bin("python"))
+        .arg(&script);
+    let o = run(c);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let keys: Vec<String> = serde_json::from_str(&std::fs::read_to_string(&rec).unwrap()).unwrap();
+    let distinct: std::collections::BTreeSet<&String> = keys.iter().collect();
+    assert!(distinct.len() >= 2, "the child never got new keys: {keys:?}");
+    assert!(keys.iter().all(|k| k.starts_with("ASIA")), "{keys:?}");
+}
+
+#[test]
+fn a_helper_killed_while_holding_the_lock_does_not_block_the_next() {
+    let bed = Bed::new();
+    let token = github_token_endpoint(BEARER);
+    // An STS that accepts and never answers keeps the first helper inside the lock.
+    let hang = Stub::start(Box::new(|_, _| {
+        std::thread::sleep(std::time::Duration::from_secs(30));
+        (500, String::new())
+    }));
+    let mut c = bed.cmd(HELPER);
+    c.env("ATMOS_PROFILE", "github")
+        .env("ACTIONS_ID_TOKEN_REQUEST_URL", format!("{}/token?x=1", token.url()))
+        .env("ACTIONS_ID_TOKEN_REQUEST_TOKEN", BEARER)
+        .env("AWS_ENDPOINT_URL_STS", hang.url())
+        .args(["--identity", "acme/planner"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let mut first = c.spawn().unwrap();
+    let started = std::time::Instant::now();
+    while hang.hits.load(std::sync::atomic::Ordering::SeqCst) == 0 {
+        assert!(started.elapsed().as_secs() < 20, "the first helper never reached STS");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    first.kill().unwrap(); // SIGKILL, inside the lock
+    first.wait().unwrap();
+    let moto = Moto::start();
+    let begun = std::time::Instant::now();
+    let o = helper_against(&bed, &moto.url(), &token);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(begun.elapsed().as_secs() < 20, "the next helper waited for a dead lock holder");
+    no_temp_files(&bed);
+}
+
+fn no_temp_files(bed: &Bed) {
+    let tmp: Vec<_> = bed.written().into_iter().filter(|p| p.extension().is_some_and(|e| e == "tmp")).collect();
+    assert!(tmp.is_empty(), "{tmp:?}");
+}
+
+#[test]
+fn secrets_stay_out_of_argv_logs_errors_and_wide_files_even_under_umask_000() {
+    let bed = Bed::new();
+    let moto = Moto::start();
+    let canary_secret = "wJalrCANARYSECRETKEYxx";
+    std::fs::write(
+        bed.repo().join("profiles/github/zz-user.yaml"),
+        "auth:\n  identities:\n    breakglass: {kind: aws/user, region: us-east-2, credentials: {access_key_id: AKIACANARYKEYID00000, secret_access_key: !env BG_SECRET}}\n    bg/admin: {kind: aws/assume-role, via: {identity: breakglass}, principal: {assume_role: \"arn:aws:iam::111111111111:role/bg\"}}\n",
+    )
+    .unwrap();
+    let bin = bed.dir.path().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    // A stand-in terraform that, while it runs, scans every process's argv for the canary.
+    std::fs::write(
+        bin.join("terraform"),
+        format!(
+            "#!{}\nimport os, sys\nhits = []\nfor pid in os.listdir('/proc'):\n    try:\n        if '{canary_secret}'.encode() in open(f'/proc/{{pid}}/cmdline','rb').read(): hits.append(pid)\n    except Exception: pass\nopen(os.environ['RECORD'],'w').write(','.join(hits))\n",
+            venv_bin("python").display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(bin.join("terraform"), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let rec = bed.dir.path().join("argv-hits");
+    let tfauth_cmd = |args: &str| {
+        let mut c = bed.cmd("sh");
+        c.env("ATMOS_PROFILE", "github")
+            .env("AWS_ENDPOINT_URL_STS", moto.url())
+            .env("BG_SECRET", canary_secret)
+            .env("ATMOS_LOGS_LEVEL", "trace")
+            .env("RECORD", &rec)
+            .env("PATH", format!("{}:{}:/usr/bin:/bin", bin.display(), venv().join("bin").display()))
+            .args(["-c", &format!("umask 000; exec {TFAUTH} -vv {args}")]);
+        c
+    };
+    for args in [
+        "plan vpc -s plat-use2-dev --identity=bg/admin",
+        "plan vpc -s plat-use2-dev --identity=bg/admin --static-credentials",
+    ] {
+        let o = run(tfauth_cmd(args));
+        assert_eq!(o.code, 0, "{args}: {}", o.stderr);
+        assert!(!o.stdout.contains(canary_secret) && !o.stderr.contains(canary_secret), "{args}: leaked in output");
+        assert_eq!(std::fs::read_to_string(&rec).unwrap(), "", "{args}: the secret was in some process's argv");
+    }
+    for args in [
+        "describe component vpc -s plat-use2-dev --identity=bg/admin",
+        "plan vpc -s plat-use2-dev --identity=bg/admin --dry-run",
+    ] {
+        let o = run(tfauth_cmd(args));
+        assert_eq!(o.code, 0, "{args}: {}", o.stderr);
+        assert!(!o.stdout.contains(canary_secret) && !o.stderr.contains(canary_secret), "{args}: leaked");
+    }
+    // An error path that carries the identity's data: STS refuses.
+    let deny = sts_error_endpoint("InvalidClientTokenId", 403);
+    let mut c = tfauth_cmd("plan dns -s plat-use2-dev --identity=bg/admin");
+    c.env("AWS_ENDPOINT_URL_STS", deny.url()).env("TFAUTH_REFRESH_MARGIN", "100h");
+    let o = run(c);
+    assert_eq!(o.code, 77, "{}", o.stderr);
+    assert!(!o.stderr.contains(canary_secret), "{}", o.stderr);
+    // Every file tfauth wrote is 0600, every directory 0700, despite umask 000.
+    for p in bed.written() {
+        let mode = std::fs::metadata(&p).unwrap().permissions().mode() & 0o777;
+        if p.is_dir() {
+            assert_eq!(mode, 0o700, "{}", p.display());
+        } else {
+            assert_eq!(mode, 0o600, "{}", p.display());
+        }
+    }
+    // --static-credentials put the keys in the isolated credentials file (0600, checked above).
+    let creds = bed.written().into_iter().find(|p| p.ends_with("credentials")).unwrap();
+    assert!(std::fs::read_to_string(creds).unwrap().contains("aws_session_token = "));
+}
+
+#[test]
+fn moto_checking_signatures_accepts_our_keys_and_rejects_wrong_ones() {
+    let bed = Bed::new();
+    let moto = Moto::start_with(&[("INITIAL_NO_AUTH_ACTION_COUNT", "3")]);
+    // In the free calls: a user with an admin policy and an access key.
+    let py = format!(
+        r#"
+import boto3, json
+iam = boto3.client("iam", endpoint_url="{m}", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="y")
+iam.create_user(UserName="ci")
+iam.put_user_policy(UserName="ci", PolicyName="all", PolicyDocument=json.dumps({{"Version": "2012-10-17", "Statement": [{{"Effect": "Allow", "Action": "*", "Resource": "*"}}]}}))
+k = iam.create_access_key(UserName="ci")["AccessKey"]
+print(k["AccessKeyId"], k["SecretAccessKey"])
+"#,
+        m = moto.url()
+    );
+    let o = run({
+        let mut c = bed.cmd(venv_bin("python"));
+        c.args(["-c", &py]);
+        c
+    });
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let mut parts = o.stdout.split_whitespace();
+    let (key, secret) = (parts.next().unwrap().to_string(), parts.next().unwrap().to_string());
+    std::fs::write(
+        bed.repo().join("profiles/github/zz-user.yaml"),
+        "auth:\n  identities:\n    ci: {kind: aws/user, region: us-east-1, credentials: {access_key_id: !env CI_KEY, secret_access_key: !env CI_SECRET}}\n    ci/admin: {kind: aws/assume-role, via: {identity: ci}, principal: {assume_role: \"arn:aws:iam::123456789012:role/admin\"}}\n",
+    )
+    .unwrap();
+    let helper = |secret: &str| {
+        let mut c = bed.cmd(HELPER);
+        c.env("ATMOS_PROFILE", "github")
+            .env("AWS_ENDPOINT_URL_STS", moto.url())
+            .env("CI_KEY", &key)
+            .env("CI_SECRET", secret)
+            .args(["--identity", "ci/admin"]);
+        run(c)
+    };
+    let wrong = helper("not-the-secret-at-all");
+    assert_eq!(wrong.code, 77, "a wrong secret must fail the signature check: {}", wrong.stderr);
+    assert!(wrong.stderr.contains("hint:"), "{}", wrong.stderr);
+    let good = helper(&secret);
+    assert_eq!(good.code, 0, "{}", good.stderr);
+    let doc: serde_json::Value = serde_json::from_str(&good.stdout).unwrap();
+    assert!(doc["AccessKeyId"].as_str().unwrap().starts_with("ASIA"));
+}
+
+#[test]
+fn auth_env_and_exec_use_the_same_environment_as_a_run() {
+    let bed = Bed::new();
+    let moto = Moto::start();
+    let token = github_token_endpoint(BEARER);
+    let mut c = bed.cmd(TFAUTH);
+    github_env(&mut c, &moto, &token);
+    c.env("AWS_ACCESS_KEY_ID", "AKIASTALE").args(["auth", "env", "vpc", "-s", "plat-use2-dev", "-f", "bash"]);
+    let o = run(c);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(o.stdout.contains("unset AWS_ACCESS_KEY_ID\n"), "{}", o.stdout);
+    assert!(o.stdout.contains("export AWS_PROFILE=acme/network\n"), "{}", o.stdout);
+    // Source it in a real shell and ask the AWS CLI who we are.
+    let script =
+        format!("{}\n{} sts get-caller-identity --query Arn --output text", o.stdout, venv_bin("aws").display());
+    let mut sh = bed.cmd("bash");
+    sh.env("AWS_ENDPOINT_URL_STS", moto.url()).env("AWS_ACCESS_KEY_ID", "AKIASTALE").args(["-c", &script]);
+    let arn = run(sh);
+    assert_eq!(arn.code, 0, "{}", arn.stderr);
+    assert!(
+        arn.stdout.trim().starts_with("arn:aws:sts::444444444444:assumed-role/acme-plat-dev-network-admin/"),
+        "{}",
+        arn.stdout
+    );
+    // json lists the same variables; exec runs the command with them.
+    let mut c = bed.cmd(TFAUTH);
+    github_env(&mut c, &moto, &token);
+    c.args(["auth", "env", "vpc", "-s", "plat-use2-dev", "-f", "json"]);
+    let j = run(c);
+    let doc: serde_json::Value = serde_json::from_str(&j.stdout).unwrap();
+    assert_eq!(doc["AWS_PROFILE"], "acme/network");
+    let mut c = bed.cmd(TFAUTH);
+    github_env(&mut c, &moto, &token);
+    c.args([
+        "auth",
+        "exec",
+        "--identity=acme/planner",
+        "--",
+        "aws",
+        "sts",
+        "get-caller-identity",
+        "--query",
+        "Arn",
+        "--output",
+        "text",
+    ]);
+    let o = run(c);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(o.stdout.contains("assumed-role/acme-gbl-identity-planner/"), "{}", o.stdout);
+}

@@ -75,6 +75,29 @@ fn is_executable(p: &Path) -> bool {
     std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
 }
 
+/// Replaces this process with `program`, in `dir`, with the plan's variables set and the
+/// competing ones removed: signals and the exit code become the program's own. Returns
+/// only if the exec failed.
+pub fn exec(
+    program: PathBuf,
+    argv: &[std::ffi::OsString],
+    dir: &Path,
+    plan: Option<&crate::output::env::EnvPlan>,
+    env: &Env,
+) -> Result<i32, crate::Error> {
+    use std::os::unix::process::CommandExt;
+    let mut cmd = std::process::Command::new(&program);
+    cmd.args(argv).current_dir(dir);
+    if let Some(plan) = plan {
+        for k in plan.cleared_in(env) {
+            cmd.env_remove(k);
+        }
+        cmd.envs(&plan.set);
+    }
+    let err = cmd.exec();
+    Err(ExecError::Spawn { path: program, source: err }.into())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -38,6 +38,9 @@ pub struct HelperArgs {
     /// The cache key tfauth computed for this chain (lets the warm path skip all YAML).
     #[arg(long)]
     pub key: Option<String>,
+    /// The refresh margin configured in atmos.yaml (`auth.refresh_margin`).
+    #[arg(long)]
+    pub margin: Option<String>,
 }
 
 /// The warm path: the cached document for `--key`, if it has the refresh margin left.
@@ -45,7 +48,9 @@ pub fn warm(args: &HelperArgs, env: &Env) -> Option<String> {
     let key = args.key.as_deref().filter(|k| is_key(k))?;
     let cache = Cache::new(env, "aws")?;
     let creds = cache.read(key)?;
-    creds.fresh_for(cache::margin(env, None), OffsetDateTime::now_utc()).then(|| creds.to_process_json())
+    creds
+        .fresh_for(cache::margin(env, args.margin.as_deref()), OffsetDateTime::now_utc())
+        .then(|| creds.to_process_json())
 }
 
 /// The cold path: resolve, then refresh single-flight.

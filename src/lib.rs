@@ -32,3 +32,15 @@ pub mod tty;
 pub mod yaml;
 
 pub use error::Error;
+
+/// Logging to stderr at `level` for tfauth's own messages. Other crates (the AWS SDK among
+/// them, whose trace output can include request headers) never go below WARN.
+pub fn init_logging(level: tracing::Level) {
+    use tracing_subscriber::{Layer, filter::Targets, layer::SubscriberExt, util::SubscriberInitExt};
+    let filter = Targets::new()
+        .with_target("tfauth", level)
+        .with_target("atmos_auth_helper", level)
+        .with_default(std::cmp::min(level, tracing::Level::WARN));
+    let layer = tracing_subscriber::fmt::layer().with_writer(std::io::stderr).with_target(false).without_time();
+    let _ = tracing_subscriber::registry().with(layer.with_filter(filter)).try_init();
+}

@@ -11,7 +11,6 @@ use crate::error::Error;
 use crate::identity::Chain;
 use crate::providers::aws::{FetchContext, MfaPrompt, fetch};
 use crate::resolve::Resolution;
-use std::time::Duration;
 use time::OffsetDateTime;
 
 /// Credentials for `chain` (the resolution's), and the cache key they are stored under.
@@ -23,7 +22,7 @@ pub struct Session {
 }
 
 /// The refresh margin for this resolution.
-pub fn margin(res: &Resolution, env: &Env) -> Duration {
+pub fn margin(res: &Resolution, env: &Env) -> cache::Margin {
     let configured = res.auth_node.get("refresh_margin").and_then(crate::yaml::Node::as_str);
     cache::margin(env, configured)
 }

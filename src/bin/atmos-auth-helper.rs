@@ -30,16 +30,13 @@ fn main() -> ExitCode {
     if let Some(doc) = warm(&args, &env) {
         return print(&doc);
     }
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_max_level(if env.get("ATMOS_LOGS_LEVEL").is_some_and(|l| l.eq_ignore_ascii_case("debug")) {
-            tracing::Level::DEBUG
-        } else {
-            tracing::Level::WARN
-        })
-        .with_target(false)
-        .without_time()
-        .init();
+    let level = match env.get("ATMOS_LOGS_LEVEL").map(str::to_ascii_lowercase).as_deref() {
+        Some("trace") => tracing::Level::TRACE,
+        Some("debug") => tracing::Level::DEBUG,
+        Some("info") => tracing::Level::INFO,
+        _ => tracing::Level::WARN,
+    };
+    tfauth::init_logging(level);
     let cwd = std::env::current_dir().unwrap_or_else(|_| "/".into());
     match cold(&args, &env, cwd) {
         Ok(doc) => print(&doc),

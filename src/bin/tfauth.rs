@@ -58,10 +58,5 @@ fn init_logging(verbose: u8, quiet: bool, env: &Env) {
             _ => Level::TRACE,
         }
     };
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_max_level(level)
-        .with_target(false)
-        .without_time()
-        .init();
+    tfauth::init_logging(level);
 }

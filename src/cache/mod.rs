@@ -39,6 +39,8 @@ pub struct Credentials {
     pub session_token: Option<Secret>,
     /// None for long-lived keys.
     pub expiration: Option<OffsetDateTime>,
+    /// When STS issued them (kept in the cache, not printed), to size the default margin.
+    pub issued: Option<OffsetDateTime>,
 }
 
 /// The `credential_process` document (and the cache file's shape).
@@ -54,17 +56,24 @@ struct ProcessJson {
     session_token: Option<String>,
     #[serde(rename = "Expiration", skip_serializing_if = "Option::is_none", default)]
     expiration: Option<String>,
+    #[serde(rename = "Issued", skip_serializing_if = "Option::is_none", default)]
+    issued: Option<String>,
 }
 
 impl Credentials {
     /// The one-line JSON document a `credential_process` prints (Expiration in UTC).
     pub fn to_process_json(&self) -> String {
+        self.json(false)
+    }
+
+    fn json(&self, with_issued: bool) -> String {
         let doc = ProcessJson {
             version: 1,
             access_key_id: self.access_key_id.clone(),
             secret_access_key: self.secret_access_key.expose().to_string(),
             session_token: self.session_token.as_ref().map(|t| t.expose().to_string()),
             expiration: self.expiration.map(format_utc),
+            issued: self.issued.filter(|_| with_issued).map(format_utc),
         };
         serde_json::to_string(&doc).unwrap_or_default()
     }
@@ -75,24 +84,36 @@ impl Credentials {
         if doc.version != 1 || doc.access_key_id.is_empty() || doc.secret_access_key.is_empty() {
             return None;
         }
-        let expiration = match doc.expiration {
-            Some(e) => Some(OffsetDateTime::parse(&e, &Rfc3339).ok()?),
-            None => None,
+        let parse = |t: Option<String>| -> Option<Option<OffsetDateTime>> {
+            match t {
+                Some(t) => Some(Some(OffsetDateTime::parse(&t, &Rfc3339).ok()?)),
+                None => Some(None),
+            }
         };
+        let expiration = parse(doc.expiration)?;
+        let issued = parse(doc.issued)?;
         Some(Credentials {
             access_key_id: doc.access_key_id,
             secret_access_key: Secret::new(doc.secret_access_key),
             session_token: doc.session_token.map(Secret::new),
             expiration,
+            issued,
         })
     }
 
-    /// Whether these have at least `margin` of life left at `now`.
-    pub fn fresh_for(&self, margin: Duration, now: OffsetDateTime) -> bool {
-        match self.expiration {
-            None => true,
-            Some(exp) => exp - now >= margin,
+    /// Whether these have at least `margin` of life left at `now`. A default margin is
+    /// capped at half the session's lifetime, so short sessions (AssumeRoot's 15 minutes)
+    /// are still reused; a margin the user set is taken as given.
+    pub fn fresh_for(&self, margin: Margin, now: OffsetDateTime) -> bool {
+        let Some(exp) = self.expiration else { return true };
+        let mut need = margin.duration;
+        if !margin.explicit
+            && let Some(issued) = self.issued
+            && let Ok(lifetime) = Duration::try_from(exp - issued)
+        {
+            need = need.min(lifetime / 2);
         }
+        exp - now >= need
     }
 }
 
@@ -110,14 +131,21 @@ pub fn format_utc(t: OffsetDateTime) -> String {
     )
 }
 
+/// How much life credentials must have left to be handed out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Margin {
+    pub duration: Duration,
+    /// Set by the user (taken as given) rather than the default (capped per session).
+    pub explicit: bool,
+}
+
 /// The refresh margin: `TFAUTH_REFRESH_MARGIN`, else `auth.refresh_margin` (given by the
 /// caller), else [`DEFAULT_MARGIN`].
-pub fn margin(env: &Env, configured: Option<&str>) -> Duration {
-    env.get(TFAUTH_REFRESH_MARGIN)
-        .or(configured)
-        .and_then(crate::auth::schema::parse_duration)
-        .map(Duration::from_secs)
-        .unwrap_or(DEFAULT_MARGIN)
+pub fn margin(env: &Env, configured: Option<&str>) -> Margin {
+    match env.get(TFAUTH_REFRESH_MARGIN).or(configured).and_then(crate::auth::schema::parse_duration) {
+        Some(secs) => Margin { duration: Duration::from_secs(secs), explicit: true },
+        None => Margin { duration: DEFAULT_MARGIN, explicit: false },
+    }
 }
 
 /// The credentials cache directory for one kind of credential.
@@ -181,7 +209,7 @@ impl Cache {
 
     /// Replaces the entry for `key` atomically, 0600.
     pub fn write(&self, key: &str, creds: &Credentials) -> Result<(), CacheError> {
-        crate::fsutil::write_private_atomic(&self.entry(key), creds.to_process_json().as_bytes())
+        crate::fsutil::write_private_atomic(&self.entry(key), creds.json(true).as_bytes())
             .map_err(|source| CacheError::Io { dir: self.dir.clone(), source })
     }
 
@@ -227,19 +255,23 @@ mod tests {
             secret_access_key: Secret::new("s3cr3t"),
             session_token: Some(Secret::new("tok")),
             expiration: exp,
+            issued: None,
         }
     }
 
     #[test]
     fn process_json_shape_and_round_trip() {
         let exp = OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap();
-        let c = creds(Some(exp));
+        let mut c = creds(Some(exp));
         let text = c.to_process_json();
         assert_eq!(
             text,
             r#"{"Version":1,"AccessKeyId":"ASIAEXAMPLE","SecretAccessKey":"s3cr3t","SessionToken":"tok","Expiration":"2027-01-15T08:00:00Z"}"#
         );
         assert_eq!(Credentials::from_process_json(&text), Some(c.clone()));
+        c.issued = Some(exp - Duration::from_secs(3600));
+        assert!(!c.to_process_json().contains("Issued"), "the printed document has the standard fields only");
+        assert_eq!(Credentials::from_process_json(&c.json(true)), Some(c.clone()));
         assert!(!format!("{c:?}").contains("s3cr3t"), "Debug must not show the secret");
         assert_eq!(Credentials::from_process_json("{\"Version\":2}"), None);
         assert_eq!(Credentials::from_process_json("not json"), None);
@@ -248,14 +280,32 @@ mod tests {
     #[test]
     fn margin_decides_freshness() {
         let now = OffsetDateTime::now_utc();
+        let explicit = |m| Margin { duration: Duration::from_secs(m), explicit: true };
         let c = creds(Some(now + Duration::from_secs(30 * 60)));
-        assert!(c.fresh_for(Duration::from_secs(20 * 60), now));
-        assert!(!c.fresh_for(Duration::from_secs(31 * 60), now));
-        assert!(creds(None).fresh_for(Duration::from_secs(1_000_000), now));
+        assert!(c.fresh_for(explicit(20 * 60), now));
+        assert!(!c.fresh_for(explicit(31 * 60), now));
+        assert!(creds(None).fresh_for(explicit(1_000_000), now));
         let env = Env::from_pairs([("TFAUTH_REFRESH_MARGIN", "5m")]);
-        assert_eq!(margin(&env, Some("1h")), Duration::from_secs(300));
-        assert_eq!(margin(&Env::default(), Some("1h")), Duration::from_secs(3600));
-        assert_eq!(margin(&Env::default(), None), DEFAULT_MARGIN);
+        assert_eq!(margin(&env, Some("1h")), explicit(300));
+        assert_eq!(margin(&Env::default(), Some("1h")), explicit(3600));
+        assert_eq!(margin(&Env::default(), None), Margin { duration: DEFAULT_MARGIN, explicit: false });
+    }
+
+    #[test]
+    fn default_margin_is_capped_for_short_sessions() {
+        let now = OffsetDateTime::now_utc();
+        // A 15-minute AssumeRoot session, 2 minutes old: 13 minutes left, under the
+        // 20-minute default but over half its lifetime, so it is reused.
+        let mut root = creds(Some(now + Duration::from_secs(13 * 60)));
+        root.issued = Some(now - Duration::from_secs(2 * 60));
+        let default = margin(&Env::default(), None);
+        assert!(root.fresh_for(default, now));
+        assert!(!root.fresh_for(Margin { explicit: true, ..default }, now), "an explicit margin is taken as given");
+        // The same 15-minute session 9 minutes old: 6 minutes left, under half its life.
+        let mut old = root.clone();
+        old.issued = Some(now - Duration::from_secs(9 * 60));
+        old.expiration = Some(now + Duration::from_secs(6 * 60));
+        assert!(!old.fresh_for(default, now), "past half its life: refreshed");
     }
 
     #[test]

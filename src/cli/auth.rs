@@ -22,6 +22,22 @@ pub enum AuthCommand {
         #[command(flatten)]
         target: Target,
     },
+    /// Authenticate and print the environment a run with the identity uses.
+    Env {
+        #[command(flatten)]
+        target: Target,
+        /// bash (export/unset), dotenv, json, or github (appended to $GITHUB_ENV).
+        #[arg(long, short = 'f', value_enum, default_value = "bash")]
+        format: EnvFormat,
+    },
+    /// Authenticate and run a command with the identity's environment: `tfauth auth exec -- aws sts get-caller-identity`.
+    Exec {
+        #[command(flatten)]
+        target: Target,
+        /// The command and its arguments, after `--`.
+        #[arg(last = true, required = true)]
+        command: Vec<std::ffi::OsString>,
+    },
     /// List providers and identities.
     List {
         #[command(flatten)]
@@ -40,6 +56,16 @@ pub enum AuthCommand {
 pub fn run(args: AuthArgs, ctx: &Ctx) -> Result<i32, Error> {
     match args.command {
         AuthCommand::Validate { target } => validate(&target, ctx),
+        AuthCommand::Env { target, format } => {
+            let plan = authenticated_plan(&target, ctx)?;
+            print_env(&plan, format, ctx)
+        }
+        AuthCommand::Exec { target, command } => {
+            let plan = authenticated_plan(&target, ctx)?;
+            let (program, args) = command.split_first().expect("clap requires a command");
+            let program = resolve_program(program, &ctx.env);
+            crate::exec::exec(program, args, &ctx.cwd, Some(&plan), &ctx.env)
+        }
         AuthCommand::List { target, format, providers, identities } => {
             let (_, auth, _) = load_auth(&target, ctx)?;
             let show = if providers || identities {
@@ -83,4 +109,71 @@ fn validate(target: &Target, ctx: &Ctx) -> Result<i32, Error> {
         auth.identities.len()
     );
     Ok(0)
+}
+
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub enum EnvFormat {
+    Bash,
+    Dotenv,
+    Json,
+    Github,
+}
+
+/// Resolves the target, authenticates (writing the isolated files) and returns the plan;
+/// an empty plan when auth is disabled or nothing is configured.
+fn authenticated_plan(target: &Target, ctx: &Ctx) -> Result<crate::output::env::EnvPlan, Error> {
+    let prompt = ctx.prompt();
+    let res = crate::resolve::resolve(&ctx.request(target), &ctx.env, prompt.as_ref().map(|p| p as _))?;
+    super::warn_problems(&res.warnings);
+    match &res.selection {
+        crate::identity::Selection::Identity { name, .. } => {
+            let plan = res.env_plan(&ctx.env, &ctx.helper_path(), &ctx.profiles)?;
+            super::authenticate(&res, plan, name, false, ctx)
+        }
+        _ => Ok(crate::output::env::EnvPlan::default()),
+    }
+}
+
+fn print_env(plan: &crate::output::env::EnvPlan, format: EnvFormat, ctx: &Ctx) -> Result<i32, Error> {
+    use crate::output::env::shell_quote;
+    let cleared = plan.cleared_in(&ctx.env);
+    let text = match format {
+        EnvFormat::Bash => {
+            let mut t: String = cleared.iter().map(|k| format!("unset {k}\n")).collect();
+            t.extend(plan.set.iter().map(|(k, v)| format!("export {k}={}\n", shell_quote(v))));
+            t
+        }
+        EnvFormat::Dotenv | EnvFormat::Github => plan.set.iter().map(|(k, v)| format!("{k}={v}\n")).collect(),
+        EnvFormat::Json => {
+            let mut s = serde_json::to_string_pretty(&plan.set).unwrap_or_default();
+            s.push('\n');
+            s
+        }
+    };
+    if let (EnvFormat::Github, Some(path)) = (format, ctx.env.get("GITHUB_ENV")) {
+        use std::io::Write;
+        let mut f = std::fs::OpenOptions::new().append(true).create(true).open(path).map_err(|e| {
+            Error::usage(
+                format!("cannot append to $GITHUB_ENV ({path}): {e}"),
+                Some("check the GITHUB_ENV variable".to_string()),
+            )
+        })?;
+        f.write_all(text.as_bytes())
+            .map_err(|e| Error::usage(format!("cannot write $GITHUB_ENV ({path}): {e}"), None))?;
+        return Ok(0);
+    }
+    print!("{text}");
+    Ok(0)
+}
+
+/// A command name found on PATH (as the shell would), or the path as given.
+fn resolve_program(program: &std::ffi::OsStr, env: &crate::env_vars::Env) -> std::path::PathBuf {
+    let p = std::path::Path::new(program);
+    if p.components().count() > 1 {
+        return p.to_path_buf();
+    }
+    std::env::split_paths(env.get("PATH").unwrap_or(""))
+        .map(|d| d.join(p))
+        .find(|c| c.is_file())
+        .unwrap_or_else(|| p.to_path_buf())
 }

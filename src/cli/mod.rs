@@ -122,3 +122,36 @@ pub fn warn_problems(problems: &[crate::auth::Problem]) {
         tracing::warn!("{p}");
     }
 }
+
+/// Gets a fresh session now (so a login or permission problem shows before terraform
+/// starts, and the helper's cache is warm), then writes the isolated files.
+pub fn authenticate(
+    res: &crate::resolve::Resolution,
+    plan: crate::output::env::EnvPlan,
+    identity: &str,
+    static_creds: bool,
+    ctx: &Ctx,
+) -> Result<crate::output::env::EnvPlan, Error> {
+    let cloud = res.chain.as_ref().and_then(|c| c.leaf().cloud());
+    if cloud != Some(crate::auth::Cloud::Aws) {
+        return Err(Error::NotYet {
+            message: format!(
+                "tfauth cannot obtain {} credentials for identity `{identity}` yet",
+                cloud.map_or("these".to_string(), |c| c.to_string())
+            ),
+            hint: Some("add --dry-run to see the variables the run would use".to_string()),
+        });
+    }
+    let tty = ctx.prompt();
+    let session = crate::session::obtain(res, &ctx.env, tty.as_ref().map(|t| t as _))?;
+    let static_creds =
+        static_creds || res.auth_node.get("static_credentials").and_then(crate::yaml::Node::as_bool) == Some(true);
+    let plan = if static_creds { plan.with_static_credentials(identity, &session.credentials) } else { plan };
+    plan.write_files().map_err(|source| {
+        Error::from(crate::cache::CacheError::Io {
+            dir: plan.files.first().and_then(|f| f.path.parent()).map(PathBuf::from).unwrap_or_default(),
+            source,
+        })
+    })?;
+    Ok(plan)
+}

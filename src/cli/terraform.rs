@@ -145,46 +145,13 @@ pub fn run(args: Vec<OsString>, ctx: &Ctx) -> Result<i32, Error> {
     match &res.selection {
         Selection::Identity { name, .. } => {
             let terraform = terraform?;
-            let plan = authenticate(&res, plan, name, tf.static_credentials, ctx)?;
-            exec(terraform, &argv, &comp.terraform_dir, Some(&plan), &ctx.env)
+            let plan = super::authenticate(&res, plan, name, tf.static_credentials, ctx)?;
+            crate::exec::exec(terraform, &argv, &comp.terraform_dir, Some(&plan), &ctx.env)
         }
         Selection::Disabled { .. } | Selection::NoneConfigured => {
-            exec(terraform?, &argv, &comp.terraform_dir, None, &ctx.env)
+            crate::exec::exec(terraform?, &argv, &comp.terraform_dir, None, &ctx.env)
         }
     }
-}
-
-/// Gets a fresh session now (so a login or permission problem shows before terraform
-/// starts, and the helper's cache is warm), then writes the isolated files.
-pub fn authenticate(
-    res: &Resolution,
-    plan: EnvPlan,
-    identity: &str,
-    static_creds: bool,
-    ctx: &Ctx,
-) -> Result<EnvPlan, Error> {
-    let cloud = res.chain.as_ref().and_then(|c| c.leaf().cloud());
-    if cloud != Some(crate::auth::Cloud::Aws) {
-        return Err(Error::NotYet {
-            message: format!(
-                "tfauth cannot obtain {} credentials for identity `{identity}` yet",
-                cloud.map_or("these".to_string(), |c| c.to_string())
-            ),
-            hint: Some("add --dry-run to see the variables the run would use".to_string()),
-        });
-    }
-    let tty = ctx.prompt();
-    let session = crate::session::obtain(res, &ctx.env, tty.as_ref().map(|t| t as _))?;
-    let static_creds =
-        static_creds || res.auth_node.get("static_credentials").and_then(crate::yaml::Node::as_bool) == Some(true);
-    let plan = if static_creds { plan.with_static_credentials(identity, &session.credentials) } else { plan };
-    plan.write_files().map_err(|source| {
-        Error::from(crate::cache::CacheError::Io {
-            dir: plan.files.first().and_then(|f| f.path.parent()).map(PathBuf::from).unwrap_or_default(),
-            source,
-        })
-    })?;
-    Ok(plan)
 }
 
 /// No stack: run the real terraform with the same words, in the same directory.
@@ -220,34 +187,13 @@ fn passthrough(args: &[OsString], tf: &TfArgs, ctx: &Ctx) -> Result<i32, Error> 
         let res = resolve(&req, &ctx.env, prompt.as_ref().map(|p| p as _))?;
         if let Selection::Identity { name, .. } = &res.selection {
             let plan = res.env_plan(&ctx.env, &ctx.helper_path(), &req.profiles)?;
-            let plan = authenticate(&res, plan, name, tf.static_credentials, ctx)?;
+            let plan = super::authenticate(&res, plan, name, tf.static_credentials, ctx)?;
             let argv: Vec<OsString> =
                 std::iter::once(OsString::from(&tf.subcommand)).chain(tf.rest.iter().cloned()).collect();
-            return exec(terraform?, &argv, &ctx.cwd, Some(&plan), &ctx.env);
+            return crate::exec::exec(terraform?, &argv, &ctx.cwd, Some(&plan), &ctx.env);
         }
     }
-    exec(terraform?, &forwarded, &ctx.cwd, None, &ctx.env)
-}
-
-fn exec(
-    program: PathBuf,
-    argv: &[OsString],
-    dir: &Path,
-    plan: Option<&EnvPlan>,
-    env: &crate::env_vars::Env,
-) -> Result<i32, Error> {
-    use std::os::unix::process::CommandExt;
-    let mut cmd = std::process::Command::new(&program);
-    cmd.args(argv).current_dir(dir);
-    if let Some(plan) = plan {
-        for k in plan.cleared_in(env) {
-            cmd.env_remove(k);
-        }
-        cmd.envs(&plan.set);
-    }
-    // exec replaces this process: signals and the exit code are terraform's own.
-    let err = cmd.exec();
-    Err(ExecError::Spawn { path: program, source: err }.into())
+    crate::exec::exec(terraform?, &forwarded, &ctx.cwd, None, &ctx.env)
 }
 
 fn command_text(terraform: &Result<PathBuf, ExecError>, argv: &[OsString], dir: &Path) -> String {

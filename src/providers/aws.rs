@@ -69,6 +69,7 @@ async fn walk(chain: &Chain, ctx: &FetchContext<'_>) -> Result<Credentials, Prov
                         secret_access_key: secret.clone(),
                         session_token: None,
                         expiration: None,
+                        issued: None,
                     };
                     if mfa_arn.is_none() && hops.peek().is_some() {
                         long_lived
@@ -142,6 +143,7 @@ async fn ambient(identity: &str, ctx: &FetchContext<'_>) -> Result<Credentials, 
         secret_access_key: Secret::new(c.secret_access_key()),
         session_token: c.session_token().map(Secret::new),
         expiration: c.expiry().map(OffsetDateTime::from),
+        issued: Some(OffsetDateTime::now_utc()),
     })
 }
 
@@ -185,30 +187,46 @@ fn from_sts(c: Option<&aws_sdk_sts::types::Credentials>, identity: &str) -> Resu
         secret_access_key: Secret::new(c.secret_access_key()),
         session_token: Some(Secret::new(c.session_token())),
         expiration: OffsetDateTime::from_unix_timestamp(c.expiration().secs()).ok(),
+        issued: Some(OffsetDateTime::now_utc()),
     })
 }
 
-fn sts_error<E: ProvideErrorMetadata + std::error::Error + 'static, R: std::fmt::Debug>(
-    e: SdkError<E, R>,
+fn sts_error<E: ProvideErrorMetadata + std::error::Error + 'static>(
+    e: SdkError<E, aws_sdk_sts::config::http::HttpResponse>,
     identity: &str,
     operation: &'static str,
     role: Option<&str>,
     ctx: &FetchContext<'_>,
 ) -> ProviderError {
-    match &e {
-        SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) => ProviderError::Unreachable {
+    if matches!(e, SdkError::DispatchFailure(_) | SdkError::TimeoutError(_)) {
+        return ProviderError::Unreachable {
             identity: identity.to_string(),
             endpoint: endpoint(ctx),
             message: std::error::Error::source(&e).map_or_else(|| e.to_string(), |s| s.to_string()),
-        },
-        _ => ProviderError::Sts {
-            identity: identity.to_string(),
-            operation,
-            role: role.map(str::to_string),
-            code: e.code().unwrap_or("Unknown").to_string(),
-            message: e.message().map(str::to_string).unwrap_or_else(|| e.to_string()),
-        },
+        };
     }
+    let (code, message) = match e.code() {
+        Some(code) => (code.to_string(), e.message().map(str::to_string).unwrap_or_else(|| e.to_string())),
+        None => raw_error(e.raw_response()),
+    };
+    ProviderError::Sts { identity: identity.to_string(), operation, role: role.map(str::to_string), code, message }
+}
+
+/// An error body the SDK could not parse (some servers answer STS in another XML shape):
+/// its `<Code>` and `<Message>`, else `HTTP<status>`.
+fn raw_error(raw: Option<&aws_sdk_sts::config::http::HttpResponse>) -> (String, String) {
+    let Some(raw) = raw else { return ("Unknown".into(), "no response".into()) };
+    let status = raw.status().as_u16();
+    let body = raw.body().bytes().map(|b| String::from_utf8_lossy(b).into_owned()).unwrap_or_default();
+    let tag = |t: &str| {
+        let open = format!("<{t}>");
+        let start = body.find(&open)? + open.len();
+        let end = body[start..].find(&format!("</{t}>"))? + start;
+        Some(body[start..end].trim().to_string())
+    };
+    let code = tag("Code").unwrap_or_else(|| format!("HTTP{status}"));
+    let message = tag("Message").unwrap_or_else(|| format!("HTTP status {status}"));
+    (code, message)
 }
 
 fn endpoint(ctx: &FetchContext<'_>) -> String {

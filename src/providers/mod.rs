@@ -49,7 +49,9 @@ impl ProviderError {
                 | "IDPRejectedClaim"
                 | "InvalidClientTokenId"
                 | "SignatureDoesNotMatch"
-                | "UnrecognizedClientException" => exit::NOPERM,
+                | "UnrecognizedClientException"
+                | "HTTP401"
+                | "HTTP403" => exit::NOPERM,
                 _ => exit::UNAVAILABLE,
             },
             ProviderError::Unreachable { .. } | ProviderError::Unsupported { .. } => exit::UNAVAILABLE,
@@ -75,7 +77,7 @@ impl ProviderError {
                 "InvalidIdentityToken" | "IDPRejectedClaim" => {
                     "the OIDC token was rejected; check the role's trust policy (audience, sub claim) and the provider's spec.audience".into()
                 }
-                "InvalidClientTokenId" | "SignatureDoesNotMatch" | "UnrecognizedClientException" => {
+                "InvalidClientTokenId" | "SignatureDoesNotMatch" | "UnrecognizedClientException" | "HTTP401" | "HTTP403" => {
                     format!("the access key behind `{identity}` is wrong or revoked; check its credentials")
                 }
                 "Throttling" | "ThrottlingException" | "RequestLimitExceeded" | "TooManyRequestsException" => {
