@@ -1,0 +1,242 @@
+//! Benchmark of the credential path (`cargo bench --bench helper`), printed as a table.
+//!
+//! - warm `atmos-auth-helper` (a valid cache entry named by `--key`), at least 500 calls,
+//!   beside `/bin/cat` of a small file (the cost of starting a process at all) and the
+//!   AWS CLI v2 (`/usr/bin/aws`, Debian's `awscli`) running `aws configure
+//!   export-credentials` on a profile with static keys, its fastest path;
+//! - the cold path: one AssumeRoleWithWebIdentity against moto (from the integration
+//!   virtualenv, `integration/setup`), cache emptied before each call;
+//! - the wrapper: `tfauth plan vpc -s plat-use2-dev` with a warm cache and `/bin/true` as
+//!   terraform, from start to the end of the exec'd program.
+//!
+//! Timings only print; nothing here fails on a number. Rows whose tools are missing say so.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const HELPER: &str = env!("CARGO_BIN_EXE_atmos-auth-helper");
+const TFAUTH: &str = env!("CARGO_BIN_EXE_tfauth");
+
+fn main() {
+    let bench = std::env::args().any(|a| a == "--bench");
+    let scale = if bench { 1 } else { 50 };
+    let tmp = tempfile::tempdir().unwrap();
+    let home = tmp.path().join("home");
+    std::fs::create_dir_all(&home).unwrap();
+    let env = |c: &mut Command| {
+        c.env_clear()
+            .env("PATH", "/usr/bin:/bin")
+            .env("HOME", &home)
+            .env("XDG_CONFIG_HOME", home.join(".config"))
+            .env("XDG_CACHE_HOME", home.join(".cache"))
+            .env("CI", "true")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+    };
+    let mut rows: Vec<(String, Option<Stats>, String)> = Vec::new();
+
+    // The process floor.
+    let small = tmp.path().join("small.json");
+    std::fs::write(&small, "{\"Version\":1}\n").unwrap();
+    rows.push((
+        "/bin/cat small file (process floor)".into(),
+        Some(time(500 / scale, || {
+            let mut c = Command::new("/bin/cat");
+            env(&mut c);
+            c.arg(&small);
+            c
+        })),
+        String::new(),
+    ));
+
+    // Warm helper: a cache entry written through the library, as a run would leave it.
+    let key = "0123456789abcdef0123456789abcdef";
+    let cache_env = tfauth::env_vars::Env::from_pairs([("XDG_CACHE_HOME", home.join(".cache").display().to_string())]);
+    let cache = tfauth::cache::Cache::new(&cache_env, "aws").unwrap();
+    let now = time::OffsetDateTime::now_utc();
+    cache
+        .write(
+            key,
+            &tfauth::cache::Credentials {
+                access_key_id: "ASIABENCHMARK".into(),
+                secret_access_key: tfauth::secret::Secret::new("bench-secret"),
+                session_token: Some(tfauth::secret::Secret::new("bench-token")),
+                expiration: Some(now + Duration::from_secs(3600)),
+                issued: Some(now),
+            },
+        )
+        .unwrap();
+    let warm = time(500 / scale, || {
+        let mut c = Command::new(HELPER);
+        env(&mut c);
+        c.args(["--identity", "acme/planner", "--key", key]);
+        c
+    });
+    rows.push(("atmos-auth-helper, warm cache".into(), Some(warm), String::new()));
+
+    // AWS CLI v2, static keys (its fastest path).
+    let aws = Path::new("/usr/bin/aws");
+    let aws_v2 = aws.exists()
+        && Command::new(aws)
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("aws-cli/2"));
+    if aws_v2 {
+        let cfg = tmp.path().join("aws-config");
+        std::fs::write(
+            &cfg,
+            "[profile bench]\naws_access_key_id = AKIABENCH\naws_secret_access_key = secret\nregion = us-east-1\n",
+        )
+        .unwrap();
+        rows.push((
+            "aws configure export-credentials (CLI v2, static keys)".into(),
+            Some(time(40 / scale.min(40), || {
+                let mut c = Command::new(aws);
+                env(&mut c);
+                c.env("AWS_CONFIG_FILE", &cfg).args(["configure", "export-credentials", "--profile", "bench"]);
+                c
+            })),
+            String::new(),
+        ));
+    } else {
+        rows.push((
+            "aws configure export-credentials (CLI v2)".into(),
+            None,
+            "not installed: apt-get install awscli".into(),
+        ));
+    }
+
+    // Cold path and wrapper overhead need moto.
+    let venv = std::env::var_os("TFAUTH_VENV")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("integration/.venv"));
+    if venv.join("bin/moto_server").exists() {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let mut moto = Command::new(venv.join("bin/moto_server"))
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .current_dir(tmp.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let started = Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() && started.elapsed() < Duration::from_secs(30)
+        {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
+        let sts = format!("http://127.0.0.1:{port}");
+        let github = |c: &mut Command| {
+            env(c);
+            c.env("ATMOS_PROFILE", "github")
+                .env("ACTIONS_ID_TOKEN", "eyJhbGciOiJSUzI1NiJ9.e30.c2ln")
+                .env("AWS_ENDPOINT_URL_STS", &sts)
+                .current_dir(&examples);
+        };
+        let aws_cache = home.join(".cache/tfauth/aws");
+        let cold = time(30 / scale.min(30), || {
+            let _ = std::fs::remove_dir_all(&aws_cache);
+            let mut c = Command::new(HELPER);
+            github(&mut c);
+            c.args(["--identity", "acme/planner"]);
+            c
+        });
+        rows.push(("atmos-auth-helper, cold (1 AssumeRoleWithWebIdentity, moto)".into(), Some(cold), String::new()));
+        let wrapper = time(100 / scale, || {
+            let mut c = Command::new(TFAUTH);
+            github(&mut c);
+            c.env("ATMOS_COMPONENTS_TERRAFORM_COMMAND", "/bin/true").args(["plan", "dns", "-s", "plat-use2-dev"]);
+            c
+        });
+        let floor_true = time(100 / scale, || {
+            let mut c = Command::new("/bin/true");
+            env(&mut c);
+            c
+        });
+        rows.push((
+            "tfauth plan dns -s plat-use2-dev, warm, terraform=/bin/true".into(),
+            Some(wrapper),
+            format!("overhead over /bin/true: {:.2} ms", ms(wrapper.median.saturating_sub(floor_true.median))),
+        ));
+        let _ = moto.kill();
+        let _ = moto.wait();
+    } else {
+        rows.push(("cold path and wrapper overhead".into(), None, "need moto: run integration/setup".into()));
+    }
+
+    println!("{:<66} {:>6} {:>9} {:>9} {:>9}  note", "scenario", "runs", "min ms", "median", "p90");
+    println!("{}", "-".repeat(110));
+    for (name, stats, note) in &rows {
+        match stats {
+            Some(s) => {
+                println!("{name:<66} {:>6} {:>9.2} {:>9.2} {:>9.2}  {note}", s.runs, ms(s.min), ms(s.median), ms(s.p90))
+            }
+            None => println!("{name:<66} {:>6} {:>9} {:>9} {:>9}  {note}", "-", "-", "-", "-"),
+        }
+    }
+    if !bench {
+        println!("\nsmoke test only (few runs): timings say nothing about the targets");
+        return;
+    }
+    let floor = rows[0].1.unwrap().median;
+    println!();
+    println!(
+        "warm helper median {:.2} ms: target < 2 ms: {}",
+        ms(warm.median),
+        verdict(warm.median < Duration::from_millis(2))
+    );
+    println!(
+        "warm helper / process floor: {:.2}x: target <= 3x: {}",
+        ratio(warm.median, floor),
+        verdict(warm.median <= floor * 3)
+    );
+    if let Some(Some(cli)) = rows.iter().find(|r| r.0.contains("CLI v2")).map(|r| r.1) {
+        println!(
+            "AWS CLI v2 / warm helper: {:.0}x: target >= 200x: {}",
+            ratio(cli.median, warm.median),
+            verdict(cli.median >= warm.median * 200)
+        );
+    }
+    if let Some(Some(w)) = rows.iter().find(|r| r.0.starts_with("tfauth plan")).map(|r| r.1) {
+        println!(
+            "wrapper median {:.2} ms (incl. /bin/true): target overhead < 20 ms: {}",
+            ms(w.median),
+            verdict(w.median < Duration::from_millis(20))
+        );
+    }
+}
+
+#[derive(Clone, Copy)]
+struct Stats {
+    runs: usize,
+    min: Duration,
+    median: Duration,
+    p90: Duration,
+}
+
+fn time(runs: usize, mut make: impl FnMut() -> Command) -> Stats {
+    let runs = runs.max(1);
+    let mut samples = Vec::with_capacity(runs);
+    for _ in 0..runs {
+        let mut c = make();
+        let t = Instant::now();
+        let status = c.status().expect("run");
+        samples.push(t.elapsed());
+        assert!(status.success(), "{c:?} failed");
+    }
+    samples.sort();
+    Stats { runs, min: samples[0], median: samples[runs / 2], p90: samples[(runs * 9 / 10).min(runs - 1)] }
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+fn ratio(a: Duration, b: Duration) -> f64 {
+    a.as_secs_f64() / b.as_secs_f64().max(1e-9)
+}
+
+fn verdict(ok: bool) -> &'static str {
+    if ok { "ok" } else { "MISSED" }
+}
