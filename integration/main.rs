@@ -520,3 +520,121 @@ fn auth_env_and_exec_use_the_same_environment_as_a_run() {
     assert_eq!(o.code, 0, "{}", o.stderr);
     assert!(o.stdout.contains("assumed-role/acme-gbl-identity-planner/"), "{}", o.stdout);
 }
+
+/// A bed whose github profile also defines `extra` (YAML under `auth.identities`).
+fn with_identities(bed: &Bed, extra: &str) {
+    std::fs::write(bed.repo().join("profiles/github/zz-extra.yaml"), format!("auth:\n  identities:\n{extra}")).unwrap();
+}
+
+#[test]
+fn ambient_and_environment_keys_start_chains() {
+    let bed = Bed::new();
+    let moto = Moto::start();
+    with_identities(
+        &bed,
+        "    amb: {kind: aws/ambient}\n    amb/admin: {kind: aws/assume-role, via: {identity: amb}, principal: {assume_role: \"arn:aws:iam::222222222222:role/from-ambient\"}}\n    envuser: {kind: aws/user}\n    envuser/admin: {kind: aws/assume-role, via: {identity: envuser}, principal: {assume_role: \"arn:aws:iam::333333333333:role/from-env-user\"}}\n",
+    );
+    for (identity, role) in [
+        ("amb/admin", "222222222222:assumed-role/from-ambient/"),
+        ("envuser/admin", "333333333333:assumed-role/from-env-user/"),
+    ] {
+        let mut c = bed.cmd(TFAUTH);
+        c.env("ATMOS_PROFILE", "github")
+            .env("AWS_ENDPOINT_URL_STS", moto.url())
+            .env("AWS_ACCESS_KEY_ID", "AKIAAMBIENT")
+            .env("AWS_SECRET_ACCESS_KEY", "ambient-secret")
+            .args([
+                "auth",
+                "exec",
+                &format!("--identity={identity}"),
+                "--",
+                "aws",
+                "sts",
+                "get-caller-identity",
+                "--query",
+                "Arn",
+                "--output",
+                "text",
+            ]);
+        let o = run(c);
+        assert_eq!(o.code, 0, "{identity}: {}", o.stderr);
+        assert!(o.stdout.contains(role), "{identity}: {}", o.stdout);
+    }
+}
+
+#[test]
+fn a_helper_that_ends_up_calling_itself_fails_instead_of_hanging() {
+    let bed = Bed::new();
+    let moto = Moto::start();
+    with_identities(&bed, "    loop: {kind: aws/ambient}\n");
+    // The ambient credentials come from a profile whose credential_process is the helper,
+    // for the very identity being resolved.
+    let cfg = bed.home().join("aws-config");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[profile mine]\ncredential_process = {HELPER} --identity loop --config {} --profile github\n",
+            bed.repo().join("atmos.yaml").display()
+        ),
+    )
+    .unwrap();
+    let mut c = bed.cmd(HELPER);
+    c.env("ATMOS_PROFILE", "github")
+        .env("AWS_ENDPOINT_URL_STS", moto.url())
+        .env("AWS_CONFIG_FILE", &cfg)
+        .env("AWS_PROFILE", "mine")
+        .args(["--identity", "loop"]);
+    let started = std::time::Instant::now();
+    let o = run(c);
+    assert!(started.elapsed().as_secs() < 60, "took {:?}", started.elapsed());
+    assert_ne!(o.code, 0);
+    assert!(o.stdout.is_empty(), "{}", o.stdout);
+    // The inner helper (run by the SDK for the ambient profile) saw itself among its
+    // ancestors and refused; the outer one reports no ambient credentials.
+    assert!(o.stderr.contains("the credential helper for identity `loop` ended up calling itself"), "{}", o.stderr);
+    assert!(o.stderr.contains("no ambient AWS credentials for identity `loop`"), "{}", o.stderr);
+    assert!(!o.stderr.contains("\u{1b}["), "no colour codes when stderr is not a terminal");
+}
+
+#[test]
+fn mfa_code_is_read_from_the_terminal_and_refused_without_one() {
+    let bed = Bed::new();
+    let moto = Moto::start();
+    with_identities(
+        &bed,
+        "    mfa-user: {kind: aws/user, region: us-east-1, credentials: {access_key_id: AKIAMFA, secret_access_key: mfa-secret, mfa_arn: \"arn:aws:iam::111111111111:mfa/jane\"}}\n",
+    );
+    // No terminal: exit 77 at once, with the login command.
+    let mut c = bed.cmd(HELPER);
+    c.env("ATMOS_PROFILE", "github").env("AWS_ENDPOINT_URL_STS", moto.url()).args(["--identity", "mfa-user"]);
+    let o = run(c);
+    assert_eq!(o.code, 77, "{}", o.stderr);
+    assert!(
+        o.stderr.contains("needs an MFA code") && o.stderr.contains("tfauth auth login --identity mfa-user"),
+        "{}",
+        o.stderr
+    );
+    assert_eq!(moto.count("GetSessionToken"), 0);
+    // Under a pseudo-terminal the prompt goes to the terminal; stdout keeps only the JSON.
+    let out = bed.dir.path().join("creds.json");
+    let inner = format!("{HELPER} --identity mfa-user > {}", out.display());
+    let mut c = bed.cmd("script");
+    c.env_remove("CI")
+        .env("ATMOS_PROFILE", "github")
+        .env("AWS_ENDPOINT_URL_STS", moto.url())
+        .args(["-qec", &inner, "/dev/null"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = c.spawn().unwrap();
+    use std::io::Write;
+    child.stdin.take().unwrap().write_all(b"123456\n").unwrap();
+    let o = child.wait_with_output().unwrap();
+    let screen = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{screen}\n{}", String::from_utf8_lossy(&o.stderr));
+    assert!(screen.contains("MFA code for mfa-user (arn:aws:iam::111111111111:mfa/jane)"), "{screen}");
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).expect("only JSON on stdout");
+    assert!(doc["SessionToken"].as_str().is_some());
+    assert_eq!(moto.count("GetSessionToken"), 1);
+}

@@ -82,9 +82,13 @@ impl Moto {
     pub fn count(&self, action: &str) -> usize {
         let script = format!(
             r#"
-import base64, json, urllib.parse, urllib.request
+import base64, json, urllib.error, urllib.parse, urllib.request
 n = 0
-for line in urllib.request.urlopen("{}/moto-api/recorder/download-recording").read().decode().splitlines():
+try:
+    text = urllib.request.urlopen("{}/moto-api/recorder/download-recording").read().decode()
+except urllib.error.HTTPError:
+    text = ""  # nothing recorded yet: the recording file does not exist
+for line in text.splitlines():
     body = json.loads(line).get("body") or ""
     try:
         body = base64.b64decode(body).decode()

@@ -41,6 +41,28 @@ pub fn init_logging(level: tracing::Level) {
         .with_target("tfauth", level)
         .with_target("atmos_auth_helper", level)
         .with_default(std::cmp::min(level, tracing::Level::WARN));
-    let layer = tracing_subscriber::fmt::layer().with_writer(std::io::stderr).with_target(false).without_time();
+    use std::io::IsTerminal;
+    let layer = tracing_subscriber::fmt::layer()
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_target(false)
+        .without_time();
     let _ = tracing_subscriber::registry().with(layer.with_filter(filter)).try_init();
+}
+
+/// Makes a panic (a bug, in tfauth or a dependency) end the process with exit 70 and one
+/// line on stderr, instead of Rust's 101 and a backtrace prompt: callers such as AWS SDKs
+/// running the helper see a documented code, and stdout stays clean.
+pub fn exit_70_on_panic() {
+    std::panic::set_hook(Box::new(|info| {
+        let location = info.location().map(|l| format!(" at {}:{}", l.file(), l.line())).unwrap_or_default();
+        let message = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        eprintln!("error: internal error{location}: {message}\n\nhint: this is a bug in tfauth; please report it");
+        std::process::exit(exit::SOFTWARE);
+    }));
 }

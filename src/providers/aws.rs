@@ -61,12 +61,17 @@ async fn walk(chain: &Chain, ctx: &FetchContext<'_>) -> Result<Credentials, Prov
             let first = hops.next().expect("a chain has a leaf");
             match &first.kind {
                 Some(IdentityKind::User { access_key_id, secret_access_key, mfa_arn }) => {
-                    let (Some(key), Some(secret)) = (access_key_id, secret_access_key) else {
-                        return Err(ProviderError::NoUserKeys { identity: first.name.clone() });
+                    // Keys from the configuration (literal or !env), else the environment.
+                    let (key, secret) = match (access_key_id, secret_access_key) {
+                        (Some(k), Some(s)) => (k.expose().to_string(), s.clone()),
+                        _ => match (ctx.env.get("AWS_ACCESS_KEY_ID"), ctx.env.get("AWS_SECRET_ACCESS_KEY")) {
+                            (Some(k), Some(s)) => (k.to_string(), Secret::new(s)),
+                            _ => return Err(ProviderError::NoUserKeys { identity: first.name.clone() }),
+                        },
                     };
                     let long_lived = Credentials {
-                        access_key_id: key.expose().to_string(),
-                        secret_access_key: secret.clone(),
+                        access_key_id: key,
+                        secret_access_key: secret,
                         session_token: None,
                         expiration: None,
                         issued: None,
@@ -130,7 +135,11 @@ async fn session_token(
 
 async fn ambient(identity: &str, ctx: &FetchContext<'_>) -> Result<Credentials, ProviderError> {
     use aws_credential_types::provider::ProvideCredentials;
+    let config = aws_config::provider_config::ProviderConfig::default()
+        .with_http_client(https_client())
+        .with_region(Some(Region::new(ctx.region.clone())));
     let chain = aws_config::default_provider::credentials::DefaultCredentialsChain::builder()
+        .configure(config)
         .region(Region::new(ctx.region.clone()))
         .build()
         .await;
@@ -147,12 +156,16 @@ async fn ambient(identity: &str, ctx: &FetchContext<'_>) -> Result<Credentials, 
     })
 }
 
+/// The one HTTP client every SDK call uses: hyper + rustls with ring.
+fn https_client() -> aws_sdk_sts::config::SharedHttpClient {
+    use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
+    aws_smithy_http_client::Builder::new().tls_provider(Provider::Rustls(CryptoMode::Ring)).build_https()
+}
+
 /// An STS client for `region` (else the context's), signing with `creds` or unsigned.
 async fn client(ctx: &FetchContext<'_>, region: Option<&str>, creds: Option<&Credentials>) -> aws_sdk_sts::Client {
-    use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
-    let http = aws_smithy_http_client::Builder::new().tls_provider(Provider::Rustls(CryptoMode::Ring)).build_https();
     let loader = aws_config::defaults(BehaviorVersion::latest())
-        .http_client(http)
+        .http_client(https_client())
         .region(Region::new(region.unwrap_or(&ctx.region).to_string()))
         .retry_config(RetryConfig::standard().with_max_attempts(5))
         .timeout_config(
