@@ -1,6 +1,6 @@
 //! The cache key of a resolved chain: a hash of every field of every provider and identity
 //! in it, as merged for this component. Two components that define `acme/admin`
-//! differently get different keys; renaming nothing but `default` changes nothing. Secret
+//! differently get different keys, and flipping `default` alone changes nothing. Secret
 //! values are left out of the material (rotating a key does not invalidate a session
 //! derived from the old one). Pure.
 
