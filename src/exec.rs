@@ -10,8 +10,8 @@ use std::path::{Path, PathBuf};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ExecError {
-    #[error("no terraform or tofu found{}", if *searched_path { " on PATH" } else { "" })]
-    NotFound { wanted: Vec<String>, skipped_self: Vec<PathBuf>, searched_path: bool },
+    #[error("no terraform or tofu found on PATH")]
+    NotFound { wanted: Vec<String>, skipped_self: Vec<PathBuf> },
     #[error("cannot run {}", .path.display())]
     Spawn {
         path: PathBuf,
@@ -67,7 +67,7 @@ pub fn find_terraform(configured: Option<&str>, env: &Env, self_exe: Option<&Pat
             return Ok(c);
         }
     }
-    Err(ExecError::NotFound { wanted, skipped_self, searched_path: true })
+    Err(ExecError::NotFound { wanted, skipped_self })
 }
 
 fn is_executable(p: &Path) -> bool {

@@ -33,6 +33,19 @@ pub mod yaml;
 
 pub use error::Error;
 
+/// The log level `ATMOS_LOGS_LEVEL` asks for (trace, debug, info, warn, error; any case),
+/// else `default`.
+pub fn log_level(env: &env_vars::Env, default: tracing::Level) -> tracing::Level {
+    match env.get(env_vars::ATMOS_LOGS_LEVEL).map(str::to_ascii_lowercase).as_deref() {
+        Some("trace") => tracing::Level::TRACE,
+        Some("debug") => tracing::Level::DEBUG,
+        Some("info") => tracing::Level::INFO,
+        Some("warn") => tracing::Level::WARN,
+        Some("error") => tracing::Level::ERROR,
+        _ => default,
+    }
+}
+
 /// Logging to stderr at `level` for tfauth's own messages. Other crates (the AWS SDK among
 /// them, whose trace output can include request headers) never go below WARN.
 pub fn init_logging(level: tracing::Level) {

@@ -31,13 +31,7 @@ fn main() -> ExitCode {
     if let Some(doc) = warm(&args, &env) {
         return print(&doc);
     }
-    let level = match env.get("ATMOS_LOGS_LEVEL").map(str::to_ascii_lowercase).as_deref() {
-        Some("trace") => tracing::Level::TRACE,
-        Some("debug") => tracing::Level::DEBUG,
-        Some("info") => tracing::Level::INFO,
-        _ => tracing::Level::WARN,
-    };
-    tfauth::init_logging(level);
+    tfauth::init_logging(tfauth::log_level(&env, tracing::Level::WARN));
     let cwd = std::env::current_dir().unwrap_or_else(|_| "/".into());
     match cold(&args, &env, cwd) {
         Ok(doc) => print(&doc),

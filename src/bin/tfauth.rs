@@ -4,7 +4,7 @@
 use clap::Parser;
 use std::process::ExitCode;
 use tfauth::cli::{Cli, Ctx, run};
-use tfauth::env_vars::{self, Env};
+use tfauth::env_vars::Env;
 use tfauth::{error, exit};
 
 fn main() -> ExitCode {
@@ -48,13 +48,7 @@ fn init_logging(verbose: u8, quiet: bool, env: &Env) {
         Level::ERROR
     } else {
         match verbose {
-            0 => match env.get(env_vars::ATMOS_LOGS_LEVEL).map(str::to_ascii_lowercase).as_deref() {
-                Some("trace") => Level::TRACE,
-                Some("debug") => Level::DEBUG,
-                Some("info") => Level::INFO,
-                Some("error") => Level::ERROR,
-                _ => Level::WARN,
-            },
+            0 => tfauth::log_level(env, Level::WARN),
             1 => Level::DEBUG,
             _ => Level::TRACE,
         }

@@ -148,6 +148,16 @@ pub fn margin(env: &Env, configured: Option<&str>) -> Margin {
     }
 }
 
+/// tfauth's cache root: `$XDG_CACHE_HOME/tfauth`, else `~/.cache/tfauth` (a relative
+/// `XDG_CACHE_HOME` is ignored, as XDG says). Everything tfauth caches lives below it.
+pub fn cache_home(env: &Env) -> Option<PathBuf> {
+    env.get("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .filter(|p| p.is_absolute())
+        .or_else(|| env.get("HOME").map(|h| PathBuf::from(h).join(".cache")))
+        .map(|base| base.join("tfauth"))
+}
+
 /// The credentials cache directory for one kind of credential.
 pub struct Cache {
     dir: PathBuf,
@@ -185,12 +195,7 @@ pub struct LockGuard {
 impl Cache {
     /// `$XDG_CACHE_HOME/tfauth/<kind>`, else `~/.cache/tfauth/<kind>`.
     pub fn new(env: &Env, kind: &str) -> Option<Cache> {
-        let base = env
-            .get("XDG_CACHE_HOME")
-            .map(PathBuf::from)
-            .filter(|p| p.is_absolute())
-            .or_else(|| env.get("HOME").map(|h| PathBuf::from(h).join(".cache")))?;
-        Some(Cache { dir: base.join("tfauth").join(kind) })
+        Some(Cache { dir: cache_home(env)?.join(kind) })
     }
 
     pub fn dir(&self) -> &std::path::Path {

@@ -11,7 +11,7 @@
 
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::UNIX_EPOCH;
 
 const VERSION: u32 = 1;
@@ -118,11 +118,7 @@ impl Index {
 /// Where the index for a configuration lives: one file per distinct set of inputs that a
 /// name can depend on.
 pub fn index_path(env: &crate::env_vars::Env, key_parts: &[&str]) -> Option<PathBuf> {
-    let base = env
-        .get("XDG_CACHE_HOME")
-        .map(PathBuf::from)
-        .filter(|p| p.is_absolute())
-        .or_else(|| env.get("HOME").map(|h| Path::new(h).join(".cache")))?;
+    let base = crate::cache::cache_home(env)?;
     use sha2::{Digest, Sha256};
     let mut h = Sha256::new();
     for p in key_parts {
@@ -130,7 +126,7 @@ pub fn index_path(env: &crate::env_vars::Env, key_parts: &[&str]) -> Option<Path
         h.update([0]);
     }
     let key: String = h.finalize().iter().take(8).map(|b| format!("{b:02x}")).collect();
-    Some(base.join("tfauth/stack-index").join(format!("{key}.json")))
+    Some(base.join("stack-index").join(format!("{key}.json")))
 }
 
 #[cfg(test)]

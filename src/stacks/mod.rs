@@ -151,11 +151,6 @@ impl<'c> StackSet<'c> {
         })
     }
 
-    /// How many top-level manifests there are.
-    pub fn manifest_count(&self) -> usize {
-        self.manifests.len()
-    }
-
     /// The name of every top-level manifest (or why it has none), in path order.
     pub fn names(&self) -> Vec<StackName> {
         self.prepare();
