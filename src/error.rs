@@ -22,6 +22,8 @@ pub enum Error {
     Provider(#[from] crate::providers::ProviderError),
     #[error(transparent)]
     Cache(#[from] crate::cache::CacheError),
+    #[error(transparent)]
+    Run(#[from] crate::run::RunError),
     #[error("{message}")]
     Usage { message: String, hint: Option<String> },
     #[error("{message}")]
@@ -51,6 +53,10 @@ impl Error {
             Error::Provider(e) => e.exit_code(),
             Error::Cache(crate::cache::CacheError::LockTimeout { .. }) => exit::TEMPFAIL,
             Error::Cache(_) => exit::SOFTWARE,
+            Error::Run(crate::run::RunError::WouldOverwrite { .. }) => exit::CANTCREAT,
+            Error::Run(crate::run::RunError::Write { .. }) => exit::CANTCREAT,
+            Error::Run(crate::run::RunError::Spawn { .. }) => exit::UNAVAILABLE,
+            Error::Run(_) => exit::DATAERR,
             Error::Usage { .. } => exit::USAGE,
             Error::NotYet { .. } => exit::UNAVAILABLE,
         }
@@ -64,6 +70,7 @@ impl Error {
             Error::Exec(e) => e.hint(),
             Error::Provider(e) => e.hint(),
             Error::Cache(e) => e.hint(),
+            Error::Run(e) => e.hint(),
             Error::Usage { hint, .. } | Error::NotYet { hint, .. } => hint.clone(),
         }
     }

@@ -75,25 +75,65 @@ fn is_executable(p: &Path) -> bool {
     std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
 }
 
-/// Replaces this process with `program`, in `dir`, with the plan's variables set and the
-/// competing ones removed: signals and the exit code become the program's own. Returns
-/// only if the exec failed.
+/// The environment changes a child gets: variables set, and variables removed from
+/// the inherited environment. The same value drives the preliminary steps and the exec,
+/// so `terraform init` and `terraform plan` see the same credentials.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ChildEnv {
+    pub set: Vec<(String, String)>,
+    pub remove: Vec<String>,
+}
+
+impl ChildEnv {
+    /// The auth plan's variables (none when auth is off).
+    pub fn from_plan(plan: Option<&crate::output::env::EnvPlan>, env: &Env) -> ChildEnv {
+        match plan {
+            None => ChildEnv::default(),
+            Some(p) => {
+                ChildEnv { set: p.set.iter().map(|(k, v)| (k.clone(), v.clone())).collect(), remove: p.cleared_in(env) }
+            }
+        }
+    }
+
+    /// Adds the component's `env:` section underneath: where it names a variable that auth
+    /// sets or removes, auth wins (credentials are not the stack's to override), and the
+    /// names that lost are returned for a warning.
+    pub fn with_component_env(mut self, component: &[(String, String)]) -> (ChildEnv, Vec<String>) {
+        let mut lost = Vec::new();
+        let mut set = Vec::new();
+        for (k, v) in component {
+            if self.set.iter().any(|(a, _)| a == k) || self.remove.contains(k) {
+                lost.push(k.clone());
+            } else {
+                set.push((k.clone(), v.clone()));
+            }
+        }
+        set.append(&mut self.set);
+        self.set = set;
+        (self, lost)
+    }
+
+    /// Applies the changes to a command.
+    pub fn apply(&self, cmd: &mut std::process::Command) {
+        for k in &self.remove {
+            cmd.env_remove(k);
+        }
+        cmd.envs(self.set.iter().map(|(k, v)| (k, v)));
+    }
+}
+
+/// Replaces this process with `program`, in `dir`, with `child_env` applied: signals and
+/// the exit code become the program's own. Returns only if the exec failed.
 pub fn exec(
     program: PathBuf,
     argv: &[std::ffi::OsString],
     dir: &Path,
-    plan: Option<&crate::output::env::EnvPlan>,
-    env: &Env,
+    child_env: &ChildEnv,
 ) -> Result<i32, crate::Error> {
     use std::os::unix::process::CommandExt;
     let mut cmd = std::process::Command::new(&program);
     cmd.args(argv).current_dir(dir);
-    if let Some(plan) = plan {
-        for k in plan.cleared_in(env) {
-            cmd.env_remove(k);
-        }
-        cmd.envs(&plan.set);
-    }
+    child_env.apply(&mut cmd);
     let err = cmd.exec();
     Err(ExecError::Spawn { path: program, source: err }.into())
 }
@@ -126,6 +166,26 @@ mod tests {
         std::fs::remove_file(&real).unwrap();
         let err = find_terraform(None, &env, Some(&me)).unwrap_err();
         assert!(matches!(&err, ExecError::NotFound { skipped_self, .. } if skipped_self.len() == 1), "{err:?}");
+    }
+
+    #[test]
+    fn credentials_win_over_the_component_env() {
+        let auth = ChildEnv {
+            set: vec![("AWS_PROFILE".into(), "acme/admin".into())],
+            remove: vec!["AWS_ACCESS_KEY_ID".into()],
+        };
+        let component = [
+            ("AWS_PROFILE".to_string(), "mine".to_string()),
+            ("AWS_ACCESS_KEY_ID".to_string(), "AKIA".to_string()),
+            ("TF_LOG".to_string(), "info".to_string()),
+        ];
+        let (env, lost) = auth.with_component_env(&component);
+        assert_eq!(lost, ["AWS_PROFILE", "AWS_ACCESS_KEY_ID"]);
+        assert_eq!(
+            env.set,
+            [("TF_LOG".to_string(), "info".to_string()), ("AWS_PROFILE".to_string(), "acme/admin".to_string())]
+        );
+        assert_eq!(env.remove, ["AWS_ACCESS_KEY_ID"]);
     }
 
     #[test]

@@ -12,6 +12,8 @@ pub const NOINPUT: i32 = 66;
 pub const UNAVAILABLE: i32 = 69;
 /// A bug in tfauth.
 pub const SOFTWARE: i32 = 70;
+/// tfauth would have to overwrite a file it did not write (a hand-written `backend.tf.json`).
+pub const CANTCREAT: i32 = 73;
 /// A temporary failure (throttling, a lock held too long): try again.
 pub const TEMPFAIL: i32 = 75;
 /// Login is required, or access was denied.

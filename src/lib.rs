@@ -6,7 +6,8 @@
 //! [`stacks`] finds the stack, follows imports and inheritance → [`merge`] layers the
 //! component's sections and auth → [`auth`] types and validates the merged auth →
 //! [`identity`] chooses the identity and builds its chain → [`output`] plans the
-//! environment and files → [`exec`] finds the real terraform and runs it. [`resolve`]
+//! environment and files → [`run`] plans the component's varfile, backend, init and
+//! workspace → [`exec`] finds the real terraform and runs it. [`resolve`]
 //! strings the stages together; [`cli`] is the command line on top.
 
 pub mod auth;
@@ -24,6 +25,7 @@ pub mod merge;
 pub mod output;
 pub mod providers;
 pub mod resolve;
+pub mod run;
 pub mod secret;
 pub mod session;
 pub mod stacks;

@@ -64,7 +64,7 @@ pub fn run(args: AuthArgs, ctx: &Ctx) -> Result<i32, Error> {
             let plan = authenticated_plan(&target, ctx)?;
             let (program, args) = command.split_first().expect("clap requires a command");
             let program = resolve_program(program, &ctx.env);
-            crate::exec::exec(program, args, &ctx.cwd, Some(&plan), &ctx.env)
+            crate::exec::exec(program, args, &ctx.cwd, &crate::exec::ChildEnv::from_plan(Some(&plan), &ctx.env))
         }
         AuthCommand::List { target, format, providers, identities } => {
             let (_, auth, _) = load_auth(&target, ctx)?;

@@ -1,17 +1,23 @@
 //! `tfauth <terraform subcommand> [COMPONENT -s STACK] [terraform args...]`.
 //!
-//! tfauth's own flags (`-s/--stack`, `-i/--identity`, `--profile`, `--dry-run`) are
-//! taken out wherever they appear before `--`; the first other word is the component;
-//! everything else goes to terraform in its original order. Without a stack, the call
-//! passes straight through to the real terraform (never to tfauth itself).
+//! tfauth's own flags (`-s/--stack`, `-i/--identity`, `--profile`, `--dry-run`,
+//! `--static-credentials`, and for a stack run `--skip-init`, `--force`, `--from-plan`,
+//! `--planfile`, `--skip-planfile`) are taken out wherever they appear before `--`; the
+//! first other word is the component (after a second subcommand word, as in
+//! `workspace list`); everything else goes to terraform in its original order. Without a
+//! stack, the call passes straight through to the real terraform (never to tfauth itself).
+//!
+//! A stack run: resolve → [`crate::run::plan`] (files, steps, command) → authenticate →
+//! write the files → run init and the workspace selection → exec terraform.
 
 use super::{Ctx, identity_flag};
 use crate::error::Error;
-use crate::exec::{ExecError, find_terraform};
+use crate::exec::{ChildEnv, ExecError, find_terraform};
 use crate::identity::{IdentityFlag, Selection};
 use crate::output::describe::selection_text;
 use crate::output::env::EnvPlan;
 use crate::resolve::{Request, Resolution, resolve};
+use crate::run::{RunOptions, RunPlan};
 use crate::stacks::StackError;
 use crate::yaml::{Span, display_path};
 use std::ffi::OsString;
@@ -20,7 +26,8 @@ use std::path::{Path, PathBuf};
 /// The words of a terraform call, with tfauth's flags taken out.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct TfArgs {
-    pub subcommand: String,
+    /// One word, or two for `workspace list`, `state show` and the like.
+    pub subcommand: Vec<String>,
     pub component: Option<String>,
     pub stack: Option<String>,
     pub identity: IdentityFlag,
@@ -28,6 +35,8 @@ pub struct TfArgs {
     pub dry_run: bool,
     /// Write session keys into the credentials file instead of `credential_process`.
     pub static_credentials: bool,
+    /// `--skip-init`, `--force`, `--from-plan`, `--planfile`, `--skip-planfile`.
+    pub run: RunOptions,
     /// For terraform, in order.
     pub rest: Vec<OsString>,
 }
@@ -38,7 +47,7 @@ pub fn parse(args: &[OsString]) -> Result<TfArgs, Error> {
     let Some((sub, rest)) = args.split_first() else {
         return Err(Error::usage("no terraform subcommand given", Some("tfauth plan COMPONENT -s STACK".to_string())));
     };
-    out.subcommand = sub.to_string_lossy().into_owned();
+    out.subcommand = vec![sub.to_string_lossy().into_owned()];
     let mut i = 0;
     let value = |i: &mut usize, flag: &str| -> Result<String, Error> {
         *i += 1;
@@ -63,6 +72,11 @@ pub fn parse(args: &[OsString]) -> Result<TfArgs, Error> {
             "--profile" => out.profiles.push(value(&mut i, s)?),
             "--dry-run" => out.dry_run = true,
             "--static-credentials" => out.static_credentials = true,
+            "--skip-init" => out.run.skip_init = true,
+            "--force" => out.run.force = true,
+            "--from-plan" | "-from-plan" => out.run.from_plan = true,
+            "--skip-planfile" => out.run.skip_planfile = true,
+            "--planfile" => out.run.planfile = Some(value(&mut i, s)?),
             "-i" | "--identity" => {
                 // `--identity NAME` or a bare `--identity` (ask).
                 match rest.get(i + 1).and_then(|v| v.to_str()) {
@@ -80,6 +94,13 @@ pub fn parse(args: &[OsString]) -> Result<TfArgs, Error> {
                     out.identity = identity_flag(Some(v));
                 } else if let Some(v) = s.strip_prefix("--profile=") {
                     out.profiles.push(v.to_string());
+                } else if let Some(v) = s.strip_prefix("--planfile=") {
+                    out.run.planfile = Some(v.to_string());
+                } else if out.component.is_none()
+                    && out.subcommand.len() == 1
+                    && crate::run::is_second_word(&out.subcommand[0], s)
+                {
+                    out.subcommand.push(s.to_string());
                 } else if out.component.is_none() && !s.starts_with('-') {
                     out.component = Some(s.to_string());
                 } else {
@@ -106,8 +127,8 @@ pub fn run(args: Vec<OsString>, ctx: &Ctx) -> Result<i32, Error> {
     };
     let Some(component) = tf.component.clone() else {
         return Err(Error::usage(
-            format!("`tfauth {} -s {stack}` needs a component", tf.subcommand),
-            Some(format!("tfauth {} COMPONENT -s {stack}", tf.subcommand)),
+            format!("`tfauth {} -s {stack}` needs a component", tf.subcommand.join(" ")),
+            Some(format!("tfauth {} COMPONENT -s {stack}", tf.subcommand.join(" "))),
         ));
     };
     let req = Request {
@@ -133,25 +154,33 @@ pub fn run(args: Vec<OsString>, ctx: &Ctx) -> Result<i32, Error> {
     if !comp.terraform_dir.is_dir() {
         return Err(ExecError::NoComponentDir(comp.terraform_dir.clone()).into());
     }
+    let run_plan = crate::run::plan(comp, &res.config.terraform, &tf.subcommand, &tf.rest, &tf.run, &ctx.env)?;
+    for n in &run_plan.notes {
+        tracing::info!("{n}");
+    }
     let plan = res.env_plan(&ctx.env, &ctx.helper_path(), &profiles)?;
     let terraform = find_terraform(comp.command.as_deref(), &ctx.env, ctx.self_exe.as_deref());
-    let mut argv: Vec<OsString> = vec![OsString::from(&tf.subcommand)];
-    argv.extend(tf.rest.iter().cloned());
 
     if tf.dry_run {
-        print!("{}", dry_run_text(&res, &plan, &terraform, &argv, &ctx.env));
+        print!("{}", dry_run_text(&res, &plan, &run_plan, &tf.run, &terraform, &ctx.env));
         return Ok(0);
     }
-    match &res.selection {
-        Selection::Identity { name, .. } => {
-            let terraform = terraform?;
-            let plan = super::authenticate(&res, plan, name, tf.static_credentials, ctx)?;
-            crate::exec::exec(terraform, &argv, &comp.terraform_dir, Some(&plan), &ctx.env)
-        }
-        Selection::Disabled { .. } | Selection::NoneConfigured => {
-            crate::exec::exec(terraform?, &argv, &comp.terraform_dir, None, &ctx.env)
-        }
+    // Refuse before anything else: a hand-written file is cheaper to report than a login.
+    crate::run::files::check(&run_plan.files, tf.run.force)?;
+    let terraform = terraform?;
+    let auth_plan = match &res.selection {
+        Selection::Identity { name, .. } => Some(super::authenticate(&res, plan, name, tf.static_credentials, ctx)?),
+        Selection::Disabled { .. } | Selection::NoneConfigured => None,
+    };
+    let (child_env, lost) = ChildEnv::from_plan(auth_plan.as_ref(), &ctx.env).with_component_env(&run_plan.env);
+    for k in lost {
+        tracing::warn!("`env.{k}` of component `{}` is ignored: the identity's credentials set {k}", comp.component);
     }
+    crate::run::files::write_all(&run_plan.files, tf.run.force)?;
+    if let Some(code) = crate::run::steps::run(&terraform, &run_plan.steps, &run_plan.dir, &child_env)? {
+        return Ok(code);
+    }
+    crate::exec::exec(terraform, &run_plan.command, &run_plan.dir, &child_env)
 }
 
 /// No stack: run the real terraform with the same words, in the same directory.
@@ -188,33 +217,37 @@ fn passthrough(args: &[OsString], tf: &TfArgs, ctx: &Ctx) -> Result<i32, Error> 
         if let Selection::Identity { name, .. } = &res.selection {
             let plan = res.env_plan(&ctx.env, &ctx.helper_path(), &req.profiles)?;
             let plan = super::authenticate(&res, plan, name, tf.static_credentials, ctx)?;
-            let argv: Vec<OsString> =
-                std::iter::once(OsString::from(&tf.subcommand)).chain(tf.rest.iter().cloned()).collect();
-            return crate::exec::exec(terraform?, &argv, &ctx.cwd, Some(&plan), &ctx.env);
+            let argv: Vec<OsString> = tf.subcommand.iter().map(OsString::from).chain(tf.rest.iter().cloned()).collect();
+            let child_env = ChildEnv::from_plan(Some(&plan), &ctx.env);
+            return crate::exec::exec(terraform?, &argv, &ctx.cwd, &child_env);
         }
     }
-    crate::exec::exec(terraform?, &forwarded, &ctx.cwd, None, &ctx.env)
+    crate::exec::exec(terraform?, &forwarded, &ctx.cwd, &ChildEnv::default())
 }
 
 fn command_text(terraform: &Result<PathBuf, ExecError>, argv: &[OsString], dir: &Path) -> String {
+    format!(
+        "command:\n  cd {}\n  {}\n",
+        crate::output::env::shell_quote(&dir.display().to_string()),
+        words(terraform, argv)
+    )
+}
+
+fn words(terraform: &Result<PathBuf, ExecError>, argv: &[OsString]) -> String {
     let program = match terraform {
         Ok(p) => p.display().to_string(),
         Err(e) => format!("terraform  # {e}"),
     };
     let words: Vec<String> = argv.iter().map(|a| crate::output::env::shell_quote(&a.to_string_lossy())).collect();
-    format!(
-        "command:\n  cd {}\n  {} {}\n",
-        crate::output::env::shell_quote(&dir.display().to_string()),
-        program,
-        words.join(" ")
-    )
+    format!("{program} {}", words.join(" "))
 }
 
 fn dry_run_text(
     res: &Resolution,
     plan: &EnvPlan,
+    run: &RunPlan,
+    opts: &RunOptions,
     terraform: &Result<PathBuf, ExecError>,
-    argv: &[OsString],
     env: &crate::env_vars::Env,
 ) -> String {
     let comp = res.component.as_ref().expect("resolved component");
@@ -229,8 +262,49 @@ fn dry_run_text(
     if let Some(chain) = &res.chain {
         out.push_str(&format!("chain:      {}\n", chain.describe()));
     }
-    out.push('\n');
-    out.push_str(&command_text(terraform, argv, &comp.terraform_dir));
+    if let Some(ws) = &run.workspace {
+        out.push_str(&format!("workspace:  {ws}\n"));
+    }
+    out.push_str(&format!(
+        "\ncommands, in order, in {}:\n",
+        crate::output::env::shell_quote(&run.dir.display().to_string())
+    ));
+    let mut n = 0;
+    for step in &run.steps {
+        n += 1;
+        out.push_str(&format!("  {n}. {}\n", words(terraform, &step.argv)));
+        if let Some(otherwise) = &step.otherwise {
+            out.push_str(&format!("     if that fails: {}\n", words(terraform, otherwise)));
+        }
+    }
+    out.push_str(&format!("  {}. {}   (exec)\n", n + 1, words(terraform, &run.command)));
+    for note in &run.notes {
+        out.push_str(&format!("  note: {note}\n"));
+    }
+    if !run.env.is_empty() {
+        out.push_str("\ncomponent environment (env:):\n");
+        for (k, v) in &run.env {
+            let shown = if crate::secret::is_secret_key(k) { "<redacted>" } else { v.as_str() };
+            out.push_str(&format!("  {k}={shown}\n"));
+        }
+    }
+    if !run.files.is_empty() {
+        out.push_str("\nfiles generated in the component directory:\n");
+        for f in &run.files {
+            let d = crate::run::files::disposition(f, opts.force);
+            out.push_str(&format!("  {}  ({}, mode {:04o}, {})\n", f.path.display(), f.what, f.mode, d.describe()));
+            // Vars under secret-looking keys are shown redacted; the file gets the values.
+            let shown = if f.what == "varfile" {
+                let redacted = crate::yaml::emit::to_json(&crate::output::describe::redact(&comp.vars));
+                serde_json::to_string_pretty(&redacted).unwrap_or_default()
+            } else {
+                f.contents.clone()
+            };
+            for line in shown.lines() {
+                out.push_str(&format!("    | {line}\n"));
+            }
+        }
+    }
     if !plan.set.is_empty() {
         out.push_str("\nenvironment set:\n");
         for (k, v) in &plan.set {
@@ -278,7 +352,7 @@ mod tests {
     #[test]
     fn flags_anywhere_rest_in_order() {
         let a = parse(&words("plan vpc -out=p -s plat-use2-dev -var x=1 --dry-run -- -s literal")).unwrap();
-        assert_eq!(a.subcommand, "plan");
+        assert_eq!(a.subcommand, ["plan"]);
         assert_eq!(a.component.as_deref(), Some("vpc"));
         assert_eq!(a.stack.as_deref(), Some("plat-use2-dev"));
         assert!(a.dry_run);
@@ -295,6 +369,24 @@ mod tests {
         assert_eq!(parse(&words("plan vpc --identity -s x")).unwrap().identity, IdentityFlag::Ask);
         assert_eq!(parse(&words("plan --identity=false vpc")).unwrap().component.as_deref(), Some("vpc"));
         assert_eq!(parse(&words("plan vpc --stack=s1")).unwrap().stack.as_deref(), Some("s1"));
+    }
+
+    #[test]
+    fn two_word_subcommands_and_run_flags() {
+        let a = parse(&words("workspace list app -s s1 --skip-init")).unwrap();
+        assert_eq!(a.subcommand, ["workspace", "list"]);
+        assert_eq!(a.component.as_deref(), Some("app"));
+        assert!(a.run.skip_init);
+        let a = parse(&words("state show app -s s1 aws_s3_bucket.b")).unwrap();
+        assert_eq!(a.subcommand, ["state", "show"]);
+        assert_eq!(a.rest, words("aws_s3_bucket.b"));
+        let a = parse(&words("apply app -s s1 -from-plan --force --planfile=p.plan --skip-planfile")).unwrap();
+        assert_eq!(a.subcommand, ["apply"]);
+        assert!(a.run.from_plan && a.run.force && a.run.skip_planfile);
+        assert_eq!(a.run.planfile.as_deref(), Some("p.plan"));
+        assert!(a.rest.is_empty());
+        // A component named like a second word is still the component after `plan`.
+        assert_eq!(parse(&words("plan list -s s1")).unwrap().component.as_deref(), Some("list"));
     }
 
     #[test]

@@ -29,6 +29,8 @@ pub enum ConfigError {
     WrongType { field: String, span: Span, expected: &'static str, found: &'static str },
     #[error("`{field}` at {span}: {message}")]
     Invalid { field: String, span: Span, message: String },
+    #[error("environment variable {name}: {message}")]
+    BadEnv { name: String, message: String },
 }
 
 impl ConfigError {
@@ -50,6 +52,7 @@ impl ConfigError {
                 available.join(", ")
             )),
             ConfigError::WrongType { .. } | ConfigError::Invalid { .. } => Some("fix the value in that file".into()),
+            ConfigError::BadEnv { name, .. } => Some(format!("set {name} to true or false, or unset it")),
         }
     }
 }
@@ -96,6 +99,16 @@ pub struct TerraformSettings {
     pub base_path: PathBuf,
     /// `components.terraform.command`, if set.
     pub command: Option<String>,
+    /// `auto_generate_backend_file`: write `backend.tf.json` from the stack's backend.
+    pub auto_generate_backend_file: bool,
+    /// `deploy_run_init`: `deploy` runs `terraform init` first (other commands always do).
+    pub deploy_run_init: bool,
+    /// `init_run_reconfigure`: `terraform init` gets `-reconfigure`.
+    pub init_run_reconfigure: bool,
+    /// `apply_auto_approve`: `apply` gets `-auto-approve`.
+    pub apply_auto_approve: bool,
+    /// `workspaces_enabled` (default true): select the stack's workspace before a command.
+    pub workspaces_enabled: bool,
 }
 
 impl AtmosConfig {
@@ -189,6 +202,11 @@ pub fn load_file(file: &Path, opts: &ConfigOptions, env: &Env) -> Result<AtmosCo
             ),
         ),
         command: opt_str(&root, &["components", "terraform", "command"])?.map(|s| s.0),
+        auto_generate_backend_file: opt_bool(&root, env, "auto_generate_backend_file", false)?,
+        deploy_run_init: opt_bool(&root, env, "deploy_run_init", false)?,
+        init_run_reconfigure: opt_bool(&root, env, "init_run_reconfigure", false)?,
+        apply_auto_approve: opt_bool(&root, env, "apply_auto_approve", false)?,
+        workspaces_enabled: opt_bool(&root, env, "workspaces_enabled", true)?,
     };
     Ok(AtmosConfig { file, dir, root, profiles: applied, base_path, stacks, terraform, list_strategy, load_ctx })
 }
@@ -248,6 +266,25 @@ pub fn opt_str(root: &Node, path: &[&str]) -> Result<Option<(String, Span)>, Con
             }
             _ => Err(wrong_type(path, n, "a string")),
         },
+    }
+}
+
+/// A `components.terraform.<key>` switch: `ATMOS_COMPONENTS_TERRAFORM_<KEY>` wins, as in
+/// Atmos; then the file; then `default`. Anything but a boolean is a located error.
+fn opt_bool(root: &Node, env: &Env, key: &str, default: bool) -> Result<bool, ConfigError> {
+    let var = format!("ATMOS_COMPONENTS_TERRAFORM_{}", key.to_ascii_uppercase());
+    if let Some(v) = env.get(&var) {
+        return match v.trim().to_ascii_lowercase().as_str() {
+            "true" | "1" | "yes" | "on" => Ok(true),
+            "false" | "0" | "no" | "off" | "" => Ok(false),
+            _ => Err(ConfigError::BadEnv { name: var, message: format!("`{v}` is not true or false") }),
+        };
+    }
+    let path = ["components", "terraform", key];
+    match root.get_path(&path) {
+        None => Ok(default),
+        Some(n) if n.is_null() => Ok(default),
+        Some(n) => n.as_bool().ok_or_else(|| wrong_type(&path, n, "true or false")),
     }
 }
 

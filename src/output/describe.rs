@@ -9,6 +9,23 @@ use crate::secret::{REDACTED, is_secret_key};
 use crate::yaml::{Node, Value, display_path, emit::to_json};
 use serde_json::{Value as J, json};
 
+/// Replaces, in place, every scalar under a secret-looking key of a JSON value.
+fn redact_json(v: &mut J) {
+    match v {
+        J::Object(m) => {
+            for (k, v) in m.iter_mut() {
+                if is_secret_key(k) && !matches!(v, J::Object(_) | J::Array(_) | J::Null) {
+                    *v = J::String(REDACTED.into());
+                } else {
+                    redact_json(v);
+                }
+            }
+        }
+        J::Array(items) => items.iter_mut().for_each(redact_json),
+        _ => {}
+    }
+}
+
 /// A copy of `node` with every scalar under a secret-looking key replaced.
 pub fn redact(node: &Node) -> Node {
     let mut out = node.clone();
@@ -68,7 +85,18 @@ pub fn describe(res: &Resolution, plan: &EnvPlan, env: &crate::env_vars::Env) ->
         doc.insert("settings".into(), to_json(&redact(&c.settings)));
         doc.insert("env".into(), to_json(&redact(&c.env)));
         doc.insert("backend_type".into(), json!(c.backend_type));
-        doc.insert("backend".into(), to_json(&redact(&c.backend)));
+        // The backend as terraform gets it: Atmos's defaults (workspace_key_prefix...) filled in.
+        let backend = crate::run::backend_config(c).map_or_else(
+            || to_json(&redact(&c.backend)),
+            |(_, b)| {
+                let mut b = b;
+                redact_json(&mut b);
+                b
+            },
+        );
+        doc.insert("backend".into(), backend);
+        doc.insert("workspace".into(), crate::run::workspace(c).map_or(J::Null, J::String));
+        doc.insert("varfile".into(), json!(crate::run::varfile_name(c)));
         doc.insert("command".into(), json!(c.command));
         doc.insert("auth_levels".into(), json!(c.auth_levels));
     }
