@@ -3,6 +3,7 @@
 //! what tfauth writes. Needs `integration/setup` (the README's test command runs it).
 
 mod support;
+mod aws_portal;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
