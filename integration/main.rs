@@ -2,8 +2,9 @@
 //! moto serves STS and S3 on loopback; boto3, the AWS CLI and Terraform 1.0.3 consume
 //! what tfauth writes. Needs `integration/setup` (the README's test command runs it).
 
-mod support;
 mod aws_portal;
+mod support;
+mod terraform_run;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
@@ -43,7 +44,10 @@ fn plan_runs_terraform_in_the_component_dir_as_the_components_identity() {
     let o = run(c);
     assert_eq!(o.code, 0, "stderr:\n{}", o.stderr);
     let r = record(&rec);
-    assert_eq!(r["argv"], serde_json::json!(["plan", "-out=plan.bin"]));
+    assert_eq!(
+        r["argv"],
+        serde_json::json!(["plan", "-var-file=plat-use2-dev-vpc.terraform.tfvars.json", "-out=plan.bin"])
+    );
     assert_eq!(r["cwd"], bed.repo().join("components/terraform/vpc").display().to_string());
     let env = &r["env"];
     assert_eq!(env["AWS_PROFILE"], "acme/network");
@@ -62,6 +66,18 @@ fn plan_runs_terraform_in_the_component_dir_as_the_components_identity() {
     // boto3, with exactly the environment terraform got, is the component's role.
     let arn = r["arn"].as_str().unwrap_or_else(|| panic!("boto3 failed: {}", r["error"]));
     assert!(arn.starts_with("arn:aws:sts::444444444444:assumed-role/acme-plat-dev-network-admin/"), "{arn}");
+    // init and the workspace selection ran first, in the same directory, as the same role.
+    let log = std::fs::read_to_string(rec.with_extension("json.log")).unwrap();
+    let calls: Vec<serde_json::Value> = log.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let argvs: Vec<&serde_json::Value> = calls.iter().map(|c| &c["argv"]).collect();
+    assert_eq!(
+        argvs[..2],
+        [&serde_json::json!(["init", "-reconfigure"]), &serde_json::json!(["workspace", "select", "plat-use2-dev"])]
+    );
+    for c in &calls {
+        assert_eq!(c["cwd"], r["cwd"]);
+        assert_eq!(c["arn"], r["arn"], "{}", c["error"]);
+    }
     // The token request carried the bearer and the provider's audience.
     let reqs = token.requests.lock().unwrap();
     assert!(reqs.iter().all(|r| r.contains("audience=sts.amazonaws.com")), "{reqs:?}");
@@ -224,6 +240,7 @@ fn real_terraform_init_and_apply_with_an_s3_backend_in_moto() {
     assert_eq!(o.code, 0, "{}", o.stderr);
     let dir = bed.repo().join("components/terraform/state");
     std::fs::create_dir_all(&dir).unwrap();
+    // The component's own backend block (the stack's generated one is switched off below).
     std::fs::write(
         dir.join("main.tf"),
         format!(
@@ -256,12 +273,14 @@ output "ok" {{ value = "applied" }}
     ] {
         let mut c = bed.cmd(TFAUTH);
         github_env(&mut c, &moto, &token);
-        c.env("TF_IN_AUTOMATION", "1").args(args);
+        c.env("TF_IN_AUTOMATION", "1").env("ATMOS_COMPONENTS_TERRAFORM_AUTO_GENERATE_BACKEND_FILE", "false").args(args);
         let o = run(c);
         assert_eq!(o.code, 0, "{args:?}\nstdout:\n{}\nstderr:\n{}", o.stdout, o.stderr);
     }
+    assert!(!dir.join("backend.tf.json").exists(), "the variable switched the generated backend off");
+    // The stack's workspace, under Terraform's default workspace_key_prefix `env:`.
     let check = format!(
-        "import boto3; print(boto3.client('s3', endpoint_url='{}', region_name='us-east-2', aws_access_key_id='x', aws_secret_access_key='y').get_object(Bucket='acme-tfstate', Key='state/terraform.tfstate')['Body'].read().decode())",
+        "import boto3; print(boto3.client('s3', endpoint_url='{}', region_name='us-east-2', aws_access_key_id='x', aws_secret_access_key='y').get_object(Bucket='acme-tfstate', Key='env:/plat-test-dev/state/terraform.tfstate')['Body'].read().decode())",
         moto.url()
     );
     let o = run({

@@ -77,13 +77,19 @@ impl Moto {
         format!("http://127.0.0.1:{}", self.port)
     }
 
-    /// How many requests with exactly `Action=<action>` moto has recorded (its recorder
-    /// keeps one JSON line per request, the body base64-encoded).
+    /// How many requests with exactly `Action=<action>` moto has recorded.
     pub fn count(&self, action: &str) -> usize {
+        self.requests(action).len()
+    }
+
+    /// The form parameters (first value of each) of every request with exactly
+    /// `Action=<action>` that moto recorded (its recorder keeps one JSON line per request,
+    /// the body base64-encoded).
+    pub fn requests(&self, action: &str) -> Vec<serde_json::Value> {
         let script = format!(
             r#"
 import base64, json, urllib.error, urllib.parse, urllib.request
-n = 0
+out = []
 try:
     text = urllib.request.urlopen("{}/moto-api/recorder/download-recording").read().decode()
 except urllib.error.HTTPError:
@@ -94,17 +100,15 @@ for line in text.splitlines():
         body = base64.b64decode(body).decode()
     except Exception:
         pass
-    if urllib.parse.parse_qs(body).get("Action") == ["{action}"]:
-        n += 1
-print(n)
+    form = urllib.parse.parse_qs(body)
+    if form.get("Action") == ["{action}"]:
+        out.append({{k: v[0] for k, v in form.items()}})
+print(json.dumps(out))
 "#,
             self.url()
         );
         let out = Command::new(venv_bin("python")).arg("-c").arg(script).output().unwrap();
-        String::from_utf8_lossy(&out.stdout)
-            .trim()
-            .parse()
-            .unwrap_or_else(|_| panic!("{}", String::from_utf8_lossy(&out.stderr)))
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|_| panic!("{}", String::from_utf8_lossy(&out.stderr)))
     }
 }
 
@@ -284,7 +288,8 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
 }
 
 /// A stand-in terraform: records argv, cwd and env, and the caller identity boto3 gets
-/// with that env, into `$RECORD`; exits with `$STANDIN_EXIT`.
+/// with that env, into `$RECORD` (the last call) and `$RECORD.log` (every call, one JSON
+/// per line); the final command exits with `$STANDIN_EXIT` (init and workspace steps 0).
 pub fn standin_terraform(dir: &Path) -> PathBuf {
     std::fs::create_dir_all(dir).unwrap();
     let script = dir.join("terraform");
@@ -302,7 +307,10 @@ try:
 except Exception as e:
     out["error"] = repr(e)
 json.dump(out, open(os.environ["RECORD"], "w"))
-sys.exit(int(os.environ.get("STANDIN_EXIT", "0")))
+with open(os.environ["RECORD"] + ".log", "a") as log:
+    log.write(json.dumps(out) + "\n")
+preliminary = sys.argv[1:2] in (["init"], ["workspace"])
+sys.exit(0 if preliminary else int(os.environ.get("STANDIN_EXIT", "0")))
 "#,
             py = py.display()
         ),

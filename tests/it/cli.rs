@@ -171,8 +171,19 @@ fn dry_run_prints_command_environment_and_files_and_writes_nothing() {
         "Dry run: no credentials or config files were written, and nothing was run.",
         "identity:   acme/network  (default: true at stacks/orgs/acme/plat/dev/us-east-2.yaml:",
         "chain:      acme-sso (aws/iam-identity-center) -> plat-dev/terraform (aws/permission-set) -> acme/network (aws/assume-role)",
-        &format!("  cd {}", dir.display()),
-        " plan -out=plan.bin -var x=1\n",
+        "workspace:  plat-use2-dev\n",
+        &format!("commands, in order, in {}:", dir.display()),
+        "  1. /",
+        "terraform init -reconfigure\n",
+        "  2. /",
+        "terraform workspace select plat-use2-dev\n     if that fails: /",
+        "terraform workspace new plat-use2-dev\n  3. /",
+        " plan -var-file=plat-use2-dev-vpc.terraform.tfvars.json -out=plan.bin -var x=1   (exec)\n",
+        "files generated in the component directory:",
+        "vpc/plat-use2-dev-vpc.terraform.tfvars.json  (varfile, mode 0600, new)\n",
+        "    |   \"max_subnet_count\": 2,\n",
+        "vpc/backend.tf.json  (backend, mode 0644, new)\n",
+        "    |         \"workspace_key_prefix\": \"vpc\"\n",
         "  AWS_PROFILE=acme/network\n",
         "  AWS_ACCESS_KEY_ID  (set now)\n",
         "  AWS_CONTAINER_*  (1 set now)\n",
@@ -183,6 +194,7 @@ fn dry_run_prints_command_environment_and_files_and_writes_nothing() {
     }
     assert!(!o.stdout.contains("AKIASTALE"), "a value of a cleared variable was printed");
     assert!(sb.files_written().is_empty(), "dry run wrote {:?}", sb.files_written());
+    assert!(!dir.join("plat-use2-dev-vpc.terraform.tfvars.json").exists() && !dir.join("backend.tf.json").exists());
 }
 
 #[test]
@@ -309,18 +321,39 @@ fn help_and_version_exit_0() {
     assert!(o.stdout.starts_with("tfauth "));
 }
 
-/// A stand-in terraform that records argv, cwd and environment as JSON, then exits with
-/// `STANDIN_EXIT`.
+/// A stand-in terraform that records argv, cwd and environment as JSON into `$RECORD`
+/// (the last call) and appends the same to `$RECORD.log` (every call, one per line), then
+/// exits with `STANDIN_EXIT` (for the final command; preliminary steps exit 0).
 fn standin(dir: &Path) -> PathBuf {
     std::fs::create_dir_all(dir).unwrap();
     let p = dir.join("terraform");
     std::fs::write(
         &p,
-        "#!/bin/sh\npython3 -c 'import json,os,sys; json.dump({\"argv\": sys.argv[1:], \"cwd\": os.getcwd(), \"env\": dict(os.environ)}, open(os.environ[\"RECORD\"], \"w\"))' \"$@\"\nexit \"${STANDIN_EXIT:-0}\"\n",
+        r#"#!/usr/bin/env python3
+import json, os, sys
+rec = {"argv": sys.argv[1:], "cwd": os.getcwd(), "env": dict(os.environ)}
+json.dump(rec, open(os.environ["RECORD"], "w"))
+with open(os.environ["RECORD"] + ".log", "a") as log:
+    log.write(json.dumps(rec) + "\n")
+preliminary = sys.argv[1:2] in (["init"], ["workspace"])
+sys.exit(0 if preliminary else int(os.environ.get("STANDIN_EXIT", "0")))
+"#,
     )
     .unwrap();
     std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
     p
+}
+
+/// Every call the stand-in recorded, in order.
+fn calls(record: &Path) -> Vec<serde_json::Value> {
+    let log = std::fs::read_to_string(record.with_extension("json.log")).unwrap_or_default();
+    log.lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+}
+
+/// A copy of `examples/` in the sandbox's repo, for runs that write into component dirs.
+fn examples_copy(sb: &Sandbox) -> PathBuf {
+    crate::support::copy_dir(&examples_dir(), &sb.repo());
+    sb.repo()
 }
 
 fn record(path: &Path) -> serde_json::Value {
@@ -355,14 +388,97 @@ fn identity_false_runs_terraform_in_the_component_dir_with_env_as_is() {
     standin(&bin);
     let rec = sb.dir.path().join("record.json");
     let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
-    let mut c = in_examples(&sb, &["plan", "vpc", "-s", "plat-use2-dev", "--identity=false", "-lock=false"]);
-    c.env("PATH", &path).env("RECORD", &rec).env("AWS_ACCESS_KEY_ID", "AKIAMINE");
+    let repo = examples_copy(&sb);
+    let mut c = sb.tfauth(&["plan", "vpc", "-s", "plat-use2-dev", "--identity=false", "-lock=false"]);
+    c.current_dir(&repo).env("PATH", &path).env("RECORD", &rec).env("AWS_ACCESS_KEY_ID", "AKIAMINE");
     let o = outcome(c);
     ok(&o);
-    let r = record(&rec);
-    assert_eq!(r["argv"], serde_json::json!(["plan", "-lock=false"]));
-    assert_eq!(r["cwd"], examples_dir().join("components/terraform/vpc").canonicalize().unwrap().display().to_string());
-    assert_eq!(r["env"]["AWS_ACCESS_KEY_ID"], "AKIAMINE");
+    let dir = repo.join("components/terraform/vpc").canonicalize().unwrap();
+    let all = calls(&rec);
+    let argvs: Vec<&serde_json::Value> = all.iter().map(|r| &r["argv"]).collect();
+    assert_eq!(
+        argvs,
+        [
+            &serde_json::json!(["init", "-reconfigure"]),
+            &serde_json::json!(["workspace", "select", "plat-use2-dev"]),
+            &serde_json::json!([
+                "plan",
+                "-var-file=plat-use2-dev-vpc.terraform.tfvars.json",
+                "-out=plat-use2-dev-vpc.planfile",
+                "-lock=false"
+            ]),
+        ]
+    );
+    for r in &all {
+        assert_eq!(r["cwd"], dir.display().to_string());
+        assert_eq!(r["env"]["AWS_ACCESS_KEY_ID"], "AKIAMINE", "auth off: the environment is as it was");
+    }
+    // The preliminary steps' output went to stderr: stdout is the final command's alone.
+    assert!(o.stdout.is_empty(), "{}", o.stdout);
+    let vars: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("plat-use2-dev-vpc.terraform.tfvars.json")).unwrap())
+            .unwrap();
+    assert_eq!(vars["max_subnet_count"], 2);
+    assert_eq!(vars["nat_gateway_enabled"], false);
+    assert_eq!(vars["availability_zones"], serde_json::json!(["us-east-2a", "us-east-2b"]));
+    let backend: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("backend.tf.json")).unwrap()).unwrap();
+    assert_eq!(backend["terraform"]["backend"]["s3"]["workspace_key_prefix"], "vpc");
+}
+
+#[test]
+fn component_env_reaches_every_step_and_skip_init_and_deploy_change_the_steps() {
+    let sb = Sandbox::new();
+    let bin = sb.dir.path().join("bin");
+    standin(&bin);
+    let rec = sb.dir.path().join("record.json");
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
+    sb.write("atmos.yaml", "stacks: {base_path: stacks, name_pattern: \"{stage}\"}\ncomponents: {terraform: {apply_auto_approve: true}}\n")
+        .write(
+            "stacks/dev.yaml",
+            "vars: {stage: dev}\ncomponents:\n  terraform:\n    app:\n      vars: {n: 1}\n      env: {TF_LOG: info, REPLICAS: 3, FLAG: true, UNSET_ME: null}\n",
+        )
+        .write("components/terraform/app/main.tf", "");
+    let argvs = |args: &[&str]| -> Vec<serde_json::Value> {
+        let _ = std::fs::remove_file(rec.with_extension("json.log"));
+        let mut c = sb.tfauth(args);
+        c.env("PATH", &path).env("RECORD", &rec);
+        let o = outcome(c);
+        ok(&o);
+        let all = calls(&rec);
+        for r in &all {
+            assert_eq!(r["env"]["TF_LOG"], "info", "{:?}", r["argv"]);
+            assert_eq!(r["env"]["REPLICAS"], "3");
+            assert_eq!(r["env"]["FLAG"], "true");
+            assert!(r["env"].get("UNSET_ME").is_none());
+        }
+        all.into_iter().map(|r| r["argv"].clone()).collect()
+    };
+    let json = |v: &[&str]| serde_json::json!(v);
+    assert_eq!(
+        argvs(&["apply", "app", "-s", "dev"]),
+        [
+            json(&["init"]),
+            json(&["workspace", "select", "dev"]),
+            json(&["apply", "-var-file=dev-app.terraform.tfvars.json", "-auto-approve"])
+        ]
+    );
+    assert_eq!(
+        argvs(&["plan", "app", "-s", "dev", "--skip-init", "--skip-planfile"]),
+        [json(&["plan", "-var-file=dev-app.terraform.tfvars.json"])]
+    );
+    assert_eq!(
+        argvs(&["deploy", "app", "-s", "dev"]),
+        [
+            json(&["workspace", "select", "dev"]),
+            json(&["apply", "-var-file=dev-app.terraform.tfvars.json", "-auto-approve"])
+        ]
+    );
+    assert_eq!(
+        argvs(&["apply", "app", "-s", "dev", "--from-plan", "--skip-init"]),
+        [json(&["apply", "dev-app.planfile"])]
+    );
+    assert_eq!(argvs(&["workspace", "list", "app", "-s", "dev"]), [json(&["init"]), json(&["workspace", "list"])]);
 }
 
 #[test]

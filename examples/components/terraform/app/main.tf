@@ -70,8 +70,44 @@ variable "log_retention_days" {
   default     = 30
 }
 
-output "app_name" {
-  value = "${var.namespace}-${var.tenant}-${var.environment}-${var.stage}-app"
+variable "ports" {
+  type        = list(number)
+  description = "Ports the application listens on."
+  default     = []
+}
+
+variable "resources" {
+  type        = any
+  description = "CPU and memory, with nested limits."
+  default     = {}
+}
+
+variable "build_id" {
+  type        = string
+  description = "The build being deployed (from !env APP_BUILD_ID in the dev stack)."
+  default     = "unset"
+}
+
+# One output per variable, so `tfauth output -json app -s STACK` shows exactly
+# the vars the stack gave the component, with their types.
+output "namespace" {
+  value = var.namespace
+}
+
+output "tenant" {
+  value = var.tenant
+}
+
+output "environment" {
+  value = var.environment
+}
+
+output "stage" {
+  value = var.stage
+}
+
+output "region" {
+  value = var.region
 }
 
 output "enabled" {
@@ -96,4 +132,16 @@ output "log_level" {
 
 output "log_retention_days" {
   value = var.log_retention_days
+}
+
+output "ports" {
+  value = var.ports
+}
+
+output "resources" {
+  value = var.resources
+}
+
+output "build_id" {
+  value = var.build_id
 }
