@@ -614,6 +614,20 @@ mod tests {
     }
 
     #[test]
+    fn providers_section_becomes_an_override_file() {
+        let mut c = comp("app", "app", serde_json::json!({}));
+        c.providers = node(serde_json::json!({"aws": {"region": "us-east-2", "default_tags": {"tags": {"Stack": "plat-use2-dev"}}}}));
+        let p = run(&c, "plan", "", RunOptions::default());
+        let f = p.files.iter().find(|f| f.what == "providers override").unwrap();
+        assert_eq!(f.path, PathBuf::from("/r/components/terraform/app/providers_override.tf.json"));
+        let v: Json = serde_json::from_str(&f.contents).unwrap();
+        assert_eq!(v["provider"]["aws"]["default_tags"]["tags"]["Stack"], "plat-use2-dev");
+        // No providers section, no file.
+        let p = run(&comp("app", "app", serde_json::json!({})), "plan", "", RunOptions::default());
+        assert!(p.files.iter().all(|f| f.what != "providers override"));
+    }
+
+    #[test]
     fn vars_that_cannot_be_json_are_errors() {
         let mut vars = node(serde_json::json!({"ok": 1}));
         let mut bad = Node::new(Value::Str("x".into()), Span::synthetic());

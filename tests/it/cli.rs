@@ -482,6 +482,55 @@ fn component_env_reaches_every_step_and_skip_init_and_deploy_change_the_steps() 
 }
 
 #[test]
+fn ctrl_c_during_init_stops_terraform_and_tfauth_reports_it() {
+    use std::os::unix::process::{CommandExt, ExitStatusExt};
+    let sb = Sandbox::new();
+    let bin = sb.dir.path().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let started = sb.dir.path().join("started");
+    let ran = sb.dir.path().join("ran");
+    // init says it started, then waits to be interrupted; any other call leaves a trace.
+    std::fs::write(
+        bin.join("terraform"),
+        format!(
+            "#!/usr/bin/env python3\nimport sys, time\nif sys.argv[1:2] == ['init']:\n    open('{}', 'w').close()\n    time.sleep(30)\n    sys.exit(0)\nopen('{}', 'a').write(' '.join(sys.argv[1:]) + '\\n')\n",
+            started.display(),
+            ran.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(bin.join("terraform"), std::fs::Permissions::from_mode(0o755)).unwrap();
+    sb.write("atmos.yaml", "stacks: {base_path: stacks, name_pattern: \"{stage}\"}\n")
+        .write("stacks/dev.yaml", "vars: {stage: dev}\ncomponents: {terraform: {app: {vars: {n: 1}}}}\n")
+        .write("components/terraform/app/main.tf", "");
+    let mut cmd = std::process::Command::new(crate::support::TFAUTH);
+    cmd.env_clear()
+        .env("PATH", format!("{}:/usr/bin:/bin", bin.display()))
+        .env("HOME", sb.home())
+        .env("CI", "true")
+        .current_dir(sb.repo())
+        .args(["plan", "app", "-s", "dev"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .process_group(0);
+    let child = cmd.spawn().unwrap();
+    let t0 = std::time::Instant::now();
+    while !started.exists() {
+        assert!(t0.elapsed() < std::time::Duration::from_secs(20), "init never started");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    // What a terminal does on Ctrl-C: SIGINT to the whole foreground process group.
+    let kill = std::process::Command::new("kill").args(["-INT", "--", &format!("-{}", child.id())]).status().unwrap();
+    assert!(kill.success());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.signal(), None, "tfauth itself was not killed by the signal: {stderr}");
+    assert_eq!(out.status.code(), Some(130), "128 + SIGINT, from terraform's own end: {stderr}");
+    assert!(stderr.contains("`terraform init` failed (killed by signal 2)"), "{stderr}");
+    assert!(!ran.exists(), "nothing ran after the interrupted init: {:?}", std::fs::read_to_string(&ran));
+}
+
+#[test]
 fn a_chain_kind_not_supported_yet_fails_before_terraform_and_writes_nothing() {
     let sb = Sandbox::new();
     // The developers profile reaches AWS through IAM Identity Center, which comes later.
