@@ -616,7 +616,9 @@ mod tests {
     #[test]
     fn providers_section_becomes_an_override_file() {
         let mut c = comp("app", "app", serde_json::json!({}));
-        c.providers = node(serde_json::json!({"aws": {"region": "us-east-2", "default_tags": {"tags": {"Stack": "plat-use2-dev"}}}}));
+        c.providers = node(
+            serde_json::json!({"aws": {"region": "us-east-2", "default_tags": {"tags": {"Stack": "plat-use2-dev"}}}}),
+        );
         let p = run(&c, "plan", "", RunOptions::default());
         let f = p.files.iter().find(|f| f.what == "providers override").unwrap();
         assert_eq!(f.path, PathBuf::from("/r/components/terraform/app/providers_override.tf.json"));
