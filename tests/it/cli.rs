@@ -96,6 +96,18 @@ fn describe_component_json_has_the_contract_paths_and_environment() {
     );
     assert!(config.contains("--stack plat-use2-dev --component vpc"), "{config}");
     assert!(sb.files_written().is_empty(), "describe wrote files: {:?}", sb.files_written());
+    // What a run would hand terraform: the workspace, the varfile, the backend with Atmos's defaults.
+    assert_eq!(doc["workspace"], "plat-use2-dev");
+    assert_eq!(doc["varfile"], "plat-use2-dev-vpc.terraform.tfvars.json");
+    assert_eq!(doc["backend_type"], "s3");
+    assert_eq!(doc["backend"]["bucket"], "acme-tfstate");
+    assert_eq!(doc["backend"]["workspace_key_prefix"], "vpc");
+    let o = outcome(in_examples(&sb, &["describe", "component", "app-worker", "-s", "plat-use2-dev", "-f", "json"]));
+    ok(&o);
+    let doc: serde_json::Value = serde_json::from_str(&o.stdout).unwrap();
+    assert_eq!(doc["workspace"], "plat-use2-dev-app-worker", "a derived component has its own workspace");
+    assert_eq!(doc["backend"]["workspace_key_prefix"], "app", "and shares the directory's state prefix");
+    assert_eq!(doc["inherits"], serde_json::json!(["app/defaults", "app/logging"]));
 }
 
 #[test]
