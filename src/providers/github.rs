@@ -3,7 +3,7 @@
 //! $ACTIONS_ID_TOKEN_REQUEST_TOKEN`, which answers `{"value": "<JWT>"}`. The request URL
 //! must be https, except on loopback (tests). The token is a [`Secret`].
 
-use super::ProviderError;
+use super::{ProviderError, encode};
 use crate::env_vars::Env;
 use crate::secret::Secret;
 use std::time::Duration;
@@ -78,15 +78,6 @@ pub fn is_allowed_url(url: &str) -> bool {
     let host =
         host.rsplit_once(':').map_or(host, |(h, port)| if port.bytes().all(|b| b.is_ascii_digit()) { h } else { host });
     host == "localhost" || host == "[::1]" || host.parse::<std::net::Ipv4Addr>().is_ok_and(|ip| ip.is_loopback())
-}
-
-fn encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 #[cfg(test)]

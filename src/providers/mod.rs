@@ -8,8 +8,19 @@
 
 pub mod aws;
 pub mod github;
+pub mod sso;
 
 use crate::exit;
+
+/// Percent-encodes a query value (RFC 3986 unreserved characters pass through).
+pub(crate) fn encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
 
 /// Why credentials could not be obtained.
 #[derive(Debug, thiserror::Error)]
@@ -32,6 +43,8 @@ pub enum ProviderError {
     Recursion { identity: String },
     #[error("cannot start the network runtime")]
     Runtime(#[source] std::io::Error),
+    #[error(transparent)]
+    Sso(#[from] sso::SsoError),
 }
 
 impl ProviderError {
@@ -60,6 +73,7 @@ impl ProviderError {
                 exit::NOPERM
             }
             ProviderError::Recursion { .. } | ProviderError::Runtime(_) => exit::SOFTWARE,
+            ProviderError::Sso(e) => e.exit_code(),
         }
     }
 
@@ -100,6 +114,7 @@ impl ProviderError {
                 "a profile that runs atmos-auth-helper is the source of this identity's own credentials; point aws/ambient at other credentials".into()
             }
             ProviderError::Runtime(_) => "this is a bug in tfauth; please report it".into(),
+            ProviderError::Sso(e) => return e.hint(),
         })
     }
 }
