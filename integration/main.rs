@@ -228,17 +228,7 @@ fn real_terraform_init_and_apply_with_an_s3_backend_in_moto() {
     let bed = Bed::new();
     let moto = Moto::start();
     let token = github_token_endpoint(BEARER);
-    // A bucket for the state (moto accepts any static keys in its default mode).
-    let py = format!(
-        "import boto3; boto3.client('s3', endpoint_url='{}', region_name='us-east-2', aws_access_key_id='x', aws_secret_access_key='y').create_bucket(Bucket='acme-tfstate', CreateBucketConfiguration={{'LocationConstraint': 'us-east-2'}})",
-        moto.url()
-    );
-    let o = run({
-        let mut c = bed.cmd(venv_bin("python"));
-        c.args(["-c", &py]);
-        c
-    });
-    assert_eq!(o.code, 0, "{}", o.stderr);
+    terraform_run::create_bucket(&bed, &moto);
     let dir = bed.repo().join("components/terraform/state");
     std::fs::create_dir_all(&dir).unwrap();
     // The component's own backend block (the stack's generated one is switched off below).

@@ -22,7 +22,8 @@ fn point_backend_at(bed: &Bed, moto: &Moto) {
     std::fs::write(&path, text.replace("      encrypt: true\n", &extra)).unwrap();
 }
 
-fn create_bucket(bed: &Bed, moto: &Moto) {
+/// The state bucket `acme-tfstate` in us-east-2 (moto accepts any static keys by default).
+pub fn create_bucket(bed: &Bed, moto: &Moto) {
     let py = format!(
         "import boto3; boto3.client('s3', endpoint_url='{}', region_name='us-east-2', aws_access_key_id='x', aws_secret_access_key='y').create_bucket(Bucket='acme-tfstate', CreateBucketConfiguration={{'LocationConstraint': 'us-east-2'}})",
         moto.url()
