@@ -61,30 +61,37 @@ fn strip_marker(mut v: serde_json::Value) -> serde_json::Value {
     v
 }
 
+/// What writing each file would do, or the first refusal.
+fn dispositions(files: &[GeneratedFile], force: bool) -> Result<Vec<(&GeneratedFile, Disposition)>, RunError> {
+    files
+        .iter()
+        .map(|f| match disposition(f, force) {
+            Disposition::Refuse => Err(RunError::WouldOverwrite { path: f.path.clone() }),
+            d => Ok((f, d)),
+        })
+        .collect()
+}
+
 /// Fails on the first file that would be refused, writing nothing.
 pub fn check(files: &[GeneratedFile], force: bool) -> Result<(), RunError> {
-    match files.iter().find(|f| disposition(f, force) == Disposition::Refuse) {
-        Some(f) => Err(RunError::WouldOverwrite { path: f.path.clone() }),
-        None => Ok(()),
-    }
+    dispositions(files, force).map(drop)
 }
 
 /// Writes every file that needs it, or none: a refusal is found before the first write.
 pub fn write_all(files: &[GeneratedFile], force: bool) -> Result<(), RunError> {
-    check(files, force)?;
-    for f in files {
-        let d = disposition(f, force);
+    for (f, d) in dispositions(files, force)? {
         match d {
-            Disposition::Refuse => return Err(RunError::WouldOverwrite { path: f.path.clone() }),
-            Disposition::Unchanged => tracing::debug!("{} is up to date", f.path.display()),
-            Disposition::Force => {
-                tracing::warn!("replacing {} ({}), which tfauth did not write (--force)", f.path.display(), f.what);
-                write_atomic(&f.path, f.contents.as_bytes(), f.mode)
-                    .map_err(|source| RunError::Write { path: f.path.clone(), source })?
+            Disposition::Unchanged => {
+                tracing::debug!("{} is up to date", f.path.display());
+                continue;
             }
-            _ => write_atomic(&f.path, f.contents.as_bytes(), f.mode)
-                .map_err(|source| RunError::Write { path: f.path.clone(), source })?,
+            Disposition::Force => {
+                tracing::warn!("replacing {} ({}), which tfauth did not write (--force)", f.path.display(), f.what)
+            }
+            _ => {}
         }
+        write_atomic(&f.path, f.contents.as_bytes(), f.mode)
+            .map_err(|source| RunError::Write { path: f.path.clone(), source })?;
     }
     Ok(())
 }

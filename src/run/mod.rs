@@ -138,8 +138,9 @@ pub fn is_second_word(subcommand: &str, word: &str) -> bool {
 
 /// Subcommands that accept `-var-file`.
 const TAKES_VARS: &[&str] = &["plan", "apply", "destroy", "import", "refresh", "console"];
-/// Subcommands that need no initialised directory (and so no init and no workspace).
-const NO_INIT: &[&str] = &["init", "version", "fmt", "login", "logout", "get", "-version", "-help"];
+/// Subcommands that need no initialised directory (and so no files, init or workspace).
+/// `init` itself is handled on its own: it gets the files but no preliminary steps.
+const NO_INIT: &[&str] = &["version", "fmt", "login", "logout", "get", "-version", "-help"];
 /// Flags of `apply` whose value is the next word (so that word is not a saved plan).
 const APPLY_VALUE_FLAGS: &[&str] =
     &["-var", "-var-file", "-target", "-replace", "-state", "-state-out", "-backup", "-lock-timeout", "-parallelism"];
@@ -175,7 +176,7 @@ pub fn plan(
     let (tf_sub, deploy) = if sub == "deploy" { ("apply", true) } else { (sub, false) };
     let mut command: Vec<OsString> =
         std::iter::once(tf_sub).chain(subcommand.iter().skip(1).map(String::as_str)).map(OsString::from).collect();
-    if help || NO_INIT.contains(&sub) && sub != "init" {
+    if help || NO_INIT.contains(&sub) {
         command.extend(rest.iter().cloned());
         out.command = command;
         return Ok(out);
