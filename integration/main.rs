@@ -3,7 +3,9 @@
 //! what tfauth writes. Needs `integration/setup` (the README's test command runs it).
 
 mod aws_portal;
+mod keyring;
 mod sso_client;
+mod sso_login;
 mod support;
 mod terraform_run;
 

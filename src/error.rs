@@ -24,6 +24,10 @@ pub enum Error {
     Cache(#[from] crate::cache::CacheError),
     #[error(transparent)]
     Run(#[from] crate::run::RunError),
+    #[error(transparent)]
+    Portal(#[from] crate::portal::PortalError),
+    #[error(transparent)]
+    Keyring(#[from] crate::keyring::KeyringError),
     #[error("{message}")]
     Usage { message: String, hint: Option<String> },
     #[error("{message}")]
@@ -57,6 +61,8 @@ impl Error {
             Error::Run(crate::run::RunError::Write { .. }) => exit::CANTCREAT,
             Error::Run(crate::run::RunError::Spawn { .. }) => exit::UNAVAILABLE,
             Error::Run(_) => exit::DATAERR,
+            Error::Portal(e) => e.exit_code(),
+            Error::Keyring(e) => e.exit_code(),
             Error::Usage { .. } => exit::USAGE,
             Error::NotYet { .. } => exit::UNAVAILABLE,
         }
@@ -71,6 +77,8 @@ impl Error {
             Error::Provider(e) => e.hint(),
             Error::Cache(e) => e.hint(),
             Error::Run(e) => e.hint(),
+            Error::Portal(e) => e.hint(),
+            Error::Keyring(e) => e.hint(),
             Error::Usage { hint, .. } | Error::NotYet { hint, .. } => hint.clone(),
         }
     }

@@ -76,7 +76,13 @@ pub fn cold(args: &HelperArgs, env: &Env, cwd: PathBuf) -> Result<String, Error>
         ));
     }
     let tty = crate::tty::Tty::open(env);
-    let session = crate::session::obtain(&res, env, tty.as_ref().map(|t| t as _))?;
+    let login = crate::tty::LoginPrompt::new(env, false);
+    let ask = crate::session::Interaction {
+        mfa: tty.as_ref().map(|t| t as _),
+        login: login.as_ref().map(|l| l as _),
+        mode: crate::portal::Mode::Use,
+    };
+    let session = crate::session::obtain(&res, env, ask)?;
     Ok(session.credentials.to_process_json())
 }
 

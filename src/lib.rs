@@ -21,8 +21,10 @@ pub mod exit;
 pub mod fsutil;
 pub mod helper;
 pub mod identity;
+pub mod keyring;
 pub mod merge;
 pub mod output;
+pub mod portal;
 pub mod providers;
 pub mod resolve;
 pub mod run;
@@ -31,6 +33,7 @@ pub mod session;
 pub mod stacks;
 pub mod suggest;
 pub mod tty;
+pub mod vault;
 pub mod yaml;
 
 pub use error::Error;

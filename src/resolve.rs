@@ -74,7 +74,8 @@ pub fn resolve(req: &Request, env: &Env, prompt: Option<&dyn Prompt>) -> Result<
         Some(c) => c.auth.clone(),
         None => config.auth().cloned().unwrap_or_else(Node::null),
     };
-    let (auth, problems) = AuthConfig::parse(Some(&auth_node));
+    let (mut auth, problems) = AuthConfig::parse(Some(&auth_node));
+    crate::portal::add_provisioned(&mut auth, env);
     let context = component.as_ref().map(|c| format!("component `{}` in stack `{}`", c.component, c.stack));
 
     let uses_defaults = req.identity == IdentityFlag::Absent && env.get(env_vars::ATMOS_IDENTITY).is_none();
@@ -123,12 +124,17 @@ pub fn undefined_defaults(auth: &Node) -> Vec<(String, Span)> {
 }
 
 impl Resolution {
+    /// The realm: `ATMOS_AUTH_REALM`, `auth.realm`, else a hash of the config directory.
+    pub fn realm(&self, env: &Env) -> String {
+        envplan::realm(env, self.auth.realm.as_ref().map(|r| r.0.as_str()), Some(&self.config.dir))
+    }
+
     /// The environment plan for the chosen chain (empty when auth is off or absent).
     pub fn env_plan(&self, env: &Env, helper: &Path, profiles_arg: &[String]) -> Result<EnvPlan, Error> {
         let Some(chain) = &self.chain else {
             return Ok(EnvPlan::default());
         };
-        let realm = envplan::realm(env, self.auth.realm.as_ref().map(|r| r.0.as_str()), Some(&self.config.dir));
+        let realm = self.realm(env);
         if !crate::auth::schema::is_valid_realm(&realm) {
             return Err(Error::usage(
                 format!("ATMOS_AUTH_REALM `{realm}` cannot name a directory"),

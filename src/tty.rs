@@ -46,3 +46,156 @@ impl crate::providers::aws::MfaPrompt for Tty {
         (!code.is_empty()).then(|| crate::secret::Secret::new(code))
     }
 }
+
+/// The IAM Identity Center device flow on `/dev/tty`: the code and the URL, the browser
+/// opened on the URL (unless `--no-browser`, CI, or `TFAUTH_NO_BROWSER`), and a countdown
+/// rewritten in place while the service waits for the user.
+pub struct LoginPrompt {
+    open_browser: bool,
+    /// `$BROWSER`'s first entry, else the platform's opener.
+    opener: Vec<String>,
+}
+
+impl LoginPrompt {
+    /// A prompt, if there is a terminal to show it on.
+    pub fn new(env: &crate::env_vars::Env, no_browser: bool) -> Option<LoginPrompt> {
+        Tty::open(env)?;
+        let skip = no_browser
+            || env.get("CI").is_some_and(|v| v != "false")
+            || env.get("TFAUTH_NO_BROWSER").is_some_and(|v| !v.is_empty() && v != "0" && v != "false");
+        let opener = match env.get("BROWSER").and_then(|b| b.split(':').find(|s| !s.trim().is_empty())) {
+            Some(b) => b.split_whitespace().map(str::to_string).collect(),
+            None if cfg!(target_os = "macos") => vec!["open".to_string()],
+            None => vec!["xdg-open".to_string()],
+        };
+        Some(LoginPrompt { open_browser: !skip, opener })
+    }
+
+    fn write(&self, text: &str) {
+        if let Ok(mut tty) = std::fs::OpenOptions::new().write(true).open("/dev/tty") {
+            let _ = tty.write_all(text.as_bytes());
+            let _ = tty.flush();
+        }
+    }
+
+    /// Starts the opener on `url` and forgets it (a thread reaps it). Its output is
+    /// discarded: browsers are chatty, and the terminal belongs to the prompt.
+    fn launch(&self, url: &str) -> bool {
+        let mut argv = self.opener.clone();
+        match argv.iter_mut().find(|a| a.contains("%s")) {
+            Some(a) => *a = a.replace("%s", url),
+            None => argv.push(url.to_string()),
+        }
+        let Some((program, args)) = argv.split_first() else { return false };
+        let child = std::process::Command::new(program)
+            .args(args)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn();
+        match child {
+            Ok(mut c) => {
+                std::thread::spawn(move || c.wait());
+                true
+            }
+            Err(e) => {
+                tracing::debug!(opener = %program, error = %e, "cannot start the browser opener");
+                false
+            }
+        }
+    }
+}
+
+impl crate::portal::LoginUi for LoginPrompt {
+    fn begin(&self, portal: &crate::portal::PortalRef, auth: &crate::providers::sso::DeviceAuthorization) {
+        let mut text = format!(
+            "\nSign in to IAM Identity Center for `{}` ({}).\n\n  Code: {}\n  URL:  {}\n\n",
+            portal.provider, portal.start_url, auth.user_code, auth.verification_uri_complete
+        );
+        if self.open_browser && self.launch(&auth.verification_uri_complete) {
+            text.push_str("The browser is opening on that URL; check that it shows the same code, then approve.\n");
+        } else {
+            text.push_str("Open the URL in a browser, check that it shows the same code, then approve.\n");
+        }
+        self.write(&text);
+    }
+
+    fn progress(&self, event: crate::providers::sso::PollEvent) {
+        if let crate::providers::sso::PollEvent::Waiting { remaining } = event {
+            let s = remaining.as_secs();
+            self.write(&format!("\r\x1b[KWaiting for approval... {}:{:02} left", s / 60, s % 60));
+        }
+    }
+
+    fn end(&self, failure: Option<&crate::providers::sso::SsoError>) {
+        match failure {
+            None => self.write("\r\x1b[KSigned in.\n"),
+            Some(e) => self.write(&format!("\r\x1b[KNot signed in: {e}\n")),
+        }
+    }
+}
+
+/// An access key id and secret for `auth user configure`: asked on `/dev/tty` (the secret
+/// without echo), or, when stdin is not a terminal, read as two lines from stdin. Never
+/// from arguments, where other users could read them in the process list.
+pub fn read_access_key(env: &crate::env_vars::Env) -> Result<(String, crate::secret::Secret), String> {
+    use std::io::IsTerminal;
+    let (id, secret) = if std::io::stdin().is_terminal() {
+        if Tty::open(env).is_none() {
+            return Err("there is no terminal to ask for the access key on".into());
+        }
+        let id = ask_line("AWS access key id: ", true).ok_or("no access key id was given")?;
+        let secret = ask_line("AWS secret access key (not shown): ", false).ok_or("no secret access key was given")?;
+        (id, secret)
+    } else {
+        let mut lines = std::io::stdin().lock().lines();
+        let id = lines.next().and_then(Result::ok).unwrap_or_default();
+        let secret = lines.next().and_then(Result::ok).unwrap_or_default();
+        (id, secret)
+    };
+    let id = id.trim().to_string();
+    let secret = crate::secret::Secret::new(secret.trim());
+    if !(16..=128).contains(&id.len()) || !id.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit()) {
+        return Err(format!(
+            "`{}` is not an AWS access key id (16 to 128 capital letters and digits, like AKIA...)",
+            id.chars().take(32).collect::<String>()
+        ));
+    }
+    if secret.expose().is_empty() || secret.expose().contains(char::is_whitespace) {
+        return Err("the secret access key is empty or holds blanks".into());
+    }
+    Ok((id, secret))
+}
+
+/// One line from `/dev/tty` after `question`; with `echo` off, typed characters are not
+/// shown (the terminal's mode is restored afterwards, also on error).
+fn ask_line(question: &str, echo: bool) -> Option<String> {
+    use std::os::fd::AsRawFd;
+    let tty = std::fs::OpenOptions::new().read(true).write(true).open("/dev/tty").ok()?;
+    let mut out = tty.try_clone().ok()?;
+    write!(out, "{question}").ok()?;
+    out.flush().ok()?;
+    let fd = tty.as_raw_fd();
+    // SAFETY: tcgetattr/tcsetattr on a descriptor we own, with a zeroed termios they fill.
+    let saved = unsafe {
+        let mut t: libc::termios = std::mem::zeroed();
+        (libc::tcgetattr(fd, &mut t) == 0).then_some(t)
+    };
+    if !echo && let Some(mut t) = saved {
+        t.c_lflag &= !libc::ECHO;
+        // SAFETY: as above.
+        unsafe { libc::tcsetattr(fd, libc::TCSANOW, &t) };
+    }
+    let mut line = String::new();
+    let read = BufReader::new(&tty).read_line(&mut line);
+    if !echo {
+        if let Some(t) = saved {
+            // SAFETY: restores the mode read above.
+            unsafe { libc::tcsetattr(fd, libc::TCSANOW, &t) };
+        }
+        let _ = writeln!(out);
+    }
+    read.ok()?;
+    let line = line.trim().to_string();
+    (!line.is_empty()).then_some(line)
+}

@@ -32,7 +32,13 @@ fn main() -> ExitCode {
             return ExitCode::from(exit::NOINPUT as u8);
         }
     };
-    let ctx = Ctx { env, cwd, self_exe: std::env::current_exe().ok(), profiles: cli.profile.clone() };
+    let ctx = Ctx {
+        env,
+        cwd,
+        self_exe: std::env::current_exe().ok(),
+        profiles: cli.profile.clone(),
+        no_browser: cli.no_browser,
+    };
     match run(cli, ctx) {
         Ok(code) => ExitCode::from(code.clamp(0, 255) as u8),
         Err(e) => {

@@ -158,6 +158,14 @@ pub fn cache_home(env: &Env) -> Option<PathBuf> {
         .map(|base| base.join("tfauth"))
 }
 
+/// Whose a cache entry is: the leaf identity, the chain's root, the realm.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Owner {
+    pub identity: String,
+    pub root: String,
+    pub realm: String,
+}
+
 /// The credentials cache directory for one kind of credential.
 pub struct Cache {
     dir: PathBuf,
@@ -198,6 +206,11 @@ impl Cache {
         Some(Cache { dir: cache_home(env)?.join(kind) })
     }
 
+    /// A cache in `dir` (the SSO token store keeps its lock files there).
+    pub fn at(dir: PathBuf) -> Cache {
+        Cache { dir }
+    }
+
     pub fn dir(&self) -> &std::path::Path {
         &self.dir
     }
@@ -218,9 +231,51 @@ impl Cache {
             .map_err(|source| CacheError::Io { dir: self.dir.clone(), source })
     }
 
-    /// Removes the entry for `key` (logout, or credentials that STS rejected).
-    pub fn remove(&self, key: &str) {
-        let _ = std::fs::remove_file(self.entry(key));
+    /// Like [`Cache::write`], with whose entry it is, so `auth logout` can find every
+    /// entry of an identity (there is one per place its definition differs).
+    pub fn write_owned(&self, key: &str, creds: &Credentials, owner: &Owner) -> Result<(), CacheError> {
+        let mut doc: serde_json::Value = serde_json::from_str(&creds.json(true)).unwrap_or_default();
+        if let Some(m) = doc.as_object_mut() {
+            m.insert("Identity".into(), owner.identity.clone().into());
+            m.insert("Root".into(), owner.root.clone().into());
+            m.insert("Realm".into(), owner.realm.clone().into());
+        }
+        crate::fsutil::write_private_atomic(&self.entry(key), doc.to_string().as_bytes())
+            .map_err(|source| CacheError::Io { dir: self.dir.clone(), source })
+    }
+
+    /// Every entry's key and owner (`None` for entries written without one).
+    pub fn entries(&self) -> Vec<(String, Option<Owner>)> {
+        let Ok(dir) = std::fs::read_dir(&self.dir) else { return vec![] };
+        let mut out: Vec<(String, Option<Owner>)> = dir
+            .flatten()
+            .filter_map(|e| {
+                let name = e.file_name().to_string_lossy().into_owned();
+                let key = name.strip_suffix(".json")?.to_string();
+                if key.starts_with('.') {
+                    return None;
+                }
+                let owner = std::fs::read_to_string(e.path())
+                    .ok()
+                    .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+                    .and_then(|v| {
+                        Some(Owner {
+                            identity: v.get("Identity")?.as_str()?.to_string(),
+                            root: v.get("Root")?.as_str()?.to_string(),
+                            realm: v.get("Realm")?.as_str()?.to_string(),
+                        })
+                    });
+                Some((key, owner))
+            })
+            .collect();
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        out
+    }
+
+    /// Removes the entry for `key` and its lock file; true if the entry was there.
+    pub fn remove(&self, key: &str) -> bool {
+        let _ = std::fs::remove_file(self.dir.join(format!("{key}.lock")));
+        std::fs::remove_file(self.entry(key)).is_ok()
     }
 
     /// Takes the refresh lock for `key`, waiting up to `wait` for another process.

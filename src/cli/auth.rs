@@ -38,6 +38,14 @@ pub enum AuthCommand {
         #[arg(last = true, required = true)]
         command: Vec<std::ffi::OsString>,
     },
+    /// Sign in: to an IAM Identity Center provider (--provider), or get a session for an identity.
+    Login(super::login::LoginArgs),
+    /// Show who the identity is: principal ARN (STS GetCallerIdentity), account, region, expiry.
+    Whoami(super::login::WhoamiArgs),
+    /// Remove what tfauth keeps for an identity, a provider (--provider) or everything (--all).
+    Logout(super::login::LogoutArgs),
+    /// aws/user identities: store their access keys in the keyring.
+    User(super::login::UserArgs),
     /// List providers and identities.
     List {
         #[command(flatten)]
@@ -66,6 +74,10 @@ pub fn run(args: AuthArgs, ctx: &Ctx) -> Result<i32, Error> {
             let program = resolve_program(program, &ctx.env);
             crate::exec::exec(program, args, &ctx.cwd, &crate::exec::ChildEnv::from_plan(Some(&plan), &ctx.env))
         }
+        AuthCommand::Login(a) => super::login::login(a, ctx),
+        AuthCommand::Whoami(a) => super::login::whoami(a, ctx),
+        AuthCommand::Logout(a) => super::login::logout(a, ctx),
+        AuthCommand::User(a) => super::login::user(a, ctx),
         AuthCommand::List { target, format, providers, identities } => {
             let (_, auth, _) = load_auth(&target, ctx)?;
             let show = if providers || identities {
@@ -86,7 +98,8 @@ fn load_auth(target: &Target, ctx: &Ctx) -> Result<(Node, AuthConfig, Vec<crate:
         Some(c) => c.auth.clone(),
         None => cfg.auth().cloned().unwrap_or_else(Node::null),
     };
-    let (auth, problems) = AuthConfig::parse(Some(&node));
+    let (mut auth, problems) = AuthConfig::parse(Some(&node));
+    crate::portal::add_provisioned(&mut auth, &ctx.env);
     Ok((node, auth, problems))
 }
 

@@ -6,6 +6,7 @@
 pub mod auth;
 pub mod describe;
 pub mod list;
+pub mod login;
 pub mod terraform;
 
 use crate::env_vars::Env;
@@ -31,6 +32,9 @@ pub struct Cli {
     /// Only errors on stderr.
     #[arg(short, long, global = true)]
     pub quiet: bool,
+    /// Show the IAM Identity Center login URL without opening a browser (also TFAUTH_NO_BROWSER).
+    #[arg(long, global = true)]
+    pub no_browser: bool,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -77,11 +81,14 @@ pub fn identity_flag(v: Option<&str>) -> IdentityFlag {
 
 /// What every command gets: the environment snapshot, the working directory, and where
 /// this executable lives (to find the helper and to never exec itself).
+#[derive(Clone)]
 pub struct Ctx {
     pub env: Env,
     pub cwd: PathBuf,
     pub self_exe: Option<PathBuf>,
     pub profiles: Vec<String>,
+    /// `--no-browser`: show the login URL, do not open it.
+    pub no_browser: bool,
 }
 
 impl Ctx {
@@ -143,7 +150,13 @@ pub fn authenticate(
         });
     }
     let tty = ctx.prompt();
-    let session = crate::session::obtain(res, &ctx.env, tty.as_ref().map(|t| t as _))?;
+    let login = crate::tty::LoginPrompt::new(&ctx.env, ctx.no_browser);
+    let ask = crate::session::Interaction {
+        mfa: tty.as_ref().map(|t| t as _),
+        login: login.as_ref().map(|l| l as _),
+        mode: crate::portal::Mode::Use,
+    };
+    let session = crate::session::obtain(res, &ctx.env, ask)?;
     let static_creds =
         static_creds || res.auth_node.get("static_credentials").and_then(crate::yaml::Node::as_bool) == Some(true);
     let plan = if static_creds { plan.with_static_credentials(identity, &session.credentials) } else { plan };

@@ -35,6 +35,8 @@ pub struct TfArgs {
     pub dry_run: bool,
     /// Write session keys into the credentials file instead of `credential_process`.
     pub static_credentials: bool,
+    /// `--no-browser`: show the IAM Identity Center login URL without opening it.
+    pub no_browser: bool,
     /// `--skip-init`, `--force`, `--from-plan`, `--planfile`, `--skip-planfile`.
     pub run: RunOptions,
     /// For terraform, in order.
@@ -72,6 +74,7 @@ pub fn parse(args: &[OsString]) -> Result<TfArgs, Error> {
             "--profile" => out.profiles.push(value(&mut i, s)?),
             "--dry-run" => out.dry_run = true,
             "--static-credentials" => out.static_credentials = true,
+            "--no-browser" => out.no_browser = true,
             "--skip-init" => out.run.skip_init = true,
             "--force" => out.run.force = true,
             "--from-plan" | "-from-plan" => out.run.from_plan = true,
@@ -120,6 +123,13 @@ pub fn parse(args: &[OsString]) -> Result<TfArgs, Error> {
 
 pub fn run(args: Vec<OsString>, ctx: &Ctx) -> Result<i32, Error> {
     let mut tf = parse(&args)?;
+    let with_flag;
+    let ctx = if tf.no_browser && !ctx.no_browser {
+        with_flag = Ctx { no_browser: true, ..ctx.clone() };
+        &with_flag
+    } else {
+        ctx
+    };
     let mut profiles = ctx.profiles.clone();
     profiles.append(&mut tf.profiles);
     let Some(stack) = tf.stack.clone() else {
@@ -186,7 +196,8 @@ pub fn run(args: Vec<OsString>, ctx: &Ctx) -> Result<i32, Error> {
 /// No stack: run the real terraform with the same words, in the same directory.
 fn passthrough(args: &[OsString], tf: &TfArgs, ctx: &Ctx) -> Result<i32, Error> {
     let terraform = find_terraform(None, &ctx.env, ctx.self_exe.as_deref());
-    let forwarded: Vec<OsString> = args.iter().filter(|a| a.to_str() != Some("--dry-run")).cloned().collect();
+    let forwarded: Vec<OsString> =
+        args.iter().filter(|a| !matches!(a.to_str(), Some("--dry-run" | "--no-browser"))).cloned().collect();
     let wants_auth = match &tf.identity {
         IdentityFlag::Absent => {
             ctx.env.get(crate::env_vars::ATMOS_IDENTITY).is_some_and(|v| !crate::env_vars::is_identity_disabled(v))

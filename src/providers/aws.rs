@@ -2,8 +2,8 @@
 //! `AWS_ENDPOINT_URL_STS` the standard way, throttling is retried with backoff, and every
 //! call has a timeout. Used only on the cold path; the runtime lives for one fetch.
 
-use super::{ProviderError, github};
-use crate::auth::{IdentityKind, ProviderKind};
+use super::{ProviderError, github, sso};
+use crate::auth::{IdentityKind, ProviderKind, schema::AccountRef};
 use crate::cache::Credentials;
 use crate::env_vars::Env;
 use crate::identity::{Chain, ChainRoot};
@@ -25,17 +25,77 @@ pub struct FetchContext<'a> {
     pub env: &'a Env,
     pub region: String,
     pub mfa: Option<&'a dyn MfaPrompt>,
+    /// The IAM Identity Center access token, when the chain starts at such a provider
+    /// (the caller gets it through [`crate::portal`]).
+    pub sso_token: Option<&'a Secret>,
+    /// The `aws/user` keys stored in the keyring, when the chain starts at such an
+    /// identity and its configuration holds none.
+    pub user_keys: Option<(String, Secret)>,
 }
 
 /// Credentials for the chain's leaf.
 pub fn fetch(chain: &Chain, ctx: &FetchContext<'_>) -> Result<Credentials, ProviderError> {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(ProviderError::Runtime)?;
-    rt.block_on(walk(chain, ctx))
+    if let ChainRoot::Provider(p) = &chain.root
+        && let Some(ProviderKind::IamIdentityCenter { region, .. }) = &p.kind
+    {
+        // The portal speaks plain JSON over a blocking client: a chain of one permission
+        // set never starts an async runtime.
+        let creds = permission_set(&p.name, region, &chain.hops[0], ctx)?;
+        if chain.hops.len() == 1 {
+            return Ok(creds);
+        }
+        return runtime()?.block_on(assume_hops(creds, &chain.hops[1..], ctx));
+    }
+    runtime()?.block_on(walk(chain, ctx))
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, ProviderError> {
+    tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(ProviderError::Runtime)
+}
+
+/// GetRoleCredentials for an aws/permission-set identity, its account found by id, or by
+/// name through every page of ListAccounts.
+fn permission_set(
+    provider: &str,
+    portal_region: &str,
+    id: &crate::auth::Identity,
+    ctx: &FetchContext<'_>,
+) -> Result<Credentials, ProviderError> {
+    let Some(IdentityKind::PermissionSet { permission_set, account }) = &id.kind else {
+        return Err(unsupported(&id.name, &format!("{} from aws/iam-identity-center", id.kind_name)));
+    };
+    let token = ctx.sso_token.ok_or_else(|| ProviderError::NeedTerminal {
+        identity: id.name.clone(),
+        what: "an IAM Identity Center login",
+    })?;
+    let ep = sso::Endpoints::from_env(ctx.env, portal_region)?;
+    let account_id = match account {
+        AccountRef::Id(a) => a.clone(),
+        AccountRef::Name(name) => {
+            let accounts = sso::list_accounts(&ep, token)?;
+            match accounts.iter().find(|a| &a.name == name).or_else(|| {
+                let folded: Vec<_> = accounts.iter().filter(|a| a.name.eq_ignore_ascii_case(name)).collect();
+                (folded.len() == 1).then(|| folded[0])
+            }) {
+                Some(a) => a.id.clone(),
+                None => {
+                    return Err(ProviderError::AccountNotFound {
+                        identity: id.name.clone(),
+                        provider: provider.to_string(),
+                        name: name.clone(),
+                        available: accounts.into_iter().map(|a| a.name).collect(),
+                    });
+                }
+            }
+        }
+    };
+    tracing::debug!(identity = %id.name, account = %account_id, permission_set = %permission_set, "GetRoleCredentials");
+    Ok(sso::get_role_credentials(&ep, token, &account_id, permission_set)?)
 }
 
 async fn walk(chain: &Chain, ctx: &FetchContext<'_>) -> Result<Credentials, ProviderError> {
     let mut hops = chain.hops.iter().peekable();
-    let mut creds = match &chain.root {
+    let creds = match &chain.root {
         ChainRoot::Provider(p) => match &p.kind {
             Some(ProviderKind::GithubOidc { region, audience }) => {
                 let first = hops.next().expect("a chain has a leaf");
@@ -62,8 +122,9 @@ async fn walk(chain: &Chain, ctx: &FetchContext<'_>) -> Result<Credentials, Prov
             match &first.kind {
                 Some(IdentityKind::User { access_key_id, secret_access_key, mfa_arn }) => {
                     // Keys from the configuration (literal or !env), else the environment.
-                    let (key, secret) = match (access_key_id, secret_access_key) {
-                        (Some(k), Some(s)) => (k.expose().to_string(), s.clone()),
+                    let (key, secret) = match (access_key_id, secret_access_key, &ctx.user_keys) {
+                        (Some(k), Some(s), _) => (k.expose().to_string(), s.clone()),
+                        (_, _, Some((k, s))) => (k.clone(), s.clone()),
                         _ => match (ctx.env.get("AWS_ACCESS_KEY_ID"), ctx.env.get("AWS_SECRET_ACCESS_KEY")) {
                             (Some(k), Some(s)) => (k.to_string(), Secret::new(s)),
                             _ => return Err(ProviderError::NoUserKeys { identity: first.name.clone() }),
@@ -87,6 +148,15 @@ async fn walk(chain: &Chain, ctx: &FetchContext<'_>) -> Result<Credentials, Prov
             }
         }
     };
+    assume_hops(creds, &hops.cloned().collect::<Vec<_>>(), ctx).await
+}
+
+/// AssumeRole and AssumeRoot, hop by hop, each signed with the previous hop's credentials.
+async fn assume_hops(
+    mut creds: Credentials,
+    hops: &[crate::auth::Identity],
+    ctx: &FetchContext<'_>,
+) -> Result<Credentials, ProviderError> {
     for hop in hops {
         match &hop.kind {
             Some(IdentityKind::AssumeRole { role_arn, external_id, duration_secs, session_name }) => {
@@ -100,6 +170,22 @@ async fn walk(chain: &Chain, ctx: &FetchContext<'_>) -> Result<Credentials, Prov
                     .send()
                     .await
                     .map_err(|e| sts_error(e, &hop.name, "AssumeRole", Some(role_arn), ctx))?;
+                creds = from_sts(out.credentials(), &hop.name)?;
+            }
+            Some(IdentityKind::AssumeRoot { target_principal, task_policy_arn, duration_secs }) => {
+                let sts = client(ctx, hop.region.as_deref(), Some(&creds)).await;
+                let policy = aws_sdk_sts::types::PolicyDescriptorType::builder().arn(task_policy_arn).build();
+                let secs = duration_secs.unwrap_or(crate::auth::schema::ASSUME_ROOT_MAX_SECS).min(900) as i32;
+                let out = sts
+                    .assume_root()
+                    .target_principal(target_principal)
+                    .task_policy_arn(policy)
+                    .duration_seconds(secs)
+                    .send()
+                    .await
+                    .map_err(|e| {
+                        sts_error(e, &hop.name, "AssumeRoot", Some(&format!("root of {target_principal}")), ctx)
+                    })?;
                 creds = from_sts(out.credentials(), &hop.name)?;
             }
             _ => return Err(unsupported(&hop.name, &hop.kind_name)),
@@ -153,6 +239,37 @@ async fn ambient(identity: &str, ctx: &FetchContext<'_>) -> Result<Credentials, 
         session_token: c.session_token().map(Secret::new),
         expiration: c.expiry().map(OffsetDateTime::from),
         issued: Some(OffsetDateTime::now_utc()),
+    })
+}
+
+/// Who STS says `creds` belong to (`whoami`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CallerIdentity {
+    pub arn: String,
+    pub account: String,
+    pub user_id: String,
+}
+
+/// GetCallerIdentity with `creds`, at the STS endpoint the environment names.
+pub fn caller_identity(
+    identity: &str,
+    creds: &Credentials,
+    env: &Env,
+    region: String,
+) -> Result<CallerIdentity, ProviderError> {
+    let ctx = FetchContext { env, region, mfa: None, sso_token: None, user_keys: None };
+    runtime()?.block_on(async {
+        let sts = client(&ctx, None, Some(creds)).await;
+        let out = sts
+            .get_caller_identity()
+            .send()
+            .await
+            .map_err(|e| sts_error(e, identity, "GetCallerIdentity", None, &ctx))?;
+        Ok(CallerIdentity {
+            arn: out.arn().unwrap_or_default().to_string(),
+            account: out.account().unwrap_or_default().to_string(),
+            user_id: out.user_id().unwrap_or_default().to_string(),
+        })
     })
 }
 

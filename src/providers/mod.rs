@@ -45,6 +45,8 @@ pub enum ProviderError {
     Runtime(#[source] std::io::Error),
     #[error(transparent)]
     Sso(#[from] sso::SsoError),
+    #[error("identity `{identity}`: account `{name}` is not among the {} account(s) provider `{provider}` offers", available.len())]
+    AccountNotFound { identity: String, provider: String, name: String, available: Vec<String> },
 }
 
 impl ProviderError {
@@ -74,6 +76,7 @@ impl ProviderError {
             }
             ProviderError::Recursion { .. } | ProviderError::Runtime(_) => exit::SOFTWARE,
             ProviderError::Sso(e) => e.exit_code(),
+            ProviderError::AccountNotFound { .. } => exit::NOPERM,
         }
     }
 
@@ -115,6 +118,16 @@ impl ProviderError {
             }
             ProviderError::Runtime(_) => "this is a bug in tfauth; please report it".into(),
             ProviderError::Sso(e) => return e.hint(),
+            ProviderError::AccountNotFound { name, available, .. } => {
+                match crate::suggest::nearest(name, available.iter().map(String::as_str)).first() {
+                    Some(n) => format!("did you mean `{n}`? Fix `principal.account.name`, or use `principal.account.id`"),
+                    None if available.is_empty() => "you are assigned no accounts in IAM Identity Center; ask your administrator".into(),
+                    None => format!(
+                        "fix `principal.account.name`; the accounts you may use: {}",
+                        available.iter().take(12).cloned().collect::<Vec<_>>().join(", ")
+                    ),
+                }
+            }
         })
     }
 }
