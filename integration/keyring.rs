@@ -100,7 +100,7 @@ impl Drop for Bus {
 
 /// gnome-keyring-daemon's Secret Service on a private bus, its login keyring unlocked,
 /// in a temp HOME / XDG_DATA_HOME / XDG_RUNTIME_DIR. Both daemons are killed on drop.
-struct SecretService {
+pub(crate) struct SecretService {
     daemon: Child,
     bus: Bus,
     dir: tempfile::TempDir,
@@ -108,7 +108,7 @@ struct SecretService {
 
 impl SecretService {
     /// None when the tools are missing and the test is told to skip.
-    fn start() -> Option<SecretService> {
+    pub(crate) fn start() -> Option<SecretService> {
         if !tools_present(&["dbus-daemon", "gnome-keyring-daemon", "secret-tool", "dbus-send"]) {
             return None;
         }
@@ -147,7 +147,7 @@ impl SecretService {
         Some(ss)
     }
 
-    fn env(&self) -> Vec<(String, String)> {
+    pub(crate) fn env(&self) -> Vec<(String, String)> {
         env_of(self.dir.path(), &self.bus.address)
     }
 
@@ -163,7 +163,7 @@ impl SecretService {
     }
 
     /// Runs `secret-tool` against this Secret Service: (exit code, stdout).
-    fn secret_tool(&self, args: &[&str], stdin: Option<&str>) -> (i32, String) {
+    pub(crate) fn secret_tool(&self, args: &[&str], stdin: Option<&str>) -> (i32, String) {
         let mut child = Command::new("secret-tool")
             .args(args)
             .env_clear()

@@ -4,6 +4,7 @@
 
 mod aws_portal;
 mod keyring;
+mod keyring_use;
 mod sso_client;
 mod sso_login;
 mod support;

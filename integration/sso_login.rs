@@ -79,6 +79,8 @@ pub struct SsoBed {
     pub bed: Bed,
     pub portal: Portal,
     pub moto: Moto,
+    /// More environment for every command (a keyring password, a bus address).
+    pub env: Vec<(String, String)>,
 }
 
 impl SsoBed {
@@ -95,7 +97,7 @@ impl SsoBed {
         std::fs::write(&opener, format!("#!/bin/sh\necho \"$@\" >> {}\n", bed.dir.path().join("opened").display()))
             .unwrap();
         std::fs::set_permissions(&opener, std::fs::Permissions::from_mode(0o755)).unwrap();
-        SsoBed { bed, portal, moto }
+        SsoBed { bed, portal, moto, env: Vec::new() }
     }
 
     /// A command without a terminal (CI=true), pointed at the stand-in and moto.
@@ -109,6 +111,7 @@ impl SsoBed {
                 format!("{}:{}:/usr/bin:/bin", self.bed.dir.path().join("bin").display(), venv().join("bin").display()),
             )
             .stdin(Stdio::null());
+        c.envs(self.env.iter().map(|(k, v)| (k, v)));
         c
     }
 
@@ -491,7 +494,7 @@ fn sso_storm_of_50_helpers_makes_one_device_authorization() {
         let mut s = String::new();
         for i in 0..50 {
             s.push_str(&format!(
-                "{HELPER} --identity {} --config {} > {dir}/{tag}{i}.out 2> {dir}/{tag}{i}.err; echo $? > {dir}/{tag}{i}.code &\n",
+                "({HELPER} --identity {} --config {} > {dir}/{tag}{i}.out 2> {dir}/{tag}{i}.err; echo $? > {dir}/{tag}{i}.code) &\n",
                 ids[i % ids.len()],
                 b.bed.repo().join("atmos.yaml").display(),
                 dir = out.display()
@@ -538,4 +541,70 @@ fn sso_storm_of_50_helpers_makes_one_device_authorization() {
         keys.insert(v["AccessKeyId"].as_str().unwrap().to_string());
     }
     assert_eq!(keys.len(), ids.len(), "one session per identity, shared by its helpers");
+}
+
+#[test]
+fn sso_plan_hands_terraform_a_profile_whose_helper_serves_the_permission_set_chain() {
+    let b = SsoBed::new(PortalOpts { approve_after_polls: Some(0), slow_down_polls: 0, ..Default::default() }, "");
+    b.login();
+    let bin = b.bed.dir.path().join("bin");
+    standin_terraform(&bin);
+    let rec = b.bed.dir.path().join("record.json");
+    let mut c = b.cmd(TFAUTH);
+    c.env("RECORD", &rec).env("STANDIN_STS", b.portal.url()).args([
+        "plan",
+        "vpc",
+        "-s",
+        "plat-use2-dev",
+        "-i",
+        "dev/deployer",
+        "--skip-init",
+    ]);
+    let o = run(c);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let r: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&rec).unwrap()).unwrap();
+    assert_eq!(r["env"]["AWS_PROFILE"], "dev/deployer");
+    // boto3 inside "terraform" ran the helper from the profile and got the chain's role.
+    let arn = r["arn"].as_str().unwrap_or_else(|| panic!("{r}"));
+    assert!(arn.starts_with("arn:aws:sts::111111111111:assumed-role/Deployer/"), "{arn}");
+    assert_eq!(b.portal.count("StartDeviceAuthorization"), 1, "the run reused the login");
+}
+
+#[test]
+fn sso_a_login_denied_in_the_browser_fails_every_waiting_helper_without_a_second_prompt() {
+    let b = SsoBed::new(PortalOpts { approve_after_polls: None, slow_down_polls: 0, ..Default::default() }, "");
+    let out = b.bed.dir.path().join("denied");
+    std::fs::create_dir_all(&out).unwrap();
+    let mut script = String::new();
+    for i in 0..6 {
+        script.push_str(&format!(
+            "({HELPER} --identity {} --config {} > {dir}/{i}.out 2> {dir}/{i}.err; echo $? > {dir}/{i}.code) &\n",
+            ["dev/admin", "prod/readonly"][i % 2],
+            b.bed.repo().join("atmos.yaml").display(),
+            dir = out.display()
+        ));
+    }
+    script.push_str("wait\n");
+    let path = b.bed.dir.path().join("denied.sh");
+    std::fs::write(&path, script).unwrap();
+    let started = Instant::now();
+    let o = std::thread::scope(|s| {
+        let run = s.spawn(|| b.pty_shell(&format!("sh {}", path.display())));
+        while b.portal.pending_user_codes().is_empty() {
+            assert!(started.elapsed() < Duration::from_secs(60), "no device flow started");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        assert_eq!(b.portal.deny(), 1);
+        run.join().unwrap()
+    });
+    assert_eq!(o.code, 0, "{}", o.stdout);
+    assert!(started.elapsed() < Duration::from_secs(60), "nobody waited for a second login");
+    assert_eq!(b.portal.count("StartDeviceAuthorization"), 1, "the denial was everyone's answer");
+    for i in 0..6 {
+        let code = std::fs::read_to_string(out.join(format!("{i}.code"))).unwrap();
+        let err = std::fs::read_to_string(out.join(format!("{i}.err"))).unwrap();
+        assert_eq!(code.trim(), "77", "helper {i}: {err}");
+        assert!(err.contains("tfauth auth login --provider acme-sso"), "helper {i}: {err}");
+        assert!(std::fs::read_to_string(out.join(format!("{i}.out"))).unwrap().is_empty());
+    }
 }

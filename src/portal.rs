@@ -261,7 +261,7 @@ pub fn access_token(
             start_url: portal.start_url.clone(),
         });
     }
-    let waiting_since = std::time::SystemTime::now();
+    let waiting_since = began();
     let _lock = store.lock(LOGIN_WAIT)?;
     let current =
         store.load().map_err(|e| with_provider(e, portal))?.filter(|f| f.is_for(&portal.start_url, &portal.region));
@@ -349,6 +349,21 @@ fn device_flow(
     ui.end(outcome.as_ref().err());
     let token = outcome?;
     Ok(TokenFile::new(&portal.start_url, &portal.region, &token, Some(&reg)))
+}
+
+/// When this process began wanting credentials (the first call; see [`begin`]). A login
+/// that failed in another process after this moment is this process's answer too.
+fn began() -> std::time::SystemTime {
+    *BEGAN.get_or_init(std::time::SystemTime::now)
+}
+
+static BEGAN: std::sync::OnceLock<std::time::SystemTime> = std::sync::OnceLock::new();
+
+/// Notes that this process now wants credentials, before it waits for any lock (a helper
+/// queued behind another helper of the same identity must still see that one's failed
+/// login as its own).
+pub fn begin() {
+    began();
 }
 
 fn with_provider(e: PortalError, portal: &PortalRef) -> PortalError {

@@ -52,6 +52,7 @@ pub fn key(res: &Resolution, chain: &Chain) -> String {
 /// Gets fresh AWS credentials for the resolution's chain.
 pub fn obtain(res: &Resolution, env: &Env, ask: Interaction<'_>) -> Result<Session, Error> {
     let chain = res.chain.as_ref().ok_or_else(|| Error::usage("no identity was chosen", None))?;
+    portal::begin();
     let key = key(res, chain);
     let margin = margin(res, env);
     let cache = Cache::new(env, "aws").ok_or_else(|| {

@@ -63,7 +63,17 @@ pub fn user_keys(res: &Resolution, chain: &Chain, env: &Env) -> Result<Option<(S
         Some(crate::auth::IdentityKind::User { access_key_id: None, .. }) => {}
         _ => return Ok(None),
     }
-    let Some(ring) = open(&res.auth_node, env)? else { return Ok(None) };
+    let env_keys = env.get("AWS_ACCESS_KEY_ID").is_some() && env.get("AWS_SECRET_ACCESS_KEY").is_some();
+    let ring = match open(&res.auth_node, env) {
+        Ok(Some(r)) => r,
+        Ok(None) => return Ok(None),
+        // A locked file keyring is no reason to fail when the environment has keys.
+        Err(Error::Keyring(KeyringError::PasswordMissing { .. })) if env_keys => {
+            tracing::debug!("the file keyring has no password; using the keys in the environment");
+            return Ok(None);
+        }
+        Err(e) => return Err(e),
+    };
     let key = user_key(&res.realm(env), &first.name);
     match ring.get(&key)? {
         Some(doc) => Ok(decode_user_keys(&doc)),

@@ -1,0 +1,141 @@
+//! The keyring as tfauth uses it: IAM Identity Center tokens and `aws/user` keys in the
+//! encrypted file keyring and in a real Secret Service (gnome-keyring on a private bus),
+//! the wrong password, a tampered file, the fallback when no Secret Service answers, and
+//! logout removing the entries.
+
+use crate::aws_portal::PortalOpts;
+use crate::keyring::SecretService;
+use crate::sso_login::SsoBed;
+use crate::support::*;
+use std::io::Write;
+use std::os::unix::fs::PermissionsExt;
+use std::process::Stdio;
+
+const PASSWORD: &str = "correct-horse-battery";
+const KEY_ID: &str = "AKIAKEYRINGTEST0001";
+const SECRET: &str = "keyring-secret-CANARY-0001";
+
+fn bed(keyring: &str) -> SsoBed {
+    let extra = format!("    ci-user:\n      kind: aws/user\n  keyring:\n    type: {keyring}\n");
+    SsoBed::new(PortalOpts { approve_after_polls: Some(0), slow_down_polls: 0, ..Default::default() }, &extra)
+}
+
+fn tfauth(b: &SsoBed, args: &[&str]) -> Out {
+    let mut c = b.cmd(TFAUTH);
+    c.args(args);
+    run(c)
+}
+
+/// `auth user configure -i ci-user` with the keys piped on stdin.
+fn configure_user(b: &SsoBed) -> Out {
+    let mut c = b.cmd(TFAUTH);
+    c.args(["auth", "user", "configure", "-i", "ci-user"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = c.spawn().unwrap();
+    child.stdin.take().unwrap().write_all(format!("{KEY_ID}\n{SECRET}\n").as_bytes()).unwrap();
+    let o = child.wait_with_output().unwrap();
+    Out {
+        code: o.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+    }
+}
+
+#[test]
+fn keyring_file_holds_the_sso_token_and_user_keys_encrypted() {
+    let mut b = bed("file");
+    b.env.push(("ATMOS_KEYRING_PASSWORD".into(), PASSWORD.into()));
+    b.login();
+    assert!(b.token_file().is_none(), "no plaintext token file when a keyring is configured");
+    let file = b.bed.home().join(".local/share/tfauth/keyring");
+    let bytes = std::fs::read(&file).expect("the file keyring");
+    assert_eq!(std::fs::metadata(&file).unwrap().permissions().mode() & 0o777, 0o600);
+    let token = b.portal.access_tokens()[0].clone();
+    assert!(!bytes.windows(token.len()).any(|w| w == token.as_bytes()), "the token is not in the file in clear");
+
+    // Credentials through the token in the keyring, without a new login.
+    let o = run(b.helper("dev/admin"));
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert_eq!(b.portal.count("StartDeviceAuthorization"), 1);
+
+    // A wrong password: exit 77 naming the variable and the file, nothing printed on stdout.
+    let mut c = b.helper("prod/readonly");
+    c.env("ATMOS_KEYRING_PASSWORD", "wrong-password-here");
+    let o = run(c);
+    assert_eq!(o.code, 77, "{}", o.stderr);
+    assert!(o.stdout.is_empty());
+    assert!(
+        o.stderr.contains("ATMOS_KEYRING_PASSWORD") && o.stderr.contains(&file.display().to_string()),
+        "{}",
+        o.stderr
+    );
+    assert!(!o.stderr.contains("wrong-password-here"));
+
+    // aws/user keys stored from stdin, used for GetSessionToken, never shown.
+    let o = configure_user(&b);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(o.stderr.contains("AKIA...0001") && !o.stderr.contains(SECRET), "{}", o.stderr);
+    let o = tfauth(&b, &["auth", "whoami", "-i", "ci-user", "-o", "json"]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert_eq!(b.moto.count("GetSessionToken"), 1);
+    let bytes = std::fs::read(&file).unwrap();
+    assert!(!bytes.windows(SECRET.len()).any(|w| w == SECRET.as_bytes()));
+
+    // logout removes the stored key: the identity has no keys any more.
+    let o = tfauth(&b, &["auth", "logout", "ci-user"]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(o.stderr.contains("stored access key of `ci-user`"), "{}", o.stderr);
+    let o = tfauth(&b, &["auth", "whoami", "-i", "ci-user"]);
+    assert_eq!(o.code, 77, "{}", o.stderr);
+    assert!(o.stderr.contains("has no access key"), "{}", o.stderr);
+
+    // One flipped byte: exit 65, the file named, never a panic.
+    let mut bytes = std::fs::read(&file).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 0x01;
+    std::fs::write(&file, &bytes).unwrap();
+    let o = tfauth(&b, &["auth", "login", "--provider", "acme-sso"]);
+    assert_eq!(o.code, 65, "{}", o.stderr);
+    assert!(o.stderr.contains(&file.display().to_string()), "{}", o.stderr);
+    assert!(!o.stderr.contains("panicked"));
+}
+
+#[test]
+fn keyring_system_against_a_real_secret_service_and_its_fallback() {
+    let Some(ss) = SecretService::start() else { return };
+    let mut b = bed("system");
+    let bus = ss.env().into_iter().find(|(k, _)| k == "DBUS_SESSION_BUS_ADDRESS").unwrap();
+    b.env.push(bus.clone());
+
+    let o = configure_user(&b);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(o.stderr.contains("Secret Service"), "{}", o.stderr);
+    let (_, found) = ss.secret_tool(&["search", "--all", "service", "tfauth"], None);
+    assert!(found.contains("aws-user/ci-user"), "the key is in the Secret Service: {found}");
+    let o = tfauth(&b, &["auth", "whoami", "-i", "ci-user", "-o", "json"]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+
+    b.login();
+    assert!(b.token_file().is_none(), "the SSO token went to the Secret Service");
+    let (_, found) = ss.secret_tool(&["search", "--all", "service", "tfauth"], None);
+    assert!(found.contains("sso/"), "{found}");
+    assert_eq!(run(b.helper("dev/admin")).code, 0);
+
+    let o = tfauth(&b, &["auth", "logout", "--all"]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let (_, found) = ss.secret_tool(&["search", "--all", "service", "tfauth"], None);
+    assert!(!found.contains("aws-user/") && !found.contains("sso/"), "logout --all emptied the keyring: {found}");
+
+    // No Secret Service on the bus: the login still works, the token goes to the 0600
+    // file, and the terminal says why.
+    b.env.retain(|(k, _)| k != "DBUS_SESSION_BUS_ADDRESS");
+    b.env.push(("DBUS_SESSION_BUS_ADDRESS".into(), "unix:path=/nonexistent/bus".into()));
+    let o = b.login();
+    assert!(o.stdout.contains("system keyring is unavailable"), "{}", o.stdout);
+    assert!(b.token_file().is_some());
+    // Storing long-lived keys never falls back to a plain file.
+    let o = configure_user(&b);
+    assert_eq!(o.code, 69, "{}", o.stderr);
+}
