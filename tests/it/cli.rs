@@ -543,14 +543,22 @@ fn ctrl_c_during_init_stops_terraform_and_tfauth_reports_it() {
 }
 
 #[test]
-fn a_chain_kind_not_supported_yet_fails_before_terraform_and_writes_nothing() {
+fn an_sso_chain_without_a_session_or_terminal_fails_before_terraform_and_writes_nothing() {
     let sb = Sandbox::new();
-    // The developers profile reaches AWS through IAM Identity Center, which comes later.
-    let o = outcome(in_examples(&sb, &["plan", "vpc", "-s", "plat-use2-dev"]));
-    assert_eq!(o.code, 69, "{}", o.stderr);
-    assert!(o.stderr.contains("aws/iam-identity-center is not supported yet"), "{}", o.stderr);
-    assert!(o.stderr.contains("hint:"), "{}", o.stderr);
+    // The developers profile reaches AWS through IAM Identity Center; there is no token
+    // and no terminal (CI), so the run stops at once with the login to do.
+    let mut c = in_examples(&sb, &["plan", "vpc", "-s", "plat-use2-dev"]);
+    c.env("ATMOS_KEYRING_PASSWORD", "a-long-enough-password").env("AWS_ENDPOINT_URL", "http://127.0.0.1:9");
+    let o = outcome(c);
+    assert_eq!(o.code, 77, "{}", o.stderr);
+    assert!(o.stderr.contains("tfauth auth login --provider acme-sso"), "{}", o.stderr);
     assert!(o.stdout.is_empty());
+    assert!(sb.files_written().is_empty(), "{:?}", sb.files_written());
+
+    // Without the keyring's password the error says which variable to set.
+    let o = outcome(in_examples(&sb, &["plan", "vpc", "-s", "plat-use2-dev"]));
+    assert_eq!(o.code, 77, "{}", o.stderr);
+    assert!(o.stderr.contains("ATMOS_KEYRING_PASSWORD"), "{}", o.stderr);
     assert!(sb.files_written().is_empty(), "{:?}", sb.files_written());
 }
 
