@@ -468,11 +468,19 @@ fn sso_whoami_against_moto_shows_the_assumed_role_and_logout_leaves_no_trace() {
     assert!(profile_files.is_empty(), "dev/deployer's profile files went: {profile_files:?}");
     assert!(b.token_file().is_some(), "the SSO session stays");
 
+    // (A fresh login: the one above was aged and its refresh token killed.)
+    b.login();
+    let token = b.portal.access_tokens().last().unwrap().clone();
     let mut c = b.cmd(TFAUTH);
     c.args(["auth", "logout", "--provider", "acme-sso"]);
     let o = run(c);
     assert_eq!(o.code, 0, "{}", o.stderr);
     assert!(o.stderr.contains("IAM Identity Center token"), "{}", o.stderr);
+    // The session was ended at the service too: a copy of the token no longer works.
+    let logouts = b.portal.requests_for("Logout");
+    assert_eq!(logouts.len(), 1);
+    assert_eq!(logouts[0].header("x-amz-sso_bearer_token"), Some(token.as_str()));
+    assert_eq!(logouts[0].status, 200);
     let remaining: Vec<PathBuf> = b.bed.written().into_iter().filter(|p| p.is_file()).collect();
     let leftovers: Vec<&PathBuf> = remaining.iter().filter(|p| p.extension().is_none_or(|e| e != "lock")).collect();
     assert!(leftovers.is_empty(), "logout --provider leaves nothing but lock files: {leftovers:?}");

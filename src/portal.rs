@@ -206,6 +206,24 @@ impl TokenStore {
         Ok(())
     }
 
+    /// Ends the session at the service (best effort: a service that cannot be reached is
+    /// reported, and the local copy goes anyway), then removes it here. True if a token was
+    /// there.
+    pub fn logout(&self, portal: &PortalRef, env: &Env) -> Result<bool, PortalError> {
+        if let Some(f) = self.load().map_err(|e| with_provider(e, portal))?
+            && f.access_token_valid(OffsetDateTime::now_utc(), Duration::ZERO)
+        {
+            let revoked = Endpoints::from_env(env, &portal.region).and_then(|ep| sso::logout(&ep, &f.access_token));
+            if let Err(e) = revoked {
+                tracing::warn!(
+                    "could not end the IAM Identity Center session of `{}` at the service: {e}",
+                    portal.provider
+                );
+            }
+        }
+        self.remove()
+    }
+
     /// Removes the token, the failure marker and the provisioned identities; true if a
     /// token was there.
     pub fn remove(&self) -> Result<bool, PortalError> {

@@ -400,7 +400,7 @@ fn logout_provider_token(res: &Resolution, name: &str, ctx: &Ctx) -> Result<Vec<
     if store.identities_path().exists() {
         out.push(format!("the identities provisioned by `{name}`"));
     }
-    if store.remove()? {
+    if store.logout(&portal, &ctx.env)? {
         out.push(format!("the IAM Identity Center token of `{name}`"));
     }
     Ok(out)

@@ -1061,6 +1061,28 @@ pub fn get_role_credentials(
     })
 }
 
+/// Logout: ends the portal session of `access_token` at the service, so a copy of the
+/// token left anywhere stops working. A token the service already rejects is logged out.
+pub fn logout(ep: &Endpoints, access_token: &Secret) -> Result<(), SsoError> {
+    const OP: &str = "Logout";
+    let started = Instant::now();
+    let sent = ep
+        .agent
+        .post(&format!("{}/logout", ep.portal))
+        .header("x-amz-sso_bearer_token", access_token.expose())
+        .header("Accept", "application/json")
+        .send_empty();
+    let reply = finish(PORTAL, OP, &ep.portal, started, sent)?;
+    if reply.status == 200 {
+        return Ok(());
+    }
+    let f = fault(&reply, &[access_token]);
+    match f.kind {
+        Kind::Unauthorized => Ok(()),
+        _ => Err(f.service_error(PORTAL, OP)),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
