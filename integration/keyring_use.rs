@@ -7,9 +7,7 @@ use crate::aws_portal::PortalOpts;
 use crate::keyring::SecretService;
 use crate::sso_login::SsoBed;
 use crate::support::*;
-use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
-use std::process::Stdio;
 
 const PASSWORD: &str = "correct-horse-battery";
 const KEY_ID: &str = "AKIAKEYRINGTEST0001";
@@ -29,18 +27,8 @@ fn tfauth(b: &SsoBed, args: &[&str]) -> Out {
 /// `auth user configure -i ci-user` with the keys piped on stdin.
 fn configure_user(b: &SsoBed) -> Out {
     let mut c = b.cmd(TFAUTH);
-    c.args(["auth", "user", "configure", "-i", "ci-user"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = c.spawn().unwrap();
-    child.stdin.take().unwrap().write_all(format!("{KEY_ID}\n{SECRET}\n").as_bytes()).unwrap();
-    let o = child.wait_with_output().unwrap();
-    Out {
-        code: o.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
-    }
+    c.args(["auth", "user", "configure", "-i", "ci-user"]);
+    run_with_stdin(c, &format!("{KEY_ID}\n{SECRET}\n"))
 }
 
 #[test]

@@ -327,6 +327,19 @@ pub struct Out {
     pub stderr: String,
 }
 
+/// Like [`run`], with `input` written to the command's stdin.
+pub fn run_with_stdin(mut c: Command, input: &str) -> Out {
+    c.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut child = c.spawn().expect("run");
+    child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    let o = child.wait_with_output().unwrap();
+    Out {
+        code: o.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+    }
+}
+
 pub fn run(mut c: Command) -> Out {
     let o = c.output().expect("run");
     Out {

@@ -143,6 +143,8 @@ pub struct PortalSession {
 /// Where the portal's token lives: the `ssocreds` JSON file, or a keyring entry holding
 /// the same document. The lock and the failure marker are files either way.
 pub struct TokenStore {
+    /// The provider it was opened for, for errors.
+    provider: String,
     dir: PathBuf,
     hash: String,
     keyring: Option<Box<dyn crate::keyring::Keyring>>,
@@ -154,7 +156,7 @@ impl TokenStore {
         let root = cache::cache_home(env)?;
         let path = sso::token_cache_path(&root, &portal.start_url, &portal.region);
         let hash = path.file_stem()?.to_string_lossy().into_owned();
-        Some(TokenStore { dir: path.parent()?.to_path_buf(), hash, keyring })
+        Some(TokenStore { provider: portal.provider.clone(), dir: path.parent()?.to_path_buf(), hash, keyring })
     }
 
     /// The token file (used when no keyring is configured).
@@ -178,9 +180,8 @@ impl TokenStore {
 
     pub fn load(&self) -> Result<Option<TokenFile>, PortalError> {
         match &self.keyring {
-            None => {
-                TokenFile::load(&self.path()).map_err(|source| PortalError::Sso { provider: String::new(), source })
-            }
+            None => TokenFile::load(&self.path())
+                .map_err(|source| PortalError::Sso { provider: self.provider.clone(), source }),
             Some(k) => match k.get(&self.keyring_key())? {
                 // A keyring entry that does not parse is as good as none: log in again.
                 Some(doc) => Ok(TokenFile::from_json(doc.expose()).ok()),
@@ -191,7 +192,9 @@ impl TokenStore {
 
     pub fn save(&self, file: &TokenFile) -> Result<(), PortalError> {
         match &self.keyring {
-            None => file.save(&self.path()).map_err(|source| PortalError::Sso { provider: String::new(), source }),
+            None => {
+                file.save(&self.path()).map_err(|source| PortalError::Sso { provider: self.provider.clone(), source })
+            }
             Some(k) => Ok(k.set(&self.keyring_key(), &Secret::new(file.to_json()))?),
         }
     }
@@ -210,7 +213,7 @@ impl TokenStore {
     /// reported, and the local copy goes anyway), then removes it here. True if a token was
     /// there.
     pub fn logout(&self, portal: &PortalRef, env: &Env) -> Result<bool, PortalError> {
-        if let Some(f) = self.load().map_err(|e| with_provider(e, portal))?
+        if let Some(f) = self.load()?
             && f.access_token_valid(OffsetDateTime::now_utc(), Duration::ZERO)
         {
             let revoked = Endpoints::from_env(env, &portal.region).and_then(|ep| sso::logout(&ep, &f.access_token));
@@ -259,7 +262,7 @@ pub fn access_token(
         expires_at: f.expires_at,
         obtained: Obtained::Cached,
     };
-    let first = store.load().map_err(|e| with_provider(e, portal))?;
+    let first = store.load()?;
     if mode != Mode::Relogin
         && let Some(f) = first.clone().filter(usable)
     {
@@ -281,8 +284,7 @@ pub fn access_token(
     }
     let waiting_since = began();
     let _lock = store.lock(LOGIN_WAIT)?;
-    let current =
-        store.load().map_err(|e| with_provider(e, portal))?.filter(|f| f.is_for(&portal.start_url, &portal.region));
+    let current = store.load()?.filter(|f| f.is_for(&portal.start_url, &portal.region));
     // Another process may have logged in (or refreshed) while this one waited.
     let fresh_from_others = mode != Mode::Relogin || changed_since(store, waiting_since);
     if let Some(f) = current.clone().filter(usable)
@@ -302,7 +304,7 @@ pub fn access_token(
         match sso::refresh(&ep, reg, &refresh) {
             Ok(token) => {
                 let file = TokenFile::new(&portal.start_url, &portal.region, &token, Some(reg));
-                store.save(&file).map_err(|e| with_provider(e, portal))?;
+                store.save(&file)?;
                 tracing::debug!(provider = %portal.provider, "refreshed the IAM Identity Center token");
                 return Ok(PortalSession {
                     access_token: token.access_token,
@@ -328,7 +330,7 @@ pub fn access_token(
     let result = device_flow(portal, &ep, registration, ui);
     match result {
         Ok(file) => {
-            store.save(&file).map_err(|e| with_provider(e, portal))?;
+            store.save(&file)?;
             let _ = std::fs::remove_file(store.marker());
             Ok(PortalSession {
                 access_token: file.access_token,
@@ -382,13 +384,6 @@ static BEGAN: std::sync::OnceLock<std::time::SystemTime> = std::sync::OnceLock::
 /// login as its own).
 pub fn begin() {
     began();
-}
-
-fn with_provider(e: PortalError, portal: &PortalRef) -> PortalError {
-    match e {
-        PortalError::Sso { source, .. } => PortalError::Sso { provider: portal.provider.clone(), source },
-        other => other,
-    }
 }
 
 fn modified(path: &std::path::Path) -> Option<std::time::SystemTime> {

@@ -286,13 +286,7 @@ pub fn logout(args: LogoutArgs, ctx: &Ctx) -> Result<i32, Error> {
         .map(|h| h.join("atmos").join(crate::output::env::path_component(&realm)));
 
     if args.all {
-        if let Some(cache) = &cache {
-            for (key, owner) in cache.entries() {
-                if owner.is_some_and(|o| o.realm == realm) && cache.remove(&key) {
-                    removed.push(format!("cached session {key}"));
-                }
-            }
-        }
+        removed.extend(remove_sessions(cache.as_ref(), |o| o.realm == realm));
         for name in sso_providers(&res) {
             removed.extend(logout_provider_token(&res, &name, ctx)?);
         }
@@ -315,15 +309,7 @@ pub fn logout(args: LogoutArgs, ctx: &Ctx) -> Result<i32, Error> {
         if res.auth.provider(provider).is_none() {
             portal_named(&res, provider)?;
         }
-        if let Some(cache) = &cache {
-            for (key, owner) in cache.entries() {
-                if owner.is_some_and(|o| o.realm == realm && o.root.eq_ignore_ascii_case(provider))
-                    && cache.remove(&key)
-                {
-                    removed.push(format!("cached session {key}"));
-                }
-            }
-        }
+        removed.extend(remove_sessions(cache.as_ref(), |o| o.realm == realm && o.root.eq_ignore_ascii_case(provider)));
         if let Some(dir) = &realm_dir {
             let d = dir.join("aws").join(crate::output::env::path_component(provider));
             if d.exists() {
@@ -360,15 +346,8 @@ pub fn logout(args: LogoutArgs, ctx: &Ctx) -> Result<i32, Error> {
                 Some("`tfauth auth list` shows the identities".to_string()),
             ));
         };
-        if let Some(cache) = &cache {
-            for (key, owner) in cache.entries() {
-                if owner.is_some_and(|o| o.realm == realm && o.identity.eq_ignore_ascii_case(&id.name))
-                    && cache.remove(&key)
-                {
-                    removed.push(format!("cached session {key}"));
-                }
-            }
-        }
+        removed
+            .extend(remove_sessions(cache.as_ref(), |o| o.realm == realm && o.identity.eq_ignore_ascii_case(&id.name)));
         if let Some(dir) = &realm_dir {
             removed.extend(remove_profile_files(&dir.join("aws"), &id.name));
         }
@@ -390,6 +369,17 @@ pub fn logout(args: LogoutArgs, ctx: &Ctx) -> Result<i32, Error> {
         }
     }
     Ok(0)
+}
+
+/// Removes the cached sessions whose owner `mine` accepts; what was removed, for the report.
+fn remove_sessions(cache: Option<&crate::cache::Cache>, mine: impl Fn(&crate::cache::Owner) -> bool) -> Vec<String> {
+    let Some(cache) = cache else { return vec![] };
+    cache
+        .entries()
+        .into_iter()
+        .filter(|(key, owner)| owner.as_ref().is_some_and(&mine) && cache.remove(key))
+        .map(|(key, _)| format!("cached session {key}"))
+        .collect()
 }
 
 /// The SSO token (file or keyring) and the provisioned identities of provider `name`.
