@@ -66,6 +66,17 @@ pub const AZURE_TENANT_ID: &str = "AZURE_TENANT_ID";
 pub const AZURE_CLIENT_ID: &str = "AZURE_CLIENT_ID";
 pub const AZURE_LOCATION: &str = "AZURE_LOCATION";
 pub const AZURE_RESOURCE_GROUP: &str = "AZURE_RESOURCE_GROUP";
+pub const ARM_RESOURCE_GROUP: &str = "ARM_RESOURCE_GROUP";
+pub const ARM_OIDC_REQUEST_URL: &str = "ARM_OIDC_REQUEST_URL";
+pub const ARM_OIDC_REQUEST_TOKEN: &str = "ARM_OIDC_REQUEST_TOKEN";
+pub const ARM_OIDC_TOKEN_FILE_PATH: &str = "ARM_OIDC_TOKEN_FILE_PATH";
+pub const AZURE_FEDERATED_TOKEN_FILE: &str = "AZURE_FEDERATED_TOKEN_FILE";
+/// The `az` CLI's configuration directory (profile, MSAL token cache).
+pub const AZURE_CONFIG_DIR: &str = "AZURE_CONFIG_DIR";
+/// The Microsoft identity platform's host (sovereign clouds; loopback in tests).
+pub const AZURE_AUTHORITY_HOST: &str = "AZURE_AUTHORITY_HOST";
+/// Which Azure cloud: kept for the child, as they choose the cloud, not the identity.
+pub const AZURE_CLOUD_SELECTORS: &[&str] = &["ARM_ENVIRONMENT", "ARM_METADATA_HOSTNAME", AZURE_AUTHORITY_HOST];
 pub const AZURE_COMPETING_PREFIXES: &[&str] = &["ARM_", "AZURE_"];
 
 // GCP (CONTRACT A5): set for a GCP identity; every other GOOGLE_*/CLOUDSDK_* is removed.
@@ -74,7 +85,21 @@ pub const CLOUDSDK_CORE_PROJECT: &str = "CLOUDSDK_CORE_PROJECT";
 pub const GOOGLE_CLOUD_REGION: &str = "GOOGLE_CLOUD_REGION";
 pub const CLOUDSDK_COMPUTE_REGION: &str = "CLOUDSDK_COMPUTE_REGION";
 pub const CLOUDSDK_COMPUTE_ZONE: &str = "CLOUDSDK_COMPUTE_ZONE";
+pub const GOOGLE_PROJECT: &str = "GOOGLE_PROJECT";
+pub const GCLOUD_PROJECT: &str = "GCLOUD_PROJECT";
+pub const GOOGLE_REGION: &str = "GOOGLE_REGION";
+pub const GOOGLE_CLOUD_ZONE: &str = "GOOGLE_CLOUD_ZONE";
+pub const GOOGLE_ZONE: &str = "GOOGLE_ZONE";
+pub const GOOGLE_APPLICATION_CREDENTIALS: &str = "GOOGLE_APPLICATION_CREDENTIALS";
+/// gcloud's configuration directory: an isolated one per identity.
+pub const CLOUDSDK_CONFIG: &str = "CLOUDSDK_CONFIG";
+pub const CLOUDSDK_ACTIVE_CONFIG_NAME: &str = "CLOUDSDK_ACTIVE_CONFIG_NAME";
+pub const GCP_COMPETING: &[&str] = &[GCLOUD_PROJECT];
 pub const GCP_COMPETING_PREFIXES: &[&str] = &["GOOGLE_", "CLOUDSDK_"];
+/// Google STS's token URL, for private endpoints and tests (https, or http to loopback).
+pub const TFAUTH_GOOGLE_STS_URL: &str = "TFAUTH_GOOGLE_STS_URL";
+/// The IAM Credentials base URL, for private endpoints and tests.
+pub const TFAUTH_GOOGLE_IAM_CREDENTIALS_URL: &str = "TFAUTH_GOOGLE_IAM_CREDENTIALS_URL";
 
 /// The values that disable auth when given as an identity (any case).
 pub const IDENTITY_DISABLED_VALUES: &[&str] = &["false", "0", "no", "off"];

@@ -483,6 +483,7 @@ pub fn add_provisioned(auth: &mut crate::auth::AuthConfig, env: &Env) {
                 continue;
             }
             extra.push(Identity {
+                required: false,
                 name: i.name,
                 kind_name: "aws/permission-set".into(),
                 kind: Some(IdentityKind::PermissionSet {

@@ -37,6 +37,9 @@ pub struct Resolution {
     pub warnings: Vec<Problem>,
     pub selection: Selection,
     pub chain: Option<Chain>,
+    /// Chains of the `required: true` identities other than the selected one, each of a
+    /// cloud of its own (a component with an AWS backend and a GCP or Azure identity).
+    pub required: Vec<Chain>,
 }
 
 /// Loads configuration and, when the request names a stack and component, resolves it.
@@ -104,9 +107,47 @@ pub fn resolve(req: &Request, env: &Env, prompt: Option<&dyn Prompt>) -> Result<
         }
         _ => None,
     };
-    let subjects = chain.as_ref().map(Chain::subjects).unwrap_or_default();
+    let required = match &chain {
+        Some(primary) => required_chains(&auth, primary, &problems)?,
+        None => vec![],
+    };
+    let mut subjects = chain.as_ref().map(Chain::subjects).unwrap_or_default();
+    subjects.extend(required.iter().flat_map(Chain::subjects));
     let warnings = problems.into_iter().filter(|p| !subjects.contains(&p.subject)).collect();
-    Ok(Resolution { config, component, auth_node, auth, warnings, selection, chain })
+    Ok(Resolution { config, component, auth_node, auth, warnings, selection, chain, required })
+}
+
+/// The chains of `required: true` identities besides `primary`. Each must be valid, and no
+/// two chains may serve the same cloud: one run has one set of AWS, Azure or GCP variables.
+fn required_chains(auth: &AuthConfig, primary: &Chain, problems: &[Problem]) -> Result<Vec<Chain>, Error> {
+    let mut out: Vec<Chain> = Vec::new();
+    for id in auth.identities.iter().filter(|i| i.required && !i.name.eq_ignore_ascii_case(&primary.leaf().name)) {
+        let chain = chain::build(auth, &id.name).map_err(|p| AuthError::Invalid { problems: vec![p] })?;
+        let subjects = chain.subjects();
+        let blocking: Vec<Problem> = problems.iter().filter(|p| subjects.contains(&p.subject)).cloned().collect();
+        if !blocking.is_empty() {
+            return Err(AuthError::Invalid { problems: blocking }.into());
+        }
+        let cloud = chain.leaf().cloud();
+        if let Some(other) = std::iter::once(primary).chain(&out).find(|c| c.leaf().cloud() == cloud) {
+            let cloud_name = cloud.map_or("the same".to_string(), |c| c.to_string());
+            return Err(AuthError::Invalid {
+                problems: vec![Problem {
+                    subject: Subject::Identity(id.name.clone()),
+                    span: Some(id.span.clone()),
+                    message: format!(
+                        "identity `{}` is `required: true`, but `{}` already provides this run's {cloud_name} credentials",
+                        id.name,
+                        other.leaf().name
+                    ),
+                    hint: Some("a run carries one identity per cloud: drop `required` from one of them, or select the other with --identity".into()),
+                }],
+            }
+            .into());
+        }
+        out.push(chain);
+    }
+    Ok(out)
 }
 
 /// Identities marked `default: true` that nothing defines (no `kind`), with where.
@@ -174,6 +215,10 @@ impl Resolution {
             stack_region,
             purpose,
         };
-        Ok(envplan::plan(chain, &ctx))
+        let mut plan = envplan::plan(chain, &ctx, env);
+        for extra in &self.required {
+            plan.merge(envplan::plan(extra, &ctx, env));
+        }
+        Ok(plan)
     }
 }

@@ -52,6 +52,12 @@ pub fn key(res: &Resolution, chain: &Chain) -> String {
 /// Gets fresh AWS credentials for the resolution's chain.
 pub fn obtain(res: &Resolution, env: &Env, ask: Interaction<'_>) -> Result<Session, Error> {
     let chain = res.chain.as_ref().ok_or_else(|| Error::usage("no identity was chosen", None))?;
+    obtain_for(res, chain, env, ask)
+}
+
+/// Gets fresh AWS credentials for `chain`: the resolution's own, or one of its
+/// `required` identities.
+pub fn obtain_for(res: &Resolution, chain: &Chain, env: &Env, ask: Interaction<'_>) -> Result<Session, Error> {
     portal::begin();
     let key = key(res, chain);
     let margin = margin(res, env);

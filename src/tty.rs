@@ -135,6 +135,32 @@ impl crate::portal::LoginUi for LoginPrompt {
     }
 }
 
+impl crate::providers::azure::DeviceCodeUi for LoginPrompt {
+    fn begin(&self, provider: &str, tenant: &str, user_code: &str, url: &str) {
+        let mut text = format!(
+            "\nSign in to Microsoft Entra ID for `{provider}` (tenant {tenant}).\n\n  Code: {user_code}\n  URL:  {url}\n\n"
+        );
+        if self.open_browser && self.launch(url) {
+            text.push_str("The browser is opening on that URL; enter the code there, then approve.\n");
+        } else {
+            text.push_str("Open the URL in a browser, enter the code, then approve.\n");
+        }
+        self.write(&text);
+    }
+
+    fn waiting(&self, remaining: std::time::Duration) {
+        let s = remaining.as_secs();
+        self.write(&format!("\r\x1b[KWaiting for approval... {}:{:02} left", s / 60, s % 60));
+    }
+
+    fn end(&self, failure: Option<&str>) {
+        match failure {
+            None => self.write("\r\x1b[KSigned in.\n"),
+            Some(e) => self.write(&format!("\r\x1b[KNot signed in: {e}\n")),
+        }
+    }
+}
+
 /// An access key id and secret for `auth user configure`: asked on `/dev/tty` (the secret
 /// without echo), or, when stdin is not a terminal, read as two lines from stdin. Never
 /// from arguments, where other users could read them in the process list.

@@ -84,6 +84,8 @@ pub enum ProviderKind {
         tenant_id: String,
         client_id: String,
         subscription_id: Option<String>,
+        /// The audience of the GitHub token exchanged with Entra ID (`api://AzureADTokenExchange`).
+        audience: Option<String>,
     },
     AzureDeviceCode {
         tenant_id: String,
@@ -93,6 +95,7 @@ pub enum ProviderKind {
     GcpAdc {
         project_id: Option<String>,
         region: Option<String>,
+        scopes: Vec<String>,
     },
     GcpWif {
         project_id: Option<String>,
@@ -100,7 +103,35 @@ pub enum ProviderKind {
         pool_id: String,
         provider_id: String,
         service_account_email: Option<String>,
+        token_source: TokenSource,
     },
+}
+
+/// Where a `gcp/workload-identity-federation` provider gets the token it exchanges with
+/// Google STS (`token_source`). Without `url`, `file` or `environment_variable`, the token
+/// comes from GitHub Actions (`ACTIONS_ID_TOKEN_REQUEST_URL`/`TOKEN`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TokenSource {
+    pub kind: TokenSourceKind,
+    /// The audience asked of GitHub; default `https://iam.googleapis.com/<provider resource>`.
+    pub audience: Option<String>,
+    /// Hosts the token may be fetched from (empty: any https host).
+    pub allowed_hosts: Vec<String>,
+    /// The JSON field holding the token (`format: json`); `None`: the body is the token.
+    pub json_field: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum TokenSourceKind {
+    /// GitHub Actions' OIDC token endpoint, from the runner's environment.
+    #[default]
+    GithubActions,
+    /// Any URL, with headers (`type: url`).
+    Url { url: String, headers: Vec<(String, String)> },
+    /// A file another tool keeps fresh (`type: file`).
+    File { path: String },
+    /// A variable holding the token (`type: environment`).
+    Environment { variable: String },
 }
 
 #[derive(Clone, Debug)]
@@ -185,6 +216,9 @@ pub struct Identity {
     pub kind: Option<IdentityKind>,
     pub via: Option<Via>,
     pub default: bool,
+    /// `required: true`: authenticated for every run alongside the selected identity (for
+    /// components that use more than one cloud), with its own variables.
+    pub required: bool,
     /// Where `default: true` was set (the innermost level that set it).
     pub default_span: Option<Span>,
     /// `region` on the identity (or its principal): a component may override it.
@@ -607,12 +641,25 @@ fn parse_provider(name: &str, node: &Node, problems: &mut Vec<Problem>) -> Optio
             };
             let subscription_id = f.spec_str("subscription_id");
             if kind_name == "azure/oidc" {
-                Some(ProviderKind::AzureOidc { tenant_id: tenant_id?, client_id: client_id?, subscription_id })
+                let audience = f.spec_str("audience");
+                Some(ProviderKind::AzureOidc {
+                    tenant_id: tenant_id?,
+                    client_id: client_id?,
+                    subscription_id,
+                    audience,
+                })
             } else {
                 Some(ProviderKind::AzureDeviceCode { tenant_id: tenant_id?, client_id, subscription_id })
             }
         }
-        "gcp/adc" => Some(ProviderKind::GcpAdc { project_id: f.spec_str("project_id"), region: f.spec_str("region") }),
+        "gcp/adc" => {
+            let scopes = if node.get_path(&["spec", "scopes"]).is_some() {
+                f.opt_str_list(&["spec", "scopes"])
+            } else {
+                f.opt_str_list(&["scopes"])
+            };
+            Some(ProviderKind::GcpAdc { project_id: f.spec_str("project_id"), region: f.spec_str("region"), scopes })
+        }
         "gcp/workload-identity-federation" => {
             let project_number = f.spec_req(
                 "project_number",
@@ -632,12 +679,14 @@ fn parse_provider(name: &str, node: &Node, problems: &mut Vec<Problem>) -> Optio
                     Some("use the service account's email, like ci@PROJECT.iam.gserviceaccount.com".into()),
                 );
             }
+            let token_source = parse_token_source(&mut f, node, name);
             Some(ProviderKind::GcpWif {
                 project_id: f.spec_str("project_id"),
                 project_number: project_number?,
                 pool_id: pool_id?,
                 provider_id: provider_id?,
                 service_account_email: email.filter(|e| is_email(e)),
+                token_source: token_source?,
             })
         }
         other => {
@@ -662,6 +711,7 @@ fn parse_identity(name: &str, node: &Node, problems: &mut Vec<Problem>) -> Optio
     let mut f = Fields { node, subject: subject.clone(), what: format!("identity `{name}`"), problems };
     let default = f.opt_bool(&["default"]).unwrap_or(false);
     let default_span = node.get("default").filter(|_| default).map(|n| n.span.clone());
+    let required = f.opt_bool(&["required"]).unwrap_or(false);
     if node.get("kind").is_none_or(Node::is_null) {
         // An entry without `kind` only overrides fields of an identity defined elsewhere.
         // Those are dropped by `undefined_defaults`/the caller; nothing to type here.
@@ -836,6 +886,7 @@ fn parse_identity(name: &str, node: &Node, problems: &mut Vec<Problem>) -> Optio
         via,
         default,
         default_span,
+        required,
         region,
         span: node.span.clone(),
     })
@@ -1119,6 +1170,159 @@ fn is_root_task_policy(s: &str) -> bool {
             && acct == "aws"
             && res.strip_prefix("policy/root-task/").is_some_and(|p| ROOT_TASK_POLICIES.contains(&p))
     })
+}
+
+/// `token_source` of a `gcp/workload-identity-federation` provider (top level or under `spec`).
+fn parse_token_source(f: &mut Fields, node: &Node, name: &str) -> Option<TokenSource> {
+    let base: &[&str] =
+        if node.get_path(&["spec", "token_source"]).is_some() { &["spec", "token_source"] } else { &["token_source"] };
+    let at = |k: &'static str| -> Vec<&str> { base.iter().copied().chain([k]).collect() };
+    let Some(ts) = node.get_path(base).filter(|n| !n.is_null()) else {
+        return Some(TokenSource::default());
+    };
+    if ts.as_map().is_none() {
+        let span = ts.span.clone();
+        f.problem(
+            &span,
+            format!("provider `{name}`: `token_source` must be a mapping, not {}", ts.type_name()),
+            Some("write `token_source: {type: url, url: https://...}` (or type file / environment)".into()),
+        );
+        return None;
+    }
+    let mut ok = true;
+    let kind_name = f.opt_str(&at("type"));
+    let url = f.opt_str(&at("url"));
+    let file = f.opt_str(&at("file")).or_else(|| f.opt_str(&at("path")));
+    let variable = f.opt_str(&at("environment_variable")).or_else(|| f.opt_str(&at("variable")));
+    let audience = f.opt_str(&at("audience"));
+    let allowed_hosts: Vec<String> =
+        f.opt_str_list(&at("allowed_hosts")).into_iter().map(|h| h.to_ascii_lowercase()).collect();
+    let format = f.opt_str(&at("format"));
+    let field = f.opt_str(&at("subject_token_field_name"));
+    let span_of = |k: &'static str| node.get_path(&at(k)).map_or_else(|| ts.span.clone(), |n| n.span.clone());
+    let mut headers = Vec::new();
+    if let Some(h) = node.get_path(&at("headers")).filter(|n| !n.is_null()) {
+        match h.as_map() {
+            Some(map) => {
+                for (k, v) in map {
+                    match v.scalar_string() {
+                        Some(v) => headers.push((k.clone(), v)),
+                        None => {
+                            let span = v.span.clone();
+                            f.problem(
+                                &span,
+                                format!("provider `{name}`: header `{k}` of `token_source` must be a string"),
+                                None,
+                            );
+                            ok = false;
+                        }
+                    }
+                }
+            }
+            None => {
+                let span = h.span.clone();
+                f.problem(
+                    &span,
+                    format!("provider `{name}`: `token_source.headers` must be a mapping of header names to values"),
+                    None,
+                );
+                ok = false;
+            }
+        }
+    }
+    let json_field = match format.as_deref() {
+        None if field.is_some() => field.clone(),
+        None | Some("text") => None,
+        Some("json") => Some(field.clone().unwrap_or_else(|| "value".to_string())),
+        Some(other) => {
+            let span = span_of("format");
+            f.problem(
+                &span,
+                format!("provider `{name}`: `token_source.format` is `{other}`, which is neither `text` nor `json`"),
+                None,
+            );
+            ok = false;
+            None
+        }
+    };
+    let kind = match kind_name.as_deref() {
+        None | Some("url") if url.is_none() && file.is_none() && variable.is_none() => TokenSourceKind::GithubActions,
+        None | Some("url") if url.is_some() => {
+            let url = url.clone().unwrap_or_default();
+            if !crate::providers::github::is_allowed_url(&url) {
+                let span = span_of("url");
+                f.problem(&span, format!("provider `{name}`: `token_source.url` is `{url}`, which is neither https nor http to a loopback address"), Some("the token request may carry a bearer token; use https".into()));
+                ok = false;
+            } else if !allowed_hosts.is_empty() && !allowed_hosts.iter().any(|h| *h == url_host(&url)) {
+                let span = span_of("url");
+                f.problem(
+                    &span,
+                    format!(
+                        "provider `{name}`: `token_source.url` goes to `{}`, which is not in `allowed_hosts` ({})",
+                        url_host(&url),
+                        allowed_hosts.join(", ")
+                    ),
+                    Some("fix the URL, or add its host to `token_source.allowed_hosts`".into()),
+                );
+                ok = false;
+            }
+            TokenSourceKind::Url { url, headers }
+        }
+        None | Some("file") if file.is_some() => TokenSourceKind::File { path: file.clone().unwrap_or_default() },
+        None | Some("environment") if variable.is_some() => {
+            TokenSourceKind::Environment { variable: variable.clone().unwrap_or_default() }
+        }
+        Some(t @ ("url" | "file" | "environment")) => {
+            let key = match t {
+                "url" => "url",
+                "file" => "file",
+                _ => "environment_variable",
+            };
+            let span = ts.span.clone();
+            f.problem(
+                &span,
+                format!("provider `{name}`: `token_source` of type `{t}` is missing `{key}`"),
+                Some(format!("add `token_source.{key}`")),
+            );
+            return None;
+        }
+        Some(other) => {
+            let span = span_of("type");
+            f.problem(
+                &span,
+                format!(
+                    "provider `{name}`: `token_source.type` is `{other}`, which is not one of url, file, environment"
+                ),
+                Some(
+                    "use `type: url` (GitHub Actions when no url is given), `type: file` or `type: environment`".into(),
+                ),
+            );
+            return None;
+        }
+        None => {
+            let span = ts.span.clone();
+            f.problem(
+                &span,
+                format!("provider `{name}`: `token_source` names more than one source"),
+                Some("give exactly one of `url`, `file`, `environment_variable`".into()),
+            );
+            return None;
+        }
+    };
+    ok.then_some(TokenSource { kind, audience, allowed_hosts, json_field })
+}
+
+/// The lower-cased host of an http(s) URL, without port or credentials.
+pub fn url_host(url: &str) -> String {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let host = if host.starts_with('[') {
+        host.split_inclusive(']').next().unwrap_or(host)
+    } else {
+        host.split(':').next().unwrap_or(host)
+    };
+    host.to_ascii_lowercase()
 }
 
 pub fn is_uuid(s: &str) -> bool {

@@ -119,10 +119,14 @@ pub fn login(args: LoginArgs, ctx: &Ctx) -> Result<i32, Error> {
     };
     let chain = res.chain.as_ref().expect("an identity has a chain");
     if chain.leaf().cloud() != Some(crate::auth::Cloud::Aws) {
-        return Err(Error::NotYet {
-            message: format!("tfauth cannot log in to {} identities yet (`{name}`)", chain.leaf().kind_name),
-            hint: None,
-        });
+        // Azure and GCP: the same as a run's authentication (sign in, check, write files).
+        if args.force {
+            crate::providers::azure::forget(chain, &ctx.env);
+        }
+        let plan = res.env_plan(&ctx.env, &ctx.helper_path(), &ctx.profiles)?;
+        let plan = super::authenticate(&res, plan, name, false, ctx)?;
+        eprintln!("Logged in as `{name}` ({}); {} file(s) written.", chain.describe(), plan.files.len());
+        return Ok(0);
     }
     if args.force {
         if let Some(p) = session::portal_of(chain) {

@@ -130,25 +130,18 @@ pub fn warn_problems(problems: &[crate::auth::Problem]) {
     }
 }
 
-/// Gets a fresh session now (so a login or permission problem shows before terraform
-/// starts, and the helper's cache is warm), then writes the isolated files.
+/// Gets a fresh session now for the chosen identity and every `required` one (so a login
+/// or permission problem shows before terraform starts, and the helper's cache is warm),
+/// completes the files that need the network (GCP and Azure), then writes them all. A
+/// failure anywhere writes nothing.
 pub fn authenticate(
     res: &crate::resolve::Resolution,
-    plan: crate::output::env::EnvPlan,
+    mut plan: crate::output::env::EnvPlan,
     identity: &str,
     static_creds: bool,
     ctx: &Ctx,
 ) -> Result<crate::output::env::EnvPlan, Error> {
-    let cloud = res.chain.as_ref().and_then(|c| c.leaf().cloud());
-    if cloud != Some(crate::auth::Cloud::Aws) {
-        return Err(Error::NotYet {
-            message: format!(
-                "tfauth cannot obtain {} credentials for identity `{identity}` yet",
-                cloud.map_or("these".to_string(), |c| c.to_string())
-            ),
-            hint: Some("add --dry-run to see the variables the run would use".to_string()),
-        });
-    }
+    use crate::auth::Cloud;
     let tty = ctx.prompt();
     let login = crate::tty::LoginPrompt::new(&ctx.env, ctx.no_browser);
     let ask = crate::session::Interaction {
@@ -156,10 +149,29 @@ pub fn authenticate(
         login: login.as_ref().map(|l| l as _),
         mode: crate::portal::Mode::Use,
     };
-    let session = crate::session::obtain(res, &ctx.env, ask)?;
     let static_creds =
         static_creds || res.auth_node.get("static_credentials").and_then(crate::yaml::Node::as_bool) == Some(true);
-    let plan = if static_creds { plan.with_static_credentials(identity, &session.credentials) } else { plan };
+    for chain in res.chain.iter().chain(&res.required) {
+        match chain.leaf().cloud() {
+            Some(Cloud::Aws) => {
+                let session = crate::session::obtain_for(res, chain, &ctx.env, ask)?;
+                if static_creds {
+                    let name = if chain.leaf().name == identity { identity } else { &chain.leaf().name };
+                    plan = plan.with_static_credentials(name, &session.credentials);
+                }
+            }
+            Some(Cloud::Gcp) => crate::providers::gcp::materialize(chain, &mut plan, &ctx.env, true)?,
+            Some(Cloud::Azure) => crate::providers::azure::materialize(
+                chain,
+                &mut plan,
+                &ctx.env,
+                login.as_ref().map(|l| l as _),
+                crate::providers::azure::Mode::Use,
+                true,
+            )?,
+            None => {}
+        }
+    }
     plan.write_files().map_err(|source| {
         Error::from(crate::cache::CacheError::Io {
             dir: plan.files.first().and_then(|f| f.path.parent()).map(PathBuf::from).unwrap_or_default(),

@@ -273,6 +273,10 @@ fn dry_run_text(
     if let Some(chain) = &res.chain {
         out.push_str(&format!("chain:      {}\n", chain.describe()));
     }
+    for extra in &res.required {
+        out.push_str(&format!("also:       {}  (required: true)\n", extra.leaf().name));
+        out.push_str(&format!("chain:      {}\n", extra.describe()));
+    }
     if let Some(ws) = &run.workspace {
         out.push_str(&format!("workspace:  {ws}\n"));
     }
@@ -318,8 +322,8 @@ fn dry_run_text(
     }
     if !plan.set.is_empty() {
         out.push_str("\nenvironment set:\n");
-        for (k, v) in &plan.set {
-            out.push_str(&format!("  {k}={v}\n"));
+        for k in plan.set.keys() {
+            out.push_str(&format!("  {k}={}\n", plan.shown(k)));
         }
     }
     if !plan.clear.is_empty() || !plan.clear_prefixes.is_empty() {
@@ -338,7 +342,7 @@ fn dry_run_text(
         out.push_str("\nfiles written (mode 0600, directories 0700):\n");
         for f in &plan.files {
             out.push_str(&format!("  {}\n", f.path.display()));
-            for line in f.contents.lines() {
+            for line in f.shown().lines() {
                 out.push_str(&format!("    | {line}\n"));
             }
         }

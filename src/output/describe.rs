@@ -117,7 +117,7 @@ pub fn describe(res: &Resolution, plan: &EnvPlan, env: &crate::env_vars::Env) ->
     doc.insert(
         "environment".into(),
         json!({
-            "set": plan.set,
+            "set": plan.shown_set(),
             "clear": plan.clear,
             "clear_prefixes": plan.clear_prefixes,
             "cleared_now": plan.cleared_in(env),
@@ -127,7 +127,7 @@ pub fn describe(res: &Resolution, plan: &EnvPlan, env: &crate::env_vars::Env) ->
         "files".into(),
         plan.files
             .iter()
-            .map(|f| json!({"path": f.path.display().to_string(), "mode": "0600", "contents": f.contents}))
+            .map(|f| json!({"path": f.path.display().to_string(), "mode": "0600", "contents": f.shown()}))
             .collect(),
     );
     if !plan.notes.is_empty() {

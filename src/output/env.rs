@@ -6,7 +6,7 @@
 //! same builder serves `--dry-run`, `describe`, `auth env` and exec, so they never differ.
 //! Pure: the caller supplies the environment snapshot and the helper's path.
 
-use crate::auth::{Cloud, IdentityKind, ProviderKind};
+use crate::auth::Cloud;
 use crate::env_vars::{self as ev, Env};
 use crate::identity::{Chain, ChainRoot};
 use sha2::{Digest, Sha256};
@@ -42,7 +42,9 @@ impl EnvPlan {
     /// that cannot run `credential_process` (`--static-credentials`).
     pub fn with_static_credentials(mut self, profile: &str, creds: &crate::cache::Credentials) -> EnvPlan {
         let region = self.set.get(ev::AWS_REGION).cloned().unwrap_or_default();
-        for f in &mut self.files {
+        // Only the AWS files: `<realm>/aws/<root>/{config,credentials}`.
+        let is_aws = |p: &Path| p.parent().and_then(Path::parent).is_some_and(|d| d.ends_with("aws"));
+        for f in self.files.iter_mut().filter(|f| is_aws(&f.path)) {
             if f.path.file_name().is_some_and(|n| n == "config") {
                 f.contents = format!(
                     "# Written by tfauth. Rewritten on every run; do not edit.\n[profile {profile}]\nregion = {region}\n"
@@ -75,6 +77,31 @@ pub struct EnvPlan {
     pub files: Vec<PlannedFile>,
     /// Honest notes about what this plan does not cover yet.
     pub notes: Vec<String>,
+    /// Names in `set` whose values are secrets (a bearer token): shown redacted everywhere
+    /// but in `auth env`, whose job is to print them.
+    pub secret_vars: Vec<String>,
+}
+
+impl EnvPlan {
+    /// The value of `set[name]` as describe and `--dry-run` show it.
+    pub fn shown(&self, name: &str) -> &str {
+        if self.secret_vars.iter().any(|s| s == name) {
+            crate::secret::REDACTED
+        } else {
+            self.set.get(name).map_or("", String::as_str)
+        }
+    }
+    /// `set`, with secret values redacted.
+    pub fn shown_set(&self) -> BTreeMap<String, String> {
+        self.set.keys().map(|k| (k.clone(), self.shown(k).to_string())).collect()
+    }
+}
+
+impl PlannedFile {
+    /// The contents as describe and `--dry-run` show them.
+    pub fn shown(&self) -> &str {
+        if self.secret { crate::secret::REDACTED } else { &self.contents }
+    }
 }
 
 impl EnvPlan {
@@ -151,13 +178,27 @@ pub fn path_component(name: &str) -> String {
     if s.is_empty() || s == "." || s == ".." { "_".to_string() } else { s }
 }
 
-/// Builds the plan for `chain`.
-pub fn plan(chain: &Chain, ctx: &PlanContext) -> EnvPlan {
+/// Builds the plan for `chain`; `env` is the caller's environment (GitHub Actions'
+/// token variables, the user's own gcloud and az locations).
+pub fn plan(chain: &Chain, ctx: &PlanContext, env: &Env) -> EnvPlan {
     match chain.leaf().cloud() {
         Some(Cloud::Aws) => aws_plan(chain, ctx),
-        Some(Cloud::Azure) => azure_plan(chain),
-        Some(Cloud::Gcp) => gcp_plan(chain),
+        Some(Cloud::Azure) => super::azure::plan(chain, ctx, env),
+        Some(Cloud::Gcp) => super::gcp::plan(chain, ctx, env),
         None => EnvPlan::default(),
+    }
+}
+
+impl EnvPlan {
+    /// Adds `other` (a `required` identity of another cloud): its variables, files, notes
+    /// and the names it clears. A name one plan sets is never cleared by the other.
+    pub fn merge(&mut self, other: EnvPlan) {
+        self.set.extend(other.set);
+        self.clear.extend(other.clear);
+        self.clear_prefixes.extend(other.clear_prefixes);
+        self.files.extend(other.files);
+        self.notes.extend(other.notes);
+        self.secret_vars.extend(other.secret_vars);
     }
 }
 
@@ -210,103 +251,7 @@ fn aws_plan(chain: &Chain, ctx: &PlanContext) -> EnvPlan {
             PlannedFile { path: credentials, contents: credentials_text, secret: false },
         ],
         notes: vec![],
-    }
-}
-
-fn azure_plan(chain: &Chain) -> EnvPlan {
-    let mut set = BTreeMap::new();
-    let mut put = |arm: &str, azure: Option<&str>, v: &str| {
-        set.insert(arm.to_string(), v.to_string());
-        if let Some(a) = azure {
-            set.insert(a.to_string(), v.to_string());
-        }
-    };
-    if let ChainRoot::Provider(p) = &chain.root {
-        match &p.kind {
-            Some(ProviderKind::AzureCli { tenant_id, subscription_id }) => {
-                put(ev::ARM_USE_CLI, None, "true");
-                if let Some(t) = tenant_id {
-                    put(ev::ARM_TENANT_ID, Some(ev::AZURE_TENANT_ID), t);
-                }
-                if let Some(s) = subscription_id {
-                    put(ev::ARM_SUBSCRIPTION_ID, Some(ev::AZURE_SUBSCRIPTION_ID), s);
-                }
-            }
-            Some(ProviderKind::AzureOidc { tenant_id, client_id, subscription_id }) => {
-                put(ev::ARM_USE_OIDC, None, "true");
-                put(ev::ARM_TENANT_ID, Some(ev::AZURE_TENANT_ID), tenant_id);
-                put(ev::ARM_CLIENT_ID, Some(ev::AZURE_CLIENT_ID), client_id);
-                if let Some(s) = subscription_id {
-                    put(ev::ARM_SUBSCRIPTION_ID, Some(ev::AZURE_SUBSCRIPTION_ID), s);
-                }
-            }
-            Some(ProviderKind::AzureDeviceCode { tenant_id, client_id, subscription_id }) => {
-                put(ev::ARM_TENANT_ID, Some(ev::AZURE_TENANT_ID), tenant_id);
-                if let Some(c) = client_id {
-                    put(ev::ARM_CLIENT_ID, Some(ev::AZURE_CLIENT_ID), c);
-                }
-                if let Some(s) = subscription_id {
-                    put(ev::ARM_SUBSCRIPTION_ID, Some(ev::AZURE_SUBSCRIPTION_ID), s);
-                }
-            }
-            _ => {}
-        }
-    }
-    if let Some(IdentityKind::AzureSubscription { subscription_id, location, resource_group }) = &chain.leaf().kind {
-        put(ev::ARM_SUBSCRIPTION_ID, Some(ev::AZURE_SUBSCRIPTION_ID), subscription_id);
-        if let Some(l) = location {
-            put(ev::ARM_LOCATION, Some(ev::AZURE_LOCATION), l);
-        }
-        if let Some(g) = resource_group {
-            set.insert(ev::AZURE_RESOURCE_GROUP.into(), g.clone());
-        }
-    }
-    EnvPlan {
-        set,
-        clear: vec![],
-        clear_prefixes: ev::AZURE_COMPETING_PREFIXES.iter().map(|s| s.to_string()).collect(),
-        files: vec![],
-        notes: vec!["Azure token files and the isolated AZURE_CONFIG_DIR are not written yet".into()],
-    }
-}
-
-fn gcp_plan(chain: &Chain) -> EnvPlan {
-    let mut set = BTreeMap::new();
-    let (project, region, zone) = match &chain.leaf().kind {
-        Some(IdentityKind::GcpProject { project_id, region, zone }) => {
-            (Some(project_id.clone()), region.clone(), zone.clone())
-        }
-        Some(IdentityKind::GcpServiceAccount { project_id, .. }) => (project_id.clone(), None, None),
-        _ => (None, None, None),
-    };
-    let project = project.or_else(|| match &chain.root {
-        ChainRoot::Provider(p) => match &p.kind {
-            Some(ProviderKind::GcpAdc { project_id, .. } | ProviderKind::GcpWif { project_id, .. }) => {
-                project_id.clone()
-            }
-            _ => None,
-        },
-        ChainRoot::Standalone => None,
-    });
-    if let Some(p) = project {
-        set.insert(ev::GOOGLE_CLOUD_PROJECT.into(), p.clone());
-        set.insert(ev::CLOUDSDK_CORE_PROJECT.into(), p);
-    }
-    if let Some(r) = region {
-        set.insert(ev::GOOGLE_CLOUD_REGION.into(), r.clone());
-        set.insert(ev::CLOUDSDK_COMPUTE_REGION.into(), r);
-    }
-    if let Some(z) = zone {
-        set.insert(ev::CLOUDSDK_COMPUTE_ZONE.into(), z);
-    }
-    EnvPlan {
-        set,
-        clear: vec![],
-        clear_prefixes: ev::GCP_COMPETING_PREFIXES.iter().map(|s| s.to_string()).collect(),
-        files: vec![],
-        notes: vec![
-            "GCP credential files (GOOGLE_APPLICATION_CREDENTIALS, CLOUDSDK_CONFIG) are not written yet".into(),
-        ],
+        secret_vars: vec![],
     }
 }
 

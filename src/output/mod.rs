@@ -3,6 +3,8 @@
 //! which commands print things ([`list`], [`describe`]). Writing files and exec'ing live
 //! elsewhere; nothing here does I/O.
 
+pub mod azure;
 pub mod describe;
 pub mod env;
+pub mod gcp;
 pub mod list;

@@ -7,7 +7,10 @@
 //! unavailable (69), try again (75).
 
 pub mod aws;
+pub mod azure;
+pub mod gcp;
 pub mod github;
+pub mod http;
 pub mod sso;
 
 use crate::exit;
@@ -45,6 +48,12 @@ pub enum ProviderError {
     Runtime(#[source] std::io::Error),
     #[error(transparent)]
     Sso(#[from] sso::SsoError),
+    #[error("cannot reach {service} at {endpoint} for identity `{identity}`: {message}")]
+    CloudUnreachable { identity: String, service: &'static str, endpoint: String, message: String },
+    #[error("{service} refused {step} for identity `{identity}`: HTTP {status}: {message}")]
+    Refused { identity: String, service: &'static str, step: &'static str, status: u16, message: String, hint: String },
+    #[error("identity `{identity}`: {message}")]
+    Setup { identity: String, message: String, hint: String, code: i32 },
     #[error("identity `{identity}`: account `{name}` is not among the {} account(s) provider `{provider}` offers", available.len())]
     AccountNotFound { identity: String, provider: String, name: String, available: Vec<String> },
 }
@@ -77,6 +86,13 @@ impl ProviderError {
             ProviderError::Recursion { .. } | ProviderError::Runtime(_) => exit::SOFTWARE,
             ProviderError::Sso(e) => e.exit_code(),
             ProviderError::AccountNotFound { .. } => exit::NOPERM,
+            ProviderError::CloudUnreachable { .. } => exit::UNAVAILABLE,
+            ProviderError::Refused { status, .. } => match status {
+                400 | 401 | 403 | 404 => exit::NOPERM,
+                429 => exit::TEMPFAIL,
+                _ => exit::UNAVAILABLE,
+            },
+            ProviderError::Setup { code, .. } => *code,
         }
     }
 
@@ -118,6 +134,10 @@ impl ProviderError {
             }
             ProviderError::Runtime(_) => "this is a bug in tfauth; please report it".into(),
             ProviderError::Sso(e) => return e.hint(),
+            ProviderError::CloudUnreachable { service, .. } => {
+                format!("check the network; {service} did not answer (tfauth did not retry)")
+            }
+            ProviderError::Refused { hint, .. } | ProviderError::Setup { hint, .. } => hint.clone(),
             ProviderError::AccountNotFound { name, available, .. } => {
                 match crate::suggest::nearest(name, available.iter().map(String::as_str)).first() {
                     Some(n) => format!("did you mean `{n}`? Fix `principal.account.name`, or use `principal.account.id`"),

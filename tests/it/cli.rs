@@ -214,7 +214,7 @@ fn auth_validate_and_list_in_every_format() {
     let sb = Sandbox::new();
     let o = outcome(in_examples(&sb, &["auth", "validate"]));
     ok(&o);
-    assert_eq!(o.stdout, "auth configuration is valid: 1 provider(s), 6 identity(ies)\n");
+    assert_eq!(o.stdout, "auth configuration is valid: 3 provider(s), 6 identity(ies)\n");
 
     let o = outcome(in_examples(&sb, &["auth", "list"]));
     ok(&o);
@@ -235,7 +235,13 @@ fn auth_validate_and_list_in_every_format() {
 
     let o = outcome(in_examples(&sb, &["auth", "list", "-f", "yaml", "--providers"]));
     ok(&o);
-    assert_eq!(o.stdout, "providers:\n  - name: acme-sso\n    kind: aws/iam-identity-center\n    region: us-east-1\n");
+    assert!(
+        o.stdout
+            .starts_with("providers:\n  - name: acme-sso\n    kind: aws/iam-identity-center\n    region: us-east-1\n"),
+        "{}",
+        o.stdout
+    );
+    assert!(o.stdout.contains("  - name: acme-gcp\n    kind: gcp/adc\n"), "{}", o.stdout);
 
     let o = outcome(in_examples(&sb, &["--profile", "github", "auth", "list", "-f", "tree"]));
     ok(&o);

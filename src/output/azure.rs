@@ -1,0 +1,188 @@
+//! The variables and files for an Azure identity (CONTRACT A5).
+//!
+//! What Terraform's `azurerm` provider reads, by provider kind:
+//! - `azure/oidc` (GitHub federation): `ARM_USE_OIDC`, the client and tenant, and the
+//!   GitHub token request URL and bearer (`ARM_OIDC_REQUEST_URL`/`TOKEN`), so azurerm fetches
+//!   a fresh GitHub token each time it needs an Entra ID token. Tools that read a token from
+//!   a file get `AZURE_FEDERATED_TOKEN_FILE`, a GitHub token fetched once by tfauth.
+//!   `ARM_OIDC_TOKEN_FILE_PATH` is set only when there is no request URL to refresh from:
+//!   azurerm prefers a token file over the request URL, and a GitHub token lasts minutes,
+//!   so pointing it at the file would break an apply that outlives the token.
+//! - `azure/cli`: `ARM_USE_CLI`, the user's own `az` login, untouched.
+//! - `azure/device-code`: tfauth signs in itself and writes an isolated `AZURE_CONFIG_DIR`
+//!   (`azureProfile.json` and the MSAL token cache `az` reads), so `az` and azurerm's
+//!   `ARM_USE_CLI` see this identity and the user's `~/.azure` is never touched.
+//! - `azure/subscription`: subscription, location and resource group, with their `AZURE_*`
+//!   twins. Every other `ARM_*`/`AZURE_*` is removed, except the variables that choose the
+//!   cloud (`ARM_ENVIRONMENT`, `ARM_METADATA_HOSTNAME`, `AZURE_AUTHORITY_HOST`).
+//!
+//! Pure; the files whose contents come from the network carry placeholders until
+//! [`crate::providers::azure::materialize`] fills them.
+
+use super::env::{EnvPlan, PlanContext, PlannedFile, path_component};
+use crate::auth::{IdentityKind, ProviderKind};
+use crate::env_vars::{self as ev, Env};
+use crate::identity::{Chain, ChainRoot};
+use crate::providers::github;
+use std::path::{Path, PathBuf};
+
+/// The Azure CLI's public client id: what `az login` uses, and tfauth's default for
+/// `azure/device-code`, so the token cache it writes is one `az` accepts as its own.
+pub const AZURE_CLI_CLIENT_ID: &str = "04b07795-8ddb-461a-bbee-02f9e1bf7b46";
+/// The audience Entra ID expects of a federated (GitHub) token.
+pub const FEDERATED_AUDIENCE: &str = "api://AzureADTokenExchange";
+/// The Microsoft identity platform's public host.
+pub const AUTHORITY_HOST: &str = "https://login.microsoftonline.com";
+pub const FEDERATED_TOKEN_FILE: &str = "federated_token";
+pub const PROFILE_FILE: &str = "azureProfile.json";
+pub const MSAL_CACHE_FILE: &str = "msal_token_cache.json";
+pub const AZ_CONFIG_FILE: &str = "config";
+
+/// The authority host: `AZURE_AUTHORITY_HOST` (sovereign clouds, tests), else the public one.
+pub fn authority_host(env: &Env) -> String {
+    env.get(ev::AZURE_AUTHORITY_HOST).unwrap_or(AUTHORITY_HOST).trim_end_matches('/').to_string()
+}
+
+/// The provider's directory under the realm.
+pub fn provider_dir(realm_dir: &Path, provider: &str) -> PathBuf {
+    realm_dir.join("azure").join(path_component(provider))
+}
+
+/// The isolated `AZURE_CONFIG_DIR` of a device-code identity.
+pub fn config_dir(realm_dir: &Path, provider: &str, identity: &str) -> PathBuf {
+    provider_dir(realm_dir, provider).join("config").join(path_component(identity))
+}
+
+/// The subscription, tenant, location and resource group of a chain.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Scope {
+    pub tenant_id: Option<String>,
+    pub subscription_id: Option<String>,
+    pub location: Option<String>,
+    pub resource_group: Option<String>,
+}
+
+pub fn scope(chain: &Chain) -> Scope {
+    let mut s = Scope::default();
+    if let ChainRoot::Provider(p) = &chain.root {
+        match &p.kind {
+            Some(ProviderKind::AzureCli { tenant_id, subscription_id }) => {
+                s.tenant_id = tenant_id.clone();
+                s.subscription_id = subscription_id.clone();
+            }
+            Some(
+                ProviderKind::AzureOidc { tenant_id, subscription_id, .. }
+                | ProviderKind::AzureDeviceCode { tenant_id, subscription_id, .. },
+            ) => {
+                s.tenant_id = Some(tenant_id.clone());
+                s.subscription_id = subscription_id.clone();
+            }
+            _ => {}
+        }
+    }
+    if let Some(IdentityKind::AzureSubscription { subscription_id, location, resource_group }) = chain
+        .hops
+        .iter()
+        .rev()
+        .find_map(|h| matches!(h.kind, Some(IdentityKind::AzureSubscription { .. })).then_some(&h.kind))
+        .and_then(|k| k.as_ref())
+    {
+        s.subscription_id = Some(subscription_id.clone());
+        s.location = location.clone();
+        s.resource_group = resource_group.clone();
+    }
+    s
+}
+
+pub fn plan(chain: &Chain, ctx: &PlanContext, env: &Env) -> EnvPlan {
+    let mut plan = EnvPlan {
+        clear_prefixes: ev::AZURE_COMPETING_PREFIXES.iter().map(|s| s.to_string()).collect(),
+        ..EnvPlan::default()
+    };
+    let scope = scope(chain);
+    let put = |plan: &mut EnvPlan, arm: &str, azure: Option<&str>, v: &str| {
+        plan.set.insert(arm.to_string(), v.to_string());
+        if let Some(a) = azure {
+            plan.set.insert(a.to_string(), v.to_string());
+        }
+    };
+    for k in ev::AZURE_CLOUD_SELECTORS {
+        if let Some(v) = env.get(k) {
+            plan.set.insert(k.to_string(), v.to_string());
+        }
+    }
+    let ChainRoot::Provider(p) = &chain.root else { return plan };
+    match &p.kind {
+        Some(ProviderKind::AzureCli { .. }) => {
+            put(&mut plan, ev::ARM_USE_CLI, None, "true");
+            // The user's own `az` login, wherever they keep it.
+            if let Some(dir) = env.get(ev::AZURE_CONFIG_DIR) {
+                plan.set.insert(ev::AZURE_CONFIG_DIR.into(), dir.into());
+            }
+        }
+        Some(ProviderKind::AzureOidc { client_id, .. }) => {
+            put(&mut plan, ev::ARM_USE_OIDC, None, "true");
+            put(&mut plan, ev::ARM_USE_CLI, None, "false");
+            put(&mut plan, ev::ARM_CLIENT_ID, Some(ev::AZURE_CLIENT_ID), client_id);
+            let token_file = provider_dir(&ctx.realm_dir, &p.name).join(FEDERATED_TOKEN_FILE);
+            let request =
+                (env.get(github::ACTIONS_ID_TOKEN_REQUEST_URL), env.get(github::ACTIONS_ID_TOKEN_REQUEST_TOKEN));
+            if let (Some(url), Some(token)) = request {
+                put(&mut plan, ev::ARM_OIDC_REQUEST_URL, None, url);
+                put(&mut plan, ev::ARM_OIDC_REQUEST_TOKEN, None, token);
+                plan.secret_vars.push(ev::ARM_OIDC_REQUEST_TOKEN.into());
+            } else {
+                put(&mut plan, ev::ARM_OIDC_TOKEN_FILE_PATH, None, &token_file.display().to_string());
+            }
+            put(&mut plan, ev::AZURE_FEDERATED_TOKEN_FILE, None, &token_file.display().to_string());
+            plan.files.push(PlannedFile {
+                path: token_file,
+                contents: "<a GitHub OIDC token for Entra ID, fetched at run time>".into(),
+                secret: true,
+            });
+        }
+        Some(ProviderKind::AzureDeviceCode { client_id, .. }) => {
+            let dir = config_dir(&ctx.realm_dir, &p.name, &chain.leaf().name);
+            put(&mut plan, ev::ARM_USE_CLI, None, "true");
+            plan.set.insert(ev::AZURE_CONFIG_DIR.into(), dir.display().to_string());
+            let client = client_id.as_deref().unwrap_or(AZURE_CLI_CLIENT_ID);
+            if client != AZURE_CLI_CLIENT_ID {
+                plan.notes.push(format!(
+                    "`az` accepts refresh tokens of another client only within Microsoft's family of first-party apps; client `{client}` may leave `az` and ARM_USE_CLI signed out"
+                ));
+            }
+            plan.files.push(PlannedFile {
+                path: dir.join(PROFILE_FILE),
+                contents: "<the subscription and signed-in user, written at run time>".into(),
+                secret: false,
+            });
+            plan.files.push(PlannedFile {
+                path: dir.join(MSAL_CACHE_FILE),
+                contents: "<the MSAL token cache, written at run time>".into(),
+                secret: true,
+            });
+            plan.files.push(PlannedFile {
+                path: dir.join(AZ_CONFIG_FILE),
+                contents: format!(
+                    "# Written by tfauth for {}. Rewritten on every run; do not edit.\n[core]\nencrypt_token_cache = false\ncollect_telemetry = false\nfirst_run = false\n",
+                    ctx.purpose
+                ),
+                secret: false,
+            });
+        }
+        _ => {}
+    }
+    if let Some(t) = &scope.tenant_id {
+        put(&mut plan, ev::ARM_TENANT_ID, Some(ev::AZURE_TENANT_ID), t);
+    }
+    if let Some(s) = &scope.subscription_id {
+        put(&mut plan, ev::ARM_SUBSCRIPTION_ID, Some(ev::AZURE_SUBSCRIPTION_ID), s);
+    }
+    if let Some(l) = &scope.location {
+        put(&mut plan, ev::ARM_LOCATION, Some(ev::AZURE_LOCATION), l);
+    }
+    if let Some(g) = &scope.resource_group {
+        put(&mut plan, ev::ARM_RESOURCE_GROUP, Some(ev::AZURE_RESOURCE_GROUP), g);
+    }
+    plan
+}

@@ -1,0 +1,608 @@
+//! Azure at run time: fills the files [`crate::output::azure`] planned.
+//!
+//! - `azure/oidc`: a GitHub OIDC token (audience `api://AzureADTokenExchange`) for the
+//!   token file, and, as a check before Terraform starts, the exchange azurerm will make:
+//!   `client_credentials` with that token as `client_assertion` at the Microsoft identity
+//!   platform.
+//! - `azure/device-code`: the OAuth 2.0 device authorization grant (RFC 8628) against
+//!   `{authority}/{tenant}/oauth2/v2.0/devicecode` and `/token`, on the terminal like the
+//!   IAM Identity Center login. The tokens are kept in tfauth's cache (0600, one lock per
+//!   tenant and client, so concurrent runs sign in once) and written, as `az` writes them,
+//!   into the identity's isolated `AZURE_CONFIG_DIR`: the MSAL token cache and
+//!   `azureProfile.json`.
+
+use super::ProviderError;
+use super::http::{self, Call};
+use crate::auth::ProviderKind;
+use crate::env_vars::{self as ev, Env};
+use crate::exit;
+use crate::identity::{Chain, ChainRoot};
+use crate::output::azure::{self as az, AZURE_CLI_CLIENT_ID};
+use crate::output::env::EnvPlan;
+use crate::secret::Secret;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use std::path::PathBuf;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// Azure Resource Manager, the audience Terraform's azurerm needs.
+pub const ARM_SCOPE: &str = "https://management.azure.com/.default";
+const DEVICE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
+const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+/// A cached access token is used while it has at least this long to live.
+const MIN_LIFE: i64 = 5 * 60;
+/// How long another process may hold the sign-in lock (a human approving a code).
+const LOGIN_WAIT: Duration = Duration::from_secs(16 * 60);
+
+/// Shows a device code and how the wait goes; on `/dev/tty` in use.
+pub trait DeviceCodeUi {
+    fn begin(&self, provider: &str, tenant: &str, user_code: &str, url: &str);
+    fn waiting(&self, remaining: Duration);
+    fn end(&self, failure: Option<&str>);
+}
+
+/// How far a device-code provider may go to get tokens.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// Cached, refreshed, or a sign-in when there is a terminal.
+    Use,
+    /// A new sign-in even with tokens cached.
+    Relogin,
+}
+
+/// The tokens of one signed-in user, as tfauth caches them.
+#[derive(Clone, Debug)]
+pub struct UserTokens {
+    pub authority: String,
+    pub tenant_id: String,
+    pub client_id: String,
+    pub access_token: Secret,
+    pub refresh_token: Option<Secret>,
+    pub id_token: Option<Secret>,
+    /// Unix seconds.
+    pub expires_on: i64,
+    pub ext_expires_on: i64,
+    pub scope: String,
+    pub username: String,
+    /// `uid.utid` from `client_info`: MSAL's account key.
+    pub home_account_id: String,
+    pub local_account_id: String,
+}
+
+/// Completes the plan's Azure files. Nothing is written here.
+pub fn materialize(
+    chain: &Chain,
+    plan: &mut EnvPlan,
+    env: &Env,
+    ui: Option<&dyn DeviceCodeUi>,
+    mode: Mode,
+    check: bool,
+) -> Result<(), ProviderError> {
+    let ChainRoot::Provider(p) = &chain.root else { return Ok(()) };
+    let who = chain.leaf().name.as_str();
+    match &p.kind {
+        Some(ProviderKind::AzureOidc { tenant_id, client_id, audience, .. }) => {
+            let token = federated_token(who, plan, env, audience.as_deref())?;
+            if check {
+                exchange_assertion(who, tenant_id, client_id, &token, env)?;
+            }
+        }
+        Some(ProviderKind::AzureDeviceCode { tenant_id, client_id, .. }) => {
+            let client = client_id.as_deref().unwrap_or(AZURE_CLI_CLIENT_ID);
+            let tokens = user_tokens(&p.name, who, tenant_id, client, env, ui, mode)?;
+            let scope = az::scope(chain);
+            for f in &mut plan.files {
+                if f.path.ends_with(az::MSAL_CACHE_FILE) {
+                    f.contents = msal_cache(&tokens, now()).to_string();
+                } else if f.path.ends_with(az::PROFILE_FILE) {
+                    f.contents = profile(&tokens, scope.subscription_id.as_deref(), who).to_string();
+                }
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// The GitHub token for the token file; or, outside GitHub Actions, a token file the
+/// platform already keeps (`AZURE_FEDERATED_TOKEN_FILE`, as on AKS), used in place.
+fn federated_token(who: &str, plan: &mut EnvPlan, env: &Env, audience: Option<&str>) -> Result<Secret, ProviderError> {
+    let github = env.get(super::github::ACTIONS_ID_TOKEN).is_some()
+        || env.get(super::github::ACTIONS_ID_TOKEN_REQUEST_URL).is_some();
+    if !github && let Some(existing) = env.get(ev::AZURE_FEDERATED_TOKEN_FILE) {
+        let text = std::fs::read_to_string(existing).map_err(|e| ProviderError::Setup {
+            identity: who.into(),
+            message: format!("cannot read AZURE_FEDERATED_TOKEN_FILE ({existing}): {e}"),
+            hint: "check the workload identity's token file, or run in GitHub Actions with `id-token: write`".into(),
+            code: exit::NOPERM,
+        })?;
+        plan.files.retain(|f| !f.path.ends_with(az::FEDERATED_TOKEN_FILE));
+        plan.set.insert(ev::AZURE_FEDERATED_TOKEN_FILE.into(), existing.into());
+        plan.set.insert(ev::ARM_OIDC_TOKEN_FILE_PATH.into(), existing.into());
+        return Ok(Secret::new(text.trim()));
+    }
+    let token = super::github::token(env, Some(audience.unwrap_or(az::FEDERATED_AUDIENCE)), who)?;
+    if let Some(f) = plan.files.iter_mut().find(|f| f.path.ends_with(az::FEDERATED_TOKEN_FILE)) {
+        f.contents = token.expose().to_string();
+    }
+    Ok(token)
+}
+
+fn token_url(env: &Env, tenant: &str) -> String {
+    format!("{}/{tenant}/oauth2/v2.0/token", az::authority_host(env))
+}
+
+/// The exchange azurerm makes with a federated token: proves the app registration trusts it.
+fn exchange_assertion(
+    who: &str,
+    tenant: &str,
+    client: &str,
+    assertion: &Secret,
+    env: &Env,
+) -> Result<(), ProviderError> {
+    let call = Call { identity: who, service: "the Microsoft identity platform", step: "the federated token exchange" };
+    let reply = http::post_form(
+        &call,
+        &token_url(env, tenant),
+        &[
+            ("grant_type", "client_credentials"),
+            ("client_id", client),
+            ("scope", ARM_SCOPE),
+            ("client_assertion_type", ASSERTION_TYPE),
+            ("client_assertion", assertion.expose()),
+        ],
+    )?;
+    if !reply.ok() {
+        return Err(call.refused(
+            &reply,
+            format!(
+                "check the federated credential of app {client} in tenant {tenant}: issuer https://token.actions.githubusercontent.com, the subject of this workflow, audience {}",
+                az::FEDERATED_AUDIENCE
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Drops the cached tokens of a device-code chain's user (`auth login --force`, logout).
+/// Returns whether there were any.
+pub fn forget(chain: &Chain, env: &Env) -> bool {
+    let ChainRoot::Provider(p) = &chain.root else { return false };
+    let Some(ProviderKind::AzureDeviceCode { tenant_id, client_id, .. }) = &p.kind else { return false };
+    let Some(dir) = store_dir(env) else { return false };
+    let key = store_key(&az::authority_host(env), tenant_id, client_id.as_deref().unwrap_or(AZURE_CLI_CLIENT_ID));
+    std::fs::remove_file(dir.join(format!("{key}.json"))).is_ok()
+}
+
+fn store_dir(env: &Env) -> Option<PathBuf> {
+    crate::cache::cache_home(env).map(|d| d.join("azure"))
+}
+
+fn store_key(authority: &str, tenant: &str, client: &str) -> String {
+    let d = Sha256::digest(format!("{authority}\n{tenant}\n{client}").to_lowercase().as_bytes());
+    d.iter().take(10).map(|b| format!("{b:02x}")).collect()
+}
+
+fn now() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+}
+
+/// Tokens for the user of a device-code provider: cached, else refreshed, else a sign-in
+/// (with a terminal). Single-flight across processes: the lock is taken and the cache read
+/// again before any request.
+pub fn user_tokens(
+    provider: &str,
+    who: &str,
+    tenant: &str,
+    client: &str,
+    env: &Env,
+    ui: Option<&dyn DeviceCodeUi>,
+    mode: Mode,
+) -> Result<UserTokens, ProviderError> {
+    let authority = az::authority_host(env);
+    let dir = store_dir(env).ok_or_else(|| ProviderError::Setup {
+        identity: who.into(),
+        message: "cannot tell where to cache Azure tokens: HOME is not set".into(),
+        hint: "set HOME or XDG_CACHE_HOME".into(),
+        code: exit::USAGE,
+    })?;
+    let key = store_key(&authority, tenant, client);
+    let path = dir.join(format!("{key}.json"));
+    let read =
+        || -> Option<UserTokens> { from_json(&serde_json::from_str(&std::fs::read_to_string(&path).ok()?).ok()?) };
+    let usable = |t: &UserTokens| t.expires_on - now() > MIN_LIFE;
+    if mode == Mode::Use
+        && let Some(t) = read().filter(usable)
+    {
+        return Ok(t);
+    }
+    let no_terminal = || ProviderError::Setup {
+        identity: who.into(),
+        message: format!(
+            "provider `{provider}` (azure/device-code) needs a sign-in, and there is no terminal to show the code on"
+        ),
+        hint: format!("run `tfauth auth login -i {who}` in a terminal first"),
+        code: exit::NOPERM,
+    };
+    // Fail before taking a lock or creating a file when nothing could succeed.
+    let cached = read();
+    if ui.is_none() && (mode == Mode::Relogin || cached.as_ref().and_then(|t| t.refresh_token.as_ref()).is_none()) {
+        return Err(no_terminal());
+    }
+    let cache = crate::cache::Cache::at(dir);
+    let _lock = cache.lock(&key, LOGIN_WAIT).map_err(|e| ProviderError::Setup {
+        identity: who.into(),
+        message: e.to_string(),
+        hint: "another tfauth is signing in to this tenant; try again when it is done".into(),
+        code: exit::TEMPFAIL,
+    })?;
+    let cached = read();
+    if mode == Mode::Use {
+        if let Some(t) = cached.clone().filter(usable) {
+            return Ok(t);
+        }
+        if let Some(rt) = cached.as_ref().and_then(|t| t.refresh_token.clone()) {
+            match refresh(who, &authority, tenant, client, &rt) {
+                Ok(t) => {
+                    save(who, &path, &t)?;
+                    return Ok(t);
+                }
+                Err(e) => tracing::debug!(error = %e, "the refresh token was refused; signing in again"),
+            }
+        }
+    }
+    let ui = ui.ok_or_else(no_terminal)?;
+    let t = device_flow(provider, who, &authority, tenant, client, ui)?;
+    save(who, &path, &t)?;
+    Ok(t)
+}
+
+fn save(who: &str, path: &std::path::Path, t: &UserTokens) -> Result<(), ProviderError> {
+    let text = serde_json::to_string_pretty(&to_json(t)).unwrap_or_default();
+    crate::fsutil::write_private_cache(path, text.as_bytes()).map_err(|e| ProviderError::Setup {
+        identity: who.into(),
+        message: format!("cannot write the Azure token cache {}: {e}", path.display()),
+        hint: "check the permissions of the cache directory".into(),
+        code: exit::CANTCREAT,
+    })
+}
+
+/// The cache entry, with the secrets' values (they print redacted otherwise).
+fn to_json(t: &UserTokens) -> Value {
+    json!({
+        "authority": t.authority,
+        "tenant_id": t.tenant_id,
+        "client_id": t.client_id,
+        "access_token": t.access_token.expose(),
+        "refresh_token": t.refresh_token.as_ref().map(Secret::expose),
+        "id_token": t.id_token.as_ref().map(Secret::expose),
+        "expires_on": t.expires_on,
+        "ext_expires_on": t.ext_expires_on,
+        "scope": t.scope,
+        "username": t.username,
+        "home_account_id": t.home_account_id,
+        "local_account_id": t.local_account_id,
+    })
+}
+
+fn from_json(v: &Value) -> Option<UserTokens> {
+    let s = |k: &str| v.get(k).and_then(Value::as_str).map(str::to_string);
+    Some(UserTokens {
+        authority: s("authority")?,
+        tenant_id: s("tenant_id")?,
+        client_id: s("client_id")?,
+        access_token: Secret::new(s("access_token")?),
+        refresh_token: s("refresh_token").map(Secret::new),
+        id_token: s("id_token").map(Secret::new),
+        expires_on: v.get("expires_on")?.as_i64()?,
+        ext_expires_on: v.get("ext_expires_on").and_then(Value::as_i64).unwrap_or(0),
+        scope: s("scope").unwrap_or_default(),
+        username: s("username").unwrap_or_default(),
+        home_account_id: s("home_account_id")?,
+        local_account_id: s("local_account_id").unwrap_or_default(),
+    })
+}
+
+fn refresh(who: &str, authority: &str, tenant: &str, client: &str, rt: &Secret) -> Result<UserTokens, ProviderError> {
+    let call = Call { identity: who, service: "the Microsoft identity platform", step: "the token refresh" };
+    let scope = format!("{ARM_SCOPE} offline_access openid profile");
+    let reply = http::post_form(
+        &call,
+        &format!("{authority}/{tenant}/oauth2/v2.0/token"),
+        &[("grant_type", "refresh_token"), ("client_id", client), ("refresh_token", rt.expose()), ("scope", &scope)],
+    )?;
+    if !reply.ok() {
+        return Err(call.refused(&reply, format!("sign in again: `tfauth auth login -i {who}`")));
+    }
+    let mut t = parse_tokens(&call, &reply.body, authority, tenant, client)?;
+    // Entra ID may not rotate the refresh token; keep the one we have.
+    if t.refresh_token.is_none() {
+        t.refresh_token = Some(rt.clone());
+    }
+    Ok(t)
+}
+
+fn device_flow(
+    provider: &str,
+    who: &str,
+    authority: &str,
+    tenant: &str,
+    client: &str,
+    ui: &dyn DeviceCodeUi,
+) -> Result<UserTokens, ProviderError> {
+    let call = Call { identity: who, service: "the Microsoft identity platform", step: "the device code request" };
+    let scope = format!("{ARM_SCOPE} offline_access openid profile");
+    let reply = http::post_form(
+        &call,
+        &format!("{authority}/{tenant}/oauth2/v2.0/devicecode"),
+        &[("client_id", client), ("scope", &scope)],
+    )?;
+    if !reply.ok() {
+        return Err(call.refused(
+            &reply,
+            format!("check `spec.tenant_id` ({tenant}) and `spec.client_id` ({client}) of provider `{provider}`"),
+        ));
+    }
+    let v = reply.json().unwrap_or(Value::Null);
+    let s = |k: &str| v.get(k).and_then(Value::as_str).map(str::to_string);
+    let n = |k: &str| v.get(k).and_then(|x| x.as_u64().or_else(|| x.as_str()?.parse().ok()));
+    let (Some(device_code), Some(user_code), Some(url)) = (s("device_code"), s("user_code"), s("verification_uri"))
+    else {
+        return Err(ProviderError::Setup {
+            identity: who.into(),
+            message: "the device code answer lacks device_code, user_code or verification_uri".into(),
+            hint: "the endpoint did not answer like the Microsoft identity platform; check AZURE_AUTHORITY_HOST".into(),
+            code: exit::UNAVAILABLE,
+        });
+    };
+    let device_code = Secret::new(device_code);
+    let expires = Instant::now() + Duration::from_secs(n("expires_in").unwrap_or(900));
+    let mut interval = Duration::from_secs(n("interval").unwrap_or(5));
+    ui.begin(provider, tenant, &user_code, &url);
+    let call = Call { identity: who, service: "the Microsoft identity platform", step: "the sign-in" };
+    loop {
+        let wake = Instant::now() + interval;
+        while Instant::now() < wake {
+            ui.waiting(expires.saturating_duration_since(Instant::now()));
+            std::thread::sleep(wake.saturating_duration_since(Instant::now()).min(Duration::from_secs(1)));
+        }
+        if Instant::now() >= expires {
+            ui.end(Some("the code expired"));
+            return Err(ProviderError::Setup {
+                identity: who.into(),
+                message: format!("the sign-in code for provider `{provider}` expired before it was approved"),
+                hint: format!("run `tfauth auth login -i {who}` again and approve the code in time"),
+                code: exit::NOPERM,
+            });
+        }
+        let url = format!("{authority}/{tenant}/oauth2/v2.0/token");
+        let reply = http::post_form(
+            &call,
+            &url,
+            &[("grant_type", DEVICE_GRANT), ("client_id", client), ("device_code", device_code.expose())],
+        )?;
+        if reply.ok() {
+            ui.end(None);
+            return parse_tokens(&call, &reply.body, authority, tenant, client);
+        }
+        match http::error_code(&reply.body).as_deref() {
+            Some("authorization_pending") => {}
+            Some("slow_down") => interval += Duration::from_secs(5),
+            _ => {
+                let e = call.refused(&reply, format!("run `tfauth auth login -i {who}` to try again"));
+                ui.end(Some(&http::error_text(&reply.body)));
+                return Err(e);
+            }
+        }
+    }
+}
+
+fn parse_tokens(
+    call: &Call<'_>,
+    body: &str,
+    authority: &str,
+    tenant: &str,
+    client: &str,
+) -> Result<UserTokens, ProviderError> {
+    let bad = |what: &str| ProviderError::Setup {
+        identity: call.identity.into(),
+        message: format!("{} answered without {what}", call.service),
+        hint: "the endpoint did not answer like the Microsoft identity platform; check AZURE_AUTHORITY_HOST".into(),
+        code: exit::UNAVAILABLE,
+    };
+    let v: Value = serde_json::from_str(body).map_err(|_| bad("JSON"))?;
+    let s = |k: &str| v.get(k).and_then(Value::as_str).map(str::to_string);
+    let n = |k: &str| v.get(k).and_then(|x| x.as_i64().or_else(|| x.as_str()?.parse().ok()));
+    let access = s("access_token").ok_or_else(|| bad("an access_token"))?;
+    let claims = s("id_token").and_then(|t| jwt_claims(&t)).unwrap_or(Value::Null);
+    let claim = |k: &str| claims.get(k).and_then(Value::as_str).map(str::to_string);
+    let info = s("client_info").and_then(|c| b64url_json(&c)).unwrap_or(Value::Null);
+    let uid = info.get("uid").and_then(Value::as_str).map(str::to_string).or_else(|| claim("oid")).unwrap_or_default();
+    let utid = info
+        .get("utid")
+        .and_then(Value::as_str)
+        .map(str::to_string)
+        .or_else(|| claim("tid"))
+        .unwrap_or_else(|| tenant.to_string());
+    let t = now();
+    let expires_in = n("expires_in").unwrap_or(3600);
+    Ok(UserTokens {
+        authority: authority.to_string(),
+        tenant_id: tenant.to_string(),
+        client_id: client.to_string(),
+        access_token: Secret::new(access),
+        refresh_token: s("refresh_token").map(Secret::new),
+        id_token: s("id_token").map(Secret::new),
+        expires_on: t + expires_in,
+        ext_expires_on: t + n("ext_expires_in").unwrap_or(expires_in),
+        scope: s("scope").unwrap_or_else(|| ARM_SCOPE.to_string()),
+        username: claim("preferred_username").or_else(|| claim("upn")).or_else(|| claim("email")).unwrap_or_default(),
+        home_account_id: format!("{uid}.{utid}"),
+        local_account_id: claim("oid").unwrap_or(uid),
+    })
+}
+
+fn b64url_json(s: &str) -> Option<Value> {
+    serde_json::from_slice(&b64url_decode(s)?).ok()
+}
+
+/// Base64url without padding (RFC 4648 §5), as JWTs and `client_info` use it.
+fn b64url_decode(s: &str) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(s.len() * 3 / 4);
+    let (mut acc, mut bits) = (0u32, 0u32);
+    for c in s.trim_end_matches('=').bytes() {
+        let v = match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'-' | b'+' => 62,
+            b'_' | b'/' => 63,
+            _ => return None,
+        } as u32;
+        acc = (acc << 6) | v;
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+            acc &= (1 << bits) - 1;
+        }
+    }
+    Some(out)
+}
+
+/// The claims of a JWT, unverified: only to name the signed-in user.
+fn jwt_claims(jwt: &str) -> Option<Value> {
+    b64url_json(jwt.split('.').nth(1)?)
+}
+
+/// The MSAL cache environment for an authority: its host name (what MSAL keys on).
+pub fn msal_environment(authority: &str) -> String {
+    crate::auth::schema::url_host(authority)
+}
+
+/// The token cache as MSAL (and so `az`) serializes it: the account, its access, refresh
+/// and id tokens, and the app's metadata. Keys are lower-case, as MSAL writes them.
+pub fn msal_cache(t: &UserTokens, now: i64) -> Value {
+    let env = msal_environment(&t.authority);
+    let home = &t.home_account_id;
+    let target = t.scope.clone();
+    let k = |parts: &[&str]| parts.join("-").to_lowercase();
+    let mut doc = json!({
+        "Account": {
+            k(&[home, &env, &t.tenant_id]): {
+                "home_account_id": home,
+                "environment": env,
+                "realm": t.tenant_id,
+                "local_account_id": t.local_account_id,
+                "username": t.username,
+                "authority_type": "MSSTS",
+                "account_source": DEVICE_GRANT,
+            }
+        },
+        "AccessToken": {
+            k(&[home, &env, "accesstoken", &t.client_id, &t.tenant_id, &target]): {
+                "credential_type": "AccessToken",
+                "secret": t.access_token.expose(),
+                "home_account_id": home,
+                "environment": env,
+                "client_id": t.client_id,
+                "target": target,
+                "realm": t.tenant_id,
+                "token_type": "Bearer",
+                "cached_at": now.to_string(),
+                "expires_on": t.expires_on.to_string(),
+                "extended_expires_on": t.ext_expires_on.to_string(),
+            }
+        },
+        "RefreshToken": {},
+        "IdToken": {},
+        "AppMetadata": {
+            k(&["appmetadata", &env, &t.client_id]): {"client_id": t.client_id, "environment": env}
+        },
+    });
+    if let Some(rt) = &t.refresh_token {
+        doc["RefreshToken"][k(&[home, &env, "refreshtoken", &t.client_id, "", &target])] = json!({
+            "credential_type": "RefreshToken",
+            "secret": rt.expose(),
+            "home_account_id": home,
+            "environment": env,
+            "client_id": t.client_id,
+            "target": target,
+            "last_modification_time": now.to_string(),
+        });
+    }
+    if let Some(id) = &t.id_token {
+        doc["IdToken"][k(&[home, &env, "idtoken", &t.client_id, &t.tenant_id, ""])] = json!({
+            "credential_type": "IdToken",
+            "secret": id.expose(),
+            "home_account_id": home,
+            "environment": env,
+            "realm": t.tenant_id,
+            "client_id": t.client_id,
+        });
+    }
+    doc
+}
+
+/// `azureProfile.json` as `az login` leaves it: one subscription, the default.
+pub fn profile(t: &UserTokens, subscription: Option<&str>, name: &str) -> Value {
+    let subs: Vec<Value> = subscription
+        .map(|s| {
+            json!({
+                "id": s,
+                "name": name,
+                "state": "Enabled",
+                "user": {"name": t.username, "type": "user"},
+                "isDefault": true,
+                "tenantId": t.tenant_id,
+                "environmentName": "AzureCloud",
+                "homeTenantId": t.tenant_id,
+                "managedByTenants": [],
+            })
+        })
+        .into_iter()
+        .collect();
+    json!({"installationId": store_key(&t.authority, &t.tenant_id, "installation"), "subscriptions": subs})
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base64url() {
+        assert_eq!(b64url_decode("eyJ1aWQiOiJhIn0").unwrap(), br#"{"uid":"a"}"#);
+        assert_eq!(b64url_decode("_-8").unwrap(), vec![0xff, 0xef]);
+        assert!(b64url_decode("a b").is_none());
+    }
+
+    #[test]
+    fn cache_entry_round_trips_and_msal_keys_are_lower_case() {
+        let t = UserTokens {
+            authority: "https://login.microsoftonline.com".into(),
+            tenant_id: "T-1".into(),
+            client_id: AZURE_CLI_CLIENT_ID.into(),
+            access_token: Secret::new("at"),
+            refresh_token: Some(Secret::new("rt")),
+            id_token: None,
+            expires_on: 2000,
+            ext_expires_on: 2000,
+            scope: "https://management.azure.com/user_impersonation".into(),
+            username: "ada@example.com".into(),
+            home_account_id: "OID.T-1".into(),
+            local_account_id: "OID".into(),
+        };
+        let back = from_json(&to_json(&t)).unwrap();
+        assert_eq!(back.refresh_token.unwrap().expose(), "rt");
+        assert_eq!(format!("{:?}", back.access_token), crate::secret::REDACTED);
+        let c = msal_cache(&t, 1000);
+        let keys: Vec<&String> = c["RefreshToken"].as_object().unwrap().keys().collect();
+        assert_eq!(
+            keys,
+            vec![
+                "oid.t-1-login.microsoftonline.com-refreshtoken-04b07795-8ddb-461a-bbee-02f9e1bf7b46--https://management.azure.com/user_impersonation"
+            ]
+        );
+        assert_eq!(c["AccessToken"].as_object().unwrap().values().next().unwrap()["expires_on"], "2000");
+    }
+}

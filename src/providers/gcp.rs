@@ -1,0 +1,287 @@
+//! GCP at run time: fills the files [`crate::output::gcp`] planned where they need I/O
+//! (the user's ADC for an impersonated file, a subject token held in a variable), and
+//! proves the chain works before Terraform starts, the way Google's libraries will use it:
+//! the subject token exchanged at Google STS (RFC 8693) or the user's refresh token at
+//! their `token_uri`, then `generateAccessToken` for the service account. The access
+//! tokens are thrown away: the libraries mint their own from the file, for as long as the
+//! apply runs.
+
+use super::ProviderError;
+use super::http::{self, Call, Reply};
+use crate::auth::schema::{TokenSource, TokenSourceKind};
+use crate::env_vars::Env;
+use crate::exit;
+use crate::identity::Chain;
+use crate::output::env::EnvPlan;
+use crate::output::gcp::{self as g, Impersonation, Source};
+use crate::secret::Secret;
+use serde_json::{Value, json};
+use std::path::Path;
+
+const TOKEN_EXCHANGE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
+const ACCESS_TOKEN_TYPE: &str = "urn:ietf:params:oauth:token-type:access_token";
+const GOOGLE_OAUTH_TOKEN_URL: &str = "https://oauth2.googleapis.com/token";
+
+/// Completes the plan's GCP files and checks the chain against Google (unless `check` is
+/// false). Nothing is written here; the caller writes the plan's files afterwards, so a
+/// failure leaves nothing behind.
+pub fn materialize(chain: &Chain, plan: &mut EnvPlan, env: &Env, check: bool) -> Result<(), ProviderError> {
+    let Some(t) = g::target(chain) else { return Ok(()) };
+    let who = t.identity.as_str();
+    match &t.source {
+        Source::Wif { project_number, pool_id, provider_id, token_source } => {
+            let wif = (project_number.as_str(), pool_id.as_str(), provider_id.as_str());
+            // The planned file says whether the environment lacked what the source needs.
+            let subject_file = plan.files.iter_mut().find(|f| f.path.ends_with(g::SUBJECT_TOKEN_FILE));
+            let mut copied = None;
+            if let Some(f) = subject_file {
+                let token = variable_token(token_source, env).ok_or_else(|| missing_source(who, token_source))?;
+                f.contents = token.expose().to_string();
+                copied = Some(token);
+            }
+            if !plan.files.iter().any(|f| f.path.ends_with(g::ADC_FILE)) {
+                return Err(missing_source(who, token_source));
+            }
+            if check {
+                let subject = match copied {
+                    Some(t) => t,
+                    None => subject_token(who, token_source, wif, env)?,
+                };
+                let federated = exchange(who, &g::sts_audience(project_number, pool_id, provider_id), &subject, env)?;
+                if let Some(imp) = &t.impersonate {
+                    generate_access_token(who, imp, &federated, env)?;
+                }
+            }
+        }
+        Source::Adc { scopes } => {
+            let path = g::user_adc_path(env).ok_or_else(|| ProviderError::Setup {
+                identity: who.into(),
+                message: "cannot tell where your application-default credentials are: HOME is not set".into(),
+                hint: "set HOME, or GOOGLE_APPLICATION_CREDENTIALS to your credentials file".into(),
+                code: exit::USAGE,
+            })?;
+            let source = read_adc(who, &path)?;
+            if let Some(imp) = &t.impersonate {
+                let doc = g::impersonated(imp, source.clone(), env);
+                if let Some(f) = plan.files.iter_mut().find(|f| f.path.ends_with(g::ADC_FILE)) {
+                    f.contents = format!("{}\n", serde_json::to_string_pretty(&doc).unwrap_or_default());
+                }
+            }
+            if check && source.get("type").and_then(Value::as_str) == Some("authorized_user") {
+                let user_token = refresh_user(who, &path, &source, scopes)?;
+                if let Some(imp) = &t.impersonate {
+                    generate_access_token(who, imp, &user_token, env)?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn missing_source(who: &str, ts: &TokenSource) -> ProviderError {
+    let (message, hint) = match &ts.kind {
+        TokenSourceKind::Environment { variable } => (
+            format!("`{variable}` (token_source.environment_variable) is not set"),
+            format!("export {variable} with the OIDC token to exchange"),
+        ),
+        _ => (
+            "ACTIONS_ID_TOKEN_REQUEST_URL and ACTIONS_ID_TOKEN_REQUEST_TOKEN are not set, and `token_source` names no other source".into(),
+            "run in GitHub Actions with `permissions: id-token: write`, or set `token_source` (type url, file or environment)".into(),
+        ),
+    };
+    ProviderError::Setup { identity: who.into(), message, hint, code: exit::NOPERM }
+}
+
+/// A token held in a variable (`type: environment`, or `ACTIONS_ID_TOKEN`).
+fn variable_token(ts: &TokenSource, env: &Env) -> Option<Secret> {
+    match &ts.kind {
+        TokenSourceKind::Environment { variable } => env.get(variable).map(Secret::new),
+        TokenSourceKind::GithubActions => env.get(super::github::ACTIONS_ID_TOKEN).map(Secret::new),
+        _ => None,
+    }
+}
+
+/// The subject token, fetched the way the credentials file tells Google's libraries to.
+fn subject_token(who: &str, ts: &TokenSource, wif: (&str, &str, &str), env: &Env) -> Result<Secret, ProviderError> {
+    let (url, headers, field) = match &ts.kind {
+        TokenSourceKind::GithubActions => {
+            let audience = ts.audience.clone().unwrap_or_else(|| g::github_audience(wif.0, wif.1, wif.2));
+            return super::github::token(env, Some(&audience), who);
+        }
+        TokenSourceKind::Url { url, headers } => (url.clone(), headers.clone(), ts.json_field.clone()),
+        TokenSourceKind::File { path } => {
+            let text = std::fs::read_to_string(path).map_err(|e| ProviderError::Setup {
+                identity: who.into(),
+                message: format!("cannot read the subject token file {path} (token_source.file): {e}"),
+                hint: "check that the tool that writes the token has run, and the path".into(),
+                code: exit::NOPERM,
+            })?;
+            return pick_field(who, &text, ts.json_field.as_deref(), path);
+        }
+        TokenSourceKind::Environment { variable } => {
+            return env.get(variable).map(Secret::new).ok_or_else(|| missing_source(who, ts));
+        }
+    };
+    let call = Call { identity: who, service: "the token source", step: "the subject token request" };
+    let reply = http::get(&call, &url, &headers)?;
+    if !reply.ok() {
+        return Err(call.refused(&reply, "check token_source.url and its headers".into()));
+    }
+    pick_field(who, &reply.body, field.as_deref(), &url)
+}
+
+fn pick_field(who: &str, text: &str, field: Option<&str>, from: &str) -> Result<Secret, ProviderError> {
+    let token = match field {
+        None => Some(text.trim().to_string()),
+        Some(f) => serde_json::from_str::<Value>(text).ok().and_then(|v| v.get(f)?.as_str().map(str::to_string)),
+    };
+    token.filter(|t| !t.is_empty()).map(Secret::new).ok_or_else(|| ProviderError::Setup {
+        identity: who.into(),
+        message: match field {
+            Some(f) => format!("the subject token from {from} has no JSON field `{f}`"),
+            None => format!("the subject token from {from} is empty"),
+        },
+        hint: "check token_source.format and subject_token_field_name".into(),
+        code: exit::NOPERM,
+    })
+}
+
+/// RFC 8693 token exchange at Google STS: the subject token for a federated access token.
+pub fn exchange(who: &str, audience: &str, subject: &Secret, env: &Env) -> Result<Secret, ProviderError> {
+    let url = g::sts_url(env);
+    let call = Call { identity: who, service: "Google STS", step: "the token exchange" };
+    let reply = http::post_form(
+        &call,
+        &url,
+        &[
+            ("grant_type", TOKEN_EXCHANGE),
+            ("audience", audience),
+            ("scope", g::CLOUD_PLATFORM_SCOPE),
+            ("requested_token_type", ACCESS_TOKEN_TYPE),
+            ("subject_token", subject.expose()),
+            ("subject_token_type", g::JWT_TOKEN_TYPE),
+        ],
+    )?;
+    if !reply.ok() {
+        return Err(call.refused(
+            &reply,
+            format!(
+                "check the provider's project_number, workload_identity_pool_id and workload_identity_provider_id ({audience}), and that the pool's attribute condition admits this token"
+            ),
+        ));
+    }
+    access_token(&call, &reply, "access_token")
+}
+
+/// `generateAccessToken` for the service account, with `bearer` (federated or user).
+pub fn generate_access_token(
+    who: &str,
+    imp: &Impersonation,
+    bearer: &Secret,
+    env: &Env,
+) -> Result<Secret, ProviderError> {
+    let url = g::impersonation_url(env, &imp.email);
+    let call = Call { identity: who, service: "IAM Credentials", step: "generateAccessToken" };
+    let scopes = if imp.scopes.is_empty() { vec![g::CLOUD_PLATFORM_SCOPE.to_string()] } else { imp.scopes.clone() };
+    let delegates: Vec<String> = imp
+        .delegates
+        .iter()
+        .map(|d| if d.starts_with("projects/") { d.clone() } else { format!("projects/-/serviceAccounts/{d}") })
+        .collect();
+    let mut doc = json!({"scope": scopes, "lifetime": format!("{}s", imp.lifetime_secs.unwrap_or(3600))});
+    if !delegates.is_empty() {
+        doc["delegates"] = json!(delegates);
+    }
+    let reply = http::post_json(&call, &url, bearer, &doc)?;
+    if !reply.ok() {
+        return Err(call.refused(
+            &reply,
+            format!(
+                "the caller needs roles/iam.serviceAccountTokenCreator (or workloadIdentityUser) on {}; check the email and the grant",
+                imp.email
+            ),
+        ));
+    }
+    access_token(&call, &reply, "accessToken")
+}
+
+/// The user's ADC, refreshed at its `token_uri`: proves the login is still good.
+fn refresh_user(who: &str, path: &Path, source: &Value, scopes: &[String]) -> Result<Secret, ProviderError> {
+    let field = |k: &str| source.get(k).and_then(Value::as_str).unwrap_or("");
+    let url = source.get("token_uri").and_then(Value::as_str).unwrap_or(GOOGLE_OAUTH_TOKEN_URL);
+    let call =
+        Call { identity: who, service: "Google OAuth", step: "the refresh of your application-default credentials" };
+    let scope = scopes.join(" ");
+    let mut fields = vec![
+        ("grant_type", "refresh_token"),
+        ("client_id", field("client_id")),
+        ("client_secret", field("client_secret")),
+        ("refresh_token", field("refresh_token")),
+    ];
+    if !scope.is_empty() {
+        fields.push(("scope", &scope));
+    }
+    let reply = http::post_form(&call, url, &fields)?;
+    if !reply.ok() {
+        return Err(call.refused(
+            &reply,
+            format!(
+                "your application-default login ({}) has expired or was revoked; run `gcloud auth application-default login`",
+                path.display()
+            ),
+        ));
+    }
+    access_token(&call, &reply, "access_token")
+}
+
+fn access_token(call: &Call<'_>, reply: &Reply, field: &str) -> Result<Secret, ProviderError> {
+    reply.json().and_then(|v| v.get(field)?.as_str().map(Secret::new)).filter(|s| !s.expose().is_empty()).ok_or_else(
+        || ProviderError::Setup {
+            identity: call.identity.into(),
+            message: format!("{} answered {} without `{field}`", call.service, call.step),
+            hint: "the endpoint did not answer like Google's; check TFAUTH_GOOGLE_* endpoint overrides".into(),
+            code: exit::UNAVAILABLE,
+        },
+    )
+}
+
+/// The user's ADC document.
+fn read_adc(who: &str, path: &Path) -> Result<Value, ProviderError> {
+    let text = std::fs::read_to_string(path).map_err(|e| ProviderError::Setup {
+        identity: who.into(),
+        message: if e.kind() == std::io::ErrorKind::NotFound {
+            format!("no application-default credentials at {}", path.display())
+        } else {
+            format!("cannot read your application-default credentials at {}: {e}", path.display())
+        },
+        hint:
+            "run `gcloud auth application-default login`, or point GOOGLE_APPLICATION_CREDENTIALS at a credentials file"
+                .into(),
+        code: exit::NOPERM,
+    })?;
+    let v: Value = serde_json::from_str(&text).map_err(|e| ProviderError::Setup {
+        identity: who.into(),
+        message: format!("{} is not a credentials file: {e}", path.display()),
+        hint: "run `gcloud auth application-default login` again to rewrite it".into(),
+        code: exit::DATAERR,
+    })?;
+    match v.get("type").and_then(Value::as_str) {
+        Some(
+            "authorized_user"
+            | "service_account"
+            | "external_account"
+            | "external_account_authorized_user"
+            | "impersonated_service_account",
+        ) => Ok(v),
+        other => Err(ProviderError::Setup {
+            identity: who.into(),
+            message: format!(
+                "{} has credential type {}, which cannot be the source of an impersonation",
+                path.display(),
+                other.map_or("(none)".to_string(), |t| format!("`{t}`"))
+            ),
+            hint: "run `gcloud auth application-default login` to write user credentials".into(),
+            code: exit::DATAERR,
+        }),
+    }
+}
