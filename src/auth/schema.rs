@@ -587,7 +587,9 @@ fn parse_provider(name: &str, node: &Node, problems: &mut Vec<Problem>) -> Optio
     let mut f = Fields { node, subject: subject.clone(), what: format!("provider `{name}`"), problems };
     let kind_name = f.req_str(&["kind"])?;
     f.what = format!("provider `{name}` ({kind_name})");
-    let kind = match kind_name.as_str() {
+    // A closure, so that a missing field (`?`) drops only the kind: the provider stays
+    // defined, and its own problems, not "not defined", reach whoever chains from it.
+    let mut typed = || match kind_name.as_str() {
         "aws/iam-identity-center" => {
             let start_url = f.req_matching(&["start_url"], is_https_url, "an https:// URL");
             let region = f.req_matching(&["region"], is_aws_region, "an AWS region such as us-east-1");
@@ -694,6 +696,7 @@ fn parse_provider(name: &str, node: &Node, problems: &mut Vec<Problem>) -> Optio
             None
         }
     };
+    let kind = typed();
     Some(Provider { name: name.to_string(), kind_name, kind, span: node.span.clone() })
 }
 
@@ -728,7 +731,8 @@ fn parse_identity(name: &str, node: &Node, problems: &mut Vec<Problem>) -> Optio
         .or_else(|| if kind_name.starts_with("aws/") { f.opt_str(&["principal", "region"]) } else { None });
 
     let via = parse_via(&mut f, node, &kind_name);
-    let kind = match kind_name.as_str() {
+    // As for providers: a bad field drops the kind, never the identity.
+    let mut typed = || match kind_name.as_str() {
         "aws/permission-set" => {
             let ps = f.req_str(&["principal", "name"]);
             let id = f.opt_matching(&["principal", "account", "id"], is_account_id, "a 12-digit AWS account id");
@@ -879,6 +883,7 @@ fn parse_identity(name: &str, node: &Node, problems: &mut Vec<Problem>) -> Optio
             None
         }
     };
+    let kind = typed();
     Some(Identity {
         name: name.to_string(),
         kind_name,

@@ -60,7 +60,7 @@ pub fn materialize(chain: &Chain, plan: &mut EnvPlan, env: &Env, check: bool) ->
                 hint: "set HOME, or GOOGLE_APPLICATION_CREDENTIALS to your credentials file".into(),
                 code: exit::USAGE,
             })?;
-            let source = read_adc(who, &path)?;
+            let source = read_adc(who, &path, t.impersonate.is_some())?;
             if let Some(imp) = &t.impersonate {
                 let doc = g::impersonated(imp, source.clone(), env);
                 if let Some(f) = plan.files.iter_mut().find(|f| f.path.ends_with(g::ADC_FILE)) {
@@ -245,8 +245,9 @@ fn access_token(call: &Call<'_>, reply: &Reply, field: &str) -> Result<Secret, P
     )
 }
 
-/// The user's ADC document.
-fn read_adc(who: &str, path: &Path) -> Result<Value, ProviderError> {
+/// The user's ADC document. As the source of an impersonation, Google's libraries accept
+/// only user, service account and workforce (external_account_authorized_user) credentials.
+fn read_adc(who: &str, path: &Path, impersonating: bool) -> Result<Value, ProviderError> {
     let text = std::fs::read_to_string(path).map_err(|e| ProviderError::Setup {
         identity: who.into(),
         message: if e.kind() == std::io::ErrorKind::NotFound {
