@@ -3,8 +3,10 @@
 //! what tfauth writes. Needs `integration/setup` (the README's test command runs it).
 
 mod aws_portal;
+mod google_standin;
 mod keyring;
 mod keyring_use;
+mod microsoft_standin;
 mod sso_client;
 mod sso_login;
 mod support;

@@ -267,13 +267,8 @@ fn read_adc(who: &str, path: &Path, impersonating: bool) -> Result<Value, Provid
         code: exit::DATAERR,
     })?;
     match v.get("type").and_then(Value::as_str) {
-        Some(
-            "authorized_user"
-            | "service_account"
-            | "external_account"
-            | "external_account_authorized_user"
-            | "impersonated_service_account",
-        ) => Ok(v),
+        Some("authorized_user" | "service_account" | "external_account_authorized_user") => Ok(v),
+        Some("external_account" | "impersonated_service_account") if !impersonating => Ok(v),
         other => Err(ProviderError::Setup {
             identity: who.into(),
             message: format!(
