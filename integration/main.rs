@@ -6,6 +6,7 @@ mod aws_portal;
 mod google_standin;
 mod keyring;
 mod keyring_use;
+mod microsoft_standin;
 mod multicloud;
 mod sso_client;
 mod sso_login;
