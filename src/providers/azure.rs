@@ -309,7 +309,13 @@ fn refresh(who: &str, authority: &str, tenant: &str, client: &str, rt: &Secret) 
     let reply = http::post_form(
         &call,
         &format!("{authority}/{tenant}/oauth2/v2.0/token"),
-        &[("grant_type", "refresh_token"), ("client_id", client), ("refresh_token", rt.expose()), ("scope", &scope)],
+        &[
+            ("grant_type", "refresh_token"),
+            ("client_id", client),
+            ("refresh_token", rt.expose()),
+            ("scope", &scope),
+            ("client_info", "1"),
+        ],
     )?;
     if !reply.ok() {
         return Err(call.refused(&reply, format!("sign in again: `tfauth auth login -i {who}`")));
@@ -379,7 +385,12 @@ fn device_flow(
         let reply = http::post_form(
             &call,
             &url,
-            &[("grant_type", DEVICE_GRANT), ("client_id", client), ("device_code", device_code.expose())],
+            &[
+                ("grant_type", DEVICE_GRANT),
+                ("client_id", client),
+                ("device_code", device_code.expose()),
+                ("client_info", "1"),
+            ],
         )?;
         if reply.ok() {
             ui.end(None);
@@ -426,16 +437,23 @@ fn parse_tokens(
         .unwrap_or_else(|| tenant.to_string());
     let t = now();
     let expires_in = n("expires_in").unwrap_or(3600);
+    // MSAL keys the cache on the tenant's GUID (the token's `utid`/`tid`), whatever name the
+    // configuration used for it; and on the granted scopes, sorted, without the OIDC ones.
+    let raw_scope = s("scope").unwrap_or_else(|| ARM_SCOPE.to_string());
+    let mut scopes: Vec<&str> =
+        raw_scope.split_whitespace().filter(|x| !matches!(*x, "openid" | "profile" | "offline_access")).collect();
+    scopes.sort_unstable();
+    scopes.dedup();
     Ok(UserTokens {
         authority: authority.to_string(),
-        tenant_id: tenant.to_string(),
+        tenant_id: utid.clone(),
         client_id: client.to_string(),
         access_token: Secret::new(access),
         refresh_token: s("refresh_token").map(Secret::new),
         id_token: s("id_token").map(Secret::new),
         expires_on: t + expires_in,
         ext_expires_on: t + n("ext_expires_in").unwrap_or(expires_in),
-        scope: s("scope").unwrap_or_else(|| ARM_SCOPE.to_string()),
+        scope: scopes.join(" "),
         username: claim("preferred_username").or_else(|| claim("upn")).or_else(|| claim("email")).unwrap_or_default(),
         home_account_id: format!("{uid}.{utid}"),
         local_account_id: claim("oid").unwrap_or(uid),
