@@ -269,3 +269,263 @@ fn a_google_sts_400_is_exit_77_with_a_hint_and_nothing_written() {
     assert!(o.stdout.is_empty());
     assert!(!bed.home().join(".config/atmos").exists(), "files were written: {:?}", bed.written());
 }
+
+// ---------------------------------------------------------------------------------------
+// Azure
+
+use crate::microsoft_standin::{self as ms, Entra, EntraOpts, FederatedCredential, Tenant};
+
+/// The tenant, app and subscription of the examples' `acme-azure` providers and `azure/plat-dev`.
+const AZ_TENANT: &str = "0b5e6c1d-2a3f-4e5d-8c7b-9a0f1e2d3c4b";
+const AZ_CI_APP: &str = "7c9d8e1f-0a2b-4c3d-9e8f-7a6b5c4d3e2f";
+const AZ_SUBSCRIPTION: &str = "6f1c2a4e-3b5d-4c7e-9f80-1a2b3c4d5e6f";
+
+fn entra(opts: EntraOpts) -> Entra {
+    Entra::start(EntraOpts {
+        tenants: vec![Tenant::new(AZ_TENANT, &["acme.onmicrosoft.com"])],
+        client_ids: vec![],
+        interval: 1,
+        federated: vec![FederatedCredential {
+            client_id: AZ_CI_APP.into(),
+            issuer: None,
+            subject: Some(ms::GITHUB_SUBJECT.into()),
+            audience: None,
+        }],
+        ..opts
+    })
+}
+
+/// sha256 of every file under `dir`, by relative path.
+fn tree_hash(dir: &Path) -> Vec<(String, String)> {
+    use sha2::Digest;
+    let mut out: Vec<(String, String)> = walkdir(dir)
+        .into_iter()
+        .filter(|p| p.is_file())
+        .map(|p| {
+            let h = sha2::Sha256::digest(std::fs::read(&p).unwrap());
+            (p.strip_prefix(dir).unwrap().display().to_string(), format!("{h:x}"))
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+fn walkdir(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walkdir(&p));
+        }
+        out.push(p);
+    }
+    out
+}
+
+#[test]
+fn azure_device_code_sign_in_writes_an_isolated_az_config_that_msal_reads() {
+    let bed = Bed::new();
+    let entra = entra(EntraOpts { approve_after_polls: Some(2), ..Default::default() });
+    // The user's own ~/.azure: must come out byte for byte the same.
+    let own = bed.home().join(".azure");
+    std::fs::create_dir_all(&own).unwrap();
+    std::fs::write(own.join("azureProfile.json"), "{\"subscriptions\": [{\"id\": \"someone-else\"}]}").unwrap();
+    std::fs::write(own.join("msal_token_cache.json"), "{\"RefreshToken\": {}}").unwrap();
+    let before = tree_hash(&own);
+    let target = ["blobstore", "-s", "plat-use2-dev", "-i", "azure/plat-dev"];
+
+    // No terminal: exit 77 at once, no code requested, nothing written.
+    let mut c = bed.cmd(TFAUTH);
+    c.env("AZURE_AUTHORITY_HOST", entra.url()).args(["auth", "env"]).args(target);
+    let o = run(c);
+    assert_eq!(o.code, 77, "{}", o.stderr);
+    assert!(
+        o.stderr.contains("no terminal") && o.stderr.contains("tfauth auth login -i azure/plat-dev"),
+        "{}",
+        o.stderr
+    );
+    assert_eq!(entra.count("DeviceCode"), 0);
+    assert!(!bed.home().join(".config/atmos").exists());
+
+    // On a terminal: the code, the URL, a countdown; approved after two polls.
+    let words: Vec<String> = ["auth", "login"].iter().chain(target.iter()).map(|s| s.to_string()).collect();
+    let line = format!(
+        "AZURE_AUTHORITY_HOST={} TFAUTH_NO_BROWSER=1 {TFAUTH} {}",
+        entra.url(),
+        words.iter().map(|w| format!("'{w}'")).collect::<Vec<_>>().join(" ")
+    );
+    let mut c = bed.cmd("script");
+    c.env_remove("CI").args(["-qfec", &line, "/dev/null"]);
+    let o = run(c);
+    assert_eq!(o.code, 0, "{}\n{}", o.stdout, o.stderr);
+    let user_code = entra.requests_for("DeviceCodeToken").len();
+    assert!(user_code >= 3, "polled until approved: {user_code}");
+    assert!(o.stdout.contains("Sign in to Microsoft Entra ID for `acme-azure`"), "{}", o.stdout);
+    assert!(o.stdout.contains("Code: ") && o.stdout.contains("/devicelogin"), "{}", o.stdout);
+    assert!(o.stdout.contains("Waiting for approval..."), "{}", o.stdout);
+    for t in entra.access_tokens().iter().chain(entra.refresh_tokens().iter()) {
+        assert!(!o.stdout.contains(t.as_str()) && !o.stderr.contains(t.as_str()), "a token reached the terminal");
+    }
+
+    // Again without a terminal: served from tfauth's cache, no new sign-in.
+    let mut c = bed.cmd(TFAUTH);
+    c.env("AZURE_AUTHORITY_HOST", entra.url())
+        .env("ARM_CLIENT_SECRET", "stale-canary")
+        .args(["auth", "env", "-f", "json"])
+        .args(target);
+    let o = run(c);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert_eq!(entra.count("DeviceCode"), 1);
+    let vars: Value = serde_json::from_str(&o.stdout).unwrap();
+    for (k, v) in [
+        ("ARM_USE_CLI", "true"),
+        ("ARM_TENANT_ID", AZ_TENANT),
+        ("AZURE_TENANT_ID", AZ_TENANT),
+        ("ARM_SUBSCRIPTION_ID", AZ_SUBSCRIPTION),
+        ("AZURE_SUBSCRIPTION_ID", AZ_SUBSCRIPTION),
+        ("ARM_LOCATION", "eastus2"),
+        ("AZURE_LOCATION", "eastus2"),
+        ("ARM_RESOURCE_GROUP", "rg-plat-dev"),
+        ("AZURE_RESOURCE_GROUP", "rg-plat-dev"),
+    ] {
+        assert_eq!(vars[k], v, "{k}");
+    }
+    assert!(vars.get("ARM_CLIENT_ID").is_none() && vars.get("ARM_USE_OIDC").is_none(), "{vars}");
+    let dir = Path::new(vars["AZURE_CONFIG_DIR"].as_str().unwrap()).to_path_buf();
+    assert!(dir.starts_with(bed.home().join(".config/atmos")), "{}", dir.display());
+    assert_eq!(mode(&dir), 0o700);
+    for f in ["azureProfile.json", "msal_token_cache.json", "config"] {
+        assert_eq!(mode(&dir.join(f)), 0o600, "{f}");
+    }
+    // az reads azureProfile.json (utf-8, BOM tolerated): the subscription is the default.
+    let profile: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("azureProfile.json")).unwrap()).unwrap();
+    let sub = &profile["subscriptions"][0];
+    assert_eq!(sub["id"], AZ_SUBSCRIPTION);
+    assert_eq!(sub["isDefault"], true);
+    assert_eq!(sub["tenantId"], AZ_TENANT);
+    assert_eq!(sub["user"], json!({"name": "jane@acme.onmicrosoft.com", "type": "user"}));
+    // MSAL (what az signs in with) reads the cache: the account, and the access token from
+    // the cache without a call; then a forced refresh with the stored refresh token.
+    let tls = entra.tls();
+    let calls = entra.token_calls();
+    let cache = dir.join("msal_token_cache.json");
+    let read = ms::msal_read_cache(
+        &cache,
+        &tls.authority(AZ_TENANT),
+        ms::AZURE_CLI_CLIENT_ID,
+        &[ms::ARM_SCOPE],
+        &tls.ca_bundle(),
+    );
+    assert_eq!(read["account"]["username"], "jane@acme.onmicrosoft.com", "{read}");
+    assert_eq!(read["served_from_cache"], true, "{read}");
+    assert_eq!(entra.token_calls(), calls, "served without a token call");
+    let token = read["result"]["access_token"].as_str().unwrap();
+    assert!(entra.issued_access_token(token).is_some(), "the token tfauth got from the sign-in");
+    // The user's own ~/.azure is untouched.
+    assert_eq!(tree_hash(&own), before);
+}
+
+#[test]
+fn github_run_of_an_aws_backed_azure_component_gets_azurerm_oidc_variables() {
+    let bed = Bed::new();
+    let moto = Moto::start();
+    let token = github_token_endpoint(BEARER);
+    let entra = entra(EntraOpts::default());
+    let bin = bed.dir.path().join("bin");
+    standin_terraform(&bin);
+    let rec = bed.dir.path().join("record.json");
+    let request_url = format!("{}/token?api-version=2.0", token.url());
+    let mut c = bed.cmd(TFAUTH);
+    c.env("ATMOS_PROFILE", "github")
+        .env("ACTIONS_ID_TOKEN_REQUEST_URL", &request_url)
+        .env("ACTIONS_ID_TOKEN_REQUEST_TOKEN", BEARER)
+        .env("AWS_ENDPOINT_URL_STS", moto.url())
+        .env("AZURE_AUTHORITY_HOST", entra.url())
+        .env("ARM_CLIENT_SECRET", "stale-secret-canary")
+        .env("AZURE_CLIENT_SECRET", "stale-secret-canary")
+        .env("PATH", format!("{}:{}:/usr/bin:/bin", bin.display(), venv().join("bin").display()))
+        .env("RECORD", &rec)
+        .args(["plan", "blobstore", "-s", "plat-use2-dev"]);
+    let o = run(c);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let r: Value = serde_json::from_str(&std::fs::read_to_string(&rec).unwrap()).unwrap();
+    let env = &r["env"];
+    assert_eq!(env["AWS_PROFILE"], "plat-dev/terraform");
+    assert!(r["arn"].as_str().is_some(), "boto3 failed: {}", r["error"]);
+    for (k, v) in [
+        ("ARM_USE_OIDC", "true"),
+        ("ARM_USE_CLI", "false"),
+        ("ARM_CLIENT_ID", AZ_CI_APP),
+        ("AZURE_CLIENT_ID", AZ_CI_APP),
+        ("ARM_TENANT_ID", AZ_TENANT),
+        ("AZURE_TENANT_ID", AZ_TENANT),
+        ("ARM_SUBSCRIPTION_ID", AZ_SUBSCRIPTION),
+        ("AZURE_SUBSCRIPTION_ID", AZ_SUBSCRIPTION),
+        ("ARM_LOCATION", "eastus2"),
+        ("ARM_OIDC_REQUEST_URL", request_url.as_str()),
+        ("ARM_OIDC_REQUEST_TOKEN", BEARER),
+    ] {
+        assert_eq!(env[k], v, "{k}");
+    }
+    for gone in ["ARM_CLIENT_SECRET", "AZURE_CLIENT_SECRET", "ARM_OIDC_TOKEN_FILE_PATH"] {
+        assert!(env.get(gone).is_none(), "{gone} reached terraform");
+    }
+    let file = Path::new(env["AZURE_FEDERATED_TOKEN_FILE"].as_str().unwrap()).to_path_buf();
+    assert_eq!(mode(&file), 0o600);
+    let github_jwt = std::fs::read_to_string(&file).unwrap();
+    assert_eq!(github_jwt.split('.').count(), 3, "a JWT");
+    // The token file's token was asked for with Entra ID's audience; the exchange was
+    // checked before terraform started.
+    assert!(token.requests.lock().unwrap().iter().any(|r| r.contains("audience=api%3A%2F%2FAzureADTokenExchange")));
+    assert_eq!(entra.count("ClientCredentials"), 1);
+    // azure-identity, from the same environment, gets an ARM token with that file.
+    let tls = entra.tls();
+    let script = r#"
+import json, os, sys
+from azure.identity import WorkloadIdentityCredential
+cred = WorkloadIdentityCredential(authority=sys.argv[1], connection_verify=sys.argv[2])
+print(json.dumps({"token": cred.get_token("https://management.azure.com/.default").token}))
+"#;
+    let authority = tls.url();
+    let out = std::process::Command::new(venv_bin("python"))
+        .args(["-c", script, &authority, tls.ca_bundle().to_str().unwrap()])
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .env("AZURE_CLIENT_ID", env["AZURE_CLIENT_ID"].as_str().unwrap())
+        .env("AZURE_TENANT_ID", env["AZURE_TENANT_ID"].as_str().unwrap())
+        .env("AZURE_FEDERATED_TOKEN_FILE", &file)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    let v: Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+    let issued = entra.issued_access_token(v["token"].as_str().unwrap()).expect("issued by the stand-in");
+    assert_eq!(issued.client_id, AZ_CI_APP);
+}
+
+#[test]
+fn an_entra_id_400_is_exit_77_with_the_aadsts_code_and_nothing_written() {
+    let bed = Bed::new();
+    let token = github_token_endpoint(BEARER);
+    let entra = entra(EntraOpts::default());
+    entra.set_fault(Some(ms::Fault::bad_request()));
+    let mut c = bed.cmd(TFAUTH);
+    c.env("ATMOS_PROFILE", "github")
+        .env("ACTIONS_ID_TOKEN_REQUEST_URL", format!("{}/token", token.url()))
+        .env("ACTIONS_ID_TOKEN_REQUEST_TOKEN", BEARER)
+        .env("AZURE_AUTHORITY_HOST", entra.url())
+        .args(["auth", "env", "blobstore", "-s", "plat-use2-dev", "-i", "azure/plat-dev"]);
+    let o = run(c);
+    assert_eq!(o.code, 77, "{}", o.stderr);
+    assert!(
+        o.stderr.contains("refused the federated token exchange for identity `azure/plat-dev`: HTTP 400"),
+        "{}",
+        o.stderr
+    );
+    assert!(o.stderr.contains("AADSTS50059"), "{}", o.stderr);
+    assert!(!o.stderr.contains("Trace ID"), "{}", o.stderr);
+    assert!(o.stderr.contains("hint:") && o.stderr.contains(AZ_CI_APP), "{}", o.stderr);
+    assert!(!o.stderr.contains(BEARER));
+    assert!(!bed.home().join(".config/atmos").exists(), "files were written: {:?}", bed.written());
+}
