@@ -415,7 +415,7 @@ fn azure_device_code_sign_in_writes_an_isolated_az_config_that_msal_reads() {
         &tls.authority(AZ_TENANT),
         ms::AZURE_CLI_CLIENT_ID,
         &[ms::ARM_SCOPE],
-        &tls.ca_bundle(),
+        tls.ca_bundle(),
     );
     assert_eq!(read["account"]["username"], "jane@acme.onmicrosoft.com", "{read}");
     assert_eq!(read["served_from_cache"], true, "{read}");
