@@ -986,41 +986,9 @@ fn get_project(s: &mut State, req: &HttpRequest, id: &str) -> Resp {
 // ---------------------------------------------------------------------------------------
 // Faithfulness: google-auth (Google's own Python client library) against the stand-in.
 
-#[cfg(test)]
-mod google_auth_checks {
-    use super::*;
-    use crate::support::{github_token_endpoint, venv_bin};
-    use std::process::Command;
-
-    const SA: &str = "terraform@acme-dev.iam.gserviceaccount.com";
-    const HOP: &str = "hop@acme-dev.iam.gserviceaccount.com";
-    const SUBJECT: &str = "repo:acme/infra-live:ref:refs/heads/main";
-    /// The `sub` of the token `support::github_token_endpoint` hands out.
-    const GITHUB_SUBJECT: &str = "repo:acme/infra-live:ref:refs/heads/main";
-    const BEARER: &str = "google-standin-request-token";
-
-    /// Runs `script` (after [`PRELUDE`]) with the venv's python and `args`; its stdout parsed as JSON.
-    fn python(script: &str, args: &[String]) -> Value {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("check.py");
-        std::fs::write(&path, format!("{PRELUDE}{script}")).unwrap();
-        let out = Command::new(venv_bin("python"))
-            .arg(&path)
-            .args(args)
-            .env_clear()
-            .env("PATH", "/usr/bin:/bin")
-            .env("HOME", dir.path())
-            .env("NO_GCE_CHECK", "True")
-            .current_dir(dir.path())
-            .output()
-            .expect("run python");
-        let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-        assert!(out.status.success(), "python failed ({}):\nstdout:\n{stdout}\nstderr:\n{stderr}", out.status);
-        let last = stdout.lines().last().unwrap_or("");
-        serde_json::from_str(last).unwrap_or_else(|e| panic!("{e}: stdout:\n{stdout}\nstderr:\n{stderr}"))
-    }
-
-    const PRELUDE: &str = r#"
+/// The Python prelude of google-auth checks: `routed()` sends google-auth's fixed
+/// `https://*.googleapis.com` URLs to the stand-in named by `argv[1]`, over http.
+pub const PY_PRELUDE: &str = r#"
 import datetime, json, sys, urllib.parse
 import requests, requests.adapters
 import google.auth, google.auth.transport.requests
@@ -1065,6 +1033,42 @@ def failure(fn):
         return {"class": type(e).__name__, "refresh_error": isinstance(e, exceptions.RefreshError), "args": [str(a) for a in e.args]}
     raise AssertionError("did not fail")
 "#;
+
+#[cfg(test)]
+mod google_auth_checks {
+    use super::*;
+    use crate::support::{github_token_endpoint, venv_bin};
+    use std::process::Command;
+
+    const SA: &str = "terraform@acme-dev.iam.gserviceaccount.com";
+    const HOP: &str = "hop@acme-dev.iam.gserviceaccount.com";
+    const SUBJECT: &str = "repo:acme/infra-live:ref:refs/heads/main";
+    /// The `sub` of the token `support::github_token_endpoint` hands out.
+    const GITHUB_SUBJECT: &str = "repo:acme/infra-live:ref:refs/heads/main";
+    const BEARER: &str = "google-standin-request-token";
+
+    /// Runs `script` (after [`PRELUDE`]) with the venv's python and `args`; its stdout parsed as JSON.
+    fn python(script: &str, args: &[String]) -> Value {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("check.py");
+        std::fs::write(&path, format!("{PRELUDE}{script}")).unwrap();
+        let out = Command::new(venv_bin("python"))
+            .arg(&path)
+            .args(args)
+            .env_clear()
+            .env("PATH", "/usr/bin:/bin")
+            .env("HOME", dir.path())
+            .env("NO_GCE_CHECK", "True")
+            .current_dir(dir.path())
+            .output()
+            .expect("run python");
+        let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        assert!(out.status.success(), "python failed ({}):\nstdout:\n{stdout}\nstderr:\n{stderr}", out.status);
+        let last = stdout.lines().last().unwrap_or("");
+        serde_json::from_str(last).unwrap_or_else(|e| panic!("{e}: stdout:\n{stdout}\nstderr:\n{stderr}"))
+    }
+
+    const PRELUDE: &str = super::PY_PRELUDE;
 
     const EXTERNAL_ACCOUNT: &str = r#"
 standin, dirname, audience, sa_url, subject_file = sys.argv[1:6]

@@ -31,22 +31,7 @@ fn mode(p: &Path) -> u32 {
 fn google_auth(script: &str, args: &[String], env: &[(&str, &str)]) -> Value {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("check.py");
-    let prelude = r#"
-import datetime, json, os, sys, urllib.parse
-import requests, requests.adapters
-import google.auth, google.auth.transport.requests
-STANDIN = urllib.parse.urlsplit(sys.argv[1]).netloc
-class ToStandin(requests.adapters.HTTPAdapter):
-    def send(self, request, **kw):
-        u = urllib.parse.urlsplit(request.url)
-        request.headers["X-Standin-Original-Host"] = u.hostname
-        request.url = urllib.parse.urlunsplit(("http", STANDIN, u.path, u.query, ""))
-        return super().send(request, **kw)
-def routed():
-    s = requests.Session()
-    s.mount("https://", ToStandin())
-    return google.auth.transport.requests.Request(session=s)
-"#;
+    let prelude = gs::PY_PRELUDE;
     std::fs::write(&path, format!("{prelude}{script}")).unwrap();
     let mut c = std::process::Command::new(venv_bin("python"));
     c.arg(&path)
