@@ -76,13 +76,15 @@
 #![allow(dead_code)]
 
 use std::collections::{HashMap, HashSet};
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Read};
 use std::net::{TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::{Map, Value, json};
+
+use crate::wire::{self, Resp, percent_decode, write_response};
 
 pub const TOKEN_EXCHANGE_GRANT: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
 pub const ACCESS_TOKEN_TYPE: &str = "urn:ietf:params:oauth:token-type:access_token";
@@ -435,12 +437,6 @@ impl HttpRequest {
     }
 }
 
-struct Resp {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
-}
-
 fn read_request(stream: &TcpStream) -> Option<HttpRequest> {
     let mut reader = BufReader::new(stream);
     let mut line = String::new();
@@ -466,62 +462,6 @@ fn read_request(stream: &TcpStream) -> Option<HttpRequest> {
     reader.read_exact(&mut body).ok()?;
     let path = target.split_once('?').map_or(target.as_str(), |(p, _)| p);
     Some(HttpRequest { method, path: percent_decode(path, false), headers, body, at: Instant::now() })
-}
-
-fn write_response(mut stream: &TcpStream, r: &Resp) {
-    let mut head = format!("HTTP/1.1 {} {}\r\n", r.status, reason(r.status));
-    for (k, v) in &r.headers {
-        head.push_str(&format!("{k}: {v}\r\n"));
-    }
-    head.push_str(&format!("Content-Length: {}\r\nConnection: close\r\n\r\n", r.body.len()));
-    let _ = stream.write_all(head.as_bytes());
-    let _ = stream.write_all(&r.body);
-    let _ = stream.flush();
-}
-
-fn reason(status: u16) -> &'static str {
-    match status {
-        200 => "OK",
-        400 => "Bad Request",
-        401 => "Unauthorized",
-        403 => "Forbidden",
-        404 => "Not Found",
-        _ => "Status",
-    }
-}
-
-fn percent_decode(s: &str, plus_is_space: bool) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        match b[i] {
-            b'%' if i + 2 < b.len() => {
-                match std::str::from_utf8(&b[i + 1..i + 3]).ok().and_then(|h| u8::from_str_radix(h, 16).ok()) {
-                    Some(v) => {
-                        out.push(v);
-                        i += 3;
-                        continue;
-                    }
-                    None => out.push(b'%'),
-                }
-            }
-            b'+' if plus_is_space => out.push(b' '),
-            c => out.push(c),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-fn parse_form(s: &str) -> Vec<(String, String)> {
-    s.split('&')
-        .filter(|p| !p.is_empty())
-        .map(|p| {
-            let (k, v) = p.split_once('=').unwrap_or((p, ""));
-            (percent_decode(k, true), percent_decode(v, true))
-        })
-        .collect()
 }
 
 const B64: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
@@ -635,7 +575,7 @@ fn route(req: &HttpRequest, s: &mut State) -> (&'static str, Value, Resp) {
         return ("Exchange", params, resp);
     }
     if req.method == "POST" && path == "/token" {
-        let form = parse_form(&String::from_utf8_lossy(&req.body));
+        let form = wire::parse_pairs(&String::from_utf8_lossy(&req.body), true);
         let params = Value::Object(form.iter().map(|(k, v)| (k.clone(), json!(v))).collect());
         return ("OAuthToken", params, oauth_token(s, req, &form));
     }
@@ -675,7 +615,7 @@ fn sts_params(req: &HttpRequest) -> Result<Map<String, Value>, Resp> {
     let body = String::from_utf8_lossy(&req.body);
     let is_json = req.header("content-type").is_some_and(|c| c.starts_with("application/json"));
     if !is_json {
-        return Ok(parse_form(&body).into_iter().map(|(k, v)| (k, Value::String(v))).collect());
+        return Ok(wire::parse_pairs(&body, true).into_iter().map(|(k, v)| (k, Value::String(v))).collect());
     }
     let Ok(Value::Object(doc)) = serde_json::from_str::<Value>(&body) else {
         return Err(oauth_error(400, "invalid_request", "Invalid JSON payload received."));

@@ -12,6 +12,7 @@ mod sso_client;
 mod sso_login;
 mod support;
 mod terraform_run;
+mod wire;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;

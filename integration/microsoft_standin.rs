@@ -62,6 +62,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use crate::wire::{Resp, parse_pairs, write_response};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
@@ -745,12 +746,6 @@ impl HttpRequest {
     }
 }
 
-struct Resp {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
-}
-
 impl Resp {
     fn error_code(&self) -> Option<String> {
         if self.status < 400 {
@@ -785,65 +780,16 @@ fn read_request(stream: &TcpStream) -> Option<HttpRequest> {
     let mut body = vec![0; len];
     reader.read_exact(&mut body).ok()?;
     let (path, q) = target.split_once('?').unwrap_or((&target, ""));
-    let form = if method == "POST" { parse_pairs(&String::from_utf8_lossy(&body)) } else { Vec::new() };
-    Some(HttpRequest { method, path: path.to_string(), query: parse_pairs(q), headers, body, form, at: Instant::now() })
-}
-
-fn write_response(mut stream: &TcpStream, r: &Resp) {
-    let reason = match r.status {
-        200 => "OK",
-        400 => "Bad Request",
-        401 => "Unauthorized",
-        404 => "Not Found",
-        _ => "Status",
-    };
-    let mut head = format!("HTTP/1.1 {} {reason}\r\n", r.status);
-    for (k, v) in &r.headers {
-        head.push_str(&format!("{k}: {v}\r\n"));
-    }
-    head.push_str(&format!("Content-Length: {}\r\nConnection: close\r\n\r\n", r.body.len()));
-    let _ = stream.write_all(head.as_bytes());
-    let _ = stream.write_all(&r.body);
-    let _ = stream.flush();
-}
-
-fn percent_decode(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        match b[i] {
-            b'%' if i + 2 < b.len() => {
-                match std::str::from_utf8(&b[i + 1..i + 3])
-                    .ok()
-                    .filter(|h| h.bytes().all(|c| c.is_ascii_hexdigit()))
-                    .and_then(|h| u8::from_str_radix(h, 16).ok())
-                {
-                    Some(v) => {
-                        out.push(v);
-                        i += 3;
-                        continue;
-                    }
-                    None => out.push(b'%'),
-                }
-            }
-            b'+' => out.push(b' '),
-            c => out.push(c),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-/// `application/x-www-form-urlencoded` (also a query string).
-fn parse_pairs(s: &str) -> Vec<(String, String)> {
-    s.split('&')
-        .filter(|p| !p.is_empty())
-        .map(|p| {
-            let (k, v) = p.split_once('=').unwrap_or((p, ""));
-            (percent_decode(k), percent_decode(v))
-        })
-        .collect()
+    let form = if method == "POST" { parse_pairs(&String::from_utf8_lossy(&body), true) } else { Vec::new() };
+    Some(HttpRequest {
+        method,
+        path: path.to_string(),
+        query: parse_pairs(q, true),
+        headers,
+        body,
+        form,
+        at: Instant::now(),
+    })
 }
 
 /// Percent-encodes everything but the unreserved characters.

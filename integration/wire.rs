@@ -1,0 +1,79 @@
+//! The HTTP/1.1 pieces every loopback stand-in shares (one request per connection,
+//! `Connection: close`): the response type and its writer, and form/percent decoding.
+//! Each stand-in reads requests into a struct of its own, shaped for its routes.
+
+use std::io::Write;
+use std::net::TcpStream;
+
+/// A response: status, headers, body.
+pub struct Resp {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+pub fn write_response(mut stream: &TcpStream, r: &Resp) {
+    let mut head = format!("HTTP/1.1 {} {}\r\n", r.status, reason(r.status));
+    for (k, v) in &r.headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str(&format!("Content-Length: {}\r\nConnection: close\r\n\r\n", r.body.len()));
+    let _ = stream.write_all(head.as_bytes());
+    let _ = stream.write_all(&r.body);
+    let _ = stream.flush();
+}
+
+fn reason(status: u16) -> &'static str {
+    match status {
+        200 => "OK",
+        400 => "Bad Request",
+        401 => "Unauthorized",
+        403 => "Forbidden",
+        404 => "Not Found",
+        429 => "Too Many Requests",
+        500 => "Internal Server Error",
+        502 => "Bad Gateway",
+        _ => "Status",
+    }
+}
+
+/// Percent-decoding; `+` is a space in forms (`plus_is_space`), itself in paths. A `%`
+/// not followed by two hex digits stays as it is.
+pub fn percent_decode(s: &str, plus_is_space: bool) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'%' if i + 2 < b.len() => {
+                match std::str::from_utf8(&b[i + 1..i + 3])
+                    .ok()
+                    .filter(|h| h.bytes().all(|c| c.is_ascii_hexdigit()))
+                    .and_then(|h| u8::from_str_radix(h, 16).ok())
+                {
+                    Some(v) => {
+                        out.push(v);
+                        i += 3;
+                        continue;
+                    }
+                    None => out.push(b'%'),
+                }
+            }
+            b'+' if plus_is_space => out.push(b' '),
+            c => out.push(c),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// `k=v&k=v` pairs: a query string, or `application/x-www-form-urlencoded` (`plus_is_space`).
+pub fn parse_pairs(s: &str, plus_is_space: bool) -> Vec<(String, String)> {
+    s.split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (k, v) = p.split_once('=').unwrap_or((p, ""));
+            (percent_decode(k, plus_is_space), percent_decode(v, plus_is_space))
+        })
+        .collect()
+}
