@@ -24,6 +24,15 @@ pub const ATMOS_XDG_CONFIG_HOME: &str = "ATMOS_XDG_CONFIG_HOME";
 pub const ATMOS_COMPONENTS_TERRAFORM_COMMAND: &str = "ATMOS_COMPONENTS_TERRAFORM_COMMAND";
 /// Log level for tfauth's own messages (trace, debug, info, warn, error).
 pub const ATMOS_LOGS_LEVEL: &str = "ATMOS_LOGS_LEVEL";
+/// Set by tfauth for what it runs: the identity in use (read by `tfauth prompt`).
+pub const TFAUTH_IDENTITY: &str = "TFAUTH_IDENTITY";
+/// Set by tfauth for what it runs: the file of the AWS session cache entry, whose expiry
+/// `tfauth prompt` shows (the helper keeps it fresh in place).
+pub const TFAUTH_SESSION: &str = "TFAUTH_SESSION";
+/// How many `tfauth auth shell`s deep this shell is.
+pub const TFAUTH_SHLVL: &str = "TFAUTH_SHLVL";
+/// Atmos's name for the same nesting level, kept in step for prompts written for Atmos.
+pub const ATMOS_SHLVL: &str = "ATMOS_SHLVL";
 /// The XDG base directory for configuration.
 pub const XDG_CONFIG_HOME: &str = "XDG_CONFIG_HOME";
 /// The user's home directory.
@@ -135,6 +144,12 @@ impl Env {
     /// The value of `name` even when empty.
     pub fn get_raw(&self, name: &str) -> Option<&str> {
         self.vars.get(name).map(String::as_str)
+    }
+    /// The same environment without `name`.
+    pub fn without(&self, name: &str) -> Env {
+        let mut vars = self.vars.clone();
+        vars.remove(name);
+        Env { vars }
     }
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
         self.vars.iter().map(|(k, v)| (k.as_str(), v.as_str()))

@@ -113,6 +113,13 @@ impl ChildEnv {
         (self, lost)
     }
 
+    /// Sets `name` (replacing any value the plan gave it).
+    pub fn set(&mut self, name: &str, value: &str) {
+        self.set.retain(|(k, _)| k != name);
+        self.remove.retain(|k| k != name);
+        self.set.push((name.to_string(), value.to_string()));
+    }
+
     /// Applies the changes to a command.
     pub fn apply(&self, cmd: &mut std::process::Command) {
         for k in &self.remove {
@@ -136,6 +143,26 @@ pub fn exec(
     child_env.apply(&mut cmd);
     let err = cmd.exec();
     Err(ExecError::Spawn { path: program, source: err }.into())
+}
+
+/// Runs `program` as a child, in `dir`, with `child_env` applied, and returns its exit
+/// code (128 + the signal when a signal ended it, as shells report it). For commands that
+/// tfauth must outlive, such as `auth shell`, which prints nothing after but must not leave
+/// the terminal to a process group it does not own. Ctrl-C reaches the child, not tfauth.
+pub fn spawn_wait(
+    program: &std::ffi::OsStr,
+    argv: &[std::ffi::OsString],
+    dir: &Path,
+    child_env: &ChildEnv,
+) -> Result<i32, crate::Error> {
+    use std::os::unix::process::ExitStatusExt;
+    let mut cmd = std::process::Command::new(program);
+    cmd.args(argv).current_dir(dir);
+    child_env.apply(&mut cmd);
+    let mut child = cmd.spawn().map_err(|source| ExecError::Spawn { path: PathBuf::from(program), source })?;
+    let _ignore = crate::run::steps::IgnoreSignals::new();
+    let status = child.wait().map_err(|source| ExecError::Spawn { path: PathBuf::from(program), source })?;
+    Ok(status.code().unwrap_or_else(|| 128 + status.signal().unwrap_or(0)))
 }
 
 #[cfg(test)]

@@ -13,6 +13,7 @@
 pub mod auth;
 pub mod cache;
 pub mod cli;
+pub mod complete;
 pub mod config;
 pub mod env_vars;
 pub mod error;

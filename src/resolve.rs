@@ -215,10 +215,28 @@ impl Resolution {
             stack_region,
             purpose,
         };
-        let mut plan = envplan::plan(chain, &ctx, env);
+        // Each AWS profile names its cache entry (`--key`), so the helper's warm path reads
+        // one file and parses no YAML; a changed definition gets a new key on the next run.
+        let cache = crate::cache::Cache::new(env, "aws");
+        let plan_for = |c: &Chain| {
+            let mut ctx = ctx.clone();
+            let mut session = None;
+            if c.leaf().cloud() == Some(crate::auth::Cloud::Aws) {
+                let key = crate::cache::key::chain_key(&self.auth_node, c);
+                session = cache.as_ref().map(|cache| cache.entry_path(&key));
+                ctx.helper_args.extend(["--key".to_string(), key]);
+            }
+            let mut plan = envplan::plan(c, &ctx, env);
+            if let Some(path) = session {
+                plan.set.insert(crate::env_vars::TFAUTH_SESSION.to_string(), path.display().to_string());
+            }
+            plan
+        };
+        let mut plan = plan_for(chain);
         for extra in &self.required {
-            plan.merge(envplan::plan(extra, &ctx, env));
+            plan.merge(plan_for(extra));
         }
+        plan.set.insert(crate::env_vars::TFAUTH_IDENTITY.to_string(), chain.leaf().name.clone());
         Ok(plan)
     }
 }

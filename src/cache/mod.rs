@@ -215,6 +215,11 @@ impl Cache {
         &self.dir
     }
 
+    /// The file that holds the entry for `key` (for `TFAUTH_SESSION`, read by `tfauth prompt`).
+    pub fn entry_path(&self, key: &str) -> PathBuf {
+        self.entry(key)
+    }
+
     fn entry(&self, key: &str) -> PathBuf {
         self.dir.join(format!("{key}.json"))
     }

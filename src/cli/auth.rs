@@ -26,7 +26,7 @@ pub enum AuthCommand {
     Env {
         #[command(flatten)]
         target: Target,
-        /// bash (export/unset), dotenv, json, or github (appended to $GITHUB_ENV).
+        /// bash (export/unset), fish, powershell, dotenv, json, or github (appended to $GITHUB_ENV, secrets masked).
         #[arg(long, short = 'f', value_enum, default_value = "bash")]
         format: EnvFormat,
     },
@@ -38,6 +38,8 @@ pub enum AuthCommand {
         #[arg(last = true, required = true)]
         command: Vec<std::ffi::OsString>,
     },
+    /// Start a shell with the identity's environment (TFAUTH_IDENTITY, TFAUTH_SHLVL set); its exit code is passed back.
+    Shell(super::shell::AuthShellArgs),
     /// Sign in: to an IAM Identity Center provider (--provider), or get a session for an identity.
     Login(super::login::LoginArgs),
     /// Show who the identity is: principal ARN (STS GetCallerIdentity), account, region, expiry.
@@ -74,6 +76,7 @@ pub fn run(args: AuthArgs, ctx: &Ctx) -> Result<i32, Error> {
             let program = resolve_program(program, &ctx.env);
             crate::exec::exec(program, args, &ctx.cwd, &crate::exec::ChildEnv::from_plan(Some(&plan), &ctx.env))
         }
+        AuthCommand::Shell(a) => super::shell::auth_shell(a, ctx),
         AuthCommand::Login(a) => super::login::login(a, ctx),
         AuthCommand::Whoami(a) => super::login::whoami(a, ctx),
         AuthCommand::Logout(a) => super::login::logout(a, ctx),
@@ -124,17 +127,11 @@ fn validate(target: &Target, ctx: &Ctx) -> Result<i32, Error> {
     Ok(0)
 }
 
-#[derive(Clone, Copy, Debug, clap::ValueEnum)]
-pub enum EnvFormat {
-    Bash,
-    Dotenv,
-    Json,
-    Github,
-}
+pub use crate::output::envfmt::EnvFormat;
 
 /// Resolves the target, authenticates (writing the isolated files) and returns the plan;
 /// an empty plan when auth is disabled or nothing is configured.
-fn authenticated_plan(target: &Target, ctx: &Ctx) -> Result<crate::output::env::EnvPlan, Error> {
+pub(crate) fn authenticated_plan(target: &Target, ctx: &Ctx) -> Result<crate::output::env::EnvPlan, Error> {
     let prompt = ctx.prompt();
     let res = crate::resolve::resolve(&ctx.request(target), &ctx.env, prompt.as_ref().map(|p| p as _))?;
     super::warn_problems(&res.warnings);
@@ -148,22 +145,21 @@ fn authenticated_plan(target: &Target, ctx: &Ctx) -> Result<crate::output::env::
 }
 
 fn print_env(plan: &crate::output::env::EnvPlan, format: EnvFormat, ctx: &Ctx) -> Result<i32, Error> {
-    use crate::output::env::shell_quote;
-    let cleared = plan.cleared_in(&ctx.env);
-    let text = match format {
-        EnvFormat::Bash => {
-            let mut t: String = cleared.iter().map(|k| format!("unset {k}\n")).collect();
-            t.extend(plan.set.iter().map(|(k, v)| format!("export {k}={}\n", shell_quote(v))));
-            t
-        }
-        EnvFormat::Dotenv | EnvFormat::Github => plan.set.iter().map(|(k, v)| format!("{k}={v}\n")).collect(),
-        EnvFormat::Json => {
-            let mut s = serde_json::to_string_pretty(&plan.set).unwrap_or_default();
-            s.push('\n');
-            s
-        }
+    use crate::output::envfmt::{SECRET_NAMES, render};
+    let secret = |k: &str| plan.secret_vars.iter().any(|s| s == k) || SECRET_NAMES.contains(&k);
+    let github_env = match format {
+        EnvFormat::Github => Some(ctx.env.get("GITHUB_ENV").ok_or_else(|| {
+            Error::usage(
+                "--format github appends to $GITHUB_ENV, which is not set: this is not a GitHub Actions step",
+                Some("outside Actions use --format bash, fish, powershell, dotenv or json".to_string()),
+            )
+        })?),
+        _ => None,
     };
-    if let (EnvFormat::Github, Some(path)) = (format, ctx.env.get("GITHUB_ENV")) {
+    let out = render(&plan.set, &plan.cleared_in(&ctx.env), format, &secret);
+    // Masks first: they must reach the runner before any value could be printed.
+    print!("{}", out.stdout);
+    if let (Some(path), Some(text)) = (github_env, out.github_env) {
         use std::io::Write;
         let mut f = std::fs::OpenOptions::new().append(true).create(true).open(path).map_err(|e| {
             Error::usage(
@@ -173,9 +169,7 @@ fn print_env(plan: &crate::output::env::EnvPlan, format: EnvFormat, ctx: &Ctx) -
         })?;
         f.write_all(text.as_bytes())
             .map_err(|e| Error::usage(format!("cannot write $GITHUB_ENV ({path}): {e}"), None))?;
-        return Ok(0);
     }
-    print!("{text}");
     Ok(0)
 }
 

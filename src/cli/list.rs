@@ -28,27 +28,27 @@ pub enum ListWhat {
     },
 }
 
+/// Every stack's name, sorted (manifests without one are skipped, with a debug line).
+pub fn stack_names(set: &StackSet) -> Vec<String> {
+    let mut names: Vec<String> = set
+        .names()
+        .into_iter()
+        .filter_map(|n| n.name.map_err(|_| tracing::debug!("{} has no stack name", n.file.display())).ok())
+        .collect();
+    names.sort();
+    names.dedup();
+    names
+}
+
 pub fn run(args: ListArgs, ctx: &Ctx) -> Result<i32, Error> {
     let cfg = config::load(&ConfigOptions { cwd: ctx.cwd.clone(), profiles: ctx.profiles.clone() }, &ctx.env)?;
     let set = StackSet::load(&cfg)?;
     match args.what {
         ListWhat::Stacks { component } => {
-            let mut names: Vec<String> = Vec::new();
-            for n in set.names() {
-                let Ok(name) = n.name else {
-                    tracing::debug!("{} has no stack name", n.file.display());
-                    continue;
-                };
-                if let Some(c) = &component {
-                    let Ok(stack) = set.find(&name) else { continue };
-                    if !component_names(&stack).iter().any(|x| x == c) {
-                        continue;
-                    }
-                }
-                names.push(name);
-            }
-            names.sort();
-            names.dedup();
+            let names = match &component {
+                Some(c) => set.names_with_component(c),
+                None => stack_names(&set),
+            };
             for n in names {
                 println!("{n}");
             }

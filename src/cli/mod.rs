@@ -7,6 +7,7 @@ pub mod auth;
 pub mod describe;
 pub mod list;
 pub mod login;
+pub mod shell;
 pub mod terraform;
 
 use crate::env_vars::Env;
@@ -47,6 +48,15 @@ pub enum Command {
     Auth(auth::AuthArgs),
     /// List stacks or components.
     List(list::ListArgs),
+    /// Print the shell integration (completions, prompt function, --alias) for your rc file.
+    ///
+    /// `eval "$(tfauth shell-init bash --alias)"` in ~/.bashrc; zsh alike; `tfauth shell-init fish | source`.
+    ShellInit(shell::ShellInitArgs),
+    /// The identity of this shell and its time left (`acme/admin 42m`), for prompts.
+    Prompt(shell::PromptArgs),
+    /// Completion candidates for the words after `--` (used by the shell scripts).
+    #[command(name = "__complete", hide = true)]
+    Complete(shell::CompleteArgs),
     /// Any other command is a terraform subcommand: `tfauth plan vpc -s plat-use2-dev`.
     #[command(external_subcommand)]
     Terraform(Vec<OsString>),
@@ -119,6 +129,9 @@ pub fn run(cli: Cli, ctx: Ctx) -> Result<i32, Error> {
         Command::Describe(a) => describe::run(a, &ctx),
         Command::Auth(a) => auth::run(a, &ctx),
         Command::List(a) => list::run(a, &ctx),
+        Command::ShellInit(a) => shell::shell_init(a),
+        Command::Prompt(a) => shell::prompt(a, &ctx.env),
+        Command::Complete(a) => shell::complete(a, &ctx),
         Command::Terraform(args) => terraform::run(args, &ctx),
     }
 }

@@ -211,6 +211,13 @@ pub fn load_file(file: &Path, opts: &ConfigOptions, env: &Env) -> Result<AtmosCo
     Ok(AtmosConfig { file, dir, root, profiles: applied, base_path, stacks, terraform, list_strategy, load_ctx })
 }
 
+/// The names of the profiles that exist for this configuration, sorted.
+pub fn available_profiles(cfg: &AtmosConfig, env: &Env) -> Vec<String> {
+    profiles::search_dirs(&cfg.root, &cfg.dir, &cfg.base_path, env)
+        .map(|dirs| profiles::available(&dirs))
+        .unwrap_or_default()
+}
+
 /// Profiles merge like any config (maps recursive, lists replaced); their `auth:` names
 /// match case-insensitively, as everywhere in auth.
 fn apply_profile_layer(root: &mut Node, layer: &Node) {

@@ -6,5 +6,6 @@
 pub mod azure;
 pub mod describe;
 pub mod env;
+pub mod envfmt;
 pub mod gcp;
 pub mod list;

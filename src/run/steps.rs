@@ -97,12 +97,13 @@ fn code(status: ExitStatus) -> i32 {
 
 /// SIGINT and SIGTERM ignored while it lives (set only after the child was spawned, so the
 /// child keeps the default dispositions), restored when dropped.
-struct IgnoreSignals {
+pub struct IgnoreSignals {
     old: [libc::sighandler_t; 2],
 }
 
+#[allow(clippy::new_without_default)]
 impl IgnoreSignals {
-    fn new() -> IgnoreSignals {
+    pub fn new() -> IgnoreSignals {
         // SAFETY: `signal` with SIG_IGN installs no handler code; the previous dispositions
         // are restored in Drop.
         unsafe {

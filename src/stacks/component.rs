@@ -55,6 +55,20 @@ pub fn component_names(stack: &Stack) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// The components of a merged manifest that can be run: all but `metadata.type: abstract`.
+pub fn runnable_names(manifest: &Node) -> Vec<String> {
+    manifest
+        .get_path(&["components", "terraform"])
+        .and_then(Node::as_map)
+        .map(|m| {
+            m.iter()
+                .filter(|(_, c)| c.get_path(&["metadata", "type"]).and_then(Node::as_str) != Some("abstract"))
+                .map(|(k, _)| k.clone())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// Resolves `name` in `stack`.
 pub fn resolve(cfg: &AtmosConfig, stack: &Stack, name: &str) -> Result<ResolvedComponent, StackError> {
     let m = &stack.manifest;

@@ -1,7 +1,8 @@
 //! A cache of stack names, so finding one stack among thousands does not mean parsing them
 //! all on every run.
 //!
-//! Each entry records a manifest's name and the stamp (size, modification time) of every
+//! Each entry records a manifest's name, once known the names of the components it defines
+//! (for `list stacks -c` and shell completion), and the stamp (size, modification time) of every
 //! file in its import closure. An entry is used only while every one of those files still
 //! has the same stamp; anything else is recomputed from the YAML. Manifests whose closure
 //! uses `!env`, `!include` or `!repo-root` are never cached: their names can depend on
@@ -14,7 +15,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::UNIX_EPOCH;
 
-const VERSION: u32 = 1;
+const VERSION: u32 = 2;
 
 /// Size and modification time of a file, as seen by the directory walk.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -36,15 +37,25 @@ struct IndexFile {
     version: u32,
     /// (path relative to the stacks directory, stamp)
     files: Vec<(String, Stamp)>,
-    /// (manifest's index in `files`, name, closure as indexes in `files`)
-    stacks: Vec<(u32, String, Vec<u32>)>,
+    /// (manifest's index in `files`, name, closure as indexes in `files`, component names)
+    stacks: Vec<StoredStack>,
+}
+
+/// (manifest's index in `files`, name, closure as indexes in `files`, component names)
+type StoredStack = (u32, String, Vec<u32>, Option<Vec<String>>);
+
+#[derive(PartialEq)]
+struct Entry {
+    name: String,
+    closure: Vec<(String, Stamp)>,
+    components: Option<Vec<String>>,
 }
 
 /// Names known from the cache, and new ones to add.
 pub struct Index {
     path: Option<PathBuf>,
-    /// manifest rel path -> (name, closure of (rel, stamp))
-    entries: HashMap<String, (String, Vec<(String, Stamp)>)>,
+    /// manifest rel path -> its entry
+    entries: HashMap<String, Entry>,
     changed: bool,
 }
 
@@ -57,14 +68,14 @@ impl Index {
             && let Ok(file) = serde_json::from_slice::<IndexFile>(&bytes)
             && file.version == VERSION
         {
-            for (m, name, closure) in file.stacks {
+            for (m, name, closure, components) in file.stacks {
                 let get = |i: u32| file.files.get(i as usize).cloned();
                 let (Some((rel, _)), Some(closure)) =
                     (get(m), closure.into_iter().map(get).collect::<Option<Vec<_>>>())
                 else {
                     continue;
                 };
-                entries.insert(rel, (name, closure));
+                entries.insert(rel, Entry { name, closure, components });
             }
         }
         Index { path, entries, changed: false }
@@ -72,15 +83,36 @@ impl Index {
 
     /// The cached name of `manifest`, if every file of its closure is unchanged.
     pub fn name(&self, manifest: &str, current: &impl Fn(&str) -> Option<Stamp>) -> Option<&str> {
-        let (name, closure) = self.entries.get(manifest)?;
-        closure.iter().all(|(rel, stamp)| current(rel) == Some(*stamp)).then_some(name.as_str())
+        self.valid(manifest, current).map(|e| e.name.as_str())
     }
 
-    /// Records a freshly computed name.
+    /// The cached component names of `manifest`, if known and its closure is unchanged.
+    pub fn components(&self, manifest: &str, current: &impl Fn(&str) -> Option<Stamp>) -> Option<&[String]> {
+        self.valid(manifest, current)?.components.as_deref()
+    }
+
+    fn valid(&self, manifest: &str, current: &impl Fn(&str) -> Option<Stamp>) -> Option<&Entry> {
+        let e = self.entries.get(manifest)?;
+        e.closure.iter().all(|(rel, stamp)| current(rel) == Some(*stamp)).then_some(e)
+    }
+
+    /// Records a freshly computed name (component names recorded for an older closure are
+    /// dropped with it).
     pub fn insert(&mut self, manifest: &str, name: &str, closure: Vec<(String, Stamp)>) {
-        let new = (name.to_string(), closure);
+        let components = self.entries.get(manifest).filter(|e| e.closure == closure).and_then(|e| e.components.clone());
+        let new = Entry { name: name.to_string(), closure, components };
         if self.entries.get(manifest) != Some(&new) {
             self.entries.insert(manifest.to_string(), new);
+            self.changed = true;
+        }
+    }
+
+    /// Records the component names of a manifest whose name is already recorded.
+    pub fn set_components(&mut self, manifest: &str, components: Vec<String>) {
+        if let Some(e) = self.entries.get_mut(manifest)
+            && e.components.as_ref() != Some(&components)
+        {
+            e.components = Some(components);
             self.changed = true;
         }
     }
@@ -99,11 +131,11 @@ impl Index {
         let mut manifests: Vec<&String> = self.entries.keys().collect();
         manifests.sort();
         for m in manifests {
-            let (name, closure) = &self.entries[m];
-            let Some((_, own)) = closure.iter().find(|(rel, _)| rel == m) else { continue };
+            let e = &self.entries[m];
+            let Some((_, own)) = e.closure.iter().find(|(rel, _)| rel == m) else { continue };
             let mid = id(m, *own, &mut file.files);
-            let cids = closure.iter().map(|(rel, s)| id(rel, *s, &mut file.files)).collect();
-            file.stacks.push((mid, name.clone(), cids));
+            let cids = e.closure.iter().map(|(rel, s)| id(rel, *s, &mut file.files)).collect();
+            file.stacks.push((mid, e.name.clone(), cids, e.components.clone()));
         }
         match serde_json::to_vec(&file) {
             Ok(bytes) => match crate::fsutil::write_private_cache(&path, &bytes) {
@@ -157,6 +189,29 @@ mod tests {
         assert_eq!(idx.name("a.yaml", &touched), None, "an import changed");
         let gone = |rel: &str| if rel == "a.yaml" { Some(s1) } else { None };
         assert_eq!(idx.name("a.yaml", &gone), None, "an import disappeared");
+    }
+
+    #[test]
+    fn components_follow_their_closure() {
+        let t = tempfile::tempdir().unwrap();
+        let path = t.path().join("idx.json");
+        let s1 = Stamp { size: 10, mtime_ns: 1 };
+        let s2 = Stamp { size: 20, mtime_ns: 2 };
+        let closure = vec![("a.yaml".to_string(), s1)];
+        let mut idx = Index::load(Some(path.clone()));
+        idx.set_components("a.yaml", vec!["vpc".into()]);
+        assert!(idx.entries.is_empty(), "components only attach to a recorded name");
+        idx.insert("a.yaml", "dev", closure.clone());
+        idx.set_components("a.yaml", vec!["vpc".into(), "eks".into()]);
+        idx.save();
+        let mut idx = Index::load(Some(path));
+        let same = |rel: &str| (rel == "a.yaml").then_some(s1);
+        assert_eq!(idx.components("a.yaml", &same), Some(&["vpc".to_string(), "eks".to_string()][..]));
+        let touched = |rel: &str| (rel == "a.yaml").then_some(s2);
+        assert_eq!(idx.components("a.yaml", &touched), None);
+        idx.insert("a.yaml", "dev", vec![("a.yaml".to_string(), s2)]);
+        assert_eq!(idx.components("a.yaml", &touched), None, "a new closure forgets the old components");
+        idx.insert("a.yaml", "dev", vec![("a.yaml".to_string(), s2)]);
     }
 
     #[test]

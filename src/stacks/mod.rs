@@ -236,6 +236,61 @@ impl<'c> StackSet<'c> {
         self.index.borrow_mut().insert(rel, name, stamps);
     }
 
+    /// Runnable component names: of the stack called `stack`, else of every stack (sorted,
+    /// each once). From the index like [`Self::names_with_component`].
+    pub fn components(&self, stack: Option<&str>) -> Vec<String> {
+        let mut out: Vec<String> = self
+            .component_index()
+            .into_iter()
+            .filter(|(n, _)| stack.is_none_or(|s| s == n))
+            .flat_map(|(_, c)| c)
+            .collect();
+        out.sort();
+        out.dedup();
+        out
+    }
+
+    /// The names of the stacks that define `component` (under `components.terraform`),
+    /// sorted. Each stack's component names come from the index while its import closure
+    /// is unchanged, so a warm call merges nothing; a manifest that cannot be read or merged
+    /// is skipped (this answers listings and completion, not runs).
+    pub fn names_with_component(&self, component: &str) -> Vec<String> {
+        let mut out: Vec<String> = self
+            .component_index()
+            .into_iter()
+            .filter(|(_, c)| c.iter().any(|c| c == component))
+            .map(|(n, _)| n)
+            .collect();
+        out.sort();
+        out.dedup();
+        out
+    }
+
+    /// Every named stack with its runnable (not abstract) components, from the index where
+    /// the import closure is unchanged, else merged once and recorded.
+    fn component_index(&self) -> Vec<(String, Vec<String>)> {
+        self.prepare();
+        let mut out = Vec::new();
+        for &i in &self.manifests {
+            let (rel_file, file) = &self.files[i];
+            let Ok(name) = self.name_of(file, strip_ext(rel_file)) else { continue };
+            let stamp = |r: &str| self.stamps.get(r).copied();
+            let cached = self.index.borrow().components(rel_file, &stamp).map(<[String]>::to_vec);
+            let components = match cached {
+                Some(c) => c,
+                None => {
+                    let Ok(m) = self.merged(file, Mode::Full, &mut Vec::new(), None) else { continue };
+                    let c = component::runnable_names(&m);
+                    self.index.borrow_mut().set_components(rel_file, c.clone());
+                    c
+                }
+            };
+            out.push((name, components));
+        }
+        self.index.borrow_mut().save();
+        out
+    }
+
     fn rel_of(&self, path: &Path) -> Option<String> {
         let r = path.strip_prefix(&self.cfg.stacks.base_path).ok()?;
         Some(r.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/"))
