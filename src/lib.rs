@@ -15,6 +15,7 @@ pub mod cache;
 pub mod cli;
 pub mod complete;
 pub mod config;
+pub mod console;
 pub mod env_vars;
 pub mod error;
 pub mod exec;

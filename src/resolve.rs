@@ -225,6 +225,9 @@ impl Resolution {
                 let key = crate::cache::key::chain_key(&self.auth_node, c);
                 session = cache.as_ref().map(|cache| cache.entry_path(&key));
                 ctx.helper_args.extend(["--key".to_string(), key]);
+                if let Some(m) = self.auth_node.get("refresh_margin").and_then(Node::as_str) {
+                    ctx.helper_args.extend(["--margin".to_string(), m.to_string()]);
+                }
             }
             let mut plan = envplan::plan(c, &ctx, env);
             if let Some(path) = session {

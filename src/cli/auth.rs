@@ -40,6 +40,8 @@ pub enum AuthCommand {
     },
     /// Start a shell with the identity's environment (TFAUTH_IDENTITY, TFAUTH_SHLVL set); its exit code is passed back.
     Shell(super::shell::AuthShellArgs),
+    /// Open the AWS console as the identity (--print-only to print the sign-in URL instead).
+    Console(super::console::ConsoleArgs),
     /// Sign in: to an IAM Identity Center provider (--provider), or get a session for an identity.
     Login(super::login::LoginArgs),
     /// Show who the identity is: principal ARN (STS GetCallerIdentity), account, region, expiry.
@@ -77,6 +79,7 @@ pub fn run(args: AuthArgs, ctx: &Ctx) -> Result<i32, Error> {
             crate::exec::exec(program, args, &ctx.cwd, &crate::exec::ChildEnv::from_plan(Some(&plan), &ctx.env))
         }
         AuthCommand::Shell(a) => super::shell::auth_shell(a, ctx),
+        AuthCommand::Console(a) => super::console::run(a, ctx),
         AuthCommand::Login(a) => super::login::login(a, ctx),
         AuthCommand::Whoami(a) => super::login::whoami(a, ctx),
         AuthCommand::Logout(a) => super::login::logout(a, ctx),

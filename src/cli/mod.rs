@@ -4,6 +4,7 @@
 //! untouched (terraform's single-dash flags would confuse clap).
 
 pub mod auth;
+pub mod console;
 pub mod describe;
 pub mod list;
 pub mod login;
