@@ -7,6 +7,7 @@ mod console;
 mod google_standin;
 mod keyring;
 mod keyring_use;
+mod logging;
 mod microsoft_standin;
 mod multicloud;
 mod sso_client;

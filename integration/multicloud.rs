@@ -514,3 +514,55 @@ fn an_entra_id_400_is_exit_77_with_the_aadsts_code_and_nothing_written() {
     assert!(!o.stderr.contains(BEARER));
     assert!(!bed.home().join(".config/atmos").exists(), "files were written: {:?}", bed.written());
 }
+
+#[test]
+fn env_format_github_masks_secrets_and_appends_the_rest_to_github_env() {
+    let bed = Bed::new();
+    let moto = Moto::start();
+    let token = github_token_endpoint(BEARER);
+    let entra = entra(EntraOpts::default());
+    let github_env = bed.dir.path().join("github_env");
+    std::fs::write(&github_env, "EARLIER_STEP=kept\n").unwrap();
+    let request_url = format!("{}/token?api-version=2.0", token.url());
+    let cmd = |with_file: bool| {
+        let mut c = bed.cmd(TFAUTH);
+        c.env("ATMOS_PROFILE", "github")
+            .env("ACTIONS_ID_TOKEN_REQUEST_URL", &request_url)
+            .env("ACTIONS_ID_TOKEN_REQUEST_TOKEN", BEARER)
+            .env("AWS_ENDPOINT_URL_STS", moto.url())
+            .env("AZURE_AUTHORITY_HOST", entra.url())
+            .env("ARM_CLIENT_SECRET", "stale-secret-canary")
+            .args(["auth", "env", "blobstore", "-s", "plat-use2-dev", "--format", "github"]);
+        if with_file {
+            c.env("GITHUB_ENV", &github_env);
+        }
+        c
+    };
+    let o = run(cmd(true));
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    // stdout: the masks and nothing else; the request bearer is masked.
+    assert!(o.stdout.lines().all(|l| l.starts_with("::add-mask::")), "stdout:\n{}", o.stdout);
+    assert!(o.stdout.lines().any(|l| l == format!("::add-mask::{BEARER}")), "stdout:\n{}", o.stdout);
+    assert!(!o.stderr.contains(BEARER));
+    // The file: what was there, then the variables; the competing secret emptied.
+    let file = std::fs::read_to_string(&github_env).unwrap();
+    assert!(file.starts_with("EARLIER_STEP=kept\n"), "{file}");
+    for line in [
+        "AWS_PROFILE=plat-dev/terraform".to_string(),
+        "ARM_USE_OIDC=true".to_string(),
+        format!("ARM_CLIENT_ID={AZ_CI_APP}"),
+        format!("ARM_SUBSCRIPTION_ID={AZ_SUBSCRIPTION}"),
+        format!("ARM_OIDC_REQUEST_TOKEN={BEARER}"),
+        "TFAUTH_IDENTITY=plat-dev/terraform".to_string(),
+        "ARM_CLIENT_SECRET=".to_string(),
+    ] {
+        assert!(file.lines().any(|l| l == line), "{line} missing from $GITHUB_ENV:\n{file}");
+    }
+    assert!(!file.contains("stale-secret-canary"));
+    // Outside Actions: refused before signing in, nothing printed.
+    let calls = entra.count("ClientCredentials");
+    let o = run(cmd(false));
+    assert_eq!(o.code, 64, "{}", o.stderr);
+    assert_eq!(entra.count("ClientCredentials"), calls, "refused after signing in");
+    assert!(o.stdout.is_empty() && o.stderr.contains("GITHUB_ENV") && o.stderr.contains("hint:"), "{}", o.stderr);
+}

@@ -24,6 +24,7 @@ pub mod fsutil;
 pub mod helper;
 pub mod identity;
 pub mod keyring;
+pub mod logging;
 pub mod merge;
 pub mod output;
 pub mod portal;
@@ -39,36 +40,6 @@ pub mod vault;
 pub mod yaml;
 
 pub use error::Error;
-
-/// The log level `ATMOS_LOGS_LEVEL` asks for (trace, debug, info, warn, error; any case),
-/// else `default`.
-pub fn log_level(env: &env_vars::Env, default: tracing::Level) -> tracing::Level {
-    match env.get(env_vars::ATMOS_LOGS_LEVEL).map(str::to_ascii_lowercase).as_deref() {
-        Some("trace") => tracing::Level::TRACE,
-        Some("debug") => tracing::Level::DEBUG,
-        Some("info") => tracing::Level::INFO,
-        Some("warn") => tracing::Level::WARN,
-        Some("error") => tracing::Level::ERROR,
-        _ => default,
-    }
-}
-
-/// Logging to stderr at `level` for tfauth's own messages. Other crates (the AWS SDK among
-/// them, whose trace output can include request headers) never go below WARN.
-pub fn init_logging(level: tracing::Level) {
-    use tracing_subscriber::{Layer, filter::Targets, layer::SubscriberExt, util::SubscriberInitExt};
-    let filter = Targets::new()
-        .with_target("tfauth", level)
-        .with_target("atmos_auth_helper", level)
-        .with_default(std::cmp::min(level, tracing::Level::WARN));
-    use std::io::IsTerminal;
-    let layer = tracing_subscriber::fmt::layer()
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_target(false)
-        .without_time();
-    let _ = tracing_subscriber::registry().with(layer.with_filter(filter)).try_init();
-}
 
 /// Makes a panic (a bug, in tfauth or a dependency) end the process with exit 70 and one
 /// line on stderr, instead of Rust's 101 and a backtrace prompt: callers such as AWS SDKs

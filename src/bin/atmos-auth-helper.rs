@@ -31,7 +31,7 @@ fn main() -> ExitCode {
     if let Some(doc) = warm(&args, &env) {
         return print(&doc);
     }
-    tfauth::init_logging(tfauth::log_level(&env, tracing::Level::WARN));
+    tfauth::logging::init(None, &env, true);
     let cwd = std::env::current_dir().unwrap_or_else(|_| "/".into());
     match cold(&args, &env, cwd) {
         Ok(doc) => print(&doc),

@@ -48,16 +48,14 @@ fn main() -> ExitCode {
     }
 }
 
+/// `-q` and `-v` win over ATMOS_LOGS_LEVEL and auth.logs.level (see `tfauth::logging`).
 fn init_logging(verbose: u8, quiet: bool, env: &Env) {
     use tracing::Level;
-    let level = if quiet {
-        Level::ERROR
-    } else {
-        match verbose {
-            0 => tfauth::log_level(env, Level::WARN),
-            1 => Level::DEBUG,
-            _ => Level::TRACE,
-        }
+    let flag = match (quiet, verbose) {
+        (true, _) => Some(Level::ERROR),
+        (false, 0) => None,
+        (false, 1) => Some(Level::DEBUG),
+        (false, _) => Some(Level::TRACE),
     };
-    tfauth::init_logging(level);
+    tfauth::logging::init(flag, env, false);
 }

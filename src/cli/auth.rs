@@ -69,6 +69,10 @@ pub fn run(args: AuthArgs, ctx: &Ctx) -> Result<i32, Error> {
     match args.command {
         AuthCommand::Validate { target } => validate(&target, ctx),
         AuthCommand::Env { target, format } => {
+            if format == EnvFormat::Github {
+                // Before signing in: a run that cannot deliver its variables does no work.
+                github_env(ctx)?;
+            }
             let plan = authenticated_plan(&target, ctx)?;
             print_env(&plan, format, ctx)
         }
@@ -151,12 +155,7 @@ fn print_env(plan: &crate::output::env::EnvPlan, format: EnvFormat, ctx: &Ctx) -
     use crate::output::envfmt::{SECRET_NAMES, render};
     let secret = |k: &str| plan.secret_vars.iter().any(|s| s == k) || SECRET_NAMES.contains(&k);
     let github_env = match format {
-        EnvFormat::Github => Some(ctx.env.get("GITHUB_ENV").ok_or_else(|| {
-            Error::usage(
-                "--format github appends to $GITHUB_ENV, which is not set: this is not a GitHub Actions step",
-                Some("outside Actions use --format bash, fish, powershell, dotenv or json".to_string()),
-            )
-        })?),
+        EnvFormat::Github => Some(github_env(ctx)?),
         _ => None,
     };
     let out = render(&plan.set, &plan.cleared_in(&ctx.env), format, &secret);
@@ -174,6 +173,16 @@ fn print_env(plan: &crate::output::env::EnvPlan, format: EnvFormat, ctx: &Ctx) -
             .map_err(|e| Error::usage(format!("cannot write $GITHUB_ENV ({path}): {e}"), None))?;
     }
     Ok(0)
+}
+
+/// `$GITHUB_ENV`, which `--format github` appends to.
+fn github_env(ctx: &Ctx) -> Result<&str, Error> {
+    ctx.env.get("GITHUB_ENV").ok_or_else(|| {
+        Error::usage(
+            "--format github appends to $GITHUB_ENV, which is not set: this is not a GitHub Actions step",
+            Some("outside Actions use --format bash, fish, powershell, dotenv or json".to_string()),
+        )
+    })
 }
 
 /// A command name found on PATH (as the shell would), or the path as given.

@@ -208,6 +208,9 @@ pub fn load_file(file: &Path, opts: &ConfigOptions, env: &Env) -> Result<AtmosCo
         apply_auto_approve: opt_bool(&root, env, "apply_auto_approve", false)?,
         workspaces_enabled: opt_bool(&root, env, "workspaces_enabled", true)?,
     };
+    let log_level = opt_str(&root, &["auth", "logs", "level"]).ok().flatten().map(|s| s.0);
+    let log_file = opt_str(&root, &["auth", "logs", "file"]).ok().flatten().map(|s| absolute(&dir, Path::new(&s.0)));
+    crate::logging::apply_config(log_level.as_deref(), log_file.as_deref());
     Ok(AtmosConfig { file, dir, root, profiles: applied, base_path, stacks, terraform, list_strategy, load_ctx })
 }
 
