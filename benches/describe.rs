@@ -230,6 +230,15 @@ impl Scenario {
         }
     }
 
+    /// A completion request: `tfauth __complete -- WORDS ""` (the empty word under the
+    /// cursor cannot survive whitespace splitting). Must print candidates.
+    fn complete(words: &str) -> Self {
+        let mut args: Vec<String> = vec!["__complete".into(), "--".into()];
+        args.extend(words.split_whitespace().map(str::to_owned));
+        args.push(String::new());
+        Self { label: format!("complete: {words} <TAB>"), args, is_describe: true, cold: false }
+    }
+
     fn cold(mut self) -> Self {
         self.cold = true;
         self.is_describe = false;
@@ -256,6 +265,10 @@ fn scenarios(stacks: &[Stack]) -> BenchResult<Vec<Scenario>> {
         Scenario::new(&format!("describe component c007 -s {s007} --format yaml")),
         Scenario::new(&format!("plan c150 -s {s150} --dry-run")),
         Scenario::new("auth validate"),
+        Scenario::complete("plan"),
+        Scenario::complete("plan c150 -s"),
+        Scenario::complete("plan c150 -s").cold(),
+        Scenario::complete(&format!("plan c150 -s {s150} -i")),
     ])
 }
 
