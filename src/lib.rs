@@ -14,6 +14,7 @@ pub mod auth;
 pub mod cache;
 pub mod cli;
 pub mod config;
+pub mod doctor;
 pub mod env_vars;
 pub mod error;
 pub mod exec;

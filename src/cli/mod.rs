@@ -5,6 +5,7 @@
 
 pub mod auth;
 pub mod describe;
+pub mod doctor;
 pub mod list;
 pub mod login;
 pub mod terraform;
@@ -47,6 +48,8 @@ pub enum Command {
     Auth(auth::AuthArgs),
     /// List stacks or components.
     List(list::ListArgs),
+    /// Check this machine's setup: config, terraform, helper, permissions, clock, keyring, cache.
+    Doctor(doctor::DoctorArgs),
     /// Any other command is a terraform subcommand: `tfauth plan vpc -s plat-use2-dev`.
     #[command(external_subcommand)]
     Terraform(Vec<OsString>),
@@ -119,6 +122,7 @@ pub fn run(cli: Cli, ctx: Ctx) -> Result<i32, Error> {
         Command::Describe(a) => describe::run(a, &ctx),
         Command::Auth(a) => auth::run(a, &ctx),
         Command::List(a) => list::run(a, &ctx),
+        Command::Doctor(a) => doctor::run(a, &ctx),
         Command::Terraform(args) => terraform::run(args, &ctx),
     }
 }
