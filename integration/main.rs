@@ -3,6 +3,7 @@
 //! what tfauth writes. Needs `integration/setup` (the README's test command runs it).
 
 mod aws_portal;
+mod doctor;
 mod google_standin;
 mod keyring;
 mod keyring_use;
