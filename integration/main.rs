@@ -4,12 +4,14 @@
 
 mod aws_portal;
 mod console;
+mod doctor;
 mod google_standin;
 mod keyring;
 mod keyring_use;
 mod logging;
 mod microsoft_standin;
 mod multicloud;
+mod shell;
 mod sso_client;
 mod sso_login;
 mod support;

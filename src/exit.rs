@@ -18,3 +18,6 @@ pub const CANTCREAT: i32 = 73;
 pub const TEMPFAIL: i32 = 75;
 /// Login is required, or access was denied.
 pub const NOPERM: i32 = 77;
+/// `tfauth doctor` found a failing check. Doctor never runs terraform, so it uses the
+/// plain 1 that scripts and CI expect of a check, not a code from 64 up.
+pub const DOCTOR_FAILED: i32 = 1;

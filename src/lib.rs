@@ -16,6 +16,7 @@ pub mod cli;
 pub mod complete;
 pub mod config;
 pub mod console;
+pub mod doctor;
 pub mod env_vars;
 pub mod error;
 pub mod exec;

@@ -164,6 +164,20 @@ pub fn undefined_defaults(auth: &Node) -> Vec<(String, Span)> {
         .collect()
 }
 
+/// [`undefined_defaults`] as problems, the way `tfauth auth validate` and `tfauth doctor`
+/// report them beside the schema's.
+pub fn undefined_default_problems(auth: &Node) -> Vec<Problem> {
+    undefined_defaults(auth)
+        .into_iter()
+        .map(|(name, span)| Problem {
+            subject: Subject::Identity(name.clone()),
+            span: Some(span),
+            message: format!("identity `{name}` is marked `default: true` but nothing defines it"),
+            hint: Some("define it in atmos.yaml or the active profile, or select a profile that does".into()),
+        })
+        .collect()
+}
+
 impl Resolution {
     /// The realm: `ATMOS_AUTH_REALM`, `auth.realm`, else a hash of the config directory.
     pub fn realm(&self, env: &Env) -> String {

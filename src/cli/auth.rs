@@ -5,7 +5,7 @@ use super::{Ctx, Target};
 use crate::auth::{AuthConfig, AuthError};
 use crate::error::Error;
 use crate::output::list::{ListFormat, Show, render};
-use crate::resolve::{load_component, undefined_defaults};
+use crate::resolve::{load_component, undefined_default_problems};
 use crate::yaml::Node;
 use clap::{Args, Subcommand};
 
@@ -115,14 +115,7 @@ fn load_auth(target: &Target, ctx: &Ctx) -> Result<(Node, AuthConfig, Vec<crate:
 
 fn validate(target: &Target, ctx: &Ctx) -> Result<i32, Error> {
     let (node, auth, mut problems) = load_auth(target, ctx)?;
-    for (name, span) in undefined_defaults(&node) {
-        problems.push(crate::auth::Problem {
-            subject: crate::auth::Subject::Identity(name.clone()),
-            span: Some(span),
-            message: format!("identity `{name}` is marked `default: true` but nothing defines it"),
-            hint: Some("define it in atmos.yaml or the active profile, or select a profile that does".into()),
-        });
-    }
+    problems.extend(undefined_default_problems(&node));
     if !problems.is_empty() {
         return Err(AuthError::Invalid { problems }.into());
     }

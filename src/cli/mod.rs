@@ -6,6 +6,7 @@
 pub mod auth;
 pub mod console;
 pub mod describe;
+pub mod doctor;
 pub mod list;
 pub mod login;
 pub mod shell;
@@ -58,6 +59,8 @@ pub enum Command {
     /// Completion candidates for the words after `--` (used by the shell scripts).
     #[command(name = "__complete", hide = true)]
     Complete(shell::CompleteArgs),
+    /// Check this machine's setup: config, terraform, helper, permissions, clock, keyring, cache.
+    Doctor(doctor::DoctorArgs),
     /// Any other command is a terraform subcommand: `tfauth plan vpc -s plat-use2-dev`.
     #[command(external_subcommand)]
     Terraform(Vec<OsString>),
@@ -133,6 +136,7 @@ pub fn run(cli: Cli, ctx: Ctx) -> Result<i32, Error> {
         Command::ShellInit(a) => shell::shell_init(a),
         Command::Prompt(a) => shell::prompt(a, &ctx.env),
         Command::Complete(a) => shell::complete(a, &ctx),
+        Command::Doctor(a) => doctor::run(a, &ctx),
         Command::Terraform(args) => terraform::run(args, &ctx),
     }
 }

@@ -285,7 +285,8 @@ fn to_json(t: &UserTokens) -> Value {
     })
 }
 
-fn from_json(v: &Value) -> Option<UserTokens> {
+/// Reads a token cache entry (`None`: not one tfauth wrote, or damaged).
+pub fn from_json(v: &Value) -> Option<UserTokens> {
     let s = |k: &str| v.get(k).and_then(Value::as_str).map(str::to_string);
     Some(UserTokens {
         authority: s("authority")?,

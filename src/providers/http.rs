@@ -122,6 +122,19 @@ pub fn get(call: &Call<'_>, url: &str, headers: &[(String, String)]) -> Result<R
     finish(call, url, req.call())
 }
 
+/// The `Date` header of a bare GET to `url`, whatever the status (`tfauth doctor`'s clock
+/// check). The request carries no token, key or body, so unlike the calls above it may go
+/// to any http(s) endpoint the user configured. `Ok(None)`: the server sent no `Date`.
+pub fn server_date(url: &str, timeout: Duration) -> Result<Option<String>, String> {
+    if !(url.starts_with("https://") || url.starts_with("http://")) {
+        return Err(format!("`{}` is not an http(s) URL", strip_query(url)));
+    }
+    let agent: ureq::Agent =
+        ureq::Agent::config_builder().timeout_global(Some(timeout)).http_status_as_error(false).build().into();
+    let resp = agent.get(url).call().map_err(|e| e.to_string())?;
+    Ok(resp.headers().get("date").and_then(|v| v.to_str().ok()).map(str::to_string))
+}
+
 /// The message of an OAuth error (`error` + `error_description`), a Google API error
 /// (`error.status` + `error.message`), or the first line of anything else. Microsoft's
 /// descriptions end in trace and correlation ids, kept out of the message.
