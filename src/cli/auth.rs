@@ -44,6 +44,9 @@ pub enum AuthCommand {
     Whoami(super::login::WhoamiArgs),
     /// Remove what tfauth keeps for an identity, a provider (--provider) or everything (--all).
     Logout(super::login::LogoutArgs),
+    /// Log in to ECR registries (`auth.integrations` of kind aws/ecr): all, one by NAME, or
+    /// those via --identity. Writes tfauth's isolated Docker config, or --docker-config.
+    EcrLogin(super::ecr_login::EcrLoginArgs),
     /// aws/user identities: store their access keys in the keyring.
     User(super::login::UserArgs),
     /// List providers, identities and integrations.
@@ -81,6 +84,7 @@ pub fn run(args: AuthArgs, ctx: &Ctx) -> Result<i32, Error> {
         AuthCommand::Whoami(a) => super::login::whoami(a, ctx),
         AuthCommand::Logout(a) => super::login::logout(a, ctx),
         AuthCommand::User(a) => super::login::user(a, ctx),
+        AuthCommand::EcrLogin(a) => super::ecr_login::ecr_login(a, ctx),
         AuthCommand::List { target, format, providers, identities, integrations } => {
             let (_, auth, _) = load_auth(&target, ctx)?;
             let show = if providers || identities || integrations {

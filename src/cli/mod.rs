@@ -5,6 +5,7 @@
 
 pub mod auth;
 pub mod describe;
+pub mod ecr_login;
 pub mod list;
 pub mod login;
 pub mod terraform;
