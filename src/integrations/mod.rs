@@ -162,7 +162,14 @@ pub fn run(
         return Err(crate::auth::AuthError::Invalid { problems: own }.into());
     }
     let (Some(kind), Some((via, _))) = (&integration.kind, &integration.via) else {
-        unreachable!("an integration without problems has a kind and a via");
+        // Parsing records a problem whenever either is missing; never panic on a config.
+        let problem = Problem {
+            subject: Subject::Integration(integration.name.clone()),
+            span: Some(integration.span.clone()),
+            message: format!("integration `{}` is incomplete", integration.name),
+            hint: Some("`tfauth auth validate` shows what is missing".into()),
+        };
+        return Err(crate::auth::AuthError::Invalid { problems: vec![problem] }.into());
     };
     let chain = match &res.chain {
         Some(c) if c.leaf().name.eq_ignore_ascii_case(via) => c.clone(),
