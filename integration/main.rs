@@ -1,10 +1,11 @@
 //! Integration suite: tfauth and atmos-auth-helper against real servers and clients.
-//! moto serves STS and S3 on loopback; boto3, the AWS CLI and Terraform 1.0.3 consume
+//! moto serves STS, S3 and ECR on loopback; boto3, the AWS CLI and Terraform 1.0.3 consume
 //! what tfauth writes. Needs `integration/setup` (the README's test command runs it).
 
 mod aws_portal;
 mod console;
 mod doctor;
+mod ecr;
 mod google_standin;
 mod keyring;
 mod keyring_use;

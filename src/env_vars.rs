@@ -49,6 +49,10 @@ pub const AWS_DEFAULT_REGION: &str = "AWS_DEFAULT_REGION";
 pub const AWS_SDK_LOAD_CONFIG: &str = "AWS_SDK_LOAD_CONFIG";
 pub const AWS_EC2_METADATA_DISABLED: &str = "AWS_EC2_METADATA_DISABLED";
 
+/// Docker's configuration directory: set to the realm's isolated one for an identity with
+/// aws/ecr integrations once a login has been written there.
+pub const DOCKER_CONFIG: &str = "DOCKER_CONFIG";
+
 /// Variables that would compete with the isolated AWS profile, removed from the child.
 pub const AWS_COMPETING: &[&str] = &[
     "AWS_ACCESS_KEY_ID",

@@ -28,6 +28,8 @@ pub enum Error {
     Portal(#[from] crate::portal::PortalError),
     #[error(transparent)]
     Keyring(#[from] crate::keyring::KeyringError),
+    #[error(transparent)]
+    Integration(#[from] crate::integrations::IntegrationError),
     #[error("{message}")]
     Usage { message: String, hint: Option<String> },
     #[error("{message}")]
@@ -63,6 +65,7 @@ impl Error {
             Error::Run(_) => exit::DATAERR,
             Error::Portal(e) => e.exit_code(),
             Error::Keyring(e) => e.exit_code(),
+            Error::Integration(e) => e.exit_code(),
             Error::Usage { .. } => exit::USAGE,
             Error::NotYet { .. } => exit::UNAVAILABLE,
         }
@@ -79,6 +82,7 @@ impl Error {
             Error::Run(e) => e.hint(),
             Error::Portal(e) => e.hint(),
             Error::Keyring(e) => e.hint(),
+            Error::Integration(e) => e.hint(),
             Error::Usage { hint, .. } | Error::NotYet { hint, .. } => hint.clone(),
         }
     }

@@ -34,12 +34,28 @@ pub fn write_private_cache(path: &Path, contents: &[u8]) -> io::Result<()> {
 fn write_private(path: &Path, contents: &[u8], durable: bool) -> io::Result<()> {
     let dir = path.parent().ok_or_else(|| io::Error::other("a file path needs a directory"))?;
     create_private_dir(dir)?;
+    replace(path, contents, durable, 0o600)
+}
+
+/// Atomically replaces `path` in a directory that is someone else's (the user's own
+/// `~/.docker`): a missing directory is created 0700, an existing one is left as it is.
+/// The file gets `mode`, masked to at most 0600, from its first byte.
+pub fn replace_file_with_mode(path: &Path, contents: &[u8], mode: u32) -> io::Result<()> {
+    let dir = path.parent().ok_or_else(|| io::Error::other("a file path needs a directory"))?;
+    if !dir.is_dir() {
+        fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)?;
+    }
+    replace(path, contents, true, mode & 0o600)
+}
+
+fn replace(path: &Path, contents: &[u8], durable: bool, mode: u32) -> io::Result<()> {
+    let dir = path.parent().ok_or_else(|| io::Error::other("a file path needs a directory"))?;
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
     let tmp = dir.join(format!(".{name}.{}.{}.tmp", std::process::id(), unique()));
     let result = (|| {
-        let mut f = fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&tmp)?;
+        let mut f = fs::OpenOptions::new().write(true).create_new(true).mode(mode).open(&tmp)?;
         // The mode above is filtered by the umask; set it explicitly too (never wider).
-        f.set_permissions(fs::Permissions::from_mode(0o600))?;
+        f.set_permissions(fs::Permissions::from_mode(mode))?;
         f.write_all(contents)?;
         if durable {
             f.sync_all()?;
@@ -76,6 +92,24 @@ mod tests {
         let leftovers: Vec<_> =
             fs::read_dir(p.parent().unwrap()).unwrap().flatten().filter(|e| e.file_name() != "file").collect();
         assert!(leftovers.is_empty(), "temp files left: {leftovers:?}");
+    }
+
+    #[test]
+    fn a_foreign_directory_keeps_its_mode_and_the_file_gets_at_most_0600() {
+        let t = tempfile::tempdir().unwrap();
+        let d = t.path().join("dot-docker");
+        fs::create_dir(&d).unwrap();
+        fs::set_permissions(&d, fs::Permissions::from_mode(0o755)).unwrap();
+        let p = d.join("config.json");
+        replace_file_with_mode(&p, b"{}", 0o644).unwrap();
+        assert_eq!(fs::metadata(&p).unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(fs::metadata(&d).unwrap().permissions().mode() & 0o777, 0o755, "not ours to tighten");
+        replace_file_with_mode(&p, b"{ }", 0o400).unwrap();
+        assert_eq!(fs::metadata(&p).unwrap().permissions().mode() & 0o777, 0o400, "a stricter mode is kept");
+        assert_eq!(fs::read(&p).unwrap(), b"{ }");
+        let fresh = t.path().join("new/dir/config.json");
+        replace_file_with_mode(&fresh, b"{}", 0o600).unwrap();
+        assert_eq!(fs::metadata(fresh.parent().unwrap()).unwrap().permissions().mode() & 0o777, 0o700);
     }
 
     #[test]

@@ -8,7 +8,8 @@
 //! [`identity`] chooses the identity and builds its chain → [`output`] plans the
 //! environment and files → [`run`] plans the component's varfile, backend, init and
 //! workspace → [`exec`] finds the real terraform and runs it. [`resolve`]
-//! strings the stages together; [`cli`] is the command line on top.
+//! strings the stages together; [`cli`] is the command line on top. [`integrations`]
+//! derive credentials for other tools (a Docker login to ECR) from a session.
 
 pub mod auth;
 pub mod cache;
@@ -24,6 +25,7 @@ pub mod exit;
 pub mod fsutil;
 pub mod helper;
 pub mod identity;
+pub mod integrations;
 pub mod keyring;
 pub mod logging;
 pub mod merge;

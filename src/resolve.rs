@@ -1,7 +1,8 @@
 //! The resolution pipeline up to (not including) talking to a cloud: config → stacks →
 //! component → merged auth → typed auth → identity → chain → environment plan. Everything
 //! `describe`, `--dry-run`, `auth list` and (later) exec need comes from [`resolve`], so
-//! they all agree. Reads configuration files; writes nothing.
+//! they all agree. Reads configuration files (and whether an isolated Docker login exists);
+//! writes nothing.
 
 use crate::auth::{AuthConfig, AuthError, Problem, Subject};
 use crate::config::{self, AtmosConfig, ConfigOptions};
@@ -179,6 +180,23 @@ pub fn undefined_default_problems(auth: &Node) -> Vec<Problem> {
 }
 
 impl Resolution {
+    /// The chain of `identity` (not the chosen one: an integration's `via`), refused when a
+    /// problem of the configuration touches it.
+    pub fn chain_for(&self, identity: &str) -> Result<Chain, Error> {
+        let chain = chain::build(&self.auth, identity).map_err(|p| AuthError::Invalid { problems: vec![p] })?;
+        let subjects = chain.subjects();
+        let blocking: Vec<Problem> = self
+            .warnings
+            .iter()
+            .filter(|p| p.subject == Subject::General || subjects.contains(&p.subject))
+            .cloned()
+            .collect();
+        if !blocking.is_empty() {
+            return Err(AuthError::Invalid { problems: blocking }.into());
+        }
+        Ok(chain)
+    }
+
     /// The realm: `ATMOS_AUTH_REALM`, `auth.realm`, else a hash of the config directory.
     pub fn realm(&self, env: &Env) -> String {
         envplan::realm(env, self.auth.realm.as_ref().map(|r| r.0.as_str()), Some(&self.config.dir))
@@ -254,6 +272,12 @@ impl Resolution {
             plan.merge(plan_for(extra));
         }
         plan.set.insert(crate::env_vars::TFAUTH_IDENTITY.to_string(), chain.leaf().name.clone());
+        let docker = std::iter::once(chain)
+            .chain(&self.required)
+            .find_map(|c| crate::integrations::docker_config_dir(self, &c.leaf().name, &ctx.realm_dir));
+        if let Some(dir) = docker {
+            plan.set.insert(env_vars::DOCKER_CONFIG.into(), dir.display().to_string());
+        }
         Ok(plan)
     }
 }

@@ -1,10 +1,13 @@
-//! The `auth:` schema (CONTRACT A2): typed providers and identities, and every check that
-//! `tfauth auth validate` makes. Parsing never stops at the first problem: it collects
-//! all of them, each with the file and line where the YAML has one. Pure; no I/O.
+//! The `auth:` schema (CONTRACT A2): typed providers, identities and integrations, and
+//! every check that `tfauth auth validate` makes. Parsing never stops at the first problem:
+//! it collects all of them, each with the file and line where the YAML has one. Pure; no I/O.
 
 pub mod schema;
 
-pub use schema::{AuthConfig, Cloud, Identity, IdentityKind, Problem, Provider, ProviderKind, Subject, Via};
+pub use schema::{
+    AuthConfig, Cloud, Identity, IdentityKind, Integration, IntegrationKind, Problem, Provider, ProviderKind, Subject,
+    Via,
+};
 
 use crate::stacks::quote_list;
 use crate::yaml::Span;

@@ -1,5 +1,5 @@
-//! Typed providers and identities, parsed from a merged `auth:` node with every problem
-//! collected. See CONTRACT A2 for the kinds and their fields.
+//! Typed providers, identities and integrations, parsed from a merged `auth:` node with every
+//! problem collected. See CONTRACT A2 for the kinds and their fields.
 
 use crate::secret::Secret;
 use crate::yaml::{Node, Span, Value};
@@ -44,6 +44,8 @@ pub const IDENTITY_KINDS: &[&str] = &[
     "gcp/service-account",
     "gcp/project",
 ];
+
+pub const INTEGRATION_KINDS: &[&str] = &["aws/ecr"];
 
 /// The task policies `sts:AssumeRoot` accepts.
 pub const ROOT_TASK_POLICIES: &[&str] = &[
@@ -236,6 +238,35 @@ impl Identity {
     }
 }
 
+/// What an integration does with its identity's session.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum IntegrationKind {
+    /// `aws/ecr`: a Docker login to one ECR registry (`spec.registry`).
+    Ecr { account_id: String, region: String },
+}
+
+/// An entry of `auth.integrations`: credentials derived from an identity's session for
+/// another tool (a Docker login to ECR), made after the identity logs in.
+#[derive(Clone, Debug)]
+pub struct Integration {
+    pub name: String,
+    pub kind_name: String,
+    /// `None` when a field is wrong (its problem says which).
+    pub kind: Option<IntegrationKind>,
+    /// `via.identity`: whose session it uses.
+    pub via: Option<(String, Span)>,
+    /// `spec.auto_provision` (default true): run after `auth login` of its identity.
+    pub auto_provision: bool,
+    pub span: Span,
+}
+
+impl Integration {
+    /// Whether it comes via `identity` (any case).
+    pub fn is_via(&self, identity: &str) -> bool {
+        self.via.as_ref().is_some_and(|(v, _)| v.eq_ignore_ascii_case(identity))
+    }
+}
+
 pub fn provider_cloud(kind: &str) -> Option<Cloud> {
     match kind {
         "aws/iam-identity-center" | "aws/saml" | "github/oidc" => Some(Cloud::Aws),
@@ -259,6 +290,7 @@ pub fn identity_cloud(kind: &str) -> Option<Cloud> {
 pub enum Subject {
     Provider(String),
     Identity(String),
+    Integration(String),
     General,
 }
 
@@ -285,6 +317,7 @@ impl fmt::Display for Problem {
 pub struct AuthConfig {
     pub providers: Vec<Provider>,
     pub identities: Vec<Identity>,
+    pub integrations: Vec<Integration>,
     pub realm: Option<(String, Span)>,
     pub keyring_type: Option<String>,
 }
@@ -306,6 +339,13 @@ impl AuthConfig {
     }
     pub fn identity_names(&self) -> Vec<String> {
         self.identities.iter().map(|i| i.name.clone()).collect()
+    }
+    /// The integration called `name` (any case).
+    pub fn integration(&self, name: &str) -> Option<&Integration> {
+        self.integrations
+            .iter()
+            .find(|i| i.name == name)
+            .or_else(|| self.integrations.iter().find(|i| i.name.eq_ignore_ascii_case(name)))
     }
 
     /// Parses `auth` (null means no auth), collecting every problem.
@@ -369,7 +409,23 @@ impl AuthConfig {
                 }
             }
         }
+        if let Some(i) = map.get("integrations").filter(|n| !n.is_null()) {
+            match i.as_map() {
+                None => {
+                    problems.push(general(i, format!("`auth.integrations` must be a mapping, not {}", i.type_name())))
+                }
+                Some(integrations) => {
+                    check_duplicate_names("integration", integrations, &mut problems);
+                    for (name, node) in integrations {
+                        if let Some(integration) = parse_integration(name, node, &mut problems) {
+                            out.integrations.push(integration);
+                        }
+                    }
+                }
+            }
+        }
         check_references(&out, &mut problems);
+        check_integrations(&out, &mut problems);
         (out, problems)
     }
 }
@@ -406,10 +462,10 @@ fn check_duplicate_names(what: &str, map: &crate::yaml::Map, problems: &mut Vec<
         for b in &names[i + 1..] {
             if a.eq_ignore_ascii_case(b) {
                 problems.push(Problem {
-                    subject: if what == "provider" {
-                        Subject::Provider(b.to_string())
-                    } else {
-                        Subject::Identity(b.to_string())
+                    subject: match what {
+                        "provider" => Subject::Provider(b.to_string()),
+                        "integration" => Subject::Integration(b.to_string()),
+                        _ => Subject::Identity(b.to_string()),
                     },
                     span: map.get(*b).map(|n| n.span.clone()),
                     message: format!(
@@ -897,13 +953,114 @@ fn parse_identity(name: &str, node: &Node, problems: &mut Vec<Problem>) -> Optio
     })
 }
 
+fn parse_integration(name: &str, node: &Node, problems: &mut Vec<Problem>) -> Option<Integration> {
+    let subject = Subject::Integration(name.to_string());
+    if node.as_map().is_none() {
+        problems.push(Problem {
+            subject,
+            span: Some(node.span.clone()),
+            message: format!("integration `{name}` must be a mapping, not {}", node.type_name()),
+            hint: None,
+        });
+        return None;
+    }
+    let mut f = Fields { node, subject, what: format!("integration `{name}`"), problems };
+    let kind_name = f.req_str(&["kind"])?;
+    f.what = format!("integration `{name}` ({kind_name})");
+    let via = match (f.opt_str(&["via", "identity"]).filter(|s| !s.is_empty()), node.get_path(&["via", "provider"])) {
+        (Some(i), _) => Some((i, node.get_path(&["via", "identity"]).map_or(node.span.clone(), |n| n.span.clone()))),
+        (None, Some(p)) => {
+            let span = p.span.clone();
+            f.problem(
+                &span,
+                format!("integration `{name}` names `via.provider`; an integration comes from an identity"),
+                Some("write `via: {identity: NAME}` with the AWS identity whose session it uses".into()),
+            );
+            None
+        }
+        (None, None) => {
+            let span = node.get("via").map_or(node.span.clone(), |v| v.span.clone());
+            f.problem(
+                &span,
+                format!("integration `{name}` has no `via.identity`"),
+                Some("add `via: {identity: NAME}` with the AWS identity whose session it uses".into()),
+            );
+            None
+        }
+    };
+    let auto_provision = f.opt_bool(&["spec", "auto_provision"]).unwrap_or(true);
+    let kind = match kind_name.as_str() {
+        "aws/ecr" => {
+            let account = f.req_str(&["spec", "registry", "account_id"]);
+            let account = account.and_then(|a| {
+                if is_account_id(&a) {
+                    return Some(a);
+                }
+                let span = node.get_path(&["spec", "registry", "account_id"]).map_or(node.span.clone(), |n| n.span.clone());
+                let unquoted = matches!(
+                    node.get_path(&["spec", "registry", "account_id"]).map(|n| &n.value),
+                    Some(Value::Int(_))
+                );
+                f.problem(
+                    &span,
+                    format!("integration `{name}` (aws/ecr): `spec.registry.account_id` is `{a}`, which is not a 12-digit AWS account id"),
+                    Some(if unquoted {
+                        "quote the account id (`account_id: \"012345678901\"`): as a number YAML drops its leading zeros".into()
+                    } else {
+                        "use the registry's 12-digit account id, as in 123456789012.dkr.ecr.us-east-2.amazonaws.com".into()
+                    }),
+                );
+                None
+            });
+            let region =
+                f.req_matching(&["spec", "registry", "region"], is_aws_region, "an AWS region such as us-east-2");
+            match (account, region) {
+                (Some(account_id), Some(region)) => Some(IntegrationKind::Ecr { account_id, region }),
+                _ => None,
+            }
+        }
+        other => {
+            unknown_kind(&mut f, node, "integration", other, INTEGRATION_KINDS);
+            None
+        }
+    };
+    Some(Integration { name: name.to_string(), kind_name, kind, via, auto_provision, span: node.span.clone() })
+}
+
+/// An integration's `via.identity` must name an AWS identity.
+fn check_integrations(cfg: &AuthConfig, problems: &mut Vec<Problem>) {
+    for int in &cfg.integrations {
+        let Some((via, span)) = &int.via else { continue };
+        let problem = |message: String, hint: String| Problem {
+            subject: Subject::Integration(int.name.clone()),
+            span: Some(span.clone()),
+            message,
+            hint: Some(hint),
+        };
+        match cfg.identity(via) {
+            None => problems.push(problem(
+                format!("integration `{}`: `via.identity` names `{via}`, which is not defined", int.name),
+                suggest_hint(via, cfg.identities.iter().map(|i| i.name.as_str()), "identities"),
+            )),
+            Some(id) if int.kind_name.starts_with("aws/") && id.cloud() != Some(Cloud::Aws) => problems.push(problem(
+                format!(
+                    "integration `{}` ({}) needs an AWS identity, but `{}` is {}",
+                    int.name, int.kind_name, id.name, id.kind_name
+                ),
+                "point `via.identity` at an AWS identity that may call ecr:GetAuthorizationToken".into(),
+            )),
+            Some(_) => {}
+        }
+    }
+}
+
 /// Reports an unknown `kind`, suggesting the nearest known one and listing them all.
 fn unknown_kind(f: &mut Fields<'_>, node: &Node, what: &str, kind: &str, known: &[&str]) {
     let span = node.get("kind").map_or(node.span.clone(), |k| k.span.clone());
     let near = crate::suggest::nearest(kind, known.iter().copied());
     let list = format!("known {what} kinds: {}", known.join(", "));
     let name = match &f.subject {
-        Subject::Provider(n) | Subject::Identity(n) => n.clone(),
+        Subject::Provider(n) | Subject::Identity(n) | Subject::Integration(n) => n.clone(),
         Subject::General => String::new(),
     };
     let hint = match near.first() {

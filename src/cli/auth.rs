@@ -48,9 +48,12 @@ pub enum AuthCommand {
     Whoami(super::login::WhoamiArgs),
     /// Remove what tfauth keeps for an identity, a provider (--provider) or everything (--all).
     Logout(super::login::LogoutArgs),
+    /// Log in to ECR registries (`auth.integrations` of kind aws/ecr): all, one by NAME, or
+    /// those via --identity. Writes tfauth's isolated Docker config, or --docker-config.
+    EcrLogin(super::ecr_login::EcrLoginArgs),
     /// aws/user identities: store their access keys in the keyring.
     User(super::login::UserArgs),
-    /// List providers and identities.
+    /// List providers, identities and integrations.
     List {
         #[command(flatten)]
         target: Target,
@@ -62,6 +65,9 @@ pub enum AuthCommand {
         /// Only identities.
         #[arg(long)]
         identities: bool,
+        /// Only integrations (`auth.integrations`, e.g. aws/ecr).
+        #[arg(long)]
+        integrations: bool,
     },
 }
 
@@ -88,12 +94,13 @@ pub fn run(args: AuthArgs, ctx: &Ctx) -> Result<i32, Error> {
         AuthCommand::Whoami(a) => super::login::whoami(a, ctx),
         AuthCommand::Logout(a) => super::login::logout(a, ctx),
         AuthCommand::User(a) => super::login::user(a, ctx),
-        AuthCommand::List { target, format, providers, identities } => {
+        AuthCommand::EcrLogin(a) => super::ecr_login::ecr_login(a, ctx),
+        AuthCommand::List { target, format, providers, identities, integrations } => {
             let (_, auth, _) = load_auth(&target, ctx)?;
-            let show = if providers || identities {
-                Show { providers, identities }
+            let show = if providers || identities || integrations {
+                Show { providers, identities, integrations }
             } else {
-                Show { providers: true, identities: true }
+                Show { providers: true, identities: true, integrations: true }
             };
             print!("{}", render(&auth, format, show));
             Ok(0)
@@ -119,8 +126,12 @@ fn validate(target: &Target, ctx: &Ctx) -> Result<i32, Error> {
     if !problems.is_empty() {
         return Err(AuthError::Invalid { problems }.into());
     }
+    let integrations = match auth.integrations.len() {
+        0 => String::new(),
+        n => format!(", {n} integration(s)"),
+    };
     println!(
-        "auth configuration is valid: {} provider(s), {} identity(ies)",
+        "auth configuration is valid: {} provider(s), {} identity(ies){integrations}",
         auth.providers.len(),
         auth.identities.len()
     );

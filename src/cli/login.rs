@@ -1,5 +1,5 @@
 //! `tfauth auth login`, `whoami`, `logout` and `user configure`: a person's session, as
-//! opposed to a run's. Messages go to stderr; `whoami` prints its answer on stdout (a
+//! opposed to a run's (`auth login` then runs the identity's integrations). Messages go to stderr; `whoami` prints its answer on stdout (a
 //! table, or JSON with `-o json`), so it can be piped.
 
 use super::{Ctx, Target};
@@ -145,6 +145,8 @@ pub fn login(args: LoginArgs, ctx: &Ctx) -> Result<i32, Error> {
         chain.describe(),
         s.credentials.expiration.map_or_else(|| "revoked".to_string(), crate::cache::format_utc)
     );
+    // Integrations never fail the login: each failure is a warning with its retry command.
+    super::ecr_login::after_login(&res, name, ctx, interaction);
     Ok(0)
 }
 

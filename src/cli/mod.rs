@@ -7,6 +7,7 @@ pub mod auth;
 pub mod console;
 pub mod describe;
 pub mod doctor;
+pub mod ecr_login;
 pub mod list;
 pub mod login;
 pub mod shell;

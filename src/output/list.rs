@@ -20,6 +20,8 @@ pub enum ListFormat {
 pub struct Show {
     pub providers: bool,
     pub identities: bool,
+    /// `auth.integrations` (table, json and yaml; the graphs show identities only).
+    pub integrations: bool,
 }
 
 pub fn render(auth: &AuthConfig, format: ListFormat, show: Show) -> String {
@@ -69,6 +71,26 @@ fn as_json(auth: &AuthConfig, show: Show) -> serde_json::Value {
                 .collect(),
         );
     }
+    if show.integrations && !auth.integrations.is_empty() {
+        out.insert(
+            "integrations".into(),
+            auth.integrations
+                .iter()
+                .map(|i| {
+                    let mut v = json!({
+                        "name": i.name,
+                        "kind": i.kind_name,
+                        "via": i.via.as_ref().map(|(n, _)| json!({"identity": n})),
+                        "auto_provision": i.auto_provision,
+                    });
+                    if let Some(crate::auth::IntegrationKind::Ecr { account_id, region }) = &i.kind {
+                        v["registry"] = json!({"account_id": account_id, "region": region});
+                    }
+                    v
+                })
+                .collect(),
+        );
+    }
     serde_json::Value::Object(out)
 }
 
@@ -91,6 +113,12 @@ fn table(auth: &AuthConfig, show: Show) -> String {
                 via_text(&i.via),
                 if i.default { "yes".into() } else { "".into() },
             ]
+        }));
+    }
+    if show.integrations {
+        rows.extend(auth.integrations.iter().map(|i| {
+            let via = i.via.as_ref().map_or_else(|| "-".to_string(), |(n, _)| format!("identity:{n}"));
+            ["integration".into(), i.name.clone(), i.kind_name.clone(), via, "".into()]
         }));
     }
     let widths: Vec<usize> = (0..5).map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0)).collect();

@@ -49,7 +49,8 @@ pub fn fetch(chain: &Chain, ctx: &FetchContext<'_>) -> Result<Credentials, Provi
     runtime()?.block_on(walk(chain, ctx))
 }
 
-fn runtime() -> Result<tokio::runtime::Runtime, ProviderError> {
+/// A current-thread runtime that lives for one network call (never in the warm path).
+pub(super) fn runtime() -> Result<tokio::runtime::Runtime, ProviderError> {
     tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(ProviderError::Runtime)
 }
 
@@ -281,9 +282,16 @@ fn https_client() -> aws_sdk_sts::config::SharedHttpClient {
 
 /// An STS client for `region` (else the context's), signing with `creds` or unsigned.
 async fn client(ctx: &FetchContext<'_>, region: Option<&str>, creds: Option<&Credentials>) -> aws_sdk_sts::Client {
+    aws_sdk_sts::Client::new(&sdk_config(region.unwrap_or(&ctx.region), creds).await)
+}
+
+/// The SDK configuration every AWS client shares: our HTTP client, `region`, retries with
+/// backoff, timeouts, endpoint variables (`AWS_ENDPOINT_URL[_<SERVICE>]`) from the
+/// environment, and `creds` (or no signing).
+pub(super) async fn sdk_config(region: &str, creds: Option<&Credentials>) -> aws_config::SdkConfig {
     let loader = aws_config::defaults(BehaviorVersion::latest())
         .http_client(https_client())
-        .region(Region::new(region.unwrap_or(&ctx.region).to_string()))
+        .region(Region::new(region.to_string()))
         .retry_config(RetryConfig::standard().with_max_attempts(5))
         .timeout_config(
             TimeoutConfig::builder()
@@ -301,7 +309,7 @@ async fn client(ctx: &FetchContext<'_>, region: Option<&str>, creds: Option<&Cre
         )),
         None => loader.no_credentials(),
     };
-    aws_sdk_sts::Client::new(&loader.load().await)
+    loader.load().await
 }
 
 fn from_sts(c: Option<&aws_sdk_sts::types::Credentials>, identity: &str) -> Result<Credentials, ProviderError> {
@@ -344,7 +352,7 @@ fn sts_error<E: ProvideErrorMetadata + std::error::Error + 'static>(
 
 /// An error body the SDK could not parse (some servers answer STS in another XML shape):
 /// its `<Code>` and `<Message>`, else `HTTP<status>`.
-fn raw_error(raw: Option<&aws_sdk_sts::config::http::HttpResponse>) -> (String, String) {
+pub(super) fn raw_error(raw: Option<&aws_sdk_sts::config::http::HttpResponse>) -> (String, String) {
     let Some(raw) = raw else { return ("Unknown".into(), "no response".into()) };
     let status = raw.status().as_u16();
     let body = raw.body().bytes().map(|b| String::from_utf8_lossy(b).into_owned()).unwrap_or_default();

@@ -1,4 +1,5 @@
 //! Turning a chain into credentials: the only part of tfauth that talks to the network.
+//! ([`ecr`] turns an AWS session into a Docker login for an integration.)
 //!
 //! [`aws::fetch`] walks a chain root to leaf (GitHub OIDC → AssumeRoleWithWebIdentity,
 //! aws/user → GetSessionToken, AssumeRole hop by hop, the ambient SDK chain), on a
@@ -8,6 +9,7 @@
 
 pub mod aws;
 pub mod azure;
+pub mod ecr;
 pub mod gcp;
 pub mod github;
 pub mod http;
@@ -54,6 +56,14 @@ pub enum ProviderError {
     Refused { identity: String, service: &'static str, step: &'static str, status: u16, message: String, hint: String },
     #[error("identity `{identity}`: {message}")]
     Setup { identity: String, message: String, hint: String, code: i32 },
+    #[error(
+        "ECR GetAuthorizationToken for integration `{integration}` (registry {registry}, as identity `{identity}`) failed: {code}: {message}"
+    )]
+    Ecr { integration: String, identity: String, registry: String, code: String, message: String },
+    #[error("cannot reach ECR at {endpoint} for integration `{integration}`: {message}")]
+    EcrUnreachable { integration: String, endpoint: String, message: String },
+    #[error("integration `{integration}`: {message}")]
+    EcrAnswer { integration: String, message: String },
     #[error("identity `{identity}`: account `{name}` is not among the {} account(s) provider `{provider}` offers", available.len())]
     AccountNotFound { identity: String, provider: String, name: String, available: Vec<String> },
 }
@@ -93,6 +103,19 @@ impl ProviderError {
                 _ => exit::UNAVAILABLE,
             },
             ProviderError::Setup { code, .. } => *code,
+            ProviderError::Ecr { code, .. } => match code.as_str() {
+                "ThrottlingException" | "Throttling" | "TooManyRequestsException" => exit::TEMPFAIL,
+                "AccessDeniedException"
+                | "AccessDenied"
+                | "ExpiredTokenException"
+                | "UnrecognizedClientException"
+                | "InvalidSignatureException"
+                | "HTTP401"
+                | "HTTP403" => exit::NOPERM,
+                "InvalidParameterException" => exit::DATAERR,
+                _ => exit::UNAVAILABLE,
+            },
+            ProviderError::EcrUnreachable { .. } | ProviderError::EcrAnswer { .. } => exit::UNAVAILABLE,
         }
     }
 
@@ -138,6 +161,26 @@ impl ProviderError {
                 format!("check the network; {service} did not answer (tfauth did not retry)")
             }
             ProviderError::Refused { hint, .. } | ProviderError::Setup { hint, .. } => hint.clone(),
+            ProviderError::Ecr { code, identity, integration, .. } => match code.as_str() {
+                "AccessDeniedException" | "AccessDenied" | "HTTP403" => format!(
+                    "`{identity}` may not call ecr:GetAuthorizationToken; allow it in the role's policy, or point `via.identity` of `{integration}` at an identity that may"
+                ),
+                "ExpiredTokenException" => format!("the session of `{identity}` has expired; run `tfauth auth login --identity {identity}`"),
+                "UnrecognizedClientException" | "InvalidSignatureException" | "HTTP401" => {
+                    format!("ECR did not accept the session of `{identity}`; run `tfauth auth login --identity {identity} --force`")
+                }
+                "ThrottlingException" | "Throttling" | "TooManyRequestsException" => {
+                    "ECR is throttling requests (tfauth already retried with backoff); try again in a minute".into()
+                }
+                "InvalidParameterException" => format!("check `spec.registry` of integration `{integration}` (account id and region)"),
+                _ => format!("see the message from ECR above; retry with `tfauth auth ecr-login {integration}`"),
+            },
+            ProviderError::EcrUnreachable { .. } => {
+                "check the network, or AWS_ENDPOINT_URL / AWS_ENDPOINT_URL_ECR if you point tfauth at another endpoint".into()
+            }
+            ProviderError::EcrAnswer { integration, .. } => {
+                format!("the endpoint did not answer as ECR does; check AWS_ENDPOINT_URL_ECR, then `tfauth auth ecr-login {integration}`")
+            }
             ProviderError::AccountNotFound { name, available, .. } => {
                 match crate::suggest::nearest(name, available.iter().map(String::as_str)).first() {
                     Some(n) => format!("did you mean `{n}`? Fix `principal.account.name`, or use `principal.account.id`"),

@@ -679,3 +679,46 @@ fn bare_identity_flag_asks_on_the_terminal_and_keeps_stdout_clean() {
         o.stderr
     );
 }
+
+/// A repository with one AWS identity and two aws/ecr integrations through it.
+const ECR_ATMOS: &str = r#"base_path: "."
+auth:
+  identities:
+    dev-admin: {kind: aws/user, default: true}
+  integrations:
+    dev/ecr:
+      kind: aws/ecr
+      via: {identity: dev-admin}
+      spec: {registry: {account_id: "123456789012", region: us-east-2}}
+    prod/ecr:
+      kind: aws/ecr
+      via: {identity: DEV-ADMIN}
+      spec: {auto_provision: false, registry: {account_id: "210987654321", region: eu-west-1}}
+"#;
+
+#[test]
+fn auth_validate_and_list_show_integrations() {
+    let sb = Sandbox::new();
+    sb.write("atmos.yaml", ECR_ATMOS);
+    let o = outcome(sb.tfauth(&["auth", "validate"]));
+    ok(&o);
+    assert_eq!(o.stdout, "auth configuration is valid: 0 provider(s), 1 identity(ies), 2 integration(s)\n");
+
+    let o = outcome(sb.tfauth(&["auth", "list"]));
+    ok(&o);
+    assert!(o.stdout.contains("integration  dev/ecr    aws/ecr   identity:dev-admin\n"), "{}", o.stdout);
+    assert!(o.stdout.contains("integration  prod/ecr   aws/ecr   identity:DEV-ADMIN\n"), "{}", o.stdout);
+
+    let o = outcome(sb.tfauth(&["auth", "list", "-f", "json", "--integrations"]));
+    ok(&o);
+    let doc: serde_json::Value = serde_json::from_str(&o.stdout).unwrap();
+    assert!(doc.get("identities").is_none(), "{doc}");
+    assert_eq!(
+        doc["integrations"][1],
+        serde_json::json!({
+            "name": "prod/ecr", "kind": "aws/ecr", "via": {"identity": "DEV-ADMIN"}, "auto_provision": false,
+            "registry": {"account_id": "210987654321", "region": "eu-west-1"}
+        })
+    );
+    assert!(sb.files_written().is_empty(), "{:?}", sb.files_written());
+}

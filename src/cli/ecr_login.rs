@@ -1,0 +1,112 @@
+//! `tfauth auth ecr-login [NAME] [--identity ID] [--docker-config PATH]`, and the
+//! integrations `auth login` runs after it has a session. One line per registry on stderr;
+//! stdout stays empty. Here a failure is an error; after `auth login` it is a warning that
+//! names the retry command.
+
+use super::Ctx;
+use crate::error::Error;
+use crate::integrations::{self, IntegrationError, Login};
+use crate::resolve::Resolution;
+use crate::session::Interaction;
+use clap::Args;
+use std::path::PathBuf;
+
+#[derive(Args, Debug)]
+pub struct EcrLoginArgs {
+    /// The integration (a name under `auth.integrations`); default: all of them.
+    #[arg(value_name = "NAME")]
+    pub name: Option<String>,
+    /// Only the integrations that come via this identity.
+    #[arg(short = 'i', long, value_name = "ID")]
+    pub identity: Option<String>,
+    /// Write into this Docker configuration (a directory holding config.json, as
+    /// DOCKER_CONFIG is, or a `.json` file) instead of tfauth's isolated one.
+    #[arg(long, value_name = "PATH")]
+    pub docker_config: Option<PathBuf>,
+    /// The component whose merged auth to use (needs --stack).
+    #[arg(long = "component", short = 'c')]
+    pub component: Option<String>,
+    /// The stack whose merged auth to use.
+    #[arg(short = 's', long)]
+    pub stack: Option<String>,
+}
+
+pub fn ecr_login(args: EcrLoginArgs, ctx: &Ctx) -> Result<i32, Error> {
+    // The integrations choose their identities: resolve none.
+    let target = super::Target { component: args.component, stack: args.stack, identity: Some("false".into()) };
+    let res = crate::resolve::resolve(&ctx.request(&target), &ctx.env, None)?;
+    let chosen = integrations::select(&res, args.name.as_deref(), args.identity.as_deref())?;
+    let docker_config = args.docker_config.map(|p| crate::config::clean_path(&ctx.cwd.join(p)));
+    let tty = ctx.prompt();
+    let prompt = crate::tty::LoginPrompt::new(&ctx.env, ctx.no_browser);
+    let ask = Interaction {
+        mfa: tty.as_ref().map(|t| t as _),
+        login: prompt.as_ref().map(|p| p as _),
+        mode: crate::portal::Mode::Use,
+    };
+    let total = chosen.len();
+    let mut failed: Vec<(String, Error)> = Vec::new();
+    for int in chosen {
+        match integrations::run(&res, int, docker_config.as_deref(), &ctx.env, ask) {
+            Ok(login) => report(&login),
+            Err(e) => failed.push((int.name.clone(), e)),
+        }
+    }
+    match failed.len() {
+        0 => Ok(0),
+        // One integration asked for (or the only one): its own error, hint and exit code.
+        1 if total == 1 => Err(failed.pop().expect("one failure").1),
+        _ => {
+            for (name, e) in &failed {
+                eprint!("{}", render("error", name, e, None));
+            }
+            let code = failed[0].1.exit_code();
+            Err(IntegrationError::Several { failed: failed.into_iter().map(|f| f.0).collect(), total, code }.into())
+        }
+    }
+}
+
+/// After `auth login` of `identity`: its integrations with `auto_provision`. A failure is
+/// a warning that names the integration and the command to retry it; the login stands.
+pub fn after_login(res: &Resolution, identity: &str, ctx: &Ctx, ask: Interaction<'_>) {
+    for int in integrations::auto(res, identity) {
+        match integrations::run(res, int, None, &ctx.env, ask) {
+            Ok(login) => report(&login),
+            Err(e) => eprint!(
+                "{}",
+                render("warning", &int.name, &e, Some(format!("retry with `tfauth auth ecr-login {}`", int.name)))
+            ),
+        }
+    }
+}
+
+/// `logged in to HOST (expires HH:MM UTC) via IDENTITY`, after any warnings about the file.
+fn report(login: &Login) {
+    for w in &login.warnings {
+        eprintln!("warning: {}: {w}", login.file.display());
+    }
+    let expires = login.expires_at.map_or_else(
+        || "expiry unknown".to_string(),
+        |t| {
+            let t = t.to_offset(time::UtcOffset::UTC);
+            format!("expires {:02}:{:02} UTC", t.hour(), t.minute())
+        },
+    );
+    eprintln!("logged in to {} ({expires}) via {}", login.host, login.identity);
+}
+
+/// `LEVEL: integration `NAME` failed: ERROR`, its causes, its hint, and `extra` hints.
+fn render(level: &str, name: &str, e: &Error, extra: Option<String>) -> String {
+    let mut text = format!("{level}: integration `{name}` failed: {e}\n");
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        text.push_str(&format!("  caused by: {s}\n"));
+        source = s.source();
+    }
+    for h in e.hint().into_iter().chain(extra) {
+        for line in h.lines() {
+            text.push_str(&format!("hint: {}\n", line.strip_prefix("hint: ").unwrap_or(line)));
+        }
+    }
+    text
+}
