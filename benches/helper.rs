@@ -75,6 +75,16 @@ fn main() {
     });
     rows.push(("atmos-auth-helper, warm cache".into(), Some(warm), String::new()));
 
+    // The prompt segment, as a shell prompt runs it on every line (target: under 5 ms).
+    let session = cache.entry_path(key);
+    let prompt = time(500 / scale, || {
+        let mut c = Command::new(TFAUTH);
+        env(&mut c);
+        c.env("TFAUTH_IDENTITY", "acme/planner").env("TFAUTH_SESSION", &session).arg("prompt");
+        c
+    });
+    rows.push(("tfauth prompt (identity + minutes left)".into(), Some(prompt), "target < 5 ms".into()));
+
     // AWS CLI v2, static keys (its fastest path).
     let aws = Path::new("/usr/bin/aws");
     let aws_v2 = aws.exists()
