@@ -90,6 +90,7 @@ pub const RUN_FLAGS: &[(&str, bool, &str)] = &[
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Wants {
     Stack,
+    Component,
     Identity,
     Provider,
     Profile,
@@ -99,6 +100,7 @@ enum Wants {
 fn wants(flag: &str) -> Wants {
     match flag {
         "-s" | "--stack" => Wants::Stack,
+        "-c" | "--component" => Wants::Component,
         "-i" | "--identity" => Wants::Identity,
         "--provider" => Wants::Provider,
         "--profile" => Wants::Profile,
@@ -115,6 +117,8 @@ struct Line<'w> {
     /// subcommand, then the component, then terraform's own arguments).
     positionals: Vec<&'w str>,
     stack: Option<&'w str>,
+    /// `-c`/`--component` (commands that take the component as a flag).
+    component: Option<&'w str>,
     /// The command line passes a terraform subcommand through (not a clap command).
     terraform: bool,
     /// After `--`: words belong to another program.
@@ -131,7 +135,7 @@ pub fn complete(cli: &Command, words: &[String], src: &dyn Source) -> Vec<Candid
         return vec![];
     }
     let cmd = subcommand(cli, &line.path);
-    let component = component_of(&line);
+    let component = component_of(&line, cmd);
     // `--flag=value`: complete the value, keep the flag.
     if let Some((flag, partial)) = cur.split_once('=').filter(|(f, _)| f.starts_with('-')) {
         let values = values_for(cli, cmd, &line, flag, src, component);
@@ -164,10 +168,16 @@ pub fn complete(cli: &Command, words: &[String], src: &dyn Source) -> Vec<Candid
         if line.path.is_empty() {
             out.extend(TERRAFORM_COMMANDS.iter().map(|(n, h)| Candidate::new(*n, Some(h))));
         }
-    } else if line.positionals.is_empty() && cmd.get_arguments().any(|a| a.get_id() == "component") {
-        out = src.components(line.stack).into_iter().map(|c| Candidate::new(c, None)).collect();
     } else if let Some(arg) = cmd.get_positionals().nth(line.positionals.len()) {
-        out = possible(arg);
+        let is_identity = arg.get_value_names().is_some_and(|v| v.iter().any(|n| n.as_str() == "IDENTITY"));
+        out = if arg.get_id() == "component" {
+            src.components(line.stack).into_iter().map(|c| Candidate::new(c, None)).collect()
+        } else if is_identity {
+            let ids = src.identities(component, line.stack);
+            ids.into_iter().map(|(n, k)| Candidate::new(n, Some(k.as_str()))).collect()
+        } else {
+            possible(arg)
+        };
     }
     prefixed(out, cur, "")
 }
@@ -188,15 +198,19 @@ fn parse<'w>(cli: &Command, words: &'w [String]) -> Line<'w> {
         }
         if let Some(flag) = w.strip_prefix('-').map(|_| w) {
             if let Some((f, v)) = flag.split_once('=') {
-                if wants(f) == Wants::Stack {
-                    line.stack = Some(v);
+                match wants(f) {
+                    Wants::Stack => line.stack = Some(v),
+                    Wants::Component => line.component = Some(v),
+                    _ => {}
                 }
                 continue;
             }
             let cmd = subcommand(cli, &line.path);
             if takes_value(cmd, &line, flag) && i < words.len() {
-                if wants(flag) == Wants::Stack {
-                    line.stack = Some(words[i].as_str());
+                match wants(flag) {
+                    Wants::Stack => line.stack = Some(words[i].as_str()),
+                    Wants::Component => line.component = Some(words[i].as_str()),
+                    _ => {}
                 }
                 i += 1;
             }
@@ -221,8 +235,14 @@ fn subcommand<'c>(cli: &'c Command, path: &[String]) -> &'c Command {
 
 /// The component typed so far: a terraform run's second positional, or a clap command's
 /// `component` argument.
-fn component_of<'w>(line: &Line<'w>) -> Option<&'w str> {
-    if line.terraform { line.positionals.get(1).copied() } else { line.positionals.first().copied() }
+fn component_of<'w>(line: &Line<'w>, cmd: &Command) -> Option<&'w str> {
+    if line.terraform {
+        return line.positionals.get(1).copied();
+    }
+    line.component.or_else(|| {
+        let i = cmd.get_positionals().position(|a| a.get_id() == "component")?;
+        line.positionals.get(i).copied()
+    })
 }
 
 fn find_arg<'c>(cmd: &'c Command, flag: &str) -> Option<&'c clap::Arg> {
@@ -256,6 +276,7 @@ fn values_for(
     let _ = cli;
     match wants(flag) {
         Wants::Stack => src.stacks(component).into_iter().map(|s| Candidate::new(s, None)).collect(),
+        Wants::Component => src.components(line.stack).into_iter().map(|c| Candidate::new(c, None)).collect(),
         Wants::Identity => {
             let mut out: Vec<Candidate> = src
                 .identities(component, line.stack)
@@ -376,6 +397,9 @@ mod tests {
         assert_eq!(values("plan vpc -s plat-use2-dev "), Vec::<String>::new());
         assert_eq!(values("auth env eks -s "), ["plat-use2-dev"]);
         assert_eq!(values("auth env -s plat-use2-prod "), ["vpc"]);
+        assert_eq!(values("list stacks -c "), ["vpc", "eks", "dns"]);
+        assert_eq!(values("list stacks --component=e"), ["--component=eks"]);
+        assert_eq!(values("auth logout "), ["plat-dev/terraform", "acme-sso"], "logout takes an identity");
     }
 
     #[test]

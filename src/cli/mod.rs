@@ -47,7 +47,7 @@ pub struct Cli {
 pub enum Command {
     /// Show the merged configuration of a component.
     Describe(describe::DescribeArgs),
-    /// Authentication: validate and list the auth configuration.
+    /// Authentication: sign in, environments, shells, the console, ECR, validate and list.
     Auth(auth::AuthArgs),
     /// List stacks or components.
     List(list::ListArgs),

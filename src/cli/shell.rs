@@ -95,6 +95,18 @@ pub fn shell_init(args: ShellInitArgs) -> Result<i32, Error> {
 /// `tfauth __complete -- WORD...`: candidates on stdout, nothing else, exit 0 whatever happens.
 pub fn complete(args: CompleteArgs, ctx: &Ctx) -> Result<i32, Error> {
     let words = if args.words.is_empty() { vec![String::new()] } else { args.words };
+    // `--profile X` already typed applies to what is offered after it.
+    let mut ctx = ctx.clone();
+    let before = &words[..words.len() - 1];
+    for (i, w) in before.iter().enumerate() {
+        let value = match w.strip_prefix("--profile=") {
+            Some(v) => Some(v),
+            None if w == "--profile" => before.get(i + 1).map(String::as_str),
+            None => None,
+        };
+        ctx.profiles.extend(value.into_iter().flat_map(|v| v.split(',')).filter(|v| !v.is_empty()).map(str::to_string));
+    }
+    let ctx = &ctx;
     let source = RepoSource { ctx, config: OnceCell::new() };
     let out = crate::complete::complete(&super::Cli::command(), &words, &source);
     let mut stdout = std::io::stdout().lock();
