@@ -180,11 +180,7 @@ pub fn hand_to_browser(opener: &[String], url: &str, wait: Duration) -> std::io:
     let port = listener.local_addr()?.port();
     let nonce = nonce();
     let local = format!("http://127.0.0.1:{port}/{nonce}");
-    let mut argv = opener.to_vec();
-    match argv.iter_mut().find(|a| a.contains("%s")) {
-        Some(a) => *a = a.replace("%s", &local),
-        None => argv.push(local.clone()),
-    }
+    let argv = crate::tty::opener_argv(opener, &local);
     let Some((program, args)) = argv.split_first() else { return Ok(false) };
     let mut child = std::process::Command::new(program)
         .args(args)

@@ -73,11 +73,7 @@ impl LoginPrompt {
     /// Starts the opener on `url` and forgets it (a thread reaps it). Its output is
     /// discarded: browsers are chatty, and the terminal belongs to the prompt.
     fn launch(&self, url: &str) -> bool {
-        let mut argv = self.opener.clone();
-        match argv.iter_mut().find(|a| a.contains("%s")) {
-            Some(a) => *a = a.replace("%s", url),
-            None => argv.push(url.to_string()),
-        }
+        let argv = opener_argv(&self.opener, url);
         let Some((program, args)) = argv.split_first() else { return false };
         let child = std::process::Command::new(program)
             .args(args)
@@ -113,6 +109,16 @@ pub fn browser_opener(env: &crate::env_vars::Env) -> Vec<String> {
         None if cfg!(target_os = "macos") => vec!["open".to_string()],
         None => vec!["xdg-open".to_string()],
     }
+}
+
+/// The opener's command line for `url`: in place of `%s`, else appended.
+pub fn opener_argv(opener: &[String], url: &str) -> Vec<String> {
+    let mut argv = opener.to_vec();
+    match argv.iter_mut().find(|a| a.contains("%s")) {
+        Some(a) => *a = a.replace("%s", url),
+        None => argv.push(url.to_string()),
+    }
+    argv
 }
 
 impl crate::portal::LoginUi for LoginPrompt {
