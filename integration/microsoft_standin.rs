@@ -757,28 +757,7 @@ impl Resp {
 }
 
 fn read_request(stream: &TcpStream) -> Option<HttpRequest> {
-    let mut reader = BufReader::new(stream);
-    let mut line = String::new();
-    reader.read_line(&mut line).ok()?;
-    let mut parts = line.split_whitespace();
-    let (method, target) = (parts.next()?.to_string(), parts.next()?.to_string());
-    let mut headers = Vec::new();
-    loop {
-        let mut h = String::new();
-        if reader.read_line(&mut h).ok()? == 0 {
-            break;
-        }
-        let h = h.trim_end_matches(['\r', '\n']);
-        if h.is_empty() {
-            break;
-        }
-        if let Some((k, v)) = h.split_once(':') {
-            headers.push((k.trim().to_ascii_lowercase(), v.trim().to_string()));
-        }
-    }
-    let len = headers.iter().find(|(k, _)| k == "content-length").and_then(|(_, v)| v.parse().ok()).unwrap_or(0);
-    let mut body = vec![0; len];
-    reader.read_exact(&mut body).ok()?;
+    let crate::wire::RawRequest { method, target, headers, body } = crate::wire::read_raw(stream)?;
     let (path, q) = target.split_once('?').unwrap_or((&target, ""));
     let form = if method == "POST" { parse_pairs(&String::from_utf8_lossy(&body), true) } else { Vec::new() };
     Some(HttpRequest {

@@ -2,7 +2,7 @@
 //! `Connection: close`): the response type and its writer, and form/percent decoding.
 //! Each stand-in reads requests into a struct of its own, shaped for its routes.
 
-use std::io::Write;
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 
 /// A response: status, headers, body.
@@ -76,4 +76,41 @@ pub fn parse_pairs(s: &str, plus_is_space: bool) -> Vec<(String, String)> {
             (percent_decode(k, plus_is_space), percent_decode(v, plus_is_space))
         })
         .collect()
+}
+
+/// One HTTP/1.1 request as it came: the request line's method and target, the headers
+/// (names lower-cased) and the body (`Content-Length` bytes). Each stand-in builds its own
+/// view (path, query, form) from it.
+pub struct RawRequest {
+    pub method: String,
+    pub target: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+/// Reads one request from `stream`; `None` when it is cut short or malformed.
+pub fn read_raw(stream: &TcpStream) -> Option<RawRequest> {
+    let mut reader = BufReader::new(stream);
+    let mut line = String::new();
+    reader.read_line(&mut line).ok()?;
+    let mut parts = line.split_whitespace();
+    let (method, target) = (parts.next()?.to_string(), parts.next()?.to_string());
+    let mut headers = Vec::new();
+    loop {
+        let mut h = String::new();
+        if reader.read_line(&mut h).ok()? == 0 {
+            break;
+        }
+        let h = h.trim_end_matches(['\r', '\n']);
+        if h.is_empty() {
+            break;
+        }
+        if let Some((k, v)) = h.split_once(':') {
+            headers.push((k.trim().to_ascii_lowercase(), v.trim().to_string()));
+        }
+    }
+    let len = headers.iter().find(|(k, _)| k == "content-length").and_then(|(_, v)| v.parse().ok()).unwrap_or(0);
+    let mut body = vec![0; len];
+    reader.read_exact(&mut body).ok()?;
+    Some(RawRequest { method, target, headers, body })
 }
