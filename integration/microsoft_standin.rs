@@ -629,6 +629,26 @@ pub fn msal_read_cache(cache: &Path, authority: &str, client_id: &str, scopes: &
     serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}"))
 }
 
+/// What azure-cli-core's own `Profile` (the code behind `az account show` and
+/// `az account get-access-token`) reads from `config_dir` (see py/az_profile.py), with
+/// Entra ID at `authority_host` (the TLS front) trusted through `ca`.
+pub fn az_profile(config_dir: &Path, authority_host: &str, ca: &Path) -> Value {
+    let home = tempfile::tempdir().expect("a HOME for az");
+    let out = Command::new(venv_bin("python"))
+        .arg(py_script("az_profile.py"))
+        .arg(authority_host)
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .env("HOME", home.path())
+        .env("AZURE_CONFIG_DIR", config_dir)
+        .env("REQUESTS_CA_BUNDLE", ca)
+        .output()
+        .expect("run az_profile.py");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "az_profile.py failed:\n{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}"))
+}
+
 // ---------------------------------------------------------------------------------------
 // JWTs and encodings
 

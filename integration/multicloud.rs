@@ -407,6 +407,36 @@ fn azure_device_code_sign_in_writes_an_isolated_az_config_that_msal_reads() {
     assert_eq!(entra.token_calls(), calls, "served without a token call");
     let token = read["result"]["access_token"].as_str().unwrap();
     assert!(entra.issued_access_token(token).is_some(), "the token tfauth got from the sign-in");
+    // azure-cli-core's Profile, which `az account show` and `az account get-access-token`
+    // run, on a copy of the directory: the subscription, the user, and the cached token.
+    let copy = tempfile::tempdir().unwrap();
+    let az_dir = copy.path().join("azure");
+    std::fs::create_dir(&az_dir).unwrap();
+    for f in ["azureProfile.json", "msal_token_cache.json", "config"] {
+        std::fs::copy(dir.join(f), az_dir.join(f)).unwrap();
+    }
+    let calls = entra.token_calls();
+    let az = ms::az_profile(&az_dir, &tls.url(), tls.ca_bundle());
+    assert_eq!(az["subscription"]["id"], AZ_SUBSCRIPTION, "{az}");
+    assert_eq!(az["subscription"]["tenantId"], AZ_TENANT, "{az}");
+    assert_eq!(az["subscription"]["isDefault"], true, "{az}");
+    assert_eq!(az["subscription"]["user"]["name"], "jane@acme.onmicrosoft.com", "{az}");
+    for which in ["default", "arm"] {
+        let t = &az["tokens"][which];
+        assert_eq!(t["subscription"], AZ_SUBSCRIPTION, "{which}: {az}");
+        assert_eq!(t["tenant"], AZ_TENANT, "{which}: {az}");
+        let issued = entra.issued_access_token(t["access_token"].as_str().unwrap()).expect("a token Entra issued");
+        assert_eq!((issued.tenant.as_str(), issued.client_id.as_str()), (AZ_TENANT, ms::AZURE_CLI_CLIENT_ID));
+    }
+    // Neither scope az names ARM by (`management.core.windows.net//.default` by default,
+    // `management.azure.com//.default` for --resource) is the one tfauth signed in for, so
+    // az refreshes once for each with the refresh token tfauth stored: no prompt, no sign-in.
+    assert_eq!(entra.token_calls() - calls, 2, "{:?}", entra.requests());
+    assert!(entra.issued().iter().rev().take(2).all(|t| t.grant == "refresh_token"), "{:?}", entra.issued());
+    assert!(
+        !az["cache_files"].as_array().unwrap().iter().any(|f| f == "msal_token_cache.bin"),
+        "az kept the plain cache tfauth's `config` asks for: {az}"
+    );
     // The user's own ~/.azure is untouched.
     assert_eq!(tree_hash(&own), before);
 }

@@ -43,6 +43,19 @@ pub fn authority_host(env: &Env) -> String {
     env.get(ev::AZURE_AUTHORITY_HOST).unwrap_or(AUTHORITY_HOST).trim_end_matches('/').to_string()
 }
 
+/// The `az` cloud whose Entra ID lives at `authority` (a host from [`authority_host`]), for
+/// the isolated `config`: without it `az` would ask the public cloud for a sovereign
+/// cloud's tokens. None for hosts az has no built-in cloud for (a test's loopback).
+pub fn az_cloud_name(authority: &str) -> Option<&'static str> {
+    let host = authority.trim_start_matches("https://").trim_end_matches('/').to_ascii_lowercase();
+    match host.as_str() {
+        "login.microsoftonline.com" => Some("AzureCloud"),
+        "login.microsoftonline.us" => Some("AzureUSGovernment"),
+        "login.chinacloudapi.cn" => Some("AzureChinaCloud"),
+        _ => None,
+    }
+}
+
 /// The provider's directory under the realm.
 pub fn provider_dir(realm_dir: &Path, provider: &str) -> PathBuf {
     realm_dir.join("azure").join(path_component(provider))
@@ -92,6 +105,18 @@ pub fn scope(chain: &Chain) -> Scope {
         s.resource_group = resource_group.clone();
     }
     s
+}
+
+/// The isolated `config`: a plain token cache (the one tfauth writes), no telemetry, and
+/// the cloud the sign-in was made in.
+fn az_config(purpose: &str, authority: &str) -> String {
+    let mut text = format!(
+        "# Written by tfauth for {purpose}. Rewritten on every run; do not edit.\n[core]\nencrypt_token_cache = false\ncollect_telemetry = false\nfirst_run = false\n"
+    );
+    if let Some(cloud) = az_cloud_name(authority) {
+        text.push_str(&format!("\n[cloud]\nname = {cloud}\n"));
+    }
+    text
 }
 
 pub fn plan(chain: &Chain, ctx: &PlanContext, env: &Env) -> EnvPlan {
@@ -163,10 +188,7 @@ pub fn plan(chain: &Chain, ctx: &PlanContext, env: &Env) -> EnvPlan {
             });
             plan.files.push(PlannedFile {
                 path: dir.join(AZ_CONFIG_FILE),
-                contents: format!(
-                    "# Written by tfauth for {}. Rewritten on every run; do not edit.\n[core]\nencrypt_token_cache = false\ncollect_telemetry = false\nfirst_run = false\n",
-                    ctx.purpose
-                ),
+                contents: az_config(&ctx.purpose, &authority_host(env)),
                 secret: false,
             });
         }
@@ -185,4 +207,20 @@ pub fn plan(chain: &Chain, ctx: &PlanContext, env: &Env) -> EnvPlan {
         put(&mut plan, ev::ARM_RESOURCE_GROUP, Some(ev::AZURE_RESOURCE_GROUP), g);
     }
     plan
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_az_config_names_the_cloud_of_a_known_authority_host() {
+        let gov = az_config("plat-dev", "https://login.microsoftonline.us/");
+        assert!(gov.contains("[cloud]\nname = AzureUSGovernment\n"), "{gov}");
+        assert!(gov.contains("encrypt_token_cache = false"), "{gov}");
+        assert!(az_config("x", "https://login.chinacloudapi.cn").contains("name = AzureChinaCloud"));
+        assert!(az_config("x", AUTHORITY_HOST).contains("name = AzureCloud"));
+        // A loopback stand-in is no cloud az knows: no [cloud] section at all.
+        assert!(!az_config("x", "http://127.0.0.1:8080").contains("[cloud]"));
+    }
 }
