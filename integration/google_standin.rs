@@ -879,7 +879,33 @@ fn oauth_token(s: &mut State, req: &HttpRequest, form: &[(String, String)]) -> R
         delegates: Vec::new(),
         expires_at: epoch().as_secs() + ttl,
     });
-    json_resp(200, json!({"access_token": token, "expires_in": ttl, "scope": scopes.join(" "), "token_type": "Bearer"}))
+    let mut answer =
+        json!({"access_token": token, "expires_in": ttl, "scope": scopes.join(" "), "token_type": "Bearer"});
+    // Google adds an OpenID Connect id_token when `openid` is among the scopes granted; it
+    // names the user (`email` with the userinfo.email scope). Its signature is a stand-in's.
+    if scopes.iter().any(|x| x == "openid") {
+        let now = epoch().as_secs();
+        let mut claims = json!({
+            "iss": "https://accounts.google.com",
+            "aud": user.client_id,
+            "azp": user.client_id,
+            "sub": format!("1{:020}", n),
+            "iat": now,
+            "exp": now + ttl,
+        });
+        if scopes.iter().any(|x| x.ends_with("/auth/userinfo.email") || x == "email") {
+            claims["email"] = json!(user.account);
+            claims["email_verified"] = json!(true);
+        }
+        let header = json!({"alg": "RS256", "kid": "standin", "typ": "JWT"});
+        answer["id_token"] = json!(format!(
+            "{}.{}.{}",
+            b64url(header.to_string().as_bytes()),
+            b64url(claims.to_string().as_bytes()),
+            b64url(b"standin-signature")
+        ));
+    }
+    json_resp(200, answer)
 }
 
 // ---------------------------------------------------------------------------------------

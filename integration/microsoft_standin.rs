@@ -649,6 +649,35 @@ pub fn az_profile(config_dir: &Path, authority_host: &str, ca: &Path) -> Value {
     serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}"))
 }
 
+/// Writes `dir/az`: `az account show [--subscription S]` as the Azure CLI runs it
+/// (azure-cli-core's `Profile.get_subscription`), over `$AZURE_CONFIG_DIR` or `~/.azure`.
+/// The full CLI is a gigabyte of SDKs; this is the part of it `account show` runs.
+pub fn az_account_show_cli(dir: &Path) {
+    let script = format!(
+        r#"#!{python}
+import json, sys
+args = sys.argv[1:]
+if args[:2] != ["account", "show"]:
+    print("ERROR: this az knows only `account show`", file=sys.stderr)
+    sys.exit(2)
+sub = args[args.index("--subscription") + 1] if "--subscription" in args else None
+from azure.cli.core import get_default_cli
+from azure.cli.core._profile import Profile
+try:
+    print(json.dumps(Profile(cli_ctx=get_default_cli()).get_subscription(sub), indent=2))
+except Exception as e:
+    print("ERROR: " + str(e), file=sys.stderr)
+    sys.exit(1)
+"#,
+        python = venv_bin("python").display()
+    );
+    std::fs::create_dir_all(dir).unwrap();
+    let path = dir.join("az");
+    std::fs::write(&path, script).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
 // ---------------------------------------------------------------------------------------
 // JWTs and encodings
 

@@ -165,6 +165,23 @@ fn github_run_of_an_aws_backed_gcp_component_gets_both_clouds() {
     assert_eq!(google.service_account_of(out["token"].as_str().unwrap()).as_deref(), Some(ANALYTICS_SA));
     assert!(token.hits.load(std::sync::atomic::Ordering::SeqCst) > asked, "google-auth fetched its own GitHub token");
     assert!(google.count("Exchange") >= 2);
+
+    // whoami asks Google the way a run checks: the service account, reached through the
+    // pool's principal for this workflow's subject.
+    let (exchanges, impersonations) = (google.count("Exchange"), google.count("GenerateAccessToken"));
+    let mut c = bed.cmd(TFAUTH);
+    github(&mut c);
+    c.args(["auth", "whoami", "analytics", "-s", "plat-use2-dev", "-i", "gcp/analytics", "-o", "json"]);
+    let o = run(c);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let who: Value = serde_json::from_str(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", o.stdout));
+    assert_eq!(who["cloud"], "gcp");
+    assert_eq!(who["principal"], ANALYTICS_SA, "{who}");
+    assert_eq!(who["via"], principal, "{who}");
+    assert_eq!(who["project"], "acme-analytics", "{who}");
+    assert!(who["expiration"].as_str().is_some_and(|e| e.ends_with('Z')), "{who}");
+    assert_eq!((google.count("Exchange"), google.count("GenerateAccessToken")), (exchanges + 1, impersonations + 1));
+    assert!(!o.stdout.contains(BEARER) && !o.stderr.contains(BEARER));
 }
 
 #[test]
@@ -224,6 +241,56 @@ fn gcp_adc_with_a_service_account_is_an_impersonated_file_google_auth_uses() {
     );
     assert_eq!(out["type"], "Credentials");
     assert_eq!(google.service_account_of(out["token"].as_str().unwrap()).as_deref(), Some(ANALYTICS_SA));
+
+    // whoami: the service account, reached through the user the refreshed login names.
+    let before_calls = (google.count("OAuthToken"), google.count("GenerateAccessToken"));
+    let mut c = bed.cmd(TFAUTH);
+    c.env("TFAUTH_GOOGLE_IAM_CREDENTIALS_URL", google.url()).args([
+        "auth",
+        "whoami",
+        "analytics",
+        "-s",
+        "plat-use2-dev",
+        "-i",
+        "gcp/analytics",
+    ]);
+    let o = run(c);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let row = |name: &str| {
+        o.stdout
+            .lines()
+            .find_map(|l| l.strip_prefix(name).map(|v| v.trim().to_string()))
+            .unwrap_or_else(|| panic!("no {name} row:\n{}", o.stdout))
+    };
+    assert_eq!(row("Principal"), ANALYTICS_SA);
+    assert_eq!(row("Via"), "alice@example.com");
+    assert_eq!(row("Project"), "acme-analytics");
+    assert!(row("Expires").contains("m left"), "{}", o.stdout);
+    assert_eq!(
+        (google.count("OAuthToken"), google.count("GenerateAccessToken")),
+        (before_calls.0 + 1, before_calls.1 + 1)
+    );
+
+    // Logging the identity out removes the file holding the copy of the refresh token, and
+    // the gcloud configuration; the user's own ADC stays, and there is no provider session
+    // of tfauth's to mention.
+    let gcloud = Path::new(vars["CLOUDSDK_CONFIG"].as_str().unwrap()).to_path_buf();
+    assert!(gcloud.is_dir());
+    let mut c = bed.cmd(TFAUTH);
+    c.args(["auth", "logout", "gcp/analytics"]);
+    let o = run(c);
+    assert_eq!(o.code, 64, "the identity is the stack's: {}", o.stderr);
+    assert!(o.stderr.contains("stack's or component's `auth:`"), "{}", o.stderr);
+    assert!(creds.exists(), "a refused logout removes nothing");
+    let mut c = bed.cmd(TFAUTH);
+    c.args(["auth", "logout", "gcp/analytics", "-c", "analytics", "-s", "plat-use2-dev"]);
+    let o = run(c);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(!creds.exists() && !creds.parent().unwrap().exists(), "{}", o.stderr);
+    assert!(!gcloud.exists(), "{}", o.stderr);
+    assert!(o.stderr.contains("removed GCP credentials") && o.stderr.contains("removed gcloud configuration"));
+    assert!(!o.stderr.contains("note:"), "{}", o.stderr);
+    assert_eq!(std::fs::read(&user_adc).unwrap(), before, "the user's ADC is untouched");
 }
 
 #[test]
@@ -437,6 +504,75 @@ fn azure_device_code_sign_in_writes_an_isolated_az_config_that_msal_reads() {
         !az["cache_files"].as_array().unwrap().iter().any(|f| f == "msal_token_cache.bin"),
         "az kept the plain cache tfauth's `config` asks for: {az}"
     );
+
+    // whoami: the signed-in user from tfauth's cache, no call, no sign-in.
+    let calls = entra.token_calls();
+    let whoami = |bed: &Bed| {
+        let mut c = bed.cmd(TFAUTH);
+        c.env("AZURE_AUTHORITY_HOST", entra.url()).args(["auth", "whoami", "-o", "json"]).args(target);
+        run(c)
+    };
+    let o = whoami(&bed);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let who: Value = serde_json::from_str(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", o.stdout));
+    assert_eq!(who["cloud"], "azure");
+    assert_eq!(who["principal"], "jane@acme.onmicrosoft.com", "{who}");
+    assert_eq!(who["tenant"], AZ_TENANT, "{who}");
+    assert_eq!(who["subscription"], AZ_SUBSCRIPTION, "{who}");
+    assert_eq!(who["location"], "eastus2", "{who}");
+    assert_eq!(who["resource_group"], "rg-plat-dev", "{who}");
+    assert!(who["object_id"].as_str().is_some_and(|s| !s.is_empty()), "{who}");
+    assert_eq!(entra.token_calls(), calls, "whoami used the cached sign-in");
+
+    // Logging the identity out removes its AZURE_CONFIG_DIR (which held the tokens); the
+    // provider's sign-in stays, so the next run needs no terminal and writes it again.
+    let env_json = |bed: &Bed| {
+        let mut c = bed.cmd(TFAUTH);
+        c.env("AZURE_AUTHORITY_HOST", entra.url()).args(["auth", "env", "-f", "json"]).args(target);
+        run(c)
+    };
+    let mut c = bed.cmd(TFAUTH);
+    c.args(["auth", "logout", "azure/plat-dev", "-c", "blobstore", "-s", "plat-use2-dev"]);
+    let o = run(c);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(!dir.exists(), "{}", o.stderr);
+    assert!(o.stderr.contains("removed AZURE_CONFIG_DIR"), "{}", o.stderr);
+    assert!(o.stderr.contains("tfauth auth logout --provider acme-azure"), "{}", o.stderr);
+    let o = env_json(&bed);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(dir.join("msal_token_cache.json").is_file());
+    assert_eq!(entra.count("DeviceCode"), 1);
+    // Logging the provider out ends the sign-in: without a terminal the next run is exit 77.
+    let tokens = |bed: &Bed| {
+        walkdir(&bed.home().join(".cache/tfauth/azure"))
+            .into_iter()
+            .filter(|p| p.extension().is_some_and(|e| e == "json"))
+            .count()
+    };
+    assert_eq!(tokens(&bed), 1, "the sign-in is cached");
+    let mut c = bed.cmd(TFAUTH);
+    c.env("AZURE_AUTHORITY_HOST", entra.url()).args([
+        "auth",
+        "logout",
+        "--provider",
+        "acme-azure",
+        "-c",
+        "blobstore",
+        "-s",
+        "plat-use2-dev",
+    ]);
+    let o = run(c);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(o.stderr.contains("the Entra ID sign-in of `acme-azure`"), "{}", o.stderr);
+    assert!(!dir.exists(), "{}", o.stderr);
+    assert_eq!(tokens(&bed), 0, "the sign-in is gone");
+    let o = env_json(&bed);
+    assert_eq!(o.code, 77, "{}", o.stderr);
+    let o = whoami(&bed);
+    assert_eq!(o.code, 77, "whoami never signs in: {}", o.stderr);
+    assert!(o.stdout.is_empty(), "{}", o.stdout);
+    assert_eq!(entra.count("DeviceCode"), 1);
+
     // The user's own ~/.azure is untouched.
     assert_eq!(tree_hash(&own), before);
 }
@@ -517,6 +653,23 @@ print(json.dumps({"token": cred.get_token("https://management.azure.com/.default
     let v: Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
     let issued = entra.issued_access_token(v["token"].as_str().unwrap()).expect("issued by the stand-in");
     assert_eq!(issued.client_id, AZ_CI_APP);
+
+    // whoami makes the exchange azurerm makes, and names the app Entra ID issued to.
+    let exchanges = entra.count("ClientCredentials");
+    let mut c = bed.cmd(TFAUTH);
+    c.env("ATMOS_PROFILE", "github")
+        .env("ACTIONS_ID_TOKEN_REQUEST_URL", &request_url)
+        .env("ACTIONS_ID_TOKEN_REQUEST_TOKEN", BEARER)
+        .env("AZURE_AUTHORITY_HOST", entra.url())
+        .args(["auth", "whoami", "blobstore", "-s", "plat-use2-dev", "-i", "azure/plat-dev", "-o", "json"]);
+    let o = run(c);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let who: Value = serde_json::from_str(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", o.stdout));
+    assert_eq!(who["principal"], format!("app {AZ_CI_APP}"), "{who}");
+    assert_eq!(who["tenant"], AZ_TENANT, "{who}");
+    assert_eq!(who["subscription"], AZ_SUBSCRIPTION, "{who}");
+    assert_eq!(entra.count("ClientCredentials"), exchanges + 1);
+    assert!(!o.stdout.contains(BEARER) && !o.stderr.contains(BEARER));
 }
 
 #[test]
@@ -595,4 +748,59 @@ fn env_format_github_masks_secrets_and_appends_the_rest_to_github_env() {
     assert_eq!(o.code, 64, "{}", o.stderr);
     assert_eq!(entra.count("ClientCredentials"), calls, "refused after signing in");
     assert!(o.stdout.is_empty() && o.stderr.contains("GITHUB_ENV") && o.stderr.contains("hint:"), "{}", o.stderr);
+}
+
+#[test]
+fn whoami_of_an_azure_cli_identity_is_what_your_own_az_login_says() {
+    let bed = Bed::new();
+    let profile = bed.repo().join("profiles/azcli");
+    std::fs::create_dir_all(&profile).unwrap();
+    std::fs::write(
+        profile.join("atmos.yaml"),
+        format!(
+            "auth:\n  providers:\n    my-az:\n      kind: azure/cli\n  identities:\n    azure/sandbox:\n      kind: azure/subscription\n      via:\n        provider: my-az\n      principal:\n        subscription_id: \"{AZ_SUBSCRIPTION}\"\n"
+        ),
+    )
+    .unwrap();
+    let bin = bed.dir.path().join("bin");
+    ms::az_account_show_cli(&bin);
+    let whoami = |bed: &Bed, path: &str| {
+        let mut c = bed.cmd(TFAUTH);
+        c.env("ATMOS_PROFILE", "azcli").env("PATH", path).args(["auth", "whoami", "-i", "azure/sandbox", "-o", "json"]);
+        run(c)
+    };
+    let with_az = format!("{}:/usr/bin:/bin", bin.display());
+
+    // Not signed in: az's own message, exit 77, a hint to sign in.
+    let o = whoami(&bed, &with_az);
+    assert_eq!(o.code, 77, "{}", o.stderr);
+    assert!(o.stderr.contains("`az account show` failed") && o.stderr.contains("az login"), "{}", o.stderr);
+
+    // The user's own `az login` (as az writes ~/.azure/azureProfile.json): the user it names.
+    let own = bed.home().join(".azure");
+    std::fs::create_dir_all(&own).unwrap();
+    let profile_json = json!({"installationId": "x", "subscriptions": [{
+        "id": AZ_SUBSCRIPTION, "name": "Plat Dev", "state": "Enabled", "tenantId": AZ_TENANT,
+        "isDefault": true, "environmentName": "AzureCloud", "homeTenantId": AZ_TENANT,
+        "user": {"name": "bob@acme.onmicrosoft.com", "type": "user"}, "managedByTenants": []
+    }]});
+    std::fs::write(own.join("azureProfile.json"), profile_json.to_string()).unwrap();
+    let before = tree_hash(&own);
+    let o = whoami(&bed, &with_az);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let who: Value = serde_json::from_str(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", o.stdout));
+    assert_eq!(who["principal"], "bob@acme.onmicrosoft.com", "{who}");
+    assert_eq!(who["tenant"], AZ_TENANT, "{who}");
+    assert_eq!(who["subscription"], AZ_SUBSCRIPTION, "{who}");
+    assert_eq!(who["expiration"], Value::Null, "az renews its own tokens: {who}");
+    assert_eq!(tree_hash(&own), before, "whoami wrote nothing into ~/.azure");
+
+    // Without az: exit 69, saying what is missing.
+    let o = whoami(&bed, "/usr/bin:/bin");
+    assert_eq!(o.code, 69, "{}", o.stderr);
+    assert!(
+        o.stderr.contains("cannot run `az account show`") && o.stderr.contains("install the Azure CLI"),
+        "{}",
+        o.stderr
+    );
 }

@@ -18,7 +18,14 @@ pub enum AuthError {
     #[error("the auth configuration has {} problem(s):\n{}", problems.len(), problems.iter().map(|p| format!("  - {p}")).collect::<Vec<_>>().join("\n"))]
     Invalid { problems: Vec<Problem> },
     #[error("identity `{name}` (from {source_name}) is not defined")]
-    UnknownIdentity { name: String, source_name: &'static str, suggestions: Vec<String>, available: Vec<String> },
+    UnknownIdentity {
+        name: String,
+        source_name: &'static str,
+        suggestions: Vec<String>,
+        available: Vec<String>,
+        /// Whether a component and stack were given (their `auth:` was merged in).
+        scoped: bool,
+    },
     #[error("no default identity{}", context.as_deref().map(|c| format!(" for {c}")).unwrap_or_default())]
     NoDefault { candidates: Vec<String>, context: Option<String> },
     #[error("several default identities{}: {}", context.as_deref().map(|c| format!(" for {c}")).unwrap_or_default(), candidates.iter().map(|(n, s)| format!("`{n}` ({s})")).collect::<Vec<_>>().join(", "))]
@@ -46,8 +53,14 @@ impl AuthError {
             AuthError::UnknownIdentity { available, .. } if available.is_empty() => {
                 "no identities are defined; check ATMOS_PROFILE / --profile".into()
             }
-            AuthError::UnknownIdentity { available, .. } => {
-                format!("defined identities: {}; `tfauth auth list` shows them all", abbreviate(available))
+            AuthError::UnknownIdentity { available, scoped, .. } => {
+                let mut h = format!("defined identities: {}; `tfauth auth list` shows them all", abbreviate(available));
+                if !scoped {
+                    h.push_str(
+                        "\nhint: an identity defined in a stack's or component's `auth:` exists only with that component and stack on the command line (`-s STACK`)",
+                    );
+                }
+                h
             }
             AuthError::NoDefault { candidates, .. } if candidates.is_empty() => {
                 "no identities are defined; set ATMOS_PROFILE or --profile, or --identity=false to run without auth"

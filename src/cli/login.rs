@@ -3,7 +3,7 @@
 //! table, or JSON with `-o json`), so it can be piped.
 
 use super::{Ctx, Target};
-use crate::auth::{ProviderKind, Via};
+use crate::auth::ProviderKind;
 use crate::error::Error;
 use crate::identity::Selection;
 use crate::portal::{self, Mode, PortalRef};
@@ -223,10 +223,7 @@ pub fn whoami(args: WhoamiArgs, ctx: &Ctx) -> Result<i32, Error> {
     };
     let chain = res.chain.as_ref().expect("an identity has a chain");
     if chain.leaf().cloud() != Some(crate::auth::Cloud::Aws) {
-        return Err(Error::NotYet {
-            message: format!("`whoami` cannot ask {} who `{name}` is yet", chain.leaf().kind_name),
-            hint: None,
-        });
+        return whoami_elsewhere(&res, chain, name, args.output, ctx);
     }
     // whoami never starts a login: it reports the session there is.
     let s = session::obtain(&res, &ctx.env, Interaction { mode: Mode::NoLogin, ..Interaction::NONE })?;
@@ -277,6 +274,105 @@ pub fn whoami(args: WhoamiArgs, ctx: &Ctx) -> Result<i32, Error> {
     Ok(0)
 }
 
+/// `whoami` for Azure and GCP: the checks a run makes before handing over (a token
+/// exchange, an impersonation, a cached or refreshed sign-in, `az account show`), whose
+/// answers name the principal. Like AWS's, it never starts a sign-in and writes nothing.
+fn whoami_elsewhere(
+    res: &Resolution,
+    chain: &crate::identity::Chain,
+    name: &str,
+    output: WhoamiFormat,
+    ctx: &Ctx,
+) -> Result<i32, Error> {
+    use crate::auth::Cloud;
+    let mut plan = res.env_plan(&ctx.env, &ctx.helper_path(), &ctx.profiles)?;
+    let cloud = chain.leaf().cloud();
+    let scope = crate::output::azure::scope(chain);
+    let is_cli = matches!(
+        &chain.root,
+        crate::identity::ChainRoot::Provider(p) if matches!(p.kind, Some(ProviderKind::AzureCli { .. }))
+    );
+    let principal = match cloud {
+        Some(Cloud::Gcp) => crate::providers::gcp::materialize(chain, &mut plan, &ctx.env, true)?,
+        Some(Cloud::Azure) if is_cli => {
+            Some(crate::providers::azure::az_account(name, &ctx.env, scope.subscription_id.as_deref())?)
+        }
+        Some(Cloud::Azure) => crate::providers::azure::materialize(
+            chain,
+            &mut plan,
+            &ctx.env,
+            None,
+            crate::providers::azure::Mode::Use,
+            true,
+        )?,
+        _ => None,
+    };
+    let Some(mut principal) = principal else {
+        return Err(Error::NotYet {
+            message: format!("`whoami` cannot ask {} who `{name}` is yet", chain.leaf().kind_name),
+            hint: None,
+        });
+    };
+    if cloud == Some(Cloud::Azure) {
+        for (label, v) in [
+            ("subscription", &scope.subscription_id),
+            ("location", &scope.location),
+            ("resource group", &scope.resource_group),
+        ] {
+            if let Some(v) = v {
+                principal.details.push((label, v.clone()));
+            }
+        }
+    }
+    let provider = match &chain.root {
+        crate::identity::ChainRoot::Provider(p) => Some(p.name.clone()),
+        crate::identity::ChainRoot::Standalone => None,
+    };
+    let cloud_name = match cloud {
+        Some(Cloud::Gcp) => "gcp",
+        _ => "azure",
+    };
+    match output {
+        WhoamiFormat::Json => {
+            let mut doc = serde_json::json!({
+                "identity": name,
+                "provider": provider,
+                "chain": chain.describe(),
+                "cloud": cloud_name,
+                "principal": principal.name,
+            });
+            for (label, v) in &principal.details {
+                doc[label.replace(' ', "_")] = serde_json::Value::String(v.clone());
+            }
+            doc["expiration"] = serde_json::json!(principal.expires.map(crate::cache::format_utc));
+            println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+        }
+        WhoamiFormat::Table => {
+            let mut rows = vec![
+                ("Identity".to_string(), name.to_string()),
+                ("Provider".to_string(), provider.unwrap_or_else(|| "-".into())),
+                ("Chain".to_string(), chain.describe()),
+                ("Principal".to_string(), principal.name.clone()),
+            ];
+            for (label, v) in &principal.details {
+                let mut l = label.to_string();
+                l[..1].make_ascii_uppercase();
+                rows.push((l, v.clone()));
+            }
+            let left = principal.expires.map(|e| {
+                let mins = (e - OffsetDateTime::now_utc()).whole_minutes().max(0);
+                format!("{} ({mins}m left; the libraries renew it)", crate::cache::format_utc(e))
+            });
+            rows.push(("Expires".into(), left.unwrap_or_else(|| "-".into())));
+            let width = rows.iter().map(|(k, _)| k.len()).max().unwrap_or(0).max(10);
+            for (k, v) in rows {
+                println!("{k:<width$} {v}");
+            }
+        }
+    }
+    Ok(0)
+}
+
 // ---------------------------------------------------------------------------------------
 // logout
 
@@ -303,6 +399,11 @@ pub fn logout(args: LogoutArgs, ctx: &Ctx) -> Result<i32, Error> {
                 .map_err(|e| Error::usage(format!("cannot remove {}: {e}", dir.display()), None))?;
             removed.push(format!("the realm's files {}", dir.display()));
         }
+        for p in &res.auth.providers {
+            if crate::providers::azure::forget_provider(p, &ctx.env) {
+                removed.push(format!("the Entra ID sign-in of `{}` (cached tokens)", p.name));
+            }
+        }
         if let Some(ring) = crate::vault::open(&res.auth_node, &ctx.env)? {
             for id in res.auth.identities.iter().filter(|i| i.kind_name == "aws/user") {
                 if ring.delete(&crate::vault::user_key(&realm, &id.name))? {
@@ -317,11 +418,18 @@ pub fn logout(args: LogoutArgs, ctx: &Ctx) -> Result<i32, Error> {
         }
         removed.extend(remove_sessions(cache.as_ref(), |o| o.realm == realm && o.root.eq_ignore_ascii_case(provider)));
         if let Some(dir) = &realm_dir {
-            let d = dir.join("aws").join(crate::output::env::path_component(provider));
-            if d.exists() {
-                let _ = std::fs::remove_dir_all(&d);
-                removed.push(format!("profile files in {}", d.display()));
+            for (cloud, what) in [("aws", "profile files"), ("gcp", "GCP files"), ("azure", "Azure files")] {
+                let d = dir.join(cloud).join(crate::output::env::path_component(provider));
+                if d.exists() {
+                    let _ = std::fs::remove_dir_all(&d);
+                    removed.push(format!("{what} in {}", d.display()));
+                }
             }
+        }
+        if let Some(p) = res.auth.provider(provider)
+            && crate::providers::azure::forget_provider(p, &ctx.env)
+        {
+            removed.push(format!("the Entra ID sign-in of `{}` (cached tokens)", p.name));
         }
         if matches!(
             res.auth.provider(provider).and_then(|p| p.kind.as_ref()),
@@ -354,8 +462,12 @@ pub fn logout(args: LogoutArgs, ctx: &Ctx) -> Result<i32, Error> {
         };
         removed
             .extend(remove_sessions(cache.as_ref(), |o| o.realm == realm && o.identity.eq_ignore_ascii_case(&id.name)));
+        let chain = crate::identity::chain::build(&res.auth, &id.name).ok();
         if let Some(dir) = &realm_dir {
             removed.extend(remove_profile_files(&dir.join("aws"), &id.name));
+            if let Some(chain) = &chain {
+                removed.extend(remove_cloud_files(dir, chain));
+            }
         }
         if id.kind_name == "aws/user"
             && let Some(ring) = crate::vault::open(&res.auth_node, &ctx.env)?
@@ -363,7 +475,12 @@ pub fn logout(args: LogoutArgs, ctx: &Ctx) -> Result<i32, Error> {
         {
             removed.push(format!("the stored access key of `{}` ({})", id.name, ring.describe()));
         }
-        if let Some(Via::Provider(p, _)) = &id.via {
+        // A provider session tfauth keeps (a portal token, an Entra ID sign-in) serves
+        // every identity of the provider, so it outlives one identity's logout.
+        if let Some(crate::identity::ChainRoot::Provider(p)) = chain.as_ref().map(|c| &c.root)
+            && matches!(p.kind, Some(ProviderKind::IamIdentityCenter { .. } | ProviderKind::AzureDeviceCode { .. }))
+        {
+            let p = &p.name;
             eprintln!("note: the session with `{p}` stays; `tfauth auth logout --provider {p}` ends it too");
         }
     }
@@ -400,6 +517,26 @@ fn logout_provider_token(res: &Resolution, name: &str, ctx: &Ctx) -> Result<Vec<
         out.push(format!("the IAM Identity Center token of `{name}`"));
     }
     Ok(out)
+}
+
+/// The GCP credentials and gcloud configuration, or the isolated `AZURE_CONFIG_DIR`, that
+/// runs of `chain`'s identity wrote under `realm_dir`.
+fn remove_cloud_files(realm_dir: &std::path::Path, chain: &crate::identity::Chain) -> Vec<String> {
+    let mut dirs = Vec::new();
+    if let Some(t) = crate::output::gcp::target(chain) {
+        let (adc, config) = crate::output::gcp::dirs(realm_dir, &t);
+        dirs.push(("GCP credentials", adc));
+        dirs.push(("gcloud configuration", config));
+    }
+    if let crate::identity::ChainRoot::Provider(p) = &chain.root
+        && matches!(p.kind, Some(ProviderKind::AzureDeviceCode { .. }))
+    {
+        dirs.push(("AZURE_CONFIG_DIR", crate::output::azure::config_dir(realm_dir, &p.name, &chain.leaf().name)));
+    }
+    dirs.into_iter()
+        .filter(|(_, d)| d.exists() && std::fs::remove_dir_all(d).is_ok())
+        .map(|(what, d)| format!("{what} {}", d.display()))
+        .collect()
 }
 
 /// The isolated profile files under `aws_dir/<root>/` whose profile is `identity`.

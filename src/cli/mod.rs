@@ -179,15 +179,19 @@ pub fn authenticate(
                     plan = plan.with_static_credentials(name, &session.credentials);
                 }
             }
-            Some(Cloud::Gcp) => crate::providers::gcp::materialize(chain, &mut plan, &ctx.env, true)?,
-            Some(Cloud::Azure) => crate::providers::azure::materialize(
-                chain,
-                &mut plan,
-                &ctx.env,
-                login.as_ref().map(|l| l as _),
-                crate::providers::azure::Mode::Use,
-                true,
-            )?,
+            Some(Cloud::Gcp) => {
+                crate::providers::gcp::materialize(chain, &mut plan, &ctx.env, true)?;
+            }
+            Some(Cloud::Azure) => {
+                crate::providers::azure::materialize(
+                    chain,
+                    &mut plan,
+                    &ctx.env,
+                    login.as_ref().map(|l| l as _),
+                    crate::providers::azure::Mode::Use,
+                    true,
+                )?;
+            }
             None => {}
         }
     }

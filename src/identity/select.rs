@@ -63,6 +63,7 @@ pub fn select(
                 source_name,
                 suggestions: crate::suggest::nearest(value.trim(), auth.identities.iter().map(|i| i.name.as_str())),
                 available: auth.identity_names(),
+                scoped: context.is_some(),
             }),
         }
     };

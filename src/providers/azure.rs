@@ -11,8 +11,8 @@
 //!   into the identity's isolated `AZURE_CONFIG_DIR`: the MSAL token cache and
 //!   `azureProfile.json`.
 
-use super::ProviderError;
 use super::http::{self, Call};
+use super::{Principal, ProviderError};
 use crate::auth::ProviderKind;
 use crate::env_vars::{self as ev, Env};
 use crate::exit;
@@ -69,7 +69,8 @@ pub struct UserTokens {
     pub local_account_id: String,
 }
 
-/// Completes the plan's Azure files. Nothing is written here.
+/// Completes the plan's Azure files. Nothing is written here. With `check` (or a sign-in,
+/// which proves itself), returns who Entra ID said the identity is.
 pub fn materialize(
     chain: &Chain,
     plan: &mut EnvPlan,
@@ -77,14 +78,22 @@ pub fn materialize(
     ui: Option<&dyn DeviceCodeUi>,
     mode: Mode,
     check: bool,
-) -> Result<(), ProviderError> {
-    let ChainRoot::Provider(p) = &chain.root else { return Ok(()) };
+) -> Result<Option<Principal>, ProviderError> {
+    let ChainRoot::Provider(p) = &chain.root else { return Ok(None) };
     let who = chain.leaf().name.as_str();
     match &p.kind {
         Some(ProviderKind::AzureOidc { tenant_id, client_id, audience, .. }) => {
             let token = federated_token(who, plan, env, audience.as_deref())?;
             if check {
-                exchange_assertion(who, tenant_id, client_id, &token, env)?;
+                let (access, expires) = exchange_assertion(who, tenant_id, client_id, &token, env)?;
+                let claim = |k: &str| super::jwt::claim(access.expose(), k);
+                let mut details = Vec::new();
+                if let Some(oid) = claim("oid") {
+                    details.push(("object id", oid));
+                }
+                details.push(("tenant", claim("tid").unwrap_or_else(|| tenant_id.clone())));
+                let app = claim("appid").or_else(|| claim("azp")).unwrap_or_else(|| client_id.clone());
+                return Ok(Some(Principal { name: format!("app {app}"), details, expires }));
             }
         }
         Some(ProviderKind::AzureDeviceCode { tenant_id, client_id, .. }) => {
@@ -98,10 +107,60 @@ pub fn materialize(
                     f.contents = profile(&tokens, scope.subscription_id.as_deref(), who).to_string();
                 }
             }
+            return Ok(Some(Principal {
+                name: tokens.username.clone(),
+                details: vec![("object id", tokens.local_account_id.clone()), ("tenant", tokens.tenant_id.clone())],
+                expires: time::OffsetDateTime::from_unix_timestamp(tokens.expires_on).ok(),
+            }));
         }
         _ => {}
     }
-    Ok(())
+    Ok(None)
+}
+
+/// Who the user's own `az login` is (`azure/cli`): `az account show`, in the environment
+/// the run would get (their `AZURE_CONFIG_DIR`, if they set one).
+pub fn az_account(who: &str, env: &Env, subscription: Option<&str>) -> Result<Principal, ProviderError> {
+    let mut cmd = std::process::Command::new("az");
+    cmd.args(["account", "show", "--output", "json"]);
+    if let Some(s) = subscription {
+        cmd.args(["--subscription", s]);
+    }
+    cmd.env_clear().envs(env.iter()).stdin(std::process::Stdio::null());
+    let out = cmd.output().map_err(|e| ProviderError::Setup {
+        identity: who.into(),
+        message: format!("cannot run `az account show`: {e}"),
+        hint: "azure/cli identities use your own `az login`: install the Azure CLI and sign in".into(),
+        code: exit::UNAVAILABLE,
+    })?;
+    if !out.status.success() {
+        let err = String::from_utf8_lossy(&out.stderr);
+        return Err(ProviderError::Setup {
+            identity: who.into(),
+            message: format!(
+                "`az account show` failed: {}",
+                err.lines().find(|l| !l.trim().is_empty()).unwrap_or("(no message)").trim()
+            ),
+            hint: "run `az login` (and `az account set --subscription ...`)".into(),
+            code: exit::NOPERM,
+        });
+    }
+    let v: Value = serde_json::from_slice(&out.stdout).map_err(|e| ProviderError::Setup {
+        identity: who.into(),
+        message: format!("`az account show` printed something other than JSON: {e}"),
+        hint: "check that `az` on PATH is the Azure CLI".into(),
+        code: exit::UNAVAILABLE,
+    })?;
+    let s = |k: &str| v.get(k).and_then(Value::as_str).map(str::to_string);
+    let user = v.get("user").and_then(|u| u.get("name")).and_then(Value::as_str).unwrap_or("?");
+    let mut details = Vec::new();
+    if let Some(t) = s("tenantId") {
+        details.push(("tenant", t));
+    }
+    if let Some(id) = s("id") {
+        details.push(("az subscription", id));
+    }
+    Ok(Principal { name: user.to_string(), details, expires: None })
 }
 
 /// The GitHub token for the token file; or, outside GitHub Actions, a token file the
@@ -139,7 +198,7 @@ fn exchange_assertion(
     client: &str,
     assertion: &Secret,
     env: &Env,
-) -> Result<(), ProviderError> {
+) -> Result<(Secret, Option<time::OffsetDateTime>), ProviderError> {
     let call = Call { identity: who, service: "the Microsoft identity platform", step: "the federated token exchange" };
     let reply = http::post_form(
         &call,
@@ -161,13 +220,21 @@ fn exchange_assertion(
             ),
         ));
     }
-    Ok(())
+    let body = reply.json().unwrap_or(Value::Null);
+    let token = body.get("access_token").and_then(Value::as_str).unwrap_or_default();
+    Ok((Secret::new(token), super::expiry_of(&body)))
 }
 
 /// Drops the cached tokens of a device-code chain's user (`auth login --force`, logout).
 /// Returns whether there were any.
 pub fn forget(chain: &Chain, env: &Env) -> bool {
     let ChainRoot::Provider(p) = &chain.root else { return false };
+    forget_provider(p, env)
+}
+
+/// Drops the cached tokens of device-code provider `p`; false for other kinds, or when
+/// there were none.
+pub fn forget_provider(p: &crate::auth::Provider, env: &Env) -> bool {
     let Some(ProviderKind::AzureDeviceCode { tenant_id, client_id, .. }) = &p.kind else { return false };
     let Some(dir) = store_dir(env) else { return false };
     let key = store_key(&az::authority_host(env), tenant_id, client_id.as_deref().unwrap_or(AZURE_CLI_CLIENT_ID));
@@ -426,9 +493,9 @@ fn parse_tokens(
     let s = |k: &str| v.get(k).and_then(Value::as_str).map(str::to_string);
     let n = |k: &str| v.get(k).and_then(|x| x.as_i64().or_else(|| x.as_str()?.parse().ok()));
     let access = s("access_token").ok_or_else(|| bad("an access_token"))?;
-    let claims = s("id_token").and_then(|t| jwt_claims(&t)).unwrap_or(Value::Null);
+    let claims = s("id_token").and_then(|t| super::jwt::claims(&t)).unwrap_or(Value::Null);
     let claim = |k: &str| claims.get(k).and_then(Value::as_str).map(str::to_string);
-    let info = s("client_info").and_then(|c| b64url_json(&c)).unwrap_or(Value::Null);
+    let info = s("client_info").and_then(|c| super::jwt::b64url_json(&c)).unwrap_or(Value::Null);
     let uid = info.get("uid").and_then(Value::as_str).map(str::to_string).or_else(|| claim("oid")).unwrap_or_default();
     let utid = info
         .get("utid")
@@ -459,39 +526,6 @@ fn parse_tokens(
         home_account_id: format!("{uid}.{utid}"),
         local_account_id: claim("oid").unwrap_or(uid),
     })
-}
-
-fn b64url_json(s: &str) -> Option<Value> {
-    serde_json::from_slice(&b64url_decode(s)?).ok()
-}
-
-/// Base64url without padding (RFC 4648 §5), as JWTs and `client_info` use it.
-fn b64url_decode(s: &str) -> Option<Vec<u8>> {
-    let mut out = Vec::with_capacity(s.len() * 3 / 4);
-    let (mut acc, mut bits) = (0u32, 0u32);
-    for c in s.trim_end_matches('=').bytes() {
-        let v = match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'-' | b'+' => 62,
-            b'_' | b'/' => 63,
-            _ => return None,
-        } as u32;
-        acc = (acc << 6) | v;
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-            acc &= (1 << bits) - 1;
-        }
-    }
-    Some(out)
-}
-
-/// The claims of a JWT, unverified: only to name the signed-in user.
-fn jwt_claims(jwt: &str) -> Option<Value> {
-    b64url_json(jwt.split('.').nth(1)?)
 }
 
 /// The MSAL cache environment for an authority: its host name (what MSAL keys on).
@@ -587,13 +621,6 @@ pub fn profile(t: &UserTokens, subscription: Option<&str>, name: &str) -> Value 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn base64url() {
-        assert_eq!(b64url_decode("eyJ1aWQiOiJhIn0").unwrap(), br#"{"uid":"a"}"#);
-        assert_eq!(b64url_decode("_-8").unwrap(), vec![0xff, 0xef]);
-        assert!(b64url_decode("a b").is_none());
-    }
 
     #[test]
     fn cache_entry_round_trips_and_msal_keys_are_lower_case() {

@@ -6,8 +6,8 @@
 //! tokens are thrown away: the libraries mint their own from the file, for as long as the
 //! apply runs.
 
-use super::ProviderError;
 use super::http::{self, Call, Reply};
+use super::{Principal, ProviderError};
 use crate::auth::schema::{TokenSource, TokenSourceKind};
 use crate::env_vars::Env;
 use crate::exit;
@@ -24,10 +24,16 @@ const GOOGLE_OAUTH_TOKEN_URL: &str = "https://oauth2.googleapis.com/token";
 
 /// Completes the plan's GCP files and checks the chain against Google (unless `check` is
 /// false). Nothing is written here; the caller writes the plan's files afterwards, so a
-/// failure leaves nothing behind.
-pub fn materialize(chain: &Chain, plan: &mut EnvPlan, env: &Env, check: bool) -> Result<(), ProviderError> {
-    let Some(t) = g::target(chain) else { return Ok(()) };
+/// failure leaves nothing behind. With `check`, returns who Google said the identity is.
+pub fn materialize(
+    chain: &Chain,
+    plan: &mut EnvPlan,
+    env: &Env,
+    check: bool,
+) -> Result<Option<Principal>, ProviderError> {
+    let Some(t) = g::target(chain) else { return Ok(None) };
     let who = t.identity.as_str();
+    let mut principal = None;
     match &t.source {
         Source::Wif { project_number, pool_id, provider_id, token_source } => {
             let wif = (project_number.as_str(), pool_id.as_str(), provider_id.as_str());
@@ -48,9 +54,18 @@ pub fn materialize(chain: &Chain, plan: &mut EnvPlan, env: &Env, check: bool) ->
                     None => subject_token(who, token_source, wif, env)?,
                 };
                 let federated = exchange(who, &g::sts_audience(project_number, pool_id, provider_id), &subject, env)?;
-                if let Some(imp) = &t.impersonate {
-                    generate_access_token(who, imp, &federated, env)?;
-                }
+                // The pool's principal for this subject (the token's `sub`, when it is a JWT).
+                let pool = format!(
+                    "principal://iam.googleapis.com/projects/{project_number}/locations/global/workloadIdentityPools/{pool_id}/subject/{}",
+                    super::jwt::claim(subject.expose(), "sub").unwrap_or_else(|| "?".into())
+                );
+                principal = Some(match &t.impersonate {
+                    Some(imp) => {
+                        let sa = generate_access_token(who, imp, &federated.token, env)?;
+                        Principal { name: imp.email.clone(), details: vec![("via", pool)], expires: sa.expires }
+                    }
+                    None => Principal { name: pool, details: vec![], expires: federated.expires },
+                });
             }
         }
         Source::Adc { scopes } => {
@@ -67,15 +82,41 @@ pub fn materialize(chain: &Chain, plan: &mut EnvPlan, env: &Env, check: bool) ->
                     f.contents = format!("{}\n", serde_json::to_string_pretty(&doc).unwrap_or_default());
                 }
             }
-            if check && source.get("type").and_then(Value::as_str) == Some("authorized_user") {
-                let user_token = refresh_user(who, &path, &source, scopes)?;
-                if let Some(imp) = &t.impersonate {
-                    generate_access_token(who, imp, &user_token, env)?;
+            if check {
+                let kind = source.get("type").and_then(Value::as_str).unwrap_or("");
+                // Who the ADC is: the user of a refreshed login (from its id_token), a key's
+                // service account, or just the file.
+                let (user, expires) = if kind == "authorized_user" {
+                    let user = refresh_user(who, &path, &source, scopes)?;
+                    if let Some(imp) = &t.impersonate {
+                        let sa = generate_access_token(who, imp, &user.token, env)?;
+                        let via = user
+                            .email
+                            .clone()
+                            .unwrap_or_else(|| format!("your application-default login ({})", path.display()));
+                        principal = Some(Principal {
+                            name: imp.email.clone(),
+                            details: vec![("via", via)],
+                            expires: sa.expires,
+                        });
+                    }
+                    (user.email, user.expires)
+                } else {
+                    (source.get("client_email").and_then(Value::as_str).map(str::to_string), None)
+                };
+                if principal.is_none() {
+                    let name = user.unwrap_or_else(|| format!("the {kind} credentials in {}", path.display()));
+                    principal = Some(Principal { name, details: vec![], expires });
                 }
             }
         }
     }
-    Ok(())
+    if let Some(p) = &mut principal
+        && let Some(project) = &t.project
+    {
+        p.details.push(("project", project.clone()));
+    }
+    Ok(principal)
 }
 
 fn missing_source(who: &str, ts: &TokenSource) -> ProviderError {
@@ -147,7 +188,7 @@ fn pick_field(who: &str, text: &str, field: Option<&str>, from: &str) -> Result<
 }
 
 /// RFC 8693 token exchange at Google STS: the subject token for a federated access token.
-pub fn exchange(who: &str, audience: &str, subject: &Secret, env: &Env) -> Result<Secret, ProviderError> {
+pub fn exchange(who: &str, audience: &str, subject: &Secret, env: &Env) -> Result<Minted, ProviderError> {
     let url = g::sts_url(env);
     let call = Call { identity: who, service: "Google STS", step: "the token exchange" };
     let reply = http::post_form(
@@ -179,7 +220,7 @@ pub fn generate_access_token(
     imp: &Impersonation,
     bearer: &Secret,
     env: &Env,
-) -> Result<Secret, ProviderError> {
+) -> Result<Minted, ProviderError> {
     let url = g::impersonation_url(env, &imp.email);
     let call = Call { identity: who, service: "IAM Credentials", step: "generateAccessToken" };
     let scopes = if imp.scopes.is_empty() { vec![g::CLOUD_PLATFORM_SCOPE.to_string()] } else { imp.scopes.clone() };
@@ -206,7 +247,7 @@ pub fn generate_access_token(
 }
 
 /// The user's ADC, refreshed at its `token_uri`: proves the login is still good.
-fn refresh_user(who: &str, path: &Path, source: &Value, scopes: &[String]) -> Result<Secret, ProviderError> {
+fn refresh_user(who: &str, path: &Path, source: &Value, scopes: &[String]) -> Result<Minted, ProviderError> {
     let field = |k: &str| source.get(k).and_then(Value::as_str).unwrap_or("");
     let url = source.get("token_uri").and_then(Value::as_str).unwrap_or(GOOGLE_OAUTH_TOKEN_URL);
     let call =
@@ -234,15 +275,28 @@ fn refresh_user(who: &str, path: &Path, source: &Value, scopes: &[String]) -> Re
     access_token(&call, &reply, "access_token")
 }
 
-fn access_token(call: &Call<'_>, reply: &Reply, field: &str) -> Result<Secret, ProviderError> {
-    reply.json().and_then(|v| v.get(field)?.as_str().map(Secret::new)).filter(|s| !s.expose().is_empty()).ok_or_else(
-        || ProviderError::Setup {
+/// An access token Google minted, and what came with it.
+pub struct Minted {
+    pub token: Secret,
+    pub expires: Option<time::OffsetDateTime>,
+    /// The `email` claim of the `id_token` a user refresh may return (unverified).
+    pub email: Option<String>,
+}
+
+fn access_token(call: &Call<'_>, reply: &Reply, field: &str) -> Result<Minted, ProviderError> {
+    let body = reply.json().unwrap_or(Value::Null);
+    let token =
+        body.get(field).and_then(Value::as_str).filter(|s| !s.is_empty()).ok_or_else(|| ProviderError::Setup {
             identity: call.identity.into(),
             message: format!("{} answered {} without `{field}`", call.service, call.step),
             hint: "the endpoint did not answer like Google's; check TFAUTH_GOOGLE_* endpoint overrides".into(),
             code: exit::UNAVAILABLE,
-        },
-    )
+        })?;
+    Ok(Minted {
+        token: Secret::new(token),
+        expires: super::expiry_of(&body),
+        email: body.get("id_token").and_then(Value::as_str).and_then(|t| super::jwt::claim(t, "email")),
+    })
 }
 
 /// The user's ADC document. As the source of an impersonation, Google's libraries accept

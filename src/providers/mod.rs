@@ -13,6 +13,7 @@ pub mod ecr;
 pub mod gcp;
 pub mod github;
 pub mod http;
+pub mod jwt;
 pub mod sso;
 
 use crate::exit;
@@ -25,6 +26,28 @@ pub(crate) fn encode(s: &str) -> String {
             _ => format!("%{b:02X}"),
         })
         .collect()
+}
+
+/// Who a cloud said an identity is, learnt from the checks made before handing
+/// credentials over (`auth whoami` shows it).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Principal {
+    /// What the cloud acts as: a user, an app, a service account, a federated subject.
+    pub name: String,
+    /// Further facts, labelled (tenant, object id, project, subject...).
+    pub details: Vec<(&'static str, String)>,
+    /// When the credential that was proven expires (the libraries renew it themselves).
+    pub expires: Option<time::OffsetDateTime>,
+}
+
+/// An access token's expiry from a token answer: `expireTime` (RFC 3339, Google IAM) or
+/// `expires_in` seconds from now (OAuth).
+pub(crate) fn expiry_of(v: &serde_json::Value) -> Option<time::OffsetDateTime> {
+    if let Some(t) = v.get("expireTime").and_then(serde_json::Value::as_str) {
+        return time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339).ok();
+    }
+    let secs = v.get("expires_in").and_then(|x| x.as_i64().or_else(|| x.as_str()?.parse().ok()))?;
+    Some(time::OffsetDateTime::now_utc() + time::Duration::seconds(secs))
 }
 
 /// Why credentials could not be obtained.
