@@ -4,14 +4,33 @@
 //! component's `command`, `components.terraform.command`; else `terraform`, then `tofu`,
 //! on PATH. Any candidate that is tfauth itself (also through a symlink, as with
 //! `ln -s tfauth terraform`) is skipped, so `alias terraform=tfauth` can never loop.
+//!
+//! A wrapper script named `terraform` that runs tfauth (`exec tfauth "$@"`, for scripts
+//! and Makefiles where an alias does not reach) is not tfauth's file, so tfauth leaves a
+//! trail in what it runs: [`TRAIL`] names the process that exec'd and the programs it
+//! ran as terraform, and an exec keeps the process id, so tfauth coming back through the
+//! wrapper skips it. A wrapper that forks instead of exec'ing changes the id; [`DEPTH`]
+//! stops that loop with an error instead of an endless chain of processes.
 
 use crate::env_vars::{self, Env};
 use std::path::{Path, PathBuf};
+
+/// Set on what tfauth runs as terraform: this process's id, then one line per program it
+/// ran as terraform from this process (an exec keeps the id).
+pub const TRAIL: &str = "TFAUTH_TERRAFORM_TRAIL";
+/// How many times tfauth has run terraform above this process.
+pub const DEPTH: &str = "TFAUTH_TERRAFORM_DEPTH";
+/// Deeper than any real nesting (tfauth in a local-exec of a run of tfauth...).
+const MAX_DEPTH: u32 = 8;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ExecError {
     #[error("no terraform or tofu found on PATH")]
     NotFound { wanted: Vec<String>, skipped_self: Vec<PathBuf> },
+    #[error(
+        "terraform has been started through tfauth {depth} times in a row: a `terraform` on PATH runs tfauth again"
+    )]
+    Loop { depth: u32 },
     #[error("cannot run {}", .path.display())]
     Spawn {
         path: PathBuf,
@@ -26,9 +45,10 @@ impl ExecError {
     pub fn hint(&self) -> Option<String> {
         Some(match self {
             ExecError::NotFound { skipped_self, .. } if !skipped_self.is_empty() => format!(
-                "{} is tfauth itself; install the real terraform, or set ATMOS_COMPONENTS_TERRAFORM_COMMAND to its path",
+                "{} is tfauth itself, or runs it; install the real terraform, or set ATMOS_COMPONENTS_TERRAFORM_COMMAND to its path",
                 skipped_self[0].display()
             ),
+            ExecError::Loop { .. } => "a wrapper script named terraform that runs tfauth should `exec` it (then tfauth skips it), or set ATMOS_COMPONENTS_TERRAFORM_COMMAND to the real terraform".into(),
             ExecError::NotFound { .. } => {
                 "install terraform (or tofu), or set ATMOS_COMPONENTS_TERRAFORM_COMMAND / components.terraform.command"
                     .into()
@@ -43,7 +63,13 @@ impl ExecError {
 
 /// Finds the executable to run. `configured` is the component's or atmos.yaml's command.
 pub fn find_terraform(configured: Option<&str>, env: &Env, self_exe: Option<&Path>) -> Result<PathBuf, ExecError> {
+    let depth = depth(env);
+    if depth >= MAX_DEPTH {
+        return Err(ExecError::Loop { depth });
+    }
     let me = self_exe.and_then(|p| p.canonicalize().ok());
+    // Programs this very process already ran as terraform: they led back here.
+    let ran: Vec<PathBuf> = own_trail(env).iter().filter_map(|p| Path::new(p).canonicalize().ok()).collect();
     let wanted: Vec<String> = match env.get(env_vars::ATMOS_COMPONENTS_TERRAFORM_COMMAND).or(configured) {
         Some(c) => vec![c.to_string()],
         None => vec!["terraform".into(), "tofu".into()],
@@ -60,7 +86,8 @@ pub fn find_terraform(configured: Option<&str>, env: &Env, self_exe: Option<&Pat
             if !is_executable(&c) {
                 continue;
             }
-            if me.is_some() && c.canonicalize().ok() == me {
+            let canonical = c.canonicalize().ok();
+            if (me.is_some() && canonical == me) || canonical.is_some_and(|p| ran.contains(&p)) {
                 skipped_self.push(c);
                 continue;
             }
@@ -68,6 +95,20 @@ pub fn find_terraform(configured: Option<&str>, env: &Env, self_exe: Option<&Pat
         }
     }
     Err(ExecError::NotFound { wanted, skipped_self })
+}
+
+fn depth(env: &Env) -> u32 {
+    env.get(DEPTH).and_then(|d| d.trim().parse().ok()).unwrap_or(0)
+}
+
+/// The programs of [`TRAIL`] when it is this process's own (it exec'd and came back).
+fn own_trail(env: &Env) -> Vec<String> {
+    let Some(t) = env.get(TRAIL) else { return vec![] };
+    let mut lines = t.lines();
+    if lines.next().and_then(|pid| pid.trim().parse::<u32>().ok()) != Some(std::process::id()) {
+        return vec![];
+    }
+    lines.filter(|l| !l.is_empty()).map(str::to_string).collect()
 }
 
 fn is_executable(p: &Path) -> bool {
@@ -118,6 +159,21 @@ impl ChildEnv {
         self.set.retain(|(k, _)| k != name);
         self.remove.retain(|k| k != name);
         self.set.push((name.to_string(), value.to_string()));
+    }
+
+    /// Marks the environment of `program`, which this process runs as terraform (see
+    /// [`TRAIL`] and [`DEPTH`]).
+    pub fn running_terraform(mut self, program: &Path, env: &Env) -> ChildEnv {
+        let mut trail = std::process::id().to_string();
+        for p in own_trail(env) {
+            trail.push('\n');
+            trail.push_str(&p);
+        }
+        trail.push('\n');
+        trail.push_str(&program.display().to_string());
+        self.set(TRAIL, &trail);
+        self.set(DEPTH, &(depth(env) + 1).to_string());
+        self
     }
 
     /// Applies the changes to a command.
@@ -193,6 +249,39 @@ mod tests {
         std::fs::remove_file(&real).unwrap();
         let err = find_terraform(None, &env, Some(&me)).unwrap_err();
         assert!(matches!(&err, ExecError::NotFound { skipped_self, .. } if skipped_self.len() == 1), "{err:?}");
+    }
+
+    #[test]
+    fn a_wrapper_this_process_already_ran_is_skipped_and_a_deep_chain_is_an_error() {
+        let t = tempfile::tempdir().unwrap();
+        let (a, b) = (t.path().join("a"), t.path().join("b"));
+        std::fs::create_dir_all(&a).unwrap();
+        std::fs::create_dir_all(&b).unwrap();
+        let wrapper = exe(&a, "terraform");
+        let real = exe(&b, "terraform");
+        let path = format!("{}:{}", a.display(), b.display());
+        let first = Env::from_pairs([("PATH", path.as_str())]);
+        assert_eq!(find_terraform(None, &first, None).unwrap(), wrapper);
+        // What the wrapper inherits when this process runs it; an exec keeps the pid, so
+        // tfauth, back through the wrapper, reads its own trail and skips it.
+        let marked = ChildEnv::default().running_terraform(&wrapper, &first);
+        let get = |k: &str| marked.set.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()).unwrap();
+        assert_eq!(get(DEPTH), "1");
+        let back = Env::from_pairs([("PATH", path.as_str()), (TRAIL, &get(TRAIL)), (DEPTH, "1")]);
+        assert_eq!(find_terraform(None, &back, None).unwrap(), real);
+        // Another process's trail (a nested tfauth in a local-exec) skips nothing.
+        let other = format!("{}\n{}", std::process::id() + 1, wrapper.display());
+        let nested = Env::from_pairs([("PATH", path.as_str()), (TRAIL, other.as_str()), (DEPTH, "1")]);
+        assert_eq!(find_terraform(None, &nested, None).unwrap(), wrapper);
+        // The trail grows while the pid stays the same; the depth counts every run.
+        let again = ChildEnv::default().running_terraform(&real, &back);
+        let trail = again.set.iter().find(|(n, _)| n == TRAIL).unwrap().1.clone();
+        assert_eq!(trail.lines().skip(1).collect::<Vec<_>>(), [wrapper.to_str().unwrap(), real.to_str().unwrap()]);
+        // A wrapper that forks (new pid every time) is stopped by the depth.
+        let deep = Env::from_pairs([("PATH", path.as_str()), (DEPTH, "8")]);
+        let err = find_terraform(None, &deep, None).unwrap_err();
+        assert!(matches!(err, ExecError::Loop { depth: 8 }), "{err:?}");
+        assert!(err.hint().unwrap().contains("exec"));
     }
 
     #[test]

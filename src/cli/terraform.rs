@@ -186,6 +186,7 @@ pub fn run(args: Vec<OsString>, ctx: &Ctx) -> Result<i32, Error> {
     for k in lost {
         tracing::warn!("`env.{k}` of component `{}` is ignored: the identity's credentials set {k}", comp.component);
     }
+    let child_env = child_env.running_terraform(&terraform, &ctx.env);
     crate::run::files::write_all(&run_plan.files, tf.run.force)?;
     if let Some(code) = crate::run::steps::run(&terraform, &run_plan.steps, &run_plan.dir, &child_env)? {
         return Ok(code);
@@ -229,11 +230,14 @@ fn passthrough(args: &[OsString], tf: &TfArgs, ctx: &Ctx) -> Result<i32, Error> 
             let plan = res.env_plan(&ctx.env, &ctx.helper_path(), &req.profiles)?;
             let plan = super::authenticate(&res, plan, name, tf.static_credentials, ctx)?;
             let argv: Vec<OsString> = tf.subcommand.iter().map(OsString::from).chain(tf.rest.iter().cloned()).collect();
-            let child_env = ChildEnv::from_plan(Some(&plan), &ctx.env);
-            return crate::exec::exec(terraform?, &argv, &ctx.cwd, &child_env);
+            let terraform = terraform?;
+            let child_env = ChildEnv::from_plan(Some(&plan), &ctx.env).running_terraform(&terraform, &ctx.env);
+            return crate::exec::exec(terraform, &argv, &ctx.cwd, &child_env);
         }
     }
-    crate::exec::exec(terraform?, &forwarded, &ctx.cwd, &ChildEnv::default())
+    let terraform = terraform?;
+    let child_env = ChildEnv::default().running_terraform(&terraform, &ctx.env);
+    crate::exec::exec(terraform, &forwarded, &ctx.cwd, &child_env)
 }
 
 fn command_text(terraform: &Result<PathBuf, ExecError>, argv: &[OsString], dir: &Path) -> String {

@@ -399,6 +399,54 @@ fn without_a_stack_the_call_passes_through_and_never_execs_itself() {
     assert_eq!(r["env"]["AWS_PROFILE"], "mine", "the environment passes through as is");
 }
 
+/// `dir/terraform`: a wrapper script that runs tfauth, with `exec` or as a child.
+fn wrapper(dir: &Path, exec: bool) {
+    std::fs::create_dir_all(dir).unwrap();
+    let p = dir.join("terraform");
+    let run = if exec { "exec " } else { "" };
+    std::fs::write(&p, format!("#!/bin/sh\n{run}{} \"$@\"\n", crate::support::TFAUTH)).unwrap();
+    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+#[test]
+fn a_wrapper_script_named_terraform_that_runs_tfauth_never_loops() {
+    let sb = Sandbox::new();
+    let bin = sb.dir.path().join("bin");
+    let wrap = sb.dir.path().join("wrap");
+    standin(&bin);
+    let rec = sb.dir.path().join("record.json");
+    let base = std::env::var("PATH").unwrap();
+
+    // `exec tfauth "$@"` first on PATH: tfauth comes back through it, skips it, and
+    // reaches the real terraform once.
+    wrapper(&wrap, true);
+    let path = format!("{}:{}:{base}", wrap.display(), bin.display());
+    let mut c = sb.tfauth(&["version"]);
+    c.env("PATH", &path).env("RECORD", &rec).timeout(std::time::Duration::from_secs(30));
+    let o = outcome(c);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert_eq!(calls(&rec).len(), 1, "the real terraform ran once");
+    assert_eq!(record(&rec)["argv"], serde_json::json!(["version"]));
+
+    // Through the wrapper itself, as a Makefile would call it.
+    let mut c = assert_cmd::Command::new(wrap.join("terraform"));
+    sb.clean_env(&mut c);
+    c.current_dir(sb.repo()).arg("version").env("PATH", &path).env("RECORD", &rec);
+    let o = outcome(c);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert_eq!(calls(&rec).len(), 2);
+
+    // A wrapper that runs tfauth as a child: stopped with exit 69 and a hint, not an
+    // endless chain of processes.
+    wrapper(&wrap, false);
+    let mut c = sb.tfauth(&["version"]);
+    c.env("PATH", &path).env("RECORD", &rec).timeout(std::time::Duration::from_secs(30));
+    let o = outcome(c);
+    assert_eq!(o.code, 69, "{}", o.stderr);
+    assert!(o.stderr.contains("runs tfauth again") && o.stderr.contains("`exec`"), "{}", o.stderr);
+    assert_eq!(calls(&rec).len(), 2, "terraform did not run");
+}
+
 #[test]
 fn identity_false_runs_terraform_in_the_component_dir_with_env_as_is() {
     let sb = Sandbox::new();
