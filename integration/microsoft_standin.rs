@@ -267,7 +267,7 @@ pub struct EntraRequest {
 
 impl EntraRequest {
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        crate::wire::header(&self.headers, name)
     }
     /// A form field, or failing that a query parameter.
     pub fn param(&self, name: &str) -> Option<&str> {
@@ -784,7 +784,7 @@ struct HttpRequest {
 
 impl HttpRequest {
     fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        crate::wire::header(&self.headers, name)
     }
     fn query(&self, name: &str) -> Option<&str> {
         self.query.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())

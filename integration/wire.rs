@@ -67,6 +67,11 @@ pub fn percent_decode(s: &str, plus_is_space: bool) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
+/// The first header called `name` (any case) of `headers`.
+pub fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+}
+
 /// `k=v&k=v` pairs: a query string, or `application/x-www-form-urlencoded` (`plus_is_space`).
 pub fn parse_pairs(s: &str, plus_is_space: bool) -> Vec<(String, String)> {
     s.split('&')
