@@ -15,6 +15,8 @@ pub enum StackError {
     NoManifests { base: PathBuf, included: String },
     #[error("import `{import}` at {span} matches no file")]
     ImportNotFound { import: String, span: Span, tried: Vec<PathBuf> },
+    #[error("import at {span}: {} is {kind}, not a regular file", display_path(path))]
+    ImportNotRegular { path: PathBuf, kind: &'static str, span: Span },
     #[error("import cycle: {} (closed by the import at {span})", chain.join(" -> "))]
     ImportCycle { chain: Vec<String>, span: Span },
     #[error("`{field}` at {span} must be {expected}, not {found}")]
@@ -52,6 +54,9 @@ impl StackError {
             StackError::ImportNotFound { .. } => {
                 "fix the path (relative to stacks.base_path, or to the file with ./), or add `skip_if_missing: true`"
                     .into()
+            }
+            StackError::ImportNotRegular { .. } => {
+                "import a regular YAML file: devices, FIFOs and sockets are never read (a FIFO would block)".into()
             }
             StackError::ImportCycle { .. } => "remove one of the imports in the cycle".into(),
             StackError::WrongType { .. } => "fix the value in that file".into(),

@@ -16,6 +16,8 @@ use std::path::PathBuf;
 use std::time::UNIX_EPOCH;
 
 const VERSION: u32 = 2;
+/// Largest index file read (a FIFO, a device or a bigger file there is ignored, as if missing).
+const MAX_INDEX_BYTES: u64 = 64 * 1024 * 1024;
 
 /// Size and modification time of a file, as seen by the directory walk.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -64,7 +66,7 @@ impl Index {
     pub fn load(path: Option<PathBuf>) -> Index {
         let mut entries = HashMap::new();
         if let Some(p) = &path
-            && let Ok(bytes) = std::fs::read(p)
+            && let Ok(bytes) = crate::yaml::read::read_regular(p, MAX_INDEX_BYTES)
             && let Ok(file) = serde_json::from_slice::<IndexFile>(&bytes)
             && file.version == VERSION
         {
@@ -212,6 +214,17 @@ mod tests {
         idx.insert("a.yaml", "dev", vec![("a.yaml".to_string(), s2)]);
         assert_eq!(idx.components("a.yaml", &touched), None, "a new closure forgets the old components");
         idx.insert("a.yaml", "dev", vec![("a.yaml".to_string(), s2)]);
+    }
+
+    #[test]
+    fn an_index_that_is_a_fifo_or_a_device_is_empty_at_once() {
+        let t = tempfile::tempdir().unwrap();
+        let fifo = t.path().join("idx.json");
+        assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+        let started = std::time::Instant::now();
+        assert_eq!(Index::load(Some(fifo)).name("a.yaml", &|_| None), None);
+        assert_eq!(Index::load(Some(PathBuf::from("/dev/zero"))).name("a.yaml", &|_| None), None);
+        assert!(started.elapsed() < std::time::Duration::from_secs(1));
     }
 
     #[test]

@@ -8,12 +8,18 @@
 //! run parses every file once, in parallel. Only the stack that was asked for is merged in
 //! full. Errors in a manifest that is not needed do not block a run; they are reported
 //! when the stack that was asked for cannot be found.
+//!
+//! The files come from one walk of the stacks directory, [`walk`]: it follows a directory
+//! symlink only inside the directory and never around a loop (such links are skipped with a
+//! warning naming them), and every file is read through the bounded reader of
+//! [`crate::yaml::read`] (regular files only, 16 MiB at most).
 
 pub mod component;
 mod error;
 pub mod index;
 pub mod naming;
 pub mod template;
+pub mod walk;
 
 pub use component::ResolvedComponent;
 pub use error::StackError;
@@ -93,9 +99,10 @@ impl<'c> StackSet<'c> {
         if !base.is_dir() {
             return Err(StackError::NoStacksDir(base.clone()));
         }
-        let mut walked = Vec::new();
-        walk_yaml(base, base, 0, &mut walked);
-        walked.sort_by(|a, b| a.0.cmp(&b.0));
+        let walk::Walk { files: walked, skipped } = walk::walk_yaml(base);
+        for s in &skipped {
+            tracing::warn!("{s}");
+        }
         let stamps: HashMap<String, Stamp> = walked.iter().map(|(rel, _, st)| (rel.clone(), *st)).collect();
         let files: Vec<(String, PathBuf)> = walked.into_iter().map(|(rel, abs, _)| (rel, abs)).collect();
         let file_ids: HashMap<PathBuf, usize> =
@@ -381,6 +388,13 @@ impl<'c> StackSet<'c> {
                     tried: vec![path.to_path_buf()],
                 })
             }
+            Err(StackError::Yaml(YamlError::NotRegular { path, kind })) if import_span.is_some() => {
+                Err(StackError::ImportNotRegular {
+                    path,
+                    kind,
+                    span: import_span.cloned().unwrap_or_else(Span::synthetic),
+                })
+            }
             Err(e) => {
                 self.parsed.borrow_mut().insert(path.to_path_buf(), Err(e.to_string()));
                 Err(e)
@@ -516,8 +530,15 @@ impl<'c> StackSet<'c> {
         } else {
             vec![with_suffix(&candidate, ".yaml"), with_suffix(&candidate, ".yml"), candidate]
         };
-        let found =
-            tried.iter().find(|p| self.rel_of(p).is_some_and(|r| self.stamps.contains_key(&r)) || p.is_file()).cloned();
+        // A path that is there but not a regular file (a FIFO, a device) is passed on, so
+        // reading it says what it is; it is never opened for reading.
+        let found = tried
+            .iter()
+            .find(|p| {
+                self.rel_of(p).is_some_and(|r| self.stamps.contains_key(&r))
+                    || std::fs::metadata(p).is_ok_and(|m| !m.is_dir())
+            })
+            .cloned();
         (found.into_iter().collect(), tried)
     }
 
@@ -656,30 +677,6 @@ fn render_inline(e: &StackError) -> String {
 
 pub(crate) fn wrong_type(field: &str, n: &Node, expected: &'static str) -> StackError {
     StackError::WrongType { field: field.to_string(), span: n.span.clone(), expected, found: n.type_name() }
-}
-
-fn walk_yaml(root: &Path, dir: &Path, depth: usize, out: &mut Vec<(String, PathBuf, Stamp)>) {
-    if depth > 32 {
-        return;
-    }
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for e in entries.flatten() {
-        let path = e.path();
-        let Ok(meta) = std::fs::metadata(&path) else {
-            continue;
-        };
-        if meta.is_dir() {
-            walk_yaml(root, &path, depth + 1, out);
-        } else if meta.is_file()
-            && has_yaml_ext(&path.to_string_lossy())
-            && let Ok(rel) = path.strip_prefix(root)
-        {
-            let rel = rel.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/");
-            out.push((rel, path, Stamp::of(&meta)));
-        }
-    }
 }
 
 fn has_yaml_ext(p: &str) -> bool {

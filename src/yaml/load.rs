@@ -29,6 +29,10 @@ pub const MAX_DEPTH: usize = 128;
 pub const MAX_ALIAS_NODES: usize = 200_000;
 /// Deepest chain of `!include`s.
 pub const MAX_INCLUDE_DEPTH: usize = 16;
+/// Most bytes that one file's `!include`s (all of them, nested ones too) may read: each
+/// included file is capped at [`MAX_FILE_BYTES`], and this stops one file from including a
+/// big one a thousand times.
+pub const MAX_INCLUDE_TOTAL_BYTES: u64 = 4 * MAX_FILE_BYTES;
 
 /// Problems reading one YAML file. Each names the file, and the line where there is one.
 #[derive(Debug, thiserror::Error)]
@@ -41,6 +45,13 @@ pub enum YamlError {
     },
     #[error("{} is {size} bytes, more than the {limit} bytes tfauth reads from a YAML file", super::display_path(path))]
     TooLarge { path: PathBuf, size: u64, limit: u64 },
+    #[error("{} is {kind}, not a regular file; tfauth reads YAML only from regular files", super::display_path(path))]
+    NotRegular { path: PathBuf, kind: &'static str },
+    #[error(
+        "{span}: the `!include`s of {} add up to more than the {limit} bytes tfauth reads for one file",
+        super::display_path(&span.file)
+    )]
+    IncludesTooLarge { span: Span, limit: u64 },
     #[error("{}:{line}:{col}: the file is not valid UTF-8", super::display_path(path))]
     NotUtf8 { path: PathBuf, line: usize, col: usize },
     #[error("{}:{line}:{col}: control character {byte:#04x} is not allowed in YAML", super::display_path(path))]
@@ -84,6 +95,13 @@ impl YamlError {
             }
             YamlError::Read { .. } => Some("check that the file exists and is readable".into()),
             YamlError::TooLarge { .. } => Some("split the file, or check that it is really a stack manifest".into()),
+            YamlError::NotRegular { .. } => Some(
+                "point at a regular file: devices, FIFOs, sockets and directories are never read (a FIFO would block)"
+                    .into(),
+            ),
+            YamlError::IncludesTooLarge { .. } => {
+                Some("include fewer or smaller files; the same file included many times counts each time".into())
+            }
             YamlError::TooDeep { .. } | YamlError::AliasBomb { .. } => {
                 Some("this file looks machine-generated or hostile; simplify it".into())
             }
@@ -106,6 +124,7 @@ impl YamlError {
             | YamlError::AliasBomb { span }
             | YamlError::Tag { span, .. }
             | YamlError::Include { span, .. }
+            | YamlError::IncludesTooLarge { span, .. }
             | YamlError::MultipleDocuments { span } => Some(span),
             _ => None,
         }
@@ -134,20 +153,16 @@ impl<'a> Loader<'a> {
 
     /// Reads and parses `path`. An empty file is a null node.
     pub fn load_file(&self, path: &Path) -> Result<Node, YamlError> {
-        self.load_file_inner(path, &mut Vec::new())
+        let src = read_text(path)?;
+        self.parse(&src, Arc::from(path), &mut Includes::default())
     }
 
     /// Parses `src` as if it were the file `file`.
     pub fn load_str(&self, src: &str, file: &Path) -> Result<Node, YamlError> {
-        self.parse(src, Arc::from(file), &mut Vec::new())
+        self.parse(src, Arc::from(file), &mut Includes::default())
     }
 
-    fn load_file_inner(&self, path: &Path, includes: &mut Vec<PathBuf>) -> Result<Node, YamlError> {
-        let src = read_text(path)?;
-        self.parse(&src, Arc::from(path), includes)
-    }
-
-    fn parse(&self, src: &str, file: Arc<Path>, includes: &mut Vec<PathBuf>) -> Result<Node, YamlError> {
+    fn parse(&self, src: &str, file: Arc<Path>, includes: &mut Includes) -> Result<Node, YamlError> {
         let src = src.strip_prefix('\u{feff}').unwrap_or(src);
         let mut builder = Builder {
             loader: self,
@@ -190,14 +205,18 @@ impl<'a> Loader<'a> {
     }
 }
 
-/// Reads a file as UTF-8 text within the size limit.
+/// Reads a file as UTF-8 text within the size limit: only a regular file, at most
+/// [`MAX_FILE_BYTES`], enforced while reading (see [`super::read`]). Every YAML read goes
+/// through here: atmos.yaml, profiles, stack manifests and imports, and `!include`.
 pub fn read_text(path: &Path) -> Result<String, YamlError> {
-    let read_err = |source| YamlError::Read { path: path.to_path_buf(), source };
-    let meta = std::fs::metadata(path).map_err(read_err)?;
-    if meta.len() > MAX_FILE_BYTES {
-        return Err(YamlError::TooLarge { path: path.to_path_buf(), size: meta.len(), limit: MAX_FILE_BYTES });
-    }
-    let bytes = std::fs::read(path).map_err(read_err)?;
+    use super::read::{BoundedReadError, read_regular};
+    let bytes = read_regular(path, MAX_FILE_BYTES).map_err(|e| match e {
+        BoundedReadError::Io(source) => YamlError::Read { path: path.to_path_buf(), source },
+        BoundedReadError::NotRegular(kind) => YamlError::NotRegular { path: path.to_path_buf(), kind },
+        BoundedReadError::TooLarge { size } => {
+            YamlError::TooLarge { path: path.to_path_buf(), size, limit: MAX_FILE_BYTES }
+        }
+    })?;
     let line_col = |at: usize, bytes: &[u8]| {
         let before = &bytes[..at];
         let line = 1 + before.iter().filter(|b| **b == b'\n').count();
@@ -246,6 +265,14 @@ fn span_at(file: &Arc<Path>, mark: &Marker) -> Span {
     Span::new(file.clone(), mark.line().max(1) as u32, mark.col() as u32 + 1)
 }
 
+/// The `!include`s of one top-level load: the files being included (for cycles and depth)
+/// and the bytes read so far (for [`MAX_INCLUDE_TOTAL_BYTES`]).
+#[derive(Default)]
+struct Includes {
+    chain: Vec<PathBuf>,
+    bytes: u64,
+}
+
 enum Frame {
     Seq {
         items: Vec<Node>,
@@ -267,7 +294,7 @@ enum Frame {
 struct Builder<'l, 'c, 'i> {
     loader: &'l Loader<'c>,
     file: Arc<Path>,
-    includes: &'i mut Vec<PathBuf>,
+    includes: &'i mut Includes,
     stack: Vec<Frame>,
     anchors: HashMap<usize, Node>,
     docs: Vec<Node>,
@@ -470,19 +497,26 @@ impl Builder<'_, '_, '_> {
             });
         }
         let path = self.find_include(target);
-        if self.includes.contains(&path) || self.includes.len() >= MAX_INCLUDE_DEPTH {
+        if self.includes.chain.contains(&path) || self.includes.chain.len() >= MAX_INCLUDE_DEPTH {
             return Err(YamlError::Tag {
                 span,
                 message: format!("`!include {target}` includes itself (directly or through other files)"),
             });
         }
+        // Only a regular file, at most MAX_FILE_BYTES, like every other YAML read; and all of
+        // one file's includes together at most MAX_INCLUDE_TOTAL_BYTES.
+        let src = read_text(&path).map_err(fail)?;
+        self.includes.bytes += src.len() as u64;
+        if self.includes.bytes > MAX_INCLUDE_TOTAL_BYTES {
+            return Err(YamlError::IncludesTooLarge { span, limit: MAX_INCLUDE_TOTAL_BYTES });
+        }
         let is_yaml = matches!(path.extension().and_then(|e| e.to_str()), Some("yaml" | "yml" | "json"));
         let mut node = if raw || !is_yaml {
-            Node::new(Value::Str(read_text(&path).map_err(fail)?), span.clone())
+            Node::new(Value::Str(src), span.clone())
         } else {
-            self.includes.push(self.file.to_path_buf());
-            let loaded = self.loader.load_file_inner(&path, self.includes);
-            self.includes.pop();
+            self.includes.chain.push(self.file.to_path_buf());
+            let loaded = self.loader.parse(&src, Arc::from(path.as_path()), self.includes);
+            self.includes.chain.pop();
             loaded.map_err(fail)?
         };
         if let Some(query) = query {
@@ -782,6 +816,51 @@ mod tests {
         assert!(Loader::new(&no_repo).load_str("r: !repo-root\n", Path::new("/x.yaml")).is_err());
         let n = Loader::new(&no_repo).load_str("r: !repo-root /fallback\n", Path::new("/x.yaml")).unwrap();
         assert_eq!(n.get("r").unwrap().as_str(), Some("/fallback"));
+    }
+
+    #[test]
+    fn includes_of_devices_fifos_and_huge_files_fail_fast_with_their_line() {
+        let t = tempfile::tempdir().unwrap();
+        let dir = t.path();
+        let fifo = dir.join("pipe.yaml");
+        assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+        let huge = dir.join("huge.json");
+        std::fs::write(&huge, vec![b' '; MAX_FILE_BYTES as usize + 1]).unwrap();
+        let ctx = LoadContext::default();
+        type Check = fn(&YamlError) -> bool;
+        let cases: [(&str, Check); 5] = [
+            ("/dev/zero", |e| matches!(e, YamlError::NotRegular { kind: "a character device", .. })),
+            ("/dev/zero .a", |e| matches!(e, YamlError::NotRegular { .. })),
+            ("pipe.yaml", |e| matches!(e, YamlError::NotRegular { kind: "a FIFO (named pipe)", .. })),
+            ("huge.json", |e| matches!(e, YamlError::TooLarge { .. })),
+            (".", |e| matches!(e, YamlError::NotRegular { kind: "a directory", .. })),
+        ];
+        for (target, want) in cases {
+            for tag in ["!include", "!include.raw"] {
+                let started = std::time::Instant::now();
+                let src = format!("a: 1\nb: {tag} {target}\n");
+                let err = Loader::new(&ctx).load_str(&src, &dir.join("main.yaml")).unwrap_err();
+                assert!(started.elapsed() < std::time::Duration::from_secs(1), "{target}: {:?}", started.elapsed());
+                let YamlError::Include { span, source } = &err else { panic!("{target}: {err:?}") };
+                assert_eq!((span.line, &*span.file), (2, dir.join("main.yaml").as_path()), "{target}");
+                assert!(want(source), "{target}: {source:?}");
+                assert!(err.hint().is_some_and(|h| h.contains("regular file") || h.contains("split")), "{err:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn many_includes_of_one_big_file_are_bounded_together() {
+        let t = tempfile::tempdir().unwrap();
+        let dir = t.path();
+        std::fs::write(dir.join("big.txt"), vec![b'x'; (MAX_FILE_BYTES / 2) as usize]).unwrap();
+        let n = (MAX_INCLUDE_TOTAL_BYTES / (MAX_FILE_BYTES / 2)) as usize + 1;
+        let src: String = (0..n).map(|i| format!("k{i}: !include big.txt\n")).collect();
+        let err = Loader::new(&LoadContext::default()).load_str(&src, &dir.join("main.yaml")).unwrap_err();
+        let YamlError::IncludesTooLarge { span, .. } = &err else { panic!("{err:?}") };
+        assert_eq!(span.line as usize, n);
+        let ok: String = (0..n - 1).map(|i| format!("k{i}: !include big.txt\n")).collect();
+        assert!(Loader::new(&LoadContext::default()).load_str(&ok, &dir.join("main.yaml")).is_ok());
     }
 
     #[test]

@@ -5,10 +5,12 @@
 //! do not resolve at load time (`!append`, `!terraform.output`, `!store`, ...). The deep
 //! merge, the stack processor and the auth schema all work on this one type.
 //!
-//! This module does no I/O; [`load`] does the reading and tag resolution.
+//! This module does no I/O; [`load`] does the reading and tag resolution, through the bounded
+//! reads of [`read`].
 
 pub mod emit;
 pub mod load;
+pub mod read;
 
 use indexmap::IndexMap;
 use std::fmt;

@@ -5,3 +5,4 @@ mod support;
 mod bad_inputs;
 mod cli;
 mod fixtures;
+mod hostile_fs;
