@@ -14,6 +14,10 @@ pub const UNAVAILABLE: i32 = 69;
 pub const SOFTWARE: i32 = 70;
 /// tfauth would have to overwrite a file it did not write (a hand-written `backend.tf.json`).
 pub const CANTCREAT: i32 = 73;
+/// A file or directory tfauth keeps cannot be used: owned by someone else, writable by
+/// others, a symbolic link, not a regular file, or not writable. An environment problem
+/// with a fix, not a bug.
+pub const IOERR: i32 = 74;
 /// A temporary failure (throttling, a lock held too long): try again.
 pub const TEMPFAIL: i32 = 75;
 /// Login is required, or access was denied.

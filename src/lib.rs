@@ -44,6 +44,22 @@ pub mod yaml;
 
 pub use error::Error;
 
+/// No core dumps: a crash while a session's keys are in memory must not write them to a
+/// `core` file (in the repository, where terraform runs). Sets `RLIMIT_CORE` to 0 and, on
+/// Linux, clears the dumpable flag, which also keeps other processes of the same user from
+/// attaching to read our memory. Both binaries call it first. The exec'd terraform gets
+/// the dumpable flag back from the kernel (it is reset by execve) but keeps the zero limit.
+pub fn no_core_dumps() {
+    let zero = rustix::process::Rlimit { current: Some(0), maximum: Some(0) };
+    if let Err(e) = rustix::process::setrlimit(rustix::process::Resource::Core, zero) {
+        tracing::debug!("could not disable core dumps: {e}");
+    }
+    #[cfg(target_os = "linux")]
+    if let Err(e) = rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable) {
+        tracing::debug!("could not clear the dumpable flag: {e}");
+    }
+}
+
 /// Makes a panic (a bug, in tfauth or a dependency) end the process with exit 70 and one
 /// line on stderr, instead of Rust's 101 and a backtrace prompt: callers such as AWS SDKs
 /// running the helper see a documented code, and stdout stays clean.

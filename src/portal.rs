@@ -401,7 +401,8 @@ fn failed_since(store: &TokenStore, since: std::time::SystemTime) -> Option<Stri
     if m < since {
         return None;
     }
-    Some(std::fs::read_to_string(store.marker()).ok()?.trim().to_string())
+    let bytes = crate::fsutil::read_private(&store.marker(), crate::cache::ENTRY_CAP).ok()??;
+    Some(String::from_utf8_lossy(&bytes).trim().to_string())
 }
 
 /// An identity made from an account assignment (`auto_provision_identities: true`).
@@ -471,8 +472,15 @@ pub fn add_provisioned(auth: &mut crate::auth::AuthConfig, env: &Env) {
         let portal = PortalRef { provider: p.name.clone(), start_url: start_url.clone(), region: region.clone() };
         let Some(store) = TokenStore::new(env, &portal, None) else { continue };
         let path = store.identities_path();
-        let Ok(text) = std::fs::read_to_string(&path) else { continue };
-        let Ok(doc) = serde_json::from_str::<ProvisionedFile>(&text) else {
+        let text = match crate::fsutil::read_private(&path, crate::fsutil::READ_CAP) {
+            Ok(Some(text)) => text,
+            Ok(None) => continue,
+            Err(e) => {
+                tracing::warn!("ignoring provisioned identities: {e}");
+                continue;
+            }
+        };
+        let Ok(doc) = serde_json::from_slice::<ProvisionedFile>(&text) else {
             tracing::warn!("ignoring {}: not a list of provisioned identities", path.display());
             continue;
         };

@@ -9,6 +9,7 @@ use tfauth::helper::{HelperArgs, cold, warm};
 use tfauth::{error, exit};
 
 fn main() -> ExitCode {
+    tfauth::no_core_dumps();
     tfauth::exit_70_on_panic();
     let args = match HelperArgs::try_parse() {
         Ok(a) => a,

@@ -8,6 +8,7 @@ use tfauth::env_vars::Env;
 use tfauth::{error, exit};
 
 fn main() -> ExitCode {
+    tfauth::no_core_dumps();
     tfauth::exit_70_on_panic();
     let env = Env::capture();
     let cli = match Cli::try_parse() {

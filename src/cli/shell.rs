@@ -230,7 +230,8 @@ fn session_expiry(path: &str) -> Option<time::OffsetDateTime> {
         #[serde(rename = "Expiration")]
         expiration: Option<String>,
     }
-    let text = std::fs::read(path).ok()?;
+    // Only a regular file of the user's, never blocking: the prompt runs on every line.
+    let text = crate::fsutil::read_private(std::path::Path::new(path), crate::cache::ENTRY_CAP).ok()??;
     let e: Entry = serde_json::from_slice(&text).ok()?;
     time::OffsetDateTime::parse(&e.expiration?, &time::format_description::well_known::Rfc3339).ok()
 }

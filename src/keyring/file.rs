@@ -174,9 +174,10 @@ impl FileKeyring {
 
     /// The file's entries, or None when there is no file yet.
     fn load(&self) -> Result<Option<(Header, Entries)>, KeyringError> {
-        let data = match std::fs::read(&self.path) {
-            Ok(d) => d,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        // Only a regular file of the user's, in a directory of the user's, never a link.
+        let data = match crate::fsutil::read_private(&self.path, crate::fsutil::READ_CAP) {
+            Ok(Some(d)) => d,
+            Ok(None) => return Ok(None),
             Err(e) => return Err(self.io("read")(e)),
         };
         let header = self.parse_header(&data)?;

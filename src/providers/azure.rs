@@ -275,8 +275,10 @@ pub fn user_tokens(
     })?;
     let key = store_key(&authority, tenant, client);
     let path = dir.join(format!("{key}.json"));
-    let read =
-        || -> Option<UserTokens> { from_json(&serde_json::from_str(&std::fs::read_to_string(&path).ok()?).ok()?) };
+    let read = || -> Option<UserTokens> {
+        let bytes = crate::fsutil::read_private(&path, crate::fsutil::READ_CAP).ok()??;
+        from_json(&serde_json::from_slice(&bytes).ok()?)
+    };
     let usable = |t: &UserTokens| t.expires_on - now() > MIN_LIFE;
     if mode == Mode::Use
         && let Some(t) = read().filter(usable)

@@ -869,9 +869,10 @@ impl TokenFile {
 
     /// Reads the file at `path`: `None` if there is none.
     pub fn load(path: &Path) -> Result<Option<TokenFile>, SsoError> {
-        let text = match std::fs::read_to_string(path) {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        // Only a regular file of the user's, in a directory of the user's, never a link.
+        let text = match crate::fsutil::read_private(path, crate::cache::ENTRY_CAP) {
+            Ok(Some(bytes)) => String::from_utf8_lossy(&bytes).into_owned(),
+            Ok(None) => return Ok(None),
             Err(source) => return Err(SsoError::TokenFileRead { path: path.to_path_buf(), source }),
         };
         TokenFile::from_json(&text)

@@ -16,7 +16,8 @@ use std::path::PathBuf;
 use std::time::UNIX_EPOCH;
 
 const VERSION: u32 = 2;
-/// Largest index file read (a FIFO, a device or a bigger file there is ignored, as if missing).
+/// Largest index file read. The index is a cache of tfauth's: only a regular file of the
+/// user's, never through a link; anything else there is ignored, as if missing.
 const MAX_INDEX_BYTES: u64 = 64 * 1024 * 1024;
 
 /// Size and modification time of a file, as seen by the directory walk.
@@ -66,7 +67,7 @@ impl Index {
     pub fn load(path: Option<PathBuf>) -> Index {
         let mut entries = HashMap::new();
         if let Some(p) = &path
-            && let Ok(bytes) = crate::yaml::read::read_regular(p, MAX_INDEX_BYTES)
+            && let Ok(Some(bytes)) = crate::fsutil::read_private(p, MAX_INDEX_BYTES)
             && let Ok(file) = serde_json::from_slice::<IndexFile>(&bytes)
             && file.version == VERSION
         {

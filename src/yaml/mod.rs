@@ -6,12 +6,10 @@
 //! merge, the stack processor and the auth schema all work on this one type.
 //!
 //! This module does no I/O; [`load`] does the reading and tag resolution, through the bounded
-//! reads of [`read`].
+//! reads of [`crate::fsutil::read_regular`].
 
 pub mod emit;
 pub mod load;
-pub mod read;
-
 use indexmap::IndexMap;
 use std::fmt;
 use std::path::Path;
