@@ -7,6 +7,7 @@ mod console;
 mod doctor;
 mod ecr;
 mod google_standin;
+mod isolation;
 mod keyring;
 mod keyring_use;
 mod logging;

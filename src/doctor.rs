@@ -408,17 +408,25 @@ fn not_runnable(program: &str, env: &Env) -> Option<String> {
     }
 }
 
-/// The AWS config files tfauth wrote in the realm directories: `<realm>/aws/<root>/config`.
+/// The AWS config files tfauth wrote in the realm directories: `<realm>/aws/<root>/<h>/config`
+/// (one content-addressed directory per distinct profile file), and `<realm>/aws/<root>/config`
+/// where an older tfauth (or Atmos) wrote one.
 fn aws_config_files(realms: &Realms) -> Vec<PathBuf> {
+    // Only real directories and files: never a symlink out of the tree.
+    let is_dir = |p: &Path| std::fs::symlink_metadata(p).is_ok_and(|m| m.is_dir());
+    let is_file = |p: &Path| std::fs::symlink_metadata(p).is_ok_and(|m| m.is_file());
     let mut out = Vec::new();
     for realm in &realms.dirs {
         let Ok(roots) = std::fs::read_dir(realm.join("aws")) else { continue };
-        for root in roots.flatten() {
-            let config = root.path().join("config");
-            // Only real directories and files: never a symlink out of the tree.
-            let is_dir = std::fs::symlink_metadata(root.path()).is_ok_and(|m| m.is_dir());
-            if is_dir && std::fs::symlink_metadata(&config).is_ok_and(|m| m.is_file()) {
-                out.push(config);
+        for root in roots.flatten().map(|e| e.path()).filter(|p| is_dir(p)) {
+            if is_file(&root.join("config")) {
+                out.push(root.join("config"));
+            }
+            let Ok(addressed) = std::fs::read_dir(&root) else { continue };
+            for dir in addressed.flatten().map(|e| e.path()).filter(|p| is_dir(p)) {
+                if is_file(&dir.join("config")) {
+                    out.push(dir.join("config"));
+                }
             }
         }
     }
@@ -1068,6 +1076,21 @@ mod tests {
         // What tfauth writes, read back.
         let written = shell_quote("/it's here/atmos-auth-helper");
         assert_eq!(program_of(&format!("{written} --identity a")).as_deref(), Some("/it's here/atmos-auth-helper"));
+    }
+
+    #[test]
+    fn helper_reads_the_content_addressed_profile_directories() {
+        let t = tempfile::tempdir().unwrap();
+        let realm = t.path().join("realm");
+        let (old, new) = (realm.join("aws/acme-sso"), realm.join("aws/acme-sso/0123456789abcdef"));
+        std::fs::create_dir_all(&new).unwrap();
+        std::fs::write(old.join("config"), "[profile a]\ncredential_process = /gone/a --identity a\n").unwrap();
+        std::fs::write(new.join("config"), "[profile b]\ncredential_process = /gone/b --identity b\n").unwrap();
+        let realms = Realms { dirs: vec![realm.clone()], how: "realm r".into() };
+        assert_eq!(aws_config_files(&realms), [new.join("config"), old.join("config")]);
+        let c = helper(&realms, &Env::from_pairs([("PATH", "/nowhere")]));
+        assert!(c.detail.contains("profile `a`") && c.detail.contains("profile `b`"), "{}", c.detail);
+        assert!(c.detail.contains(&new.join("config").display().to_string()), "{}", c.detail);
     }
 
     #[test]

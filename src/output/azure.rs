@@ -20,6 +20,7 @@
 //! [`crate::providers::azure::materialize`] fills them.
 
 use super::env::{EnvPlan, PlanContext, PlannedFile, path_component};
+use super::ini::{Ini, UnsafeValue};
 use crate::auth::{IdentityKind, ProviderKind};
 use crate::env_vars::{self as ev, Env};
 use crate::identity::{Chain, ChainRoot};
@@ -108,18 +109,31 @@ pub fn scope(chain: &Chain) -> Scope {
 }
 
 /// The isolated `config`: a plain token cache (the one tfauth writes), no telemetry, and
-/// the cloud the sign-in was made in.
-fn az_config(purpose: &str, authority: &str) -> String {
-    let mut text = format!(
-        "# Written by tfauth for {purpose}. Rewritten on every run; do not edit.\n[core]\nencrypt_token_cache = false\ncollect_telemetry = false\nfirst_run = false\n"
-    );
-    if let Some(cloud) = az_cloud_name(authority) {
-        text.push_str(&format!("\n[cloud]\nname = {cloud}\n"));
+/// the cloud the sign-in was made in. It lives in the identity's `AZURE_CONFIG_DIR`, which
+/// `az` itself writes to (a mutable store, so not content-addressed): its bytes depend on
+/// the identity and the cloud only, so concurrent runs of any components write the same
+/// file. `who` goes into a comment only.
+fn az_config(who: &str, authority: &str) -> String {
+    let mut doc = Ini::new();
+    doc.comment(&format!("Written by tfauth for {who}. Rewritten on every run; do not edit."));
+    // Fixed keys and values: nothing here can fail the checks.
+    let fixed = [("encrypt_token_cache", "false"), ("collect_telemetry", "false"), ("first_run", "false")];
+    if let Ok(core) = doc.section(None, "core") {
+        for (k, v) in fixed {
+            let _ = core.pair(k, v);
+        }
     }
-    text
+    if let Some(cloud) = az_cloud_name(authority)
+        && let Ok(section) = doc.section(None, "cloud")
+    {
+        let _ = section.pair("name", cloud);
+    }
+    doc.render()
 }
 
-pub fn plan(chain: &Chain, ctx: &PlanContext, env: &Env) -> EnvPlan {
+/// Nothing in these files comes from the repository but the identity's name, which goes
+/// into a comment: the plan cannot fail, but has the signature of the others.
+pub fn plan(chain: &Chain, ctx: &PlanContext, env: &Env) -> Result<EnvPlan, Box<UnsafeValue>> {
     let mut plan = EnvPlan {
         clear_prefixes: ev::AZURE_COMPETING_PREFIXES.iter().map(|s| s.to_string()).collect(),
         ..EnvPlan::default()
@@ -136,7 +150,7 @@ pub fn plan(chain: &Chain, ctx: &PlanContext, env: &Env) -> EnvPlan {
             plan.set.insert(k.to_string(), v.to_string());
         }
     }
-    let ChainRoot::Provider(p) = &chain.root else { return plan };
+    let ChainRoot::Provider(p) = &chain.root else { return Ok(plan) };
     match &p.kind {
         Some(ProviderKind::AzureCli { .. }) => {
             put(&mut plan, ev::ARM_USE_CLI, None, "true");
@@ -188,7 +202,7 @@ pub fn plan(chain: &Chain, ctx: &PlanContext, env: &Env) -> EnvPlan {
             });
             plan.files.push(PlannedFile {
                 path: dir.join(AZ_CONFIG_FILE),
-                contents: az_config(&ctx.purpose, &authority_host(env)),
+                contents: az_config(&format!("identity {}", chain.leaf().name), &authority_host(env)),
                 secret: false,
             });
         }
@@ -206,7 +220,7 @@ pub fn plan(chain: &Chain, ctx: &PlanContext, env: &Env) -> EnvPlan {
     if let Some(g) = &scope.resource_group {
         put(&mut plan, ev::ARM_RESOURCE_GROUP, Some(ev::AZURE_RESOURCE_GROUP), g);
     }
-    plan
+    Ok(plan)
 }
 
 #[cfg(test)]
@@ -216,7 +230,7 @@ mod tests {
     #[test]
     fn the_az_config_names_the_cloud_of_a_known_authority_host() {
         let gov = az_config("plat-dev", "https://login.microsoftonline.us/");
-        assert!(gov.contains("[cloud]\nname = AzureUSGovernment\n"), "{gov}");
+        assert!(gov.contains("\n[cloud]\nname = AzureUSGovernment\n"), "{gov}");
         assert!(gov.contains("encrypt_token_cache = false"), "{gov}");
         assert!(az_config("x", "https://login.chinacloudapi.cn").contains("name = AzureChinaCloud"));
         assert!(az_config("x", AUTHORITY_HOST).contains("name = AzureCloud"));

@@ -5,7 +5,19 @@
 //! and an empty isolated credentials file, so `~/.aws/credentials` never leaks in. The
 //! same builder serves `--dry-run`, `describe`, `auth env` and exec, so they never differ.
 //! Pure: the caller supplies the environment snapshot and the helper's path.
+//!
+//! **A run's files are its own.** The files live in `<realm>/aws/<root>/<h>/`, where `<h>`
+//! is [`content_address`] of exactly the bytes of the files in that directory. Two runs
+//! whose files differ (another component's `--component`/`--key`, another identity's
+//! profile, static keys) never share a path; two whose files are equal write equal bytes,
+//! atomically renamed. So a file is never replaced by different content under a running
+//! terraform, with no lock and no cleanup to race with. The same scheme serves GCP's
+//! credentials and gcloud configuration directories; [`EnvPlan::readdress`] derives the
+//! directories again whenever contents change (static keys, files completed at run time).
+//! Every value written into an INI file goes through [`super::ini`], and one that cannot be
+//! written unchanged is refused while planning, before anything is written.
 
+use super::ini::{self, Ini, UnsafeValue};
 use crate::auth::Cloud;
 use crate::env_vars::{self as ev, Env};
 use crate::identity::{Chain, ChainRoot};
@@ -30,41 +42,157 @@ impl std::fmt::Debug for PlannedFile {
 }
 
 impl EnvPlan {
-    /// Writes every planned file: 0600, atomically, in 0700 directories.
-    pub fn write_files(&self) -> std::io::Result<()> {
+    /// Writes every planned file: 0600, atomically, in 0700 directories. The content-
+    /// addressed directories are derived again first, from the final contents (GCP and
+    /// Azure files are completed at run time), so a file is only ever replaced by the
+    /// same bytes.
+    pub fn write_files(&mut self) -> std::io::Result<()> {
+        self.readdress();
         for f in &self.files {
-            crate::fsutil::write_private_atomic(&f.path, f.contents.as_bytes())?;
+            // A run's files live under `<config home>/atmos/`, a tree that is tfauth's (and
+            // Atmos's): no symlink in it is followed, every directory in it is the user's.
+            let tree = f.path.ancestors().find(|a| a.file_name().is_some_and(|n| n == "atmos")).and_then(Path::parent);
+            match tree {
+                Some(base) => crate::fsutil::write_private_below(base, &f.path, f.contents.as_bytes())?,
+                None => crate::fsutil::write_private_atomic(&f.path, f.contents.as_bytes())?,
+            }
         }
         Ok(())
     }
 
     /// The same plan with the session's keys written into the credentials file, for tools
-    /// that cannot run `credential_process` (`--static-credentials`).
+    /// that cannot run `credential_process` (`--static-credentials`). The files move to the
+    /// directory their new contents address. Keys an INI file cannot carry unchanged (no
+    /// STS answers such, but nothing from the network is trusted) are not written: the
+    /// profile keeps its `credential_process`, and a note says so.
     pub fn with_static_credentials(mut self, profile: &str, creds: &crate::cache::Credentials) -> EnvPlan {
         let region = self.set.get(ev::AWS_REGION).cloned().unwrap_or_default();
-        // Only the AWS files: `<realm>/aws/<root>/{config,credentials}`.
-        let is_aws = |p: &Path| p.parent().and_then(Path::parent).is_some_and(|d| d.ends_with("aws"));
-        for f in self.files.iter_mut().filter(|f| is_aws(&f.path)) {
+        let Some(group) = self.addressed.iter().find(|a| a.kind == AddressKind::Aws).cloned() else {
+            return self;
+        };
+        let expires = creds.expiration.map(crate::cache::format_utc).unwrap_or_else(|| "revoked".into());
+        let Ok((config_text, credentials_text)) = static_texts(profile, &region, &expires, creds) else {
+            self.notes.push(format!(
+                "the session of `{}` holds characters an INI file cannot carry unchanged; its profile runs credential_process instead of holding static keys",
+                ini::escape_controls(profile)
+            ));
+            return self;
+        };
+        for f in self.files.iter_mut().filter(|f| f.path.parent() == Some(group.dir.as_path())) {
             if f.path.file_name().is_some_and(|n| n == "config") {
-                f.contents = format!(
-                    "# Written by tfauth. Rewritten on every run; do not edit.\n[profile {profile}]\nregion = {region}\n"
-                );
+                f.contents = config_text.clone();
             } else if f.path.file_name().is_some_and(|n| n == "credentials") {
-                let mut text = format!(
-                    "# Written by tfauth: session credentials, valid until {}.\n[{profile}]\naws_access_key_id = {}\naws_secret_access_key = {}\n",
-                    creds.expiration.map(crate::cache::format_utc).unwrap_or_else(|| "revoked".into()),
-                    creds.access_key_id,
-                    creds.secret_access_key.expose()
-                );
-                if let Some(t) = &creds.session_token {
-                    text.push_str(&format!("aws_session_token = {}\n", t.expose()));
-                }
-                f.contents = text;
+                f.contents = credentials_text.clone();
                 f.secret = true;
             }
         }
+        self.readdress();
         self
     }
+
+    /// Moves the files of every content-addressed directory to `<base>/<h>/`, where `<h>`
+    /// is [`content_address`] of their contents, and points the variables and the other
+    /// files that named the old directory at the new one. Idempotent.
+    pub fn readdress(&mut self) {
+        for i in 0..self.addressed.len() {
+            let Addressed { base, dir: old, .. } = self.addressed[i].clone();
+            let old_s = format!("{}/", old.display());
+            let members: Vec<usize> = (0..self.files.len()).filter(|&j| self.files[j].path.starts_with(&old)).collect();
+            // The hash covers what the files say, with their own directory written the same
+            // way whatever its address was (a file may name a sibling: a credentials JSON
+            // naming its subject token).
+            let mut named: Vec<(String, String)> = members
+                .iter()
+                .map(|&j| {
+                    let f = &self.files[j];
+                    let name = f.path.strip_prefix(&old).unwrap_or(&f.path).to_string_lossy().into_owned();
+                    (name, f.contents.replace(&old_s, "<dir>/"))
+                })
+                .collect();
+            named.sort();
+            let h = content_address(named.iter().map(|(n, c)| (n.as_str(), c.as_bytes())));
+            let new = base.join(&h);
+            if new == old {
+                continue;
+            }
+            let new_s = format!("{}/", new.display());
+            for (j, f) in self.files.iter_mut().enumerate() {
+                if members.contains(&j)
+                    && let Ok(rel) = f.path.strip_prefix(&old)
+                {
+                    f.path = new.join(rel);
+                }
+                if f.contents.contains(&old_s) {
+                    f.contents = f.contents.replace(&old_s, &new_s);
+                }
+            }
+            let old_exact = old.display().to_string();
+            for v in self.set.values_mut() {
+                if *v == old_exact {
+                    *v = new.display().to_string();
+                } else if v.contains(&old_s) {
+                    *v = v.replace(&old_s, &new_s);
+                }
+            }
+            self.addressed[i].dir = new;
+        }
+    }
+}
+
+/// The `--static-credentials` config and credentials texts, or why they cannot be written.
+fn static_texts(
+    profile: &str,
+    region: &str,
+    expires: &str,
+    creds: &crate::cache::Credentials,
+) -> Result<(String, String), ini::Unsafe> {
+    let mut config = Ini::new();
+    config.comment("Written by tfauth. Do not edit: tfauth writes a new directory when anything changes.");
+    config.section(Some("profile"), profile)?.pair("region", region)?;
+    let mut credentials = Ini::new();
+    credentials.comment(&format!("Written by tfauth: session credentials, valid until {expires}."));
+    credentials
+        .section(None, profile)?
+        .pair("aws_access_key_id", &creds.access_key_id)?
+        .pair("aws_secret_access_key", creds.secret_access_key.expose())?;
+    if let Some(t) = &creds.session_token {
+        credentials.pair("aws_session_token", t.expose())?;
+    }
+    Ok((config.render(), credentials.render()))
+}
+
+/// The number of hex characters of a content address.
+pub const ADDRESS_LEN: usize = 16;
+
+/// The first [`ADDRESS_LEN`] hex characters of SHA-256 over the files of a directory, in
+/// the order given: each file's name, a NUL, its length (8 bytes, big-endian), then its
+/// exact bytes. Different contents never share a directory; equal contents always do.
+pub fn content_address<'a>(files: impl IntoIterator<Item = (&'a str, &'a [u8])>) -> String {
+    let mut h = Sha256::new();
+    for (name, bytes) in files {
+        h.update(name.as_bytes());
+        h.update([0]);
+        h.update((bytes.len() as u64).to_be_bytes());
+        h.update(bytes);
+    }
+    h.finalize().iter().take(ADDRESS_LEN / 2).map(|b| format!("{b:02x}")).collect()
+}
+
+/// Which cloud's files a content-addressed directory holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AddressKind {
+    Aws,
+    Gcp,
+}
+
+/// A directory whose files live in `<base>/<h>/` ([`EnvPlan::readdress`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Addressed {
+    pub kind: AddressKind,
+    /// Atmos's directory (`<realm>/aws/<root>`): the addressed ones are inside it.
+    pub base: PathBuf,
+    /// Where its files are now: `base` until addressed, then `base/<h>`.
+    pub dir: PathBuf,
 }
 
 /// Environment changes and files for one identity.
@@ -80,6 +208,9 @@ pub struct EnvPlan {
     /// Names in `set` whose values are secrets (a bearer token): shown redacted everywhere
     /// but in `auth env`, whose job is to print them.
     pub secret_vars: Vec<String>,
+    /// Directories whose files are content-addressed, in the order they are derived (a
+    /// later one's files may name an earlier one's).
+    pub addressed: Vec<Addressed>,
 }
 
 impl EnvPlan {
@@ -129,11 +260,39 @@ pub struct PlanContext {
     /// Absolute path of `atmos-auth-helper`.
     pub helper: PathBuf,
     /// Arguments after `--identity NAME` that let the helper find the same resolved chain.
-    pub helper_args: Vec<String>,
+    pub helper_args: Vec<Arg>,
     /// The stack's `vars.region`, used when no identity in the chain names a region.
-    pub stack_region: Option<String>,
+    pub stack_region: Option<Origin>,
     /// Who the files are written for, for their header comment.
     pub purpose: String,
+}
+
+/// A value and where it came from, for the error that refuses it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Origin {
+    pub value: String,
+    /// What it is: "the region", "the stack name".
+    pub what: String,
+    /// Where it came from: "the stack's vars.region at stacks/dev.yaml:4".
+    pub from: String,
+    /// What to do about it.
+    pub hint: String,
+}
+
+/// One argument of the helper's command line: a flag of ours, or a value with its origin.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Arg {
+    Flag(&'static str),
+    Value(Origin),
+}
+
+impl Arg {
+    pub fn text(&self) -> &str {
+        match self {
+            Arg::Flag(f) => f,
+            Arg::Value(o) => &o.value,
+        }
+    }
 }
 
 /// The base directory for files tfauth writes: `ATMOS_XDG_CONFIG_HOME`, else
@@ -180,12 +339,13 @@ pub fn path_component(name: &str) -> String {
 
 /// Builds the plan for `chain`; `env` is the caller's environment (GitHub Actions'
 /// token variables, the user's own gcloud and az locations).
-pub fn plan(chain: &Chain, ctx: &PlanContext, env: &Env) -> EnvPlan {
+/// A value that cannot be written safely is refused here, before anything is written.
+pub fn plan(chain: &Chain, ctx: &PlanContext, env: &Env) -> Result<EnvPlan, Box<UnsafeValue>> {
     match chain.leaf().cloud() {
         Some(Cloud::Aws) => aws_plan(chain, ctx),
         Some(Cloud::Azure) => super::azure::plan(chain, ctx, env),
         Some(Cloud::Gcp) => super::gcp::plan(chain, ctx, env),
-        None => EnvPlan::default(),
+        None => Ok(EnvPlan::default()),
     }
 }
 
@@ -199,6 +359,7 @@ impl EnvPlan {
         self.files.extend(other.files);
         self.notes.extend(other.notes);
         self.secret_vars.extend(other.secret_vars);
+        self.addressed.extend(other.addressed);
     }
 }
 
@@ -206,43 +367,140 @@ impl EnvPlan {
 /// `vars.region` (where the component deploys), else the provider's (for IAM Identity
 /// Center that is only the portal's region), else us-east-1.
 pub fn aws_region(chain: &Chain, stack_region: Option<&str>) -> String {
-    chain
-        .hops
-        .iter()
-        .rev()
-        .find_map(|h| h.region.clone())
-        .or_else(|| stack_region.map(str::to_string))
-        .or_else(|| match &chain.root {
-            ChainRoot::Provider(p) => p.region().map(str::to_string),
-            ChainRoot::Standalone => None,
-        })
-        .unwrap_or_else(|| "us-east-1".to_string())
+    let stack = stack_region.map(|r| Origin {
+        value: r.to_string(),
+        what: String::new(),
+        from: String::new(),
+        hint: String::new(),
+    });
+    aws_region_from(chain, stack.as_ref()).value
 }
 
-fn aws_plan(chain: &Chain, ctx: &PlanContext) -> EnvPlan {
-    let leaf = chain.leaf();
-    let dir = ctx.realm_dir.join("aws").join(path_component(chain.root_name()));
-    let config = dir.join("config");
-    let credentials = dir.join("credentials");
-    let region = aws_region(chain, ctx.stack_region.as_deref());
+/// [`aws_region`], with where the region came from.
+pub fn aws_region_from(chain: &Chain, stack_region: Option<&Origin>) -> Origin {
+    let fix = |what: &str| format!("set {what} to a region name such as us-east-2");
+    if let Some(h) = chain.hops.iter().rev().find(|h| h.region.is_some()) {
+        let from = format!("the `region` of identity `{}`", ini::escape_controls(&h.name));
+        return Origin {
+            value: h.region.clone().unwrap_or_default(),
+            what: "the region".into(),
+            from,
+            hint: fix("the identity's `region`"),
+        };
+    }
+    if let Some(o) = stack_region {
+        return o.clone();
+    }
+    if let ChainRoot::Provider(p) = &chain.root
+        && let Some(r) = p.region()
+    {
+        let from = format!("the `region` of provider `{}`", ini::escape_controls(&p.name));
+        return Origin { value: r.to_string(), what: "the region".into(), from, hint: fix("the provider's `region`") };
+    }
+    Origin {
+        value: "us-east-1".into(),
+        what: "the region".into(),
+        from: "tfauth's default".into(),
+        hint: String::new(),
+    }
+}
 
-    let mut command = vec![shell_quote(&ctx.helper.to_string_lossy()), "--identity".into(), shell_quote(&leaf.name)];
-    command.extend(ctx.helper_args.iter().map(|a| shell_quote(a)));
-    let header = format!("# Written by tfauth for {}. Rewritten on every run; do not edit.\n", ctx.purpose);
-    let config_text =
-        format!("{header}[profile {}]\ncredential_process = {}\nregion = {region}\n", leaf.name, command.join(" "));
-    let credentials_text =
-        format!("{header}# Intentionally empty: credentials come from credential_process in the config file.\n");
+/// `Err` of `check` on `o`, as the located error of `identity`'s `file`.
+fn refuse(identity: &str, file: &str, o: &Origin, why: ini::Unsafe) -> Box<UnsafeValue> {
+    Box::new(UnsafeValue {
+        identity: identity.to_string(),
+        file: file.to_string(),
+        what: o.what.clone(),
+        value: o.value.clone(),
+        from: o.from.clone(),
+        why,
+        hint: format!("{}; tfauth never writes a value that could add a line to a config file", o.hint),
+    })
+}
+
+/// The identity's name as its profile name, checked.
+pub fn profile_name(identity: &str, file: &str) -> Result<(), Box<UnsafeValue>> {
+    ini::check_name(identity).map_err(|why| {
+        let o = Origin {
+            value: identity.to_string(),
+            what: "the profile name (the identity's name)".into(),
+            from: "its key under auth.identities".into(),
+            hint: "rename the identity using ASCII letters, digits and `-_./@+`: its name is the AWS profile name"
+                .into(),
+        };
+        refuse(identity, file, &o, why)
+    })
+}
+
+/// The AWS config and credentials texts of a profile that runs the helper.
+fn aws_texts(chain: &Chain, ctx: &PlanContext, region: &Origin) -> Result<(String, String), Box<UnsafeValue>> {
+    let leaf = &chain.leaf().name;
+    const FILE: &str = "its AWS config";
+    profile_name(leaf, FILE)?;
+    ini::check_region(&region.value).map_err(|why| refuse(leaf, FILE, region, why))?;
+    let helper = Origin {
+        value: ctx.helper.to_string_lossy().into_owned(),
+        what: "the path of atmos-auth-helper".into(),
+        from: "where tfauth is installed".into(),
+        hint: "install tfauth and atmos-auth-helper in a directory whose path has no control characters, `#` or `;`"
+            .into(),
+    };
+    let mut command = Vec::new();
+    for arg in
+        std::iter::once(Arg::Value(helper)).chain([Arg::Flag("--identity")]).chain(ctx.helper_args.iter().cloned())
+    {
+        if let Arg::Value(o) = &arg {
+            ini::check_value(&o.value).map_err(|why| refuse(leaf, FILE, o, why))?;
+        }
+        command.push(shell_quote(arg.text()));
+        if arg == Arg::Flag("--identity") {
+            command.push(shell_quote(leaf));
+        }
+    }
+    let command = command.join(" ");
+    let header = format!(
+        "Written by tfauth for {}. Do not edit: tfauth writes a new directory when anything changes.",
+        ctx.purpose
+    );
+    let mut config = Ini::new();
+    config.comment(&header);
+    let checked = (|| -> Result<(), ini::Unsafe> {
+        config.section(Some("profile"), leaf)?.pair("credential_process", &command)?.pair("region", &region.value)?;
+        Ok(())
+    })();
+    if let Err(why) = checked {
+        // Every part was checked above; the line as a whole must pass too.
+        let o = Origin {
+            value: command,
+            what: "the credential_process line".into(),
+            from: "the helper's arguments".into(),
+            hint: "report this as a bug".into(),
+        };
+        return Err(refuse(leaf, FILE, &o, why));
+    }
+    let mut credentials = Ini::new();
+    credentials
+        .comment(&header)
+        .comment("Intentionally empty: credentials come from credential_process in the config file.");
+    Ok((config.render(), credentials.render()))
+}
+
+fn aws_plan(chain: &Chain, ctx: &PlanContext) -> Result<EnvPlan, Box<UnsafeValue>> {
+    let leaf = chain.leaf();
+    let base = ctx.realm_dir.join("aws").join(path_component(chain.root_name()));
+    let region = aws_region_from(chain, ctx.stack_region.as_ref());
+    let (config_text, credentials_text) = aws_texts(chain, ctx, &region)?;
+    let (config, credentials) = (base.join("config"), base.join("credentials"));
 
     let mut set = BTreeMap::new();
     set.insert(ev::AWS_CONFIG_FILE.into(), config.display().to_string());
     set.insert(ev::AWS_SHARED_CREDENTIALS_FILE.into(), credentials.display().to_string());
     set.insert(ev::AWS_PROFILE.into(), leaf.name.clone());
-    set.insert(ev::AWS_REGION.into(), region.clone());
-    set.insert(ev::AWS_DEFAULT_REGION.into(), region);
+    set.insert(ev::AWS_REGION.into(), region.value.clone());
+    set.insert(ev::AWS_DEFAULT_REGION.into(), region.value);
     set.insert(ev::AWS_SDK_LOAD_CONFIG.into(), "1".into());
     set.insert(ev::AWS_EC2_METADATA_DISABLED.into(), "true".into());
-    EnvPlan {
+    let mut plan = EnvPlan {
         set,
         clear: ev::AWS_COMPETING.iter().map(|s| s.to_string()).collect(),
         clear_prefixes: ev::AWS_COMPETING_PREFIXES.iter().map(|s| s.to_string()).collect(),
@@ -252,7 +510,10 @@ fn aws_plan(chain: &Chain, ctx: &PlanContext) -> EnvPlan {
         ],
         notes: vec![],
         secret_vars: vec![],
-    }
+        addressed: vec![Addressed { kind: AddressKind::Aws, dir: base.clone(), base }],
+    };
+    plan.readdress();
+    Ok(plan)
 }
 
 /// Quotes `s` for `sh -c` (how SDKs run `credential_process`), only when needed.
@@ -292,6 +553,122 @@ mod tests {
         assert_eq!(shell_quote("a b"), "'a b'");
         assert_eq!(shell_quote("it's"), r"'it'\''s'");
         assert_eq!(shell_quote(""), "''");
+    }
+
+    fn chain_of(src: &str, leaf: &str) -> Chain {
+        use crate::yaml::{LoadContext, Loader};
+        let node = Loader::new(&LoadContext::default()).load_str(src, Path::new("/a.yaml")).unwrap();
+        let (auth, problems) = crate::auth::AuthConfig::parse(Some(&node));
+        assert!(problems.is_empty(), "{problems:?}");
+        crate::identity::chain::build(&auth, leaf).unwrap()
+    }
+
+    const AUTH: &str = "providers: {gh: {kind: github/oidc, region: us-east-2}}\nidentities:\n  acme/net: {kind: aws/assume-role, via: {provider: gh}, principal: {assume_role: \"arn:aws:iam::111111111111:role/a\"}}\n  \"a]b\": {kind: aws/assume-role, via: {provider: gh}, principal: {assume_role: \"arn:aws:iam::111111111111:role/b\"}}\n";
+
+    fn value(v: &str, what: &str) -> Arg {
+        Arg::Value(Origin {
+            value: v.into(),
+            what: what.into(),
+            from: format!("the test's {what}"),
+            hint: "fix it".into(),
+        })
+    }
+
+    fn ctx(component: &str) -> PlanContext {
+        PlanContext {
+            realm_dir: PathBuf::from("/cfg/atmos/r"),
+            helper: PathBuf::from("/opt/bin/atmos-auth-helper"),
+            helper_args: vec![
+                Arg::Flag("--config"),
+                value("/repo/atmos.yaml", "path"),
+                Arg::Flag("--component"),
+                value(component, "component name"),
+            ],
+            stack_region: None,
+            purpose: format!("component {component}"),
+        }
+    }
+
+    #[test]
+    fn aws_files_live_in_a_directory_named_by_their_contents() {
+        let chain = chain_of(AUTH, "acme/net");
+        let plan = plan(&chain, &ctx("vpc"), &Env::default()).unwrap();
+        let config = &plan.files[0];
+        let dir = config.path.parent().unwrap();
+        assert_eq!(dir.parent().unwrap(), Path::new("/cfg/atmos/r/aws/gh"));
+        let h = dir.file_name().unwrap().to_str().unwrap();
+        assert_eq!(h.len(), ADDRESS_LEN);
+        assert!(h.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()), "{h}");
+        assert_eq!(plan.files[1].path, dir.join("credentials"));
+        let mut files: Vec<(&str, &[u8])> =
+            plan.files.iter().map(|f| (f.path.file_name().unwrap().to_str().unwrap(), f.contents.as_bytes())).collect();
+        files.sort();
+        assert_eq!(h, content_address(files), "the hash of exactly the bytes written there");
+        assert_eq!(plan.set[ev::AWS_CONFIG_FILE], config.path.display().to_string());
+        assert_eq!(plan.set[ev::AWS_SHARED_CREDENTIALS_FILE], dir.join("credentials").display().to_string());
+        assert!(config.contents.contains("credential_process = /opt/bin/atmos-auth-helper --identity acme/net --config /repo/atmos.yaml --component vpc\n"), "{}", config.contents);
+
+        // Same run, same bytes, same directory; another component, another directory.
+        let again = super::plan(&chain, &ctx("vpc"), &Env::default()).unwrap();
+        assert_eq!(again, plan);
+        let other = super::plan(&chain, &ctx("dns"), &Env::default()).unwrap();
+        assert_ne!(other.files[0].path.parent(), Some(dir));
+        assert_eq!(other.files[0].path.parent().unwrap().parent(), dir.parent());
+
+        // Static keys: the files move to the directory their new contents address, the
+        // variables follow, and the secret is in the credentials file only.
+        let creds = crate::cache::Credentials {
+            access_key_id: "ASIAEXAMPLE".into(),
+            secret_access_key: crate::secret::Secret::new("s3cr3t"),
+            session_token: Some(crate::secret::Secret::new("tok")),
+            expiration: None,
+            issued: None,
+        };
+        let mut st = plan.clone().with_static_credentials("acme/net", &creds);
+        let sdir = st.files[0].path.parent().unwrap().to_path_buf();
+        assert_ne!(sdir, dir);
+        assert_eq!(sdir.parent(), dir.parent());
+        assert_eq!(st.set[ev::AWS_SHARED_CREDENTIALS_FILE], sdir.join("credentials").display().to_string());
+        assert_eq!(st.set[ev::AWS_CONFIG_FILE], sdir.join("config").display().to_string());
+        assert!(st.files[1].secret && st.files[1].contents.contains("aws_secret_access_key = s3cr3t\n"));
+        assert!(!st.files[0].contents.contains("s3cr3t") && !sdir.display().to_string().contains("s3cr3t"));
+        let before = st.clone();
+        st.readdress();
+        assert_eq!(st, before, "readdressing is idempotent");
+    }
+
+    #[test]
+    fn a_value_that_could_add_a_line_is_refused_with_its_origin() {
+        let chain = chain_of(AUTH, "acme/net");
+        let mut c = ctx("vpc");
+        c.stack_region = Some(Origin {
+            value: "us-east-2\ncredential_process = touch /tmp/x".into(),
+            what: "the region".into(),
+            from: "the stack's vars.region".into(),
+            hint: "set vars.region".into(),
+        });
+        let e = plan(&chain, &c, &Env::default()).unwrap_err();
+        assert_eq!(e.what, "the region");
+        assert_eq!(e.why, ini::Unsafe::Control('\n'));
+        assert!(
+            e.to_string().contains("\"us-east-2\\ncredential_process = touch /tmp/x\" (the stack's vars.region)"),
+            "{e}"
+        );
+        c.stack_region.as_mut().unwrap().value = "us-east-2a".into();
+        assert_eq!(plan(&chain, &c, &Env::default()).unwrap_err().why, ini::Unsafe::NotARegion);
+        c.stack_region.as_mut().unwrap().value = "eu-central-2".into();
+        assert_eq!(plan(&chain, &c, &Env::default()).unwrap().set[ev::AWS_REGION], "eu-central-2");
+
+        // A helper argument (here the component name) and the profile name.
+        let e = plan(&chain, &ctx("vpc\ncredential_process = x"), &Env::default()).unwrap_err();
+        assert_eq!((e.what.as_str(), e.why.clone()), ("component name", ini::Unsafe::Control('\n')));
+        let e = plan(&chain, &ctx("vpc # x"), &Env::default()).unwrap_err();
+        assert_eq!(e.why, ini::Unsafe::CommentChar('#'));
+        let e = plan(&chain_of(AUTH, "a]b"), &ctx("vpc"), &Env::default()).unwrap_err();
+        assert_eq!((e.identity.as_str(), e.why.clone()), ("a]b", ini::Unsafe::NameChar(']')));
+        // Quotes and spaces are quoted for the shell, and read back as they are.
+        let p = plan(&chain, &ctx("it's a b"), &Env::default()).unwrap();
+        assert!(p.files[0].contents.contains(r"--component 'it'\''s a b'"), "{}", p.files[0].contents);
     }
 
     #[test]

@@ -19,7 +19,8 @@
 //! parts that need I/O (the user's ADC, a token held in a variable) are filled in by
 //! [`crate::providers::gcp::materialize`].
 
-use super::env::{EnvPlan, PlanContext, PlannedFile, path_component};
+use super::env::{AddressKind, Addressed, EnvPlan, Origin, PlanContext, PlannedFile, path_component};
+use super::ini::{self, Ini, UnsafeValue};
 use crate::auth::schema::{TokenSource, TokenSourceKind};
 use crate::auth::{IdentityKind, ProviderKind};
 use crate::env_vars::{self as ev, Env};
@@ -299,7 +300,7 @@ pub fn dirs(realm_dir: &Path, t: &Target) -> (PathBuf, PathBuf) {
 
 /// The plan for a GCP chain. Files whose contents need I/O carry a placeholder that
 /// [`crate::providers::gcp::materialize`] replaces.
-pub fn plan(chain: &Chain, ctx: &PlanContext, env: &Env) -> EnvPlan {
+pub fn plan(chain: &Chain, ctx: &PlanContext, env: &Env) -> Result<EnvPlan, Box<UnsafeValue>> {
     let mut plan = EnvPlan {
         clear: ev::GCP_COMPETING.iter().map(|s| s.to_string()).collect(),
         clear_prefixes: ev::GCP_COMPETING_PREFIXES.iter().map(|s| s.to_string()).collect(),
@@ -307,10 +308,13 @@ pub fn plan(chain: &Chain, ctx: &PlanContext, env: &Env) -> EnvPlan {
     };
     let Some(t) = target(chain) else {
         plan.notes.push(format!("identity `{}` has no GCP provider at the root of its chain", chain.leaf().name));
-        return plan;
+        return Ok(plan);
     };
     let (adc_dir, config_dir) = dirs(&ctx.realm_dir, &t);
-    let header = format!("# Written by tfauth for {}. Rewritten on every run; do not edit.\n", ctx.purpose);
+    let header = format!(
+        "Written by tfauth for {}. Do not edit: tfauth writes a new directory when anything changes.",
+        ctx.purpose
+    );
     let mut creds_path = adc_dir.join(ADC_FILE);
     match &t.source {
         Source::Wif { project_number, pool_id, provider_id, token_source } => {
@@ -360,22 +364,7 @@ pub fn plan(chain: &Chain, ctx: &PlanContext, env: &Env) -> EnvPlan {
         ));
     }
 
-    let mut props = String::from(&header);
-    props.push_str("[core]\n");
-    if let Some(p) = &t.project {
-        props.push_str(&format!("project = {p}\n"));
-    }
-    props.push_str("disable_usage_reporting = true\n");
-    if t.region.is_some() || t.zone.is_some() {
-        props.push_str("\n[compute]\n");
-        if let Some(r) = &t.region {
-            props.push_str(&format!("region = {r}\n"));
-        }
-        if let Some(z) = &t.zone {
-            props.push_str(&format!("zone = {z}\n"));
-        }
-    }
-    props.push_str(&format!("\n[auth]\ncredential_file_override = {}\n", creds_path.display()));
+    let props = properties(&t, &header, &creds_path)?;
     plan.files.push(PlannedFile {
         path: config_dir.join("configurations").join(format!("config_{GCLOUD_CONFIGURATION}")),
         contents: props,
@@ -386,6 +375,12 @@ pub fn plan(chain: &Chain, ctx: &PlanContext, env: &Env) -> EnvPlan {
         contents: GCLOUD_CONFIGURATION.to_string(),
         secret: false,
     });
+    // Both directories are content-addressed: the credentials first, since the gcloud
+    // properties name their file.
+    if plan.files.iter().any(|f| f.path.starts_with(&adc_dir)) {
+        plan.addressed.push(Addressed { kind: AddressKind::Gcp, base: adc_dir.clone(), dir: adc_dir.clone() });
+    }
+    plan.addressed.push(Addressed { kind: AddressKind::Gcp, base: config_dir.clone(), dir: config_dir.clone() });
 
     let set: &mut BTreeMap<String, String> = &mut plan.set;
     set.insert(ev::GOOGLE_APPLICATION_CREDENTIALS.into(), creds_path.display().to_string());
@@ -406,7 +401,73 @@ pub fn plan(chain: &Chain, ctx: &PlanContext, env: &Env) -> EnvPlan {
             set.insert(k.into(), z.clone());
         }
     }
-    plan
+    plan.readdress();
+    Ok(plan)
+}
+
+/// gcloud's properties for the isolated configuration, every value checked.
+fn properties(t: &Target, header: &str, creds_path: &Path) -> Result<String, Box<UnsafeValue>> {
+    const FILE: &str = "its gcloud configuration";
+    let origin = |what: &str, value: &str, from: &str, hint: &str| Origin {
+        value: value.to_string(),
+        what: what.to_string(),
+        from: from.to_string(),
+        hint: hint.to_string(),
+    };
+    let id = ini::escape_controls(&t.identity);
+    let chain_from = format!("the chain of identity `{id}`");
+    let mut values: Vec<(&'static str, &'static str, Origin)> = Vec::new();
+    if let Some(p) = &t.project {
+        values.push(("core", "project", origin("the project", p, &chain_from, "set `project_id` to a GCP project id")));
+    }
+    values.push(("core", "disable_usage_reporting", origin("a setting", "true", "tfauth", "")));
+    if let Some(r) = &t.region {
+        values.push((
+            "compute",
+            "region",
+            origin("the region", r, &chain_from, "set `region` to a GCP region such as us-central1"),
+        ));
+    }
+    if let Some(z) = &t.zone {
+        values.push((
+            "compute",
+            "zone",
+            origin("the zone", z, &chain_from, "set `zone` to a GCP zone such as us-central1-a"),
+        ));
+    }
+    let path = creds_path.display().to_string();
+    values.push((
+        "auth",
+        "credential_file_override",
+        origin(
+            "the credentials path",
+            &path,
+            "the credentials file's location (HOME, XDG_CONFIG_HOME or GOOGLE_APPLICATION_CREDENTIALS)",
+            "use a config directory whose path has no control characters, `#` or `;`",
+        ),
+    ));
+    let mut doc = Ini::new();
+    doc.comment(header);
+    let mut current = "";
+    for (section, key, o) in &values {
+        let refuse = |why| {
+            Box::new(UnsafeValue {
+                identity: t.identity.clone(),
+                file: FILE.into(),
+                what: o.what.clone(),
+                value: o.value.clone(),
+                from: o.from.clone(),
+                why,
+                hint: format!("{}; tfauth never writes a value that could add a line to a config file", o.hint),
+            })
+        };
+        if *section != current {
+            doc.section(None, section).map_err(refuse)?;
+            current = section;
+        }
+        doc.pair(key, &o.value).map_err(refuse)?;
+    }
+    Ok(doc.render())
 }
 
 fn pretty(v: &Value) -> String {

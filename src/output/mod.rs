@@ -8,4 +8,5 @@ pub mod describe;
 pub mod env;
 pub mod envfmt;
 pub mod gcp;
+pub mod ini;
 pub mod list;
