@@ -19,6 +19,7 @@ mod sso_login;
 mod support;
 mod terraform_run;
 mod wire;
+mod workspaces;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;

@@ -39,6 +39,8 @@ pub const XDG_CONFIG_HOME: &str = "XDG_CONFIG_HOME";
 pub const HOME: &str = "HOME";
 /// Executable search path.
 pub const PATH: &str = "PATH";
+/// The Terraform workspace: set by tfauth on the exec'd terraform of a stack run.
+pub const TF_WORKSPACE: &str = "TF_WORKSPACE";
 
 // What an AWS identity sets in the child's environment (CONTRACT A5).
 pub const AWS_CONFIG_FILE: &str = "AWS_CONFIG_FILE";

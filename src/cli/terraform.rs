@@ -7,8 +7,10 @@
 //! `workspace list`); everything else goes to terraform in its original order. Without a
 //! stack, the call passes straight through to the real terraform (never to tfauth itself).
 //!
-//! A stack run: resolve → [`crate::run::plan`] (files, steps, command) → authenticate →
-//! write the files → run init and the workspace selection → exec terraform.
+//! A stack run: resolve → [`crate::run::plan`] (files, steps, command) → lock the
+//! component directory ([`crate::run::lock`]) → authenticate → write the files → run init
+//! and the workspace selection → exec terraform with `TF_WORKSPACE`, which inherits the
+//! lock and holds it until it exits. `--dry-run` and a passthrough take no lock.
 
 use super::{Ctx, identity_flag};
 use crate::error::Error;
@@ -178,6 +180,15 @@ pub fn run(args: Vec<OsString>, ctx: &Ctx) -> Result<i32, Error> {
     // Refuse before anything else: a hand-written file is cheaper to report than a login.
     crate::run::files::check(&run_plan.files, tf.run.force)?;
     let terraform = terraform?;
+    // One run at a time in this directory, from before the files are written until the
+    // exec'd terraform exits. Taken before authenticating, so a run that waited gets its
+    // credentials (static ones included) when it starts, and writes no config while the
+    // other run's terraform reads it.
+    let lock = if run_plan.needs_lock() {
+        Some(crate::run::lock::DirLock::acquire(&ctx.env, &run_plan.dir, &comp.stack)?)
+    } else {
+        None
+    };
     let auth_plan = match &res.selection {
         Selection::Identity { name, .. } => Some(super::authenticate(&res, plan, name, tf.static_credentials, ctx)?),
         Selection::Disabled { .. } | Selection::NoneConfigured => None,
@@ -191,7 +202,16 @@ pub fn run(args: Vec<OsString>, ctx: &Ctx) -> Result<i32, Error> {
     if let Some(code) = crate::run::steps::run(&terraform, &run_plan.steps, &run_plan.dir, &child_env)? {
         return Ok(code);
     }
-    crate::exec::exec(terraform, &run_plan.command, &run_plan.dir, &child_env)
+    let command_env = run_plan.command_env(&child_env);
+    if let Some(lock) = &lock {
+        // The lock's descriptor stays open across the exec: terraform holds the lock
+        // until it exits, and the OS releases it then.
+        let fd = lock
+            .keep_across_exec()
+            .map_err(|source| crate::run::RunError::Write { path: lock.path().to_path_buf(), source })?;
+        tracing::debug!("terraform inherits the lock {} as fd {fd}", lock.path().display());
+    }
+    crate::exec::exec(terraform, &run_plan.command, &run_plan.dir, &command_env)
 }
 
 /// No stack: run the real terraform with the same words, in the same directory.
@@ -297,6 +317,17 @@ fn dry_run_text(
         }
     }
     out.push_str(&format!("  {}. {}   (exec)\n", n + 1, words(terraform, &run.command)));
+    if let Some(ws) = &run.workspace {
+        out.push_str(&format!("     with TF_WORKSPACE={ws}\n"));
+    }
+    if run.needs_lock()
+        && let Ok(lock) = crate::run::lock::lock_path(env, &run.dir)
+    {
+        out.push_str(&format!(
+            "  lock: {} (one run at a time in this directory: from the files until terraform exits)\n",
+            lock.display()
+        ));
+    }
     for note in &run.notes {
         out.push_str(&format!("  note: {note}\n"));
     }

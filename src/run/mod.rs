@@ -6,9 +6,20 @@
 //! [`plan`] works all of that out from the resolved component, the `components.terraform`
 //! settings and the command line, without touching the disk, so `--dry-run` prints exactly
 //! what a run does. [`files`] writes the generated files (atomically, never over a file
-//! tfauth did not write unless forced); [`steps`] runs the preliminary commands.
+//! tfauth did not write unless forced); [`steps`] runs the preliminary commands; [`lock`]
+//! makes the runs of one component directory take turns, from the files to the end of the
+//! exec'd terraform (two stacks of one component share that directory's files and its
+//! `.terraform`).
+//!
+//! The workspace is selected by a step and also passed to the exec'd terraform as
+//! `TF_WORKSPACE` ([`RunPlan::command_env`]), so the command never depends on what
+//! `.terraform/environment` says when it starts. The steps up to the selection run without
+//! it: Terraform 1.0.3 refuses `workspace select` while `TF_WORKSPACE` is set (exit 1,
+//! "The selected workspace is currently overridden using the TF_WORKSPACE environment
+//! variable"), even to the same name.
 
 pub mod files;
+pub mod lock;
 pub mod steps;
 
 use crate::config::TerraformSettings;
@@ -63,6 +74,11 @@ impl RunError {
             RunError::WouldOverwrite { .. } => "tfauth marks the files it generates and replaces only those; move \
                  or delete this one (an old atmos run may have left it), or pass --force to replace it"
                 .into(),
+            RunError::Write { path, .. } if path.extension().is_some_and(|e| e == "lock") => format!(
+                "tfauth locks the component directory through this file, under its cache home \
+                 (XDG_CACHE_HOME, else ~/.cache): check that {} is yours and writable",
+                path.parent().map(|d| d.display().to_string()).unwrap_or_default()
+            ),
             RunError::Write { .. } => "check that the component directory is writable".into(),
             RunError::Spawn { .. } => "check that terraform is an executable for this machine".into(),
         })
@@ -101,11 +117,14 @@ pub struct Step {
     pub argv: Vec<OsString>,
     /// Run instead when `argv` fails (`workspace new` after `workspace select`).
     pub otherwise: Option<Vec<OsString>>,
+    /// The workspace this step selects: the steps after it run with `TF_WORKSPACE` set to
+    /// it (this one and those before it without, as terraform refuses to select then).
+    pub selects: Option<String>,
 }
 
 impl Step {
     fn new(words: &[&str]) -> Step {
-        Step { argv: words.iter().map(OsString::from).collect(), otherwise: None }
+        Step { argv: words.iter().map(OsString::from).collect(), otherwise: None, selects: None }
     }
 }
 
@@ -122,6 +141,25 @@ pub struct RunPlan {
     pub workspace: Option<String>,
     /// Why a step was left out, for `--dry-run` and `-v`.
     pub notes: Vec<String>,
+}
+
+impl RunPlan {
+    /// The environment of the exec'd command: `env` (the steps'), plus `TF_WORKSPACE` when
+    /// a step selected the workspace, so terraform runs in this stack's workspace even if
+    /// `.terraform/environment` changed after the selection.
+    pub fn command_env(&self, env: &crate::exec::ChildEnv) -> crate::exec::ChildEnv {
+        let mut env = env.clone();
+        if let Some(ws) = &self.workspace {
+            env.set(crate::env_vars::TF_WORKSPACE, ws);
+        }
+        env
+    }
+
+    /// Whether the run touches the component directory (writes files or runs steps), and
+    /// so must hold its [`lock`]. `version`, `fmt` and `-help` do neither.
+    pub fn needs_lock(&self) -> bool {
+        !self.files.is_empty() || !self.steps.is_empty()
+    }
 }
 
 /// Subcommands whose first word after them is a subcommand of their own.
@@ -250,12 +288,17 @@ pub fn plan(
             out.notes.push("components.terraform.workspaces_enabled is false: no workspace selected".into());
         } else if c.backend_type.as_deref() == Some("http") {
             out.notes.push("the http backend has no workspaces: none selected".into());
-        } else if let Some(tfw) = env.get("TF_WORKSPACE") {
+        } else if let Some(tfw) = env.get(crate::env_vars::TF_WORKSPACE) {
             out.notes.push(format!("TF_WORKSPACE={tfw} is set and chooses the workspace; `{workspace}` not selected"));
+        } else if let Some((_, tfw)) = out.env.iter().find(|(k, _)| k == crate::env_vars::TF_WORKSPACE) {
+            out.notes.push(format!(
+                "the component's env sets TF_WORKSPACE={tfw}, which chooses the workspace; `{workspace}` not selected"
+            ));
         } else {
             out.steps.push(Step {
                 argv: ["workspace", "select", &workspace].iter().map(OsString::from).collect(),
                 otherwise: Some(["workspace", "new", &workspace].iter().map(OsString::from).collect()),
+                selects: Some(workspace.clone()),
             });
             out.workspace = Some(workspace.clone());
         }
@@ -562,6 +605,41 @@ mod tests {
         let p = run(&c, "plan", "-out=mine", RunOptions { skip_init: true, ..Default::default() });
         assert_eq!(argv(&p), "plan -var-file=plat-use2-dev-app.terraform.tfvars.json -out=mine");
         assert!(p.steps.is_empty());
+    }
+
+    #[test]
+    fn the_command_runs_with_tf_workspace_unless_the_user_or_the_stack_chooses_it() {
+        use crate::exec::ChildEnv;
+        let c = comp("app", "app", serde_json::json!({}));
+        let p = run(&c, "plan", "", RunOptions::default());
+        assert_eq!(p.steps[1].selects.as_deref(), Some("plat-use2-dev"));
+        assert!(p.steps[0].selects.is_none());
+        let base = ChildEnv { set: vec![("AWS_PROFILE".into(), "x".into())], remove: vec!["TF_WORKSPACE".into()] };
+        let env = p.command_env(&base);
+        assert_eq!(
+            env.set,
+            [("AWS_PROFILE".to_string(), "x".to_string()), ("TF_WORKSPACE".to_string(), "plat-use2-dev".to_string())]
+        );
+        assert!(env.remove.is_empty());
+        assert!(p.needs_lock());
+        // The user's TF_WORKSPACE: no selection, and nothing added.
+        let user = Env::from_pairs([("TF_WORKSPACE", "mine")]);
+        let p = plan(&c, &settings(), &["plan".into()], &[], &RunOptions::default(), &user).unwrap();
+        assert!(p.workspace.is_none() && p.steps.len() == 1);
+        assert_eq!(p.command_env(&ChildEnv::default()), ChildEnv::default());
+        // The component's env: the same, with a note saying where it came from.
+        let mut c2 = comp("app", "app", serde_json::json!({}));
+        c2.env = node(serde_json::json!({"TF_WORKSPACE": "from-stack"}));
+        let p = run(&c2, "plan", "", RunOptions::default());
+        assert!(p.workspace.is_none() && p.steps.len() == 1, "{:?}", p.steps);
+        assert!(p.notes.iter().any(|n| n.contains("component's env sets TF_WORKSPACE=from-stack")), "{:?}", p.notes);
+        // No selection (--skip-init, `workspace list`): no TF_WORKSPACE either.
+        let p = run(&c, "plan", "", RunOptions { skip_init: true, ..Default::default() });
+        assert!(p.command_env(&ChildEnv::default()).set.is_empty());
+        assert!(p.needs_lock(), "the varfile is still written");
+        let p = run(&c, "workspace list", "", RunOptions::default());
+        assert!(p.command_env(&ChildEnv::default()).set.is_empty());
+        assert!(!run(&c, "version", "", RunOptions::default()).needs_lock());
     }
 
     #[test]

@@ -4,6 +4,10 @@
 //! command's output (`tfauth output -json app -s S | jq` works). While a child runs,
 //! tfauth ignores SIGINT and SIGTERM: the terminal delivers Ctrl-C to terraform too, which
 //! stops cleanly, and tfauth then exits with terraform's status.
+//!
+//! The steps up to and including the workspace selection run without `TF_WORKSPACE`
+//! (terraform refuses `workspace select` while it is set); the steps after it run with
+//! `TF_WORKSPACE` set to the selected workspace, as the exec'd command does.
 
 use super::{RunError, Step};
 use crate::exec::ChildEnv;
@@ -14,7 +18,12 @@ use std::process::{Command, ExitStatus, Stdio};
 /// Runs the steps in order. `Ok(None)` when all succeeded; `Ok(Some(code))` with the exit
 /// code to end with when one failed (its output has been shown).
 pub fn run(program: &Path, steps: &[Step], dir: &Path, env: &ChildEnv) -> Result<Option<i32>, RunError> {
+    let mut selected = env.clone();
     for step in steps {
+        let env = &selected.clone();
+        if let Some(ws) = &step.selects {
+            selected.set(crate::env_vars::TF_WORKSPACE, ws);
+        }
         match step.otherwise.as_ref() {
             None => {
                 let status = child(program, &step.argv, dir, env, false)?.0;
@@ -121,5 +130,27 @@ impl Drop for IgnoreSignals {
             libc::signal(libc::SIGINT, self.old[0]);
             libc::signal(libc::SIGTERM, self.old[1]);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_steps_after_the_selection_get_tf_workspace() {
+        let t = tempfile::tempdir().unwrap();
+        let log = t.path().join("log");
+        // `sh -c SCRIPT NAME`: no executable is written, so no ETXTBSY from parallel tests.
+        let script = format!("echo \"$0|${{TF_WORKSPACE-unset}}\" >> '{}'", log.display());
+        let step = |name: &str| Step {
+            argv: ["-c", script.as_str(), name].iter().map(OsString::from).collect(),
+            otherwise: None,
+            selects: None,
+        };
+        let select = Step { selects: Some("ws".into()), ..step("select") };
+        let steps = [step("init"), select, step("after")];
+        assert_eq!(run(Path::new("/bin/sh"), &steps, t.path(), &ChildEnv::default()).unwrap(), None);
+        assert_eq!(std::fs::read_to_string(&log).unwrap(), "init|unset\nselect|unset\nafter|ws\n");
     }
 }
