@@ -539,22 +539,33 @@ fn remove_cloud_files(realm_dir: &std::path::Path, chain: &crate::identity::Chai
         .collect()
 }
 
-/// The isolated profile files under `aws_dir/<root>/` whose profile is `identity`.
+/// The isolated profile files whose profile is `identity`: `aws_dir/<root>/<h>/` (one
+/// directory per distinct set of files, see [`crate::output::env`]), and `aws_dir/<root>/`
+/// as earlier versions wrote them. Never through a symlink.
 fn remove_profile_files(aws_dir: &std::path::Path, identity: &str) -> Vec<String> {
     let mut out = Vec::new();
-    let Ok(roots) = std::fs::read_dir(aws_dir) else { return out };
     let header = format!("[profile {identity}]");
-    for root in roots.flatten() {
-        let config = root.path().join("config");
-        let mine = std::fs::read_to_string(&config).is_ok_and(|t| t.lines().any(|l| l.trim() == header));
-        if mine {
+    let is_dir = |p: &std::path::Path| std::fs::symlink_metadata(p).is_ok_and(|m| m.is_dir());
+    let subdirs = |d: &std::path::Path| -> Vec<std::path::PathBuf> {
+        std::fs::read_dir(d).map(|r| r.flatten().map(|e| e.path()).filter(|p| is_dir(p)).collect()).unwrap_or_default()
+    };
+    for root in subdirs(aws_dir) {
+        for dir in std::iter::once(root.clone()).chain(subdirs(&root)) {
+            let mine = crate::fsutil::read_private(&dir.join("config"), crate::cache::ENTRY_CAP)
+                .ok()
+                .flatten()
+                .is_some_and(|t| String::from_utf8_lossy(&t).lines().any(|l| l.trim() == header));
+            if !mine {
+                continue;
+            }
             for f in ["config", "credentials"] {
-                if std::fs::remove_file(root.path().join(f)).is_ok() {
-                    out.push(format!("profile file {}", root.path().join(f).display()));
+                if std::fs::remove_file(dir.join(f)).is_ok() {
+                    out.push(format!("profile file {}", dir.join(f).display()));
                 }
             }
-            let _ = std::fs::remove_dir(root.path());
+            let _ = std::fs::remove_dir(&dir);
         }
+        let _ = std::fs::remove_dir(&root);
     }
     out
 }

@@ -65,9 +65,16 @@ fn describe_component_json_has_the_contract_paths_and_environment() {
         .collect();
     assert_eq!(chain, ["acme-sso", "plat-dev/terraform", "acme/network"]);
     let realm = expected_realm(&examples_dir());
-    let dir = sb.home().join(".config/atmos").join(&realm).join("aws/acme-sso");
+    let root = sb.home().join(".config/atmos").join(&realm).join("aws/acme-sso");
     let set = &doc["environment"]["set"];
-    assert_eq!(set["AWS_CONFIG_FILE"], dir.join("config").display().to_string());
+    // `<root>/<h>/`: a directory addressed by the files' contents, so concurrent runs of
+    // other components never share one (issue 14).
+    let config = std::path::PathBuf::from(set["AWS_CONFIG_FILE"].as_str().unwrap());
+    let dir = config.parent().unwrap().to_path_buf();
+    assert_eq!(dir.parent().unwrap(), root);
+    let h = dir.file_name().unwrap().to_str().unwrap();
+    assert!(h.len() == 16 && h.bytes().all(|b| b.is_ascii_hexdigit()), "{h}");
+    assert_eq!(config, dir.join("config"));
     assert_eq!(set["AWS_SHARED_CREDENTIALS_FILE"], dir.join("credentials").display().to_string());
     assert_eq!(set["AWS_PROFILE"], "acme/network");
     assert_eq!(set["AWS_REGION"], "us-east-2", "the stack's region, not the SSO portal's");
