@@ -147,41 +147,16 @@ impl DirLock {
     }
 }
 
-/// Opens (creating) the lock file: the directory 0700 through fsutil, the file 0600,
-/// `O_NOFOLLOW`, no truncation, and only a regular file of this user's.
+/// Opens (creating) the lock file through [`crate::fsutil`]: the directory checked and
+/// made 0700, the file opened relative to its descriptor with `O_NOFOLLOW`, created
+/// `O_EXCL` 0600 when missing, never truncated, and only a regular file of this user's
+/// (a wider one of ours is tightened).
 fn open(path: &Path) -> Result<File, RunError> {
-    use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
-    let err = |source| RunError::Write { path: path.to_path_buf(), source };
     let dir = path.parent().expect("the lock path has a directory");
-    crate::fsutil::create_private_dir(dir).map(drop).map_err(|source| RunError::Write { path: dir.into(), source })?;
-    let file = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .mode(0o600)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_NOCTTY)
-        .open(path)
-        .map_err(|e| {
-            if e.raw_os_error() == Some(libc::ELOOP) {
-                err(std::io::Error::other("it is a symbolic link, which tfauth does not follow"))
-            } else {
-                err(e)
-            }
-        })?;
-    let meta = file.metadata().map_err(err)?;
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    let me = unsafe { libc::geteuid() };
-    if !meta.is_file() {
-        return Err(err(std::io::Error::other("it is not a regular file")));
-    }
-    if meta.uid() != me {
-        return Err(err(std::io::Error::other(format!("it is owned by uid {}, not by you (uid {me})", meta.uid()))));
-    }
-    if meta.mode() & 0o077 != 0 {
-        file.set_permissions(std::fs::Permissions::from_mode(0o600)).map_err(err)?;
-    }
-    Ok(file)
+    let name = path.file_name().and_then(|n| n.to_str()).expect("the lock file's name is hex");
+    let private =
+        crate::fsutil::create_private_dir(dir).map_err(|source| RunError::Write { path: dir.into(), source })?;
+    private.lock_file(name).map_err(|source| RunError::Write { path: path.to_path_buf(), source })
 }
 
 /// The holder recorded in the lock file, if it can be read (it is only informational).
@@ -264,8 +239,10 @@ mod tests {
         std::fs::write(&target, "keep").unwrap();
         std::os::unix::fs::symlink(&target, &p).unwrap();
         let err = DirLock::acquire(&env, t.path(), "s").unwrap_err();
-        assert!(matches!(&err, RunError::Write { path, .. } if path == &p), "{err:?}");
-        assert!(format!("{:?}", std::error::Error::source(&err)).contains("symbolic link"), "{err:?}");
+        let RunError::Write { path, source } = &err else { panic!("{err:?}") };
+        assert_eq!(path, &p);
+        assert!(matches!(crate::fsutil::TrustError::of(source), Some(crate::fsutil::TrustError::Symlink { .. })));
+        assert!(err.hint().unwrap().contains("remove the link"), "{:?}", err.hint());
         assert_eq!(std::fs::read_to_string(&target).unwrap(), "keep", "the link's target is untouched");
         std::fs::remove_file(&p).unwrap();
         std::fs::write(&p, "").unwrap();
