@@ -57,6 +57,12 @@ impl EnvPlan {
                 None => crate::fsutil::write_private_atomic(&f.path, f.contents.as_bytes())?,
             }
         }
+        for a in &self.addressed {
+            let removed = sweep_stale(&a.base, &a.dir, std::time::SystemTime::now());
+            if removed > 0 {
+                tracing::debug!("removed {removed} directories in {} that no run had written for long", a.base.display());
+            }
+        }
         Ok(())
     }
 
@@ -137,6 +143,47 @@ impl EnvPlan {
             self.addressed[i].dir = new;
         }
     }
+}
+
+/// How long an addressed directory that no run writes any more is kept when it holds
+/// session keys (`--static-credentials`): longer than any session STS issues, so the keys
+/// in it have expired and no running terraform can still be using them.
+pub const KEEP_KEYS: std::time::Duration = std::time::Duration::from_secs(36 * 3600);
+/// ... and when it holds only a `credential_process` profile: far longer than any run.
+pub const KEEP_PROFILES: std::time::Duration = std::time::Duration::from_secs(30 * 24 * 3600);
+
+/// Removes the addressed directories in `base` other than `keep` that no run has written
+/// for [`KEEP_KEYS`] (they hold keys) or [`KEEP_PROFILES`] (they do not). Every run
+/// rewrites its own directory's files, so their age is the time since the last run that
+/// used them. Best effort, in a directory already checked to be the user's; links and
+/// anything but tfauth's addressed directories are left alone. Returns how many went.
+pub fn sweep_stale(base: &Path, keep: &Path, now: std::time::SystemTime) -> usize {
+    let Ok(Some(dir)) = crate::fsutil::PrivateDir::open(base) else { return 0 };
+    let is_address = |n: &str| n.len() == ADDRESS_LEN && n.bytes().all(|b| b.is_ascii_hexdigit());
+    let mut removed = 0;
+    for name in dir.names().unwrap_or_default().into_iter().filter(|n| is_address(n)) {
+        let sub = base.join(&name);
+        if sub == keep || !std::fs::symlink_metadata(&sub).is_ok_and(|m| m.is_dir()) {
+            continue;
+        }
+        let Ok(files) = std::fs::read_dir(&sub) else { continue };
+        let files: Vec<(PathBuf, std::fs::Metadata)> =
+            files.flatten().filter_map(|e| Some((e.path(), std::fs::symlink_metadata(e.path()).ok()?))).collect();
+        if files.iter().any(|(_, m)| !m.is_file()) {
+            continue;
+        }
+        let newest = files.iter().filter_map(|(_, m)| m.modified().ok()).max();
+        let holds_keys = crate::fsutil::read_private(&sub.join("credentials"), crate::cache::ENTRY_CAP)
+            .ok()
+            .flatten()
+            .is_some_and(|t| String::from_utf8_lossy(&t).contains("aws_access_key_id"));
+        let keep_for = if holds_keys { KEEP_KEYS } else { KEEP_PROFILES };
+        let stale = newest.is_none_or(|t| now.duration_since(t).is_ok_and(|age| age > keep_for));
+        if stale && files.iter().all(|(p, _)| std::fs::remove_file(p).is_ok()) && std::fs::remove_dir(&sub).is_ok() {
+            removed += 1;
+        }
+    }
+    removed
 }
 
 /// The `--static-credentials` config and credentials texts, or why they cannot be written.
@@ -527,6 +574,37 @@ pub fn shell_quote(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn stale_addressed_directories_go_keys_first_and_links_stay() {
+        use std::time::{Duration, SystemTime};
+        let t = tempfile::tempdir().unwrap();
+        let base = t.path().join("aws/acme-sso");
+        let dir = |h: &str, creds: &str, age: Duration| {
+            let d = base.join(h);
+            std::fs::create_dir_all(&d).unwrap();
+            for (name, text) in [("config", "[profile a]\n"), ("credentials", creds)] {
+                let f = std::fs::File::create(d.join(name)).unwrap();
+                std::io::Write::write_all(&mut &f, text.as_bytes()).unwrap();
+                f.set_modified(SystemTime::now() - age).unwrap();
+            }
+            d
+        };
+        let keys = "[a]\naws_access_key_id = ASIA\n";
+        let day = Duration::from_secs(24 * 3600);
+        let current = dir("00000000000000aa", keys, 100 * day);
+        let old_keys = dir("00000000000000bb", keys, 2 * day);
+        let young_keys = dir("00000000000000cc", keys, Duration::from_secs(3600));
+        let old_profile = dir("00000000000000dd", "# empty\n", 31 * day);
+        let week_profile = dir("00000000000000ee", "# empty\n", 7 * day);
+        std::os::unix::fs::symlink(t.path(), base.join("00000000000000ff")).unwrap();
+        std::fs::create_dir_all(base.join("not-an-address")).unwrap();
+        assert_eq!(sweep_stale(&base, &current, SystemTime::now()), 2);
+        assert!(current.exists(), "the run's own directory is never removed");
+        assert!(!old_keys.exists() && !old_profile.exists());
+        assert!(young_keys.exists() && week_profile.exists());
+        assert!(base.join("00000000000000ff").exists() && base.join("not-an-address").exists());
+    }
 
     #[test]
     fn realm_is_stable_and_case_folded() {
