@@ -281,3 +281,31 @@ fn a_second_run_waits_for_the_first_to_exit_and_dry_runs_and_passthrough_do_not(
         "the second run's init came after the first run's plan exited:\n{calls}"
     );
 }
+
+#[test]
+fn a_run_started_from_inside_terraform_for_the_same_directory_fails_instead_of_waiting_for_itself() {
+    let bed = Bed::new();
+    let bin = bed.dir.path().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    // A terraform whose plan, like a `local-exec`, runs tfauth for the same component in
+    // another stack, and records how that ended.
+    std::fs::write(
+        bin.join("terraform"),
+        format!(
+            "#!/bin/sh\nif [ \"$1\" = plan ] && [ -z \"$NESTED\" ]; then\n  NESTED=1 timeout 60 {TFAUTH} plan app -s plat-use2-staging > /dev/null 2> \"$PROBE.err\"\n  echo $? > \"$PROBE\"\nfi\nexit 0\n"
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(bin.join("terraform"), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let probe = bed.dir.path().join("probe");
+    let started = std::time::Instant::now();
+    let o = run(standin_cmd(&bed, &bin, &probe, &["plan", "app", "-s", "plat-use2-dev"]));
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(started.elapsed() < std::time::Duration::from_secs(30), "took {:?}", started.elapsed());
+    let code = std::fs::read_to_string(&probe).unwrap();
+    let err = std::fs::read_to_string(bed.dir.path().join("probe.err")).unwrap();
+    assert_eq!(code.trim(), "70", "{err}");
+    assert!(err.contains("the tfauth run this one was started from"), "{err}");
+    assert!(err.contains("hint: "), "{err}");
+}

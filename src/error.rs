@@ -58,9 +58,14 @@ impl Error {
             Error::Exec(_) => exit::UNAVAILABLE,
             Error::Provider(e) => e.exit_code(),
             Error::Cache(crate::cache::CacheError::LockTimeout { .. }) => exit::TEMPFAIL,
+            Error::Cache(crate::cache::CacheError::Io { .. }) => exit::IOERR,
             Error::Cache(_) => exit::SOFTWARE,
             Error::Run(crate::run::RunError::WouldOverwrite { .. }) => exit::CANTCREAT,
+            Error::Run(crate::run::RunError::Write { source, .. }) if crate::fsutil::TrustError::of(source).is_some() => {
+                exit::IOERR
+            }
             Error::Run(crate::run::RunError::Write { .. }) => exit::CANTCREAT,
+            Error::Run(crate::run::RunError::LockedByAncestor { .. }) => exit::SOFTWARE,
             Error::Run(crate::run::RunError::Spawn { .. }) => exit::UNAVAILABLE,
             Error::Run(_) => exit::DATAERR,
             Error::Portal(e) => e.exit_code(),

@@ -80,6 +80,9 @@ impl DirLock {
             Err(std::fs::TryLockError::WouldBlock) => {
                 let holder = read_holder(&path);
                 let shown = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
+                if let Some(h) = holder.as_ref().filter(|h| crate::cache::is_ancestor(h.pid)) {
+                    return Err(RunError::LockedByAncestor { dir: shown, holder: h.pid });
+                }
                 match holder {
                     Some(h) => eprintln!(
                         "tfauth: waiting for another tfauth run in {} (stack {}, pid {})",

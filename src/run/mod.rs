@@ -52,6 +52,10 @@ pub enum RunError {
         #[source]
         source: std::io::Error,
     },
+    /// The component's lock is held by this process's own ancestor: a tfauth run started
+    /// from inside the terraform it runs (a `local-exec`), which would wait for itself.
+    #[error("{} is locked by process {holder}, the tfauth run this one was started from", .dir.display())]
+    LockedByAncestor { dir: PathBuf, holder: u32 },
     #[error("cannot run {step}")]
     Spawn {
         step: String,
@@ -71,6 +75,9 @@ impl RunError {
             RunError::Workspace { .. } => {
                 "fix metadata.terraform_workspace / terraform_workspace_pattern / terraform_workspace_template".into()
             }
+            RunError::LockedByAncestor { .. } => "a run of a component cannot start a run of the same component \
+                 directory (it would wait for itself): run it after, or from another checkout"
+                .into(),
             RunError::WouldOverwrite { .. } => "tfauth marks the files it generates and replaces only those; move \
                  or delete this one (an old atmos run may have left it), or pass --force to replace it"
                 .into(),
@@ -148,8 +155,8 @@ pub struct RunPlan {
 
 impl RunPlan {
     /// The environment of the exec'd command: `env` (the steps'), plus `TF_WORKSPACE` when
-    /// a step selected the workspace, so terraform runs in this stack's workspace even if
-    /// `.terraform/environment` changed after the selection.
+    /// a step selected the workspace (or `--skip-init` skipped the selection), so terraform
+    /// runs in this stack's workspace even if `.terraform/environment` changed since.
     pub fn command_env(&self, env: &crate::exec::ChildEnv) -> crate::exec::ChildEnv {
         let mut env = env.clone();
         if let Some(ws) = &self.workspace {
@@ -286,7 +293,7 @@ pub fn plan(
     }
     let workspace = workspace(c)?;
     let manages_workspaces = sub == "workspace" && subcommand.len() > 1;
-    if !opts.skip_init && !manages_workspaces {
+    if !manages_workspaces {
         if !settings.workspaces_enabled {
             out.notes.push("components.terraform.workspaces_enabled is false: no workspace selected".into());
         } else if c.backend_type.as_deref() == Some("http") {
@@ -297,6 +304,11 @@ pub fn plan(
             out.notes.push(format!(
                 "the component's env sets TF_WORKSPACE={tfw}, which chooses the workspace; `{workspace}` not selected"
             ));
+        } else if opts.skip_init {
+            // No selection, but never whatever `.terraform/environment` last held (another
+            // stack's): terraform uses this stack's workspace, or says it does not exist.
+            out.notes.push(format!("--skip-init: TF_WORKSPACE={workspace} chooses the workspace"));
+            out.workspace = Some(workspace.clone());
         } else {
             out.steps.push(Step {
                 argv: ["workspace", "select", &workspace].iter().map(OsString::from).collect(),
@@ -636,10 +648,13 @@ mod tests {
         let p = run(&c2, "plan", "", RunOptions::default());
         assert!(p.workspace.is_none() && p.steps.len() == 1, "{:?}", p.steps);
         assert!(p.notes.iter().any(|n| n.contains("component's env sets TF_WORKSPACE=from-stack")), "{:?}", p.notes);
-        // No selection (--skip-init, `workspace list`): no TF_WORKSPACE either.
+        // --skip-init selects nothing, but TF_WORKSPACE still names this stack's workspace,
+        // never what `.terraform/environment` last held.
         let p = run(&c, "plan", "", RunOptions { skip_init: true, ..Default::default() });
-        assert!(p.command_env(&ChildEnv::default()).set.is_empty());
+        assert!(p.steps.is_empty(), "{:?}", p.steps);
+        assert_eq!(p.command_env(&ChildEnv::default()).set, [("TF_WORKSPACE".to_string(), "plat-use2-dev".to_string())]);
         assert!(p.needs_lock(), "the varfile is still written");
+        // `workspace list` manages workspaces itself: no TF_WORKSPACE.
         let p = run(&c, "workspace list", "", RunOptions::default());
         assert!(p.command_env(&ChildEnv::default()).set.is_empty());
         assert!(!run(&c, "version", "", RunOptions::default()).needs_lock());
