@@ -16,6 +16,7 @@ mod multicloud;
 mod shell;
 mod sso_client;
 mod sso_login;
+mod sts_answers;
 mod support;
 mod terraform_run;
 mod wire;

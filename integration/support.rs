@@ -350,3 +350,22 @@ pub fn run(mut c: Command) -> Out {
         stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
     }
 }
+
+/// The `Action` of a Query-API request (`Action=AssumeRole&...` in the form body).
+pub fn query_action(req: &str) -> String {
+    let body = req.split_once("\r\n\r\n").map_or("", |(_, b)| b);
+    body.split('&').find_map(|kv| kv.strip_prefix("Action=")).unwrap_or("").to_string()
+}
+
+/// An STS answer with credentials for `action` (`<{action}Response>`), each field as given.
+pub fn sts_credentials_xml(action: &str, key: &str, secret: &str, token: &str, expiration: &str) -> String {
+    format!(
+        "<{action}Response xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\">\n  <{action}Result>\n    <Credentials>\n      <AccessKeyId>{key}</AccessKeyId>\n      <SecretAccessKey>{secret}</SecretAccessKey>\n      <SessionToken>{token}</SessionToken>\n      <Expiration>{expiration}</Expiration>\n    </Credentials>\n  </{action}Result>\n  <ResponseMetadata>\n    <RequestId>1</RequestId>\n  </ResponseMetadata>\n</{action}Response>\n"
+    )
+}
+
+/// An STS that answers every call 200 with `body(action)`: a chosen answer, whole, cut
+/// short or wrong (see [`sts_credentials_xml`]).
+pub fn sts_answer_endpoint(body: impl Fn(&str) -> String + Send + Sync + 'static) -> Stub {
+    Stub::start(Box::new(move |req: &str, _| (200, body(&query_action(req)))))
+}

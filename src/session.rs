@@ -3,9 +3,12 @@
 //! key's lock, read again (another process may have just refreshed), and only then walk
 //! the chain over the network and write the new entry. `tfauth` (before exec) and
 //! `atmos-auth-helper` (cold path) both come through here, so 200 helpers started at once
-//! make one STS call.
+//! make one STS call. A fetch that fails for a reason asking again would not change
+//! (access denied, throttling, an unusable answer) is remembered for a few seconds
+//! before the lock is released ([`crate::cache::failure`]), so those 200 helpers make one
+//! call when STS says no, too.
 
-use crate::cache::{self, Cache, Credentials, key::chain_key};
+use crate::cache::{self, Cache, Credentials, failure, key::chain_key};
 use crate::env_vars::Env;
 use crate::error::Error;
 use crate::identity::Chain;
@@ -67,8 +70,21 @@ pub fn obtain_for(res: &Resolution, chain: &Chain, env: &Env, ask: Interaction<'
             Some("set HOME or XDG_CACHE_HOME".to_string()),
         )
     })?;
+    let since = std::time::SystemTime::now();
     if let Some(c) = cache.read(&key).filter(|c| c.fresh_for(margin, OffsetDateTime::now_utc())) {
         return Ok(Session { key, credentials: c, fetched: false });
+    }
+    if let Some(c) = fetched_here(&key, margin) {
+        return Ok(Session { key, credentials: c, fetched: false });
+    }
+    let region = crate::output::env::aws_region(
+        chain,
+        res.component.as_ref().and_then(|c| c.vars.get("region")).and_then(crate::yaml::Node::as_str),
+    );
+    // Another process's failure moments ago is this one's answer too (see cache::failure).
+    let context = failure::context(env, &region, &base_secrets(chain, env));
+    if let Some(e) = failure::recall(&cache, &key, &context, None, std::time::SystemTime::now()) {
+        return Err(e.into());
     }
     // A refresh through IAM Identity Center may be a human approving a code: wait for it.
     let wait = if portal_of(chain).is_some() { portal::LOGIN_WAIT } else { cache::LOCK_WAIT };
@@ -76,10 +92,94 @@ pub fn obtain_for(res: &Resolution, chain: &Chain, env: &Env, ask: Interaction<'
     if let Some(c) = cache.read(&key).filter(|c| c.fresh_for(margin, OffsetDateTime::now_utc())) {
         return Ok(Session { key, credentials: c, fetched: false });
     }
-    let region = crate::output::env::aws_region(
-        chain,
-        res.component.as_ref().and_then(|c| c.vars.get("region")).and_then(crate::yaml::Node::as_str),
+    // It failed while this process waited for the lock: the same answer, without a call.
+    if let Some(e) = failure::recall(&cache, &key, &context, Some(since), std::time::SystemTime::now()) {
+        return Err(e.into());
+    }
+    let credentials = match fetch_chain(res, chain, env, ask, region) {
+        Ok(c) => c,
+        Err(Error::Provider(e)) => {
+            // Remembered before the lock is released, so every waiter gets it.
+            failure::remember(&cache, &key, &context, &e);
+            return Err(e.into());
+        }
+        Err(e) => return Err(e),
+    };
+    let owner = cache::Owner {
+        identity: chain.leaf().name.clone(),
+        root: chain.root_name().to_string(),
+        realm: res.realm(env),
+    };
+    cache.write_owned(&key, &credentials, &owner)?;
+    failure::forget(&cache, &key);
+    if cache::validate::margin_too_long(&credentials, margin) {
+        warn_margin(&credentials, margin, chain);
+        FETCHED.lock().unwrap_or_else(|e| e.into_inner()).push((key.clone(), credentials.clone()));
+    }
+    Ok(Session { key, credentials, fetched: true })
+}
+
+/// The secrets a chain starts from (for [`failure::context`], which keeps only a digest):
+/// the root identity's configured keys, and the variables the SDK and the GitHub token
+/// request read.
+fn base_secrets<'a>(chain: &'a Chain, env: &'a Env) -> Vec<&'a str> {
+    let mut out: Vec<&str> = ["AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "ACTIONS_ID_TOKEN_REQUEST_TOKEN"]
+        .iter()
+        .filter_map(|v| env.get(v))
+        .collect();
+    if let Some(crate::auth::IdentityKind::User { access_key_id, secret_access_key, .. }) =
+        chain.hops.first().and_then(|h| h.kind.as_ref())
+    {
+        out.extend(access_key_id.iter().chain(secret_access_key).map(|s| s.expose()));
+    }
+    out
+}
+
+/// Sessions this process fetched under a margin at or above their length (which no cache
+/// read will ever find fresh), by key.
+static FETCHED: std::sync::Mutex<Vec<(String, Credentials)>> = std::sync::Mutex::new(Vec::new());
+
+/// What this process fetched for `key` under a margin at or above the session's length:
+/// used again in this process (the plan's own session, then an integration's through the
+/// same identity) while it has half its life left, instead of a fetch per use.
+fn fetched_here(key: &str, margin: cache::Margin) -> Option<Credentials> {
+    let list = FETCHED.lock().unwrap_or_else(|e| e.into_inner());
+    let c = list.iter().rev().find(|(k, _)| k == key)?.1.clone();
+    let half_life = cache::Margin { explicit: false, ..margin };
+    (cache::validate::margin_too_long(&c, margin) && c.fresh_for(half_life, OffsetDateTime::now_utc())).then_some(c)
+}
+
+/// Warns, once per process, that the refresh margin is at or above the session's length:
+/// such a margin makes every cache entry stale the moment it is written, so every process
+/// (each `credential_process` call) asks STS again. Taken as given (it is the way to force
+/// a refresh), but never silently; this process reuses what it fetched ([`fetched_here`]).
+fn warn_margin(creds: &Credentials, margin: cache::Margin, chain: &Chain) {
+    static WARNED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    if WARNED.swap(true, std::sync::atomic::Ordering::Relaxed) {
+        return;
+    }
+    let length = match (creds.expiration, creds.issued) {
+        (Some(e), Some(i)) => (e - i).whole_seconds().max(0) as u64,
+        _ => 0,
+    };
+    tracing::warn!(
+        "the refresh margin ({}s, TFAUTH_REFRESH_MARGIN or auth.refresh_margin) is not shorter than the {}s session of `{}`: \
+         no cached session is ever fresh enough, so every process (each credential_process call) asks STS again. \
+         Set a margin below the session's length",
+        margin.duration.as_secs(),
+        length,
+        chain.leaf().name,
     );
+}
+
+/// Walks the chain over the network (through the portal when it starts at one).
+fn fetch_chain(
+    res: &Resolution,
+    chain: &Chain,
+    env: &Env,
+    ask: Interaction<'_>,
+    region: String,
+) -> Result<Credentials, Error> {
     tracing::debug!(identity = %chain.leaf().name, chain = %chain.describe(), "fetching credentials");
     let user_keys = crate::vault::user_keys(res, chain, env)?;
     let credentials = match portal_of(chain) {
@@ -108,13 +208,7 @@ pub fn obtain_for(res: &Resolution, chain: &Chain, env: &Env, ask: Interaction<'
             }
         }
     };
-    let owner = cache::Owner {
-        identity: chain.leaf().name.clone(),
-        root: chain.root_name().to_string(),
-        realm: res.realm(env),
-    };
-    cache.write_owned(&key, &credentials, &owner)?;
-    Ok(Session { key, credentials, fetched: true })
+    Ok(credentials)
 }
 
 /// The IAM Identity Center portal the chain starts at, if it does.

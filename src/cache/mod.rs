@@ -12,7 +12,9 @@
 //!
 //! The warm path ([`Cache::read`]) is a file read and a JSON parse: no runtime, no SDK.
 
+pub mod failure;
 pub mod key;
+pub mod validate;
 
 use crate::env_vars::Env;
 use crate::secret::Secret;
@@ -101,19 +103,13 @@ impl Credentials {
         })
     }
 
-    /// Whether these have at least `margin` of life left at `now`. A default margin is
-    /// capped at half the session's lifetime, so short sessions (AssumeRoot's 15 minutes)
-    /// are still reused; a margin the user set is taken as given.
+    /// Whether these may be served at `now` with at least `margin` of life left. A default
+    /// margin is capped at half the session's lifetime, so short sessions (AssumeRoot's 15
+    /// minutes) are still reused; a margin the user set is taken as given. A session
+    /// without an expiration, or one claiming more than 36 hours, is never fresh
+    /// ([`validate::servable`]).
     pub fn fresh_for(&self, margin: Margin, now: OffsetDateTime) -> bool {
-        let Some(exp) = self.expiration else { return true };
-        let mut need = margin.duration;
-        if !margin.explicit
-            && let Some(issued) = self.issued
-            && let Ok(lifetime) = Duration::try_from(exp - issued)
-        {
-            need = need.min(lifetime / 2);
-        }
-        exp - now >= need
+        validate::fresh(self, margin, now)
     }
 }
 
@@ -349,7 +345,9 @@ mod tests {
         let c = creds(Some(now + Duration::from_secs(30 * 60)));
         assert!(c.fresh_for(explicit(20 * 60), now));
         assert!(!c.fresh_for(explicit(31 * 60), now));
-        assert!(creds(None).fresh_for(explicit(1_000_000), now));
+        assert!(!creds(None).fresh_for(explicit(60), now), "a session without an expiration");
+        let long_lived = Credentials { session_token: None, ..creds(None) };
+        assert!(long_lived.fresh_for(explicit(1_000_000), now));
         let env = Env::from_pairs([("TFAUTH_REFRESH_MARGIN", "5m")]);
         assert_eq!(margin(&env, Some("1h")), explicit(300));
         assert_eq!(margin(&Env::default(), Some("1h")), explicit(3600));

@@ -5,6 +5,7 @@
 use super::{ProviderError, github, sso};
 use crate::auth::{IdentityKind, ProviderKind, schema::AccountRef};
 use crate::cache::Credentials;
+use crate::cache::validate::{self, Expect};
 use crate::env_vars::Env;
 use crate::identity::{Chain, ChainRoot};
 use crate::secret::Secret;
@@ -91,7 +92,26 @@ fn permission_set(
         }
     };
     tracing::debug!(identity = %id.name, account = %account_id, permission_set = %permission_set, "GetRoleCredentials");
-    Ok(sso::get_role_credentials(&ep, token, &account_id, permission_set)?)
+    let creds = sso::get_role_credentials(&ep, token, &account_id, permission_set)?;
+    // No duration is asked for: the permission set's session length decides, at most 12 h.
+    let expect = Expect::session(None, validate::LONGEST_ROLE_SESSION);
+    validate::check(&creds, expect, OffsetDateTime::now_utc()).map_err(|problem| ProviderError::BadCredentials {
+        identity: id.name.clone(),
+        service: "IAM Identity Center GetRoleCredentials".into(),
+        endpoint: Some(portal_endpoint(ctx.env, portal_region)),
+        role: Some(format!("permission set {permission_set} in account {account_id}")),
+        problem: Box::new(problem),
+    })?;
+    Ok(creds)
+}
+
+/// The portal endpoint [`sso::Endpoints::from_env`] picks, for errors.
+fn portal_endpoint(env: &Env, region: &str) -> String {
+    env.get("AWS_ENDPOINT_URL_SSO").or(env.get("AWS_ENDPOINT_URL")).map(str::to_string).unwrap_or_else(|| {
+        let region = region.trim().to_ascii_lowercase();
+        let suffix = if region.starts_with("cn-") { "amazonaws.com.cn" } else { "amazonaws.com" };
+        format!("https://portal.sso.{region}.{suffix}")
+    })
 }
 
 async fn walk(chain: &Chain, ctx: &FetchContext<'_>) -> Result<Credentials, ProviderError> {
@@ -114,7 +134,8 @@ async fn walk(chain: &Chain, ctx: &FetchContext<'_>) -> Result<Credentials, Prov
                     .send()
                     .await
                     .map_err(|e| sts_error(e, &first.name, "AssumeRoleWithWebIdentity", Some(role_arn), ctx))?;
-                from_sts(out.credentials(), &first.name)?
+                let call = Call::new(&first.name, "AssumeRoleWithWebIdentity", Some(role_arn), secs(*duration_secs));
+                from_sts(out.credentials(), &call, ctx)?
             }
             _ => return Err(unsupported(&chain.hops[0].name, &format!("a chain from {}", p.kind_name))),
         },
@@ -171,7 +192,8 @@ async fn assume_hops(
                     .send()
                     .await
                     .map_err(|e| sts_error(e, &hop.name, "AssumeRole", Some(role_arn), ctx))?;
-                creds = from_sts(out.credentials(), &hop.name)?;
+                let call = Call::new(&hop.name, "AssumeRole", Some(role_arn), secs(*duration_secs));
+                creds = from_sts(out.credentials(), &call, ctx)?;
             }
             Some(IdentityKind::AssumeRoot { target_principal, task_policy_arn, duration_secs }) => {
                 let sts = client(ctx, hop.region.as_deref(), Some(&creds)).await;
@@ -187,7 +209,8 @@ async fn assume_hops(
                     .map_err(|e| {
                         sts_error(e, &hop.name, "AssumeRoot", Some(&format!("root of {target_principal}")), ctx)
                     })?;
-                creds = from_sts(out.credentials(), &hop.name)?;
+                let role = format!("root of {target_principal}");
+                creds = from_sts(out.credentials(), &Call::new(&hop.name, "AssumeRoot", Some(&role), secs), ctx)?;
             }
             _ => return Err(unsupported(&hop.name, &hop.kind_name)),
         }
@@ -217,7 +240,7 @@ async fn session_token(
         .send()
         .await
         .map_err(|e| sts_error(e, &id.name, "GetSessionToken", None, ctx))?;
-    from_sts(out.credentials(), &id.name)
+    from_sts(out.credentials(), &Call::new(&id.name, "GetSessionToken", None, DEFAULT_SESSION_SECS), ctx)
 }
 
 async fn ambient(identity: &str, ctx: &FetchContext<'_>) -> Result<Credentials, ProviderError> {
@@ -234,13 +257,23 @@ async fn ambient(identity: &str, ctx: &FetchContext<'_>) -> Result<Credentials, 
         .provide_credentials()
         .await
         .map_err(|e| ProviderError::Ambient { identity: identity.to_string(), message: e.to_string() })?;
-    Ok(Credentials {
+    let creds = Credentials {
         access_key_id: c.access_key_id().to_string(),
         secret_access_key: Secret::new(c.secret_access_key()),
         session_token: c.session_token().map(Secret::new),
         expiration: c.expiry().map(OffsetDateTime::from),
         issued: Some(OffsetDateTime::now_utc()),
-    })
+    };
+    validate::check(&creds, Expect::ambient(), OffsetDateTime::now_utc()).map_err(|problem| {
+        ProviderError::BadCredentials {
+            identity: identity.to_string(),
+            service: "the ambient AWS credential chain".into(),
+            endpoint: None,
+            role: None,
+            problem: Box::new(problem),
+        }
+    })?;
+    Ok(creds)
 }
 
 /// Who STS says `creds` belong to (`whoami`).
@@ -312,21 +345,52 @@ pub(super) async fn sdk_config(region: &str, creds: Option<&Credentials>) -> aws
     loader.load().await
 }
 
-fn from_sts(c: Option<&aws_sdk_sts::types::Credentials>, identity: &str) -> Result<Credentials, ProviderError> {
-    let c = c.ok_or_else(|| ProviderError::Sts {
-        identity: identity.to_string(),
-        operation: "call",
-        role: None,
-        code: "NoCredentials".into(),
-        message: "STS answered without credentials".into(),
-    })?;
-    Ok(Credentials {
+/// One STS call whose answer is being turned into credentials: what it asked for.
+struct Call<'a> {
+    identity: &'a str,
+    operation: &'static str,
+    role: Option<&'a str>,
+    /// `DurationSeconds` as sent (every call tfauth makes sends one).
+    asked_secs: i32,
+}
+
+impl<'a> Call<'a> {
+    fn new(identity: &'a str, operation: &'static str, role: Option<&'a str>, asked_secs: i32) -> Call<'a> {
+        Call { identity, operation, role, asked_secs }
+    }
+
+    fn bad(&self, ctx: &FetchContext<'_>, problem: validate::Problem) -> ProviderError {
+        ProviderError::BadCredentials {
+            identity: self.identity.to_string(),
+            service: format!("STS {}", self.operation),
+            endpoint: Some(endpoint(ctx)),
+            role: self.role.map(str::to_string),
+            problem: Box::new(problem),
+        }
+    }
+}
+
+/// The credentials in an STS answer, checked ([`validate::check`]) before anyone can cache
+/// or print them: a truncated or garbled body is an error (exit 69), never a session.
+fn from_sts(
+    c: Option<&aws_sdk_sts::types::Credentials>,
+    call: &Call<'_>,
+    ctx: &FetchContext<'_>,
+) -> Result<Credentials, ProviderError> {
+    let c = c.ok_or_else(|| call.bad(ctx, validate::Problem::NoCredentials))?;
+    let now = OffsetDateTime::now_utc();
+    let creds = Credentials {
         access_key_id: c.access_key_id().to_string(),
         secret_access_key: Secret::new(c.secret_access_key()),
         session_token: Some(Secret::new(c.session_token())),
         expiration: OffsetDateTime::from_unix_timestamp(c.expiration().secs()).ok(),
-        issued: Some(OffsetDateTime::now_utc()),
-    })
+        issued: Some(now),
+    };
+    let asked = (call.asked_secs > 0).then(|| Duration::from_secs(call.asked_secs as u64));
+    let api_max =
+        if call.operation == "GetSessionToken" { validate::LONGEST_SESSION } else { validate::LONGEST_ROLE_SESSION };
+    validate::check(&creds, Expect::session(asked, api_max), now).map_err(|p| call.bad(ctx, p))?;
+    Ok(creds)
 }
 
 fn sts_error<E: ProvideErrorMetadata + std::error::Error + 'static>(

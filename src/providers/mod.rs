@@ -89,6 +89,26 @@ pub enum ProviderError {
     EcrAnswer { integration: String, message: String },
     #[error("identity `{identity}`: account `{name}` is not among the {} account(s) provider `{provider}` offers", available.len())]
     AccountNotFound { identity: String, provider: String, name: String, available: Vec<String> },
+    /// The service answered, but not with credentials anyone can use (a truncated body, an
+    /// empty secret, an expiration in the past): never cached, never printed.
+    #[error(
+        "{service}{} for identity `{identity}`{} answered unusable credentials: {problem}",
+        endpoint.as_deref().map(|e| format!(" at {e}")).unwrap_or_default(),
+        role.as_deref().map(|r| format!(" (role {r})")).unwrap_or_default()
+    )]
+    BadCredentials {
+        identity: String,
+        /// `STS AssumeRole`, `IAM Identity Center GetRoleCredentials`, ...
+        service: String,
+        endpoint: Option<String>,
+        role: Option<String>,
+        problem: Box<crate::cache::validate::Problem>,
+    },
+    /// What another tfauth process got for the same chain moments ago (see
+    /// [`crate::cache::failure`]): the same message, hint and exit code, without asking
+    /// the service again.
+    #[error("{message}")]
+    Remembered { message: String, hint: Option<String>, code: i32, age_secs: u64, for_secs: u64 },
 }
 
 impl ProviderError {
@@ -139,6 +159,8 @@ impl ProviderError {
                 _ => exit::UNAVAILABLE,
             },
             ProviderError::EcrUnreachable { .. } | ProviderError::EcrAnswer { .. } => exit::UNAVAILABLE,
+            ProviderError::BadCredentials { .. } => exit::UNAVAILABLE,
+            ProviderError::Remembered { code, .. } => *code,
         }
     }
 
@@ -212,6 +234,26 @@ impl ProviderError {
                         "fix `principal.account.name`; the accounts you may use: {}",
                         available.iter().take(12).cloned().collect::<Vec<_>>().join(", ")
                     ),
+                }
+            }
+            ProviderError::BadCredentials { service, endpoint, problem, .. } => {
+                use crate::cache::validate::Problem;
+                let clock = matches!(**problem, Problem::Expired { .. } | Problem::TooLong { .. });
+                match (endpoint, clock) {
+                    (None, _) => "the ambient credentials (environment, AWS profile, instance or container role) are incomplete or expired; renew them, or give the identity a provider".into(),
+                    (Some(_), true) => format!(
+                        "check this machine's clock (it must be within 5 minutes of {service}'s); if it is right, the endpoint did not answer as AWS does: check AWS_ENDPOINT_URL_STS / AWS_ENDPOINT_URL"
+                    ),
+                    (Some(_), false) => "the answer was cut short or is not what AWS sends (a proxy, or AWS_ENDPOINT_URL_STS / AWS_ENDPOINT_URL pointing elsewhere); check the endpoint and try again".into(),
+                }
+            }
+            ProviderError::Remembered { hint, age_secs, for_secs, .. } => {
+                let note = format!(
+                    "another tfauth process got this answer {age_secs}s ago; tfauth asks the service again once it is {for_secs}s old"
+                );
+                match hint {
+                    Some(h) => format!("{h}\n{note}"),
+                    None => note,
                 }
             }
         })
