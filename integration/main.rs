@@ -19,6 +19,7 @@ mod sso_login;
 mod sts_answers;
 mod support;
 mod terraform_run;
+mod trust;
 mod wire;
 mod workspaces;
 

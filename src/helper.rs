@@ -91,8 +91,12 @@ fn is_key(k: &str) -> bool {
 }
 
 /// The pid of an ancestor that is an atmos-auth-helper for the same identity: a
-/// credential_process that, through the ambient SDK chain, runs itself again.
+/// credential_process that, through the ambient SDK chain, runs itself again. Identity
+/// names match case-insensitively, as everywhere else. (A loop through `tfauth` itself, or
+/// through a case-changed name, is also caught by the refresh lock: its holder is an
+/// ancestor, see [`crate::cache::Cache::lock_for`].)
 fn calling_itself(identity: &str) -> Option<u32> {
+    let same_name = |a: &[u8]| a.eq_ignore_ascii_case(identity.as_bytes());
     let mut pid = std::os::unix::process::parent_id();
     for _ in 0..32 {
         if pid <= 1 {
@@ -102,16 +106,13 @@ fn calling_itself(identity: &str) -> Option<u32> {
         let argv: Vec<&[u8]> = cmdline.split(|b| *b == 0).collect();
         let is_helper = argv.first().is_some_and(|a0| a0.ends_with(b"atmos-auth-helper"));
         if is_helper {
-            let same = argv.windows(2).any(|w| w[0] == b"--identity" && w[1] == identity.as_bytes())
-                || argv.iter().any(|a| *a == format!("--identity={identity}").as_bytes());
+            let same = argv.windows(2).any(|w| w[0] == b"--identity" && same_name(w[1]))
+                || argv.iter().any(|a| a.strip_prefix(b"--identity=").is_some_and(same_name));
             if same {
                 return Some(pid);
             }
         }
-        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-        // The command name is in parentheses and may hold spaces; the ppid follows it.
-        let after = stat.rsplit_once(')')?.1;
-        pid = after.split_whitespace().nth(1)?.parse().ok()?;
+        pid = cache::parent_of(pid)?;
     }
     None
 }

@@ -88,7 +88,7 @@ pub fn obtain_for(res: &Resolution, chain: &Chain, env: &Env, ask: Interaction<'
     }
     // A refresh through IAM Identity Center may be a human approving a code: wait for it.
     let wait = if portal_of(chain).is_some() { portal::LOGIN_WAIT } else { cache::LOCK_WAIT };
-    let _lock = cache.lock(&key, wait)?;
+    let _lock = cache.lock_for(&key, wait, &chain.leaf().name)?;
     if let Some(c) = cache.read(&key).filter(|c| c.fresh_for(margin, OffsetDateTime::now_utc())) {
         return Ok(Session { key, credentials: c, fetched: false });
     }

@@ -17,6 +17,7 @@ pub mod key;
 pub mod validate;
 
 use crate::env_vars::Env;
+use crate::fsutil::PrivateDir;
 use crate::secret::Secret;
 use serde::{Deserialize, Serialize};
 use std::fs::File;
@@ -165,12 +166,14 @@ pub struct Owner {
 /// The credentials cache directory for one kind of credential.
 pub struct Cache {
     dir: PathBuf,
+    /// Where tfauth's own tree starts (`$XDG_CACHE_HOME`): below it no symlink is followed.
+    base: PathBuf,
 }
 
 /// Problems with the cache that stop a refresh.
 #[derive(Debug, thiserror::Error)]
 pub enum CacheError {
-    #[error("cannot use the credentials cache at {}", dir.display())]
+    #[error("cannot use {}, where tfauth keeps credentials and the files that lead to them", dir.display())]
     Io {
         dir: PathBuf,
         #[source]
@@ -178,15 +181,31 @@ pub enum CacheError {
     },
     #[error("another tfauth process has held the refresh lock {} for {}s", path.display(), waited.as_secs())]
     LockTimeout { path: PathBuf, waited: Duration },
+    /// The lock is held by this process's own ancestor: a credential process that, through
+    /// the ambient SDK chain, ends up asking for the credentials it is fetching.
+    #[error(
+        "refreshing identity `{identity}` needs the credentials being refreshed: process {holder}, an ancestor of this one, holds its refresh lock"
+    )]
+    HeldByAncestor { identity: String, holder: u32 },
 }
 
 impl CacheError {
     pub fn hint(&self) -> Option<String> {
         Some(match self {
-            CacheError::Io { .. } => "check the permissions of the cache directory (XDG_CACHE_HOME)".into(),
+            CacheError::Io { source, dir } => match crate::fsutil::TrustError::of(source) {
+                Some(t) => t.hint(),
+                None => format!(
+                    "check that {} is a directory you own and can write (or set XDG_CACHE_HOME)",
+                    dir.display()
+                ),
+            },
             CacheError::LockTimeout { .. } => {
                 "a login may be waiting in another terminal; finish it, or try again".into()
             }
+            CacheError::HeldByAncestor { .. } => "the identity's chain must not start from a profile whose \
+                 credential_process is atmos-auth-helper for the same identity: give it a provider, or \
+                 point AWS_PROFILE elsewhere for its base credentials"
+                .into(),
         })
     }
 }
@@ -199,12 +218,14 @@ pub struct LockGuard {
 impl Cache {
     /// `$XDG_CACHE_HOME/tfauth/<kind>`, else `~/.cache/tfauth/<kind>`.
     pub fn new(env: &Env, kind: &str) -> Option<Cache> {
-        Some(Cache { dir: cache_home(env)?.join(kind) })
+        let home = cache_home(env)?;
+        let base = home.parent().map_or_else(|| home.clone(), PathBuf::from);
+        Some(Cache { dir: home.join(kind), base })
     }
 
     /// A cache in `dir` (the SSO token store keeps its lock files there).
     pub fn at(dir: PathBuf) -> Cache {
-        Cache { dir }
+        Cache { base: dir.clone(), dir }
     }
 
     pub fn dir(&self) -> &std::path::Path {
@@ -213,23 +234,46 @@ impl Cache {
 
     /// The file that holds the entry for `key` (for `TFAUTH_SESSION`, read by `tfauth prompt`).
     pub fn entry_path(&self, key: &str) -> PathBuf {
-        self.entry(key)
+        self.dir.join(entry_name(key))
     }
 
-    fn entry(&self, key: &str) -> PathBuf {
-        self.dir.join(format!("{key}.json"))
+    fn io(&self) -> impl Fn(std::io::Error) -> CacheError + '_ {
+        |source| CacheError::Io { dir: self.dir.clone(), source }
+    }
+
+    /// The checked cache directory, created 0700 if missing.
+    fn private_dir(&self) -> Result<PrivateDir, CacheError> {
+        PrivateDir::create_below(&self.base, &self.dir).map_err(self.io())
+    }
+
+    /// The raw text of `key`'s entry: only a regular file of the user's in a directory of
+    /// the user's, at most [`ENTRY_CAP`] bytes. An entry that is not trusted reads as absent
+    /// (with a warning), so it is refreshed and replaced, never served.
+    fn read_text(&self, key: &str) -> Option<String> {
+        let dir = match PrivateDir::open_below(&self.base, &self.dir) {
+            Ok(d) => d?,
+            Err(e) => {
+                tracing::warn!("not using the credentials cache: {e}");
+                return None;
+            }
+        };
+        match dir.read(&entry_name(key), ENTRY_CAP) {
+            Ok(bytes) => String::from_utf8(bytes?).ok(),
+            Err(e) => {
+                tracing::warn!("not using a cache entry: {e}");
+                None
+            }
+        }
     }
 
     /// The cached credentials for `key`, if readable (a corrupt entry reads as absent).
     pub fn read(&self, key: &str) -> Option<Credentials> {
-        let text = std::fs::read_to_string(self.entry(key)).ok()?;
-        Credentials::from_process_json(&text)
+        Credentials::from_process_json(&self.read_text(key)?)
     }
 
     /// Replaces the entry for `key` atomically, 0600.
     pub fn write(&self, key: &str, creds: &Credentials) -> Result<(), CacheError> {
-        crate::fsutil::write_private_atomic(&self.entry(key), creds.json(true).as_bytes())
-            .map_err(|source| CacheError::Io { dir: self.dir.clone(), source })
+        self.private_dir()?.replace(&entry_name(key), creds.json(true).as_bytes(), true, 0o600).map_err(self.io())
     }
 
     /// Like [`Cache::write`], with whose entry it is, so `auth logout` can find every
@@ -241,24 +285,25 @@ impl Cache {
             m.insert("Root".into(), owner.root.clone().into());
             m.insert("Realm".into(), owner.realm.clone().into());
         }
-        crate::fsutil::write_private_atomic(&self.entry(key), doc.to_string().as_bytes())
-            .map_err(|source| CacheError::Io { dir: self.dir.clone(), source })
+        self.private_dir()?.replace(&entry_name(key), doc.to_string().as_bytes(), true, 0o600).map_err(self.io())
     }
 
     /// Every entry's key and owner (`None` for entries written without one).
     pub fn entries(&self) -> Vec<(String, Option<Owner>)> {
-        let Ok(dir) = std::fs::read_dir(&self.dir) else { return vec![] };
-        let mut out: Vec<(String, Option<Owner>)> = dir
-            .flatten()
-            .filter_map(|e| {
-                let name = e.file_name().to_string_lossy().into_owned();
+        let Ok(Some(dir)) = PrivateDir::open_below(&self.base, &self.dir) else { return vec![] };
+        dir.names()
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|name| {
                 let key = name.strip_suffix(".json")?.to_string();
                 if key.starts_with('.') {
                     return None;
                 }
-                let owner = std::fs::read_to_string(e.path())
+                let owner = dir
+                    .read(&name, ENTRY_CAP)
                     .ok()
-                    .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+                    .flatten()
+                    .and_then(|t| serde_json::from_slice::<serde_json::Value>(&t).ok())
                     .and_then(|v| {
                         Some(Owner {
                             identity: v.get("Identity")?.as_str()?.to_string(),
@@ -268,41 +313,109 @@ impl Cache {
                     });
                 Some((key, owner))
             })
-            .collect();
-        out.sort_by(|a, b| a.0.cmp(&b.0));
-        out
+            .collect()
     }
 
-    /// Removes the entry for `key` and its lock file; true if the entry was there.
+    /// Removes the entry for `key`, its lock file and any temporary file a killed writer
+    /// left; true if the entry was there.
     pub fn remove(&self, key: &str) -> bool {
-        let _ = std::fs::remove_file(self.dir.join(format!("{key}.lock")));
-        std::fs::remove_file(self.entry(key)).is_ok()
+        let Ok(Some(dir)) = PrivateDir::open_below(&self.base, &self.dir) else { return false };
+        dir.sweep_temps(&entry_name(key));
+        dir.sweep_temps(&format!("{key}.failed"));
+        let _ = dir.remove(&format!("{key}.lock"));
+        dir.remove(&entry_name(key)).unwrap_or(false)
     }
 
     /// Takes the refresh lock for `key`, waiting up to `wait` for another process.
-    /// The lock is released when the guard drops, or by the OS if the holder dies.
+    /// The lock is released when the guard drops, or by the OS if the holder dies. The
+    /// holder writes its pid into the lock file; a waiter whose own ancestor holds it fails
+    /// at once ([`CacheError::HeldByAncestor`]) instead of waiting for itself. Once held,
+    /// temporary files that a writer killed between write and rename left are removed.
     pub fn lock(&self, key: &str, wait: Duration) -> Result<LockGuard, CacheError> {
-        let io = |source| CacheError::Io { dir: self.dir.clone(), source };
-        crate::fsutil::create_private_dir(&self.dir).map_err(io)?;
-        let path = self.dir.join(format!("{key}.lock"));
-        let file = {
-            use std::os::unix::fs::OpenOptionsExt;
-            std::fs::OpenOptions::new().create(true).truncate(false).write(true).mode(0o600).open(&path).map_err(io)?
-        };
+        self.lock_for(key, wait, "")
+    }
+
+    /// [`Cache::lock`], naming the identity in a [`CacheError::HeldByAncestor`].
+    pub fn lock_for(&self, key: &str, wait: Duration, identity: &str) -> Result<LockGuard, CacheError> {
+        let dir = self.private_dir()?;
+        let name = format!("{key}.lock");
+        let path = self.dir.join(&name);
+        let mut file = dir.lock_file(&name).map_err(self.io())?;
         let started = std::time::Instant::now();
+        let mut checked_holder = false;
         loop {
             match file.try_lock() {
-                Ok(()) => return Ok(LockGuard { _file: file }),
+                Ok(()) => {
+                    // What writers of this key's entry and failure record left when killed.
+                    dir.sweep_temps(&entry_name(key));
+                    dir.sweep_temps(&format!("{key}.failed"));
+                    record_holder(&mut file);
+                    return Ok(LockGuard { _file: file });
+                }
                 Err(std::fs::TryLockError::WouldBlock) => {
+                    if !checked_holder || started.elapsed() > Duration::from_millis(500) {
+                        checked_holder = true;
+                        if let Some(holder) = holder(&mut file).filter(|pid| is_ancestor(*pid)) {
+                            return Err(CacheError::HeldByAncestor { identity: identity.to_string(), holder });
+                        }
+                    }
                     if started.elapsed() >= wait {
                         return Err(CacheError::LockTimeout { path, waited: started.elapsed() });
                     }
                     std::thread::sleep(Duration::from_millis(20));
                 }
-                Err(std::fs::TryLockError::Error(e)) => return Err(io(e)),
+                Err(std::fs::TryLockError::Error(e)) => return Err(self.io()(e)),
             }
         }
     }
+}
+
+/// The largest cache entry tfauth reads (entries are a few hundred bytes).
+pub const ENTRY_CAP: u64 = 64 * 1024;
+
+fn entry_name(key: &str) -> String {
+    format!("{key}.json")
+}
+
+/// Writes this process's pid into the lock file it holds (best effort: only a waiter's
+/// recursion check reads it).
+fn record_holder(file: &mut File) {
+    use std::io::{Seek, Write};
+    let _ = file.set_len(0).and_then(|()| file.rewind()).and_then(|()| write!(file, "{}", std::process::id()));
+}
+
+fn holder(file: &mut File) -> Option<u32> {
+    use std::io::{Read, Seek};
+    let mut text = String::new();
+    file.rewind().ok()?;
+    file.take(32).read_to_string(&mut text).ok()?;
+    text.trim().parse().ok()
+}
+
+/// Whether `pid` is this process's parent, grandparent, ... (read from `/proc`; false
+/// where there is none).
+pub fn is_ancestor(pid: u32) -> bool {
+    let mut current = std::os::unix::process::parent_id();
+    for _ in 0..64 {
+        if current == pid {
+            return true;
+        }
+        if current <= 1 {
+            return false;
+        }
+        match parent_of(current) {
+            Some(p) => current = p,
+            None => return false,
+        }
+    }
+    false
+}
+
+/// The parent of `pid`, from `/proc/<pid>/stat` (the command name is in parentheses and
+/// may hold spaces; the ppid follows it).
+pub fn parent_of(pid: u32) -> Option<u32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    stat.rsplit_once(')')?.1.split_whitespace().nth(1)?.parse().ok()
 }
 
 #[cfg(test)]
