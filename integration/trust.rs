@@ -154,7 +154,11 @@ fn an_attacker_owned_config_directory_is_refused_and_nothing_is_written_into_it(
         .env("XDG_CONFIG_HOME", &shared);
     let o = run(c);
     assert_eq!(o.code, 74, "{}", o.stderr);
-    assert!(o.stderr.contains(&format!("{} is owned by uid {ATTACKER}", shared.join("atmos").display())), "{}", o.stderr);
+    assert!(
+        o.stderr.contains(&format!("{} is owned by uid {ATTACKER}", shared.join("atmos").display())),
+        "{}",
+        o.stderr
+    );
     assert!(o.stderr.contains("hint: "), "{}", o.stderr);
     let victims: Vec<PathBuf> = walk_all(&shared).into_iter().filter(|p| owner(p) == VICTIM).collect();
     assert!(victims.is_empty(), "the victim wrote into the attacker's directory: {victims:?}");
@@ -322,10 +326,8 @@ fn both_binaries_run_without_core_dumps() {
     std::fs::remove_file(bed.home().join(format!(".cache/tfauth/aws/{key}.json"))).unwrap();
     open_bed_to_victim(&bed);
     // Hold the refresh lock so the helper (as another user) waits where we can look at it.
-    let lock = std::fs::OpenOptions::new()
-        .write(true)
-        .open(bed.home().join(format!(".cache/tfauth/aws/{key}.lock")))
-        .unwrap();
+    let lock =
+        std::fs::OpenOptions::new().write(true).open(bed.home().join(format!(".cache/tfauth/aws/{key}.lock"))).unwrap();
     lock.lock().unwrap();
     let mut child = helper(&bed, &moto, Some(VICTIM), &[]).spawn().unwrap();
     let proc_dir = format!("/proc/{}", child.id());

@@ -61,7 +61,9 @@ impl Error {
             Error::Cache(crate::cache::CacheError::Io { .. }) => exit::IOERR,
             Error::Cache(_) => exit::SOFTWARE,
             Error::Run(crate::run::RunError::WouldOverwrite { .. }) => exit::CANTCREAT,
-            Error::Run(crate::run::RunError::Write { source, .. }) if crate::fsutil::TrustError::of(source).is_some() => {
+            Error::Run(crate::run::RunError::Write { source, .. })
+                if crate::fsutil::TrustError::of(source).is_some() =>
+            {
                 exit::IOERR
             }
             Error::Run(crate::run::RunError::Write { .. }) => exit::CANTCREAT,

@@ -63,7 +63,9 @@ impl TrustError {
             TrustError::Symlink { path } | TrustError::ForeignSymlink { path, .. } => {
                 format!("remove the link {} and run again; tfauth recreates what it needs", path.display())
             }
-            TrustError::NotDirectory { path } => format!("move {} aside; tfauth needs a directory there", path.display()),
+            TrustError::NotDirectory { path } => {
+                format!("move {} aside; tfauth needs a directory there", path.display())
+            }
             TrustError::NotRegular { path, .. } | TrustError::TooLarge { path, .. } => {
                 format!("remove {}; tfauth recreates it", path.display())
             }
@@ -245,8 +247,12 @@ impl PrivateDir {
     pub fn lock_file(&self, name: &str) -> io::Result<File> {
         let path = self.path.join(name);
         let base = OFlags::RDWR | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC | OFlags::NOCTTY;
-        let fd = match rustix::fs::openat(&self.fd, name, base | OFlags::CREATE | OFlags::EXCL, Mode::from_raw_mode(0o600))
-        {
+        let fd = match rustix::fs::openat(
+            &self.fd,
+            name,
+            base | OFlags::CREATE | OFlags::EXCL,
+            Mode::from_raw_mode(0o600),
+        ) {
             Ok(fd) => fd,
             Err(rustix::io::Errno::EXIST) => match rustix::fs::openat(&self.fd, name, base, Mode::empty()) {
                 Ok(fd) => fd,
@@ -273,7 +279,8 @@ impl PrivateDir {
 
     /// The names in this directory (no `.` and `..`), sorted.
     pub fn names(&self) -> io::Result<Vec<String>> {
-        let fd = rustix::fs::openat(&self.fd, ".", OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())?;
+        let fd =
+            rustix::fs::openat(&self.fd, ".", OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())?;
         let mut out = Vec::new();
         for entry in rustix::fs::Dir::new(fd)? {
             let entry = entry?;
@@ -629,7 +636,10 @@ mod tests {
         std::os::unix::fs::symlink(&home_aws, base.join("atmos/realm/aws/sso")).unwrap();
         let target = base.join("atmos/realm/aws/sso/0123/config");
         let err = write_private_below(&base, &target, b"x").unwrap_err();
-        assert!(matches!(TrustError::of(&err), Some(TrustError::Symlink { path }) if path.ends_with("aws/sso")), "{err}");
+        assert!(
+            matches!(TrustError::of(&err), Some(TrustError::Symlink { path }) if path.ends_with("aws/sso")),
+            "{err}"
+        );
         assert_eq!(fs::read(home_aws.join("config")).unwrap(), b"[default]\n");
         assert!(!home_aws.join("0123").exists(), "nothing is created through the link");
         // Without the planted link: written, and the wide `atmos/` is tightened.
@@ -651,7 +661,10 @@ mod tests {
         assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
         let started = std::time::Instant::now();
         let err = pd.read("fifo", 10).unwrap_err();
-        assert!(matches!(TrustError::of(&err), Some(TrustError::NotRegular { kind: "a FIFO (named pipe)", .. })), "{err}");
+        assert!(
+            matches!(TrustError::of(&err), Some(TrustError::NotRegular { kind: "a FIFO (named pipe)", .. })),
+            "{err}"
+        );
         assert!(started.elapsed() < std::time::Duration::from_secs(1), "a FIFO must not block the reader");
         fs::create_dir(t.path().join("dir.json")).unwrap();
         assert!(matches!(TrustError::of(&pd.read("dir.json", 10).unwrap_err()), Some(TrustError::NotRegular { .. })));

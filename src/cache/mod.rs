@@ -194,10 +194,9 @@ impl CacheError {
         Some(match self {
             CacheError::Io { source, dir } => match crate::fsutil::TrustError::of(source) {
                 Some(t) => t.hint(),
-                None => format!(
-                    "check that {} is a directory you own and can write (or set XDG_CACHE_HOME)",
-                    dir.display()
-                ),
+                None => {
+                    format!("check that {} is a directory you own and can write (or set XDG_CACHE_HOME)", dir.display())
+                }
             },
             CacheError::LockTimeout { .. } => {
                 "a login may be waiting in another terminal; finish it, or try again".into()

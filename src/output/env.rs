@@ -60,7 +60,10 @@ impl EnvPlan {
         for a in &self.addressed {
             let removed = sweep_stale(&a.base, &a.dir, std::time::SystemTime::now());
             if removed > 0 {
-                tracing::debug!("removed {removed} directories in {} that no run had written for long", a.base.display());
+                tracing::debug!(
+                    "removed {removed} directories in {} that no run had written for long",
+                    a.base.display()
+                );
             }
         }
         Ok(())

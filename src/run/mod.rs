@@ -652,7 +652,10 @@ mod tests {
         // never what `.terraform/environment` last held.
         let p = run(&c, "plan", "", RunOptions { skip_init: true, ..Default::default() });
         assert!(p.steps.is_empty(), "{:?}", p.steps);
-        assert_eq!(p.command_env(&ChildEnv::default()).set, [("TF_WORKSPACE".to_string(), "plat-use2-dev".to_string())]);
+        assert_eq!(
+            p.command_env(&ChildEnv::default()).set,
+            [("TF_WORKSPACE".to_string(), "plat-use2-dev".to_string())]
+        );
         assert!(p.needs_lock(), "the varfile is still written");
         // `workspace list` manages workspaces itself: no TF_WORKSPACE.
         let p = run(&c, "workspace list", "", RunOptions::default());
