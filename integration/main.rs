@@ -445,9 +445,12 @@ fn secrets_stay_out_of_argv_logs_errors_and_wide_files_even_under_umask_000() {
             assert_eq!(mode, 0o600, "{}", p.display());
         }
     }
-    // --static-credentials put the keys in the isolated credentials file (0600, checked above).
-    let creds = bed.written().into_iter().find(|p| p.ends_with("credentials")).unwrap();
-    assert!(std::fs::read_to_string(creds).unwrap().contains("aws_session_token = "));
+    // --static-credentials put the keys in an isolated credentials file (0600, checked
+    // above): its own addressed directory, beside the credential_process run's.
+    let creds: Vec<_> = bed.written().into_iter().filter(|p| p.ends_with("credentials")).collect();
+    assert!(creds.len() >= 2, "{creds:?}");
+    let with_keys = creds.iter().filter(|p| std::fs::read_to_string(p).unwrap().contains("aws_session_token = "));
+    assert_eq!(with_keys.count(), 1, "{creds:?}");
 }
 
 #[test]
