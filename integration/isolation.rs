@@ -127,30 +127,6 @@ fn concurrent_runs_of_components_sharing_a_chain_root_never_get_each_others_role
 
 // ---- defect 2: nothing from the repository adds a line to the AWS config ----
 
-/// The examples' S3 backend pointed at moto, as terraform_run.rs does, so real
-/// Terraform 1.0.3 reads the profile tfauth wrote when it initialises the backend.
-fn point_backend_at(repo: &Path, moto: &Moto) {
-    let path = repo.join("stacks/orgs/acme/_defaults.yaml");
-    let text = std::fs::read_to_string(&path).unwrap();
-    let extra = format!(
-        "      encrypt: true\n      endpoint: {m}\n      sts_endpoint: {m}\n      iam_endpoint: {m}\n      force_path_style: true\n      skip_region_validation: true\n      skip_metadata_api_check: true\n",
-        m = moto.url()
-    );
-    assert!(text.contains("      encrypt: true\n"));
-    std::fs::write(&path, text.replace("      encrypt: true\n", &extra)).unwrap();
-}
-
-fn create_bucket(moto: &Moto) {
-    let py = format!(
-        "import boto3; boto3.client('s3', endpoint_url='{}', region_name='us-east-2', aws_access_key_id='x', aws_secret_access_key='y').create_bucket(Bucket='acme-tfstate', CreateBucketConfiguration={{'LocationConstraint': 'us-east-2'}})",
-        moto.url()
-    );
-    let mut c = std::process::Command::new(venv_bin("python"));
-    c.args(["-c", &py]);
-    let o = run(c);
-    assert_eq!(o.code, 0, "{}", o.stderr);
-}
-
 /// `tfauth plan dns -s STACK` with real Terraform 1.0.3 (on the venv's PATH), run from
 /// `repo`.
 fn plan_dns(bed: &Bed, repo: &Path, moto: &Moto, token: &Stub, stack: &str) -> Out {
@@ -179,8 +155,8 @@ fn a_value_that_would_add_a_credential_process_line_is_refused_and_terraform_run
     let bed = Bed::new();
     let moto = Moto::start();
     let token = github_token_endpoint(BEARER);
-    point_backend_at(&bed.repo(), &moto);
-    create_bucket(&moto);
+    s3_backend_on_moto(&bed.repo(), &moto, None);
+    create_state_bucket(&moto);
     let (pwned, touch) = marker(&bed);
     // The baseline: this bed plans cleanly with real Terraform, so a refusal below is a
     // refusal of the injected value, not of a broken bed.

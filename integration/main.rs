@@ -244,7 +244,7 @@ fn real_terraform_init_and_apply_with_an_s3_backend_in_moto() {
     let bed = Bed::new();
     let moto = Moto::start();
     let token = github_token_endpoint(BEARER);
-    terraform_run::create_bucket(&bed, &moto);
+    create_state_bucket(&moto);
     let dir = bed.repo().join("components/terraform/state");
     std::fs::create_dir_all(&dir).unwrap();
     // The component's own backend block (the stack's generated one is switched off below).

@@ -369,3 +369,34 @@ pub fn sts_credentials_xml(action: &str, key: &str, secret: &str, token: &str, e
 pub fn sts_answer_endpoint(body: impl Fn(&str) -> String + Send + Sync + 'static) -> Stub {
     Stub::start(Box::new(move |req: &str, _| (200, body(&query_action(req)))))
 }
+
+/// Points the examples' S3 backend (`stacks/orgs/acme/_defaults.yaml` under `repo`) at moto
+/// on loopback, with what Terraform 1.0.3's backend needs for it; with `role`, the backend
+/// also assumes that role from the identity's credentials (which come from the helper
+/// through `credential_process`).
+pub fn s3_backend_on_moto(repo: &Path, moto: &Moto, role: Option<&str>) {
+    let path = repo.join("stacks/orgs/acme/_defaults.yaml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let role = role.map(|r| format!("      role_arn: {r}\n")).unwrap_or_default();
+    let extra = format!(
+        "      encrypt: true\n{role}      endpoint: {m}\n      sts_endpoint: {m}\n      iam_endpoint: {m}\n      force_path_style: true\n      skip_region_validation: true\n      skip_metadata_api_check: true\n",
+        m = moto.url()
+    );
+    assert!(text.contains("      encrypt: true\n"));
+    std::fs::write(&path, text.replace("      encrypt: true\n", &extra)).unwrap();
+}
+
+/// The role the examples' backend assumes in the tests that give it one.
+pub const STATE_ROLE: &str = "arn:aws:iam::123456789012:role/acme-tfstate";
+
+/// The state bucket `acme-tfstate` in us-east-2 (moto accepts any static keys by default).
+pub fn create_state_bucket(moto: &Moto) {
+    let py = format!(
+        "import boto3; boto3.client('s3', endpoint_url='{}', region_name='us-east-2', aws_access_key_id='x', aws_secret_access_key='y').create_bucket(Bucket='acme-tfstate', CreateBucketConfiguration={{'LocationConstraint': 'us-east-2'}})",
+        moto.url()
+    );
+    let mut c = Command::new(venv_bin("python"));
+    c.env_clear().env("PATH", "/usr/bin:/bin").args(["-c", &py]);
+    let o = run(c);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+}

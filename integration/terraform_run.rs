@@ -8,34 +8,6 @@ use crate::support::*;
 use serde_json::{Value, json};
 use std::path::Path;
 
-/// The examples' backend plus what moto on loopback needs, and a role the backend assumes
-/// (Terraform's S3 backend assumes it from the identity's credentials, which come from the
-/// helper through `credential_process`).
-fn point_backend_at(bed: &Bed, moto: &Moto) {
-    let path = bed.repo().join("stacks/orgs/acme/_defaults.yaml");
-    let text = std::fs::read_to_string(&path).unwrap();
-    let extra = format!(
-        "      encrypt: true\n      role_arn: arn:aws:iam::123456789012:role/acme-tfstate\n      endpoint: {m}\n      sts_endpoint: {m}\n      iam_endpoint: {m}\n      force_path_style: true\n      skip_region_validation: true\n      skip_metadata_api_check: true\n",
-        m = moto.url()
-    );
-    assert!(text.contains("      encrypt: true\n"));
-    std::fs::write(&path, text.replace("      encrypt: true\n", &extra)).unwrap();
-}
-
-/// The state bucket `acme-tfstate` in us-east-2 (moto accepts any static keys by default).
-pub fn create_bucket(bed: &Bed, moto: &Moto) {
-    let py = format!(
-        "import boto3; boto3.client('s3', endpoint_url='{}', region_name='us-east-2', aws_access_key_id='x', aws_secret_access_key='y').create_bucket(Bucket='acme-tfstate', CreateBucketConfiguration={{'LocationConstraint': 'us-east-2'}})",
-        moto.url()
-    );
-    let o = run({
-        let mut c = bed.cmd(venv_bin("python"));
-        c.args(["-c", &py]);
-        c
-    });
-    assert_eq!(o.code, 0, "{}", o.stderr);
-}
-
 /// The keys in the state bucket, read by boto3.
 fn state_keys(bed: &Bed, moto: &Moto) -> Vec<String> {
     let py = format!(
@@ -87,8 +59,8 @@ fn apply_then_output_gives_the_stacks_vars_and_each_stack_its_own_state() {
     let bed = Bed::new();
     let moto = Moto::start();
     let token = github_token_endpoint(BEARER);
-    point_backend_at(&bed, &moto);
-    create_bucket(&bed, &moto);
+    s3_backend_on_moto(&bed.repo(), &moto, Some(STATE_ROLE));
+    create_state_bucket(&moto);
     let app = bed.repo().join("components/terraform/app");
 
     // A backend.tf.json written by hand is never replaced silently.
@@ -163,8 +135,8 @@ fn a_var_terraform_rejects_and_a_failing_init_end_with_terraforms_own_messages()
     let bed = Bed::new();
     let moto = Moto::start();
     let token = github_token_endpoint(BEARER);
-    point_backend_at(&bed, &moto);
-    create_bucket(&bed, &moto);
+    s3_backend_on_moto(&bed.repo(), &moto, Some(STATE_ROLE));
+    create_state_bucket(&moto);
     // `replicas` is a number in Terraform; the stack gives it a word.
     let path = bed.repo().join("stacks/orgs/acme/plat/staging/us-east-2.yaml");
     let text = std::fs::read_to_string(&path).unwrap().replace("replicas: 2", "replicas: many");

@@ -12,18 +12,6 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// The examples' S3 backend on moto (as in terraform_run.rs) and the role it assumes.
-fn point_backend_at(bed: &Bed, moto: &Moto) {
-    let path = bed.repo().join("stacks/orgs/acme/_defaults.yaml");
-    let text = std::fs::read_to_string(&path).unwrap();
-    let extra = format!(
-        "      encrypt: true\n      role_arn: arn:aws:iam::123456789012:role/acme-tfstate\n      endpoint: {m}\n      sts_endpoint: {m}\n      iam_endpoint: {m}\n      force_path_style: true\n      skip_region_validation: true\n      skip_metadata_api_check: true\n",
-        m = moto.url()
-    );
-    assert!(text.contains("      encrypt: true\n"));
-    std::fs::write(&path, text.replace("      encrypt: true\n", &extra)).unwrap();
-}
-
 fn plan_cmd(bed: &Bed, moto: &Moto, token: &Stub, stack: &str) -> Command {
     let mut c = bed.cmd(TFAUTH);
     github_env(&mut c, moto, token);
@@ -89,8 +77,8 @@ fn two_stacks_of_one_component_at_once_each_plan_their_own_vars_in_their_own_wor
     let bed = Bed::new();
     let moto = Moto::start();
     let token = github_token_endpoint(BEARER);
-    point_backend_at(&bed, &moto);
-    crate::terraform_run::create_bucket(&bed, &moto);
+    s3_backend_on_moto(&bed.repo(), &moto, Some(STATE_ROLE));
+    create_state_bucket(&moto);
     // The plan shows the workspace it ran in next to the stack's vars.
     let app = bed.repo().join("components/terraform/app");
     std::fs::write(app.join("workspace.tf"), "output \"workspace\" {\n  value = terraform.workspace\n}\n").unwrap();
