@@ -30,6 +30,9 @@ pub enum Error {
     Keyring(#[from] crate::keyring::KeyringError),
     #[error(transparent)]
     Integration(#[from] crate::integrations::IntegrationError),
+    /// A value a run would write into one of its files, refused before anything is written.
+    #[error(transparent)]
+    Output(#[from] Box<crate::output::ini::UnsafeValue>),
     #[error("{message}")]
     Usage { message: String, hint: Option<String> },
     #[error("{message}")]
@@ -73,6 +76,7 @@ impl Error {
             Error::Portal(e) => e.exit_code(),
             Error::Keyring(e) => e.exit_code(),
             Error::Integration(e) => e.exit_code(),
+            Error::Output(_) => exit::DATAERR,
             Error::Usage { .. } => exit::USAGE,
             Error::NotYet { .. } => exit::UNAVAILABLE,
         }
@@ -90,6 +94,7 @@ impl Error {
             Error::Portal(e) => e.hint(),
             Error::Keyring(e) => e.hint(),
             Error::Integration(e) => e.hint(),
+            Error::Output(e) => Some(e.hint.clone()),
             Error::Usage { hint, .. } | Error::NotYet { hint, .. } => hint.clone(),
         }
     }

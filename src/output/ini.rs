@@ -202,7 +202,7 @@ pub fn escape_controls(s: &str) -> String {
 
 /// A value a run would write into a file, refused: which value, where it came from, why.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("cannot write {file}: {what} \"{}\" ({from}) {why}", escape_controls(.value))]
+#[error("identity `{identity}`: cannot write {file}: {what} \"{}\" ({from}) {why}", escape_controls(.value))]
 pub struct UnsafeValue {
     /// The identity whose files these are.
     pub identity: String,
@@ -215,17 +215,6 @@ pub struct UnsafeValue {
     pub from: String,
     pub why: Unsafe,
     pub hint: String,
-}
-
-impl From<Box<UnsafeValue>> for crate::Error {
-    fn from(e: Box<UnsafeValue>) -> crate::Error {
-        crate::Error::Provider(crate::providers::ProviderError::Setup {
-            identity: e.identity.clone(),
-            message: e.to_string(),
-            hint: e.hint,
-            code: crate::exit::DATAERR,
-        })
-    }
 }
 
 #[cfg(test)]
@@ -311,7 +300,7 @@ mod tests {
         };
         assert_eq!(
             e.to_string(),
-            "cannot write its AWS config: the region \"us-east-2\\ncredential_process = x\" (the stack's vars.region) is not an AWS region name (like us-east-1 or us-gov-west-1)"
+            "identity `acme/admin`: cannot write its AWS config: the region \"us-east-2\\ncredential_process = x\" (the stack's vars.region) is not an AWS region name (like us-east-1 or us-gov-west-1)"
         );
     }
 }
