@@ -393,6 +393,24 @@ fn a_loop_through_tfauth_itself_or_a_case_changed_name_fails_at_once() {
 }
 
 #[test]
+fn an_unwritable_cache_of_ours_is_an_environment_error_with_a_hint() {
+    let bed = user_bed();
+    let moto = Moto::start();
+    let key = real_key(&bed, &moto);
+    let aws_cache = bed.home().join(".cache/tfauth/aws");
+    std::fs::remove_file(aws_cache.join(format!("{key}.json"))).unwrap();
+    open_bed_to_victim(&bed);
+    // The victim's own cache directory, but read-only (root would write it anyway).
+    chmod(&aws_cache, 0o500);
+    let o = run(helper(&bed, &moto, Some(VICTIM), &[]));
+    assert_eq!(o.code, 74, "{}", o.stderr);
+    assert!(o.stdout.is_empty(), "{}", o.stdout);
+    assert!(o.stderr.contains(&format!("cannot use {}", aws_cache.display())), "{}", o.stderr);
+    assert!(o.stderr.contains("hint: check that"), "{}", o.stderr);
+    assert!(!o.stderr.contains("a bug"), "{}", o.stderr);
+}
+
+#[test]
 fn logout_of_an_identity_removes_its_addressed_profile_files_and_only_those() {
     let bed = user_bed();
     let moto = Moto::start();
