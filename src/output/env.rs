@@ -567,6 +567,12 @@ fn aws_plan(chain: &Chain, ctx: &PlanContext) -> Result<EnvPlan, Box<UnsafeValue
 }
 
 /// Quotes `s` for `sh -c` (how SDKs run `credential_process`), only when needed.
+///
+/// Not `shlex::try_quote`, on purpose: shlex also quotes `=`, `,` and `%`, so a dry run's
+/// `-var-file=x.json` and `-var x=1` would print as `'-var-file=x.json'` and `'x=1'`, and it
+/// writes a word with a `'` in double quotes (`"it's"`), where the `credential_process` line
+/// and `auth env` have always written POSIX single quotes (`'it'\''s'`). Both forms read
+/// back the same through `sh -c`; the output users and the tests pin is this one.
 pub fn shell_quote(s: &str) -> String {
     if !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"/-_.,:=@%+".contains(&b)) {
         return s.to_string();
@@ -634,6 +640,15 @@ mod tests {
         assert_eq!(shell_quote("a b"), "'a b'");
         assert_eq!(shell_quote("it's"), r"'it'\''s'");
         assert_eq!(shell_quote(""), "''");
+    }
+
+    #[test]
+    fn quoted_words_read_back_unchanged_through_sh() {
+        let words = ["a b", "it's", "", "-var-file=x.json", "$HOME `id` \\ \"q\"", "a]b*?~{x}", "héllo;|&"];
+        for w in words {
+            let out = std::process::Command::new("sh").arg("-c").arg(format!("printf %s {}", shell_quote(w))).output();
+            assert_eq!(String::from_utf8(out.unwrap().stdout).unwrap(), w, "{}", shell_quote(w));
+        }
     }
 
     fn chain_of(src: &str, leaf: &str) -> Chain {
