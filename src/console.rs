@@ -14,8 +14,8 @@
 //! runtime), and [`hand_to_browser`] the one-shot redirect.
 
 use crate::cache::Credentials;
-use crate::providers::ProviderError;
 use crate::providers::http::{self, Call};
+use crate::providers::{ProviderError, encode};
 use std::io::{Read, Write};
 use std::time::Duration;
 
@@ -103,19 +103,6 @@ pub fn login_url(federation: &str, issuer: &str, destination: &str, signin_token
         encode(destination),
         encode(signin_token)
     )
-}
-
-/// Percent-encodes everything but RFC 3986's unreserved characters.
-pub fn encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() * 3);
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }
 
 /// Asks the federation endpoint for a sign-in token for `creds`.

@@ -18,14 +18,15 @@ pub mod sso;
 
 use crate::exit;
 
-/// Percent-encodes a query value (RFC 3986 unreserved characters pass through).
+/// RFC 3986's unreserved characters (`A-Z a-z 0-9 - . _ ~`): every other byte is encoded.
+const UNRESERVED: &percent_encoding::AsciiSet =
+    &percent_encoding::NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
+
+/// Percent-encodes a query or form value (RFC 3986 unreserved characters pass through,
+/// every other byte of the UTF-8 is `%XX`, upper case): provider requests and the console
+/// sign-in URL alike.
 pub(crate) fn encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
+    percent_encoding::utf8_percent_encode(s, UNRESERVED).to_string()
 }
 
 /// Who a cloud said an identity is, learnt from the checks made before handing
@@ -257,5 +258,21 @@ impl ProviderError {
                 }
             }
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn encode_keeps_exactly_the_unreserved_characters() {
+        let every: String = (1u8..=0x7f).map(char::from).chain("é€".chars()).collect();
+        let want: String = every
+            .bytes()
+            .map(|b| match b {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+                _ => format!("%{b:02X}"),
+            })
+            .collect();
+        assert_eq!(super::encode(&every), want);
     }
 }
