@@ -211,14 +211,13 @@ pub fn spawn_wait(
     dir: &Path,
     child_env: &ChildEnv,
 ) -> Result<i32, crate::Error> {
-    use std::os::unix::process::ExitStatusExt;
     let mut cmd = std::process::Command::new(program);
     cmd.args(argv).current_dir(dir);
     child_env.apply(&mut cmd);
     let mut child = cmd.spawn().map_err(|source| ExecError::Spawn { path: PathBuf::from(program), source })?;
     let _ignore = crate::run::steps::IgnoreSignals::new();
     let status = child.wait().map_err(|source| ExecError::Spawn { path: PathBuf::from(program), source })?;
-    Ok(status.code().unwrap_or_else(|| 128 + status.signal().unwrap_or(0)))
+    Ok(crate::exit::of_child(status))
 }
 
 #[cfg(test)]

@@ -25,3 +25,20 @@ pub const NOPERM: i32 = 77;
 /// `tfauth doctor` found a failing check. Doctor never runs terraform, so it uses the
 /// plain 1 that scripts and CI expect of a check, not a code from 64 up.
 pub const DOCTOR_FAILED: i32 = 1;
+
+/// The exit code to end with after a child: its own, or 128 + the signal that ended it, as
+/// shells report it (0 + 128 if the status says neither, which a waited-for child never does).
+pub fn of_child(status: std::process::ExitStatus) -> i32 {
+    use std::os::unix::process::ExitStatusExt;
+    status.code().unwrap_or_else(|| 128 + status.signal().unwrap_or(0))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_child_ended_by_a_signal_is_128_plus_it() {
+        use std::os::unix::process::ExitStatusExt;
+        assert_eq!(super::of_child(std::process::ExitStatus::from_raw(3 << 8)), 3);
+        assert_eq!(super::of_child(std::process::ExitStatus::from_raw(libc::SIGKILL)), 137);
+    }
+}

@@ -29,7 +29,7 @@ pub fn run(program: &Path, steps: &[Step], dir: &Path, env: &ChildEnv) -> Result
                 let status = child(program, &step.argv, dir, env, false)?.0;
                 if !status.success() {
                     report(&step.argv, status);
-                    return Ok(Some(code(status)));
+                    return Ok(Some(crate::exit::of_child(status)));
                 }
             }
             Some(fallback) => {
@@ -44,7 +44,7 @@ pub fn run(program: &Path, steps: &[Step], dir: &Path, env: &ChildEnv) -> Result
                 if !status.success() {
                     eprint!("{captured}");
                     report(fallback, status);
-                    return Ok(Some(code(status)));
+                    return Ok(Some(crate::exit::of_child(status)));
                 }
             }
         }
@@ -96,12 +96,6 @@ fn how(status: ExitStatus) -> String {
         (None, Some(s)) => format!("killed by signal {s}"),
         _ => "failed".into(),
     }
-}
-
-/// The exit code to end with: the child's, or 128 + the signal that killed it.
-fn code(status: ExitStatus) -> i32 {
-    use std::os::unix::process::ExitStatusExt;
-    status.code().unwrap_or_else(|| 128 + status.signal().unwrap_or(0))
 }
 
 /// SIGINT and SIGTERM ignored while it lives (set only after the child was spawned, so the
