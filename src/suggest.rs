@@ -28,6 +28,14 @@ pub fn nearest<'a>(wanted: &str, candidates: impl IntoIterator<Item = &'a str>) 
 /// Edit distance over chars where swapping two neighbours counts as one edit
 /// (optimal string alignment), since `vcp` for `vpc` is the commonest typo.
 pub fn distance(a: &str, b: &str) -> usize {
+    edit_distance(a, b, true)
+}
+
+/// Edit distance over chars: insertions, deletions and substitutions count one each
+/// (Levenshtein), and with `swaps` so does exchanging two neighbours (optimal string
+/// alignment; `vcp` is 1 from `vpc`, not 2). Case-sensitive: fold case first if wanted.
+/// The one edit distance of the crate: name suggestions, template function names.
+pub fn edit_distance(a: &str, b: &str, swaps: bool) -> usize {
     let a: Vec<char> = a.chars().collect();
     let b: Vec<char> = b.chars().collect();
     let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
@@ -41,7 +49,7 @@ pub fn distance(a: &str, b: &str) -> usize {
         for j in 1..=b.len() {
             let cost = usize::from(a[i - 1] != b[j - 1]);
             let mut v = (d[i - 1][j] + 1).min(d[i][j - 1] + 1).min(d[i - 1][j - 1] + cost);
-            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+            if swaps && i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
                 v = v.min(d[i - 2][j - 2] + 1);
             }
             d[i][j] = v;
@@ -69,5 +77,10 @@ mod tests {
         assert_eq!(distance("", "abc"), 3);
         assert_eq!(distance("same", "same"), 0);
         assert_eq!(distance("vcp", "vpc"), 1);
+        assert_eq!(edit_distance("vcp", "vpc", false), 2);
+        assert_eq!(edit_distance("kitten", "sitting", false), 3);
+        assert_eq!(edit_distance("lenght", "length", false), 2);
+        assert_eq!(edit_distance("lenght", "length", true), 1);
+        assert_eq!(edit_distance("héllo", "hello", false), 1);
     }
 }
