@@ -10,8 +10,11 @@ pub mod doctor;
 pub mod ecr_login;
 pub mod list;
 pub mod login;
+pub mod logout;
 pub mod shell;
 pub mod terraform;
+pub mod user;
+pub mod whoami;
 
 use crate::env_vars::Env;
 use crate::error::Error;
@@ -142,12 +145,7 @@ pub fn run(cli: Cli, ctx: Ctx) -> Result<i32, Error> {
     }
 }
 
-/// Prints tracing warnings for problems outside the chosen chain.
-pub fn warn_problems(problems: &[crate::auth::Problem]) {
-    for p in problems {
-        tracing::warn!("{p}");
-    }
-}
+pub use crate::auth::warn_problems;
 
 /// Gets a fresh session now for the chosen identity and every `required` one (so a login
 /// or permission problem shows before terraform starts, and the helper's cache is warm),

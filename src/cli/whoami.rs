@@ -1,0 +1,199 @@
+//! `tfauth auth whoami`: which identity this shell or target would use, and what session it
+//! has.
+//!
+//! Why it exists: to answer "who am I, and for how long" without running terraform. It prints
+//! its answer on stdout (a table, or JSON with `-o json`) so it can be piped, messages on
+//! stderr; it must not sign in or refresh anything it reports on.
+
+use super::login::resolve_for;
+use super::{Ctx, Target};
+use crate::auth::ProviderKind;
+use crate::error::Error;
+use crate::identity::Selection;
+use crate::portal::Mode;
+use crate::resolve::Resolution;
+use crate::session::{self, Interaction};
+use clap::Args;
+use time::OffsetDateTime;
+
+#[derive(Args, Debug)]
+#[command(after_long_help = "\
+Examples:
+  # The default identity (plat-dev/terraform in plat-use2-dev's stacks) and its session
+  tfauth auth whoami -i plat-dev/terraform
+
+  # The identity vpc runs as in plat-use2-dev, as JSON for scripts
+  tfauth auth whoami vpc -s plat-use2-dev -o json")]
+pub struct WhoamiArgs {
+    #[command(flatten)]
+    pub target: Target,
+    /// table or json.
+    #[arg(long, short = 'o', value_enum, default_value = "table")]
+    pub output: WhoamiFormat,
+}
+
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub enum WhoamiFormat {
+    Table,
+    Json,
+}
+
+pub fn whoami(args: WhoamiArgs, ctx: &Ctx) -> Result<i32, Error> {
+    let res = resolve_for(&args.target, ctx, false)?;
+    let Selection::Identity { name, .. } = &res.selection else {
+        return Err(Error::usage(
+            "no identity: auth is disabled or none is configured",
+            Some("pass --identity NAME".to_string()),
+        ));
+    };
+    let chain = res.chain.as_ref().expect("an identity has a chain");
+    if chain.leaf().cloud() != Some(crate::auth::Cloud::Aws) {
+        return whoami_elsewhere(&res, chain, name, args.output, ctx);
+    }
+    // whoami never starts a login: it reports the session there is.
+    let s = session::obtain(&res, &ctx.env, Interaction { mode: Mode::NoLogin, ..Interaction::NONE })?;
+    let region = crate::output::env::aws_region(
+        chain,
+        res.component.as_ref().and_then(|c| c.vars.get("region")).and_then(crate::yaml::Node::as_str),
+    );
+    let who = crate::providers::aws::caller_identity(name, &s.credentials, &ctx.env, region.clone())?;
+    let provider = match &chain.root {
+        crate::identity::ChainRoot::Provider(p) => Some(p.name.clone()),
+        crate::identity::ChainRoot::Standalone => None,
+    };
+    let expiration = s.credentials.expiration.map(crate::cache::format_utc);
+    match args.output {
+        WhoamiFormat::Json => {
+            let doc = serde_json::json!({
+                "identity": name,
+                "provider": provider,
+                "chain": chain.describe(),
+                "arn": who.arn,
+                "account": who.account,
+                "user_id": who.user_id,
+                "region": region,
+                "expiration": expiration,
+                "cached": !s.fetched,
+            });
+            println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+        }
+        WhoamiFormat::Table => {
+            let left = s.credentials.expiration.map(|e| {
+                let mins = (e - OffsetDateTime::now_utc()).whole_minutes().max(0);
+                format!("{} ({mins}m left)", crate::cache::format_utc(e))
+            });
+            let rows = [
+                ("Identity", name.clone()),
+                ("Provider", provider.unwrap_or_else(|| "-".into())),
+                ("Chain", chain.describe()),
+                ("Principal", who.arn),
+                ("Account", who.account),
+                ("Region", region),
+                ("Expires", left.unwrap_or_else(|| "never (long-lived keys)".into())),
+            ];
+            for (k, v) in rows {
+                println!("{k:<10} {v}");
+            }
+        }
+    }
+    Ok(0)
+}
+
+/// `whoami` for Azure and GCP: the checks a run makes before handing over (a token
+/// exchange, an impersonation, a cached or refreshed sign-in, `az account show`), whose
+/// answers name the principal. Like AWS's, it never starts a sign-in and writes nothing.
+fn whoami_elsewhere(
+    res: &Resolution,
+    chain: &crate::identity::Chain,
+    name: &str,
+    output: WhoamiFormat,
+    ctx: &Ctx,
+) -> Result<i32, Error> {
+    use crate::auth::Cloud;
+    let mut plan = res.env_plan(&ctx.env, &ctx.helper_path(), &ctx.profiles)?;
+    let cloud = chain.leaf().cloud();
+    let scope = crate::output::azure::scope(chain);
+    let is_cli = matches!(
+        &chain.root,
+        crate::identity::ChainRoot::Provider(p) if matches!(p.kind, Some(ProviderKind::AzureCli { .. }))
+    );
+    let principal = match cloud {
+        Some(Cloud::Gcp) => crate::providers::gcp::materialize(chain, &mut plan, &ctx.env, true)?,
+        Some(Cloud::Azure) if is_cli => {
+            Some(crate::providers::azure::az_account(name, &ctx.env, scope.subscription_id.as_deref())?)
+        }
+        Some(Cloud::Azure) => crate::providers::azure::materialize(
+            chain,
+            &mut plan,
+            &ctx.env,
+            None,
+            crate::providers::azure::Mode::Use,
+            true,
+        )?,
+        _ => None,
+    };
+    let Some(mut principal) = principal else {
+        return Err(Error::NotYet {
+            message: format!("`whoami` cannot ask {} who `{name}` is yet", chain.leaf().kind_name),
+            hint: None,
+        });
+    };
+    if cloud == Some(Cloud::Azure) {
+        for (label, v) in [
+            ("subscription", &scope.subscription_id),
+            ("location", &scope.location),
+            ("resource group", &scope.resource_group),
+        ] {
+            if let Some(v) = v {
+                principal.details.push((label, v.clone()));
+            }
+        }
+    }
+    let provider = match &chain.root {
+        crate::identity::ChainRoot::Provider(p) => Some(p.name.clone()),
+        crate::identity::ChainRoot::Standalone => None,
+    };
+    let cloud_name = match cloud {
+        Some(Cloud::Gcp) => "gcp",
+        _ => "azure",
+    };
+    match output {
+        WhoamiFormat::Json => {
+            let mut doc = serde_json::json!({
+                "identity": name,
+                "provider": provider,
+                "chain": chain.describe(),
+                "cloud": cloud_name,
+                "principal": principal.name,
+            });
+            for (label, v) in &principal.details {
+                doc[label.replace(' ', "_")] = serde_json::Value::String(v.clone());
+            }
+            doc["expiration"] = serde_json::json!(principal.expires.map(crate::cache::format_utc));
+            println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+        }
+        WhoamiFormat::Table => {
+            let mut rows = vec![
+                ("Identity".to_string(), name.to_string()),
+                ("Provider".to_string(), provider.unwrap_or_else(|| "-".into())),
+                ("Chain".to_string(), chain.describe()),
+                ("Principal".to_string(), principal.name.clone()),
+            ];
+            for (label, v) in &principal.details {
+                let mut l = label.to_string();
+                l[..1].make_ascii_uppercase();
+                rows.push((l, v.clone()));
+            }
+            let left = principal.expires.map(|e| {
+                let mins = (e - OffsetDateTime::now_utc()).whole_minutes().max(0);
+                format!("{} ({mins}m left; the libraries renew it)", crate::cache::format_utc(e))
+            });
+            rows.push(("Expires".into(), left.unwrap_or_else(|| "-".into())));
+            let width = rows.iter().map(|(k, _)| k.len()).max().unwrap_or(0).max(10);
+            for (k, v) in rows {
+                println!("{k:<width$} {v}");
+            }
+        }
+    }
+    Ok(0)
+}
