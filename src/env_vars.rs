@@ -35,6 +35,8 @@ pub const TFAUTH_SHLVL: &str = "TFAUTH_SHLVL";
 pub const ATMOS_SHLVL: &str = "ATMOS_SHLVL";
 /// The XDG base directory for configuration.
 pub const XDG_CONFIG_HOME: &str = "XDG_CONFIG_HOME";
+/// The XDG base directory for caches (tfauth's sessions, locks and stack index).
+pub const XDG_CACHE_HOME: &str = "XDG_CACHE_HOME";
 /// The user's home directory.
 pub const HOME: &str = "HOME";
 /// Executable search path.

@@ -68,7 +68,7 @@ pub fn cold(args: &HelperArgs, env: &Env, cwd: PathBuf) -> Result<String, Error>
         identity: IdentityFlag::Named(args.identity.clone()),
     };
     let res = resolve(&req, env, None)?;
-    crate::cli::warn_problems(&res.warnings);
+    crate::auth::warn_problems(&res.warnings);
     if res.chain.is_none() {
         return Err(Error::usage(
             format!("`--identity {}` disables auth; a credential_process must name an identity", args.identity),

@@ -39,6 +39,7 @@ pub mod session;
 pub mod stacks;
 pub mod suggest;
 pub mod tty;
+pub mod util;
 pub mod vault;
 pub mod yaml;
 

@@ -50,6 +50,8 @@ pub fn load_component(req: &Request, env: &Env) -> Result<(AtmosConfig, Option<R
         Some(file) => config::load_file(file, &opts, env)?,
         None => config::load(&opts, env)?,
     };
+    // Before the stacks load, so their warnings already go where atmos.yaml says.
+    crate::logging::apply_config(cfg.logs.level.as_deref(), cfg.logs.file.as_deref());
     let comp = match (&req.stack, &req.component) {
         (Some(stack), Some(name)) => {
             let set = StackSet::load(&cfg)?;

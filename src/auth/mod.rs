@@ -94,3 +94,10 @@ fn abbreviate(names: &[String]) -> String {
     let shown: Vec<&str> = names.iter().take(MAX).map(String::as_str).collect();
     if names.len() > MAX { format!("{} and {} more", shown.join(", "), names.len() - MAX) } else { shown.join(", ") }
 }
+
+/// Reports problems outside the chosen chain as warnings (a run goes on without them).
+pub fn warn_problems(problems: &[Problem]) {
+    for p in problems {
+        tracing::warn!("{p}");
+    }
+}

@@ -145,15 +145,7 @@ pub fn margin(env: &Env, configured: Option<&str>) -> Margin {
     }
 }
 
-/// tfauth's cache root: `$XDG_CACHE_HOME/tfauth`, else `~/.cache/tfauth` (a relative
-/// `XDG_CACHE_HOME` is ignored, as XDG says). Everything tfauth caches lives below it.
-pub fn cache_home(env: &Env) -> Option<PathBuf> {
-    env.get("XDG_CACHE_HOME")
-        .map(PathBuf::from)
-        .filter(|p| p.is_absolute())
-        .or_else(|| env.get("HOME").map(|h| PathBuf::from(h).join(".cache")))
-        .map(|base| base.join("tfauth"))
-}
+pub use crate::util::dirs::cache_home;
 
 /// Whose a cache entry is: the leaf identity, the chain's root, the realm.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -83,6 +83,16 @@ pub struct AtmosConfig {
     pub list_strategy: ListStrategy,
     /// Context for loading further YAML (stack manifests) the same way.
     pub load_ctx: LoadContext,
+    /// `auth.logs`: for the caller to apply (see `crate::logging::apply_config`); loading
+    /// configuration never changes how the process logs.
+    pub logs: LogSettings,
+}
+
+/// `auth.logs.level` and `auth.logs.file` (made absolute), as written.
+#[derive(Debug, Clone, Default)]
+pub struct LogSettings {
+    pub level: Option<String>,
+    pub file: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone)]
@@ -208,10 +218,11 @@ pub fn load_file(file: &Path, opts: &ConfigOptions, env: &Env) -> Result<AtmosCo
         apply_auto_approve: opt_bool(&root, env, "apply_auto_approve", false)?,
         workspaces_enabled: opt_bool(&root, env, "workspaces_enabled", true)?,
     };
-    let log_level = opt_str(&root, &["auth", "logs", "level"]).ok().flatten().map(|s| s.0);
-    let log_file = opt_str(&root, &["auth", "logs", "file"]).ok().flatten().map(|s| absolute(&dir, Path::new(&s.0)));
-    crate::logging::apply_config(log_level.as_deref(), log_file.as_deref());
-    Ok(AtmosConfig { file, dir, root, profiles: applied, base_path, stacks, terraform, list_strategy, load_ctx })
+    let logs = LogSettings {
+        level: opt_str(&root, &["auth", "logs", "level"]).ok().flatten().map(|s| s.0),
+        file: opt_str(&root, &["auth", "logs", "file"]).ok().flatten().map(|s| absolute(&dir, Path::new(&s.0))),
+    };
+    Ok(AtmosConfig { file, dir, root, profiles: applied, base_path, stacks, terraform, list_strategy, load_ctx, logs })
 }
 
 /// The names of the profiles that exist for this configuration, sorted.

@@ -345,16 +345,7 @@ impl Arg {
     }
 }
 
-/// The base directory for files tfauth writes: `ATMOS_XDG_CONFIG_HOME`, else
-/// `XDG_CONFIG_HOME`, else `~/.config` (relative values are ignored, as XDG says).
-pub fn config_home(env: &Env) -> Option<PathBuf> {
-    [ev::ATMOS_XDG_CONFIG_HOME, ev::XDG_CONFIG_HOME]
-        .iter()
-        .filter_map(|k| env.get(k))
-        .map(PathBuf::from)
-        .find(|p| p.is_absolute())
-        .or_else(|| env.get(ev::HOME).map(|h| Path::new(h).join(".config")))
-}
+pub use crate::util::dirs::config_home;
 
 /// The realm: `ATMOS_AUTH_REALM`, else `auth.realm`, else a hash of the directory that
 /// holds `atmos.yaml` (so tfauth and Atmos agree), else `default`.
@@ -765,13 +756,5 @@ mod tests {
         // Quotes and spaces are quoted for the shell, and read back as they are.
         let p = plan(&chain, &ctx("it's a b"), &Env::default()).unwrap();
         assert!(p.files[0].contents.contains(r"--component 'it'\''s a b'"), "{}", p.files[0].contents);
-    }
-
-    #[test]
-    fn config_home_precedence() {
-        let env = Env::from_pairs([("HOME", "/h"), ("XDG_CONFIG_HOME", "/x"), ("ATMOS_XDG_CONFIG_HOME", "/a")]);
-        assert_eq!(config_home(&env), Some(PathBuf::from("/a")));
-        let env = Env::from_pairs([("HOME", "/h"), ("XDG_CONFIG_HOME", "relative")]);
-        assert_eq!(config_home(&env), Some(PathBuf::from("/h/.config")));
     }
 }

@@ -153,7 +153,7 @@ impl Index {
 /// Where the index for a configuration lives: one file per distinct set of inputs that a
 /// name can depend on.
 pub fn index_path(env: &crate::env_vars::Env, key_parts: &[&str]) -> Option<PathBuf> {
-    let base = crate::cache::cache_home(env)?;
+    let base = crate::util::dirs::cache_home(env)?;
     use sha2::{Digest, Sha256};
     let mut h = Sha256::new();
     for p in key_parts {

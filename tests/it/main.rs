@@ -6,3 +6,4 @@ mod bad_inputs;
 mod cli;
 mod fixtures;
 mod hostile_fs;
+mod structure;

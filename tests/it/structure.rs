@@ -1,0 +1,190 @@
+//! The shape of the code: `src/`'s top-level modules in pipeline order, and arrows that
+//! point one way. A module may use the modules in earlier layers (and its own layer's
+//! ground floor), never a later one. The order is written once, in [`LAYERS`]; every
+//! `crate::` path in `src/` (code, not comments) is an arrow.
+//!
+//! The back-edges that existed when this test was written are listed in
+//! `tests/it/structure_backedges.txt`: a new one fails the test, naming the file and line,
+//! and so does a listed one that is gone (delete its line), so the list only shrinks.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+/// `src/`'s top-level modules, lowest layer first. Modules on one line are one layer and
+/// may use each other.
+const LAYERS: &[&[&str]] = &[
+    // The ground floor: everyone may use these.
+    &["secret", "exit", "env_vars", "fsutil", "suggest", "sys", "util"],
+    // Reading configuration: YAML with spans and tags, deep merge, atmos.yaml and profiles.
+    &["yaml"],
+    &["merge"],
+    &["config"],
+    &["logging"],
+    // Stacks and components, then the auth schema over them.
+    &["stacks"],
+    &["auth"],
+    // Who: the chosen identity and its chain (pure).
+    &["identity"],
+    // Where secrets are kept, and how a person is asked.
+    &["keyring"],
+    &["tty"],
+    // Walking the chain over the network, and keeping what it gives.
+    &["providers"],
+    &["cache"],
+    &["portal"],
+    &["vault"],
+    &["session"],
+    // A request resolved end to end; the files and environment it plans.
+    &["resolve"],
+    &["output"],
+    &["integrations"],
+    // Running terraform.
+    &["run"],
+    &["exec"],
+    // The crate's error: every domain's error, and its exit code, in one place.
+    &["error"],
+    // Programs and commands on top.
+    &["console", "helper", "doctor"],
+    &["cli", "complete"],
+];
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+struct Edge {
+    from: String,
+    to: String,
+}
+
+/// Every arrow in `src/`: (from, to) -> the first place it is seen (`file:line`).
+fn arrows(src: &Path) -> BTreeMap<(String, String), String> {
+    let mut out = BTreeMap::new();
+    for file in rust_files(src) {
+        let rel = file.strip_prefix(src).unwrap();
+        let top = rel.components().next().unwrap().as_os_str().to_string_lossy().trim_end_matches(".rs").to_string();
+        if top == "lib" || top == "bin" {
+            continue;
+        }
+        let text = std::fs::read_to_string(&file).unwrap();
+        for (n, line) in text.lines().enumerate() {
+            let code = line.trim_start();
+            if code.starts_with("//") {
+                continue;
+            }
+            for target in crate_paths(code) {
+                if target != top {
+                    out.entry((top.clone(), target)).or_insert_with(|| format!("src/{}:{}", rel.display(), n + 1));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The top-level modules a line names through `crate::` (also `crate::{a, b::c}`).
+fn crate_paths(line: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut rest = line;
+    while let Some(i) = rest.find("crate::") {
+        // Not `tfauth_crate::` or a string's `mycrate::`.
+        let before = rest[..i].chars().next_back();
+        rest = &rest[i + "crate::".len()..];
+        if before.is_some_and(|c| c.is_alphanumeric() || c == '_') {
+            continue;
+        }
+        if let Some(group) = rest.strip_prefix('{') {
+            let end = group.find('}').unwrap_or(group.len());
+            for item in group[..end].split(',') {
+                let name: String = item.trim().chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect();
+                if !name.is_empty() {
+                    out.push(name);
+                }
+            }
+        } else {
+            let name: String = rest.chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect();
+            if !name.is_empty() {
+                out.push(name);
+            }
+        }
+    }
+    out
+}
+
+fn rust_files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(rust_files(&p));
+        } else if p.extension().is_some_and(|x| x == "rs") {
+            out.push(p);
+        }
+    }
+    out.sort();
+    out
+}
+
+fn layer_of() -> BTreeMap<&'static str, usize> {
+    LAYERS.iter().enumerate().flat_map(|(i, l)| l.iter().map(move |m| (*m, i))).collect()
+}
+
+fn known_backedges(root: &Path) -> BTreeSet<Edge> {
+    let text = std::fs::read_to_string(root.join("tests/it/structure_backedges.txt")).unwrap();
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(|l| {
+            let (from, to) = l.split_once("->").expect("`from -> to`");
+            Edge { from: from.trim().to_string(), to: to.trim().to_string() }
+        })
+        .collect()
+}
+
+#[test]
+fn every_top_level_module_has_a_layer() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let layers = layer_of();
+    let missing: Vec<String> = std::fs::read_dir(&src)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().trim_end_matches(".rs").to_string())
+        .filter(|m| m != "lib" && m != "bin" && !layers.contains_key(m.as_str()))
+        .collect();
+    assert!(missing.is_empty(), "give these modules a place in LAYERS (tests/it/structure.rs): {missing:?}");
+}
+
+#[test]
+fn arrows_point_down_the_pipeline() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let layers = layer_of();
+    let known = known_backedges(root);
+    let mut found = BTreeSet::new();
+    let mut new = Vec::new();
+    for ((from, to), place) in arrows(&root.join("src")) {
+        let (Some(&lf), Some(&lt)) = (layers.get(from.as_str()), layers.get(to.as_str())) else { continue };
+        if lt > lf {
+            let edge = Edge { from: from.clone(), to: to.clone() };
+            if !known.contains(&edge) {
+                new.push(format!("{from} -> {to} (first at {place})"));
+            }
+            found.insert(edge);
+        }
+    }
+    assert!(
+        new.is_empty(),
+        "these imports point up the pipeline (see LAYERS in tests/it/structure.rs); move the code, or pass the value down:\n  {}",
+        new.join("\n  ")
+    );
+    let gone: Vec<String> = known.difference(&found).map(|e| format!("{} -> {}", e.from, e.to)).collect();
+    assert!(
+        gone.is_empty(),
+        "these back-edges are gone: delete their lines from tests/it/structure_backedges.txt:\n  {}",
+        gone.join("\n  ")
+    );
+}
+
+#[test]
+fn the_scanner_sees_paths_and_groups_but_not_lookalikes() {
+    assert_eq!(crate_paths("use crate::yaml::Node;"), ["yaml"]);
+    assert_eq!(crate_paths("use crate::{auth::Cloud, env_vars as ev};"), ["auth", "env_vars"]);
+    assert_eq!(crate_paths("let x = crate::cache::margin(&env, crate::exit::USAGE);"), ["cache", "exit"]);
+    assert!(crate_paths("my_crate::thing(); \"tfauth_crate::x\"").is_empty());
+}
