@@ -11,11 +11,8 @@ pub mod ecr_login;
 pub mod list;
 pub mod login;
 pub mod logout;
-pub mod logout;
 pub mod shell;
 pub mod terraform;
-pub mod user;
-pub mod whoami;
 pub mod user;
 pub mod whoami;
 
