@@ -211,28 +211,21 @@ pub fn read_access_key(env: &crate::env_vars::Env) -> Result<(String, crate::sec
 /// One line from `/dev/tty` after `question`; with `echo` off, typed characters are not
 /// shown (the terminal's mode is restored afterwards, also on error).
 fn ask_line(question: &str, echo: bool) -> Option<String> {
-    use std::os::fd::AsRawFd;
     let tty = std::fs::OpenOptions::new().read(true).write(true).open("/dev/tty").ok()?;
     let mut out = tty.try_clone().ok()?;
     write!(out, "{question}").ok()?;
     out.flush().ok()?;
-    let fd = tty.as_raw_fd();
-    // SAFETY: tcgetattr/tcsetattr on a descriptor we own, with a zeroed termios they fill.
-    let saved = unsafe {
-        let mut t: libc::termios = std::mem::zeroed();
-        (libc::tcgetattr(fd, &mut t) == 0).then_some(t)
-    };
-    if !echo && let Some(mut t) = saved {
-        t.c_lflag &= !libc::ECHO;
-        // SAFETY: as above.
-        unsafe { libc::tcsetattr(fd, libc::TCSANOW, &t) };
+    use rustix::termios::{LocalModes, OptionalActions, tcgetattr, tcsetattr};
+    let saved = tcgetattr(&tty).ok();
+    if !echo && let Some(mut t) = saved.clone() {
+        t.local_modes.remove(LocalModes::ECHO);
+        let _ = tcsetattr(&tty, OptionalActions::Now, &t);
     }
     let mut line = String::new();
     let read = BufReader::new(&tty).read_line(&mut line);
     if !echo {
-        if let Some(t) = saved {
-            // SAFETY: restores the mode read above.
-            unsafe { libc::tcsetattr(fd, libc::TCSANOW, &t) };
+        if let Some(t) = &saved {
+            let _ = tcsetattr(&tty, OptionalActions::Now, t);
         }
         let _ = writeln!(out);
     }

@@ -137,16 +137,10 @@ impl DirLock {
     /// credential helper) inherits it too; a background process left running by a
     /// `local-exec` would keep the directory locked until it exits.
     pub fn keep_across_exec(&self) -> std::io::Result<i32> {
-        let fd = self.file.as_raw_fd();
-        // SAFETY: fcntl on a descriptor this value owns; F_GETFD/F_SETFD only read and set
-        // its descriptor flags.
-        unsafe {
-            let flags = libc::fcntl(fd, libc::F_GETFD);
-            if flags < 0 || libc::fcntl(fd, libc::F_SETFD, flags & !libc::FD_CLOEXEC) < 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-        }
-        Ok(fd)
+        use rustix::io::{FdFlags, fcntl_getfd, fcntl_setfd};
+        let flags = fcntl_getfd(&self.file)?;
+        fcntl_setfd(&self.file, flags - FdFlags::CLOEXEC)?;
+        Ok(self.file.as_raw_fd())
     }
 }
 
@@ -225,11 +219,11 @@ mod tests {
     fn keep_across_exec_clears_close_on_exec() {
         let t = tempfile::tempdir().unwrap();
         let lock = DirLock::acquire(&env(t.path()), t.path(), "s").unwrap();
-        let cloexec = |fd| unsafe { libc::fcntl(fd, libc::F_GETFD) } & libc::FD_CLOEXEC != 0;
+        let cloexec = |f: &File| rustix::io::fcntl_getfd(f).unwrap().contains(rustix::io::FdFlags::CLOEXEC);
         let fd = lock.file.as_raw_fd();
-        assert!(cloexec(fd), "children spawned before the exec do not inherit it");
+        assert!(cloexec(&lock.file), "children spawned before the exec do not inherit it");
         assert_eq!(lock.keep_across_exec().unwrap(), fd);
-        assert!(!cloexec(fd));
+        assert!(!cloexec(&lock.file));
     }
 
     #[test]

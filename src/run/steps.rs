@@ -101,29 +101,20 @@ fn how(status: ExitStatus) -> String {
 /// SIGINT and SIGTERM ignored while it lives (set only after the child was spawned, so the
 /// child keeps the default dispositions), restored when dropped.
 pub struct IgnoreSignals {
-    old: [libc::sighandler_t; 2],
+    old: [crate::sys::Disposition; 2],
 }
 
 #[allow(clippy::new_without_default)]
 impl IgnoreSignals {
     pub fn new() -> IgnoreSignals {
-        // SAFETY: `signal` with SIG_IGN installs no handler code; the previous dispositions
-        // are restored in Drop.
-        unsafe {
-            IgnoreSignals {
-                old: [libc::signal(libc::SIGINT, libc::SIG_IGN), libc::signal(libc::SIGTERM, libc::SIG_IGN)],
-            }
-        }
+        IgnoreSignals { old: [crate::sys::ignore(libc::SIGINT), crate::sys::ignore(libc::SIGTERM)] }
     }
 }
 
 impl Drop for IgnoreSignals {
     fn drop(&mut self) {
-        // SAFETY: restores the dispositions saved in `new`.
-        unsafe {
-            libc::signal(libc::SIGINT, self.old[0]);
-            libc::signal(libc::SIGTERM, self.old[1]);
-        }
+        crate::sys::restore(libc::SIGINT, self.old[0]);
+        crate::sys::restore(libc::SIGTERM, self.old[1]);
     }
 }
 
