@@ -6,4 +6,5 @@ mod bad_inputs;
 mod cli;
 mod fixtures;
 mod hostile_fs;
+mod snapshots;
 mod structure;

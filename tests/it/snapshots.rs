@@ -1,0 +1,409 @@
+//! Snapshots of what users read: every `--help`, every `auth list` format, `describe`, a
+//! dry run, `doctor`, and the error of each exit code that can be reached offline. Each
+//! snapshot holds the exit code, stdout and stderr of one run of the built binary, so a
+//! change in wording, layout or exit code shows up as a diff in review.
+//!
+//! The runs use the sandbox of `support.rs` (HOME and XDG in a temp dir, a clean
+//! environment, CI set) with `examples/` or a `tests/bad_inputs/` case copied into it, a
+//! stand-in `terraform` on PATH and STS on a closed loopback port, so nothing depends on
+//! the machine. Filters replace what still varies: the sandbox and binary paths, realm and
+//! content hashes, cache keys, ports, times, pids and the version.
+//!
+//! The accepted snapshots live in `tests/it/snapshots/`. After an intended change:
+//! `INSTA_UPDATE=always cargo test --test it snapshots` (or `cargo insta review`), then
+//! read the diff. With `CI=true` insta never writes one: a missing or changed snapshot fails.
+
+use crate::support::{HELPER, Outcome, Sandbox, TFAUTH, copy_dir, examples_dir, outcome};
+use assert_cmd::Command;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+
+/// Runs `$cmd` (an `assert_cmd::Command`) in `$sb` and compares exit code, stdout and
+/// stderr, filtered, with the snapshot `$name` (uv's `uv_snapshot!`).
+macro_rules! tfauth_snapshot {
+    ($sb:expr, $name:expr, $cmd:expr) => {{
+        let cmd = $cmd;
+        let line = command_line($sb, &cmd);
+        let text = render(&outcome(cmd));
+        settings($sb, &line).bind(|| insta::assert_snapshot!($name, text));
+    }};
+}
+
+/// The snapshot's body: what a user sees, in one block.
+fn render(o: &Outcome) -> String {
+    format!("exit_code: {}\n----- stdout -----\n{}\n----- stderr -----\n{}", o.code, o.stdout, o.stderr)
+}
+
+/// The command as a user would type it, for the snapshot's description: the binary's name,
+/// the environment the test added to the sandbox's, and the arguments, sandbox paths shortened.
+fn command_line(sb: &Sandbox, c: &Command) -> String {
+    const SANDBOX_ENV: &[&str] =
+        &["PATH", "HOME", "XDG_CONFIG_HOME", "XDG_CACHE_HOME", "CI", "COLUMNS", "AWS_ENDPOINT_URL_STS"];
+    let mut words: Vec<String> = c
+        .get_envs()
+        .filter(|(k, _)| !SANDBOX_ENV.contains(&k.to_str().unwrap()))
+        .filter_map(|(k, v)| Some(format!("{}={}", k.to_string_lossy(), v?.to_string_lossy())))
+        .collect();
+    words.push(Path::new(c.get_program()).file_name().unwrap().to_string_lossy().into_owned());
+    words.extend(c.get_args().map(|a| a.to_string_lossy().into_owned()));
+    words.join(" ").replace(&sb.dir.path().display().to_string(), "[SANDBOX]")
+}
+
+/// Insta settings for a run in `sb`: snapshots in `tests/it/snapshots/` named without the
+/// module path, the command line as description, and the filters.
+fn settings(sb: &Sandbox, line: &str) -> insta::Settings {
+    let mut s = insta::Settings::clone_current();
+    s.set_prepend_module_to_snapshot(false);
+    s.set_description(line.to_string());
+    s.set_omit_expression(true);
+    for (re, to) in filters(sb) {
+        s.add_filter(&re, to);
+    }
+    s
+}
+
+/// What differs between runs and machines, most specific first (insta applies filters in
+/// order): the binaries, the sandbox (as given and canonical), then hashes, times, ports.
+fn filters(sb: &Sandbox) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for (bin, name) in [(HELPER, "[HELPER]"), (TFAUTH, "[TFAUTH]")] {
+        let canonical = Path::new(bin).canonicalize().unwrap().display().to_string();
+        for path in [canonical.as_str(), bin] {
+            out.push((escape(path), name.to_string()));
+        }
+    }
+    let dir = sb.dir.path();
+    let canonical = dir.canonicalize().unwrap();
+    for d in [canonical.as_path(), dir] {
+        out.push((escape(&d.display().to_string()), "[SANDBOX]".to_string()));
+    }
+    out.extend(
+        [
+            // sha256 names (IAM Identity Center tokens), cache keys, realms and `<h>` dirs.
+            (r"\b[0-9a-f]{64}\b", "[SHA256]"),
+            (r"\b[0-9a-f]{32}\b", "[KEY]"),
+            (r"\b[0-9a-f]{16}\b", "[HASH]"),
+            // RFC 3339 times and `HH:MM UTC` expiries.
+            (r"\b\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:?\d{2})?", "[TIME]"),
+            (r"\b\d{2}:\d{2} UTC\b", "[HH:MM] UTC"),
+            (r"\b(127\.0\.0\.1|localhost|\[::1\]):\d+", "$1:[PORT]"),
+            (r"\bpid \d+", "pid [PID]"),
+            (r"\(os error \d+\)", "(os error [ERRNO])"),
+        ]
+        .map(|(re, to)| (re.to_string(), to.to_string())),
+    );
+    out.push((format!(r"\b{}\b", escape(env!("CARGO_PKG_VERSION"))), "[VERSION]".to_string()));
+    out
+}
+
+/// `s` as a regular expression that matches exactly `s`.
+fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for ch in s.chars() {
+        if "\\.+*?()|[]{}^$#&-~".contains(ch) {
+            out.push('\\');
+        }
+        out.push(ch);
+    }
+    out
+}
+
+/// A sandbox for snapshots: a stand-in `terraform` in `bin/` (the only PATH entry besides
+/// the system's), so a dry run and doctor name the same program everywhere.
+fn sandbox() -> Sandbox {
+    let sb = Sandbox::new();
+    let bin = sb.dir.path().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let terraform = bin.join("terraform");
+    std::fs::write(&terraform, "#!/bin/sh\nexit 0\n").unwrap();
+    std::fs::set_permissions(&terraform, std::fs::Permissions::from_mode(0o755)).unwrap();
+    sb
+}
+
+/// A sandbox whose repository is a copy of `examples/`.
+fn examples() -> Sandbox {
+    let sb = sandbox();
+    copy_dir(&examples_dir(), &sb.repo());
+    sb
+}
+
+/// A sandbox whose repository is the `tests/bad_inputs/` case `name`, and the case's args
+/// and env (so the snapshot runs exactly what `bad_inputs.rs` checks by substrings).
+fn bad_input(name: &str) -> (Sandbox, Command) {
+    let sb = sandbox();
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/bad_inputs").join(name);
+    copy_dir(&dir, &sb.repo());
+    std::fs::remove_file(sb.repo().join("case.json")).unwrap();
+    let case: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("case.json")).unwrap()).unwrap();
+    assert!(case.get("generate").is_none() && case.get("cwd").is_none(), "{name}: not a plain case");
+    let subst = |s: &str| {
+        s.replace("{repo}", &sb.repo().display().to_string()).replace("{home}", &sb.home().display().to_string())
+    };
+    let args: Vec<String> = case["args"].as_array().unwrap().iter().map(|a| subst(a.as_str().unwrap())).collect();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let mut c = tfauth(&sb, &args);
+    if let Some(env) = case["env"].as_object() {
+        for (k, v) in env {
+            c.env(k, subst(v.as_str().unwrap()));
+        }
+    }
+    (sb, c)
+}
+
+/// The sandbox's clean environment, plus PATH with the stand-in first, a fixed help width,
+/// and STS on a closed loopback port (doctor's clock check; no run reaches AWS).
+fn clean(sb: &Sandbox, c: &mut Command) {
+    sb.clean_env(c);
+    c.env("PATH", format!("{}:/usr/bin:/bin", sb.dir.path().join("bin").display()))
+        .env("COLUMNS", "100")
+        .env("AWS_ENDPOINT_URL_STS", "http://127.0.0.1:9")
+        .current_dir(sb.repo());
+}
+
+fn tfauth(sb: &Sandbox, args: &[&str]) -> Command {
+    let mut c = Command::new(TFAUTH);
+    clean(sb, &mut c);
+    c.args(args);
+    c
+}
+
+fn helper(sb: &Sandbox, args: &[&str]) -> Command {
+    let mut c = Command::new(HELPER);
+    clean(sb, &mut c);
+    c.args(args);
+    c
+}
+
+// ---------------------------------------------------------------------------------------
+// --help of every command and subcommand, and --version.
+
+/// One test per help page: `help!(test_name, "snapshot", BIN, args...)`.
+macro_rules! help {
+    ($($test:ident: $bin:ident $($arg:literal)*;)*) => {$(
+        #[test]
+        fn $test() {
+            let sb = sandbox();
+            let mut c = Command::new($bin);
+            clean(&sb, &mut c);
+            c.args([$($arg),*]);
+            tfauth_snapshot!(&sb, stringify!($test), c);
+        }
+    )*};
+}
+
+help! {
+    help_tfauth: TFAUTH "--help";
+    help_tfauth_short: TFAUTH "-h";
+    help_describe: TFAUTH "describe" "--help";
+    help_describe_component: TFAUTH "describe" "component" "--help";
+    help_auth: TFAUTH "auth" "--help";
+    help_auth_validate: TFAUTH "auth" "validate" "--help";
+    help_auth_env: TFAUTH "auth" "env" "--help";
+    help_auth_exec: TFAUTH "auth" "exec" "--help";
+    help_auth_shell: TFAUTH "auth" "shell" "--help";
+    help_auth_console: TFAUTH "auth" "console" "--help";
+    help_auth_login: TFAUTH "auth" "login" "--help";
+    help_auth_whoami: TFAUTH "auth" "whoami" "--help";
+    help_auth_logout: TFAUTH "auth" "logout" "--help";
+    help_auth_ecr_login: TFAUTH "auth" "ecr-login" "--help";
+    help_auth_user: TFAUTH "auth" "user" "--help";
+    help_auth_user_configure: TFAUTH "auth" "user" "configure" "--help";
+    help_auth_list: TFAUTH "auth" "list" "--help";
+    help_list: TFAUTH "list" "--help";
+    help_list_stacks: TFAUTH "list" "stacks" "--help";
+    help_list_components: TFAUTH "list" "components" "--help";
+    help_shell_init: TFAUTH "shell-init" "--help";
+    help_prompt: TFAUTH "prompt" "--help";
+    help_doctor: TFAUTH "doctor" "--help";
+    help_helper: HELPER "--help";
+    version_tfauth: TFAUTH "--version";
+    version_helper: HELPER "--version";
+}
+
+// ---------------------------------------------------------------------------------------
+// `auth list` in every format, on the examples.
+
+macro_rules! on_examples {
+    ($($test:ident: $($arg:literal)*;)*) => {$(
+        #[test]
+        fn $test() {
+            let sb = examples();
+            tfauth_snapshot!(&sb, stringify!($test), tfauth(&sb, &[$($arg),*]));
+        }
+    )*};
+}
+
+on_examples! {
+    auth_list_table: "auth" "list";
+    auth_list_tree: "auth" "list" "-f" "tree";
+    auth_list_json: "auth" "list" "-f" "json";
+    auth_list_yaml: "auth" "list" "-f" "yaml";
+    auth_list_graphviz: "auth" "list" "-f" "graphviz";
+    auth_list_mermaid: "auth" "list" "-f" "mermaid";
+    auth_list_component_tree: "auth" "list" "vpc" "-s" "plat-use2-dev" "-f" "tree";
+    auth_list_component_table: "auth" "list" "vpc" "-s" "plat-use2-dev";
+    auth_list_github_profile_tree: "--profile" "github" "auth" "list" "-f" "tree";
+    auth_list_unknown_format_is_64: "auth" "list" "-f" "markdown";
+    auth_validate_examples: "auth" "validate";
+    list_stacks: "list" "stacks";
+    list_components: "list" "components" "-s" "plat-use2-dev";
+    describe_component_yaml: "describe" "component" "vpc" "-s" "plat-use2-dev";
+    describe_component_json: "describe" "component" "vpc" "-s" "plat-use2-dev" "-f" "json";
+    plan_dry_run: "plan" "vpc" "-s" "plat-use2-dev" "--dry-run";
+    doctor_text: "doctor";
+    doctor_json: "doctor" "-f" "json";
+    // 64: usage errors, with suggestions.
+    error_64_unknown_stack: "plan" "vpc" "-s" "plat-use2-deb";
+    error_64_unknown_component: "plan" "vcp" "-s" "plat-use2-dev" "--dry-run";
+    error_64_abstract_component: "plan" "vpc/defaults" "-s" "plat-use2-dev" "--dry-run";
+    error_64_unknown_identity: "plan" "vpc" "-s" "plat-use2-dev" "--identity=acme/netwrk" "--dry-run";
+    error_64_unknown_profile: "--profile" "managers" "auth" "list";
+    error_64_describe_without_stack: "describe" "component" "vpc";
+}
+
+// ---------------------------------------------------------------------------------------
+// Errors, one per exit code that can be reached offline.
+
+/// One test per `tests/bad_inputs/` case: the whole error, where `bad_inputs.rs` checks substrings.
+macro_rules! bad_inputs {
+    ($($test:ident: $case:literal;)*) => {$(
+        #[test]
+        fn $test() {
+            let (sb, c) = bad_input($case);
+            tfauth_snapshot!(&sb, stringify!($test), c);
+        }
+    )*};
+}
+
+bad_inputs! {
+    error_64_identity_flag_unknown: "56-identity-flag-unknown";
+    error_65_atmos_yaml_malformed: "01-atmos-yaml-malformed";
+    error_65_stack_malformed: "02-stack-malformed";
+    error_65_auth_unknown_provider_kind: "45-auth-unknown-provider-kind";
+    error_65_auth_several_problems_at_once: "53-auth-several-problems-at-once";
+    error_66_no_atmos_yaml: "38-no-atmos-yaml";
+    error_73_backend_file_hand_written: "59-backend-file-hand-written";
+    error_77_login_without_terminal: "70-login-without-terminal";
+}
+
+#[test]
+fn doctor_fails_without_a_configuration() {
+    let sb = sandbox();
+    tfauth_snapshot!(&sb, "doctor_fail_no_config", tfauth(&sb, &["doctor"]));
+}
+
+#[test]
+fn helper_without_arguments_is_64() {
+    let sb = sandbox();
+    tfauth_snapshot!(&sb, "error_64_helper_without_identity", helper(&sb, &[]));
+}
+
+#[test]
+fn helper_without_a_configuration_is_66() {
+    let sb = sandbox();
+    tfauth_snapshot!(&sb, "error_66_helper_no_atmos_yaml", helper(&sb, &["--identity", "acme/planner"]));
+}
+
+/// The helper for the examples' SSO chain, as terraform would call it, with the keyring's
+/// password set and every AWS endpoint on a closed port.
+fn examples_helper(sb: &Sandbox) -> Command {
+    let config = sb.repo().join("atmos.yaml");
+    let mut c = helper(sb, &["--identity", "acme/network", "--stack", "plat-use2-dev", "--component", "vpc"]);
+    c.arg("--config").arg(config);
+    c.env("ATMOS_KEYRING_PASSWORD", "a-long-enough-password").env("AWS_ENDPOINT_URL", "http://127.0.0.1:9");
+    c
+}
+
+#[test]
+fn helper_with_no_session_and_no_terminal_is_77() {
+    let sb = examples();
+    tfauth_snapshot!(&sb, "error_77_helper_needs_sso_login", examples_helper(&sb));
+}
+
+#[test]
+fn a_run_with_no_keyring_password_is_77() {
+    let sb = examples();
+    tfauth_snapshot!(&sb, "error_77_plan_no_keyring_password", tfauth(&sb, &["plan", "vpc", "-s", "plat-use2-dev"]));
+}
+
+#[test]
+fn helper_with_a_symlinked_cache_directory_is_74() {
+    let sb = examples();
+    let elsewhere = sb.dir.path().join("elsewhere");
+    std::fs::create_dir_all(&elsewhere).unwrap();
+    let cache = sb.home().join(".cache/tfauth");
+    std::fs::create_dir_all(&cache).unwrap();
+    std::fs::set_permissions(&cache, std::fs::Permissions::from_mode(0o700)).unwrap();
+    std::os::unix::fs::symlink(&elsewhere, cache.join("aws")).unwrap();
+    tfauth_snapshot!(&sb, "error_74_helper_cache_dir_is_a_symlink", examples_helper(&sb));
+}
+
+#[test]
+fn a_run_with_a_symlinked_locks_directory_is_74() {
+    let sb = examples();
+    let elsewhere = sb.dir.path().join("elsewhere");
+    std::fs::create_dir_all(&elsewhere).unwrap();
+    let cache = sb.home().join(".cache/tfauth");
+    std::fs::create_dir_all(&cache).unwrap();
+    std::fs::set_permissions(&cache, std::fs::Permissions::from_mode(0o700)).unwrap();
+    std::os::unix::fs::symlink(&elsewhere, cache.join("locks")).unwrap();
+    let mut c = tfauth(&sb, &["plan", "vpc", "-s", "plat-use2-dev"]);
+    c.env("ATMOS_KEYRING_PASSWORD", "a-long-enough-password").env("AWS_ENDPOINT_URL", "http://127.0.0.1:9");
+    tfauth_snapshot!(&sb, "error_74_plan_locks_dir_is_a_symlink", c);
+}
+
+#[test]
+fn a_saml_chain_is_69() {
+    let sb = sandbox();
+    sb.write(
+        "atmos.yaml",
+        "auth:\n  providers:\n    okta: {kind: aws/saml, region: us-east-1, url: \"https://acme.okta.com/app/x\"}\n  identities:\n    saml/admin: {kind: aws/assume-role, default: true, via: {provider: okta}, principal: {assume_role: \"arn:aws:iam::111111111111:role/admin\"}}\n",
+    );
+    let mut c = tfauth(&sb, &["auth", "env"]);
+    c.env("ATMOS_KEYRING_PASSWORD", "a-long-enough-password").env("AWS_ENDPOINT_URL", "http://127.0.0.1:9");
+    tfauth_snapshot!(&sb, "error_69_saml_not_supported", c);
+}
+
+/// The `Commands:` of a help page: the first word of each entry line (continuation lines
+/// are indented further).
+fn subcommands(help: &str) -> Vec<String> {
+    let Some(start) = help.find("\nCommands:\n") else {
+        return vec![];
+    };
+    help[start + "\nCommands:\n".len()..]
+        .lines()
+        .take_while(|l| !l.is_empty())
+        .filter(|l| l.starts_with("  ") && !l.starts_with("   "))
+        .map(|l| l.split_whitespace().next().unwrap().to_string())
+        .filter(|c| c != "help")
+        .collect()
+}
+
+/// Every command and subcommand that `--help` lists has a `help_*` snapshot above, so a new
+/// subcommand cannot ship with a help page nobody reviewed.
+#[test]
+fn every_subcommand_has_a_help_snapshot() {
+    let sb = sandbox();
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/it/snapshots");
+    let mut todo: Vec<Vec<String>> = vec![vec![]];
+    let mut missing = Vec::new();
+    while let Some(path) = todo.pop() {
+        let mut args = path.clone();
+        args.push("--help".into());
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let o = outcome(tfauth(&sb, &args));
+        assert_eq!(o.code, 0, "{args:?}: {}", o.stderr);
+        let name = if path.is_empty() { "help_tfauth".to_string() } else { format!("help_{}", path.join("_")) };
+        let name = name.replace('-', "_");
+        if !dir.join(format!("{name}.snap")).is_file() {
+            missing.push(name);
+        }
+        for sub in subcommands(&o.stdout) {
+            let mut next = path.clone();
+            next.push(sub);
+            todo.push(next);
+        }
+    }
+    assert!(missing.is_empty(), "help pages without a snapshot (add them to `help!`): {missing:?}");
+}
