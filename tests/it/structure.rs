@@ -25,22 +25,25 @@ const LAYERS: &[&[&str]] = &[
     &["auth"],
     // Who: the chosen identity and its chain (pure).
     &["identity"],
-    // Where secrets are kept, and how a person is asked.
+    // Where secrets are kept.
     &["keyring"],
-    &["tty"],
     // Walking the chain over the network, and keeping what it gives.
     &["providers"],
     &["cache"],
     &["portal"],
     &["vault"],
     &["session"],
+    // The component runner's plan (varfile, backend, workspace, steps, the directory lock).
+    &["run"],
     // A request resolved end to end; the files and environment it plans.
     &["resolve"],
     &["output"],
     &["integrations"],
     // Running terraform.
-    &["run"],
     &["exec"],
+    // How a person is asked (the terminal, the browser opener): adapters for the prompts
+    // that providers and the portal define.
+    &["tty"],
     // The crate's error: every domain's error, and its exit code, in one place.
     &["error"],
     // Programs and commands on top.
