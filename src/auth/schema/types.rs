@@ -1,0 +1,314 @@
+//! The typed `auth:` section's parts: clouds, the known kinds, providers, identities,
+//! integrations, and the [`Problem`] every check reports.
+//!
+//! Why it exists: every later stage (identity chains, providers, output) reads these types,
+//! not YAML. Plain data with small lookups; it must not parse or validate.
+
+use super::*;
+
+/// Which cloud a provider or identity yields credentials for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Cloud {
+    Aws,
+    Azure,
+    Gcp,
+}
+
+impl fmt::Display for Cloud {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Cloud::Aws => "AWS",
+            Cloud::Azure => "Azure",
+            Cloud::Gcp => "GCP",
+        })
+    }
+}
+
+pub const PROVIDER_KINDS: &[&str] = &[
+    "aws/iam-identity-center",
+    "aws/saml",
+    "github/oidc",
+    "azure/cli",
+    "azure/oidc",
+    "azure/device-code",
+    "gcp/adc",
+    "gcp/workload-identity-federation",
+];
+
+pub const IDENTITY_KINDS: &[&str] = &[
+    "aws/permission-set",
+    "aws/assume-role",
+    "aws/assume-root",
+    "aws/user",
+    "aws/ambient",
+    "azure/subscription",
+    "gcp/service-account",
+    "gcp/project",
+];
+
+pub const INTEGRATION_KINDS: &[&str] = &["aws/ecr"];
+
+/// The task policies `sts:AssumeRoot` accepts.
+pub const ROOT_TASK_POLICIES: &[&str] = &[
+    "IAMAuditRootUserCredentials",
+    "IAMCreateRootUserPassword",
+    "IAMDeleteRootUserCredentials",
+    "S3UnlockBucketPolicy",
+    "SQSUnlockQueuePolicy",
+];
+
+/// STS's limits for role sessions, in seconds.
+pub const ASSUME_ROLE_MIN_SECS: u64 = 900;
+pub const ASSUME_ROLE_MAX_SECS: u64 = 43_200;
+pub const ASSUME_ROOT_MAX_SECS: u64 = 900;
+
+#[derive(Clone, Debug)]
+pub enum ProviderKind {
+    IamIdentityCenter {
+        start_url: String,
+        region: String,
+        auto_provision: bool,
+        session_secs: Option<u64>,
+    },
+    Saml {
+        url: String,
+        region: String,
+        driver: Option<String>,
+    },
+    GithubOidc {
+        region: Option<String>,
+        audience: Option<String>,
+    },
+    AzureCli {
+        tenant_id: Option<String>,
+        subscription_id: Option<String>,
+    },
+    AzureOidc {
+        tenant_id: String,
+        client_id: String,
+        subscription_id: Option<String>,
+        /// The audience of the GitHub token exchanged with Entra ID (`api://AzureADTokenExchange`).
+        audience: Option<String>,
+    },
+    AzureDeviceCode {
+        tenant_id: String,
+        client_id: Option<String>,
+        subscription_id: Option<String>,
+    },
+    GcpAdc {
+        project_id: Option<String>,
+        region: Option<String>,
+        scopes: Vec<String>,
+    },
+    GcpWif {
+        project_id: Option<String>,
+        project_number: String,
+        pool_id: String,
+        provider_id: String,
+        service_account_email: Option<String>,
+        token_source: TokenSource,
+    },
+}
+
+/// Where a `gcp/workload-identity-federation` provider gets the token it exchanges with
+/// Google STS (`token_source`). Without `url`, `file` or `environment_variable`, the token
+/// comes from GitHub Actions (`ACTIONS_ID_TOKEN_REQUEST_URL`/`TOKEN`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TokenSource {
+    pub kind: TokenSourceKind,
+    /// The audience asked of GitHub; default `https://iam.googleapis.com/<provider resource>`.
+    pub audience: Option<String>,
+    /// Hosts the token may be fetched from (empty: any https host).
+    pub allowed_hosts: Vec<String>,
+    /// The JSON field holding the token (`format: json`); `None`: the body is the token.
+    pub json_field: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum TokenSourceKind {
+    /// GitHub Actions' OIDC token endpoint, from the runner's environment.
+    #[default]
+    GithubActions,
+    /// Any URL, with headers (`type: url`).
+    Url { url: String, headers: Vec<(String, String)> },
+    /// A file another tool keeps fresh (`type: file`).
+    File { path: String },
+    /// A variable holding the token (`type: environment`).
+    Environment { variable: String },
+}
+
+#[derive(Clone, Debug)]
+pub struct Provider {
+    pub name: String,
+    pub kind_name: String,
+    pub kind: Option<ProviderKind>,
+    pub span: Span,
+}
+
+impl Provider {
+    pub fn cloud(&self) -> Option<Cloud> {
+        provider_cloud(&self.kind_name)
+    }
+    pub fn region(&self) -> Option<&str> {
+        match self.kind.as_ref()? {
+            ProviderKind::IamIdentityCenter { region, .. } | ProviderKind::Saml { region, .. } => Some(region),
+            ProviderKind::GithubOidc { region, .. } | ProviderKind::GcpAdc { region, .. } => region.as_deref(),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub enum AccountRef {
+    Id(String),
+    Name(String),
+}
+
+#[derive(Clone, Debug)]
+pub enum IdentityKind {
+    PermissionSet {
+        permission_set: String,
+        account: AccountRef,
+    },
+    AssumeRole {
+        role_arn: String,
+        external_id: Option<Secret>,
+        duration_secs: Option<u64>,
+        session_name: Option<String>,
+    },
+    AssumeRoot {
+        target_principal: String,
+        task_policy_arn: String,
+        duration_secs: Option<u64>,
+    },
+    User {
+        access_key_id: Option<Secret>,
+        secret_access_key: Option<Secret>,
+        mfa_arn: Option<String>,
+    },
+    Ambient,
+    AzureSubscription {
+        subscription_id: String,
+        location: Option<String>,
+        resource_group: Option<String>,
+    },
+    GcpServiceAccount {
+        email: String,
+        lifetime_secs: Option<u64>,
+        delegates: Vec<String>,
+        scopes: Vec<String>,
+        project_id: Option<String>,
+    },
+    GcpProject {
+        project_id: String,
+        region: Option<String>,
+        zone: Option<String>,
+    },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Via {
+    Provider(String, Span),
+    Identity(String, Span),
+}
+
+#[derive(Clone, Debug)]
+pub struct Identity {
+    pub name: String,
+    pub kind_name: String,
+    pub kind: Option<IdentityKind>,
+    pub via: Option<Via>,
+    pub default: bool,
+    /// `required: true`: authenticated for every run alongside the selected identity (for
+    /// components that use more than one cloud), with its own variables.
+    pub required: bool,
+    /// Where `default: true` was set (the innermost level that set it).
+    pub default_span: Option<Span>,
+    /// `region` on the identity (or its principal): a component may override it.
+    pub region: Option<String>,
+    pub span: Span,
+}
+
+impl Identity {
+    pub fn cloud(&self) -> Option<Cloud> {
+        identity_cloud(&self.kind_name)
+    }
+    /// aws/user and aws/ambient stand alone: they have no `via`.
+    pub fn is_standalone(&self) -> bool {
+        matches!(self.kind_name.as_str(), "aws/user" | "aws/ambient")
+    }
+}
+
+/// What an integration does with its identity's session.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum IntegrationKind {
+    /// `aws/ecr`: a Docker login to one ECR registry (`spec.registry`).
+    Ecr { account_id: String, region: String },
+}
+
+/// An entry of `auth.integrations`: credentials derived from an identity's session for
+/// another tool (a Docker login to ECR), made after the identity logs in.
+#[derive(Clone, Debug)]
+pub struct Integration {
+    pub name: String,
+    pub kind_name: String,
+    /// `None` when a field is wrong (its problem says which).
+    pub kind: Option<IntegrationKind>,
+    /// `via.identity`: whose session it uses.
+    pub via: Option<(String, Span)>,
+    /// `spec.auto_provision` (default true): run after `auth login` of its identity.
+    pub auto_provision: bool,
+    pub span: Span,
+}
+
+impl Integration {
+    /// Whether it comes via `identity` (any case).
+    pub fn is_via(&self, identity: &str) -> bool {
+        self.via.as_ref().is_some_and(|(v, _)| v.eq_ignore_ascii_case(identity))
+    }
+}
+
+pub fn provider_cloud(kind: &str) -> Option<Cloud> {
+    match kind {
+        "aws/iam-identity-center" | "aws/saml" | "github/oidc" => Some(Cloud::Aws),
+        "azure/cli" | "azure/oidc" | "azure/device-code" => Some(Cloud::Azure),
+        "gcp/adc" | "gcp/workload-identity-federation" => Some(Cloud::Gcp),
+        _ => None,
+    }
+}
+
+pub fn identity_cloud(kind: &str) -> Option<Cloud> {
+    match kind.split('/').next() {
+        Some("aws") => Some(Cloud::Aws),
+        Some("azure") => Some(Cloud::Azure),
+        Some("gcp") => Some(Cloud::Gcp),
+        _ => None,
+    }
+}
+
+/// What a problem is about, so a run can ignore problems outside its chain.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Subject {
+    Provider(String),
+    Identity(String),
+    Integration(String),
+    General,
+}
+
+/// One thing wrong with the auth configuration.
+#[derive(Clone, Debug)]
+pub struct Problem {
+    pub subject: Subject,
+    pub span: Option<Span>,
+    pub message: String,
+    pub hint: Option<String>,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.span {
+            Some(s) if !s.is_synthetic() => write!(f, "{s}: {}", self.message),
+            _ => f.write_str(&self.message),
+        }
+    }
+}
