@@ -244,7 +244,8 @@ impl Cache {
         let dir = match PrivateDir::open_below(&self.base, &self.dir) {
             Ok(d) => d?,
             Err(e) => {
-                tracing::warn!("not using the credentials cache: {e}");
+                // Not a warning: a refresh needs the directory too, and fails saying this.
+                tracing::debug!("not using the credentials cache: {e}");
                 return None;
             }
         };
