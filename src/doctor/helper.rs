@@ -46,48 +46,7 @@ pub fn credential_processes(text: &str) -> Vec<ProcessLine> {
 /// The program of a command line as `sh` (and botocore's shlex) splits it: quotes and
 /// backslashes resolved. `None` for an empty or unterminated command.
 pub fn program_of(command: &str) -> Option<String> {
-    let mut out = String::new();
-    let mut started = false;
-    let mut chars = command.trim_start().chars();
-    while let Some(c) = chars.next() {
-        match c {
-            '\'' => {
-                started = true;
-                loop {
-                    match chars.next()? {
-                        '\'' => break,
-                        c => out.push(c),
-                    }
-                }
-            }
-            '"' => {
-                started = true;
-                loop {
-                    match chars.next()? {
-                        '"' => break,
-                        '\\' => match chars.next()? {
-                            c @ ('"' | '\\' | '$' | '`') => out.push(c),
-                            c => {
-                                out.push('\\');
-                                out.push(c);
-                            }
-                        },
-                        c => out.push(c),
-                    }
-                }
-            }
-            '\\' => {
-                started = true;
-                out.push(chars.next()?);
-            }
-            c if c.is_whitespace() => break,
-            c => {
-                started = true;
-                out.push(c);
-            }
-        }
-    }
-    started.then_some(out)
+    shlex::split(command)?.into_iter().next()
 }
 
 /// Why a program cannot run, if it cannot.
