@@ -14,7 +14,7 @@
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -217,15 +217,13 @@ impl State {
 pub struct Portal {
     port: u16,
     state: Arc<Mutex<State>>,
-    stop: Arc<AtomicBool>,
-    thread: Option<std::thread::JoinHandle<()>>,
+    _server: crate::wire::Server,
 }
 
 impl Portal {
     pub fn start(opts: PortalOpts) -> Portal {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.set_nonblocking(true).unwrap();
-        let port = listener.local_addr().unwrap().port();
+        let server = crate::wire::Server::bind();
+        let port = server.port;
         let state = Arc::new(Mutex::new(State {
             opts,
             serial: 0,
@@ -237,21 +235,13 @@ impl Portal {
             log: Vec::new(),
             issued: Vec::new(),
         }));
-        let stop = Arc::new(AtomicBool::new(false));
-        let (st, sp) = (state.clone(), stop.clone());
+        let st = state.clone();
         let base = format!("http://127.0.0.1:{port}");
-        let thread = std::thread::spawn(move || {
-            while !sp.load(Ordering::Relaxed) {
-                match listener.accept() {
-                    Ok((stream, _)) => {
-                        let (st, base) = (st.clone(), base.clone());
-                        std::thread::spawn(move || serve(stream, &st, &base));
-                    }
-                    Err(_) => std::thread::sleep(Duration::from_millis(5)),
-                }
-            }
+        let server = server.serve(move |stream| {
+            let (st, base) = (st.clone(), base.clone());
+            std::thread::spawn(move || serve(stream, &st, &base));
         });
-        Portal { port, state, stop, thread: Some(thread) }
+        Portal { port, state, _server: server }
     }
 
     pub fn url(&self) -> String {
@@ -339,15 +329,6 @@ impl Portal {
     /// The issued credentials with this access key id.
     pub fn issued_key(&self, access_key_id: &str) -> Option<Issued> {
         self.lock().issued.iter().find(|i| i.access_key_id == access_key_id).cloned()
-    }
-}
-
-impl Drop for Portal {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
     }
 }
 

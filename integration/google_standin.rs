@@ -76,8 +76,8 @@
 #![allow(dead_code)]
 
 use std::collections::{HashMap, HashSet};
-use std::net::{TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::net::TcpStream;
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -303,15 +303,13 @@ impl State {
 pub struct Google {
     port: u16,
     state: Arc<Mutex<State>>,
-    stop: Arc<AtomicBool>,
-    thread: Option<std::thread::JoinHandle<()>>,
+    _server: crate::wire::Server,
 }
 
 impl Google {
     pub fn start(opts: GoogleOpts) -> Google {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.set_nonblocking(true).unwrap();
-        let port = listener.local_addr().unwrap().port();
+        let server = crate::wire::Server::bind();
+        let port = server.port;
         let state = Arc::new(Mutex::new(State {
             opts,
             port,
@@ -321,20 +319,12 @@ impl Google {
             issued: Vec::new(),
             revoked: HashSet::new(),
         }));
-        let stop = Arc::new(AtomicBool::new(false));
-        let (st, sp) = (state.clone(), stop.clone());
-        let thread = std::thread::spawn(move || {
-            while !sp.load(Ordering::Relaxed) {
-                match listener.accept() {
-                    Ok((stream, _)) => {
-                        let st = st.clone();
-                        std::thread::spawn(move || serve(stream, &st));
-                    }
-                    Err(_) => std::thread::sleep(Duration::from_millis(5)),
-                }
-            }
+        let st = state.clone();
+        let server = server.serve(move |stream| {
+            let st = st.clone();
+            std::thread::spawn(move || serve(stream, &st));
         });
-        Google { port, state, stop, thread: Some(thread) }
+        Google { port, state, _server: server }
     }
 
     /// `http://127.0.0.1:PORT`, no trailing slash.
@@ -407,15 +397,6 @@ impl Google {
     /// The service account an access token was minted for, if generateAccessToken minted it.
     pub fn service_account_of(&self, access_token: &str) -> Option<String> {
         self.issued_token(access_token).filter(|i| i.op == "GenerateAccessToken").map(|i| i.principal)
-    }
-}
-
-impl Drop for Google {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
     }
 }
 

@@ -55,7 +55,7 @@
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -372,16 +372,14 @@ impl State {
 pub struct Entra {
     port: u16,
     state: Arc<Mutex<State>>,
-    stop: Arc<AtomicBool>,
-    thread: Option<std::thread::JoinHandle<()>>,
+    _server: crate::wire::Server,
 }
 
 impl Entra {
     pub fn start(opts: EntraOpts) -> Entra {
         assert!(!opts.tenants.is_empty(), "the stand-in needs a home tenant");
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.set_nonblocking(true).unwrap();
-        let port = listener.local_addr().unwrap().port();
+        let server = crate::wire::Server::bind();
+        let port = server.port;
         let state = Arc::new(Mutex::new(State {
             opts,
             serial: 0,
@@ -392,20 +390,12 @@ impl Entra {
             counts: HashMap::new(),
             log: Vec::new(),
         }));
-        let stop = Arc::new(AtomicBool::new(false));
-        let (st, sp) = (state.clone(), stop.clone());
-        let thread = std::thread::spawn(move || {
-            while !sp.load(Ordering::Relaxed) {
-                match listener.accept() {
-                    Ok((stream, _)) => {
-                        let st = st.clone();
-                        std::thread::spawn(move || serve(stream, &st, port));
-                    }
-                    Err(_) => std::thread::sleep(Duration::from_millis(5)),
-                }
-            }
+        let st = state.clone();
+        let server = server.serve(move |stream| {
+            let st = st.clone();
+            std::thread::spawn(move || serve(stream, &st, port));
         });
-        Entra { port, state, stop, thread: Some(thread) }
+        Entra { port, state, _server: server }
     }
 
     /// The plain-HTTP base URL, e.g. `http://127.0.0.1:PORT` (the "login.microsoftonline.com").
@@ -560,15 +550,6 @@ impl Entra {
     /// The answer that carried this access token.
     pub fn issued_access_token(&self, access_token: &str) -> Option<IssuedToken> {
         self.lock().issued.iter().find(|t| t.access_token == access_token).cloned()
-    }
-}
-
-impl Drop for Entra {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
     }
 }
 

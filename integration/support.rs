@@ -125,7 +125,7 @@ pub struct Stub {
     pub port: u16,
     pub hits: Arc<AtomicUsize>,
     pub requests: Arc<Mutex<Vec<String>>>,
-    stop: Arc<std::sync::atomic::AtomicBool>,
+    _server: crate::wire::Server,
 }
 
 pub type Respond = dyn Fn(&str, usize) -> (u16, String) + Send + Sync;
@@ -133,45 +133,28 @@ pub type Respond = dyn Fn(&str, usize) -> (u16, String) + Send + Sync;
 impl Stub {
     /// `respond(request_text, hit_number)` returns the status and body.
     pub fn start(respond: Box<Respond>) -> Stub {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.set_nonblocking(true).unwrap();
-        let port = listener.local_addr().unwrap().port();
         let hits = Arc::new(AtomicUsize::new(0));
         let requests = Arc::new(Mutex::new(Vec::new()));
-        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let (h, r, s) = (hits.clone(), requests.clone(), stop.clone());
-        std::thread::spawn(move || {
-            while !s.load(Ordering::Relaxed) {
-                match listener.accept() {
-                    Ok((mut stream, _)) => {
-                        stream.set_nonblocking(false).ok();
-                        stream.set_read_timeout(Some(Duration::from_secs(5))).ok();
-                        let text = read_request(&mut stream);
-                        let n = h.fetch_add(1, Ordering::SeqCst) + 1;
-                        r.lock().unwrap().push(text.clone());
-                        let (status, body) = respond(&text, n);
-                        let ctype = if body.starts_with('{') { "application/json" } else { "text/xml" };
-                        let _ = write!(
-                            stream,
-                            "HTTP/1.1 {status} X\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                            body.len()
-                        );
-                    }
-                    Err(_) => std::thread::sleep(Duration::from_millis(5)),
-                }
-            }
+        let (h, r) = (hits.clone(), requests.clone());
+        let server = crate::wire::Server::bind().serve(move |mut stream: TcpStream| {
+            stream.set_nonblocking(false).ok();
+            stream.set_read_timeout(Some(Duration::from_secs(5))).ok();
+            let text = read_request(&mut stream);
+            let n = h.fetch_add(1, Ordering::SeqCst) + 1;
+            r.lock().unwrap().push(text.clone());
+            let (status, body) = respond(&text, n);
+            let ctype = if body.starts_with('{') { "application/json" } else { "text/xml" };
+            let _ = write!(
+                stream,
+                "HTTP/1.1 {status} X\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
         });
-        Stub { port, hits, requests, stop }
+        Stub { port: server.port, hits, requests, _server: server }
     }
 
     pub fn url(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
-    }
-}
-
-impl Drop for Stub {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
     }
 }
 

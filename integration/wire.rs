@@ -119,3 +119,56 @@ pub fn read_raw(stream: &TcpStream) -> Option<RawRequest> {
     reader.read_exact(&mut body).ok()?;
     Some(RawRequest { method, target, headers, body })
 }
+
+/// A loopback listener (127.0.0.1, a free port) served on its own thread until dropped:
+/// the accept loop every stand-in shares. [`Server::bind`] first, so a stand-in that must
+/// know its own URL has the port, then [`Bound::serve`] with what handles each accepted
+/// connection. Dropping the server stops the loop within a few milliseconds and waits for
+/// its thread.
+pub struct Server {
+    pub port: u16,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+/// A bound listener, not yet served.
+pub struct Bound {
+    listener: std::net::TcpListener,
+    pub port: u16,
+}
+
+impl Server {
+    pub fn bind() -> Bound {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let port = listener.local_addr().unwrap().port();
+        Bound { listener, port }
+    }
+}
+
+impl Bound {
+    pub fn serve(self, mut handle: impl FnMut(TcpStream) + Send + 'static) -> Server {
+        use std::sync::atomic::Ordering;
+        let Bound { listener, port } = self;
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let sp = stop.clone();
+        let thread = std::thread::spawn(move || {
+            while !sp.load(Ordering::Relaxed) {
+                match listener.accept() {
+                    Ok((stream, _)) => handle(stream),
+                    Err(_) => std::thread::sleep(std::time::Duration::from_millis(5)),
+                }
+            }
+        });
+        Server { port, stop, thread: Some(thread) }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
