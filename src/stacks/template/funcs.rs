@@ -10,6 +10,8 @@ use std::borrow::Cow;
 
 use serde_json::{Number, Value};
 
+use crate::suggest::edit_distance;
+
 use super::TemplateError;
 use super::ast::Call;
 use super::error::{location, plural};
@@ -117,31 +119,10 @@ fn suggest(name: &str) -> Option<&'static str> {
     let limit = if name.chars().count() <= 4 { 1 } else { 2 };
     FUNCS
         .iter()
-        .map(|f| (edit_distance(&lower, &f.name.to_lowercase()), f.name))
+        .map(|f| (edit_distance(&lower, &f.name.to_lowercase(), false), f.name))
         .filter(|&(d, _)| d <= limit)
         .min_by_key(|&(d, _)| d)
         .map(|(_, n)| n)
-}
-
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut diag = row.first().copied().unwrap_or(0);
-        if let Some(first) = row.first_mut() {
-            *first = i + 1;
-        }
-        for (j, cb) in b.iter().enumerate() {
-            let up = row.get(j + 1).copied().unwrap_or(0);
-            let left = row.get(j).copied().unwrap_or(0);
-            let best = (diag + usize::from(ca != *cb)).min(up + 1).min(left + 1);
-            diag = up;
-            if let Some(cell) = row.get_mut(j + 1) {
-                *cell = best;
-            }
-        }
-    }
-    row.last().copied().unwrap_or(0)
 }
 
 /// Go's `strings.Title`: upper-cases the first letter of each word.
