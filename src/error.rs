@@ -30,13 +30,20 @@ pub enum Error {
     Keyring(#[from] crate::keyring::KeyringError),
     #[error(transparent)]
     Integration(#[from] crate::integrations::IntegrationError),
-    /// A value a run would write into one of its files, refused before anything is written.
+    /// No environment plan: a realm that cannot name a directory, no HOME, or a value a run
+    /// would write into one of its files, refused before anything is written.
     #[error(transparent)]
-    Output(#[from] Box<crate::output::ini::UnsafeValue>),
+    Output(#[from] crate::output::plan::PlanError),
     #[error("{message}")]
     Usage { message: String, hint: Option<String> },
     #[error("{message}")]
     NotYet { message: String, hint: Option<String> },
+}
+
+impl From<Box<crate::output::ini::UnsafeValue>> for Error {
+    fn from(e: Box<crate::output::ini::UnsafeValue>) -> Error {
+        Error::Output(e.into())
+    }
 }
 
 impl Error {
@@ -76,7 +83,8 @@ impl Error {
             Error::Portal(e) => e.exit_code(),
             Error::Keyring(e) => e.exit_code(),
             Error::Integration(e) => e.exit_code(),
-            Error::Output(_) => exit::DATAERR,
+            Error::Output(crate::output::plan::PlanError::Unsafe(_)) => exit::DATAERR,
+            Error::Output(_) => exit::USAGE,
             Error::Usage { .. } => exit::USAGE,
             Error::NotYet { .. } => exit::UNAVAILABLE,
         }
@@ -94,7 +102,7 @@ impl Error {
             Error::Portal(e) => e.hint(),
             Error::Keyring(e) => e.hint(),
             Error::Integration(e) => e.hint(),
-            Error::Output(e) => Some(e.hint.clone()),
+            Error::Output(e) => Some(e.hint()),
             Error::Usage { hint, .. } | Error::NotYet { hint, .. } => hint.clone(),
         }
     }

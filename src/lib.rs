@@ -38,6 +38,7 @@ pub mod secret;
 pub mod session;
 pub mod stacks;
 pub mod suggest;
+pub mod sys;
 pub mod tty;
 pub mod util;
 pub mod vault;

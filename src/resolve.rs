@@ -9,10 +9,9 @@ use crate::config::{self, AtmosConfig, ConfigOptions};
 use crate::env_vars::{self, Env};
 use crate::error::Error;
 use crate::identity::{Chain, IdentityFlag, Prompt, Selection, chain, select};
-use crate::output::env::{self as envplan, EnvPlan, PlanContext};
 use crate::stacks::{ResolvedComponent, StackSet, component};
 use crate::yaml::{Node, Span};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// What to resolve.
 #[derive(Clone, Debug, Default)]
@@ -201,140 +200,6 @@ impl Resolution {
 
     /// The realm: `ATMOS_AUTH_REALM`, `auth.realm`, else a hash of the config directory.
     pub fn realm(&self, env: &Env) -> String {
-        envplan::realm(env, self.auth.realm.as_ref().map(|r| r.0.as_str()), Some(&self.config.dir))
-    }
-
-    /// The environment plan for the chosen chain (empty when auth is off or absent).
-    pub fn env_plan(&self, env: &Env, helper: &Path, profiles_arg: &[String]) -> Result<EnvPlan, Error> {
-        let Some(chain) = &self.chain else {
-            return Ok(EnvPlan::default());
-        };
-        let realm = self.realm(env);
-        if !crate::auth::schema::is_valid_realm(&realm) {
-            return Err(Error::usage(
-                format!("ATMOS_AUTH_REALM `{realm}` cannot name a directory"),
-                Some("use letters, digits, `-`, `_` and `.` only".to_string()),
-            ));
-        }
-        let home = envplan::config_home(env).ok_or_else(|| {
-            Error::usage(
-                "cannot tell where to write credential files: HOME is not set",
-                Some("set HOME or XDG_CONFIG_HOME".to_string()),
-            )
-        })?;
-        // Every value the helper's command line carries, with where it came from, so a value
-        // that cannot be written into the AWS config is refused by name.
-        use envplan::{Arg, Origin};
-        let esc = crate::output::ini::escape_controls;
-        let origin = |value: String, what: &str, from: String, hint: &str| {
-            Arg::Value(Origin { value, what: what.into(), from, hint: hint.into() })
-        };
-        let mut helper_args = vec![
-            Arg::Flag("--config"),
-            origin(
-                self.config.file.display().to_string(),
-                "the path of atmos.yaml",
-                "the repository's location".into(),
-                "move the repository to a directory whose path has no control characters (newline, tab...), `#` or `;`",
-            ),
-        ];
-        if !profiles_arg.is_empty() || !self.config.profiles.is_empty() {
-            let names: Vec<&str> = self.config.profiles.iter().map(|p| p.name.as_str()).collect();
-            helper_args.push(Arg::Flag("--profile"));
-            helper_args.push(origin(
-                if names.is_empty() { profiles_arg.join(",") } else { names.join(",") },
-                "the profile names",
-                "--profile, ATMOS_PROFILE or profiles.default".into(),
-                "name the profile directories with letters, digits, `-`, `_` and `.`",
-            ));
-        }
-        if let Some(c) = &self.component {
-            let file = crate::yaml::display_path(&c.stack_file);
-            helper_args.extend([
-                Arg::Flag("--stack"),
-                origin(
-                    c.stack.clone(),
-                    "the stack name",
-                    format!("the name of the stack in {file}, from its `name:`, stacks.name_template or name_pattern"),
-                    "give the stack a name without control characters (newline, tab...), `#` or `;`",
-                ),
-                Arg::Flag("--component"),
-                origin(
-                    c.component.clone(),
-                    "the component name",
-                    format!("in {file}"),
-                    "name the component without control characters (newline, tab...), `#` or `;`",
-                ),
-            ]);
-        }
-        let purpose = match &self.component {
-            Some(c) => format!("component {} in stack {}", c.component, c.stack),
-            None => format!("identity {}", chain.leaf().name),
-        };
-        let stack_region = self.component.as_ref().and_then(|c| {
-            let node = c.vars.get("region")?;
-            let value = node.as_str()?.to_string();
-            let at = if node.span.is_synthetic() { String::new() } else { format!(" at {}", node.span) };
-            Some(Origin {
-                value,
-                what: "the region".into(),
-                from: format!(
-                    "the stack's vars.region{at}, for component `{}` in stack `{}`",
-                    esc(&c.component),
-                    esc(&c.stack)
-                ),
-                hint: "set vars.region to a region name such as us-east-2 (or give the identity a `region`)".into(),
-            })
-        });
-        let ctx = PlanContext {
-            realm_dir: home.join("atmos").join(envplan::path_component(&realm)),
-            helper: helper.to_path_buf(),
-            helper_args,
-            stack_region,
-            purpose,
-        };
-        // Each AWS profile names its cache entry (`--key`), so the helper's warm path reads
-        // one file and parses no YAML; a changed definition gets a new key on the next run.
-        let cache = crate::cache::Cache::new(env, "aws");
-        let plan_for = |c: &Chain| {
-            let mut ctx = ctx.clone();
-            let mut session = None;
-            if c.leaf().cloud() == Some(crate::auth::Cloud::Aws) {
-                let key = crate::cache::key::chain_key(&self.auth_node, c);
-                session = cache.as_ref().map(|cache| cache.entry_path(&key));
-                ctx.helper_args.extend([
-                    Arg::Flag("--key"),
-                    origin(key, "the cache key", "tfauth".into(), "report this as a bug"),
-                ]);
-                if let Some(m) = self.auth_node.get("refresh_margin").and_then(Node::as_str) {
-                    ctx.helper_args.extend([
-                        Arg::Flag("--margin"),
-                        origin(
-                            m.to_string(),
-                            "the refresh margin",
-                            "auth.refresh_margin".into(),
-                            "write auth.refresh_margin as a duration such as 10m",
-                        ),
-                    ]);
-                }
-            }
-            let mut plan = envplan::plan(c, &ctx, env)?;
-            if let Some(path) = session {
-                plan.set.insert(crate::env_vars::TFAUTH_SESSION.to_string(), path.display().to_string());
-            }
-            Ok::<_, Error>(plan)
-        };
-        let mut plan = plan_for(chain)?;
-        for extra in &self.required {
-            plan.merge(plan_for(extra)?);
-        }
-        plan.set.insert(crate::env_vars::TFAUTH_IDENTITY.to_string(), chain.leaf().name.clone());
-        let docker = std::iter::once(chain)
-            .chain(&self.required)
-            .find_map(|c| crate::integrations::docker_config_dir(self, &c.leaf().name, &ctx.realm_dir));
-        if let Some(dir) = docker {
-            plan.set.insert(env_vars::DOCKER_CONFIG.into(), dir.display().to_string());
-        }
-        Ok(plan)
+        crate::util::dirs::realm(env, self.auth.realm.as_ref().map(|r| r.0.as_str()), Some(&self.config.dir))
     }
 }

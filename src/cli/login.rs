@@ -87,7 +87,7 @@ pub fn login(args: LoginArgs, ctx: &Ctx) -> Result<i32, Error> {
         if args.force {
             crate::providers::azure::forget(chain, &ctx.env);
         }
-        let plan = res.env_plan(&ctx.env, &ctx.helper_path(), &ctx.profiles)?;
+        let plan = super::env_plan(&res, ctx, &ctx.profiles)?;
         let plan = super::authenticate(&res, plan, name, false, ctx)?;
         eprintln!("Logged in as `{name}` ({}); {} file(s) written.", chain.describe(), plan.files.len());
         return Ok(0);

@@ -147,6 +147,20 @@ pub fn run(cli: Cli, ctx: Ctx) -> Result<i32, Error> {
 
 pub use crate::auth::warn_problems;
 
+/// The run's environment plan: output's, plus the isolated Docker configuration when an
+/// ECR login for one of its identities was written (which takes a look at the disk).
+pub fn env_plan(
+    res: &crate::resolve::Resolution,
+    ctx: &Ctx,
+    profiles: &[String],
+) -> Result<crate::output::env::EnvPlan, Error> {
+    let mut plan = crate::output::plan::env_plan(res, &ctx.env, &ctx.helper_path(), profiles)?;
+    if let Some(dir) = crate::integrations::docker_config_for_run(res, &ctx.env) {
+        plan.set.insert(crate::env_vars::DOCKER_CONFIG.into(), dir.display().to_string());
+    }
+    Ok(plan)
+}
+
 /// Gets a fresh session now for the chosen identity and every `required` one (so a login
 /// or permission problem shows before terraform starts, and the helper's cache is warm),
 /// completes the files that need the network (GCP and Azure), then writes them all. A

@@ -170,7 +170,7 @@ pub fn run(args: Vec<OsString>, ctx: &Ctx) -> Result<i32, Error> {
     for n in &run_plan.notes {
         tracing::info!("{n}");
     }
-    let plan = res.env_plan(&ctx.env, &ctx.helper_path(), &profiles)?;
+    let plan = super::env_plan(&res, ctx, &profiles)?;
     let terraform = find_terraform(comp.command.as_deref(), &ctx.env, ctx.self_exe.as_deref());
 
     if tf.dry_run {
@@ -247,7 +247,7 @@ fn passthrough(args: &[OsString], tf: &TfArgs, ctx: &Ctx) -> Result<i32, Error> 
         let prompt = ctx.prompt();
         let res = resolve(&req, &ctx.env, prompt.as_ref().map(|p| p as _))?;
         if let Selection::Identity { name, .. } = &res.selection {
-            let plan = res.env_plan(&ctx.env, &ctx.helper_path(), &req.profiles)?;
+            let plan = super::env_plan(&res, ctx, &req.profiles)?;
             let plan = super::authenticate(&res, plan, name, tf.static_credentials, ctx)?;
             let argv: Vec<OsString> = tf.subcommand.iter().map(OsString::from).chain(tf.rest.iter().cloned()).collect();
             let terraform = terraform?;

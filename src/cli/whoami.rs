@@ -110,7 +110,7 @@ fn whoami_elsewhere(
     ctx: &Ctx,
 ) -> Result<i32, Error> {
     use crate::auth::Cloud;
-    let mut plan = res.env_plan(&ctx.env, &ctx.helper_path(), &ctx.profiles)?;
+    let mut plan = super::env_plan(res, ctx, &ctx.profiles)?;
     let cloud = chain.leaf().cloud();
     let scope = crate::output::azure::scope(chain);
     let is_cli = matches!(

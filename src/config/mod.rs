@@ -258,23 +258,7 @@ pub fn absolute(base: &Path, path: &Path) -> PathBuf {
     clean_path(&joined)
 }
 
-/// Folds `.` and `..` components without touching the file system.
-pub fn clean_path(path: &Path) -> PathBuf {
-    use std::path::Component;
-    let mut out = PathBuf::new();
-    for c in path.components() {
-        match c {
-            Component::CurDir => {}
-            Component::ParentDir => {
-                if !out.pop() {
-                    out.push("..");
-                }
-            }
-            other => out.push(other.as_os_str()),
-        }
-    }
-    out
-}
+pub use crate::util::dirs::clean_path;
 
 /// A string setting at `path`, or `None`; another type is a located error.
 pub fn opt_str(root: &Node, path: &[&str]) -> Result<Option<(String, Span)>, ConfigError> {

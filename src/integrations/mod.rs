@@ -215,6 +215,14 @@ fn realm_dir(res: &Resolution, env: &Env) -> Result<PathBuf, Error> {
     Ok(home.join("atmos").join(crate::output::env::path_component(&res.realm(env))))
 }
 
+/// The isolated Docker configuration directory a run of the resolution should use: the
+/// first of its identities (the chosen one, then the `required` ones) that has one.
+pub fn docker_config_for_run(res: &Resolution, env: &Env) -> Option<PathBuf> {
+    let chain = res.chain.as_ref()?;
+    let realm_dir = realm_dir(res, env).ok()?;
+    std::iter::once(chain).chain(&res.required).find_map(|c| docker_config_dir(res, &c.leaf().name, &realm_dir))
+}
+
 /// The isolated Docker configuration directory a run of `identity` should use: when an
 /// aws/ecr integration comes via it and a login has been written there.
 pub fn docker_config_dir(res: &Resolution, identity: &str, realm_dir: &Path) -> Option<PathBuf> {

@@ -10,3 +10,4 @@ pub mod envfmt;
 pub mod gcp;
 pub mod ini;
 pub mod list;
+pub mod plan;

@@ -1,7 +1,9 @@
 //! Where tfauth keeps what it writes, decided from the environment snapshot in one place:
-//! the XDG base directories as Atmos reads them. Pure: reads no file, creates nothing.
+//! the XDG base directories and the realm, as Atmos reads them. Pure: reads no file,
+//! creates nothing.
 
 use crate::env_vars::{self as ev, Env};
+use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 
 /// The base directory for files tfauth writes: `ATMOS_XDG_CONFIG_HOME`, else
@@ -25,9 +27,76 @@ pub fn cache_home(env: &Env) -> Option<PathBuf> {
         .map(|base| base.join("tfauth"))
 }
 
+/// The realm: `ATMOS_AUTH_REALM`, else `auth.realm`, else a hash of the directory that
+/// holds `atmos.yaml` (so tfauth and Atmos agree), else `default`.
+pub fn realm(env: &Env, configured: Option<&str>, config_dir: Option<&Path>) -> String {
+    if let Some(r) = env.get(ev::ATMOS_AUTH_REALM) {
+        return r.to_string();
+    }
+    if let Some(r) = configured {
+        return r.to_string();
+    }
+    match config_dir {
+        Some(dir) => realm_hash(dir),
+        None => "default".to_string(),
+    }
+}
+
+/// First 16 hex characters of SHA-256 of the cleaned, lower-cased, `/`-separated path.
+pub fn realm_hash(dir: &Path) -> String {
+    let cleaned = clean_path(dir);
+    let text = cleaned.to_string_lossy().replace('\\', "/").to_lowercase();
+    let text = if text.len() > 1 { text.trim_end_matches('/').to_string() } else { text };
+    let digest = Sha256::digest(text.as_bytes());
+    digest.iter().take(8).map(|b| format!("{b:02x}")).collect()
+}
+
+/// A name made safe for one path component.
+pub fn path_component(name: &str) -> String {
+    let s: String =
+        name.chars().map(|c| if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') { c } else { '-' }).collect();
+    if s.is_empty() || s == "." || s == ".." { "_".to_string() } else { s }
+}
+
+/// Folds `.` and `..` components without touching the file system.
+pub fn clean_path(path: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut out = PathBuf::new();
+    for c in path.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                if !out.pop() {
+                    out.push("..");
+                }
+            }
+            other => out.push(other.as_os_str()),
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn realm_is_stable_and_case_folded() {
+        let a = realm_hash(Path::new("/Work/Repo/"));
+        let b = realm_hash(Path::new("/work/repo/./"));
+        assert_eq!(a, b);
+        assert_eq!(a.len(), 16);
+        assert!(a.bytes().all(|c| c.is_ascii_hexdigit()));
+        assert_ne!(a, realm_hash(Path::new("/work/other")));
+    }
+
+    #[test]
+    fn realm_precedence() {
+        let env = Env::from_pairs([("ATMOS_AUTH_REALM", "fromenv")]);
+        assert_eq!(realm(&env, Some("cfg"), Some(Path::new("/x"))), "fromenv");
+        assert_eq!(realm(&Env::default(), Some("cfg"), Some(Path::new("/x"))), "cfg");
+        assert_eq!(realm(&Env::default(), None, None), "default");
+    }
 
     #[test]
     fn config_home_precedence() {

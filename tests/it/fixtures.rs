@@ -162,7 +162,8 @@ fn run_case(case: &J) -> Result<(), String> {
         subset(want, &got, "component")?;
     }
     if let Some(want) = expect.get("env") {
-        let plan = res.env_plan(&env, Path::new("/opt/tfauth/atmos-auth-helper"), &[]).map_err(|e| e.to_string())?;
+        let plan = tfauth::output::plan::env_plan(&res, &env, Path::new("/opt/tfauth/atmos-auth-helper"), &[])
+            .map_err(|e| e.to_string())?;
         subset(want, &serde_json::json!(plan.set), "env")?;
     }
     Ok(())

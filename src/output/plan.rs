@@ -1,0 +1,154 @@
+//! The environment plan of a resolved request: the helper's command line with where each
+//! of its values came from, one plan per chain (the chosen one and each `required` one),
+//! merged. Pure: reads and writes nothing (the Docker login directory, which exists only
+//! once a login was written, is added by the command that runs the plan).
+
+use super::env::{EnvPlan, PlanContext, config_home, path_component};
+use super::ini::UnsafeValue;
+use crate::env_vars::Env;
+use crate::identity::Chain;
+use crate::resolve::Resolution;
+use crate::yaml::Node;
+use std::path::Path;
+
+/// Why a resolution has no environment plan.
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    #[error("ATMOS_AUTH_REALM `{0}` cannot name a directory")]
+    Realm(String),
+    #[error("cannot tell where to write credential files: HOME is not set")]
+    NoHome,
+    /// A value a run would write into one of its files, refused before anything is written.
+    #[error(transparent)]
+    Unsafe(#[from] Box<UnsafeValue>),
+}
+
+impl PlanError {
+    pub fn hint(&self) -> String {
+        match self {
+            PlanError::Realm(_) => "use letters, digits, `-`, `_` and `.` only".into(),
+            PlanError::NoHome => "set HOME or XDG_CONFIG_HOME".into(),
+            PlanError::Unsafe(e) => e.hint.clone(),
+        }
+    }
+}
+
+/// The environment plan for the resolution's chain and its `required` ones (empty when
+/// auth is off or absent). A value that cannot be written safely is refused here, before
+/// anything is written.
+pub fn env_plan(res: &Resolution, env: &Env, helper: &Path, profiles_arg: &[String]) -> Result<EnvPlan, PlanError> {
+    let Some(chain) = &res.chain else {
+        return Ok(EnvPlan::default());
+    };
+    let realm = res.realm(env);
+    if !crate::auth::schema::is_valid_realm(&realm) {
+        return Err(PlanError::Realm(realm));
+    }
+    let home = config_home(env).ok_or(PlanError::NoHome)?;
+    // Every value the helper's command line carries, with where it came from, so a value
+    // that cannot be written into the AWS config is refused by name.
+    use super::env::{Arg, Origin};
+    let esc = crate::output::ini::escape_controls;
+    let origin = |value: String, what: &str, from: String, hint: &str| {
+        Arg::Value(Origin { value, what: what.into(), from, hint: hint.into() })
+    };
+    let mut helper_args = vec![
+        Arg::Flag("--config"),
+        origin(
+            res.config.file.display().to_string(),
+            "the path of atmos.yaml",
+            "the repository's location".into(),
+            "move the repository to a directory whose path has no control characters (newline, tab...), `#` or `;`",
+        ),
+    ];
+    if !profiles_arg.is_empty() || !res.config.profiles.is_empty() {
+        let names: Vec<&str> = res.config.profiles.iter().map(|p| p.name.as_str()).collect();
+        helper_args.push(Arg::Flag("--profile"));
+        helper_args.push(origin(
+            if names.is_empty() { profiles_arg.join(",") } else { names.join(",") },
+            "the profile names",
+            "--profile, ATMOS_PROFILE or profiles.default".into(),
+            "name the profile directories with letters, digits, `-`, `_` and `.`",
+        ));
+    }
+    if let Some(c) = &res.component {
+        let file = crate::yaml::display_path(&c.stack_file);
+        helper_args.extend([
+            Arg::Flag("--stack"),
+            origin(
+                c.stack.clone(),
+                "the stack name",
+                format!("the name of the stack in {file}, from its `name:`, stacks.name_template or name_pattern"),
+                "give the stack a name without control characters (newline, tab...), `#` or `;`",
+            ),
+            Arg::Flag("--component"),
+            origin(
+                c.component.clone(),
+                "the component name",
+                format!("in {file}"),
+                "name the component without control characters (newline, tab...), `#` or `;`",
+            ),
+        ]);
+    }
+    let purpose = match &res.component {
+        Some(c) => format!("component {} in stack {}", c.component, c.stack),
+        None => format!("identity {}", chain.leaf().name),
+    };
+    let stack_region = res.component.as_ref().and_then(|c| {
+        let node = c.vars.get("region")?;
+        let value = node.as_str()?.to_string();
+        let at = if node.span.is_synthetic() { String::new() } else { format!(" at {}", node.span) };
+        Some(Origin {
+            value,
+            what: "the region".into(),
+            from: format!(
+                "the stack's vars.region{at}, for component `{}` in stack `{}`",
+                esc(&c.component),
+                esc(&c.stack)
+            ),
+            hint: "set vars.region to a region name such as us-east-2 (or give the identity a `region`)".into(),
+        })
+    });
+    let ctx = PlanContext {
+        realm_dir: home.join("atmos").join(path_component(&realm)),
+        helper: helper.to_path_buf(),
+        helper_args,
+        stack_region,
+        purpose,
+    };
+    // Each AWS profile names its cache entry (`--key`), so the helper's warm path reads
+    // one file and parses no YAML; a changed definition gets a new key on the next run.
+    let cache = crate::cache::Cache::new(env, "aws");
+    let plan_for = |c: &Chain| {
+        let mut ctx = ctx.clone();
+        let mut session = None;
+        if c.leaf().cloud() == Some(crate::auth::Cloud::Aws) {
+            let key = crate::cache::key::chain_key(&res.auth_node, c);
+            session = cache.as_ref().map(|cache| cache.entry_path(&key));
+            ctx.helper_args
+                .extend([Arg::Flag("--key"), origin(key, "the cache key", "tfauth".into(), "report this as a bug")]);
+            if let Some(m) = res.auth_node.get("refresh_margin").and_then(Node::as_str) {
+                ctx.helper_args.extend([
+                    Arg::Flag("--margin"),
+                    origin(
+                        m.to_string(),
+                        "the refresh margin",
+                        "auth.refresh_margin".into(),
+                        "write auth.refresh_margin as a duration such as 10m",
+                    ),
+                ]);
+            }
+        }
+        let mut plan = super::env::plan(c, &ctx, env)?;
+        if let Some(path) = session {
+            plan.set.insert(crate::env_vars::TFAUTH_SESSION.to_string(), path.display().to_string());
+        }
+        Ok::<_, PlanError>(plan)
+    };
+    let mut plan = plan_for(chain)?;
+    for extra in &res.required {
+        plan.merge(plan_for(extra)?);
+    }
+    plan.set.insert(crate::env_vars::TFAUTH_IDENTITY.to_string(), chain.leaf().name.clone());
+    Ok(plan)
+}
