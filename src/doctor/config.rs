@@ -35,6 +35,8 @@ pub fn config(inputs: &Inputs<'_>) -> (Check, Loaded) {
             return (Check::fail(NAME, e.to_string(), hint_of(e.hint())), loaded);
         }
     };
+    // As every command that loads atmos.yaml: its auth.logs from here on.
+    crate::logging::apply_config(cfg.logs.level.as_deref(), cfg.logs.file.as_deref());
     let auth_node = cfg.auth().cloned().unwrap_or_else(Node::null);
     let (auth, mut problems) = AuthConfig::parse(Some(&auth_node));
     problems.extend(crate::resolve::undefined_default_problems(&auth_node));
