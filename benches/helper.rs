@@ -53,12 +53,12 @@ fn main() {
     // Warm helper: a cache entry written through the library, as a run would leave it.
     let key = "0123456789abcdef0123456789abcdef";
     let cache_env = tfauth::env_vars::Env::from_pairs([("XDG_CACHE_HOME", home.join(".cache").display().to_string())]);
-    let cache = tfauth::cache::Cache::new(&cache_env, "aws").unwrap();
+    let cache = tfauth::session::cache::Cache::new(&cache_env, "aws").unwrap();
     let now = time::OffsetDateTime::now_utc();
     cache
         .write(
             key,
-            &tfauth::cache::Credentials {
+            &tfauth::session::cache::Credentials {
                 access_key_id: "ASIABENCHMARK".into(),
                 secret_access_key: tfauth::secret::Secret::new("bench-secret"),
                 session_token: Some(tfauth::secret::Secret::new("bench-token")),

@@ -56,7 +56,7 @@ fn entries(bed: &Bed) -> Vec<PathBuf> {
 fn utc(t: std::time::SystemTime) -> String {
     let secs = t.duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
     let dt = time::OffsetDateTime::from_unix_timestamp(secs).unwrap();
-    tfauth::cache::format_utc(dt)
+    tfauth::session::cache::format_utc(dt)
 }
 
 fn in_an_hour() -> String {

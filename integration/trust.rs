@@ -344,7 +344,8 @@ fn both_binaries_run_without_core_dumps() {
         // Past setpriv's exec: the helper itself runs, as the victim.
         if status.contains("atmos-auth-help") && status.contains(&format!("Uid:\t{VICTIM}")) {
             status_owner = std::fs::metadata(format!("{proc_dir}/status")).ok().map(|m| m.uid());
-            if core.split_whitespace().nth(4) == Some("0") {
+            // Both are set first thing in main, one after the other: wait for the second.
+            if core.split_whitespace().nth(4) == Some("0") && status_owner == Some(0) {
                 break;
             }
         }

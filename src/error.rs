@@ -21,11 +21,11 @@ pub enum Error {
     #[error(transparent)]
     Provider(#[from] crate::providers::ProviderError),
     #[error(transparent)]
-    Cache(#[from] crate::cache::CacheError),
+    Cache(#[from] crate::session::cache::CacheError),
     #[error(transparent)]
     Run(#[from] crate::run::RunError),
     #[error(transparent)]
-    Portal(#[from] crate::portal::PortalError),
+    Portal(#[from] crate::session::portal::PortalError),
     #[error(transparent)]
     Keyring(#[from] crate::keyring::KeyringError),
     #[error(transparent)]
@@ -67,12 +67,12 @@ impl Error {
             Error::Exec(ExecError::NoComponentDir(_)) => exit::DATAERR,
             Error::Exec(_) => exit::UNAVAILABLE,
             Error::Provider(e) => e.exit_code(),
-            Error::Cache(crate::cache::CacheError::LockTimeout { .. }) => exit::TEMPFAIL,
-            Error::Cache(crate::cache::CacheError::Io { .. }) => exit::IOERR,
+            Error::Cache(crate::session::cache::CacheError::LockTimeout { .. }) => exit::TEMPFAIL,
+            Error::Cache(crate::session::cache::CacheError::Io { .. }) => exit::IOERR,
             Error::Cache(_) => exit::SOFTWARE,
             Error::Run(crate::run::RunError::WouldOverwrite { .. }) => exit::CANTCREAT,
             Error::Run(crate::run::RunError::Write { source, .. })
-                if crate::fsutil::TrustError::of(source).is_some() =>
+                if crate::util::fs::TrustError::of(source).is_some() =>
             {
                 exit::IOERR
             }

@@ -2,46 +2,46 @@
 //! and `stacks/`, resolves one component in one stack, chooses the identity its merged
 //! auth names, and runs terraform with that identity's credentials.
 //!
-//! The pipeline flows one way: [`config`] finds and loads `atmos.yaml` and profiles →
-//! [`stacks`] finds the stack, follows imports and inheritance → [`merge`] layers the
-//! component's sections and auth → [`auth`] types and validates the merged auth →
-//! [`identity`] chooses the identity and builds its chain → [`output`] plans the
-//! environment and files → [`run`] plans the component's varfile, backend, init and
-//! workspace → [`exec`] finds the real terraform and runs it. [`resolve`]
-//! strings the stages together; [`cli`] is the command line on top. [`integrations`]
-//! derive credentials for other tools (a Docker login to ECR) from a session.
+//! The pipeline flows one way, and the modules are its stages in order (a module uses
+//! only those before it; `tests/it/structure.rs` keeps it so):
+//! - [`util`], [`secret`], [`exit`], [`env_vars`]: the ground floor (XDG dirs, owner-checked
+//!   private files, suggestions, logging, the one `unsafe` module).
+//! - [`yaml`] reads YAML with spans and Atmos's tags; [`merge`] deep-merges; [`config`]
+//!   finds and loads `atmos.yaml`, `.atmos.d`, imports and profiles.
+//! - [`stacks`] finds the stack, follows imports and inheritance, resolves the component.
+//! - [`auth`] types and validates the merged `auth:`; [`identity`] chooses the identity
+//!   and builds its chain (pure).
+//! - [`keyring`] keeps long-lived secrets; [`providers`] walk a chain over the network
+//!   (STS, IAM Identity Center, GitHub, Azure, GCP, ECR); [`session`] keeps what they give
+//!   (the cache and its locks, the portal token, the vault) and refreshes single-flight.
+//! - [`run`] plans the component's varfile, backend, init, workspace and directory lock;
+//!   [`resolve`] turns a request into a resolution; [`output`] plans the environment and
+//!   files; [`integrations`] derive logins for other tools (Docker to ECR); [`exec`] finds
+//!   the real terraform and runs it.
+//! - [`error`] is every domain's error and its exit code; [`doctor`] the checks of
+//!   `tfauth doctor`; [`cli`] the commands on top (with the credential helper, completion,
+//!   the terminal prompts and the console sign-in).
 
 pub mod auth;
-pub mod cache;
 pub mod cli;
-pub mod complete;
 pub mod config;
-pub mod console;
 pub mod doctor;
 pub mod env_vars;
 pub mod error;
 pub mod exec;
 pub mod exit;
-pub mod fsutil;
-pub mod helper;
 pub mod identity;
 pub mod integrations;
 pub mod keyring;
-pub mod logging;
 pub mod merge;
 pub mod output;
-pub mod portal;
 pub mod providers;
 pub mod resolve;
 pub mod run;
 pub mod secret;
 pub mod session;
 pub mod stacks;
-pub mod suggest;
-pub mod sys;
-pub mod tty;
 pub mod util;
-pub mod vault;
 pub mod yaml;
 
 pub use error::Error;

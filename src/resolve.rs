@@ -50,7 +50,7 @@ pub fn load_component(req: &Request, env: &Env) -> Result<(AtmosConfig, Option<R
         None => config::load(&opts, env)?,
     };
     // Before the stacks load, so their warnings already go where atmos.yaml says.
-    crate::logging::apply_config(cfg.logs.level.as_deref(), cfg.logs.file.as_deref());
+    crate::util::logging::apply_config(cfg.logs.level.as_deref(), cfg.logs.file.as_deref());
     let comp = match (&req.stack, &req.component) {
         (Some(stack), Some(name)) => {
             let set = StackSet::load(&cfg)?;
@@ -80,7 +80,7 @@ pub fn resolve(req: &Request, env: &Env, prompt: Option<&dyn Prompt>) -> Result<
         None => config.auth().cloned().unwrap_or_else(Node::null),
     };
     let (mut auth, problems) = AuthConfig::parse(Some(&auth_node));
-    crate::portal::add_provisioned(&mut auth, env);
+    crate::session::portal::add_provisioned(&mut auth, env);
     let context = component.as_ref().map(|c| format!("component `{}` in stack `{}`", c.component, c.stack));
 
     let uses_defaults = req.identity == IdentityFlag::Absent && env.get(env_vars::ATMOS_IDENTITY).is_none();

@@ -1,11 +1,11 @@
 //! The `atmos-auth-helper` binary: one JSON document on stdout, or a message with a hint
-//! on stderr and a documented exit code. See `tfauth::helper`.
+//! on stderr and a documented exit code. See `tfauth::cli::helper`.
 
 use clap::Parser;
 use std::io::Write;
 use std::process::ExitCode;
+use tfauth::cli::helper::{HelperArgs, cold, warm};
 use tfauth::env_vars::Env;
-use tfauth::helper::{HelperArgs, cold, warm};
 use tfauth::{error, exit};
 
 fn main() -> ExitCode {
@@ -32,7 +32,7 @@ fn main() -> ExitCode {
     if let Some(doc) = warm(&args, &env) {
         return print(&doc);
     }
-    tfauth::logging::init(None, &env, true);
+    tfauth::util::logging::init(None, &env, true);
     let cwd = std::env::current_dir().unwrap_or_else(|_| "/".into());
     match cold(&args, &env, cwd) {
         Ok(doc) => print(&doc),

@@ -49,7 +49,7 @@ fn main() -> ExitCode {
     }
 }
 
-/// `-q` and `-v` win over ATMOS_LOGS_LEVEL and auth.logs.level (see `tfauth::logging`).
+/// `-q` and `-v` win over ATMOS_LOGS_LEVEL and auth.logs.level (see `tfauth::util::logging`).
 fn init_logging(verbose: u8, quiet: bool, env: &Env) {
     use tracing::Level;
     let flag = match (quiet, verbose) {
@@ -58,5 +58,5 @@ fn init_logging(verbose: u8, quiet: bool, env: &Env) {
         (false, 1) => Some(Level::DEBUG),
         (false, _) => Some(Level::TRACE),
     };
-    tfauth::logging::init(flag, env, false);
+    tfauth::util::logging::init(flag, env, false);
 }

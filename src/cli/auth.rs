@@ -116,7 +116,7 @@ fn load_auth(target: &Target, ctx: &Ctx) -> Result<(Node, AuthConfig, Vec<crate:
         None => cfg.auth().cloned().unwrap_or_else(Node::null),
     };
     let (mut auth, problems) = AuthConfig::parse(Some(&node));
-    crate::portal::add_provisioned(&mut auth, &ctx.env);
+    crate::session::portal::add_provisioned(&mut auth, &ctx.env);
     Ok((node, auth, problems))
 }
 

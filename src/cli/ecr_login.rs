@@ -38,11 +38,11 @@ pub fn ecr_login(args: EcrLoginArgs, ctx: &Ctx) -> Result<i32, Error> {
     let chosen = integrations::select(&res, args.name.as_deref(), args.identity.as_deref())?;
     let docker_config = args.docker_config.map(|p| crate::config::clean_path(&ctx.cwd.join(p)));
     let tty = ctx.prompt();
-    let prompt = crate::tty::LoginPrompt::new(&ctx.env, ctx.no_browser);
+    let prompt = crate::cli::tty::LoginPrompt::new(&ctx.env, ctx.no_browser);
     let ask = Interaction {
         mfa: tty.as_ref().map(|t| t as _),
         login: prompt.as_ref().map(|p| p as _),
-        mode: crate::portal::Mode::Use,
+        mode: crate::session::portal::Mode::Use,
     };
     let total = chosen.len();
     let mut failed: Vec<(String, Error)> = Vec::new();

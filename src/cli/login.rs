@@ -11,8 +11,8 @@ use super::{Ctx, Target};
 use crate::auth::ProviderKind;
 use crate::error::Error;
 use crate::identity::Selection;
-use crate::portal::{self, Mode, PortalRef};
 use crate::resolve::{Resolution, resolve};
+use crate::session::portal::{self, Mode, PortalRef};
 use crate::session::{self, Interaction};
 use clap::Args;
 
@@ -44,7 +44,7 @@ pub struct LoginArgs {
 
 pub fn login(args: LoginArgs, ctx: &Ctx) -> Result<i32, Error> {
     let res = resolve_for(&args.target, ctx, args.provider.is_some())?;
-    let prompt = crate::tty::LoginPrompt::new(&ctx.env, ctx.no_browser);
+    let prompt = crate::cli::tty::LoginPrompt::new(&ctx.env, ctx.no_browser);
     let mode = if args.force { Mode::Relogin } else { Mode::Use };
     let provider = match (&args.provider, &res.selection) {
         (Some(p), _) => Some(p.clone()),
@@ -62,9 +62,9 @@ pub fn login(args: LoginArgs, ctx: &Ctx) -> Result<i32, Error> {
         match s.obtained {
             portal::Obtained::Cached => eprintln!(
                 "Already signed in to `{name}` until {} (`--force` signs in again).",
-                crate::cache::format_utc(s.expires_at)
+                crate::session::cache::format_utc(s.expires_at)
             ),
-            _ => eprintln!("Signed in to `{name}` until {}.", crate::cache::format_utc(s.expires_at)),
+            _ => eprintln!("Signed in to `{name}` until {}.", crate::session::cache::format_utc(s.expires_at)),
         }
         if auto_provisions(&res, &name) {
             let ids = portal::provision(&portal, &store, &ctx.env, &s.access_token)?;
@@ -95,9 +95,9 @@ pub fn login(args: LoginArgs, ctx: &Ctx) -> Result<i32, Error> {
     if args.force {
         if let Some(p) = session::portal_of(chain) {
             let s = session::portal_token(&p, &res, &ctx.env, ask(&prompt, Mode::Relogin))?;
-            eprintln!("Signed in to `{}` until {}.", p.provider, crate::cache::format_utc(s.expires_at));
+            eprintln!("Signed in to `{}` until {}.", p.provider, crate::session::cache::format_utc(s.expires_at));
         }
-        if let Some(cache) = crate::cache::Cache::new(&ctx.env, "aws") {
+        if let Some(cache) = crate::session::cache::Cache::new(&ctx.env, "aws") {
             cache.remove(&session::key(&res, chain));
         }
     }
@@ -107,14 +107,14 @@ pub fn login(args: LoginArgs, ctx: &Ctx) -> Result<i32, Error> {
     eprintln!(
         "Logged in as `{name}` ({}); credentials valid until {}.",
         chain.describe(),
-        s.credentials.expiration.map_or_else(|| "revoked".to_string(), crate::cache::format_utc)
+        s.credentials.expiration.map_or_else(|| "revoked".to_string(), crate::session::cache::format_utc)
     );
     // Integrations never fail the login: each failure is a warning with its retry command.
     super::ecr_login::after_login(&res, name, ctx, interaction);
     Ok(0)
 }
 
-pub(super) fn ask(prompt: &Option<crate::tty::LoginPrompt>, mode: Mode) -> Interaction<'_> {
+pub(super) fn ask(prompt: &Option<crate::cli::tty::LoginPrompt>, mode: Mode) -> Interaction<'_> {
     Interaction { mfa: None, login: prompt.as_ref().map(|p| p as _), mode }
 }
 
@@ -157,7 +157,7 @@ fn auto_provisions(res: &Resolution, provider: &str) -> bool {
 pub(super) fn portal_named(res: &Resolution, name: &str) -> Result<PortalRef, Error> {
     let Some(p) = res.auth.provider(name) else {
         let names: Vec<&str> = res.auth.providers.iter().map(|p| p.name.as_str()).collect();
-        let hint = match crate::suggest::nearest(name, names.iter().copied()).first() {
+        let hint = match crate::util::suggest::nearest(name, names.iter().copied()).first() {
             Some(n) => format!("did you mean `{n}`?"),
             None => format!("providers: {}", if names.is_empty() { "(none)".into() } else { names.join(", ") }),
         };

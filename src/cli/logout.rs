@@ -50,7 +50,7 @@ pub fn logout(args: LogoutArgs, ctx: &Ctx) -> Result<i32, Error> {
     let mut res = resolve_for(&t, ctx, false)?;
     let realm = res.realm(&ctx.env);
     let mut removed: Vec<String> = Vec::new();
-    let cache = crate::cache::Cache::new(&ctx.env, "aws");
+    let cache = crate::session::cache::Cache::new(&ctx.env, "aws");
     let realm_dir = crate::output::env::config_home(&ctx.env)
         .map(|h| h.join("atmos").join(crate::output::env::path_component(&realm)));
 
@@ -71,9 +71,9 @@ pub fn logout(args: LogoutArgs, ctx: &Ctx) -> Result<i32, Error> {
                 removed.push(format!("the Entra ID sign-in of `{}` (cached tokens)", p.name));
             }
         }
-        if let Some(ring) = crate::vault::open(&res.auth_node, &ctx.env)? {
+        if let Some(ring) = crate::session::vault::open(&res.auth_node, &ctx.env)? {
             for id in res.auth.identities.iter().filter(|i| i.kind_name == "aws/user") {
-                if ring.delete(&crate::vault::user_key(&realm, &id.name))? {
+                if ring.delete(&crate::session::vault::user_key(&realm, &id.name))? {
                     removed.push(format!("the stored access key of `{}` ({})", id.name, ring.describe()));
                 }
             }
@@ -137,8 +137,8 @@ pub fn logout(args: LogoutArgs, ctx: &Ctx) -> Result<i32, Error> {
             }
         }
         if id.kind_name == "aws/user"
-            && let Some(ring) = crate::vault::open(&res.auth_node, &ctx.env)?
-            && ring.delete(&crate::vault::user_key(&realm, &id.name))?
+            && let Some(ring) = crate::session::vault::open(&res.auth_node, &ctx.env)?
+            && ring.delete(&crate::session::vault::user_key(&realm, &id.name))?
         {
             removed.push(format!("the stored access key of `{}` ({})", id.name, ring.describe()));
         }
@@ -162,7 +162,10 @@ pub fn logout(args: LogoutArgs, ctx: &Ctx) -> Result<i32, Error> {
 }
 
 /// Removes the cached sessions whose owner `mine` accepts; what was removed, for the report.
-fn remove_sessions(cache: Option<&crate::cache::Cache>, mine: impl Fn(&crate::cache::Owner) -> bool) -> Vec<String> {
+fn remove_sessions(
+    cache: Option<&crate::session::cache::Cache>,
+    mine: impl Fn(&crate::session::cache::Owner) -> bool,
+) -> Vec<String> {
     let Some(cache) = cache else { return vec![] };
     cache
         .entries()
@@ -218,7 +221,7 @@ fn remove_profile_files(aws_dir: &std::path::Path, identity: &str) -> Vec<String
     };
     for root in subdirs(aws_dir) {
         for dir in std::iter::once(root.clone()).chain(subdirs(&root)) {
-            let mine = crate::fsutil::read_private(&dir.join("config"), crate::cache::ENTRY_CAP)
+            let mine = crate::util::fs::read_private(&dir.join("config"), crate::session::cache::ENTRY_CAP)
                 .ok()
                 .flatten()
                 .is_some_and(|t| String::from_utf8_lossy(&t).lines().any(|l| l.trim() == header));

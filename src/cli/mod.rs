@@ -4,15 +4,18 @@
 //! untouched (terraform's single-dash flags would confuse clap).
 
 pub mod auth;
+pub mod complete;
 pub mod console;
 pub mod describe;
 pub mod doctor;
 pub mod ecr_login;
+pub mod helper;
 pub mod list;
 pub mod login;
 pub mod logout;
 pub mod shell;
 pub mod terraform;
+pub mod tty;
 pub mod user;
 pub mod whoami;
 
@@ -126,8 +129,8 @@ impl Ctx {
             identity: t.identity_flag(),
         }
     }
-    pub fn prompt(&self) -> Option<crate::tty::Tty> {
-        crate::tty::Tty::open(&self.env)
+    pub fn prompt(&self) -> Option<crate::cli::tty::Tty> {
+        crate::cli::tty::Tty::open(&self.env)
     }
 }
 
@@ -174,11 +177,11 @@ pub fn authenticate(
 ) -> Result<crate::output::env::EnvPlan, Error> {
     use crate::auth::Cloud;
     let tty = ctx.prompt();
-    let login = crate::tty::LoginPrompt::new(&ctx.env, ctx.no_browser);
+    let login = crate::cli::tty::LoginPrompt::new(&ctx.env, ctx.no_browser);
     let ask = crate::session::Interaction {
         mfa: tty.as_ref().map(|t| t as _),
         login: login.as_ref().map(|l| l as _),
-        mode: crate::portal::Mode::Use,
+        mode: crate::session::portal::Mode::Use,
     };
     let static_creds =
         static_creds || res.auth_node.get("static_credentials").and_then(crate::yaml::Node::as_bool) == Some(true);
@@ -208,7 +211,7 @@ pub fn authenticate(
         }
     }
     plan.write_files().map_err(|source| {
-        Error::from(crate::cache::CacheError::Io {
+        Error::from(crate::session::cache::CacheError::Io {
             dir: plan.files.first().and_then(|f| f.path.parent()).map(PathBuf::from).unwrap_or_default(),
             source,
         })

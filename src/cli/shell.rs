@@ -6,7 +6,7 @@
 //! always matches the binary it came with.
 
 use super::{Ctx, Target};
-use crate::complete::{Candidate, Source};
+use crate::cli::complete::{Candidate, Source};
 use crate::config::{self, AtmosConfig, ConfigOptions};
 use crate::env_vars::{self, Env};
 use crate::error::Error;
@@ -108,7 +108,7 @@ pub fn complete(args: CompleteArgs, ctx: &Ctx) -> Result<i32, Error> {
     }
     let ctx = &ctx;
     let source = RepoSource { ctx, config: OnceCell::new() };
-    let out = crate::complete::complete(&super::Cli::command(), &words, &source);
+    let out = crate::cli::complete::complete(&super::Cli::command(), &words, &source);
     let mut stdout = std::io::stdout().lock();
     for c in out {
         if writeln!(stdout, "{}", Candidate::line(&c)).is_err() {
@@ -204,7 +204,7 @@ pub fn prompt(args: PromptArgs, env: &Env) -> Result<i32, Error> {
         PromptFormat::Json => {
             let doc = serde_json::json!({
                 "identity": identity,
-                "expiration": expires.map(crate::cache::format_utc),
+                "expiration": expires.map(crate::session::cache::format_utc),
                 "minutes_left": left.map(|m| m.max(0)),
             });
             println!("{doc}");
@@ -231,7 +231,7 @@ fn session_expiry(path: &str) -> Option<time::OffsetDateTime> {
         expiration: Option<String>,
     }
     // Only a regular file of the user's, never blocking: the prompt runs on every line.
-    let text = crate::fsutil::read_private(std::path::Path::new(path), crate::cache::ENTRY_CAP).ok()??;
+    let text = crate::util::fs::read_private(std::path::Path::new(path), crate::session::cache::ENTRY_CAP).ok()??;
     let e: Entry = serde_json::from_slice(&text).ok()?;
     time::OffsetDateTime::parse(&e.expiration?, &time::format_description::well_known::Rfc3339).ok()
 }

@@ -62,16 +62,19 @@ pub fn user(args: UserArgs, ctx: &Ctx) -> Result<i32, Error> {
     };
     // Storing keys is never silently downgraded to a plain file.
     let ring = crate::keyring::open(&spec, &ctx.env)?;
-    let (key_id, secret) = crate::tty::read_access_key(&ctx.env).map_err(|m| {
+    let (key_id, secret) = crate::cli::tty::read_access_key(&ctx.env).map_err(|m| {
         Error::usage(
             m,
             Some("run it in a terminal, or pipe two lines: the access key id, then the secret access key".to_string()),
         )
     })?;
     let realm = res.realm(&ctx.env);
-    ring.set(&crate::vault::user_key(&realm, name), &crate::vault::encode_user_keys(&key_id, &secret))?;
+    ring.set(
+        &crate::session::vault::user_key(&realm, name),
+        &crate::session::vault::encode_user_keys(&key_id, &secret),
+    )?;
     // A session made from the old key is no longer wanted.
-    if let (Some(cache), Some(chain)) = (crate::cache::Cache::new(&ctx.env, "aws"), res.chain.as_ref()) {
+    if let (Some(cache), Some(chain)) = (crate::session::cache::Cache::new(&ctx.env, "aws"), res.chain.as_ref()) {
         cache.remove(&session::key(&res, chain));
     }
     let shown = format!("{}...{}", &key_id[..4.min(key_id.len())], &key_id[key_id.len().saturating_sub(4)..]);

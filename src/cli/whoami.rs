@@ -10,8 +10,8 @@ use super::{Ctx, Target};
 use crate::auth::ProviderKind;
 use crate::error::Error;
 use crate::identity::Selection;
-use crate::portal::Mode;
 use crate::resolve::Resolution;
+use crate::session::portal::Mode;
 use crate::session::{self, Interaction};
 use clap::Args;
 use time::OffsetDateTime;
@@ -61,7 +61,7 @@ pub fn whoami(args: WhoamiArgs, ctx: &Ctx) -> Result<i32, Error> {
         crate::identity::ChainRoot::Provider(p) => Some(p.name.clone()),
         crate::identity::ChainRoot::Standalone => None,
     };
-    let expiration = s.credentials.expiration.map(crate::cache::format_utc);
+    let expiration = s.credentials.expiration.map(crate::session::cache::format_utc);
     match args.output {
         WhoamiFormat::Json => {
             let doc = serde_json::json!({
@@ -80,7 +80,7 @@ pub fn whoami(args: WhoamiArgs, ctx: &Ctx) -> Result<i32, Error> {
         WhoamiFormat::Table => {
             let left = s.credentials.expiration.map(|e| {
                 let mins = (e - OffsetDateTime::now_utc()).whole_minutes().max(0);
-                format!("{} ({mins}m left)", crate::cache::format_utc(e))
+                format!("{} ({mins}m left)", crate::session::cache::format_utc(e))
             });
             let rows = [
                 ("Identity", name.clone()),
@@ -169,7 +169,7 @@ fn whoami_elsewhere(
             for (label, v) in &principal.details {
                 doc[label.replace(' ', "_")] = serde_json::Value::String(v.clone());
             }
-            doc["expiration"] = serde_json::json!(principal.expires.map(crate::cache::format_utc));
+            doc["expiration"] = serde_json::json!(principal.expires.map(crate::session::cache::format_utc));
             println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
         }
         WhoamiFormat::Table => {
@@ -186,7 +186,7 @@ fn whoami_elsewhere(
             }
             let left = principal.expires.map(|e| {
                 let mins = (e - OffsetDateTime::now_utc()).whole_minutes().max(0);
-                format!("{} ({mins}m left; the libraries renew it)", crate::cache::format_utc(e))
+                format!("{} ({mins}m left; the libraries renew it)", crate::session::cache::format_utc(e))
             });
             rows.push(("Expires".into(), left.unwrap_or_else(|| "-".into())));
             let width = rows.iter().map(|(k, _)| k.len()).max().unwrap_or(0).max(10);

@@ -83,7 +83,7 @@ pub struct AtmosConfig {
     pub list_strategy: ListStrategy,
     /// Context for loading further YAML (stack manifests) the same way.
     pub load_ctx: LoadContext,
-    /// `auth.logs`: for the caller to apply (see `crate::logging::apply_config`); loading
+    /// `auth.logs`: for the caller to apply (see `crate::util::logging::apply_config`); loading
     /// configuration never changes how the process logs.
     pub logs: LogSettings,
 }

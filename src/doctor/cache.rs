@@ -65,7 +65,7 @@ pub enum EntryState {
 pub fn entry_state(kind: EntryKind, text: &str, now: OffsetDateTime) -> EntryState {
     let expired = |yes: bool| if yes { EntryState::Expired } else { EntryState::Usable };
     match kind {
-        EntryKind::AwsSession => match crate::cache::Credentials::from_process_json(text) {
+        EntryKind::AwsSession => match crate::session::cache::Credentials::from_process_json(text) {
             None => EntryState::Corrupt,
             Some(c) => expired(c.expiration.is_some_and(|e| e <= now)),
         },

@@ -36,7 +36,7 @@ pub fn config(inputs: &Inputs<'_>) -> (Check, Loaded) {
         }
     };
     // As every command that loads atmos.yaml: its auth.logs from here on.
-    crate::logging::apply_config(cfg.logs.level.as_deref(), cfg.logs.file.as_deref());
+    crate::util::logging::apply_config(cfg.logs.level.as_deref(), cfg.logs.file.as_deref());
     let auth_node = cfg.auth().cloned().unwrap_or_else(Node::null);
     let (auth, mut problems) = AuthConfig::parse(Some(&auth_node));
     problems.extend(crate::resolve::undefined_default_problems(&auth_node));

@@ -102,7 +102,7 @@ pub fn run(inputs: &Inputs<'_>) -> Vec<Check> {
     let (config_check, loaded) = config(inputs);
     let realms = realm_dirs(&loaded, env);
     let keyring_spec = keyring_spec(&loaded, env);
-    let cache_home = crate::cache::cache_home(env);
+    let cache_home = crate::session::cache::cache_home(env);
     let mut roots: Vec<PathBuf> = realms.dirs.clone();
     roots.extend(cache_home.clone());
     if let Some(Ok(Some(spec))) = &keyring_spec

@@ -108,7 +108,7 @@ pub fn build(auth: &AuthConfig, leaf: &str) -> Result<Chain, Problem> {
 }
 
 fn did_you_mean<'a>(name: &str, candidates: impl Iterator<Item = &'a str>) -> String {
-    match crate::suggest::nearest(name, candidates).first() {
+    match crate::util::suggest::nearest(name, candidates).first() {
         Some(n) => format!("did you mean `{n}`?"),
         None => "define it, or fix the name; `tfauth auth list` shows what is defined".to_string(),
     }

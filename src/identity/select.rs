@@ -61,7 +61,10 @@ pub fn select(
             None => Err(AuthError::UnknownIdentity {
                 name: value.trim().to_string(),
                 source_name,
-                suggestions: crate::suggest::nearest(value.trim(), auth.identities.iter().map(|i| i.name.as_str())),
+                suggestions: crate::util::suggest::nearest(
+                    value.trim(),
+                    auth.identities.iter().map(|i| i.name.as_str()),
+                ),
                 available: auth.identity_names(),
                 scoped: context.is_some(),
             }),

@@ -143,8 +143,8 @@ pub fn write_login(
     // A symlinked config.json (dotfiles) is updated where it points, as Docker does.
     let file = std::fs::canonicalize(&target.file).unwrap_or_else(|_| target.file.clone());
     // Two logins at once must not lose one another's registry.
-    let _lock = match crate::cache::Cache::new(env, "docker") {
-        Some(locks) => Some(locks.lock(&lock_key(&file), crate::cache::LOCK_WAIT)?),
+    let _lock = match crate::session::cache::Cache::new(env, "docker") {
+        Some(locks) => Some(locks.lock(&lock_key(&file), crate::session::cache::LOCK_WAIT)?),
         None => None,
     };
     let (existing, mode) = match std::fs::read_to_string(&file) {
@@ -159,9 +159,9 @@ pub fn write_login(
         .map_err(|reason| IntegrationError::DockerConfig { path: file.clone(), reason })?;
     let bytes = merged.contents.expose().as_bytes();
     if target.isolated {
-        crate::fsutil::write_private_atomic(&file, bytes).map_err(io(&file))?;
+        crate::util::fs::write_private_atomic(&file, bytes).map_err(io(&file))?;
     } else {
-        crate::fsutil::replace_file_with_mode(&file, bytes, mode).map_err(io(&file))?;
+        crate::util::fs::replace_file_with_mode(&file, bytes, mode).map_err(io(&file))?;
     }
     Ok(merged.warnings)
 }

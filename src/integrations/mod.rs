@@ -58,7 +58,7 @@ pub enum IntegrationError {
         source: std::io::Error,
     },
     #[error(transparent)]
-    Lock(#[from] crate::cache::CacheError),
+    Lock(#[from] crate::session::cache::CacheError),
     #[error("{} of {total} integrations failed: {}", failed.len(), failed.join(", "))]
     Several { failed: Vec<String>, total: usize, code: i32 },
 }
@@ -72,7 +72,7 @@ impl IntegrationError {
             IntegrationError::DockerConfig { .. } => exit::DATAERR,
             IntegrationError::Io { .. } => exit::CANTCREAT,
             // As for the credential cache's locks.
-            IntegrationError::Lock(crate::cache::CacheError::LockTimeout { .. }) => exit::TEMPFAIL,
+            IntegrationError::Lock(crate::session::cache::CacheError::LockTimeout { .. }) => exit::TEMPFAIL,
             IntegrationError::Lock(_) => exit::SOFTWARE,
             IntegrationError::Several { code, .. } => *code,
         }
@@ -81,7 +81,7 @@ impl IntegrationError {
     pub fn hint(&self) -> Option<String> {
         Some(match self {
             IntegrationError::Unknown { name, available } => {
-                match crate::suggest::nearest(name, available.iter().map(String::as_str)).first() {
+                match crate::util::suggest::nearest(name, available.iter().map(String::as_str)).first() {
                     Some(n) => format!("did you mean `{n}`?"),
                     None if available.is_empty() => {
                         "no integrations are defined; add one under `auth.integrations` (kind: aws/ecr)".into()

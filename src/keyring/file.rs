@@ -175,7 +175,7 @@ impl FileKeyring {
     /// The file's entries, or None when there is no file yet.
     fn load(&self) -> Result<Option<(Header, Entries)>, KeyringError> {
         // Only a regular file of the user's, in a directory of the user's, never a link.
-        let data = match crate::fsutil::read_private(&self.path, crate::fsutil::READ_CAP) {
+        let data = match crate::util::fs::read_private(&self.path, crate::util::fs::READ_CAP) {
             Ok(Some(d)) => d,
             Ok(None) => return Ok(None),
             Err(e) => return Err(self.io("read")(e)),
@@ -306,7 +306,7 @@ impl FileKeyring {
         out_bytes.extend_from_slice(&header.bytes);
         out_bytes.extend_from_slice(&nonce);
         out_bytes.extend_from_slice(&sealed);
-        crate::fsutil::write_private_atomic(&self.path, &out_bytes).map_err(self.io("write"))?;
+        crate::util::fs::write_private_atomic(&self.path, &out_bytes).map_err(self.io("write"))?;
         Ok(out)
     }
 
@@ -314,7 +314,7 @@ impl FileKeyring {
     fn lock(&self) -> Result<File, KeyringError> {
         let io = |source| KeyringError::Io { action: "lock", path: self.lock_path.clone(), source };
         if let Some(dir) = self.path.parent() {
-            crate::fsutil::create_private_dir(dir).map_err(io)?;
+            crate::util::fs::create_private_dir(dir).map_err(io)?;
         }
         let file = {
             use std::os::unix::fs::OpenOptionsExt;

@@ -1,6 +1,6 @@
 //! Where tfauth keeps long-lived secrets: IAM Identity Center tokens and `aws/user` access
 //! keys, which must outlive one process but must never sit on disk in the clear (session
-//! credentials, which expire within hours, live in [`crate::cache`] instead).
+//! credentials, which expire within hours, live in [`crate::session::cache`] instead).
 //!
 //! `auth.keyring.type` (or `ATMOS_KEYRING_TYPE`, which wins) chooses one of three keyrings
 //! behind the one [`Keyring`] trait:

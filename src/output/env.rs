@@ -53,8 +53,8 @@ impl EnvPlan {
             // Atmos's): no symlink in it is followed, every directory in it is the user's.
             let tree = f.path.ancestors().find(|a| a.file_name().is_some_and(|n| n == "atmos")).and_then(Path::parent);
             match tree {
-                Some(base) => crate::fsutil::write_private_below(base, &f.path, f.contents.as_bytes())?,
-                None => crate::fsutil::write_private_atomic(&f.path, f.contents.as_bytes())?,
+                Some(base) => crate::util::fs::write_private_below(base, &f.path, f.contents.as_bytes())?,
+                None => crate::util::fs::write_private_atomic(&f.path, f.contents.as_bytes())?,
             }
         }
         for a in &self.addressed {
@@ -74,12 +74,12 @@ impl EnvPlan {
     /// directory their new contents address. Keys an INI file cannot carry unchanged (no
     /// STS answers such, but nothing from the network is trusted) are not written: the
     /// profile keeps its `credential_process`, and a note says so.
-    pub fn with_static_credentials(mut self, profile: &str, creds: &crate::cache::Credentials) -> EnvPlan {
+    pub fn with_static_credentials(mut self, profile: &str, creds: &crate::session::cache::Credentials) -> EnvPlan {
         let region = self.set.get(ev::AWS_REGION).cloned().unwrap_or_default();
         let Some(group) = self.addressed.iter().find(|a| a.kind == AddressKind::Aws).cloned() else {
             return self;
         };
-        let expires = creds.expiration.map(crate::cache::format_utc).unwrap_or_else(|| "revoked".into());
+        let expires = creds.expiration.map(crate::session::cache::format_utc).unwrap_or_else(|| "revoked".into());
         let Ok((config_text, credentials_text)) = static_texts(profile, &region, &expires, creds) else {
             self.notes.push(format!(
                 "the session of `{}` holds characters an INI file cannot carry unchanged; its profile runs credential_process instead of holding static keys",
@@ -161,7 +161,7 @@ pub const KEEP_PROFILES: std::time::Duration = std::time::Duration::from_secs(30
 /// used them. Best effort, in a directory already checked to be the user's; links and
 /// anything but tfauth's addressed directories are left alone. Returns how many went.
 pub fn sweep_stale(base: &Path, keep: &Path, now: std::time::SystemTime) -> usize {
-    let Ok(Some(dir)) = crate::fsutil::PrivateDir::open(base) else { return 0 };
+    let Ok(Some(dir)) = crate::util::fs::PrivateDir::open(base) else { return 0 };
     let is_address = |n: &str| n.len() == ADDRESS_LEN && n.bytes().all(|b| b.is_ascii_hexdigit());
     let mut removed = 0;
     for name in dir.names().unwrap_or_default().into_iter().filter(|n| is_address(n)) {
@@ -176,7 +176,7 @@ pub fn sweep_stale(base: &Path, keep: &Path, now: std::time::SystemTime) -> usiz
             continue;
         }
         let newest = files.iter().filter_map(|(_, m)| m.modified().ok()).max();
-        let holds_keys = crate::fsutil::read_private(&sub.join("credentials"), crate::cache::ENTRY_CAP)
+        let holds_keys = crate::util::fs::read_private(&sub.join("credentials"), crate::session::cache::ENTRY_CAP)
             .ok()
             .flatten()
             .is_some_and(|t| String::from_utf8_lossy(&t).contains("aws_access_key_id"));
@@ -194,7 +194,7 @@ fn static_texts(
     profile: &str,
     region: &str,
     expires: &str,
-    creds: &crate::cache::Credentials,
+    creds: &crate::session::cache::Credentials,
 ) -> Result<(String, String), ini::Unsafe> {
     let mut config = Ini::new();
     config.comment("Written by tfauth. Do not edit: tfauth writes a new directory when anything changes.");
@@ -655,7 +655,7 @@ mod tests {
 
         // Static keys: the files move to the directory their new contents address, the
         // variables follow, and the secret is in the credentials file only.
-        let creds = crate::cache::Credentials {
+        let creds = crate::session::cache::Credentials {
             access_key_id: "ASIAEXAMPLE".into(),
             secret_access_key: crate::secret::Secret::new("s3cr3t"),
             session_token: Some(crate::secret::Secret::new("tok")),

@@ -118,12 +118,12 @@ pub fn env_plan(res: &Resolution, env: &Env, helper: &Path, profiles_arg: &[Stri
     };
     // Each AWS profile names its cache entry (`--key`), so the helper's warm path reads
     // one file and parses no YAML; a changed definition gets a new key on the next run.
-    let cache = crate::cache::Cache::new(env, "aws");
+    let cache = crate::session::cache::Cache::new(env, "aws");
     let plan_for = |c: &Chain| {
         let mut ctx = ctx.clone();
         let mut session = None;
         if c.leaf().cloud() == Some(crate::auth::Cloud::Aws) {
-            let key = crate::cache::key::chain_key(&res.auth_node, c);
+            let key = crate::session::cache::key::chain_key(&res.auth_node, c);
             session = cache.as_ref().map(|cache| cache.entry_path(&key));
             ctx.helper_args
                 .extend([Arg::Flag("--key"), origin(key, "the cache key", "tfauth".into(), "report this as a bug")]);

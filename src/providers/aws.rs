@@ -4,11 +4,11 @@
 
 use super::{ProviderError, github, sso};
 use crate::auth::{IdentityKind, ProviderKind, schema::AccountRef};
-use crate::cache::Credentials;
-use crate::cache::validate::{self, Expect};
 use crate::env_vars::Env;
 use crate::identity::{Chain, ChainRoot};
 use crate::secret::Secret;
+use crate::session::cache::Credentials;
+use crate::session::cache::validate::{self, Expect};
 use aws_config::{BehaviorVersion, Region, retry::RetryConfig, timeout::TimeoutConfig};
 use aws_sdk_sts::error::{ProvideErrorMetadata, SdkError};
 use std::time::Duration;
@@ -27,7 +27,7 @@ pub struct FetchContext<'a> {
     pub region: String,
     pub mfa: Option<&'a dyn MfaPrompt>,
     /// The IAM Identity Center access token, when the chain starts at such a provider
-    /// (the caller gets it through [`crate::portal`]).
+    /// (the caller gets it through [`crate::session::portal`]).
     pub sso_token: Option<&'a Secret>,
     /// The `aws/user` keys stored in the keyring, when the chain starts at such an
     /// identity and its configuration holds none.

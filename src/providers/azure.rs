@@ -242,7 +242,7 @@ pub fn forget_provider(p: &crate::auth::Provider, env: &Env) -> bool {
 }
 
 fn store_dir(env: &Env) -> Option<PathBuf> {
-    crate::cache::cache_home(env).map(|d| d.join("azure"))
+    crate::session::cache::cache_home(env).map(|d| d.join("azure"))
 }
 
 fn store_key(authority: &str, tenant: &str, client: &str) -> String {
@@ -276,7 +276,7 @@ pub fn user_tokens(
     let key = store_key(&authority, tenant, client);
     let path = dir.join(format!("{key}.json"));
     let read = || -> Option<UserTokens> {
-        let bytes = crate::fsutil::read_private(&path, crate::fsutil::READ_CAP).ok()??;
+        let bytes = crate::util::fs::read_private(&path, crate::util::fs::READ_CAP).ok()??;
         from_json(&serde_json::from_slice(&bytes).ok()?)
     };
     let usable = |t: &UserTokens| t.expires_on - now() > MIN_LIFE;
@@ -298,7 +298,7 @@ pub fn user_tokens(
     if ui.is_none() && (mode == Mode::Relogin || cached.as_ref().and_then(|t| t.refresh_token.as_ref()).is_none()) {
         return Err(no_terminal());
     }
-    let cache = crate::cache::Cache::at(dir);
+    let cache = crate::session::cache::Cache::at(dir);
     let _lock = cache.lock(&key, LOGIN_WAIT).map_err(|e| ProviderError::Setup {
         identity: who.into(),
         message: e.to_string(),
@@ -328,7 +328,7 @@ pub fn user_tokens(
 
 fn save(who: &str, path: &std::path::Path, t: &UserTokens) -> Result<(), ProviderError> {
     let text = serde_json::to_string_pretty(&to_json(t)).unwrap_or_default();
-    crate::fsutil::write_private_cache(path, text.as_bytes()).map_err(|e| ProviderError::Setup {
+    crate::util::fs::write_private_cache(path, text.as_bytes()).map_err(|e| ProviderError::Setup {
         identity: who.into(),
         message: format!("cannot write the Azure token cache {}: {e}", path.display()),
         hint: "check the permissions of the cache directory".into(),

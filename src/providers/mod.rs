@@ -103,10 +103,10 @@ pub enum ProviderError {
         service: String,
         endpoint: Option<String>,
         role: Option<String>,
-        problem: Box<crate::cache::validate::Problem>,
+        problem: Box<crate::session::cache::validate::Problem>,
     },
     /// What another tfauth process got for the same chain moments ago (see
-    /// [`crate::cache::failure`]): the same message, hint and exit code, without asking
+    /// [`crate::session::cache::failure`]): the same message, hint and exit code, without asking
     /// the service again.
     #[error("{message}")]
     Remembered { message: String, hint: Option<String>, code: i32, age_secs: u64, for_secs: u64 },
@@ -228,7 +228,7 @@ impl ProviderError {
                 format!("the endpoint did not answer as ECR does; check AWS_ENDPOINT_URL_ECR, then `tfauth auth ecr-login {integration}`")
             }
             ProviderError::AccountNotFound { name, available, .. } => {
-                match crate::suggest::nearest(name, available.iter().map(String::as_str)).first() {
+                match crate::util::suggest::nearest(name, available.iter().map(String::as_str)).first() {
                     Some(n) => format!("did you mean `{n}`? Fix `principal.account.name`, or use `principal.account.id`"),
                     None if available.is_empty() => "you are assigned no accounts in IAM Identity Center; ask your administrator".into(),
                     None => format!(
@@ -238,7 +238,7 @@ impl ProviderError {
                 }
             }
             ProviderError::BadCredentials { service, endpoint, problem, .. } => {
-                use crate::cache::validate::Problem;
+                use crate::session::cache::validate::Problem;
                 let clock = matches!(**problem, Problem::Expired { .. } | Problem::TooLong { .. });
                 match (endpoint, clock) {
                     (None, _) => "the ambient credentials (environment, AWS profile, instance or container role) are incomplete or expired; renew them, or give the identity a provider".into(),

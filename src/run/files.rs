@@ -98,7 +98,7 @@ pub fn write_all(files: &[GeneratedFile], force: bool) -> Result<(), RunError> {
 
 /// Replaces `path` whole: a temporary file in the same directory, created 0600 and set to
 /// `mode` (never wider than 0644) once written, then renamed over the target. Unlike
-/// [`crate::fsutil::write_private_atomic`] it leaves the directory's own mode alone: the
+/// [`crate::util::fs::write_private_atomic`] it leaves the directory's own mode alone: the
 /// component directory belongs to the repository.
 pub fn write_atomic(path: &Path, contents: &[u8], mode: u32) -> std::io::Result<()> {
     use std::io::Write;

@@ -59,7 +59,7 @@ pub fn lock_path(env: &Env, dir: &Path) -> Result<PathBuf, RunError> {
     use sha2::{Digest, Sha256};
     use std::os::unix::ffi::OsStrExt;
     let canonical = dir.canonicalize().map_err(|source| RunError::Write { path: dir.to_path_buf(), source })?;
-    let home = crate::cache::cache_home(env).ok_or_else(|| RunError::Write {
+    let home = crate::session::cache::cache_home(env).ok_or_else(|| RunError::Write {
         path: PathBuf::from("~/.cache/tfauth/locks"),
         source: std::io::Error::other("neither XDG_CACHE_HOME nor HOME is set"),
     })?;
@@ -80,7 +80,7 @@ impl DirLock {
             Err(std::fs::TryLockError::WouldBlock) => {
                 let holder = read_holder(&path);
                 let shown = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
-                if let Some(h) = holder.as_ref().filter(|h| crate::cache::is_ancestor(h.pid)) {
+                if let Some(h) = holder.as_ref().filter(|h| crate::session::cache::is_ancestor(h.pid)) {
                     return Err(RunError::LockedByAncestor { dir: shown, holder: h.pid });
                 }
                 match holder {
@@ -144,7 +144,7 @@ impl DirLock {
     }
 }
 
-/// Opens (creating) the lock file through [`crate::fsutil`]: the directory checked and
+/// Opens (creating) the lock file through [`crate::util::fs`]: the directory checked and
 /// made 0700, the file opened relative to its descriptor with `O_NOFOLLOW`, created
 /// `O_EXCL` 0600 when missing, never truncated, and only a regular file of this user's
 /// (a wider one of ours is tightened).
@@ -152,7 +152,7 @@ fn open(path: &Path) -> Result<File, RunError> {
     let dir = path.parent().expect("the lock path has a directory");
     let name = path.file_name().and_then(|n| n.to_str()).expect("the lock file's name is hex");
     let private =
-        crate::fsutil::create_private_dir(dir).map_err(|source| RunError::Write { path: dir.into(), source })?;
+        crate::util::fs::create_private_dir(dir).map_err(|source| RunError::Write { path: dir.into(), source })?;
     private.lock_file(name).map_err(|source| RunError::Write { path: path.to_path_buf(), source })
 }
 
@@ -238,7 +238,7 @@ mod tests {
         let err = DirLock::acquire(&env, t.path(), "s").unwrap_err();
         let RunError::Write { path, source } = &err else { panic!("{err:?}") };
         assert_eq!(path, &p);
-        assert!(matches!(crate::fsutil::TrustError::of(source), Some(crate::fsutil::TrustError::Symlink { .. })));
+        assert!(matches!(crate::util::fs::TrustError::of(source), Some(crate::util::fs::TrustError::Symlink { .. })));
         assert!(err.hint().unwrap().contains("remove the link"), "{:?}", err.hint());
         assert_eq!(std::fs::read_to_string(&target).unwrap(), "keep", "the link's target is untouched");
         std::fs::remove_file(&p).unwrap();

@@ -81,8 +81,8 @@ impl RunError {
             RunError::WouldOverwrite { .. } => "tfauth marks the files it generates and replaces only those; move \
                  or delete this one (an old atmos run may have left it), or pass --force to replace it"
                 .into(),
-            RunError::Write { source, .. } if crate::fsutil::TrustError::of(source).is_some() => {
-                crate::fsutil::TrustError::of(source).map(|t| t.hint()).unwrap_or_default()
+            RunError::Write { source, .. } if crate::util::fs::TrustError::of(source).is_some() => {
+                crate::util::fs::TrustError::of(source).map(|t| t.hint()).unwrap_or_default()
             }
             RunError::Write { path, .. } if path.extension().is_some_and(|e| e == "lock") => format!(
                 "tfauth locks the component directory through this file, under its cache home \

@@ -101,20 +101,20 @@ fn how(status: ExitStatus) -> String {
 /// SIGINT and SIGTERM ignored while it lives (set only after the child was spawned, so the
 /// child keeps the default dispositions), restored when dropped.
 pub struct IgnoreSignals {
-    old: [crate::sys::Disposition; 2],
+    old: [crate::util::sys::Disposition; 2],
 }
 
 #[allow(clippy::new_without_default)]
 impl IgnoreSignals {
     pub fn new() -> IgnoreSignals {
-        IgnoreSignals { old: [crate::sys::ignore(libc::SIGINT), crate::sys::ignore(libc::SIGTERM)] }
+        IgnoreSignals { old: [crate::util::sys::ignore(libc::SIGINT), crate::util::sys::ignore(libc::SIGTERM)] }
     }
 }
 
 impl Drop for IgnoreSignals {
     fn drop(&mut self) {
-        crate::sys::restore(libc::SIGINT, self.old[0]);
-        crate::sys::restore(libc::SIGTERM, self.old[1]);
+        crate::util::sys::restore(libc::SIGINT, self.old[0]);
+        crate::util::sys::restore(libc::SIGTERM, self.old[1]);
     }
 }
 

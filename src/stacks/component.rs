@@ -82,7 +82,7 @@ pub fn resolve(cfg: &AtmosConfig, stack: &Stack, name: &str) -> Result<ResolvedC
         return Err(StackError::ComponentNotFound {
             component: name.to_string(),
             stack: stack.name.clone(),
-            suggestions: crate::suggest::nearest(name, names.iter().map(String::as_str)),
+            suggestions: crate::util::suggest::nearest(name, names.iter().map(String::as_str)),
         });
     };
     let all = all.expect("component found above");
@@ -264,7 +264,7 @@ fn collect_bases(
             return Err(StackError::InheritNotFound {
                 component: name.to_string(),
                 stack: stack.name.clone(),
-                suggestions: crate::suggest::nearest(
+                suggestions: crate::util::suggest::nearest(
                     &base,
                     all.keys().map(String::as_str).filter(|k| !chain.iter().any(|c| c == k)),
                 ),

@@ -67,7 +67,7 @@ impl Index {
     pub fn load(path: Option<PathBuf>) -> Index {
         let mut entries = HashMap::new();
         if let Some(p) = &path
-            && let Ok(Some(bytes)) = crate::fsutil::read_private(p, MAX_INDEX_BYTES)
+            && let Ok(Some(bytes)) = crate::util::fs::read_private(p, MAX_INDEX_BYTES)
             && let Ok(file) = serde_json::from_slice::<IndexFile>(&bytes)
             && file.version == VERSION
         {
@@ -141,7 +141,7 @@ impl Index {
             file.stacks.push((mid, e.name.clone(), cids, e.components.clone()));
         }
         match serde_json::to_vec(&file) {
-            Ok(bytes) => match crate::fsutil::write_private_cache(&path, &bytes) {
+            Ok(bytes) => match crate::util::fs::write_private_cache(&path, &bytes) {
                 Ok(()) => self.changed = false,
                 Err(e) => tracing::debug!("could not write the stack index {}: {e}", path.display()),
             },

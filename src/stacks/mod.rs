@@ -12,7 +12,7 @@
 //! The files come from one walk of the stacks directory, [`walk`]: it follows a directory
 //! symlink only inside the directory and never around a loop (such links are skipped with a
 //! warning naming them), and every file is read through the bounded reader of
-//! [`crate::yaml::read`] (regular files only, 16 MiB at most).
+//! [`crate::util::fs::read_regular`] (regular files only, 16 MiB at most).
 
 pub mod component;
 mod error;
@@ -349,7 +349,7 @@ impl<'c> StackSet<'c> {
                 names.dedup();
                 Err(StackError::StackNotFound {
                     name: name.to_string(),
-                    suggestions: crate::suggest::nearest(name, names.iter().map(String::as_str)),
+                    suggestions: crate::util::suggest::nearest(name, names.iter().map(String::as_str)),
                     unnamed,
                     count: names.len(),
                 })

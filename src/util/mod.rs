@@ -1,4 +1,10 @@
-//! Small shared pieces that belong to no pipeline stage: where the XDG directories are.
-//! Ground floor: uses nothing of the crate but `env_vars`, and does no I/O.
+//! Small shared pieces that belong to no pipeline stage: where the XDG directories are
+//! ([`dirs`]), owner-checked private files ([`fs`]), "did you mean" ([`suggest`]), where
+//! log lines go ([`logging`]), and the one module with `unsafe` ([`sys`]). The ground
+//! floor: these use only `env_vars`, `secret` and each other.
 
 pub mod dirs;
+pub mod fs;
+pub mod logging;
+pub mod suggest;
+pub mod sys;

@@ -206,10 +206,10 @@ impl<'a> Loader<'a> {
 }
 
 /// Reads a file as UTF-8 text within the size limit: only a regular file, at most
-/// [`MAX_FILE_BYTES`], enforced while reading (see [`super::read`]). Every YAML read goes
+/// [`MAX_FILE_BYTES`], enforced while reading (see [`crate::util::fs::read_regular`]). Every YAML read goes
 /// through here: atmos.yaml, profiles, stack manifests and imports, and `!include`.
 pub fn read_text(path: &Path) -> Result<String, YamlError> {
-    use crate::fsutil::{BoundedReadError, read_regular};
+    use crate::util::fs::{BoundedReadError, read_regular};
     let bytes = read_regular(path, MAX_FILE_BYTES).map_err(|e| match e {
         BoundedReadError::Io(source) => YamlError::Read { path: path.to_path_buf(), source },
         BoundedReadError::NotRegular(kind) => YamlError::NotRegular { path: path.to_path_buf(), kind },

@@ -6,7 +6,7 @@
 //! merge, the stack processor and the auth schema all work on this one type.
 //!
 //! This module does no I/O; [`load`] does the reading and tag resolution, through the bounded
-//! reads of [`crate::fsutil::read_regular`].
+//! reads of [`crate::util::fs::read_regular`].
 
 pub mod emit;
 pub mod load;

@@ -13,25 +13,23 @@ use std::path::{Path, PathBuf};
 /// `src/`'s top-level modules, lowest layer first. Modules on one line are one layer and
 /// may use each other.
 const LAYERS: &[&[&str]] = &[
-    // The ground floor: everyone may use these.
-    &["secret", "exit", "env_vars", "fsutil", "suggest", "sys", "util"],
+    // The ground floor: everyone may use these (util: XDG dirs, owner-checked files,
+    // suggestions, logging, the one unsafe module).
+    &["secret", "exit", "env_vars", "util"],
     // Reading configuration: YAML with spans and tags, deep merge, atmos.yaml and profiles.
     &["yaml"],
     &["merge"],
     &["config"],
-    &["logging"],
     // Stacks and components, then the auth schema over them.
     &["stacks"],
     &["auth"],
     // Who: the chosen identity and its chain (pure).
     &["identity"],
-    // Where secrets are kept.
+    // Where long-lived secrets are kept.
     &["keyring"],
-    // Walking the chain over the network, and keeping what it gives.
+    // Walking the chain over the network.
     &["providers"],
-    &["cache"],
-    &["portal"],
-    &["vault"],
+    // Keeping what it gives: the cache and its locks, the portal token, the vault, refresh.
     &["session"],
     // The component runner's plan (varfile, backend, workspace, steps, the directory lock).
     &["run"],
@@ -41,14 +39,12 @@ const LAYERS: &[&[&str]] = &[
     &["integrations"],
     // Running terraform.
     &["exec"],
-    // How a person is asked (the terminal, the browser opener): adapters for the prompts
-    // that providers and the portal define.
-    &["tty"],
     // The crate's error: every domain's error, and its exit code, in one place.
     &["error"],
-    // Programs and commands on top.
-    &["console", "helper", "doctor"],
-    &["cli", "complete"],
+    // Programs and commands on top: the checks, the command line (the helper, completion,
+    // the terminal and browser prompts, the console sign-in live in cli/).
+    &["doctor"],
+    &["cli"],
 ];
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]

@@ -207,7 +207,7 @@ impl<'a> Fields<'a> {
 /// Reports an unknown `kind`, suggesting the nearest known one and listing them all.
 pub(super) fn unknown_kind(f: &mut Fields<'_>, node: &Node, what: &str, kind: &str, known: &[&str]) {
     let span = node.get("kind").map_or(node.span.clone(), |k| k.span.clone());
-    let near = crate::suggest::nearest(kind, known.iter().copied());
+    let near = crate::util::suggest::nearest(kind, known.iter().copied());
     let list = format!("known {what} kinds: {}", known.join(", "));
     let name = match &f.subject {
         Subject::Provider(n) | Subject::Identity(n) | Subject::Integration(n) => n.clone(),

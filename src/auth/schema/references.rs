@@ -52,7 +52,7 @@ pub(super) fn check_references(cfg: &AuthConfig, problems: &mut Vec<Problem>) {
 }
 
 pub(super) fn suggest_hint<'a>(name: &str, candidates: impl Iterator<Item = &'a str> + Clone, what: &str) -> String {
-    let near = crate::suggest::nearest(name, candidates.clone());
+    let near = crate::util::suggest::nearest(name, candidates.clone());
     if let Some(n) = near.first() {
         format!("did you mean `{n}`?")
     } else {

@@ -10,7 +10,7 @@ use std::borrow::Cow;
 
 use serde_json::{Number, Value};
 
-use crate::suggest::edit_distance;
+use crate::util::suggest::edit_distance;
 
 use super::TemplateError;
 use super::ast::Call;

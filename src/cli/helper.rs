@@ -8,12 +8,12 @@
 //! processes. It never waits for input that cannot come: with no terminal, a chain that
 //! needs one fails at once with exit 77 and the command to run.
 
-use crate::cache::{self, Cache};
 use crate::env_vars::Env;
 use crate::error::Error;
 use crate::identity::IdentityFlag;
 use crate::providers::ProviderError;
 use crate::resolve::{Request, resolve};
+use crate::session::cache::{self, Cache};
 use std::path::PathBuf;
 use time::OffsetDateTime;
 
@@ -75,12 +75,12 @@ pub fn cold(args: &HelperArgs, env: &Env, cwd: PathBuf) -> Result<String, Error>
             Some("credential_process = atmos-auth-helper --identity NAME".to_string()),
         ));
     }
-    let tty = crate::tty::Tty::open(env);
-    let login = crate::tty::LoginPrompt::new(env, false);
+    let tty = crate::cli::tty::Tty::open(env);
+    let login = crate::cli::tty::LoginPrompt::new(env, false);
     let ask = crate::session::Interaction {
         mfa: tty.as_ref().map(|t| t as _),
         login: login.as_ref().map(|l| l as _),
-        mode: crate::portal::Mode::Use,
+        mode: crate::session::portal::Mode::Use,
     };
     let session = crate::session::obtain(&res, env, ask)?;
     Ok(session.credentials.to_process_json())
@@ -94,7 +94,7 @@ fn is_key(k: &str) -> bool {
 /// credential_process that, through the ambient SDK chain, runs itself again. Identity
 /// names match case-insensitively, as everywhere else. (A loop through `tfauth` itself, or
 /// through a case-changed name, is also caught by the refresh lock: its holder is an
-/// ancestor, see [`crate::cache::Cache::lock_for`].)
+/// ancestor, see [`crate::session::cache::Cache::lock_for`].)
 fn calling_itself(identity: &str) -> Option<u32> {
     let same_name = |a: &[u8]| a.eq_ignore_ascii_case(identity.as_bytes());
     let mut pid = std::os::unix::process::parent_id();

@@ -13,9 +13,9 @@
 //! Pure helpers build the URLs; [`signin_token`] is the one network call (blocking, no
 //! runtime), and [`hand_to_browser`] the one-shot redirect.
 
-use crate::cache::Credentials;
 use crate::providers::http::{self, Call};
 use crate::providers::{ProviderError, encode};
+use crate::session::cache::Credentials;
 use std::io::{Read, Write};
 use std::time::Duration;
 
@@ -167,7 +167,7 @@ pub fn hand_to_browser(opener: &[String], url: &str, wait: Duration) -> std::io:
     let port = listener.local_addr()?.port();
     let nonce = nonce();
     let local = format!("http://127.0.0.1:{port}/{nonce}");
-    let argv = crate::tty::opener_argv(opener, &local);
+    let argv = crate::cli::tty::opener_argv(opener, &local);
     let Some((program, args)) = argv.split_first() else { return Ok(false) };
     let mut child = std::process::Command::new(program)
         .args(args)

@@ -17,8 +17,8 @@ pub mod key;
 pub mod validate;
 
 use crate::env_vars::Env;
-use crate::fsutil::PrivateDir;
 use crate::secret::Secret;
+use crate::util::fs::PrivateDir;
 use serde::{Deserialize, Serialize};
 use std::fs::File;
 use std::path::PathBuf;
@@ -184,7 +184,7 @@ pub enum CacheError {
 impl CacheError {
     pub fn hint(&self) -> Option<String> {
         Some(match self {
-            CacheError::Io { source, dir } => match crate::fsutil::TrustError::of(source) {
+            CacheError::Io { source, dir } => match crate::util::fs::TrustError::of(source) {
                 Some(t) => t.hint(),
                 None => {
                     format!("check that {} is a directory you own and can write (or set XDG_CACHE_HOME)", dir.display())

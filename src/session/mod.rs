@@ -5,18 +5,22 @@
 //! `atmos-auth-helper` (cold path) both come through here, so 200 helpers started at once
 //! make one STS call. A fetch that fails for a reason asking again would not change
 //! (access denied, throttling, an unusable answer) is remembered for a few seconds
-//! before the lock is released ([`crate::cache::failure`]), so those 200 helpers make one
+//! before the lock is released ([`crate::session::cache::failure`]), so those 200 helpers make one
 //! call when STS says no, too.
 
-use crate::cache::{self, Cache, Credentials, failure, key::chain_key};
+pub mod cache;
+pub mod portal;
+pub mod vault;
+
 use crate::env_vars::Env;
 use crate::error::Error;
 use crate::identity::Chain;
-use crate::portal::{self, LoginUi, PortalRef, TokenStore};
 use crate::providers::ProviderError;
 use crate::providers::aws::{FetchContext, MfaPrompt, fetch};
 use crate::providers::sso::SsoError;
 use crate::resolve::Resolution;
+use cache::{Cache, Credentials, failure, key::chain_key};
+use portal::{LoginUi, PortalRef, TokenStore};
 use time::OffsetDateTime;
 
 /// What a refresh may ask of the user: an MFA code, an IAM Identity Center login (both on
@@ -181,7 +185,7 @@ fn fetch_chain(
     region: String,
 ) -> Result<Credentials, Error> {
     tracing::debug!(identity = %chain.leaf().name, chain = %chain.describe(), "fetching credentials");
-    let user_keys = crate::vault::user_keys(res, chain, env)?;
+    let user_keys = crate::session::vault::user_keys(res, chain, env)?;
     let credentials = match portal_of(chain) {
         None => fetch(chain, &FetchContext { env, region, mfa: ask.mfa, sso_token: None, user_keys })?,
         Some(p) => {
@@ -237,6 +241,6 @@ pub fn portal_token(
 
 /// The token store for `portal`: the keyring when one is configured, else the cache file.
 pub fn token_store(portal: &PortalRef, res: &Resolution, env: &Env) -> Result<TokenStore, Error> {
-    let keyring = crate::vault::open(&res.auth_node, env)?;
+    let keyring = crate::session::vault::open(&res.auth_node, env)?;
     TokenStore::new(env, portal, keyring).ok_or_else(|| portal::PortalError::NoCacheDir.into())
 }

@@ -16,10 +16,10 @@
 //! The token is stored in the AWS SDK's `ssocreds` JSON shape, in a 0600 file under the
 //! cache directory, or in the keyring when one is configured (see [`TokenStore`]).
 
-use crate::cache::{self, Cache, CacheError};
 use crate::env_vars::Env;
 use crate::providers::sso::{self, DeviceAuthorization, Endpoints, PollEvent, SsoError, TokenFile};
 use crate::secret::Secret;
+use crate::session::cache::{self, Cache, CacheError};
 use std::path::PathBuf;
 use std::time::Duration;
 use time::OffsetDateTime;
@@ -103,7 +103,7 @@ impl PortalError {
 }
 
 /// What the device flow shows the user. Implemented on `/dev/tty` by
-/// [`crate::tty::LoginPrompt`]; tests record the calls.
+/// [`crate::cli::tty::LoginPrompt`]; tests record the calls.
 pub trait LoginUi {
     /// The code and URL to approve (and, if it may, opens the browser).
     fn begin(&self, portal: &PortalRef, auth: &DeviceAuthorization);
@@ -339,7 +339,7 @@ pub fn access_token(
             })
         }
         Err(e) => {
-            let _ = crate::fsutil::write_private_cache(&store.marker(), e.to_string().as_bytes());
+            let _ = crate::util::fs::write_private_cache(&store.marker(), e.to_string().as_bytes());
             Err(sso_err(e))
         }
     }
@@ -401,7 +401,7 @@ fn failed_since(store: &TokenStore, since: std::time::SystemTime) -> Option<Stri
     if m < since {
         return None;
     }
-    let bytes = crate::fsutil::read_private(&store.marker(), crate::cache::ENTRY_CAP).ok()??;
+    let bytes = crate::util::fs::read_private(&store.marker(), crate::session::cache::ENTRY_CAP).ok()??;
     Some(String::from_utf8_lossy(&bytes).trim().to_string())
 }
 
@@ -450,11 +450,11 @@ pub fn provision(
     let doc = ProvisionedFile {
         start_url: portal.start_url.clone(),
         region: portal.region.clone(),
-        written_at: crate::cache::format_utc(OffsetDateTime::now_utc()),
+        written_at: crate::session::cache::format_utc(OffsetDateTime::now_utc()),
         identities: out.clone(),
     };
     let text = serde_json::to_string_pretty(&doc).unwrap_or_default();
-    crate::fsutil::write_private_atomic(&store.identities_path(), text.as_bytes())
+    crate::util::fs::write_private_atomic(&store.identities_path(), text.as_bytes())
         .map_err(|source| CacheError::Io { dir: store.dir.clone(), source })?;
     Ok(out)
 }
@@ -472,7 +472,7 @@ pub fn add_provisioned(auth: &mut crate::auth::AuthConfig, env: &Env) {
         let portal = PortalRef { provider: p.name.clone(), start_url: start_url.clone(), region: region.clone() };
         let Some(store) = TokenStore::new(env, &portal, None) else { continue };
         let path = store.identities_path();
-        let text = match crate::fsutil::read_private(&path, crate::fsutil::READ_CAP) {
+        let text = match crate::util::fs::read_private(&path, crate::util::fs::READ_CAP) {
             Ok(Some(text)) => text,
             Ok(None) => continue,
             Err(e) => {

@@ -1,13 +1,15 @@
 //! `tfauth auth console`: opens (or prints) an AWS console sign-in URL for the identity.
-//! The federation work is in [`crate::console`]; this file picks the session, the duration,
+//! The federation work is in [`crate::cli::console::signin`]; this file picks the session, the duration,
 //! the destination and where the URL goes.
 
+pub mod signin;
+
 use super::{Ctx, Target};
-use crate::console::{self, MAX_DURATION, MIN_DURATION, Partition, TFAUTH_AWS_FEDERATION_URL};
 use crate::error::Error;
 use crate::identity::Selection;
 use crate::session::{self, Interaction};
 use clap::Args;
+use signin::{MAX_DURATION, MIN_DURATION, Partition, TFAUTH_AWS_FEDERATION_URL};
 
 #[derive(Args, Debug)]
 pub struct ConsoleArgs {
@@ -55,26 +57,26 @@ pub fn run(args: ConsoleArgs, ctx: &Ctx) -> Result<i32, Error> {
     let federation = ctx.env.get(TFAUTH_AWS_FEDERATION_URL).unwrap_or(partition.federation_url()).to_string();
     let destination = args.destination.clone().unwrap_or_else(|| partition.console_home(&region));
 
-    let login = crate::tty::LoginPrompt::new(&ctx.env, ctx.no_browser);
+    let login = crate::cli::tty::LoginPrompt::new(&ctx.env, ctx.no_browser);
     let tty = ctx.prompt();
     let ask = Interaction {
         mfa: tty.as_ref().map(|t| t as _),
         login: login.as_ref().map(|l| l as _),
-        mode: crate::portal::Mode::Use,
+        mode: crate::session::portal::Mode::Use,
     };
     let s = session::obtain(&res, &ctx.env, ask)?;
-    let token = console::signin_token(name, &federation, &s.credentials, duration)?;
-    let url = console::login_url(&federation, &args.issuer, &destination, token.expose());
+    let token = signin::signin_token(name, &federation, &s.credentials, duration)?;
+    let url = signin::login_url(&federation, &args.issuer, &destination, token.expose());
     tracing::info!(identity = %name, partition = partition.name(), "console sign-in token issued");
     if args.print_only {
         println!("{url}");
         return Ok(0);
     }
-    let opener = crate::tty::browser_opener(&ctx.env);
-    let browser_allowed = crate::tty::browser_allowed(&ctx.env, ctx.no_browser);
+    let opener = crate::cli::tty::browser_opener(&ctx.env);
+    let browser_allowed = crate::cli::tty::browser_allowed(&ctx.env, ctx.no_browser);
     if browser_allowed {
         eprintln!("Opening the {} console as `{name}`...", partition.name());
-        match console::hand_to_browser(&opener, &url, std::time::Duration::from_secs(120)) {
+        match signin::hand_to_browser(&opener, &url, std::time::Duration::from_secs(120)) {
             Ok(true) => return Ok(0),
             Ok(false) => eprintln!("The browser did not come for the sign-in page within 2 minutes."),
             Err(e) => eprintln!("Could not start the browser ({}): {e}", opener.join(" ")),

@@ -121,8 +121,8 @@ pub fn opener_argv(opener: &[String], url: &str) -> Vec<String> {
     argv
 }
 
-impl crate::portal::LoginUi for LoginPrompt {
-    fn begin(&self, portal: &crate::portal::PortalRef, auth: &crate::providers::sso::DeviceAuthorization) {
+impl crate::session::portal::LoginUi for LoginPrompt {
+    fn begin(&self, portal: &crate::session::portal::PortalRef, auth: &crate::providers::sso::DeviceAuthorization) {
         let mut text = format!(
             "\nSign in to IAM Identity Center for `{}` ({}).\n\n  Code: {}\n  URL:  {}\n\n",
             portal.provider, portal.start_url, auth.user_code, auth.verification_uri_complete

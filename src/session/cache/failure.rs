@@ -163,7 +163,7 @@ pub fn remember(cache: &Cache, key: &str, context: &str, e: &ProviderError) {
         hint: e.hint(),
     };
     let text = serde_json::to_string(&record).unwrap_or_default();
-    if let Err(err) = crate::fsutil::write_private_cache(&path(cache, key), text.as_bytes()) {
+    if let Err(err) = crate::util::fs::write_private_cache(&path(cache, key), text.as_bytes()) {
         tracing::debug!("cannot remember the failure: {err}");
     }
 }
@@ -178,7 +178,7 @@ pub fn recall(
     waiting_since: Option<SystemTime>,
     now: SystemTime,
 ) -> Option<ProviderError> {
-    let bytes = crate::fsutil::read_private(&path(cache, key), RECORD_CAP).ok()??;
+    let bytes = crate::util::fs::read_private(&path(cache, key), RECORD_CAP).ok()??;
     let r: Record = serde_json::from_slice(&bytes).ok()?;
     if r.version != 1 || r.context != context {
         return None;
@@ -282,7 +282,7 @@ mod tests {
     #[test]
     fn a_planted_or_garbled_record_is_ignored() {
         let (_t, c) = cache();
-        crate::fsutil::write_private_cache(&c.dir().join("k.failed"), b"not json").unwrap();
+        crate::util::fs::write_private_cache(&c.dir().join("k.failed"), b"not json").unwrap();
         assert!(recall(&c, "k", "ctx", None, SystemTime::now()).is_none());
         // From the far future: not believed.
         let far = Record {
@@ -294,8 +294,11 @@ mod tests {
             message: "planted".into(),
             hint: None,
         };
-        crate::fsutil::write_private_cache(&c.dir().join("k.failed"), serde_json::to_string(&far).unwrap().as_bytes())
-            .unwrap();
+        crate::util::fs::write_private_cache(
+            &c.dir().join("k.failed"),
+            serde_json::to_string(&far).unwrap().as_bytes(),
+        )
+        .unwrap();
         assert!(recall(&c, "k", "ctx", Some(SystemTime::now()), SystemTime::now()).is_none());
     }
 
