@@ -48,14 +48,13 @@
 //! The work flows one way through the files of this folder: `lexer` splits
 //! the source into text and the tokens of each action, `parser` builds the
 //! tree of `ast`, `render` walks it over a context (values in `value`, the
-//! functions in `funcs`), and `fields` lists the paths a tree reads. `error`
+//! functions in `funcs`). `error`
 //! holds [`TemplateError`] and the positions its messages give. This file
 //! keeps only the public face, [`Template`]; everything else is
 //! private to the folder and must stay so.
 
 mod ast;
 mod error;
-mod fields;
 mod funcs;
 mod lexer;
 mod parser;
@@ -73,7 +72,6 @@ pub use error::TemplateError;
 
 use ast::Node;
 use error::parse_error;
-use fields::collect_nodes;
 use lexer::scan;
 use parser::{Parser, Stop};
 use render::Renderer;
@@ -110,15 +108,5 @@ impl Template {
         let renderer = Renderer { src: &self.src, root: ctx };
         renderer.nodes(&self.nodes, &Val::Ref(ctx, Cow::Borrowed("")), &mut out)?;
         Ok(out)
-    }
-
-    /// The field paths the template reads, e.g. `["vars.tenant", "vars.stage"]`,
-    /// in order of first appearance, for messages. Fields read inside `with`
-    /// are resolved against the `with` value when that is a plain field;
-    /// `index X "key"` with literal keys counts as reading `X.key`.
-    pub fn fields(&self) -> Vec<String> {
-        let mut out = Vec::new();
-        collect_nodes(&self.nodes, Some(""), &mut out);
-        out
     }
 }
