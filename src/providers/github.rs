@@ -68,17 +68,7 @@ pub fn token(env: &Env, audience: Option<&str>, identity: &str) -> Result<Secret
     Ok(Secret::new(value))
 }
 
-/// https anywhere; http only to loopback.
-pub fn is_allowed_url(url: &str) -> bool {
-    if url.starts_with("https://") {
-        return true;
-    }
-    let Some(rest) = url.strip_prefix("http://") else { return false };
-    let host = rest.split(['/', '?']).next().unwrap_or("");
-    let host =
-        host.rsplit_once(':').map_or(host, |(h, port)| if port.bytes().all(|b| b.is_ascii_digit()) { h } else { host });
-    host == "localhost" || host == "[::1]" || host.parse::<std::net::Ipv4Addr>().is_ok_and(|ip| ip.is_loopback())
-}
+pub use crate::util::url::is_allowed_url;
 
 #[cfg(test)]
 mod tests {

@@ -1,10 +1,12 @@
 //! Small shared pieces that belong to no pipeline stage: where the XDG directories are
 //! ([`dirs`]), owner-checked private files ([`fs`]), "did you mean" ([`suggest`]), where
-//! log lines go ([`logging`]), and the one module with `unsafe` ([`sys`]). The ground
-//! floor: these use only `env_vars`, `secret` and each other.
+//! log lines go ([`logging`]), which URLs may carry a token ([`url`]), and the one module
+//! with `unsafe` ([`sys`]). The ground floor: these use only `env_vars`, `secret` and
+//! each other.
 
 pub mod dirs;
 pub mod fs;
 pub mod logging;
 pub mod suggest;
 pub mod sys;
+pub mod url;

@@ -209,7 +209,7 @@ pub(super) fn parse_token_source(f: &mut Fields, node: &Node, name: &str) -> Opt
         None | Some("url") if url.is_none() && file.is_none() && variable.is_none() => TokenSourceKind::GithubActions,
         None | Some("url") if url.is_some() => {
             let url = url.clone().unwrap_or_default();
-            if !crate::providers::github::is_allowed_url(&url) {
+            if !crate::util::url::is_allowed_url(&url) {
                 let span = span_of("url");
                 f.problem(&span, format!("provider `{name}`: `token_source.url` is `{url}`, which is neither https nor http to a loopback address"), Some("the token request may carry a bearer token; use https".into()));
                 ok = false;
