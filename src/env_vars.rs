@@ -24,6 +24,22 @@ pub const ATMOS_XDG_CONFIG_HOME: &str = "ATMOS_XDG_CONFIG_HOME";
 pub const ATMOS_COMPONENTS_TERRAFORM_COMMAND: &str = "ATMOS_COMPONENTS_TERRAFORM_COMMAND";
 /// Log level for tfauth's own messages (trace, debug, info, warn, error).
 pub const ATMOS_LOGS_LEVEL: &str = "ATMOS_LOGS_LEVEL";
+/// Where log lines go when atmos.yaml does not say.
+pub const ATMOS_LOGS_FILE: &str = "ATMOS_LOGS_FILE";
+/// Chooses the keyring (`memory`, `file` or `system`); wins over `auth.keyring.type`.
+pub const ATMOS_KEYRING_TYPE: &str = "ATMOS_KEYRING_TYPE";
+/// The file keyring's password, unless `auth.keyring.spec.password_env` names another variable.
+pub const ATMOS_KEYRING_PASSWORD: &str = "ATMOS_KEYRING_PASSWORD";
+/// The refresh margin (a duration like `15m` or seconds); wins over `auth.refresh_margin`.
+pub const TFAUTH_REFRESH_MARGIN: &str = "TFAUTH_REFRESH_MARGIN";
+/// Overrides the AWS console federation endpoint (private partitions, tests).
+pub const TFAUTH_AWS_FEDERATION_URL: &str = "TFAUTH_AWS_FEDERATION_URL";
+/// Set on what tfauth runs as terraform: this process's id, then one line per program it
+/// ran as terraform from this process (an exec keeps the id).
+pub const TFAUTH_TERRAFORM_TRAIL: &str = "TFAUTH_TERRAFORM_TRAIL";
+/// Set on what tfauth runs as terraform: how many times tfauth has run terraform above
+/// this process.
+pub const TFAUTH_TERRAFORM_DEPTH: &str = "TFAUTH_TERRAFORM_DEPTH";
 /// Set by tfauth for what it runs: the identity in use (read by `tfauth prompt`).
 pub const TFAUTH_IDENTITY: &str = "TFAUTH_IDENTITY";
 /// Set by tfauth for what it runs: the file of the AWS session cache entry, whose expiry
@@ -37,6 +53,8 @@ pub const ATMOS_SHLVL: &str = "ATMOS_SHLVL";
 pub const XDG_CONFIG_HOME: &str = "XDG_CONFIG_HOME";
 /// The XDG base directory for caches (tfauth's sessions, locks and stack index).
 pub const XDG_CACHE_HOME: &str = "XDG_CACHE_HOME";
+/// The XDG base directory for data; the file keyring lives below it by default.
+pub const XDG_DATA_HOME: &str = "XDG_DATA_HOME";
 /// The user's home directory.
 pub const HOME: &str = "HOME";
 /// Executable search path.
@@ -45,13 +63,38 @@ pub const PATH: &str = "PATH";
 pub const TF_WORKSPACE: &str = "TF_WORKSPACE";
 
 // What an AWS identity sets in the child's environment (CONTRACT A5).
+/// Set for an AWS identity: the realm's isolated AWS config file.
 pub const AWS_CONFIG_FILE: &str = "AWS_CONFIG_FILE";
+/// Set for an AWS identity: the realm's isolated AWS credentials file.
 pub const AWS_SHARED_CREDENTIALS_FILE: &str = "AWS_SHARED_CREDENTIALS_FILE";
+/// Set for an AWS identity: the profile in the isolated files that holds its credentials.
 pub const AWS_PROFILE: &str = "AWS_PROFILE";
+/// Set for an AWS identity: its region (`tfauth doctor` reads it for the STS endpoint).
 pub const AWS_REGION: &str = "AWS_REGION";
+/// Set for an AWS identity: its region again, for tools that read only this name.
 pub const AWS_DEFAULT_REGION: &str = "AWS_DEFAULT_REGION";
+/// Set for an AWS identity so older SDKs read the config file.
 pub const AWS_SDK_LOAD_CONFIG: &str = "AWS_SDK_LOAD_CONFIG";
+/// Set for an AWS identity so the child does not fall back to instance metadata.
 pub const AWS_EC2_METADATA_DISABLED: &str = "AWS_EC2_METADATA_DISABLED";
+
+/// Endpoint URL for every AWS service (the SDKs' shared setting), below the per-service ones.
+pub const AWS_ENDPOINT_URL: &str = "AWS_ENDPOINT_URL";
+/// Endpoint URL of STS (AssumeRole, AssumeRoleWithWebIdentity, GetCallerIdentity).
+pub const AWS_ENDPOINT_URL_STS: &str = "AWS_ENDPOINT_URL_STS";
+/// Endpoint URL of the SSO-OIDC service (RegisterClient, StartDeviceAuthorization, CreateToken).
+pub const AWS_ENDPOINT_URL_SSO_OIDC: &str = "AWS_ENDPOINT_URL_SSO_OIDC";
+/// Endpoint URL of the SSO portal API (ListAccounts, ListAccountRoles, GetRoleCredentials).
+pub const AWS_ENDPOINT_URL_SSO: &str = "AWS_ENDPOINT_URL_SSO";
+/// Endpoint URL of ECR (GetAuthorizationToken).
+pub const AWS_ENDPOINT_URL_ECR: &str = "AWS_ENDPOINT_URL_ECR";
+
+/// A GitHub Actions OIDC token given directly, used instead of requesting one.
+pub const ACTIONS_ID_TOKEN: &str = "ACTIONS_ID_TOKEN";
+/// GitHub Actions' URL for requesting an OIDC token (set by the runner with `id-token: write`).
+pub const ACTIONS_ID_TOKEN_REQUEST_URL: &str = "ACTIONS_ID_TOKEN_REQUEST_URL";
+/// The bearer token for `ACTIONS_ID_TOKEN_REQUEST_URL` (set by the runner).
+pub const ACTIONS_ID_TOKEN_REQUEST_TOKEN: &str = "ACTIONS_ID_TOKEN_REQUEST_TOKEN";
 
 /// Docker's configuration directory: set to the realm's isolated one for an identity with
 /// aws/ecr integrations once a login has been written there.

@@ -6,7 +6,7 @@
 //! the password in a detail.
 
 use super::{Check, Loaded, hint_of};
-use crate::env_vars::Env;
+use crate::env_vars::{self, Env};
 use crate::keyring::{self, KeyringError, KeyringType};
 use std::path::{Path, PathBuf};
 
@@ -15,7 +15,7 @@ type SpecResult = Option<Result<Option<keyring::KeyringSpec>, KeyringError>>;
 /// The keyring configuration; `None` when the configuration did not load and
 /// `ATMOS_KEYRING_TYPE` does not say either.
 pub(super) fn keyring_spec(loaded: &Loaded, env: &Env) -> SpecResult {
-    if loaded.config.is_none() && env.get(keyring::ATMOS_KEYRING_TYPE).is_none() {
+    if loaded.config.is_none() && env.get(env_vars::ATMOS_KEYRING_TYPE).is_none() {
         return None;
     }
     Some(keyring::spec(&loaded.auth, env))
@@ -112,8 +112,8 @@ fn file_keyring(spec: &keyring::KeyringSpec, env: &Env) -> Check {
         Err(_) => "not created yet".to_string(),
     };
     let mut vars: Vec<&str> = spec.password_env.iter().map(String::as_str).collect();
-    if !vars.contains(&keyring::ATMOS_KEYRING_PASSWORD) {
-        vars.push(keyring::ATMOS_KEYRING_PASSWORD);
+    if !vars.contains(&env_vars::ATMOS_KEYRING_PASSWORD) {
+        vars.push(env_vars::ATMOS_KEYRING_PASSWORD);
     }
     let Some(var) = vars.iter().find(|v| env.get(v).is_some()) else {
         return Check::warn(

@@ -15,11 +15,8 @@
 use crate::env_vars::{self, Env};
 use std::path::{Path, PathBuf};
 
-/// Set on what tfauth runs as terraform: this process's id, then one line per program it
-/// ran as terraform from this process (an exec keeps the id).
-pub const TRAIL: &str = "TFAUTH_TERRAFORM_TRAIL";
-/// How many times tfauth has run terraform above this process.
-pub const DEPTH: &str = "TFAUTH_TERRAFORM_DEPTH";
+/// The loop guard's two variables, by short names (documented in [`env_vars`]).
+use crate::env_vars::{TFAUTH_TERRAFORM_DEPTH as DEPTH, TFAUTH_TERRAFORM_TRAIL as TRAIL};
 /// Deeper than any real nesting (tfauth in a local-exec of a run of tfauth...).
 const MAX_DEPTH: u32 = 8;
 

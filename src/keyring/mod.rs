@@ -16,20 +16,13 @@ pub mod file;
 pub mod memory;
 pub mod system;
 
-use crate::env_vars::Env;
+use crate::env_vars::{ATMOS_KEYRING_PASSWORD, ATMOS_KEYRING_TYPE, Env, XDG_DATA_HOME};
 use crate::exit;
 use crate::secret::Secret;
 use crate::yaml::{Node, Span};
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
-
-/// Chooses the keyring (`memory`, `file` or `system`); wins over `auth.keyring.type`.
-pub const ATMOS_KEYRING_TYPE: &str = "ATMOS_KEYRING_TYPE";
-/// The file keyring's password, unless `auth.keyring.spec.password_env` names another variable.
-pub const ATMOS_KEYRING_PASSWORD: &str = "ATMOS_KEYRING_PASSWORD";
-/// The XDG base directory for data; the file keyring lives below it by default.
-pub const XDG_DATA_HOME: &str = "XDG_DATA_HOME";
 
 /// The shortest password the file keyring accepts.
 pub const MIN_PASSWORD_CHARS: usize = 8;

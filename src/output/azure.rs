@@ -24,7 +24,6 @@ use super::ini::{Ini, UnsafeValue};
 use crate::auth::{IdentityKind, ProviderKind};
 use crate::env_vars::{self as ev, Env};
 use crate::identity::{Chain, ChainRoot};
-use crate::providers::github;
 use std::path::{Path, PathBuf};
 
 /// The Azure CLI's public client id: what `az login` uses, and tfauth's default for
@@ -164,8 +163,7 @@ pub fn plan(chain: &Chain, ctx: &PlanContext, env: &Env) -> Result<EnvPlan, Box<
             put(&mut plan, ev::ARM_USE_CLI, None, "false");
             put(&mut plan, ev::ARM_CLIENT_ID, Some(ev::AZURE_CLIENT_ID), client_id);
             let token_file = provider_dir(&ctx.realm_dir, &p.name).join(FEDERATED_TOKEN_FILE);
-            let request =
-                (env.get(github::ACTIONS_ID_TOKEN_REQUEST_URL), env.get(github::ACTIONS_ID_TOKEN_REQUEST_TOKEN));
+            let request = (env.get(ev::ACTIONS_ID_TOKEN_REQUEST_URL), env.get(ev::ACTIONS_ID_TOKEN_REQUEST_TOKEN));
             if let (Some(url), Some(token)) = request {
                 put(&mut plan, ev::ARM_OIDC_REQUEST_URL, None, url);
                 put(&mut plan, ev::ARM_OIDC_REQUEST_TOKEN, None, token);

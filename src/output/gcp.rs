@@ -202,9 +202,9 @@ pub fn credential_source(
     match &ts.kind {
         TokenSourceKind::GithubActions => {
             let (Some(url), Some(bearer)) =
-                (env.get(github::ACTIONS_ID_TOKEN_REQUEST_URL), env.get(github::ACTIONS_ID_TOKEN_REQUEST_TOKEN))
+                (env.get(ev::ACTIONS_ID_TOKEN_REQUEST_URL), env.get(ev::ACTIONS_ID_TOKEN_REQUEST_TOKEN))
             else {
-                if env.get(github::ACTIONS_ID_TOKEN).is_some() {
+                if env.get(ev::ACTIONS_ID_TOKEN).is_some() {
                     return Ok((json!({"file": subject_token_file.display().to_string()}), false));
                 }
                 return Err("ACTIONS_ID_TOKEN_REQUEST_URL and ACTIONS_ID_TOKEN_REQUEST_TOKEN are not set".into());
@@ -325,7 +325,7 @@ pub fn plan(chain: &Chain, ctx: &PlanContext, env: &Env) -> Result<EnvPlan, Box<
                     plan.files.push(PlannedFile { path: creds_path.clone(), contents: pretty(&doc), secret });
                     let from_var = matches!(token_source.kind, TokenSourceKind::Environment { .. })
                         || (token_source.kind == TokenSourceKind::GithubActions
-                            && env.get(github::ACTIONS_ID_TOKEN_REQUEST_URL).is_none());
+                            && env.get(ev::ACTIONS_ID_TOKEN_REQUEST_URL).is_none());
                     if from_var {
                         plan.files.push(PlannedFile {
                             path: subject_file,

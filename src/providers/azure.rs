@@ -166,8 +166,8 @@ pub fn az_account(who: &str, env: &Env, subscription: Option<&str>) -> Result<Pr
 /// The GitHub token for the token file; or, outside GitHub Actions, a token file the
 /// platform already keeps (`AZURE_FEDERATED_TOKEN_FILE`, as on AKS), used in place.
 fn federated_token(who: &str, plan: &mut EnvPlan, env: &Env, audience: Option<&str>) -> Result<Secret, ProviderError> {
-    let github = env.get(super::github::ACTIONS_ID_TOKEN).is_some()
-        || env.get(super::github::ACTIONS_ID_TOKEN_REQUEST_URL).is_some();
+    let github = env.get(crate::env_vars::ACTIONS_ID_TOKEN).is_some()
+        || env.get(crate::env_vars::ACTIONS_ID_TOKEN_REQUEST_URL).is_some();
     if !github && let Some(existing) = env.get(ev::AZURE_FEDERATED_TOKEN_FILE) {
         let text = std::fs::read_to_string(existing).map_err(|e| ProviderError::Setup {
             identity: who.into(),

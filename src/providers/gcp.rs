@@ -137,7 +137,7 @@ fn missing_source(who: &str, ts: &TokenSource) -> ProviderError {
 fn variable_token(ts: &TokenSource, env: &Env) -> Option<Secret> {
     match &ts.kind {
         TokenSourceKind::Environment { variable } => env.get(variable).map(Secret::new),
-        TokenSourceKind::GithubActions => env.get(super::github::ACTIONS_ID_TOKEN).map(Secret::new),
+        TokenSourceKind::GithubActions => env.get(crate::env_vars::ACTIONS_ID_TOKEN).map(Secret::new),
         _ => None,
     }
 }

@@ -4,13 +4,9 @@
 //! must be https, except on loopback (tests). The token is a [`Secret`].
 
 use super::{ProviderError, encode};
-use crate::env_vars::Env;
+use crate::env_vars::{ACTIONS_ID_TOKEN, ACTIONS_ID_TOKEN_REQUEST_TOKEN, ACTIONS_ID_TOKEN_REQUEST_URL, Env};
 use crate::secret::Secret;
 use std::time::Duration;
-
-pub const ACTIONS_ID_TOKEN: &str = "ACTIONS_ID_TOKEN";
-pub const ACTIONS_ID_TOKEN_REQUEST_URL: &str = "ACTIONS_ID_TOKEN_REQUEST_URL";
-pub const ACTIONS_ID_TOKEN_REQUEST_TOKEN: &str = "ACTIONS_ID_TOKEN_REQUEST_TOKEN";
 
 /// The audience when the provider does not name one.
 pub const DEFAULT_AUDIENCE: &str = "sts.amazonaws.com";

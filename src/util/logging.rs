@@ -15,15 +15,13 @@
 //! whose `Debug` and `Display` are redacted, and the AWS SDK's own targets (whose trace
 //! output includes request headers) are held at warn.
 
+use crate::env_vars::ATMOS_LOGS_FILE;
 use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
 use tracing::Level;
 use tracing_subscriber::{filter::Targets, layer::SubscriberExt, reload, util::SubscriberInitExt};
-
-/// Where log lines go when atmos.yaml does not say.
-pub const ATMOS_LOGS_FILE: &str = "ATMOS_LOGS_FILE";
 
 struct State {
     /// The level was set by a flag or ATMOS_LOGS_LEVEL: the file does not override it.

@@ -5,11 +5,12 @@
 pub mod signin;
 
 use super::{Ctx, Target};
+use crate::env_vars::TFAUTH_AWS_FEDERATION_URL;
 use crate::error::Error;
 use crate::identity::Selection;
 use crate::session::{self, Interaction};
 use clap::Args;
-use signin::{MAX_DURATION, MIN_DURATION, Partition, TFAUTH_AWS_FEDERATION_URL};
+use signin::{MAX_DURATION, MIN_DURATION, Partition};
 
 #[derive(Args, Debug)]
 pub struct ConsoleArgs {

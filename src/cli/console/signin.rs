@@ -13,6 +13,7 @@
 //! Pure helpers build the URLs; [`signin_token`] is the one network call (blocking, no
 //! runtime), and [`hand_to_browser`] the one-shot redirect.
 
+use crate::env_vars::TFAUTH_AWS_FEDERATION_URL;
 use crate::providers::http::{self, Call};
 use crate::providers::{ProviderError, encode};
 use crate::session::cache::Credentials;
@@ -23,8 +24,6 @@ use std::time::Duration;
 pub const MAX_DURATION: u64 = 12 * 3600;
 /// The shortest.
 pub const MIN_DURATION: u64 = 900;
-/// Overrides the federation endpoint (private partitions, tests).
-pub const TFAUTH_AWS_FEDERATION_URL: &str = "TFAUTH_AWS_FEDERATION_URL";
 
 /// AWS partitions with a console.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

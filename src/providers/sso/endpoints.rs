@@ -9,16 +9,9 @@
 //! built with none), or read the process environment directly (it gets an [`Env`]).
 
 use super::error::SsoError;
-use crate::env_vars::Env;
+use crate::env_vars::{AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_SSO, AWS_ENDPOINT_URL_SSO_OIDC, Env};
 use std::fmt;
 use std::time::Duration;
-
-/// Endpoint URL for every AWS service (the SDKs' shared setting), below the per-service ones.
-pub const AWS_ENDPOINT_URL: &str = "AWS_ENDPOINT_URL";
-/// Endpoint URL of the SSO-OIDC service (RegisterClient, StartDeviceAuthorization, CreateToken).
-pub const AWS_ENDPOINT_URL_SSO_OIDC: &str = "AWS_ENDPOINT_URL_SSO_OIDC";
-/// Endpoint URL of the SSO portal API (ListAccounts, ListAccountRoles, GetRoleCredentials).
-pub const AWS_ENDPOINT_URL_SSO: &str = "AWS_ENDPOINT_URL_SSO";
 
 /// Per-request limit, connection and answer together.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);

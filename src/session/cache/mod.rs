@@ -16,7 +16,7 @@ pub mod failure;
 pub mod key;
 pub mod validate;
 
-use crate::env_vars::Env;
+use crate::env_vars::{Env, TFAUTH_REFRESH_MARGIN};
 use crate::secret::Secret;
 use crate::util::fs::PrivateDir;
 use serde::{Deserialize, Serialize};
@@ -26,8 +26,6 @@ use std::time::Duration;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-/// Variable that sets the refresh margin (a duration like `15m` or seconds).
-pub const TFAUTH_REFRESH_MARGIN: &str = "TFAUTH_REFRESH_MARGIN";
 /// Default refresh margin: more than the 15 minutes at which AWS SDKs refresh on their own,
 /// so what tfauth hands out is never already due for refresh.
 pub const DEFAULT_MARGIN: Duration = Duration::from_secs(20 * 60);
