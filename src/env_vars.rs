@@ -100,66 +100,163 @@ pub const ACTIONS_ID_TOKEN_REQUEST_TOKEN: &str = "ACTIONS_ID_TOKEN_REQUEST_TOKEN
 /// aws/ecr integrations once a login has been written there.
 pub const DOCKER_CONFIG: &str = "DOCKER_CONFIG";
 
+// Ambient AWS credentials: read by SDKs, and removed from the child for an AWS identity.
+/// An ambient AWS access key id (removed from the child for an AWS identity).
+pub const AWS_ACCESS_KEY_ID: &str = "AWS_ACCESS_KEY_ID";
+/// An ambient AWS secret access key (a secret; removed from the child for an AWS identity).
+pub const AWS_SECRET_ACCESS_KEY: &str = "AWS_SECRET_ACCESS_KEY";
+/// An ambient AWS session token (a secret; removed from the child for an AWS identity).
+pub const AWS_SESSION_TOKEN: &str = "AWS_SESSION_TOKEN";
+/// The old name of `AWS_SESSION_TOKEN` (a secret; removed from the child for an AWS identity).
+pub const AWS_SECURITY_TOKEN: &str = "AWS_SECURITY_TOKEN";
+/// An ambient web identity token file (removed from the child for an AWS identity).
+pub const AWS_WEB_IDENTITY_TOKEN_FILE: &str = "AWS_WEB_IDENTITY_TOKEN_FILE";
+/// An ambient role to assume with the web identity token (removed from the child for an AWS identity).
+pub const AWS_ROLE_ARN: &str = "AWS_ROLE_ARN";
+/// An ambient role session name (removed from the child for an AWS identity).
+pub const AWS_ROLE_SESSION_NAME: &str = "AWS_ROLE_SESSION_NAME";
+/// The old name of `AWS_PROFILE` (removed from the child for an AWS identity).
+pub const AWS_DEFAULT_PROFILE: &str = "AWS_DEFAULT_PROFILE";
+/// A container credentials endpoint (removed from the child, as all `AWS_CONTAINER_*` are).
+pub const AWS_CONTAINER_CREDENTIALS_FULL_URI: &str = "AWS_CONTAINER_CREDENTIALS_FULL_URI";
+/// A container credentials endpoint path (removed from the child, as all `AWS_CONTAINER_*` are).
+pub const AWS_CONTAINER_CREDENTIALS_RELATIVE_URI: &str = "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI";
+
 /// Variables that would compete with the isolated AWS profile, removed from the child.
 pub const AWS_COMPETING: &[&str] = &[
-    "AWS_ACCESS_KEY_ID",
-    "AWS_SECRET_ACCESS_KEY",
-    "AWS_SESSION_TOKEN",
-    "AWS_SECURITY_TOKEN",
-    "AWS_WEB_IDENTITY_TOKEN_FILE",
-    "AWS_ROLE_ARN",
-    "AWS_ROLE_SESSION_NAME",
-    "AWS_DEFAULT_PROFILE",
+    AWS_ACCESS_KEY_ID,
+    AWS_SECRET_ACCESS_KEY,
+    AWS_SESSION_TOKEN,
+    AWS_SECURITY_TOKEN,
+    AWS_WEB_IDENTITY_TOKEN_FILE,
+    AWS_ROLE_ARN,
+    AWS_ROLE_SESSION_NAME,
+    AWS_DEFAULT_PROFILE,
 ];
 /// Prefixes of AWS variables removed from the child (container credential endpoints).
 pub const AWS_COMPETING_PREFIXES: &[&str] = &["AWS_CONTAINER_"];
 
 // Azure (CONTRACT A5): set for an Azure identity; every other ARM_*/AZURE_* is removed.
+/// Set for an Azure identity with a subscription (the azurerm provider's name).
 pub const ARM_SUBSCRIPTION_ID: &str = "ARM_SUBSCRIPTION_ID";
+/// Set for an Azure identity: its tenant (the azurerm provider's name).
 pub const ARM_TENANT_ID: &str = "ARM_TENANT_ID";
+/// Set for an Azure OIDC identity: the application's client id (the azurerm provider's name).
 pub const ARM_CLIENT_ID: &str = "ARM_CLIENT_ID";
+/// Set for an Azure OIDC identity: `true`, so the azurerm provider uses OIDC.
 pub const ARM_USE_OIDC: &str = "ARM_USE_OIDC";
+/// Set for an Azure identity: whether the azurerm provider uses the `az` CLI's login.
 pub const ARM_USE_CLI: &str = "ARM_USE_CLI";
+/// Set for an Azure identity with a location (the azurerm provider's name).
 pub const ARM_LOCATION: &str = "ARM_LOCATION";
+/// Set for an Azure identity with a subscription (the Azure SDKs' name).
 pub const AZURE_SUBSCRIPTION_ID: &str = "AZURE_SUBSCRIPTION_ID";
+/// Set for an Azure identity: its tenant (the Azure SDKs' name).
 pub const AZURE_TENANT_ID: &str = "AZURE_TENANT_ID";
+/// Set for an Azure OIDC identity: the application's client id (the Azure SDKs' name).
 pub const AZURE_CLIENT_ID: &str = "AZURE_CLIENT_ID";
+/// Set for an Azure identity with a location (the Azure SDKs' name).
 pub const AZURE_LOCATION: &str = "AZURE_LOCATION";
+/// Set for an Azure identity with a resource group (the Azure SDKs' name).
 pub const AZURE_RESOURCE_GROUP: &str = "AZURE_RESOURCE_GROUP";
+/// Set for an Azure identity with a resource group (the azurerm provider's name).
 pub const ARM_RESOURCE_GROUP: &str = "ARM_RESOURCE_GROUP";
+/// Set for an Azure OIDC identity in GitHub Actions: the token request URL, for the azurerm provider.
 pub const ARM_OIDC_REQUEST_URL: &str = "ARM_OIDC_REQUEST_URL";
+/// Set for an Azure OIDC identity in GitHub Actions: the token request's bearer (a secret).
 pub const ARM_OIDC_REQUEST_TOKEN: &str = "ARM_OIDC_REQUEST_TOKEN";
+/// Set for an Azure OIDC identity: the file holding the federated token (the azurerm provider's name).
 pub const ARM_OIDC_TOKEN_FILE_PATH: &str = "ARM_OIDC_TOKEN_FILE_PATH";
+/// The file holding the federated token (the Azure SDKs' name): read, and set for an Azure OIDC identity.
 pub const AZURE_FEDERATED_TOKEN_FILE: &str = "AZURE_FEDERATED_TOKEN_FILE";
+/// An Azure client secret (a secret wherever it appears; removed from the child for an Azure identity).
+pub const ARM_CLIENT_SECRET: &str = "ARM_CLIENT_SECRET";
+/// An Azure OIDC token given directly (a secret; removed from the child for an Azure identity).
+pub const ARM_OIDC_TOKEN: &str = "ARM_OIDC_TOKEN";
+/// An Azure client secret, the SDKs' name (a secret; removed from the child for an Azure identity).
+pub const AZURE_CLIENT_SECRET: &str = "AZURE_CLIENT_SECRET";
+/// Which Azure cloud the azurerm provider uses: kept for the child.
+pub const ARM_ENVIRONMENT: &str = "ARM_ENVIRONMENT";
+/// The metadata host the azurerm provider reads its cloud from: kept for the child.
+pub const ARM_METADATA_HOSTNAME: &str = "ARM_METADATA_HOSTNAME";
 /// The `az` CLI's configuration directory (profile, MSAL token cache).
 pub const AZURE_CONFIG_DIR: &str = "AZURE_CONFIG_DIR";
 /// The Microsoft identity platform's host (sovereign clouds; loopback in tests).
 pub const AZURE_AUTHORITY_HOST: &str = "AZURE_AUTHORITY_HOST";
 /// Which Azure cloud: kept for the child, as they choose the cloud, not the identity.
-pub const AZURE_CLOUD_SELECTORS: &[&str] = &["ARM_ENVIRONMENT", "ARM_METADATA_HOSTNAME", AZURE_AUTHORITY_HOST];
+pub const AZURE_CLOUD_SELECTORS: &[&str] = &[ARM_ENVIRONMENT, ARM_METADATA_HOSTNAME, AZURE_AUTHORITY_HOST];
+/// Prefixes of Azure variables removed from the child (but the ones set or kept).
 pub const AZURE_COMPETING_PREFIXES: &[&str] = &["ARM_", "AZURE_"];
 
 // GCP (CONTRACT A5): set for a GCP identity; every other GOOGLE_*/CLOUDSDK_* is removed.
+/// Set for a GCP identity with a project (the client libraries' name).
 pub const GOOGLE_CLOUD_PROJECT: &str = "GOOGLE_CLOUD_PROJECT";
+/// Set for a GCP identity with a project (gcloud's name).
 pub const CLOUDSDK_CORE_PROJECT: &str = "CLOUDSDK_CORE_PROJECT";
+/// Set for a GCP identity with a region (the client libraries' name).
 pub const GOOGLE_CLOUD_REGION: &str = "GOOGLE_CLOUD_REGION";
+/// Set for a GCP identity with a region (gcloud's name).
 pub const CLOUDSDK_COMPUTE_REGION: &str = "CLOUDSDK_COMPUTE_REGION";
+/// Set for a GCP identity with a zone (gcloud's name).
 pub const CLOUDSDK_COMPUTE_ZONE: &str = "CLOUDSDK_COMPUTE_ZONE";
+/// Set for a GCP identity with a project (the google provider's name).
 pub const GOOGLE_PROJECT: &str = "GOOGLE_PROJECT";
+/// Set for a GCP identity with a project (an older name); removed otherwise.
 pub const GCLOUD_PROJECT: &str = "GCLOUD_PROJECT";
+/// Set for a GCP identity with a region (the google provider's name).
 pub const GOOGLE_REGION: &str = "GOOGLE_REGION";
+/// Set for a GCP identity with a zone (the client libraries' name).
 pub const GOOGLE_CLOUD_ZONE: &str = "GOOGLE_CLOUD_ZONE";
+/// Set for a GCP identity with a zone (the google provider's name).
 pub const GOOGLE_ZONE: &str = "GOOGLE_ZONE";
+/// Application default credentials: read, and set for a GCP identity to its isolated file.
 pub const GOOGLE_APPLICATION_CREDENTIALS: &str = "GOOGLE_APPLICATION_CREDENTIALS";
+/// A GCP access token given directly (a secret; removed from the child for a GCP identity).
+pub const GOOGLE_OAUTH_ACCESS_TOKEN: &str = "GOOGLE_OAUTH_ACCESS_TOKEN";
 /// gcloud's configuration directory: an isolated one per identity.
 pub const CLOUDSDK_CONFIG: &str = "CLOUDSDK_CONFIG";
+/// Set for a GCP identity: the gcloud configuration in its isolated directory.
 pub const CLOUDSDK_ACTIVE_CONFIG_NAME: &str = "CLOUDSDK_ACTIVE_CONFIG_NAME";
+/// GCP variables outside the removed prefixes that are removed from the child.
 pub const GCP_COMPETING: &[&str] = &[GCLOUD_PROJECT];
+/// Prefixes of GCP variables removed from the child (but the ones set).
 pub const GCP_COMPETING_PREFIXES: &[&str] = &["GOOGLE_", "CLOUDSDK_"];
 /// Google STS's token URL, for private endpoints and tests (https, or http to loopback).
 pub const TFAUTH_GOOGLE_STS_URL: &str = "TFAUTH_GOOGLE_STS_URL";
 /// The IAM Credentials base URL, for private endpoints and tests.
 pub const TFAUTH_GOOGLE_IAM_CREDENTIALS_URL: &str = "TFAUTH_GOOGLE_IAM_CREDENTIALS_URL";
+
+// The machine and the tools around tfauth.
+/// The login shell `tfauth auth shell` starts when `--shell` is not given.
+pub const SHELL: &str = "SHELL";
+/// Set (and not `false`) in CI: no terminal prompts, no browser.
+pub const CI: &str = "CI";
+/// Disables opening a browser for device-code logins (any value but `0` or `false`).
+pub const TFAUTH_NO_BROWSER: &str = "TFAUTH_NO_BROWSER";
+/// The browser to open for device-code logins (`:`-separated; `%s` marks the URL).
+pub const BROWSER: &str = "BROWSER";
+/// The D-Bus session bus the system keyring is reached on (named in messages).
+pub const DBUS_SESSION_BUS_ADDRESS: &str = "DBUS_SESSION_BUS_ADDRESS";
+/// The file `tfauth auth env --format github` appends to (set by GitHub Actions).
+pub const GITHUB_ENV: &str = "GITHUB_ENV";
+/// The GitHub user running a workflow: part of the default AWS role session name.
+pub const GITHUB_ACTOR: &str = "GITHUB_ACTOR";
+/// The user name: part of the default AWS role session name outside GitHub Actions.
+pub const USER: &str = "USER";
+/// The login name, when `USER` is not set: part of the default AWS role session name.
+pub const LOGNAME: &str = "LOGNAME";
+/// An HTTPS proxy: part of what decides a remembered failure's context.
+pub const HTTPS_PROXY: &str = "HTTPS_PROXY";
+/// The lowercase spelling of `HTTPS_PROXY`.
+pub const HTTPS_PROXY_LOWERCASE: &str = "https_proxy";
+/// An HTTP proxy: part of what decides a remembered failure's context.
+pub const HTTP_PROXY: &str = "HTTP_PROXY";
+/// The lowercase spelling of `HTTP_PROXY`.
+pub const HTTP_PROXY_LOWERCASE: &str = "http_proxy";
+/// Hosts not to proxy: part of what decides a remembered failure's context.
+pub const NO_PROXY: &str = "NO_PROXY";
+/// The lowercase spelling of `NO_PROXY`.
+pub const NO_PROXY_LOWERCASE: &str = "no_proxy";
 
 /// The values that disable auth when given as an identity (any case).
 pub const IDENTITY_DISABLED_VALUES: &[&str] = &["false", "0", "no", "off"];

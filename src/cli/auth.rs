@@ -181,7 +181,7 @@ fn print_env(plan: &crate::output::env::EnvPlan, format: EnvFormat, ctx: &Ctx) -
 
 /// `$GITHUB_ENV`, which `--format github` appends to.
 fn github_env(ctx: &Ctx) -> Result<&str, Error> {
-    ctx.env.get("GITHUB_ENV").ok_or_else(|| {
+    ctx.env.get(crate::env_vars::GITHUB_ENV).ok_or_else(|| {
         Error::usage(
             "--format github appends to $GITHUB_ENV, which is not set: this is not a GitHub Actions step",
             Some("outside Actions use --format bash, fish, powershell, dotenv or json".to_string()),
@@ -195,7 +195,7 @@ fn resolve_program(program: &std::ffi::OsStr, env: &crate::env_vars::Env) -> std
     if p.components().count() > 1 {
         return p.to_path_buf();
     }
-    std::env::split_paths(env.get("PATH").unwrap_or(""))
+    std::env::split_paths(env.get(crate::env_vars::PATH).unwrap_or(""))
         .map(|d| d.join(p))
         .find(|c| c.is_file())
         .unwrap_or_else(|| p.to_path_buf())

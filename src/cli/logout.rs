@@ -201,7 +201,10 @@ fn remove_cloud_files(realm_dir: &std::path::Path, chain: &crate::identity::Chai
     if let crate::identity::ChainRoot::Provider(p) = &chain.root
         && matches!(p.kind, Some(ProviderKind::AzureDeviceCode { .. }))
     {
-        dirs.push(("AZURE_CONFIG_DIR", crate::output::azure::config_dir(realm_dir, &p.name, &chain.leaf().name)));
+        dirs.push((
+            crate::env_vars::AZURE_CONFIG_DIR,
+            crate::output::azure::config_dir(realm_dir, &p.name, &chain.leaf().name),
+        ));
     }
     dirs.into_iter()
         .filter(|(_, d)| d.exists() && std::fs::remove_dir_all(d).is_ok())

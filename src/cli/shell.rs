@@ -241,7 +241,7 @@ pub fn auth_shell(args: AuthShellArgs, ctx: &Ctx) -> Result<i32, Error> {
     let plan = super::auth::authenticated_plan(&args.target, ctx)?;
     let shell = args
         .shell
-        .or_else(|| ctx.env.get("SHELL").filter(|s| !s.is_empty()).map(std::path::PathBuf::from))
+        .or_else(|| ctx.env.get(env_vars::SHELL).filter(|s| !s.is_empty()).map(std::path::PathBuf::from))
         .unwrap_or_else(|| "/bin/sh".into());
     let level = nesting_level(&ctx.env) + 1;
     let mut child = crate::exec::ChildEnv::from_plan(Some(&plan), &ctx.env);

@@ -10,7 +10,7 @@ pub struct Tty;
 
 impl Tty {
     pub fn open(env: &crate::env_vars::Env) -> Option<Tty> {
-        if env.get("CI").is_some_and(|v| v != "false") {
+        if env.get(crate::env_vars::CI).is_some_and(|v| v != "false") {
             return None;
         }
         std::fs::OpenOptions::new().read(true).write(true).open("/dev/tty").ok().map(|_| Tty)
@@ -97,14 +97,14 @@ impl LoginPrompt {
 /// Whether a browser may be opened: not with `--no-browser`, in CI, or `TFAUTH_NO_BROWSER`.
 pub fn browser_allowed(env: &crate::env_vars::Env, no_browser: bool) -> bool {
     !(no_browser
-        || env.get("CI").is_some_and(|v| v != "false")
-        || env.get("TFAUTH_NO_BROWSER").is_some_and(|v| !v.is_empty() && v != "0" && v != "false"))
+        || env.get(crate::env_vars::CI).is_some_and(|v| v != "false")
+        || env.get(crate::env_vars::TFAUTH_NO_BROWSER).is_some_and(|v| !v.is_empty() && v != "0" && v != "false"))
 }
 
 /// `$BROWSER`'s first entry (split into words; `%s` marks where the URL goes), else the
 /// platform's opener.
 pub fn browser_opener(env: &crate::env_vars::Env) -> Vec<String> {
-    match env.get("BROWSER").and_then(|b| b.split(':').find(|s| !s.trim().is_empty())) {
+    match env.get(crate::env_vars::BROWSER).and_then(|b| b.split(':').find(|s| !s.trim().is_empty())) {
         Some(b) => b.split_whitespace().map(str::to_string).collect(),
         None if cfg!(target_os = "macos") => vec!["open".to_string()],
         None => vec!["xdg-open".to_string()],

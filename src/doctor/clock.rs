@@ -20,7 +20,7 @@ pub const CLOCK_TIMEOUT: Duration = Duration::from_secs(5);
 /// The STS endpoint a run would call: `AWS_ENDPOINT_URL_STS`, `AWS_ENDPOINT_URL`, else the
 /// regional endpoint of `AWS_REGION` / `AWS_DEFAULT_REGION`, else the global one.
 pub fn sts_endpoint(env: &Env) -> String {
-    if let Some(url) = env.get("AWS_ENDPOINT_URL_STS").or(env.get("AWS_ENDPOINT_URL")) {
+    if let Some(url) = env.get(crate::env_vars::AWS_ENDPOINT_URL_STS).or(env.get(crate::env_vars::AWS_ENDPOINT_URL)) {
         return url.to_string();
     }
     let region = env

@@ -43,11 +43,11 @@ pub fn terraform(configured: Option<&str>, config_loaded: bool, inputs: &Inputs<
     const NAME: &str = "terraform";
     let env = inputs.env;
     let source = if env.get(crate::env_vars::ATMOS_COMPONENTS_TERRAFORM_COMMAND).is_some() {
-        "ATMOS_COMPONENTS_TERRAFORM_COMMAND"
+        crate::env_vars::ATMOS_COMPONENTS_TERRAFORM_COMMAND
     } else if configured.is_some() {
         "components.terraform.command"
     } else {
-        "PATH"
+        crate::env_vars::PATH
     };
     let unread =
         if config_loaded { "" } else { " (components.terraform.command not read: the configuration did not load)" };

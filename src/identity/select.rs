@@ -76,7 +76,7 @@ pub fn select(
         IdentityFlag::Absent => {}
     }
     if let Some(v) = env.get(env_vars::ATMOS_IDENTITY) {
-        return named(v, SelectionSource::Env, "ATMOS_IDENTITY");
+        return named(v, SelectionSource::Env, env_vars::ATMOS_IDENTITY);
     }
     if auth.identities.is_empty() {
         return Ok(Selection::NoneConfigured);

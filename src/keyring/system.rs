@@ -68,7 +68,7 @@ impl SystemKeyring {
 /// ` at <bus address>` on Linux, for messages.
 fn bus_description(env: &Env) -> String {
     if cfg!(target_os = "linux") {
-        match env.get("DBUS_SESSION_BUS_ADDRESS") {
+        match env.get(crate::env_vars::DBUS_SESSION_BUS_ADDRESS) {
             Some(addr) => format!(" on the D-Bus session bus {addr}"),
             None => " (DBUS_SESSION_BUS_ADDRESS is not set)".into(),
         }

@@ -61,7 +61,7 @@ pub fn selection_text(sel: &Selection) -> (Option<String>, String) {
 fn source_text(by: &SelectionSource) -> String {
     match by {
         SelectionSource::Flag => "--identity".into(),
-        SelectionSource::Env => "ATMOS_IDENTITY".into(),
+        SelectionSource::Env => crate::env_vars::ATMOS_IDENTITY.into(),
         SelectionSource::Default(span) if span.is_synthetic() => "default".into(),
         SelectionSource::Default(span) => format!("default: true at {span}"),
         SelectionSource::Picked => "picked on the terminal".into(),

@@ -12,6 +12,7 @@
 //!   wherever a later step prints it.
 
 use super::env::shell_quote;
+use crate::env_vars as ev;
 use std::collections::BTreeMap;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -26,15 +27,15 @@ pub enum EnvFormat {
 
 /// Variables whose values are secrets wherever they come from (a plan also names its own).
 pub const SECRET_NAMES: &[&str] = &[
-    "AWS_SECRET_ACCESS_KEY",
-    "AWS_SESSION_TOKEN",
-    "AWS_SECURITY_TOKEN",
-    "ARM_CLIENT_SECRET",
-    "ARM_OIDC_TOKEN",
-    "ARM_OIDC_REQUEST_TOKEN",
-    "AZURE_CLIENT_SECRET",
-    "GOOGLE_OAUTH_ACCESS_TOKEN",
-    "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
+    ev::AWS_SECRET_ACCESS_KEY,
+    ev::AWS_SESSION_TOKEN,
+    ev::AWS_SECURITY_TOKEN,
+    ev::ARM_CLIENT_SECRET,
+    ev::ARM_OIDC_TOKEN,
+    ev::ARM_OIDC_REQUEST_TOKEN,
+    ev::AZURE_CLIENT_SECRET,
+    ev::GOOGLE_OAUTH_ACCESS_TOKEN,
+    ev::ACTIONS_ID_TOKEN_REQUEST_TOKEN,
 ];
 
 /// What to print and, for `github`, what to append to `$GITHUB_ENV`.

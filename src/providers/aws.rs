@@ -4,7 +4,7 @@
 
 use super::{ProviderError, github, sso};
 use crate::auth::{IdentityKind, ProviderKind, schema::AccountRef};
-use crate::env_vars::Env;
+use crate::env_vars::{self as ev, Env};
 use crate::identity::{Chain, ChainRoot};
 use crate::secret::Secret;
 use crate::session::cache::Credentials;
@@ -107,7 +107,7 @@ fn permission_set(
 
 /// The portal endpoint [`sso::Endpoints::from_env`] picks, for errors.
 fn portal_endpoint(env: &Env, region: &str) -> String {
-    env.get("AWS_ENDPOINT_URL_SSO").or(env.get("AWS_ENDPOINT_URL")).map(str::to_string).unwrap_or_else(|| {
+    env.get(ev::AWS_ENDPOINT_URL_SSO).or(env.get(ev::AWS_ENDPOINT_URL)).map(str::to_string).unwrap_or_else(|| {
         let region = region.trim().to_ascii_lowercase();
         let suffix = if region.starts_with("cn-") { "amazonaws.com.cn" } else { "amazonaws.com" };
         format!("https://portal.sso.{region}.{suffix}")
@@ -147,7 +147,7 @@ async fn walk(chain: &Chain, ctx: &FetchContext<'_>) -> Result<Credentials, Prov
                     let (key, secret) = match (access_key_id, secret_access_key, &ctx.user_keys) {
                         (Some(k), Some(s), _) => (k.expose().to_string(), s.clone()),
                         (_, _, Some((k, s))) => (k.clone(), s.clone()),
-                        _ => match (ctx.env.get("AWS_ACCESS_KEY_ID"), ctx.env.get("AWS_SECRET_ACCESS_KEY")) {
+                        _ => match (ctx.env.get(ev::AWS_ACCESS_KEY_ID), ctx.env.get(ev::AWS_SECRET_ACCESS_KEY)) {
                             (Some(k), Some(s)) => (k.to_string(), Secret::new(s)),
                             _ => return Err(ProviderError::NoUserKeys { identity: first.name.clone() }),
                         },
@@ -433,8 +433,8 @@ pub(super) fn raw_error(raw: Option<&aws_sdk_sts::config::http::HttpResponse>) -
 
 fn endpoint(ctx: &FetchContext<'_>) -> String {
     ctx.env
-        .get("AWS_ENDPOINT_URL_STS")
-        .or(ctx.env.get("AWS_ENDPOINT_URL"))
+        .get(ev::AWS_ENDPOINT_URL_STS)
+        .or(ctx.env.get(ev::AWS_ENDPOINT_URL))
         .map(str::to_string)
         .unwrap_or_else(|| format!("https://sts.{}.amazonaws.com", ctx.region))
 }
@@ -452,7 +452,10 @@ fn secs(d: Option<u64>) -> i32 {
 pub fn session_name_for(configured: Option<&str>, env: &Env) -> String {
     let raw = match configured {
         Some(c) if !c.trim().is_empty() => c.to_string(),
-        _ => format!("tfauth-{}", env.get("GITHUB_ACTOR").or(env.get("USER")).or(env.get("LOGNAME")).unwrap_or("user")),
+        _ => format!(
+            "tfauth-{}",
+            env.get(ev::GITHUB_ACTOR).or(env.get(ev::USER)).or(env.get(ev::LOGNAME)).unwrap_or("user")
+        ),
     };
     let mut clean: String = raw
         .chars()

@@ -98,8 +98,8 @@ pub fn default_host(account_id: &str, region: &str) -> String {
 
 /// Where the call went: the endpoint variables, else ECR's public endpoint.
 pub fn endpoint(env: &Env, region: &str) -> String {
-    env.get("AWS_ENDPOINT_URL_ECR")
-        .or(env.get("AWS_ENDPOINT_URL"))
+    env.get(crate::env_vars::AWS_ENDPOINT_URL_ECR)
+        .or(env.get(crate::env_vars::AWS_ENDPOINT_URL))
         .map(str::to_string)
         .unwrap_or_else(|| format!("https://api.ecr.{region}.amazonaws.com"))
 }

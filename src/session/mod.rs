@@ -127,10 +127,14 @@ pub fn obtain_for(res: &Resolution, chain: &Chain, env: &Env, ask: Interaction<'
 /// the root identity's configured keys, and the variables the SDK and the GitHub token
 /// request read.
 fn base_secrets<'a>(chain: &'a Chain, env: &'a Env) -> Vec<&'a str> {
-    let mut out: Vec<&str> = ["AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "ACTIONS_ID_TOKEN_REQUEST_TOKEN"]
-        .iter()
-        .filter_map(|v| env.get(v))
-        .collect();
+    let mut out: Vec<&str> = [
+        crate::env_vars::AWS_SECRET_ACCESS_KEY,
+        crate::env_vars::AWS_SESSION_TOKEN,
+        crate::env_vars::ACTIONS_ID_TOKEN_REQUEST_TOKEN,
+    ]
+    .iter()
+    .filter_map(|v| env.get(v))
+    .collect();
     if let Some(crate::auth::IdentityKind::User { access_key_id, secret_access_key, .. }) =
         chain.hops.first().and_then(|h| h.kind.as_ref())
     {

@@ -63,7 +63,8 @@ pub fn user_keys(res: &Resolution, chain: &Chain, env: &Env) -> Result<Option<(S
         Some(crate::auth::IdentityKind::User { access_key_id: None, .. }) => {}
         _ => return Ok(None),
     }
-    let env_keys = env.get("AWS_ACCESS_KEY_ID").is_some() && env.get("AWS_SECRET_ACCESS_KEY").is_some();
+    let env_keys = env.get(crate::env_vars::AWS_ACCESS_KEY_ID).is_some()
+        && env.get(crate::env_vars::AWS_SECRET_ACCESS_KEY).is_some();
     let ring = match open(&res.auth_node, env) {
         Ok(Some(r)) => r,
         Ok(None) => return Ok(None),

@@ -18,7 +18,7 @@
 //! marker, so nothing that lists or checks `*.json` entries mistakes it for a session.
 
 use super::Cache;
-use crate::env_vars::Env;
+use crate::env_vars::{self as ev, Env};
 use crate::providers::ProviderError;
 use crate::providers::sso::SsoError;
 use serde::{Deserialize, Serialize};
@@ -88,27 +88,27 @@ pub fn how_long(e: &ProviderError) -> Option<Duration> {
 /// of their own: nothing in the record can be read back.
 pub fn context(env: &Env, region: &str, secrets: &[&str]) -> String {
     const VARS: &[&str] = &[
-        "AWS_ENDPOINT_URL",
-        "AWS_ENDPOINT_URL_STS",
-        "AWS_ENDPOINT_URL_SSO",
-        "AWS_ENDPOINT_URL_SSO_OIDC",
-        "AWS_REGION",
-        "AWS_DEFAULT_REGION",
-        "AWS_PROFILE",
-        "AWS_CONFIG_FILE",
-        "AWS_SHARED_CREDENTIALS_FILE",
-        "AWS_ACCESS_KEY_ID",
-        "AWS_ROLE_ARN",
-        "AWS_WEB_IDENTITY_TOKEN_FILE",
-        "AWS_CONTAINER_CREDENTIALS_FULL_URI",
-        "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
-        "ACTIONS_ID_TOKEN_REQUEST_URL",
-        "HTTPS_PROXY",
-        "https_proxy",
-        "HTTP_PROXY",
-        "http_proxy",
-        "NO_PROXY",
-        "no_proxy",
+        ev::AWS_ENDPOINT_URL,
+        ev::AWS_ENDPOINT_URL_STS,
+        ev::AWS_ENDPOINT_URL_SSO,
+        ev::AWS_ENDPOINT_URL_SSO_OIDC,
+        ev::AWS_REGION,
+        ev::AWS_DEFAULT_REGION,
+        ev::AWS_PROFILE,
+        ev::AWS_CONFIG_FILE,
+        ev::AWS_SHARED_CREDENTIALS_FILE,
+        ev::AWS_ACCESS_KEY_ID,
+        ev::AWS_ROLE_ARN,
+        ev::AWS_WEB_IDENTITY_TOKEN_FILE,
+        ev::AWS_CONTAINER_CREDENTIALS_FULL_URI,
+        ev::AWS_CONTAINER_CREDENTIALS_RELATIVE_URI,
+        ev::ACTIONS_ID_TOKEN_REQUEST_URL,
+        ev::HTTPS_PROXY,
+        ev::HTTPS_PROXY_LOWERCASE,
+        ev::HTTP_PROXY,
+        ev::HTTP_PROXY_LOWERCASE,
+        ev::NO_PROXY,
+        ev::NO_PROXY_LOWERCASE,
     ];
     let mut inner = Sha256::new();
     inner.update(b"tfauth failure context");
