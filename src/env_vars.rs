@@ -22,6 +22,17 @@ pub const ATMOS_AUTH_REALM: &str = "ATMOS_AUTH_REALM";
 pub const ATMOS_XDG_CONFIG_HOME: &str = "ATMOS_XDG_CONFIG_HOME";
 /// The terraform (or tofu) executable to run.
 pub const ATMOS_COMPONENTS_TERRAFORM_COMMAND: &str = "ATMOS_COMPONENTS_TERRAFORM_COMMAND";
+/// Wins over `components.terraform.auto_generate_backend_file`: write `backend.tf.json` before a run.
+pub const ATMOS_COMPONENTS_TERRAFORM_AUTO_GENERATE_BACKEND_FILE: &str =
+    "ATMOS_COMPONENTS_TERRAFORM_AUTO_GENERATE_BACKEND_FILE";
+/// Wins over `components.terraform.deploy_run_init`: run `terraform init` before `deploy`.
+pub const ATMOS_COMPONENTS_TERRAFORM_DEPLOY_RUN_INIT: &str = "ATMOS_COMPONENTS_TERRAFORM_DEPLOY_RUN_INIT";
+/// Wins over `components.terraform.init_run_reconfigure`: pass `-reconfigure` to `terraform init`.
+pub const ATMOS_COMPONENTS_TERRAFORM_INIT_RUN_RECONFIGURE: &str = "ATMOS_COMPONENTS_TERRAFORM_INIT_RUN_RECONFIGURE";
+/// Wins over `components.terraform.apply_auto_approve`: pass `-auto-approve` to `apply`.
+pub const ATMOS_COMPONENTS_TERRAFORM_APPLY_AUTO_APPROVE: &str = "ATMOS_COMPONENTS_TERRAFORM_APPLY_AUTO_APPROVE";
+/// Wins over `components.terraform.workspaces_enabled`: select the stack's workspace before a run.
+pub const ATMOS_COMPONENTS_TERRAFORM_WORKSPACES_ENABLED: &str = "ATMOS_COMPONENTS_TERRAFORM_WORKSPACES_ENABLED";
 /// Log level for tfauth's own messages (trace, debug, info, warn, error).
 pub const ATMOS_LOGS_LEVEL: &str = "ATMOS_LOGS_LEVEL";
 /// Where log lines go when atmos.yaml does not say.
@@ -229,7 +240,7 @@ pub const TFAUTH_GOOGLE_IAM_CREDENTIALS_URL: &str = "TFAUTH_GOOGLE_IAM_CREDENTIA
 // The machine and the tools around tfauth.
 /// The login shell `tfauth auth shell` starts when `--shell` is not given.
 pub const SHELL: &str = "SHELL";
-/// Set (and not `false`) in CI: no terminal prompts, no browser.
+/// In CI (set, and not `false`): no terminal prompts, no browser.
 pub const CI: &str = "CI";
 /// Disables opening a browser for device-code logins (any value but `0` or `false`).
 pub const TFAUTH_NO_BROWSER: &str = "TFAUTH_NO_BROWSER";

@@ -212,11 +212,41 @@ pub fn load_file(file: &Path, opts: &ConfigOptions, env: &Env) -> Result<AtmosCo
             ),
         ),
         command: opt_str(&root, &["components", "terraform", "command"])?.map(|s| s.0),
-        auto_generate_backend_file: opt_bool(&root, env, "auto_generate_backend_file", false)?,
-        deploy_run_init: opt_bool(&root, env, "deploy_run_init", false)?,
-        init_run_reconfigure: opt_bool(&root, env, "init_run_reconfigure", false)?,
-        apply_auto_approve: opt_bool(&root, env, "apply_auto_approve", false)?,
-        workspaces_enabled: opt_bool(&root, env, "workspaces_enabled", true)?,
+        auto_generate_backend_file: opt_bool(
+            &root,
+            env,
+            "auto_generate_backend_file",
+            env_vars::ATMOS_COMPONENTS_TERRAFORM_AUTO_GENERATE_BACKEND_FILE,
+            false,
+        )?,
+        deploy_run_init: opt_bool(
+            &root,
+            env,
+            "deploy_run_init",
+            env_vars::ATMOS_COMPONENTS_TERRAFORM_DEPLOY_RUN_INIT,
+            false,
+        )?,
+        init_run_reconfigure: opt_bool(
+            &root,
+            env,
+            "init_run_reconfigure",
+            env_vars::ATMOS_COMPONENTS_TERRAFORM_INIT_RUN_RECONFIGURE,
+            false,
+        )?,
+        apply_auto_approve: opt_bool(
+            &root,
+            env,
+            "apply_auto_approve",
+            env_vars::ATMOS_COMPONENTS_TERRAFORM_APPLY_AUTO_APPROVE,
+            false,
+        )?,
+        workspaces_enabled: opt_bool(
+            &root,
+            env,
+            "workspaces_enabled",
+            env_vars::ATMOS_COMPONENTS_TERRAFORM_WORKSPACES_ENABLED,
+            true,
+        )?,
     };
     let logs = LogSettings {
         level: opt_str(&root, &["auth", "logs", "level"]).ok().flatten().map(|s| s.0),
@@ -276,13 +306,12 @@ pub fn opt_str(root: &Node, path: &[&str]) -> Result<Option<(String, Span)>, Con
 
 /// A `components.terraform.<key>` switch: `ATMOS_COMPONENTS_TERRAFORM_<KEY>` wins, as in
 /// Atmos; then the file; then `default`. Anything but a boolean is a located error.
-fn opt_bool(root: &Node, env: &Env, key: &str, default: bool) -> Result<bool, ConfigError> {
-    let var = format!("ATMOS_COMPONENTS_TERRAFORM_{}", key.to_ascii_uppercase());
-    if let Some(v) = env.get(&var) {
+fn opt_bool(root: &Node, env: &Env, key: &str, var: &str, default: bool) -> Result<bool, ConfigError> {
+    if let Some(v) = env.get(var) {
         return match v.trim().to_ascii_lowercase().as_str() {
             "true" | "1" | "yes" | "on" => Ok(true),
             "false" | "0" | "no" | "off" | "" => Ok(false),
-            _ => Err(ConfigError::BadEnv { name: var, message: format!("`{v}` is not true or false") }),
+            _ => Err(ConfigError::BadEnv { name: var.to_string(), message: format!("`{v}` is not true or false") }),
         };
     }
     let path = ["components", "terraform", key];

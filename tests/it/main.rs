@@ -4,6 +4,7 @@ mod support;
 
 mod bad_inputs;
 mod cli;
+mod env_table;
 mod fixtures;
 mod hostile_fs;
 mod snapshots;
