@@ -412,6 +412,30 @@ fn an_unwritable_cache_of_ours_is_an_environment_error_with_a_hint() {
 }
 
 #[test]
+fn a_home_that_the_ci_runner_owns_is_trusted_on_the_way_but_a_strangers_directory_is_not() {
+    let bed = user_bed();
+    let moto = Moto::start();
+    // As in a container job: root runs tfauth, and HOME belongs to the runner's user.
+    chmod(bed.dir.path(), 0o755);
+    chown(&bed.home(), VICTIM);
+    chmod(&bed.home(), 0o755);
+    let o = run(helper(&bed, &moto, None, &[]));
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let aws_cache = bed.home().join(".cache/tfauth/aws");
+    assert_eq!((owner(&aws_cache), mode(&aws_cache)), (0, 0o700), "tfauth's own tree is still its user's");
+    // A directory on the way that belongs to anyone else is still refused.
+    let stranger = bed.dir.path().join("stranger");
+    std::fs::create_dir(&stranger).unwrap();
+    chown(&stranger, ATTACKER);
+    chmod(&stranger, 0o755);
+    let mut c = helper(&bed, &moto, None, &[]);
+    c.env("XDG_CACHE_HOME", stranger.join("cache"));
+    let o = run(c);
+    assert_eq!(o.code, 74, "{}", o.stderr);
+    assert!(o.stderr.contains(&format!("{} is owned by uid {ATTACKER}", stranger.display())), "{}", o.stderr);
+}
+
+#[test]
 fn logout_of_an_identity_removes_its_addressed_profile_files_and_only_those() {
     let bed = user_bed();
     let moto = Moto::start();

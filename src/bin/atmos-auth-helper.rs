@@ -29,6 +29,9 @@ fn main() -> ExitCode {
         }
     };
     let env = Env::capture();
+    if let Some(home) = env.get(tfauth::env_vars::HOME) {
+        tfauth::util::fs::trust_home_owner(std::path::Path::new(home));
+    }
     if let Some(doc) = warm(&args, &env) {
         return print(&doc);
     }

@@ -11,6 +11,9 @@ fn main() -> ExitCode {
     tfauth::no_core_dumps();
     tfauth::exit_70_on_panic();
     let env = Env::capture();
+    if let Some(home) = env.get(tfauth::env_vars::HOME) {
+        tfauth::util::fs::trust_home_owner(std::path::Path::new(home));
+    }
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {

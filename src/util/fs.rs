@@ -154,6 +154,29 @@ pub fn kind_name(kind: FileType) -> &'static str {
     }
 }
 
+/// A uid besides root and the user whose directories may stand on the way (never in
+/// tfauth's own tree): the owner of the user's `$HOME` ([`trust_home_owner`]).
+static HOME_OWNER: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+
+/// Trusts the owner of `home` for the directories on the way to tfauth's, as OpenSSH's
+/// StrictModes trusts the home directory: whoever owns `$HOME` can already replace what
+/// the user reads from it. This is the case of a job that runs as root in a container
+/// whose `HOME` is the CI runner's (GitHub Actions' `/github/home`). tfauth's own
+/// directories and files must still be the user's. The binaries call it once at start.
+pub fn trust_home_owner(home: &Path) {
+    if let Ok(meta) = fs::metadata(home) {
+        let owner = std::os::unix::fs::MetadataExt::uid(&meta);
+        if owner != euid() && owner != 0 {
+            let _ = HOME_OWNER.set(owner);
+        }
+    }
+}
+
+/// Whether directories (and links) that `owner` owns may stand on the way.
+fn trusted_on_the_way(owner: u32, me: u32) -> bool {
+    owner == me || owner == 0 || HOME_OWNER.get() == Some(&owner)
+}
+
 /// The effective uid of this process.
 pub fn euid() -> u32 {
     rustix::process::geteuid().as_raw()
@@ -450,7 +473,7 @@ fn walk(dir: &Path, how: Walk) -> io::Result<Option<PrivateDir>> {
                 }
                 // A link above the private directory (`~/.cache -> /data/me/cache`): the
                 // user's or root's, in a directory only they can write (checked already).
-                if st.st_uid != me && st.st_uid != 0 {
+                if !trusted_on_the_way(st.st_uid, me) {
                     return Err(TrustError::ForeignSymlink { path: here, owner: st.st_uid }.into());
                 }
                 let resolved = fs::canonicalize(&here)?;
@@ -480,7 +503,7 @@ fn check_dir(fd: &OwnedFd, path: &Path, place: Place, me: u32) -> io::Result<()>
     let mode = st.st_mode & 0o7777;
     let owner = st.st_uid;
     let ours = owner == me;
-    if !ours && (place == Place::Leaf || owner != 0) {
+    if !ours && (place == Place::Leaf || !trusted_on_the_way(owner, me)) {
         return Err(TrustError::NotOwned { path: path.to_path_buf(), owner, me }.into());
     }
     match place {
@@ -493,6 +516,7 @@ fn check_dir(fd: &OwnedFd, path: &Path, place: Place, me: u32) -> io::Result<()>
             let sticky = mode & 0o1000 != 0;
             let own_group = st.st_gid == rustix::process::getegid().as_raw();
             let others_write = mode & 0o002 != 0 && !(sticky && owner == 0);
+            // Group-writable: fine for the user's own group (user private groups).
             let group_write = mode & 0o020 != 0 && !own_group && !(sticky && owner == 0);
             if others_write || group_write {
                 return Err(TrustError::Writable { path: path.to_path_buf(), mode }.into());
