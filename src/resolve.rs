@@ -198,6 +198,22 @@ impl Resolution {
         Ok(chain)
     }
 
+    /// The stack's `vars.region` (where the component deploys), if it names one.
+    pub fn stack_region(&self) -> Option<&str> {
+        self.component.as_ref().and_then(|c| c.vars.get("region")).and_then(Node::as_str)
+    }
+
+    /// The chosen identity's name and chain, or a usage error when auth is off or absent.
+    pub fn chosen(&self) -> Result<(&String, &Chain), Error> {
+        match (&self.selection, &self.chain) {
+            (Selection::Identity { name, .. }, Some(chain)) => Ok((name, chain)),
+            _ => Err(Error::usage(
+                "no identity: auth is disabled or none is configured",
+                Some("pass --identity NAME".to_string()),
+            )),
+        }
+    }
+
     /// The realm: `ATMOS_AUTH_REALM`, `auth.realm`, else a hash of the config directory.
     pub fn realm(&self, env: &Env) -> String {
         crate::util::dirs::realm(env, self.auth.realm.as_ref().map(|r| r.0.as_str()), Some(&self.config.dir))

@@ -9,7 +9,6 @@ use super::login::resolve_for;
 use super::{Ctx, Target};
 use crate::auth::ProviderKind;
 use crate::error::Error;
-use crate::identity::Selection;
 use crate::resolve::Resolution;
 use crate::session::portal::Mode;
 use crate::session::{self, Interaction};
@@ -40,22 +39,13 @@ pub enum WhoamiFormat {
 
 pub fn whoami(args: WhoamiArgs, ctx: &Ctx) -> Result<i32, Error> {
     let res = resolve_for(&args.target, ctx, false)?;
-    let Selection::Identity { name, .. } = &res.selection else {
-        return Err(Error::usage(
-            "no identity: auth is disabled or none is configured",
-            Some("pass --identity NAME".to_string()),
-        ));
-    };
-    let chain = res.chain.as_ref().expect("an identity has a chain");
+    let (name, chain) = res.chosen()?;
     if chain.leaf().cloud() != Some(crate::auth::Cloud::Aws) {
         return whoami_elsewhere(&res, chain, name, args.output, ctx);
     }
     // whoami never starts a login: it reports the session there is.
     let s = session::obtain(&res, &ctx.env, Interaction { mode: Mode::NoLogin, ..Interaction::NONE })?;
-    let region = crate::output::env::aws_region(
-        chain,
-        res.component.as_ref().and_then(|c| c.vars.get("region")).and_then(crate::yaml::Node::as_str),
-    );
+    let region = crate::output::env::aws_region(chain, res.stack_region());
     let who = crate::providers::aws::caller_identity(name, &s.credentials, &ctx.env, region.clone())?;
     let provider = match &chain.root {
         crate::identity::ChainRoot::Provider(p) => Some(p.name.clone()),

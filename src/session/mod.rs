@@ -81,10 +81,7 @@ pub fn obtain_for(res: &Resolution, chain: &Chain, env: &Env, ask: Interaction<'
     if let Some(c) = fetched_here(&key, margin) {
         return Ok(Session { key, credentials: c, fetched: false });
     }
-    let region = crate::output::env::aws_region(
-        chain,
-        res.component.as_ref().and_then(|c| c.vars.get("region")).and_then(crate::yaml::Node::as_str),
-    );
+    let region = crate::output::env::aws_region(chain, res.stack_region());
     // Another process's failure moments ago is this one's answer too (see cache::failure).
     let context = failure::context(env, &region, &base_secrets(chain, env));
     if let Some(e) = failure::recall(&cache, &key, &context, None, std::time::SystemTime::now()) {

@@ -327,27 +327,27 @@ fn a_run_with_no_keyring_password_is_77() {
     tfauth_snapshot!(&sb, "error_77_plan_no_keyring_password", tfauth(&sb, &["plan", "vpc", "-s", "plat-use2-dev"]));
 }
 
-#[test]
-fn helper_with_a_symlinked_cache_directory_is_74() {
-    let sb = examples();
+/// Makes `$XDG_CACHE_HOME/tfauth/<name>` a symbolic link to a directory elsewhere.
+fn link_cache_dir_elsewhere(sb: &Sandbox, name: &str) {
     let elsewhere = sb.dir.path().join("elsewhere");
     std::fs::create_dir_all(&elsewhere).unwrap();
     let cache = sb.home().join(".cache/tfauth");
     std::fs::create_dir_all(&cache).unwrap();
     std::fs::set_permissions(&cache, std::fs::Permissions::from_mode(0o700)).unwrap();
-    std::os::unix::fs::symlink(&elsewhere, cache.join("aws")).unwrap();
+    std::os::unix::fs::symlink(&elsewhere, cache.join(name)).unwrap();
+}
+
+#[test]
+fn helper_with_a_symlinked_cache_directory_is_74() {
+    let sb = examples();
+    link_cache_dir_elsewhere(&sb, "aws");
     tfauth_snapshot!(&sb, "error_74_helper_cache_dir_is_a_symlink", examples_helper(&sb));
 }
 
 #[test]
 fn a_run_with_a_symlinked_locks_directory_is_74() {
     let sb = examples();
-    let elsewhere = sb.dir.path().join("elsewhere");
-    std::fs::create_dir_all(&elsewhere).unwrap();
-    let cache = sb.home().join(".cache/tfauth");
-    std::fs::create_dir_all(&cache).unwrap();
-    std::fs::set_permissions(&cache, std::fs::Permissions::from_mode(0o700)).unwrap();
-    std::os::unix::fs::symlink(&elsewhere, cache.join("locks")).unwrap();
+    link_cache_dir_elsewhere(&sb, "locks");
     let mut c = tfauth(&sb, &["plan", "vpc", "-s", "plat-use2-dev"]);
     c.env("ATMOS_KEYRING_PASSWORD", "a-long-enough-password").env("AWS_ENDPOINT_URL", "http://127.0.0.1:9");
     tfauth_snapshot!(&sb, "error_74_plan_locks_dir_is_a_symlink", c);

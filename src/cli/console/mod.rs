@@ -7,7 +7,6 @@ pub mod signin;
 use super::{Ctx, Target};
 use crate::env_vars::TFAUTH_AWS_FEDERATION_URL;
 use crate::error::Error;
-use crate::identity::Selection;
 use crate::session::{self, Interaction};
 use clap::Args;
 use signin::{MAX_DURATION, MIN_DURATION, Partition};
@@ -36,13 +35,7 @@ pub fn run(args: ConsoleArgs, ctx: &Ctx) -> Result<i32, Error> {
     let prompt = ctx.prompt();
     let res = crate::resolve::resolve(&ctx.request(&args.target), &ctx.env, prompt.as_ref().map(|p| p as _))?;
     super::warn_problems(&res.warnings);
-    let Selection::Identity { name, .. } = &res.selection else {
-        return Err(Error::usage(
-            "no identity: auth is disabled or none is configured",
-            Some("pass --identity NAME".to_string()),
-        ));
-    };
-    let chain = res.chain.as_ref().expect("an identity has a chain");
+    let (name, chain) = res.chosen()?;
     if chain.leaf().cloud() != Some(crate::auth::Cloud::Aws) {
         return Err(Error::usage(
             format!("`auth console` signs in to the AWS console; `{name}` is a {} identity", chain.leaf().kind_name),
@@ -50,10 +43,7 @@ pub fn run(args: ConsoleArgs, ctx: &Ctx) -> Result<i32, Error> {
         ));
     }
     let duration = duration(args.duration.as_deref(), &res, chain)?;
-    let region = crate::output::env::aws_region(
-        chain,
-        res.component.as_ref().and_then(|c| c.vars.get("region")).and_then(crate::yaml::Node::as_str),
-    );
+    let region = crate::output::env::aws_region(chain, res.stack_region());
     let partition = Partition::of_region(&region);
     let federation = ctx.env.get(TFAUTH_AWS_FEDERATION_URL).unwrap_or(partition.federation_url()).to_string();
     let destination = args.destination.clone().unwrap_or_else(|| partition.console_home(&region));
