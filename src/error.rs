@@ -29,7 +29,7 @@ pub enum Error {
     #[error(transparent)]
     Keyring(#[from] crate::keyring::KeyringError),
     #[error(transparent)]
-    Integration(#[from] crate::integrations::IntegrationError),
+    Integration(crate::logins::IntegrationError),
     /// No environment plan: a realm that cannot name a directory, no HOME, or a value a run
     /// would write into one of its files, refused before anything is written.
     #[error(transparent)]
@@ -38,6 +38,50 @@ pub enum Error {
     Usage { message: String, hint: Option<String> },
     #[error("{message}")]
     NotYet { message: String, hint: Option<String> },
+}
+
+/// An integration's error, unless it is another domain's (a session's, a provider's):
+/// then that domain's, with its exit code and hint.
+impl From<crate::logins::IntegrationError> for Error {
+    fn from(e: crate::logins::IntegrationError) -> Error {
+        use crate::logins::IntegrationError as I;
+        match e {
+            I::Auth(e) => Error::Auth(e),
+            I::Resolve(e) => e.into(),
+            I::Session(e) => e.into(),
+            I::Provider(e) => Error::Provider(e),
+            e @ I::NoConfigHome => Error::usage(e.to_string(), e.hint()),
+            e => Error::Integration(e),
+        }
+    }
+}
+
+/// A resolver's error is the error of the domain that failed.
+impl From<crate::resolve::ResolveError> for Error {
+    fn from(e: crate::resolve::ResolveError) -> Error {
+        use crate::resolve::ResolveError as R;
+        match e {
+            R::Config(e) => Error::Config(e),
+            R::Stack(e) => Error::Stack(e),
+            R::Auth(e) => Error::Auth(e),
+            R::Usage { message, hint } => Error::Usage { message, hint },
+        }
+    }
+}
+
+/// A session's error is the error of the domain that failed (so its exit code and hint are
+/// that domain's).
+impl From<crate::session::SessionError> for Error {
+    fn from(e: crate::session::SessionError) -> Error {
+        use crate::session::SessionError as S;
+        match e {
+            S::Provider(e) => Error::Provider(e),
+            S::Cache(e) => Error::Cache(e),
+            S::Portal(e) => Error::Portal(e),
+            S::Keyring(e) => Error::Keyring(e),
+            e @ S::NoCacheHome => Error::usage(e.to_string(), e.hint()),
+        }
+    }
 }
 
 impl From<Box<crate::output::ini::UnsafeValue>> for Error {

@@ -7,7 +7,6 @@
 use crate::auth::{AuthConfig, AuthError, Problem, Subject};
 use crate::config::{self, AtmosConfig, ConfigOptions};
 use crate::env_vars::{self, Env};
-use crate::error::Error;
 use crate::identity::{Chain, IdentityFlag, Prompt, Selection, chain, select};
 use crate::stacks::{ResolvedComponent, StackSet, component};
 use crate::yaml::{Node, Span};
@@ -42,8 +41,37 @@ pub struct Resolution {
     pub required: Vec<Chain>,
 }
 
+/// Why a request could not be resolved: the config's, the stacks' or the auth section's
+/// own error, or a request that does not make sense (a component without a stack).
+#[derive(Debug, thiserror::Error)]
+pub enum ResolveError {
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    #[error(transparent)]
+    Stack(#[from] crate::stacks::StackError),
+    #[error(transparent)]
+    Auth(#[from] AuthError),
+    #[error("{message}")]
+    Usage { message: String, hint: Option<String> },
+}
+
+impl ResolveError {
+    fn usage(message: impl Into<String>, hint: Option<String>) -> ResolveError {
+        ResolveError::Usage { message: message.into(), hint }
+    }
+
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            ResolveError::Config(e) => e.hint(),
+            ResolveError::Stack(e) => e.hint(),
+            ResolveError::Auth(e) => e.hint(),
+            ResolveError::Usage { hint, .. } => hint.clone(),
+        }
+    }
+}
+
 /// Loads configuration and, when the request names a stack and component, resolves it.
-pub fn load_component(req: &Request, env: &Env) -> Result<(AtmosConfig, Option<ResolvedComponent>), Error> {
+pub fn load_component(req: &Request, env: &Env) -> Result<(AtmosConfig, Option<ResolvedComponent>), ResolveError> {
     let opts = ConfigOptions { cwd: req.cwd.clone(), profiles: req.profiles.clone() };
     let cfg = match &req.config_file {
         Some(file) => config::load_file(file, &opts, env)?,
@@ -62,7 +90,7 @@ pub fn load_component(req: &Request, env: &Env) -> Result<(AtmosConfig, Option<R
             Some(resolved)
         }
         (None, Some(name)) => {
-            return Err(Error::usage(
+            return Err(ResolveError::usage(
                 format!("component `{name}` needs a stack"),
                 Some(format!("add `-s STACK`, e.g. `-s plat-use2-dev`, to resolve `{name}`")),
             ));
@@ -73,7 +101,7 @@ pub fn load_component(req: &Request, env: &Env) -> Result<(AtmosConfig, Option<R
 }
 
 /// Runs the whole pipeline.
-pub fn resolve(req: &Request, env: &Env, prompt: Option<&dyn Prompt>) -> Result<Resolution, Error> {
+pub fn resolve(req: &Request, env: &Env, prompt: Option<&dyn Prompt>) -> Result<Resolution, ResolveError> {
     let (config, component) = load_component(req, env)?;
     let auth_node = match &component {
         Some(c) => c.auth.clone(),
@@ -121,7 +149,7 @@ pub fn resolve(req: &Request, env: &Env, prompt: Option<&dyn Prompt>) -> Result<
 
 /// The chains of `required: true` identities besides `primary`. Each must be valid, and no
 /// two chains may serve the same cloud: one run has one set of AWS, Azure or GCP variables.
-fn required_chains(auth: &AuthConfig, primary: &Chain, problems: &[Problem]) -> Result<Vec<Chain>, Error> {
+fn required_chains(auth: &AuthConfig, primary: &Chain, problems: &[Problem]) -> Result<Vec<Chain>, ResolveError> {
     let mut out: Vec<Chain> = Vec::new();
     for id in auth.identities.iter().filter(|i| i.required && !i.name.eq_ignore_ascii_case(&primary.leaf().name)) {
         let chain = chain::build(auth, &id.name).map_err(|p| AuthError::Invalid { problems: vec![p] })?;
@@ -183,7 +211,7 @@ pub fn undefined_default_problems(auth: &Node) -> Vec<Problem> {
 impl Resolution {
     /// The chain of `identity` (not the chosen one: an integration's `via`), refused when a
     /// problem of the configuration touches it.
-    pub fn chain_for(&self, identity: &str) -> Result<Chain, Error> {
+    pub fn chain_for(&self, identity: &str) -> Result<Chain, ResolveError> {
         let chain = chain::build(&self.auth, identity).map_err(|p| AuthError::Invalid { problems: vec![p] })?;
         let subjects = chain.subjects();
         let blocking: Vec<Problem> = self
@@ -204,14 +232,19 @@ impl Resolution {
     }
 
     /// The chosen identity's name and chain, or a usage error when auth is off or absent.
-    pub fn chosen(&self) -> Result<(&String, &Chain), Error> {
+    pub fn chosen(&self) -> Result<(&String, &Chain), ResolveError> {
         match (&self.selection, &self.chain) {
             (Selection::Identity { name, .. }, Some(chain)) => Ok((name, chain)),
-            _ => Err(Error::usage(
+            _ => Err(ResolveError::usage(
                 "no identity: auth is disabled or none is configured",
                 Some("pass --identity NAME".to_string()),
             )),
         }
+    }
+
+    /// What a session of this resolution needs: its merged auth settings, realm and region.
+    pub fn scope(&self, env: &Env) -> crate::session::Scope<'_> {
+        crate::session::Scope { auth_node: &self.auth_node, realm: self.realm(env), stack_region: self.stack_region() }
     }
 
     /// The realm: `ATMOS_AUTH_REALM`, `auth.realm`, else a hash of the config directory.

@@ -86,7 +86,7 @@ pub fn run(args: AuthArgs, ctx: &Ctx) -> Result<i32, Error> {
             let plan = authenticated_plan(&target, ctx)?;
             let (program, args) = command.split_first().expect("clap requires a command");
             let program = resolve_program(program, &ctx.env);
-            crate::exec::exec(program, args, &ctx.cwd, &crate::exec::ChildEnv::from_plan(Some(&plan), &ctx.env))
+            crate::exec::exec(program, args, &ctx.cwd, &plan.child_env(&ctx.env))
         }
         AuthCommand::Shell(a) => super::shell::auth_shell(a, ctx),
         AuthCommand::Console(a) => super::console::run(a, ctx),

@@ -5,7 +5,7 @@
 
 use super::Ctx;
 use crate::error::Error;
-use crate::integrations::{self, IntegrationError, Login};
+use crate::logins::{self, IntegrationError, Login};
 use crate::resolve::Resolution;
 use crate::session::Interaction;
 use clap::Args;
@@ -35,7 +35,7 @@ pub fn ecr_login(args: EcrLoginArgs, ctx: &Ctx) -> Result<i32, Error> {
     // The integrations choose their identities: resolve none.
     let target = super::Target { component: args.component, stack: args.stack, identity: Some("false".into()) };
     let res = crate::resolve::resolve(&ctx.request(&target), &ctx.env, None)?;
-    let chosen = integrations::select(&res, args.name.as_deref(), args.identity.as_deref())?;
+    let chosen = logins::select(&res, args.name.as_deref(), args.identity.as_deref())?;
     let docker_config = args.docker_config.map(|p| crate::config::clean_path(&ctx.cwd.join(p)));
     let tty = ctx.prompt();
     let prompt = crate::cli::tty::LoginPrompt::new(&ctx.env, ctx.no_browser);
@@ -47,9 +47,9 @@ pub fn ecr_login(args: EcrLoginArgs, ctx: &Ctx) -> Result<i32, Error> {
     let total = chosen.len();
     let mut failed: Vec<(String, Error)> = Vec::new();
     for int in chosen {
-        match integrations::run(&res, int, docker_config.as_deref(), &ctx.env, ask) {
+        match logins::run(&res, int, docker_config.as_deref(), &ctx.env, ask) {
             Ok(login) => report(&login),
-            Err(e) => failed.push((int.name.clone(), e)),
+            Err(e) => failed.push((int.name.clone(), e.into())),
         }
     }
     match failed.len() {
@@ -69,12 +69,17 @@ pub fn ecr_login(args: EcrLoginArgs, ctx: &Ctx) -> Result<i32, Error> {
 /// After `auth login` of `identity`: its integrations with `auto_provision`. A failure is
 /// a warning that names the integration and the command to retry it; the login stands.
 pub fn after_login(res: &Resolution, identity: &str, ctx: &Ctx, ask: Interaction<'_>) {
-    for int in integrations::auto(res, identity) {
-        match integrations::run(res, int, None, &ctx.env, ask) {
+    for int in logins::auto(res, identity) {
+        match logins::run(res, int, None, &ctx.env, ask) {
             Ok(login) => report(&login),
             Err(e) => eprint!(
                 "{}",
-                render("warning", &int.name, &e, Some(format!("retry with `tfauth auth ecr-login {}`", int.name)))
+                render(
+                    "warning",
+                    &int.name,
+                    &e.into(),
+                    Some(format!("retry with `tfauth auth ecr-login {}`", int.name))
+                )
             ),
         }
     }

@@ -69,12 +69,12 @@ pub fn cold(args: &HelperArgs, env: &Env, cwd: PathBuf) -> Result<String, Error>
     };
     let res = resolve(&req, env, None)?;
     crate::auth::warn_problems(&res.warnings);
-    if res.chain.is_none() {
+    let Some(chain) = &res.chain else {
         return Err(Error::usage(
             format!("`--identity {}` disables auth; a credential_process must name an identity", args.identity),
             Some("credential_process = atmos-auth-helper --identity NAME".to_string()),
         ));
-    }
+    };
     let tty = crate::cli::tty::Tty::open(env);
     let login = crate::cli::tty::LoginPrompt::new(env, false);
     let ask = crate::session::Interaction {
@@ -82,7 +82,7 @@ pub fn cold(args: &HelperArgs, env: &Env, cwd: PathBuf) -> Result<String, Error>
         login: login.as_ref().map(|l| l as _),
         mode: crate::session::portal::Mode::Use,
     };
-    let session = crate::session::obtain(&res, env, ask)?;
+    let session = crate::session::obtain(&res.scope(env), chain, env, ask)?;
     Ok(session.credentials.to_process_json())
 }
 

@@ -57,7 +57,7 @@ pub fn login(args: LoginArgs, ctx: &Ctx) -> Result<i32, Error> {
     };
     if let Some(name) = provider {
         let portal = portal_named(&res, &name)?;
-        let store = session::token_store(&portal, &res, &ctx.env)?;
+        let store = session::token_store(&portal, &res.scope(&ctx.env), &ctx.env)?;
         let s = portal::access_token(&portal, &store, &ctx.env, prompt.as_ref().map(|p| p as _), mode)?;
         match s.obtained {
             portal::Obtained::Cached => eprintln!(
@@ -94,16 +94,16 @@ pub fn login(args: LoginArgs, ctx: &Ctx) -> Result<i32, Error> {
     }
     if args.force {
         if let Some(p) = session::portal_of(chain) {
-            let s = session::portal_token(&p, &res, &ctx.env, ask(&prompt, Mode::Relogin))?;
+            let s = session::portal_token(&p, &res.scope(&ctx.env), &ctx.env, ask(&prompt, Mode::Relogin))?;
             eprintln!("Signed in to `{}` until {}.", p.provider, crate::session::cache::format_utc(s.expires_at));
         }
         if let Some(cache) = crate::session::cache::Cache::new(&ctx.env, "aws") {
-            cache.remove(&session::key(&res, chain));
+            cache.remove(&session::key(&res.scope(&ctx.env), chain));
         }
     }
     let tty = ctx.prompt();
     let interaction = Interaction { mfa: tty.as_ref().map(|t| t as _), ..ask(&prompt, Mode::Use) };
-    let s = session::obtain(&res, &ctx.env, interaction)?;
+    let s = session::obtain(&res.scope(&ctx.env), chain, &ctx.env, interaction)?;
     eprintln!(
         "Logged in as `{name}` ({}); credentials valid until {}.",
         chain.describe(),
@@ -127,7 +127,9 @@ pub(super) fn resolve_for(target: &Target, ctx: &Ctx, by_provider: bool) -> Resu
     let prompt = ctx.prompt();
     let res = match resolve(&req, &ctx.env, prompt.as_ref().map(|p| p as _)) {
         // No default identity: `auth login` may still sign in to the only SSO provider.
-        Err(Error::Auth(crate::auth::AuthError::NoDefault { .. })) if target.identity.is_none() => {
+        Err(crate::resolve::ResolveError::Auth(crate::auth::AuthError::NoDefault { .. }))
+            if target.identity.is_none() =>
+        {
             req.identity = crate::identity::IdentityFlag::Named("false".into());
             resolve(&req, &ctx.env, None)?
         }

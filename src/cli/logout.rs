@@ -178,7 +178,7 @@ fn remove_sessions(
 /// The SSO token (file or keyring) and the provisioned identities of provider `name`.
 fn logout_provider_token(res: &Resolution, name: &str, ctx: &Ctx) -> Result<Vec<String>, Error> {
     let portal = portal_named(res, name)?;
-    let store = session::token_store(&portal, res, &ctx.env)?;
+    let store = session::token_store(&portal, &res.scope(&ctx.env), &ctx.env)?;
     let mut out = Vec::new();
     if store.identities_path().exists() {
         out.push(format!("the identities provisioned by `{name}`"));

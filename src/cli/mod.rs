@@ -158,7 +158,7 @@ pub fn env_plan(
     profiles: &[String],
 ) -> Result<crate::output::env::EnvPlan, Error> {
     let mut plan = crate::output::plan::env_plan(res, &ctx.env, &ctx.helper_path(), profiles)?;
-    if let Some(dir) = crate::integrations::docker_config_for_run(res, &ctx.env) {
+    if let Some(dir) = crate::logins::docker_config_for_run(res, &ctx.env) {
         plan.set.insert(crate::env_vars::DOCKER_CONFIG.into(), dir.display().to_string());
     }
     Ok(plan)
@@ -188,7 +188,7 @@ pub fn authenticate(
     for chain in res.chain.iter().chain(&res.required) {
         match chain.leaf().cloud() {
             Some(Cloud::Aws) => {
-                let session = crate::session::obtain_for(res, chain, &ctx.env, ask)?;
+                let session = crate::session::obtain(&res.scope(&ctx.env), chain, &ctx.env, ask)?;
                 if static_creds {
                     let name = if chain.leaf().name == identity { identity } else { &chain.leaf().name };
                     plan = plan.with_static_credentials(name, &session.credentials);

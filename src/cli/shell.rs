@@ -244,7 +244,7 @@ pub fn auth_shell(args: AuthShellArgs, ctx: &Ctx) -> Result<i32, Error> {
         .or_else(|| ctx.env.get(env_vars::SHELL).filter(|s| !s.is_empty()).map(std::path::PathBuf::from))
         .unwrap_or_else(|| "/bin/sh".into());
     let level = nesting_level(&ctx.env) + 1;
-    let mut child = crate::exec::ChildEnv::from_plan(Some(&plan), &ctx.env);
+    let mut child = plan.child_env(&ctx.env);
     child.set(env_vars::TFAUTH_SHLVL, &level.to_string());
     child.set(env_vars::ATMOS_SHLVL, &level.to_string());
     let who = plan.set.get(env_vars::TFAUTH_IDENTITY).cloned().unwrap_or_else(|| "no identity".into());

@@ -193,7 +193,8 @@ pub fn run(args: Vec<OsString>, ctx: &Ctx) -> Result<i32, Error> {
         Selection::Identity { name, .. } => Some(super::authenticate(&res, plan, name, tf.static_credentials, ctx)?),
         Selection::Disabled { .. } | Selection::NoneConfigured => None,
     };
-    let (child_env, lost) = ChildEnv::from_plan(auth_plan.as_ref(), &ctx.env).with_component_env(&run_plan.env);
+    let (child_env, lost) =
+        auth_plan.as_ref().map(|p| p.child_env(&ctx.env)).unwrap_or_default().with_component_env(&run_plan.env);
     for k in lost {
         tracing::warn!("`env.{k}` of component `{}` is ignored: the identity's credentials set {k}", comp.component);
     }
@@ -251,7 +252,7 @@ fn passthrough(args: &[OsString], tf: &TfArgs, ctx: &Ctx) -> Result<i32, Error> 
             let plan = super::authenticate(&res, plan, name, tf.static_credentials, ctx)?;
             let argv: Vec<OsString> = tf.subcommand.iter().map(OsString::from).chain(tf.rest.iter().cloned()).collect();
             let terraform = terraform?;
-            let child_env = ChildEnv::from_plan(Some(&plan), &ctx.env).running_terraform(&terraform, &ctx.env);
+            let child_env = plan.child_env(&ctx.env).running_terraform(&terraform, &ctx.env);
             return crate::exec::exec(terraform, &argv, &ctx.cwd, &child_env);
         }
     }

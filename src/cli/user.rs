@@ -75,7 +75,7 @@ pub fn user(args: UserArgs, ctx: &Ctx) -> Result<i32, Error> {
     )?;
     // A session made from the old key is no longer wanted.
     if let (Some(cache), Some(chain)) = (crate::session::cache::Cache::new(&ctx.env, "aws"), res.chain.as_ref()) {
-        cache.remove(&session::key(&res, chain));
+        cache.remove(&session::key(&res.scope(&ctx.env), chain));
     }
     let shown = format!("{}...{}", &key_id[..4.min(key_id.len())], &key_id[key_id.len().saturating_sub(4)..]);
     eprintln!("Stored access key {shown} for `{name}` in the {}.", ring.describe());

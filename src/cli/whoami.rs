@@ -44,8 +44,13 @@ pub fn whoami(args: WhoamiArgs, ctx: &Ctx) -> Result<i32, Error> {
         return whoami_elsewhere(&res, chain, name, args.output, ctx);
     }
     // whoami never starts a login: it reports the session there is.
-    let s = session::obtain(&res, &ctx.env, Interaction { mode: Mode::NoLogin, ..Interaction::NONE })?;
-    let region = crate::output::env::aws_region(chain, res.stack_region());
+    let s = session::obtain(
+        &res.scope(&ctx.env),
+        chain,
+        &ctx.env,
+        Interaction { mode: Mode::NoLogin, ..Interaction::NONE },
+    )?;
+    let region = chain.aws_region(res.stack_region()).0.to_string();
     let who = crate::providers::aws::caller_identity(name, &s.credentials, &ctx.env, region.clone())?;
     let provider = match &chain.root {
         crate::identity::ChainRoot::Provider(p) => Some(p.name.clone()),

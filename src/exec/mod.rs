@@ -123,16 +123,6 @@ pub struct ChildEnv {
 }
 
 impl ChildEnv {
-    /// The auth plan's variables (none when auth is off).
-    pub fn from_plan(plan: Option<&crate::output::env::EnvPlan>, env: &Env) -> ChildEnv {
-        match plan {
-            None => ChildEnv::default(),
-            Some(p) => {
-                ChildEnv { set: p.set.iter().map(|(k, v)| (k.clone(), v.clone())).collect(), remove: p.cleared_in(env) }
-            }
-        }
-    }
-
     /// Adds the component's `env:` section underneath: where it names a variable that auth
     /// sets or removes, auth wins (credentials are not the stack's to override), and the
     /// names that lost are returned for a warning.
@@ -212,7 +202,7 @@ pub fn spawn_wait(
     cmd.args(argv).current_dir(dir);
     child_env.apply(&mut cmd);
     let mut child = cmd.spawn().map_err(|source| ExecError::Spawn { path: PathBuf::from(program), source })?;
-    let _ignore = crate::run::steps::IgnoreSignals::new();
+    let _ignore = crate::util::sys::IgnoreSignals::new();
     let status = child.wait().map_err(|source| ExecError::Spawn { path: PathBuf::from(program), source })?;
     Ok(crate::exit::of_child(status))
 }

@@ -3,7 +3,9 @@
 //! the only outside input, a terminal to ask on, is passed in as a [`Prompt`].
 
 pub mod chain;
+pub mod region;
 pub mod select;
 
 pub use chain::{Chain, ChainRoot};
+pub use region::{DEFAULT_REGION, RegionFrom};
 pub use select::{IdentityFlag, Prompt, Selection, SelectionSource, select};

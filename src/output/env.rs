@@ -20,7 +20,7 @@
 use super::ini::{self, Ini, UnsafeValue};
 use crate::auth::Cloud;
 use crate::env_vars::{self as ev, Env};
-use crate::identity::{Chain, ChainRoot};
+use crate::identity::{Chain, RegionFrom};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -74,6 +74,15 @@ impl EnvPlan {
     /// directory their new contents address. Keys an INI file cannot carry unchanged (no
     /// STS answers such, but nothing from the network is trusted) are not written: the
     /// profile keeps its `credential_process`, and a note says so.
+    /// The child environment a process run under this plan gets: the variables it sets, and
+    /// those it clears that `env` has.
+    pub fn child_env(&self, env: &Env) -> crate::exec::ChildEnv {
+        crate::exec::ChildEnv {
+            set: self.set.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+            remove: self.cleared_in(env),
+        }
+    }
+
     pub fn with_static_credentials(mut self, profile: &str, creds: &crate::session::cache::Credentials) -> EnvPlan {
         let region = self.set.get(ev::AWS_REGION).cloned().unwrap_or_default();
         let Some(group) = self.addressed.iter().find(|a| a.kind == AddressKind::Aws).cloned() else {
@@ -318,7 +327,7 @@ pub struct PlanContext {
 }
 
 /// A value and where it came from, for the error that refuses it.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Origin {
     pub value: String,
     /// What it is: "the region", "the stack name".
@@ -373,46 +382,22 @@ impl EnvPlan {
     }
 }
 
-/// The region for an AWS chain: the leaf's, else the nearest hop's, else the stack's
-/// `vars.region` (where the component deploys), else the provider's (for IAM Identity
-/// Center that is only the portal's region), else us-east-1.
-pub fn aws_region(chain: &Chain, stack_region: Option<&str>) -> String {
-    let stack = stack_region.map(|r| Origin {
-        value: r.to_string(),
-        what: String::new(),
-        from: String::new(),
-        hint: String::new(),
-    });
-    aws_region_from(chain, stack.as_ref()).value
-}
-
-/// [`aws_region`], with where the region came from.
+/// [`Chain::aws_region`], with where the region came from in the words an error about it
+/// uses: `stack_region` is the stack's `vars.region` and where it was read.
 pub fn aws_region_from(chain: &Chain, stack_region: Option<&Origin>) -> Origin {
     let fix = |what: &str| format!("set {what} to a region name such as us-east-2");
-    if let Some(h) = chain.hops.iter().rev().find(|h| h.region.is_some()) {
-        let from = format!("the `region` of identity `{}`", ini::escape_controls(&h.name));
-        return Origin {
-            value: h.region.clone().unwrap_or_default(),
-            what: "the region".into(),
-            from,
-            hint: fix("the identity's `region`"),
-        };
-    }
-    if let Some(o) = stack_region {
-        return o.clone();
-    }
-    if let ChainRoot::Provider(p) = &chain.root
-        && let Some(r) = p.region()
-    {
-        let from = format!("the `region` of provider `{}`", ini::escape_controls(&p.name));
-        return Origin { value: r.to_string(), what: "the region".into(), from, hint: fix("the provider's `region`") };
-    }
-    Origin {
-        value: "us-east-1".into(),
-        what: "the region".into(),
-        from: "tfauth's default".into(),
-        hint: String::new(),
-    }
+    let (value, from) = chain.aws_region(stack_region.map(|o| o.value.as_str()));
+    let (from, hint) = match from {
+        RegionFrom::Identity(name) => {
+            (format!("the `region` of identity `{}`", ini::escape_controls(name)), fix("the identity's `region`"))
+        }
+        RegionFrom::Stack => return stack_region.cloned().unwrap_or_default(),
+        RegionFrom::Provider(name) => {
+            (format!("the `region` of provider `{}`", ini::escape_controls(name)), fix("the provider's `region`"))
+        }
+        RegionFrom::Default => ("tfauth's default".into(), String::new()),
+    };
+    Origin { value: value.to_string(), what: "the region".into(), from, hint }
 }
 
 /// `Err` of `check` on `o`, as the located error of `identity`'s `file`.

@@ -5,6 +5,7 @@
 
 pub mod azure;
 pub mod describe;
+pub mod docker;
 pub mod env;
 pub mod envfmt;
 pub mod gcp;

@@ -73,7 +73,7 @@ fn child(
         cmd.stdout(Stdio::from(err));
     }
     let child = cmd.spawn().map_err(spawn_err)?;
-    let _guard = IgnoreSignals::new();
+    let _guard = crate::util::sys::IgnoreSignals::new();
     let out =
         child.wait_with_output().map_err(|source| RunError::Spawn { step: format!("terraform {words}"), source })?;
     let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
@@ -95,26 +95,6 @@ fn how(status: ExitStatus) -> String {
         (Some(c), _) => format!("exit {c}"),
         (None, Some(s)) => format!("killed by signal {s}"),
         _ => "failed".into(),
-    }
-}
-
-/// SIGINT and SIGTERM ignored while it lives (set only after the child was spawned, so the
-/// child keeps the default dispositions), restored when dropped.
-pub struct IgnoreSignals {
-    old: [crate::util::sys::Disposition; 2],
-}
-
-#[allow(clippy::new_without_default)]
-impl IgnoreSignals {
-    pub fn new() -> IgnoreSignals {
-        IgnoreSignals { old: [crate::util::sys::ignore(libc::SIGINT), crate::util::sys::ignore(libc::SIGTERM)] }
-    }
-}
-
-impl Drop for IgnoreSignals {
-    fn drop(&mut self) {
-        crate::util::sys::restore(libc::SIGINT, self.old[0]);
-        crate::util::sys::restore(libc::SIGTERM, self.old[1]);
     }
 }
 

@@ -13,15 +13,56 @@ pub mod portal;
 pub mod vault;
 
 use crate::env_vars::Env;
-use crate::error::Error;
 use crate::identity::Chain;
+use crate::keyring::KeyringError;
 use crate::providers::ProviderError;
 use crate::providers::aws::{FetchContext, MfaPrompt, fetch};
 use crate::providers::sso::SsoError;
-use crate::resolve::Resolution;
-use cache::{Cache, Credentials, failure, key::chain_key};
-use portal::{LoginUi, PortalRef, TokenStore};
+use crate::yaml::Node;
+use cache::{Cache, CacheError, Credentials, failure, key::chain_key};
+use portal::{LoginUi, PortalError, PortalRef, TokenStore};
 use time::OffsetDateTime;
+
+/// What a session needs of a resolved request, and nothing else: the merged `auth:`
+/// settings (`refresh_margin`, `keyring`), the realm, and the stack's region. The resolver
+/// builds it (`Resolution::scope`); this module never sees the stacks or the config.
+#[derive(Clone, Debug)]
+pub struct Scope<'a> {
+    /// The merged `auth:` section (component over stack over global).
+    pub auth_node: &'a Node,
+    /// The realm the run's cache entries and keyring names belong to.
+    pub realm: String,
+    /// The stack's `vars.region` (where the component deploys), if it names one.
+    pub stack_region: Option<&'a str>,
+}
+
+/// Why a session could not be had: the provider's, the cache's, the portal's or the
+/// keyring's own error, or no place to keep it.
+#[derive(Debug, thiserror::Error)]
+pub enum SessionError {
+    #[error(transparent)]
+    Provider(#[from] ProviderError),
+    #[error(transparent)]
+    Cache(#[from] CacheError),
+    #[error(transparent)]
+    Portal(#[from] PortalError),
+    #[error(transparent)]
+    Keyring(#[from] KeyringError),
+    #[error("cannot tell where to cache credentials: HOME is not set")]
+    NoCacheHome,
+}
+
+impl SessionError {
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            SessionError::Provider(e) => e.hint(),
+            SessionError::Cache(e) => e.hint(),
+            SessionError::Portal(e) => e.hint(),
+            SessionError::Keyring(e) => e.hint(),
+            SessionError::NoCacheHome => Some("set HOME or XDG_CACHE_HOME".to_string()),
+        }
+    }
+}
 
 /// What a refresh may ask of the user: an MFA code, an IAM Identity Center login (both on
 /// the terminal, when there is one), and how far a login may go.
@@ -45,35 +86,24 @@ pub struct Session {
     pub fetched: bool,
 }
 
-/// The refresh margin for this resolution.
-pub fn margin(res: &Resolution, env: &Env) -> cache::Margin {
-    let configured = res.auth_node.get("refresh_margin").and_then(crate::yaml::Node::as_str);
+/// The refresh margin for this scope.
+pub fn margin(scope: &Scope<'_>, env: &Env) -> cache::Margin {
+    let configured = scope.auth_node.get("refresh_margin").and_then(Node::as_str);
     cache::margin(env, configured)
 }
 
-/// The cache key of the resolution's chain.
-pub fn key(res: &Resolution, chain: &Chain) -> String {
-    chain_key(&res.auth_node, chain)
-}
-
-/// Gets fresh AWS credentials for the resolution's chain.
-pub fn obtain(res: &Resolution, env: &Env, ask: Interaction<'_>) -> Result<Session, Error> {
-    let chain = res.chain.as_ref().ok_or_else(|| Error::usage("no identity was chosen", None))?;
-    obtain_for(res, chain, env, ask)
+/// The cache key of `chain` under this scope's settings.
+pub fn key(scope: &Scope<'_>, chain: &Chain) -> String {
+    chain_key(scope.auth_node, chain)
 }
 
 /// Gets fresh AWS credentials for `chain`: the resolution's own, or one of its
 /// `required` identities.
-pub fn obtain_for(res: &Resolution, chain: &Chain, env: &Env, ask: Interaction<'_>) -> Result<Session, Error> {
+pub fn obtain(scope: &Scope<'_>, chain: &Chain, env: &Env, ask: Interaction<'_>) -> Result<Session, SessionError> {
     portal::begin();
-    let key = key(res, chain);
-    let margin = margin(res, env);
-    let cache = Cache::new(env, "aws").ok_or_else(|| {
-        Error::usage(
-            "cannot tell where to cache credentials: HOME is not set",
-            Some("set HOME or XDG_CACHE_HOME".to_string()),
-        )
-    })?;
+    let key = key(scope, chain);
+    let margin = margin(scope, env);
+    let cache = Cache::new(env, "aws").ok_or(SessionError::NoCacheHome)?;
     let since = std::time::SystemTime::now();
     if let Some(c) = cache.read(&key).filter(|c| c.fresh_for(margin, OffsetDateTime::now_utc())) {
         return Ok(Session { key, credentials: c, fetched: false });
@@ -81,7 +111,7 @@ pub fn obtain_for(res: &Resolution, chain: &Chain, env: &Env, ask: Interaction<'
     if let Some(c) = fetched_here(&key, margin) {
         return Ok(Session { key, credentials: c, fetched: false });
     }
-    let region = crate::output::env::aws_region(chain, res.stack_region());
+    let region = chain.aws_region(scope.stack_region).0.to_string();
     // Another process's failure moments ago is this one's answer too (see cache::failure).
     let context = failure::context(env, &region, &base_secrets(chain, env));
     if let Some(e) = failure::recall(&cache, &key, &context, None, std::time::SystemTime::now()) {
@@ -97,9 +127,9 @@ pub fn obtain_for(res: &Resolution, chain: &Chain, env: &Env, ask: Interaction<'
     if let Some(e) = failure::recall(&cache, &key, &context, Some(since), std::time::SystemTime::now()) {
         return Err(e.into());
     }
-    let credentials = match fetch_chain(res, chain, env, ask, region) {
+    let credentials = match fetch_chain(scope, chain, env, ask, region) {
         Ok(c) => c,
-        Err(Error::Provider(e)) => {
+        Err(SessionError::Provider(e)) => {
             // Remembered before the lock is released, so every waiter gets it.
             failure::remember(&cache, &key, &context, &e);
             return Err(e.into());
@@ -109,7 +139,7 @@ pub fn obtain_for(res: &Resolution, chain: &Chain, env: &Env, ask: Interaction<'
     let owner = cache::Owner {
         identity: chain.leaf().name.clone(),
         root: chain.root_name().to_string(),
-        realm: res.realm(env),
+        realm: scope.realm.clone(),
     };
     cache.write_owned(&key, &credentials, &owner)?;
     failure::forget(&cache, &key);
@@ -179,18 +209,18 @@ fn warn_margin(creds: &Credentials, margin: cache::Margin, chain: &Chain) {
 
 /// Walks the chain over the network (through the portal when it starts at one).
 fn fetch_chain(
-    res: &Resolution,
+    scope: &Scope<'_>,
     chain: &Chain,
     env: &Env,
     ask: Interaction<'_>,
     region: String,
-) -> Result<Credentials, Error> {
+) -> Result<Credentials, SessionError> {
     tracing::debug!(identity = %chain.leaf().name, chain = %chain.describe(), "fetching credentials");
-    let user_keys = crate::session::vault::user_keys(res, chain, env)?;
+    let user_keys = vault::user_keys(scope, chain, env)?;
     let credentials = match portal_of(chain) {
         None => fetch(chain, &FetchContext { env, region, mfa: ask.mfa, sso_token: None, user_keys })?,
         Some(p) => {
-            let token = portal_token(&p, res, env, ask)?;
+            let token = portal_token(&p, scope, env, ask)?;
             let ctx = FetchContext {
                 env,
                 region: region.clone(),
@@ -205,8 +235,8 @@ fn fetch_chain(
                     if token.obtained != portal::Obtained::LoggedIn =>
                 {
                     tracing::debug!(provider = %p.provider, "the portal rejected the cached token; refreshing");
-                    token_store(&p, res, env)?.expire()?;
-                    let token = portal_token(&p, res, env, ask)?;
+                    token_store(&p, scope, env)?.expire()?;
+                    let token = portal_token(&p, scope, env, ask)?;
                     fetch(chain, &FetchContext { sso_token: Some(&token.access_token), ..ctx })?
                 }
                 other => other?,
@@ -229,19 +259,19 @@ pub fn portal_of(chain: &Chain) -> Option<PortalRef> {
     }
 }
 
-/// An access token for `portal`, from the store the resolution's keyring settings choose.
+/// An access token for `portal`, from the store the scope's keyring settings choose.
 pub fn portal_token(
     portal: &PortalRef,
-    res: &Resolution,
+    scope: &Scope<'_>,
     env: &Env,
     ask: Interaction<'_>,
-) -> Result<portal::PortalSession, Error> {
-    let store = token_store(portal, res, env)?;
+) -> Result<portal::PortalSession, SessionError> {
+    let store = token_store(portal, scope, env)?;
     Ok(portal::access_token(portal, &store, env, ask.login, ask.mode)?)
 }
 
 /// The token store for `portal`: the keyring when one is configured, else the cache file.
-pub fn token_store(portal: &PortalRef, res: &Resolution, env: &Env) -> Result<TokenStore, Error> {
-    let keyring = crate::session::vault::open(&res.auth_node, env)?;
-    TokenStore::new(env, portal, keyring).ok_or_else(|| portal::PortalError::NoCacheDir.into())
+pub fn token_store(portal: &PortalRef, scope: &Scope<'_>, env: &Env) -> Result<TokenStore, SessionError> {
+    let keyring = vault::open(scope.auth_node, env)?;
+    TokenStore::new(env, portal, keyring).ok_or_else(|| PortalError::NoCacheDir.into())
 }

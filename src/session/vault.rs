@@ -9,16 +9,14 @@
 //! that cannot be reached falls back to those files, with one warning that says so.
 
 use crate::env_vars::Env;
-use crate::error::Error;
 use crate::identity::{Chain, ChainRoot};
 use crate::keyring::{self, Keyring, KeyringError, KeyringType};
-use crate::resolve::Resolution;
 use crate::secret::Secret;
 use crate::yaml::Node;
 
 /// The configured keyring, opened; `None` when none is configured, or when the system
 /// keyring is unreachable (after a warning: tokens then stay in the cache files).
-pub fn open(auth: &Node, env: &Env) -> Result<Option<Box<dyn Keyring>>, Error> {
+pub fn open(auth: &Node, env: &Env) -> Result<Option<Box<dyn Keyring>>, KeyringError> {
     let Some(spec) = keyring::spec(auth, env)? else { return Ok(None) };
     match keyring::open(&spec, env) {
         Ok(k) => Ok(Some(k)),
@@ -30,7 +28,7 @@ pub fn open(auth: &Node, env: &Env) -> Result<Option<Box<dyn Keyring>>, Error> {
             );
             Ok(None)
         }
-        Err(e) => Err(e.into()),
+        Err(e) => Err(e),
     }
 }
 
@@ -56,7 +54,7 @@ fn decode_user_keys(doc: &Secret) -> Option<(String, Secret)> {
 
 /// Keys stored by `tfauth auth user configure` for the chain's root `aws/user` identity,
 /// when its configuration holds none. Only looked up when a keyring is configured.
-pub fn user_keys(res: &Resolution, chain: &Chain, env: &Env) -> Result<Option<(String, Secret)>, Error> {
+pub fn user_keys(scope: &super::Scope<'_>, chain: &Chain, env: &Env) -> Result<Option<(String, Secret)>, KeyringError> {
     let ChainRoot::Standalone = chain.root else { return Ok(None) };
     let first = &chain.hops[0];
     match &first.kind {
@@ -65,17 +63,17 @@ pub fn user_keys(res: &Resolution, chain: &Chain, env: &Env) -> Result<Option<(S
     }
     let env_keys = env.get(crate::env_vars::AWS_ACCESS_KEY_ID).is_some()
         && env.get(crate::env_vars::AWS_SECRET_ACCESS_KEY).is_some();
-    let ring = match open(&res.auth_node, env) {
+    let ring = match open(scope.auth_node, env) {
         Ok(Some(r)) => r,
         Ok(None) => return Ok(None),
         // A locked file keyring is no reason to fail when the environment has keys.
-        Err(Error::Keyring(KeyringError::PasswordMissing { .. })) if env_keys => {
+        Err(KeyringError::PasswordMissing { .. }) if env_keys => {
             tracing::debug!("the file keyring has no password; using the keys in the environment");
             return Ok(None);
         }
         Err(e) => return Err(e),
     };
-    let key = user_key(&res.realm(env), &first.name);
+    let key = user_key(&scope.realm, &first.name);
     match ring.get(&key)? {
         Some(doc) => Ok(decode_user_keys(&doc)),
         None => Ok(None),

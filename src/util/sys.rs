@@ -17,3 +17,23 @@ pub fn restore(signal: libc::c_int, old: Disposition) {
     // SAFETY: `old` is a disposition the system gave us for this signal.
     unsafe { libc::signal(signal, old.0) };
 }
+
+/// SIGINT and SIGTERM ignored while it lives (set only after the child was spawned, so the
+/// child keeps the default dispositions), restored when dropped.
+pub struct IgnoreSignals {
+    old: [Disposition; 2],
+}
+
+#[allow(clippy::new_without_default)]
+impl IgnoreSignals {
+    pub fn new() -> IgnoreSignals {
+        IgnoreSignals { old: [ignore(libc::SIGINT), ignore(libc::SIGTERM)] }
+    }
+}
+
+impl Drop for IgnoreSignals {
+    fn drop(&mut self) {
+        restore(libc::SIGINT, self.old[0]);
+        restore(libc::SIGTERM, self.old[1]);
+    }
+}

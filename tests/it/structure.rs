@@ -31,14 +31,16 @@ const LAYERS: &[&[&str]] = &[
     &["providers"],
     // Keeping what it gives: the cache and its locks, the portal token, the vault, refresh.
     &["session"],
+    // Running programs: finding the real terraform, the child's environment, exec. Below
+    // the runner, whose steps it spawns, and the plans, which it only carries.
+    &["exec"],
     // The component runner's plan (varfile, backend, workspace, steps, the directory lock).
     &["run"],
     // A request resolved end to end; the files and environment it plans.
     &["resolve"],
     &["output"],
-    &["integrations"],
-    // Running terraform.
-    &["exec"],
+    // Logins for other tools (Atmos's `auth.integrations`: Docker to ECR).
+    &["logins"],
     // The crate's error: every domain's error, and its exit code, in one place.
     &["error"],
     // Programs and commands on top: the checks, the command line (the helper, completion,

@@ -43,7 +43,7 @@ pub fn run(args: ConsoleArgs, ctx: &Ctx) -> Result<i32, Error> {
         ));
     }
     let duration = duration(args.duration.as_deref(), &res, chain)?;
-    let region = crate::output::env::aws_region(chain, res.stack_region());
+    let region = chain.aws_region(res.stack_region()).0.to_string();
     let partition = Partition::of_region(&region);
     let federation = ctx.env.get(TFAUTH_AWS_FEDERATION_URL).unwrap_or(partition.federation_url()).to_string();
     let destination = args.destination.clone().unwrap_or_else(|| partition.console_home(&region));
@@ -55,7 +55,7 @@ pub fn run(args: ConsoleArgs, ctx: &Ctx) -> Result<i32, Error> {
         login: login.as_ref().map(|l| l as _),
         mode: crate::session::portal::Mode::Use,
     };
-    let s = session::obtain(&res, &ctx.env, ask)?;
+    let s = session::obtain(&res.scope(&ctx.env), chain, &ctx.env, ask)?;
     let token = signin::signin_token(name, &federation, &s.credentials, duration)?;
     let url = signin::login_url(&federation, &args.issuer, &destination, token.expose());
     tracing::info!(identity = %name, partition = partition.name(), "console sign-in token issued");

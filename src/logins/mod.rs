@@ -1,8 +1,10 @@
-//! Integrations (`auth.integrations`): credentials for another tool, derived from an
-//! identity's session after it exists. The one kind is `aws/ecr`: a Docker login to one
-//! ECR registry, made with the `via` identity's session (obtained through
-//! [`crate::session`], so it is cached and single flight like any other), written into a
-//! Docker `config.json` ([`docker`]).
+//! Logins for other tools: what Atmos calls integrations (`auth.integrations`),
+//! credentials for another tool derived from an identity's session after it exists. (The
+//! folder is not called `integrations` so that nobody mistakes it for the `integration/`
+//! test suite.) The one kind is `aws/ecr`: a Docker login to one ECR registry, made with
+//! the `via` identity's session (obtained through [`crate::session`], so it is cached and
+//! single flight like any other), written into a Docker `config.json`
+//! ([`crate::output::docker`]).
 //!
 //! By default the login goes to an isolated Docker configuration under the realm,
 //! `<config dir>/atmos/<realm>/docker/config.json`, which `auth exec`, `auth env` and runs
@@ -13,14 +15,13 @@
 //!
 //! This module never prints: callers report what [`Login`] says.
 
-pub mod docker;
-
-use crate::auth::{Integration, IntegrationKind, Problem, Subject};
+use crate::auth::{AuthError, Integration, IntegrationKind, Problem, Subject};
 use crate::env_vars::Env;
-use crate::error::Error;
 use crate::exit;
-use crate::resolve::Resolution;
-use crate::session::Interaction;
+use crate::output::docker::{self, DockerError};
+use crate::providers::ProviderError;
+use crate::resolve::{Resolution, ResolveError};
+use crate::session::{Interaction, SessionError};
 use std::path::{Path, PathBuf};
 use time::OffsetDateTime;
 
@@ -39,8 +40,9 @@ pub struct Login {
     pub warnings: Vec<String>,
 }
 
-/// Why an integration could not be chosen or its result not be written. (Failures to get a
-/// session or a token are the session's and provider's own errors.)
+/// Why an integration could not be chosen or its result not be written. Failures to get a
+/// session or a token are the session's and provider's own errors, carried as they are
+/// (the crate's error unwraps them, so their exit codes and hints stay their own).
 #[derive(Debug, thiserror::Error)]
 pub enum IntegrationError {
     #[error("integration `{name}` is not defined")]
@@ -49,18 +51,20 @@ pub enum IntegrationError {
     None { identity: Option<String>, available: Vec<String> },
     #[error("integration `{name}` comes via identity `{via}`, not `{identity}`")]
     NotVia { name: String, via: String, identity: String },
-    #[error("cannot add the login to {}: {reason}", path.display())]
-    DockerConfig { path: PathBuf, reason: String },
-    #[error("cannot write {}", path.display())]
-    Io {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
     #[error(transparent)]
-    Lock(#[from] crate::session::cache::CacheError),
+    Docker(#[from] DockerError),
     #[error("{} of {total} integrations failed: {}", failed.len(), failed.join(", "))]
     Several { failed: Vec<String>, total: usize, code: i32 },
+    #[error("cannot tell where to write the Docker configuration: HOME is not set")]
+    NoConfigHome,
+    #[error(transparent)]
+    Auth(#[from] AuthError),
+    #[error(transparent)]
+    Resolve(#[from] ResolveError),
+    #[error(transparent)]
+    Session(#[from] SessionError),
+    #[error(transparent)]
+    Provider(#[from] ProviderError),
 }
 
 impl IntegrationError {
@@ -69,12 +73,14 @@ impl IntegrationError {
             IntegrationError::Unknown { .. } | IntegrationError::None { .. } | IntegrationError::NotVia { .. } => {
                 exit::USAGE
             }
-            IntegrationError::DockerConfig { .. } => exit::DATAERR,
-            IntegrationError::Io { .. } => exit::CANTCREAT,
-            // As for the credential cache's locks.
-            IntegrationError::Lock(crate::session::cache::CacheError::LockTimeout { .. }) => exit::TEMPFAIL,
-            IntegrationError::Lock(_) => exit::SOFTWARE,
+            IntegrationError::Docker(e) => e.exit_code(),
             IntegrationError::Several { code, .. } => *code,
+            IntegrationError::NoConfigHome => exit::USAGE,
+            // The crate's error unwraps the other domains' own errors before asking.
+            IntegrationError::Auth(_)
+            | IntegrationError::Resolve(_)
+            | IntegrationError::Session(_)
+            | IntegrationError::Provider(_) => exit::SOFTWARE,
         }
     }
 
@@ -98,11 +104,11 @@ impl IntegrationError {
             IntegrationError::NotVia { name, via, .. } => {
                 format!("drop --identity, or pass `--identity {via}` to log in to `{name}`")
             }
-            IntegrationError::DockerConfig { .. } => {
-                "fix the file (Docker needs a JSON object too), or write somewhere else with --docker-config".into()
-            }
-            IntegrationError::Io { .. } => "check the directory's permissions, or pass --docker-config".into(),
-            IntegrationError::Lock(e) => return e.hint(),
+            IntegrationError::Docker(e) => return e.hint(),
+            IntegrationError::NoConfigHome => "set HOME or XDG_CONFIG_HOME, or pass --docker-config".into(),
+            IntegrationError::Auth(e) => return e.hint(),
+            IntegrationError::Resolve(_) | IntegrationError::Session(_) => return None,
+            IntegrationError::Provider(e) => return e.hint(),
             IntegrationError::Several { .. } => {
                 "each failure is shown above; fix it and retry with `tfauth auth ecr-login NAME`".into()
             }
@@ -155,11 +161,11 @@ pub fn run(
     docker_config: Option<&Path>,
     env: &Env,
     ask: Interaction<'_>,
-) -> Result<Login, Error> {
+) -> Result<Login, IntegrationError> {
     let own: Vec<Problem> =
         res.warnings.iter().filter(|p| p.subject == Subject::Integration(integration.name.clone())).cloned().collect();
     if !own.is_empty() {
-        return Err(crate::auth::AuthError::Invalid { problems: own }.into());
+        return Err(AuthError::Invalid { problems: own }.into());
     }
     let (Some(kind), Some((via, _))) = (&integration.kind, &integration.via) else {
         // Parsing records a problem whenever either is missing; never panic on a config.
@@ -169,14 +175,14 @@ pub fn run(
             message: format!("integration `{}` is incomplete", integration.name),
             hint: Some("`tfauth auth validate` shows what is missing".into()),
         };
-        return Err(crate::auth::AuthError::Invalid { problems: vec![problem] }.into());
+        return Err(AuthError::Invalid { problems: vec![problem] }.into());
     };
     let chain = match &res.chain {
         Some(c) if c.leaf().name.eq_ignore_ascii_case(via) => c.clone(),
         _ => res.chain_for(via)?,
     };
     let identity = chain.leaf().name.clone();
-    let session = crate::session::obtain_for(res, &chain, env, ask)?;
+    let session = crate::session::obtain(&res.scope(env), &chain, env, ask)?;
     match kind {
         IntegrationKind::Ecr { account_id, region } => {
             let login = crate::providers::ecr::authorization_token(&crate::providers::ecr::Request {
@@ -205,13 +211,8 @@ pub fn run(
 }
 
 /// `<config dir>/atmos/<realm>`.
-fn realm_dir(res: &Resolution, env: &Env) -> Result<PathBuf, Error> {
-    let home = crate::output::env::config_home(env).ok_or_else(|| {
-        Error::usage(
-            "cannot tell where to write the Docker configuration: HOME is not set",
-            Some("set HOME or XDG_CONFIG_HOME, or pass --docker-config".to_string()),
-        )
-    })?;
+fn realm_dir(res: &Resolution, env: &Env) -> Result<PathBuf, IntegrationError> {
+    let home = crate::output::env::config_home(env).ok_or(IntegrationError::NoConfigHome)?;
     Ok(home.join("atmos").join(crate::output::env::path_component(&res.realm(env))))
 }
 

@@ -18,11 +18,49 @@
 //! never wider than 0600 from its first byte (a stricter existing mode is kept). The
 //! contents hold a secret and are never printed.
 
-use super::IntegrationError;
 use crate::env_vars::Env;
 use crate::secret::Secret;
+use crate::session::cache::CacheError;
 use serde_json::{Map, Value, json};
 use std::path::{Path, PathBuf};
+
+/// Why a login could not be added to a Docker configuration.
+#[derive(Debug, thiserror::Error)]
+pub enum DockerError {
+    #[error("cannot add the login to {}: {reason}", path.display())]
+    Config { path: PathBuf, reason: String },
+    #[error("cannot write {}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Lock(#[from] CacheError),
+}
+
+impl DockerError {
+    pub fn exit_code(&self) -> i32 {
+        use crate::exit;
+        match self {
+            DockerError::Config { .. } => exit::DATAERR,
+            DockerError::Io { .. } => exit::CANTCREAT,
+            // As for the credential cache's locks.
+            DockerError::Lock(CacheError::LockTimeout { .. }) => exit::TEMPFAIL,
+            DockerError::Lock(_) => exit::SOFTWARE,
+        }
+    }
+
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            DockerError::Config { .. } => Some(
+                "fix the file (Docker needs a JSON object too), or write somewhere else with --docker-config".into(),
+            ),
+            DockerError::Io { .. } => Some("check the directory's permissions, or pass --docker-config".into()),
+            DockerError::Lock(e) => e.hint(),
+        }
+    }
+}
 
 /// The Docker configuration a login goes to.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -134,11 +172,11 @@ pub fn write_login(
     username: &str,
     password: &Secret,
     env: &Env,
-) -> Result<Vec<String>, IntegrationError> {
+) -> Result<Vec<String>, DockerError> {
     use std::os::unix::fs::PermissionsExt;
     let io = |path: &Path| {
         let path = path.to_path_buf();
-        move |source| IntegrationError::Io { path, source }
+        move |source| DockerError::Io { path, source }
     };
     // A symlinked config.json (dotfiles) is updated where it points, as Docker does.
     let file = std::fs::canonicalize(&target.file).unwrap_or_else(|_| target.file.clone());
@@ -156,7 +194,7 @@ pub fn write_login(
         Err(e) => return Err(io(&file)(e)),
     };
     let merged = merge(existing.as_deref(), host, username, password)
-        .map_err(|reason| IntegrationError::DockerConfig { path: file.clone(), reason })?;
+        .map_err(|reason| DockerError::Config { path: file.clone(), reason })?;
     let bytes = merged.contents.expose().as_bytes();
     if target.isolated {
         crate::util::fs::write_private_atomic(&file, bytes).map_err(io(&file))?;
