@@ -14,10 +14,11 @@
 //! - [`keyring`] keeps long-lived secrets; [`providers`] walk a chain over the network
 //!   (STS, IAM Identity Center, GitHub, Azure, GCP, ECR); [`session`] keeps what they give
 //!   (the cache and its locks, the portal token, the vault) and refreshes single-flight.
-//! - [`run`] plans the component's varfile, backend, init, workspace and directory lock;
+//! - [`exec`] finds the real terraform, builds a child's environment and runs or execs it;
+//!   [`run`] plans the component's varfile, backend, init, workspace and directory lock;
 //!   [`resolve`] turns a request into a resolution; [`output`] plans the environment and
-//!   files; [`integrations`] derive logins for other tools (Docker to ECR); [`exec`] finds
-//!   the real terraform and runs it.
+//!   files (AWS, GCP, Azure, Docker); [`logins`] derive logins for other tools (Atmos's
+//!   `auth.integrations`: Docker to ECR).
 //! - [`error`] is every domain's error and its exit code; [`doctor`] the checks of
 //!   `tfauth doctor`; [`cli`] the commands on top (with the credential helper, completion,
 //!   the terminal prompts and the console sign-in).
