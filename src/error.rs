@@ -36,8 +36,6 @@ pub enum Error {
     Output(#[from] crate::output::plan::PlanError),
     #[error("{message}")]
     Usage { message: String, hint: Option<String> },
-    #[error("{message}")]
-    NotYet { message: String, hint: Option<String> },
 }
 
 /// An integration's error, unless it is another domain's (a session's, a provider's):
@@ -130,7 +128,6 @@ impl Error {
             Error::Output(crate::output::plan::PlanError::Unsafe(_)) => exit::DATAERR,
             Error::Output(_) => exit::USAGE,
             Error::Usage { .. } => exit::USAGE,
-            Error::NotYet { .. } => exit::UNAVAILABLE,
         }
     }
 
@@ -147,7 +144,7 @@ impl Error {
             Error::Keyring(e) => e.hint(),
             Error::Integration(e) => e.hint(),
             Error::Output(e) => Some(e.hint()),
-            Error::Usage { hint, .. } | Error::NotYet { hint, .. } => hint.clone(),
+            Error::Usage { hint, .. } => hint.clone(),
         }
     }
 }

@@ -42,6 +42,7 @@ pub fn ecr_login(args: EcrLoginArgs, ctx: &Ctx) -> Result<i32, Error> {
     let ask = Interaction {
         mfa: tty.as_ref().map(|t| t as _),
         login: prompt.as_ref().map(|p| p as _),
+        device: prompt.as_ref().map(|p| p as _),
         mode: crate::session::portal::Mode::Use,
     };
     let total = chosen.len();

@@ -80,6 +80,7 @@ pub fn cold(args: &HelperArgs, env: &Env, cwd: PathBuf) -> Result<String, Error>
     let ask = crate::session::Interaction {
         mfa: tty.as_ref().map(|t| t as _),
         login: login.as_ref().map(|l| l as _),
+        device: login.as_ref().map(|l| l as _),
         mode: crate::session::portal::Mode::Use,
     };
     let session = crate::session::obtain(&res.scope(env), chain, env, ask)?;

@@ -85,7 +85,7 @@ pub fn login(args: LoginArgs, ctx: &Ctx) -> Result<i32, Error> {
     if chain.leaf().cloud() != Some(crate::auth::Cloud::Aws) {
         // Azure and GCP: the same as a run's authentication (sign in, check, write files).
         if args.force {
-            crate::providers::azure::forget(chain, &ctx.env);
+            crate::session::azure::forget(chain, &ctx.env);
         }
         let plan = super::env_plan(&res, ctx, &ctx.profiles)?;
         let plan = super::authenticate(&res, plan, name, false, ctx)?;
@@ -115,7 +115,7 @@ pub fn login(args: LoginArgs, ctx: &Ctx) -> Result<i32, Error> {
 }
 
 pub(super) fn ask(prompt: &Option<crate::cli::tty::LoginPrompt>, mode: Mode) -> Interaction<'_> {
-    Interaction { mfa: None, login: prompt.as_ref().map(|p| p as _), mode }
+    Interaction { mfa: None, login: prompt.as_ref().map(|p| p as _), device: prompt.as_ref().map(|p| p as _), mode }
 }
 
 /// Resolves the target; with `--provider`, the identity is not needed (and not asked for).

@@ -67,7 +67,7 @@ pub fn logout(args: LogoutArgs, ctx: &Ctx) -> Result<i32, Error> {
             removed.push(format!("the realm's files {}", dir.display()));
         }
         for p in &res.auth.providers {
-            if crate::providers::azure::forget_provider(p, &ctx.env) {
+            if crate::session::azure::forget_provider(p, &ctx.env) {
                 removed.push(format!("the Entra ID sign-in of `{}` (cached tokens)", p.name));
             }
         }
@@ -94,7 +94,7 @@ pub fn logout(args: LogoutArgs, ctx: &Ctx) -> Result<i32, Error> {
             }
         }
         if let Some(p) = res.auth.provider(provider)
-            && crate::providers::azure::forget_provider(p, &ctx.env)
+            && crate::session::azure::forget_provider(p, &ctx.env)
         {
             removed.push(format!("the Entra ID sign-in of `{}` (cached tokens)", p.name));
         }

@@ -175,40 +175,21 @@ pub fn authenticate(
     static_creds: bool,
     ctx: &Ctx,
 ) -> Result<crate::output::env::EnvPlan, Error> {
-    use crate::auth::Cloud;
     let tty = ctx.prompt();
     let login = crate::cli::tty::LoginPrompt::new(&ctx.env, ctx.no_browser);
     let ask = crate::session::Interaction {
         mfa: tty.as_ref().map(|t| t as _),
         login: login.as_ref().map(|l| l as _),
+        device: login.as_ref().map(|l| l as _),
         mode: crate::session::portal::Mode::Use,
     };
     let static_creds =
         static_creds || res.auth_node.get("static_credentials").and_then(crate::yaml::Node::as_bool) == Some(true);
+    let scope = res.scope(&ctx.env);
     for chain in res.chain.iter().chain(&res.required) {
-        match chain.leaf().cloud() {
-            Some(Cloud::Aws) => {
-                let session = crate::session::obtain(&res.scope(&ctx.env), chain, &ctx.env, ask)?;
-                if static_creds {
-                    let name = if chain.leaf().name == identity { identity } else { &chain.leaf().name };
-                    plan = plan.with_static_credentials(name, &session.credentials);
-                }
-            }
-            Some(Cloud::Gcp) => {
-                crate::providers::gcp::materialize(chain, &mut plan, &ctx.env, true)?;
-            }
-            Some(Cloud::Azure) => {
-                crate::providers::azure::materialize(
-                    chain,
-                    &mut plan,
-                    &ctx.env,
-                    login.as_ref().map(|l| l as _),
-                    crate::providers::azure::Mode::Use,
-                    true,
-                )?;
-            }
-            None => {}
-        }
+        let Some(walked) = crate::session::walk(&scope, chain, &ctx.env, ask, true)? else { continue };
+        let profile = if chain.leaf().name == identity { identity } else { &chain.leaf().name };
+        plan = crate::output::plan::complete(plan, chain, &walked, static_creds.then_some(profile), &ctx.env);
     }
     plan.write_files().map_err(|source| {
         Error::from(crate::session::cache::CacheError::Io {

@@ -105,7 +105,8 @@ fn whoami_elsewhere(
     ctx: &Ctx,
 ) -> Result<i32, Error> {
     use crate::auth::Cloud;
-    let mut plan = super::env_plan(res, ctx, &ctx.profiles)?;
+    // What a run would refuse to write, whoami refuses too.
+    super::env_plan(res, ctx, &ctx.profiles)?;
     let cloud = chain.leaf().cloud();
     let scope = crate::output::azure::scope(chain);
     let is_cli = matches!(
@@ -113,25 +114,17 @@ fn whoami_elsewhere(
         crate::identity::ChainRoot::Provider(p) if matches!(p.kind, Some(ProviderKind::AzureCli { .. }))
     );
     let principal = match cloud {
-        Some(Cloud::Gcp) => crate::providers::gcp::materialize(chain, &mut plan, &ctx.env, true)?,
         Some(Cloud::Azure) if is_cli => {
             Some(crate::providers::azure::az_account(name, &ctx.env, scope.subscription_id.as_deref())?)
         }
-        Some(Cloud::Azure) => crate::providers::azure::materialize(
-            chain,
-            &mut plan,
-            &ctx.env,
-            None,
-            crate::providers::azure::Mode::Use,
-            true,
-        )?,
-        _ => None,
+        _ => crate::session::walk(&res.scope(&ctx.env), chain, &ctx.env, Interaction::NONE, true)?
+            .and_then(|w| w.principal().cloned()),
     };
     let Some(mut principal) = principal else {
-        return Err(Error::NotYet {
-            message: format!("`whoami` cannot ask {} who `{name}` is yet", chain.leaf().kind_name),
-            hint: None,
-        });
+        return Err(Error::usage(
+            format!("`whoami` has no way to ask who `{name}` ({}) is", chain.leaf().kind_name),
+            Some("`tfauth auth list` shows the chain; `tfauth auth validate` says what it lacks".to_string()),
+        ));
     };
     if cloud == Some(Cloud::Azure) {
         for (label, v) in [

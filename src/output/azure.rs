@@ -17,31 +17,23 @@
 //!   cloud (`ARM_ENVIRONMENT`, `ARM_METADATA_HOSTNAME`, `AZURE_AUTHORITY_HOST`).
 //!
 //! Pure; the files whose contents come from the network carry placeholders until
-//! [`crate::providers::azure::materialize`] fills them.
+//! [`complete`] fills them with what walking the chain handed over.
 
 use super::env::{EnvPlan, PlanContext, PlannedFile, path_component};
 use super::ini::{Ini, UnsafeValue};
 use crate::auth::{IdentityKind, ProviderKind};
 use crate::env_vars::{self as ev, Env};
 use crate::identity::{Chain, ChainRoot};
+use crate::providers::azure::{DEVICE_GRANT, UserTokens};
+use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 
-/// The Azure CLI's public client id: what `az login` uses, and tfauth's default for
-/// `azure/device-code`, so the token cache it writes is one `az` accepts as its own.
-pub const AZURE_CLI_CLIENT_ID: &str = "04b07795-8ddb-461a-bbee-02f9e1bf7b46";
-/// The audience Entra ID expects of a federated (GitHub) token.
-pub const FEDERATED_AUDIENCE: &str = "api://AzureADTokenExchange";
-/// The Microsoft identity platform's public host.
-pub const AUTHORITY_HOST: &str = "https://login.microsoftonline.com";
+pub use crate::providers::azure::{AUTHORITY_HOST, AZURE_CLI_CLIENT_ID, FEDERATED_AUDIENCE, authority_host};
+
 pub const FEDERATED_TOKEN_FILE: &str = "federated_token";
 pub const PROFILE_FILE: &str = "azureProfile.json";
 pub const MSAL_CACHE_FILE: &str = "msal_token_cache.json";
 pub const AZ_CONFIG_FILE: &str = "config";
-
-/// The authority host: `AZURE_AUTHORITY_HOST` (sovereign clouds, tests), else the public one.
-pub fn authority_host(env: &Env) -> String {
-    env.get(ev::AZURE_AUTHORITY_HOST).unwrap_or(AUTHORITY_HOST).trim_end_matches('/').to_string()
-}
 
 /// The `az` cloud whose Entra ID lives at `authority` (a host from [`authority_host`]), for
 /// the isolated `config`: without it `az` would ask the public cloud for a sovereign
@@ -221,6 +213,121 @@ pub fn plan(chain: &Chain, ctx: &PlanContext, env: &Env) -> Result<EnvPlan, Box<
     Ok(plan)
 }
 
+/// Fills the files [`plan`] left to the run with what walking the chain handed over: the
+/// federated token (or the platform's own token file, used in place), the MSAL token
+/// cache and `azureProfile.json` of a signed-in user. Pure; the caller writes the plan.
+pub fn complete(plan: &mut EnvPlan, chain: &Chain, walked: &crate::providers::azure::Walked) {
+    if let Some(existing) = &walked.federated_token_file {
+        plan.files.retain(|f| !f.path.ends_with(FEDERATED_TOKEN_FILE));
+        plan.set.insert(ev::AZURE_FEDERATED_TOKEN_FILE.into(), existing.clone());
+        plan.set.insert(ev::ARM_OIDC_TOKEN_FILE_PATH.into(), existing.clone());
+    } else if let Some(token) = &walked.federated_token
+        && let Some(f) = plan.files.iter_mut().find(|f| f.path.ends_with(FEDERATED_TOKEN_FILE))
+    {
+        f.contents = token.expose().to_string();
+    }
+    if let Some(tokens) = &walked.tokens {
+        let subscription = scope(chain).subscription_id;
+        for f in &mut plan.files {
+            if f.path.ends_with(MSAL_CACHE_FILE) {
+                f.contents = msal_cache(tokens, crate::providers::azure::now()).to_string();
+            } else if f.path.ends_with(PROFILE_FILE) {
+                f.contents = profile(tokens, subscription.as_deref(), &chain.leaf().name).to_string();
+            }
+        }
+    }
+}
+
+/// The MSAL cache environment for an authority: its host name (what MSAL keys on).
+pub fn msal_environment(authority: &str) -> String {
+    crate::auth::schema::url_host(authority)
+}
+
+/// The token cache as MSAL (and so `az`) serializes it: the account, its access, refresh
+/// and id tokens, and the app's metadata. Keys are lower-case, as MSAL writes them.
+pub fn msal_cache(t: &UserTokens, now: i64) -> Value {
+    let env = msal_environment(&t.authority);
+    let home = &t.home_account_id;
+    let target = t.scope.clone();
+    let k = |parts: &[&str]| parts.join("-").to_lowercase();
+    let mut doc = json!({
+        "Account": {
+            k(&[home, &env, &t.tenant_id]): {
+                "home_account_id": home,
+                "environment": env,
+                "realm": t.tenant_id,
+                "local_account_id": t.local_account_id,
+                "username": t.username,
+                "authority_type": "MSSTS",
+                "account_source": DEVICE_GRANT,
+            }
+        },
+        "AccessToken": {
+            k(&[home, &env, "accesstoken", &t.client_id, &t.tenant_id, &target]): {
+                "credential_type": "AccessToken",
+                "secret": t.access_token.expose(),
+                "home_account_id": home,
+                "environment": env,
+                "client_id": t.client_id,
+                "target": target,
+                "realm": t.tenant_id,
+                "token_type": "Bearer",
+                "cached_at": now.to_string(),
+                "expires_on": t.expires_on.to_string(),
+                "extended_expires_on": t.ext_expires_on.to_string(),
+            }
+        },
+        "RefreshToken": {},
+        "IdToken": {},
+        "AppMetadata": {
+            k(&["appmetadata", &env, &t.client_id]): {"client_id": t.client_id, "environment": env}
+        },
+    });
+    if let Some(rt) = &t.refresh_token {
+        doc["RefreshToken"][k(&[home, &env, "refreshtoken", &t.client_id, "", &target])] = json!({
+            "credential_type": "RefreshToken",
+            "secret": rt.expose(),
+            "home_account_id": home,
+            "environment": env,
+            "client_id": t.client_id,
+            "target": target,
+            "last_modification_time": now.to_string(),
+        });
+    }
+    if let Some(id) = &t.id_token {
+        doc["IdToken"][k(&[home, &env, "idtoken", &t.client_id, &t.tenant_id, ""])] = json!({
+            "credential_type": "IdToken",
+            "secret": id.expose(),
+            "home_account_id": home,
+            "environment": env,
+            "realm": t.tenant_id,
+            "client_id": t.client_id,
+        });
+    }
+    doc
+}
+
+/// `azureProfile.json` as `az login` leaves it: one subscription, the default.
+pub fn profile(t: &UserTokens, subscription: Option<&str>, name: &str) -> Value {
+    let subs: Vec<Value> = subscription
+        .map(|s| {
+            json!({
+                "id": s,
+                "name": name,
+                "state": "Enabled",
+                "user": {"name": t.username, "type": "user"},
+                "isDefault": true,
+                "tenantId": t.tenant_id,
+                "environmentName": "AzureCloud",
+                "homeTenantId": t.tenant_id,
+                "managedByTenants": [],
+            })
+        })
+        .into_iter()
+        .collect();
+    json!({"installationId": crate::providers::azure::store_key(&t.authority, &t.tenant_id, "installation"), "subscriptions": subs})
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -234,5 +341,32 @@ mod tests {
         assert!(az_config("x", AUTHORITY_HOST).contains("name = AzureCloud"));
         // A loopback stand-in is no cloud az knows: no [cloud] section at all.
         assert!(!az_config("x", "http://127.0.0.1:8080").contains("[cloud]"));
+    }
+
+    #[test]
+    fn msal_cache_keys_are_lower_case_as_msal_writes_them() {
+        let t = UserTokens {
+            authority: "https://login.microsoftonline.com".into(),
+            tenant_id: "T-1".into(),
+            client_id: AZURE_CLI_CLIENT_ID.into(),
+            access_token: crate::secret::Secret::new("at"),
+            refresh_token: Some(crate::secret::Secret::new("rt")),
+            id_token: None,
+            expires_on: 2000,
+            ext_expires_on: 2000,
+            scope: "https://management.azure.com/user_impersonation".into(),
+            username: "ada@example.com".into(),
+            home_account_id: "OID.T-1".into(),
+            local_account_id: "OID".into(),
+        };
+        let c = msal_cache(&t, 1000);
+        let keys: Vec<&String> = c["RefreshToken"].as_object().unwrap().keys().collect();
+        assert_eq!(
+            keys,
+            vec![
+                "oid.t-1-login.microsoftonline.com-refreshtoken-04b07795-8ddb-461a-bbee-02f9e1bf7b46--https://management.azure.com/user_impersonation"
+            ]
+        );
+        assert_eq!(c["AccessToken"].as_object().unwrap().values().next().unwrap()["expires_on"], "2000");
     }
 }

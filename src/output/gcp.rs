@@ -16,174 +16,28 @@
 //! credentials, `config/<identity>/` is an isolated gcloud configuration directory
 //! (`CLOUDSDK_CONFIG`) whose active configuration names the project and region and points
 //! gcloud at the same credentials. Pure: the caller supplies the environment snapshot; the
-//! parts that need I/O (the user's ADC, a token held in a variable) are filled in by
-//! [`crate::providers::gcp::materialize`].
+//! parts that need I/O (the user's ADC, a token held in a variable) come from walking the
+//! chain ([`crate::providers::gcp::walk`]) and are filled in by [`complete`].
 
 use super::env::{AddressKind, Addressed, EnvPlan, Origin, PlanContext, PlannedFile, path_component};
 use super::ini::{self, Ini, UnsafeValue};
 use crate::auth::schema::{TokenSource, TokenSourceKind};
-use crate::auth::{IdentityKind, ProviderKind};
 use crate::env_vars::{self as ev, Env};
-use crate::identity::{Chain, ChainRoot};
-use crate::providers::github;
+use crate::identity::Chain;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-/// Google STS, where subject tokens become federated access tokens.
-pub const STS_TOKEN_URL: &str = "https://sts.googleapis.com/v1/token";
-/// IAM Credentials, which mints a service account's access tokens.
-pub const IAM_CREDENTIALS_URL: &str = "https://iamcredentials.googleapis.com";
-/// The subject token type of an OIDC JWT (RFC 8693).
-pub const JWT_TOKEN_TYPE: &str = "urn:ietf:params:oauth:token-type:jwt";
-/// The scope tfauth asks for when the configuration names none.
-pub const CLOUD_PLATFORM_SCOPE: &str = "https://www.googleapis.com/auth/cloud-platform";
+pub use crate::providers::gcp::target::{
+    ADC_FILE, CLOUD_PLATFORM_SCOPE, IAM_CREDENTIALS_URL, Impersonation, JWT_TOKEN_TYPE, STS_TOKEN_URL, Source, Target,
+    copies_subject_token, github_audience, impersonation_url, sts_audience, sts_url, subject_source_problem, target,
+    user_adc_path,
+};
+
 /// The name of the gcloud configuration tfauth writes.
 pub const GCLOUD_CONFIGURATION: &str = "tfauth";
-/// The credentials file's name, the one gcloud and the libraries look for by default.
-pub const ADC_FILE: &str = "application_default_credentials.json";
 /// A subject token tfauth copied from a variable (`token_source.type: environment`).
 pub const SUBJECT_TOKEN_FILE: &str = "subject_token";
-
-/// A service account to impersonate.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Impersonation {
-    pub email: String,
-    pub delegates: Vec<String>,
-    pub scopes: Vec<String>,
-    pub lifetime_secs: Option<u64>,
-}
-
-/// Where the chain's Google credentials come from.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Source {
-    Wif { project_number: String, pool_id: String, provider_id: String, token_source: TokenSource },
-    Adc { scopes: Vec<String> },
-}
-
-/// Everything about a GCP chain that its files and variables need.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Target {
-    pub provider: String,
-    pub identity: String,
-    pub source: Source,
-    pub impersonate: Option<Impersonation>,
-    pub project: Option<String>,
-    pub region: Option<String>,
-    pub zone: Option<String>,
-}
-
-/// Reads the chain: the nearest `gcp/service-account` hop (else the WIF provider's
-/// `service_account_email`) is impersonated; project, region and zone come from the leaf
-/// `gcp/project`, else the service account's or provider's `project_id`.
-pub fn target(chain: &Chain) -> Option<Target> {
-    let ChainRoot::Provider(p) = &chain.root else { return None };
-    let (source, provider_sa, provider_project, provider_region) = match p.kind.as_ref()? {
-        ProviderKind::GcpWif {
-            project_id,
-            project_number,
-            pool_id,
-            provider_id,
-            service_account_email,
-            token_source,
-            ..
-        } => (
-            Source::Wif {
-                project_number: project_number.clone(),
-                pool_id: pool_id.clone(),
-                provider_id: provider_id.clone(),
-                token_source: token_source.clone(),
-            },
-            service_account_email.clone(),
-            project_id.clone(),
-            None,
-        ),
-        ProviderKind::GcpAdc { project_id, region, scopes } => {
-            (Source::Adc { scopes: scopes.clone() }, None, project_id.clone(), region.clone())
-        }
-        _ => return None,
-    };
-    let sa_hop = chain.hops.iter().rev().find_map(|h| match &h.kind {
-        Some(IdentityKind::GcpServiceAccount { email, lifetime_secs, delegates, scopes, project_id }) => {
-            Some((email, lifetime_secs, delegates, scopes, project_id))
-        }
-        _ => None,
-    });
-    let impersonate = match sa_hop {
-        Some((email, lifetime, delegates, scopes, _)) => Some(Impersonation {
-            email: email.clone(),
-            delegates: delegates.clone(),
-            scopes: scopes.clone(),
-            lifetime_secs: *lifetime,
-        }),
-        None => {
-            provider_sa.map(|email| Impersonation { email, delegates: vec![], scopes: vec![], lifetime_secs: None })
-        }
-    };
-    let (mut project, mut region, mut zone) = (None, None, None);
-    for h in chain.hops.iter().rev() {
-        match &h.kind {
-            Some(IdentityKind::GcpProject { project_id, region: r, zone: z }) => {
-                project = project.or_else(|| Some(project_id.clone()));
-                region = region.or_else(|| r.clone());
-                zone = zone.or_else(|| z.clone());
-            }
-            Some(IdentityKind::GcpServiceAccount { project_id, .. }) => {
-                project = project.or_else(|| project_id.clone())
-            }
-            _ => {}
-        }
-    }
-    Some(Target {
-        provider: p.name.clone(),
-        identity: chain.leaf().name.clone(),
-        source,
-        impersonate,
-        project: project.or(provider_project),
-        region: region.or(provider_region),
-        zone,
-    })
-}
-
-/// `//iam.googleapis.com/projects/N/locations/global/workloadIdentityPools/P/providers/Q`:
-/// the STS audience of a workload identity provider.
-pub fn sts_audience(project_number: &str, pool: &str, provider: &str) -> String {
-    format!(
-        "//iam.googleapis.com/projects/{project_number}/locations/global/workloadIdentityPools/{pool}/providers/{provider}"
-    )
-}
-
-/// The STS token URL: `TFAUTH_GOOGLE_STS_URL` (private endpoints, tests), else Google's.
-pub fn sts_url(env: &Env) -> String {
-    env.get(ev::TFAUTH_GOOGLE_STS_URL).map_or_else(|| STS_TOKEN_URL.to_string(), str::to_string)
-}
-
-/// `generateAccessToken` for `email`, under `TFAUTH_GOOGLE_IAM_CREDENTIALS_URL` or Google's.
-pub fn impersonation_url(env: &Env, email: &str) -> String {
-    let base = env.get(ev::TFAUTH_GOOGLE_IAM_CREDENTIALS_URL).unwrap_or(IAM_CREDENTIALS_URL).trim_end_matches('/');
-    format!("{base}/v1/projects/-/serviceAccounts/{email}:generateAccessToken")
-}
-
-/// The user's own application-default credentials file: the `GOOGLE_APPLICATION_CREDENTIALS`
-/// they had, else `$CLOUDSDK_CONFIG/`, else `~/.config/gcloud/` (where `gcloud auth
-/// application-default login` writes it).
-pub fn user_adc_path(env: &Env) -> Option<PathBuf> {
-    if let Some(p) = env.get(ev::GOOGLE_APPLICATION_CREDENTIALS) {
-        return Some(PathBuf::from(p));
-    }
-    if let Some(dir) = env.get(ev::CLOUDSDK_CONFIG) {
-        return Some(Path::new(dir).join(ADC_FILE));
-    }
-    env.get(ev::HOME).map(|h| Path::new(h).join(".config").join("gcloud").join(ADC_FILE))
-}
-
-/// The GitHub token's audience when `token_source.audience` is not set: the provider's
-/// full resource name, which a workload identity provider accepts by default.
-pub fn github_audience(project_number: &str, pool: &str, provider: &str) -> String {
-    format!(
-        "https://iam.googleapis.com/projects/{project_number}/locations/global/workloadIdentityPools/{pool}/providers/{provider}"
-    )
-}
 
 /// Where the subject token comes from, as the file's `credential_source` says it, and
 /// whether that holds a secret (a bearer header). `subject_token_file` is where a token
@@ -199,23 +53,14 @@ pub fn credential_source(
             v["format"] = json!({"type": "json", "subject_token_field_name": field});
         }
     };
+    subject_source_problem(ts, env)?;
     match &ts.kind {
         TokenSourceKind::GithubActions => {
             let (Some(url), Some(bearer)) =
                 (env.get(ev::ACTIONS_ID_TOKEN_REQUEST_URL), env.get(ev::ACTIONS_ID_TOKEN_REQUEST_TOKEN))
             else {
-                if env.get(ev::ACTIONS_ID_TOKEN).is_some() {
-                    return Ok((json!({"file": subject_token_file.display().to_string()}), false));
-                }
-                return Err("ACTIONS_ID_TOKEN_REQUEST_URL and ACTIONS_ID_TOKEN_REQUEST_TOKEN are not set".into());
+                return Ok((json!({"file": subject_token_file.display().to_string()}), false));
             };
-            if !github::is_allowed_url(url) {
-                return Err("ACTIONS_ID_TOKEN_REQUEST_URL is neither https nor http to a loopback address".into());
-            }
-            let host = crate::auth::schema::url_host(url);
-            if !ts.allowed_hosts.is_empty() && !ts.allowed_hosts.contains(&host) {
-                return Err(format!("ACTIONS_ID_TOKEN_REQUEST_URL goes to `{host}`, which is not in `allowed_hosts`"));
-            }
             let audience = ts.audience.clone().unwrap_or_else(|| github_audience(wif.0, wif.1, wif.2));
             let sep = if url.contains('?') { '&' } else { '?' };
             let full = format!("{url}{sep}audience={}", crate::providers::encode(&audience));
@@ -243,12 +88,7 @@ pub fn credential_source(
             format(&mut v);
             Ok((v, false))
         }
-        TokenSourceKind::Environment { variable } => {
-            if env.get(variable).is_none() {
-                return Err(format!("`{variable}` (token_source.environment_variable) is not set"));
-            }
-            Ok((json!({"file": subject_token_file.display().to_string()}), false))
-        }
+        TokenSourceKind::Environment { .. } => Ok((json!({"file": subject_token_file.display().to_string()}), false)),
     }
 }
 
@@ -299,7 +139,7 @@ pub fn dirs(realm_dir: &Path, t: &Target) -> (PathBuf, PathBuf) {
 }
 
 /// The plan for a GCP chain. Files whose contents need I/O carry a placeholder that
-/// [`crate::providers::gcp::materialize`] replaces.
+/// [`complete`] replaces.
 pub fn plan(chain: &Chain, ctx: &PlanContext, env: &Env) -> Result<EnvPlan, Box<UnsafeValue>> {
     let mut plan = EnvPlan {
         clear: ev::GCP_COMPETING.iter().map(|s| s.to_string()).collect(),
@@ -323,10 +163,7 @@ pub fn plan(chain: &Chain, ctx: &PlanContext, env: &Env) -> Result<EnvPlan, Box<
                 Ok((source, secret)) => {
                     let doc = external_account(&t, source, env);
                     plan.files.push(PlannedFile { path: creds_path.clone(), contents: pretty(&doc), secret });
-                    let from_var = matches!(token_source.kind, TokenSourceKind::Environment { .. })
-                        || (token_source.kind == TokenSourceKind::GithubActions
-                            && env.get(ev::ACTIONS_ID_TOKEN_REQUEST_URL).is_none());
-                    if from_var {
+                    if copies_subject_token(token_source, env) {
                         plan.files.push(PlannedFile {
                             path: subject_file,
                             contents: String::from("<the subject token, copied at run time>"),
@@ -403,6 +240,24 @@ pub fn plan(chain: &Chain, ctx: &PlanContext, env: &Env) -> Result<EnvPlan, Box<
     }
     plan.readdress();
     Ok(plan)
+}
+
+/// Fills the files [`plan`] left to the run with what walking the chain handed over: the
+/// subject token copied from a variable, and the impersonated service account over the
+/// user's application-default credentials. Pure; the caller writes the plan afterwards.
+pub fn complete(plan: &mut EnvPlan, chain: &Chain, walked: &crate::providers::gcp::Walked, env: &Env) {
+    if let Some(token) = &walked.subject_token
+        && let Some(f) = plan.files.iter_mut().find(|f| f.path.ends_with(SUBJECT_TOKEN_FILE))
+    {
+        f.contents = token.expose().to_string();
+    }
+    if let (Some(source), Some(imp)) = (&walked.adc_source, target(chain).and_then(|t| t.impersonate)) {
+        let source = serde_json::from_str(source.expose()).unwrap_or(Value::Null);
+        let doc = impersonated(&imp, source, env);
+        if let Some(f) = plan.files.iter_mut().find(|f| f.path.ends_with(ADC_FILE)) {
+            f.contents = format!("{}\n", serde_json::to_string_pretty(&doc).unwrap_or_default());
+        }
+    }
 }
 
 /// gcloud's properties for the isolated configuration, every value checked.

@@ -152,3 +152,32 @@ pub fn env_plan(res: &Resolution, env: &Env, helper: &Path, profiles_arg: &[Stri
     plan.set.insert(crate::env_vars::TFAUTH_IDENTITY.to_string(), chain.leaf().name.clone());
     Ok(plan)
 }
+
+/// Fills into `plan` what walking `chain` handed over: the session's keys written into
+/// the profile `static_profile` names (`--static-credentials`), GCP's and Azure's files.
+/// The one place that decides which files a walk's secrets become; pure.
+pub fn complete(
+    plan: EnvPlan,
+    chain: &Chain,
+    walked: &crate::session::Walked,
+    static_profile: Option<&str>,
+    env: &Env,
+) -> EnvPlan {
+    use crate::session::Walked;
+    match walked {
+        Walked::Aws(session) => match static_profile {
+            Some(profile) => plan.with_static_credentials(profile, &session.credentials),
+            None => plan,
+        },
+        Walked::Gcp(w) => {
+            let mut plan = plan;
+            super::gcp::complete(&mut plan, chain, w, env);
+            plan
+        }
+        Walked::Azure(w) => {
+            let mut plan = plan;
+            super::azure::complete(&mut plan, chain, w);
+            plan
+        }
+    }
+}

@@ -2,13 +2,13 @@
 //! `AWS_ENDPOINT_URL_STS` the standard way, throttling is retried with backoff, and every
 //! call has a timeout. Used only on the cold path; the runtime lives for one fetch.
 
+use super::credentials::Credentials;
+use super::validate::{self, Expect};
 use super::{ProviderError, github, sso};
 use crate::auth::{IdentityKind, ProviderKind, schema::AccountRef};
 use crate::env_vars::{self as ev, Env};
 use crate::identity::{Chain, ChainRoot};
 use crate::secret::Secret;
-use crate::session::cache::Credentials;
-use crate::session::cache::validate::{self, Expect};
 use aws_config::{BehaviorVersion, Region, retry::RetryConfig, timeout::TimeoutConfig};
 use aws_sdk_sts::error::{ProvideErrorMetadata, SdkError};
 use std::time::Duration;
@@ -440,7 +440,7 @@ fn endpoint(ctx: &FetchContext<'_>) -> String {
 }
 
 fn unsupported(identity: &str, kind: &str) -> ProviderError {
-    ProviderError::Unsupported { identity: identity.to_string(), kind: kind.to_string() }
+    ProviderError::CannotWalk { identity: identity.to_string(), kind: kind.to_string() }
 }
 
 fn secs(d: Option<u64>) -> i32 {

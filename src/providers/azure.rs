@@ -1,4 +1,5 @@
-//! Azure at run time: fills the files [`crate::output::azure`] planned.
+//! Azure at run time: the tokens the files [`crate::output::azure`] plans need, handed over
+//! as [`Walked`] (output decides the files).
 //!
 //! - `azure/oidc`: a GitHub OIDC token (audience `api://AzureADTokenExchange`) for the
 //!   token file, and, as a check before Terraform starts, the exchange azurerm will make:
@@ -17,22 +18,27 @@ use crate::auth::ProviderKind;
 use crate::env_vars::{self as ev, Env};
 use crate::exit;
 use crate::identity::{Chain, ChainRoot};
-use crate::output::azure::{self as az, AZURE_CLI_CLIENT_ID};
-use crate::output::env::EnvPlan;
 use crate::secret::Secret;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
-use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// The Azure CLI's public client id: what `az login` uses, and tfauth's default for
+/// `azure/device-code`, so the token cache it writes is one `az` accepts as its own.
+pub const AZURE_CLI_CLIENT_ID: &str = "04b07795-8ddb-461a-bbee-02f9e1bf7b46";
+/// The audience Entra ID expects of a federated (GitHub) token.
+pub const FEDERATED_AUDIENCE: &str = "api://AzureADTokenExchange";
+/// The Microsoft identity platform's public host.
+pub const AUTHORITY_HOST: &str = "https://login.microsoftonline.com";
+/// The authority host: `AZURE_AUTHORITY_HOST` (sovereign clouds, tests), else the public one.
+pub fn authority_host(env: &Env) -> String {
+    env.get(ev::AZURE_AUTHORITY_HOST).unwrap_or(AUTHORITY_HOST).trim_end_matches('/').to_string()
+}
 
 /// Azure Resource Manager, the audience Terraform's azurerm needs.
 pub const ARM_SCOPE: &str = "https://management.azure.com/.default";
-const DEVICE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
+pub const DEVICE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
 const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
-/// A cached access token is used while it has at least this long to live.
-const MIN_LIFE: i64 = 5 * 60;
-/// How long another process may hold the sign-in lock (a human approving a code).
-const LOGIN_WAIT: Duration = Duration::from_secs(16 * 60);
 
 /// Shows a device code and how the wait goes; on `/dev/tty` in use.
 pub trait DeviceCodeUi {
@@ -69,53 +75,56 @@ pub struct UserTokens {
     pub local_account_id: String,
 }
 
-/// Completes the plan's Azure files. Nothing is written here. With `check` (or a sign-in,
-/// which proves itself), returns who Entra ID said the identity is.
-pub fn materialize(
-    chain: &Chain,
-    plan: &mut EnvPlan,
-    env: &Env,
-    ui: Option<&dyn DeviceCodeUi>,
-    mode: Mode,
-    check: bool,
-) -> Result<Option<Principal>, ProviderError> {
-    let ChainRoot::Provider(p) = &chain.root else { return Ok(None) };
+/// What walking an Azure chain hands over: the tokens its files need, and who Entra ID
+/// said the identity is. Which files they go in is output's business
+/// ([`crate::output::azure::complete`]).
+#[derive(Debug, Default)]
+pub struct Walked {
+    /// `azure/oidc`: the GitHub token for the federated token file.
+    pub federated_token: Option<Secret>,
+    /// `azure/oidc` outside GitHub Actions: the platform's own token file
+    /// (`AZURE_FEDERATED_TOKEN_FILE`, as on AKS), used in place of a copy.
+    pub federated_token_file: Option<String>,
+    /// `azure/device-code`: the signed-in user's tokens.
+    pub tokens: Option<UserTokens>,
+    /// Who Entra ID said the identity is (with `check`, or after a sign-in).
+    pub principal: Option<Principal>,
+}
+
+/// `azure/oidc`: the federated token for the chain's files and, with `check`, the exchange
+/// azurerm will make, to prove the app registration trusts it. Other kinds hand over
+/// nothing here (`azure/device-code` signs in through [`crate::session::azure`]).
+pub fn walk(chain: &Chain, env: &Env, check: bool) -> Result<Walked, ProviderError> {
+    let ChainRoot::Provider(p) = &chain.root else { return Ok(Walked::default()) };
     let who = chain.leaf().name.as_str();
-    match &p.kind {
-        Some(ProviderKind::AzureOidc { tenant_id, client_id, audience, .. }) => {
-            let token = federated_token(who, plan, env, audience.as_deref())?;
-            if check {
-                let (access, expires) = exchange_assertion(who, tenant_id, client_id, &token, env)?;
-                let claim = |k: &str| super::jwt::claim(access.expose(), k);
-                let mut details = Vec::new();
-                if let Some(oid) = claim("oid") {
-                    details.push(("object id", oid));
-                }
-                details.push(("tenant", claim("tid").unwrap_or_else(|| tenant_id.clone())));
-                let app = claim("appid").or_else(|| claim("azp")).unwrap_or_else(|| client_id.clone());
-                return Ok(Some(Principal { name: format!("app {app}"), details, expires }));
-            }
+    let Some(ProviderKind::AzureOidc { tenant_id, client_id, audience, .. }) = &p.kind else {
+        return Ok(Walked::default());
+    };
+    let (token, in_place) = federated_token(who, env, audience.as_deref())?;
+    let mut walked =
+        Walked { federated_token: Some(token.clone()), federated_token_file: in_place, ..Walked::default() };
+    if check {
+        let (access, expires) = exchange_assertion(who, tenant_id, client_id, &token, env)?;
+        let claim = |k: &str| super::jwt::claim(access.expose(), k);
+        let mut details = Vec::new();
+        if let Some(oid) = claim("oid") {
+            details.push(("object id", oid));
         }
-        Some(ProviderKind::AzureDeviceCode { tenant_id, client_id, .. }) => {
-            let client = client_id.as_deref().unwrap_or(AZURE_CLI_CLIENT_ID);
-            let tokens = user_tokens(&p.name, who, tenant_id, client, env, ui, mode)?;
-            let scope = az::scope(chain);
-            for f in &mut plan.files {
-                if f.path.ends_with(az::MSAL_CACHE_FILE) {
-                    f.contents = msal_cache(&tokens, now()).to_string();
-                } else if f.path.ends_with(az::PROFILE_FILE) {
-                    f.contents = profile(&tokens, scope.subscription_id.as_deref(), who).to_string();
-                }
-            }
-            return Ok(Some(Principal {
-                name: tokens.username.clone(),
-                details: vec![("object id", tokens.local_account_id.clone()), ("tenant", tokens.tenant_id.clone())],
-                expires: time::OffsetDateTime::from_unix_timestamp(tokens.expires_on).ok(),
-            }));
-        }
-        _ => {}
+        details.push(("tenant", claim("tid").unwrap_or_else(|| tenant_id.clone())));
+        let app = claim("appid").or_else(|| claim("azp")).unwrap_or_else(|| client_id.clone());
+        walked.principal = Some(Principal { name: format!("app {app}"), details, expires });
     }
-    Ok(None)
+    Ok(walked)
+}
+
+/// `azure/device-code`: what a signed-in user's tokens hand over (a sign-in proves itself).
+pub fn signed_in(tokens: UserTokens) -> Walked {
+    let principal = Principal {
+        name: tokens.username.clone(),
+        details: vec![("object id", tokens.local_account_id.clone()), ("tenant", tokens.tenant_id.clone())],
+        expires: time::OffsetDateTime::from_unix_timestamp(tokens.expires_on).ok(),
+    };
+    Walked { tokens: Some(tokens), principal: Some(principal), ..Walked::default() }
 }
 
 /// Who the user's own `az login` is (`azure/cli`): `az account show`, in the environment
@@ -165,7 +174,8 @@ pub fn az_account(who: &str, env: &Env, subscription: Option<&str>) -> Result<Pr
 
 /// The GitHub token for the token file; or, outside GitHub Actions, a token file the
 /// platform already keeps (`AZURE_FEDERATED_TOKEN_FILE`, as on AKS), used in place.
-fn federated_token(who: &str, plan: &mut EnvPlan, env: &Env, audience: Option<&str>) -> Result<Secret, ProviderError> {
+/// Returns the token, and the path of the platform's file when it is used in place.
+fn federated_token(who: &str, env: &Env, audience: Option<&str>) -> Result<(Secret, Option<String>), ProviderError> {
     let github = env.get(crate::env_vars::ACTIONS_ID_TOKEN).is_some()
         || env.get(crate::env_vars::ACTIONS_ID_TOKEN_REQUEST_URL).is_some();
     if !github && let Some(existing) = env.get(ev::AZURE_FEDERATED_TOKEN_FILE) {
@@ -175,20 +185,14 @@ fn federated_token(who: &str, plan: &mut EnvPlan, env: &Env, audience: Option<&s
             hint: "check the workload identity's token file, or run in GitHub Actions with `id-token: write`".into(),
             code: exit::NOPERM,
         })?;
-        plan.files.retain(|f| !f.path.ends_with(az::FEDERATED_TOKEN_FILE));
-        plan.set.insert(ev::AZURE_FEDERATED_TOKEN_FILE.into(), existing.into());
-        plan.set.insert(ev::ARM_OIDC_TOKEN_FILE_PATH.into(), existing.into());
-        return Ok(Secret::new(text.trim()));
+        return Ok((Secret::new(text.trim()), Some(existing.to_string())));
     }
-    let token = super::github::token(env, Some(audience.unwrap_or(az::FEDERATED_AUDIENCE)), who)?;
-    if let Some(f) = plan.files.iter_mut().find(|f| f.path.ends_with(az::FEDERATED_TOKEN_FILE)) {
-        f.contents = token.expose().to_string();
-    }
-    Ok(token)
+    let token = super::github::token(env, Some(audience.unwrap_or(FEDERATED_AUDIENCE)), who)?;
+    Ok((token, None))
 }
 
 fn token_url(env: &Env, tenant: &str) -> String {
-    format!("{}/{tenant}/oauth2/v2.0/token", az::authority_host(env))
+    format!("{}/{tenant}/oauth2/v2.0/token", authority_host(env))
 }
 
 /// The exchange azurerm makes with a federated token: proves the app registration trusts it.
@@ -216,7 +220,7 @@ fn exchange_assertion(
             &reply,
             format!(
                 "check the federated credential of app {client} in tenant {tenant}: issuer https://token.actions.githubusercontent.com, the subject of this workflow, audience {}",
-                az::FEDERATED_AUDIENCE
+                FEDERATED_AUDIENCE
             ),
         ));
     }
@@ -225,119 +229,18 @@ fn exchange_assertion(
     Ok((Secret::new(token), super::expiry_of(&body)))
 }
 
-/// Drops the cached tokens of a device-code chain's user (`auth login --force`, logout).
-/// Returns whether there were any.
-pub fn forget(chain: &Chain, env: &Env) -> bool {
-    let ChainRoot::Provider(p) = &chain.root else { return false };
-    forget_provider(p, env)
-}
-
-/// Drops the cached tokens of device-code provider `p`; false for other kinds, or when
-/// there were none.
-pub fn forget_provider(p: &crate::auth::Provider, env: &Env) -> bool {
-    let Some(ProviderKind::AzureDeviceCode { tenant_id, client_id, .. }) = &p.kind else { return false };
-    let Some(dir) = store_dir(env) else { return false };
-    let key = store_key(&az::authority_host(env), tenant_id, client_id.as_deref().unwrap_or(AZURE_CLI_CLIENT_ID));
-    std::fs::remove_file(dir.join(format!("{key}.json"))).is_ok()
-}
-
-fn store_dir(env: &Env) -> Option<PathBuf> {
-    crate::session::cache::cache_home(env).map(|d| d.join("azure"))
-}
-
-fn store_key(authority: &str, tenant: &str, client: &str) -> String {
+pub fn store_key(authority: &str, tenant: &str, client: &str) -> String {
     let d = Sha256::digest(format!("{authority}\n{tenant}\n{client}").to_lowercase().as_bytes());
     d.iter().take(10).map(|b| format!("{b:02x}")).collect()
 }
 
-fn now() -> i64 {
+/// Now, in Unix seconds (the unit of Entra ID's expiry fields).
+pub fn now() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
 }
 
-/// Tokens for the user of a device-code provider: cached, else refreshed, else a sign-in
-/// (with a terminal). Single-flight across processes: the lock is taken and the cache read
-/// again before any request.
-pub fn user_tokens(
-    provider: &str,
-    who: &str,
-    tenant: &str,
-    client: &str,
-    env: &Env,
-    ui: Option<&dyn DeviceCodeUi>,
-    mode: Mode,
-) -> Result<UserTokens, ProviderError> {
-    let authority = az::authority_host(env);
-    let dir = store_dir(env).ok_or_else(|| ProviderError::Setup {
-        identity: who.into(),
-        message: "cannot tell where to cache Azure tokens: HOME is not set".into(),
-        hint: "set HOME or XDG_CACHE_HOME".into(),
-        code: exit::USAGE,
-    })?;
-    let key = store_key(&authority, tenant, client);
-    let path = dir.join(format!("{key}.json"));
-    let read = || -> Option<UserTokens> {
-        let bytes = crate::util::fs::read_private(&path, crate::util::fs::READ_CAP).ok()??;
-        from_json(&serde_json::from_slice(&bytes).ok()?)
-    };
-    let usable = |t: &UserTokens| t.expires_on - now() > MIN_LIFE;
-    if mode == Mode::Use
-        && let Some(t) = read().filter(usable)
-    {
-        return Ok(t);
-    }
-    let no_terminal = || ProviderError::Setup {
-        identity: who.into(),
-        message: format!(
-            "provider `{provider}` (azure/device-code) needs a sign-in, and there is no terminal to show the code on"
-        ),
-        hint: format!("run `tfauth auth login -i {who}` in a terminal first"),
-        code: exit::NOPERM,
-    };
-    // Fail before taking a lock or creating a file when nothing could succeed.
-    let cached = read();
-    if ui.is_none() && (mode == Mode::Relogin || cached.as_ref().and_then(|t| t.refresh_token.as_ref()).is_none()) {
-        return Err(no_terminal());
-    }
-    let cache = crate::session::cache::Cache::at(dir);
-    let _lock = cache.lock(&key, LOGIN_WAIT).map_err(|e| ProviderError::Setup {
-        identity: who.into(),
-        message: e.to_string(),
-        hint: "another tfauth is signing in to this tenant; try again when it is done".into(),
-        code: exit::TEMPFAIL,
-    })?;
-    let cached = read();
-    if mode == Mode::Use {
-        if let Some(t) = cached.clone().filter(usable) {
-            return Ok(t);
-        }
-        if let Some(rt) = cached.as_ref().and_then(|t| t.refresh_token.clone()) {
-            match refresh(who, &authority, tenant, client, &rt) {
-                Ok(t) => {
-                    save(who, &path, &t)?;
-                    return Ok(t);
-                }
-                Err(e) => tracing::debug!(error = %e, "the refresh token was refused; signing in again"),
-            }
-        }
-    }
-    let ui = ui.ok_or_else(no_terminal)?;
-    let t = device_flow(provider, who, &authority, tenant, client, ui)?;
-    save(who, &path, &t)?;
-    Ok(t)
-}
-
-fn save(who: &str, path: &std::path::Path, t: &UserTokens) -> Result<(), ProviderError> {
-    let text = serde_json::to_string_pretty(&to_json(t)).unwrap_or_default();
-    crate::util::fs::write_private_cache(path, text.as_bytes()).map_err(|e| ProviderError::Setup {
-        identity: who.into(),
-        message: format!("cannot write the Azure token cache {}: {e}", path.display()),
-        hint: "check the permissions of the cache directory".into(),
-        code: exit::CANTCREAT,
-    })
-}
-
 /// The cache entry, with the secrets' values (they print redacted otherwise).
-fn to_json(t: &UserTokens) -> Value {
+pub fn to_json(t: &UserTokens) -> Value {
     json!({
         "authority": t.authority,
         "tenant_id": t.tenant_id,
@@ -373,7 +276,13 @@ pub fn from_json(v: &Value) -> Option<UserTokens> {
     })
 }
 
-fn refresh(who: &str, authority: &str, tenant: &str, client: &str, rt: &Secret) -> Result<UserTokens, ProviderError> {
+pub fn refresh(
+    who: &str,
+    authority: &str,
+    tenant: &str,
+    client: &str,
+    rt: &Secret,
+) -> Result<UserTokens, ProviderError> {
     let call = Call { identity: who, service: "the Microsoft identity platform", step: "the token refresh" };
     let scope = format!("{ARM_SCOPE} offline_access openid profile");
     let reply = http::post_form(
@@ -398,7 +307,7 @@ fn refresh(who: &str, authority: &str, tenant: &str, client: &str, rt: &Secret) 
     Ok(t)
 }
 
-fn device_flow(
+pub fn device_flow(
     provider: &str,
     who: &str,
     authority: &str,
@@ -530,102 +439,12 @@ fn parse_tokens(
     })
 }
 
-/// The MSAL cache environment for an authority: its host name (what MSAL keys on).
-pub fn msal_environment(authority: &str) -> String {
-    crate::auth::schema::url_host(authority)
-}
-
-/// The token cache as MSAL (and so `az`) serializes it: the account, its access, refresh
-/// and id tokens, and the app's metadata. Keys are lower-case, as MSAL writes them.
-pub fn msal_cache(t: &UserTokens, now: i64) -> Value {
-    let env = msal_environment(&t.authority);
-    let home = &t.home_account_id;
-    let target = t.scope.clone();
-    let k = |parts: &[&str]| parts.join("-").to_lowercase();
-    let mut doc = json!({
-        "Account": {
-            k(&[home, &env, &t.tenant_id]): {
-                "home_account_id": home,
-                "environment": env,
-                "realm": t.tenant_id,
-                "local_account_id": t.local_account_id,
-                "username": t.username,
-                "authority_type": "MSSTS",
-                "account_source": DEVICE_GRANT,
-            }
-        },
-        "AccessToken": {
-            k(&[home, &env, "accesstoken", &t.client_id, &t.tenant_id, &target]): {
-                "credential_type": "AccessToken",
-                "secret": t.access_token.expose(),
-                "home_account_id": home,
-                "environment": env,
-                "client_id": t.client_id,
-                "target": target,
-                "realm": t.tenant_id,
-                "token_type": "Bearer",
-                "cached_at": now.to_string(),
-                "expires_on": t.expires_on.to_string(),
-                "extended_expires_on": t.ext_expires_on.to_string(),
-            }
-        },
-        "RefreshToken": {},
-        "IdToken": {},
-        "AppMetadata": {
-            k(&["appmetadata", &env, &t.client_id]): {"client_id": t.client_id, "environment": env}
-        },
-    });
-    if let Some(rt) = &t.refresh_token {
-        doc["RefreshToken"][k(&[home, &env, "refreshtoken", &t.client_id, "", &target])] = json!({
-            "credential_type": "RefreshToken",
-            "secret": rt.expose(),
-            "home_account_id": home,
-            "environment": env,
-            "client_id": t.client_id,
-            "target": target,
-            "last_modification_time": now.to_string(),
-        });
-    }
-    if let Some(id) = &t.id_token {
-        doc["IdToken"][k(&[home, &env, "idtoken", &t.client_id, &t.tenant_id, ""])] = json!({
-            "credential_type": "IdToken",
-            "secret": id.expose(),
-            "home_account_id": home,
-            "environment": env,
-            "realm": t.tenant_id,
-            "client_id": t.client_id,
-        });
-    }
-    doc
-}
-
-/// `azureProfile.json` as `az login` leaves it: one subscription, the default.
-pub fn profile(t: &UserTokens, subscription: Option<&str>, name: &str) -> Value {
-    let subs: Vec<Value> = subscription
-        .map(|s| {
-            json!({
-                "id": s,
-                "name": name,
-                "state": "Enabled",
-                "user": {"name": t.username, "type": "user"},
-                "isDefault": true,
-                "tenantId": t.tenant_id,
-                "environmentName": "AzureCloud",
-                "homeTenantId": t.tenant_id,
-                "managedByTenants": [],
-            })
-        })
-        .into_iter()
-        .collect();
-    json!({"installationId": store_key(&t.authority, &t.tenant_id, "installation"), "subscriptions": subs})
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn cache_entry_round_trips_and_msal_keys_are_lower_case() {
+    fn cache_entry_round_trips_and_never_prints_a_token() {
         let t = UserTokens {
             authority: "https://login.microsoftonline.com".into(),
             tenant_id: "T-1".into(),
@@ -643,14 +462,5 @@ mod tests {
         let back = from_json(&to_json(&t)).unwrap();
         assert_eq!(back.refresh_token.unwrap().expose(), "rt");
         assert_eq!(format!("{:?}", back.access_token), crate::secret::REDACTED);
-        let c = msal_cache(&t, 1000);
-        let keys: Vec<&String> = c["RefreshToken"].as_object().unwrap().keys().collect();
-        assert_eq!(
-            keys,
-            vec![
-                "oid.t-1-login.microsoftonline.com-refreshtoken-04b07795-8ddb-461a-bbee-02f9e1bf7b46--https://management.azure.com/user_impersonation"
-            ]
-        );
-        assert_eq!(c["AccessToken"].as_object().unwrap().values().next().unwrap()["expires_on"], "2000");
     }
 }

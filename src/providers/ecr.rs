@@ -11,9 +11,9 @@
 //! is never logged, printed, or put in an error.
 
 use super::ProviderError;
+use super::credentials::Credentials;
 use crate::env_vars::Env;
 use crate::secret::Secret;
-use crate::session::cache::Credentials;
 use aws_sdk_ecr::error::{ProvideErrorMetadata, SdkError};
 use time::OffsetDateTime;
 

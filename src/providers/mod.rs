@@ -9,12 +9,14 @@
 
 pub mod aws;
 pub mod azure;
+pub mod credentials;
 pub mod ecr;
 pub mod gcp;
 pub mod github;
 pub mod http;
 pub mod jwt;
 pub mod sso;
+pub mod validate;
 
 use crate::exit;
 
@@ -54,8 +56,10 @@ pub(crate) fn expiry_of(v: &serde_json::Value) -> Option<time::OffsetDateTime> {
 /// Why credentials could not be obtained.
 #[derive(Debug, thiserror::Error)]
 pub enum ProviderError {
-    #[error("{kind} is not supported yet (identity `{identity}`)")]
-    Unsupported { identity: String, kind: String },
+    /// A chain tfauth has no way to walk (a kind Atmos accepts whose sign-in tfauth does
+    /// not speak): refused when a run needs it, never at load.
+    #[error("tfauth cannot walk {kind} (identity `{identity}`)")]
+    CannotWalk { identity: String, kind: String },
     #[error("STS {operation} for identity `{identity}`{} failed: {code}: {message}", role.as_deref().map(|r| format!(" (role {r})")).unwrap_or_default())]
     Sts { identity: String, operation: &'static str, role: Option<String>, code: String, message: String },
     #[error("cannot reach STS at {endpoint} for identity `{identity}`: {message}")]
@@ -103,7 +107,7 @@ pub enum ProviderError {
         service: String,
         endpoint: Option<String>,
         role: Option<String>,
-        problem: Box<crate::session::cache::validate::Problem>,
+        problem: Box<crate::providers::validate::Problem>,
     },
     /// What another tfauth process got for the same chain moments ago (see
     /// [`crate::session::cache::failure`]): the same message, hint and exit code, without asking
@@ -132,7 +136,7 @@ impl ProviderError {
                 | "HTTP403" => exit::NOPERM,
                 _ => exit::UNAVAILABLE,
             },
-            ProviderError::Unreachable { .. } | ProviderError::Unsupported { .. } => exit::UNAVAILABLE,
+            ProviderError::Unreachable { .. } | ProviderError::CannotWalk { .. } => exit::UNAVAILABLE,
             ProviderError::OidcToken { .. } => exit::UNAVAILABLE,
             ProviderError::NeedTerminal { .. } | ProviderError::NoUserKeys { .. } | ProviderError::Ambient { .. } => {
                 exit::NOPERM
@@ -167,7 +171,9 @@ impl ProviderError {
 
     pub fn hint(&self) -> Option<String> {
         Some(match self {
-            ProviderError::Unsupported { .. } => "this kind arrives in a later release; `tfauth auth list` shows the chain".into(),
+            ProviderError::CannotWalk { .. } => {
+                "choose an identity whose chain starts at aws/iam-identity-center, github/oidc, aws/user or aws/ambient; `tfauth auth list` shows each chain".into()
+            }
             ProviderError::Sts { code, role, identity, .. } => match code.as_str() {
                 "AccessDenied" | "AccessDeniedException" => format!(
                     "the caller may not assume {}; check the role's trust policy and that `{identity}`'s chain is the one you meant (`tfauth describe component ...`)",
@@ -238,7 +244,7 @@ impl ProviderError {
                 }
             }
             ProviderError::BadCredentials { service, endpoint, problem, .. } => {
-                use crate::session::cache::validate::Problem;
+                use crate::providers::validate::Problem;
                 let clock = matches!(**problem, Problem::Expired { .. } | Problem::TooLong { .. });
                 match (endpoint, clock) {
                     (None, _) => "the ambient credentials (environment, AWS profile, instance or container role) are incomplete or expired; renew them, or give the identity a provider".into(),

@@ -8,6 +8,7 @@
 //! before the lock is released ([`crate::session::cache::failure`]), so those 200 helpers make one
 //! call when STS says no, too.
 
+pub mod azure;
 pub mod cache;
 pub mod portal;
 pub mod vault;
@@ -17,6 +18,7 @@ use crate::identity::Chain;
 use crate::keyring::KeyringError;
 use crate::providers::ProviderError;
 use crate::providers::aws::{FetchContext, MfaPrompt, fetch};
+use crate::providers::azure::DeviceCodeUi;
 use crate::providers::sso::SsoError;
 use crate::yaml::Node;
 use cache::{Cache, CacheError, Credentials, failure, key::chain_key};
@@ -64,21 +66,74 @@ impl SessionError {
     }
 }
 
-/// What a refresh may ask of the user: an MFA code, an IAM Identity Center login (both on
-/// the terminal, when there is one), and how far a login may go.
+/// What a refresh may ask of the user: an MFA code, an IAM Identity Center login, an Entra
+/// ID device-code sign-in (all on the terminal, when there is one), and how far a login
+/// may go.
 #[derive(Clone, Copy)]
 pub struct Interaction<'a> {
     pub mfa: Option<&'a dyn MfaPrompt>,
     pub login: Option<&'a dyn LoginUi>,
+    pub device: Option<&'a dyn DeviceCodeUi>,
     pub mode: portal::Mode,
 }
 
 impl Interaction<'_> {
     /// Nothing to ask on: a login or MFA code needed is an error (exit 77).
-    pub const NONE: Interaction<'static> = Interaction { mfa: None, login: None, mode: portal::Mode::Use };
+    pub const NONE: Interaction<'static> =
+        Interaction { mfa: None, login: None, device: None, mode: portal::Mode::Use };
+}
+
+/// What walking a chain gave, for each cloud: the one answer to "walk this chain and give
+/// me a session". Providers hand over credentials and tokens; which files and variables
+/// they become is output's business (`output::plan::complete`).
+#[derive(Debug)]
+pub enum Walked {
+    /// AWS credentials, from the cache or the network.
+    Aws(Session),
+    Gcp(crate::providers::gcp::Walked),
+    Azure(crate::providers::azure::Walked),
+}
+
+impl Walked {
+    /// Who the cloud said the identity is, when the walk asked (GCP and Azure; AWS answers
+    /// `sts get-caller-identity` separately).
+    pub fn principal(&self) -> Option<&crate::providers::Principal> {
+        match self {
+            Walked::Aws(_) => None,
+            Walked::Gcp(w) => w.principal.as_ref(),
+            Walked::Azure(w) => w.principal.as_ref(),
+        }
+    }
+}
+
+/// Walks `chain`, whatever its cloud: AWS through the cache ([`obtain`]), GCP and Azure
+/// through their providers (an Azure device-code user's tokens through [`azure`]'s
+/// cache). With `check`, GCP and Azure chains are proven against the cloud the way
+/// Terraform's providers will use them. `None` for a chain of no known cloud.
+pub fn walk(
+    scope: &Scope<'_>,
+    chain: &Chain,
+    env: &Env,
+    ask: Interaction<'_>,
+    check: bool,
+) -> Result<Option<Walked>, SessionError> {
+    use crate::auth::{Cloud, ProviderKind};
+    Ok(Some(match chain.leaf().cloud() {
+        Some(Cloud::Aws) => Walked::Aws(obtain(scope, chain, env, ask)?),
+        Some(Cloud::Gcp) => Walked::Gcp(crate::providers::gcp::walk(chain, env, check)?),
+        Some(Cloud::Azure) => match &chain.root {
+            crate::identity::ChainRoot::Provider(p) if matches!(p.kind, Some(ProviderKind::AzureDeviceCode { .. })) => {
+                let tokens = azure::user_tokens_for(chain, env, ask.device, crate::providers::azure::Mode::Use)?;
+                Walked::Azure(tokens.map(crate::providers::azure::signed_in).unwrap_or_default())
+            }
+            _ => Walked::Azure(crate::providers::azure::walk(chain, env, check)?),
+        },
+        None => return Ok(None),
+    }))
 }
 
 /// Credentials for `chain` (the resolution's), and the cache key they are stored under.
+#[derive(Debug)]
 pub struct Session {
     pub key: String,
     pub credentials: Credentials,

@@ -362,7 +362,7 @@ fn a_saml_chain_is_69() {
     );
     let mut c = tfauth(&sb, &["auth", "env"]);
     c.env("ATMOS_KEYRING_PASSWORD", "a-long-enough-password").env("AWS_ENDPOINT_URL", "http://127.0.0.1:9");
-    tfauth_snapshot!(&sb, "error_69_saml_not_supported", c);
+    tfauth_snapshot!(&sb, "error_69_saml_cannot_walk", c);
 }
 
 /// The `Commands:` of a help page: the first word of each entry line (continuation lines

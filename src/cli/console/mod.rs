@@ -53,6 +53,7 @@ pub fn run(args: ConsoleArgs, ctx: &Ctx) -> Result<i32, Error> {
     let ask = Interaction {
         mfa: tty.as_ref().map(|t| t as _),
         login: login.as_ref().map(|l| l as _),
+        device: login.as_ref().map(|l| l as _),
         mode: crate::session::portal::Mode::Use,
     };
     let s = session::obtain(&res.scope(&ctx.env), chain, &ctx.env, ask)?;

@@ -50,8 +50,8 @@ pub use token_file::{REGISTRATION_MARGIN, TokenFile, token_cache_path};
 mod tests {
     use super::test_support::{CANARY, sample, t};
     use super::*;
+    use crate::providers::credentials::Credentials;
     use crate::secret::{REDACTED, Secret};
-    use crate::session::cache::Credentials;
     use std::time::Duration;
 
     #[test]

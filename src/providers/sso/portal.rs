@@ -10,8 +10,8 @@
 use super::endpoints::Endpoints;
 use super::error::SsoError;
 use super::http::{Kind, PORTAL, fault, finish, get_portal, now_utc, parse};
+use crate::providers::credentials::Credentials;
 use crate::secret::Secret;
-use crate::session::cache::Credentials;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use std::time::Instant;

@@ -12,8 +12,8 @@ use super::error::SsoError;
 use super::http::describe;
 use super::register::ClientRegistration;
 use super::token::Token;
+use crate::providers::credentials::format_utc;
 use crate::secret::Secret;
-use crate::session::cache::format_utc;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
@@ -150,7 +150,7 @@ impl TokenFile {
     /// Reads the file at `path`: `None` if there is none.
     pub fn load(path: &Path) -> Result<Option<TokenFile>, SsoError> {
         // Only a regular file of the user's, in a directory of the user's, never a link.
-        let text = match crate::util::fs::read_private(path, crate::session::cache::ENTRY_CAP) {
+        let text = match crate::util::fs::read_private(path, crate::providers::credentials::ENTRY_CAP) {
             Ok(Some(bytes)) => String::from_utf8_lossy(&bytes).into_owned(),
             Ok(None) => return Ok(None),
             Err(source) => return Err(SsoError::TokenFileRead { path: path.to_path_buf(), source }),

@@ -1,6 +1,7 @@
-//! GCP at run time: fills the files [`crate::output::gcp`] planned where they need I/O
-//! (the user's ADC for an impersonated file, a subject token held in a variable), and
-//! proves the chain works before Terraform starts, the way Google's libraries will use it:
+//! GCP at run time: reads what the files [`crate::output::gcp`] plans need from I/O (the
+//! user's ADC for an impersonated file, a subject token held in a variable) and hands it
+//! over as [`Walked`] (output decides the files), and proves the chain works before
+//! Terraform starts, the way Google's libraries will use it:
 //! the subject token exchanged at Google STS (RFC 8693) or the user's refresh token at
 //! their `token_uri`, then `generateAccessToken` for the service account. The access
 //! tokens are thrown away: the libraries mint their own from the file, for as long as the
@@ -12,41 +13,50 @@ use crate::auth::schema::{TokenSource, TokenSourceKind};
 use crate::env_vars::Env;
 use crate::exit;
 use crate::identity::Chain;
-use crate::output::env::EnvPlan;
-use crate::output::gcp::{self as g, Impersonation, Source};
 use crate::secret::Secret;
 use serde_json::{Value, json};
 use std::path::Path;
+use target::{self as g, Impersonation, Source};
+
+pub mod target;
+
+/// What walking a GCP chain hands over: the secrets its files need, and who Google said
+/// the identity is. Which files they go in is output's business
+/// ([`crate::output::gcp::complete`]).
+#[derive(Debug, Default)]
+pub struct Walked {
+    /// The subject token held in a variable, for the run to copy into its file.
+    pub subject_token: Option<Secret>,
+    /// The user's application-default credentials (JSON), when a service account is
+    /// impersonated over them.
+    pub adc_source: Option<Secret>,
+    /// Who Google said the identity is (with `check`).
+    pub principal: Option<Principal>,
+}
 
 const TOKEN_EXCHANGE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
 const ACCESS_TOKEN_TYPE: &str = "urn:ietf:params:oauth:token-type:access_token";
 const GOOGLE_OAUTH_TOKEN_URL: &str = "https://oauth2.googleapis.com/token";
 
-/// Completes the plan's GCP files and checks the chain against Google (unless `check` is
-/// false). Nothing is written here; the caller writes the plan's files afterwards, so a
-/// failure leaves nothing behind. With `check`, returns who Google said the identity is.
-pub fn materialize(
-    chain: &Chain,
-    plan: &mut EnvPlan,
-    env: &Env,
-    check: bool,
-) -> Result<Option<Principal>, ProviderError> {
-    let Some(t) = g::target(chain) else { return Ok(None) };
+/// Reads what the chain's files need and checks the chain against Google (unless `check`
+/// is false). Nothing is written here; the caller completes the plan and writes its files
+/// afterwards, so a failure leaves nothing behind.
+pub fn walk(chain: &Chain, env: &Env, check: bool) -> Result<Walked, ProviderError> {
+    let Some(t) = g::target(chain) else { return Ok(Walked::default()) };
     let who = t.identity.as_str();
     let mut principal = None;
+    let mut walked = Walked::default();
     match &t.source {
         Source::Wif { project_number, pool_id, provider_id, token_source } => {
             let wif = (project_number.as_str(), pool_id.as_str(), provider_id.as_str());
-            // The planned file says whether the environment lacked what the source needs.
-            let subject_file = plan.files.iter_mut().find(|f| f.path.ends_with(g::SUBJECT_TOKEN_FILE));
-            let mut copied = None;
-            if let Some(f) = subject_file {
-                let token = variable_token(token_source, env).ok_or_else(|| missing_source(who, token_source))?;
-                f.contents = token.expose().to_string();
-                copied = Some(token);
-            }
-            if !plan.files.iter().any(|f| f.path.ends_with(g::ADC_FILE)) {
+            if g::subject_source_problem(token_source, env).is_err() {
                 return Err(missing_source(who, token_source));
+            }
+            let mut copied = None;
+            if g::copies_subject_token(token_source, env) {
+                let token = variable_token(token_source, env).ok_or_else(|| missing_source(who, token_source))?;
+                walked.subject_token = Some(token.clone());
+                copied = Some(token);
             }
             if check {
                 let subject = match copied {
@@ -76,11 +86,8 @@ pub fn materialize(
                 code: exit::USAGE,
             })?;
             let source = read_adc(who, &path, t.impersonate.is_some())?;
-            if let Some(imp) = &t.impersonate {
-                let doc = g::impersonated(imp, source.clone(), env);
-                if let Some(f) = plan.files.iter_mut().find(|f| f.path.ends_with(g::ADC_FILE)) {
-                    f.contents = format!("{}\n", serde_json::to_string_pretty(&doc).unwrap_or_default());
-                }
+            if t.impersonate.is_some() {
+                walked.adc_source = Some(Secret::new(source.to_string()));
             }
             if check {
                 let kind = source.get("type").and_then(Value::as_str).unwrap_or("");
@@ -116,7 +123,8 @@ pub fn materialize(
     {
         p.details.push(("project", project.clone()));
     }
-    Ok(principal)
+    walked.principal = principal;
+    Ok(walked)
 }
 
 fn missing_source(who: &str, ts: &TokenSource) -> ProviderError {

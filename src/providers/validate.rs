@@ -16,7 +16,7 @@
 //!   [`margin_too_long`] tells the caller to warn about it, and a process uses what it
 //!   fetched itself rather than fetching again (see `crate::session`).
 
-use super::{Credentials, Margin, format_utc};
+use super::credentials::{Credentials, Margin, format_utc};
 use std::time::Duration;
 use time::OffsetDateTime;
 
@@ -288,7 +288,7 @@ mod tests {
         old.issued = None;
         assert!(!margin_too_long(&old, explicit(7200)));
         // The default margin is capped at half any session, without a warning.
-        let default = Margin { duration: super::super::DEFAULT_MARGIN, explicit: false };
+        let default = Margin { duration: crate::providers::credentials::DEFAULT_MARGIN, explicit: false };
         let root = session(now, 900);
         assert!(!margin_too_long(&root, default));
         assert_eq!(needed(&root, default), Duration::from_secs(450));
