@@ -29,7 +29,7 @@ pub enum Error {
     #[error(transparent)]
     Keyring(#[from] crate::keyring::KeyringError),
     #[error(transparent)]
-    Integration(crate::logins::IntegrationError),
+    Integration(Box<crate::logins::IntegrationError>),
     /// No environment plan: a realm that cannot name a directory, no HOME, or a value a run
     /// would write into one of its files, refused before anything is written.
     #[error(transparent)]
@@ -44,12 +44,12 @@ impl From<crate::logins::IntegrationError> for Error {
     fn from(e: crate::logins::IntegrationError) -> Error {
         use crate::logins::IntegrationError as I;
         match e {
-            I::Auth(e) => Error::Auth(e),
-            I::Resolve(e) => e.into(),
-            I::Session(e) => e.into(),
-            I::Provider(e) => Error::Provider(e),
+            I::Auth(e) => Error::Auth(*e),
+            I::Resolve(e) => (*e).into(),
+            I::Session(e) => (*e).into(),
+            I::Provider(e) => Error::Provider(*e),
             e @ I::NoConfigHome => Error::usage(e.to_string(), e.hint()),
-            e => Error::Integration(e),
+            e => Error::Integration(Box::new(e)),
         }
     }
 }

@@ -58,14 +58,26 @@ pub enum IntegrationError {
     #[error("cannot tell where to write the Docker configuration: HOME is not set")]
     NoConfigHome,
     #[error(transparent)]
-    Auth(#[from] AuthError),
+    Auth(Box<AuthError>),
     #[error(transparent)]
-    Resolve(#[from] ResolveError),
+    Resolve(Box<ResolveError>),
     #[error(transparent)]
-    Session(#[from] SessionError),
+    Session(Box<SessionError>),
     #[error(transparent)]
-    Provider(#[from] ProviderError),
+    Provider(Box<ProviderError>),
 }
+
+/// Another domain's error, boxed (they are large, and rare here).
+macro_rules! boxed_from {
+    ($($variant:ident($t:ty)),*) => {$(
+        impl From<$t> for IntegrationError {
+            fn from(e: $t) -> IntegrationError {
+                IntegrationError::$variant(Box::new(e))
+            }
+        }
+    )*};
+}
+boxed_from!(Auth(AuthError), Resolve(ResolveError), Session(SessionError), Provider(ProviderError));
 
 impl IntegrationError {
     pub fn exit_code(&self) -> i32 {

@@ -8,7 +8,8 @@ use std::time::Duration;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-/// The largest credentials document (a cache entry, a token file) tfauth reads.
+/// The largest credentials document (a cache entry, a token file) tfauth reads; entries
+/// are a few hundred bytes.
 pub const ENTRY_CAP: u64 = 64 * 1024;
 
 /// Default refresh margin: more than the 15 minutes at which AWS SDKs refresh on their own,

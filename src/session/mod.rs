@@ -87,6 +87,8 @@ impl Interaction<'_> {
 /// me a session". Providers hand over credentials and tokens; which files and variables
 /// they become is output's business (`output::plan::complete`).
 #[derive(Debug)]
+// One per chain walked, and moved at once into the plan: boxing would buy nothing.
+#[allow(clippy::large_enum_variant)]
 pub enum Walked {
     /// AWS credentials, from the cache or the network.
     Aws(Session),

@@ -253,8 +253,6 @@ impl Cache {
     }
 }
 
-/// The largest cache entry tfauth reads (entries are a few hundred bytes).
-
 fn entry_name(key: &str) -> String {
     format!("{key}.json")
 }
