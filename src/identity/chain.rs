@@ -7,6 +7,7 @@
 //! at all (one cloud, the right kinds; [`check`]). A run builds one chain; `tfauth auth
 //! validate` and `tfauth doctor` build every identity's, through [`check`], so a run never
 //! walks a chain that validation would call broken. `auth` must not repeat any of it.
+//! Cases: `test-data/chain-cases.yaml`.
 
 use crate::auth::schema::{identity_cloud, provider_cloud};
 use crate::auth::{AuthConfig, Identity, Problem, Provider, Subject, Via};
@@ -265,3 +266,7 @@ fn did_you_mean<'a>(name: &str, candidates: impl Iterator<Item = &'a str>) -> St
         None => "define it, or fix the name; `tfauth auth list` shows what is defined".to_string(),
     }
 }
+
+#[cfg(test)]
+#[path = "chain_tests.rs"]
+mod tests;
