@@ -107,7 +107,7 @@ pub fn resolve(req: &Request, env: &Env, prompt: Option<&dyn Prompt>) -> Result<
         Some(c) => c.auth.clone(),
         None => config.auth().cloned().unwrap_or_else(Node::null),
     };
-    let (mut auth, problems) = AuthConfig::parse(Some(&auth_node));
+    let (mut auth, problems) = crate::identity::parse_auth(Some(&auth_node));
     crate::session::portal::add_provisioned(&mut auth, env);
     let context = component.as_ref().map(|c| format!("component `{}` in stack `{}`", c.component, c.stack));
 
@@ -123,7 +123,7 @@ pub fn resolve(req: &Request, env: &Env, prompt: Option<&dyn Prompt>) -> Result<
     let selection = select(&auth, &req.identity, env, prompt, context.as_deref())?;
     let chain = match &selection {
         Selection::Identity { name, .. } => {
-            let chain = chain::build(&auth, name).map_err(|p| AuthError::Invalid { problems: vec![p] })?;
+            let chain = chain::build(&auth, name).map_err(|e| AuthError::Invalid { problems: vec![e.into()] })?;
             let subjects = chain.subjects();
             let blocking: Vec<Problem> = problems
                 .iter()
@@ -152,7 +152,7 @@ pub fn resolve(req: &Request, env: &Env, prompt: Option<&dyn Prompt>) -> Result<
 fn required_chains(auth: &AuthConfig, primary: &Chain, problems: &[Problem]) -> Result<Vec<Chain>, ResolveError> {
     let mut out: Vec<Chain> = Vec::new();
     for id in auth.identities.iter().filter(|i| i.required && !i.name.eq_ignore_ascii_case(&primary.leaf().name)) {
-        let chain = chain::build(auth, &id.name).map_err(|p| AuthError::Invalid { problems: vec![p] })?;
+        let chain = chain::build(auth, &id.name).map_err(|e| AuthError::Invalid { problems: vec![e.into()] })?;
         let subjects = chain.subjects();
         let blocking: Vec<Problem> = problems.iter().filter(|p| subjects.contains(&p.subject)).cloned().collect();
         if !blocking.is_empty() {
@@ -212,7 +212,7 @@ impl Resolution {
     /// The chain of `identity` (not the chosen one: an integration's `via`), refused when a
     /// problem of the configuration touches it.
     pub fn chain_for(&self, identity: &str) -> Result<Chain, ResolveError> {
-        let chain = chain::build(&self.auth, identity).map_err(|p| AuthError::Invalid { problems: vec![p] })?;
+        let chain = chain::build(&self.auth, identity).map_err(|e| AuthError::Invalid { problems: vec![e.into()] })?;
         let subjects = chain.subjects();
         let blocking: Vec<Problem> = self
             .warnings

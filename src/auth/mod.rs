@@ -1,6 +1,8 @@
 //! The `auth:` schema (CONTRACT A2): typed providers, identities and integrations, and
-//! every check that `tfauth auth validate` makes. Parsing never stops at the first problem:
-//! it collects all of them, each with the file and line where the YAML has one. Pure; no I/O.
+//! the checks `tfauth auth validate` makes of them; whether their `via` links form chains
+//! is `identity::chain`'s to check (`identity::parse_auth` has both). Parsing never stops
+//! at the first problem: it collects all of them, each with the file and line where the
+//! YAML has one. Pure; no I/O.
 
 pub mod schema;
 

@@ -115,7 +115,7 @@ fn load_auth(target: &Target, ctx: &Ctx) -> Result<(Node, AuthConfig, Vec<crate:
         Some(c) => c.auth.clone(),
         None => cfg.auth().cloned().unwrap_or_else(Node::null),
     };
-    let (mut auth, problems) = AuthConfig::parse(Some(&node));
+    let (mut auth, problems) = crate::identity::parse_auth(Some(&node));
     crate::session::portal::add_provisioned(&mut auth, &ctx.env);
     Ok((node, auth, problems))
 }

@@ -5,7 +5,7 @@
 //! itself: a load error becomes a failed [`Check`], never an early return.
 
 use super::{Check, Inputs, hint_of};
-use crate::auth::{AuthConfig, Problem};
+use crate::auth::Problem;
 use crate::config::{self, AtmosConfig, ConfigOptions};
 use crate::yaml::Node;
 use std::path::Path;
@@ -38,7 +38,7 @@ pub fn config(inputs: &Inputs<'_>) -> (Check, Loaded) {
     // As every command that loads atmos.yaml: its auth.logs from here on.
     crate::util::logging::apply_config(cfg.logs.level.as_deref(), cfg.logs.file.as_deref());
     let auth_node = cfg.auth().cloned().unwrap_or_else(Node::null);
-    let (auth, mut problems) = AuthConfig::parse(Some(&auth_node));
+    let (auth, mut problems) = crate::identity::parse_auth(Some(&auth_node));
     problems.extend(crate::resolve::undefined_default_problems(&auth_node));
     let profiles: Vec<&str> = cfg.profiles.iter().map(|p| p.name.as_str()).collect();
     let profiles = if profiles.is_empty() { String::new() } else { format!(", profile {}", profiles.join(",")) };

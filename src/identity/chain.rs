@@ -1,9 +1,17 @@
 //! The chain from a root to the chosen identity: provider → identity → … → identity, or a
 //! standalone identity (aws/user, aws/ambient) → identity → …. Pure: follows `via` links
-//! in the typed config. Problems found by validation (dangling links, cycles) are errors
-//! here too, so a run never walks a broken chain.
+//! in the typed config, and does no I/O.
+//!
+//! Every decision about links is made here, once: where a `via` leads (`link`), whether
+//! it dangles, whether a chain comes back on itself ([`build`]), and whether a link can work
+//! at all (one cloud, the right kinds; [`check`]). A run builds one chain; `tfauth auth
+//! validate` and `tfauth doctor` build every identity's, through [`check`], so a run never
+//! walks a chain that validation would call broken. `auth` must not repeat any of it.
+//! Cases: `test-data/chain-cases.yaml`.
 
+use crate::auth::schema::{identity_cloud, provider_cloud};
 use crate::auth::{AuthConfig, Identity, Problem, Provider, Subject, Via};
+use crate::yaml::Span;
 
 /// Where a chain starts. (A run holds one or two chains; boxing the provider would buy nothing.)
 #[derive(Clone, Debug)]
@@ -51,65 +59,214 @@ impl Chain {
     }
 }
 
-/// Builds the chain that ends at identity `leaf`.
-pub fn build(auth: &AuthConfig, leaf: &str) -> Result<Chain, Problem> {
-    let mut hops: Vec<Identity> = Vec::new();
-    let mut cur = auth.identity(leaf).ok_or_else(|| Problem {
-        subject: Subject::Identity(leaf.to_string()),
-        span: None,
-        message: format!("identity `{leaf}` is not defined"),
-        hint: None,
-    })?;
-    loop {
-        if hops.iter().any(|h| h.name.eq_ignore_ascii_case(&cur.name)) {
-            let mut path: Vec<String> = hops.iter().map(|h| h.name.clone()).collect();
-            path.push(cur.name.clone());
-            return Err(Problem {
-                subject: Subject::Identity(leaf.to_string()),
-                span: Some(cur.span.clone()),
-                message: format!("identity chain cycle: {}", path.join(" -> ")),
-                hint: Some("a chain must end at a provider or a standalone identity; break the cycle".into()),
-            });
+/// Why no chain ends at an identity. Each variant names the identity at fault and, where
+/// the YAML has one, the place to fix; [`Problem::from`] adds the hint a run prints.
+#[derive(Clone, Debug, thiserror::Error)]
+pub enum ChainError {
+    /// The identity asked for is not defined.
+    #[error("identity `{name}` is not defined")]
+    Undefined { name: String },
+    /// An identity that neither stands alone nor has a usable `via` (the schema said why).
+    #[error("identity `{identity}` ({kind}) has no valid `via`")]
+    NoVia { identity: String, kind: String, span: Span },
+    /// `via.provider` names a provider nothing defines.
+    #[error("identity `{identity}`: `via.provider` names `{name}`, which is not defined")]
+    UnknownProvider { identity: String, name: String, span: Span, defined: Vec<String> },
+    /// `via.identity` names an identity nothing defines.
+    #[error("identity `{identity}`: `via.identity` names `{name}`, which is not defined")]
+    UnknownIdentity { identity: String, name: String, span: Span, defined: Vec<String> },
+    /// Following `via.identity` from `leaf` comes back to an identity already on the path:
+    /// `path` is the walk (the repeated name last), `path[start..]` the cycle itself, and
+    /// `span` where the repeated identity is defined.
+    #[error("identity chain cycle: {}", path.join(" -> "))]
+    Cycle { leaf: String, path: Vec<String>, start: usize, span: Span },
+}
+
+const CYCLE_HINT: &str = "a chain must end at a provider or a standalone identity; break the cycle";
+
+impl From<ChainError> for Problem {
+    /// The problem a run reports: about the identity at fault, at its line.
+    fn from(e: ChainError) -> Problem {
+        let message = e.to_string();
+        let (subject, span, hint) = match e {
+            ChainError::Undefined { name } => (name, None, None),
+            ChainError::NoVia { identity, span, .. } => {
+                (identity, Some(span), Some("add `via: {provider: NAME}` or `via: {identity: NAME}`".to_string()))
+            }
+            ChainError::UnknownProvider { identity, name, span, defined }
+            | ChainError::UnknownIdentity { identity, name, span, defined } => {
+                (identity, Some(span), Some(did_you_mean(&name, defined.iter().map(String::as_str))))
+            }
+            ChainError::Cycle { leaf, span, .. } => (leaf, Some(span), Some(CYCLE_HINT.to_string())),
+        };
+        Problem { subject: Subject::Identity(subject), span, message, hint }
+    }
+}
+
+/// Where one identity's `via` leads: the one place a link is followed.
+enum Link<'a> {
+    /// aws/user or aws/ambient: the identity is the chain's root.
+    Standalone,
+    Provider(&'a Provider, &'a Span),
+    Identity(&'a Identity, &'a Span),
+}
+
+fn link<'a>(auth: &'a AuthConfig, id: &'a Identity) -> Result<Link<'a>, ChainError> {
+    match &id.via {
+        None if id.is_standalone() => Ok(Link::Standalone),
+        None => Err(ChainError::NoVia { identity: id.name.clone(), kind: id.kind_name.clone(), span: id.span.clone() }),
+        Some(Via::Provider(p, span)) => {
+            auth.provider(p).map(|p| Link::Provider(p, span)).ok_or_else(|| ChainError::UnknownProvider {
+                identity: id.name.clone(),
+                name: p.clone(),
+                span: span.clone(),
+                defined: auth.providers.iter().map(|p| p.name.clone()).collect(),
+            })
         }
-        hops.push(cur.clone());
-        match &cur.via {
-            None if cur.is_standalone() => {
-                hops.reverse();
-                return Ok(Chain { root: ChainRoot::Standalone, hops });
-            }
-            None => {
-                return Err(Problem {
-                    subject: Subject::Identity(cur.name.clone()),
-                    span: Some(cur.span.clone()),
-                    message: format!("identity `{}` ({}) has no valid `via`", cur.name, cur.kind_name),
-                    hint: Some("add `via: {provider: NAME}` or `via: {identity: NAME}`".into()),
-                });
-            }
-            Some(Via::Provider(p, span)) => {
-                let provider = auth.provider(p).ok_or_else(|| Problem {
-                    subject: Subject::Identity(cur.name.clone()),
-                    span: Some(span.clone()),
-                    message: format!("identity `{}`: `via.provider` names `{p}`, which is not defined", cur.name),
-                    hint: Some(did_you_mean(p, auth.providers.iter().map(|p| p.name.as_str()))),
-                })?;
-                hops.reverse();
-                return Ok(Chain { root: ChainRoot::Provider(provider.clone()), hops });
-            }
-            Some(Via::Identity(next, span)) => {
-                cur = auth.identity(next).ok_or_else(|| Problem {
-                    subject: Subject::Identity(cur.name.clone()),
-                    span: Some(span.clone()),
-                    message: format!("identity `{}`: `via.identity` names `{next}`, which is not defined", cur.name),
-                    hint: Some(did_you_mean(next, auth.identities.iter().map(|i| i.name.as_str()))),
-                })?;
-            }
+        Some(Via::Identity(next, span)) => {
+            auth.identity(next).map(|n| Link::Identity(n, span)).ok_or_else(|| ChainError::UnknownIdentity {
+                identity: id.name.clone(),
+                name: next.clone(),
+                span: span.clone(),
+                defined: auth.identity_names(),
+            })
         }
     }
 }
 
+/// Builds the chain that ends at identity `leaf` (any case).
+pub fn build(auth: &AuthConfig, leaf: &str) -> Result<Chain, ChainError> {
+    let start = auth.identity(leaf).ok_or_else(|| ChainError::Undefined { name: leaf.to_string() })?;
+    walk(auth, start, leaf)
+}
+
+/// Follows `via` from `start` to a root; `leaf` is the name the chain was asked for.
+fn walk(auth: &AuthConfig, start: &Identity, leaf: &str) -> Result<Chain, ChainError> {
+    let mut hops: Vec<Identity> = Vec::new();
+    let mut cur = start;
+    loop {
+        if let Some(start) = hops.iter().position(|h| h.name.eq_ignore_ascii_case(&cur.name)) {
+            let mut path: Vec<String> = hops.iter().map(|h| h.name.clone()).collect();
+            path.push(cur.name.clone());
+            return Err(ChainError::Cycle { leaf: leaf.to_string(), path, start, span: cur.span.clone() });
+        }
+        hops.push(cur.clone());
+        let root = match link(auth, cur)? {
+            Link::Identity(next, _) => {
+                cur = next;
+                continue;
+            }
+            Link::Standalone => ChainRoot::Standalone,
+            Link::Provider(p, _) => ChainRoot::Provider(p.clone()),
+        };
+        hops.reverse();
+        return Ok(Chain { root, hops });
+    }
+}
+
+/// What `tfauth auth validate` says about the chains: for each identity in order, its own
+/// link (dangling, or one that cannot work), then the cycle its chain runs into, each cycle
+/// once, at the first identity whose chain meets it. A missing `via` is the schema's to
+/// report, and a link further along is reported at the identity that has it.
+pub fn check(auth: &AuthConfig) -> Vec<Problem> {
+    let mut problems = Vec::new();
+    let mut cycles: Vec<Vec<String>> = Vec::new();
+    for id in &auth.identities {
+        match link(auth, id) {
+            Err(ChainError::UnknownProvider { identity, name, span, defined }) => problems.push(Problem {
+                subject: Subject::Identity(identity.clone()),
+                span: Some(span),
+                message: format!("identity `{identity}`: `via.provider` names `{name}`, which is not defined"),
+                hint: Some(crate::util::suggest::hint(&name, defined.iter().map(String::as_str), "providers")),
+            }),
+            Err(ChainError::UnknownIdentity { identity, name, span, defined }) => problems.push(Problem {
+                subject: Subject::Identity(identity.clone()),
+                span: Some(span),
+                message: format!("identity `{identity}`: `via.identity` names `{name}`, which is not defined"),
+                hint: Some(crate::util::suggest::hint(&name, defined.iter().map(String::as_str), "identities")),
+            }),
+            Err(_) | Ok(Link::Standalone) => {}
+            Ok(Link::Provider(p, span)) => problems.extend(link_problem(id, &p.kind_name, true, span)),
+            Ok(Link::Identity(next, span)) => {
+                problems.extend(link_problem(id, &next.kind_name, false, span));
+                if let Err(ChainError::Cycle { path, start, .. }) = walk(auth, id, &id.name) {
+                    let cycle = &path[start..];
+                    let mut key = cycle[..cycle.len() - 1].to_vec();
+                    key.sort();
+                    if !cycles.contains(&key) {
+                        cycles.push(key);
+                        problems.push(Problem {
+                            subject: Subject::Identity(id.name.clone()),
+                            span: Some(span.clone()),
+                            message: format!("identity chain cycle: {}", cycle.join(" -> ")),
+                            hint: Some(CYCLE_HINT.into()),
+                        });
+                    }
+                }
+            }
+        }
+    }
+    problems
+}
+
+/// Why `id` cannot come from a provider (or identity) of kind `from`, if it cannot: a chain
+/// stays in one cloud, and AWS kinds come from the kinds STS and IAM Identity Center accept.
+fn link_problem(id: &Identity, from: &str, from_provider: bool, span: &Span) -> Option<Problem> {
+    let from_cloud = if from_provider { provider_cloud(from) } else { identity_cloud(from) };
+    let (Some(to_cloud), Some(from_cloud)) = (id.cloud(), from_cloud) else {
+        return None;
+    };
+    let fail = |message: String, hint: &str| {
+        Some(Problem {
+            subject: Subject::Identity(id.name.clone()),
+            span: Some(span.clone()),
+            message,
+            hint: Some(hint.to_string()),
+        })
+    };
+    let what = if from_provider { "provider" } else { "identity" };
+    if to_cloud != from_cloud {
+        return fail(
+            format!(
+                "identity `{}` ({}) is {to_cloud} but comes from a {from_cloud} {what} ({from})",
+                id.name, id.kind_name
+            ),
+            "an identity's chain must stay in one cloud",
+        );
+    }
+    match (id.kind_name.as_str(), from_provider, from) {
+        ("aws/permission-set", true, "aws/iam-identity-center") => None,
+        ("aws/permission-set", _, _) => fail(
+            format!(
+                "identity `{}` (aws/permission-set) must come from an aws/iam-identity-center provider, not a {from} {what}",
+                id.name
+            ),
+            "point `via.provider` at your IAM Identity Center provider",
+        ),
+        ("aws/assume-role" | "aws/assume-root", true, "aws/iam-identity-center") => fail(
+            format!(
+                "identity `{}` ({}) cannot come straight from an IAM Identity Center provider",
+                id.name, id.kind_name
+            ),
+            "chain it from an aws/permission-set identity with `via.identity`",
+        ),
+        ("aws/assume-root", true, _) => fail(
+            format!("identity `{}` (aws/assume-root) must come from an AWS identity with `via.identity`", id.name),
+            "AssumeRoot is called with the credentials of an identity in the management account",
+        ),
+        _ => None,
+    }
+}
+
+/// The hint a run prints for a name nothing defines (it points at `auth list`; validate's
+/// lists the names instead).
 fn did_you_mean<'a>(name: &str, candidates: impl Iterator<Item = &'a str>) -> String {
     match crate::util::suggest::nearest(name, candidates).first() {
         Some(n) => format!("did you mean `{n}`?"),
         None => "define it, or fix the name; `tfauth auth list` shows what is defined".to_string(),
     }
 }
+
+#[cfg(test)]
+#[path = "chain_tests.rs"]
+mod tests;

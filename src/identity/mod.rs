@@ -6,6 +6,20 @@ pub mod chain;
 pub mod region;
 pub mod select;
 
-pub use chain::{Chain, ChainRoot};
+pub use chain::{Chain, ChainError, ChainRoot};
 pub use region::{DEFAULT_REGION, RegionFrom};
 pub use select::{IdentityFlag, Prompt, Selection, SelectionSource, select};
+
+use crate::auth::{AuthConfig, Problem};
+use crate::yaml::Node;
+
+/// The typed `auth:` section with every problem `tfauth auth validate` reports, in the
+/// order it prints them: each entry's own, then the chains' ([`chain::check`]), then the
+/// integrations'. Here and not in `auth`, because `auth` comes before `identity` and must
+/// not decide what a chain is.
+pub fn parse_auth(auth: Option<&Node>) -> (AuthConfig, Vec<Problem>) {
+    let (cfg, mut problems) = AuthConfig::parse_entries(auth);
+    problems.extend(chain::check(&cfg));
+    problems.extend(cfg.integration_problems());
+    (cfg, problems)
+}

@@ -25,6 +25,22 @@ pub fn nearest<'a>(wanted: &str, candidates: impl IntoIterator<Item = &'a str>) 
     scored.into_iter().take(3).map(|(_, c)| c.to_string()).collect()
 }
 
+/// The hint for a `name` nothing defines among `candidates` (the defined `what`, plural):
+/// the nearest, else every defined name, else that there are none.
+pub fn hint<'a>(name: &str, candidates: impl Iterator<Item = &'a str> + Clone, what: &str) -> String {
+    let near = nearest(name, candidates.clone());
+    if let Some(n) = near.first() {
+        format!("did you mean `{n}`?")
+    } else {
+        let all: Vec<&str> = candidates.collect();
+        if all.is_empty() {
+            format!("no {what} are defined; check the active profile")
+        } else {
+            format!("defined {what}: {}", all.join(", "))
+        }
+    }
+}
+
 /// Edit distance over chars where swapping two neighbours counts as one edit
 /// (optimal string alignment), since `vcp` for `vpc` is the commonest typo.
 pub fn distance(a: &str, b: &str) -> usize {

@@ -24,7 +24,6 @@
 
 use serde_json::Value as J;
 use std::path::{Path, PathBuf};
-use tfauth::auth::AuthConfig;
 use tfauth::env_vars::Env;
 use tfauth::identity::{IdentityFlag, Selection};
 use tfauth::resolve::{Request, resolve};
@@ -172,7 +171,7 @@ fn run_case(case: &J) -> Result<(), String> {
 fn check_validation(repo: &Path, expect: &J) -> Result<(), String> {
     let ctx = LoadContext::default();
     let doc = Loader::new(&ctx).load_file(&repo.join("atmos.yaml")).map_err(|e| e.to_string())?;
-    let (_, problems) = AuthConfig::parse(doc.get("auth"));
+    let (_, problems) = tfauth::identity::parse_auth(doc.get("auth"));
     let texts: Vec<String> =
         problems.iter().map(|p| format!("{p} | hint: {}", p.hint.clone().unwrap_or_default())).collect();
     for want in expect["problems"].as_array().cloned().unwrap_or_default() {

@@ -1,7 +1,7 @@
 //! Parses one entry of `auth.identities` by its kind, with its `via` and `duration`.
 //!
 //! Why it exists: each identity kind has its own principal fields. It checks one identity on
-//! its own; whether its `via` exists, or loops, is checked in `references`.
+//! its own; whether its `via` exists, or loops, is `identity::chain`'s to check.
 
 use super::*;
 

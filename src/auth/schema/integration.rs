@@ -92,7 +92,7 @@ pub(super) fn check_integrations(cfg: &AuthConfig, problems: &mut Vec<Problem>) 
         match cfg.identity(via) {
             None => problems.push(problem(
                 format!("integration `{}`: `via.identity` names `{via}`, which is not defined", int.name),
-                suggest_hint(via, cfg.identities.iter().map(|i| i.name.as_str()), "identities"),
+                crate::util::suggest::hint(via, cfg.identities.iter().map(|i| i.name.as_str()), "identities"),
             )),
             Some(id) if int.kind_name.starts_with("aws/") && id.cloud() != Some(Cloud::Aws) => problems.push(problem(
                 format!(

@@ -2,9 +2,11 @@
 //! problem collected. See CONTRACT A2 for the kinds and their fields.
 //!
 //! Split by what is parsed: the types ([`types`]), the field reader every parser uses
-//! (`fields`), one parser per section (`provider`, `identity`, `integration`), the checks
-//! across sections (`references`), and the value formats (`values`). This file holds
-//! [`AuthConfig`] and its `parse`, the one entry point; nothing here does I/O.
+//! (`fields`), one parser per section (`provider`, `identity`, `integration`), and the
+//! value formats (`values`). This file holds [`AuthConfig`] and its `parse`; nothing here
+//! does I/O. Whether `via` links form chains (dangling, cycles, across clouds) is
+//! `identity::chain`'s to decide, never this module's: `identity::parse_auth` adds those
+//! problems to these.
 
 use crate::secret::Secret;
 use crate::yaml::{Node, Span, Value};
@@ -14,7 +16,6 @@ mod fields;
 mod identity;
 mod integration;
 mod provider;
-mod references;
 pub mod types;
 mod values;
 
@@ -22,7 +23,6 @@ use self::fields::*;
 use self::identity::*;
 use self::integration::*;
 use self::provider::*;
-use self::references::*;
 pub use self::types::*;
 use self::values::*;
 pub use self::values::{is_account_id, is_email, is_role_arn, is_uuid, is_valid_realm, parse_duration, url_host};
@@ -63,8 +63,17 @@ impl AuthConfig {
             .or_else(|| self.integrations.iter().find(|i| i.name.eq_ignore_ascii_case(name)))
     }
 
-    /// Parses `auth` (null means no auth), collecting every problem.
+    /// Parses `auth` (null means no auth), collecting every problem but the chains' (a
+    /// `via` that names nothing, cycles, links across clouds): `identity::parse_auth` has
+    /// those too, in the order `tfauth auth validate` prints them.
     pub fn parse(auth: Option<&Node>) -> (AuthConfig, Vec<Problem>) {
+        let (cfg, mut problems) = Self::parse_entries(auth);
+        problems.extend(cfg.integration_problems());
+        (cfg, problems)
+    }
+
+    /// Parses every entry on its own, collecting the problems that need no other entry.
+    pub fn parse_entries(auth: Option<&Node>) -> (AuthConfig, Vec<Problem>) {
         let mut out = AuthConfig::default();
         let mut problems = Vec::new();
         let Some(auth) = auth.filter(|a| !a.is_null()) else {
@@ -139,8 +148,14 @@ impl AuthConfig {
                 }
             }
         }
-        check_references(&out, &mut problems);
-        check_integrations(&out, &mut problems);
         (out, problems)
+    }
+
+    /// What is wrong with the integrations' `via.identity` (nothing defines it, or it is not
+    /// of the integration's cloud).
+    pub fn integration_problems(&self) -> Vec<Problem> {
+        let mut problems = Vec::new();
+        check_integrations(self, &mut problems);
+        problems
     }
 }

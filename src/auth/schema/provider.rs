@@ -1,7 +1,7 @@
 //! Parses one entry of `auth.providers` by its kind, and a GCP provider's `token_source`.
 //!
 //! Why it exists: each provider kind has its own fields. It checks one provider on its own;
-//! what refers to other entries is checked in `references`.
+//! whether identities can chain from it is `identity::chain`'s to check.
 
 use super::*;
 
