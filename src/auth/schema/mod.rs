@@ -144,3 +144,6 @@ impl AuthConfig {
         (out, problems)
     }
 }
+
+#[cfg(test)]
+mod tests;
