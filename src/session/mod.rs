@@ -245,3 +245,6 @@ pub fn token_store(portal: &PortalRef, res: &Resolution, env: &Env) -> Result<To
     let keyring = crate::session::vault::open(&res.auth_node, env)?;
     TokenStore::new(env, portal, keyring).ok_or_else(|| portal::PortalError::NoCacheDir.into())
 }
+
+#[cfg(test)]
+mod tests;
