@@ -129,7 +129,8 @@ fn urls_audiences_and_the_users_adc_follow_the_environment() {
         impersonation_url(&Env::from_pairs([("TFAUTH_GOOGLE_IAM_CREDENTIALS_URL", "http://127.0.0.1:9/")]), "a@b.c"),
         "http://127.0.0.1:9/v1/projects/-/serviceAccounts/a@b.c:generateAccessToken"
     );
-    let cases: &[(&[(&str, &str)], Option<&str>)] = &[
+    type Vars<'a> = &'a [(&'a str, &'a str)];
+    let cases: &[(Vars, Option<&str>)] = &[
         (&[("GOOGLE_APPLICATION_CREDENTIALS", "/k.json"), ("CLOUDSDK_CONFIG", "/g"), ("HOME", "/h")], Some("/k.json")),
         (&[("CLOUDSDK_CONFIG", "/g"), ("HOME", "/h")], Some("/g/application_default_credentials.json")),
         (&[("HOME", "/h")], Some("/h/.config/gcloud/application_default_credentials.json")),

@@ -52,9 +52,12 @@ fn contents<'a>(plan: &'a EnvPlan, name: &str) -> &'a str {
     &plan.files.iter().find(|f| f.path.ends_with(name)).unwrap_or_else(|| panic!("no {name}")).contents
 }
 
+/// What a stand-in server saw: (request line, body) per request.
+type Requests = Arc<Mutex<Vec<(String, String)>>>;
+
 /// Stand-in endpoints: each connection gets the next (status, JSON); requests are recorded
 /// as (request line, body).
-fn serve(answers: Vec<(u16, String)>) -> (String, Arc<Mutex<Vec<(String, String)>>>) {
+fn serve(answers: Vec<(u16, String)>) -> (String, Requests) {
     let listener = std::net::TcpListener::bind(("127.0.0.1", 0)).unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     let seen = Arc::new(Mutex::new(Vec::new()));

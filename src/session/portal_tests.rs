@@ -60,9 +60,12 @@ fn store(env: &Env) -> TokenStore {
     TokenStore::new(env, &portal(), None).unwrap()
 }
 
+/// What a stand-in server saw: (request line, body) per request.
+type Requests = Arc<Mutex<Vec<(String, String)>>>;
+
 /// A stand-in HTTP server on 127.0.0.1: answers each connection with the next of
 /// `answers` (status, JSON body) and records each request's first line and body.
-fn serve(answers: Vec<(u16, &'static str)>) -> (String, Arc<Mutex<Vec<(String, String)>>>) {
+fn serve(answers: Vec<(u16, &'static str)>) -> (String, Requests) {
     let listener = std::net::TcpListener::bind(("127.0.0.1", 0)).unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     let seen = Arc::new(Mutex::new(Vec::new()));
