@@ -175,3 +175,7 @@ pub(super) fn portal_named(res: &Resolution, name: &str) -> Result<PortalRef, Er
         )),
     }
 }
+
+#[cfg(test)]
+#[path = "login_tests.rs"]
+mod tests;

@@ -242,3 +242,7 @@ fn remove_profile_files(aws_dir: &std::path::Path, identity: &str) -> Vec<String
     }
     out
 }
+
+#[cfg(test)]
+#[path = "logout_tests.rs"]
+mod tests;

@@ -81,3 +81,7 @@ pub fn user(args: UserArgs, ctx: &Ctx) -> Result<i32, Error> {
     eprintln!("Stored access key {shown} for `{name}` in the {}.", ring.describe());
     Ok(0)
 }
+
+#[cfg(test)]
+#[path = "user_tests.rs"]
+mod tests;

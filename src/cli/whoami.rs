@@ -185,3 +185,7 @@ fn whoami_elsewhere(
     }
     Ok(0)
 }
+
+#[cfg(test)]
+#[path = "whoami_tests.rs"]
+mod tests;

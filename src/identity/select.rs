@@ -124,3 +124,7 @@ fn pick(
         _ => Err(AuthError::NeedTerminal { candidates: items }),
     }
 }
+
+#[cfg(test)]
+#[path = "select_tests.rs"]
+mod tests;

@@ -330,3 +330,7 @@ fn pretty(v: &Value) -> String {
     s.push('\n');
     s
 }
+
+#[cfg(test)]
+#[path = "gcp_tests.rs"]
+mod tests;

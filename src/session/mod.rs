@@ -332,3 +332,6 @@ pub fn token_store(portal: &PortalRef, scope: &Scope<'_>, env: &Env) -> Result<T
     let keyring = vault::open(scope.auth_node, env)?;
     TokenStore::new(env, portal, keyring).ok_or_else(|| PortalError::NoCacheDir.into())
 }
+
+#[cfg(test)]
+mod tests;

@@ -508,3 +508,7 @@ pub fn add_provisioned(auth: &mut crate::auth::AuthConfig, env: &Env) {
     }
     auth.identities.extend(extra);
 }
+
+#[cfg(test)]
+#[path = "portal_tests.rs"]
+mod tests;

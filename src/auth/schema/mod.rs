@@ -159,3 +159,6 @@ impl AuthConfig {
         problems
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -343,3 +343,7 @@ fn read_adc(who: &str, path: &Path, impersonating: bool) -> Result<Value, Provid
         }),
     }
 }
+
+#[cfg(test)]
+#[path = "gcp_tests.rs"]
+mod tests;

@@ -1,0 +1,802 @@
+//! Tests of [`AuthConfig::parse`] through its public face: the typed providers, identities
+//! and integrations it yields, and every problem it collects (message, subject, file and
+//! line, hint). Fixtures are YAML text parsed as the file `/repo/atmos.yaml`.
+
+use super::*;
+use crate::env_vars::Env;
+use crate::yaml::{LoadContext, Loader};
+use std::path::Path;
+
+const FILE: &str = "/repo/atmos.yaml";
+
+fn node_with(src: &str, env: Env) -> Node {
+    let ctx = LoadContext { env, ..LoadContext::default() };
+    Loader::new(&ctx).load_str(src, Path::new(FILE)).unwrap_or_else(|e| panic!("fixture does not load: {e}\n{src}"))
+}
+
+fn parse(src: &str) -> (AuthConfig, Vec<Problem>) {
+    AuthConfig::parse(Some(&node_with(src, Env::default())))
+}
+
+/// Parses a fixture that must have no problems.
+fn clean(src: &str) -> AuthConfig {
+    let (cfg, problems) = parse(src);
+    assert!(problems.is_empty(), "unexpected problems in\n{src}\n{}", render(&problems));
+    cfg
+}
+
+fn render(problems: &[Problem]) -> String {
+    problems
+        .iter()
+        .map(|p| format!("  {p} (hint: {:?}, subject: {:?})", p.hint, p.subject))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The one problem a fixture has whose message contains `needle`.
+fn problem<'a>(problems: &'a [Problem], needle: &str) -> &'a Problem {
+    let found: Vec<&Problem> = problems.iter().filter(|p| p.message.contains(needle)).collect();
+    match found.as_slice() {
+        [one] => one,
+        _ => panic!("expected one problem containing {needle:?}, got {}:\n{}", found.len(), render(problems)),
+    }
+}
+
+fn line_of(p: &Problem) -> u32 {
+    p.span.as_ref().map_or(0, |s| s.line)
+}
+
+// --- the section itself ----------------------------------------------------------------
+
+#[test]
+fn absent_or_null_auth_is_an_empty_config_without_problems() {
+    let (cfg, problems) = AuthConfig::parse(None);
+    assert!(cfg.providers.is_empty() && cfg.identities.is_empty() && problems.is_empty());
+    let null = node_with("~", Env::default());
+    let (cfg, problems) = AuthConfig::parse(Some(&null));
+    assert!(cfg.identities.is_empty() && problems.is_empty());
+}
+
+#[test]
+fn sections_of_the_wrong_type_are_each_reported_with_their_line() {
+    let cases = [
+        ("- a\n- b\n", "`auth` must be a mapping, not a list", 1),
+        ("providers: [a]\n", "`auth.providers` must be a mapping, not a list", 1),
+        ("identities: 5\n", "`auth.identities` must be a mapping, not an integer", 1),
+        ("x: 1\nintegrations: text\n", "`auth.integrations` must be a mapping, not a string", 2),
+    ];
+    for (src, message, line) in cases {
+        let (_, problems) = parse(src);
+        let p = problem(&problems, message);
+        assert_eq!((p.subject.clone(), line_of(p)), (Subject::General, line), "{src}");
+        assert_eq!(p.to_string(), format!("{FILE}:{line}:{}: {message}", p.span.as_ref().unwrap().col), "{src}");
+    }
+}
+
+#[test]
+fn realm_and_keyring_type_are_checked() {
+    let cfg = clean("realm: acme-prod.1\nkeyring: {type: file}\n");
+    assert_eq!(cfg.realm.as_ref().map(|r| r.0.as_str()), Some("acme-prod.1"));
+    assert_eq!(cfg.realm.as_ref().map(|r| r.1.line), Some(1));
+    assert_eq!(cfg.keyring_type.as_deref(), Some("file"));
+    for bad in ["..", "a/b", "\"\"", "\"x y\""] {
+        let (cfg, problems) = parse(&format!("realm: {bad}\n"));
+        assert!(cfg.realm.is_none(), "{bad}");
+        problem(&problems, "`auth.realm` must be letters, digits");
+    }
+    let (cfg, problems) = parse("keyring:\n  type: vault\n");
+    assert!(cfg.keyring_type.is_none());
+    let p = problem(&problems, "`auth.keyring.type` must be system, file or memory, not `vault`");
+    assert_eq!(line_of(p), 2);
+}
+
+#[test]
+fn lookups_ignore_case_but_prefer_the_exact_name() {
+    let (cfg, _) = parse(
+        "providers: {gh: {kind: github/oidc}}\nidentities:\n  Dev: {kind: aws/ambient}\n  dev: {kind: aws/ambient, default: true}\n",
+    );
+    // Two names differing in case are a problem elsewhere; lookups still pick the exact one.
+    assert!(cfg.identity("dev").unwrap().default);
+    assert!(!cfg.identity("Dev").unwrap().default);
+    assert_eq!(cfg.identity("DEV").unwrap().name, "Dev", "no exact match: the first in any case");
+    assert_eq!(cfg.provider("GH").unwrap().name, "gh");
+    assert!(cfg.identity("prod").is_none() && cfg.provider("x").is_none() && cfg.integration("x").is_none());
+    assert_eq!(cfg.identity_names(), ["Dev", "dev"]);
+}
+
+#[test]
+fn names_that_differ_only_in_case_are_reported_for_each_section() {
+    let src = "providers:\n  gh: {kind: github/oidc}\n  GH: {kind: github/oidc}\nidentities:\n  a: {kind: aws/ambient}\n  A: {kind: aws/ambient}\n";
+    let (_, problems) = parse(src);
+    let p = problem(&problems, "provider names `gh` and `GH` differ only in case");
+    assert_eq!((p.subject.clone(), line_of(p)), (Subject::Provider("GH".into()), 3));
+    assert_eq!(p.hint.as_deref(), Some("rename or merge one of the two providers"));
+    let p = problem(&problems, "identity names `a` and `A` differ only in case");
+    assert_eq!(p.subject, Subject::Identity("A".into()));
+}
+
+// --- providers -------------------------------------------------------------------------
+
+#[test]
+fn every_provider_kind_is_typed_with_its_fields() {
+    let src = r#"
+providers:
+  sso: {kind: aws/iam-identity-center, start_url: "https://d-1.awsapps.com/start", region: us-east-1, auto_provision_identities: true, session: {duration: 8h}}
+  saml: {kind: aws/saml, url: "https://idp.example.com/saml", region: eu-west-1, driver: Okta}
+  gh: {kind: github/oidc, region: us-east-2, spec: {audience: sts.amazonaws.com}}
+  az: {kind: azure/cli, spec: {tenant_id: 11111111-2222-3333-4444-555555555555}}
+  azo: {kind: azure/oidc, spec: {tenant_id: 11111111-2222-3333-4444-555555555555, client_id: 21111111-2222-3333-4444-555555555555, audience: "api://AzureADTokenExchange"}}
+  azd: {kind: azure/device-code, tenant_id: 11111111-2222-3333-4444-555555555555}
+  adc: {kind: gcp/adc, spec: {project_id: p1, region: us-central1, scopes: [s1, s2]}}
+  wif: {kind: gcp/workload-identity-federation, spec: {project_number: "123", workload_identity_pool_id: pool, workload_identity_provider_id: prov, service_account_email: ci@p.iam.gserviceaccount.com}}
+"#;
+    let cfg = clean(src);
+    let kind = |n: &str| cfg.provider(n).unwrap().kind.clone().unwrap_or_else(|| panic!("{n} has no kind"));
+    match kind("sso") {
+        ProviderKind::IamIdentityCenter { start_url, region, auto_provision, session_secs } => {
+            assert_eq!(
+                (start_url.as_str(), region.as_str(), auto_provision, session_secs),
+                ("https://d-1.awsapps.com/start", "us-east-1", true, Some(8 * 3600))
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(
+        matches!(kind("saml"), ProviderKind::Saml { driver: Some(d), region, .. } if d == "Okta" && region == "eu-west-1")
+    );
+    assert!(
+        matches!(kind("gh"), ProviderKind::GithubOidc { region: Some(r), audience: Some(a) } if r == "us-east-2" && a == "sts.amazonaws.com")
+    );
+    assert!(matches!(kind("az"), ProviderKind::AzureCli { tenant_id: Some(_), subscription_id: None }));
+    assert!(
+        matches!(kind("azo"), ProviderKind::AzureOidc { audience: Some(a), .. } if a == "api://AzureADTokenExchange")
+    );
+    assert!(
+        matches!(kind("azd"), ProviderKind::AzureDeviceCode { tenant_id, client_id: None, .. } if tenant_id.starts_with("1111")),
+        "a top-level field is read when spec has none"
+    );
+    match kind("adc") {
+        ProviderKind::GcpAdc { project_id, region, scopes } => {
+            assert_eq!(
+                (project_id.as_deref(), region.as_deref(), scopes),
+                (Some("p1"), Some("us-central1"), vec!["s1".to_string(), "s2".into()])
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    match kind("wif") {
+        ProviderKind::GcpWif { project_number, pool_id, provider_id, service_account_email, token_source, .. } => {
+            assert_eq!((project_number.as_str(), pool_id.as_str(), provider_id.as_str()), ("123", "pool", "prov"));
+            assert_eq!(service_account_email.as_deref(), Some("ci@p.iam.gserviceaccount.com"));
+            assert_eq!(token_source, TokenSource::default(), "no token_source: GitHub Actions");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(cfg.provider("sso").unwrap().region(), Some("us-east-1"));
+    assert_eq!(cfg.provider("az").unwrap().region(), None);
+    let clouds: Vec<Option<Cloud>> = cfg.providers.iter().map(Provider::cloud).collect();
+    use Cloud::*;
+    assert_eq!(clouds, [Some(Aws), Some(Aws), Some(Aws), Some(Azure), Some(Azure), Some(Azure), Some(Gcp), Some(Gcp)]);
+}
+
+#[test]
+fn a_provider_with_bad_fields_stays_defined_without_a_kind_and_says_what_is_wrong() {
+    // (fixture, message, hint)
+    let cases: &[(&str, &str, Option<&str>)] = &[
+        (
+            "{kind: aws/iam-identity-center, region: us-east-1}",
+            "provider `p` (aws/iam-identity-center) is missing `start_url`",
+            Some("add `start_url` to its definition"),
+        ),
+        (
+            "{kind: aws/iam-identity-center, start_url: \"http://d-1.awsapps.com/start\", region: us-east-1}",
+            "provider `p` (aws/iam-identity-center): `start_url` is `http://d-1.awsapps.com/start`, which is not an https:// URL",
+            None,
+        ),
+        (
+            "{kind: aws/iam-identity-center, start_url: \"https://x\", region: useast1}",
+            "`region` is `useast1`, which is not an AWS region such as us-east-1",
+            None,
+        ),
+        (
+            "{kind: aws/saml, url: \"https://x\", region: us-east-1, driver: okta}",
+            "`driver` is `okta`, which is not one of Browser, GoogleApps, Okta, ADFS",
+            None,
+        ),
+        ("{kind: azure/oidc, spec: {tenant_id: nope}}", "`spec.tenant_id` is `nope`, which is not a UUID", None),
+        (
+            "{kind: azure/oidc, spec: {tenant_id: 11111111-2222-3333-4444-555555555555}}",
+            "is missing `spec.client_id`",
+            None,
+        ),
+        (
+            "{kind: gcp/workload-identity-federation, spec: {project_number: p1, workload_identity_pool_id: a, workload_identity_provider_id: b}}",
+            "`spec.project_number` is `p1`, which is not a project number (digits)",
+            None,
+        ),
+        (
+            "{kind: gcp/workload-identity-federation, spec: {project_number: \"1\", workload_identity_pool_id: a, workload_identity_provider_id: b, service_account_email: ci}}",
+            "provider `p`: `service_account_email` is `ci`, which is not an email address",
+            Some("use the service account's email, like ci@PROJECT.iam.gserviceaccount.com"),
+        ),
+        (
+            "{kind: aws/iam-identity-center, start_url: \"https://x\", region: us-east-1, session: {duration: forever}}",
+            "`session.duration` is `forever`, which is not a duration",
+            Some("write durations like 900s, 15m, 1h or 1h30m (or a number of seconds)"),
+        ),
+        (
+            "{kind: aws/iam-identity-center, start_url: \"https://x\", region: us-east-1, auto_provision_identities: yes please}",
+            "`auto_provision_identities` must be true or false, not `yes please`",
+            None,
+        ),
+        ("{kind: gcp/adc, scopes: [a, [b]]}", "`scopes` must be a list of strings", None),
+        ("{kind: github/oidc, spec: {audience: [a]}}", "`spec.audience` must be a string, not a list", None),
+    ];
+    for (def, message, hint) in cases {
+        let (cfg, problems) = parse(&format!("providers:\n  p: {def}\n"));
+        let p = problem(&problems, message);
+        assert_eq!(p.subject, Subject::Provider("p".into()), "{def}");
+        assert_eq!(line_of(p), 2, "{def}: {p}");
+        if hint.is_some() {
+            assert_eq!(p.hint.as_deref(), *hint, "{def}");
+        }
+        let prov = cfg.provider("p").unwrap_or_else(|| panic!("{def}: the provider must stay defined"));
+        // A bad required field drops the kind; a bad optional one only its own value.
+        let optional = ["driver", "session.duration", "auto_provision", "scopes", "audience", "service_account_email"];
+        let dropped = !optional.iter().any(|o| message.contains(o));
+        assert_eq!(prov.kind.is_none(), dropped, "{def}: {prov:?}");
+    }
+}
+
+#[test]
+fn a_provider_that_is_not_a_mapping_or_has_no_kind_is_not_defined() {
+    let (cfg, problems) = parse("providers:\n  a: text\n  b: {region: us-east-1}\n");
+    assert!(cfg.providers.is_empty());
+    assert_eq!(
+        problem(&problems, "provider `a` must be a mapping, not a string").subject,
+        Subject::Provider("a".into())
+    );
+    let p = problem(&problems, "provider `b` is missing `kind`");
+    assert_eq!(p.hint.as_deref(), Some("add `kind` to its definition"));
+}
+
+#[test]
+fn unknown_kinds_suggest_the_nearest_and_list_them_all() {
+    let (cfg, problems) = parse("providers:\n  sso:\n    kind: aws/iam-identity-centre\n");
+    let p = problem(&problems, "provider `sso` has unknown kind `aws/iam-identity-centre`");
+    assert_eq!(line_of(p), 3, "the span is the kind's");
+    let hint = p.hint.as_deref().unwrap();
+    assert!(
+        hint.starts_with(
+            "did you mean `aws/iam-identity-center`? known provider kinds: aws/iam-identity-center, aws/saml"
+        ),
+        "{hint}"
+    );
+    assert!(cfg.provider("sso").unwrap().kind.is_none());
+
+    let (_, problems) = parse("identities:\n  x: {kind: totally/else, via: {provider: p}}\n");
+    let hint = problem(&problems, "identity `x` has unknown kind `totally/else`").hint.clone().unwrap();
+    assert!(hint.starts_with("known identity kinds: aws/permission-set,"), "no near kind: only the list: {hint}");
+
+    let (_, problems) = parse("integrations:\n  e: {kind: aws/ecs, via: {identity: a}}\n");
+    let hint = problem(&problems, "integration `e` has unknown kind `aws/ecs`").hint.clone().unwrap();
+    assert_eq!(hint, "did you mean `aws/ecr`? known integration kinds: aws/ecr");
+}
+
+#[test]
+fn tags_are_reported_unless_tfauth_can_resolve_them() {
+    let env = Env::from_pairs([("START", "https://d-9.awsapps.com/start")]);
+    let src = "providers:\n  sso: {kind: aws/iam-identity-center, start_url: !env START, region: !env REGION}\n  gh: {kind: github/oidc, region: !terraform.output vpc region}\n";
+    let (cfg, problems) = AuthConfig::parse(Some(&node_with(src, env)));
+    let p =
+        problem(&problems, "provider `sso` (aws/iam-identity-center): `region` reads `!env REGION`, which is not set");
+    assert_eq!(p.hint.as_deref(), Some("export REGION, or give `!env REGION DEFAULT` a default"));
+    assert!(!problems.iter().any(|p| p.message.contains("missing `region`")), "an unset !env is not also `missing`");
+    assert!(!problems.iter().any(|p| p.message.contains("start_url")), "a set !env is its value");
+    let p = problem(
+        &problems,
+        "provider `gh` (github/oidc): `region` holds `!terraform.output`, which tfauth cannot resolve",
+    );
+    assert_eq!(p.hint.as_deref(), Some("write the value directly, or use !env"));
+    assert!(matches!(cfg.provider("gh").unwrap().kind, Some(ProviderKind::GithubOidc { region: None, .. })));
+}
+
+// --- token_source ----------------------------------------------------------------------
+
+fn token_source(ts: &str) -> (Option<TokenSource>, Vec<Problem>) {
+    let src = format!(
+        "providers:\n  wif:\n    kind: gcp/workload-identity-federation\n    spec: {{project_number: \"1\", workload_identity_pool_id: a, workload_identity_provider_id: b}}\n    token_source: {ts}\n"
+    );
+    let (cfg, problems) = parse(&src);
+    let ts = match cfg.provider("wif").and_then(|p| p.kind.clone()) {
+        Some(ProviderKind::GcpWif { token_source, .. }) => Some(token_source),
+        _ => None,
+    };
+    (ts, problems)
+}
+
+#[test]
+fn token_sources_are_typed_from_their_fields() {
+    let url = |u: &str, headers: Vec<(&str, &str)>| TokenSourceKind::Url {
+        url: u.into(),
+        headers: headers.into_iter().map(|(k, v)| (k.into(), v.into())).collect(),
+    };
+    let cases: Vec<(&str, TokenSourceKind, Option<&str>)> = vec![
+        ("~", TokenSourceKind::GithubActions, None),
+        ("{audience: aud}", TokenSourceKind::GithubActions, None),
+        ("{type: url}", TokenSourceKind::GithubActions, None),
+        ("{url: \"https://t.example.com/tok\"}", url("https://t.example.com/tok", vec![]), None),
+        (
+            "{type: url, url: \"http://127.0.0.1:8080/t\", headers: {Authorization: Bearer x, X-N: 5}, format: json}",
+            url("http://127.0.0.1:8080/t", vec![("Authorization", "Bearer x"), ("X-N", "5")]),
+            Some("value"),
+        ),
+        (
+            "{file: /run/token, subject_token_field_name: id_token}",
+            TokenSourceKind::File { path: "/run/token".into() },
+            Some("id_token"),
+        ),
+        ("{type: file, path: /run/t, format: text}", TokenSourceKind::File { path: "/run/t".into() }, None),
+        ("{environment_variable: OIDC}", TokenSourceKind::Environment { variable: "OIDC".into() }, None),
+        (
+            "{type: environment, variable: OIDC, format: json, subject_token_field_name: jwt}",
+            TokenSourceKind::Environment { variable: "OIDC".into() },
+            Some("jwt"),
+        ),
+    ];
+    for (ts, kind, field) in cases {
+        let (got, problems) = token_source(ts);
+        assert!(problems.is_empty(), "{ts}:\n{}", render(&problems));
+        let got = got.unwrap_or_else(|| panic!("{ts}: no kind"));
+        assert_eq!((got.kind, got.json_field.as_deref()), (kind, field), "{ts}");
+    }
+    let (got, _) = token_source("{url: \"https://A.example.com/t\", allowed_hosts: [A.Example.com], audience: x}");
+    let got = got.unwrap();
+    assert_eq!((got.allowed_hosts, got.audience.as_deref()), (vec!["a.example.com".to_string()], Some("x")));
+}
+
+#[test]
+fn bad_token_sources_are_refused_with_what_to_write() {
+    let cases = [
+        (
+            "text",
+            "`token_source` must be a mapping, not a string",
+            Some("write `token_source: {type: url, url: https://...}` (or type file / environment)"),
+        ),
+        (
+            "{url: \"http://example.com/t\"}",
+            "`token_source.url` is `http://example.com/t`, which is neither https nor http to a loopback address",
+            Some("the token request may carry a bearer token; use https"),
+        ),
+        (
+            "{url: \"https://evil.example.net/t\", allowed_hosts: [good.example.com]}",
+            "`token_source.url` goes to `evil.example.net`, which is not in `allowed_hosts` (good.example.com)",
+            Some("fix the URL, or add its host to `token_source.allowed_hosts`"),
+        ),
+        ("{type: file}", "`token_source` of type `file` is missing `file`", Some("add `token_source.file`")),
+        (
+            "{type: environment}",
+            "`token_source` of type `environment` is missing `environment_variable`",
+            Some("add `token_source.environment_variable`"),
+        ),
+        (
+            "{type: s3, url: \"https://x\"}",
+            "`token_source.type` is `s3`, which is not one of url, file, environment",
+            None,
+        ),
+        ("{file: /t, format: yaml}", "`token_source.format` is `yaml`, which is neither `text` nor `json`", None),
+        (
+            "{url: \"https://x\", headers: [a]}",
+            "`token_source.headers` must be a mapping of header names to values",
+            None,
+        ),
+        ("{url: \"https://x\", headers: {A: [1]}}", "header `A` of `token_source` must be a string", None),
+    ];
+    for (ts, message, hint) in cases {
+        let (got, problems) = token_source(ts);
+        let p = problem(&problems, message);
+        assert_eq!(p.subject, Subject::Provider("wif".into()), "{ts}");
+        assert!(p.message.starts_with("provider `wif`: "), "{}", p.message);
+        if hint.is_some() {
+            assert_eq!(p.hint.as_deref(), hint, "{ts}");
+        }
+        assert!(got.is_none(), "{ts}: a bad token_source drops the provider's kind");
+    }
+}
+
+// --- identities ------------------------------------------------------------------------
+
+const PROVIDERS: &str = r#"providers:
+  sso: {kind: aws/iam-identity-center, start_url: "https://d-1.awsapps.com/start", region: us-east-1}
+  gh: {kind: github/oidc, region: us-east-2}
+  adc: {kind: gcp/adc}
+  az: {kind: azure/cli}
+"#;
+
+fn with_identities(ids: &str) -> String {
+    format!("{PROVIDERS}identities:\n{ids}")
+}
+
+#[test]
+fn every_identity_kind_is_typed_with_its_fields() {
+    let cfg = clean(&with_identities(
+        r#"  ps: {kind: aws/permission-set, via: {provider: sso}, principal: {name: Admin, account: {id: "111111111111"}}, default: true}
+  psn: {kind: aws/permission-set, via: {provider: sso}, principal: {name: Admin, account: {name: prod}}}
+  role: {kind: aws/assume-role, via: {identity: ps}, principal: {assume_role: "arn:aws:iam::222222222222:role/tf", external_id: ext, duration: 1h, session_name: me}, region: eu-west-1}
+  root: {kind: aws/assume-root, via: {identity: ps}, principal: {target_principal: "333333333333", task_policy_arn: "arn:aws:iam::aws:policy/root-task/S3UnlockBucketPolicy", duration: 15m}}
+  user: {kind: aws/user, credentials: {access_key_id: AKIA, secret_access_key: s, mfa_arn: "arn:aws:iam::111111111111:mfa/me"}, required: true}
+  amb: {kind: aws/ambient}
+  sub: {kind: azure/subscription, via: {provider: az}, principal: {subscription_id: 11111111-2222-3333-4444-555555555555, location: westeurope}}
+  sa: {kind: gcp/service-account, via: {provider: adc}, principal: {service_account_email: tf@p.iam.gserviceaccount.com, lifetime: 2h, delegates: d@p.iam.gserviceaccount.com, scopes: [s]}}
+  proj: {kind: gcp/project, via: {identity: sa}, principal: {project_id: p1, region: us-central1, zone: us-central1-a}}
+"#,
+    ));
+    let id = |n: &str| cfg.identity(n).unwrap();
+    let kind = |n: &str| id(n).kind.clone().unwrap_or_else(|| panic!("{n} has no kind"));
+    assert!(
+        matches!(kind("ps"), IdentityKind::PermissionSet { permission_set, account: AccountRef::Id(a) } if permission_set == "Admin" && a == "111111111111")
+    );
+    assert!(matches!(kind("psn"), IdentityKind::PermissionSet { account: AccountRef::Name(n), .. } if n == "prod"));
+    match kind("role") {
+        IdentityKind::AssumeRole { role_arn, external_id, duration_secs, session_name } => {
+            assert_eq!(role_arn, "arn:aws:iam::222222222222:role/tf");
+            assert_eq!(external_id.as_ref().map(|s| s.expose()), Some("ext"));
+            assert_eq!((duration_secs, session_name.as_deref()), (Some(3600), Some("me")));
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(kind("root"), IdentityKind::AssumeRoot { duration_secs: Some(900), .. }));
+    assert!(matches!(
+        kind("user"),
+        IdentityKind::User { access_key_id: Some(_), secret_access_key: Some(_), mfa_arn: Some(_) }
+    ));
+    assert!(matches!(kind("amb"), IdentityKind::Ambient));
+    assert!(
+        matches!(kind("sub"), IdentityKind::AzureSubscription { location: Some(l), resource_group: None, .. } if l == "westeurope")
+    );
+    match kind("sa") {
+        IdentityKind::GcpServiceAccount { email, lifetime_secs, delegates, scopes, project_id } => {
+            assert_eq!((email.as_str(), lifetime_secs, project_id), ("tf@p.iam.gserviceaccount.com", Some(7200), None));
+            assert_eq!((delegates, scopes), (vec!["d@p.iam.gserviceaccount.com".to_string()], vec!["s".to_string()]));
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(kind("proj"), IdentityKind::GcpProject { zone: Some(z), .. } if z == "us-central1-a"));
+
+    assert!(id("ps").default && id("ps").default_span.as_ref().is_some_and(|s| s.line == 7));
+    assert!(!id("psn").default && id("psn").default_span.is_none());
+    assert!(id("user").required && !id("ps").required);
+    assert_eq!(id("role").region.as_deref(), Some("eu-west-1"));
+    assert!(matches!(&id("ps").via, Some(Via::Provider(p, s)) if p == "sso" && s.line == 7));
+    assert!(matches!(&id("role").via, Some(Via::Identity(i, _)) if i == "ps"));
+    assert!(id("user").via.is_none() && id("user").is_standalone() && !id("ps").is_standalone());
+    assert_eq!(
+        (id("sub").cloud(), id("proj").cloud(), id("amb").cloud()),
+        (Some(Cloud::Azure), Some(Cloud::Gcp), Some(Cloud::Aws))
+    );
+}
+
+#[test]
+fn a_region_under_principal_counts_for_aws_identities_only() {
+    let cfg = clean(&with_identities(
+        "  a: {kind: aws/assume-role, via: {provider: gh}, principal: {assume_role: \"arn:aws:iam::222222222222:role/tf\", region: ap-south-1}}\n  g: {kind: gcp/project, via: {provider: adc}, principal: {project_id: p, region: us-central1}}\n",
+    ));
+    assert_eq!(cfg.identity("a").unwrap().region.as_deref(), Some("ap-south-1"));
+    assert_eq!(cfg.identity("g").unwrap().region, None, "a GCP region stays in its kind");
+}
+
+#[test]
+fn bad_identity_fields_are_reported_with_the_identity_and_kind() {
+    let cases: &[(&str, &str, Option<&str>)] = &[
+        (
+            "{kind: aws/permission-set, via: {provider: sso}, principal: {name: Admin}}",
+            "identity `x` (aws/permission-set) is missing `principal.account.id` or `principal.account.name`",
+            Some("name the account by id (12 digits) or by its name in IAM Identity Center"),
+        ),
+        (
+            "{kind: aws/permission-set, via: {provider: sso}, principal: {name: Admin, account: {id: 12345}}}",
+            "`principal.account.id` is `12345`, which is not a 12-digit AWS account id",
+            None,
+        ),
+        (
+            "{kind: aws/assume-role, via: {provider: gh}, principal: {assume_role: \"arn:aws:iam::1:role/x\"}}",
+            "`principal.assume_role` is `arn:aws:iam::1:role/x`, which is not an IAM role ARN",
+            None,
+        ),
+        (
+            "{kind: aws/assume-role, via: {provider: gh}, principal: {assume_role: \"arn:aws:iam::222222222222:role/x\"}, duration: 5m}",
+            "identity `x` (aws/assume-role): `duration` is 300s; STS allows 900s (15m) to 43200s (12h)",
+            None,
+        ),
+        (
+            "{kind: aws/assume-role, via: {provider: gh}, principal: {assume_role: \"arn:aws:iam::222222222222:role/x\", duration: 13h}}",
+            "`duration` is 46800s; STS allows",
+            None,
+        ),
+        (
+            "{kind: aws/assume-root, via: {identity: base}, principal: {target_principal: \"333333333333\", task_policy_arn: \"arn:aws:iam::aws:policy/AdministratorAccess\"}}",
+            "`principal.task_policy_arn` is `arn:aws:iam::aws:policy/AdministratorAccess`, which is not a root task policy",
+            Some(
+                "use arn:aws:iam::aws:policy/root-task/ followed by one of IAMAuditRootUserCredentials, IAMCreateRootUserPassword, IAMDeleteRootUserCredentials, S3UnlockBucketPolicy, SQSUnlockQueuePolicy",
+            ),
+        ),
+        (
+            "{kind: aws/assume-root, via: {identity: base}, principal: {target_principal: \"333333333333\", task_policy_arn: \"arn:aws:iam::aws:policy/root-task/S3UnlockBucketPolicy\"}, duration: 1h}",
+            "`duration` is 3600s; AssumeRoot sessions last at most 15m",
+            Some("use `duration: 15m` or less"),
+        ),
+        (
+            "{kind: aws/user, credentials: {access_key_id: AKIA}}",
+            "identity `x` (aws/user): `credentials` needs both `access_key_id` and `secret_access_key`",
+            None,
+        ),
+        (
+            "{kind: aws/user, mfa_arn: \"arn:aws:iam::111111111111:user/me\"}",
+            "`mfa_arn` is `arn:aws:iam::111111111111:user/me`, which is not an MFA device ARN",
+            None,
+        ),
+        (
+            "{kind: azure/subscription, via: {provider: az}, principal: {subscription_id: prod}}",
+            "`principal.subscription_id` is `prod`, which is not a subscription UUID",
+            None,
+        ),
+        (
+            "{kind: gcp/service-account, via: {provider: adc}, principal: {service_account_email: tf@p.iam.gserviceaccount.com, lifetime: 24h}}",
+            "identity `x` (gcp/service-account): `lifetime` is 86400s; Google allows at most 43200s",
+            None,
+        ),
+        (
+            "{kind: gcp/project, via: {provider: adc}, principal: {}}",
+            "identity `x` (gcp/project) is missing `principal.project_id`",
+            Some("add `principal.project_id` to its definition"),
+        ),
+        ("{kind: aws/ambient, default: maybe}", "identity `x`: `default` must be true or false, not `maybe`", None),
+        ("{kind: aws/ambient, region: \"eu west\"}", "`region` is `eu west`, which is not a region", None),
+    ];
+    for (def, message, hint) in cases {
+        let src = with_identities(&format!(
+            "  base: {{kind: aws/permission-set, via: {{provider: sso}}, principal: {{name: A, account: {{id: \"111111111111\"}}}}}}\n  x: {def}\n"
+        ));
+        let (cfg, problems) = parse(&src);
+        let p = problem(&problems, message);
+        assert_eq!(p.subject, Subject::Identity("x".into()), "{def}");
+        assert_eq!(line_of(p), 8, "{def}: {p}");
+        if hint.is_some() {
+            assert_eq!(p.hint.as_deref(), *hint, "{def}");
+        }
+        assert!(cfg.identity("x").is_some(), "{def}: a bad field never drops the identity");
+        assert!(problems.iter().all(|p| p.subject == Subject::Identity("x".into())), "{def}:\n{}", render(&problems));
+    }
+}
+
+#[test]
+fn via_must_name_exactly_one_start_and_standalone_kinds_take_none() {
+    let cases: &[(&str, &str, &str)] = &[
+        (
+            "{kind: aws/assume-role, principal: {assume_role: \"arn:aws:iam::222222222222:role/x\"}}",
+            "identity `x` (aws/assume-role) has no `via`",
+            "add `via: {provider: NAME}` or `via: {identity: NAME}`",
+        ),
+        (
+            "{kind: aws/assume-role, via: {provider: gh, identity: y}, principal: {assume_role: \"arn:aws:iam::222222222222:role/x\"}}",
+            "identity `x` has both `via.provider` and `via.identity`",
+            "keep exactly one: a chain starts at one provider or continues one identity",
+        ),
+        (
+            "{kind: aws/user, via: {provider: gh}}",
+            "identity `x` (aws/user) stands alone and takes no `via`",
+            "remove `via`",
+        ),
+        (
+            "{kind: aws/ambient, via: {identity: y}}",
+            "identity `x` (aws/ambient) stands alone and takes no `via`",
+            "remove `via`",
+        ),
+    ];
+    for (def, message, hint) in cases {
+        let (cfg, problems) = parse(&with_identities(&format!("  x: {def}\n")));
+        let p = problem(&problems, message);
+        assert_eq!(p.hint.as_deref(), Some(*hint), "{def}");
+        assert!(cfg.identity("x").unwrap().via.is_none(), "{def}");
+    }
+    let (_, problems) = parse(&with_identities("  x: {kind: aws/assume-role, via: gh}\n"));
+    problem(&problems, "identity `x`: `via` must be a mapping with `provider` or `identity`");
+}
+
+#[test]
+fn an_entry_without_kind_only_overrides_unless_it_defines_a_chain() {
+    let (cfg, problems) = parse(&with_identities("  over: {default: true}\n"));
+    assert!(problems.is_empty(), "{}", render(&problems));
+    assert!(cfg.identity("over").is_none(), "an override is not an identity of its own");
+    let (cfg, problems) = parse(&with_identities("  half: {via: {provider: gh}}\n"));
+    assert!(cfg.identity("half").is_none());
+    let p = problem(&problems, "identity `half` is missing `kind`");
+    assert_eq!(p.subject, Subject::Identity("half".into()));
+}
+
+// --- references across sections ----------------------------------------------------------
+
+#[test]
+fn dangling_references_suggest_a_near_name_or_list_the_defined_ones() {
+    let (_, problems) = parse(&with_identities(
+        "  a: {kind: aws/assume-role, via: {provider: gh2}, principal: {assume_role: \"arn:aws:iam::222222222222:role/x\"}}\n  b: {kind: aws/assume-role, via: {identity: zzzzzz}, principal: {assume_role: \"arn:aws:iam::222222222222:role/x\"}}\n",
+    ));
+    let p = problem(&problems, "identity `a`: `via.provider` names `gh2`, which is not defined");
+    assert_eq!(
+        (p.hint.as_deref(), p.subject.clone(), line_of(p)),
+        (Some("did you mean `gh`?"), Subject::Identity("a".into()), 7)
+    );
+    let p = problem(&problems, "identity `b`: `via.identity` names `zzzzzz`, which is not defined");
+    assert_eq!(p.hint.as_deref(), Some("defined identities: a, b"));
+
+    let (_, problems) = parse(
+        "identities:\n  a: {kind: aws/assume-role, via: {provider: gh}, principal: {assume_role: \"arn:aws:iam::222222222222:role/x\"}}\n",
+    );
+    let p = problem(&problems, "`via.provider` names `gh`, which is not defined");
+    assert_eq!(p.hint.as_deref(), Some("no providers are defined; check the active profile"));
+}
+
+#[test]
+fn a_cycle_is_reported_once_with_its_path() {
+    let role = "principal: {assume_role: \"arn:aws:iam::222222222222:role/x\"}";
+    let (_, problems) = parse(&format!(
+        "identities:\n  a: {{kind: aws/assume-role, via: {{identity: b}}, {role}}}\n  b: {{kind: aws/assume-role, via: {{identity: c}}, {role}}}\n  c: {{kind: aws/assume-role, via: {{identity: a}}, {role}}}\n  d: {{kind: aws/assume-role, via: {{identity: a}}, {role}}}\n"
+    ));
+    let cycles: Vec<&Problem> = problems.iter().filter(|p| p.message.starts_with("identity chain cycle")).collect();
+    assert_eq!(cycles.len(), 1, "{}", render(&problems));
+    assert_eq!(cycles[0].message, "identity chain cycle: a -> b -> c -> a");
+    assert_eq!(
+        cycles[0].hint.as_deref(),
+        Some("a chain must end at a provider or a standalone identity; break the cycle")
+    );
+    let (_, problems) =
+        parse(&format!("identities:\n  self: {{kind: aws/assume-role, via: {{identity: SELF}}, {role}}}\n"));
+    problem(&problems, "identity chain cycle: self -> self");
+}
+
+#[test]
+fn links_that_cannot_work_are_refused() {
+    let role = "principal: {assume_role: \"arn:aws:iam::222222222222:role/x\"}";
+    let ps = "principal: {name: A, account: {id: \"111111111111\"}}";
+    let root = "principal: {target_principal: \"333333333333\", task_policy_arn: \"arn:aws:iam::aws:policy/root-task/S3UnlockBucketPolicy\"}";
+    let cases = [
+        (
+            "{kind: gcp/project, via: {provider: gh}, principal: {project_id: p}}".to_string(),
+            "identity `x` (gcp/project) is GCP but comes from a AWS provider (github/oidc)",
+            "an identity's chain must stay in one cloud",
+        ),
+        (
+            "{kind: aws/assume-role, via: {identity: sa}, principal: {assume_role: \"arn:aws:iam::222222222222:role/x\"}}".into(),
+            "identity `x` (aws/assume-role) is AWS but comes from a GCP identity (gcp/service-account)",
+            "an identity's chain must stay in one cloud",
+        ),
+        (
+            format!("{{kind: aws/permission-set, via: {{provider: gh}}, {ps}}}"),
+            "identity `x` (aws/permission-set) must come from an aws/iam-identity-center provider, not a github/oidc provider",
+            "point `via.provider` at your IAM Identity Center provider",
+        ),
+        (
+            format!("{{kind: aws/assume-role, via: {{provider: sso}}, {role}}}"),
+            "identity `x` (aws/assume-role) cannot come straight from an IAM Identity Center provider",
+            "chain it from an aws/permission-set identity with `via.identity`",
+        ),
+        (
+            format!("{{kind: aws/assume-root, via: {{provider: gh}}, {root}}}"),
+            "identity `x` (aws/assume-root) must come from an AWS identity with `via.identity`",
+            "AssumeRoot is called with the credentials of an identity in the management account",
+        ),
+    ];
+    for (def, message, hint) in &cases {
+        let src = with_identities(&format!(
+            "  sa: {{kind: gcp/service-account, via: {{provider: adc}}, principal: {{service_account_email: a@p.iam.gserviceaccount.com}}}}\n  x: {def}\n"
+        ));
+        let (_, problems) = parse(&src);
+        let p = problem(&problems, message);
+        assert_eq!((p.hint.as_deref(), p.subject.clone()), (Some(*hint), Subject::Identity("x".into())), "{def}");
+    }
+    // The links that do work: a role from a permission set, a role from GitHub OIDC.
+    clean(&with_identities(&format!(
+        "  ps: {{kind: aws/permission-set, via: {{provider: sso}}, {ps}}}\n  r1: {{kind: aws/assume-role, via: {{identity: ps}}, {role}}}\n  r2: {{kind: aws/assume-role, via: {{provider: gh}}, {role}}}\n  rt: {{kind: aws/assume-root, via: {{identity: ps}}, {root}}}\n"
+    )));
+}
+
+// --- integrations ------------------------------------------------------------------------
+
+fn with_integration(def: &str) -> String {
+    with_identities(&format!(
+        "  ci: {{kind: aws/assume-role, via: {{provider: gh}}, principal: {{assume_role: \"arn:aws:iam::222222222222:role/x\"}}}}\n  gs: {{kind: gcp/project, via: {{provider: adc}}, principal: {{project_id: p}}}}\nintegrations:\n  ecr: {def}\n"
+    ))
+}
+
+#[test]
+fn an_ecr_integration_is_typed_and_auto_provisions_by_default() {
+    let cfg = clean(&with_integration(
+        "{kind: aws/ecr, via: {identity: CI}, spec: {registry: {account_id: \"012345678901\", region: us-east-2}}}",
+    ));
+    let int = cfg.integration("ECR").unwrap();
+    assert_eq!(int.kind, Some(IntegrationKind::Ecr { account_id: "012345678901".into(), region: "us-east-2".into() }));
+    assert!(int.auto_provision && int.is_via("ci") && !int.is_via("gs"));
+    let cfg = clean(&with_integration(
+        "{kind: aws/ecr, via: {identity: ci}, spec: {auto_provision: false, registry: {account_id: \"012345678901\", region: us-east-2}}}",
+    ));
+    assert!(!cfg.integration("ecr").unwrap().auto_provision);
+}
+
+#[test]
+fn bad_integrations_say_what_to_write() {
+    let registry = "registry: {account_id: \"012345678901\", region: us-east-2}";
+    let cases = [
+        (
+            "{kind: aws/ecr, via: {identity: ci}, spec: {registry: {account_id: 12345678901, region: us-east-2}}}"
+                .to_string(),
+            "integration `ecr` (aws/ecr): `spec.registry.account_id` is `12345678901`, which is not a 12-digit AWS account id",
+            Some("quote the account id (`account_id: \"012345678901\"`): as a number YAML drops its leading zeros"),
+        ),
+        (
+            "{kind: aws/ecr, via: {identity: ci}, spec: {registry: {account_id: \"abc\", region: us-east-2}}}".into(),
+            "`spec.registry.account_id` is `abc`",
+            Some("use the registry's 12-digit account id, as in 123456789012.dkr.ecr.us-east-2.amazonaws.com"),
+        ),
+        (
+            format!("{{kind: aws/ecr, via: {{provider: gh}}, spec: {{{registry}}}}}"),
+            "integration `ecr` names `via.provider`; an integration comes from an identity",
+            Some("write `via: {identity: NAME}` with the AWS identity whose session it uses"),
+        ),
+        (
+            format!("{{kind: aws/ecr, spec: {{{registry}}}}}"),
+            "integration `ecr` has no `via.identity`",
+            Some("add `via: {identity: NAME}` with the AWS identity whose session it uses"),
+        ),
+        (
+            format!("{{kind: aws/ecr, via: {{identity: cj}}, spec: {{{registry}}}}}"),
+            "integration `ecr`: `via.identity` names `cj`, which is not defined",
+            Some("did you mean `ci`?"),
+        ),
+        (
+            format!("{{kind: aws/ecr, via: {{identity: gs}}, spec: {{{registry}}}}}"),
+            "integration `ecr` (aws/ecr) needs an AWS identity, but `gs` is gcp/project",
+            Some("point `via.identity` at an AWS identity that may call ecr:GetAuthorizationToken"),
+        ),
+        (
+            "{kind: aws/ecr, via: {identity: ci}, spec: {registry: {account_id: \"012345678901\"}}}".into(),
+            "is missing `spec.registry.region`",
+            None,
+        ),
+    ];
+    for (def, message, hint) in &cases {
+        let (cfg, problems) = parse(&with_integration(def));
+        let p = problem(&problems, message);
+        assert_eq!(p.subject, Subject::Integration("ecr".into()), "{def}");
+        if hint.is_some() {
+            assert_eq!(p.hint.as_deref(), *hint, "{def}");
+        }
+        assert!(cfg.integration("ecr").is_some(), "{def}: the integration stays defined");
+    }
+    let (cfg, problems) = parse("integrations:\n  e: [1]\n");
+    assert!(cfg.integrations.is_empty());
+    problem(&problems, "integration `e` must be a mapping, not a list");
+}
+
+#[test]
+fn every_problem_of_a_file_is_collected_not_just_the_first() {
+    let (_, problems) = parse(
+        "realm: a/b\nproviders:\n  p: {kind: aws/saml}\nidentities:\n  i: {kind: aws/assume-role}\nintegrations:\n  e: {kind: aws/ecr}\n",
+    );
+    let subjects: Vec<&Subject> = problems.iter().map(|p| &p.subject).collect();
+    for s in [
+        Subject::General,
+        Subject::Provider("p".into()),
+        Subject::Identity("i".into()),
+        Subject::Integration("e".into()),
+    ] {
+        assert!(subjects.contains(&&s), "no problem about {s:?}:\n{}", render(&problems));
+    }
+    assert!(problems.len() >= 7, "{}", render(&problems));
+}
+
+#[test]
+fn a_problem_without_a_real_span_prints_only_its_message() {
+    let p = Problem { subject: Subject::General, span: Some(Span::synthetic()), message: "m".into(), hint: None };
+    assert_eq!(p.to_string(), "m");
+    assert_eq!(Problem { span: None, ..p }.to_string(), "m");
+}

@@ -1,0 +1,134 @@
+//! Tests of `tfauth auth login`'s decisions: which provider or identity it signs in to, the
+//! errors naming a provider that is not there or cannot sign in, a cached session left as
+//! it is, and a GCP identity logged in the way a run authenticates (stand-in Google STS).
+
+use super::*;
+
+include!("tests_common.rs");
+
+fn args(identity: Option<&str>, provider: Option<&str>, force: bool) -> LoginArgs {
+    LoginArgs { target: target(identity), provider: provider.map(str::to_string), force }
+}
+
+#[test]
+fn with_a_valid_portal_token_login_by_provider_signs_in_to_nothing_new() {
+    let repo = Repo::new(AUTH);
+    repo.sign_in(3600);
+    let before = std::fs::read(repo.token_store().path()).unwrap();
+    assert_eq!(login(args(None, Some("sso"), false), &repo.ctx(&[])).unwrap(), 0);
+    assert_eq!(login(args(None, Some("SSO"), false), &repo.ctx(&[])).unwrap(), 0, "provider names match in any case");
+    assert_eq!(std::fs::read(repo.token_store().path()).unwrap(), before, "the token is left as it is");
+}
+
+#[test]
+fn without_an_identity_the_only_sso_provider_is_signed_in_to() {
+    let repo = Repo::new(AUTH);
+    // No default identity and no terminal: it must not ask which identity, but sign in to `sso`.
+    let err = login(args(None, None, false), &repo.ctx(&[])).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "provider `sso` needs an IAM Identity Center login (https://d-1.awsapps.com/start), and there is no terminal to show the code on"
+    );
+    assert_eq!(err.exit_code(), crate::exit::NOPERM);
+    repo.sign_in(3600);
+    assert_eq!(login(args(None, None, false), &repo.ctx(&[])).unwrap(), 0);
+}
+
+#[test]
+fn force_without_a_terminal_cannot_sign_in_again() {
+    let repo = Repo::new(AUTH);
+    repo.sign_in(3600);
+    let err = login(args(None, Some("sso"), true), &repo.ctx(&[])).unwrap_err();
+    assert!(err.to_string().starts_with("provider `sso` needs an IAM Identity Center login"), "{err}");
+    assert_eq!(err.hint().as_deref(), Some("run `tfauth auth login --provider sso` in a terminal, then try again"));
+}
+
+#[test]
+fn with_several_sso_providers_and_no_identity_there_is_nothing_to_choose() {
+    let two = AUTH.replace(
+        "    gh: {kind: github/oidc",
+        "    sso2: {kind: aws/iam-identity-center, start_url: \"https://d-2.awsapps.com/start\", region: eu-west-1}\n    gh: {kind: github/oidc",
+    );
+    let repo = Repo::new(&two);
+    let (message, hint) = usage(login(args(None, None, false), &repo.ctx(&[])));
+    assert_eq!(message, "nothing to log in to: auth is disabled or no identity is configured");
+    assert_eq!(hint.as_deref(), Some("pass --identity NAME or --provider NAME"));
+    let (message, _) = usage(login(args(Some("false"), None, false), &repo.ctx(&[])));
+    assert!(message.starts_with("nothing to log in to"), "--identity=false too: {message}");
+}
+
+#[test]
+fn a_provider_that_is_not_defined_or_has_no_login_is_a_usage_error() {
+    let repo = Repo::new(AUTH);
+    let cases = [
+        ("ssso", "provider `ssso` is not defined", "did you mean `sso`?"),
+        ("zzzzzzzz", "provider `zzzzzzzz` is not defined", "providers: sso, gh, wif"),
+        (
+            "gh",
+            "provider `gh` (github/oidc) has no login of its own",
+            "only aws/iam-identity-center providers sign in with `auth login --provider`; log in with `--identity NAME` instead",
+        ),
+    ];
+    for (provider, message, hint) in cases {
+        let (m, h) = usage(login(args(None, Some(provider), false), &repo.ctx(&[])));
+        assert_eq!((m.as_str(), h.as_deref()), (message, Some(hint)), "{provider}");
+    }
+    let empty = Repo::new("auth:\n  identities:\n    a: {kind: aws/ambient}\n");
+    let (_, hint) = usage(login(args(None, Some("sso"), false), &empty.ctx(&[])));
+    assert_eq!(hint.as_deref(), Some("providers: (none)"));
+}
+
+#[test]
+fn resolving_for_a_provider_never_needs_an_identity() {
+    let repo = Repo::new(&AUTH.replace("    ci: {kind: aws/user,", "    ci: {default: true, kind: aws/user,"));
+    let ctx = repo.ctx(&[]);
+    let res = resolve_for(&target(None), &ctx, true).unwrap();
+    assert!(matches!(res.selection, Selection::Disabled { .. }), "{:?}", res.selection);
+    let res = resolve_for(&target(None), &ctx, false).unwrap();
+    assert!(matches!(&res.selection, Selection::Identity { name, .. } if name == "ci"));
+    let res = resolve_for(&target(Some("deploy")), &ctx, true).unwrap();
+    assert!(matches!(&res.selection, Selection::Identity { name, .. } if name == "deploy"), "a named identity stays");
+    let err = resolve_for(&target(Some("nope")), &ctx, false).unwrap_err();
+    assert_eq!(err.to_string(), "identity `nope` (from --identity) is not defined");
+}
+
+#[test]
+fn sso_providers_and_auto_provisioning_are_read_from_the_typed_config() {
+    let repo = Repo::new(&AUTH.replace("region: eu-west-1}", "region: eu-west-1, auto_provision_identities: true}"));
+    let res = resolve_for(&target(Some("false")), &repo.ctx(&[]), false).unwrap();
+    assert_eq!(sso_providers(&res), ["sso"]);
+    assert!(auto_provisions(&res, "sso") && auto_provisions(&res, "SSO"));
+    assert!(!auto_provisions(&res, "gh") && !auto_provisions(&res, "absent"));
+    let p = portal_named(&res, "Sso").unwrap();
+    assert_eq!(
+        (p.provider.as_str(), p.start_url.as_str(), p.region.as_str()),
+        ("sso", "https://d-1.awsapps.com/start", "eu-west-1")
+    );
+}
+
+#[test]
+fn a_gcp_identity_logs_in_as_a_run_authenticates_and_writes_its_files() {
+    let repo = Repo::new(AUTH);
+    let (sts, calls) = google_sts(vec![(200, r#"{"access_token": "federated", "expires_in": 3600}"#)]);
+    let ctx = repo.ctx(&[("OIDC", JWT), ("TFAUTH_GOOGLE_STS_URL", &sts)]);
+    assert_eq!(login(args(Some("gproj"), None, false), &ctx).unwrap(), 0);
+    assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 1, "the chain was proven once");
+    let adc = repo.realm_dir().join("gcp/wif/adc/gproj");
+    let written: Vec<String> = std::fs::read_dir(&adc)
+        .unwrap()
+        .flat_map(|d| std::fs::read_dir(d.unwrap().path()).unwrap())
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(written.contains(&"application_default_credentials.json".to_string()), "{written:?}");
+    assert!(written.contains(&"subject_token".to_string()), "{written:?}");
+}
+
+#[test]
+fn a_gcp_login_that_google_refuses_writes_nothing() {
+    let repo = Repo::new(AUTH);
+    let (sts, _) = google_sts(vec![(403, r#"{"error": "access_denied"}"#)]);
+    let ctx = repo.ctx(&[("OIDC", JWT), ("TFAUTH_GOOGLE_STS_URL", &sts)]);
+    let err = login(args(Some("gproj"), None, false), &ctx).unwrap_err();
+    assert!(err.to_string().contains("Google STS"), "{err}");
+    assert!(!repo.realm_dir().join("gcp").exists(), "a failure leaves nothing behind");
+}

@@ -1,0 +1,157 @@
+//! Tests of `tfauth auth logout`: what one identity, a provider, or `--all` removes, and
+//! what each leaves (other identities' and other realms' sessions, files it did not write,
+//! anything behind a symlink).
+
+use super::*;
+
+include!("tests_common.rs");
+
+fn args(name: Option<&str>, provider: Option<&str>, all: bool) -> LogoutArgs {
+    LogoutArgs {
+        name: name.map(str::to_string),
+        component: None,
+        stack: None,
+        provider: provider.map(str::to_string),
+        all,
+    }
+}
+
+/// An isolated AWS profile directory `<realm>/aws/<root>/<h>/` for `profile`.
+fn profile_dir(repo: &Repo, root: &str, h: &str, profile: &str) -> std::path::PathBuf {
+    let dir = repo.realm_dir().join("aws").join(root).join(h);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("config"), format!("[profile {profile}]\ncredential_process = x\n")).unwrap();
+    std::fs::write(dir.join("credentials"), "").unwrap();
+    dir
+}
+
+#[test]
+fn one_identity_loses_its_sessions_and_profile_files_in_this_realm_only() {
+    let repo = Repo::new(AUTH);
+    repo.session("k-deploy", "deploy", "gh", "test-realm");
+    repo.session("k-deploy-other-realm", "deploy", "gh", "other-realm");
+    repo.session("k-admin", "admin", "sso", "test-realm");
+    let mine = profile_dir(&repo, "gh", "aaaa", "deploy");
+    let theirs = profile_dir(&repo, "gh", "bbbb", "admin");
+    assert_eq!(logout(args(Some("DEPLOY"), None, false), &repo.ctx(&[])).unwrap(), 0);
+    assert_eq!(repo.session_keys(), ["k-admin", "k-deploy-other-realm"]);
+    assert!(!mine.exists(), "its profile directory goes");
+    assert!(theirs.join("config").exists(), "another profile's stays");
+    // Again: nothing left to remove, and that is not an error.
+    assert_eq!(logout(args(Some("deploy"), None, false), &repo.ctx(&[])).unwrap(), 0);
+}
+
+#[test]
+fn profile_files_are_never_removed_through_a_symlink() {
+    let repo = Repo::new(AUTH);
+    let outside = repo.path("elsewhere");
+    std::fs::create_dir_all(&outside).unwrap();
+    std::fs::write(outside.join("config"), "[profile deploy]\n").unwrap();
+    let root = repo.realm_dir().join("aws/gh");
+    std::fs::create_dir_all(&root).unwrap();
+    std::os::unix::fs::symlink(&outside, root.join("linked")).unwrap();
+    assert_eq!(remove_profile_files(&repo.realm_dir().join("aws"), "deploy"), Vec::<String>::new());
+    assert!(outside.join("config").exists());
+    // Files as earlier versions wrote them, straight in <root>/, are found too.
+    std::fs::write(root.join("config"), "[profile deploy]\n").unwrap();
+    let removed = remove_profile_files(&repo.realm_dir().join("aws"), "deploy");
+    assert_eq!(removed, [format!("profile file {}", root.join("config").display())]);
+}
+
+#[test]
+fn a_gcp_identity_loses_its_credentials_and_gcloud_configuration() {
+    let repo = Repo::new(AUTH);
+    let res = super::super::login::resolve_for(&target(Some("gproj")), &repo.ctx(&[]), false).unwrap();
+    let t = crate::output::gcp::target(res.chain.as_ref().unwrap()).unwrap();
+    let (adc, config) = crate::output::gcp::dirs(&repo.realm_dir(), &t);
+    for d in [&adc, &config] {
+        std::fs::create_dir_all(d.join("h")).unwrap();
+        std::fs::write(d.join("h/f"), "x").unwrap();
+    }
+    let other = repo.realm_dir().join("gcp/wif/adc/someone-else");
+    std::fs::create_dir_all(&other).unwrap();
+    assert_eq!(logout(args(Some("gproj"), None, false), &repo.ctx(&[])).unwrap(), 0);
+    assert!(!adc.exists() && !config.exists());
+    assert!(other.exists());
+}
+
+#[test]
+fn an_identity_that_is_not_defined_or_none_at_all_is_a_usage_error() {
+    let repo = Repo::new(AUTH);
+    // A name nothing defines fails in resolving, with the selection's suggestions.
+    let err = logout(args(Some("deplyo"), None, false), &repo.ctx(&[])).unwrap_err();
+    assert_eq!(err.to_string(), "identity `deplyo` (from --identity) is not defined");
+    assert_eq!(err.hint().as_deref(), Some("did you mean `deploy`?"));
+    let (message, hint) = usage(logout(args(None, None, false), &repo.ctx(&[])));
+    assert_eq!(message, "no identity to log out");
+    assert_eq!(hint.as_deref(), Some("name one: `tfauth auth logout IDENTITY`, or use --provider / --all"));
+}
+
+#[test]
+fn without_a_name_the_default_identity_is_logged_out() {
+    let repo = Repo::new(&AUTH.replace("    deploy: {kind", "    deploy: {default: true, kind"));
+    repo.session("k-deploy", "deploy", "gh", "test-realm");
+    repo.session("k-admin", "admin", "sso", "test-realm");
+    assert_eq!(logout(args(None, None, false), &repo.ctx(&[])).unwrap(), 0);
+    assert_eq!(repo.session_keys(), ["k-admin"]);
+}
+
+#[test]
+fn a_provider_takes_every_session_that_came_through_it_and_its_directories() {
+    let repo = Repo::new(AUTH);
+    repo.session("k-deploy", "deploy", "gh", "test-realm");
+    repo.session("k-deploy-other", "deploy", "GH", "other-realm");
+    repo.session("k-admin", "admin", "sso", "test-realm");
+    let gh_dir = profile_dir(&repo, "gh", "aaaa", "deploy");
+    assert_eq!(logout(args(None, Some("gh"), false), &repo.ctx(&[])).unwrap(), 0);
+    assert_eq!(repo.session_keys(), ["k-admin", "k-deploy-other"]);
+    assert!(!gh_dir.exists() && !repo.realm_dir().join("aws/gh").exists());
+
+    let (message, hint) = usage(logout(args(None, Some("ghh"), false), &repo.ctx(&[])));
+    assert_eq!((message.as_str(), hint.as_deref()), ("provider `ghh` is not defined", Some("did you mean `gh`?")));
+}
+
+#[test]
+fn an_sso_provider_loses_its_token_and_provisioned_identities_even_if_the_portal_is_down() {
+    let repo = Repo::new(AUTH);
+    repo.sign_in(3600);
+    let store = repo.token_store();
+    crate::util::fs::write_private_atomic(&store.identities_path(), b"{}").unwrap();
+    repo.session("k-admin", "admin", "sso", "test-realm");
+    // AWS_ENDPOINT_URL points at a closed port: the revocation fails, the local copy goes.
+    assert_eq!(logout(args(None, Some("sso"), false), &repo.ctx(&[])).unwrap(), 0);
+    assert!(!store.path().exists() && !store.identities_path().exists());
+    assert!(repo.session_keys().is_empty());
+}
+
+#[test]
+fn all_takes_the_realm_and_its_tokens_but_not_other_realms() {
+    let repo = Repo::new(AUTH);
+    repo.sign_in(3600);
+    repo.session("k-1", "deploy", "gh", "test-realm");
+    repo.session("k-2", "admin", "sso", "test-realm");
+    repo.session("k-3", "deploy", "gh", "other-realm");
+    profile_dir(&repo, "gh", "aaaa", "deploy");
+    let unrelated = repo.path("config/atmos/other-realm/aws");
+    std::fs::create_dir_all(&unrelated).unwrap();
+    assert_eq!(logout(args(None, None, true), &repo.ctx(&[])).unwrap(), 0);
+    assert_eq!(repo.session_keys(), ["k-3"]);
+    assert!(!repo.realm_dir().exists());
+    assert!(!repo.token_store().path().exists());
+    assert!(unrelated.exists(), "another realm's files stay");
+}
+
+#[test]
+fn all_deletes_stored_user_keys_from_the_keyring() {
+    let repo = Repo::new(&AUTH.replace("  realm: test-realm\n", "  realm: test-realm\n  keyring: {type: memory}\n"));
+    let ring = crate::keyring::memory::MemoryKeyring::shared();
+    let key = crate::session::vault::user_key("test-realm", "ci");
+    use crate::keyring::Keyring;
+    ring.set(&key, &crate::session::vault::encode_user_keys("AKIA", &crate::secret::Secret::new("s"))).unwrap();
+    let other = crate::session::vault::user_key("other-realm", "ci");
+    ring.set(&other, &crate::secret::Secret::new("x")).unwrap();
+    assert_eq!(logout(args(None, None, true), &repo.ctx(&[])).unwrap(), 0);
+    assert_eq!(ring.get(&key).unwrap(), None);
+    assert!(ring.get(&other).unwrap().is_some(), "another realm's key stays");
+    ring.delete(&other).unwrap();
+}

@@ -1,0 +1,398 @@
+//! Tests of the portal policy: when a cached token is used, when it is refreshed (against a
+//! stand-in SSO-OIDC on 127.0.0.1), when a login is required, a failure in another
+//! process, the token store (file or keyring), and provisioned identities.
+
+use super::*;
+use crate::keyring::Keyring;
+use crate::keyring::memory::MemoryKeyring;
+use crate::providers::sso::{ClientRegistration, Token};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::sync::{Arc, Mutex};
+
+const START: &str = "https://d-1234567890.awsapps.com/start";
+
+struct Home {
+    dir: tempfile::TempDir,
+}
+
+impl Home {
+    fn new() -> Home {
+        Home { dir: tempfile::tempdir().unwrap() }
+    }
+    fn env(&self, extra: &[(&str, &str)]) -> Env {
+        let mut pairs = vec![
+            ("HOME".to_string(), self.dir.path().join("home").display().to_string()),
+            ("XDG_CACHE_HOME".to_string(), self.dir.path().join("cache").display().to_string()),
+        ];
+        pairs.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        Env::from_pairs(pairs)
+    }
+    fn sso_dir(&self) -> PathBuf {
+        self.dir.path().join("cache/tfauth/sso")
+    }
+}
+
+fn portal() -> PortalRef {
+    PortalRef { provider: "acme-sso".into(), start_url: START.into(), region: "us-east-1".into() }
+}
+
+fn in_secs(s: i64) -> OffsetDateTime {
+    (OffsetDateTime::now_utc() + time::Duration::seconds(s)).replace_nanosecond(0).unwrap()
+}
+
+/// A token file for `start_url` whose access token has `life` seconds left, with (or
+/// without) a refresh token and a registration valid for a day.
+fn token_file(start_url: &str, life: i64, refreshable: bool) -> TokenFile {
+    let token = Token {
+        access_token: Secret::new("old-access"),
+        expires_at: in_secs(life),
+        refresh_token: refreshable.then(|| Secret::new("the-refresh-token")),
+    };
+    let reg = ClientRegistration {
+        client_id: "client-1".into(),
+        client_secret: Secret::new("client-secret"),
+        expires_at: in_secs(86_400),
+    };
+    TokenFile::new(start_url, "us-east-1", &token, refreshable.then_some(&reg))
+}
+
+fn store(env: &Env) -> TokenStore {
+    TokenStore::new(env, &portal(), None).unwrap()
+}
+
+/// What a stand-in server saw: (request line, body) per request.
+type Requests = Arc<Mutex<Vec<(String, String)>>>;
+
+/// A stand-in HTTP server on 127.0.0.1: answers each connection with the next of
+/// `answers` (status, JSON body) and records each request's first line and body.
+fn serve(answers: Vec<(u16, &'static str)>) -> (String, Requests) {
+    let listener = std::net::TcpListener::bind(("127.0.0.1", 0)).unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let log = seen.clone();
+    std::thread::spawn(move || {
+        for (status, body) in answers {
+            let Ok((stream, _)) = listener.accept() else { return };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut first = String::new();
+            reader.read_line(&mut first).unwrap();
+            let mut length = 0;
+            loop {
+                let mut line = String::new();
+                reader.read_line(&mut line).unwrap();
+                if line.trim().is_empty() {
+                    break;
+                }
+                if let Some((k, v)) = line.split_once(':')
+                    && k.eq_ignore_ascii_case("content-length")
+                {
+                    length = v.trim().parse().unwrap();
+                }
+            }
+            let mut req = vec![0; length];
+            reader.read_exact(&mut req).unwrap();
+            log.lock().unwrap().push((first.trim().to_string(), String::from_utf8_lossy(&req).into_owned()));
+            let mut out = stream;
+            let _ = write!(
+                out,
+                "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    (url, seen)
+}
+
+/// A UI that must never be shown (the tests that pass one expect no device flow).
+struct NoFlow;
+impl LoginUi for NoFlow {
+    fn begin(&self, _: &PortalRef, _: &DeviceAuthorization) {
+        panic!("no device flow was expected")
+    }
+    fn progress(&self, _: PollEvent) {}
+    fn end(&self, _: Option<&SsoError>) {}
+}
+
+// --- the store -----------------------------------------------------------------------------
+
+#[test]
+fn one_portal_has_one_store_whatever_the_provider_or_trailing_slash() {
+    let home = Home::new();
+    let env = home.env(&[]);
+    let a = store(&env);
+    let other = PortalRef { provider: "other".into(), start_url: format!("{START}/#/"), region: "US-EAST-1".into() };
+    let b = TokenStore::new(&env, &other, None).unwrap();
+    assert_eq!(a.path(), b.path());
+    assert_eq!(a.path().parent().unwrap(), home.sso_dir());
+    let hash = a.path().file_stem().unwrap().to_string_lossy().into_owned();
+    assert_eq!((hash.len(), a.keyring_key()), (64, format!("sso/{hash}")));
+    assert_eq!(a.identities_path(), home.sso_dir().join(format!("{hash}.identities.json")));
+    let elsewhere = PortalRef { region: "eu-west-1".into(), ..portal() };
+    assert_ne!(TokenStore::new(&env, &elsewhere, None).unwrap().path(), a.path(), "another region is another portal");
+    assert!(TokenStore::new(&Env::default(), &portal(), None).is_none(), "no HOME, no store");
+}
+
+#[test]
+fn the_token_round_trips_through_the_file_or_the_keyring() {
+    let home = Home::new();
+    let env = home.env(&[]);
+    let file = token_file(START, 3600, true);
+    let s = store(&env);
+    assert_eq!(s.load().unwrap(), None);
+    s.save(&file).unwrap();
+    assert_eq!(s.load().unwrap(), Some(file.clone()));
+
+    let ring = MemoryKeyring::new();
+    let k = TokenStore::new(&env, &portal(), Some(Box::new(ring.clone()))).unwrap();
+    assert_eq!(k.load().unwrap(), None, "the keyring store does not read the file");
+    k.save(&file).unwrap();
+    assert_eq!(k.load().unwrap(), Some(file.clone()));
+    assert_eq!(ring.get(&k.keyring_key()).unwrap().map(|s| s.expose().to_string()), Some(file.to_json()));
+    ring.set(&k.keyring_key(), &Secret::new("not json")).unwrap();
+    assert_eq!(k.load().unwrap(), None, "an entry that does not parse is as good as none");
+    assert!(k.remove().unwrap());
+    assert!(!k.remove().unwrap());
+}
+
+#[test]
+fn expire_keeps_the_refresh_token_and_remove_takes_everything() {
+    let home = Home::new();
+    let env = home.env(&[]);
+    let s = store(&env);
+    s.expire().unwrap();
+    assert_eq!(s.load().unwrap(), None, "nothing to expire: nothing written");
+    s.save(&token_file(START, 3600, true)).unwrap();
+    s.expire().unwrap();
+    let f = s.load().unwrap().unwrap();
+    assert!(!f.access_token_valid(OffsetDateTime::now_utc(), Duration::ZERO));
+    assert_eq!(f.refresh_token.as_ref().map(Secret::expose), Some("the-refresh-token"));
+
+    crate::util::fs::write_private_cache(&s.marker(), b"denied").unwrap();
+    crate::util::fs::write_private_atomic(&s.identities_path(), b"{}").unwrap();
+    assert!(s.remove().unwrap());
+    assert!(!s.path().exists() && !s.marker().exists() && !s.identities_path().exists());
+    assert!(!s.remove().unwrap(), "a second remove finds nothing");
+}
+
+#[test]
+fn logout_removes_the_token_even_when_the_service_cannot_be_reached() {
+    let home = Home::new();
+    // Nothing listens on port 1: the revocation fails at once.
+    let env = home.env(&[("AWS_ENDPOINT_URL", "http://127.0.0.1:1")]);
+    let s = store(&env);
+    s.save(&token_file(START, 3600, true)).unwrap();
+    assert!(s.logout(&portal(), &env).unwrap());
+    assert!(!s.path().exists());
+    assert!(!s.logout(&portal(), &env).unwrap());
+}
+
+#[test]
+fn logout_revokes_a_valid_token_at_the_portal() {
+    let home = Home::new();
+    let (url, seen) = serve(vec![(200, "{}")]);
+    let env = home.env(&[("AWS_ENDPOINT_URL_SSO", &url)]);
+    let s = store(&env);
+    s.save(&token_file(START, 3600, false)).unwrap();
+    assert!(s.logout(&portal(), &env).unwrap());
+    let seen = seen.lock().unwrap();
+    assert_eq!(seen.len(), 1);
+    assert!(seen[0].0.starts_with("POST /logout "), "{seen:?}");
+}
+
+// --- access_token --------------------------------------------------------------------------
+
+#[test]
+fn a_cached_token_with_life_left_is_used_without_a_lock_or_a_call() {
+    let home = Home::new();
+    let env = home.env(&[("AWS_ENDPOINT_URL", "http://127.0.0.1:1")]);
+    let s = store(&env);
+    s.save(&token_file(START, 3600, true)).unwrap();
+    for mode in [Mode::Use, Mode::NoLogin] {
+        let got = access_token(&portal(), &s, &env, None, mode).unwrap();
+        assert_eq!((got.obtained, got.access_token.expose()), (Obtained::Cached, "old-access"), "{mode:?}");
+    }
+    let files: Vec<String> = std::fs::read_dir(home.sso_dir())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(files.len(), 1, "no lock file was made: {files:?}");
+}
+
+#[test]
+fn without_a_terminal_or_a_refresh_token_a_login_is_required_at_once() {
+    let cases: &[(&str, Option<TokenFile>, Mode)] = &[
+        ("nothing cached", None, Mode::Use),
+        ("expires inside the margin", Some(token_file(START, 60, false)), Mode::Use),
+        ("another portal's token", Some(token_file("https://other.awsapps.com/start", 3600, true)), Mode::Use),
+        ("--force without a terminal", Some(token_file(START, 3600, true)), Mode::Relogin),
+    ];
+    for (what, file, mode) in cases {
+        let home = Home::new();
+        let env = home.env(&[("AWS_ENDPOINT_URL", "http://127.0.0.1:1")]);
+        let s = store(&env);
+        if let Some(f) = file {
+            crate::util::fs::write_private_atomic(&s.path(), f.to_json().as_bytes()).unwrap();
+        }
+        let err = access_token(&portal(), &s, &env, None, *mode).unwrap_err();
+        assert!(
+            matches!(&err, PortalError::LoginRequired { provider, start_url } if provider == "acme-sso" && start_url == START),
+            "{what}: {err:?}"
+        );
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "provider `acme-sso` needs an IAM Identity Center login ({START}), and there is no terminal to show the code on"
+            )
+        );
+        assert_eq!(
+            err.hint().as_deref(),
+            Some("run `tfauth auth login --provider acme-sso` in a terminal, then try again")
+        );
+        assert_eq!(err.exit_code(), crate::exit::NOPERM);
+        let made: Vec<_> = std::fs::read_dir(home.sso_dir()).map(|d| d.count()).into_iter().collect();
+        assert!(made.is_empty() || made == [usize::from(file.is_some())], "{what}: no lock file is made");
+    }
+}
+
+#[test]
+fn an_expired_token_is_refreshed_and_stored_with_its_refresh_token() {
+    let home = Home::new();
+    let (url, seen) = serve(vec![(200, r#"{"accessToken": "new-access", "expiresIn": 28800}"#)]);
+    let env = home.env(&[("AWS_ENDPOINT_URL_SSO_OIDC", &url)]);
+    let s = store(&env);
+    s.save(&token_file(START, -60, true)).unwrap();
+    let got = access_token(&portal(), &s, &env, None, Mode::NoLogin).unwrap();
+    assert_eq!((got.obtained, got.access_token.expose()), (Obtained::Refreshed, "new-access"));
+    assert!(got.expires_at > in_secs(28_000));
+    let saved = s.load().unwrap().unwrap();
+    assert_eq!(saved.access_token.expose(), "new-access");
+    assert_eq!(saved.refresh_token.as_ref().map(Secret::expose), Some("the-refresh-token"), "kept when none is sent");
+    assert_eq!(saved.client_id.as_deref(), Some("client-1"), "the registration is kept");
+    let seen = seen.lock().unwrap();
+    assert!(seen[0].0.starts_with("POST /token "), "{seen:?}");
+    let body: serde_json::Value = serde_json::from_str(&seen[0].1).unwrap();
+    assert_eq!(body["grantType"], "refresh_token");
+    assert_eq!(body["refreshToken"], "the-refresh-token");
+    assert_eq!(body["clientId"], "client-1");
+}
+
+#[test]
+fn a_refresh_token_the_service_refuses_means_a_login_and_other_failures_are_errors() {
+    let home = Home::new();
+    let (url, _) = serve(vec![(400, r#"{"error": "invalid_grant"}"#)]);
+    let env = home.env(&[("AWS_ENDPOINT_URL_SSO_OIDC", &url)]);
+    let s = store(&env);
+    s.save(&token_file(START, -60, true)).unwrap();
+    let err = access_token(&portal(), &s, &env, None, Mode::NoLogin).unwrap_err();
+    assert!(matches!(err, PortalError::LoginRequired { .. }), "{err:?}");
+
+    let home = Home::new();
+    let (url, _) = serve(vec![(500, r#"{"message": "boom"}"#)]);
+    let env = home.env(&[("AWS_ENDPOINT_URL_SSO_OIDC", &url)]);
+    let s = store(&env);
+    s.save(&token_file(START, -60, true)).unwrap();
+    let err = access_token(&portal(), &s, &env, Some(&NoFlow), Mode::Use).unwrap_err();
+    assert!(matches!(&err, PortalError::Sso { provider, .. } if provider == "acme-sso"), "{err:?}");
+    assert!(err.to_string().starts_with("IAM Identity Center, provider `acme-sso`: "), "{err}");
+    assert_eq!(err.exit_code(), crate::exit::UNAVAILABLE);
+    assert_eq!(s.load().unwrap().unwrap().access_token.expose(), "old-access", "nothing was replaced");
+}
+
+#[test]
+fn a_login_that_failed_in_another_process_is_this_ones_answer() {
+    let home = Home::new();
+    // Nothing may be called: the failure is known before any request.
+    let env = home.env(&[("AWS_ENDPOINT_URL", "http://127.0.0.1:1")]);
+    let s = store(&env);
+    s.save(&token_file(START, -60, true)).unwrap();
+    begin();
+    // File times come from a clock coarser than SystemTime::now: let it move on.
+    std::thread::sleep(Duration::from_millis(30));
+    crate::util::fs::write_private_cache(&s.marker(), b"the login was denied in the browser\n").unwrap();
+    let err = access_token(&portal(), &s, &env, Some(&NoFlow), Mode::Use).unwrap_err();
+    match &err {
+        PortalError::FailedElsewhere { provider, reason } => {
+            assert_eq!((provider.as_str(), reason.as_str()), ("acme-sso", "the login was denied in the browser"));
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        err.hint().as_deref(),
+        Some("run `tfauth auth login --provider acme-sso` and approve the code in the browser")
+    );
+    assert_eq!(err.exit_code(), crate::exit::NOPERM);
+}
+
+#[test]
+fn errors_map_to_exit_codes_and_hints() {
+    let sso = |source| PortalError::Sso { provider: "p".into(), source };
+    let cases: Vec<(PortalError, i32, Option<&str>)> = vec![
+        (
+            sso(SsoError::RefreshTokenInvalid),
+            crate::exit::NOPERM,
+            Some("run `tfauth auth login --provider p` and approve the code in the browser"),
+        ),
+        (
+            sso(SsoError::AccessDenied),
+            crate::exit::NOPERM,
+            Some("run `tfauth auth login --provider p` and approve the code in the browser"),
+        ),
+        (
+            PortalError::Cache(CacheError::LockTimeout { path: "/x".into(), waited: Duration::from_secs(3) }),
+            crate::exit::TEMPFAIL,
+            Some("a login may be waiting in another terminal; finish it, or try again"),
+        ),
+        (PortalError::NoCacheDir, crate::exit::USAGE, Some("set HOME or XDG_CACHE_HOME")),
+    ];
+    for (err, code, hint) in cases {
+        assert_eq!((err.exit_code(), err.hint().as_deref()), (code, hint), "{err}");
+    }
+}
+
+// --- provisioned identities ----------------------------------------------------------------
+
+fn provisioned_auth(src: &str) -> crate::auth::AuthConfig {
+    use crate::yaml::{LoadContext, Loader};
+    let node = Loader::new(&LoadContext::default()).load_str(src, std::path::Path::new("/r/atmos.yaml")).unwrap();
+    crate::auth::AuthConfig::parse(Some(&node)).0
+}
+
+#[test]
+fn provisioned_identities_join_the_config_but_never_replace_its_own() {
+    let home = Home::new();
+    let env = home.env(&[]);
+    let doc = serde_json::json!({
+        "start_url": START, "region": "us-east-1", "written_at": "2026-01-01T00:00:00Z",
+        "identities": [
+            {"name": "prod/Admin", "account_id": "111111111111", "account_name": "prod", "permission_set": "Admin"},
+            {"name": "dev/ReadOnly", "account_id": "222222222222", "account_name": "dev", "permission_set": "ReadOnly"},
+        ],
+    });
+    crate::util::fs::write_private_atomic(&store(&env).identities_path(), doc.to_string().as_bytes()).unwrap();
+    let src = format!(
+        "providers:\n  acme-sso: {{kind: aws/iam-identity-center, start_url: \"{START}\", region: us-east-1, auto_provision_identities: true}}\nidentities:\n  Prod/admin: {{kind: aws/permission-set, via: {{provider: acme-sso}}, principal: {{name: Own, account: {{id: \"999999999999\"}}}}}}\n"
+    );
+    let mut auth = provisioned_auth(&src);
+    add_provisioned(&mut auth, &env);
+    assert_eq!(auth.identity_names(), ["Prod/admin", "dev/ReadOnly"], "the configured name wins, in any case");
+    let dev = auth.identity("dev/readonly").unwrap();
+    assert_eq!(dev.kind_name, "aws/permission-set");
+    assert!(
+        matches!(&dev.via, Some(crate::auth::Via::Provider(p, span)) if p == "acme-sso" && span.file.to_string_lossy().ends_with(".identities.json"))
+    );
+    assert!(matches!(
+        &dev.kind,
+        Some(crate::auth::IdentityKind::PermissionSet { permission_set, account: crate::auth::schema::AccountRef::Id(id) })
+            if permission_set == "ReadOnly" && id == "222222222222"
+    ));
+    assert!(!dev.default && !dev.required);
+
+    // Without auto_provision_identities the file is not read; a file that is not a list is ignored.
+    let mut off = provisioned_auth(&src.replace("auto_provision_identities: true", "auto_provision_identities: false"));
+    add_provisioned(&mut off, &env);
+    assert_eq!(off.identity_names(), ["Prod/admin"]);
+    crate::util::fs::write_private_atomic(&store(&env).identities_path(), b"[1, 2]").unwrap();
+    let mut bad = provisioned_auth(&src);
+    add_provisioned(&mut bad, &env);
+    assert_eq!(bad.identity_names(), ["Prod/admin"]);
+}

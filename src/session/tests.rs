@@ -1,0 +1,238 @@
+//! Tests of [`obtain`] and its helpers on a repository in a temp directory: a fresh cache
+//! entry is served without a call, another process's remembered failure is this one's
+//! answer, and the errors when there is nothing to fetch or nowhere to cache. No test here
+//! reaches STS: the SDK reads endpoint variables from the process environment, not from
+//! the [`Env`] snapshot, so a stand-in cannot be pointed at from a unit test.
+
+use super::*;
+use crate::identity::IdentityFlag;
+use crate::resolve::{Request, resolve};
+use crate::secret::Secret;
+use std::path::PathBuf;
+
+const AUTH: &str = r#"auth:
+  refresh_margin: 10m
+  providers:
+    sso: {kind: aws/iam-identity-center, start_url: "https://d-1.awsapps.com/start", region: eu-west-1}
+    gh: {kind: github/oidc, region: us-east-2}
+  identities:
+    ci: {kind: aws/user, credentials: {access_key_id: AKIAEXAMPLE, secret_access_key: s3cr3t}, default: true}
+    admin: {kind: aws/permission-set, via: {provider: sso}, principal: {name: Admin, account: {id: "111111111111"}}}
+    deploy: {kind: aws/assume-role, via: {provider: gh}, principal: {assume_role: "arn:aws:iam::222222222222:role/deploy"}}
+"#;
+
+struct Repo {
+    dir: tempfile::TempDir,
+}
+
+impl Repo {
+    fn new(atmos_yaml: &str) -> Repo {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("atmos.yaml"), atmos_yaml).unwrap();
+        Repo { dir }
+    }
+    fn env(&self, extra: &[(&str, &str)]) -> Env {
+        let mut pairs = vec![
+            ("HOME".to_string(), self.dir.path().join("home").display().to_string()),
+            ("XDG_CACHE_HOME".to_string(), self.dir.path().join("cache").display().to_string()),
+            ("XDG_CONFIG_HOME".to_string(), self.dir.path().join("config").display().to_string()),
+        ];
+        pairs.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        Env::from_pairs(pairs)
+    }
+    fn resolve(&self, identity: &str, env: &Env) -> Resolution {
+        let req = Request {
+            cwd: self.dir.path().to_path_buf(),
+            config_file: Some(self.dir.path().join("atmos.yaml")),
+            identity: IdentityFlag::Named(identity.into()),
+            ..Request::default()
+        };
+        resolve(&req, env, None).unwrap_or_else(|e| panic!("resolve {identity}: {e}"))
+    }
+    fn cache_dir(&self) -> PathBuf {
+        self.dir.path().join("cache/tfauth/aws")
+    }
+}
+
+fn creds(access_key_id: &str, expires: Option<OffsetDateTime>) -> Credentials {
+    Credentials {
+        access_key_id: access_key_id.into(),
+        secret_access_key: Secret::new("cached-secret"),
+        session_token: Some(Secret::new("cached-token")),
+        expiration: expires,
+        issued: None,
+    }
+}
+
+fn in_mins(m: i64) -> OffsetDateTime {
+    (OffsetDateTime::now_utc() + time::Duration::minutes(m)).replace_nanosecond(0).unwrap()
+}
+
+#[test]
+fn the_margin_comes_from_the_variable_then_the_config_then_the_default() {
+    let repo = Repo::new(&format!("{AUTH}\n"));
+    let res = repo.resolve("ci", &repo.env(&[]));
+    let m = margin(&res, &repo.env(&[]));
+    assert_eq!((m.duration.as_secs(), m.explicit), (600, true), "auth.refresh_margin: 10m");
+    let m = margin(&res, &repo.env(&[("TFAUTH_REFRESH_MARGIN", "90s")]));
+    assert_eq!(m.duration.as_secs(), 90);
+    let plain = Repo::new(&AUTH.replace("  refresh_margin: 10m\n", ""));
+    let m = margin(&plain.resolve("ci", &plain.env(&[])), &plain.env(&[]));
+    assert_eq!(m, cache::Margin { duration: cache::DEFAULT_MARGIN, explicit: false });
+}
+
+#[test]
+fn each_chain_has_its_own_key_and_only_iam_identity_center_chains_a_portal() {
+    let repo = Repo::new(AUTH);
+    let env = repo.env(&[]);
+    let res = repo.resolve("admin", &env);
+    let admin = res.chain.as_ref().unwrap();
+    let deploy = res.chain_for("deploy").unwrap();
+    assert_eq!(key(&res, admin).len(), 32);
+    assert_ne!(key(&res, admin), key(&res, &deploy));
+    assert_eq!(key(&res, admin), key(&repo.resolve("admin", &env), admin), "the key is stable");
+    let p = portal_of(admin).unwrap();
+    assert_eq!(
+        (p.provider.as_str(), p.start_url.as_str(), p.region.as_str()),
+        ("sso", "https://d-1.awsapps.com/start", "eu-west-1")
+    );
+    assert!(portal_of(&deploy).is_none());
+    assert!(portal_of(&res.chain_for("ci").unwrap()).is_none(), "a standalone chain has no portal");
+}
+
+#[test]
+fn the_token_store_is_the_cache_file_unless_a_keyring_is_configured() {
+    let repo = Repo::new(AUTH);
+    let env = repo.env(&[]);
+    let res = repo.resolve("admin", &env);
+    let p = portal_of(res.chain.as_ref().unwrap()).unwrap();
+    let store = token_store(&p, &res, &env).unwrap();
+    assert!(store.path().starts_with(repo.dir.path().join("cache/tfauth/sso")));
+    let token = crate::providers::sso::TokenFile::from_json(
+        r#"{"accessToken": "a", "expiresAt": "2030-01-01T00:00:00Z", "region": "eu-west-1", "startUrl": "https://d-1.awsapps.com/start"}"#,
+    )
+    .unwrap();
+    store.save(&token).unwrap();
+    assert!(store.path().exists());
+
+    let with_ring = Repo::new(&AUTH.replace("  refresh_margin: 10m\n", "  keyring: {type: memory}\n"));
+    let env = with_ring.env(&[]);
+    let res = with_ring.resolve("admin", &env);
+    let store = token_store(&p, &res, &env).unwrap();
+    store.save(&token).unwrap();
+    assert!(!store.path().exists(), "with a keyring the token is not written to a file");
+    assert_eq!(store.load().unwrap(), Some(token));
+    assert!(store.remove().unwrap());
+
+    let err = token_store(&p, &res, &Env::default()).err().unwrap();
+    assert_eq!(err.to_string(), "cannot tell where to cache the IAM Identity Center token: HOME is not set");
+}
+
+#[test]
+fn nothing_chosen_or_nowhere_to_cache_is_a_usage_error() {
+    let repo = Repo::new(AUTH);
+    let env = repo.env(&[]);
+    let off = repo.resolve("false", &env);
+    let err = obtain(&off, &env, Interaction::NONE).err().unwrap();
+    assert_eq!(err.to_string(), "no identity was chosen");
+
+    let res = repo.resolve("ci", &env);
+    let err = obtain(&res, &Env::default(), Interaction::NONE).err().unwrap();
+    assert_eq!(err.to_string(), "cannot tell where to cache credentials: HOME is not set");
+    assert_eq!(err.hint().as_deref(), Some("set HOME or XDG_CACHE_HOME"));
+}
+
+#[test]
+fn a_fresh_entry_is_served_without_a_call() {
+    let repo = Repo::new(AUTH);
+    let env = repo.env(&[]);
+    let res = repo.resolve("ci", &env);
+    let chain = res.chain.as_ref().unwrap();
+    let k = key(&res, chain);
+    let cache = Cache::new(&env, "aws").unwrap();
+    cache.write(&k, &creds("ASIACACHED", Some(in_mins(30)))).unwrap();
+    let s = obtain(&res, &env, Interaction::NONE).unwrap();
+    assert_eq!((s.key.as_str(), s.credentials.access_key_id.as_str(), s.fetched), (k.as_str(), "ASIACACHED", false));
+    assert_eq!(s.credentials, creds("ASIACACHED", Some(in_mins(30))));
+    // The same entry under another identity's key is not this identity's.
+    let deploy = res.chain_for("deploy").unwrap();
+    assert_ne!(key(&res, &deploy), k);
+}
+
+#[test]
+fn another_processs_failure_moments_ago_is_this_ones_answer() {
+    let repo = Repo::new(AUTH);
+    let env = repo.env(&[]);
+    let res = repo.resolve("ci", &env);
+    let chain = res.chain.as_ref().unwrap();
+    let k = key(&res, chain);
+    let cache = Cache::new(&env, "aws").unwrap();
+    // A stale entry: without the record this would be a call to STS.
+    cache.write(&k, &creds("ASIASTALE", Some(in_mins(5)))).unwrap();
+    let region = crate::output::env::aws_region(chain, res.stack_region());
+    let context = failure::context(&env, &region, &base_secrets(chain, &env));
+    let denied = ProviderError::Sts {
+        identity: "ci".into(),
+        operation: "GetSessionToken",
+        role: None,
+        code: "AccessDenied".into(),
+        message: "not for you".into(),
+    };
+    failure::remember(&cache, &k, &context, &denied);
+    let err = obtain(&res, &env, Interaction::NONE).err().unwrap();
+    assert!(err.to_string().contains("not for you"), "{err}");
+    assert_eq!(err.exit_code(), denied.exit_code());
+}
+
+#[test]
+fn the_failure_context_holds_the_root_users_keys_and_the_variables_sts_reads() {
+    let repo = Repo::new(AUTH);
+    let env = repo.env(&[("AWS_SESSION_TOKEN", "tok"), ("AWS_SECRET_ACCESS_KEY", "env-secret")]);
+    let res = repo.resolve("ci", &env);
+    let ci = res.chain.as_ref().unwrap();
+    let mut got = base_secrets(ci, &env);
+    got.sort();
+    assert_eq!(got, ["AKIAEXAMPLE", "env-secret", "s3cr3t", "tok"]);
+    let deploy = res.chain_for("deploy").unwrap();
+    assert_eq!(base_secrets(&deploy, &repo.env(&[])), Vec::<&str>::new(), "a provider chain has no keys of its own");
+}
+
+#[test]
+fn a_session_fetched_under_a_margin_longer_than_it_is_reused_in_this_process() {
+    let k = "key-for-fetched-here-test";
+    let margin = cache::Margin { duration: std::time::Duration::from_secs(2 * 3600), explicit: true };
+    let mut c = creds("ASIAONEHOUR", Some(in_mins(60)));
+    c.issued = Some(in_mins(-1));
+    assert!(fetched_here(k, margin).is_none());
+    FETCHED.lock().unwrap().push((k.to_string(), c.clone()));
+    assert_eq!(
+        fetched_here(k, margin),
+        Some(c.clone()),
+        "a margin over the session's length: reused while half its life is left"
+    );
+    let short = cache::Margin { duration: std::time::Duration::from_secs(60), explicit: true };
+    assert_eq!(fetched_here(k, short), None, "under a normal margin the cache answers, not this list");
+    let mut old = c;
+    old.issued = Some(in_mins(-100));
+    old.expiration = Some(in_mins(10));
+    FETCHED.lock().unwrap().push((k.to_string(), old));
+    assert_eq!(fetched_here(k, margin), None, "past half its life: fetched again");
+}
+
+#[test]
+fn a_chain_through_a_portal_without_a_login_or_terminal_asks_for_one() {
+    let repo = Repo::new(AUTH);
+    let env = repo.env(&[("AWS_ENDPOINT_URL", "http://127.0.0.1:1")]);
+    let res = repo.resolve("admin", &env);
+    let err = obtain(&res, &env, Interaction::NONE).err().unwrap();
+    assert_eq!(
+        err.to_string(),
+        "provider `sso` needs an IAM Identity Center login (https://d-1.awsapps.com/start), and there is no terminal to show the code on"
+    );
+    assert_eq!(err.hint().as_deref(), Some("run `tfauth auth login --provider sso` in a terminal, then try again"));
+    // A login is something a person fixes: it is never remembered as a failure.
+    let failed = std::fs::read_dir(repo.cache_dir())
+        .map(|d| d.flatten().any(|e| e.file_name().to_string_lossy().ends_with(".failed")))
+        .unwrap_or(false);
+    assert!(!failed);
+}
