@@ -23,3 +23,7 @@ pub fn parse_auth(auth: Option<&Node>) -> (AuthConfig, Vec<Problem>) {
     problems.extend(cfg.integration_problems());
     (cfg, problems)
 }
+
+#[cfg(test)]
+#[path = "check_tests.rs"]
+mod check_tests;

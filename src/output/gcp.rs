@@ -334,3 +334,7 @@ fn pretty(v: &Value) -> String {
 #[cfg(test)]
 #[path = "gcp_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "gcp_walk_tests.rs"]
+mod walk_tests;

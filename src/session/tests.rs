@@ -5,9 +5,10 @@
 //! the [`Env`] snapshot, so a stand-in cannot be pointed at from a unit test.
 
 use super::*;
-use crate::identity::IdentityFlag;
-use crate::resolve::{Request, resolve};
+use crate::auth::AuthConfig;
+use crate::identity::chain::{self, ChainError};
 use crate::secret::Secret;
+use crate::yaml::{LoadContext, Loader};
 use std::path::PathBuf;
 
 const AUTH: &str = r#"auth:
@@ -40,17 +41,36 @@ impl Repo {
         pairs.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
         Env::from_pairs(pairs)
     }
-    fn resolve(&self, identity: &str, env: &Env) -> Resolution {
-        let req = Request {
-            cwd: self.dir.path().to_path_buf(),
-            config_file: Some(self.dir.path().join("atmos.yaml")),
-            identity: IdentityFlag::Named(identity.into()),
-            ..Request::default()
-        };
-        resolve(&req, env, None).unwrap_or_else(|e| panic!("resolve {identity}: {e}"))
+    /// The merged auth of `atmos.yaml` and the chain of `identity`, as a resolver hands
+    /// them to a session (this module never sees the resolver).
+    fn resolve(&self, identity: &str, _env: &Env) -> Resolved {
+        let path = self.dir.path().join("atmos.yaml");
+        let text = std::fs::read_to_string(&path).unwrap();
+        let doc = Loader::new(&LoadContext::default()).load_str(&text, &path).unwrap();
+        let node = doc.get("auth").cloned().unwrap_or_else(Node::null);
+        let (auth, problems) = crate::identity::parse_auth(Some(&node));
+        assert!(problems.is_empty(), "{problems:?}");
+        let chain = chain::build(&auth, identity).unwrap_or_else(|e| panic!("chain of {identity}: {e:?}"));
+        Resolved { node, auth, chain: Some(chain) }
     }
     fn cache_dir(&self) -> PathBuf {
         self.dir.path().join("cache/tfauth/aws")
+    }
+}
+
+/// What a session gets of a resolved request: the merged auth node and the chosen chain.
+struct Resolved {
+    node: Node,
+    auth: AuthConfig,
+    chain: Option<Chain>,
+}
+
+impl Resolved {
+    fn scope(&self) -> Scope<'_> {
+        Scope { auth_node: &self.node, realm: "test-realm".into(), stack_region: None }
+    }
+    fn chain_for(&self, identity: &str) -> Result<Chain, ChainError> {
+        chain::build(&self.auth, identity)
     }
 }
 
@@ -72,12 +92,12 @@ fn in_mins(m: i64) -> OffsetDateTime {
 fn the_margin_comes_from_the_variable_then_the_config_then_the_default() {
     let repo = Repo::new(&format!("{AUTH}\n"));
     let res = repo.resolve("ci", &repo.env(&[]));
-    let m = margin(&res, &repo.env(&[]));
+    let m = margin(&res.scope(), &repo.env(&[]));
     assert_eq!((m.duration.as_secs(), m.explicit), (600, true), "auth.refresh_margin: 10m");
-    let m = margin(&res, &repo.env(&[("TFAUTH_REFRESH_MARGIN", "90s")]));
+    let m = margin(&res.scope(), &repo.env(&[("TFAUTH_REFRESH_MARGIN", "90s")]));
     assert_eq!(m.duration.as_secs(), 90);
     let plain = Repo::new(&AUTH.replace("  refresh_margin: 10m\n", ""));
-    let m = margin(&plain.resolve("ci", &plain.env(&[])), &plain.env(&[]));
+    let m = margin(&plain.resolve("ci", &plain.env(&[])).scope(), &plain.env(&[]));
     assert_eq!(m, cache::Margin { duration: cache::DEFAULT_MARGIN, explicit: false });
 }
 
@@ -88,9 +108,9 @@ fn each_chain_has_its_own_key_and_only_iam_identity_center_chains_a_portal() {
     let res = repo.resolve("admin", &env);
     let admin = res.chain.as_ref().unwrap();
     let deploy = res.chain_for("deploy").unwrap();
-    assert_eq!(key(&res, admin).len(), 32);
-    assert_ne!(key(&res, admin), key(&res, &deploy));
-    assert_eq!(key(&res, admin), key(&repo.resolve("admin", &env), admin), "the key is stable");
+    assert_eq!(key(&res.scope(), admin).len(), 32);
+    assert_ne!(key(&res.scope(), admin), key(&res.scope(), &deploy));
+    assert_eq!(key(&res.scope(), admin), key(&repo.resolve("admin", &env).scope(), admin), "the key is stable");
     let p = portal_of(admin).unwrap();
     assert_eq!(
         (p.provider.as_str(), p.start_url.as_str(), p.region.as_str()),
@@ -106,7 +126,7 @@ fn the_token_store_is_the_cache_file_unless_a_keyring_is_configured() {
     let env = repo.env(&[]);
     let res = repo.resolve("admin", &env);
     let p = portal_of(res.chain.as_ref().unwrap()).unwrap();
-    let store = token_store(&p, &res, &env).unwrap();
+    let store = token_store(&p, &res.scope(), &env).unwrap();
     assert!(store.path().starts_with(repo.dir.path().join("cache/tfauth/sso")));
     let token = crate::providers::sso::TokenFile::from_json(
         r#"{"accessToken": "a", "expiresAt": "2030-01-01T00:00:00Z", "region": "eu-west-1", "startUrl": "https://d-1.awsapps.com/start"}"#,
@@ -118,26 +138,22 @@ fn the_token_store_is_the_cache_file_unless_a_keyring_is_configured() {
     let with_ring = Repo::new(&AUTH.replace("  refresh_margin: 10m\n", "  keyring: {type: memory}\n"));
     let env = with_ring.env(&[]);
     let res = with_ring.resolve("admin", &env);
-    let store = token_store(&p, &res, &env).unwrap();
+    let store = token_store(&p, &res.scope(), &env).unwrap();
     store.save(&token).unwrap();
     assert!(!store.path().exists(), "with a keyring the token is not written to a file");
     assert_eq!(store.load().unwrap(), Some(token));
     assert!(store.remove().unwrap());
 
-    let err = token_store(&p, &res, &Env::default()).err().unwrap();
+    let err = token_store(&p, &res.scope(), &Env::default()).err().unwrap();
     assert_eq!(err.to_string(), "cannot tell where to cache the IAM Identity Center token: HOME is not set");
 }
 
 #[test]
-fn nothing_chosen_or_nowhere_to_cache_is_a_usage_error() {
+fn nowhere_to_cache_is_an_error_with_a_hint() {
     let repo = Repo::new(AUTH);
     let env = repo.env(&[]);
-    let off = repo.resolve("false", &env);
-    let err = obtain(&off, &env, Interaction::NONE).err().unwrap();
-    assert_eq!(err.to_string(), "no identity was chosen");
-
     let res = repo.resolve("ci", &env);
-    let err = obtain(&res, &Env::default(), Interaction::NONE).err().unwrap();
+    let err = obtain(&res.scope(), res.chain.as_ref().unwrap(), &Env::default(), Interaction::NONE).err().unwrap();
     assert_eq!(err.to_string(), "cannot tell where to cache credentials: HOME is not set");
     assert_eq!(err.hint().as_deref(), Some("set HOME or XDG_CACHE_HOME"));
 }
@@ -148,15 +164,15 @@ fn a_fresh_entry_is_served_without_a_call() {
     let env = repo.env(&[]);
     let res = repo.resolve("ci", &env);
     let chain = res.chain.as_ref().unwrap();
-    let k = key(&res, chain);
+    let k = key(&res.scope(), chain);
     let cache = Cache::new(&env, "aws").unwrap();
     cache.write(&k, &creds("ASIACACHED", Some(in_mins(30)))).unwrap();
-    let s = obtain(&res, &env, Interaction::NONE).unwrap();
+    let s = obtain(&res.scope(), res.chain.as_ref().unwrap(), &env, Interaction::NONE).unwrap();
     assert_eq!((s.key.as_str(), s.credentials.access_key_id.as_str(), s.fetched), (k.as_str(), "ASIACACHED", false));
     assert_eq!(s.credentials, creds("ASIACACHED", Some(in_mins(30))));
     // The same entry under another identity's key is not this identity's.
     let deploy = res.chain_for("deploy").unwrap();
-    assert_ne!(key(&res, &deploy), k);
+    assert_ne!(key(&res.scope(), &deploy), k);
 }
 
 #[test]
@@ -165,11 +181,11 @@ fn another_processs_failure_moments_ago_is_this_ones_answer() {
     let env = repo.env(&[]);
     let res = repo.resolve("ci", &env);
     let chain = res.chain.as_ref().unwrap();
-    let k = key(&res, chain);
+    let k = key(&res.scope(), chain);
     let cache = Cache::new(&env, "aws").unwrap();
     // A stale entry: without the record this would be a call to STS.
     cache.write(&k, &creds("ASIASTALE", Some(in_mins(5)))).unwrap();
-    let region = crate::output::env::aws_region(chain, res.stack_region());
+    let region = chain.aws_region(None).0.to_string();
     let context = failure::context(&env, &region, &base_secrets(chain, &env));
     let denied = ProviderError::Sts {
         identity: "ci".into(),
@@ -179,9 +195,9 @@ fn another_processs_failure_moments_ago_is_this_ones_answer() {
         message: "not for you".into(),
     };
     failure::remember(&cache, &k, &context, &denied);
-    let err = obtain(&res, &env, Interaction::NONE).err().unwrap();
+    let err = obtain(&res.scope(), res.chain.as_ref().unwrap(), &env, Interaction::NONE).err().unwrap();
     assert!(err.to_string().contains("not for you"), "{err}");
-    assert_eq!(err.exit_code(), denied.exit_code());
+    assert!(matches!(&err, SessionError::Provider(e) if e.exit_code() == denied.exit_code()), "{err:?}");
 }
 
 #[test]
@@ -224,7 +240,7 @@ fn a_chain_through_a_portal_without_a_login_or_terminal_asks_for_one() {
     let repo = Repo::new(AUTH);
     let env = repo.env(&[("AWS_ENDPOINT_URL", "http://127.0.0.1:1")]);
     let res = repo.resolve("admin", &env);
-    let err = obtain(&res, &env, Interaction::NONE).err().unwrap();
+    let err = obtain(&res.scope(), res.chain.as_ref().unwrap(), &env, Interaction::NONE).err().unwrap();
     assert_eq!(
         err.to_string(),
         "provider `sso` needs an IAM Identity Center login (https://d-1.awsapps.com/start), and there is no terminal to show the code on"

@@ -345,5 +345,24 @@ fn read_adc(who: &str, path: &Path, impersonating: bool) -> Result<Value, Provid
 }
 
 #[cfg(test)]
-#[path = "gcp_tests.rs"]
-mod tests;
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_subject_token_is_taken_from_the_body_or_a_json_field() {
+        assert_eq!(pick_field("w", "  tok\n", None, "x").unwrap().expose(), "tok");
+        assert_eq!(pick_field("w", r#"{"id_token": "t2"}"#, Some("id_token"), "x").unwrap().expose(), "t2");
+        let err = |text: &str, field| match pick_field("w", text, field, "/run/t") {
+            Err(ProviderError::Setup { message, .. }) => message,
+            other => panic!("{:?}", other.map(|s| s.expose().to_string())),
+        };
+        assert_eq!(
+            err(r#"{"other": "t"}"#, Some("id_token")),
+            "the subject token from /run/t has no JSON field `id_token`"
+        );
+        assert_eq!(err("not json", Some("id_token")), "the subject token from /run/t has no JSON field `id_token`");
+        assert_eq!(err(" \n", None), "the subject token from /run/t is empty");
+    }
+
+    // --- with check: the exchange and impersonation ------------------------------------------
+}

@@ -1,11 +1,14 @@
-//! Tests of [`materialize`]: the planned GCP files completed from the environment and the
-//! user's ADC (each refusal with its message and exit code), and, with `check`, the token
-//! exchange and impersonation against stand-in Google endpoints on 127.0.0.1.
+//! Tests of a GCP chain walked ([`crate::providers::gcp::walk`]) and its planned files
+//! completed ([`super::complete`]): from the environment and the user's ADC (each refusal
+//! with its message and exit code), and, with `check`, the token exchange and
+//! impersonation against stand-in Google endpoints on 127.0.0.1.
 
+use super as g;
 use super::*;
 use crate::auth::AuthConfig;
 use crate::identity::chain;
 use crate::output::env::PlanContext;
+use crate::providers::{Principal, ProviderError};
 use crate::yaml::{LoadContext, Loader};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::PathBuf;
@@ -28,6 +31,13 @@ fn wif(token_source: &str) -> String {
 }
 
 const ADC: &str = "providers:\n  adc: {kind: gcp/adc}\nidentities:\n  me: {kind: gcp/project, via: {provider: adc}, principal: {project_id: mine}}\n  sa: {kind: gcp/service-account, via: {provider: adc}, principal: {service_account_email: tf@p.iam.gserviceaccount.com}}\n";
+
+/// Walks the chain and completes the plan with what it handed over, as a run does.
+fn materialize(chain: &Chain, plan: &mut EnvPlan, env: &Env, check: bool) -> Result<Option<Principal>, ProviderError> {
+    let walked = crate::providers::gcp::walk(chain, env, check)?;
+    complete(plan, chain, &walked, env);
+    Ok(walked.principal)
+}
 
 fn plan_for(chain: &Chain, env: &Env) -> EnvPlan {
     let ctx = PlanContext {
@@ -214,24 +224,6 @@ fn a_chain_without_a_gcp_root_is_not_for_this_module() {
     let mut plan = EnvPlan::default();
     assert!(materialize(&chain, &mut plan, &Env::default(), true).unwrap().is_none());
 }
-
-#[test]
-fn a_subject_token_is_taken_from_the_body_or_a_json_field() {
-    assert_eq!(pick_field("w", "  tok\n", None, "x").unwrap().expose(), "tok");
-    assert_eq!(pick_field("w", r#"{"id_token": "t2"}"#, Some("id_token"), "x").unwrap().expose(), "t2");
-    let err = |text: &str, field| match pick_field("w", text, field, "/run/t") {
-        Err(ProviderError::Setup { message, .. }) => message,
-        other => panic!("{:?}", other.map(|s| s.expose().to_string())),
-    };
-    assert_eq!(
-        err(r#"{"other": "t"}"#, Some("id_token")),
-        "the subject token from /run/t has no JSON field `id_token`"
-    );
-    assert_eq!(err("not json", Some("id_token")), "the subject token from /run/t has no JSON field `id_token`");
-    assert_eq!(err(" \n", None), "the subject token from /run/t is empty");
-}
-
-// --- with check: the exchange and impersonation ------------------------------------------
 
 #[test]
 fn with_check_the_subject_token_is_exchanged_and_the_service_account_impersonated() {
