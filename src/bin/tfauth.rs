@@ -3,6 +3,7 @@
 
 use clap::Parser;
 use std::process::ExitCode;
+use tfauth::cli::settings::{Flags, Settings};
 use tfauth::cli::{Cli, Ctx, run};
 use tfauth::env_vars::Env;
 use tfauth::{error, exit};
@@ -28,7 +29,10 @@ fn main() -> ExitCode {
             return ExitCode::from(code as u8);
         }
     };
-    init_logging(cli.verbose, cli.quiet, &env);
+    let flags =
+        Flags { profiles: cli.profile.clone(), no_browser: cli.no_browser, verbose: cli.verbose, quiet: cli.quiet };
+    let settings = Settings::resolve(&flags, &env);
+    tfauth::util::logging::init(settings.log_level, &env, false);
     let cwd = match std::env::current_dir() {
         Ok(d) => d,
         Err(e) => {
@@ -36,13 +40,7 @@ fn main() -> ExitCode {
             return ExitCode::from(exit::NOINPUT as u8);
         }
     };
-    let ctx = Ctx {
-        env,
-        cwd,
-        self_exe: std::env::current_exe().ok(),
-        profiles: cli.profile.clone(),
-        no_browser: cli.no_browser,
-    };
+    let ctx = Ctx { env, cwd, self_exe: std::env::current_exe().ok(), settings };
     match run(cli, ctx) {
         Ok(code) => ExitCode::from(code.clamp(0, 255) as u8),
         Err(e) => {
@@ -50,16 +48,4 @@ fn main() -> ExitCode {
             ExitCode::from(e.exit_code() as u8)
         }
     }
-}
-
-/// `-q` and `-v` win over ATMOS_LOGS_LEVEL and auth.logs.level (see `tfauth::util::logging`).
-fn init_logging(verbose: u8, quiet: bool, env: &Env) {
-    use tracing::Level;
-    let flag = match (quiet, verbose) {
-        (true, _) => Some(Level::ERROR),
-        (false, 0) => None,
-        (false, 1) => Some(Level::DEBUG),
-        (false, _) => Some(Level::TRACE),
-    };
-    tfauth::util::logging::init(flag, env, false);
 }

@@ -148,7 +148,7 @@ pub(crate) fn authenticated_plan(target: &Target, ctx: &Ctx) -> Result<crate::ou
     super::warn_problems(&res.warnings);
     match &res.selection {
         crate::identity::Selection::Identity { name, .. } => {
-            let plan = super::env_plan(&res, ctx, &ctx.profiles)?;
+            let plan = super::env_plan(&res, ctx, &ctx.settings.profiles)?;
             super::authenticate(&res, plan, name, false, ctx)
         }
         _ => Ok(crate::output::env::EnvPlan::default()),

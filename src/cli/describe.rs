@@ -50,7 +50,7 @@ pub fn run(args: DescribeArgs, ctx: &Ctx) -> Result<i32, Error> {
     let prompt = ctx.prompt();
     let res = resolve(&ctx.request(&target), &ctx.env, prompt.as_ref().map(|p| p as _))?;
     super::warn_problems(&res.warnings);
-    let plan = super::env_plan(&res, ctx, &ctx.profiles)?;
+    let plan = super::env_plan(&res, ctx, &ctx.settings.profiles)?;
     let doc = describe(&res, &plan, &ctx.env);
     let text = match format {
         Format::Json => {

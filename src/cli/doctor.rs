@@ -27,7 +27,7 @@ pub fn run(args: DoctorArgs, ctx: &Ctx) -> Result<i32, Error> {
         env: &ctx.env,
         cwd: &ctx.cwd,
         self_exe: ctx.self_exe.as_deref(),
-        profiles: &ctx.profiles,
+        profiles: &ctx.settings.profiles,
     });
     print!(
         "{}",

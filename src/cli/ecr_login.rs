@@ -38,7 +38,7 @@ pub fn ecr_login(args: EcrLoginArgs, ctx: &Ctx) -> Result<i32, Error> {
     let chosen = logins::select(&res, args.name.as_deref(), args.identity.as_deref())?;
     let docker_config = args.docker_config.map(|p| crate::config::clean_path(&ctx.cwd.join(p)));
     let tty = ctx.prompt();
-    let prompt = crate::cli::tty::LoginPrompt::new(&ctx.env, ctx.no_browser);
+    let prompt = crate::cli::tty::LoginPrompt::new(&ctx.env, &ctx.settings);
     let ask = Interaction {
         mfa: tty.as_ref().map(|t| t as _),
         login: prompt.as_ref().map(|p| p as _),

@@ -76,7 +76,8 @@ pub fn cold(args: &HelperArgs, env: &Env, cwd: PathBuf) -> Result<String, Error>
         ));
     };
     let tty = crate::cli::tty::Tty::open(env);
-    let login = crate::cli::tty::LoginPrompt::new(env, false);
+    let login =
+        crate::cli::tty::LoginPrompt::new(env, &crate::cli::settings::Settings::resolve(&Default::default(), env));
     let ask = crate::session::Interaction {
         mfa: tty.as_ref().map(|t| t as _),
         login: login.as_ref().map(|l| l as _),

@@ -41,7 +41,7 @@ pub fn stack_names(set: &StackSet) -> Vec<String> {
 }
 
 pub fn run(args: ListArgs, ctx: &Ctx) -> Result<i32, Error> {
-    let cfg = config::load(&ConfigOptions { cwd: ctx.cwd.clone(), profiles: ctx.profiles.clone() }, &ctx.env)?;
+    let cfg = config::load(&ConfigOptions { cwd: ctx.cwd.clone(), profiles: ctx.settings.profiles.clone() }, &ctx.env)?;
     let set = StackSet::load(&cfg)?;
     match args.what {
         ListWhat::Stacks { component } => {

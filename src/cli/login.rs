@@ -44,7 +44,7 @@ pub struct LoginArgs {
 
 pub fn login(args: LoginArgs, ctx: &Ctx) -> Result<i32, Error> {
     let res = resolve_for(&args.target, ctx, args.provider.is_some())?;
-    let prompt = crate::cli::tty::LoginPrompt::new(&ctx.env, ctx.no_browser);
+    let prompt = crate::cli::tty::LoginPrompt::new(&ctx.env, &ctx.settings);
     let mode = if args.force { Mode::Relogin } else { Mode::Use };
     let provider = match (&args.provider, &res.selection) {
         (Some(p), _) => Some(p.clone()),
@@ -87,7 +87,7 @@ pub fn login(args: LoginArgs, ctx: &Ctx) -> Result<i32, Error> {
         if args.force {
             crate::session::azure::forget(chain, &ctx.env);
         }
-        let plan = super::env_plan(&res, ctx, &ctx.profiles)?;
+        let plan = super::env_plan(&res, ctx, &ctx.settings.profiles)?;
         let plan = super::authenticate(&res, plan, name, false, ctx)?;
         eprintln!("Logged in as `{name}` ({}); {} file(s) written.", chain.describe(), plan.files.len());
         return Ok(0);

@@ -13,6 +13,7 @@ pub mod helper;
 pub mod list;
 pub mod login;
 pub mod logout;
+pub mod settings;
 pub mod shell;
 pub mod terraform;
 pub mod tty;
@@ -107,9 +108,8 @@ pub struct Ctx {
     pub env: Env,
     pub cwd: PathBuf,
     pub self_exe: Option<PathBuf>,
-    pub profiles: Vec<String>,
-    /// `--no-browser`: show the login URL, do not open it.
-    pub no_browser: bool,
+    /// The flags and the variables that stand for them, decided once.
+    pub settings: settings::Settings,
 }
 
 impl Ctx {
@@ -123,7 +123,7 @@ impl Ctx {
         crate::resolve::Request {
             cwd: self.cwd.clone(),
             config_file: None,
-            profiles: self.profiles.clone(),
+            profiles: self.settings.profiles.clone(),
             stack: t.stack.clone(),
             component: t.component.clone(),
             identity: t.identity_flag(),
@@ -176,7 +176,7 @@ pub fn authenticate(
     ctx: &Ctx,
 ) -> Result<crate::output::env::EnvPlan, Error> {
     let tty = ctx.prompt();
-    let login = crate::cli::tty::LoginPrompt::new(&ctx.env, ctx.no_browser);
+    let login = crate::cli::tty::LoginPrompt::new(&ctx.env, &ctx.settings);
     let ask = crate::session::Interaction {
         mfa: tty.as_ref().map(|t| t as _),
         login: login.as_ref().map(|l| l as _),

@@ -104,7 +104,9 @@ pub fn complete(args: CompleteArgs, ctx: &Ctx) -> Result<i32, Error> {
             None if w == "--profile" => before.get(i + 1).map(String::as_str),
             None => None,
         };
-        ctx.profiles.extend(value.into_iter().flat_map(|v| v.split(',')).filter(|v| !v.is_empty()).map(str::to_string));
+        ctx.settings
+            .profiles
+            .extend(value.into_iter().flat_map(|v| v.split(',')).filter(|v| !v.is_empty()).map(str::to_string));
     }
     let ctx = &ctx;
     let source = RepoSource { ctx, config: OnceCell::new() };
@@ -129,7 +131,7 @@ impl RepoSource<'_> {
         self.config
             .get_or_init(|| {
                 config::load(
-                    &ConfigOptions { cwd: self.ctx.cwd.clone(), profiles: self.ctx.profiles.clone() },
+                    &ConfigOptions { cwd: self.ctx.cwd.clone(), profiles: self.ctx.settings.profiles.clone() },
                     &self.ctx.env,
                 )
                 .map_err(|e| tracing::debug!("completion: {e}"))
@@ -144,7 +146,7 @@ impl RepoSource<'_> {
                 let req = crate::resolve::Request {
                     cwd: self.ctx.cwd.clone(),
                     config_file: None,
-                    profiles: self.ctx.profiles.clone(),
+                    profiles: self.ctx.settings.profiles.clone(),
                     stack: Some(s.to_string()),
                     component: Some(c.to_string()),
                     identity: crate::identity::IdentityFlag::Absent,

@@ -125,15 +125,14 @@ pub fn parse(args: &[OsString]) -> Result<TfArgs, Error> {
 
 pub fn run(args: Vec<OsString>, ctx: &Ctx) -> Result<i32, Error> {
     let mut tf = parse(&args)?;
-    let with_flag;
-    let ctx = if tf.no_browser && !ctx.no_browser {
-        with_flag = Ctx { no_browser: true, ..ctx.clone() };
-        &with_flag
-    } else {
-        ctx
+    let more = super::settings::Flags {
+        profiles: std::mem::take(&mut tf.profiles),
+        no_browser: tf.no_browser,
+        ..Default::default()
     };
-    let mut profiles = ctx.profiles.clone();
-    profiles.append(&mut tf.profiles);
+    let with_flag = Ctx { settings: ctx.settings.with(&more), ..ctx.clone() };
+    let ctx = &with_flag;
+    let profiles = ctx.settings.profiles.clone();
     let Some(stack) = tf.stack.clone() else {
         return passthrough(&args, &tf, ctx);
     };
@@ -240,7 +239,7 @@ fn passthrough(args: &[OsString], tf: &TfArgs, ctx: &Ctx) -> Result<i32, Error> 
         let req = Request {
             cwd: ctx.cwd.clone(),
             config_file: None,
-            profiles: ctx.profiles.iter().chain(&tf.profiles).cloned().collect(),
+            profiles: ctx.settings.profiles.clone(),
             stack: None,
             component: None,
             identity: tf.identity.clone(),

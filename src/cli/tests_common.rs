@@ -55,8 +55,10 @@ impl Repo {
             env: self.env(extra),
             cwd: self.dir.path().to_path_buf(),
             self_exe: Some(self.path("bin/tfauth")),
-            profiles: vec![],
-            no_browser: true,
+            settings: crate::cli::settings::Settings::resolve(
+                &crate::cli::settings::Flags { no_browser: true, ..Default::default() },
+                &self.env(extra),
+            ),
         }
     }
     /// `<config>/atmos/test-realm`.

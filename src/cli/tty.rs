@@ -58,9 +58,9 @@ pub struct LoginPrompt {
 
 impl LoginPrompt {
     /// A prompt, if there is a terminal to show it on.
-    pub fn new(env: &crate::env_vars::Env, no_browser: bool) -> Option<LoginPrompt> {
+    pub fn new(env: &crate::env_vars::Env, settings: &super::settings::Settings) -> Option<LoginPrompt> {
         Tty::open(env)?;
-        Some(LoginPrompt { open_browser: browser_allowed(env, no_browser), opener: browser_opener(env) })
+        Some(LoginPrompt { open_browser: settings.open_browser, opener: settings.browser_opener.clone() })
     }
 
     fn write(&self, text: &str) {
@@ -91,23 +91,6 @@ impl LoginPrompt {
                 false
             }
         }
-    }
-}
-
-/// Whether a browser may be opened: not with `--no-browser`, in CI, or `TFAUTH_NO_BROWSER`.
-pub fn browser_allowed(env: &crate::env_vars::Env, no_browser: bool) -> bool {
-    !(no_browser
-        || env.get(crate::env_vars::CI).is_some_and(|v| v != "false")
-        || env.get(crate::env_vars::TFAUTH_NO_BROWSER).is_some_and(|v| !v.is_empty() && v != "0" && v != "false"))
-}
-
-/// `$BROWSER`'s first entry (split into words; `%s` marks where the URL goes), else the
-/// platform's opener.
-pub fn browser_opener(env: &crate::env_vars::Env) -> Vec<String> {
-    match env.get(crate::env_vars::BROWSER).and_then(|b| b.split(':').find(|s| !s.trim().is_empty())) {
-        Some(b) => b.split_whitespace().map(str::to_string).collect(),
-        None if cfg!(target_os = "macos") => vec!["open".to_string()],
-        None => vec!["xdg-open".to_string()],
     }
 }
 

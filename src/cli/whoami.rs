@@ -106,7 +106,7 @@ fn whoami_elsewhere(
 ) -> Result<i32, Error> {
     use crate::auth::Cloud;
     // What a run would refuse to write, whoami refuses too.
-    super::env_plan(res, ctx, &ctx.profiles)?;
+    super::env_plan(res, ctx, &ctx.settings.profiles)?;
     let cloud = chain.leaf().cloud();
     let scope = crate::output::azure::scope(chain);
     let is_cli = matches!(

@@ -48,7 +48,7 @@ pub fn run(args: ConsoleArgs, ctx: &Ctx) -> Result<i32, Error> {
     let federation = ctx.env.get(TFAUTH_AWS_FEDERATION_URL).unwrap_or(partition.federation_url()).to_string();
     let destination = args.destination.clone().unwrap_or_else(|| partition.console_home(&region));
 
-    let login = crate::cli::tty::LoginPrompt::new(&ctx.env, ctx.no_browser);
+    let login = crate::cli::tty::LoginPrompt::new(&ctx.env, &ctx.settings);
     let tty = ctx.prompt();
     let ask = Interaction {
         mfa: tty.as_ref().map(|t| t as _),
@@ -64,11 +64,10 @@ pub fn run(args: ConsoleArgs, ctx: &Ctx) -> Result<i32, Error> {
         println!("{url}");
         return Ok(0);
     }
-    let opener = crate::cli::tty::browser_opener(&ctx.env);
-    let browser_allowed = crate::cli::tty::browser_allowed(&ctx.env, ctx.no_browser);
-    if browser_allowed {
+    let opener = &ctx.settings.browser_opener;
+    if ctx.settings.open_browser {
         eprintln!("Opening the {} console as `{name}`...", partition.name());
-        match signin::hand_to_browser(&opener, &url, std::time::Duration::from_secs(120)) {
+        match signin::hand_to_browser(opener, &url, std::time::Duration::from_secs(120)) {
             Ok(true) => return Ok(0),
             Ok(false) => eprintln!("The browser did not come for the sign-in page within 2 minutes."),
             Err(e) => eprintln!("Could not start the browser ({}): {e}", opener.join(" ")),
