@@ -18,11 +18,28 @@ pub struct AuthArgs {
 #[derive(Subcommand, Debug)]
 pub enum AuthCommand {
     /// Check the auth configuration and report every problem at once.
+    #[command(after_long_help = "\
+Examples:
+  # Every problem of atmos.yaml's auth section, at once
+  tfauth auth validate
+
+  # The auth vpc gets in plat-use2-dev (component over stack over global)
+  tfauth auth validate vpc -s plat-use2-dev")]
     Validate {
         #[command(flatten)]
         target: Target,
     },
     /// Authenticate and print the environment a run with the identity uses.
+    #[command(after_long_help = "\
+Examples:
+  # Load vpc's credentials into this shell
+  eval \"$(tfauth auth env vpc -s plat-use2-dev)\"
+
+  # In GitHub Actions: append to $GITHUB_ENV, secrets masked
+  tfauth auth env -i plat-dev/terraform -f github
+
+  # As JSON, for scripts
+  tfauth auth env -i plat-dev/terraform -f json")]
     Env {
         #[command(flatten)]
         target: Target,
@@ -31,6 +48,13 @@ pub enum AuthCommand {
         format: EnvFormat,
     },
     /// Authenticate and run a command with the identity's environment: `tfauth auth exec -- aws sts get-caller-identity`.
+    #[command(after_long_help = "\
+Examples:
+  # Who the identity is, by the AWS CLI
+  tfauth auth exec -i plat-dev/terraform -- aws sts get-caller-identity
+
+  # Any command in vpc's environment
+  tfauth auth exec vpc -s plat-use2-dev -- terraform state list")]
     Exec {
         #[command(flatten)]
         target: Target,
@@ -54,6 +78,16 @@ pub enum AuthCommand {
     /// aws/user identities: store their access keys in the keyring.
     User(super::login::UserArgs),
     /// List providers, identities and integrations.
+    #[command(after_long_help = "\
+Examples:
+  # Providers, identities and integrations, as a table
+  tfauth auth list
+
+  # Each identity's chain, as a tree
+  tfauth auth list -f tree
+
+  # Only the integrations, as JSON
+  tfauth auth list --integrations -f json")]
     List {
         #[command(flatten)]
         target: Target,

@@ -18,6 +18,13 @@ pub struct DescribeArgs {
 #[derive(Subcommand, Debug)]
 pub enum DescribeWhat {
     /// One component in one stack.
+    #[command(after_long_help = "\
+Examples:
+  # The merged vars, env, backend and auth of vpc in plat-use2-dev, as YAML
+  tfauth describe component vpc -s plat-use2-dev
+
+  # As JSON, for jq
+  tfauth describe component vpc -s plat-use2-dev -f json | jq .vars")]
     Component {
         #[command(flatten)]
         target: Target,

@@ -10,6 +10,13 @@ use crate::error::Error;
 use clap::Args;
 
 #[derive(Args, Debug)]
+#[command(after_long_help = "\
+Examples:
+  # Every check, one line each; exit 1 when one fails
+  tfauth doctor
+
+  # One JSON document, for CI
+  tfauth doctor -f json")]
 pub struct DoctorArgs {
     /// text (one line per check) or json (one document).
     #[arg(long, short = 'f', value_enum, default_value = "text")]

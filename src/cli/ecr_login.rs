@@ -12,6 +12,13 @@ use clap::Args;
 use std::path::PathBuf;
 
 #[derive(Args, Debug)]
+#[command(after_long_help = "\
+Examples:
+  # Every ECR integration, into tfauth's isolated Docker config
+  tfauth auth ecr-login
+
+  # One integration, into your own Docker config
+  tfauth auth ecr-login core-ecr --docker-config ~/.docker")]
 pub struct EcrLoginArgs {
     /// The integration (a name under `auth.integrations`); default: all of them.
     #[arg(value_name = "NAME")]

@@ -19,7 +19,18 @@ use time::OffsetDateTime;
 
 /// atmos-auth-helper: AWS credentials for an Atmos identity, for `credential_process`.
 #[derive(clap::Parser, Debug, Clone)]
-#[command(name = "atmos-auth-helper", version)]
+#[command(
+    name = "atmos-auth-helper",
+    version,
+    after_long_help = "\
+Examples:
+  # In your own ~/.aws/config: the AWS CLI, SDKs and Terraform call it when they need keys
+  [profile plat-dev]
+  credential_process = atmos-auth-helper --identity plat-dev/terraform
+
+  # The identity as a component in a stack has it (its merged auth)
+  atmos-auth-helper --identity plat-dev/terraform --stack plat-use2-dev --component vpc"
+)]
 pub struct HelperArgs {
     /// The identity whose credentials to print.
     #[arg(long)]

@@ -16,12 +16,23 @@ pub struct ListArgs {
 #[derive(Subcommand, Debug)]
 pub enum ListWhat {
     /// Stack names, one per line.
+    #[command(after_long_help = "\
+Examples:
+  # Every stack
+  tfauth list stacks
+
+  # The stacks that define vpc
+  tfauth list stacks -c vpc")]
     Stacks {
         /// Only stacks that define this component.
         #[arg(short = 'c', long)]
         component: Option<String>,
     },
     /// Components of a stack, one per line.
+    #[command(after_long_help = "\
+Examples:
+  # The components of one stack
+  tfauth list components -s plat-use2-dev")]
     Components {
         #[arg(short = 's', long)]
         stack: String,

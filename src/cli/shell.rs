@@ -22,6 +22,13 @@ pub enum Shell {
 }
 
 #[derive(Args, Debug)]
+#[command(after_long_help = "\
+Examples:
+  # In ~/.bashrc: completions, the prompt function, and terraform run through tfauth
+  eval \"$(tfauth shell-init bash --alias)\"
+
+  # In ~/.config/fish/config.fish
+  tfauth shell-init fish | source")]
 pub struct ShellInitArgs {
     /// The shell to print the script for.
     #[arg(value_enum)]
@@ -39,6 +46,13 @@ pub struct CompleteArgs {
 }
 
 #[derive(Args, Debug)]
+#[command(after_long_help = "\
+Examples:
+  # The identity of this shell and its minutes left (`acme/admin 42m`), for PS1
+  tfauth prompt
+
+  # As JSON
+  tfauth prompt -f json")]
 pub struct PromptArgs {
     /// text (`acme/admin 42m`) or json.
     #[arg(long, short = 'f', value_enum, default_value = "text")]
@@ -52,6 +66,13 @@ pub enum PromptFormat {
 }
 
 #[derive(Args, Debug)]
+#[command(after_long_help = "\
+Examples:
+  # A shell as plat-dev/terraform; exit returns to this one
+  tfauth auth shell -i plat-dev/terraform
+
+  # zsh, with vpc's environment in plat-use2-dev
+  tfauth auth shell vpc -s plat-use2-dev --shell zsh")]
 pub struct AuthShellArgs {
     #[command(flatten)]
     pub target: Target,

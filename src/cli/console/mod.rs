@@ -12,6 +12,16 @@ use clap::Args;
 use signin::{MAX_DURATION, MIN_DURATION, Partition};
 
 #[derive(Args, Debug)]
+#[command(after_long_help = "\
+Examples:
+  # The AWS console as plat-dev/admin, in the browser
+  tfauth auth console -i plat-dev/admin
+
+  # The sign-in URL on stdout, for another browser
+  tfauth auth console -i plat-dev/admin --print-only
+
+  # S3, for one hour
+  tfauth auth console -i plat-dev/admin --destination https://console.aws.amazon.com/s3/ --duration 1h")]
 pub struct ConsoleArgs {
     #[command(flatten)]
     pub target: Target,
