@@ -73,13 +73,11 @@
 //! checks give google-auth a `requests` session that sends those requests here over plain http,
 //! naming the host they were meant for in [`ORIGINAL_HOST_HEADER`] (see [`Request::host`]).
 
-#![allow(dead_code)]
-
 use std::collections::{HashMap, HashSet};
 use std::net::TcpStream;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::{Map, Value, json};
 
@@ -119,15 +117,6 @@ pub fn fake_jwt(claims: &Value) -> String {
         b64url(header.to_string().as_bytes()),
         b64url(claims.to_string().as_bytes())
     )
-}
-
-/// Which subject tokens STS accepts.
-#[derive(Clone, Debug)]
-pub enum SubjectTokens {
-    /// Any JWT-shaped token (three base64url parts, JSON header and claims) not past its `exp`.
-    AnyJwt,
-    /// Only these exact tokens (each must still be JWT-shaped to name a subject).
-    Only(Vec<String>),
 }
 
 /// A service account generateAccessToken may mint tokens for.
@@ -188,7 +177,6 @@ impl User {
 pub struct GoogleOpts {
     /// Audiences (providers) STS knows; another well-formed one is `invalid_target`.
     pub audiences: Vec<String>,
-    pub subject_tokens: SubjectTokens,
     /// Every exchange that gets past request validation answers 400 `invalid_grant`.
     pub reject_exchanges: bool,
     /// Lifetime of STS tokens (`expires_in`).
@@ -207,7 +195,6 @@ impl Default for GoogleOpts {
     fn default() -> Self {
         GoogleOpts {
             audiences: vec![DEFAULT_AUDIENCE.into()],
-            subject_tokens: SubjectTokens::AnyJwt,
             reject_exchanges: false,
             sts_token_ttl: Duration::from_secs(3600),
             service_accounts: vec![ServiceAccount::new("terraform@acme-dev.iam.gserviceaccount.com")],
@@ -229,7 +216,6 @@ impl Default for GoogleOpts {
 pub struct Request {
     /// "Exchange" (STS), "GenerateAccessToken", "OAuthToken" (`/token`), "GetProject" or "Unknown".
     pub op: String,
-    pub method: String,
     /// The path without the query, percent-decoded.
     pub path: String,
     /// The host the client meant: [`ORIGINAL_HOST_HEADER`] if set, else the `Host` header.
@@ -240,7 +226,6 @@ pub struct Request {
     /// the snake_case form names), the generateAccessToken JSON body, or `Null`.
     pub params: Value,
     pub body: String,
-    pub at: Instant,
     pub status: u16,
 }
 
@@ -352,18 +337,6 @@ impl Google {
     pub fn set_reject_exchanges(&self, reject: bool) {
         self.lock().opts.reject_exchanges = reject;
     }
-    pub fn set_audiences(&self, audiences: &[&str]) {
-        self.lock().opts.audiences = audiences.iter().map(|a| a.to_string()).collect();
-    }
-    pub fn set_subject_tokens(&self, tokens: SubjectTokens) {
-        self.lock().opts.subject_tokens = tokens;
-    }
-    pub fn set_service_accounts(&self, accounts: Vec<ServiceAccount>) {
-        self.lock().opts.service_accounts = accounts;
-    }
-    pub fn set_users(&self, users: Vec<User>) {
-        self.lock().opts.users = users;
-    }
     /// Every access token issued so far stops working (401 wherever it is presented).
     pub fn revoke_access_tokens(&self) {
         let mut s = self.lock();
@@ -374,10 +347,6 @@ impl Google {
     /// How many requests reached `op` (names as in [`Request::op`]), errors included.
     pub fn count(&self, op: &str) -> usize {
         self.lock().counts.get(op).copied().unwrap_or(0)
-    }
-    /// Every request so far, in the order answered.
-    pub fn requests(&self) -> Vec<Request> {
-        self.lock().log.clone()
     }
     pub fn requests_for(&self, op: &str) -> Vec<Request> {
         self.lock().log.iter().filter(|r| r.op == op).cloned().collect()
@@ -408,7 +377,6 @@ struct HttpRequest {
     path: String,
     headers: Vec<(String, String)>,
     body: Vec<u8>,
-    at: Instant,
 }
 
 impl HttpRequest {
@@ -420,7 +388,7 @@ impl HttpRequest {
 fn read_request(stream: &TcpStream) -> Option<HttpRequest> {
     let crate::wire::RawRequest { method, target, headers, body } = crate::wire::read_raw(stream)?;
     let path = target.split_once('?').map_or(target.as_str(), |(p, _)| p);
-    Some(HttpRequest { method, path: percent_decode(path, false), headers, body, at: Instant::now() })
+    Some(HttpRequest { method, path: percent_decode(path, false), headers, body })
 }
 
 const B64: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
@@ -514,13 +482,11 @@ fn serve(stream: TcpStream, state: &Mutex<State>) {
     let host = req.header(ORIGINAL_HOST_HEADER).or(req.header("host")).unwrap_or("").to_string();
     s.log.push(Request {
         op: op.to_string(),
-        method: req.method.clone(),
         path: req.path.clone(),
         host,
         headers: req.headers.clone(),
         params,
         body: String::from_utf8_lossy(&req.body).into_owned(),
-        at: req.at,
         status: resp.status,
     });
     drop(s);
@@ -688,11 +654,6 @@ fn exchange_answer(s: &mut State, p: &Map<String, Value>) -> Resp {
     let Some(claims) = jwt_claims(subject_token) else {
         return oauth_error(400, "invalid_grant", "Unable to parse the ID Token.");
     };
-    if let SubjectTokens::Only(known) = &s.opts.subject_tokens
-        && !known.iter().any(|t| t == subject_token)
-    {
-        return oauth_error(400, "invalid_grant", "The subject token is not recognised by the provider.");
-    }
     let now = epoch().as_secs();
     if claims.get("exp").and_then(Value::as_u64).is_some_and(|exp| exp <= now) {
         return oauth_error(400, "invalid_grant", "ID Token issued at an earlier time has expired.");

@@ -51,8 +51,6 @@
 //! The `#[test]`s at the bottom drive the stand-in with msal 1.39.0 and azure-identity 1.27.0,
 //! independent clients, and with a plain-HTTP client in Rust.
 
-#![allow(dead_code)]
-
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -247,7 +245,6 @@ pub struct EntraRequest {
     /// "ClientCredentials", "Token" (no or another grant type), "OpenIdConfiguration",
     /// "InstanceDiscovery", "Keys", "DeviceLogin" or "Unknown".
     pub op: String,
-    pub method: String,
     /// The path without the query.
     pub path: String,
     pub query: Vec<(String, String)>,
@@ -255,9 +252,6 @@ pub struct EntraRequest {
     pub headers: Vec<(String, String)>,
     /// The form fields of a POST, decoded, in the order sent.
     pub form: Vec<(String, String)>,
-    pub body: String,
-    /// When the request had been read.
-    pub at: Instant,
     pub status: u16,
     /// The `error` of an error answer.
     pub error: Option<String>,
@@ -403,10 +397,6 @@ impl Entra {
         format!("http://127.0.0.1:{}", self.port)
     }
 
-    pub fn port(&self) -> u16 {
-        self.port
-    }
-
     /// The home tenant's id.
     pub fn tenant_id(&self) -> String {
         self.lock().home().id.clone()
@@ -440,24 +430,6 @@ impl Entra {
 
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// The user signs in and approves `user_code`. False if no pending device code has it.
-    pub fn approve(&self, user_code: &str) -> bool {
-        let mut s = self.lock();
-        let ttl = s.opts.device_code_ttl;
-        match s.devices.iter_mut().find(|d| d.user_code == user_code && d.pending(ttl)) {
-            Some(d) => {
-                d.grant = Grant::Approved;
-                true
-            }
-            None => false,
-        }
-    }
-
-    /// Approves every pending device code; returns how many.
-    pub fn approve_all(&self) -> usize {
-        self.set_pending(Grant::Approved)
     }
 
     /// The user declines every pending device code: their next poll gets
@@ -505,14 +477,6 @@ impl Entra {
     /// From now on every token call answers `fault` (`None`: back to normal).
     pub fn set_fault(&self, fault: Option<Fault>) {
         self.lock().opts.fault = fault;
-    }
-
-    pub fn set_approve_after_polls(&self, polls: Option<usize>) {
-        self.lock().opts.approve_after_polls = polls;
-    }
-
-    pub fn set_user(&self, user: EntraUser) {
-        self.lock().opts.user = user;
     }
 
     /// How many requests were routed to `op` (names as in [`EntraRequest::op`]), errors included.
@@ -758,9 +722,7 @@ struct HttpRequest {
     path: String,
     query: Vec<(String, String)>,
     headers: Vec<(String, String)>,
-    body: Vec<u8>,
     form: Vec<(String, String)>,
-    at: Instant,
 }
 
 impl HttpRequest {
@@ -790,15 +752,7 @@ fn read_request(stream: &TcpStream) -> Option<HttpRequest> {
     let crate::wire::RawRequest { method, target, headers, body } = crate::wire::read_raw(stream)?;
     let (path, q) = target.split_once('?').unwrap_or((&target, ""));
     let form = if method == "POST" { parse_pairs(&String::from_utf8_lossy(&body), true) } else { Vec::new() };
-    Some(HttpRequest {
-        method,
-        path: path.to_string(),
-        query: parse_pairs(q, true),
-        headers,
-        body,
-        form,
-        at: Instant::now(),
-    })
+    Some(HttpRequest { method, path: path.to_string(), query: parse_pairs(q, true), headers, form })
 }
 
 /// Percent-encodes everything but the unreserved characters.
@@ -834,13 +788,10 @@ fn serve(stream: TcpStream, state: &Mutex<State>, port: u16) {
         *s.counts.entry(op.to_string()).or_insert(0) += 1;
         s.log.push(EntraRequest {
             op: op.to_string(),
-            method: req.method.clone(),
             path: req.path.clone(),
             query: req.query.clone(),
             headers: req.headers.clone(),
             form: req.form.clone(),
-            body: String::from_utf8_lossy(&req.body).into_owned(),
-            at: req.at,
             status: resp.status,
             error: resp.error_code(),
             tls,

@@ -50,11 +50,10 @@ fn creatable(dir: &Path) -> Result<(), String> {
     }
 }
 
+/// Whether this process may create files in directory `p` (access(2): write and search).
 fn writable(p: &Path) -> bool {
-    use std::os::unix::ffi::OsStrExt;
-    let Ok(c) = std::ffi::CString::new(p.as_os_str().as_bytes()) else { return false };
-    // SAFETY: `c` is a NUL-terminated path that lives across the call; access(2) only reads it.
-    unsafe { libc::access(c.as_ptr(), libc::W_OK | libc::X_OK) == 0 }
+    use rustix::fs::Access;
+    rustix::fs::access(p, Access::WRITE_OK | Access::EXEC_OK).is_ok()
 }
 
 /// The configured keyring can be used: the system keyring answers a lookup of an entry
