@@ -39,8 +39,8 @@ pub fn fetch(chain: &Chain, ctx: &FetchContext<'_>) -> Result<Credentials, Provi
     if let ChainRoot::Provider(p) = &chain.root
         && let Some(ProviderKind::IamIdentityCenter { region, .. }) = &p.kind
     {
-        // The portal speaks plain JSON over a blocking client: a chain of one permission
-        // set never starts an async runtime.
+        // The portal calls run on the sso client's own runtime (its interface blocks), so
+        // they come first, outside this module's runtime; role hops after them get one.
         let creds = permission_set(&p.name, region, &chain.hops[0], ctx)?;
         if chain.hops.len() == 1 {
             return Ok(creds);
