@@ -43,15 +43,23 @@ impl Clients {
     /// The shared SDK configuration ([`crate::providers::sdk::sdk_config`]: TLS, timeouts,
     /// retries, no credentials: these operations are not signed), pointed at `ep`'s URLs.
     /// SSO-OIDC retries nothing: CreateToken's polling schedule is RFC 8628's, kept by
-    /// `device`, and an extra attempt would poll sooner than the interval.
+    /// `device`, and an extra attempt would poll sooner than the interval. The URLs are
+    /// always explicit, so the FIPS and dual-stack switches (which the SDK refuses beside a
+    /// custom endpoint) are off, as they were for tfauth's own client.
     pub(super) fn build(ep: &Endpoints) -> Result<Clients, SsoError> {
         let runtime = crate::providers::sdk::runtime().map_err(SsoError::Runtime)?;
         let config = runtime.block_on(crate::providers::sdk::sdk_config(&ep.region, None));
         let oidc = aws_sdk_ssooidc::config::Builder::from(&config)
             .endpoint_url(&ep.oidc)
+            .use_fips(false)
+            .use_dual_stack(false)
             .retry_config(RetryConfig::disabled())
             .build();
-        let portal = aws_sdk_sso::config::Builder::from(&config).endpoint_url(&ep.portal).build();
+        let portal = aws_sdk_sso::config::Builder::from(&config)
+            .endpoint_url(&ep.portal)
+            .use_fips(false)
+            .use_dual_stack(false)
+            .build();
         Ok(Clients {
             runtime,
             oidc: aws_sdk_ssooidc::Client::from_conf(oidc),
