@@ -1,6 +1,7 @@
-//! tfauth's IAM Identity Center wire client (`tfauth::providers::sso`) against the loopback
-//! stand-in in `aws_portal.rs`, whose wire formats botocore checks: the device flow with
-//! real sleeps, refresh, and the portal API with pagination. No SDK is involved.
+//! tfauth's IAM Identity Center client (`tfauth::providers::sso`, over `aws-sdk-ssooidc` and
+//! `aws-sdk-sso`) against the loopback stand-in in `aws_portal.rs`, whose wire formats
+//! botocore checks: the device flow with real sleeps, refresh, the portal API with
+//! pagination, and what tfauth makes of the answers (errors, redirects, secrets).
 
 use crate::aws_portal::{Account, DEVICE_GRANT, Portal, PortalOpts};
 use crate::support::{Stub, free_port};
@@ -367,4 +368,36 @@ fn sso_throttling_is_try_again_and_an_unreachable_portal_is_unavailable() {
     assert_no_secrets(&format!("{err} {err:?}"), &[&token]);
     let err = sso::register_client(&ep, "tfauth-test").unwrap_err();
     assert_eq!(err.exit_code(), 69);
+}
+
+#[test]
+fn sso_a_redirect_is_never_followed_so_no_secret_travels_elsewhere() {
+    use crate::wire::{Resp, Server, read_raw, write_response};
+    use std::sync::atomic::Ordering;
+    // Where a redirect would send the client secret, the refresh token or the bearer token.
+    let elsewhere = Stub::start(Box::new(|_, _| (200, "{}".into())));
+    let location = elsewhere.url();
+    let server = Server::bind();
+    let url = format!("http://127.0.0.1:{}", server.port);
+    let _server = server.serve(move |stream| {
+        stream.set_nonblocking(false).ok();
+        let _ = read_raw(&stream);
+        let headers = vec![("Location".to_string(), format!("{location}/token"))];
+        write_response(&stream, &Resp { status: 307, headers, body: Vec::new() });
+    });
+    let ep = Endpoints::new(&url, &url).unwrap();
+    let reg = ClientRegistration {
+        client_id: "client".into(),
+        client_secret: Secret::new("client-secret-canary"),
+        expires_at: time::OffsetDateTime::now_utc() + Duration::from_secs(3600),
+    };
+    let refresh_token = Secret::new("refresh-token-canary");
+    let err = sso::refresh(&ep, &reg, &refresh_token).unwrap_err();
+    assert!(matches!(err, SsoError::Service { status: 307, .. }), "{err:?}");
+    assert_no_secrets(&format!("{err} {err:?}"), &[&reg.client_secret, &refresh_token]);
+    let token = Secret::new("access-token-canary");
+    let err = sso::list_accounts(&ep, &token).unwrap_err();
+    assert!(matches!(err, SsoError::Service { status: 307, .. }), "{err:?}");
+    assert_no_secrets(&format!("{err} {err:?}"), &[&token]);
+    assert_eq!(elsewhere.hits.load(Ordering::SeqCst), 0, "the redirect was followed");
 }

@@ -616,3 +616,17 @@ fn sso_a_login_denied_in_the_browser_fails_every_waiting_helper_without_a_second
         assert!(std::fs::read_to_string(out.join(format!("{i}.out"))).unwrap().is_empty());
     }
 }
+
+/// The SDK refuses a custom endpoint beside `AWS_USE_FIPS_ENDPOINT` or
+/// `AWS_USE_DUALSTACK_ENDPOINT`; tfauth always hands it the URL it chose, so a user who
+/// sets them for other tools still signs in and gets a permission set.
+#[test]
+fn sso_fips_and_dual_stack_switches_in_the_environment_do_not_break_a_login() {
+    let mut b = SsoBed::new(PortalOpts { approve_after_polls: Some(0), slow_down_polls: 0, ..Default::default() }, "");
+    b.env = vec![("AWS_USE_FIPS_ENDPOINT".into(), "true".into()), ("AWS_USE_DUALSTACK_ENDPOINT".into(), "true".into())];
+    b.login();
+    // By name: every ListAccounts page, then GetRoleCredentials.
+    let v = creds(&run(b.helper("far/readonly")));
+    let key = v["AccessKeyId"].as_str().unwrap_or_default();
+    assert_eq!(b.portal.issued_key(key).map(|i| i.role), Some("ReadOnly".to_string()), "{v}");
+}

@@ -9,7 +9,7 @@ use crate::auth::{IdentityKind, ProviderKind, schema::AccountRef};
 use crate::env_vars::{self as ev, Env};
 use crate::identity::{Chain, ChainRoot};
 use crate::secret::Secret;
-use aws_config::{BehaviorVersion, Region, retry::RetryConfig, timeout::TimeoutConfig};
+use aws_config::Region;
 use aws_sdk_sts::error::{ProvideErrorMetadata, SdkError};
 use std::time::Duration;
 use time::OffsetDateTime;
@@ -39,8 +39,8 @@ pub fn fetch(chain: &Chain, ctx: &FetchContext<'_>) -> Result<Credentials, Provi
     if let ChainRoot::Provider(p) = &chain.root
         && let Some(ProviderKind::IamIdentityCenter { region, .. }) = &p.kind
     {
-        // The portal speaks plain JSON over a blocking client: a chain of one permission
-        // set never starts an async runtime.
+        // The portal calls run on the sso client's own runtime (its interface blocks), so
+        // they come first, outside this module's runtime; role hops after them get one.
         let creds = permission_set(&p.name, region, &chain.hops[0], ctx)?;
         if chain.hops.len() == 1 {
             return Ok(creds);
@@ -50,9 +50,9 @@ pub fn fetch(chain: &Chain, ctx: &FetchContext<'_>) -> Result<Credentials, Provi
     runtime()?.block_on(walk(chain, ctx))
 }
 
-/// A current-thread runtime that lives for one network call (never in the warm path).
-pub(super) fn runtime() -> Result<tokio::runtime::Runtime, ProviderError> {
-    tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(ProviderError::Runtime)
+/// A current-thread runtime that lives for one fetch (never in the warm path).
+fn runtime() -> Result<tokio::runtime::Runtime, ProviderError> {
+    super::sdk::runtime().map_err(ProviderError::Runtime)
 }
 
 /// GetRoleCredentials for an aws/permission-set identity, its account found by id, or by
@@ -246,7 +246,7 @@ async fn session_token(
 async fn ambient(identity: &str, ctx: &FetchContext<'_>) -> Result<Credentials, ProviderError> {
     use aws_credential_types::provider::ProvideCredentials;
     let config = aws_config::provider_config::ProviderConfig::default()
-        .with_http_client(https_client())
+        .with_http_client(super::sdk::https_client())
         .with_region(Some(Region::new(ctx.region.clone())));
     let chain = aws_config::default_provider::credentials::DefaultCredentialsChain::builder()
         .configure(config)
@@ -307,42 +307,9 @@ pub fn caller_identity(
     })
 }
 
-/// The one HTTP client every SDK call uses: hyper + rustls with ring.
-fn https_client() -> aws_sdk_sts::config::SharedHttpClient {
-    use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
-    aws_smithy_http_client::Builder::new().tls_provider(Provider::Rustls(CryptoMode::Ring)).build_https()
-}
-
 /// An STS client for `region` (else the context's), signing with `creds` or unsigned.
 async fn client(ctx: &FetchContext<'_>, region: Option<&str>, creds: Option<&Credentials>) -> aws_sdk_sts::Client {
-    aws_sdk_sts::Client::new(&sdk_config(region.unwrap_or(&ctx.region), creds).await)
-}
-
-/// The SDK configuration every AWS client shares: our HTTP client, `region`, retries with
-/// backoff, timeouts, endpoint variables (`AWS_ENDPOINT_URL[_<SERVICE>]`) from the
-/// environment, and `creds` (or no signing).
-pub(super) async fn sdk_config(region: &str, creds: Option<&Credentials>) -> aws_config::SdkConfig {
-    let loader = aws_config::defaults(BehaviorVersion::latest())
-        .http_client(https_client())
-        .region(Region::new(region.to_string()))
-        .retry_config(RetryConfig::standard().with_max_attempts(5))
-        .timeout_config(
-            TimeoutConfig::builder()
-                .connect_timeout(Duration::from_secs(10))
-                .operation_timeout(Duration::from_secs(60))
-                .build(),
-        );
-    let loader = match creds {
-        Some(c) => loader.credentials_provider(aws_credential_types::Credentials::new(
-            c.access_key_id.clone(),
-            c.secret_access_key.expose().to_string(),
-            c.session_token.as_ref().map(|t| t.expose().to_string()),
-            c.expiration.map(std::time::SystemTime::from),
-            "tfauth",
-        )),
-        None => loader.no_credentials(),
-    };
-    loader.load().await
+    aws_sdk_sts::Client::new(&super::sdk::sdk_config(region.unwrap_or(&ctx.region), creds).await)
 }
 
 /// One STS call whose answer is being turned into credentials: what it asked for.

@@ -3,7 +3,7 @@
 //! Called with the session of an integration's `via` identity (the caller gets it through
 //! [`crate::session`], so it is cached and single flight), in the registry's region, with
 //! `registryIds = [account_id]`. The client is the official SDK configured exactly as for
-//! STS ([`super::aws::sdk_config`]): `AWS_ENDPOINT_URL` / `AWS_ENDPOINT_URL_ECR` are honoured,
+//! STS ([`super::sdk::sdk_config`]): `AWS_ENDPOINT_URL` / `AWS_ENDPOINT_URL_ECR` are honoured,
 //! throttling is retried with backoff, every call times out, and the runtime is a
 //! current-thread one that lives for this call only.
 //!
@@ -43,8 +43,8 @@ pub struct Request<'a> {
 
 /// A Docker login for the request's registry.
 pub fn authorization_token(req: &Request<'_>) -> Result<RegistryLogin, ProviderError> {
-    super::aws::runtime()?.block_on(async {
-        let config = super::aws::sdk_config(req.region, Some(req.credentials)).await;
+    super::sdk::runtime().map_err(ProviderError::Runtime)?.block_on(async {
+        let config = super::sdk::sdk_config(req.region, Some(req.credentials)).await;
         let ecr = aws_sdk_ecr::Client::new(&config);
         tracing::debug!(
             integration = req.integration,

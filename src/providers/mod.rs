@@ -5,7 +5,8 @@
 //! aws/user → GetSessionToken, AssumeRole hop by hop, the ambient SDK chain), on a
 //! current-thread runtime that exists only for the call. Errors name the identity and role,
 //! and map to the contract's exit codes: login required or access denied (77), service
-//! unavailable (69), try again (75).
+//! unavailable (69), try again (75). Every AWS SDK client (STS, ECR, IAM Identity Center)
+//! is built one way, in `sdk`.
 
 pub mod aws;
 pub mod azure;
@@ -15,6 +16,7 @@ pub mod gcp;
 pub mod github;
 pub mod http;
 pub mod jwt;
+mod sdk;
 pub mod sso;
 pub mod validate;
 

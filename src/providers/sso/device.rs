@@ -8,14 +8,14 @@
 //! What it must not do: print, prompt or open a browser (the caller draws the code and the
 //! countdown from [`PollEvent`]s), or sleep longer than [`TICK`] at a time.
 
+use super::call::{OIDC, call, read, required};
 use super::endpoints::Endpoints;
 use super::error::SsoError;
-use super::http::{Kind, OIDC, fault, parse, post_oidc};
 use super::register::{ClientRegistration, DEVICE_GRANT};
 use super::token::{Token, token_from};
 use crate::secret::Secret;
-use serde::Deserialize;
-use serde_json::json;
+use aws_sdk_ssooidc::operation::create_token::CreateTokenError;
+use aws_sdk_ssooidc::operation::start_device_authorization::StartDeviceAuthorizationError;
 use std::time::{Duration, Instant};
 
 /// How much `slow_down` adds to the polling interval (RFC 8628, section 3.5).
@@ -44,45 +44,46 @@ pub struct DeviceAuthorization {
     pub interval: Duration,
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct StartDeviceOut {
-    device_code: String,
-    user_code: String,
-    verification_uri: String,
-    verification_uri_complete: Option<String>,
-    expires_in: Option<u64>,
-    interval: Option<u64>,
-}
-
-/// StartDeviceAuthorization for the portal at `start_url`.
+/// StartDeviceAuthorization for the portal at `start_url`. An `expiresIn` or `interval`
+/// of 0 (or none) is the default ([`DEFAULT_DEVICE_EXPIRY`], [`DEFAULT_INTERVAL`]).
 pub fn start_device_authorization(
     ep: &Endpoints,
     reg: &ClientRegistration,
     start_url: &str,
 ) -> Result<DeviceAuthorization, SsoError> {
     const OP: &str = "StartDeviceAuthorization";
-    let body = json!({
-        "clientId": reg.client_id,
-        "clientSecret": reg.client_secret.expose(),
-        "startUrl": start_url,
-    });
-    let reply = post_oidc(ep, OP, "/device_authorization", &body)?;
-    if reply.status != 200 {
-        let f = fault(&reply, &[&reg.client_secret]);
-        if f.kind == Kind::InvalidClient {
-            return Err(SsoError::InvalidClient { operation: OP, client_id: reg.client_id.clone() });
+    let sent = call(ep, OIDC, OP, |c| {
+        c.oidc
+            .start_device_authorization()
+            .client_id(&reg.client_id)
+            .client_secret(reg.client_secret.expose())
+            .start_url(start_url)
+            .send()
+    })?;
+    let out = match sent {
+        Ok(out) => out,
+        Err(e) => {
+            let (err, f) = read(e, OIDC, OP, &ep.oidc, &[&reg.client_secret])?;
+            return Err(match err {
+                Some(StartDeviceAuthorizationError::InvalidClientException(_)) => {
+                    SsoError::InvalidClient { operation: OP, client_id: reg.client_id.clone() }
+                }
+                _ => f.service_error(OIDC, OP),
+            });
         }
-        return Err(f.service_error(OIDC, OP));
-    }
-    let out: StartDeviceOut = parse(OIDC, OP, &reply)?;
+    };
+    let seconds = |n: i32, default: Duration| if n > 0 { Duration::from_secs(n as u64) } else { default };
+    let verification_uri = required(out.verification_uri(), OIDC, OP, "verificationUri")?.to_string();
     Ok(DeviceAuthorization {
-        device_code: Secret::new(out.device_code),
-        user_code: out.user_code,
-        verification_uri_complete: out.verification_uri_complete.unwrap_or_else(|| out.verification_uri.clone()),
-        verification_uri: out.verification_uri,
-        expires_in: out.expires_in.map_or(DEFAULT_DEVICE_EXPIRY, Duration::from_secs),
-        interval: out.interval.map_or(DEFAULT_INTERVAL, Duration::from_secs),
+        device_code: Secret::new(required(out.device_code(), OIDC, OP, "deviceCode")?),
+        user_code: required(out.user_code(), OIDC, OP, "userCode")?.to_string(),
+        verification_uri_complete: out
+            .verification_uri_complete()
+            .filter(|u| !u.is_empty())
+            .map_or_else(|| verification_uri.clone(), str::to_string),
+        verification_uri,
+        expires_in: seconds(out.expires_in(), DEFAULT_DEVICE_EXPIRY),
+        interval: seconds(out.interval(), DEFAULT_INTERVAL),
     })
 }
 
@@ -152,24 +153,38 @@ pub fn poll_for_token_with(
 
 fn poll_once(ep: &Endpoints, reg: &ClientRegistration, device_code: &Secret) -> Result<Poll, SsoError> {
     const OP: &str = "CreateToken";
-    let body = json!({
-        "clientId": reg.client_id,
-        "clientSecret": reg.client_secret.expose(),
-        "grantType": DEVICE_GRANT,
-        "deviceCode": device_code.expose(),
-    });
-    let reply = post_oidc(ep, OP, "/token", &body)?;
-    if reply.status == 200 {
-        return token_from(&reply, OP).map(Poll::Token);
-    }
-    let f = fault(&reply, &[&reg.client_secret, device_code]);
-    match f.kind {
-        Kind::AuthorizationPending => Ok(Poll::Pending),
+    let sent = call(ep, OIDC, OP, |c| {
+        c.oidc
+            .create_token()
+            .client_id(&reg.client_id)
+            .client_secret(reg.client_secret.expose())
+            .grant_type(DEVICE_GRANT)
+            .device_code(device_code.expose())
+            .send()
+    })?;
+    let e = match sent {
+        Ok(out) => return token_from(&out, OP).map(Poll::Token),
+        Err(e) => e,
+    };
+    let (err, f) = read(e, OIDC, OP, &ep.oidc, &[&reg.client_secret, device_code])?;
+    match err {
+        Some(CreateTokenError::AuthorizationPendingException(_)) => Ok(Poll::Pending),
+        Some(CreateTokenError::SlowDownException(_)) => Ok(Poll::SlowDown),
         // A 429 while a human is reading a code is a request to poll less often.
-        Kind::SlowDown | Kind::Throttled => Ok(Poll::SlowDown),
-        Kind::ExpiredToken => Err(SsoError::LoginTimedOut),
-        Kind::AccessDenied => Err(SsoError::AccessDenied),
-        Kind::InvalidClient => Err(SsoError::InvalidClient { operation: OP, client_id: reg.client_id.clone() }),
+        _ if f.throttled() => Ok(Poll::SlowDown),
+        Some(CreateTokenError::ExpiredTokenException(_)) => Err(SsoError::LoginTimedOut),
+        Some(CreateTokenError::AccessDeniedException(_)) => Err(SsoError::AccessDenied),
+        Some(CreateTokenError::InvalidClientException(_)) => {
+            Err(SsoError::InvalidClient { operation: OP, client_id: reg.client_id.clone() })
+        }
+        // The same errors as OAuth bodies alone (RFC 8628 section 3.5).
+        _ if f.is_oauth("authorization_pending") => Ok(Poll::Pending),
+        _ if f.is_oauth("slow_down") => Ok(Poll::SlowDown),
+        _ if f.is_oauth("expired_token") => Err(SsoError::LoginTimedOut),
+        _ if f.is_oauth("access_denied") => Err(SsoError::AccessDenied),
+        _ if f.is_oauth("invalid_client") => {
+            Err(SsoError::InvalidClient { operation: OP, client_id: reg.client_id.clone() })
+        }
         _ => Err(f.service_error(OIDC, OP)),
     }
 }

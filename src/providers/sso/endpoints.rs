@@ -1,27 +1,35 @@
 //! Where IAM Identity Center answers: the SSO-OIDC and portal base URLs, chosen from the
-//! environment or the region, and the one HTTP agent that calls them.
+//! environment or the region, and the SDK clients that call them.
 //!
 //! Why it exists: bearer tokens and client secrets travel to these URLs, so choosing them
 //! and refusing the unsafe ones (anything but https, or http to loopback for tests) happens
-//! in one place, before any request is built.
+//! in one place, before any client is built. The SDK is handed the URL chosen here, so
+//! tfauth's [`Env`] (not the process's) decides, and the https-or-loopback rule holds.
 //!
-//! What it must not do: send a request (that is `http`), follow a redirect (the agent is
-//! built with none), or read the process environment directly (it gets an [`Env`]).
+//! What it must not do: send a request (that is `call`), build a client or a runtime when
+//! it is made (only the first call does: making one costs nothing on the warm path), or
+//! read the process environment directly (it gets an [`Env`]). Redirects are never
+//! followed: the SDK's HTTP client does not.
 
+use super::call::Clients;
 use super::error::SsoError;
 use crate::env_vars::{AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_SSO, AWS_ENDPOINT_URL_SSO_OIDC, Env};
 use std::fmt;
-use std::time::Duration;
+use std::sync::{Arc, OnceLock};
 
-/// Per-request limit, connection and answer together.
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// The region the SDK is configured with when only explicit URLs are given (nothing is
+/// signed, so it only has to be a valid name).
+const ANY_REGION: &str = "us-east-1";
 
-/// Where the SSO-OIDC service and the portal API answer, and the HTTP agent that calls them.
+/// Where the SSO-OIDC service and the portal API answer, and (from the first call on) the
+/// SDK clients that call them. Clones share the clients. Drop it outside async code (it
+/// may own a runtime).
 #[derive(Clone)]
 pub struct Endpoints {
     pub(super) oidc: String,
     pub(super) portal: String,
-    pub(super) agent: ureq::Agent,
+    pub(super) region: String,
+    clients: Arc<OnceLock<Clients>>,
 }
 
 impl fmt::Debug for Endpoints {
@@ -44,7 +52,7 @@ impl Endpoints {
             if let Some(u) = env.get(AWS_ENDPOINT_URL) {
                 return Ok((u.to_string(), AWS_ENDPOINT_URL));
             }
-            if region.is_empty() || !region.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
+            if !is_region_name(&region) {
                 return Err(SsoError::BadRegion { region: region.clone() });
             }
             Ok((default(), "the default endpoint"))
@@ -52,12 +60,14 @@ impl Endpoints {
         let suffix = if region.starts_with("cn-") { "amazonaws.com.cn" } else { "amazonaws.com" };
         let (oidc, oidc_from) = pick(AWS_ENDPOINT_URL_SSO_OIDC, &|| format!("https://oidc.{region}.{suffix}"))?;
         let (portal, portal_from) = pick(AWS_ENDPOINT_URL_SSO, &|| format!("https://portal.sso.{region}.{suffix}"))?;
-        Endpoints::build(&oidc, oidc_from, &portal, portal_from)
+        // With both URLs given the region was not checked, and names nothing the SDK uses.
+        let region = if is_region_name(&region) { region } else { ANY_REGION.to_string() };
+        Endpoints::build(&oidc, oidc_from, &portal, portal_from, region)
     }
 
     /// Explicit base URLs (no trailing path needed), under the same https-or-loopback rule.
     pub fn new(oidc: &str, portal: &str) -> Result<Endpoints, SsoError> {
-        Endpoints::build(oidc, "the SSO-OIDC endpoint", portal, "the SSO portal endpoint")
+        Endpoints::build(oidc, "the SSO-OIDC endpoint", portal, "the SSO portal endpoint", ANY_REGION.into())
     }
 
     fn build(
@@ -65,25 +75,29 @@ impl Endpoints {
         oidc_from: &'static str,
         portal: &str,
         portal_from: &'static str,
+        region: String,
     ) -> Result<Endpoints, SsoError> {
         for (url, variable) in [(oidc, oidc_from), (portal, portal_from)] {
             if !crate::providers::github::is_allowed_url(url) {
                 return Err(SsoError::InsecureEndpoint { variable, url: url.to_string() });
             }
         }
-        let agent = ureq::Agent::config_builder()
-            .timeout_global(Some(REQUEST_TIMEOUT))
-            .http_status_as_error(false)
-            // A redirect would carry the bearer token or the client secret somewhere else.
-            .max_redirects(0)
-            .user_agent(concat!("tfauth/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .into();
         Ok(Endpoints {
             oidc: oidc.trim_end_matches('/').to_string(),
             portal: portal.trim_end_matches('/').to_string(),
-            agent,
+            region,
+            clients: Arc::default(),
         })
+    }
+
+    /// The SDK clients, built on the first call.
+    pub(super) fn clients(&self) -> Result<&Clients, SsoError> {
+        if let Some(c) = self.clients.get() {
+            return Ok(c);
+        }
+        let built = Clients::build(self)?;
+        // Another thread may have won the race; its clients are as good.
+        Ok(self.clients.get_or_init(|| built))
     }
 
     /// The SSO-OIDC base URL.
@@ -95,6 +109,11 @@ impl Endpoints {
     pub fn portal(&self) -> &str {
         &self.portal
     }
+}
+
+/// Letters, digits and dashes: a name that makes a URL of nothing but a host.
+fn is_region_name(region: &str) -> bool {
+    !region.is_empty() && region.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
 }
 
 #[cfg(test)]

@@ -6,7 +6,8 @@
 //! maps one enum to the contract's exit codes.
 //!
 //! What it must not do: carry a token, client secret, refresh token or device code in a
-//! variant (messages are scrubbed before they get here, in `http`), or do any I/O.
+//! variant (messages are scrubbed before they get here, in `call`; an SDK error is never
+//! kept whole, only the connection error under [`SsoError::Unreachable`]), or do any I/O.
 
 use crate::exit;
 use std::path::PathBuf;
@@ -23,8 +24,9 @@ pub enum SsoError {
         service: &'static str,
         operation: &'static str,
         endpoint: String,
+        /// The connection error (never the request: it carried the secrets).
         #[source]
-        source: Box<ureq::Error>,
+        source: Box<dyn std::error::Error + Send + Sync>,
     },
     #[error("{service} is throttling {operation} (HTTP {status})")]
     Throttled { service: &'static str, operation: &'static str, status: u16 },
@@ -44,6 +46,8 @@ pub enum SsoError {
     Service { service: &'static str, operation: &'static str, status: u16, code: String, message: String },
     #[error("{service} {operation} answered something tfauth cannot read: {problem}")]
     BadResponse { service: &'static str, operation: &'static str, problem: String },
+    #[error("cannot start the network runtime for IAM Identity Center")]
+    Runtime(#[source] std::io::Error),
     #[error("cannot read the SSO token file {}", path.display())]
     TokenFileRead {
         path: PathBuf,
@@ -86,6 +90,7 @@ impl SsoError {
             | SsoError::Service { .. }
             | SsoError::BadResponse { .. } => exit::UNAVAILABLE,
             SsoError::BadRegion { .. } => exit::DATAERR,
+            SsoError::Runtime(_) => exit::SOFTWARE,
             SsoError::TokenFileRead { .. } | SsoError::TokenFileInvalid { .. } | SsoError::TokenFileWrite { .. } => {
                 exit::SOFTWARE
             }
@@ -129,6 +134,7 @@ impl SsoError {
                 "check the permissions of the cache directory (XDG_CACHE_HOME)".into()
             }
             SsoError::TokenFileInvalid { .. } => "remove the file and log in again with `tfauth auth login`".into(),
+            SsoError::Runtime(_) => "this is a bug in tfauth; please report it".into(),
         })
     }
 }
@@ -136,7 +142,7 @@ impl SsoError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::providers::sso::http::{OIDC, PORTAL};
+    use crate::providers::sso::call::{OIDC, PORTAL};
 
     #[test]
     fn exit_codes_and_hints() {

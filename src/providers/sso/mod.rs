@@ -1,33 +1,43 @@
-//! IAM Identity Center (AWS SSO) on the wire: the OAuth device flow through SSO-OIDC
-//! (RegisterClient, StartDeviceAuthorization, CreateToken), the refresh-token grant, the
-//! portal API (ListAccounts, ListAccountRoles, GetRoleCredentials), and the token cache file
+//! IAM Identity Center (AWS SSO): the OAuth device flow through SSO-OIDC (RegisterClient,
+//! StartDeviceAuthorization, CreateToken), the refresh-token grant, the portal API
+//! (ListAccounts, ListAccountRoles, GetRoleCredentials, Logout), and the token cache file
 //! in the AWS SDK's `ssocreds` JSON shape.
 //!
-//! Why it exists: a human login is a handful of small JSON calls, so tfauth speaks them with
-//! one blocking HTTP client instead of pulling in two more SDK crates and an async runtime.
-//! It is the network layer only: choosing when to log in, prompting, opening the browser,
-//! locking and caching policy belong to the caller.
+//! Why it exists: the calls go through the official SDK (`aws-sdk-ssooidc`, `aws-sdk-sso`),
+//! which tracks the services' models (shapes, error codes, pagination) so tfauth does not
+//! keep a wire client of its own; STS and ECR already use the same SDK, so the login shares
+//! their TLS stack, timeouts and runtime ([`crate::providers::sdk`]). What stays here is
+//! what the SDK does not decide: where the endpoints are and which are safe, the polling
+//! schedule of the device flow, what each failure means to a user ([`SsoError`]), and the
+//! token file. It is the network layer only: choosing when to log in, prompting, opening
+//! the browser, locking and caching policy belong to the caller.
+//!
+//! The interface is blocking: each call runs on a current-thread runtime that the
+//! [`Endpoints`] builds with its clients on the first call, never before, so the warm path
+//! (a cached credential) starts no runtime and builds no client. Call it from synchronous
+//! code only.
 //!
 //! What it must not do: print anything (the caller draws the prompt and the countdown from
 //! [`PollEvent`]s), log a request or response body (only the operation and the status, at
-//! debug level), or let a secret reach an error, a log line or `Debug` output. Every token,
-//! client secret, refresh token and device code is a [`Secret`](crate::secret::Secret);
-//! messages that a service sends back are scrubbed of the secrets the request carried.
+//! debug level; the SDK's own targets stay at warn), or let a secret reach an error, a log
+//! line or `Debug` output. Every token, client secret, refresh token and device code is a
+//! [`Secret`](crate::secret::Secret); an SDK error is never passed on whole, and messages
+//! that a service sends back are scrubbed of the secrets the request carried.
 //!
 //! Endpoints must be https, or http to loopback (tests): bearer tokens travel on them, and
-//! redirects are never followed.
+//! redirects are never followed (the SDK's HTTP client does not).
 //!
 //! The files, in the order of a login: `endpoints` (where the services answer, and the
-//! https-or-loopback rule), `http` (one call on the wire, its error answer read and
+//! https-or-loopback rule), `call` (the SDK clients, one call, its error read and
 //! scrubbed), `register` (RegisterClient), `device` (StartDeviceAuthorization and the
 //! polling schedule), `token` (CreateToken's answer, the refresh grant), `token_file` (the
 //! cache file), `portal` (the portal API), and `error` ([`SsoError`]). This file only
 //! re-exports them, so callers keep writing `crate::providers::sso::X`.
 
+mod call;
 mod device;
 mod endpoints;
 mod error;
-mod http;
 mod portal;
 mod register;
 #[cfg(test)]

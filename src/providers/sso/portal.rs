@@ -7,19 +7,22 @@
 //! What it must not do: choose an account or role (the identity's chain does), cache the
 //! credentials it returns (the cache does), or follow `nextToken` forever.
 
+use super::call::{CallError, PORTAL, call, now_utc, read, required};
 use super::endpoints::Endpoints;
 use super::error::SsoError;
-use super::http::{Kind, PORTAL, fault, finish, get_portal, now_utc, parse};
 use crate::providers::credentials::Credentials;
 use crate::secret::Secret;
-use serde::Deserialize;
-use serde::de::DeserializeOwned;
-use std::time::Instant;
+use aws_sdk_sso::error::ProvideErrorMetadata;
+use aws_sdk_sso::operation::get_role_credentials::GetRoleCredentialsError;
+use aws_sdk_sso::operation::list_account_roles::ListAccountRolesError;
+use aws_sdk_sso::operation::list_accounts::ListAccountsError;
+use aws_sdk_sso::operation::logout::LogoutError;
 use time::OffsetDateTime;
 
-/// `max_result` asked of the portal's list operations (the service's maximum).
-const PAGE_SIZE: &str = "100";
-/// A portal that keeps answering `nextToken` past this many pages is broken.
+/// `maxResults` asked of the portal's list operations (the service's maximum).
+const PAGE_SIZE: i32 = 100;
+/// A portal that keeps answering `nextToken` past this many pages is broken (the SDK's
+/// paginator stops only on a repeated token).
 const MAX_PAGES: usize = 10_000;
 
 /// An account the signed-in user is assigned to.
@@ -30,126 +33,116 @@ pub struct Account {
     pub email: String,
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct ListAccountsOut {
-    next_token: Option<String>,
-    account_list: Option<Vec<AccountOut>>,
+/// Who a portal call was about, for [`SsoError::Forbidden`].
+#[derive(Clone, Copy, Default)]
+struct Target<'a> {
+    account_id: Option<&'a str>,
+    role_name: Option<&'a str>,
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct AccountOut {
-    account_id: String,
-    account_name: Option<String>,
-    email_address: Option<String>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct ListRolesOut {
-    next_token: Option<String>,
-    role_list: Option<Vec<RoleOut>>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct RoleOut {
-    role_name: String,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct RoleCredentialsOut {
-    role_credentials: RoleCredentials,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct RoleCredentials {
-    access_key_id: String,
-    secret_access_key: String,
-    session_token: Option<String>,
-    expiration: i64,
-}
-
-/// A portal GET, its errors read: 401 → session expired, 403 → access denied (naming the
-/// account and role), 429 → throttled.
-fn portal_call<T: DeserializeOwned>(
+/// A failed portal call, read: UnauthorizedException (or 401) is the session expired, 403
+/// (the unmodelled ForbiddenException, or AccessDenied) is access denied naming the account
+/// and role, throttling stays throttling (after the SDK's retries).
+fn portal_error<E>(
+    e: CallError<E>,
     ep: &Endpoints,
     token: &Secret,
     operation: &'static str,
-    path: &str,
-    query: &[(&str, &str)],
-    account_id: Option<&str>,
-    role_name: Option<&str>,
-) -> Result<T, SsoError> {
-    let reply = get_portal(ep, operation, path, query, token)?;
-    if reply.status == 200 {
-        return parse(PORTAL, operation, &reply);
+    unauthorized: fn(&E) -> bool,
+    target: Target<'_>,
+) -> SsoError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    let (err, f) = match read(e, PORTAL, operation, &ep.portal, &[token]) {
+        Ok(read) => read,
+        Err(e) => return e,
+    };
+    if err.as_ref().is_some_and(unauthorized) || f.status == 401 {
+        return SsoError::SessionExpired { operation, code: f.code };
     }
-    let f = fault(&reply, &[token]);
-    Err(match f.kind {
-        Kind::Unauthorized => SsoError::SessionExpired { operation, code: f.code },
-        Kind::Forbidden | Kind::AccessDenied => SsoError::Forbidden {
+    if f.status == 403 || matches!(f.code.as_str(), "ForbiddenException" | "AccessDeniedException") {
+        return SsoError::Forbidden {
             operation,
-            account_id: account_id.map(str::to_string),
-            role_name: role_name.map(str::to_string),
+            account_id: target.account_id.map(str::to_string),
+            role_name: target.role_name.map(str::to_string),
             message: f.message,
-        },
-        _ => f.service_error(PORTAL, operation),
-    })
-}
-
-/// Follows `nextToken` until the last page, refusing a portal that never stops.
-fn all_pages<T>(
-    operation: &'static str,
-    mut page: impl FnMut(Option<&str>) -> Result<(Vec<T>, Option<String>), SsoError>,
-) -> Result<Vec<T>, SsoError> {
-    let mut all = Vec::new();
-    let mut next: Option<String> = None;
-    for _ in 0..MAX_PAGES {
-        let (items, token) = page(next.as_deref())?;
-        all.extend(items);
-        match token.filter(|t| !t.is_empty()) {
-            Some(t) if next.as_deref() == Some(t.as_str()) => break,
-            Some(t) => next = Some(t),
-            None => return Ok(all),
-        }
+        };
     }
-    Err(SsoError::BadResponse { service: PORTAL, operation, problem: "the pages never end".into() })
+    f.service_error(PORTAL, operation)
 }
 
-/// ListAccounts, every page: the accounts the signed-in user may use.
+fn too_many_pages(operation: &'static str) -> SsoError {
+    SsoError::BadResponse { service: PORTAL, operation, problem: "the pages never end".into() }
+}
+
+/// ListAccounts, every page (the SDK's paginator): the accounts the signed-in user may use.
 pub fn list_accounts(ep: &Endpoints, access_token: &Secret) -> Result<Vec<Account>, SsoError> {
     const OP: &str = "ListAccounts";
-    all_pages(OP, |next| {
-        let mut query = vec![("max_result", PAGE_SIZE)];
-        query.extend(next.map(|t| ("next_token", t)));
-        let out: ListAccountsOut = portal_call(ep, access_token, OP, "/assignment/accounts", &query, None, None)?;
-        let accounts = out
-            .account_list
-            .unwrap_or_default()
-            .into_iter()
-            .map(|a| Account {
-                id: a.account_id,
+    let sent = call(ep, PORTAL, OP, |c| {
+        let mut pages =
+            c.portal.list_accounts().access_token(access_token.expose()).max_results(PAGE_SIZE).into_paginator().send();
+        async move {
+            let mut all = Vec::new();
+            let mut count = 0;
+            while let Some(page) = pages.next().await {
+                count += 1;
+                if count > MAX_PAGES {
+                    return Ok(None);
+                }
+                all.extend(page?.account_list.unwrap_or_default());
+            }
+            Ok(Some(all))
+        }
+    })?;
+    let unauthorized = |e: &ListAccountsError| matches!(e, ListAccountsError::UnauthorizedException(_));
+    let accounts = sent
+        .map_err(|e| portal_error(e, ep, access_token, OP, unauthorized, Target::default()))?
+        .ok_or_else(|| too_many_pages(OP))?;
+    accounts
+        .into_iter()
+        .map(|a| {
+            Ok(Account {
+                id: required(a.account_id(), PORTAL, OP, "accountId")?.to_string(),
                 name: a.account_name.unwrap_or_default(),
                 email: a.email_address.unwrap_or_default(),
             })
-            .collect();
-        Ok((accounts, out.next_token))
-    })
+        })
+        .collect()
 }
 
-/// ListAccountRoles, every page: the permission sets the user may use in `account_id`.
+/// ListAccountRoles, every page (the SDK's paginator): the permission sets the user may use
+/// in `account_id`.
 pub fn list_account_roles(ep: &Endpoints, access_token: &Secret, account_id: &str) -> Result<Vec<String>, SsoError> {
     const OP: &str = "ListAccountRoles";
-    all_pages(OP, |next| {
-        let mut query = vec![("account_id", account_id), ("max_result", PAGE_SIZE)];
-        query.extend(next.map(|t| ("next_token", t)));
-        let out: ListRolesOut = portal_call(ep, access_token, OP, "/assignment/roles", &query, Some(account_id), None)?;
-        Ok((out.role_list.unwrap_or_default().into_iter().map(|r| r.role_name).collect(), out.next_token))
-    })
+    let sent = call(ep, PORTAL, OP, |c| {
+        let mut pages = c
+            .portal
+            .list_account_roles()
+            .access_token(access_token.expose())
+            .account_id(account_id)
+            .max_results(PAGE_SIZE)
+            .into_paginator()
+            .send();
+        async move {
+            let mut all = Vec::new();
+            let mut count = 0;
+            while let Some(page) = pages.next().await {
+                count += 1;
+                if count > MAX_PAGES {
+                    return Ok(None);
+                }
+                all.extend(page?.role_list.unwrap_or_default());
+            }
+            Ok(Some(all))
+        }
+    })?;
+    let unauthorized = |e: &ListAccountRolesError| matches!(e, ListAccountRolesError::UnauthorizedException(_));
+    let target = Target { account_id: Some(account_id), role_name: None };
+    let roles = sent
+        .map_err(|e| portal_error(e, ep, access_token, OP, unauthorized, target))?
+        .ok_or_else(|| too_many_pages(OP))?;
+    roles.into_iter().map(|r| Ok(required(r.role_name(), PORTAL, OP, "roleName")?.to_string())).collect()
 }
 
 /// GetRoleCredentials: session credentials for permission set `role_name` in `account_id`.
@@ -160,20 +153,33 @@ pub fn get_role_credentials(
     role_name: &str,
 ) -> Result<Credentials, SsoError> {
     const OP: &str = "GetRoleCredentials";
-    let query = [("account_id", account_id), ("role_name", role_name)];
-    let out: RoleCredentialsOut =
-        portal_call(ep, access_token, OP, "/federation/credentials", &query, Some(account_id), Some(role_name))?;
-    let c = out.role_credentials;
+    let sent = call(ep, PORTAL, OP, |c| {
+        c.portal
+            .get_role_credentials()
+            .access_token(access_token.expose())
+            .account_id(account_id)
+            .role_name(role_name)
+            .send()
+    })?;
+    let unauthorized = |e: &GetRoleCredentialsError| matches!(e, GetRoleCredentialsError::UnauthorizedException(_));
+    let target = Target { account_id: Some(account_id), role_name: Some(role_name) };
+    let out = sent.map_err(|e| portal_error(e, ep, access_token, OP, unauthorized, target))?;
     let bad = |problem: &str| SsoError::BadResponse { service: PORTAL, operation: OP, problem: problem.into() };
-    if c.access_key_id.is_empty() || c.secret_access_key.is_empty() {
+    let c = out.role_credentials().ok_or_else(|| bad("`roleCredentials` is missing"))?;
+    let (Some(key), Some(secret)) =
+        (c.access_key_id().filter(|k| !k.is_empty()), c.secret_access_key().filter(|s| !s.is_empty()))
+    else {
         return Err(bad("the credentials are empty"));
+    };
+    if c.expiration() <= 0 {
+        return Err(bad("`expiration` is missing"));
     }
-    let expiration = OffsetDateTime::from_unix_timestamp_nanos(i128::from(c.expiration) * 1_000_000)
+    let expiration = OffsetDateTime::from_unix_timestamp_nanos(i128::from(c.expiration()) * 1_000_000)
         .map_err(|_| bad("the expiration is out of range"))?;
     Ok(Credentials {
-        access_key_id: c.access_key_id,
-        secret_access_key: Secret::new(c.secret_access_key),
-        session_token: c.session_token.filter(|t| !t.is_empty()).map(Secret::new),
+        access_key_id: key.to_string(),
+        secret_access_key: Secret::new(secret),
+        session_token: c.session_token().filter(|t| !t.is_empty()).map(Secret::new),
         expiration: Some(expiration),
         issued: Some(now_utc()),
     })
@@ -183,20 +189,11 @@ pub fn get_role_credentials(
 /// token left anywhere stops working. A token the service already rejects is logged out.
 pub fn logout(ep: &Endpoints, access_token: &Secret) -> Result<(), SsoError> {
     const OP: &str = "Logout";
-    let started = Instant::now();
-    let sent = ep
-        .agent
-        .post(&format!("{}/logout", ep.portal))
-        .header("x-amz-sso_bearer_token", access_token.expose())
-        .header("Accept", "application/json")
-        .send_empty();
-    let reply = finish(PORTAL, OP, &ep.portal, started, sent)?;
-    if reply.status == 200 {
+    let sent = call(ep, PORTAL, OP, |c| c.portal.logout().access_token(access_token.expose()).send())?;
+    let Err(e) = sent else { return Ok(()) };
+    let (err, f) = read(e, PORTAL, OP, &ep.portal, &[access_token])?;
+    if matches!(err, Some(LogoutError::UnauthorizedException(_))) || f.status == 401 {
         return Ok(());
     }
-    let f = fault(&reply, &[access_token]);
-    match f.kind {
-        Kind::Unauthorized => Ok(()),
-        _ => Err(f.service_error(PORTAL, OP)),
-    }
+    Err(f.service_error(PORTAL, OP))
 }

@@ -7,12 +7,10 @@
 //! What it must not do: keep or cache a registration (the token file and its caller do),
 //! or let the client secret out of its [`Secret`].
 
+use super::call::{OIDC, call, read, required};
 use super::endpoints::Endpoints;
 use super::error::SsoError;
-use super::http::{OIDC, fault, parse, post_oidc};
 use crate::secret::Secret;
-use serde::Deserialize;
-use serde_json::json;
 use time::OffsetDateTime;
 
 /// The scope that lets the token call the portal API (and makes the service issue refresh tokens).
@@ -30,31 +28,31 @@ pub struct ClientRegistration {
     pub expires_at: OffsetDateTime,
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct RegisterClientOut {
-    client_id: String,
-    client_secret: String,
-    client_secret_expires_at: i64,
-}
-
 /// RegisterClient: a public client named `client_name`, with the `sso:account:access` scope
 /// and the device-code and refresh-token grants (so CreateToken issues refresh tokens).
 pub fn register_client(ep: &Endpoints, client_name: &str) -> Result<ClientRegistration, SsoError> {
     const OP: &str = "RegisterClient";
-    let body = json!({
-        "clientName": client_name,
-        "clientType": "public",
-        "scopes": [SCOPE],
-        "grantTypes": [DEVICE_GRANT, REFRESH_GRANT],
-    });
-    let reply = post_oidc(ep, OP, "/client/register", &body)?;
-    if reply.status != 200 {
-        return Err(fault(&reply, &[]).service_error(OIDC, OP));
-    }
-    let out: RegisterClientOut = parse(OIDC, OP, &reply)?;
-    let expires_at = OffsetDateTime::from_unix_timestamp(out.client_secret_expires_at).map_err(|_| {
-        SsoError::BadResponse { service: OIDC, operation: OP, problem: "clientSecretExpiresAt is out of range".into() }
+    let sent = call(ep, OIDC, OP, |c| {
+        c.oidc
+            .register_client()
+            .client_name(client_name)
+            .client_type("public")
+            .scopes(SCOPE)
+            .grant_types(DEVICE_GRANT)
+            .grant_types(REFRESH_GRANT)
+            .send()
     })?;
-    Ok(ClientRegistration { client_id: out.client_id, client_secret: Secret::new(out.client_secret), expires_at })
+    let out = match sent {
+        Ok(out) => out,
+        Err(e) => return Err(read(e, OIDC, OP, &ep.oidc, &[])?.1.service_error(OIDC, OP)),
+    };
+    let bad = |problem: &str| SsoError::BadResponse { service: OIDC, operation: OP, problem: problem.into() };
+    let client_id = required(out.client_id(), OIDC, OP, "clientId")?;
+    let client_secret = required(out.client_secret(), OIDC, OP, "clientSecret")?;
+    if out.client_secret_expires_at() <= 0 {
+        return Err(bad("`clientSecretExpiresAt` is missing"));
+    }
+    let expires_at = OffsetDateTime::from_unix_timestamp(out.client_secret_expires_at())
+        .map_err(|_| bad("`clientSecretExpiresAt` is out of range"))?;
+    Ok(ClientRegistration { client_id: client_id.to_string(), client_secret: Secret::new(client_secret), expires_at })
 }

@@ -8,13 +8,12 @@
 //! What it must not do: decide when to refresh (the session layer does), store the token
 //! (the token file does), or let a token out of its [`Secret`].
 
+use super::call::{OIDC, call, now_utc, read, required};
 use super::endpoints::Endpoints;
 use super::error::SsoError;
-use super::http::{Kind, OIDC, Reply, fault, now_utc, parse, post_oidc};
 use super::register::{ClientRegistration, REFRESH_GRANT};
 use crate::secret::Secret;
-use serde::Deserialize;
-use serde_json::json;
+use aws_sdk_ssooidc::operation::create_token::{CreateTokenError, CreateTokenOutput};
 use time::OffsetDateTime;
 
 /// An SSO access token (CreateToken).
@@ -25,23 +24,15 @@ pub struct Token {
     pub refresh_token: Option<Secret>,
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct CreateTokenOut {
-    access_token: String,
-    expires_in: i64,
-    refresh_token: Option<String>,
-}
-
-pub(super) fn token_from(reply: &Reply, operation: &'static str) -> Result<Token, SsoError> {
-    let out: CreateTokenOut = parse(OIDC, operation, reply)?;
-    if out.access_token.is_empty() {
-        return Err(SsoError::BadResponse { service: OIDC, operation, problem: "the access token is empty".into() });
+pub(super) fn token_from(out: &CreateTokenOutput, operation: &'static str) -> Result<Token, SsoError> {
+    let access_token = required(out.access_token(), OIDC, operation, "accessToken")?;
+    if out.expires_in() <= 0 {
+        return Err(SsoError::BadResponse { service: OIDC, operation, problem: "`expiresIn` is missing".into() });
     }
     Ok(Token {
-        access_token: Secret::new(out.access_token),
-        expires_at: now_utc() + time::Duration::seconds(out.expires_in),
-        refresh_token: out.refresh_token.filter(|t| !t.is_empty()).map(Secret::new),
+        access_token: Secret::new(access_token),
+        expires_at: now_utc() + time::Duration::seconds(i64::from(out.expires_in())),
+        refresh_token: out.refresh_token().filter(|t| !t.is_empty()).map(Secret::new),
     })
 }
 
@@ -50,22 +41,35 @@ pub(super) fn token_from(reply: &Reply, operation: &'static str) -> Result<Token
 /// [`SsoError::RefreshTokenInvalid`] when the service no longer accepts it.
 pub fn refresh(ep: &Endpoints, reg: &ClientRegistration, refresh_token: &Secret) -> Result<Token, SsoError> {
     const OP: &str = "CreateToken";
-    let body = json!({
-        "clientId": reg.client_id,
-        "clientSecret": reg.client_secret.expose(),
-        "grantType": REFRESH_GRANT,
-        "refreshToken": refresh_token.expose(),
-    });
-    let reply = post_oidc(ep, OP, "/token", &body)?;
-    if reply.status == 200 {
-        let mut t = token_from(&reply, OP)?;
-        t.refresh_token = t.refresh_token.or_else(|| Some(refresh_token.clone()));
-        return Ok(t);
-    }
-    let f = fault(&reply, &[&reg.client_secret, refresh_token]);
-    Err(match f.kind {
-        Kind::InvalidGrant | Kind::ExpiredToken => SsoError::RefreshTokenInvalid,
-        Kind::InvalidClient => SsoError::InvalidClient { operation: OP, client_id: reg.client_id.clone() },
+    let sent = call(ep, OIDC, OP, |c| {
+        c.oidc
+            .create_token()
+            .client_id(&reg.client_id)
+            .client_secret(reg.client_secret.expose())
+            .grant_type(REFRESH_GRANT)
+            .refresh_token(refresh_token.expose())
+            .send()
+    })?;
+    let e = match sent {
+        Ok(out) => {
+            let mut t = token_from(&out, OP)?;
+            t.refresh_token = t.refresh_token.or_else(|| Some(refresh_token.clone()));
+            return Ok(t);
+        }
+        Err(e) => e,
+    };
+    let (err, f) = read(e, OIDC, OP, &ep.oidc, &[&reg.client_secret, refresh_token])?;
+    Err(match err {
+        Some(CreateTokenError::InvalidGrantException(_) | CreateTokenError::ExpiredTokenException(_)) => {
+            SsoError::RefreshTokenInvalid
+        }
+        Some(CreateTokenError::InvalidClientException(_)) => {
+            SsoError::InvalidClient { operation: OP, client_id: reg.client_id.clone() }
+        }
+        _ if f.is_oauth("invalid_grant") || f.is_oauth("expired_token") => SsoError::RefreshTokenInvalid,
+        _ if f.is_oauth("invalid_client") => {
+            SsoError::InvalidClient { operation: OP, client_id: reg.client_id.clone() }
+        }
         _ => f.service_error(OIDC, OP),
     })
 }

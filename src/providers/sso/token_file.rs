@@ -9,7 +9,6 @@
 //! can write or that is a link, or quote the document in an error.
 
 use super::error::SsoError;
-use super::http::describe;
 use super::register::ClientRegistration;
 use super::token::Token;
 use crate::providers::credentials::format_utc;
@@ -182,10 +181,40 @@ pub fn token_cache_path(cache_root: &Path, start_url: &str, region: &str) -> Pat
     cache_root.join("sso").join(format!("{hex}.json"))
 }
 
+/// A serde_json error in words that cannot contain a value from the document.
+fn describe(e: &serde_json::Error) -> String {
+    let msg = e.to_string();
+    if e.is_data() && msg.starts_with("missing field") {
+        // "missing field `accessToken` at line 1 column 2": names only.
+        return msg;
+    }
+    let what = match e.classify() {
+        serde_json::error::Category::Data => "a field has the wrong type",
+        serde_json::error::Category::Syntax => "not valid JSON",
+        serde_json::error::Category::Eof => "the answer ends too soon",
+        serde_json::error::Category::Io => "the answer could not be read",
+    };
+    format!("{what} (line {}, column {})", e.line(), e.column())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::providers::sso::test_support::{CANARY, sample, t};
+
+    #[test]
+    fn describe_never_quotes_the_document() {
+        #[derive(Deserialize, Debug)]
+        #[allow(dead_code)]
+        struct N {
+            n: u64,
+        }
+        let e = serde_json::from_str::<N>(&format!(r#"{{"n": "{CANARY}"}}"#)).unwrap_err();
+        assert!(e.to_string().contains(CANARY), "the raw message would have leaked");
+        assert!(!describe(&e).contains(CANARY), "{}", describe(&e));
+        let e = serde_json::from_str::<N>("{}").unwrap_err();
+        assert!(describe(&e).starts_with("missing field `n`"));
+    }
 
     #[test]
     fn token_file_round_trips_in_the_sdk_field_names() {
