@@ -10,8 +10,6 @@
 //! The `#[test]`s at the bottom drive it with botocore, an independent client, to prove the
 //! wire formats: exception classes, pagination, timestamps, XML.
 
-#![allow(dead_code)]
-
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -118,15 +116,11 @@ pub struct Request {
     /// "CreateToken", "ListAccounts", "ListAccountRoles", "GetRoleCredentials", "Logout",
     /// "AssumeRoot", "Forwarded", "VerifyDevice" or "Unknown".
     pub op: String,
-    pub method: String,
-    /// The path without the query.
-    pub path: String,
     /// Header names in lower case, in the order sent.
     pub headers: Vec<(String, String)>,
     /// The parameters: the JSON body (sso-oidc), the query (portal GETs), or the form
     /// fields as a JSON object of strings (STS); `Null` when there were none.
     pub params: Value,
-    pub body: String,
     /// When the request had been read.
     pub at: Instant,
     /// The status it was answered with.
@@ -296,11 +290,6 @@ impl Portal {
         self.lock().access.iter().map(|t| t.token.clone()).collect()
     }
 
-    /// Replaces the accounts (and their roles) from now on.
-    pub fn set_accounts(&self, accounts: Vec<Account>) {
-        self.lock().opts.accounts = accounts;
-    }
-
     /// How many requests reached `op` (names as in `Request::op`), errors included.
     pub fn count(&self, op: &str) -> usize {
         self.lock().counts.get(op).copied().unwrap_or(0)
@@ -386,11 +375,8 @@ fn serve(stream: TcpStream, state: &Mutex<State>, base: &str) {
         *s.counts.entry(op.to_string()).or_insert(0) += 1;
         s.log.push(Request {
             op: op.to_string(),
-            method: req.method.clone(),
-            path: req.path.clone(),
             headers: req.headers.clone(),
             params,
-            body: String::from_utf8_lossy(&req.body).into_owned(),
             at: req.at,
             status: resp.status,
         });
