@@ -4,7 +4,7 @@
 
 use super::*;
 
-include!("tests_common.rs");
+use crate::cli::test_support::*;
 
 fn args(identity: Option<&str>, provider: Option<&str>, force: bool) -> LoginArgs {
     LoginArgs { target: target(identity), provider: provider.map(str::to_string), force }

@@ -4,7 +4,7 @@
 
 use super::*;
 
-include!("tests_common.rs");
+use crate::cli::test_support::*;
 
 fn args(name: Option<&str>, provider: Option<&str>, all: bool) -> LogoutArgs {
     LogoutArgs {

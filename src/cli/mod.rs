@@ -16,6 +16,8 @@ pub mod logout;
 pub mod settings;
 pub mod shell;
 pub mod terraform;
+#[cfg(test)]
+pub(crate) mod test_support;
 pub mod tty;
 pub mod user;
 pub mod whoami;

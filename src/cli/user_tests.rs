@@ -4,7 +4,7 @@
 
 use super::*;
 
-include!("tests_common.rs");
+use crate::cli::test_support::*;
 
 fn configure(identity: Option<&str>, repo: &Repo) -> Result<i32, Error> {
     user(UserArgs { command: UserCommand::Configure { target: target(identity) } }, &repo.ctx(&[]))

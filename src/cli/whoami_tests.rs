@@ -6,7 +6,7 @@
 use super::*;
 use crate::error::Error;
 
-include!("tests_common.rs");
+use crate::cli::test_support::*;
 
 fn args(identity: Option<&str>, output: WhoamiFormat) -> WhoamiArgs {
     WhoamiArgs { target: target(identity), output }

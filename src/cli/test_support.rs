@@ -1,11 +1,10 @@
-// What the unit tests of `auth login`, `whoami`, `logout` and `user` share, `include!`d by
-// each (they are children of different modules): a repository in a temp directory, a
-// `Ctx` whose HOME, XDG directories and CI are set there, and the fixture every test uses.
-// Nothing here reaches a real service: endpoints point at 127.0.0.1.
+//! What the unit tests of `auth login`, `whoami`, `logout` and `user` share: a repository
+//! in a temp directory, a `Ctx` whose HOME, XDG directories and CI are set there, and the
+//! fixture every test uses. Nothing here reaches a real service: endpoints point at
+//! 127.0.0.1.
 
 /// Providers and identities of every kind the commands treat differently; realm fixed.
-#[allow(dead_code)]
-const AUTH: &str = r#"auth:
+pub(crate) const AUTH: &str = r#"auth:
   realm: test-realm
   providers:
     sso: {kind: aws/iam-identity-center, start_url: "https://d-1.awsapps.com/start", region: eu-west-1}
@@ -19,25 +18,22 @@ const AUTH: &str = r#"auth:
 "#;
 
 /// A JWT whose claims are `{"sub":"repo:acme/infra","email":"me@acme.dev"}` (unsigned).
-#[allow(dead_code)]
-const JWT: &str = "e30.eyJzdWIiOiJyZXBvOmFjbWUvaW5mcmEiLCJlbWFpbCI6Im1lQGFjbWUuZGV2In0.sig";
+pub(crate) const JWT: &str = "e30.eyJzdWIiOiJyZXBvOmFjbWUvaW5mcmEiLCJlbWFpbCI6Im1lQGFjbWUuZGV2In0.sig";
 
-#[allow(dead_code)]
-struct Repo {
-    dir: tempfile::TempDir,
+pub(crate) struct Repo {
+    pub(crate) dir: tempfile::TempDir,
 }
 
-#[allow(dead_code)]
 impl Repo {
-    fn new(atmos_yaml: &str) -> Repo {
+    pub(crate) fn new(atmos_yaml: &str) -> Repo {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("atmos.yaml"), atmos_yaml).unwrap();
         Repo { dir }
     }
-    fn path(&self, rel: &str) -> std::path::PathBuf {
+    pub(crate) fn path(&self, rel: &str) -> std::path::PathBuf {
         self.dir.path().join(rel)
     }
-    fn env(&self, extra: &[(&str, &str)]) -> crate::env_vars::Env {
+    pub(crate) fn env(&self, extra: &[(&str, &str)]) -> crate::env_vars::Env {
         let mut pairs = vec![
             ("HOME".to_string(), self.path("home").display().to_string()),
             ("XDG_CACHE_HOME".to_string(), self.path("cache").display().to_string()),
@@ -50,7 +46,7 @@ impl Repo {
         pairs.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
         crate::env_vars::Env::from_pairs(pairs)
     }
-    fn ctx(&self, extra: &[(&str, &str)]) -> crate::cli::Ctx {
+    pub(crate) fn ctx(&self, extra: &[(&str, &str)]) -> crate::cli::Ctx {
         crate::cli::Ctx {
             env: self.env(extra),
             cwd: self.dir.path().to_path_buf(),
@@ -62,10 +58,10 @@ impl Repo {
         }
     }
     /// `<config>/atmos/test-realm`.
-    fn realm_dir(&self) -> std::path::PathBuf {
+    pub(crate) fn realm_dir(&self) -> std::path::PathBuf {
         self.path("config/atmos/test-realm")
     }
-    fn portal(&self) -> crate::session::portal::PortalRef {
+    pub(crate) fn portal(&self) -> crate::session::portal::PortalRef {
         crate::session::portal::PortalRef {
             provider: "sso".into(),
             start_url: "https://d-1.awsapps.com/start".into(),
@@ -73,11 +69,11 @@ impl Repo {
         }
     }
     /// The portal's token store (the cache file), as the commands open it.
-    fn token_store(&self) -> crate::session::portal::TokenStore {
+    pub(crate) fn token_store(&self) -> crate::session::portal::TokenStore {
         crate::session::portal::TokenStore::new(&self.env(&[]), &self.portal(), None).unwrap()
     }
     /// Saves an access token for the portal with `life` seconds left.
-    fn sign_in(&self, life: i64) {
+    pub(crate) fn sign_in(&self, life: i64) {
         let token = crate::providers::sso::Token {
             access_token: crate::secret::Secret::new("portal-access"),
             expires_at: time::OffsetDateTime::now_utc().replace_nanosecond(0).unwrap() + time::Duration::seconds(life),
@@ -87,7 +83,7 @@ impl Repo {
         self.token_store().save(&file).unwrap();
     }
     /// Writes a cached AWS session owned by `identity` (root `root`) in `realm`.
-    fn session(&self, key: &str, identity: &str, root: &str, realm: &str) {
+    pub(crate) fn session(&self, key: &str, identity: &str, root: &str, realm: &str) {
         let cache = crate::session::cache::Cache::new(&self.env(&[]), "aws").unwrap();
         let creds = crate::session::cache::Credentials {
             access_key_id: "ASIAX".into(),
@@ -96,11 +92,10 @@ impl Repo {
             expiration: Some(time::OffsetDateTime::now_utc() + time::Duration::hours(1)),
             issued: None,
         };
-        let owner =
-            crate::session::cache::Owner { identity: identity.into(), root: root.into(), realm: realm.into() };
+        let owner = crate::session::cache::Owner { identity: identity.into(), root: root.into(), realm: realm.into() };
         cache.write_owned(key, &creds, &owner).unwrap();
     }
-    fn session_keys(&self) -> Vec<String> {
+    pub(crate) fn session_keys(&self) -> Vec<String> {
         let cache = crate::session::cache::Cache::new(&self.env(&[]), "aws").unwrap();
         let mut keys: Vec<String> = cache.entries().into_iter().map(|(k, _)| k).collect();
         keys.sort();
@@ -108,14 +103,12 @@ impl Repo {
     }
 }
 
-#[allow(dead_code)]
-fn target(identity: Option<&str>) -> crate::cli::Target {
+pub(crate) fn target(identity: Option<&str>) -> crate::cli::Target {
     crate::cli::Target { component: None, stack: None, identity: identity.map(str::to_string) }
 }
 
 /// The message and hint of a usage error (any other error fails the test).
-#[allow(dead_code)]
-fn usage(r: Result<i32, crate::error::Error>) -> (String, Option<String>) {
+pub(crate) fn usage(r: Result<i32, crate::error::Error>) -> (String, Option<String>) {
     match r {
         Err(e @ crate::error::Error::Usage { .. }) => (e.to_string(), e.hint()),
         Err(other) => panic!("expected a usage error, got {other:?}"),
@@ -125,8 +118,9 @@ fn usage(r: Result<i32, crate::error::Error>) -> (String, Option<String>) {
 
 /// A stand-in Google STS on 127.0.0.1 answering each connection with the next (status,
 /// JSON); returns its token URL and how many requests it had.
-#[allow(dead_code)]
-fn google_sts(answers: Vec<(u16, &'static str)>) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+pub(crate) fn google_sts(
+    answers: Vec<(u16, &'static str)>,
+) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
     use std::io::{BufRead, BufReader, Read, Write};
     let listener = std::net::TcpListener::bind(("127.0.0.1", 0)).unwrap();
     let url = format!("http://{}/v1/token", listener.local_addr().unwrap());
