@@ -19,6 +19,10 @@
 //! note is this build's median minus the baseline's, in ms and %. A baseline that cannot run
 //! a row (it exits non-zero, say for a flag it lacks) shows `baseline failed: <reason>` there;
 //! only our own binaries failing aborts. Without the variable the table is as above.
+//! Our side is the binary `cargo bench` builds, with the dev-dependencies' features unified
+//! into it (insta's `regex` turns on regex-syntax's Unicode tables: some 180 KB more data
+//! relocated at every start, about +0.2 ms here). When the two commits' dev-dependencies
+//! differ, time `cargo build --release` binaries as well before blaming the code.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
