@@ -41,7 +41,18 @@
 //! cargo bench --bench describe
 //! TFAUTH_BENCH_RUNS=100 cargo bench --bench describe   # more timed runs per scenario
 //! TFAUTH_BENCH_KEEP=1 cargo bench --bench describe     # keep the generated repo for inspection
+//! TFAUTH_BENCH_BASELINE=../old/target/release cargo bench --bench describe   # before/after
 //! ```
+//!
+//! `TFAUTH_BENCH_BASELINE` names a directory holding another build's `tfauth` (say the
+//! `target/release` of a checkout of the commit before a change). Every scenario is then also
+//! run with that binary, interleaved run by run with ours (warm-ups too: ours, baseline, ours,
+//! baseline, ...) so machine noise hits both alike, with a home directory of its own so the
+//! two builds never read each other's stack index. The table gets a `(baseline)` row right
+//! under each row and a note column: this build's median minus the baseline's, in ms and %.
+//! A baseline that fails a scenario (an older build lacking a subcommand or flag) shows
+//! `baseline failed: <reason>` in that row and the bench goes on; only our own binary
+//! failing aborts. Without the variable the output is as described above.
 //!
 //! When the binary is started without `--bench` (e.g. by `cargo test --benches` or
 //! `cargo test --all-targets`) it runs as a smoke test: no warm-up and one run per scenario,
@@ -109,6 +120,8 @@ const DEFAULT_RUNS: usize = 30;
 const RUNS_ENV: &str = "TFAUTH_BENCH_RUNS";
 /// Environment variable that, when set to a non-empty value, keeps the generated repository.
 const KEEP_ENV: &str = "TFAUTH_BENCH_KEEP";
+/// Environment variable naming a directory with another build's `tfauth` to time beside ours.
+const BASELINE_ENV: &str = "TFAUTH_BENCH_BASELINE";
 /// Latency target for `describe component` (median), reported but never enforced.
 const DESCRIBE_TARGET_MS: f64 = 150.0;
 
@@ -156,7 +169,24 @@ fn run() -> BenchResult<()> {
     }
 
     let scenarios = scenarios(&repo.stacks)?;
-    let runner = Runner::new(repo_dir.path(), home_dir.path())?;
+    let runner = Runner::new(Path::new(env!("CARGO_BIN_EXE_tfauth")), repo_dir.path(), home_dir.path())?;
+    // The baseline's own home: its stack index (maybe another format) never meets ours.
+    let baseline_home = match std::env::var_os(BASELINE_ENV).filter(|v| !v.is_empty()) {
+        Some(dir) => {
+            let mut home = tempfile::Builder::new().prefix("tfauth-bench-home-baseline-").tempdir()?;
+            home.disable_cleanup(keep);
+            // Absolute: the runs start in the repository.
+            Some((std::path::absolute(dir)?.join("tfauth"), home))
+        }
+        None => None,
+    };
+    let baseline = match &baseline_home {
+        Some((bin, home)) => Some(Runner::new(bin, repo_dir.path(), home.path())?),
+        None => None,
+    };
+    if let Some(b) = &baseline {
+        println!("baseline ({BASELINE_ENV}): {}, timed interleaved with this build", b.bin.display());
+    }
     if !bench_mode {
         println!("smoke-test mode (no `--bench` argument): {runs} run(s) per scenario, no warm-up");
     }
@@ -164,30 +194,62 @@ fn run() -> BenchResult<()> {
 
     let mut results = Vec::with_capacity(scenarios.len());
     for scenario in &scenarios {
-        for _ in 0..warmups {
-            runner.run(scenario)?;
-        }
-        let mut samples = Vec::with_capacity(runs);
-        for _ in 0..runs {
-            samples.push(runner.run(scenario)?);
-        }
-        results.push((scenario, Stats::from_samples(&samples)));
+        results.push(measure(scenario, &runner, baseline.as_ref(), warmups, runs)?);
     }
 
-    print_table(&results);
+    print_table(&results, baseline.is_some());
     println!();
     if !bench_mode {
         println!("smoke test only (debug build, one cold run): timings say nothing about the target");
         return Ok(());
     }
-    for (scenario, stats) in results.iter().filter(|(s, _)| s.is_describe) {
-        let verdict = if stats.median < DESCRIBE_TARGET_MS { "ok" } else { "MISSED" };
+    for m in results.iter().filter(|m| m.scenario.is_describe) {
+        let verdict = if m.ours.median < DESCRIBE_TARGET_MS { "ok" } else { "MISSED" };
         println!(
             "target {DESCRIBE_TARGET_MS:.0} ms: {verdict} (median {:.2} ms, tfauth {})",
-            stats.median, scenario.label
+            m.ours.median, m.scenario.label
         );
     }
     Ok(())
+}
+
+/// One scenario's timings: ours, and the baseline's or why it failed.
+struct Measured<'a> {
+    scenario: &'a Scenario,
+    ours: Stats,
+    baseline: Option<Result<Stats, String>>,
+}
+
+/// Warm-ups, then timed runs of `scenario`; with a baseline, every run of ours is followed
+/// by one of the baseline's. Our failure aborts; the baseline's first failure ends its runs
+/// and becomes the reason in its row.
+fn measure<'a>(
+    scenario: &'a Scenario,
+    ours: &Runner,
+    baseline: Option<&Runner>,
+    warmups: usize,
+    runs: usize,
+) -> BenchResult<Measured<'a>> {
+    let (mut samples, mut theirs) = (Vec::with_capacity(runs), Vec::with_capacity(runs));
+    let mut failed = None;
+    for i in 0..warmups + runs {
+        let t = ours.run(scenario).map_err(|f| f.long)?;
+        if i >= warmups {
+            samples.push(t);
+        }
+        if let Some(runner) = baseline.filter(|_| failed.is_none()) {
+            match runner.run(scenario) {
+                Ok(t) if i >= warmups => theirs.push(t),
+                Ok(_) => {}
+                Err(f) => failed = Some(f.short),
+            }
+        }
+    }
+    let baseline = baseline.map(|_| match failed {
+        Some(why) => Err(why),
+        None => Ok(Stats::from_samples(&theirs)),
+    });
+    Ok(Measured { scenario, ours: Stats::from_samples(&samples), baseline })
 }
 
 /// Reads [`RUNS_ENV`]; `None` when unset.
@@ -291,7 +353,7 @@ fn pick_stack<'a>(
         .ok_or_else(|| format!("no generated stack imports {}", component_name(component)).into())
 }
 
-/// Spawns `tfauth` from the repository root with a minimal, isolated environment.
+/// Spawns a `tfauth` binary from the repository root with a minimal, isolated environment.
 struct Runner {
     bin: PathBuf,
     repo: PathBuf,
@@ -299,13 +361,25 @@ struct Runner {
     path: Option<OsString>,
 }
 
+/// A run that failed: the whole story (command, status, output) and one line for a table.
+struct Failure {
+    long: String,
+    short: String,
+}
+
+impl From<String> for Failure {
+    fn from(long: String) -> Self {
+        Self { short: long.lines().next().unwrap_or_default().to_owned(), long }
+    }
+}
+
 impl Runner {
-    fn new(repo: &Path, home: &Path) -> BenchResult<Self> {
+    fn new(bin: &Path, repo: &Path, home: &Path) -> BenchResult<Self> {
         for dir in [".config", ".cache"] {
             fs::create_dir_all(home.join(dir))?;
         }
         Ok(Self {
-            bin: PathBuf::from(env!("CARGO_BIN_EXE_tfauth")),
+            bin: bin.to_path_buf(),
             repo: repo.to_path_buf(),
             home: home.to_path_buf(),
             path: std::env::var_os("PATH"),
@@ -313,11 +387,11 @@ impl Runner {
     }
 
     /// Runs `scenario` once and returns its wall-clock time (spawn to exit, output drained).
-    fn run(&self, scenario: &Scenario) -> BenchResult<Duration> {
+    fn run(&self, scenario: &Scenario) -> Result<Duration, Failure> {
         if scenario.cold {
             let cache = self.home.join(".cache/tfauth");
             if cache.exists() {
-                fs::remove_dir_all(&cache)?;
+                fs::remove_dir_all(&cache).map_err(|err| format!("removing {}: {err}", cache.display()))?;
             }
         }
         let mut cmd = Command::new(&self.bin);
@@ -352,7 +426,9 @@ impl Runner {
                 let head: String = stdout.chars().take(4_000).collect();
                 let _ = write!(msg, "\n--- stdout (first 4000 chars) ---\n{}", head.trim_end());
             }
-            return Err(msg.into());
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            let last = stderr.lines().rev().map(str::trim).find(|l| !l.is_empty()).unwrap_or("no stderr");
+            return Err(Failure { long: msg, short: format!("{}: {last}", output.status) });
         }
         if scenario.is_describe && output.stdout.iter().all(u8::is_ascii_whitespace) {
             return Err(format!("`tfauth {}` exited 0 but printed nothing", scenario.label).into());
@@ -391,18 +467,41 @@ fn ms(duration: Duration) -> f64 {
     duration.as_secs_f64() * 1_000.0
 }
 
-fn print_table(results: &[(&Scenario, Stats)]) {
-    let width = results.iter().map(|(scenario, _)| scenario.label.len()).chain(["scenario".len()]).max().unwrap_or(0);
+/// The table; with a baseline, a `(baseline)` row under each row and a note column.
+fn print_table(results: &[Measured], with_baseline: bool) {
+    const BASELINE: &str = " (baseline)";
+    let suffix = if with_baseline { BASELINE.len() } else { 0 };
+    let width = results.iter().map(|m| m.scenario.label.len() + suffix).chain(["scenario".len()]).max().unwrap_or(0);
+    let note = if with_baseline { "  note" } else { "" };
     println!(
-        "{:<width$}  {:>5}  {:>9}  {:>9}  {:>9}  {:>9}",
+        "{:<width$}  {:>5}  {:>9}  {:>9}  {:>9}  {:>9}{note}",
         "scenario", "runs", "min ms", "median ms", "p90 ms", "max ms"
     );
     println!("{}", "-".repeat(width + 2 + 5 + 4 * (2 + 9)));
-    for (scenario, s) in results {
-        println!(
-            "{:<width$}  {:>5}  {:>9.2}  {:>9.2}  {:>9.2}  {:>9.2}",
-            scenario.label, s.runs, s.min, s.median, s.p90, s.max
+    let row = |label: &str, s: &Stats, note: &str| {
+        let line = format!(
+            "{label:<width$}  {:>5}  {:>9.2}  {:>9.2}  {:>9.2}  {:>9.2}  {note}",
+            s.runs, s.min, s.median, s.p90, s.max
         );
+        println!("{}", line.trim_end());
+    };
+    for m in results {
+        row(&m.scenario.label, &m.ours, "");
+        let label = format!("{}{BASELINE}", m.scenario.label);
+        match &m.baseline {
+            None => {}
+            Some(Ok(base)) => {
+                let diff = m.ours.median - base.median;
+                let pct = diff / base.median.max(1e-9) * 100.0;
+                row(&label, base, &format!("this build {diff:+.2} ms ({pct:+.1}%) vs baseline"));
+            }
+            Some(Err(why)) => {
+                println!(
+                    "{label:<width$}  {:>5}  {:>9}  {:>9}  {:>9}  {:>9}  baseline failed: {why}",
+                    "-", "-", "-", "-", "-"
+                )
+            }
+        }
     }
 }
 

@@ -10,17 +10,47 @@
 //!   terraform, from start to the end of the exec'd program.
 //!
 //! Timings only print; nothing here fails on a number. Rows whose tools are missing say so.
+//!
+//! Before and after: `TFAUTH_BENCH_BASELINE=DIR cargo bench --bench helper`, where `DIR`
+//! holds another build's `tfauth` and `atmos-auth-helper` (e.g. `target/release` of a
+//! checkout of the old commit), also times every row that runs one of our binaries with
+//! `DIR`'s copy, interleaved run by run with ours (ours, baseline, ours, baseline, ...) so
+//! machine noise hits both alike. Each such row gets a `(baseline)` row right under it whose
+//! note is this build's median minus the baseline's, in ms and %. A baseline that cannot run
+//! a row (it exits non-zero, say for a flag it lacks) shows `baseline failed: <reason>` there;
+//! only our own binaries failing aborts. Without the variable the table is as above.
+//! Our side is the binary `cargo bench` builds, with the dev-dependencies' features unified
+//! into it (insta's `regex` turns on regex-syntax's Unicode tables: some 180 KB more data
+//! relocated at every start, about +0.2 ms here). When the two commits' dev-dependencies
+//! differ, time `cargo build --release` binaries as well before blaming the code.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-const HELPER: &str = env!("CARGO_BIN_EXE_atmos-auth-helper");
-const TFAUTH: &str = env!("CARGO_BIN_EXE_tfauth");
+/// One of our binaries: this build's copy, and its file name in a baseline directory.
+#[derive(Clone, Copy)]
+struct Bin {
+    ours: &'static str,
+    name: &'static str,
+}
+
+const HELPER: Bin = Bin { ours: env!("CARGO_BIN_EXE_atmos-auth-helper"), name: "atmos-auth-helper" };
+const TFAUTH: Bin = Bin { ours: env!("CARGO_BIN_EXE_tfauth"), name: "tfauth" };
+/// Names a directory holding another build's binaries to time beside ours.
+const BASELINE_ENV: &str = "TFAUTH_BENCH_BASELINE";
+/// Width of the scenario column (wider with a baseline, so each pair of rows lines up).
+const NAME_WIDTH: usize = 66;
 
 fn main() {
     let bench = std::env::args().any(|a| a == "--bench");
     let scale = if bench { 1 } else { 50 };
+    // Absolute: the rows run from directories of their own.
+    let baseline = std::env::var_os(BASELINE_ENV)
+        .filter(|v| !v.is_empty())
+        .map(|dir| std::path::absolute(dir).expect(BASELINE_ENV));
+    let ours =
+        |runs: usize, bin: Bin, make: &mut dyn FnMut(&Path) -> Command| time_ours(runs, bin, baseline.as_deref(), make);
     let tmp = tempfile::tempdir().unwrap();
     let home = tmp.path().join("home");
     std::fs::create_dir_all(&home).unwrap();
@@ -34,13 +64,13 @@ fn main() {
             .stdout(Stdio::null())
             .stderr(Stdio::null());
     };
-    let mut rows: Vec<(String, Option<Stats>, String)> = Vec::new();
+    let mut rows = Rows::default();
 
     // The process floor.
     let small = tmp.path().join("small.json");
     std::fs::write(&small, "{\"Version\":1}\n").unwrap();
-    rows.push((
-        "/bin/cat small file (process floor)".into(),
+    rows.push(
+        "/bin/cat small file (process floor)",
         Some(time(500 / scale, || {
             let mut c = Command::new("/bin/cat");
             env(&mut c);
@@ -48,7 +78,7 @@ fn main() {
             c
         })),
         String::new(),
-    ));
+    );
 
     // Warm helper: a cache entry written through the library, as a run would leave it.
     let key = "0123456789abcdef0123456789abcdef";
@@ -67,23 +97,23 @@ fn main() {
             },
         )
         .unwrap();
-    let warm = time(500 / scale, || {
-        let mut c = Command::new(HELPER);
+    let warm = ours(500 / scale, HELPER, &mut |bin| {
+        let mut c = Command::new(bin);
         env(&mut c);
         c.args(["--identity", "acme/planner", "--key", key]);
         c
     });
-    rows.push(("atmos-auth-helper, warm cache".into(), Some(warm), String::new()));
+    rows.push_ours("atmos-auth-helper, warm cache", &warm, String::new());
 
     // The prompt segment, as a shell prompt runs it on every line (target: under 5 ms).
     let session = cache.entry_path(key);
-    let prompt = time(500 / scale, || {
-        let mut c = Command::new(TFAUTH);
+    let prompt = ours(500 / scale, TFAUTH, &mut |bin| {
+        let mut c = Command::new(bin);
         env(&mut c);
         c.env("TFAUTH_IDENTITY", "acme/planner").env("TFAUTH_SESSION", &session).arg("prompt");
         c
     });
-    rows.push(("tfauth prompt (identity + minutes left)".into(), Some(prompt), "target < 5 ms".into()));
+    rows.push_ours("tfauth prompt (identity + minutes left)", &prompt, "target < 5 ms".into());
 
     // AWS CLI v2, static keys (its fastest path).
     let aws = Path::new("/usr/bin/aws");
@@ -99,8 +129,8 @@ fn main() {
             "[profile bench]\naws_access_key_id = AKIABENCH\naws_secret_access_key = secret\nregion = us-east-1\n",
         )
         .unwrap();
-        rows.push((
-            "aws configure export-credentials (CLI v2, static keys)".into(),
+        rows.push(
+            "aws configure export-credentials (CLI v2, static keys)",
             Some(time(40 / scale.min(40), || {
                 let mut c = Command::new(aws);
                 env(&mut c);
@@ -108,13 +138,9 @@ fn main() {
                 c
             })),
             String::new(),
-        ));
+        );
     } else {
-        rows.push((
-            "aws configure export-credentials (CLI v2)".into(),
-            None,
-            "not installed: apt-get install awscli".into(),
-        ));
+        rows.push("aws configure export-credentials (CLI v2)", None, "not installed: apt-get install awscli".into());
     }
 
     // Cold path and wrapper overhead need moto.
@@ -148,16 +174,16 @@ fn main() {
                 .current_dir(&examples);
         };
         let aws_cache = home.join(".cache/tfauth/aws");
-        let cold = time(30 / scale.min(30), || {
+        let cold = ours(30 / scale.min(30), HELPER, &mut |bin| {
             let _ = std::fs::remove_dir_all(&aws_cache);
-            let mut c = Command::new(HELPER);
+            let mut c = Command::new(bin);
             github(&mut c);
             c.args(["--identity", "acme/planner"]);
             c
         });
-        rows.push(("atmos-auth-helper, cold (1 AssumeRoleWithWebIdentity, moto)".into(), Some(cold), String::new()));
-        let wrapper = time(100 / scale, || {
-            let mut c = Command::new(TFAUTH);
+        rows.push_ours("atmos-auth-helper, cold (1 AssumeRoleWithWebIdentity, moto)", &cold, String::new());
+        let wrapper = ours(100 / scale, TFAUTH, &mut |bin| {
+            let mut c = Command::new(bin);
             github(&mut c);
             c.env("ATMOS_COMPONENTS_TERRAFORM_COMMAND", "/bin/true").args([
                 "plan",
@@ -169,8 +195,8 @@ fn main() {
             c
         });
         // The whole run: files, `init` and `workspace select` as children, then the exec.
-        let full = time(100 / scale, || {
-            let mut c = Command::new(TFAUTH);
+        let full = ours(100 / scale, TFAUTH, &mut |bin| {
+            let mut c = Command::new(bin);
             github(&mut c);
             c.env("ATMOS_COMPONENTS_TERRAFORM_COMMAND", "/bin/true").args(["plan", "dns", "-s", "plat-use2-dev"]);
             c
@@ -180,37 +206,48 @@ fn main() {
             env(&mut c);
             c
         });
-        rows.push((
-            "tfauth plan dns -s plat-use2-dev --skip-init, warm, terraform=/bin/true".into(),
-            Some(wrapper),
-            format!("overhead over /bin/true: {:.2} ms", ms(wrapper.median.saturating_sub(floor_true.median))),
-        ));
-        rows.push((
-            "tfauth plan dns -s plat-use2-dev (init+workspace steps), /bin/true".into(),
-            Some(full),
-            format!("overhead over 3x /bin/true: {:.2} ms", ms(full.median.saturating_sub(floor_true.median * 3))),
-        ));
+        rows.push_ours(
+            "tfauth plan dns -s plat-use2-dev --skip-init, warm, terraform=/bin/true",
+            &wrapper,
+            format!("overhead over /bin/true: {:.2} ms", ms(wrapper.ours.median.saturating_sub(floor_true.median))),
+        );
+        rows.push_ours(
+            "tfauth plan dns -s plat-use2-dev (init+workspace steps), /bin/true",
+            &full,
+            format!("overhead over 3x /bin/true: {:.2} ms", ms(full.ours.median.saturating_sub(floor_true.median * 3))),
+        );
         let _ = moto.kill();
         let _ = moto.wait();
     } else {
-        rows.push(("cold path and wrapper overhead".into(), None, "need moto: run integration/setup".into()));
+        rows.push("cold path and wrapper overhead", None, "need moto: run integration/setup".into());
     }
 
-    println!("{:<66} {:>6} {:>9} {:>9} {:>9}  note", "scenario", "runs", "min ms", "median", "p90");
-    println!("{}", "-".repeat(110));
-    for (name, stats, note) in &rows {
+    if let Some(dir) = &baseline {
+        println!("baseline ({BASELINE_ENV}): {}, timed interleaved with this build", dir.display());
+        println!();
+    }
+    let width =
+        if baseline.is_some() { rows.0.iter().map(|r| r.0.len()).fold(NAME_WIDTH, usize::max) } else { NAME_WIDTH };
+    println!("{:<width$} {:>6} {:>9} {:>9} {:>9}  note", "scenario", "runs", "min ms", "median", "p90");
+    println!("{}", "-".repeat(width + 44));
+    for (name, stats, note) in &rows.0 {
         match stats {
-            Some(s) => {
-                println!("{name:<66} {:>6} {:>9.2} {:>9.2} {:>9.2}  {note}", s.runs, ms(s.min), ms(s.median), ms(s.p90))
-            }
-            None => println!("{name:<66} {:>6} {:>9} {:>9} {:>9}  {note}", "-", "-", "-", "-"),
+            Some(s) => println!(
+                "{name:<width$} {:>6} {:>9.2} {:>9.2} {:>9.2}  {note}",
+                s.runs,
+                ms(s.min),
+                ms(s.median),
+                ms(s.p90)
+            ),
+            None => println!("{name:<width$} {:>6} {:>9} {:>9} {:>9}  {note}", "-", "-", "-", "-"),
         }
     }
     if !bench {
         println!("\nsmoke test only (few runs): timings say nothing about the targets");
         return;
     }
-    let floor = rows[0].1.unwrap().median;
+    let floor = rows.0[0].1.unwrap().median;
+    let warm = warm.ours;
     println!();
     println!(
         "warm helper median {:.2} ms: target < 2 ms: {}",
@@ -222,14 +259,14 @@ fn main() {
         ratio(warm.median, floor),
         verdict(warm.median <= floor * 3)
     );
-    if let Some(Some(cli)) = rows.iter().find(|r| r.0.contains("CLI v2")).map(|r| r.1) {
+    if let Some(Some(cli)) = rows.0.iter().find(|r| r.0.contains("CLI v2")).map(|r| r.1) {
         println!(
             "AWS CLI v2 / warm helper: {:.0}x: target >= 200x: {}",
             ratio(cli.median, warm.median),
             verdict(cli.median >= warm.median * 200)
         );
     }
-    if let Some(Some(w)) = rows.iter().find(|r| r.0.starts_with("tfauth plan")).map(|r| r.1) {
+    if let Some(Some(w)) = rows.0.iter().find(|r| r.0.starts_with("tfauth plan")).map(|r| r.1) {
         println!(
             "wrapper median {:.2} ms (incl. /bin/true): target overhead < 20 ms: {}",
             ms(w.median),
@@ -246,18 +283,92 @@ struct Stats {
     p90: Duration,
 }
 
-fn time(runs: usize, mut make: impl FnMut() -> Command) -> Stats {
-    let runs = runs.max(1);
-    let mut samples = Vec::with_capacity(runs);
-    for _ in 0..runs {
-        let mut c = make();
-        let t = Instant::now();
-        let status = c.status().expect("run");
-        samples.push(t.elapsed());
-        assert!(status.success(), "{c:?} failed");
+impl Stats {
+    fn of(mut samples: Vec<Duration>) -> Self {
+        let runs = samples.len();
+        samples.sort();
+        Stats { runs, min: samples[0], median: samples[runs / 2], p90: samples[(runs * 9 / 10).min(runs - 1)] }
     }
-    samples.sort();
-    Stats { runs, min: samples[0], median: samples[runs / 2], p90: samples[(runs * 9 / 10).min(runs - 1)] }
+}
+
+/// The table: scenario, timings (`None`: not run), note.
+#[derive(Default)]
+struct Rows(Vec<(String, Option<Stats>, String)>);
+
+impl Rows {
+    fn push(&mut self, name: &str, stats: Option<Stats>, note: String) {
+        self.0.push((name.into(), stats, note));
+    }
+
+    /// Our row, then the baseline's right under it when there is one.
+    fn push_ours(&mut self, name: &str, timed: &Timed, note: String) {
+        self.push(name, Some(timed.ours), note);
+        let name = format!("{name} (baseline)");
+        match &timed.baseline {
+            None => {}
+            Some(Ok(base)) => {
+                let (a, b) = (ms(timed.ours.median), ms(base.median));
+                let note = format!("this build {:+.2} ms ({:+.1}%) vs baseline", a - b, (a - b) / b.max(1e-9) * 100.0);
+                self.push(&name, Some(*base), note);
+            }
+            Some(Err(why)) => self.push(&name, None, format!("baseline failed: {why}")),
+        }
+    }
+}
+
+/// One of our scenarios: this build's timings, and the baseline's (or why it failed).
+struct Timed {
+    ours: Stats,
+    baseline: Option<Result<Stats, String>>,
+}
+
+/// Times a tool that is not ours; it must succeed.
+fn time(runs: usize, mut make: impl FnMut() -> Command) -> Stats {
+    Stats::of((0..runs.max(1)).map(|_| must(make())).collect())
+}
+
+/// Times `bin` as `make` builds its command for a binary path, and with a baseline directory
+/// the baseline's copy too, interleaved run by run (ours, baseline, ours, ...). Our failure
+/// panics; the baseline's first failure ends its runs and becomes its row's reason.
+fn time_ours(runs: usize, bin: Bin, baseline: Option<&Path>, make: &mut dyn FnMut(&Path) -> Command) -> Timed {
+    let theirs = baseline.map(|dir| dir.join(bin.name));
+    let (mut ours, mut base) = (Vec::new(), Vec::new());
+    let mut failed = None;
+    for _ in 0..runs.max(1) {
+        ours.push(must(make(Path::new(bin.ours))));
+        if let Some(path) = theirs.as_ref().filter(|_| failed.is_none()) {
+            match run_once(&mut make(path)) {
+                Ok(t) => base.push(t),
+                Err(why) => failed = Some(why),
+            }
+        }
+    }
+    let baseline = theirs.map(|_| match failed {
+        Some(why) => Err(why),
+        None => Ok(Stats::of(base)),
+    });
+    Timed { ours: Stats::of(ours), baseline }
+}
+
+/// One timed run that must succeed.
+fn must(mut c: Command) -> Duration {
+    run_once(&mut c).unwrap_or_else(|why| panic!("{c:?} failed: {why}"))
+}
+
+/// One timed run, spawn to exit. On failure it is run again, untimed, for its stderr's last line.
+fn run_once(c: &mut Command) -> Result<Duration, String> {
+    let t = Instant::now();
+    let status = c.status().map_err(|e| format!("cannot run {:?}: {e}", c.get_program()))?;
+    let elapsed = t.elapsed();
+    if status.success() {
+        return Ok(elapsed);
+    }
+    let stderr = c.stderr(Stdio::piped()).output().map(|o| o.stderr).unwrap_or_default();
+    let stderr = String::from_utf8_lossy(&stderr);
+    match stderr.lines().rev().map(str::trim).find(|l| !l.is_empty()) {
+        Some(last) => Err(format!("{status}: {last}")),
+        None => Err(status.to_string()),
+    }
 }
 
 fn copy_dir(src: &Path, dst: &Path) {
