@@ -1,12 +1,15 @@
 //! The `atmos-auth-helper` binary: one JSON document on stdout, or a message with a hint
-//! on stderr and a documented exit code. See `tfauth::cli::helper`.
+//! on stderr and a documented exit code. See `tfauth::cli::helper`. It holds the warm path
+//! only (a cache read and a print); on a miss it execs `tfauth __helper-cold` with the same
+//! arguments and environment, so this binary links no SDK and starts as fast as it can.
 
 use clap::Parser;
 use std::io::Write;
+use std::os::unix::process::CommandExt;
 use std::process::ExitCode;
-use tfauth::cli::helper::{HelperArgs, cold, warm};
+use tfauth::cli::helper::{COLD_SUBCOMMAND, HelperArgs, warm};
 use tfauth::env_vars::Env;
-use tfauth::{error, exit};
+use tfauth::exit;
 
 fn main() -> ExitCode {
     tfauth::no_core_dumps();
@@ -35,15 +38,19 @@ fn main() -> ExitCode {
     if let Some(doc) = warm(&args, &env) {
         return print(&doc);
     }
-    tfauth::util::logging::init(None, &env, true);
-    let cwd = std::env::current_dir().unwrap_or_else(|_| "/".into());
-    match cold(&args, &env, cwd) {
-        Ok(doc) => print(&doc),
-        Err(e) => {
-            eprint!("{}", error::render(&e, e.hint().as_deref()));
-            ExitCode::from(e.exit_code() as u8)
-        }
-    }
+    // A miss: the cold half lives in `tfauth` beside this binary, so this one links only
+    // the warm path (see `tfauth::cli::helper::COLD_SUBCOMMAND`).
+    let tfauth = std::env::current_exe().ok().and_then(|me| Some(me.parent()?.join("tfauth")));
+    let Some(tfauth) = tfauth.filter(|p| p.is_file()) else {
+        eprint!(
+            "error: atmos-auth-helper needs the `tfauth` installed beside it to refresh credentials\n\n\
+             hint: install both binaries into one directory (`cargo install` does)\n"
+        );
+        return ExitCode::from(exit::UNAVAILABLE as u8);
+    };
+    let err = std::process::Command::new(&tfauth).arg(COLD_SUBCOMMAND).args(std::env::args_os().skip(1)).exec();
+    eprintln!("error: cannot run {}: {err}\n\nhint: reinstall tfauth and atmos-auth-helper", tfauth.display());
+    ExitCode::from(exit::UNAVAILABLE as u8)
 }
 
 fn print(doc: &str) -> ExitCode {

@@ -11,6 +11,11 @@ use tfauth::{error, exit};
 fn main() -> ExitCode {
     tfauth::no_core_dumps();
     tfauth::exit_70_on_panic();
+    // The helper's cold half (see tfauth::cli::helper::COLD_SUBCOMMAND).
+    let mut argv = std::env::args_os().skip(1);
+    if argv.next().is_some_and(|a| a == tfauth::cli::helper::COLD_SUBCOMMAND) {
+        return ExitCode::from(tfauth::cli::helper::cold_main(argv).clamp(0, 255) as u8);
+    }
     let env = Env::capture();
     if let Some(home) = env.get(tfauth::env_vars::HOME) {
         tfauth::util::fs::trust_home_owner(std::path::Path::new(home));

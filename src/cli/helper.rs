@@ -54,6 +54,46 @@ pub struct HelperArgs {
     pub margin: Option<String>,
 }
 
+/// The hidden first argument of `tfauth` that runs the helper's cold path
+/// ([`cold_main`]): `atmos-auth-helper` execs `tfauth __helper-cold ARGS...` on a cache
+/// miss, so the helper binary itself links only the warm path (no SDK, no runtime: the
+/// dynamic loader relocates less at every start).
+pub const COLD_SUBCOMMAND: &str = "__helper-cold";
+
+/// `tfauth __helper-cold ARGS...`: the helper's cold path, as `atmos-auth-helper` would run
+/// it with `ARGS` (one JSON document on stdout; the error, its hint and exit code
+/// otherwise). Returns the exit code.
+pub fn cold_main(args: impl Iterator<Item = std::ffi::OsString>) -> i32 {
+    use clap::Parser;
+    use std::io::Write;
+    let args = match HelperArgs::try_parse_from(std::iter::once("atmos-auth-helper".into()).chain(args)) {
+        Ok(a) => a,
+        Err(e) => {
+            eprint!("{}", e.render());
+            return crate::exit::USAGE;
+        }
+    };
+    let env = Env::capture();
+    if let Some(home) = env.get(crate::env_vars::HOME) {
+        crate::util::fs::trust_home_owner(std::path::Path::new(home));
+    }
+    crate::util::logging::init(None, &env, true);
+    let cwd = std::env::current_dir().unwrap_or_else(|_| "/".into());
+    match cold(&args, &env, cwd) {
+        Ok(doc) => {
+            let mut out = std::io::stdout().lock();
+            match writeln!(out, "{doc}").and_then(|()| out.flush()) {
+                Ok(()) => 0,
+                Err(_) => crate::exit::SOFTWARE,
+            }
+        }
+        Err(e) => {
+            eprint!("{}", crate::error::render(&e, e.hint().as_deref()));
+            e.exit_code()
+        }
+    }
+}
+
 /// The warm path: the cached document for `--key`, if it has the refresh margin left.
 pub fn warm(args: &HelperArgs, env: &Env) -> Option<String> {
     let key = args.key.as_deref().filter(|k| is_key(k))?;
@@ -117,7 +157,9 @@ fn calling_itself(identity: &str) -> Option<u32> {
         }
         let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
         let argv: Vec<&[u8]> = cmdline.split(|b| *b == 0).collect();
-        let is_helper = argv.first().is_some_and(|a0| a0.ends_with(b"atmos-auth-helper"));
+        // The helper itself, or the cold half it execs (`tfauth __helper-cold ...`).
+        let is_helper = argv.first().is_some_and(|a0| a0.ends_with(b"atmos-auth-helper"))
+            || argv.get(1).is_some_and(|a1| *a1 == COLD_SUBCOMMAND.as_bytes());
         if is_helper {
             let same = argv.windows(2).any(|w| w[0] == b"--identity" && same_name(w[1]))
                 || argv.iter().any(|a| a.strip_prefix(b"--identity=").is_some_and(same_name));

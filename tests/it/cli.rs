@@ -646,6 +646,48 @@ fn helper_fails_cleanly_with_nothing_on_stdout() {
     assert!(o.stderr.contains("no atmos.yaml found") && o.stderr.contains("hint:"), "{}", o.stderr);
 }
 
+/// The helper binary holds only the warm path: alone in a directory it still serves a
+/// fresh cache entry, and on a miss it says it needs `tfauth` beside it (exit 69), with
+/// nothing on stdout. Beside `tfauth` the miss is the cold path's answer (the test above).
+#[test]
+fn helper_alone_serves_the_warm_path_and_names_tfauth_for_a_refresh() {
+    let sb = Sandbox::new();
+    let bin = sb.dir.path().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let helper = bin.join("atmos-auth-helper");
+    std::fs::copy(crate::support::HELPER, &helper).unwrap();
+    let key = "0123456789abcdef0123456789abcdef";
+    let env = tfauth::env_vars::Env::from_pairs([("XDG_CACHE_HOME", sb.home().join(".cache").display().to_string())]);
+    let now = time::OffsetDateTime::now_utc();
+    let creds = tfauth::session::cache::Credentials {
+        access_key_id: "ASIAWARMPATHONLY0000".into(),
+        secret_access_key: tfauth::secret::Secret::new("warm-secret"),
+        session_token: Some(tfauth::secret::Secret::new("warm-token")),
+        expiration: Some(now + time::Duration::hours(1)),
+        issued: Some(now),
+    };
+    tfauth::session::cache::Cache::new(&env, "aws").unwrap().write(key, &creds).unwrap();
+    let run = |args: &[&str]| {
+        let mut c = assert_cmd::Command::new(&helper);
+        sb.clean_env(&mut c);
+        c.current_dir(sb.repo()).args(args);
+        outcome(c)
+    };
+    let warm = run(&["--identity", "acme/planner", "--key", key]);
+    assert_eq!(warm.code, 0, "{}", warm.stderr);
+    let doc: serde_json::Value = serde_json::from_str(&warm.stdout).unwrap();
+    assert_eq!(doc["AccessKeyId"], "ASIAWARMPATHONLY0000");
+
+    let miss = run(&["--identity", "acme/planner", "--key", "ffffffffffffffffffffffffffffffff"]);
+    assert_eq!(miss.code, 69, "{}", miss.stderr);
+    assert!(miss.stdout.is_empty(), "{}", miss.stdout);
+    assert_eq!(
+        miss.stderr,
+        "error: atmos-auth-helper needs the `tfauth` installed beside it to refresh credentials\n\n\
+         hint: install both binaries into one directory (`cargo install` does)\n"
+    );
+}
+
 #[test]
 fn stack_index_follows_edits_and_is_private() {
     let sb = Sandbox::new();
