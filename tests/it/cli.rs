@@ -802,7 +802,11 @@ fn auth_only_in_atmos_d_is_used_by_describe_and_plan() {
         ok(&o);
         assert!(o.stdout.contains("acme/admin"), "{dir}: describe shows no identity:\n{}", o.stdout);
         assert!(!o.stdout.contains("running without auth"), "{dir}:\n{}", o.stdout);
-        assert!(o.stdout.contains(&format!("{dir}/auth.yaml:")), "{dir}: the default's file is not named:\n{}", o.stdout);
+        assert!(
+            o.stdout.contains(&format!("{dir}/auth.yaml:")),
+            "{dir}: the default's file is not named:\n{}",
+            o.stdout
+        );
         let o = outcome(sb.tfauth(&["plan", "vpc", "-s", "dev", "--dry-run"]));
         ok(&o);
         assert!(o.stdout.contains("AWS_PROFILE=acme/admin"), "{dir}: plan runs without the identity:\n{}", o.stdout);
