@@ -5,9 +5,9 @@
 //! were not read, a run would go ahead without auth on whatever ambient credentials exist.
 //!
 //! What Atmos does (`pkg/config/load.go`, `imports.go`, `adapters/local_adapter.go`):
-//! - Default directories, lowest first: `atmos.d/` then `.atmos.d/` at the git root (when it
-//!   is not the directory of `atmos.yaml`), then `atmos.d/` then `.atmos.d/` beside
-//!   `atmos.yaml`. Every `*.yaml` and `*.yml` below them, recursively; in one directory
+//! - Default directories, lowest first: `atmos.d/` then `.atmos.d/` at the git root of the
+//!   working directory (when it is not the directory of `atmos.yaml`), then `atmos.d/` then
+//!   `.atmos.d/` beside `atmos.yaml`. Every `*.yaml` and `*.yml` below them, recursively; in one directory
 //!   `x.yaml` hides `x.yml`; sorted by depth (shallower first), then by path.
 //!   A file there that does not parse is an error.
 //! - Then `import:` (a string or a list of strings), then the file itself on top. An entry

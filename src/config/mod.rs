@@ -155,7 +155,9 @@ pub fn load_file(file: &Path, opts: &ConfigOptions, env: &Env) -> Result<AtmosCo
     // `.atmos.d/` and `atmos.d/` first, then `import:`, then the file itself on top.
     let mut root = Node::empty_map(Span::file_start(file.as_path().into()));
     let mut sources = Vec::new();
-    for d in layers::default_dirs(&dir, repo_root.as_deref()) {
+    // The git root here is the working directory's, as Atmos's `!repo-root .` is: with
+    // ATMOS_CLI_CONFIG_PATH elsewhere, the repository one works in still adds its own.
+    for d in layers::default_dirs(&dir, find_git_root(&opts.cwd).as_deref()) {
         for f in layers::yaml_files(&d) {
             if let Some(layer) = importer.load(&f, &display_path(&f))? {
                 apply_layer(&mut root, &layer);
@@ -465,6 +467,19 @@ mod tests {
         let cfg = load_file(&t.path().join("infra/atmos.yaml"), &opts, &Env::default()).unwrap();
         assert_eq!(val(&cfg, &["settings", "a"]), "beside");
         assert_eq!(val(&cfg, &["settings", "b"]), "root");
+    }
+
+    #[test]
+    fn the_working_directorys_git_root_adds_its_atmos_d_to_a_config_elsewhere() {
+        let t = repo(&[
+            ("work/.atmos.d/a.yaml", "settings: {a: work-repo, b: work-repo}\n"),
+            ("elsewhere/atmos.yaml", "settings: {a: file}\n"),
+        ]);
+        std::fs::remove_dir(t.path().join(".git")).unwrap();
+        std::fs::create_dir_all(t.path().join("work/.git")).unwrap();
+        let opts = ConfigOptions { cwd: t.path().join("work/sub"), profiles: vec![] };
+        let cfg = load_file(&t.path().join("elsewhere/atmos.yaml"), &opts, &Env::default()).unwrap();
+        assert_eq!((val(&cfg, &["settings", "a"]), val(&cfg, &["settings", "b"])), ("file".into(), "work-repo".into()));
     }
 
     #[test]
