@@ -15,10 +15,14 @@
 //!   (`.yaml`, `.yml` added) or a glob (`**` too); relative to `base_path`. Remote URLs are
 //!   downloaded by Atmos; tfauth reads nothing over the network and warns instead. An
 //!   entry that matches nothing is a warning, as in Atmos.
-//! - An imported file's own `import:` applies the same way, and everywhere the importing
-//!   file wins over what it imports (the precedence Atmos documents). Cycles are not an
-//!   error in Atmos (it stops at ten levels); here the entry that closes a cycle is skipped
-//!   with a located warning, and so is anything deeper than ten levels.
+//! - An imported file's own `import:` is read too, relative to that file's `base_path:`
+//!   if it sets one, else the importer's base. Atmos merges each imported file and then
+//!   what it imports (its local adapter appends the nested imports after the file), so
+//!   below the root a nested import wins over the file importing it; the root, `atmos.yaml`
+//!   or a profile file, always goes on top of all its imports.
+//! - Cycles are not an error in Atmos (it follows them ten levels deep and stops); here the
+//!   entry that closes a cycle is skipped with a located warning, which merges the same
+//!   files in the same final order, and so is anything deeper than ten levels.
 //!
 //! Stricter than Atmos on purpose: an imported file that does not parse is a located error
 //! (Atmos skips it with a warning), because the file may hold the `auth:` a run needs.
@@ -146,8 +150,8 @@ impl Importer {
         Ok(Some(node))
     }
 
-    /// Merges what `node` (the file `file`) imports into `out`, each import with its own
-    /// imports first; not `node` itself (the caller merges it on top). `bases` are the
+    /// Merges what `node` (the file `file`) imports into `out`, each imported file followed
+    /// by what it imports; not `node` itself (the caller merges it on top). `bases` are the
     /// directories a relative entry is tried in, first match wins; `chain` the files
     /// being imported above this one, for cycles. After `bases`, the file's own directory
     /// and the git root are tried.
@@ -218,10 +222,13 @@ impl Importer {
                 let Some(child) = self.load(&found, &format!("imported file {}", display_path(&found)))? else {
                     continue;
                 };
+                // Atmos merges an imported file, then what it imports in turn (its local
+                // adapter lists nested imports after the file): below the root file, the
+                // nested import wins.
+                (self.merge)(out, &child);
+                self.files.push(found.clone());
                 let child_bases = nested_bases(&found, &child, bases);
                 self.apply_imports(out, &found, &child, &child_bases, chain)?;
-                (self.merge)(out, &child);
-                self.files.push(found);
             }
         }
         chain.pop();

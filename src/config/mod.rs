@@ -483,7 +483,7 @@ mod tests {
     }
 
     #[test]
-    fn imports_relative_globbed_nested_and_the_importer_wins() {
+    fn imports_relative_globbed_nested_and_the_root_file_wins() {
         let t = repo(&[
             ("atmos.yaml", "base_path: .\nimport:\n  - ./logs.yaml\n  - configs.d/**/*\n"),
             ("logs.yaml", "settings: {a: logs, b: logs}\n"),
@@ -495,7 +495,7 @@ mod tests {
         assert_eq!(val(&cfg, &["settings", "a"]), "logs");
         assert_eq!(val(&cfg, &["settings", "b"]), "one", "later imports win");
         assert_eq!(val(&cfg, &["settings", "c"]), "two", "`**` reaches subdirectories, .yml too");
-        assert_eq!(val(&cfg, &["settings", "n"]), "one", "an importing file wins over its import");
+        assert_eq!(val(&cfg, &["settings", "n"]), "deep", "below the root, a nested import follows its importer");
         assert_eq!(val(&cfg, &["settings", "d"]), "deep");
     }
 
@@ -518,7 +518,8 @@ mod tests {
             ("b.yaml", "import: [a.yaml]\nsettings: {a: b, b: b}\n"),
         ]);
         let cfg = load_in(&t, &[]).unwrap();
-        assert_eq!(val(&cfg, &["settings", "a"]), "a");
+        // a, then b (which a imports); b's import of a closes the cycle and is skipped.
+        assert_eq!(val(&cfg, &["settings", "a"]), "b");
         assert_eq!(val(&cfg, &["settings", "b"]), "b");
         let w = cfg.warnings.join("\n");
         assert_eq!(cfg.warnings.len(), 3, "{w}");
