@@ -529,6 +529,20 @@ mod tests {
     }
 
     #[test]
+    fn imports_deeper_than_ten_levels_stop_with_a_warning() {
+        let mut files: Vec<(String, String)> = vec![("atmos.yaml".into(), "import: [f1]\n".into())];
+        for i in 1..=12 {
+            files.push((format!("f{i}.yaml"), format!("import: [f{}]\nsettings: {{last: f{i}}}\n", i + 1)));
+        }
+        let refs: Vec<(&str, &str)> = files.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+        let t = repo(&refs);
+        let cfg = load_in(&t, &[]).unwrap();
+        assert_eq!(val(&cfg, &["settings", "last"]), format!("f{MAX_IMPORT_DEPTH}"));
+        let w = cfg.warnings.join("\n");
+        assert!(w.contains(&format!("f{MAX_IMPORT_DEPTH}.yaml:1")) && w.contains("deep"), "{w}");
+    }
+
+    #[test]
     fn broken_file_in_atmos_d_or_an_import_is_a_located_error() {
         let t = repo(&[("atmos.yaml", "{}\n"), (".atmos.d/bad.yaml", "auth:\n  bad: \"unclosed\n")]);
         let e = load_in(&t, &[]).unwrap_err().to_string();
