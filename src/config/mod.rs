@@ -6,14 +6,16 @@
 //! component levels before it is typed (see `auth::schema`).
 
 mod discovery;
+mod layers;
 mod profiles;
 
 pub use discovery::{discover, find_git_root};
+pub use layers::{MAX_IMPORT_DEPTH, MAX_IMPORTED_FILES};
 pub use profiles::ProfileSource;
 
 use crate::env_vars::{self, Env};
 use crate::merge::{self, ListStrategy};
-use crate::yaml::{LoadContext, Loader, Node, Span, display_path, load::YamlError};
+use crate::yaml::{LoadContext, Node, Span, display_path, load::YamlError};
 use std::path::{Path, PathBuf};
 
 /// Problems finding or reading `atmos.yaml` and its profiles.
@@ -74,6 +76,9 @@ pub struct AtmosConfig {
     pub dir: PathBuf,
     /// The whole merged document.
     pub root: Node,
+    /// The files merged before profiles, lowest first: `atmos.d/` and `.atmos.d/`, the
+    /// imports, then `atmos.yaml` itself.
+    pub sources: Vec<PathBuf>,
     /// Profiles applied, in order, with where each was found.
     pub profiles: Vec<ProfileSource>,
     /// Absolute root for the stacks and components base paths.
@@ -86,6 +91,9 @@ pub struct AtmosConfig {
     /// `auth.logs`: for the caller to apply (see `crate::util::logging::apply_config`); loading
     /// configuration never changes how the process logs.
     pub logs: LogSettings,
+    /// What was read leniently (an import that matched nothing, a remote one, a cycle),
+    /// each with its file and line; already logged at warn level.
+    pub warnings: Vec<String>,
 }
 
 /// `auth.logs.level` and `auth.logs.file` (made absolute), as written.
@@ -139,19 +147,41 @@ pub fn load_file(file: &Path, opts: &ConfigOptions, env: &Env) -> Result<AtmosCo
     let file = absolute(&opts.cwd, file);
     let dir = file.parent().map(Path::to_path_buf).unwrap_or_else(|| opts.cwd.clone());
     let repo_root = find_git_root(&dir);
-    let mut load_ctx = LoadContext { env: env.clone(), base_path: Some(dir.clone()), repo_root };
-    let mut root = Loader::new(&load_ctx).load_file(&file)?;
-    if root.is_null() {
-        root = Node::empty_map(Span::file_start(file.as_path().into()));
+    let mut load_ctx = LoadContext { env: env.clone(), base_path: Some(dir.clone()), repo_root: repo_root.clone() };
+    let mut importer = layers::Importer::new(load_ctx.clone(), repo_root.clone(), apply_layer);
+    let main =
+        importer.load(&file, "atmos.yaml")?.unwrap_or_else(|| Node::empty_map(Span::file_start(file.as_path().into())));
+
+    // `.atmos.d/` and `atmos.d/` first, then `import:`, then the file itself on top.
+    let mut root = Node::empty_map(Span::file_start(file.as_path().into()));
+    let mut sources = Vec::new();
+    // The git root here is the working directory's, as Atmos's `!repo-root .` is: with
+    // ATMOS_CLI_CONFIG_PATH elsewhere, the repository one works in still adds its own.
+    for d in layers::default_dirs(&dir, find_git_root(&opts.cwd).as_deref()) {
+        for f in layers::yaml_files(&d) {
+            if let Some(layer) = importer.load(&f, &display_path(&f))? {
+                apply_layer(&mut root, &layer);
+                sources.push(f);
+            }
+        }
     }
-    if root.as_map().is_none() {
-        return Err(ConfigError::WrongType {
-            field: "atmos.yaml".into(),
-            span: root.span.clone(),
-            expected: "a mapping",
-            found: root.type_name(),
-        });
-    }
+    // Atmos merges the default directories and the file, then reads `import:` from the
+    // result: the file's list, else one set in `.atmos.d/` (lists replace).
+    let defaults = root.clone();
+    let import_holder = if main.get("import").is_some() { &main } else { &defaults };
+    let mut with_main = root.clone();
+    apply_layer(&mut with_main, &main);
+    let import_base = match env.get(env_vars::ATMOS_BASE_PATH) {
+        Some(p) => absolute(&opts.cwd, Path::new(p)),
+        None => match opt_str(&with_main, &["base_path"])? {
+            Some((p, _)) if !p.trim().is_empty() => absolute(&dir, Path::new(&p)),
+            _ => dir.clone(),
+        },
+    };
+    importer.apply_imports(&mut root, &file, import_holder, &[import_base], &mut Vec::new())?;
+    sources.append(&mut importer.files);
+    apply_layer(&mut root, &main);
+    sources.push(file.clone());
 
     let base_path = match env.get(env_vars::ATMOS_BASE_PATH) {
         Some(p) => absolute(&opts.cwd, Path::new(p)),
@@ -161,28 +191,41 @@ pub fn load_file(file: &Path, opts: &ConfigOptions, env: &Env) -> Result<AtmosCo
         },
     };
     load_ctx.base_path = Some(base_path.clone());
+    importer.set_context(load_ctx.clone());
 
     let names = profiles::requested(opts, env, &root)?;
     let mut applied = Vec::new();
     for name in names {
-        let source = profiles::find(&name, &root, &dir, &base_path, env)?;
+        let mut source = profiles::find(&name, &root, &dir, &base_path, env)?;
+        // A file a profile file imported is not applied again when the walk reaches it:
+        // the importing file stays on top (Atmos applies the imports, then the file).
+        let mut done: Vec<PathBuf> = Vec::new();
+        let mut files = Vec::new();
         for layer_file in &source.files {
-            let layer = Loader::new(&load_ctx).load_file(layer_file)?;
-            if layer.is_null() {
+            if done.contains(layer_file) {
                 continue;
             }
-            if layer.as_map().is_none() {
-                return Err(ConfigError::WrongType {
-                    field: format!("profile `{}`", source.name),
-                    span: layer.span.clone(),
-                    expected: "a mapping",
-                    found: layer.type_name(),
-                });
+            let Some(layer) = importer.load(layer_file, &format!("profile `{}`", source.name))? else {
+                continue;
+            };
+            let bases = layers::nested_bases(layer_file, &layer, &[]);
+            importer.apply_imports(&mut root, layer_file, &layer, &bases, &mut Vec::new())?;
+            for f in importer.files.drain(..) {
+                if !files.contains(&f) {
+                    files.push(f.clone());
+                }
+                done.push(f);
             }
-            apply_profile_layer(&mut root, &layer);
+            apply_layer(&mut root, &layer);
+            if !files.contains(layer_file) {
+                files.push(layer_file.clone());
+            }
+            done.push(layer_file.clone());
         }
+        source.files = files;
         applied.push(source);
     }
+    let warnings = std::mem::take(&mut importer.warnings);
 
     let list_strategy = match opt_str(&root, &["settings", "list_merge_strategy"])? {
         None => ListStrategy::Replace,
@@ -252,7 +295,20 @@ pub fn load_file(file: &Path, opts: &ConfigOptions, env: &Env) -> Result<AtmosCo
         level: opt_str(&root, &["auth", "logs", "level"]).ok().flatten().map(|s| s.0),
         file: opt_str(&root, &["auth", "logs", "file"]).ok().flatten().map(|s| absolute(&dir, Path::new(&s.0))),
     };
-    Ok(AtmosConfig { file, dir, root, profiles: applied, base_path, stacks, terraform, list_strategy, load_ctx, logs })
+    Ok(AtmosConfig {
+        file,
+        dir,
+        root,
+        sources,
+        profiles: applied,
+        base_path,
+        stacks,
+        terraform,
+        list_strategy,
+        load_ctx,
+        logs,
+        warnings,
+    })
 }
 
 /// The names of the profiles that exist for this configuration, sorted.
@@ -262,9 +318,10 @@ pub fn available_profiles(cfg: &AtmosConfig, env: &Env) -> Vec<String> {
         .unwrap_or_default()
 }
 
-/// Profiles merge like any config (maps recursive, lists replaced); their `auth:` names
-/// match case-insensitively, as everywhere in auth.
-fn apply_profile_layer(root: &mut Node, layer: &Node) {
+/// Every layer of the configuration (`.atmos.d/`, imports, the file, profiles) merges
+/// like any config (maps recursive, lists replaced); `auth:` names match
+/// case-insensitively, as everywhere in auth.
+fn apply_layer(root: &mut Node, layer: &Node) {
     let Some(layer_map) = layer.as_map() else {
         return;
     };
@@ -353,6 +410,162 @@ pub fn list_paths(paths: &[PathBuf]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A repository in a temp dir (with `.git`), files written relative to it.
+    fn repo(files: &[(&str, &str)]) -> tempfile::TempDir {
+        let t = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(t.path().join(".git")).unwrap();
+        for (rel, text) in files {
+            let p = t.path().join(rel);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, text).unwrap();
+        }
+        t
+    }
+
+    fn load_in(t: &tempfile::TempDir, profiles: &[&str]) -> Result<AtmosConfig, ConfigError> {
+        let opts =
+            ConfigOptions { cwd: t.path().to_path_buf(), profiles: profiles.iter().map(|s| s.to_string()).collect() };
+        load_file(&t.path().join("atmos.yaml"), &opts, &Env::default())
+    }
+
+    fn val(cfg: &AtmosConfig, path: &[&str]) -> String {
+        cfg.root.get_path(path).and_then(Node::scalar_string).unwrap_or_else(|| "<none>".into())
+    }
+
+    #[test]
+    fn atmos_d_then_imports_then_the_file_itself() {
+        let t = repo(&[
+            ("atmos.yaml", "import: [conf/imported]\nsettings: {a: file}\n"),
+            (".atmos.d/auth.yaml", "settings: {a: dot, b: dot, c: dot, d: dot}\nauth: {realm: from-dot}\n"),
+            ("atmos.d/x.yaml", "settings: {a: plain, b: plain, c: plain, d: plain, e: plain}\n"),
+            ("conf/imported.yaml", "settings: {a: import, b: import}\n"),
+        ]);
+        let cfg = load_in(&t, &[]).unwrap();
+        assert_eq!(val(&cfg, &["settings", "a"]), "file");
+        assert_eq!(val(&cfg, &["settings", "b"]), "import");
+        assert_eq!(val(&cfg, &["settings", "c"]), "dot", ".atmos.d/ wins over atmos.d/");
+        assert_eq!(val(&cfg, &["settings", "e"]), "plain");
+        assert_eq!(val(&cfg, &["auth", "realm"]), "from-dot");
+        // Each value keeps the file and line it came from.
+        let span = &cfg.root.get_path(&["settings", "b"]).unwrap().span;
+        assert!(span.file.ends_with("conf/imported.yaml"), "{span}");
+        let names: Vec<String> =
+            cfg.sources.iter().map(|f| f.strip_prefix(t.path()).unwrap().display().to_string()).collect();
+        assert_eq!(names, ["atmos.d/x.yaml", ".atmos.d/auth.yaml", "conf/imported.yaml", "atmos.yaml"]);
+        assert!(cfg.warnings.is_empty(), "{:?}", cfg.warnings);
+    }
+
+    #[test]
+    fn git_root_atmos_d_is_below_the_one_beside_atmos_yaml() {
+        let t = repo(&[
+            ("infra/atmos.yaml", "{}\n"),
+            ("infra/.atmos.d/a.yaml", "settings: {a: beside}\n"),
+            (".atmos.d/a.yaml", "settings: {a: root, b: root}\n"),
+        ]);
+        let opts = ConfigOptions { cwd: t.path().join("infra"), profiles: vec![] };
+        let cfg = load_file(&t.path().join("infra/atmos.yaml"), &opts, &Env::default()).unwrap();
+        assert_eq!(val(&cfg, &["settings", "a"]), "beside");
+        assert_eq!(val(&cfg, &["settings", "b"]), "root");
+    }
+
+    #[test]
+    fn the_working_directorys_git_root_adds_its_atmos_d_to_a_config_elsewhere() {
+        let t = repo(&[
+            ("work/.atmos.d/a.yaml", "settings: {a: work-repo, b: work-repo}\n"),
+            ("elsewhere/atmos.yaml", "settings: {a: file}\n"),
+        ]);
+        std::fs::remove_dir(t.path().join(".git")).unwrap();
+        std::fs::create_dir_all(t.path().join("work/.git")).unwrap();
+        let opts = ConfigOptions { cwd: t.path().join("work/sub"), profiles: vec![] };
+        let cfg = load_file(&t.path().join("elsewhere/atmos.yaml"), &opts, &Env::default()).unwrap();
+        assert_eq!((val(&cfg, &["settings", "a"]), val(&cfg, &["settings", "b"])), ("file".into(), "work-repo".into()));
+    }
+
+    #[test]
+    fn imports_relative_globbed_nested_and_the_root_file_wins() {
+        let t = repo(&[
+            ("atmos.yaml", "base_path: .\nimport:\n  - ./logs.yaml\n  - configs.d/**/*\n"),
+            ("logs.yaml", "settings: {a: logs, b: logs}\n"),
+            ("configs.d/one.yaml", "import: [nested/deep]\nsettings: {b: one, n: one}\n"),
+            ("configs.d/sub/two.yml", "settings: {c: two}\n"),
+            ("nested/deep.yaml", "settings: {n: deep, d: deep}\n"),
+        ]);
+        let cfg = load_in(&t, &[]).unwrap();
+        assert_eq!(val(&cfg, &["settings", "a"]), "logs");
+        assert_eq!(val(&cfg, &["settings", "b"]), "one", "later imports win");
+        assert_eq!(val(&cfg, &["settings", "c"]), "two", "`**` reaches subdirectories, .yml too");
+        assert_eq!(val(&cfg, &["settings", "n"]), "deep", "below the root, a nested import follows its importer");
+        assert_eq!(val(&cfg, &["settings", "d"]), "deep");
+    }
+
+    #[test]
+    fn import_in_atmos_d_is_read_when_the_file_has_none() {
+        let t = repo(&[
+            ("atmos.yaml", "settings: {a: file}\n"),
+            (".atmos.d/imports.yaml", "import: [extra.yaml]\n"),
+            ("extra.yaml", "settings: {a: extra, b: extra}\n"),
+        ]);
+        let cfg = load_in(&t, &[]).unwrap();
+        assert_eq!((val(&cfg, &["settings", "a"]), val(&cfg, &["settings", "b"])), ("file".into(), "extra".into()));
+    }
+
+    #[test]
+    fn missing_remote_and_cyclic_imports_are_located_warnings() {
+        let t = repo(&[
+            ("atmos.yaml", "import:\n  - missing.yaml\n  - https://tok@example.com/a.yaml?x=1\n  - a.yaml\n"),
+            ("a.yaml", "import: [b.yaml]\nsettings: {a: a}\n"),
+            ("b.yaml", "import: [a.yaml]\nsettings: {a: b, b: b}\n"),
+        ]);
+        let cfg = load_in(&t, &[]).unwrap();
+        // a, then b (which a imports); b's import of a closes the cycle and is skipped.
+        assert_eq!(val(&cfg, &["settings", "a"]), "b");
+        assert_eq!(val(&cfg, &["settings", "b"]), "b");
+        let w = cfg.warnings.join("\n");
+        assert_eq!(cfg.warnings.len(), 3, "{w}");
+        assert!(w.contains("atmos.yaml:2") && w.contains("`missing.yaml` matched no file"), "{w}");
+        assert!(w.contains("atmos.yaml:3") && w.contains("remote") && !w.contains("tok"), "{w}");
+        assert!(w.contains("b.yaml:1") && w.contains("cycle") && w.contains("a.yaml -> "), "{w}");
+    }
+
+    #[test]
+    fn imports_deeper_than_ten_levels_stop_with_a_warning() {
+        let mut files: Vec<(String, String)> = vec![("atmos.yaml".into(), "import: [f1]\n".into())];
+        for i in 1..=12 {
+            files.push((format!("f{i}.yaml"), format!("import: [f{}]\nsettings: {{last: f{i}}}\n", i + 1)));
+        }
+        let refs: Vec<(&str, &str)> = files.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+        let t = repo(&refs);
+        let cfg = load_in(&t, &[]).unwrap();
+        assert_eq!(val(&cfg, &["settings", "last"]), format!("f{MAX_IMPORT_DEPTH}"));
+        let w = cfg.warnings.join("\n");
+        assert!(w.contains(&format!("f{MAX_IMPORT_DEPTH}.yaml:1")) && w.contains("deep"), "{w}");
+    }
+
+    #[test]
+    fn broken_file_in_atmos_d_or_an_import_is_a_located_error() {
+        let t = repo(&[("atmos.yaml", "{}\n"), (".atmos.d/bad.yaml", "auth:\n  bad: \"unclosed\n")]);
+        let e = load_in(&t, &[]).unwrap_err().to_string();
+        assert!(e.contains(".atmos.d/bad.yaml:"), "{e}");
+        let t = repo(&[("atmos.yaml", "import: [bad]\n"), ("bad.yaml", "- a list\n")]);
+        let e = load_in(&t, &[]).unwrap_err().to_string();
+        assert!(e.contains("bad.yaml:1"), "{e}");
+    }
+
+    #[test]
+    fn profile_imports_apply_before_the_importing_file() {
+        let t = repo(&[
+            ("atmos.yaml", "settings: {a: base}\n"),
+            ("profiles/dev/atmos.yaml", "import: [imports/auth.yaml]\nsettings: {a: profile}\n"),
+            ("profiles/dev/imports/auth.yaml", "settings: {a: imported, b: imported}\n"),
+        ]);
+        let cfg = load_in(&t, &["dev"]).unwrap();
+        assert_eq!(val(&cfg, &["settings", "a"]), "profile");
+        assert_eq!(val(&cfg, &["settings", "b"]), "imported");
+        let files: Vec<String> =
+            cfg.profiles[0].files.iter().map(|f| f.strip_prefix(t.path()).unwrap().display().to_string()).collect();
+        assert_eq!(files, ["profiles/dev/imports/auth.yaml", "profiles/dev/atmos.yaml"]);
+    }
 
     #[test]
     fn clean_path_folds_dots() {

@@ -3,7 +3,8 @@
 //! Which: `--profile` (repeatable, comma lists) else `ATMOS_PROFILE` else
 //! `profiles.default`. Where: the first of `profiles.base_path`, `.atmos/profiles/`,
 //! `$XDG_CONFIG_HOME/atmos/profiles/`, `profiles/` that has a directory of that name.
-//! Every YAML file below it applies, in path order.
+//! Every YAML file below it applies, in Atmos's order (shallower first, then by path; see
+//! `layers`), each after what it imports (`import:`, resolved as in `layers`).
 
 use super::{ConfigError, ConfigOptions, absolute, discovery::xdg_config_home, opt_str, opt_str_list};
 use crate::env_vars::{self, Env};
@@ -15,6 +16,7 @@ use std::path::{Path, PathBuf};
 pub struct ProfileSource {
     pub name: String,
     pub dir: PathBuf,
+    /// Its YAML files; once applied, the files applied in order, imports included.
     pub files: Vec<PathBuf>,
 }
 
@@ -58,9 +60,7 @@ pub fn find(
         for d in &dirs {
             let dir = d.join(name);
             if dir.is_dir() {
-                let mut files = Vec::new();
-                collect_yaml(&dir, &mut files);
-                files.sort();
+                let files = super::layers::yaml_files(&dir);
                 return Ok(ProfileSource { name: name.to_string(), dir, files });
             }
         }
@@ -85,22 +85,6 @@ pub fn available(dirs: &[PathBuf]) -> Vec<String> {
 
 fn is_safe_name(name: &str) -> bool {
     !name.is_empty() && !name.contains(['/', '\\']) && name != "." && name != ".."
-}
-
-fn collect_yaml(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for e in entries.flatten() {
-        let path = e.path();
-        match e.file_type() {
-            Ok(t) if t.is_dir() => collect_yaml(&path, out),
-            Ok(t) if t.is_file() && matches!(path.extension().and_then(|x| x.to_str()), Some("yaml" | "yml")) => {
-                out.push(path)
-            }
-            _ => {}
-        }
-    }
 }
 
 #[cfg(test)]
@@ -142,7 +126,7 @@ mod tests {
     }
 
     #[test]
-    fn every_yaml_file_below_in_path_order_and_names_listed() {
+    fn every_yaml_file_below_shallower_first_and_names_listed() {
         let t = tempfile::tempdir().unwrap();
         let repo = t.path();
         for f in ["profiles/dev/b.yaml", "profiles/dev/a/z.yml", "profiles/dev/notes.txt", "profiles/ci/x.yaml"] {
@@ -153,7 +137,7 @@ mod tests {
         let found = find("dev", &root("{}"), repo, repo, &Env::default()).unwrap();
         let names: Vec<String> =
             found.files.iter().map(|f| f.strip_prefix(repo).unwrap().display().to_string()).collect();
-        assert_eq!(names, ["profiles/dev/a/z.yml", "profiles/dev/b.yaml"]);
+        assert_eq!(names, ["profiles/dev/b.yaml", "profiles/dev/a/z.yml"]);
         match find("../dev", &root("{}"), repo, repo, &Env::default()) {
             Err(ConfigError::ProfileNotFound { available, .. }) => assert_eq!(available, ["ci", "dev"]),
             other => panic!("a path is not a profile name: {other:?}"),

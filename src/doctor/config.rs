@@ -42,18 +42,27 @@ pub fn config(inputs: &Inputs<'_>) -> (Check, Loaded) {
     problems.extend(crate::resolve::undefined_default_problems(&auth_node));
     let profiles: Vec<&str> = cfg.profiles.iter().map(|p| p.name.as_str()).collect();
     let profiles = if profiles.is_empty() { String::new() } else { format!(", profile {}", profiles.join(",")) };
-    let check = if problems.is_empty() {
-        Check::pass(
-            NAME,
-            format!(
-                "{}{profiles}: {} provider(s), {} identity(ies)",
-                file.display(),
-                auth.providers.len(),
-                auth.identities.len()
-            ),
-        )
-    } else {
+    // `.atmos.d/`, `atmos.d/` and imports: say how many files beside atmos.yaml were read.
+    let more = match cfg.sources.len().saturating_sub(1) {
+        0 => String::new(),
+        n => format!(" (+{n} file(s) from .atmos.d/, atmos.d/ or import:)"),
+    };
+    let summary = format!(
+        "{}{more}{profiles}: {} provider(s), {} identity(ies)",
+        file.display(),
+        auth.providers.len(),
+        auth.identities.len()
+    );
+    let check = if !problems.is_empty() {
         Check::fail(NAME, problems_text(&file, &profiles, &problems), problems_hint(&problems))
+    } else if !cfg.warnings.is_empty() {
+        let mut detail = summary;
+        for w in &cfg.warnings {
+            detail.push_str(&format!("\n- {w}"));
+        }
+        Check::warn(NAME, detail, "fix or remove the import entries named above; Atmos skips them too")
+    } else {
+        Check::pass(NAME, summary)
     };
     loaded.config = Some(cfg);
     loaded.auth = auth_node;

@@ -819,3 +819,39 @@ fn auth_validate_and_list_show_integrations() {
     );
     assert!(sb.files_written().is_empty(), "{:?}", sb.files_written());
 }
+
+/// A repository whose atmos.yaml has no `auth:` at all: it lives in `.atmos.d/` (Atmos
+/// loads it first). Issue 16, point 1: this used to run without auth.
+fn repo_with_auth_in_atmos_d(sb: &Sandbox, dir: &str) {
+    sb.write(
+        "atmos.yaml",
+        "stacks: {base_path: stacks, included_paths: [\"**/*\"], name_pattern: \"{stage}\"}\ncomponents: {terraform: {base_path: components/terraform}}\n",
+    )
+    .write(
+        &format!("{dir}/auth.yaml"),
+        "auth:\n  providers:\n    sso: {kind: aws/iam-identity-center, start_url: \"https://acme.awsapps.com/start\", region: us-east-1}\n  identities:\n    acme/admin: {kind: aws/permission-set, default: true, via: {provider: sso}, principal: {name: Admin, account: {id: \"111111111111\"}}}\n",
+    )
+    .write("stacks/dev.yaml", "vars: {stage: dev}\ncomponents: {terraform: {vpc: {}}}\n")
+    .write("components/terraform/vpc/main.tf", "");
+}
+
+#[test]
+fn auth_only_in_atmos_d_is_used_by_describe_and_plan() {
+    for dir in [".atmos.d", "atmos.d"] {
+        let sb = Sandbox::new();
+        repo_with_auth_in_atmos_d(&sb, dir);
+        let o = outcome(sb.tfauth(&["describe", "component", "vpc", "-s", "dev"]));
+        ok(&o);
+        assert!(o.stdout.contains("acme/admin"), "{dir}: describe shows no identity:\n{}", o.stdout);
+        assert!(!o.stdout.contains("running without auth"), "{dir}:\n{}", o.stdout);
+        assert!(
+            o.stdout.contains(&format!("{dir}/auth.yaml:")),
+            "{dir}: the default's file is not named:\n{}",
+            o.stdout
+        );
+        let o = outcome(sb.tfauth(&["plan", "vpc", "-s", "dev", "--dry-run"]));
+        ok(&o);
+        assert!(o.stdout.contains("AWS_PROFILE=acme/admin"), "{dir}: plan runs without the identity:\n{}", o.stdout);
+        assert!(sb.files_written().is_empty(), "dry run wrote {:?}", sb.files_written());
+    }
+}

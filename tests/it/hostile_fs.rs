@@ -244,3 +244,33 @@ fn a_manifest_or_import_that_is_a_fifo_or_device_never_blocks() {
         assert!(r.stderr.contains(want), "no `{want}` in:\n{}", r.stderr);
     }
 }
+
+/// `.atmos.d/` and `import:` (issue 16): a FIFO or `/dev/zero` there is refused at once
+/// with its name, a directory link that loops is not followed, and an import glob over a
+/// deep tree stays bounded.
+#[test]
+fn atmos_d_and_imports_with_a_fifo_a_device_or_a_loop_end_fast() {
+    let sb = Sandbox::new();
+    baseline(&sb);
+    std::fs::create_dir_all(sb.repo().join(".atmos.d/sub")).unwrap();
+    symlink("..", sb.repo().join(".atmos.d/sub/loop")).unwrap();
+    sb.write(".atmos.d/sub/ok.yaml", "settings: {fine: true}\n");
+    let r = run(&sb, &["plan", "vpc", "-s", "dev", "--dry-run"]);
+    fast(&r, ".atmos.d with a directory loop");
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+
+    mkfifo(&sb.repo().join(".atmos.d/stuck.yaml"));
+    let r = run(&sb, &["plan", "vpc", "-s", "dev", "--dry-run"]);
+    fast(&r, ".atmos.d with a FIFO");
+    assert_eq!(r.code, Some(65), "{}", r.stderr);
+    assert!(r.stderr.contains(".atmos.d/stuck.yaml") && r.stderr.contains("FIFO"), "{}", r.stderr);
+    std::fs::remove_file(sb.repo().join(".atmos.d/stuck.yaml")).unwrap();
+
+    let atmos = std::fs::read_to_string(sb.repo().join("atmos.yaml")).unwrap();
+    symlink("/dev/zero", sb.repo().join("zero.yaml")).unwrap();
+    sb.write("atmos.yaml", format!("{atmos}import:\n  - \"**/*\"\n  - zero.yaml\n"));
+    let r = run(&sb, &["plan", "vpc", "-s", "dev", "--dry-run"]);
+    fast(&r, "import of a glob over the repository and of /dev/zero");
+    assert_eq!(r.code, Some(65), "{}", r.stderr);
+    assert!(r.stderr.contains("zero.yaml"), "{}", r.stderr);
+}
