@@ -283,6 +283,38 @@ fn list_stacks_and_components() {
     assert!(o.stdout.lines().any(|l| l == "vpc") && o.stdout.lines().any(|l| l == "vpc/defaults"), "{}", o.stdout);
 }
 
+/// Issue 16, point 9: a catalog file two stacks import ends in `bad: "unclosed`. Completion
+/// stays quiet (it offers what it can: here the one healthy stack), but the `list` a user
+/// runs next reports the broken file and line, exit 65, however warm the name index is;
+/// and a run of the healthy stack is not blocked by a manifest it does not read.
+#[test]
+fn broken_manifest_completion_is_quiet_and_the_next_list_tells() {
+    let sb = Sandbox::new();
+    let case = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/bad_inputs/100-list-stacks-broken-manifests");
+    crate::support::copy_dir(&case, &sb.repo());
+    std::fs::remove_file(sb.repo().join("case.json")).unwrap();
+    std::fs::remove_file(sb.repo().join("stacks/deploy/qa.yaml")).unwrap();
+    for _ in 0..2 {
+        let o = outcome(sb.tfauth(&["__complete", "--", "plan", "vpc", "-s", ""]));
+        ok(&o);
+        assert_eq!(o.stdout, "sandbox\n", "only the healthy stack is offered");
+        assert_eq!(o.stderr, "", "completion stays quiet");
+        let o = outcome(sb.tfauth(&["list", "stacks"]));
+        assert_eq!(o.code, 65, "stdout:\n{}\nstderr:\n{}", o.stdout, o.stderr);
+        assert_eq!(o.stdout, "");
+        assert!(o.stderr.contains("stacks/catalog/network.yaml:6"), "{}", o.stderr);
+        assert!(o.stderr.contains("1 stack manifest(s) cannot be read"), "reported once: {}", o.stderr);
+        assert!(o.stderr.contains("\nhint: "), "{}", o.stderr);
+    }
+    let o = outcome(sb.tfauth(&["plan", "vpc", "-s", "sandbox", "--dry-run"]));
+    ok(&o);
+    // Fixed, the listing is whole again.
+    sb.write("stacks/catalog/network.yaml", "components:\n  terraform:\n    vpc: {}\n");
+    let o = outcome(sb.tfauth(&["list", "stacks"]));
+    ok(&o);
+    assert_eq!(o.stdout, "dev\nprod\nsandbox\n");
+}
+
 #[test]
 fn user_errors_have_exit_64_and_suggestions() {
     let sb = Sandbox::new();

@@ -287,6 +287,7 @@ bad_inputs! {
     error_77_login_without_terminal: "70-login-without-terminal";
     describe_without_a_default_identity: "98-describe-without-default";
     error_64_plan_without_a_default_identity: "99-plan-without-default";
+    error_65_list_stacks_broken_manifests: "100-list-stacks-broken-manifests";
 }
 
 #[test]
