@@ -107,6 +107,16 @@ pub fn load_component(req: &Request, env: &Env) -> Result<(AtmosConfig, Option<R
 /// Runs the whole pipeline.
 pub fn resolve(req: &Request, env: &Env, prompt: Option<&dyn Prompt>) -> Result<Resolution, ResolveError> {
     let (config, component) = load_component(req, env)?;
+    // Every command that resolves uses the realm (files, cache, keyring entries): one that
+    // Atmos would refuse is refused here, before any of them (`auth.realm` is a schema problem).
+    if let Some(r) = env.get(env_vars::ATMOS_AUTH_REALM).filter(|r| !r.is_empty())
+        && let Some(why) = crate::auth::schema::realm_error(r)
+    {
+        return Err(ResolveError::usage(
+            format!("{} `{}` is not a valid realm: {why}", env_vars::ATMOS_AUTH_REALM, r.escape_default()),
+            Some(crate::auth::schema::REALM_RULE.into()),
+        ));
+    }
     let auth_node = match &component {
         Some(c) => c.auth.clone(),
         None => config.auth().cloned().unwrap_or_else(Node::null),

@@ -345,6 +345,14 @@ fn realm_names_and_atmos_xdg_homes_are_read_as_atmos_reads_them() {
         assert!(o.stderr.contains(why) && o.stderr.contains("hint: a realm is lowercase"), "{}", o.stderr);
         assert!(o.stdout.is_empty());
     }
+    // Every command that resolves refuses it, not only a run (Atmos checks it for any auth).
+    for args in [&["auth", "logout", "--all"][..], &["auth", "whoami"], &["auth", "env"]] {
+        let mut c = in_examples(&sb, args);
+        c.env("ATMOS_AUTH_REALM", "Acme");
+        let o = outcome(c);
+        assert_eq!(o.code, 64, "{args:?}: {}", o.stderr);
+        assert!(o.stderr.contains("ATMOS_AUTH_REALM `Acme` is not a valid realm"), "{args:?}: {}", o.stderr);
+    }
 
     let atmos = |dir: &str| sb.dir.path().join(dir);
     let mut c = in_examples(&sb, &["plan", "vpc", "-s", "plat-use2-dev", "--dry-run"]);
