@@ -62,6 +62,10 @@ pub fn run(args: DescribeArgs, ctx: &Ctx) -> Result<i32, Error> {
     let req = crate::resolve::Request { describe: true, ..ctx.request(&target) };
     let res = resolve(&req, &ctx.env, prompt.as_ref().map(|p| p as _))?;
     super::warn_problems(&res.warnings);
+    if let crate::identity::Selection::Unresolved { reason, .. } = &res.selection {
+        let reason = reason.lines().map(str::trim).collect::<Vec<_>>().join(" ");
+        tracing::warn!("identity: none ({reason}): describe builds no auth without --identity; a run would refuse");
+    }
     let plan = super::env_plan(&res, ctx, &ctx.settings.profiles)?;
     let doc = describe(&res, &plan, &ctx.env);
     let text = match format {
