@@ -20,6 +20,10 @@ pub const ATMOS_IDENTITY: &str = "ATMOS_IDENTITY";
 pub const ATMOS_AUTH_REALM: &str = "ATMOS_AUTH_REALM";
 /// Overrides the base config directory for the files tfauth writes.
 pub const ATMOS_XDG_CONFIG_HOME: &str = "ATMOS_XDG_CONFIG_HOME";
+/// Wins over `XDG_CACHE_HOME` for tfauth's caches (sessions, tokens, locks, stack index).
+pub const ATMOS_XDG_CACHE_HOME: &str = "ATMOS_XDG_CACHE_HOME";
+/// Wins over `XDG_DATA_HOME` for tfauth's data (the file keyring's default place).
+pub const ATMOS_XDG_DATA_HOME: &str = "ATMOS_XDG_DATA_HOME";
 /// The terraform (or tofu) executable to run.
 pub const ATMOS_COMPONENTS_TERRAFORM_COMMAND: &str = "ATMOS_COMPONENTS_TERRAFORM_COMMAND";
 /// Wins over `components.terraform.auto_generate_backend_file`: write `backend.tf.json` before a run.

@@ -22,6 +22,10 @@ pub struct Request {
     pub stack: Option<String>,
     pub component: Option<String>,
     pub identity: IdentityFlag,
+    /// `describe`: without `--identity`, an identity that does not resolve (no default,
+    /// several, a broken chain) is [`Selection::Unresolved`] rather than an error, as
+    /// Atmos's describe builds no auth unless `--identity` is given.
+    pub describe: bool,
 }
 
 /// The outcome: configuration, component (when asked for), auth and the chosen chain.
@@ -103,6 +107,16 @@ pub fn load_component(req: &Request, env: &Env) -> Result<(AtmosConfig, Option<R
 /// Runs the whole pipeline.
 pub fn resolve(req: &Request, env: &Env, prompt: Option<&dyn Prompt>) -> Result<Resolution, ResolveError> {
     let (config, component) = load_component(req, env)?;
+    // Every command that resolves uses the realm (files, cache, keyring entries): one that
+    // Atmos would refuse is refused here, before any of them (`auth.realm` is a schema problem).
+    if let Some(r) = env.get(env_vars::ATMOS_AUTH_REALM).filter(|r| !r.is_empty())
+        && let Some(why) = crate::auth::schema::realm_error(r)
+    {
+        return Err(ResolveError::usage(
+            format!("{} `{}` is not a valid realm: {why}", env_vars::ATMOS_AUTH_REALM, r.escape_default()),
+            Some(crate::auth::schema::REALM_RULE.into()),
+        ));
+    }
     let auth_node = match &component {
         Some(c) => c.auth.clone(),
         None => config.auth().cloned().unwrap_or_else(Node::null),
@@ -111,8 +125,35 @@ pub fn resolve(req: &Request, env: &Env, prompt: Option<&dyn Prompt>) -> Result<
     crate::session::portal::add_provisioned(&mut auth, env);
     let context = component.as_ref().map(|c| format!("component `{}` in stack `{}`", c.component, c.stack));
 
+    // Atmos's describe never asks: without `--identity` it builds no auth at all.
+    let lenient = req.describe && req.identity == IdentityFlag::Absent;
+    let prompt = if lenient { None } else { prompt };
+    let chosen = choose(req, env, prompt, &config, &auth_node, &auth, &problems, context.as_deref());
+    let (selection, chain, required) = match chosen {
+        Ok(chosen) => chosen,
+        Err(e) if lenient => (Selection::Unresolved { reason: e.to_string(), hint: e.hint() }, None, vec![]),
+        Err(e) => return Err(e),
+    };
+    let mut subjects = chain.as_ref().map(Chain::subjects).unwrap_or_default();
+    subjects.extend(required.iter().flat_map(Chain::subjects));
+    let warnings = problems.into_iter().filter(|p| !subjects.contains(&p.subject)).collect();
+    Ok(Resolution { config, component, auth_node, auth, warnings, selection, chain, required })
+}
+
+/// The identity, its chain and the `required` chains, or why they cannot be had.
+#[allow(clippy::too_many_arguments)]
+fn choose(
+    req: &Request,
+    env: &Env,
+    prompt: Option<&dyn Prompt>,
+    config: &AtmosConfig,
+    auth_node: &Node,
+    auth: &AuthConfig,
+    problems: &[Problem],
+    context: Option<&str>,
+) -> Result<(Selection, Option<Chain>, Vec<Chain>), ResolveError> {
     let uses_defaults = req.identity == IdentityFlag::Absent && env.get(env_vars::ATMOS_IDENTITY).is_none();
-    if uses_defaults && let Some((name, span)) = undefined_defaults(&auth_node).into_iter().next() {
+    if uses_defaults && let Some((name, span)) = undefined_defaults(auth_node).into_iter().next() {
         return Err(AuthError::DefaultUndefined {
             name,
             span,
@@ -120,10 +161,10 @@ pub fn resolve(req: &Request, env: &Env, prompt: Option<&dyn Prompt>) -> Result<
         }
         .into());
     }
-    let selection = select(&auth, &req.identity, env, prompt, context.as_deref())?;
+    let selection = select(auth, &req.identity, env, prompt, context)?;
     let chain = match &selection {
         Selection::Identity { name, .. } => {
-            let chain = chain::build(&auth, name).map_err(|e| AuthError::Invalid { problems: vec![e.into()] })?;
+            let chain = chain::build(auth, name).map_err(|e| AuthError::Invalid { problems: vec![e.into()] })?;
             let subjects = chain.subjects();
             let blocking: Vec<Problem> = problems
                 .iter()
@@ -138,13 +179,10 @@ pub fn resolve(req: &Request, env: &Env, prompt: Option<&dyn Prompt>) -> Result<
         _ => None,
     };
     let required = match &chain {
-        Some(primary) => required_chains(&auth, primary, &problems)?,
+        Some(primary) => required_chains(auth, primary, problems)?,
         None => vec![],
     };
-    let mut subjects = chain.as_ref().map(Chain::subjects).unwrap_or_default();
-    subjects.extend(required.iter().flat_map(Chain::subjects));
-    let warnings = problems.into_iter().filter(|p| !subjects.contains(&p.subject)).collect();
-    Ok(Resolution { config, component, auth_node, auth, warnings, selection, chain, required })
+    Ok((selection, chain, required))
 }
 
 /// The chains of `required: true` identities besides `primary`. Each must be valid, and no

@@ -20,7 +20,8 @@ pub enum AuthCommand {
     /// Check the auth configuration and report every problem at once.
     #[command(after_long_help = "\
 Examples:
-  # Every problem of atmos.yaml's auth section, at once
+  # Every problem of atmos.yaml's auth section, and every stack manifest that
+  # cannot be read or merged, at once
   tfauth auth validate
 
   # The auth vpc gets in plat-use2-dev (component over stack over global)
@@ -145,18 +146,46 @@ pub fn run(args: AuthArgs, ctx: &Ctx) -> Result<i32, Error> {
 /// The typed auth for the target, with every problem, and the merged node.
 fn load_auth(target: &Target, ctx: &Ctx) -> Result<(Node, AuthConfig, Vec<crate::auth::Problem>), Error> {
     let (cfg, comp) = load_component(&ctx.request(target), &ctx.env)?;
-    let node = match &comp {
+    Ok(auth_of(&cfg, comp.as_ref(), ctx))
+}
+
+fn auth_of(
+    cfg: &crate::config::AtmosConfig,
+    comp: Option<&crate::stacks::ResolvedComponent>,
+    ctx: &Ctx,
+) -> (Node, AuthConfig, Vec<crate::auth::Problem>) {
+    let node = match comp {
         Some(c) => c.auth.clone(),
         None => cfg.auth().cloned().unwrap_or_else(Node::null),
     };
     let (mut auth, problems) = crate::identity::parse_auth(Some(&node));
     crate::session::portal::add_provisioned(&mut auth, &ctx.env);
-    Ok((node, auth, problems))
+    (node, auth, problems)
 }
 
+/// Repository-wide (no COMPONENT), the stack manifests are checked too: every one that
+/// cannot be read or merged is reported, since the stack-level `auth:` it holds is unread.
+/// A repository without stacks (auth only) has nothing to check there.
 fn validate(target: &Target, ctx: &Ctx) -> Result<i32, Error> {
-    let (node, auth, mut problems) = load_auth(target, ctx)?;
+    use crate::stacks::{StackError, StackSet};
+    let (cfg, comp) = load_component(&ctx.request(target), &ctx.env)?;
+    let (node, auth, mut problems) = auth_of(&cfg, comp.as_ref(), ctx);
     problems.extend(undefined_default_problems(&node));
+    let broken = match comp {
+        Some(_) => None,
+        None => match StackSet::load(&cfg) {
+            Ok(set) => set.listing().err(),
+            Err(StackError::NoStacksDir(_) | StackError::NoManifests { .. }) => None,
+            Err(e) => Some(e),
+        },
+    };
+    if let Some(broken) = broken {
+        // Both at once: the auth problems as errors on stderr, then the manifests' error.
+        for p in &problems {
+            tracing::error!("{p}");
+        }
+        return Err(broken.into());
+    }
     if !problems.is_empty() {
         return Err(AuthError::Invalid { problems }.into());
     }

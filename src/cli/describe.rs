@@ -1,6 +1,8 @@
 //! `tfauth describe component COMPONENT -s STACK`: the merged configuration, the chosen
 //! identity with its chain, and the environment and files a run would use. Secrets are
-//! redacted. Prints to stdout; writes nothing.
+//! redacted. Without `--identity`, an identity that does not resolve is no error (as in
+//! Atmos): `identity.name` is null and `identity.reason` says why. Prints to stdout;
+//! writes nothing.
 
 use super::{Ctx, Target};
 use crate::error::Error;
@@ -55,8 +57,15 @@ pub fn run(args: DescribeArgs, ctx: &Ctx) -> Result<i32, Error> {
         ));
     }
     let prompt = ctx.prompt();
-    let res = resolve(&ctx.request(&target), &ctx.env, prompt.as_ref().map(|p| p as _))?;
+    // Atmos's describe builds no auth unless `--identity` is given: an identity that does
+    // not resolve is shown as none, with why, where a run would refuse.
+    let req = crate::resolve::Request { describe: true, ..ctx.request(&target) };
+    let res = resolve(&req, &ctx.env, prompt.as_ref().map(|p| p as _))?;
     super::warn_problems(&res.warnings);
+    if let crate::identity::Selection::Unresolved { reason, .. } = &res.selection {
+        let reason = reason.lines().map(str::trim).collect::<Vec<_>>().join(" ");
+        tracing::warn!("identity: none ({reason}): describe builds no auth without --identity; a run would refuse");
+    }
     let plan = super::env_plan(&res, ctx, &ctx.settings.profiles)?;
     let doc = describe(&res, &plan, &ctx.env);
     let text = match format {

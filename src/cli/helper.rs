@@ -117,6 +117,7 @@ pub fn cold(args: &HelperArgs, env: &Env, cwd: PathBuf) -> Result<String, Error>
         stack: args.stack.clone(),
         component: args.component.clone(),
         identity: IdentityFlag::Named(args.identity.clone()),
+        describe: false,
     };
     let res = resolve(&req, env, None)?;
     crate::auth::warn_problems(&res.warnings);

@@ -1,5 +1,8 @@
 //! `tfauth list stacks [-c COMPONENT]` and `tfauth list components -s STACK`: what exists,
-//! for humans and for shell completion.
+//! for humans and for shell completion. A manifest that cannot be read, named or merged
+//! fails the listing (exit 65, every such file with its line), as Atmos's `list` does:
+//! a list that silently left stacks out would mislead. Completion uses the same
+//! [`StackSet`] but stays quiet (see `complete.rs`).
 
 use super::Ctx;
 use crate::config::{self, ConfigOptions};
@@ -54,12 +57,16 @@ pub fn stack_names(set: &StackSet) -> Vec<String> {
 pub fn run(args: ListArgs, ctx: &Ctx) -> Result<i32, Error> {
     let cfg = config::load(&ConfigOptions { cwd: ctx.cwd.clone(), profiles: ctx.settings.profiles.clone() }, &ctx.env)?;
     let set = StackSet::load(&cfg)?;
+    let listing = set.listing()?;
     match args.what {
         ListWhat::Stacks { component } => {
-            let names = match &component {
-                Some(c) => set.names_with_component(c),
-                None => stack_names(&set),
-            };
+            let mut names: Vec<String> = listing
+                .into_iter()
+                .filter(|(_, c)| component.as_ref().is_none_or(|want| c.contains(want)))
+                .map(|(n, _)| n)
+                .collect();
+            names.sort();
+            names.dedup();
             for n in names {
                 println!("{n}");
             }

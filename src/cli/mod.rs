@@ -129,6 +129,7 @@ impl Ctx {
             stack: t.stack.clone(),
             component: t.component.clone(),
             identity: t.identity_flag(),
+            describe: false,
         }
     }
     pub fn prompt(&self) -> Option<crate::cli::tty::Tty> {

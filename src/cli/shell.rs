@@ -171,6 +171,7 @@ impl RepoSource<'_> {
                     stack: Some(s.to_string()),
                     component: Some(c.to_string()),
                     identity: crate::identity::IdentityFlag::Absent,
+                    describe: false,
                 };
                 let (_, resolved) = crate::resolve::load_component(&req, &self.ctx.env).ok()?;
                 resolved.map(|r| r.auth)

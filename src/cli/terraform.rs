@@ -149,6 +149,7 @@ pub fn run(args: Vec<OsString>, ctx: &Ctx) -> Result<i32, Error> {
         stack: Some(stack),
         component: Some(component),
         identity: tf.identity.clone(),
+        describe: false,
     };
     let prompt = ctx.prompt();
     let res = resolve(&req, &ctx.env, prompt.as_ref().map(|p| p as _))?;
@@ -190,7 +191,7 @@ pub fn run(args: Vec<OsString>, ctx: &Ctx) -> Result<i32, Error> {
     };
     let auth_plan = match &res.selection {
         Selection::Identity { name, .. } => Some(super::authenticate(&res, plan, name, tf.static_credentials, ctx)?),
-        Selection::Disabled { .. } | Selection::NoneConfigured => None,
+        Selection::Disabled { .. } | Selection::NoneConfigured | Selection::Unresolved { .. } => None,
     };
     let (child_env, lost) =
         auth_plan.as_ref().map(|p| p.child_env(&ctx.env)).unwrap_or_default().with_component_env(&run_plan.env);
@@ -243,6 +244,7 @@ fn passthrough(args: &[OsString], tf: &TfArgs, ctx: &Ctx) -> Result<i32, Error> 
             stack: None,
             component: None,
             identity: tf.identity.clone(),
+            describe: false,
         };
         let prompt = ctx.prompt();
         let res = resolve(&req, &ctx.env, prompt.as_ref().map(|p| p as _))?;
@@ -385,7 +387,7 @@ fn dry_run_text(
     for n in &plan.notes {
         out.push_str(&format!("\nnote: {n}\n"));
     }
-    if matches!(res.selection, Selection::Disabled { .. } | Selection::NoneConfigured) {
+    if matches!(res.selection, Selection::Disabled { .. } | Selection::NoneConfigured | Selection::Unresolved { .. }) {
         out.push_str("\nThe environment is passed to terraform as it is.\n");
     }
     out

@@ -41,6 +41,10 @@ pub enum Selection {
     NoneConfigured,
     /// An identity, by the name as written in the configuration.
     Identity { name: String, by: SelectionSource },
+    /// `describe` only: no `--identity` was given and the default (or `ATMOS_IDENTITY`)
+    /// does not resolve. Atmos's describe builds no auth unless `--identity` is given, so
+    /// this is shown, with why, instead of failing; a run refuses the same configuration.
+    Unresolved { reason: String, hint: Option<String> },
 }
 
 /// Chooses the identity. `context` (e.g. "component vpc in stack plat-use2-dev") goes

@@ -16,7 +16,7 @@ pub mod file;
 pub mod memory;
 pub mod system;
 
-use crate::env_vars::{ATMOS_KEYRING_PASSWORD, ATMOS_KEYRING_TYPE, Env, XDG_DATA_HOME};
+use crate::env_vars::{ATMOS_KEYRING_PASSWORD, ATMOS_KEYRING_TYPE, Env};
 use crate::exit;
 use crate::secret::Secret;
 use crate::yaml::{Node, Span};
@@ -201,14 +201,10 @@ pub fn open(spec: &KeyringSpec, env: &Env) -> Result<Box<dyn Keyring>, KeyringEr
     })
 }
 
-/// `$XDG_DATA_HOME/tfauth/keyring`, else `~/.local/share/tfauth/keyring` (a relative
-/// `XDG_DATA_HOME` is ignored, as XDG says).
+/// `<data home>/tfauth/keyring`: `ATMOS_XDG_DATA_HOME`, else `XDG_DATA_HOME`, else
+/// `~/.local/share` (see [`crate::util::dirs::data_home`]).
 pub fn default_file_path(env: &Env) -> Option<PathBuf> {
-    env.get(XDG_DATA_HOME)
-        .map(PathBuf::from)
-        .filter(|p| p.is_absolute())
-        .or_else(|| env.get(crate::env_vars::HOME).map(|h| Path::new(h).join(".local/share")))
-        .map(|base| base.join("tfauth").join("keyring"))
+    crate::util::dirs::data_home(env).map(|base| base.join("tfauth").join("keyring"))
 }
 
 /// The file keyring's password and the variable it came from: `spec.password_env`'s
@@ -237,7 +233,7 @@ pub enum KeyringError {
     InvalidTypeEnv { var: &'static str, value: String },
     #[error("`{field}` at {span} {message}")]
     InvalidSpec { field: String, span: Span, message: String, hint: Option<String> },
-    #[error("cannot place the file keyring: neither XDG_DATA_HOME nor HOME is set")]
+    #[error("cannot place the file keyring: none of ATMOS_XDG_DATA_HOME, XDG_DATA_HOME or HOME is set")]
     NoDataDir,
     #[error("the file keyring {} needs a password, but {} is not set", path.display(), or_list(vars))]
     PasswordMissing { path: PathBuf, vars: Vec<String> },
@@ -335,6 +331,7 @@ fn or_list(items: &[String]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::env_vars::{ATMOS_XDG_DATA_HOME, XDG_DATA_HOME};
 
     /// Parses an `auth:` mapping from YAML with spans in `atmos.yaml`.
     fn auth(yaml: &str) -> Node {
@@ -426,6 +423,9 @@ mod tests {
     fn default_path_follows_xdg() {
         let env = Env::from_pairs([("HOME", "/home/u"), (XDG_DATA_HOME, "/data")]);
         assert_eq!(default_file_path(&env).unwrap(), Path::new("/data/tfauth/keyring"));
+        let env =
+            Env::from_pairs([("HOME", "/home/u"), (XDG_DATA_HOME, "/data"), (ATMOS_XDG_DATA_HOME, "/atmos-data")]);
+        assert_eq!(default_file_path(&env), Some(PathBuf::from("/atmos-data/tfauth/keyring")));
         let env = Env::from_pairs([("HOME", "/home/u"), (XDG_DATA_HOME, "rel")]);
         assert_eq!(default_file_path(&env).unwrap(), Path::new("/home/u/.local/share/tfauth/keyring"));
         let s = KeyringSpec { kind: KeyringType::File, path: None, password_env: None, span: None };

@@ -55,6 +55,7 @@ pub fn selection_text(sel: &Selection) -> (Option<String>, String) {
         Selection::Disabled { by } => (None, format!("auth disabled ({})", source_text(by))),
         Selection::NoneConfigured => (None, "no identities configured; running without auth".into()),
         Selection::Identity { name, by } => (Some(name.clone()), source_text(by)),
+        Selection::Unresolved { .. } => (None, "none: describe builds no auth without --identity".into()),
     }
 }
 
@@ -113,7 +114,14 @@ pub fn describe(res: &Resolution, plan: &EnvPlan, env: &crate::env_vars::Env) ->
             v
         }
     };
-    doc.insert("identity".into(), json!({"name": name, "selected_by": by, "chain": chain}));
+    let mut identity = json!({"name": name, "selected_by": by, "chain": chain});
+    if let Selection::Unresolved { reason, hint } = &res.selection {
+        identity["reason"] = json!(reason);
+        if let Some(h) = hint {
+            identity["hint"] = json!(h);
+        }
+    }
+    doc.insert("identity".into(), identity);
     doc.insert(
         "environment".into(),
         json!({

@@ -14,8 +14,8 @@ use std::path::Path;
 /// Why a resolution has no environment plan.
 #[derive(Debug, thiserror::Error)]
 pub enum PlanError {
-    #[error("ATMOS_AUTH_REALM `{0}` cannot name a directory")]
-    Realm(String),
+    #[error("ATMOS_AUTH_REALM `{realm}` is not a valid realm: {why}")]
+    Realm { realm: String, why: String },
     #[error("cannot tell where to write credential files: HOME is not set")]
     NoHome,
     /// A value a run would write into one of its files, refused before anything is written.
@@ -26,7 +26,7 @@ pub enum PlanError {
 impl PlanError {
     pub fn hint(&self) -> String {
         match self {
-            PlanError::Realm(_) => "use letters, digits, `-`, `_` and `.` only".into(),
+            PlanError::Realm { .. } => crate::auth::schema::REALM_RULE.into(),
             PlanError::NoHome => "set HOME or XDG_CONFIG_HOME".into(),
             PlanError::Unsafe(e) => e.hint.clone(),
         }
@@ -41,8 +41,8 @@ pub fn env_plan(res: &Resolution, env: &Env, helper: &Path, profiles_arg: &[Stri
         return Ok(EnvPlan::default());
     };
     let realm = res.realm(env);
-    if !crate::auth::schema::is_valid_realm(&realm) {
-        return Err(PlanError::Realm(realm));
+    if let Some(why) = crate::auth::schema::realm_error(&realm) {
+        return Err(PlanError::Realm { realm: realm.escape_default().to_string(), why });
     }
     let home = config_home(env).ok_or(PlanError::NoHome)?;
     // Every value the helper's command line carries, with where it came from, so a value

@@ -41,6 +41,8 @@ pub enum StackError {
         "component `{component}` in stack `{stack}` is abstract (metadata.type: abstract at {span}) and cannot be run"
     )]
     Abstract { component: String, stack: String, span: Span },
+    #[error("{} stack manifest(s) cannot be read:{}", errors.len(), errors.iter().map(bullet).collect::<String>())]
+    Broken { errors: Vec<StackError> },
 }
 
 impl StackError {
@@ -101,8 +103,29 @@ impl StackError {
             StackError::Abstract { .. } => {
                 "abstract components are bases for others; run a component that inherits it".into()
             }
+            StackError::Broken { errors } => {
+                let why = "fix each file above: a listing that skipped them would be silently incomplete";
+                let mut hints: Vec<String> = errors.iter().filter_map(StackError::hint).collect();
+                hints.dedup();
+                match hints.as_slice() {
+                    [one] => format!("{one}\nhint: {why}"),
+                    _ => why.into(),
+                }
+            }
         })
     }
+}
+
+/// One error of [`StackError::Broken`] as a list item, with its causes (the binary prints
+/// only the causes of the outer error).
+fn bullet(e: &StackError) -> String {
+    let mut out = format!("\n  - {}", e.to_string().replace('\n', "\n    "));
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        out.push_str(&format!("\n    caused by: {s}"));
+        source = s.source();
+    }
+    out
 }
 
 pub(crate) fn quote_list(items: &[String]) -> String {

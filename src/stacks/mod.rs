@@ -273,29 +273,68 @@ impl<'c> StackSet<'c> {
         out
     }
 
+    /// Every named stack with its runnable components, or, when any manifest cannot be read,
+    /// named or merged, every such failure at once (deduplicated: a broken catalog file
+    /// that ten stacks import is reported once). A manifest that merely has no name under
+    /// the naming scheme is skipped, as before. For `list` and `auth validate`, which must
+    /// not answer with a silently shortened list.
+    pub fn listing(&self) -> Result<Vec<(String, Vec<String>)>, StackError> {
+        let (out, errors) = self.component_index_with_errors();
+        if errors.is_empty() { Ok(out) } else { Err(StackError::Broken { errors }) }
+    }
+
     /// Every named stack with its runnable (not abstract) components, from the index where
-    /// the import closure is unchanged, else merged once and recorded.
+    /// the import closure is unchanged, else merged once and recorded. Broken manifests are
+    /// left out (this answers completion, which stays quiet; [`Self::listing`] reports them).
     fn component_index(&self) -> Vec<(String, Vec<String>)> {
+        self.component_index_with_errors().0
+    }
+
+    fn component_index_with_errors(&self) -> (Vec<(String, Vec<String>)>, Vec<StackError>) {
         self.prepare();
         let mut out = Vec::new();
+        let mut errors: Vec<StackError> = Vec::new();
+        let mut seen = HashSet::new();
+        let mut failed = |e: StackError| {
+            if seen.insert(e.to_string()) {
+                errors.push(e);
+            }
+        };
         for &i in &self.manifests {
             let (rel_file, file) = &self.files[i];
-            let Ok(name) = self.name_of(file, strip_ext(rel_file)) else { continue };
+            let name = match self.name_of(file, strip_ext(rel_file)) {
+                Ok(name) => name,
+                Err(StackError::StackNotFound { unnamed, .. }) => {
+                    for (f, why) in unnamed {
+                        tracing::debug!("{} has no stack name: {why}", f.display());
+                    }
+                    continue;
+                }
+                Err(e) => {
+                    failed(e);
+                    continue;
+                }
+            };
             let stamp = |r: &str| self.stamps.get(r).copied();
             let cached = self.index.borrow().components(rel_file, &stamp).map(<[String]>::to_vec);
             let components = match cached {
                 Some(c) => c,
-                None => {
-                    let Ok(m) = self.merged(file, Mode::Full, &mut Vec::new(), None) else { continue };
-                    let c = component::runnable_names(&m);
-                    self.index.borrow_mut().set_components(rel_file, c.clone());
-                    c
-                }
+                None => match self.merged(file, Mode::Full, &mut Vec::new(), None) {
+                    Ok(m) => {
+                        let c = component::runnable_names(&m);
+                        self.index.borrow_mut().set_components(rel_file, c.clone());
+                        c
+                    }
+                    Err(e) => {
+                        failed(e);
+                        continue;
+                    }
+                },
             };
             out.push((name, components));
         }
         self.index.borrow_mut().save();
-        out
+        (out, errors)
     }
 
     fn rel_of(&self, path: &Path) -> Option<String> {

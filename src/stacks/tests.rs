@@ -224,6 +224,30 @@ fn a_broken_manifest_blocks_only_the_stack_it_is() {
     );
 }
 
+/// Issue 16, point 9: the listing reports every broken manifest once, however many stacks
+/// import it, while completion's quiet view still offers the healthy ones.
+#[test]
+fn listing_reports_every_broken_manifest_once_and_completion_stays_quiet() {
+    let repo = Repo::new("stacks:\n  excluded_paths: [\"catalog/**\"]\n");
+    repo.stack("catalog/net.yaml", "components: {terraform: {vpc: {}}}\nbad: \"unclosed\n")
+        .stack("dev.yaml", "import: [catalog/net]\n")
+        .stack("prod.yaml", "import: [catalog/net]\n")
+        .stack("qa.yaml", "terraform: [x]\ncomponents: {terraform: {vpc: {}}}\n")
+        .stack("sandbox.yaml", "components: {terraform: {vpc: {}}}\n");
+    let cfg = repo.config();
+    let set = StackSet::load(&cfg).unwrap();
+    let StackError::Broken { errors } = set.listing().unwrap_err() else { panic!("not Broken") };
+    let texts: Vec<String> = errors.iter().map(ToString::to_string).collect();
+    assert_eq!(texts.len(), 2, "{texts:?}");
+    assert!(texts[0].contains("catalog/net.yaml:2"), "{texts:?}");
+    assert!(texts[1].contains("`terraform` at ") && texts[1].contains("qa.yaml:1"), "{texts:?}");
+    assert_eq!(set.components(None), vec!["vpc".to_string()]);
+    assert_eq!(set.names_with_component("vpc"), vec!["sandbox".to_string()]);
+    // A second set (the warm index) still tells.
+    let again = StackSet::load(&cfg).unwrap();
+    assert!(matches!(again.listing(), Err(StackError::Broken { errors }) if errors.len() == 2));
+}
+
 // --- imports -----------------------------------------------------------------------------
 
 #[test]

@@ -9,31 +9,39 @@ use std::path::{Path, PathBuf};
 /// The base directory for files tfauth writes: `ATMOS_XDG_CONFIG_HOME`, else
 /// `XDG_CONFIG_HOME`, else `~/.config` (relative values are ignored, as XDG says).
 pub fn config_home(env: &Env) -> Option<PathBuf> {
-    [ev::ATMOS_XDG_CONFIG_HOME, ev::XDG_CONFIG_HOME]
-        .iter()
+    base(env, [ev::ATMOS_XDG_CONFIG_HOME, ev::XDG_CONFIG_HOME], ".config")
+}
+
+/// tfauth's cache root: `$ATMOS_XDG_CACHE_HOME/tfauth`, else `$XDG_CACHE_HOME/tfauth`,
+/// else `~/.cache/tfauth` (relative values are ignored, as XDG says). Everything tfauth
+/// caches lives below it. Atmos's order (`pkg/xdg`): its own variable, then XDG's.
+pub fn cache_home(env: &Env) -> Option<PathBuf> {
+    base(env, [ev::ATMOS_XDG_CACHE_HOME, ev::XDG_CACHE_HOME], ".cache").map(|base| base.join("tfauth"))
+}
+
+/// The base directory for data: `ATMOS_XDG_DATA_HOME`, else `XDG_DATA_HOME`, else
+/// `~/.local/share` (relative values are ignored). The file keyring lives below it.
+pub fn data_home(env: &Env) -> Option<PathBuf> {
+    base(env, [ev::ATMOS_XDG_DATA_HOME, ev::XDG_DATA_HOME], ".local/share")
+}
+
+/// The first of `vars` that holds an absolute path, else `$HOME/<fallback>`.
+fn base(env: &Env, vars: [&str; 2], fallback: &str) -> Option<PathBuf> {
+    vars.iter()
         .filter_map(|k| env.get(k))
         .map(PathBuf::from)
         .find(|p| p.is_absolute())
-        .or_else(|| env.get(ev::HOME).map(|h| Path::new(h).join(".config")))
-}
-
-/// tfauth's cache root: `$XDG_CACHE_HOME/tfauth`, else `~/.cache/tfauth` (a relative
-/// `XDG_CACHE_HOME` is ignored, as XDG says). Everything tfauth caches lives below it.
-pub fn cache_home(env: &Env) -> Option<PathBuf> {
-    env.get(ev::XDG_CACHE_HOME)
-        .map(PathBuf::from)
-        .filter(|p| p.is_absolute())
-        .or_else(|| env.get(ev::HOME).map(|h| PathBuf::from(h).join(".cache")))
-        .map(|base| base.join("tfauth"))
+        .or_else(|| env.get(ev::HOME).map(|h| Path::new(h).join(fallback)))
 }
 
 /// The realm: `ATMOS_AUTH_REALM`, else `auth.realm`, else a hash of the directory that
 /// holds `atmos.yaml` (so tfauth and Atmos agree), else `default`.
 pub fn realm(env: &Env, configured: Option<&str>, config_dir: Option<&Path>) -> String {
-    if let Some(r) = env.get(ev::ATMOS_AUTH_REALM) {
+    // Empty values are unset, as in Atmos.
+    if let Some(r) = env.get(ev::ATMOS_AUTH_REALM).filter(|r| !r.is_empty()) {
         return r.to_string();
     }
-    if let Some(r) = configured {
+    if let Some(r) = configured.filter(|r| !r.is_empty()) {
         return r.to_string();
     }
     match config_dir {
@@ -104,6 +112,24 @@ mod tests {
         assert_eq!(config_home(&env), Some(PathBuf::from("/a")));
         let env = Env::from_pairs([("HOME", "/h"), ("XDG_CONFIG_HOME", "relative")]);
         assert_eq!(config_home(&env), Some(PathBuf::from("/h/.config")));
+    }
+
+    #[test]
+    fn atmos_xdg_cache_and_data_homes_win_over_xdg_s() {
+        let env = Env::from_pairs([
+            ("HOME", "/h"),
+            ("XDG_CACHE_HOME", "/c"),
+            ("ATMOS_XDG_CACHE_HOME", "/ac"),
+            ("XDG_DATA_HOME", "/d"),
+            ("ATMOS_XDG_DATA_HOME", "/ad"),
+        ]);
+        assert_eq!(cache_home(&env), Some(PathBuf::from("/ac/tfauth")));
+        assert_eq!(data_home(&env), Some(PathBuf::from("/ad")));
+        let env = Env::from_pairs([("HOME", "/h"), ("XDG_DATA_HOME", "/d"), ("ATMOS_XDG_DATA_HOME", "rel")]);
+        assert_eq!(data_home(&env), Some(PathBuf::from("/d")), "a relative value is skipped");
+        let env = Env::from_pairs([("HOME", "/h")]);
+        assert_eq!(data_home(&env), Some(PathBuf::from("/h/.local/share")));
+        assert_eq!(cache_home(&env), Some(PathBuf::from("/h/.cache/tfauth")));
     }
 
     #[test]

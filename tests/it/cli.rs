@@ -283,6 +283,98 @@ fn list_stacks_and_components() {
     assert!(o.stdout.lines().any(|l| l == "vpc") && o.stdout.lines().any(|l| l == "vpc/defaults"), "{}", o.stdout);
 }
 
+/// Issue 16, point 9: a catalog file two stacks import ends in `bad: "unclosed`. Completion
+/// stays quiet (it offers what it can: here the one healthy stack), but the `list` a user
+/// runs next reports the broken file and line, exit 65, however warm the name index is;
+/// and a run of the healthy stack is not blocked by a manifest it does not read.
+#[test]
+fn broken_manifest_completion_is_quiet_and_the_next_list_tells() {
+    let sb = Sandbox::new();
+    let case = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/bad_inputs/100-list-stacks-broken-manifests");
+    crate::support::copy_dir(&case, &sb.repo());
+    std::fs::remove_file(sb.repo().join("case.json")).unwrap();
+    std::fs::remove_file(sb.repo().join("stacks/deploy/qa.yaml")).unwrap();
+    for _ in 0..2 {
+        let o = outcome(sb.tfauth(&["__complete", "--", "plan", "vpc", "-s", ""]));
+        ok(&o);
+        assert_eq!(o.stdout, "sandbox\n", "only the healthy stack is offered");
+        assert_eq!(o.stderr, "", "completion stays quiet");
+        let o = outcome(sb.tfauth(&["list", "stacks"]));
+        assert_eq!(o.code, 65, "stdout:\n{}\nstderr:\n{}", o.stdout, o.stderr);
+        assert_eq!(o.stdout, "");
+        assert!(o.stderr.contains("stacks/catalog/network.yaml:6"), "{}", o.stderr);
+        assert!(o.stderr.contains("1 stack manifest(s) cannot be read"), "reported once: {}", o.stderr);
+        assert!(o.stderr.contains("\nhint: "), "{}", o.stderr);
+    }
+    let o = outcome(sb.tfauth(&["plan", "vpc", "-s", "sandbox", "--dry-run"]));
+    ok(&o);
+    // Fixed, the listing is whole again.
+    sb.write("stacks/catalog/network.yaml", "components:\n  terraform:\n    vpc: {}\n");
+    let o = outcome(sb.tfauth(&["list", "stacks"]));
+    ok(&o);
+    assert_eq!(o.stdout, "dev\nprod\nsandbox\n");
+}
+
+/// Issue 16, point 11: realm names accepted and refused by Atmos's rules, and the
+/// `ATMOS_XDG_*` variables beside XDG's: the config home holds the realm's files, the
+/// cache home the stack index, the data home the file keyring.
+#[test]
+fn realm_names_and_atmos_xdg_homes_are_read_as_atmos_reads_them() {
+    let sb = Sandbox::new();
+    let dry_run = |realm: &str| {
+        let mut c = in_examples(&sb, &["plan", "vpc", "-s", "plat-use2-dev", "--dry-run"]);
+        c.env("ATMOS_AUTH_REALM", realm);
+        outcome(c)
+    };
+    for good in ["acme-prod_2", "a", &"x".repeat(64)] {
+        let o = dry_run(good);
+        ok(&o);
+        assert!(o.stdout.contains(&format!("/atmos/{good}/aws/")), "{good}: {}", o.stdout);
+    }
+    let long = "x".repeat(65);
+    for (bad, why) in [
+        ("Acme", "`A`"),
+        ("acme.prod", "`.`"),
+        ("acme--prod", "in a row"),
+        ("_acme", "starts or ends"),
+        (long.as_str(), "more than 64"),
+    ] {
+        let o = dry_run(bad);
+        assert_eq!(o.code, 64, "{bad}: {}", o.stderr);
+        assert!(o.stderr.contains(&format!("ATMOS_AUTH_REALM `{bad}` is not a valid realm")), "{}", o.stderr);
+        assert!(o.stderr.contains(why) && o.stderr.contains("hint: a realm is lowercase"), "{}", o.stderr);
+        assert!(o.stdout.is_empty());
+    }
+    // Every command that resolves refuses it, not only a run (Atmos checks it for any auth).
+    for args in [&["auth", "logout", "--all"][..], &["auth", "whoami"], &["auth", "env"]] {
+        let mut c = in_examples(&sb, args);
+        c.env("ATMOS_AUTH_REALM", "Acme");
+        let o = outcome(c);
+        assert_eq!(o.code, 64, "{args:?}: {}", o.stderr);
+        assert!(o.stderr.contains("ATMOS_AUTH_REALM `Acme` is not a valid realm"), "{args:?}: {}", o.stderr);
+    }
+
+    let atmos = |dir: &str| sb.dir.path().join(dir);
+    let mut c = in_examples(&sb, &["plan", "vpc", "-s", "plat-use2-dev", "--dry-run"]);
+    c.env("ATMOS_XDG_CONFIG_HOME", atmos("atmos-config"));
+    let o = outcome(c);
+    ok(&o);
+    assert!(o.stdout.contains(&format!("{}/atmos/", atmos("atmos-config").display())), "{}", o.stdout);
+
+    // The dry runs above left an index under XDG_CACHE_HOME; this run must not touch it.
+    let _ = std::fs::remove_dir_all(sb.home().join(".cache/tfauth/stack-index"));
+    let mut c = in_examples(&sb, &["list", "stacks"]);
+    c.env("ATMOS_XDG_CACHE_HOME", atmos("atmos-cache"));
+    ok(&outcome(c));
+    assert!(atmos("atmos-cache/tfauth/stack-index").is_dir(), "the stack index follows ATMOS_XDG_CACHE_HOME");
+    assert!(!sb.home().join(".cache/tfauth/stack-index").exists(), "and not XDG_CACHE_HOME");
+
+    let mut c = in_examples(&sb, &["doctor", "-f", "json"]);
+    c.env("ATMOS_XDG_DATA_HOME", atmos("atmos-data")).env("ATMOS_XDG_CACHE_HOME", atmos("atmos-cache"));
+    let o = outcome(c);
+    assert!(o.stdout.contains(&format!("file {}/tfauth/keyring", atmos("atmos-data").display())), "{}", o.stdout);
+}
+
 #[test]
 fn user_errors_have_exit_64_and_suggestions() {
     let sb = Sandbox::new();

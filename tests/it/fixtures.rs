@@ -10,6 +10,7 @@
 //!   profiles: {github: "auth: ..."}
 //!   files: {stacks/dev.yaml: "..."}
 //!   run: {stack: dev, component: vpc, identity: NAME, env: {K: V}, profiles: [a, b]}
+//!   # run.describe: true resolves as `describe component` does (no identity is no error)
 //!   validate: true      # instead of run: parse atmos.yaml's auth and list the problems
 //!   expect:
 //!     identity: NAME | null       # null: no identity (disabled / none configured)
@@ -18,6 +19,7 @@
 //!     auth: {...}                 # subset of the merged auth
 //!     vars: {...}                 # subset of the merged vars
 //!     error: [substrings]         # the run fails with all of these in the message
+//!     unresolved: [substrings]    # describe: no identity, for a reason with all of these
 //!     problems: [substrings]      # validate: each must appear in some problem
 //!     problem_count: N
 //! ```
@@ -93,6 +95,7 @@ fn run_case(case: &J) -> Result<(), String> {
             None | Some(J::Null) => IdentityFlag::Absent,
             Some(v) => IdentityFlag::Named(v.as_str().map(String::from).unwrap_or_else(|| v.to_string())),
         },
+        describe: run["describe"].as_bool() == Some(true),
     };
     let result = resolve(&req, &env, None);
     if let Some(errs) = expect.get("error") {
@@ -116,6 +119,17 @@ fn run_case(case: &J) -> Result<(), String> {
         };
         if &got != want {
             return Err(format!("identity: want {want}, got {got} ({:?})", res.selection));
+        }
+    }
+    if let Some(wants) = expect["unresolved"].as_array() {
+        let Selection::Unresolved { reason, hint } = &res.selection else {
+            return Err(format!("want no identity (unresolved), got {:?}", res.selection));
+        };
+        let text = format!("{reason}\nhint: {}", hint.clone().unwrap_or_default());
+        for want in wants.iter().filter_map(J::as_str) {
+            if !text.contains(want) {
+                return Err(format!("unresolved reason lacks `{want}`:\n{text}"));
+            }
         }
     }
     if let Some(want) = expect["selected_by"].as_str() {

@@ -25,7 +25,9 @@ use self::integration::*;
 use self::provider::*;
 pub use self::types::*;
 use self::values::*;
-pub use self::values::{is_account_id, is_email, is_role_arn, is_uuid, is_valid_realm, parse_duration, url_host};
+pub use self::values::{
+    REALM_RULE, is_account_id, is_email, is_role_arn, is_uuid, is_valid_realm, parse_duration, realm_error, url_host,
+};
 
 /// The typed `auth:` section.
 #[derive(Clone, Debug, Default)]
@@ -83,14 +85,20 @@ impl AuthConfig {
             problems.push(general(auth, format!("`auth` must be a mapping, not {}", auth.type_name())));
             return (out, problems);
         };
-        if let Some(realm) = map.get("realm").filter(|n| !n.is_null()) {
-            match realm.as_str() {
-                Some(r) if is_valid_realm(r) => out.realm = Some((r.to_string(), realm.span.clone())),
-                _ => problems.push(Problem {
+        // An empty realm is no realm, as in Atmos (`configRealm != ""`).
+        if let Some(realm) = map.get("realm").filter(|n| !n.is_null() && n.as_str() != Some("")) {
+            let why = match realm.as_str() {
+                Some(r) => realm_error(r)
+                    .map(|why| format!("`auth.realm` `{}` is not a valid realm: {why}", r.escape_default())),
+                None => Some(format!("`auth.realm` must be a string, not {}", realm.type_name())),
+            };
+            match why {
+                None => out.realm = realm.as_str().map(|r| (r.to_string(), realm.span.clone())),
+                Some(message) => problems.push(Problem {
                     subject: Subject::General,
                     span: Some(realm.span.clone()),
-                    message: "`auth.realm` must be letters, digits, `-`, `_` or `.` (it names a directory)".into(),
-                    hint: None,
+                    message,
+                    hint: Some(REALM_RULE.into()),
                 }),
             }
         }

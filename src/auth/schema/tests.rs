@@ -75,19 +75,53 @@ fn sections_of_the_wrong_type_are_each_reported_with_their_line() {
 
 #[test]
 fn realm_and_keyring_type_are_checked() {
-    let cfg = clean("realm: acme-prod.1\nkeyring: {type: file}\n");
-    assert_eq!(cfg.realm.as_ref().map(|r| r.0.as_str()), Some("acme-prod.1"));
+    let cfg = clean("realm: acme-prod_1\nkeyring: {type: file}\n");
+    assert_eq!(cfg.realm.as_ref().map(|r| r.0.as_str()), Some("acme-prod_1"));
     assert_eq!(cfg.realm.as_ref().map(|r| r.1.line), Some(1));
     assert_eq!(cfg.keyring_type.as_deref(), Some("file"));
-    for bad in ["..", "a/b", "\"\"", "\"x y\""] {
+    for bad in ["..", "a/b", "\"x y\""] {
         let (cfg, problems) = parse(&format!("realm: {bad}\n"));
         assert!(cfg.realm.is_none(), "{bad}");
-        problem(&problems, "`auth.realm` must be letters, digits");
+        problem(&problems, "is not a valid realm");
     }
     let (cfg, problems) = parse("keyring:\n  type: vault\n");
     assert!(cfg.keyring_type.is_none());
     let p = problem(&problems, "`auth.keyring.type` must be system, file or memory, not `vault`");
     assert_eq!(line_of(p), 2);
+}
+
+/// Issue 16, point 11: Atmos's realm rules (`pkg/auth/realm`), accepted and refused alike.
+#[test]
+fn realm_names_follow_atmos_s_rules() {
+    let long_ok = "a".repeat(64);
+    for good in ["acme", "acme-prod", "acme_prod_2", "0", "a-b_c-d", "0123456789abcdef", long_ok.as_str()] {
+        let cfg = clean(&format!("realm: \"{good}\"\n"));
+        assert_eq!(cfg.realm.as_ref().map(|r| r.0.as_str()), Some(good));
+    }
+    let long_bad = "a".repeat(65);
+    for (bad, why) in [
+        (long_bad.as_str(), "more than 64"),
+        ("Acme", "`A`"),
+        ("acme.prod", "`.`"),
+        ("acme prod", "` `"),
+        ("-acme", "starts or ends"),
+        ("acme_", "starts or ends"),
+        ("acme--prod", "in a row"),
+        ("acme__prod", "in a row"),
+        ("acme-_prod", "in a row"),
+        ("acme/prod", "path separator"),
+        ("..", "path separator"),
+    ] {
+        let (cfg, problems) = parse(&format!("realm: \"{bad}\"\n"));
+        assert!(cfg.realm.is_none(), "{bad}");
+        let p = problem(&problems, "is not a valid realm");
+        assert!(p.message.contains(why), "{bad}: {}", p.message);
+        assert!(p.hint.as_deref().is_some_and(|h| h.contains("at most 64")), "{bad}");
+        assert_eq!(line_of(p), 1);
+    }
+    // Empty is no realm (Atmos falls back), not an error.
+    let cfg = clean("realm: \"\"\n");
+    assert!(cfg.realm.is_none());
 }
 
 #[test]

@@ -7,12 +7,57 @@
 
 use super::types::ROOT_TASK_POLICIES;
 
-pub fn is_valid_realm(r: &str) -> bool {
-    !r.is_empty()
-        && r != "."
-        && r != ".."
-        && r.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+/// The longest realm Atmos accepts.
+pub const REALM_MAX_CHARS: usize = 64;
+
+/// Why `r` is not a realm, by Atmos's rules (`pkg/auth/realm`): not empty, at most 64
+/// characters, only `a-z`, `0-9`, `-` and `_`, not starting or ending with `-` or `_`,
+/// and no two of those in a row. `None` when it is one.
+pub fn realm_error(r: &str) -> Option<String> {
+    if r.is_empty() {
+        return Some("it is empty".into());
+    }
+    if r.chars().count() > REALM_MAX_CHARS {
+        return Some(format!("it has {} characters, more than {REALM_MAX_CHARS}", r.chars().count()));
+    }
+    if r.contains('/') || r.contains('\\') || r.contains("..") {
+        return Some("it contains a path separator or `..`".into());
+    }
+    let mut bad: Vec<char> = r.chars().filter(|c| !matches!(c, 'a'..='z' | '0'..='9' | '-' | '_')).collect();
+    if !bad.is_empty() {
+        bad.dedup();
+        let mut seen = Vec::new();
+        bad.retain(|c| {
+            if seen.contains(c) {
+                false
+            } else {
+                seen.push(*c);
+                true
+            }
+        });
+        let list: Vec<String> = bad.iter().map(|c| format!("`{}`", c.escape_default())).collect();
+        return Some(format!(
+            "it contains {} (only lowercase letters, digits, `-` and `_` are allowed)",
+            list.join(", ")
+        ));
+    }
+    let sep = |c: char| c == '-' || c == '_';
+    if r.starts_with(sep) || r.ends_with(sep) {
+        return Some("it starts or ends with `-` or `_`".into());
+    }
+    if r.as_bytes().windows(2).any(|w| sep(w[0] as char) && sep(w[1] as char)) {
+        return Some("it has two of `-` and `_` in a row".into());
+    }
+    None
 }
+
+pub fn is_valid_realm(r: &str) -> bool {
+    realm_error(r).is_none()
+}
+
+/// How to write a realm, for hints.
+pub const REALM_RULE: &str = "a realm is lowercase letters, digits, `-` and `_`, at most 64 characters, \
+     neither starting nor ending with `-` or `_` nor doubling them (as Atmos requires)";
 
 /// Go-style durations (`900s`, `15m`, `1h30m`, `1.5h`) or a whole number of seconds.
 pub fn parse_duration(s: &str) -> Option<u64> {
