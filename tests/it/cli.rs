@@ -290,7 +290,7 @@ fn list_stacks_and_components() {
 #[test]
 fn broken_manifest_completion_is_quiet_and_the_next_list_tells() {
     let sb = Sandbox::new();
-    let case = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/bad_inputs/100-list-stacks-broken-manifests");
+    let case = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/bad_inputs/105-list-stacks-broken-manifests");
     crate::support::copy_dir(&case, &sb.repo());
     std::fs::remove_file(sb.repo().join("case.json")).unwrap();
     std::fs::remove_file(sb.repo().join("stacks/deploy/qa.yaml")).unwrap();

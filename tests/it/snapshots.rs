@@ -376,9 +376,9 @@ bad_inputs! {
     error_66_no_atmos_yaml: "38-no-atmos-yaml";
     error_73_backend_file_hand_written: "59-backend-file-hand-written";
     error_77_login_without_terminal: "70-login-without-terminal";
-    describe_without_a_default_identity: "98-describe-without-default";
-    error_64_plan_without_a_default_identity: "99-plan-without-default";
-    error_65_list_stacks_broken_manifests: "100-list-stacks-broken-manifests";
+    describe_without_a_default_identity: "103-describe-without-default";
+    error_64_plan_without_a_default_identity: "104-plan-without-default";
+    error_65_list_stacks_broken_manifests: "105-list-stacks-broken-manifests";
 }
 
 #[test]
