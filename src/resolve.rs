@@ -120,7 +120,8 @@ pub fn resolve(req: &Request, env: &Env, prompt: Option<&dyn Prompt>) -> Result<
         }
         .into());
     }
-    let selection = select(&auth, &req.identity, env, prompt, context.as_deref())?;
+    let selection =
+        select(&auth, &req.identity, env, prompt, context.as_deref()).map_err(|e| profile_fallback(e, &config, env))?;
     let chain = match &selection {
         Selection::Identity { name, .. } => {
             let chain = chain::build(&auth, name).map_err(|e| AuthError::Invalid { problems: vec![e.into()] })?;
@@ -145,6 +146,28 @@ pub fn resolve(req: &Request, env: &Env, prompt: Option<&dyn Prompt>) -> Result<
     subjects.extend(required.iter().flat_map(Chain::subjects));
     let warnings = problems.into_iter().filter(|p| !subjects.contains(&p.subject)).collect();
     Ok(Resolution { config, component, auth_node, auth, warnings, selection, chain, required })
+}
+
+/// An identity asked for that is not defined: the profiles not applied that define it go
+/// into the error, for its hint (Atmos's profile fallback). Only then are other profiles
+/// read, and never merged into the run.
+fn profile_fallback(e: AuthError, config: &AtmosConfig, env: &Env) -> AuthError {
+    match e {
+        AuthError::UnknownIdentity { name, source_name, suggestions, available, scoped, .. } => {
+            AuthError::UnknownIdentity {
+                fallback: Some(Box::new(crate::auth::ProfileFallback {
+                    defined_in: config::profiles_defining(config, env, &name),
+                    applied: config.profiles.iter().map(|p| p.name.clone()).collect(),
+                })),
+                name,
+                source_name,
+                suggestions,
+                available,
+                scoped,
+            }
+        }
+        other => other,
+    }
 }
 
 /// The chains of `required: true` identities besides `primary`. Each must be valid, and no

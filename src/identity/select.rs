@@ -67,6 +67,7 @@ pub fn select(
                 ),
                 available: auth.identity_names(),
                 scoped: context.is_some(),
+                fallback: None,
             }),
         }
     };
