@@ -551,6 +551,37 @@ fn sso_storm_of_50_helpers_makes_one_device_authorization() {
     assert_eq!(keys.len(), ids.len(), "one session per identity, shared by its helpers");
 }
 
+/// Issue 16, point 10: `keyring: memory` ends with the process; the portal token must not,
+/// or every `credential_process` call would need a sign-in of its own. As in Atmos, it is
+/// kept in the cache file whatever the keyring.
+#[test]
+fn sso_memory_keyring_a_second_process_after_login_needs_no_new_device_flow() {
+    let b = SsoBed::new(
+        PortalOpts { approve_after_polls: Some(0), slow_down_polls: 0, ..Default::default() },
+        "  keyring: {type: memory}\n",
+    );
+    b.login();
+    assert_eq!(b.portal.count("StartDeviceAuthorization"), 1);
+    assert!(b.token_file().is_some(), "the token is in the cache file, not only in the login's memory");
+
+    // Other processes, without a terminal: the helper and `auth login` find the token.
+    let v = creds(&run(b.helper("prod/readonly")));
+    let issued = b.portal.issued_key(v["AccessKeyId"].as_str().unwrap()).expect("issued by GetRoleCredentials");
+    assert_eq!((issued.account.as_str(), issued.role.as_str()), ("222222222222", "ReadOnly"));
+    creds(&run(b.helper("dev/admin")));
+    let mut c = b.cmd(TFAUTH);
+    c.args(["auth", "login", "--provider", "acme-sso"]);
+    let again = run(c);
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    assert!(again.stderr.contains("Already signed in to `acme-sso`"), "{}", again.stderr);
+    // And with a terminal to ask on, a helper still asks nothing.
+    let o =
+        b.pty(&[HELPER, "--identity", "far/readonly", "--config", b.bed.repo().join("atmos.yaml").to_str().unwrap()]);
+    assert_eq!(o.code, 0, "terminal:\n{}", o.stdout);
+    assert!(!o.stdout.contains("Code: "), "no sign-in was shown:\n{}", o.stdout);
+    assert_eq!(b.portal.count("StartDeviceAuthorization"), 1, "one device authorization for every process");
+}
+
 #[test]
 fn sso_plan_hands_terraform_a_profile_whose_helper_serves_the_permission_set_chain() {
     let b = SsoBed::new(PortalOpts { approve_after_polls: Some(0), slow_down_polls: 0, ..Default::default() }, "");

@@ -161,7 +161,7 @@ fn choose(
         }
         .into());
     }
-    let selection = select(auth, &req.identity, env, prompt, context)?;
+    let selection = select(auth, &req.identity, env, prompt, context).map_err(|e| profile_fallback(e, config, env))?;
     let chain = match &selection {
         Selection::Identity { name, .. } => {
             let chain = chain::build(auth, name).map_err(|e| AuthError::Invalid { problems: vec![e.into()] })?;
@@ -183,6 +183,28 @@ fn choose(
         None => vec![],
     };
     Ok((selection, chain, required))
+}
+
+/// An identity asked for that is not defined: the profiles not applied that define it go
+/// into the error, for its hint (Atmos's profile fallback). Only then are other profiles
+/// read, and never merged into the run.
+fn profile_fallback(e: AuthError, config: &AtmosConfig, env: &Env) -> AuthError {
+    match e {
+        AuthError::UnknownIdentity { name, source_name, suggestions, available, scoped, .. } => {
+            AuthError::UnknownIdentity {
+                fallback: Some(Box::new(crate::auth::ProfileFallback {
+                    defined_in: config::profiles_defining(config, env, &name),
+                    applied: config.profiles.iter().map(|p| p.name.clone()).collect(),
+                })),
+                name,
+                source_name,
+                suggestions,
+                available,
+                scoped,
+            }
+        }
+        other => other,
+    }
 }
 
 /// The chains of `required: true` identities besides `primary`. Each must be valid, and no

@@ -27,6 +27,9 @@ pub enum AuthError {
         available: Vec<String>,
         /// Whether a component and stack were given (their `auth:` was merged in).
         scoped: bool,
+        /// The profiles not applied that define it (Atmos's profile fallback); filled in
+        /// by the resolver, which reads them (`config::profiles_defining`).
+        fallback: Option<Box<ProfileFallback>>,
     },
     #[error("no default identity{}", context.as_deref().map(|c| format!(" for {c}")).unwrap_or_default())]
     NoDefault { candidates: Vec<String>, context: Option<String> },
@@ -36,6 +39,14 @@ pub enum AuthError {
     DefaultUndefined { name: String, span: Span, profiles: Vec<String> },
     #[error("`--identity` without a value asks which identity to use, but there is no terminal to ask on")]
     NeedTerminal { candidates: Vec<String> },
+}
+
+/// Where an identity that is not defined would be: the profiles, not applied, that define
+/// it, and the ones applied now (kept beside the one to add).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProfileFallback {
+    pub defined_in: Vec<String>,
+    pub applied: Vec<String>,
 }
 
 impl AuthError {
@@ -48,6 +59,9 @@ impl AuthError {
                 } else {
                     hints.join("\nhint: ")
                 }
+            }
+            AuthError::UnknownIdentity { name, fallback: Some(f), .. } if !f.defined_in.is_empty() => {
+                profile_fallback_hint(name, &f.defined_in, &f.applied)
             }
             AuthError::UnknownIdentity { suggestions, .. } if !suggestions.is_empty() => {
                 format!("did you mean {}?", quote_list(suggestions))
@@ -91,6 +105,28 @@ impl AuthError {
     }
 }
 
+/// Names the profiles that define `name` and the `--profile` that adds the first of them
+/// to those applied. Atmos prints the same advice without a terminal, and offers to re-run
+/// with the profile on one (`pkg/auth/profile_fallback.go`); tfauth only advises.
+fn profile_fallback_hint(name: &str, in_profiles: &[String], applied: &[String]) -> String {
+    let with = |p: &str| applied.iter().map(String::as_str).chain([p]).collect::<Vec<_>>().join(",");
+    let keep = match applied {
+        [] => String::new(),
+        [one] => format!(" (keeping profile `{one}`, applied now)"),
+        many => format!(" (keeping profiles {}, applied now)", quote_list(many)),
+    };
+    match in_profiles {
+        [one] => {
+            format!("identity `{name}` is defined in profile `{one}`: run again with `--profile {}`{keep}", with(one))
+        }
+        many => format!(
+            "identity `{name}` is defined in profiles {}: run again with one of them, e.g. `--profile {}`{keep}",
+            quote_list(many),
+            with(&many[0])
+        ),
+    }
+}
+
 fn abbreviate(names: &[String]) -> String {
     const MAX: usize = 12;
     let shown: Vec<&str> = names.iter().take(MAX).map(String::as_str).collect();
@@ -101,5 +137,40 @@ fn abbreviate(names: &[String]) -> String {
 pub fn warn_problems(problems: &[Problem]) {
     for p in problems {
         tracing::warn!("{p}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn unknown(in_profiles: &[&str], applied: &[&str]) -> AuthError {
+        let v = |xs: &[&str]| xs.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        AuthError::UnknownIdentity {
+            name: "deploy".into(),
+            source_name: "--identity",
+            suggestions: v(&["deployer"]),
+            available: v(&["deployer"]),
+            scoped: false,
+            fallback: Some(Box::new(ProfileFallback { defined_in: v(in_profiles), applied: v(applied) })),
+        }
+    }
+
+    #[test]
+    fn an_identity_only_in_other_profiles_names_them_and_the_profile_flag_to_add() {
+        let hint = |p: &[&str], a: &[&str]| unknown(p, a).hint().unwrap();
+        assert_eq!(hint(&["ci"], &[]), "identity `deploy` is defined in profile `ci`: run again with `--profile ci`");
+        assert_eq!(
+            hint(&["ci"], &["dev"]),
+            "identity `deploy` is defined in profile `ci`: run again with `--profile dev,ci` (keeping profile `dev`, applied now)"
+        );
+        assert_eq!(
+            hint(&["ci", "ops"], &["a", "b"]),
+            "identity `deploy` is defined in profiles `ci`, `ops`: run again with one of them, e.g. `--profile a,b,ci` \
+             (keeping profiles `a`, `b`, applied now)"
+        );
+        // In no profile: the nearest names, as before.
+        assert_eq!(hint(&[], &[]), "did you mean `deployer`?");
+        assert_eq!(unknown(&["ci"], &[]).to_string(), "identity `deploy` (from --identity) is not defined");
     }
 }

@@ -109,6 +109,9 @@ pub struct Importer {
     merge: fn(&mut Node, &Node),
     loaded: HashMap<PathBuf, Node>,
     applied: usize,
+    /// Warnings are collected but only logged at debug level (reading a profile the run
+    /// does not apply, which is not the user's concern unless it is chosen).
+    quiet: bool,
     /// Every file applied as an import, in order (a file may appear more than once).
     pub files: Vec<PathBuf>,
     pub warnings: Vec<String>,
@@ -116,7 +119,21 @@ pub struct Importer {
 
 impl Importer {
     pub fn new(ctx: LoadContext, git_root: Option<PathBuf>, merge: fn(&mut Node, &Node)) -> Importer {
-        Importer { ctx, git_root, merge, loaded: HashMap::new(), applied: 0, files: Vec::new(), warnings: Vec::new() }
+        Importer {
+            ctx,
+            git_root,
+            merge,
+            loaded: HashMap::new(),
+            applied: 0,
+            quiet: false,
+            files: Vec::new(),
+            warnings: Vec::new(),
+        }
+    }
+
+    /// The same importer, logging its warnings at debug level only.
+    pub fn quiet(self) -> Importer {
+        Importer { quiet: true, ..self }
     }
 
     /// Loads further files with `ctx` (once `base_path` is known, for `!include`).
@@ -125,7 +142,11 @@ impl Importer {
     }
 
     fn warn(&mut self, message: String) {
-        tracing::warn!("{message}");
+        if self.quiet {
+            tracing::debug!("{message}");
+        } else {
+            tracing::warn!("{message}");
+        }
         self.warnings.push(message);
     }
 

@@ -197,32 +197,7 @@ pub fn load_file(file: &Path, opts: &ConfigOptions, env: &Env) -> Result<AtmosCo
     let mut applied = Vec::new();
     for name in names {
         let mut source = profiles::find(&name, &root, &dir, &base_path, env)?;
-        // A file a profile file imported is not applied again when the walk reaches it:
-        // the importing file stays on top (Atmos applies the imports, then the file).
-        let mut done: Vec<PathBuf> = Vec::new();
-        let mut files = Vec::new();
-        for layer_file in &source.files {
-            if done.contains(layer_file) {
-                continue;
-            }
-            let Some(layer) = importer.load(layer_file, &format!("profile `{}`", source.name))? else {
-                continue;
-            };
-            let bases = layers::nested_bases(layer_file, &layer, &[]);
-            importer.apply_imports(&mut root, layer_file, &layer, &bases, &mut Vec::new())?;
-            for f in importer.files.drain(..) {
-                if !files.contains(&f) {
-                    files.push(f.clone());
-                }
-                done.push(f);
-            }
-            apply_layer(&mut root, &layer);
-            if !files.contains(layer_file) {
-                files.push(layer_file.clone());
-            }
-            done.push(layer_file.clone());
-        }
-        source.files = files;
+        apply_profile(&mut importer, &mut root, &mut source)?;
         applied.push(source);
     }
     let warnings = std::mem::take(&mut importer.warnings);
@@ -311,11 +286,89 @@ pub fn load_file(file: &Path, opts: &ConfigOptions, env: &Env) -> Result<AtmosCo
     })
 }
 
+/// Merges profile `source`'s files over `root`, each after what it imports, and records in
+/// `source.files` the files applied, in order. A file a profile file imported is not
+/// applied again when the walk reaches it: the importing file stays on top (Atmos applies
+/// the imports, then the file).
+fn apply_profile(
+    importer: &mut layers::Importer,
+    root: &mut Node,
+    source: &mut ProfileSource,
+) -> Result<(), ConfigError> {
+    let mut done: Vec<PathBuf> = Vec::new();
+    let mut files = Vec::new();
+    for layer_file in &source.files {
+        if done.contains(layer_file) {
+            continue;
+        }
+        let Some(layer) = importer.load(layer_file, &format!("profile `{}`", source.name))? else {
+            continue;
+        };
+        let bases = layers::nested_bases(layer_file, &layer, &[]);
+        importer.apply_imports(root, layer_file, &layer, &bases, &mut Vec::new())?;
+        for f in importer.files.drain(..) {
+            if !files.contains(&f) {
+                files.push(f.clone());
+            }
+            done.push(f);
+        }
+        apply_layer(root, &layer);
+        if !files.contains(layer_file) {
+            files.push(layer_file.clone());
+        }
+        done.push(layer_file.clone());
+    }
+    source.files = files;
+    Ok(())
+}
+
 /// The names of the profiles that exist for this configuration, sorted.
 pub fn available_profiles(cfg: &AtmosConfig, env: &Env) -> Vec<String> {
     profiles::search_dirs(&cfg.root, &cfg.dir, &cfg.base_path, env)
         .map(|dirs| profiles::available(&dirs))
         .unwrap_or_default()
+}
+
+/// The profiles, other than those applied, that define identity `identity` (matched
+/// case-insensitively, with a `kind`) in their `auth.identities`, sorted: for the hint
+/// when an identity asked for is not defined. Atmos's profile fallback does the same
+/// (`pkg/config/profiles.go`, `ProfilesWithIdentity`; `pkg/auth/profile_fallback.go`).
+///
+/// Each profile is read exactly as [`load_file`] reads an applied one (the same places,
+/// files, imports and reading checks), into a tree of its own: nothing of it reaches
+/// `cfg` or the run. A profile that does not load is skipped (at debug level), as in
+/// Atmos: one broken profile must not hide the others.
+pub fn profiles_defining(cfg: &AtmosConfig, env: &Env, identity: &str) -> Vec<String> {
+    let identity = identity.trim();
+    if identity.is_empty() {
+        return vec![];
+    }
+    let Ok(dirs) = profiles::search_dirs(&cfg.root, &cfg.dir, &cfg.base_path, env) else {
+        return vec![];
+    };
+    let git_root = find_git_root(&cfg.dir);
+    let mut out = Vec::new();
+    for name in profiles::available(&dirs) {
+        if cfg.profiles.iter().any(|p| p.name == name) {
+            continue;
+        }
+        // One importer per profile: each has the import caps a loaded profile has.
+        let mut importer = layers::Importer::new(cfg.load_ctx.clone(), git_root.clone(), apply_layer).quiet();
+        let mut tree = Node::empty_map(Span::file_start(cfg.file.as_path().into()));
+        let loaded = profiles::find(&name, &cfg.root, &cfg.dir, &cfg.base_path, env)
+            .and_then(|mut source| apply_profile(&mut importer, &mut tree, &mut source));
+        if let Err(e) = loaded {
+            tracing::debug!(profile = %name, "skipping the profile while looking for identity `{identity}`: {e}");
+            continue;
+        }
+        let defines = tree.get_path(&["auth", "identities"]).and_then(Node::as_map).is_some_and(|ids| {
+            ids.iter().any(|(k, v)| k.eq_ignore_ascii_case(identity) && v.get("kind").is_some_and(|k| !k.is_null()))
+        });
+        if defines {
+            out.push(name);
+        }
+    }
+    out
 }
 
 /// Every layer of the configuration (`.atmos.d/`, imports, the file, profiles) merges
@@ -565,6 +618,36 @@ mod tests {
         let files: Vec<String> =
             cfg.profiles[0].files.iter().map(|f| f.strip_prefix(t.path()).unwrap().display().to_string()).collect();
         assert_eq!(files, ["profiles/dev/imports/auth.yaml", "profiles/dev/atmos.yaml"]);
+    }
+
+    #[test]
+    fn profiles_defining_an_identity_are_read_apart_from_the_run() {
+        let id = |name: &str| format!("auth:\n  identities:\n    {name}: {{kind: aws/user}}\n");
+        let t = repo(&[
+            ("atmos.yaml", "auth:\n  identities:\n    base: {kind: aws/user}\n"),
+            ("profiles/dev/auth.yaml", &id("dev-only")),
+            ("profiles/ci/auth.yaml", &id("Deploy")),
+            // Defined through the profile file's own import.
+            ("profiles/ops/atmos.yaml", "import: [more/auth.yaml]\n"),
+            ("profiles/ops/more/auth.yaml", &id("deploy")),
+            // Only marks it default: choosing this profile would not define it.
+            ("profiles/marks/auth.yaml", "auth:\n  identities:\n    deploy: {default: true}\n"),
+            // A broken profile is skipped; it does not hide the others.
+            ("profiles/broken/auth.yaml", "auth: {identities: \"unclosed\n"),
+            (".atmos/profiles/hidden/auth.yaml", &id("deploy")),
+        ]);
+        let cfg = load_in(&t, &[]).unwrap();
+        assert_eq!(profiles_defining(&cfg, &Env::default(), "deploy"), ["ci", "hidden", "ops"]);
+        assert_eq!(profiles_defining(&cfg, &Env::default(), " DEPLOY "), ["ci", "hidden", "ops"]);
+        assert!(profiles_defining(&cfg, &Env::default(), "nowhere").is_empty());
+        assert!(profiles_defining(&cfg, &Env::default(), "").is_empty());
+        assert!(cfg.root.get_path(&["auth", "identities", "deploy"]).is_none(), "nothing merged into the run");
+        assert!(cfg.warnings.is_empty(), "{:?}", cfg.warnings);
+
+        // A profile applied is not suggested again.
+        let cfg = load_in(&t, &["ci"]).unwrap();
+        assert_eq!(profiles_defining(&cfg, &Env::default(), "dev-only"), ["dev"]);
+        assert_eq!(profiles_defining(&cfg, &Env::default(), "deploy"), ["hidden", "ops"]);
     }
 
     #[test]

@@ -71,6 +71,7 @@ pub fn select(
                 ),
                 available: auth.identity_names(),
                 scoped: context.is_some(),
+                fallback: None,
             }),
         }
     };

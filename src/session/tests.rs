@@ -121,7 +121,7 @@ fn each_chain_has_its_own_key_and_only_iam_identity_center_chains_a_portal() {
 }
 
 #[test]
-fn the_token_store_is_the_cache_file_unless_a_keyring_is_configured() {
+fn the_token_store_is_the_cache_file_unless_a_lasting_keyring_is_configured() {
     let repo = Repo::new(AUTH);
     let env = repo.env(&[]);
     let res = repo.resolve("admin", &env);
@@ -135,16 +135,41 @@ fn the_token_store_is_the_cache_file_unless_a_keyring_is_configured() {
     store.save(&token).unwrap();
     assert!(store.path().exists());
 
-    let with_ring = Repo::new(&AUTH.replace("  refresh_margin: 10m\n", "  keyring: {type: memory}\n"));
-    let env = with_ring.env(&[]);
+    // Issue 16, point 10: the memory keyring ends with the process, so the token goes to
+    // the cache file, where the next process (a credential_process call) finds it.
+    for memory in ["  keyring: {type: memory}\n", ""] {
+        let with_memory = Repo::new(&AUTH.replace("  refresh_margin: 10m\n", memory));
+        let extra: &[(&str, &str)] = if memory.is_empty() { &[("ATMOS_KEYRING_TYPE", "memory")] } else { &[] };
+        let env = with_memory.env(extra);
+        let res = with_memory.resolve("admin", &env);
+        let store = token_store(&p, &res.scope(), &env).unwrap();
+        store.save(&token).unwrap();
+        assert!(store.path().exists(), "with the memory keyring the token is in the cache file");
+        let next_process = token_store(&p, &res.scope(), &env).unwrap();
+        assert_eq!(next_process.load().unwrap(), Some(token.clone()));
+    }
+
+    let with_ring = Repo::new(
+        &AUTH.replace("  refresh_margin: 10m\n", "  keyring: {type: file, spec: {path: /nonexistent-never-used}}\n"),
+    );
+    let ring_path = with_ring.dir.path().join("data/keyring");
+    let yaml = std::fs::read_to_string(with_ring.dir.path().join("atmos.yaml")).unwrap();
+    std::fs::write(
+        with_ring.dir.path().join("atmos.yaml"),
+        yaml.replace("/nonexistent-never-used", &ring_path.display().to_string()),
+    )
+    .unwrap();
+    let env = with_ring.env(&[("ATMOS_KEYRING_PASSWORD", "correct horse battery")]);
     let res = with_ring.resolve("admin", &env);
     let store = token_store(&p, &res.scope(), &env).unwrap();
     store.save(&token).unwrap();
-    assert!(!store.path().exists(), "with a keyring the token is not written to a file");
+    assert!(!store.path().exists(), "with a file keyring the token is not written to the cache file");
+    assert!(ring_path.exists());
     assert_eq!(store.load().unwrap(), Some(token));
     assert!(store.remove().unwrap());
 
-    let err = token_store(&p, &res.scope(), &Env::default()).err().unwrap();
+    let plain = repo.resolve("admin", &repo.env(&[]));
+    let err = token_store(&p, &plain.scope(), &Env::default()).err().unwrap();
     assert_eq!(err.to_string(), "cannot tell where to cache the IAM Identity Center token: HOME is not set");
 }
 

@@ -7,6 +7,12 @@
 //! With no keyring configured, SSO tokens stay in 0600 files in the SDK's shape and
 //! `aws/user` keys come from the configuration or the environment. A `system` keyring
 //! that cannot be reached falls back to those files, with one warning that says so.
+//!
+//! The `memory` keyring never holds SSO tokens: it lives as long as one process, and every
+//! `credential_process` call is a process of its own, so each would need a new sign-in.
+//! Atmos keeps portal tokens in its file cache whatever the keyring
+//! (`pkg/auth/providers/aws/sso.go`, `sso_cache.go`); with `memory`, so does tfauth
+//! ([`token_keyring`]). The memory keyring still holds `aws/user` keys, for one process.
 
 use crate::env_vars::Env;
 use crate::identity::{Chain, ChainRoot};
@@ -30,6 +36,18 @@ pub fn open(auth: &Node, env: &Env) -> Result<Option<Box<dyn Keyring>>, KeyringE
         }
         Err(e) => Err(e),
     }
+}
+
+/// The keyring IAM Identity Center tokens are kept in: the configured one, except that
+/// `memory` keeps none (they go to the 0600 cache file, which outlives the process).
+pub fn token_keyring(auth: &Node, env: &Env) -> Result<Option<Box<dyn Keyring>>, KeyringError> {
+    if let Some(KeyringType::Memory) = keyring::spec(auth, env)?.map(|s| s.kind) {
+        tracing::debug!(
+            "the memory keyring ends with this process; the IAM Identity Center token is kept in the cache file"
+        );
+        return Ok(None);
+    }
+    open(auth, env)
 }
 
 /// The keyring entry of an `aws/user` identity's keys.

@@ -7,5 +7,6 @@ mod cli;
 mod env_table;
 mod fixtures;
 mod hostile_fs;
+mod profile_fallback;
 mod snapshots;
 mod structure;
