@@ -15,7 +15,7 @@ pub use profiles::ProfileSource;
 
 use crate::env_vars::{self, Env};
 use crate::merge::{self, ListStrategy};
-use crate::yaml::{LoadContext, Node, Span, display_path, load::YamlError};
+use crate::yaml::{Functions, LoadContext, Node, Span, display_path, load::YamlError};
 use std::path::{Path, PathBuf};
 
 /// Problems finding or reading `atmos.yaml` and its profiles.
@@ -147,7 +147,13 @@ pub fn load_file(file: &Path, opts: &ConfigOptions, env: &Env) -> Result<AtmosCo
     let file = absolute(&opts.cwd, file);
     let dir = file.parent().map(Path::to_path_buf).unwrap_or_else(|| opts.cwd.clone());
     let repo_root = find_git_root(&dir);
-    let mut load_ctx = LoadContext { env: env.clone(), base_path: Some(dir.clone()), repo_root: repo_root.clone() };
+    let mut load_ctx = LoadContext {
+        env: env.clone(),
+        base_path: Some(dir.clone()),
+        repo_root: repo_root.clone(),
+        cwd: Some(opts.cwd.clone()),
+        functions: Functions::Config,
+    };
     let mut importer = layers::Importer::new(load_ctx.clone(), repo_root.clone(), apply_layer);
     let main =
         importer.load(&file, "atmos.yaml")?.unwrap_or_else(|| Node::empty_map(Span::file_start(file.as_path().into())));
@@ -329,11 +335,15 @@ fn apply_layer(root: &mut Node, layer: &Node) {
         return;
     };
     for (key, value) in layer_map {
+        if value.is_unset() {
+            root_map.shift_remove(key);
+            continue;
+        }
         match root_map.get_mut(key) {
             Some(existing) if key == "auth" => merge::merge_auth_profile(existing, value),
             Some(existing) => merge::merge_into(existing, value, ListStrategy::Replace),
             None => {
-                root_map.insert(key.clone(), value.clone());
+                root_map.insert(key.clone(), value.without_unset());
             }
         }
     }
