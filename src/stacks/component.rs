@@ -2,7 +2,9 @@
 //!
 //! Sections merge, later wins: the stack's global section, the `terraform:` section, the
 //! base components named by `metadata.inherits` (each after its own bases, in order), the
-//! component itself, then `overrides` and `terraform.overrides`. `metadata` is the
+//! component itself, then the `overrides` and `terraform.overrides` of the manifest that
+//! defines the component and of the manifests importing it (not of sibling files, as in
+//! Atmos: overrides are scoped to a file and its imports). `metadata` is the
 //! component's own and is never inherited.
 //!
 //! Auth is merged in levels, with the default-clearing rule of [`merge_auth_level`]:
@@ -108,7 +110,9 @@ pub fn resolve(cfg: &AtmosConfig, stack: &Stack, name: &str) -> Result<ResolvedC
     let bases: Vec<&Node> = inherits.iter().filter_map(|b| all.get(b)).collect();
 
     let lists = cfg.list_strategy;
-    let overrides = [global.get("overrides"), tf.and_then(|t| t.get("overrides"))];
+    // The `overrides` of the manifests that define this component or import one that does,
+    // attached to it while the stack was merged (see `StackSet::merged`).
+    let overrides = [own.get("overrides")];
     let section = |key: &str| -> Node {
         let mut layers: Vec<Option<&Node>> = vec![global.get(key), tf.and_then(|t| t.get(key))];
         layers.extend(bases.iter().map(|b| b.get(key)));
