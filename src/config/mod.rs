@@ -110,6 +110,9 @@ pub struct StacksSettings {
     pub excluded_paths: Vec<String>,
     pub name_template: Option<(String, Span)>,
     pub name_pattern: Option<(String, Span)>,
+    /// `templates.settings.enabled`: how many times (`templates.settings.evaluations`, at
+    /// least 1) Go templates in component sections are rendered; `None` when disabled.
+    pub template_evaluations: Option<u32>,
 }
 
 #[derive(Debug, Clone)]
@@ -251,6 +254,7 @@ pub fn load_file(file: &Path, opts: &ConfigOptions, env: &Env) -> Result<AtmosCo
             .unwrap_or_else(|| vec!["**/_defaults.yaml".into()]),
         name_template: opt_str(&root, &["stacks", "name_template"])?.filter(|(s, _)| !s.trim().is_empty()),
         name_pattern: opt_str(&root, &["stacks", "name_pattern"])?.filter(|(s, _)| !s.trim().is_empty()),
+        template_evaluations: template_evaluations(&root)?,
     };
     let terraform = TerraformSettings {
         base_path: absolute(
@@ -358,6 +362,27 @@ pub fn absolute(base: &Path, path: &Path) -> PathBuf {
 pub use crate::util::dirs::clean_path;
 
 /// A string setting at `path`, or `None`; another type is a located error.
+/// `templates.settings`: `Some(evaluations)` when `enabled: true` (Atmos's default is off).
+fn template_evaluations(root: &Node) -> Result<Option<u32>, ConfigError> {
+    let enabled = match root.get_path(&["templates", "settings", "enabled"]) {
+        None => false,
+        Some(n) if n.is_null() => false,
+        Some(n) => n.as_bool().ok_or_else(|| wrong_type(&["templates", "settings", "enabled"], n, "true or false"))?,
+    };
+    if !enabled {
+        return Ok(None);
+    }
+    let path = ["templates", "settings", "evaluations"];
+    Ok(Some(match root.get_path(&path) {
+        None => 1,
+        Some(n) if n.is_null() => 1,
+        Some(n) => match n.value {
+            crate::yaml::Value::Int(i) if (0..=10).contains(&i) => (i as u32).max(1),
+            _ => return Err(wrong_type(&path, n, "an integer from 0 to 10")),
+        },
+    }))
+}
+
 pub fn opt_str(root: &Node, path: &[&str]) -> Result<Option<(String, Span)>, ConfigError> {
     match root.get_path(path) {
         None => Ok(None),
