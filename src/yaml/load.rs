@@ -845,6 +845,12 @@ mod tests {
         let err = Loader::new(&ctx).load_file(&file).unwrap_err();
         assert!(err.to_string().contains("cannot trust") && err.to_string().contains("writable"), "{err}");
         assert!(err.hint().unwrap().contains("chmod go-w"));
+        // Nor does a file in a directory others can write.
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+        std::fs::set_permissions(t.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+        let err = Loader::new(&ctx).load_file(&file).unwrap_err();
+        assert!(err.to_string().contains("writable by other users"), "{err}");
+        std::fs::set_permissions(t.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
         // Text that is not a file on disk cannot be vouched for.
         assert!(Loader::new(&ctx).load_str("a: !exec echo hi\n", &t.path().join("nope.yaml")).is_err());
     }
