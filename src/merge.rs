@@ -6,6 +6,7 @@
 //! - Lists are replaced, unless the later list is tagged `!append` (then it is appended),
 //!   or `settings.list_merge_strategy` says `append` or `merge` (item-wise deep merge).
 //! - Everything else (scalars, null, a value of another type) replaces.
+//! - A key whose later value is `!unset` is removed (Atmos's `!unset`).
 //!
 //! The auth merge ([`merge_auth_level`]) differs in two ways, both from CONTRACT A3:
 //! names under `providers`, `identities` and `integrations` match case-insensitively (the
@@ -42,10 +43,14 @@ pub fn merge_into(base: &mut Node, over: &Node, lists: ListStrategy) {
     match (&mut base.value, &over.value) {
         (Value::Map(b), Value::Map(o)) => {
             for (k, v) in o {
+                if v.is_unset() {
+                    b.shift_remove(k);
+                    continue;
+                }
                 match b.get_mut(k) {
                     Some(existing) => merge_into(existing, v, lists),
                     None => {
-                        b.insert(k.clone(), v.clone());
+                        b.insert(k.clone(), v.without_unset());
                     }
                 }
             }
@@ -65,7 +70,7 @@ pub fn merge_into(base: &mut Node, over: &Node, lists: ListStrategy) {
             }
         }
         _ => {
-            *base = over.clone();
+            *base = over.without_unset();
             if is_append(base) {
                 base.tag = None;
             }
@@ -83,7 +88,7 @@ pub fn merge_all<'a>(layers: impl IntoIterator<Item = Option<&'a Node>>, lists: 
     for layer in layers.into_iter().flatten() {
         match &mut out {
             None => {
-                let mut first = layer.clone();
+                let mut first = layer.without_unset();
                 if is_append(&first) {
                     first.tag = None;
                 }
@@ -125,6 +130,10 @@ fn merge_auth(acc: &mut Node, level: &Node, clear: bool) {
         return;
     };
     for (key, value) in level_map {
+        if value.is_unset() {
+            acc_map.shift_remove(key);
+            continue;
+        }
         if NAMED_SECTIONS.contains(&key.as_str()) {
             let section = acc_map.entry(key.clone()).or_insert_with(|| Node::empty_map(value.span.clone()));
             merge_named(section, value);
@@ -132,7 +141,7 @@ fn merge_auth(acc: &mut Node, level: &Node, clear: bool) {
             match acc_map.get_mut(key) {
                 Some(existing) => merge_into(existing, value, ListStrategy::Replace),
                 None => {
-                    acc_map.insert(key.clone(), value.clone());
+                    acc_map.insert(key.clone(), value.without_unset());
                 }
             }
         }
@@ -154,6 +163,12 @@ fn merge_named(acc: &mut Node, level: &Node) {
     };
     for (name, value) in level_map {
         let existing = acc_map.keys().position(|k| k.eq_ignore_ascii_case(name));
+        if value.is_unset() {
+            if let Some(i) = existing {
+                acc_map.shift_remove_index(i);
+            }
+            continue;
+        }
         match existing {
             Some(i) => {
                 if let Some((_, slot)) = acc_map.get_index_mut(i) {
@@ -161,7 +176,7 @@ fn merge_named(acc: &mut Node, level: &Node) {
                 }
             }
             None => {
-                acc_map.insert(name.clone(), value.clone());
+                acc_map.insert(name.clone(), value.without_unset());
             }
         }
     }
@@ -197,6 +212,16 @@ mod tests {
 
     fn y(src: &str) -> Node {
         Loader::new(&LoadContext::default()).load_str(src, Path::new("/t.yaml")).unwrap()
+    }
+
+    #[test]
+    fn unset_removes_the_key_and_is_never_kept() {
+        let mut a = y("a: 1\nb: {c: 2, d: 3}\n");
+        merge_into(&mut a, &y("a: !unset\nb: {d: !unset, e: {f: !unset}}\nz: !unset\n"), ListStrategy::Replace);
+        assert_eq!(crate::yaml::emit::to_json(&a).to_string(), r#"{"b":{"c":2,"e":{}}}"#);
+        let mut auth = y("identities: {Old: {kind: aws/user}, keep: {kind: aws/user}}\n");
+        merge_auth_profile(&mut auth, &y("identities: {old: !unset}\n"));
+        assert_eq!(crate::yaml::emit::to_json(&auth).to_string(), r#"{"identities":{"keep":{"kind":"aws/user"}}}"#);
     }
 
     #[test]

@@ -15,7 +15,7 @@ pub use profiles::ProfileSource;
 
 use crate::env_vars::{self, Env};
 use crate::merge::{self, ListStrategy};
-use crate::yaml::{LoadContext, Node, Span, display_path, load::YamlError};
+use crate::yaml::{Functions, LoadContext, Node, Span, display_path, load::YamlError};
 use std::path::{Path, PathBuf};
 
 /// Problems finding or reading `atmos.yaml` and its profiles.
@@ -110,6 +110,9 @@ pub struct StacksSettings {
     pub excluded_paths: Vec<String>,
     pub name_template: Option<(String, Span)>,
     pub name_pattern: Option<(String, Span)>,
+    /// `templates.settings.enabled`: how many times (`templates.settings.evaluations`, at
+    /// least 1) Go templates in component sections are rendered; `None` when disabled.
+    pub template_evaluations: Option<u32>,
 }
 
 #[derive(Debug, Clone)]
@@ -147,7 +150,13 @@ pub fn load_file(file: &Path, opts: &ConfigOptions, env: &Env) -> Result<AtmosCo
     let file = absolute(&opts.cwd, file);
     let dir = file.parent().map(Path::to_path_buf).unwrap_or_else(|| opts.cwd.clone());
     let repo_root = find_git_root(&dir);
-    let mut load_ctx = LoadContext { env: env.clone(), base_path: Some(dir.clone()), repo_root: repo_root.clone() };
+    let mut load_ctx = LoadContext {
+        env: env.clone(),
+        base_path: Some(dir.clone()),
+        repo_root: repo_root.clone(),
+        cwd: Some(opts.cwd.clone()),
+        functions: Functions::Config,
+    };
     let mut importer = layers::Importer::new(load_ctx.clone(), repo_root.clone(), apply_layer);
     let main =
         importer.load(&file, "atmos.yaml")?.unwrap_or_else(|| Node::empty_map(Span::file_start(file.as_path().into())));
@@ -220,6 +229,7 @@ pub fn load_file(file: &Path, opts: &ConfigOptions, env: &Env) -> Result<AtmosCo
             .unwrap_or_else(|| vec!["**/_defaults.yaml".into()]),
         name_template: opt_str(&root, &["stacks", "name_template"])?.filter(|(s, _)| !s.trim().is_empty()),
         name_pattern: opt_str(&root, &["stacks", "name_pattern"])?.filter(|(s, _)| !s.trim().is_empty()),
+        template_evaluations: template_evaluations(&root)?,
     };
     let terraform = TerraformSettings {
         base_path: absolute(
@@ -353,7 +363,9 @@ pub fn profiles_defining(cfg: &AtmosConfig, env: &Env, identity: &str) -> Vec<St
             continue;
         }
         // One importer per profile: each has the import caps a loaded profile has.
-        let mut importer = layers::Importer::new(cfg.load_ctx.clone(), git_root.clone(), apply_layer).quiet();
+        // Read, not chosen: an `!exec` in it stays as written (it runs only in files a run uses).
+        let ctx = crate::yaml::LoadContext { functions: crate::yaml::Functions::Manifest, ..cfg.load_ctx.clone() };
+        let mut importer = layers::Importer::new(ctx, git_root.clone(), apply_layer).quiet();
         let mut tree = Node::empty_map(Span::file_start(cfg.file.as_path().into()));
         let loaded = profiles::find(&name, &cfg.root, &cfg.dir, &cfg.base_path, env)
             .and_then(|mut source| apply_profile(&mut importer, &mut tree, &mut source));
@@ -382,11 +394,15 @@ fn apply_layer(root: &mut Node, layer: &Node) {
         return;
     };
     for (key, value) in layer_map {
+        if value.is_unset() {
+            root_map.shift_remove(key);
+            continue;
+        }
         match root_map.get_mut(key) {
             Some(existing) if key == "auth" => merge::merge_auth_profile(existing, value),
             Some(existing) => merge::merge_into(existing, value, ListStrategy::Replace),
             None => {
-                root_map.insert(key.clone(), value.clone());
+                root_map.insert(key.clone(), value.without_unset());
             }
         }
     }
@@ -401,6 +417,27 @@ pub fn absolute(base: &Path, path: &Path) -> PathBuf {
 pub use crate::util::dirs::clean_path;
 
 /// A string setting at `path`, or `None`; another type is a located error.
+/// `templates.settings`: `Some(evaluations)` when `enabled: true` (Atmos's default is off).
+fn template_evaluations(root: &Node) -> Result<Option<u32>, ConfigError> {
+    let enabled = match root.get_path(&["templates", "settings", "enabled"]) {
+        None => false,
+        Some(n) if n.is_null() => false,
+        Some(n) => n.as_bool().ok_or_else(|| wrong_type(&["templates", "settings", "enabled"], n, "true or false"))?,
+    };
+    if !enabled {
+        return Ok(None);
+    }
+    let path = ["templates", "settings", "evaluations"];
+    Ok(Some(match root.get_path(&path) {
+        None => 1,
+        Some(n) if n.is_null() => 1,
+        Some(n) => match n.value {
+            crate::yaml::Value::Int(i) if (0..=10).contains(&i) => (i as u32).max(1),
+            _ => return Err(wrong_type(&path, n, "an integer from 0 to 10")),
+        },
+    }))
+}
+
 pub fn opt_str(root: &Node, path: &[&str]) -> Result<Option<(String, Span)>, ConfigError> {
     match root.get_path(path) {
         None => Ok(None),
@@ -648,6 +685,22 @@ mod tests {
         let cfg = load_in(&t, &["ci"]).unwrap();
         assert_eq!(profiles_defining(&cfg, &Env::default(), "dev-only"), ["dev"]);
         assert_eq!(profiles_defining(&cfg, &Env::default(), "deploy"), ["hidden", "ops"]);
+    }
+
+    /// The fallback reads profiles the user did not choose: an `!exec` in one never runs.
+    #[test]
+    fn looking_through_other_profiles_runs_no_exec() {
+        let t = repo(&[
+            ("atmos.yaml", "auth:\n  identities:\n    base: {kind: aws/user}\n"),
+            (
+                "profiles/ci/auth.yaml",
+                "auth:\n  realm: !exec touch ran-the-profile\n  identities:\n    deploy: {kind: aws/user}\n",
+            ),
+        ]);
+        let cfg = load_in(&t, &[]).unwrap();
+        assert_eq!(profiles_defining(&cfg, &Env::default(), "deploy"), ["ci"]);
+        let ran = ["ran-the-profile"].iter().any(|f| t.path().join(f).exists() || Path::new(f).exists());
+        assert!(!ran, "the profile's !exec ran");
     }
 
     #[test]

@@ -68,7 +68,7 @@ impl RunError {
     pub fn hint(&self) -> Option<String> {
         Some(match self {
             RunError::UnresolvedTag { path, tag, .. } => format!(
-                "tfauth resolves !env, !include, !repo-root and !append, not {tag}; give `{path}` a plain value in the stack, or pass it with -var"
+                "tfauth resolves !env, !include, !repo-root, !git.*, !cwd, !random, !unset and !append in stack manifests (and !exec only in atmos.yaml), not {tag}; give `{path}` a plain value in the stack, or pass it with -var"
             ),
             RunError::NotRepresentable { .. } => "use a finite number, or quote the value to make it a string".into(),
             RunError::EnvNotScalar { .. } => "environment variables are strings; write the value as one".into(),

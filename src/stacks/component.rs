@@ -2,7 +2,9 @@
 //!
 //! Sections merge, later wins: the stack's global section, the `terraform:` section, the
 //! base components named by `metadata.inherits` (each after its own bases, in order), the
-//! component itself, then `overrides` and `terraform.overrides`. `metadata` is the
+//! component itself, then the `overrides` and `terraform.overrides` of the manifest that
+//! defines the component and of the manifests importing it (not of sibling files, as in
+//! Atmos: overrides are scoped to a file and its imports). `metadata` is the
 //! component's own and is never inherited.
 //!
 //! Auth is merged in levels, with the default-clearing rule of [`merge_auth_level`]:
@@ -108,7 +110,9 @@ pub fn resolve(cfg: &AtmosConfig, stack: &Stack, name: &str) -> Result<ResolvedC
     let bases: Vec<&Node> = inherits.iter().filter_map(|b| all.get(b)).collect();
 
     let lists = cfg.list_strategy;
-    let overrides = [global.get("overrides"), tf.and_then(|t| t.get("overrides"))];
+    // The `overrides` of the manifests that define this component or import one that does,
+    // attached to it while the stack was merged (see `StackSet::merged`).
+    let overrides = [own.get("overrides")];
     let section = |key: &str| -> Node {
         let mut layers: Vec<Option<&Node>> = vec![global.get(key), tf.and_then(|t| t.get(key))];
         layers.extend(bases.iter().map(|b| b.get(key)));
@@ -185,6 +189,26 @@ pub fn resolve(cfg: &AtmosConfig, stack: &Stack, name: &str) -> Result<ResolvedC
     if metadata.is_null() {
         metadata = Node::empty_map(Span::synthetic());
     }
+    let mut sections = Sections {
+        vars: section("vars"),
+        settings: section("settings"),
+        env: section("env"),
+        backend,
+        providers: section("providers"),
+    };
+    if let Some(times) = cfg.stacks.template_evaluations {
+        let about = serde_json::json!({
+            "atmos_component": name,
+            "atmos_stack": stack.name,
+            "component": terraform_component,
+            "backend_type": backend_type,
+            "metadata": crate::yaml::emit::to_json(&metadata),
+        });
+        for _ in 0..times {
+            sections.render(&about)?;
+        }
+    }
+    let Sections { vars, settings, env, backend, providers } = sections;
     Ok(ResolvedComponent {
         component: name.to_string(),
         stack: stack.name.clone(),
@@ -194,16 +218,62 @@ pub fn resolve(cfg: &AtmosConfig, stack: &Stack, name: &str) -> Result<ResolvedC
         metadata,
         is_abstract,
         inherits,
-        vars: section("vars"),
-        settings: section("settings"),
-        env: section("env"),
+        vars,
+        settings,
+        env,
         backend_type,
         backend,
-        providers: section("providers"),
+        providers,
         command: scalar("command").or_else(|| cfg.terraform.command.clone()),
         auth,
         auth_levels,
     })
+}
+
+/// The sections Go templates are rendered in when `templates.settings.enabled` is true.
+struct Sections {
+    vars: Node,
+    settings: Node,
+    env: Node,
+    backend: Node,
+    providers: Node,
+}
+
+impl Sections {
+    /// One evaluation, as Atmos's: every string holding `{{` is rendered over the
+    /// component's merged sections (`.vars`, `.settings`, `.env`, `.backend`, `.providers`)
+    /// and `.atmos_component`, `.atmos_stack`, `.component`, `.backend_type`, `.metadata`.
+    /// A string stays a string; a template error names the value's file and line.
+    fn render(&mut self, about: &serde_json::Value) -> Result<(), StackError> {
+        use crate::yaml::emit::to_json;
+        let mut ctx = about.clone();
+        if let Some(obj) = ctx.as_object_mut() {
+            obj.insert("vars".into(), to_json(&self.vars));
+            obj.insert("settings".into(), to_json(&self.settings));
+            obj.insert("env".into(), to_json(&self.env));
+            obj.insert("backend".into(), to_json(&self.backend));
+            obj.insert("providers".into(), to_json(&self.providers));
+        }
+        for n in [&mut self.vars, &mut self.settings, &mut self.env, &mut self.backend, &mut self.providers] {
+            render_strings(n, &ctx)?;
+        }
+        Ok(())
+    }
+}
+
+fn render_strings(n: &mut Node, ctx: &serde_json::Value) -> Result<(), StackError> {
+    match &mut n.value {
+        Value::Str(s) if s.contains("{{") && n.tag.is_none() => {
+            let out = super::template::Template::parse(s)
+                .and_then(|t| t.render(ctx))
+                .map_err(|source| StackError::ManifestTemplate { span: n.span.clone(), source })?;
+            *s = out;
+        }
+        Value::Map(m) => m.values_mut().try_for_each(|v| render_strings(v, ctx))?,
+        Value::Seq(items) => items.iter_mut().try_for_each(|v| render_strings(v, ctx))?,
+        _ => {}
+    }
+    Ok(())
 }
 
 fn profile_note(cfg: &AtmosConfig) -> String {

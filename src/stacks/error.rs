@@ -23,6 +23,12 @@ pub enum StackError {
     WrongType { field: String, span: Span, expected: &'static str, found: &'static str },
     #[error("stacks.name_template at {span} is not a valid template: {source}")]
     BadTemplate { span: Span, source: TemplateError },
+    #[error("{span}: this Go template in a stack manifest cannot be rendered")]
+    ManifestTemplate {
+        span: Span,
+        #[source]
+        source: TemplateError,
+    },
     #[error("stacks.name_pattern at {span}: {message}")]
     BadPattern { span: Span, message: String },
     #[error("stack `{name}` not found")]
@@ -62,6 +68,7 @@ impl StackError {
             }
             StackError::ImportCycle { .. } => "remove one of the imports in the cycle".into(),
             StackError::WrongType { .. } => "fix the value in that file".into(),
+            StackError::ManifestTemplate { .. } => "templates.settings.enabled is true in atmos.yaml, so stack values are Go templates over the component's sections (.vars, .settings, .env, .atmos_stack, ...); tfauth supports fields, pipelines, if/with and common Sprig functions".into(),
             StackError::BadPattern { .. } => "write tokens as {tenant}, {environment}, {stage}, {namespace}".into(),
             StackError::BadTemplate { .. } => {
                 "name templates support fields (.vars.x), pipelines, if/with and common Sprig functions".into()

@@ -487,19 +487,36 @@ impl<'c> StackSet<'c> {
             merge_into(&mut acc, &m, self.cfg.list_strategy);
         }
         visiting.pop();
+        // This file's `overrides` (with `terraform.overrides` on top) reach the components
+        // of this file and of its imports, and no other file's: they are attached to each
+        // of those components, the importing file's winning over the imported one's.
+        let overrides = match mode {
+            Mode::Full => file_overrides(&own, self.cfg.list_strategy)?,
+            Mode::Naming => None,
+        };
+        if let Some(o) = &overrides {
+            attach_overrides(&mut acc, o, self.cfg.list_strategy);
+        }
         if let Some(map) = own.as_map() {
             for (k, v) in map {
                 let keep = match mode {
                     Mode::Naming => NAMING_SECTIONS.contains(&k.as_str()),
-                    Mode::Full => k != "import",
+                    Mode::Full => k != "import" && k != "overrides",
                 };
                 if keep && SECTIONS_THAT_ARE_MAPS.contains(&k.as_str()) && !v.is_null() && v.as_map().is_none() {
                     return Err(wrong_type(k, v, "a mapping"));
                 }
                 if keep {
                     let mut layer = Node::empty_map(own.span.clone());
+                    let mut v = v.clone();
+                    if mode == Mode::Full && k == "terraform" {
+                        v.as_map_mut().map(|m| m.shift_remove("overrides"));
+                    }
                     if let Some(m) = layer.as_map_mut() {
-                        m.insert(k.clone(), v.clone());
+                        m.insert(k.clone(), v);
+                    }
+                    if let Some(o) = &overrides {
+                        attach_overrides(&mut layer, o, self.cfg.list_strategy);
                     }
                     merge_into(&mut acc, &layer, self.cfg.list_strategy);
                 }
@@ -610,6 +627,43 @@ impl<'c> StackSet<'c> {
         path.strip_prefix(&self.cfg.stacks.base_path)
             .map(|r| strip_ext(&r.to_string_lossy()).to_string())
             .unwrap_or_else(|_| path.display().to_string())
+    }
+}
+
+/// A manifest's own `overrides`, then its `terraform.overrides` on top; `None` when neither is set.
+fn file_overrides(own: &Node, lists: crate::merge::ListStrategy) -> Result<Option<Node>, StackError> {
+    let global = own.get("overrides");
+    let tf = own.get("terraform").and_then(|t| t.get("overrides"));
+    for (field, n) in [("overrides", global), ("terraform.overrides", tf)] {
+        if let Some(n) = n
+            && !n.is_null()
+            && n.as_map().is_none()
+        {
+            return Err(wrong_type(field, n, "a mapping"));
+        }
+    }
+    let merged = crate::merge::merge_all([global, tf], lists);
+    Ok(if merged.as_map().is_some_and(|m| !m.is_empty()) { Some(merged) } else { None })
+}
+
+/// Puts `overrides` over the `overrides` of every Terraform component in `stack`.
+fn attach_overrides(stack: &mut Node, overrides: &Node, lists: crate::merge::ListStrategy) {
+    let Some(components) = stack.as_map_mut().and_then(|m| m.get_mut("components")).and_then(|c| c.as_map_mut()) else {
+        return;
+    };
+    let Some(tf) = components.get_mut("terraform").and_then(Node::as_map_mut) else {
+        return;
+    };
+    for component in tf.values_mut() {
+        let Some(map) = component.as_map_mut() else {
+            continue;
+        };
+        match map.get_mut("overrides") {
+            Some(existing) if existing.as_map().is_some() => merge_into(existing, overrides, lists),
+            _ => {
+                map.insert("overrides".into(), overrides.clone());
+            }
+        }
     }
 }
 

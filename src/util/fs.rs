@@ -172,6 +172,41 @@ pub fn trust_home_owner(home: &Path) {
     }
 }
 
+/// Checks that a file tfauth would act on (a configuration file with `!exec`) is the user's
+/// and writable by no one else: owned by the user, not writable by others, and writable by
+/// its group only when that is the user's own group (user private groups). A symbolic link
+/// must be the user's too, and so must its target; the directory holding the target must be
+/// the user's (or root's) and writable by no one else, or the file could be swapped.
+pub fn check_user_file(path: &Path) -> io::Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    let me = euid();
+    let egid = rustix::process::getegid().as_raw();
+    let link = std::fs::symlink_metadata(path)?;
+    let target = std::fs::metadata(path)?;
+    for meta in [&link, &target] {
+        if meta.uid() != me {
+            return Err(TrustError::NotOwned { path: path.to_path_buf(), owner: meta.uid(), me }.into());
+        }
+    }
+    let mode = target.mode() & 0o7777;
+    if mode & 0o002 != 0 || (mode & 0o020 != 0 && target.gid() != egid) {
+        return Err(TrustError::Writable { path: path.to_path_buf(), mode }.into());
+    }
+    // Whoever may write the directory may swap the file between reading and this check.
+    let real = std::fs::canonicalize(path)?;
+    if let Some(dir) = real.parent() {
+        let meta = std::fs::metadata(dir)?;
+        if meta.uid() != me && !trusted_on_the_way(meta.uid(), me) {
+            return Err(TrustError::NotOwned { path: dir.to_path_buf(), owner: meta.uid(), me }.into());
+        }
+        let mode = meta.mode() & 0o7777;
+        if mode & 0o002 != 0 || (mode & 0o020 != 0 && meta.gid() != egid) {
+            return Err(TrustError::Writable { path: dir.to_path_buf(), mode }.into());
+        }
+    }
+    Ok(())
+}
+
 /// Whether directories (and links) that `owner` owns may stand on the way.
 fn trusted_on_the_way(owner: u32, me: u32) -> bool {
     owner == me || owner == 0 || HOME_OWNER.get() == Some(&owner)

@@ -85,7 +85,7 @@ pub fn json_to_yaml_string(v: &serde_json::Value) -> String {
     to_yaml_string(&json_to_node(v))
 }
 
-fn json_to_node(v: &serde_json::Value) -> Node {
+pub(crate) fn json_to_node(v: &serde_json::Value) -> Node {
     use serde_json::Value as J;
     let value = match v {
         J::Null => Value::Null,

@@ -5,7 +5,11 @@
 //!   later "missing field" message can say which variable was not set.
 //! - `!include PATH [.a.b]`: another YAML/JSON file (relative to the including file, then to
 //!   the base path), optionally one value inside it; other files are included as text.
-//! - `!repo-root [default]`: the git repository root.
+//! - `!repo-root [default]` (and its alias `!git.root`): the git repository root.
+//! - `!cwd`, `!random` and the other `!git.*` functions: see [`super::functions`].
+//! - `!exec CMD`: only in configuration files ([`Functions::Config`]) that the user owns and
+//!   nobody else may write; elsewhere it is kept as written like the tags below.
+//! - `!unset`: kept on the node; the deep merge removes the key instead of setting it.
 //! - `!append`: kept on the node; the deep merge appends such a list instead of replacing.
 //! - Any other tag (`!terraform.output`, `!store`, `!exec`, ...) is kept with its text; it
 //!   is an error only where a value that tfauth needs holds one.
@@ -13,7 +17,7 @@
 //! Hostile input is bounded: file size, nesting depth, alias expansion (the "billion
 //! laughs") and include depth all have limits, and each limit is a located error.
 
-use super::{Map, Node, Span, Value};
+use super::{Map, Node, Span, Value, functions};
 use crate::env_vars::Env;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -68,6 +72,8 @@ pub enum YamlError {
     Tag { span: Span, message: String },
     #[error("{span}: a second YAML document starts here; tfauth reads files with one")]
     MultipleDocuments { span: Span },
+    #[error("{span}: `{tag}` failed: {message}")]
+    Function { span: Span, tag: String, message: String, hint: String },
     #[error("`!include` at {span} failed")]
     Include {
         span: Span,
@@ -108,6 +114,7 @@ impl YamlError {
             YamlError::MultipleDocuments { .. } => {
                 Some("remove the `---` separators, or split the documents into files".into())
             }
+            YamlError::Function { hint, .. } => Some(hint.clone()),
             YamlError::Include { source, .. } => Some(format!(
                 "{}an `!include` path is relative to the including file, then to base_path",
                 source.hint().map(|h| format!("{h}\nhint: ")).unwrap_or_default()
@@ -123,6 +130,7 @@ impl YamlError {
             | YamlError::TooDeep { span }
             | YamlError::AliasBomb { span }
             | YamlError::Tag { span, .. }
+            | YamlError::Function { span, .. }
             | YamlError::Include { span, .. }
             | YamlError::IncludesTooLarge { span, .. }
             | YamlError::MultipleDocuments { span } => Some(span),
@@ -139,6 +147,20 @@ pub struct LoadContext {
     pub base_path: Option<PathBuf>,
     /// The git repository root, for `!repo-root`.
     pub repo_root: Option<PathBuf>,
+    /// The working directory, for `!cwd` and `!exec`.
+    pub cwd: Option<PathBuf>,
+    /// Which functions this kind of file may use.
+    pub functions: Functions,
+}
+
+/// The kind of file being read, which decides whether `!exec` runs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Functions {
+    /// A stack manifest (or anything else): `!exec` is kept as written, never run.
+    #[default]
+    Manifest,
+    /// `atmos.yaml` and the files it is built from, where Atmos runs `!exec` at load time.
+    Config,
 }
 
 /// Loads YAML files with one [`LoadContext`].
@@ -449,13 +471,22 @@ impl Builder<'_, '_, '_> {
             "!include" | "!include.raw" => {
                 return self.include_tag(&text, name == "!include.raw", span);
             }
-            "!repo-root" => match (&self.loader.ctx.repo_root, text.trim()) {
+            "!repo-root" | "!git.root" => match (&self.loader.ctx.repo_root, text.trim()) {
                 (Some(root), _) => Value::Str(root.display().to_string()),
                 (None, default) if !default.is_empty() => Value::Str(default.to_string()),
                 (None, _) => {
-                    return Err(tag_err("`!repo-root` is used outside a git repository and has no default".into()));
+                    return Err(tag_err(format!("`{name}` is used outside a git repository and has no default")));
                 }
             },
+            "!cwd" => Value::Str(self.function(&name, &span, functions::cwd(self.loader.ctx.cwd.as_deref(), &text))?),
+            "!random" => Value::Int(self.function(&name, &span, functions::random(&text))?),
+            "!git.sha" | "!git.ref" | "!git.branch" | "!git.url" | "!git.host" | "!git.owner" | "!git.name"
+            | "!git.repository" => match functions::git(&name, self.loader.ctx.repo_root.as_deref()) {
+                Ok(v) => Value::Str(v),
+                Err(_) if !text.trim().is_empty() => Value::Str(text.trim().to_string()),
+                Err(e) => return Err(self.function_error(&name, &span, e)),
+            },
+            "!exec" if self.loader.ctx.functions == Functions::Config => return self.exec_tag(&text, span),
             _ => {
                 // Kept as written; resolved by Atmos at run time, or an error where we need it.
                 let mut node = Node::new(Value::Str(text), span);
@@ -464,6 +495,53 @@ impl Builder<'_, '_, '_> {
             }
         };
         Ok(Node::new(value, span))
+    }
+
+    fn function<T>(&self, tag: &str, span: &Span, result: Result<T, String>) -> Result<T, YamlError> {
+        result.map_err(|e| self.function_error(tag, span, e))
+    }
+
+    fn function_error(&self, tag: &str, span: &Span, message: String) -> YamlError {
+        let hint = match tag {
+            "!random" => "write `!random`, `!random MAX` or `!random MIN MAX` with integers, MIN below MAX".into(),
+            "!cwd" => "`!cwd` takes an optional path relative to the working directory".into(),
+            "!exec" => "run the command in a shell to see why it fails; its stderr is shown above".into(),
+            _ => format!("give a default after `{tag}` for when git cannot say, e.g. `{tag} unknown`"),
+        };
+        YamlError::Function { span: span.clone(), tag: tag.to_string(), message, hint }
+    }
+
+    /// `!exec CMD`: runs only from a file that is the user's and writable by no one else.
+    fn exec_tag(&self, text: &str, span: Span) -> Result<Node, YamlError> {
+        let command = text.trim();
+        if command.is_empty() {
+            return Err(self.function_error("!exec", &span, "no command given".into()));
+        }
+        if let Err(why) = crate::util::fs::check_user_file(&self.file) {
+            return Err(YamlError::Function {
+                span,
+                tag: "!exec".into(),
+                message: format!("tfauth does not run a command from a file it cannot trust: {why}"),
+                hint: "`!exec` runs only from configuration files you own that nobody else can write \
+                       (chmod go-w); or replace it with a plain value"
+                    .into(),
+            });
+        }
+        let out = self.function(
+            "!exec",
+            &span,
+            functions::exec(command, self.loader.ctx.cwd.as_deref(), &self.loader.ctx.env),
+        )?;
+        // Atmos decodes the output as JSON when it is JSON, else keeps the text.
+        let node = match serde_json::from_str::<serde_json::Value>(&out) {
+            Ok(json) => {
+                let mut n = super::emit::json_to_node(&json);
+                n.set_span_deep(&span);
+                n
+            }
+            Err(_) => Node::new(Value::Str(out), span),
+        };
+        Ok(node)
     }
 
     fn env_tag(&self, text: &str, span: Span) -> Node {
@@ -735,6 +813,82 @@ mod tests {
         assert_eq!(a.as_str(), Some("vpc .id"));
         assert_eq!(n.get("b").unwrap().tag.as_deref(), Some("!append"));
         assert_eq!(n.find_unresolved_tag().unwrap().0, "!terraform.output");
+    }
+
+    fn config_ctx(dir: &Path) -> LoadContext {
+        LoadContext {
+            env: Env::from_pairs([("PATH", "/usr/bin:/bin"), ("WHO", "acme")]),
+            cwd: Some(dir.to_path_buf()),
+            functions: Functions::Config,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn exec_runs_only_in_config_files_the_user_owns() {
+        use std::os::unix::fs::PermissionsExt;
+        let t = tempfile::tempdir().unwrap();
+        let file = t.path().join("atmos.yaml");
+        std::fs::write(&file, "a: !exec echo \"$WHO\"\nb: !exec echo '[1,2]'\nc: !exec printf '7\\n\\n'\n").unwrap();
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let ctx = config_ctx(t.path());
+        let n = Loader::new(&ctx).load_file(&file).unwrap();
+        assert_eq!(n.get("a").unwrap().as_str(), Some("acme"));
+        assert_eq!(n.get("b").unwrap().as_seq().unwrap()[1].value, Value::Int(2), "JSON output is decoded");
+        assert_eq!(n.get("c").unwrap().value, Value::Int(7), "trailing newlines go");
+        // A stack manifest keeps `!exec` as written and runs nothing.
+        let manifest = LoadContext { functions: Functions::Manifest, ..ctx.clone() };
+        let n = Loader::new(&manifest).load_file(&file).unwrap();
+        assert_eq!(n.get("a").unwrap().tag.as_deref(), Some("!exec"));
+        // A file others can write runs nothing either.
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o646)).unwrap();
+        let err = Loader::new(&ctx).load_file(&file).unwrap_err();
+        assert!(err.to_string().contains("cannot trust") && err.to_string().contains("writable"), "{err}");
+        assert!(err.hint().unwrap().contains("chmod go-w"));
+        // Nor does a file in a directory others can write.
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+        std::fs::set_permissions(t.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+        let err = Loader::new(&ctx).load_file(&file).unwrap_err();
+        assert!(err.to_string().contains("writable by other users"), "{err}");
+        std::fs::set_permissions(t.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        // Text that is not a file on disk cannot be vouched for.
+        assert!(Loader::new(&ctx).load_str("a: !exec echo hi\n", &t.path().join("nope.yaml")).is_err());
+    }
+
+    #[test]
+    fn exec_failure_is_located() {
+        let t = tempfile::tempdir().unwrap();
+        let file = t.path().join("atmos.yaml");
+        std::fs::write(&file, "x: 1\na: !exec exit 4\n").unwrap();
+        let err = Loader::new(&config_ctx(t.path())).load_file(&file).unwrap_err();
+        assert_eq!(err.span().unwrap().line, 2);
+        assert!(err.to_string().contains("`!exec` failed: exited with status 4"), "{err}");
+    }
+
+    #[test]
+    fn cwd_random_and_git_functions() {
+        let t = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(t.path().join(".git")).unwrap();
+        std::fs::write(t.path().join(".git/HEAD"), "ref: refs/heads/feature\n").unwrap();
+        let ctx = LoadContext { repo_root: Some(t.path().to_path_buf()), ..config_ctx(t.path()) };
+        let src = "a: !cwd\nb: !cwd sub/dir\nc: !random 10 12\nd: !git.branch\ne: !git.sha none\nf: !git.root\n";
+        let n = Loader::new(&ctx).load_str(src, &t.path().join("x.yaml")).unwrap();
+        let dir = t.path().display().to_string();
+        assert_eq!(n.get("a").unwrap().as_str(), Some(dir.as_str()));
+        assert_eq!(n.get("b").unwrap().as_str(), Some(t.path().join("sub/dir").display().to_string().as_str()));
+        assert!(matches!(n.get("c").unwrap().value, Value::Int(10..=12)));
+        assert_eq!(n.get("d").unwrap().as_str(), Some("feature"));
+        assert_eq!(n.get("e").unwrap().as_str(), Some("none"), "the default when HEAD names no commit");
+        assert_eq!(n.get("f").unwrap().as_str(), Some(dir.as_str()));
+        let err = Loader::new(&ctx).load_str("a: 1\nb: !random 5 1\n", Path::new("/x.yaml")).unwrap_err();
+        assert_eq!(err.span().unwrap().line, 2);
+        assert!(err.to_string().contains("must be less than"), "{err}");
+    }
+
+    #[test]
+    fn unset_is_kept_for_the_merge() {
+        let n = load("a: !unset\n").unwrap();
+        assert!(n.get("a").unwrap().is_unset());
     }
 
     #[test]

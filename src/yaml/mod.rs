@@ -9,13 +9,14 @@
 //! reads of [`crate::util::fs::read_regular`].
 
 pub mod emit;
+pub mod functions;
 pub mod load;
 use indexmap::IndexMap;
 use std::fmt;
 use std::path::Path;
 use std::sync::Arc;
 
-pub use load::{LoadContext, Loader};
+pub use load::{Functions, LoadContext, Loader};
 
 /// Where a value was written: file, 1-based line and column. Synthetic values have line 0.
 #[derive(Clone, PartialEq, Eq, Hash)]
@@ -191,6 +192,35 @@ impl Node {
             Value::Seq(items) => items.iter().find_map(Node::find_unresolved_tag),
             Value::Map(map) => map.values().find_map(Node::find_unresolved_tag),
             _ => None,
+        }
+    }
+    /// Gives this node and everything below it `span` (for values made from a function's output).
+    pub fn set_span_deep(&mut self, span: &Span) {
+        self.span = span.clone();
+        match &mut self.value {
+            Value::Seq(items) => items.iter_mut().for_each(|n| n.set_span_deep(span)),
+            Value::Map(map) => map.values_mut().for_each(|n| n.set_span_deep(span)),
+            _ => {}
+        }
+    }
+    /// Whether this value is `!unset`: the key holding it is removed, not set.
+    pub fn is_unset(&self) -> bool {
+        self.tag.as_deref() == Some("!unset")
+    }
+    /// This subtree without the keys whose value is `!unset` (there is nothing to remove them from).
+    pub fn without_unset(&self) -> Node {
+        let mut n = self.clone();
+        n.strip_unset();
+        n
+    }
+    fn strip_unset(&mut self) {
+        match &mut self.value {
+            Value::Map(map) => {
+                map.retain(|_, v| !v.is_unset());
+                map.values_mut().for_each(Node::strip_unset);
+            }
+            Value::Seq(items) => items.iter_mut().for_each(Node::strip_unset),
+            _ => {}
         }
     }
     /// Counts the nodes in this subtree (for size limits).
