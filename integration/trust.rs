@@ -341,8 +341,10 @@ fn both_binaries_run_without_core_dumps() {
             .find(|l| l.starts_with("Max core file size"))
             .unwrap_or_default()
             .to_string();
-        // Past setpriv's exec: the helper itself runs, as the victim.
-        if status.contains("atmos-auth-help") && status.contains(&format!("Uid:\t{VICTIM}")) {
+        // Past setpriv's exec: the helper runs as the victim, and on this miss it has
+        // exec'd its cold half (`tfauth __helper-cold`), which waits on the lock.
+        let ours = status.contains("Name:\tatmos-auth-help") || status.contains("Name:\ttfauth");
+        if ours && status.contains(&format!("Uid:\t{VICTIM}")) {
             status_owner = std::fs::metadata(format!("{proc_dir}/status")).ok().map(|m| m.uid());
             // Both are set first thing in main, one after the other: wait for the second.
             if core.split_whitespace().nth(4) == Some("0") && status_owner == Some(0) {
