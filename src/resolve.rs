@@ -143,7 +143,16 @@ pub fn resolve(req: &Request, env: &Env, prompt: Option<&dyn Prompt>) -> Result<
     };
     let mut subjects = chain.as_ref().map(Chain::subjects).unwrap_or_default();
     subjects.extend(required.iter().flat_map(Chain::subjects));
-    let warnings = problems.into_iter().filter(|p| !subjects.contains(&p.subject)).collect();
+    // What tfauth cannot do yet refuses only the run whose chain needs it (before anything
+    // is written); elsewhere it is a warning like any other.
+    let (needed, elsewhere): (Vec<Problem>, Vec<Problem>) =
+        auth.notes.unsupported.iter().cloned().partition(|p| subjects.contains(&p.subject));
+    if !needed.is_empty() {
+        return Err(AuthError::Unsupported { problems: needed }.into());
+    }
+    let mut warnings: Vec<Problem> = problems.into_iter().filter(|p| !subjects.contains(&p.subject)).collect();
+    warnings.extend(auth.notes.warnings.iter().filter(|p| subjects.contains(&p.subject)).cloned());
+    warnings.extend(elsewhere);
     Ok(Resolution { config, component, auth_node, auth, warnings, selection, chain, required })
 }
 

@@ -60,7 +60,7 @@ pub(crate) fn expiry_of(v: &serde_json::Value) -> Option<time::OffsetDateTime> {
 pub enum ProviderError {
     /// A chain tfauth has no way to walk (a kind Atmos accepts whose sign-in tfauth does
     /// not speak): refused when a run needs it, never at load.
-    #[error("tfauth cannot walk {kind} (identity `{identity}`)")]
+    #[error("{kind} (identity `{identity}`) is not supported by tfauth yet")]
     CannotWalk { identity: String, kind: String },
     #[error("STS {operation} for identity `{identity}`{} failed: {code}: {message}", role.as_deref().map(|r| format!(" (role {r})")).unwrap_or_default())]
     Sts { identity: String, operation: &'static str, role: Option<String>, code: String, message: String },
