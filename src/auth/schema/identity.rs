@@ -214,8 +214,19 @@ pub(super) fn duration_span(node: &Node) -> Span {
     node.get_path(&["principal", "duration"]).or(node.get("duration")).map_or(node.span.clone(), |n| n.span.clone())
 }
 
+/// An aws/assume-role or aws/assume-root `duration`. One that does not parse is ignored
+/// with a warning (the STS default applies), as Atmos does: its validator never reads it,
+/// and its run logs a warning and sends none.
 pub(super) fn duration_in(f: &mut Fields<'_>, first: &[&str], second: &[&str]) -> Option<u64> {
-    if f.node.get_path(first).is_some() { f.opt_duration(first) } else { f.opt_duration(second) }
+    let path = if f.node.get_path(first).is_some() { first } else { second };
+    let before = f.problems.len();
+    let parsed = f.opt_duration(path);
+    let found: Vec<Problem> = f.problems.drain(before..).collect();
+    for mut p in found {
+        p.message.push_str("; ignored, as Atmos ignores it (the session gets STS's default)");
+        f.notes.warnings.push(p);
+    }
+    parsed
 }
 
 pub(super) fn parse_via(f: &mut Fields<'_>, node: &Node, kind: &str) -> Option<Via> {
