@@ -105,6 +105,7 @@ impl Error {
             Error::Auth(
                 AuthError::UnknownIdentity { .. } | AuthError::NoDefault { .. } | AuthError::NeedTerminal { .. },
             ) => exit::USAGE,
+            Error::Auth(AuthError::Unsupported { .. }) => exit::UNAVAILABLE,
             Error::Auth(_) => exit::DATAERR,
             Error::Exec(ExecError::NoComponentDir(_)) => exit::DATAERR,
             Error::Exec(_) => exit::UNAVAILABLE,

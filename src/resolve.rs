@@ -136,7 +136,9 @@ pub fn resolve(req: &Request, env: &Env, prompt: Option<&dyn Prompt>) -> Result<
     };
     let mut subjects = chain.as_ref().map(Chain::subjects).unwrap_or_default();
     subjects.extend(required.iter().flat_map(Chain::subjects));
-    let warnings = problems.into_iter().filter(|p| !subjects.contains(&p.subject)).collect();
+    let mut warnings: Vec<Problem> = problems.into_iter().filter(|p| !subjects.contains(&p.subject)).collect();
+    warnings.extend(auth.notes.warnings.iter().filter(|p| subjects.contains(&p.subject)).cloned());
+    warnings.extend(auth.notes.unsupported.iter().filter(|p| !subjects.contains(&p.subject)).cloned());
     Ok(Resolution { config, component, auth_node, auth, warnings, selection, chain, required })
 }
 
@@ -182,6 +184,15 @@ fn choose(
         Some(primary) => required_chains(auth, primary, problems)?,
         None => vec![],
     };
+    // What tfauth cannot do yet refuses only the run whose chain needs it (before anything
+    // is written); elsewhere it is a warning like any other.
+    let mut subjects = chain.as_ref().map(Chain::subjects).unwrap_or_default();
+    subjects.extend(required.iter().flat_map(Chain::subjects));
+    let needed: Vec<Problem> =
+        auth.notes.unsupported.iter().filter(|p| subjects.contains(&p.subject)).cloned().collect();
+    if !needed.is_empty() {
+        return Err(AuthError::Unsupported { problems: needed }.into());
+    }
     Ok((selection, chain, required))
 }
 

@@ -7,8 +7,8 @@
 pub mod schema;
 
 pub use schema::{
-    AuthConfig, Cloud, Identity, IdentityKind, Integration, IntegrationKind, Problem, Provider, ProviderKind, Subject,
-    Via,
+    AuthConfig, Cloud, Identity, IdentityKind, Integration, IntegrationKind, Notes, Problem, Provider, ProviderKind,
+    Subject, Via,
 };
 
 use crate::stacks::quote_list;
@@ -19,6 +19,10 @@ use crate::yaml::Span;
 pub enum AuthError {
     #[error("the auth configuration has {} problem(s):\n{}", problems.len(), problems.iter().map(|p| format!("  - {p}")).collect::<Vec<_>>().join("\n"))]
     Invalid { problems: Vec<Problem> },
+    /// The run's chain needs what Atmos can do and tfauth cannot yet (each problem says
+    /// what, where, and "not supported by tfauth yet").
+    #[error("{}", problems.iter().map(|p| p.to_string()).collect::<Vec<_>>().join("\n"))]
+    Unsupported { problems: Vec<Problem> },
     #[error("identity `{name}` (from {source_name}) is not defined")]
     UnknownIdentity {
         name: String,
@@ -62,6 +66,11 @@ impl AuthError {
             }
             AuthError::UnknownIdentity { name, fallback: Some(f), .. } if !f.defined_in.is_empty() => {
                 profile_fallback_hint(name, &f.defined_in, &f.applied)
+            }
+            AuthError::Unsupported { problems } => {
+                let mut hints: Vec<String> = problems.iter().filter_map(|p| p.hint.clone()).take(3).collect();
+                hints.push("choose another identity with --identity, or run this one with Atmos".into());
+                hints.join("\nhint: ")
             }
             AuthError::UnknownIdentity { suggestions, .. } if !suggestions.is_empty() => {
                 format!("did you mean {}?", quote_list(suggestions))

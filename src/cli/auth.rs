@@ -189,6 +189,13 @@ fn validate(target: &Target, ctx: &Ctx) -> Result<i32, Error> {
     if !problems.is_empty() {
         return Err(AuthError::Invalid { problems }.into());
     }
+    // Accepted as Atmos accepts them; a run whose chain needs an unsupported one refuses it.
+    for note in auth.notes.all() {
+        eprintln!("warning: {note}");
+        if let Some(h) = &note.hint {
+            eprintln!("  hint: {h}");
+        }
+    }
     let integrations = match auth.integrations.len() {
         0 => String::new(),
         n => format!(", {n} integration(s)"),

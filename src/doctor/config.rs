@@ -61,6 +61,17 @@ pub fn config(inputs: &Inputs<'_>) -> (Check, Loaded) {
             detail.push_str(&format!("\n- {w}"));
         }
         Check::warn(NAME, detail, "fix or remove the import entries named above; Atmos skips them too")
+    } else if auth.notes.all().next().is_some() {
+        // Accepted as Atmos accepts them (issue 16): said, never a failure.
+        let mut detail = summary;
+        for w in auth.notes.all() {
+            detail.push_str(&format!("\n- {w}"));
+        }
+        Check::warn(
+            NAME,
+            detail,
+            "these are accepted; a run whose chain needs one marked \"not supported by tfauth yet\" is refused",
+        )
     } else {
         Check::pass(NAME, summary)
     };

@@ -169,7 +169,15 @@ fn walk(auth: &AuthConfig, start: &Identity, leaf: &str) -> Result<Chain, ChainE
 /// once, at the first identity whose chain meets it. A missing `via` is the schema's to
 /// report, and a link further along is reported at the identity that has it.
 pub fn check(auth: &AuthConfig) -> Vec<Problem> {
+    check_links(auth).0
+}
+
+/// [`check`]'s problems, and the links Atmos walks that tfauth cannot yet (an
+/// aws/assume-role straight from IAM Identity Center): those are warnings at validate and
+/// refuse only a run whose chain has them (`Notes::unsupported`).
+pub fn check_links(auth: &AuthConfig) -> (Vec<Problem>, Vec<Problem>) {
     let mut problems = Vec::new();
+    let mut not_yet = Vec::new();
     let mut cycles: Vec<Vec<String>> = Vec::new();
     for id in &auth.identities {
         match link(auth, id) {
@@ -186,9 +194,17 @@ pub fn check(auth: &AuthConfig) -> Vec<Problem> {
                 hint: Some(crate::util::suggest::hint(&name, defined.iter().map(String::as_str), "identities")),
             }),
             Err(_) | Ok(Link::Standalone) => {}
-            Ok(Link::Provider(p, span)) => problems.extend(link_problem(id, &p.kind_name, true, span)),
+            Ok(Link::Provider(p, span)) => match link_problem(id, &p.kind_name, true, span) {
+                Some(LinkIssue::Broken(p)) => problems.push(p),
+                Some(LinkIssue::NotYet(p)) => not_yet.push(p),
+                None => {}
+            },
             Ok(Link::Identity(next, span)) => {
-                problems.extend(link_problem(id, &next.kind_name, false, span));
+                match link_problem(id, &next.kind_name, false, span) {
+                    Some(LinkIssue::Broken(p)) => problems.push(p),
+                    Some(LinkIssue::NotYet(p)) => not_yet.push(p),
+                    None => {}
+                }
                 if let Err(ChainError::Cycle { path, start, .. }) = walk(auth, id, &id.name) {
                     let cycle = &path[start..];
                     let mut key = cycle[..cycle.len() - 1].to_vec();
@@ -206,24 +222,30 @@ pub fn check(auth: &AuthConfig) -> Vec<Problem> {
             }
         }
     }
-    problems
+    (problems, not_yet)
+}
+
+/// What is wrong with one link: it can never work, or Atmos walks it and tfauth cannot yet.
+enum LinkIssue {
+    Broken(Problem),
+    NotYet(Problem),
 }
 
 /// Why `id` cannot come from a provider (or identity) of kind `from`, if it cannot: a chain
 /// stays in one cloud, and AWS kinds come from the kinds STS and IAM Identity Center accept.
-fn link_problem(id: &Identity, from: &str, from_provider: bool, span: &Span) -> Option<Problem> {
+fn link_problem(id: &Identity, from: &str, from_provider: bool, span: &Span) -> Option<LinkIssue> {
     let from_cloud = if from_provider { provider_cloud(from) } else { identity_cloud(from) };
     let (Some(to_cloud), Some(from_cloud)) = (id.cloud(), from_cloud) else {
         return None;
     };
-    let fail = |message: String, hint: &str| {
-        Some(Problem {
-            subject: Subject::Identity(id.name.clone()),
-            span: Some(span.clone()),
-            message,
-            hint: Some(hint.to_string()),
-        })
+    let problem = |message: String, hint: &str| Problem {
+        subject: Subject::Identity(id.name.clone()),
+        span: Some(span.clone()),
+        message,
+        hint: Some(hint.to_string()),
     };
+    let fail = |message: String, hint: &str| Some(LinkIssue::Broken(problem(message, hint)));
+    let not_yet = |message: String, hint: &str| Some(LinkIssue::NotYet(problem(message, hint)));
     let what = if from_provider { "provider" } else { "identity" };
     if to_cloud != from_cloud {
         return fail(
@@ -243,16 +265,25 @@ fn link_problem(id: &Identity, from: &str, from_provider: bool, span: &Span) -> 
             ),
             "point `via.provider` at your IAM Identity Center provider",
         ),
-        ("aws/assume-role" | "aws/assume-root", true, "aws/iam-identity-center") => fail(
+        // Atmos accepts these (its docs show assume-role from an IAM Identity Center
+        // provider) and hands the provider's portal token to STS as if it were a key; tfauth
+        // has no way to walk them.
+        ("aws/assume-role" | "aws/assume-root", true, "aws/iam-identity-center") => not_yet(
             format!(
-                "identity `{}` ({}) cannot come straight from an IAM Identity Center provider",
-                id.name, id.kind_name
+                "identity `{}` ({}) straight from an IAM Identity Center provider is {}",
+                id.name,
+                id.kind_name,
+                crate::auth::schema::NOT_SUPPORTED_YET
             ),
-            "chain it from an aws/permission-set identity with `via.identity`",
+            "chain it from an aws/permission-set identity with `via.identity` (IAM Identity Center gives role credentials only through a permission set)",
         ),
-        ("aws/assume-root", true, _) => fail(
-            format!("identity `{}` (aws/assume-root) must come from an AWS identity with `via.identity`", id.name),
-            "AssumeRoot is called with the credentials of an identity in the management account",
+        ("aws/assume-root", true, _) => not_yet(
+            format!(
+                "identity `{}` (aws/assume-root) straight from a {from} provider is {}",
+                id.name,
+                crate::auth::schema::NOT_SUPPORTED_YET
+            ),
+            "chain it with `via.identity` from an AWS identity in the management account",
         ),
         _ => None,
     }

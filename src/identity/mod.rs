@@ -18,8 +18,10 @@ use crate::yaml::Node;
 /// integrations'. Here and not in `auth`, because `auth` comes before `identity` and must
 /// not decide what a chain is.
 pub fn parse_auth(auth: Option<&Node>) -> (AuthConfig, Vec<Problem>) {
-    let (cfg, mut problems) = AuthConfig::parse_entries(auth);
-    problems.extend(chain::check(&cfg));
+    let (mut cfg, mut problems) = AuthConfig::parse_entries(auth);
+    let (broken, not_yet) = chain::check_links(&cfg);
+    problems.extend(broken);
+    cfg.notes.unsupported.extend(not_yet);
     problems.extend(cfg.integration_problems());
     (cfg, problems)
 }

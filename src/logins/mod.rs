@@ -174,8 +174,12 @@ pub fn run(
     env: &Env,
     ask: Interaction<'_>,
 ) -> Result<Login, IntegrationError> {
-    let own: Vec<Problem> =
-        res.warnings.iter().filter(|p| p.subject == Subject::Integration(integration.name.clone())).cloned().collect();
+    let subject = Subject::Integration(integration.name.clone());
+    let not_yet: Vec<Problem> = res.auth.notes.unsupported.iter().filter(|p| p.subject == subject).cloned().collect();
+    if !not_yet.is_empty() {
+        return Err(AuthError::Unsupported { problems: not_yet }.into());
+    }
+    let own: Vec<Problem> = res.warnings.iter().filter(|p| p.subject == subject).cloned().collect();
     if !own.is_empty() {
         return Err(AuthError::Invalid { problems: own }.into());
     }

@@ -94,14 +94,27 @@ fn as_json(auth: &AuthConfig, show: Show) -> serde_json::Value {
     serde_json::Value::Object(out)
 }
 
+/// A kind as listed: an Atmos kind tfauth reads but cannot run yet says so.
+fn kind_text(kind: &str, what: &str) -> String {
+    use crate::auth::schema::{
+        NOT_SUPPORTED_YET, UNIMPLEMENTED_IDENTITY_KINDS, UNIMPLEMENTED_INTEGRATION_KINDS, UNIMPLEMENTED_PROVIDER_KINDS,
+    };
+    let list = match what {
+        "provider" => UNIMPLEMENTED_PROVIDER_KINDS,
+        "identity" => UNIMPLEMENTED_IDENTITY_KINDS,
+        _ => UNIMPLEMENTED_INTEGRATION_KINDS,
+    };
+    if list.contains(&kind) { format!("{kind} ({NOT_SUPPORTED_YET})") } else { kind.to_string() }
+}
+
 fn table(auth: &AuthConfig, show: Show) -> String {
     let mut rows: Vec<[String; 5]> =
         vec![["TYPE".into(), "NAME".into(), "KIND".into(), "VIA".into(), "DEFAULT".into()]];
     if show.providers {
         rows.extend(
-            auth.providers
-                .iter()
-                .map(|p| ["provider".into(), p.name.clone(), p.kind_name.clone(), "-".into(), "".into()]),
+            auth.providers.iter().map(|p| {
+                ["provider".into(), p.name.clone(), kind_text(&p.kind_name, "provider"), "-".into(), "".into()]
+            }),
         );
     }
     if show.identities {
@@ -109,7 +122,7 @@ fn table(auth: &AuthConfig, show: Show) -> String {
             [
                 "identity".into(),
                 i.name.clone(),
-                i.kind_name.clone(),
+                kind_text(&i.kind_name, "identity"),
                 via_text(&i.via),
                 if i.default { "yes".into() } else { "".into() },
             ]
@@ -117,8 +130,12 @@ fn table(auth: &AuthConfig, show: Show) -> String {
     }
     if show.integrations {
         rows.extend(auth.integrations.iter().map(|i| {
-            let via = i.via.as_ref().map_or_else(|| "-".to_string(), |(n, _)| format!("identity:{n}"));
-            ["integration".into(), i.name.clone(), i.kind_name.clone(), via, "".into()]
+            let via = match (&i.via, &i.via_provider) {
+                (Some((n, _)), _) => format!("identity:{n}"),
+                (None, Some((p, _))) => format!("provider:{p} ({})", crate::auth::schema::NOT_SUPPORTED_YET),
+                (None, None) => "-".to_string(),
+            };
+            ["integration".into(), i.name.clone(), kind_text(&i.kind_name, "integration"), via, "".into()]
         }));
     }
     let widths: Vec<usize> = (0..5).map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0)).collect();
@@ -144,7 +161,8 @@ fn children<'a>(auth: &'a AuthConfig, parent: &str, from_provider: bool) -> Vec<
 
 fn walk(out: &mut String, auth: &AuthConfig, id: &crate::auth::Identity, prefix: &str, last: bool, depth: usize) {
     let mark = if id.default { " (default)" } else { "" };
-    out.push_str(&format!("{prefix}{}{} [{}]{mark}\n", if last { "└── " } else { "├── " }, id.name, id.kind_name));
+    let kind = kind_text(&id.kind_name, "identity");
+    out.push_str(&format!("{prefix}{}{} [{kind}]{mark}\n", if last { "└── " } else { "├── " }, id.name));
     if depth > 64 {
         return;
     }
@@ -158,7 +176,7 @@ fn walk(out: &mut String, auth: &AuthConfig, id: &crate::auth::Identity, prefix:
 fn tree(auth: &AuthConfig, show: Show) -> String {
     let mut out = String::new();
     for p in auth.providers.iter().filter(|_| show.providers || show.identities) {
-        out.push_str(&format!("{} [{}]\n", p.name, p.kind_name));
+        out.push_str(&format!("{} [{}]\n", p.name, kind_text(&p.kind_name, "provider")));
         if show.identities {
             let kids = children(auth, &p.name, true);
             for (i, k) in kids.iter().enumerate() {
@@ -168,7 +186,8 @@ fn tree(auth: &AuthConfig, show: Show) -> String {
     }
     if show.identities {
         for id in auth.identities.iter().filter(|i| i.via.is_none()) {
-            out.push_str(&format!("{} [{}]{}\n", id.name, id.kind_name, if id.default { " (default)" } else { "" }));
+            let kind = kind_text(&id.kind_name, "identity");
+            out.push_str(&format!("{} [{kind}]{}\n", id.name, if id.default { " (default)" } else { "" }));
             let kids = children(auth, &id.name, false);
             for (i, k) in kids.iter().enumerate() {
                 walk(&mut out, auth, k, "", i + 1 == kids.len(), 0);

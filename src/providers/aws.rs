@@ -64,7 +64,7 @@ fn permission_set(
     ctx: &FetchContext<'_>,
 ) -> Result<Credentials, ProviderError> {
     let Some(IdentityKind::PermissionSet { permission_set, account }) = &id.kind else {
-        return Err(unsupported(&id.name, &format!("{} from aws/iam-identity-center", id.kind_name)));
+        return Err(unsupported(id, &format!("{} from aws/iam-identity-center", id.kind_name)));
     };
     let token = ctx.sso_token.ok_or_else(|| ProviderError::NeedTerminal {
         identity: id.name.clone(),
@@ -121,7 +121,7 @@ async fn walk(chain: &Chain, ctx: &FetchContext<'_>) -> Result<Credentials, Prov
             Some(ProviderKind::GithubOidc { region, audience }) => {
                 let first = hops.next().expect("a chain has a leaf");
                 let Some(IdentityKind::AssumeRole { role_arn, duration_secs, session_name, .. }) = &first.kind else {
-                    return Err(unsupported(&first.name, &format!("{} from github/oidc", first.kind_name)));
+                    return Err(unsupported(first, &format!("{} from github/oidc", first.kind_name)));
                 };
                 let token = github::token(ctx.env, audience.as_deref(), &first.name)?;
                 let sts = client(ctx, region.as_deref().or(first.region.as_deref()), None).await;
@@ -137,7 +137,7 @@ async fn walk(chain: &Chain, ctx: &FetchContext<'_>) -> Result<Credentials, Prov
                 let call = Call::new(&first.name, "AssumeRoleWithWebIdentity", Some(role_arn), secs(*duration_secs));
                 from_sts(out.credentials(), &call, ctx)?
             }
-            _ => return Err(unsupported(&chain.hops[0].name, &format!("a chain from {}", p.kind_name))),
+            _ => return Err(unsupported(&chain.hops[0], &format!("a chain from {}", p.kind_name))),
         },
         ChainRoot::Standalone => {
             let first = hops.next().expect("a chain has a leaf");
@@ -166,7 +166,7 @@ async fn walk(chain: &Chain, ctx: &FetchContext<'_>) -> Result<Credentials, Prov
                     }
                 }
                 Some(IdentityKind::Ambient) => ambient(&first.name, ctx).await?,
-                _ => return Err(unsupported(&first.name, &first.kind_name)),
+                _ => return Err(unsupported(first, &first.kind_name)),
             }
         }
     };
@@ -212,7 +212,7 @@ async fn assume_hops(
                 let role = format!("root of {target_principal}");
                 creds = from_sts(out.credentials(), &Call::new(&hop.name, "AssumeRoot", Some(&role), secs), ctx)?;
             }
-            _ => return Err(unsupported(&hop.name, &hop.kind_name)),
+            _ => return Err(unsupported(hop, &hop.kind_name)),
         }
     }
     Ok(creds)
@@ -406,8 +406,13 @@ fn endpoint(ctx: &FetchContext<'_>) -> String {
         .unwrap_or_else(|| format!("https://sts.{}.amazonaws.com", ctx.region))
 }
 
-fn unsupported(identity: &str, kind: &str) -> ProviderError {
-    ProviderError::CannotWalk { identity: identity.to_string(), kind: kind.to_string() }
+/// A hop tfauth cannot walk, located at the identity's `via` (else its definition).
+fn unsupported(id: &crate::auth::Identity, kind: &str) -> ProviderError {
+    let span = match &id.via {
+        Some(crate::auth::Via::Provider(_, s) | crate::auth::Via::Identity(_, s)) => s.clone(),
+        None => id.span.clone(),
+    };
+    ProviderError::CannotWalk { identity: id.name.clone(), kind: kind.to_string(), span }
 }
 
 fn secs(d: Option<u64>) -> i32 {

@@ -55,13 +55,18 @@ pub(crate) fn expiry_of(v: &serde_json::Value) -> Option<time::OffsetDateTime> {
     Some(time::OffsetDateTime::now_utc() + time::Duration::seconds(secs))
 }
 
+/// `FILE:LINE:COL: ` for a span from a file, else nothing.
+fn located(span: &crate::yaml::Span) -> String {
+    if span.is_synthetic() { String::new() } else { format!("{span}: ") }
+}
+
 /// Why credentials could not be obtained.
 #[derive(Debug, thiserror::Error)]
 pub enum ProviderError {
     /// A chain tfauth has no way to walk (a kind Atmos accepts whose sign-in tfauth does
     /// not speak): refused when a run needs it, never at load.
-    #[error("tfauth cannot walk {kind} (identity `{identity}`)")]
-    CannotWalk { identity: String, kind: String },
+    #[error("{}{kind} (identity `{identity}`) is not supported by tfauth yet", located(span))]
+    CannotWalk { identity: String, kind: String, span: crate::yaml::Span },
     #[error("STS {operation} for identity `{identity}`{} failed: {code}: {message}", role.as_deref().map(|r| format!(" (role {r})")).unwrap_or_default())]
     Sts { identity: String, operation: &'static str, role: Option<String>, code: String, message: String },
     #[error("cannot reach STS at {endpoint} for identity `{identity}`: {message}")]

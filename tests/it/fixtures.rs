@@ -185,9 +185,23 @@ fn run_case(case: &J) -> Result<(), String> {
 fn check_validation(repo: &Path, expect: &J) -> Result<(), String> {
     let ctx = LoadContext::default();
     let doc = Loader::new(&ctx).load_file(&repo.join("atmos.yaml")).map_err(|e| e.to_string())?;
-    let (_, problems) = tfauth::identity::parse_auth(doc.get("auth"));
+    let (auth, problems) = tfauth::identity::parse_auth(doc.get("auth"));
     let texts: Vec<String> =
         problems.iter().map(|p| format!("{p} | hint: {}", p.hint.clone().unwrap_or_default())).collect();
+    // `warnings`: what is accepted as Atmos accepts it, but said (issue 16), each located.
+    let notes: Vec<String> =
+        auth.notes.all().map(|p| format!("{p} | hint: {}", p.hint.clone().unwrap_or_default())).collect();
+    for want in expect["warnings"].as_array().cloned().unwrap_or_default() {
+        let want = want.as_str().unwrap_or_default();
+        if !notes.iter().any(|t| t.contains(want)) {
+            return Err(format!("no warning mentions `{want}`; warnings:\n  {}", notes.join("\n  ")));
+        }
+    }
+    if let Some(n) = expect["warning_count"].as_u64()
+        && notes.len() as u64 != n
+    {
+        return Err(format!("want {n} warnings, got {}:\n  {}", notes.len(), notes.join("\n  ")));
+    }
     for want in expect["problems"].as_array().cloned().unwrap_or_default() {
         let want = want.as_str().unwrap_or_default();
         if !texts.iter().any(|t| t.contains(want)) {

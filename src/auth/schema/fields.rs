@@ -53,9 +53,20 @@ pub(super) struct Fields<'a> {
     pub(super) subject: Subject,
     pub(super) what: String,
     pub(super) problems: &'a mut Vec<Problem>,
+    pub(super) notes: &'a mut Notes,
 }
 
 impl<'a> Fields<'a> {
+    /// Accepted as Atmos accepts it, with a note ([`Notes::warnings`]).
+    pub(super) fn warn(&mut self, span: &Span, message: String, hint: Option<String>) {
+        self.notes.warnings.push(Problem { subject: self.subject.clone(), span: Some(span.clone()), message, hint });
+    }
+
+    /// Accepted, but a run that needs it is refused ([`Notes::unsupported`]).
+    pub(super) fn unsupported(&mut self, span: &Span, message: String, hint: Option<String>) {
+        self.notes.unsupported.push(Problem { subject: self.subject.clone(), span: Some(span.clone()), message, hint });
+    }
+
     pub(super) fn problem(&mut self, span: &Span, message: String, hint: Option<String>) {
         self.problems.push(Problem { subject: self.subject.clone(), span: Some(span.clone()), message, hint });
     }
@@ -207,6 +218,26 @@ impl<'a> Fields<'a> {
 /// Reports an unknown `kind`, suggesting the nearest known one and listing them all.
 pub(super) fn unknown_kind(f: &mut Fields<'_>, node: &Node, what: &str, kind: &str, known: &[&str]) {
     let span = node.get("kind").map_or(node.span.clone(), |k| k.span.clone());
+    let unimplemented = match what {
+        "provider" => UNIMPLEMENTED_PROVIDER_KINDS,
+        "identity" => UNIMPLEMENTED_IDENTITY_KINDS,
+        _ => UNIMPLEMENTED_INTEGRATION_KINDS,
+    };
+    if unimplemented.contains(&kind) {
+        let name = match &f.subject {
+            Subject::Provider(n) | Subject::Identity(n) | Subject::Integration(n) => n.clone(),
+            Subject::General => String::new(),
+        };
+        f.unsupported(
+            &span,
+            format!("{what} `{name}`: kind `{kind}` (an Atmos kind) is {NOT_SUPPORTED_YET}"),
+            Some(format!(
+                "tfauth reads and lists it; a run that needs it fails. Kinds tfauth runs: {}",
+                known.join(", ")
+            )),
+        );
+        return;
+    }
     let near = crate::util::suggest::nearest(kind, known.iter().copied());
     let list = format!("known {what} kinds: {}", known.join(", "));
     let name = match &f.subject {

@@ -5,7 +5,12 @@
 
 use super::*;
 
-pub(super) fn parse_identity(name: &str, node: &Node, problems: &mut Vec<Problem>) -> Option<Identity> {
+pub(super) fn parse_identity(
+    name: &str,
+    node: &Node,
+    problems: &mut Vec<Problem>,
+    notes: &mut Notes,
+) -> Option<Identity> {
     let subject = Subject::Identity(name.to_string());
     if node.as_map().is_none() {
         problems.push(Problem {
@@ -16,7 +21,7 @@ pub(super) fn parse_identity(name: &str, node: &Node, problems: &mut Vec<Problem
         });
         return None;
     }
-    let mut f = Fields { node, subject: subject.clone(), what: format!("identity `{name}`"), problems };
+    let mut f = Fields { node, subject: subject.clone(), what: format!("identity `{name}`"), problems, notes };
     let default = f.opt_bool(&["default"]).unwrap_or(false);
     let default_span = node.get("default").filter(|_| default).map(|n| n.span.clone());
     let required = f.opt_bool(&["required"]).unwrap_or(false);
@@ -67,13 +72,14 @@ pub(super) fn parse_identity(name: &str, node: &Node, problems: &mut Vec<Problem
             if let Some(d) = duration
                 && !(ASSUME_ROLE_MIN_SECS..=ASSUME_ROLE_MAX_SECS).contains(&d)
             {
+                // Atmos passes it to STS as written; so does tfauth, and STS decides.
                 let span = duration_span(node);
-                f.problem(
+                f.warn(
                     &span,
                     format!(
-                        "identity `{name}` (aws/assume-role): `duration` is {d}s; STS allows 900s (15m) to 43200s (12h)"
+                        "identity `{name}` (aws/assume-role): `duration` is {d}s; STS allows 900s (15m) to 43200s (12h) and will likely refuse it"
                     ),
-                    None,
+                    Some("use a duration from 15m to 12h (and at most the role's maximum session duration)".into()),
                 );
             }
             let session_name = f.opt_str(&["principal", "session_name"]).or_else(|| f.opt_str(&["session_name"]));
@@ -90,8 +96,8 @@ pub(super) fn parse_identity(name: &str, node: &Node, problems: &mut Vec<Problem
                     let span = node.get_path(&["principal", "task_policy_arn"]).map_or(node.span.clone(), |n| n.span.clone());
                     f.problem(
                         &span,
-                        format!("identity `{name}` (aws/assume-root): `principal.task_policy_arn` is `{p}`, which is not a root task policy"),
-                        Some(format!("use arn:aws:iam::aws:policy/root-task/ followed by one of {}", ROOT_TASK_POLICIES.join(", "))),
+                        format!("identity `{name}` (aws/assume-root): `principal.task_policy_arn` is `{p}`, which is not a root task policy (arn:aws:iam::aws:policy/root-task/NAME)"),
+                        Some(format!("AWS's root task policies include {}", ROOT_TASK_POLICIES.join(", "))),
                     );
                     None
                 }
@@ -100,11 +106,12 @@ pub(super) fn parse_identity(name: &str, node: &Node, problems: &mut Vec<Problem
             if let Some(d) = duration
                 && d > ASSUME_ROOT_MAX_SECS
             {
+                // As Atmos does: capped at 15 minutes, with a warning.
                 let span = duration_span(node);
-                f.problem(
+                f.warn(
                     &span,
                     format!(
-                        "identity `{name}` (aws/assume-root): `duration` is {d}s; AssumeRoot sessions last at most 15m"
+                        "identity `{name}` (aws/assume-root): `duration` is {d}s; AssumeRoot sessions last at most 15m, so 900s is used"
                     ),
                     Some("use `duration: 15m` or less".into()),
                 );
@@ -112,7 +119,7 @@ pub(super) fn parse_identity(name: &str, node: &Node, problems: &mut Vec<Problem
             Some(IdentityKind::AssumeRoot {
                 target_principal: target?,
                 task_policy_arn: policy?,
-                duration_secs: duration,
+                duration_secs: duration.map(|d| d.min(ASSUME_ROOT_MAX_SECS)),
             })
         }
         "aws/user" => {
@@ -207,8 +214,19 @@ pub(super) fn duration_span(node: &Node) -> Span {
     node.get_path(&["principal", "duration"]).or(node.get("duration")).map_or(node.span.clone(), |n| n.span.clone())
 }
 
+/// An aws/assume-role or aws/assume-root `duration`. One that does not parse is ignored
+/// with a warning (the STS default applies), as Atmos does: its validator never reads it,
+/// and its run logs a warning and sends none.
 pub(super) fn duration_in(f: &mut Fields<'_>, first: &[&str], second: &[&str]) -> Option<u64> {
-    if f.node.get_path(first).is_some() { f.opt_duration(first) } else { f.opt_duration(second) }
+    let path = if f.node.get_path(first).is_some() { first } else { second };
+    let before = f.problems.len();
+    let parsed = f.opt_duration(path);
+    let found: Vec<Problem> = f.problems.drain(before..).collect();
+    for mut p in found {
+        p.message.push_str("; ignored, as Atmos ignores it (the session gets STS's default)");
+        f.notes.warnings.push(p);
+    }
+    parsed
 }
 
 pub(super) fn parse_via(f: &mut Fields<'_>, node: &Node, kind: &str) -> Option<Via> {
@@ -216,8 +234,18 @@ pub(super) fn parse_via(f: &mut Fields<'_>, node: &Node, kind: &str) -> Option<V
         Subject::Identity(n) => n.clone(),
         _ => String::new(),
     };
-    let standalone = matches!(kind, "aws/user" | "aws/ambient");
     let via = node.get("via").filter(|v| !v.is_null());
+    if kind == "aws/user" {
+        // Atmos never looks at an aws/user's `via` (its validator skips it): ignored.
+        if let Some(v) = via {
+            f.warn(
+                &v.span,
+                format!("identity `{name}` (aws/user) stands alone: its `via` is ignored"),
+                Some("remove `via`; aws/user signs in with its own access key".into()),
+            );
+        }
+        return None;
+    }
     if let Some(v) = via
         && v.as_map().is_none()
     {
@@ -226,11 +254,12 @@ pub(super) fn parse_via(f: &mut Fields<'_>, node: &Node, kind: &str) -> Option<V
     }
     let provider = f.opt_str(&["via", "provider"]).filter(|s| !s.is_empty());
     let identity = f.opt_str(&["via", "identity"]).filter(|s| !s.is_empty());
-    if standalone {
+    if is_standalone_kind(kind) {
+        // Atmos refuses these too: aws/ambient, ambient and the emulators "must not define via".
         if let Some(v) = via {
             f.problem(
                 &v.span,
-                format!("identity `{name}` ({kind}) stands alone and takes no `via`"),
+                format!("identity `{name}` ({kind}) stands alone and must not define `via` (Atmos refuses it too)"),
                 Some("remove `via`".into()),
             );
         }

@@ -5,7 +5,12 @@
 
 use super::*;
 
-pub(super) fn parse_integration(name: &str, node: &Node, problems: &mut Vec<Problem>) -> Option<Integration> {
+pub(super) fn parse_integration(
+    name: &str,
+    node: &Node,
+    problems: &mut Vec<Problem>,
+    notes: &mut Notes,
+) -> Option<Integration> {
     let subject = Subject::Integration(name.to_string());
     if node.as_map().is_none() {
         problems.push(Problem {
@@ -16,18 +21,23 @@ pub(super) fn parse_integration(name: &str, node: &Node, problems: &mut Vec<Prob
         });
         return None;
     }
-    let mut f = Fields { node, subject, what: format!("integration `{name}`"), problems };
+    let mut f = Fields { node, subject, what: format!("integration `{name}`"), problems, notes };
     let kind_name = f.req_str(&["kind"])?;
     f.what = format!("integration `{name}` ({kind_name})");
+    let mut via_provider = None;
     let via = match (f.opt_str(&["via", "identity"]).filter(|s| !s.is_empty()), node.get_path(&["via", "provider"])) {
         (Some(i), _) => Some((i, node.get_path(&["via", "identity"]).map_or(node.span.clone(), |n| n.span.clone()))),
         (None, Some(p)) => {
+            // Atmos binds it to every identity whose chain starts at that provider; tfauth
+            // reads it, and refuses the login that would need it.
             let span = p.span.clone();
-            f.problem(
+            let provider = f.opt_str(&["via", "provider"]).unwrap_or_default();
+            f.unsupported(
                 &span,
-                format!("integration `{name}` names `via.provider`; an integration comes from an identity"),
-                Some("write `via: {identity: NAME}` with the AWS identity whose session it uses".into()),
+                format!("integration `{name}`: `via.provider` (`{provider}`) is {NOT_SUPPORTED_YET}"),
+                Some("write `via: {identity: NAME}` with the identity whose session it uses".into()),
             );
+            via_provider = Some((provider, span));
             None
         }
         (None, None) => {
@@ -76,7 +86,15 @@ pub(super) fn parse_integration(name: &str, node: &Node, problems: &mut Vec<Prob
             None
         }
     };
-    Some(Integration { name: name.to_string(), kind_name, kind, via, auto_provision, span: node.span.clone() })
+    Some(Integration {
+        name: name.to_string(),
+        kind_name,
+        kind,
+        via,
+        via_provider,
+        auto_provision,
+        span: node.span.clone(),
+    })
 }
 
 /// An integration's `via.identity` must name an AWS identity.

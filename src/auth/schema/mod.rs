@@ -37,6 +37,8 @@ pub struct AuthConfig {
     pub integrations: Vec<Integration>,
     pub realm: Option<(String, Span)>,
     pub keyring_type: Option<String>,
+    /// Accepted as Atmos accepts it, but worth saying (see [`Notes`]).
+    pub notes: Notes,
 }
 
 impl AuthConfig {
@@ -119,7 +121,7 @@ impl AuthConfig {
                 Some(providers) => {
                     check_duplicate_names("provider", providers, &mut problems);
                     for (name, node) in providers {
-                        if let Some(provider) = parse_provider(name, node, &mut problems) {
+                        if let Some(provider) = parse_provider(name, node, &mut problems, &mut out.notes) {
                             out.providers.push(provider);
                         }
                     }
@@ -134,7 +136,7 @@ impl AuthConfig {
                 Some(identities) => {
                     check_duplicate_names("identity", identities, &mut problems);
                     for (name, node) in identities {
-                        if let Some(identity) = parse_identity(name, node, &mut problems) {
+                        if let Some(identity) = parse_identity(name, node, &mut problems, &mut out.notes) {
                             out.identities.push(identity);
                         }
                     }
@@ -149,7 +151,7 @@ impl AuthConfig {
                 Some(integrations) => {
                     check_duplicate_names("integration", integrations, &mut problems);
                     for (name, node) in integrations {
-                        if let Some(integration) = parse_integration(name, node, &mut problems) {
+                        if let Some(integration) = parse_integration(name, node, &mut problems, &mut out.notes) {
                             out.integrations.push(integration);
                         }
                     }

@@ -5,7 +5,12 @@
 
 use super::*;
 
-pub(super) fn parse_provider(name: &str, node: &Node, problems: &mut Vec<Problem>) -> Option<Provider> {
+pub(super) fn parse_provider(
+    name: &str,
+    node: &Node,
+    problems: &mut Vec<Problem>,
+    notes: &mut Notes,
+) -> Option<Provider> {
     let subject = Subject::Provider(name.to_string());
     if node.as_map().is_none() {
         problems.push(Problem {
@@ -16,7 +21,7 @@ pub(super) fn parse_provider(name: &str, node: &Node, problems: &mut Vec<Problem
         });
         return None;
     }
-    let mut f = Fields { node, subject: subject.clone(), what: format!("provider `{name}`"), problems };
+    let mut f = Fields { node, subject: subject.clone(), what: format!("provider `{name}`"), problems, notes };
     let kind_name = f.req_str(&["kind"])?;
     f.what = format!("provider `{name}` ({kind_name})");
     // A closure, so that a missing field (`?`) drops only the kind: the provider stays
@@ -37,11 +42,8 @@ pub(super) fn parse_provider(name: &str, node: &Node, problems: &mut Vec<Problem
         "aws/saml" => {
             let url = f.req_matching(&["url"], is_https_url, "an https:// URL");
             let region = f.req_matching(&["region"], is_aws_region, "an AWS region such as us-east-1");
-            let driver = f.opt_matching(
-                &["driver"],
-                |d| matches!(d, "Browser" | "GoogleApps" | "Okta" | "ADFS"),
-                "one of Browser, GoogleApps, Okta, ADFS",
-            );
+            // Any driver: Atmos hands it to its SAML library as written (new ones included).
+            let driver = f.opt_str(&["driver"]);
             Some(ProviderKind::Saml { url: url?, region: region?, driver })
         }
         "github/oidc" => {
@@ -52,22 +54,28 @@ pub(super) fn parse_provider(name: &str, node: &Node, problems: &mut Vec<Problem
         "azure/cli" => {
             let tenant_id = f.spec_str("tenant_id");
             let subscription_id = f.spec_str("subscription_id");
-            for (k, v) in [("tenant_id", &tenant_id), ("subscription_id", &subscription_id)] {
-                if let Some(v) = v
-                    && !is_uuid(v)
-                {
-                    let span = node.span.clone();
-                    f.problem(
-                        &span,
-                        format!("provider `{name}` (azure/cli): `{k}` is `{v}`, which is not a UUID"),
-                        None,
-                    );
-                }
+            if let Some(v) = &subscription_id
+                && !is_uuid(v)
+            {
+                let span = node.span.clone();
+                f.problem(
+                    &span,
+                    format!("provider `{name}` (azure/cli): `subscription_id` is `{v}`, which is not a UUID"),
+                    None,
+                );
+            }
+            if let Some(v) = &tenant_id {
+                check_tenant(&mut f, node, v);
             }
             Some(ProviderKind::AzureCli { tenant_id, subscription_id })
         }
         "azure/oidc" | "azure/device-code" => {
-            let tenant_id = f.spec_req("tenant_id", is_uuid, "a UUID");
+            // A tenant is its id or one of its domains (contoso.onmicrosoft.com): Entra ID
+            // takes either, and Atmos passes it on as written.
+            let tenant_id = f.spec_req("tenant_id", |t| !t.trim().is_empty(), "a tenant");
+            if let Some(t) = &tenant_id {
+                check_tenant(&mut f, node, t);
+            }
             let client_id = if kind_name == "azure/oidc" {
                 f.spec_req("client_id", is_uuid, "a UUID")
             } else {
@@ -130,6 +138,24 @@ pub(super) fn parse_provider(name: &str, node: &Node, problems: &mut Vec<Problem
     };
     let kind = typed();
     Some(Provider { name: name.to_string(), kind_name, kind, span: node.span.clone() })
+}
+
+/// A tenant that is neither a UUID nor a domain name: accepted (Atmos takes any), with a
+/// warning, since Entra ID will refuse it when a run signs in.
+fn check_tenant(f: &mut Fields<'_>, node: &Node, tenant: &str) {
+    if is_uuid(tenant) || is_domain(tenant) {
+        return;
+    }
+    let span =
+        node.get_path(&["spec", "tenant_id"]).or(node.get("tenant_id")).map_or(node.span.clone(), |n| n.span.clone());
+    let what = f.what.clone();
+    f.warn(
+        &span,
+        format!(
+            "{what}: `tenant_id` is `{tenant}`, which is neither a UUID nor a domain; Entra ID will likely refuse it"
+        ),
+        Some("use the tenant's id (a UUID) or one of its domains, like contoso.onmicrosoft.com".into()),
+    );
 }
 
 /// `token_source` of a `gcp/workload-identity-federation` provider (top level or under `spec`).

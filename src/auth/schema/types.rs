@@ -48,7 +48,19 @@ pub const IDENTITY_KINDS: &[&str] = &[
 
 pub const INTEGRATION_KINDS: &[&str] = &["aws/ecr"];
 
-/// The task policies `sts:AssumeRoot` accepts.
+/// Kinds Atmos knows that tfauth reads but cannot use yet: accepted (listed, described, a
+/// warning at validate) and refused only by a run whose chain needs one (exit 69).
+pub const UNIMPLEMENTED_PROVIDER_KINDS: &[&str] = &["azure/interactive", "atmos/pro"];
+pub const UNIMPLEMENTED_IDENTITY_KINDS: &[&str] =
+    &["ambient", "atmos/pro", "aws/emulator", "azure/emulator", "gcp/emulator", "kubernetes/emulator"];
+pub const UNIMPLEMENTED_INTEGRATION_KINDS: &[&str] =
+    &["aws/ecr-public", "aws/eks", "azure/acr", "azure/aks", "gcp/gke", "github/sts"];
+
+/// What every "cannot do this yet" message ends with, so users (and tests) can find them.
+pub const NOT_SUPPORTED_YET: &str = "not supported by tfauth yet";
+
+/// The root task policies AWS had published when this was written (for hints: any policy
+/// under [`ROOT_TASK_POLICY_PREFIX`] is accepted, as Atmos does, so new ones work).
 pub const ROOT_TASK_POLICIES: &[&str] = &[
     "IAMAuditRootUserCredentials",
     "IAMCreateRootUserPassword",
@@ -56,6 +68,9 @@ pub const ROOT_TASK_POLICIES: &[&str] = &[
     "S3UnlockBucketPolicy",
     "SQSUnlockQueuePolicy",
 ];
+
+/// Where AWS keeps the root task policies (`arn:<partition>:iam::aws:policy/root-task/`).
+pub const ROOT_TASK_POLICY_PREFIX: &str = "policy/root-task/";
 
 /// STS's limits for role sessions, in seconds.
 pub const ASSUME_ROLE_MIN_SECS: u64 = 900;
@@ -233,9 +248,9 @@ impl Identity {
     pub fn cloud(&self) -> Option<Cloud> {
         identity_cloud(&self.kind_name)
     }
-    /// aws/user and aws/ambient stand alone: they have no `via`.
+    /// aws/user, aws/ambient, ambient and the emulators stand alone: they have no `via`.
     pub fn is_standalone(&self) -> bool {
-        matches!(self.kind_name.as_str(), "aws/user" | "aws/ambient")
+        is_standalone_kind(&self.kind_name)
     }
 }
 
@@ -256,6 +271,9 @@ pub struct Integration {
     pub kind: Option<IntegrationKind>,
     /// `via.identity`: whose session it uses.
     pub via: Option<(String, Span)>,
+    /// `via.provider` (Atmos binds such an integration to every identity rooted there):
+    /// read, listed, and refused by a run, since tfauth does not do it yet.
+    pub via_provider: Option<(String, Span)>,
     /// `spec.auto_provision` (default true): run after `auth login` of its identity.
     pub auto_provision: bool,
     pub span: Span,
@@ -268,16 +286,25 @@ impl Integration {
     }
 }
 
+/// Identity kinds that hold or find their own credentials (Atmos's standalone kinds).
+pub fn is_standalone_kind(kind: &str) -> bool {
+    matches!(kind, "aws/user" | "aws/ambient" | "ambient") || kind.ends_with("/emulator")
+}
+
 pub fn provider_cloud(kind: &str) -> Option<Cloud> {
     match kind {
         "aws/iam-identity-center" | "aws/saml" | "github/oidc" => Some(Cloud::Aws),
-        "azure/cli" | "azure/oidc" | "azure/device-code" => Some(Cloud::Azure),
+        "azure/cli" | "azure/oidc" | "azure/device-code" | "azure/interactive" => Some(Cloud::Azure),
         "gcp/adc" | "gcp/workload-identity-federation" => Some(Cloud::Gcp),
         _ => None,
     }
 }
 
 pub fn identity_cloud(kind: &str) -> Option<Cloud> {
+    if kind.ends_with("/emulator") {
+        // An emulator's credentials are local stand-ins: no chain links to or from them.
+        return None;
+    }
     match kind.split('/').next() {
         Some("aws") => Some(Cloud::Aws),
         Some("azure") => Some(Cloud::Azure),
@@ -293,6 +320,24 @@ pub enum Subject {
     Identity(String),
     Integration(String),
     General,
+}
+
+/// What the parser (and `identity::chain`) noticed that is not wrong, as Atmos reads it.
+/// `warnings`: accepted as Atmos accepts them, with a note (a `via` ignored, a duration
+/// capped); shown by `tfauth auth validate`, and by a run whose chain they touch.
+/// `unsupported`: what Atmos can do and tfauth cannot yet (a kind, a link): a warning at
+/// validate, and a refusal (exit 69) of a run whose chain needs it, at its file and line.
+#[derive(Clone, Debug, Default)]
+pub struct Notes {
+    pub warnings: Vec<Problem>,
+    pub unsupported: Vec<Problem>,
+}
+
+impl Notes {
+    /// Everything to show as a warning when the whole configuration is checked.
+    pub fn all(&self) -> impl Iterator<Item = &Problem> {
+        self.warnings.iter().chain(&self.unsupported)
+    }
 }
 
 /// One thing wrong with the auth configuration.

@@ -5,7 +5,7 @@
 //! providers (`url_host`, `parse_duration`). Pure functions of a string; they must not
 //! record problems themselves.
 
-use super::types::ROOT_TASK_POLICIES;
+use super::types::ROOT_TASK_POLICY_PREFIX;
 
 /// The longest realm Atmos accepts.
 pub const REALM_MAX_CHARS: usize = 64;
@@ -130,12 +130,11 @@ pub(super) fn is_mfa_arn(s: &str) -> bool {
     arn_parts(s).is_some_and(|(_, svc, _, acct, res)| svc == "iam" && is_account_id(acct) && res.starts_with("mfa/"))
 }
 
+/// An AWS-managed root task policy: any name under `policy/root-task/`, as Atmos checks it
+/// (its prefix), so policies AWS publishes later work.
 pub(super) fn is_root_task_policy(s: &str) -> bool {
     arn_parts(s).is_some_and(|(_, svc, region, acct, res)| {
-        svc == "iam"
-            && region.is_empty()
-            && acct == "aws"
-            && res.strip_prefix("policy/root-task/").is_some_and(|p| ROOT_TASK_POLICIES.contains(&p))
+        svc == "iam" && region.is_empty() && acct == "aws" && res.starts_with(ROOT_TASK_POLICY_PREFIX)
     })
 }
 
@@ -156,6 +155,19 @@ pub fn is_uuid(s: &str) -> bool {
     let groups: Vec<&str> = s.split('-').collect();
     groups.len() == 5
         && groups.iter().zip([8, 4, 4, 4, 12]).all(|(g, n)| g.len() == n && g.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+/// A DNS name of at least two labels (an Entra ID tenant's domain).
+pub(super) fn is_domain(s: &str) -> bool {
+    let labels: Vec<&str> = s.split('.').collect();
+    labels.len() >= 2
+        && labels.iter().all(|l| {
+            !l.is_empty()
+                && l.len() <= 63
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+                && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        })
 }
 
 pub fn is_email(s: &str) -> bool {
@@ -195,7 +207,11 @@ mod tests {
         assert!(!is_role_arn("arn:aws:iam::12345:role/x"));
         assert!(!is_role_arn("arn:aws:iam::123456789012:user/x"));
         assert!(is_root_task_policy("arn:aws:iam::aws:policy/root-task/S3UnlockBucketPolicy"));
-        assert!(!is_root_task_policy("arn:aws:iam::aws:policy/root-task/AdministratorAccess"));
+        // Any root task policy, so new AWS ones work (issue 16); never another policy.
+        assert!(is_root_task_policy("arn:aws:iam::aws:policy/root-task/SomeFutureRootTask"));
+        assert!(!is_root_task_policy("arn:aws:iam::aws:policy/AdministratorAccess"));
+        assert!(!is_root_task_policy("arn:aws:iam::123456789012:policy/root-task/Mine"));
+        assert!(is_domain("contoso.onmicrosoft.com") && !is_domain("contoso") && !is_domain("a..b"));
         assert!(is_uuid("12345678-1234-1234-1234-123456789012"));
         assert!(!is_uuid("12345678-1234-1234-1234-12345678901"));
         assert!(is_email("terraform@p.iam.gserviceaccount.com"));
