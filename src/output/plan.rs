@@ -150,7 +150,21 @@ pub fn env_plan(res: &Resolution, env: &Env, helper: &Path, profiles_arg: &[Stri
         plan.merge(plan_for(extra)?);
     }
     plan.set.insert(crate::env_vars::TFAUTH_IDENTITY.to_string(), chain.leaf().name.clone());
+    with_identity_env(&mut plan, &chain.leaf().env);
     Ok(plan)
+}
+
+/// Adds the chosen identity's `env:` (Atmos adds it to the run's environment) underneath
+/// what auth sets or removes: as for a component's `env:`, auth wins. Only into `set`,
+/// the child's environment: never into a file.
+fn with_identity_env(plan: &mut EnvPlan, env: &[(String, String)]) {
+    let owned = |k: &str| {
+        plan.set.contains_key(k)
+            || plan.clear.iter().any(|c| c == k)
+            || plan.clear_prefixes.iter().any(|p| k.starts_with(p.as_str()))
+    };
+    let added: Vec<(String, String)> = env.iter().filter(|(k, _)| !owned(k)).cloned().collect();
+    plan.set.extend(added);
 }
 
 /// Fills into `plan` what walking `chain` handed over: the session's keys written into
@@ -179,5 +193,30 @@ pub fn complete(
             super::azure::complete(&mut plan, chain, w);
             plan
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn identity_env_goes_under_what_auth_sets() {
+        let mut plan = EnvPlan::default();
+        plan.set.insert("AWS_PROFILE".into(), "admin".into());
+        plan.clear.push("KUBECONFIG".into());
+        plan.clear_prefixes.push("GOOGLE_".into());
+        let env = [
+            ("AWS_PROFILE".to_string(), "mine".to_string()),
+            ("KUBECONFIG".to_string(), "/k".to_string()),
+            ("GOOGLE_X".to_string(), "x".to_string()),
+            ("TF_VAR_team".to_string(), "core".to_string()),
+            ("TF_VAR_team".to_string(), "platform".to_string()),
+        ];
+        with_identity_env(&mut plan, &env);
+        assert_eq!(plan.set["AWS_PROFILE"], "admin");
+        assert!(!plan.set.contains_key("KUBECONFIG") && !plan.set.contains_key("GOOGLE_X"));
+        // A later entry of the same name wins, as in Atmos's map.
+        assert_eq!(plan.set["TF_VAR_team"], "platform");
     }
 }

@@ -502,6 +502,7 @@ pub fn add_provisioned(auth: &mut crate::auth::AuthConfig, env: &Env) {
                 default: false,
                 default_span: None,
                 region: None,
+                env: Vec::new(),
                 span: span.clone(),
             });
         }

@@ -38,7 +38,16 @@ pub(super) fn parse_identity(
     f.what = format!("identity `{name}` ({kind_name})");
     let region = f
         .opt_matching(&["region"], is_aws_or_any_region, "a region")
-        .or_else(|| if kind_name.starts_with("aws/") { f.opt_str(&["principal", "region"]) } else { None });
+        .or_else(|| if kind_name.starts_with("aws/") { f.opt_str(&["principal", "region"]) } else { None })
+        // Atmos signs an aws/user in, and exports AWS_REGION, in `credentials.region`.
+        .or_else(|| {
+            if kind_name == "aws/user" {
+                f.opt_matching(&["credentials", "region"], is_aws_or_any_region, "a region")
+            } else {
+                None
+            }
+        });
+    let env = parse_env(&mut f, node, name);
 
     let via = parse_via(&mut f, node, &kind_name);
     // As for providers: a bad field drops the kind, never the identity.
@@ -205,8 +214,75 @@ pub(super) fn parse_identity(
         default_span,
         required,
         region,
+        env,
         span: node.span.clone(),
     })
+}
+
+/// Prefixes of the variables auth sets or removes for some cloud, and tfauth's own: an
+/// identity's `env:` does not override them (as for a component's `env:`, auth wins).
+pub(super) const AUTH_OWNED_PREFIXES: &[&str] = &["AWS_", "ARM_", "AZURE_", "GOOGLE_", "CLOUDSDK_", "TFAUTH_"];
+
+/// A name a process environment can carry as written: a letter or `_`, then letters,
+/// digits and `_`.
+pub fn is_env_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// An identity's `env:`, a list of `{key, value}` (Atmos's shape). An entry that is not
+/// one, names no valid variable, or names one auth owns is dropped with a warning: the
+/// run goes on without it.
+pub(super) fn parse_env(f: &mut Fields<'_>, node: &Node, name: &str) -> Vec<(String, String)> {
+    let Some(list) = node.get("env").filter(|n| !n.is_null()) else { return Vec::new() };
+    let Some(items) = list.as_seq() else {
+        let span = list.span.clone();
+        f.warn(
+            &span,
+            format!("identity `{name}`: `env` must be a list of `{{key, value}}`, not {}; ignored", list.type_name()),
+            Some("write `env: [{key: NAME, value: VALUE}]`".into()),
+        );
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for item in items {
+        let key = item.get("key").and_then(Node::scalar_string);
+        let value = item
+            .get("value")
+            .map_or(Some(String::new()), |v| if v.is_null() { Some(String::new()) } else { v.scalar_string() });
+        let (Some(key), Some(value)) = (key, value) else {
+            f.warn(
+                &item.span,
+                format!("identity `{name}`: each `env` entry must be `{{key: NAME, value: VALUE}}` with scalar values; ignored"),
+                None,
+            );
+            continue;
+        };
+        let shown = key.escape_default().to_string();
+        if !is_env_name(&key) {
+            f.warn(
+                &item.span,
+                format!("identity `{name}`: `env` key `{shown}` is not a valid environment variable name; ignored"),
+                Some("use letters, digits and `_`, not starting with a digit".into()),
+            );
+        } else if let Some(p) = AUTH_OWNED_PREFIXES.iter().find(|p| key.starts_with(**p)) {
+            f.warn(
+                &item.span,
+                format!("identity `{name}`: `env` key `{shown}` is one auth sets ({p}*); ignored, auth's value wins"),
+                Some("let the identity, its `region` or the provider set credentials variables".into()),
+            );
+        } else if value.contains('\0') {
+            f.warn(
+                &item.span,
+                format!("identity `{name}`: `env` value of `{shown}` holds a NUL character, which no environment can carry; ignored"),
+                None,
+            );
+        } else {
+            out.push((key, value));
+        }
+    }
+    out
 }
 
 /// Where an identity's `duration` is written (under `principal` or at the top).

@@ -515,6 +515,40 @@ fn a_region_under_principal_counts_for_aws_identities_only() {
 }
 
 #[test]
+fn an_aws_user_s_credentials_region_is_its_region() {
+    let cfg = clean(&with_identities(
+        "  u: {kind: aws/user, credentials: {access_key_id: AKIA, secret_access_key: s, region: us-west-2}}\n  v: {kind: aws/user, region: eu-west-1, credentials: {region: us-west-2}}\n  r: {kind: aws/assume-role, via: {provider: gh}, principal: {assume_role: \"arn:aws:iam::222222222222:role/tf\"}, credentials: {region: us-west-2}}\n",
+    ));
+    assert_eq!(cfg.identity("u").unwrap().region.as_deref(), Some("us-west-2"));
+    assert_eq!(cfg.identity("v").unwrap().region.as_deref(), Some("eu-west-1"), "`region` comes first");
+    assert_eq!(cfg.identity("r").unwrap().region, None, "only an aws/user's credentials carry a region");
+}
+
+#[test]
+fn identity_env_is_read_and_names_auth_owns_are_dropped_with_a_warning() {
+    let src = with_identities(
+        "  u:\n    kind: aws/user\n    env:\n      - {key: TF_VAR_team, value: core}\n      - {key: N, value: 3}\n      - {key: AWS_PROFILE, value: mine}\n      - {key: 1BAD, value: x}\n      - {key: ALSO-BAD, value: x}\n      - {value: x}\n      - {key: GOOGLE_CREDENTIALS, value: x}\n",
+    );
+    let (cfg, problems) = parse(&src);
+    assert!(problems.is_empty(), "{}", render(&problems));
+    let id = cfg.identity("u").unwrap();
+    assert_eq!(id.env, [("TF_VAR_team".to_string(), "core".to_string()), ("N".to_string(), "3".to_string())]);
+    let warnings: Vec<Problem> = cfg.notes.all().cloned().collect();
+    for (needle, line) in [
+        ("`AWS_PROFILE` is one auth sets (AWS_*)", 12),
+        ("`1BAD` is not a valid environment variable name", 13),
+        ("`ALSO-BAD` is not a valid", 14),
+        ("each `env` entry must be", 15),
+        ("`GOOGLE_CREDENTIALS` is one auth sets", 16),
+    ] {
+        let p = problem(&warnings, needle);
+        assert_eq!((line_of(p), &p.subject), (line, &Subject::Identity("u".into())), "{needle}");
+    }
+    let (cfg, _) = noted(&with_identities("  u: {kind: aws/user, env: {A: b}}\n"), "`env` must be a list");
+    assert!(cfg.identity("u").unwrap().env.is_empty());
+}
+
+#[test]
 fn bad_identity_fields_are_reported_with_the_identity_and_kind() {
     let cases: &[(&str, &str, Option<&str>)] = &[
         (

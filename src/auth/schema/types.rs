@@ -241,6 +241,9 @@ pub struct Identity {
     pub default_span: Option<Span>,
     /// `region` on the identity (or its principal): a component may override it.
     pub region: Option<String>,
+    /// `env:`, the variables Atmos adds to the run's environment for this identity, in
+    /// order (a later one of the same name wins). Names auth owns were dropped with a warning.
+    pub env: Vec<(String, String)>,
     pub span: Span,
 }
 
