@@ -117,41 +117,8 @@ pub(crate) fn usage(r: Result<i32, crate::error::Error>) -> (String, Option<Stri
 }
 
 /// A stand-in Google STS on 127.0.0.1 answering each connection with the next (status,
-/// JSON); returns its token URL and how many requests it had.
-pub(crate) fn google_sts(
-    answers: Vec<(u16, &'static str)>,
-) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
-    use std::io::{BufRead, BufReader, Read, Write};
-    let listener = std::net::TcpListener::bind(("127.0.0.1", 0)).unwrap();
-    let url = format!("http://{}/v1/token", listener.local_addr().unwrap());
-    let count = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let seen = count.clone();
-    std::thread::spawn(move || {
-        for (status, body) in answers {
-            let Ok((stream, _)) = listener.accept() else { return };
-            let mut reader = BufReader::new(stream.try_clone().unwrap());
-            let mut length = 0;
-            loop {
-                let mut line = String::new();
-                if reader.read_line(&mut line).unwrap_or(0) == 0 || line.trim().is_empty() {
-                    break;
-                }
-                if let Some((k, v)) = line.split_once(':')
-                    && k.eq_ignore_ascii_case("content-length")
-                {
-                    length = v.trim().parse().unwrap();
-                }
-            }
-            let mut req = vec![0; length];
-            let _ = reader.read_exact(&mut req);
-            seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-            let mut out = stream;
-            let _ = write!(
-                out,
-                "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                body.len()
-            );
-        }
-    });
-    (url, count)
+/// JSON); returns its token URL and what it was asked.
+pub(crate) fn google_sts(answers: Vec<(u16, &'static str)>) -> (String, crate::util::test_http::Requests) {
+    let (url, seen) = crate::util::test_http::serve(answers.into_iter().map(|(s, b)| (s, b.to_string())).collect());
+    (format!("{url}/v1/token"), seen)
 }

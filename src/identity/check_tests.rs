@@ -3,20 +3,10 @@
 //! a suggestion, each cycle once with its path, and links that cannot work. Fixtures are
 //! YAML text parsed as the file `/repo/atmos.yaml`.
 
+use crate::auth::schema::test_support::{line_of, problem, render, with_identities};
 use crate::auth::{AuthConfig, Problem, Subject};
 use crate::yaml::{LoadContext, Loader};
 use std::path::Path;
-
-const PROVIDERS: &str = r#"providers:
-  sso: {kind: aws/iam-identity-center, start_url: "https://d-1.awsapps.com/start", region: us-east-1}
-  gh: {kind: github/oidc, region: us-east-2}
-  adc: {kind: gcp/adc}
-  az: {kind: azure/cli}
-"#;
-
-fn with_identities(ids: &str) -> String {
-    format!("{PROVIDERS}identities:\n{ids}")
-}
 
 fn parse(src: &str) -> (AuthConfig, Vec<Problem>) {
     let node = Loader::new(&LoadContext::default()).load_str(src, Path::new("/repo/atmos.yaml")).unwrap();
@@ -28,27 +18,6 @@ fn clean(src: &str) -> AuthConfig {
     let (cfg, problems) = parse(src);
     assert!(problems.is_empty(), "unexpected problems in\n{src}\n{}", render(&problems));
     cfg
-}
-
-fn render(problems: &[Problem]) -> String {
-    problems
-        .iter()
-        .map(|p| format!("  {p} (hint: {:?}, subject: {:?})", p.hint, p.subject))
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
-/// The one problem a fixture has whose message contains `needle`.
-fn problem<'a>(problems: &'a [Problem], needle: &str) -> &'a Problem {
-    let found: Vec<&Problem> = problems.iter().filter(|p| p.message.contains(needle)).collect();
-    match found.as_slice() {
-        [one] => one,
-        _ => panic!("expected one problem containing {needle:?}, got {}:\n{}", found.len(), render(problems)),
-    }
-}
-
-fn line_of(p: &Problem) -> u32 {
-    p.span.as_ref().map_or(0, |s| s.line)
 }
 
 #[test]

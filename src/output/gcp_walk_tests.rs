@@ -9,10 +9,9 @@ use crate::auth::AuthConfig;
 use crate::identity::chain;
 use crate::output::env::PlanContext;
 use crate::providers::{Principal, ProviderError};
+use crate::util::test_http::serve;
 use crate::yaml::{LoadContext, Loader};
-use std::io::{BufRead, BufReader, Read, Write};
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
 
 /// A JWT whose claims are `{"sub":"repo:acme/infra","email":"me@acme.dev"}` (unsigned).
 const JWT: &str = "e30.eyJzdWIiOiJyZXBvOmFjbWUvaW5mcmEiLCJlbWFpbCI6Im1lQGFjbWUuZGV2In0.sig";
@@ -60,48 +59,6 @@ fn setup_error(r: Result<Option<Principal>, ProviderError>) -> (String, String, 
 
 fn contents<'a>(plan: &'a EnvPlan, name: &str) -> &'a str {
     &plan.files.iter().find(|f| f.path.ends_with(name)).unwrap_or_else(|| panic!("no {name}")).contents
-}
-
-/// What a stand-in server saw: (request line, body) per request.
-type Requests = Arc<Mutex<Vec<(String, String)>>>;
-
-/// Stand-in endpoints: each connection gets the next (status, JSON); requests are recorded
-/// as (request line, body).
-fn serve(answers: Vec<(u16, String)>) -> (String, Requests) {
-    let listener = std::net::TcpListener::bind(("127.0.0.1", 0)).unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let log = seen.clone();
-    std::thread::spawn(move || {
-        for (status, body) in answers {
-            let Ok((stream, _)) = listener.accept() else { return };
-            let mut reader = BufReader::new(stream.try_clone().unwrap());
-            let mut first = String::new();
-            reader.read_line(&mut first).unwrap();
-            let mut length = 0;
-            loop {
-                let mut line = String::new();
-                if reader.read_line(&mut line).unwrap_or(0) == 0 || line.trim().is_empty() {
-                    break;
-                }
-                if let Some((k, v)) = line.split_once(':')
-                    && k.eq_ignore_ascii_case("content-length")
-                {
-                    length = v.trim().parse().unwrap();
-                }
-            }
-            let mut req = vec![0; length];
-            let _ = reader.read_exact(&mut req);
-            log.lock().unwrap().push((first.trim().to_string(), String::from_utf8_lossy(&req).into_owned()));
-            let mut out = stream;
-            let _ = write!(
-                out,
-                "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                body.len()
-            );
-        }
-    });
-    (url, seen)
 }
 
 // --- without check: completing the plan -------------------------------------------------

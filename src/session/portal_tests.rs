@@ -6,8 +6,7 @@ use super::*;
 use crate::keyring::Keyring;
 use crate::keyring::memory::MemoryKeyring;
 use crate::providers::sso::{ClientRegistration, Token};
-use std::io::{BufRead, BufReader, Read, Write};
-use std::sync::{Arc, Mutex};
+use crate::util::test_http;
 
 const START: &str = "https://d-1234567890.awsapps.com/start";
 
@@ -58,49 +57,6 @@ fn token_file(start_url: &str, life: i64, refreshable: bool) -> TokenFile {
 
 fn store(env: &Env) -> TokenStore {
     TokenStore::new(env, &portal(), None).unwrap()
-}
-
-/// What a stand-in server saw: (request line, body) per request.
-type Requests = Arc<Mutex<Vec<(String, String)>>>;
-
-/// A stand-in HTTP server on 127.0.0.1: answers each connection with the next of
-/// `answers` (status, JSON body) and records each request's first line and body.
-fn serve(answers: Vec<(u16, &'static str)>) -> (String, Requests) {
-    let listener = std::net::TcpListener::bind(("127.0.0.1", 0)).unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let log = seen.clone();
-    std::thread::spawn(move || {
-        for (status, body) in answers {
-            let Ok((stream, _)) = listener.accept() else { return };
-            let mut reader = BufReader::new(stream.try_clone().unwrap());
-            let mut first = String::new();
-            reader.read_line(&mut first).unwrap();
-            let mut length = 0;
-            loop {
-                let mut line = String::new();
-                reader.read_line(&mut line).unwrap();
-                if line.trim().is_empty() {
-                    break;
-                }
-                if let Some((k, v)) = line.split_once(':')
-                    && k.eq_ignore_ascii_case("content-length")
-                {
-                    length = v.trim().parse().unwrap();
-                }
-            }
-            let mut req = vec![0; length];
-            reader.read_exact(&mut req).unwrap();
-            log.lock().unwrap().push((first.trim().to_string(), String::from_utf8_lossy(&req).into_owned()));
-            let mut out = stream;
-            let _ = write!(
-                out,
-                "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                body.len()
-            );
-        }
-    });
-    (url, seen)
 }
 
 /// A UI that must never be shown (the tests that pass one expect no device flow).
@@ -189,7 +145,7 @@ fn logout_removes_the_token_even_when_the_service_cannot_be_reached() {
 #[test]
 fn logout_revokes_a_valid_token_at_the_portal() {
     let home = Home::new();
-    let (url, seen) = serve(vec![(200, "{}")]);
+    let (url, seen) = test_http::serve(vec![(200, "{}".into())]);
     let env = home.env(&[("AWS_ENDPOINT_URL_SSO", &url)]);
     let s = store(&env);
     s.save(&token_file(START, 3600, false)).unwrap();
@@ -257,7 +213,7 @@ fn without_a_terminal_or_a_refresh_token_a_login_is_required_at_once() {
 #[test]
 fn an_expired_token_is_refreshed_and_stored_with_its_refresh_token() {
     let home = Home::new();
-    let (url, seen) = serve(vec![(200, r#"{"accessToken": "new-access", "expiresIn": 28800}"#)]);
+    let (url, seen) = test_http::serve(vec![(200, r#"{"accessToken": "new-access", "expiresIn": 28800}"#.into())]);
     let env = home.env(&[("AWS_ENDPOINT_URL_SSO_OIDC", &url)]);
     let s = store(&env);
     s.save(&token_file(START, -60, true)).unwrap();
@@ -279,7 +235,7 @@ fn an_expired_token_is_refreshed_and_stored_with_its_refresh_token() {
 #[test]
 fn a_refresh_token_the_service_refuses_means_a_login_and_other_failures_are_errors() {
     let home = Home::new();
-    let (url, _) = serve(vec![(400, r#"{"error": "invalid_grant"}"#)]);
+    let (url, _) = test_http::serve(vec![(400, r#"{"error": "invalid_grant"}"#.into())]);
     let env = home.env(&[("AWS_ENDPOINT_URL_SSO_OIDC", &url)]);
     let s = store(&env);
     s.save(&token_file(START, -60, true)).unwrap();
@@ -287,7 +243,7 @@ fn a_refresh_token_the_service_refuses_means_a_login_and_other_failures_are_erro
     assert!(matches!(err, PortalError::LoginRequired { .. }), "{err:?}");
 
     let home = Home::new();
-    let (url, _) = serve(vec![(500, r#"{"message": "boom"}"#)]);
+    let (url, _) = test_http::serve(vec![(500, r#"{"message": "boom"}"#.into())]);
     let env = home.env(&[("AWS_ENDPOINT_URL_SSO_OIDC", &url)]);
     let s = store(&env);
     s.save(&token_file(START, -60, true)).unwrap();

@@ -9,4 +9,6 @@ pub mod fs;
 pub mod logging;
 pub mod suggest;
 pub mod sys;
+#[cfg(test)]
+pub mod test_http;
 pub mod url;

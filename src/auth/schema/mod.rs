@@ -171,4 +171,6 @@ impl AuthConfig {
 }
 
 #[cfg(test)]
+pub(crate) mod test_support;
+#[cfg(test)]
 mod tests;
