@@ -562,7 +562,7 @@ fn ambient_and_environment_keys_start_chains() {
     let moto = Moto::start();
     with_identities(
         &bed,
-        "    amb: {kind: aws/ambient}\n    amb/admin: {kind: aws/assume-role, via: {identity: amb}, principal: {assume_role: \"arn:aws:iam::222222222222:role/from-ambient\"}}\n    envuser: {kind: aws/user}\n    envuser/admin: {kind: aws/assume-role, via: {identity: envuser}, principal: {assume_role: \"arn:aws:iam::333333333333:role/from-env-user\"}}\n",
+        "    amb: {kind: aws/ambient}\n    amb/admin: {kind: aws/assume-role, via: {identity: amb}, principal: {assume_role: \"arn:aws:iam::222222222222:role/from-ambient\"}}\n    envuser: {kind: aws/user, credentials: {access_key_id: !env AWS_ACCESS_KEY_ID, secret_access_key: !env AWS_SECRET_ACCESS_KEY}}\n    envuser/admin: {kind: aws/assume-role, via: {identity: envuser}, principal: {assume_role: \"arn:aws:iam::333333333333:role/from-env-user\"}}\n    bare: {kind: aws/user}\n    bare/admin: {kind: aws/assume-role, via: {identity: bare}, principal: {assume_role: \"arn:aws:iam::333333333333:role/from-env-user\"}}\n",
     );
     for (identity, role) in [
         ("amb/admin", "222222222222:assumed-role/from-ambient/"),
@@ -590,6 +590,24 @@ fn ambient_and_environment_keys_start_chains() {
         assert_eq!(o.code, 0, "{identity}: {}", o.stderr);
         assert!(o.stdout.contains(role), "{identity}: {}", o.stdout);
     }
+    // An aws/user whose configuration names no keys does not take the shell's (Atmos never
+    // does): that is aws/ambient's job, or `!env` in its credentials, as above.
+    let mut c = bed.cmd(TFAUTH);
+    c.env("ATMOS_PROFILE", "github")
+        .env("AWS_ENDPOINT_URL_STS", moto.url())
+        .env("AWS_ACCESS_KEY_ID", "AKIAAMBIENT")
+        .env("AWS_SECRET_ACCESS_KEY", "ambient-secret")
+        .env("ATMOS_KEYRING_TYPE", "memory")
+        .args(["auth", "exec", "--identity=bare/admin", "--", "aws", "sts", "get-caller-identity"]);
+    let o = run(c);
+    assert_eq!(o.code, 77, "{}", o.stderr);
+    assert!(o.stderr.contains("identity `bare` (aws/user) has no access key"), "{}", o.stderr);
+    assert!(
+        o.stderr.contains("hint: store its keys with `tfauth auth user configure --identity bare`"),
+        "{}",
+        o.stderr
+    );
+    assert_eq!(moto.count("GetSessionToken") + moto.count("AssumeRole"), 2, "only the two chains above called STS");
 }
 
 #[test]

@@ -143,14 +143,13 @@ async fn walk(chain: &Chain, ctx: &FetchContext<'_>) -> Result<Credentials, Prov
             let first = hops.next().expect("a chain has a leaf");
             match &first.kind {
                 Some(IdentityKind::User { access_key_id, secret_access_key, mfa_arn }) => {
-                    // Keys from the configuration (literal or !env), else the environment.
+                    // Keys from the configuration (literal or !env), else the keyring; never the
+                    // ambient AWS_ACCESS_KEY_ID, as in Atmos: an `aws/user` is the keys it names,
+                    // not whatever the shell happens to hold (`aws/ambient` is that).
                     let (key, secret) = match (access_key_id, secret_access_key, &ctx.user_keys) {
                         (Some(k), Some(s), _) => (k.expose().to_string(), s.clone()),
                         (_, _, Some((k, s))) => (k.clone(), s.clone()),
-                        _ => match (ctx.env.get(ev::AWS_ACCESS_KEY_ID), ctx.env.get(ev::AWS_SECRET_ACCESS_KEY)) {
-                            (Some(k), Some(s)) => (k.to_string(), Secret::new(s)),
-                            _ => return Err(ProviderError::NoUserKeys { identity: first.name.clone() }),
-                        },
+                        _ => return Err(ProviderError::NoUserKeys { identity: first.name.clone() }),
                     };
                     let long_lived = Credentials {
                         access_key_id: key,

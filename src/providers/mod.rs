@@ -208,7 +208,7 @@ impl ProviderError {
                 format!("run `tfauth auth login --identity {identity}` in a terminal first")
             }
             ProviderError::NoUserKeys { identity } => {
-                format!("set `credentials.access_key_id` and `secret_access_key` (e.g. with !env) for `{identity}`, or export AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY")
+                format!("store its keys with `tfauth auth user configure --identity {identity}`, or set `credentials.access_key_id` and `secret_access_key` (e.g. `!env AWS_ACCESS_KEY_ID`); an aws/user never takes the shell's AWS_ACCESS_KEY_ID by itself")
             }
             ProviderError::Ambient { .. } => "give the process AWS credentials (environment, profile, or instance role)".into(),
             ProviderError::Recursion { .. } => {

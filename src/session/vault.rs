@@ -79,18 +79,7 @@ pub fn user_keys(scope: &super::Scope<'_>, chain: &Chain, env: &Env) -> Result<O
         Some(crate::auth::IdentityKind::User { access_key_id: None, .. }) => {}
         _ => return Ok(None),
     }
-    let env_keys = env.get(crate::env_vars::AWS_ACCESS_KEY_ID).is_some()
-        && env.get(crate::env_vars::AWS_SECRET_ACCESS_KEY).is_some();
-    let ring = match open(scope.auth_node, env) {
-        Ok(Some(r)) => r,
-        Ok(None) => return Ok(None),
-        // A locked file keyring is no reason to fail when the environment has keys.
-        Err(KeyringError::PasswordMissing { .. }) if env_keys => {
-            tracing::debug!("the file keyring has no password; using the keys in the environment");
-            return Ok(None);
-        }
-        Err(e) => return Err(e),
-    };
+    let Some(ring) = open(scope.auth_node, env)? else { return Ok(None) };
     let key = user_key(&scope.realm, &first.name);
     match ring.get(&key)? {
         Some(doc) => Ok(decode_user_keys(&doc)),
