@@ -6,6 +6,7 @@ mod aws_portal;
 mod console;
 mod doctor;
 mod ecr;
+mod fidelity;
 mod google_standin;
 mod isolation;
 mod keyring;

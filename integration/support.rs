@@ -273,7 +273,8 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
 }
 
 /// A stand-in terraform: records argv, cwd and env, and the caller identity boto3 gets
-/// with that env, into `$RECORD` (the last call) and `$RECORD.log` (every call, one JSON
+/// with that env (and, under `profiles`, with each profile `$STANDIN_PROFILES` names),
+/// into `$RECORD` (the last call) and `$RECORD.log` (every call, one JSON
 /// per line); the final command exits with `$STANDIN_EXIT` (init and workspace steps 0).
 pub fn standin_terraform(dir: &Path) -> PathBuf {
     std::fs::create_dir_all(dir).unwrap();
@@ -291,6 +292,14 @@ try:
     out["arn"] = sts.get_caller_identity()["Arn"]
 except Exception as e:
     out["error"] = repr(e)
+# Named profiles, as `provider "aws" {{ alias = "spoke", profile = "NAME" }}` would use them.
+out["profiles"] = {{}}
+for name in filter(None, os.environ.get("STANDIN_PROFILES", "").split(",")):
+    try:
+        s = boto3.Session(profile_name=name).client("sts", endpoint_url=os.environ.get("STANDIN_STS"))
+        out["profiles"][name] = {{"arn": s.get_caller_identity()["Arn"], "region": s.meta.region_name}}
+    except Exception as e:
+        out["profiles"][name] = {{"error": repr(e)}}
 json.dump(out, open(os.environ["RECORD"], "w"))
 with open(os.environ["RECORD"] + ".log", "a") as log:
     log.write(json.dumps(out) + "\n")

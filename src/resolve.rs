@@ -40,8 +40,9 @@ pub struct Resolution {
     pub warnings: Vec<Problem>,
     pub selection: Selection,
     pub chain: Option<Chain>,
-    /// Chains of the `required: true` identities other than the selected one, each of a
-    /// cloud of its own (a component with an AWS backend and a GCP or Azure identity).
+    /// Chains of the `required: true` identities other than the selected one that this run
+    /// authenticates too: every AWS one (a profile each in the same AWS config: hub and
+    /// spoke) and the first of each other cloud; those left out are in `warnings`.
     pub required: Vec<Chain>,
 }
 
@@ -129,9 +130,14 @@ pub fn resolve(req: &Request, env: &Env, prompt: Option<&dyn Prompt>) -> Result<
     let lenient = req.describe && req.identity == IdentityFlag::Absent;
     let prompt = if lenient { None } else { prompt };
     let chosen = choose(req, env, prompt, &config, &auth_node, &auth, &problems, context.as_deref());
-    let (selection, chain, required) = match chosen {
+    let Chosen { selection, chain, required, skipped } = match chosen {
         Ok(chosen) => chosen,
-        Err(e) if lenient => (Selection::Unresolved { reason: e.to_string(), hint: e.hint() }, None, vec![]),
+        Err(e) if lenient => Chosen {
+            selection: Selection::Unresolved { reason: e.to_string(), hint: e.hint() },
+            chain: None,
+            required: vec![],
+            skipped: vec![],
+        },
         Err(e) => return Err(e),
     };
     let mut subjects = chain.as_ref().map(Chain::subjects).unwrap_or_default();
@@ -139,7 +145,17 @@ pub fn resolve(req: &Request, env: &Env, prompt: Option<&dyn Prompt>) -> Result<
     let mut warnings: Vec<Problem> = problems.into_iter().filter(|p| !subjects.contains(&p.subject)).collect();
     warnings.extend(auth.notes.warnings.iter().filter(|p| subjects.contains(&p.subject)).cloned());
     warnings.extend(auth.notes.unsupported.iter().filter(|p| !subjects.contains(&p.subject)).cloned());
+    warnings.extend(skipped);
     Ok(Resolution { config, component, auth_node, auth, warnings, selection, chain, required })
+}
+
+/// What [`choose`] chose: the selection, its chain, the `required` chains the run carries
+/// too, and a warning for each required identity left out.
+struct Chosen {
+    selection: Selection,
+    chain: Option<Chain>,
+    required: Vec<Chain>,
+    skipped: Vec<Problem>,
 }
 
 /// The identity, its chain and the `required` chains, or why they cannot be had.
@@ -153,7 +169,7 @@ fn choose(
     auth: &AuthConfig,
     problems: &[Problem],
     context: Option<&str>,
-) -> Result<(Selection, Option<Chain>, Vec<Chain>), ResolveError> {
+) -> Result<Chosen, ResolveError> {
     let uses_defaults = req.identity == IdentityFlag::Absent && env.get(env_vars::ATMOS_IDENTITY).is_none();
     if uses_defaults && let Some((name, span)) = undefined_defaults(auth_node).into_iter().next() {
         return Err(AuthError::DefaultUndefined {
@@ -180,20 +196,19 @@ fn choose(
         }
         _ => None,
     };
-    let required = match &chain {
-        Some(primary) => required_chains(auth, primary, problems)?,
-        None => vec![],
+    let (required, skipped) = match &chain {
+        Some(primary) => required_chains(auth, primary, problems),
+        None => (vec![], vec![]),
     };
     // What tfauth cannot do yet refuses only the run whose chain needs it (before anything
     // is written); elsewhere it is a warning like any other.
-    let mut subjects = chain.as_ref().map(Chain::subjects).unwrap_or_default();
-    subjects.extend(required.iter().flat_map(Chain::subjects));
+    let subjects = chain.as_ref().map(Chain::subjects).unwrap_or_default();
     let needed: Vec<Problem> =
         auth.notes.unsupported.iter().filter(|p| subjects.contains(&p.subject)).cloned().collect();
     if !needed.is_empty() {
         return Err(AuthError::Unsupported { problems: needed }.into());
     }
-    Ok((selection, chain, required))
+    Ok(Chosen { selection, chain, required, skipped })
 }
 
 /// An identity asked for that is not defined: the profiles not applied that define it go
@@ -218,37 +233,58 @@ fn profile_fallback(e: AuthError, config: &AtmosConfig, env: &Env) -> AuthError 
     }
 }
 
-/// The chains of `required: true` identities besides `primary`. Each must be valid, and no
-/// two chains may serve the same cloud: one run has one set of AWS, Azure or GCP variables.
-fn required_chains(auth: &AuthConfig, primary: &Chain, problems: &[Problem]) -> Result<Vec<Chain>, ResolveError> {
+/// The chains of `required: true` identities besides `primary`, and a warning for each
+/// one left out. Atmos authenticates them as secondaries, and one that fails is a warning,
+/// not a failed run; so is one tfauth cannot use here: a broken chain, a kind tfauth does
+/// not implement yet, or a second GCP or Azure identity (their tools have no named
+/// profiles, so the first one of a cloud wins). Every AWS one becomes a profile of the run's
+/// AWS config (hub and spoke).
+fn required_chains(auth: &AuthConfig, primary: &Chain, problems: &[Problem]) -> (Vec<Chain>, Vec<Problem>) {
     let mut out: Vec<Chain> = Vec::new();
+    let mut skipped = Vec::new();
+    let primary_subjects = primary.subjects();
     for id in auth.identities.iter().filter(|i| i.required && !i.name.eq_ignore_ascii_case(&primary.leaf().name)) {
-        let chain = chain::build(auth, &id.name).map_err(|e| AuthError::Invalid { problems: vec![e.into()] })?;
+        let skip = |why: String, hint: &str| Problem {
+            subject: Subject::Identity(id.name.clone()),
+            span: Some(id.span.clone()),
+            message: format!("required identity `{}` is left out of this run: {why}", id.name),
+            hint: Some(hint.to_string()),
+        };
+        // Its problems are warnings of their own, where they are; this one says what they cost.
+        const ABOVE: &str = "its chain has a problem (reported above)";
+        const FIX: &str = "fix the problem above, or drop `required: true`";
+        let chain = match chain::build(auth, &id.name) {
+            Ok(chain) => chain,
+            Err(e) => {
+                let reported = problems.iter().any(|p| p.subject == Subject::Identity(id.name.clone()));
+                skipped.push(skip(if reported { ABOVE.into() } else { Problem::from(e).message }, FIX));
+                continue;
+            }
+        };
+        // Problems it shares with the chosen chain would have refused the run already.
         let subjects = chain.subjects();
-        let blocking: Vec<Problem> = problems.iter().filter(|p| subjects.contains(&p.subject)).cloned().collect();
-        if !blocking.is_empty() {
-            return Err(AuthError::Invalid { problems: blocking }.into());
+        if problems.iter().any(|p| subjects.contains(&p.subject) && !primary_subjects.contains(&p.subject)) {
+            skipped.push(skip(ABOVE.into(), FIX));
+            continue;
+        }
+        if let Some(p) = auth.notes.unsupported.iter().find(|p| subjects.contains(&p.subject)) {
+            skipped.push(skip(p.message.clone(), "tfauth cannot authenticate it yet; the run goes on without it"));
+            continue;
         }
         let cloud = chain.leaf().cloud();
-        if let Some(other) = std::iter::once(primary).chain(&out).find(|c| c.leaf().cloud() == cloud) {
+        if cloud != Some(crate::auth::Cloud::Aws)
+            && let Some(other) = std::iter::once(primary).chain(&out).find(|c| c.leaf().cloud() == cloud)
+        {
             let cloud_name = cloud.map_or("the same".to_string(), |c| c.to_string());
-            return Err(AuthError::Invalid {
-                problems: vec![Problem {
-                    subject: Subject::Identity(id.name.clone()),
-                    span: Some(id.span.clone()),
-                    message: format!(
-                        "identity `{}` is `required: true`, but `{}` already provides this run's {cloud_name} credentials",
-                        id.name,
-                        other.leaf().name
-                    ),
-                    hint: Some("a run carries one identity per cloud: drop `required` from one of them, or select the other with --identity".into()),
-                }],
-            }
-            .into());
+            skipped.push(skip(
+                format!("`{}` already provides this run's {cloud_name} credentials, and {cloud_name} tools have no named profiles", other.leaf().name),
+                "select it with --identity, or drop `required: true` from one of them",
+            ));
+            continue;
         }
         out.push(chain);
     }
-    Ok(out)
+    (out, skipped)
 }
 
 /// Identities marked `default: true` that nothing defines (no `kind`), with where.

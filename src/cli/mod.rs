@@ -190,7 +190,26 @@ pub fn authenticate(
         static_creds || res.auth_node.get("static_credentials").and_then(crate::yaml::Node::as_bool) == Some(true);
     let scope = res.scope(&ctx.env);
     for chain in res.chain.iter().chain(&res.required) {
-        let Some(walked) = crate::session::walk(&scope, chain, &ctx.env, ask, true)? else { continue };
+        let secondary = chain.leaf().name != identity;
+        let walked = match crate::session::walk(&scope, chain, &ctx.env, ask, true) {
+            Ok(Some(walked)) => walked,
+            Ok(None) => continue,
+            // A `required` identity that fails is a warning, as in Atmos: the run goes on with
+            // the chosen one. Its AWS profile stays, so terraform's provider that uses it
+            // gets the same error from the helper, where it is used.
+            Err(e) if secondary => {
+                let e = Error::from(e);
+                let hint = e.hint().map(|h| format!("\n  hint: {h}")).unwrap_or_default();
+                let leaf = chain.leaf();
+                tracing::warn!(
+                    "{}: required identity `{}` could not be authenticated; the run goes on without it: {e}{hint}",
+                    leaf.span,
+                    leaf.name
+                );
+                continue;
+            }
+            Err(e) => return Err(e.into()),
+        };
         let profile = if chain.leaf().name == identity { identity } else { &chain.leaf().name };
         plan = crate::output::plan::complete(plan, chain, &walked, static_creds.then_some(profile), &ctx.env);
     }

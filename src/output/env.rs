@@ -84,28 +84,42 @@ impl EnvPlan {
     }
 
     pub fn with_static_credentials(mut self, profile: &str, creds: &crate::session::cache::Credentials) -> EnvPlan {
-        let region = self.set.get(ev::AWS_REGION).cloned().unwrap_or_default();
-        let Some(group) = self.addressed.iter().find(|a| a.kind == AddressKind::Aws).cloned() else {
+        let Some(aws) = &mut self.aws else {
             return self;
         };
-        let expires = creds.expiration.map(crate::session::cache::format_utc).unwrap_or_else(|| "revoked".into());
-        let Ok((config_text, credentials_text)) = static_texts(profile, &region, &expires, creds) else {
+        let Some(p) = aws.profiles.iter_mut().find(|p| p.name == profile) else {
+            return self;
+        };
+        let before = p.keys.replace(creds.clone());
+        if aws.render().is_err() {
+            // Restore the profile's `credential_process`: the files stay as they were.
+            aws.profiles.iter_mut().find(|p| p.name == profile).expect("found above").keys = before;
             self.notes.push(format!(
                 "the session of `{}` holds characters an INI file cannot carry unchanged; its profile runs credential_process instead of holding static keys",
                 ini::escape_controls(profile)
             ));
             return self;
-        };
-        for f in self.files.iter_mut().filter(|f| f.path.parent() == Some(group.dir.as_path())) {
-            if f.path.file_name().is_some_and(|n| n == "config") {
-                f.contents = config_text.clone();
-            } else if f.path.file_name().is_some_and(|n| n == "credentials") {
-                f.contents = credentials_text.clone();
-                f.secret = true;
-            }
         }
+        self.render_aws();
         self.readdress();
         self
+    }
+
+    /// Writes the AWS profiles into the plan's config and credentials files (their
+    /// contents; paths and addresses are [`EnvPlan::readdress`]'s). Every value was checked
+    /// when its profile was added, so rendering cannot fail here.
+    fn render_aws(&mut self) {
+        let Some(aws) = &self.aws else { return };
+        let Ok((config, credentials)) = aws.render() else { return };
+        let secret = aws.profiles.iter().any(|p| p.keys.is_some());
+        for f in &mut self.files {
+            if f.path == aws.config {
+                f.contents = config.clone();
+            } else if f.path == aws.credentials {
+                f.contents = credentials.clone();
+                f.secret = secret;
+            }
+        }
     }
 
     /// Moves the files of every content-addressed directory to `<base>/<h>/`, where `<h>`
@@ -134,6 +148,13 @@ impl EnvPlan {
                 continue;
             }
             let new_s = format!("{}/", new.display());
+            if let Some(aws) = &mut self.aws {
+                for path in [&mut aws.config, &mut aws.credentials] {
+                    if let Ok(rel) = path.strip_prefix(&old) {
+                        *path = new.join(rel);
+                    }
+                }
+            }
             for (j, f) in self.files.iter_mut().enumerate() {
                 if members.contains(&j)
                     && let Ok(rel) = f.path.strip_prefix(&old)
@@ -199,27 +220,6 @@ pub fn sweep_stale(base: &Path, keep: &Path, now: std::time::SystemTime) -> usiz
 }
 
 /// The `--static-credentials` config and credentials texts, or why they cannot be written.
-fn static_texts(
-    profile: &str,
-    region: &str,
-    expires: &str,
-    creds: &crate::session::cache::Credentials,
-) -> Result<(String, String), ini::Unsafe> {
-    let mut config = Ini::new();
-    config.comment("Written by tfauth. Do not edit: tfauth writes a new directory when anything changes.");
-    config.section(Some("profile"), profile)?.pair("region", region)?;
-    let mut credentials = Ini::new();
-    credentials.comment(&format!("Written by tfauth: session credentials, valid until {expires}."));
-    credentials
-        .section(None, profile)?
-        .pair("aws_access_key_id", &creds.access_key_id)?
-        .pair("aws_secret_access_key", creds.secret_access_key.expose())?;
-    if let Some(t) = &creds.session_token {
-        credentials.pair("aws_session_token", t.expose())?;
-    }
-    Ok((config.render(), credentials.render()))
-}
-
 /// The number of hex characters of a content address.
 pub const ADDRESS_LEN: usize = 16;
 
@@ -270,6 +270,71 @@ pub struct EnvPlan {
     /// Directories whose files are content-addressed, in the order they are derived (a
     /// later one's files may name an earlier one's).
     pub addressed: Vec<Addressed>,
+    /// The AWS profiles the config and credentials files hold, when the run has any.
+    pub aws: Option<AwsFiles>,
+}
+
+/// A run's isolated AWS config and credentials files, as the profiles they hold: the one
+/// `AWS_PROFILE` names first, then each `required` identity's, which terraform reaches
+/// with `provider "aws" { profile = "NAME" }` (hub and spoke). Rendered by [`Ini`] only.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AwsFiles {
+    pub config: PathBuf,
+    pub credentials: PathBuf,
+    /// The comment both files start with.
+    pub header: String,
+    pub profiles: Vec<AwsProfile>,
+}
+
+/// One profile of a run's AWS config.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AwsProfile {
+    /// The identity's name, checked as a section name.
+    pub name: String,
+    /// A checked region.
+    pub region: String,
+    /// The checked `credential_process` command line that runs the helper.
+    pub command: String,
+    /// Session keys written into the credentials file instead (`--static-credentials`).
+    pub keys: Option<crate::session::cache::Credentials>,
+}
+
+impl AwsFiles {
+    /// The config and credentials texts. A profile with keys gets them in the credentials
+    /// file and no `credential_process`; the others run the helper.
+    pub fn render(&self) -> Result<(String, String), ini::Unsafe> {
+        let mut config = Ini::new();
+        config.comment(&self.header);
+        let mut credentials = Ini::new();
+        credentials.comment(&self.header);
+        for p in &self.profiles {
+            config.section(Some("profile"), &p.name)?;
+            if p.keys.is_none() {
+                config.pair("credential_process", &p.command)?;
+            }
+            config.pair("region", &p.region)?;
+        }
+        let with_keys: Vec<&AwsProfile> = self.profiles.iter().filter(|p| p.keys.is_some()).collect();
+        if with_keys.is_empty() {
+            credentials.comment("Intentionally empty: credentials come from credential_process in the config file.");
+        }
+        for p in &with_keys {
+            let expires = p.keys.as_ref().and_then(|c| c.expiration);
+            let expires = expires.map(crate::session::cache::format_utc).unwrap_or_else(|| "revoked".into());
+            credentials.comment(&format!("Session credentials of `{}`, valid until {expires}.", p.name));
+        }
+        for p in with_keys {
+            let creds = p.keys.as_ref().expect("filtered");
+            credentials
+                .section(None, &p.name)?
+                .pair("aws_access_key_id", &creds.access_key_id)?
+                .pair("aws_secret_access_key", creds.secret_access_key.expose())?;
+            if let Some(t) = &creds.session_token {
+                credentials.pair("aws_session_token", t.expose())?;
+            }
+        }
+        Ok((config.render(), credentials.render()))
+    }
 }
 
 impl EnvPlan {
@@ -361,7 +426,7 @@ pub use crate::util::dirs::{config_home, path_component, realm, realm_hash};
 /// A value that cannot be written safely is refused here, before anything is written.
 pub fn plan(chain: &Chain, ctx: &PlanContext, env: &Env) -> Result<EnvPlan, Box<UnsafeValue>> {
     match chain.leaf().cloud() {
-        Some(Cloud::Aws) => aws_plan(chain, ctx),
+        Some(Cloud::Aws) => aws_plan(&[(chain, ctx)]),
         Some(Cloud::Azure) => super::azure::plan(chain, ctx, env),
         Some(Cloud::Gcp) => super::gcp::plan(chain, ctx, env),
         None => Ok(EnvPlan::default()),
@@ -379,6 +444,9 @@ impl EnvPlan {
         self.notes.extend(other.notes);
         self.secret_vars.extend(other.secret_vars);
         self.addressed.extend(other.addressed);
+        if self.aws.is_none() {
+            self.aws = other.aws;
+        }
     }
 }
 
@@ -427,12 +495,14 @@ pub fn profile_name(identity: &str, file: &str) -> Result<(), Box<UnsafeValue>> 
     })
 }
 
-/// The AWS config and credentials texts of a profile that runs the helper.
-fn aws_texts(chain: &Chain, ctx: &PlanContext, region: &Origin) -> Result<(String, String), Box<UnsafeValue>> {
+/// The profile of `chain` in a run's AWS config: its name, region and the helper's
+/// command line, every value checked.
+fn aws_profile(chain: &Chain, ctx: &PlanContext) -> Result<AwsProfile, Box<UnsafeValue>> {
     let leaf = &chain.leaf().name;
     const FILE: &str = "its AWS config";
     profile_name(leaf, FILE)?;
-    ini::check_region(&region.value).map_err(|why| refuse(leaf, FILE, region, why))?;
+    let region = aws_region_from(chain, ctx.stack_region.as_ref());
+    ini::check_region(&region.value).map_err(|why| refuse(leaf, FILE, &region, why))?;
     let helper = Origin {
         value: ctx.helper.to_string_lossy().into_owned(),
         what: "the path of atmos-auth-helper".into(),
@@ -453,17 +523,7 @@ fn aws_texts(chain: &Chain, ctx: &PlanContext, region: &Origin) -> Result<(Strin
         }
     }
     let command = command.join(" ");
-    let header = format!(
-        "Written by tfauth for {}. Do not edit: tfauth writes a new directory when anything changes.",
-        ctx.purpose
-    );
-    let mut config = Ini::new();
-    config.comment(&header);
-    let checked = (|| -> Result<(), ini::Unsafe> {
-        config.section(Some("profile"), leaf)?.pair("credential_process", &command)?.pair("region", &region.value)?;
-        Ok(())
-    })();
-    if let Err(why) = checked {
+    if let Err(why) = ini::check_value(&command) {
         // Every part was checked above; the line as a whole must pass too.
         let o = Origin {
             value: command,
@@ -473,26 +533,41 @@ fn aws_texts(chain: &Chain, ctx: &PlanContext, region: &Origin) -> Result<(Strin
         };
         return Err(refuse(leaf, FILE, &o, why));
     }
-    let mut credentials = Ini::new();
-    credentials
-        .comment(&header)
-        .comment("Intentionally empty: credentials come from credential_process in the config file.");
-    Ok((config.render(), credentials.render()))
+    Ok(AwsProfile { name: leaf.clone(), region: region.value, command, keys: None })
 }
 
-fn aws_plan(chain: &Chain, ctx: &PlanContext) -> Result<EnvPlan, Box<UnsafeValue>> {
-    let leaf = chain.leaf();
-    let base = ctx.realm_dir.join("aws").join(path_component(chain.root_name()));
-    let region = aws_region_from(chain, ctx.stack_region.as_ref());
-    let (config_text, credentials_text) = aws_texts(chain, ctx, &region)?;
+/// The plan of a run's AWS identities: one isolated config with a profile per chain, each
+/// with the context its helper runs with (its own cache `--key`). The first is the one
+/// `AWS_PROFILE` and `AWS_REGION` name; the files live under its root provider.
+pub fn aws_plan(chains: &[(&Chain, &PlanContext)]) -> Result<EnvPlan, Box<UnsafeValue>> {
+    let Some(&(first, ctx)) = chains.first() else {
+        return Ok(EnvPlan::default());
+    };
+    let profiles = chains.iter().map(|(c, ctx)| aws_profile(c, ctx)).collect::<Result<Vec<_>, _>>()?;
+    let base = ctx.realm_dir.join("aws").join(path_component(first.root_name()));
     let (config, credentials) = (base.join("config"), base.join("credentials"));
+    let header = format!(
+        "Written by tfauth for {}. Do not edit: tfauth writes a new directory when anything changes.",
+        ctx.purpose
+    );
+    let region = profiles[0].region.clone();
+    let aws = AwsFiles { config: config.clone(), credentials: credentials.clone(), header, profiles };
+    let (config_text, credentials_text) = aws.render().map_err(|why| {
+        let o = Origin {
+            value: ctx.purpose.clone(),
+            what: "the files' header".into(),
+            from: "the component and stack names".into(),
+            hint: "report this as a bug".into(),
+        };
+        refuse(&first.leaf().name, "its AWS config", &o, why)
+    })?;
 
     let mut set = BTreeMap::new();
     set.insert(ev::AWS_CONFIG_FILE.into(), config.display().to_string());
     set.insert(ev::AWS_SHARED_CREDENTIALS_FILE.into(), credentials.display().to_string());
-    set.insert(ev::AWS_PROFILE.into(), leaf.name.clone());
-    set.insert(ev::AWS_REGION.into(), region.value.clone());
-    set.insert(ev::AWS_DEFAULT_REGION.into(), region.value);
+    set.insert(ev::AWS_PROFILE.into(), first.leaf().name.clone());
+    set.insert(ev::AWS_REGION.into(), region.clone());
+    set.insert(ev::AWS_DEFAULT_REGION.into(), region);
     set.insert(ev::AWS_SDK_LOAD_CONFIG.into(), "1".into());
     set.insert(ev::AWS_EC2_METADATA_DISABLED.into(), "true".into());
     let mut plan = EnvPlan {
@@ -506,6 +581,7 @@ fn aws_plan(chain: &Chain, ctx: &PlanContext) -> Result<EnvPlan, Box<UnsafeValue
         notes: vec![],
         secret_vars: vec![],
         addressed: vec![Addressed { kind: AddressKind::Aws, dir: base.clone(), base }],
+        aws: Some(aws),
     };
     plan.readdress();
     Ok(plan)
@@ -658,6 +734,40 @@ mod tests {
         let before = st.clone();
         st.readdress();
         assert_eq!(st, before, "readdressing is idempotent");
+    }
+
+    #[test]
+    fn hub_and_spoke_share_one_config_and_static_keys_go_only_where_asked() {
+        let (hub, spoke) = (chain_of(AUTH, "acme/net"), chain_of(AUTH, "acme/net"));
+        let mut spoke = spoke;
+        spoke.hops.last_mut().unwrap().name = "spoke".into();
+        let (c1, mut c2) = (ctx("vpc"), ctx("vpc"));
+        c2.helper_args.extend([Arg::Flag("--key"), value("k2", "key")]);
+        let plan = aws_plan(&[(&hub, &c1), (&spoke, &c2)]).unwrap();
+        assert_eq!(plan.files.len(), 2, "one config and one credentials file");
+        assert_eq!(plan.set[ev::AWS_PROFILE], "acme/net");
+        let config = &plan.files[0].contents;
+        let hub_at = config.find("[profile acme/net]\ncredential_process = ").unwrap();
+        let spoke_at = config.find("[profile spoke]\ncredential_process = /opt/bin/atmos-auth-helper --identity spoke --config /repo/atmos.yaml --component vpc --key k2\n").unwrap();
+        assert!(hub_at < spoke_at, "{config}");
+
+        let creds = crate::session::cache::Credentials {
+            access_key_id: "ASIASPOKE".into(),
+            secret_access_key: crate::secret::Secret::new("sp0ke"),
+            session_token: None,
+            expiration: None,
+            issued: None,
+        };
+        let st = plan.clone().with_static_credentials("spoke", &creds);
+        let (config, credentials) = (&st.files[0].contents, &st.files[1].contents);
+        assert!(config.contains("[profile acme/net]\ncredential_process = "), "{config}");
+        assert!(config.contains("[profile spoke]\nregion = us-east-2\n"), "{config}");
+        assert!(credentials.contains("[spoke]\naws_access_key_id = ASIASPOKE\naws_secret_access_key = sp0ke\n"));
+        assert!(!credentials.contains("[acme/net]") && st.files[1].secret);
+        assert_ne!(st.files[0].path.parent(), plan.files[0].path.parent(), "new contents, new directory");
+        assert_eq!(st.aws.as_ref().unwrap().config, st.files[0].path, "the model follows the files");
+        // A profile the plan does not hold is left alone.
+        assert_eq!(plan.clone().with_static_credentials("nobody", &creds), plan);
     }
 
     #[test]

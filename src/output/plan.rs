@@ -119,35 +119,44 @@ pub fn env_plan(res: &Resolution, env: &Env, helper: &Path, profiles_arg: &[Stri
     // Each AWS profile names its cache entry (`--key`), so the helper's warm path reads
     // one file and parses no YAML; a changed definition gets a new key on the next run.
     let cache = crate::session::cache::Cache::new(env, "aws");
-    let plan_for = |c: &Chain| {
+    let aws_ctx = |c: &Chain| {
         let mut ctx = ctx.clone();
-        let mut session = None;
-        if c.leaf().cloud() == Some(crate::auth::Cloud::Aws) {
-            let key = crate::session::cache::key::chain_key(&res.auth_node, c);
-            session = cache.as_ref().map(|cache| cache.entry_path(&key));
-            ctx.helper_args
-                .extend([Arg::Flag("--key"), origin(key, "the cache key", "tfauth".into(), "report this as a bug")]);
-            if let Some(m) = res.auth_node.get("refresh_margin").and_then(Node::as_str) {
-                ctx.helper_args.extend([
-                    Arg::Flag("--margin"),
-                    origin(
-                        m.to_string(),
-                        "the refresh margin",
-                        "auth.refresh_margin".into(),
-                        "write auth.refresh_margin as a duration such as 10m",
-                    ),
-                ]);
-            }
+        let key = crate::session::cache::key::chain_key(&res.auth_node, c);
+        let session = cache.as_ref().map(|cache| cache.entry_path(&key));
+        ctx.helper_args
+            .extend([Arg::Flag("--key"), origin(key, "the cache key", "tfauth".into(), "report this as a bug")]);
+        if let Some(m) = res.auth_node.get("refresh_margin").and_then(Node::as_str) {
+            ctx.helper_args.extend([
+                Arg::Flag("--margin"),
+                origin(
+                    m.to_string(),
+                    "the refresh margin",
+                    "auth.refresh_margin".into(),
+                    "write auth.refresh_margin as a duration such as 10m",
+                ),
+            ]);
         }
-        let mut plan = super::env::plan(c, &ctx, env)?;
-        if let Some(path) = session {
-            plan.set.insert(crate::env_vars::TFAUTH_SESSION.to_string(), path.display().to_string());
-        }
-        Ok::<_, PlanError>(plan)
+        (ctx, session)
     };
-    let mut plan = plan_for(chain)?;
-    for extra in &res.required {
-        plan.merge(plan_for(extra)?);
+    // Every AWS chain (the chosen one first, then each `required` one) is a profile of one
+    // config file, so terraform's aliased providers reach the spoke by its name; each other
+    // cloud has one chain (resolution keeps the first).
+    let chains: Vec<&Chain> = std::iter::once(chain).chain(&res.required).collect();
+    let is_aws = |c: &&Chain| c.leaf().cloud() == Some(crate::auth::Cloud::Aws);
+    let aws: Vec<(&Chain, (PlanContext, Option<std::path::PathBuf>))> =
+        chains.iter().copied().filter(is_aws).map(|c| (c, aws_ctx(c))).collect();
+    let mut plan = EnvPlan::default();
+    for c in chains.iter().copied().filter(|c| !is_aws(c)) {
+        plan.merge(super::env::plan(c, &ctx, env)?);
+    }
+    if !aws.is_empty() {
+        let profiles: Vec<(&Chain, &PlanContext)> = aws.iter().map(|(c, (ctx, _))| (*c, ctx)).collect();
+        let mut aws_plan = super::env::aws_plan(&profiles)?;
+        // `tfauth prompt` reads the session of the profile AWS_PROFILE names.
+        if let Some(path) = &aws[0].1.1 {
+            aws_plan.set.insert(crate::env_vars::TFAUTH_SESSION.to_string(), path.display().to_string());
+        }
+        plan.merge(aws_plan);
     }
     plan.set.insert(crate::env_vars::TFAUTH_IDENTITY.to_string(), chain.leaf().name.clone());
     with_identity_env(&mut plan, &chain.leaf().env);

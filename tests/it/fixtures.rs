@@ -22,6 +22,9 @@
 //!     unresolved: [substrings]    # describe: no identity, for a reason with all of these
 //!     problems: [substrings]      # validate: each must appear in some problem
 //!     problem_count: N
+//!     required: [names]           # the `required` identities the run authenticates too
+//!     warnings: [substrings]      # run: each must appear in some warning of the resolution
+//!     aws_config: [substrings]    # the run's isolated AWS config holds each
 //! ```
 
 use serde_json::Value as J;
@@ -173,6 +176,34 @@ fn run_case(case: &J) -> Result<(), String> {
             "env": to_json(&c.env),
         });
         subset(want, &got, "component")?;
+    }
+    if let Some(want) = expect.get("required") {
+        let got: Vec<&str> = res.required.iter().map(|c| c.leaf().name.as_str()).collect();
+        if &serde_json::json!(got) != want {
+            return Err(format!("required: want {want}, got {got:?}"));
+        }
+    }
+    let warnings: Vec<String> =
+        res.warnings.iter().map(|p| format!("{p} | hint: {}", p.hint.clone().unwrap_or_default())).collect();
+    for want in expect["warnings"].as_array().cloned().unwrap_or_default() {
+        let want = want.as_str().unwrap_or_default();
+        if !warnings.iter().any(|t| t.contains(want)) {
+            return Err(format!("no warning mentions `{want}`; warnings:\n  {}", warnings.join("\n  ")));
+        }
+    }
+    if let Some(wants) = expect["aws_config"].as_array() {
+        let plan = tfauth::output::plan::env_plan(&res, &env, Path::new("/opt/tfauth/atmos-auth-helper"), &[])
+            .map_err(|e| e.to_string())?;
+        let config = plan
+            .files
+            .iter()
+            .find(|f| f.path.file_name().is_some_and(|n| n == "config"))
+            .ok_or("the plan has no AWS config")?;
+        for want in wants.iter().filter_map(J::as_str) {
+            if !config.contents.contains(want) {
+                return Err(format!("the AWS config lacks `{want}`:\n{}", config.contents));
+            }
+        }
     }
     if let Some(want) = expect.get("env") {
         let plan = tfauth::output::plan::env_plan(&res, &env, Path::new("/opt/tfauth/atmos-auth-helper"), &[])

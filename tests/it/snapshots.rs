@@ -379,6 +379,7 @@ bad_inputs! {
     describe_without_a_default_identity: "103-describe-without-default";
     error_64_plan_without_a_default_identity: "104-plan-without-default";
     error_65_list_stacks_broken_manifests: "105-list-stacks-broken-manifests";
+    plan_dry_run_hub_and_spoke: "117-required-hub-and-spoke-dry-run";
 }
 
 #[test]
