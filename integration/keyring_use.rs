@@ -1,7 +1,7 @@
-//! The keyring as tfauth uses it: IAM Identity Center tokens and `aws/user` keys in the
-//! encrypted file keyring and in a real Secret Service (gnome-keyring on a private bus),
-//! the wrong password, a tampered file, the fallback when no Secret Service answers, and
-//! logout removing the entries.
+//! The keyring as tfauth uses it: `aws/user` keys in the encrypted file keyring and in a
+//! real Secret Service (gnome-keyring on a private bus), the wrong password, a tampered
+//! file, no Secret Service on the bus, and logout removing the entries. IAM Identity
+//! Center tokens stay in the 0600 cache file whatever the keyring, as Atmos keeps them.
 
 use crate::aws_portal::PortalOpts;
 use crate::keyring::SecretService;
@@ -32,25 +32,31 @@ fn configure_user(b: &SsoBed) -> Out {
 }
 
 #[test]
-fn keyring_file_holds_the_sso_token_and_user_keys_encrypted() {
+fn keyring_file_holds_user_keys_encrypted_and_the_sso_token_stays_in_its_cache_file() {
     let mut b = bed("file");
     b.env.push(("ATMOS_KEYRING_PASSWORD".into(), PASSWORD.into()));
     b.login();
-    assert!(b.token_file().is_none(), "no plaintext token file when a keyring is configured");
+    let token_file = b.token_file().expect("the token is in the cache file, as Atmos keeps it");
+    assert_eq!(std::fs::metadata(&token_file).unwrap().permissions().mode() & 0o777, 0o600);
     let file = b.bed.home().join(".local/share/tfauth/keyring");
-    let bytes = std::fs::read(&file).expect("the file keyring");
-    assert_eq!(std::fs::metadata(&file).unwrap().permissions().mode() & 0o777, 0o600);
-    let token = b.portal.access_tokens()[0].clone();
-    assert!(!bytes.windows(token.len()).any(|w| w == token.as_bytes()), "the token is not in the file in clear");
+    assert!(!file.exists(), "a login writes nothing to the keyring");
 
-    // Credentials through the token in the keyring, without a new login.
-    let o = run(b.helper("dev/admin"));
+    // Credentials through the token, without a new login, and without the keyring's
+    // password: a helper for an SSO identity never opens the keyring.
+    let mut c = b.helper("dev/admin");
+    c.env_remove("ATMOS_KEYRING_PASSWORD");
+    let o = run(c);
     assert_eq!(o.code, 0, "{}", o.stderr);
     assert_eq!(b.portal.count("StartDeviceAuthorization"), 1);
 
+    // aws/user keys stored from stdin, used for GetSessionToken, never shown.
+    let o = configure_user(&b);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(o.stderr.contains("AKIA...0001") && !o.stderr.contains(SECRET), "{}", o.stderr);
+    assert_eq!(std::fs::metadata(&file).unwrap().permissions().mode() & 0o777, 0o600);
     // A wrong password: exit 77 naming the variable and the file, nothing printed on stdout.
-    let mut c = b.helper("prod/readonly");
-    c.env("ATMOS_KEYRING_PASSWORD", "wrong-password-here");
+    let mut c = b.cmd(TFAUTH);
+    c.env("ATMOS_KEYRING_PASSWORD", "wrong-password-here").args(["auth", "whoami", "-i", "ci-user"]);
     let o = run(c);
     assert_eq!(o.code, 77, "{}", o.stderr);
     assert!(o.stdout.is_empty());
@@ -60,11 +66,6 @@ fn keyring_file_holds_the_sso_token_and_user_keys_encrypted() {
         o.stderr
     );
     assert!(!o.stderr.contains("wrong-password-here"));
-
-    // aws/user keys stored from stdin, used for GetSessionToken, never shown.
-    let o = configure_user(&b);
-    assert_eq!(o.code, 0, "{}", o.stderr);
-    assert!(o.stderr.contains("AKIA...0001") && !o.stderr.contains(SECRET), "{}", o.stderr);
     let o = tfauth(&b, &["auth", "whoami", "-i", "ci-user", "-o", "json"]);
     assert_eq!(o.code, 0, "{}", o.stderr);
     assert_eq!(b.moto.count("GetSessionToken"), 1);
@@ -84,7 +85,7 @@ fn keyring_file_holds_the_sso_token_and_user_keys_encrypted() {
     let last = bytes.len() - 1;
     bytes[last] ^= 0x01;
     std::fs::write(&file, &bytes).unwrap();
-    let o = tfauth(&b, &["auth", "login", "--provider", "acme-sso"]);
+    let o = tfauth(&b, &["auth", "whoami", "-i", "ci-user"]);
     assert_eq!(o.code, 65, "{}", o.stderr);
     assert!(o.stderr.contains(&file.display().to_string()), "{}", o.stderr);
     assert!(!o.stderr.contains("panicked"));
@@ -106,9 +107,9 @@ fn keyring_system_against_a_real_secret_service_and_its_fallback() {
     assert_eq!(o.code, 0, "{}", o.stderr);
 
     b.login();
-    assert!(b.token_file().is_none(), "the SSO token went to the Secret Service");
+    assert!(b.token_file().is_some(), "the SSO token is in the cache file, as Atmos keeps it");
     let (_, found) = ss.secret_tool(&["search", "--all", "service", "tfauth"], None);
-    assert!(found.contains("sso/"), "{found}");
+    assert!(!found.contains("sso/"), "{found}");
     assert_eq!(run(b.helper("dev/admin")).code, 0);
 
     let o = tfauth(&b, &["auth", "logout", "--all"]);
@@ -116,12 +117,11 @@ fn keyring_system_against_a_real_secret_service_and_its_fallback() {
     let (_, found) = ss.secret_tool(&["search", "--all", "service", "tfauth"], None);
     assert!(!found.contains("aws-user/") && !found.contains("sso/"), "logout --all emptied the keyring: {found}");
 
-    // No Secret Service on the bus: the login still works, the token goes to the 0600
-    // file, and the terminal says why.
+    // No Secret Service on the bus: a login does not need one.
     b.env.retain(|(k, _)| k != "DBUS_SESSION_BUS_ADDRESS");
     b.env.push(("DBUS_SESSION_BUS_ADDRESS".into(), "unix:path=/nonexistent/bus".into()));
     let o = b.login();
-    assert!(o.stdout.contains("system keyring is unavailable"), "{}", o.stdout);
+    assert!(!o.stdout.contains("system keyring"), "{}", o.stdout);
     assert!(b.token_file().is_some());
     // Storing long-lived keys never falls back to a plain file.
     let o = configure_user(&b);

@@ -71,7 +71,10 @@ pub fn keyring_check(spec: SpecResult, env: &Env) -> Check {
         }
         Some(Err(e)) => return Check::fail(NAME, e.to_string(), hint_of(e.hint())),
         Some(Ok(None)) => {
-            return Check::pass(NAME, "none configured: IAM Identity Center tokens stay in 0600 files in the cache");
+            return Check::pass(
+                NAME,
+                "none configured: aws/user keys come from the configuration only (IAM Identity Center tokens are in 0600 files in the cache whatever the keyring)",
+            );
         }
         Some(Ok(Some(s))) => s,
     };
@@ -79,13 +82,7 @@ pub fn keyring_check(spec: SpecResult, env: &Env) -> Check {
         KeyringType::Memory => Check::pass(NAME, "memory: secrets last for one process, so each command signs in anew"),
         KeyringType::System => match keyring::system::SystemKeyring::open(env) {
             Ok(_) => Check::pass(NAME, "system: the Secret Service answered"),
-            Err(e) => Check::fail(
-                NAME,
-                format!(
-                    "system: {e}; IAM Identity Center tokens fall back to 0600 cache files, and stored aws/user keys cannot be read"
-                ),
-                hint_of(e.hint()),
-            ),
+            Err(e) => Check::fail(NAME, format!("system: {e}; stored aws/user keys cannot be read"), hint_of(e.hint())),
         },
         KeyringType::File => file_keyring(&spec, env),
     }
@@ -119,7 +116,7 @@ fn file_keyring(spec: &keyring::KeyringSpec, env: &Env) -> Check {
             NAME,
             format!(
                 "file {} ({state}): no password in {}; tfauth does not prompt for it, so commands that need the \
-                 keyring (IAM Identity Center tokens, aws/user keys) stop with exit 77",
+                 keyring (stored aws/user keys) stop with exit 77",
                 path.display(),
                 vars.join(" or ")
             ),

@@ -1,6 +1,7 @@
-//! Where tfauth keeps long-lived secrets: IAM Identity Center tokens and `aws/user` access
-//! keys, which must outlive one process but must never sit on disk in the clear (session
-//! credentials, which expire within hours, live in [`crate::session::cache`] instead).
+//! Where tfauth keeps long-lived secrets: `aws/user` access keys, which must outlive one
+//! process but must never sit on disk in the clear (session credentials, which expire
+//! within hours, live in [`crate::session::cache`]; IAM Identity Center tokens live in the
+//! 0600 cache file, as Atmos and the AWS CLI keep them, see [`crate::session::vault`]).
 //!
 //! `auth.keyring.type` (or `ATMOS_KEYRING_TYPE`, which wins) chooses one of three keyrings
 //! behind the one [`Keyring`] trait:

@@ -327,11 +327,11 @@ pub fn portal_token(
     Ok(portal::access_token(portal, &store, env, ask.login, ask.mode)?)
 }
 
-/// The token store for `portal`: the keyring when a lasting one (`file`, `system`) is
-/// configured, else the cache file (see [`vault::token_keyring`]).
+/// The token store for `portal`: the cache file, whatever the keyring (as in Atmos), with
+/// the keyring an earlier tfauth may have kept the token in (see [`vault::token_keyring`]).
 pub fn token_store(portal: &PortalRef, scope: &Scope<'_>, env: &Env) -> Result<TokenStore, SessionError> {
-    let keyring = vault::token_keyring(scope.auth_node, env)?;
-    TokenStore::new(env, portal, keyring).ok_or_else(|| PortalError::NoCacheDir.into())
+    let legacy = vault::token_keyring(scope.auth_node, env);
+    TokenStore::new(env, portal, legacy).ok_or_else(|| PortalError::NoCacheDir.into())
 }
 
 #[cfg(test)]

@@ -14,7 +14,10 @@
 //! starting a device flow of its own.
 //!
 //! The token is stored in the AWS SDK's `ssocreds` JSON shape, in a 0600 file under the
-//! cache directory, or in the keyring when one is configured (see [`TokenStore`]).
+//! cache directory, whatever the keyring, as Atmos keeps it: every `credential_process`
+//! call is a process of its own and finds it there. A token an earlier tfauth kept in a
+//! `file` or `system` keyring is moved into the file the first time it is needed (see
+//! [`TokenStore`]).
 
 use crate::env_vars::Env;
 use crate::providers::sso::{self, DeviceAuthorization, Endpoints, PollEvent, SsoError, TokenFile};
@@ -140,31 +143,37 @@ pub struct PortalSession {
     pub obtained: Obtained,
 }
 
-/// Where the portal's token lives: the `ssocreds` JSON file, or a keyring entry holding
-/// the same document. The lock and the failure marker are files either way.
+/// Where the portal's token lives: the `ssocreds` JSON file, beside its lock and failure
+/// marker. `legacy` is the keyring an earlier tfauth kept the same document in: read only
+/// when the file has none, and emptied as the token moves to the file.
 pub struct TokenStore {
     /// The provider it was opened for, for errors.
     provider: String,
     dir: PathBuf,
     hash: String,
-    keyring: Option<Box<dyn crate::keyring::Keyring>>,
+    legacy: Option<LegacyKeyring>,
 }
 
+/// Opens the keyring an earlier tfauth may have kept the token in, only when the file has
+/// no token (opening a file keyring derives its key; a system keyring is a D-Bus probe).
+pub type LegacyKeyring = Box<dyn Fn() -> Option<Box<dyn crate::keyring::Keyring>>>;
+
 impl TokenStore {
-    /// The store for `portal` under the cache root, in `keyring` when given.
-    pub fn new(env: &Env, portal: &PortalRef, keyring: Option<Box<dyn crate::keyring::Keyring>>) -> Option<TokenStore> {
+    /// The store for `portal` under the cache root; `legacy`, a keyring an earlier tfauth
+    /// may have kept its token in.
+    pub fn new(env: &Env, portal: &PortalRef, legacy: Option<LegacyKeyring>) -> Option<TokenStore> {
         let root = cache::cache_home(env)?;
         let path = sso::token_cache_path(&root, &portal.start_url, &portal.region);
         let hash = path.file_stem()?.to_string_lossy().into_owned();
-        Some(TokenStore { provider: portal.provider.clone(), dir: path.parent()?.to_path_buf(), hash, keyring })
+        Some(TokenStore { provider: portal.provider.clone(), dir: path.parent()?.to_path_buf(), hash, legacy })
     }
 
-    /// The token file (used when no keyring is configured).
+    /// The token file.
     pub fn path(&self) -> PathBuf {
         self.dir.join(format!("{}.json", self.hash))
     }
 
-    /// The keyring entry's name.
+    /// The name of the keyring entry an earlier tfauth kept the token in.
     pub fn keyring_key(&self) -> String {
         format!("sso/{}", self.hash)
     }
@@ -179,24 +188,45 @@ impl TokenStore {
     }
 
     pub fn load(&self) -> Result<Option<TokenFile>, PortalError> {
-        match &self.keyring {
-            None => TokenFile::load(&self.path())
-                .map_err(|source| PortalError::Sso { provider: self.provider.clone(), source }),
-            Some(k) => match k.get(&self.keyring_key())? {
-                // A keyring entry that does not parse is as good as none: log in again.
-                Some(doc) => Ok(TokenFile::from_json(doc.expose()).ok()),
-                None => Ok(None),
-            },
+        let file = TokenFile::load(&self.path())
+            .map_err(|source| PortalError::Sso { provider: self.provider.clone(), source })?;
+        match file {
+            Some(f) => Ok(Some(f)),
+            None => self.migrate(),
         }
     }
 
-    pub fn save(&self, file: &TokenFile) -> Result<(), PortalError> {
-        match &self.keyring {
-            None => {
-                file.save(&self.path()).map_err(|source| PortalError::Sso { provider: self.provider.clone(), source })
+    /// A token an earlier tfauth kept in the keyring, moved into the file: written there
+    /// (0600, atomically), then removed from the keyring. Best effort: a keyring that
+    /// cannot be read, or an entry that does not parse, is as good as none (sign in again).
+    fn migrate(&self) -> Result<Option<TokenFile>, PortalError> {
+        let Some(k) = self.legacy.as_ref().and_then(|open| open()) else { return Ok(None) };
+        let doc = match k.get(&self.keyring_key()) {
+            Ok(Some(doc)) => doc,
+            Ok(None) => return Ok(None),
+            Err(e) => {
+                tracing::debug!("not looking for an earlier IAM Identity Center token in the keyring: {e}");
+                return Ok(None);
             }
-            Some(k) => Ok(k.set(&self.keyring_key(), &Secret::new(file.to_json()))?),
+        };
+        let Ok(file) = TokenFile::from_json(doc.expose()) else {
+            let _ = k.delete(&self.keyring_key());
+            return Ok(None);
+        };
+        self.save(&file)?;
+        if let Err(e) = k.delete(&self.keyring_key()) {
+            tracing::debug!("the earlier IAM Identity Center token stays in the keyring too: {e}");
         }
+        tracing::info!(
+            "moved the IAM Identity Center token of `{}` from the keyring to {}",
+            self.provider,
+            self.path().display()
+        );
+        Ok(Some(file))
+    }
+
+    pub fn save(&self, file: &TokenFile) -> Result<(), PortalError> {
+        file.save(&self.path()).map_err(|source| PortalError::Sso { provider: self.provider.clone(), source })
     }
 
     /// Marks the access token expired (the service rejected it before its time, e.g. after
@@ -230,10 +260,10 @@ impl TokenStore {
     /// Removes the token, the failure marker and the provisioned identities; true if a
     /// token was there.
     pub fn remove(&self) -> Result<bool, PortalError> {
-        let had = match &self.keyring {
-            None => std::fs::remove_file(self.path()).is_ok(),
-            Some(k) => k.delete(&self.keyring_key())?,
-        };
+        let mut had = std::fs::remove_file(self.path()).is_ok();
+        if let Some(k) = self.legacy.as_ref().and_then(|open| open()) {
+            had |= k.delete(&self.keyring_key()).unwrap_or(false);
+        }
         let _ = std::fs::remove_file(self.marker());
         let _ = std::fs::remove_file(self.identities_path());
         Ok(had)
@@ -392,7 +422,7 @@ fn modified(path: &std::path::Path) -> Option<std::time::SystemTime> {
 
 /// Whether the token was written after `since` (by another process, while this one waited).
 fn changed_since(store: &TokenStore, since: std::time::SystemTime) -> bool {
-    store.keyring.is_none() && modified(&store.path()).is_some_and(|m| m >= since)
+    modified(&store.path()).is_some_and(|m| m >= since)
 }
 
 /// The reason a login failed in another process after `since`, if one did.

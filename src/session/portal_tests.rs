@@ -89,7 +89,7 @@ fn one_portal_has_one_store_whatever_the_provider_or_trailing_slash() {
 }
 
 #[test]
-fn the_token_round_trips_through_the_file_or_the_keyring() {
+fn the_token_round_trips_through_the_file_and_moves_there_from_an_earlier_keyring() {
     let home = Home::new();
     let env = home.env(&[]);
     let file = token_file(START, 3600, true);
@@ -97,17 +97,42 @@ fn the_token_round_trips_through_the_file_or_the_keyring() {
     assert_eq!(s.load().unwrap(), None);
     s.save(&file).unwrap();
     assert_eq!(s.load().unwrap(), Some(file.clone()));
+    assert!(s.remove().unwrap());
 
+    // A token an earlier tfauth kept in the keyring: the first load moves it to the file.
     let ring = MemoryKeyring::new();
-    let k = TokenStore::new(&env, &portal(), Some(Box::new(ring.clone()))).unwrap();
-    assert_eq!(k.load().unwrap(), None, "the keyring store does not read the file");
-    k.save(&file).unwrap();
+    let opened = std::rc::Rc::new(std::cell::Cell::new(0));
+    let legacy = |ring: &MemoryKeyring, opened: &std::rc::Rc<std::cell::Cell<u32>>| -> super::LegacyKeyring {
+        let (ring, opened) = (ring.clone(), opened.clone());
+        Box::new(move || {
+            opened.set(opened.get() + 1);
+            Some(Box::new(ring.clone()) as Box<dyn crate::keyring::Keyring>)
+        })
+    };
+    let k = TokenStore::new(&env, &portal(), Some(legacy(&ring, &opened))).unwrap();
+    ring.set(&k.keyring_key(), &Secret::new(file.to_json())).unwrap();
     assert_eq!(k.load().unwrap(), Some(file.clone()));
-    assert_eq!(ring.get(&k.keyring_key()).unwrap().map(|s| s.expose().to_string()), Some(file.to_json()));
-    ring.set(&k.keyring_key(), &Secret::new("not json")).unwrap();
-    assert_eq!(k.load().unwrap(), None, "an entry that does not parse is as good as none");
+    assert_eq!(s.load().unwrap(), Some(file.clone()), "it is in the file now, for every process");
+    assert_eq!(ring.get(&k.keyring_key()).unwrap(), None, "and no longer in the keyring");
+    assert_eq!(opened.get(), 1);
+    k.load().unwrap();
+    assert_eq!(opened.get(), 1, "with a token in the file, the keyring is not even opened");
+    k.save(&token_file(START, 60, true)).unwrap();
+    assert_eq!(ring.get(&k.keyring_key()).unwrap(), None, "a save goes to the file only");
+
+    // An entry that does not parse is as good as none, and goes.
     assert!(k.remove().unwrap());
+    ring.set(&k.keyring_key(), &Secret::new("not json")).unwrap();
+    assert_eq!(k.load().unwrap(), None);
+    assert_eq!(ring.get(&k.keyring_key()).unwrap(), None);
+    // remove takes a keyring entry too, so no old token comes back.
+    ring.set(&k.keyring_key(), &Secret::new(file.to_json())).unwrap();
+    assert!(k.remove().unwrap());
+    assert_eq!(ring.get(&k.keyring_key()).unwrap(), None);
     assert!(!k.remove().unwrap());
+    // A keyring that cannot be opened (no password) is no error: sign in again.
+    let locked = TokenStore::new(&env, &portal(), Some(Box::new(|| None))).unwrap();
+    assert_eq!(locked.load().unwrap(), None);
 }
 
 #[test]

@@ -121,7 +121,7 @@ fn each_chain_has_its_own_key_and_only_iam_identity_center_chains_a_portal() {
 }
 
 #[test]
-fn the_token_store_is_the_cache_file_unless_a_lasting_keyring_is_configured() {
+fn the_token_store_is_the_cache_file_whatever_the_keyring() {
     let repo = Repo::new(AUTH);
     let env = repo.env(&[]);
     let res = repo.resolve("admin", &env);
@@ -163,10 +163,20 @@ fn the_token_store_is_the_cache_file_unless_a_lasting_keyring_is_configured() {
     let res = with_ring.resolve("admin", &env);
     let store = token_store(&p, &res.scope(), &env).unwrap();
     store.save(&token).unwrap();
-    assert!(!store.path().exists(), "with a file keyring the token is not written to the cache file");
-    assert!(ring_path.exists());
-    assert_eq!(store.load().unwrap(), Some(token));
+    assert!(store.path().exists(), "with a file keyring too, the token is in the cache file (as Atmos keeps it)");
+    assert!(!ring_path.exists(), "and nothing was written to the keyring");
+    assert_eq!(store.load().unwrap(), Some(token.clone()));
     assert!(store.remove().unwrap());
+    // A token an earlier tfauth kept in the file keyring moves to the cache file.
+    let ring = crate::session::vault::token_keyring(res.scope().auth_node, &env).unwrap()().unwrap();
+    ring.set(&store.keyring_key(), &crate::secret::Secret::new(token.to_json())).unwrap();
+    assert_eq!(store.load().unwrap(), Some(token));
+    assert!(store.path().exists());
+    assert_eq!(ring.get(&store.keyring_key()).unwrap(), None);
+    // Without the password, the store still works: the keyring is simply not looked in.
+    let no_password = with_ring.env(&[]);
+    let store = token_store(&p, &res.scope(), &no_password).unwrap();
+    assert!(store.load().unwrap().is_some());
 
     let plain = repo.resolve("admin", &repo.env(&[]));
     let err = token_store(&p, &plain.scope(), &Env::default()).err().unwrap();

@@ -1,18 +1,17 @@
-//! What tfauth keeps in the keyring, and under which names: IAM Identity Center tokens
-//! (`sso/<portal hash>`, shared by every repository that signs in to the same portal, as
-//! the AWS CLI shares them) and `aws/user` access keys (`<realm>/aws-user/<identity>`,
-//! per realm, because two repositories may both call an identity `ci`).
+//! What tfauth keeps in the keyring, and under which names: `aws/user` access keys
+//! (`<realm>/aws-user/<identity>`, per realm, because two repositories may both call an
+//! identity `ci`). IAM Identity Center tokens that an earlier tfauth kept there
+//! (`sso/<portal hash>`) are only read, to move them into the cache file.
 //!
 //! Why it exists apart from [`crate::keyring`]: the keyring is storage; this is policy.
-//! With no keyring configured, SSO tokens stay in 0600 files in the SDK's shape and
-//! `aws/user` keys come from the configuration or the environment. A `system` keyring
-//! that cannot be reached falls back to those files, with one warning that says so.
+//! With no keyring configured, `aws/user` keys come from the configuration only. A
+//! `system` keyring that cannot be reached holds no keys, with one warning that says so.
 //!
-//! The `memory` keyring never holds SSO tokens: it lives as long as one process, and every
-//! `credential_process` call is a process of its own, so each would need a new sign-in.
-//! Atmos keeps portal tokens in its file cache whatever the keyring
-//! (`pkg/auth/providers/aws/sso.go`, `sso_cache.go`); with `memory`, so does tfauth
-//! ([`token_keyring`]). The memory keyring still holds `aws/user` keys, for one process.
+//! No keyring holds SSO tokens: Atmos keeps portal tokens in its file cache whatever the
+//! keyring (`pkg/auth/providers/aws/sso.go`, `sso_cache.go`), so does tfauth, and so does
+//! the AWS CLI. With `memory` a keyring token would end with the process, and every
+//! `credential_process` call is a process of its own. The memory keyring still holds
+//! `aws/user` keys, for one process.
 
 use crate::env_vars::Env;
 use crate::identity::{Chain, ChainRoot};
@@ -21,16 +20,15 @@ use crate::secret::Secret;
 use crate::yaml::Node;
 
 /// The configured keyring, opened; `None` when none is configured, or when the system
-/// keyring is unreachable (after a warning: tokens then stay in the cache files).
+/// keyring is unreachable (after a warning: no stored key can be read then).
 pub fn open(auth: &Node, env: &Env) -> Result<Option<Box<dyn Keyring>>, KeyringError> {
     let Some(spec) = keyring::spec(auth, env)? else { return Ok(None) };
     match keyring::open(&spec, env) {
         Ok(k) => Ok(Some(k)),
         Err(KeyringError::SystemUnavailable { reason }) if matches!(spec.kind, KeyringType::System) => {
             tracing::warn!(
-                "the system keyring is unavailable ({reason}); IAM Identity Center tokens are kept in 0600 files \
-                 under the cache directory instead (set auth.keyring.type: file with ATMOS_KEYRING_PASSWORD to \
-                 encrypt them)"
+                "the system keyring is unavailable ({reason}); keys stored in it cannot be read (set \
+                 auth.keyring.type: file with ATMOS_KEYRING_PASSWORD to keep them in an encrypted file)"
             );
             Ok(None)
         }
@@ -38,16 +36,23 @@ pub fn open(auth: &Node, env: &Env) -> Result<Option<Box<dyn Keyring>>, KeyringE
     }
 }
 
-/// The keyring IAM Identity Center tokens are kept in: the configured one, except that
-/// `memory` keeps none (they go to the 0600 cache file, which outlives the process).
-pub fn token_keyring(auth: &Node, env: &Env) -> Result<Option<Box<dyn Keyring>>, KeyringError> {
-    if let Some(KeyringType::Memory) = keyring::spec(auth, env)?.map(|s| s.kind) {
-        tracing::debug!(
-            "the memory keyring ends with this process; the IAM Identity Center token is kept in the cache file"
-        );
-        return Ok(None);
+/// The keyring an earlier tfauth kept IAM Identity Center tokens in (`file` or `system`),
+/// opened only when called (to move a token from it into the cache file); it opens to
+/// `None` when it cannot be opened then (a file keyring without its password: nothing is
+/// asked for, and the user signs in again at worst). Tokens are never written to a
+/// keyring any more.
+pub fn token_keyring(auth: &Node, env: &Env) -> Option<crate::session::portal::LegacyKeyring> {
+    let spec = keyring::spec(auth, env).ok().flatten()?;
+    if spec.kind == KeyringType::Memory {
+        return None;
     }
-    open(auth, env)
+    let env = env.clone();
+    Some(Box::new(move || {
+        // Not [`open`]: an unreachable system keyring is not worth a warning here.
+        keyring::open(&spec, &env)
+            .map_err(|e| tracing::debug!("not looking in the keyring for an earlier IAM Identity Center token: {e}"))
+            .ok()
+    }))
 }
 
 /// The keyring entry of an `aws/user` identity's keys.

@@ -418,8 +418,8 @@ fn helper_with_no_session_and_no_terminal_is_77() {
 
 #[test]
 fn a_run_with_no_keyring_password_is_77() {
-    let sb = examples();
-    tfauth_snapshot!(&sb, "error_77_plan_no_keyring_password", tfauth(&sb, &["plan", "vpc", "-s", "plat-use2-dev"]));
+    let (sb, c) = bad_input("118-keyring-file-without-password");
+    tfauth_snapshot!(&sb, "error_77_no_keyring_password", c);
 }
 
 /// Makes `$XDG_CACHE_HOME/tfauth/<name>` a symbolic link to a directory elsewhere.
