@@ -173,6 +173,13 @@ fn with_identity_env(plan: &mut EnvPlan, env: &[(String, String)]) {
             || plan.clear_prefixes.iter().any(|p| k.starts_with(p.as_str()))
     };
     let added: Vec<(String, String)> = env.iter().filter(|(k, _)| !owned(k)).cloned().collect();
+    // A value under a secret-looking name (TF_VAR_db_password) is shown redacted, as a
+    // component's `env:` is; the child gets it as it is.
+    for (k, _) in &added {
+        if crate::secret::is_secret_key(k) && !plan.secret_vars.contains(k) {
+            plan.secret_vars.push(k.clone());
+        }
+    }
     plan.set.extend(added);
 }
 
@@ -221,8 +228,12 @@ mod tests {
             ("GOOGLE_X".to_string(), "x".to_string()),
             ("TF_VAR_team".to_string(), "core".to_string()),
             ("TF_VAR_team".to_string(), "platform".to_string()),
+            ("TF_VAR_db_password".to_string(), "hunter2-canary".to_string()),
         ];
         with_identity_env(&mut plan, &env);
+        assert_eq!(plan.set["TF_VAR_db_password"], "hunter2-canary", "the child gets the value");
+        assert_eq!(plan.shown("TF_VAR_db_password"), crate::secret::REDACTED, "describe and --dry-run do not");
+        assert_eq!(plan.shown("TF_VAR_team"), "platform");
         assert_eq!(plan.set["AWS_PROFILE"], "admin");
         assert!(!plan.set.contains_key("KUBECONFIG") && !plan.set.contains_key("GOOGLE_X"));
         // A later entry of the same name wins, as in Atmos's map.
