@@ -103,18 +103,19 @@ pub fn describe(res: &Resolution, plan: &EnvPlan, env: &crate::env_vars::Env) ->
     }
     doc.insert("auth".into(), to_json(&redact(&res.auth_node)));
     let (name, by) = selection_text(&res.selection);
-    let chain: Vec<J> = match &res.chain {
-        None => vec![],
-        Some(ch) => {
-            let mut v = Vec::new();
-            if let ChainRoot::Provider(p) = &ch.root {
-                v.push(json!({"provider": p.name, "kind": p.kind_name}));
-            }
-            v.extend(ch.hops.iter().map(|h| json!({"identity": h.name, "kind": h.kind_name})));
-            v
+    let chain_json = |ch: &crate::identity::Chain| -> Vec<J> {
+        let mut v = Vec::new();
+        if let ChainRoot::Provider(p) = &ch.root {
+            v.push(json!({"provider": p.name, "kind": p.kind_name}));
         }
+        v.extend(ch.hops.iter().map(|h| json!({"identity": h.name, "kind": h.kind_name})));
+        v
     };
-    let mut identity = json!({"name": name, "selected_by": by, "chain": chain});
+    let chain: Vec<J> = res.chain.as_ref().map(chain_json).unwrap_or_default();
+    // The `required: true` identities the run authenticates too (hub and spoke).
+    let required: Vec<J> =
+        res.required.iter().map(|c| json!({"name": c.leaf().name, "chain": chain_json(c)})).collect();
+    let mut identity = json!({"name": name, "selected_by": by, "chain": chain, "required": required});
     if let Selection::Unresolved { reason, hint } = &res.selection {
         identity["reason"] = json!(reason);
         if let Some(h) = hint {

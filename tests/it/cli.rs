@@ -949,3 +949,26 @@ fn auth_only_in_atmos_d_is_used_by_describe_and_plan() {
         assert!(sb.files_written().is_empty(), "dry run wrote {:?}", sb.files_written());
     }
 }
+
+#[test]
+fn describe_lists_the_required_identities_a_run_carries_with_their_chains() {
+    let sb = Sandbox::new();
+    let case = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/bad_inputs/117-required-hub-and-spoke-dry-run");
+    crate::support::copy_dir(&case, &sb.repo());
+    let mut c = sb.tfauth(&["describe", "component", "vpc", "-s", "dev", "-f", "json"]);
+    c.current_dir(sb.repo());
+    let o = outcome(c);
+    ok(&o);
+    let doc: serde_json::Value = serde_json::from_str(&o.stdout).unwrap();
+    let id = &doc["identity"];
+    assert_eq!(id["name"], "network-hub");
+    assert_eq!(
+        id["required"],
+        serde_json::json!([{"name": "spoke-production", "chain": [
+            {"provider": "ci", "kind": "github/oidc"},
+            {"identity": "spoke-production", "kind": "aws/assume-role"},
+        ]}])
+    );
+    // The broken `data` is left out, with its warning.
+    assert!(o.stderr.contains("required identity `data` is left out of this run"), "{}", o.stderr);
+}
