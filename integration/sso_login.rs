@@ -134,11 +134,12 @@ impl SsoBed {
             .unwrap_or_default()
     }
 
+    /// Atmos's IAM Identity Center sessions, where tfauth keeps the token too.
     pub fn sso_dir(&self) -> PathBuf {
-        self.bed.home().join(".cache/tfauth/sso")
+        self.bed.home().join(".cache/atmos/aws-sso/sessions")
     }
 
-    /// The one token file (`<sha256>.json`, not the provisioned identities).
+    /// The one token file (`<sha1>.json`).
     pub fn token_file(&self) -> Option<PathBuf> {
         let files: Vec<PathBuf> = std::fs::read_dir(self.sso_dir())
             .ok()?
@@ -660,4 +661,77 @@ fn sso_fips_and_dual_stack_switches_in_the_environment_do_not_break_a_login() {
     let v = creds(&run(b.helper("far/readonly")));
     let key = v["AccessKeyId"].as_str().unwrap_or_default();
     assert_eq!(b.portal.issued_key(key).map(|i| i.role), Some("ReadOnly".to_string()), "{v}");
+}
+
+/// Issue 17, point 1: one sign-in for Atmos, the AWS CLI and tfauth. tfauth keeps the
+/// portal's token in Atmos's session file, in the SDK's shape; a token Atmos left there (in
+/// Go's own time format) and one the AWS CLI left in its cache each serve a run with no
+/// new sign-in, and the AWS CLI's file is only read.
+#[test]
+fn sso_a_token_atmos_or_the_aws_cli_left_serves_a_run_without_a_new_sign_in() {
+    use sha1::Digest as _;
+    use std::os::unix::fs::PermissionsExt as _;
+    let b = SsoBed::new(PortalOpts { approve_after_polls: Some(0), slow_down_polls: 0, ..Default::default() }, "");
+    b.login();
+    let sessions = b.bed.home().join(".cache/atmos/aws-sso/sessions");
+    let hex = |s: &str| -> String { sha1::Sha1::digest(s.as_bytes()).iter().map(|b| format!("{b:02x}")).collect() };
+    let atmos_file = sessions.join(format!("{}.json", hex(&format!("{START_URL}|us-east-1"))));
+    assert_eq!(b.token_file(), Some(atmos_file.clone()), "Atmos's name for the session");
+    assert_eq!(std::fs::metadata(&atmos_file).unwrap().permissions().mode() & 0o777, 0o600);
+    assert_eq!(std::fs::metadata(&sessions).unwrap().permissions().mode() & 0o777, 0o700);
+    let doc: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&atmos_file).unwrap()).unwrap();
+    for key in [
+        "accessToken",
+        "expiresAt",
+        "region",
+        "startUrl",
+        "refreshToken",
+        "clientId",
+        "clientSecret",
+        "registrationExpiresAt",
+    ] {
+        assert!(doc.get(key).is_some(), "the SDK's ssocreds key {key} is missing: {doc}");
+    }
+    assert_eq!((doc["startUrl"].as_str(), doc["region"].as_str()), (Some(START_URL), Some("us-east-1")));
+    let token = doc["accessToken"].as_str().unwrap().to_string();
+    let counts = |b: &SsoBed| (b.portal.count("StartDeviceAuthorization"), b.portal.count("CreateToken"));
+    let after_login = counts(&b);
+    let forget_sessions = |b: &SsoBed| {
+        let _ = std::fs::remove_dir_all(b.bed.home().join(".cache/tfauth/aws"));
+    };
+
+    // As Atmos writes it: Go's time.Time with nanoseconds and a zone offset, a zero time for
+    // the registration, no refresh token.
+    let later = time::OffsetDateTime::now_utc() + time::Duration::hours(4);
+    let go_time = later.to_offset(time::UtcOffset::from_hms(-5, 0, 0).unwrap());
+    let go_time = go_time.format(&time::format_description::well_known::Rfc3339).unwrap();
+    let atmos_doc = serde_json::json!({
+        "accessToken": token, "expiresAt": go_time, "region": "us-east-1", "startUrl": START_URL,
+        "registrationExpiresAt": "0001-01-01T00:00:00Z",
+    });
+    std::fs::write(&atmos_file, atmos_doc.to_string()).unwrap();
+    forget_sessions(&b);
+    creds(&run(b.helper("dev/admin")));
+    assert_eq!(counts(&b), after_login, "Atmos's token served the run: no sign-in, no refresh");
+
+    // As the AWS CLI leaves it (`aws sso login` with a legacy profile): its cache only.
+    std::fs::remove_file(&atmos_file).unwrap();
+    let cli = b.bed.home().join(".aws/sso/cache");
+    std::fs::create_dir_all(&cli).unwrap();
+    std::fs::set_permissions(&cli, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let cli_file = cli.join(format!("{}.json", hex(START_URL)));
+    let utc = later.replace_nanosecond(0).unwrap().format(&time::format_description::well_known::Rfc3339).unwrap();
+    let cli_doc = serde_json::json!({
+        "startUrl": START_URL, "region": "us-east-1", "accessToken": token,
+        "expiresAt": format!("{}UTC", utc.trim_end_matches('Z')),
+    })
+    .to_string();
+    std::fs::write(&cli_file, &cli_doc).unwrap();
+    std::fs::set_permissions(&cli_file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    forget_sessions(&b);
+    let v = creds(&run(b.helper("prod/readonly")));
+    assert!(b.portal.issued_key(v["AccessKeyId"].as_str().unwrap()).is_some());
+    assert_eq!(counts(&b), after_login, "the AWS CLI's token served the run");
+    assert!(!atmos_file.exists(), "a token only read is not copied");
+    assert_eq!(std::fs::read_to_string(&cli_file).unwrap(), cli_doc, "and the AWS CLI's file is untouched");
 }

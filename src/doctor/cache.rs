@@ -1,5 +1,6 @@
-//! The cache check: every entry under `$XDG_CACHE_HOME/tfauth/` parses, and how many are
-//! usable, expired or corrupt.
+//! The cache check: every entry under `$XDG_CACHE_HOME/tfauth/`, and every IAM Identity
+//! Center session in Atmos's `$XDG_CACHE_HOME/atmos/aws-sso/sessions/` (where tfauth keeps
+//! the portal tokens), parses; and how many are usable, expired or corrupt.
 //!
 //! Why it exists: an entry cut in half by a full disk shows up later as a parse error in the
 //! middle of a run. It names entries by file, never by content (they hold secrets), and
@@ -90,9 +91,9 @@ pub fn entry_state(kind: EntryKind, text: &str, now: OffsetDateTime) -> EntrySta
     }
 }
 
-/// Every entry under the cache root parses; expired ones are counted. A damaged stack
-/// index is only a warning: it is rebuilt on the next run.
-pub fn cache(root: Option<&Path>, now: OffsetDateTime) -> Check {
+/// Every entry under the cache root and in Atmos's `sessions` directory parses; expired
+/// ones are counted. A damaged stack index is only a warning: it is rebuilt on the next run.
+pub fn cache(root: Option<&Path>, sessions: Option<&Path>, now: OffsetDateTime) -> Check {
     const NAME: &str = "cache";
     let Some(root) = root else {
         return Check::warn(NAME, "no cache directory: neither XDG_CACHE_HOME nor HOME is set", "set HOME");
@@ -100,8 +101,10 @@ pub fn cache(root: Option<&Path>, now: OffsetDateTime) -> Check {
     let mut counts: Vec<(EntryKind, usize)> = Vec::new();
     let mut expired = 0;
     let mut corrupt: Vec<(PathBuf, EntryKind)> = Vec::new();
-    for dir in ["aws", "sso", "azure", "stack-index"] {
-        let d = root.join(dir);
+    let mut dirs: Vec<(PathBuf, &str)> =
+        ["aws", "sso", "azure", "stack-index"].into_iter().map(|d| (root.join(d), d)).collect();
+    dirs.extend(sessions.map(|s| (s.to_path_buf(), "sso")));
+    for (d, dir) in dirs {
         if !std::fs::symlink_metadata(&d).is_ok_and(|m| m.is_dir()) {
             continue;
         }
@@ -193,23 +196,31 @@ mod tests {
     fn cache_check_names_corrupt_files_and_counts_expired_without_secrets() {
         let t = tempfile::tempdir().unwrap();
         let now = OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap();
-        assert_eq!(cache(Some(t.path()), now).status, Status::Pass);
+        assert_eq!(cache(Some(t.path()), None, now).status, Status::Pass);
         std::fs::create_dir_all(t.path().join("aws")).unwrap();
         std::fs::create_dir_all(t.path().join("stack-index")).unwrap();
         let old =
             r#"{"Version":1,"AccessKeyId":"ASIA","SecretAccessKey":"CANARY","Expiration":"2020-01-01T00:00:00Z"}"#;
         std::fs::write(t.path().join("aws/old.json"), old).unwrap();
         std::fs::write(t.path().join("aws/old.lock"), "").unwrap();
-        let c = cache(Some(t.path()), now);
+        let c = cache(Some(t.path()), None, now);
         assert_eq!(c.status, Status::Warn);
         assert!(c.detail.contains("1 expired"), "{}", c.detail);
         std::fs::write(t.path().join("stack-index/i.json"), "{cut").unwrap();
-        assert_eq!(cache(Some(t.path()), now).status, Status::Warn, "a damaged index is rebuilt");
+        assert_eq!(cache(Some(t.path()), None, now).status, Status::Warn, "a damaged index is rebuilt");
         std::fs::write(t.path().join("aws/bad.json"), "{\"SecretAccessKey\":\"CANARY2\"").unwrap();
-        let c = cache(Some(t.path()), now);
+        let c = cache(Some(t.path()), None, now);
         assert_eq!(c.status, Status::Fail);
         let bad = t.path().join("aws/bad.json").display().to_string();
         assert!(c.detail.contains(&bad) && c.hint.as_deref().unwrap().contains(&format!("rm {bad}")), "{c:?}");
         assert!(!format!("{c:?}").contains("CANARY"), "{c:?}");
+
+        // Atmos's sessions directory, where the portal tokens are, is checked too.
+        let sessions = t.path().join("atmos-sessions");
+        std::fs::create_dir_all(&sessions).unwrap();
+        std::fs::write(sessions.join("0123.json"), "{\"accessToken\":\"CANARY3\"").unwrap();
+        let c = cache(Some(t.path()), Some(&sessions), now);
+        assert!(c.detail.contains(&sessions.join("0123.json").display().to_string()), "{c:?}");
+        assert!(c.detail.contains("IAM Identity Center token") && !format!("{c:?}").contains("CANARY3"), "{c:?}");
     }
 }

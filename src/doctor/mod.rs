@@ -103,6 +103,7 @@ pub fn run(inputs: &Inputs<'_>) -> Vec<Check> {
     let realms = realm_dirs(&loaded, env);
     let keyring_spec = keyring_spec(&loaded, env);
     let cache_home = crate::session::cache::cache_home(env);
+    let sessions = crate::util::dirs::atmos_cache_home(env).map(|a| a.join("aws-sso").join("sessions"));
     let mut roots: Vec<PathBuf> = realms.dirs.clone();
     roots.extend(cache_home.clone());
     if let Some(Ok(Some(spec))) = &keyring_spec
@@ -117,7 +118,7 @@ pub fn run(inputs: &Inputs<'_>) -> Vec<Check> {
         permissions(&roots, current_uid()),
         clock(env),
         keyring_check(keyring_spec, env),
-        cache(cache_home.as_deref(), OffsetDateTime::now_utc()),
+        cache(cache_home.as_deref(), sessions.as_deref(), OffsetDateTime::now_utc()),
     ]
 }
 

@@ -13,11 +13,12 @@
 //! token, so processes that were waiting on the lock fail with it instead of each
 //! starting a device flow of its own.
 //!
-//! The token is stored in the AWS SDK's `ssocreds` JSON shape, in a 0600 file under the
-//! cache directory, whatever the keyring, as Atmos keeps it: every `credential_process`
-//! call is a process of its own and finds it there. A token an earlier tfauth kept in a
-//! `file` or `system` keyring is moved into the file the first time it is needed (see
-//! [`TokenStore`]).
+//! The token is stored where Atmos keeps it, in the AWS SDK's `ssocreds` JSON shape:
+//! `$XDG_CACHE_HOME/atmos/aws-sso/sessions/<sha1 of "start_url|region">.json`, 0600 in
+//! 0700, whatever the keyring; so one sign-in serves Atmos and tfauth, and every
+//! `credential_process` call (a process of its own) finds it. A token an earlier tfauth
+//! kept elsewhere moves there the first time it is needed; a valid one the AWS CLI left is
+//! used as it is (see [`TokenStore`]).
 
 use crate::env_vars::Env;
 use crate::providers::sso::{self, DeviceAuthorization, Endpoints, PollEvent, SsoError, TokenFile};
@@ -143,15 +144,22 @@ pub struct PortalSession {
     pub obtained: Obtained,
 }
 
-/// Where the portal's token lives: the `ssocreds` JSON file, beside its lock and failure
-/// marker. `legacy` is the keyring an earlier tfauth kept the same document in: read only
-/// when the file has none, and emptied as the token moves to the file.
+/// Where the portal's token lives: Atmos's session file, in the `ssocreds` JSON shape, so
+/// a sign-in by either tool serves both. Its lock, failure marker and provisioned
+/// identities are tfauth's, in tfauth's cache (`dir`, named by `hash`). Read, in order:
+/// Atmos's file; else the file an earlier tfauth kept (`dir/<hash>.json`) or the keyring
+/// it kept it in (`legacy`), each moved to Atmos's file; and, when none of those holds a
+/// usable token, a valid one the AWS CLI left, used as it is and never written.
 pub struct TokenStore {
     /// The provider it was opened for, for errors.
     provider: String,
+    /// Atmos's session file for the portal.
+    session: PathBuf,
     dir: PathBuf,
     hash: String,
     legacy: Option<LegacyKeyring>,
+    /// `~/.aws/sso/cache`, and the portal to look for in it.
+    aws_cli: Option<(PathBuf, String, String)>,
 }
 
 /// Opens the keyring an earlier tfauth may have kept the token in, only when the file has
@@ -165,11 +173,22 @@ impl TokenStore {
         let root = cache::cache_home(env)?;
         let path = sso::token_cache_path(&root, &portal.start_url, &portal.region);
         let hash = path.file_stem()?.to_string_lossy().into_owned();
-        Some(TokenStore { provider: portal.provider.clone(), dir: path.parent()?.to_path_buf(), hash, legacy })
+        let atmos = crate::util::dirs::atmos_cache_home(env)?;
+        let session = sso::atmos_session_path(&atmos, &portal.start_url, &portal.region);
+        let aws_cli = env
+            .get(crate::env_vars::HOME)
+            .map(|h| (PathBuf::from(h).join(".aws/sso/cache"), portal.start_url.clone(), portal.region.clone()));
+        let dir = path.parent()?.to_path_buf();
+        Some(TokenStore { provider: portal.provider.clone(), session, dir, hash, legacy, aws_cli })
     }
 
-    /// The token file.
+    /// The token file: Atmos's session file for the portal.
     pub fn path(&self) -> PathBuf {
+        self.session.clone()
+    }
+
+    /// Where an earlier tfauth kept the token.
+    fn earlier(&self) -> PathBuf {
         self.dir.join(format!("{}.json", self.hash))
     }
 
@@ -187,13 +206,49 @@ impl TokenStore {
         self.dir.join(format!("{}.identities.json", self.hash))
     }
 
+    /// The token to use: tfauth's and Atmos's own ([`TokenStore::load_own`]), unless it is
+    /// missing or past use and the AWS CLI holds a valid one for the same portal.
     pub fn load(&self) -> Result<Option<TokenFile>, PortalError> {
-        let file = TokenFile::load(&self.path())
-            .map_err(|source| PortalError::Sso { provider: self.provider.clone(), source })?;
-        match file {
-            Some(f) => Ok(Some(f)),
-            None => self.migrate(),
+        let own = self.load_own()?;
+        let now = OffsetDateTime::now_utc();
+        if own.as_ref().is_some_and(|f| f.access_token_valid(now, TOKEN_MARGIN)) {
+            return Ok(own);
         }
+        let cli = self
+            .aws_cli
+            .as_ref()
+            .and_then(|(dir, url, region)| sso::aws_cli_token(dir, url, region, now, TOKEN_MARGIN));
+        if cli.is_some() {
+            tracing::debug!("using the IAM Identity Center token the AWS CLI left for `{}`", self.provider);
+            return Ok(cli);
+        }
+        Ok(own)
+    }
+
+    /// The token in Atmos's session file, or one an earlier tfauth kept, moved there.
+    pub fn load_own(&self) -> Result<Option<TokenFile>, PortalError> {
+        let read = |path: &std::path::Path| {
+            TokenFile::load(path).map_err(|source| PortalError::Sso { provider: self.provider.clone(), source })
+        };
+        // Atmos writes this file too: one that does not parse (a version of either tool
+        // writing what the other cannot read) means a sign-in, which replaces it. One that
+        // cannot be trusted (another owner, a link) is still an error.
+        match TokenFile::load(&self.path()) {
+            Ok(Some(f)) => return Ok(Some(f)),
+            Ok(None) => {}
+            Err(SsoError::TokenFileInvalid { path, reason }) => {
+                tracing::warn!("ignoring the IAM Identity Center session in {}: {reason}", path.display());
+                return Ok(None);
+            }
+            Err(source) => return Err(PortalError::Sso { provider: self.provider.clone(), source }),
+        }
+        if let Some(f) = read(&self.earlier())? {
+            self.save(&f)?;
+            let _ = std::fs::remove_file(self.earlier());
+            tracing::info!("moved the IAM Identity Center token of `{}` to {}", self.provider, self.path().display());
+            return Ok(Some(f));
+        }
+        self.migrate()
     }
 
     /// A token an earlier tfauth kept in the keyring, moved into the file: written there
@@ -232,7 +287,7 @@ impl TokenStore {
     /// Marks the access token expired (the service rejected it before its time, e.g. after
     /// a sign-out elsewhere), keeping the refresh token, so the next use refreshes.
     pub fn expire(&self) -> Result<(), PortalError> {
-        if let Some(mut f) = self.load()? {
+        if let Some(mut f) = self.load_own()? {
             f.expires_at = OffsetDateTime::now_utc() - Duration::from_secs(1);
             self.save(&f)?;
         }
@@ -243,7 +298,8 @@ impl TokenStore {
     /// reported, and the local copy goes anyway), then removes it here. True if a token was
     /// there.
     pub fn logout(&self, portal: &PortalRef, env: &Env) -> Result<bool, PortalError> {
-        if let Some(f) = self.load()?
+        // Only the session tfauth and Atmos share is ended: the AWS CLI's is its own.
+        if let Some(f) = self.load_own()?
             && f.access_token_valid(OffsetDateTime::now_utc(), Duration::ZERO)
         {
             let revoked = Endpoints::from_env(env, &portal.region).and_then(|ep| sso::logout(&ep, &f.access_token));
@@ -261,6 +317,7 @@ impl TokenStore {
     /// token was there.
     pub fn remove(&self) -> Result<bool, PortalError> {
         let mut had = std::fs::remove_file(self.path()).is_ok();
+        had |= std::fs::remove_file(self.earlier()).is_ok();
         if let Some(k) = self.legacy.as_ref().and_then(|open| open()) {
             had |= k.delete(&self.keyring_key()).unwrap_or(false);
         }

@@ -7,6 +7,7 @@ use crate::keyring::Keyring;
 use crate::keyring::memory::MemoryKeyring;
 use crate::providers::sso::{ClientRegistration, Token};
 use crate::util::test_http;
+use std::os::unix::fs::PermissionsExt;
 
 const START: &str = "https://d-1234567890.awsapps.com/start";
 
@@ -72,20 +73,111 @@ impl LoginUi for NoFlow {
 // --- the store -----------------------------------------------------------------------------
 
 #[test]
-fn one_portal_has_one_store_whatever_the_provider_or_trailing_slash() {
+fn the_token_is_in_atmos_session_file_shared_by_every_provider_of_the_portal() {
     let home = Home::new();
     let env = home.env(&[]);
     let a = store(&env);
-    let other = PortalRef { provider: "other".into(), start_url: format!("{START}/#/"), region: "US-EAST-1".into() };
+    let other = PortalRef { provider: "other".into(), ..portal() };
     let b = TokenStore::new(&env, &other, None).unwrap();
-    assert_eq!(a.path(), b.path());
-    assert_eq!(a.path().parent().unwrap(), home.sso_dir());
-    let hash = a.path().file_stem().unwrap().to_string_lossy().into_owned();
-    assert_eq!((hash.len(), a.keyring_key()), (64, format!("sso/{hash}")));
-    assert_eq!(a.identities_path(), home.sso_dir().join(format!("{hash}.identities.json")));
+    assert_eq!(a.path(), b.path(), "the session is the portal's, not the provider's");
+    // Atmos's name: SHA-1 of "start_url|region", exactly as configured.
+    use sha1::Digest as _;
+    let sha1: String = sha1::Sha1::digest(format!("{START}|us-east-1")).iter().map(|b| format!("{b:02x}")).collect();
+    assert_eq!(a.path(), home.dir.path().join(format!("cache/atmos/aws-sso/sessions/{sha1}.json")));
+    let with_atmos_home = home.env(&[("ATMOS_XDG_CACHE_HOME", "/elsewhere/cache")]);
+    assert_eq!(
+        store(&with_atmos_home).path(),
+        PathBuf::from(format!("/elsewhere/cache/atmos/aws-sso/sessions/{sha1}.json"))
+    );
+    // As in Atmos, a start URL written differently is another session file.
+    let slash = PortalRef { start_url: format!("{START}/"), ..portal() };
+    assert_ne!(TokenStore::new(&env, &slash, None).unwrap().path(), a.path());
     let elsewhere = PortalRef { region: "eu-west-1".into(), ..portal() };
     assert_ne!(TokenStore::new(&env, &elsewhere, None).unwrap().path(), a.path(), "another region is another portal");
+    // The lock, the failure marker and the provisioned identities are tfauth's own.
+    let hash = a.earlier().file_stem().unwrap().to_string_lossy().into_owned();
+    assert_eq!((hash.len(), a.keyring_key()), (64, format!("sso/{hash}")));
+    assert_eq!(a.identities_path(), home.sso_dir().join(format!("{hash}.identities.json")));
     assert!(TokenStore::new(&Env::default(), &portal(), None).is_none(), "no HOME, no store");
+}
+
+#[test]
+fn a_token_atmos_wrote_is_read_and_one_an_earlier_tfauth_kept_moves_to_atmos_file() {
+    let home = Home::new();
+    let env = home.env(&[]);
+    let s = store(&env);
+    // Atmos's own shape: Go's time.Time with fractions and a zone offset, a zero time for
+    // "no registration".
+    std::fs::create_dir_all(s.path().parent().unwrap()).unwrap();
+    let expires =
+        (OffsetDateTime::now_utc() + time::Duration::hours(2)).to_offset(time::UtcOffset::from_hms(2, 0, 0).unwrap());
+    let expires = expires.format(&time::format_description::well_known::Rfc3339).unwrap();
+    let doc = format!(
+        r#"{{"accessToken":"from-atmos","expiresAt":"{expires}","region":"us-east-1","startUrl":"{START}","registrationExpiresAt":"0001-01-01T00:00:00Z"}}"#
+    );
+    crate::util::fs::write_private_atomic(&s.path(), doc.as_bytes()).unwrap();
+    let env_down = home.env(&[("AWS_ENDPOINT_URL", "http://127.0.0.1:1")]);
+    let got = access_token(&portal(), &s, &env_down, None, Mode::NoLogin).unwrap();
+    assert_eq!((got.obtained, got.access_token.expose()), (Obtained::Cached, "from-atmos"));
+
+    // tfauth's earlier file moves into Atmos's, once.
+    std::fs::remove_file(s.path()).unwrap();
+    let file = token_file(START, 3600, true);
+    file.save(&s.earlier()).unwrap();
+    assert_eq!(s.load().unwrap(), Some(file.clone()));
+    assert!(!s.earlier().exists(), "the earlier file is gone");
+    assert_eq!(TokenFile::load(&s.path()).unwrap(), Some(file.clone()));
+    let mode = std::fs::metadata(s.path()).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+    assert!(s.remove().unwrap() && !s.path().exists());
+
+    // A session file that does not parse means a sign-in, not a failed run; one that is a
+    // link (or another user's) is never read.
+    crate::util::fs::write_private_atomic(&s.path(), b"{\"accessToken\": 42").unwrap();
+    assert_eq!(s.load().unwrap(), None);
+    std::fs::remove_file(s.path()).unwrap();
+    let elsewhere = home.dir.path().join("planted.json");
+    std::fs::write(&elsewhere, file.to_json()).unwrap();
+    std::os::unix::fs::symlink(&elsewhere, s.path()).unwrap();
+    assert!(s.load().is_err(), "a linked session file is refused");
+}
+
+#[test]
+fn a_valid_token_the_aws_cli_left_is_used_but_never_written_or_ended() {
+    let home = Home::new();
+    let env = home.env(&[]);
+    let s = store(&env);
+    let cli = home.dir.path().join("home/.aws/sso/cache");
+    crate::util::fs::create_private_dir(&cli).unwrap();
+    // An `sso-session` file (named after the session) among botocore's other files, in the
+    // older CLI's `UTC` time format.
+    std::fs::write(cli.join("botocore-client-id-us-east-1.json"), r#"{"clientId":"x","clientSecret":"y"}"#).unwrap();
+    let in_an_hour = OffsetDateTime::now_utc() + time::Duration::hours(1);
+    let rfc = in_an_hour.replace_nanosecond(0).unwrap().format(&time::format_description::well_known::Rfc3339).unwrap();
+    let expires = rfc.trim_end_matches('Z').to_string();
+    let doc = format!(
+        r#"{{"startUrl":"{START}","region":"us-east-1","accessToken":"from-the-cli","expiresAt":"{expires}UTC"}}"#
+    );
+    let session_file = cli.join("0123456789abcdef0123456789abcdef01234567.json");
+    crate::util::fs::write_private_atomic(&session_file, doc.as_bytes()).unwrap();
+    let got = s.load().unwrap().unwrap();
+    assert_eq!(got.access_token.expose(), "from-the-cli");
+    assert!(!s.path().exists(), "nothing was written to Atmos's file");
+    assert_eq!(s.load_own().unwrap(), None, "it is not tfauth's own");
+    // A token of its own with life left wins; an expired one of its own loses to the CLI's.
+    s.save(&token_file(START, 3600, true)).unwrap();
+    assert_eq!(s.load().unwrap().unwrap().access_token.expose(), "old-access");
+    s.save(&token_file(START, -60, true)).unwrap();
+    assert_eq!(s.load().unwrap().unwrap().access_token.expose(), "from-the-cli");
+    // Logout ends and removes tfauth's and Atmos's session only.
+    assert!(s.remove().unwrap());
+    assert_eq!(std::fs::read_to_string(&session_file).unwrap(), doc);
+    // The CLI's expired token, or another portal's, is not used.
+    let other = PortalRef { start_url: "https://other.awsapps.com/start".into(), ..portal() };
+    assert_eq!(TokenStore::new(&env, &other, None).unwrap().load().unwrap(), None);
+    let expired = doc.replace(&format!("{expires}UTC"), "2001-01-01T00:00:00Z");
+    crate::util::fs::write_private_atomic(&session_file, expired.as_bytes()).unwrap();
+    assert_eq!(s.load().unwrap(), None);
 }
 
 #[test]
@@ -192,11 +284,9 @@ fn a_cached_token_with_life_left_is_used_without_a_lock_or_a_call() {
         let got = access_token(&portal(), &s, &env, None, mode).unwrap();
         assert_eq!((got.obtained, got.access_token.expose()), (Obtained::Cached, "old-access"), "{mode:?}");
     }
-    let files: Vec<String> = std::fs::read_dir(home.sso_dir())
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    assert_eq!(files.len(), 1, "no lock file was made: {files:?}");
+    assert!(!home.sso_dir().exists(), "no lock file was made");
+    let files: Vec<_> = std::fs::read_dir(s.path().parent().unwrap()).unwrap().collect();
+    assert_eq!(files.len(), 1, "only the session file: {files:?}");
 }
 
 #[test]

@@ -127,7 +127,7 @@ fn the_token_store_is_the_cache_file_whatever_the_keyring() {
     let res = repo.resolve("admin", &env);
     let p = portal_of(res.chain.as_ref().unwrap()).unwrap();
     let store = token_store(&p, &res.scope(), &env).unwrap();
-    assert!(store.path().starts_with(repo.dir.path().join("cache/tfauth/sso")));
+    assert!(store.path().starts_with(repo.dir.path().join("cache/atmos/aws-sso/sessions")));
     let token = crate::providers::sso::TokenFile::from_json(
         r#"{"accessToken": "a", "expiresAt": "2030-01-01T00:00:00Z", "region": "eu-west-1", "startUrl": "https://d-1.awsapps.com/start"}"#,
     )

@@ -19,6 +19,13 @@ pub fn cache_home(env: &Env) -> Option<PathBuf> {
     base(env, [ev::ATMOS_XDG_CACHE_HOME, ev::XDG_CACHE_HOME], ".cache").map(|base| base.join("tfauth"))
 }
 
+/// Atmos's cache root: `$ATMOS_XDG_CACHE_HOME/atmos`, else `$XDG_CACHE_HOME/atmos`, else
+/// `~/.cache/atmos` (Atmos's `pkg/xdg`). What tfauth shares with Atmos lives below it: the
+/// IAM Identity Center sessions (`aws-sso/sessions/`).
+pub fn atmos_cache_home(env: &Env) -> Option<PathBuf> {
+    base(env, [ev::ATMOS_XDG_CACHE_HOME, ev::XDG_CACHE_HOME], ".cache").map(|base| base.join("atmos"))
+}
+
 /// The base directory for data: `ATMOS_XDG_DATA_HOME`, else `XDG_DATA_HOME`, else
 /// `~/.local/share` (relative values are ignored). The file keyring lives below it.
 pub fn data_home(env: &Env) -> Option<PathBuf> {

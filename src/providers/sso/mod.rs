@@ -54,7 +54,7 @@ pub use error::SsoError;
 pub use portal::{Account, get_role_credentials, list_account_roles, list_accounts, logout};
 pub use register::{ClientRegistration, DEVICE_GRANT, REFRESH_GRANT, SCOPE, register_client};
 pub use token::{Token, refresh};
-pub use token_file::{REGISTRATION_MARGIN, TokenFile, token_cache_path};
+pub use token_file::{REGISTRATION_MARGIN, TokenFile, atmos_session_path, aws_cli_token, token_cache_path};
 
 #[cfg(test)]
 mod tests {

@@ -126,7 +126,12 @@ impl TokenFile {
     pub fn from_json(text: &str) -> Result<TokenFile, String> {
         let doc: TokenFileJson = serde_json::from_str(text).map_err(|e| describe(&e))?;
         let time = |field: &str, v: &str| {
-            OffsetDateTime::parse(v, &Rfc3339)
+            // Older AWS CLI versions wrote `2019-12-04T04:07:05UTC`.
+            let v = match v.strip_suffix("UTC") {
+                Some(t) => format!("{t}Z"),
+                None => v.to_string(),
+            };
+            OffsetDateTime::parse(&v, &Rfc3339)
                 .map(|t| t.to_offset(time::UtcOffset::UTC))
                 .map_err(|_| format!("`{field}` is not an RFC 3339 time"))
         };
@@ -179,6 +184,51 @@ pub fn token_cache_path(cache_root: &Path, start_url: &str, region: &str) -> Pat
     let hex: String =
         Sha256::digest(portal_key(start_url, region).as_bytes()).iter().map(|b| format!("{b:02x}")).collect();
     cache_root.join("sso").join(format!("{hex}.json"))
+}
+
+/// `atmos_cache/aws-sso/sessions/<sha1 hex of "start_url|region">.json`: where Atmos keeps
+/// the token of a portal (`pkg/auth/providers/aws/sso_cache.go`), so one sign-in serves
+/// Atmos and tfauth. The start URL and region are hashed exactly as configured, as Atmos
+/// does (SHA-1 names a file here, as in the AWS SDK's own cache; it guards nothing).
+pub fn atmos_session_path(atmos_cache: &Path, start_url: &str, region: &str) -> PathBuf {
+    use sha1::Digest as _;
+    let hex: String =
+        sha1::Sha1::digest(format!("{start_url}|{region}").as_bytes()).iter().map(|b| format!("{b:02x}")).collect();
+    atmos_cache.join("aws-sso").join("sessions").join(format!("{hex}.json"))
+}
+
+/// The most files of the AWS CLI's SSO cache looked at, and the largest read: it also
+/// holds client registrations and botocore's other caches.
+const AWS_CLI_SCAN: usize = 256;
+
+/// A token the AWS CLI left for this portal in `dir` (`~/.aws/sso/cache`), still valid at
+/// `now` with `margin` to spare: `<sha1 of the start URL>.json` for a legacy profile, any
+/// file whose `startUrl` and `region` are this portal's for an `sso-session`
+/// (named after the session, which only the user's AWS config knows). Read under the same
+/// trust rules as tfauth's own files; never written.
+pub fn aws_cli_token(
+    dir: &Path,
+    start_url: &str,
+    region: &str,
+    now: OffsetDateTime,
+    margin: std::time::Duration,
+) -> Option<TokenFile> {
+    use sha1::Digest as _;
+    let legacy: String = sha1::Sha1::digest(start_url.as_bytes()).iter().map(|b| format!("{b:02x}")).collect();
+    let legacy = dir.join(format!("{legacy}.json"));
+    let mut names: Vec<PathBuf> = std::fs::read_dir(dir)
+        .ok()?
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "json") && *p != legacy)
+        .take(AWS_CLI_SCAN)
+        .collect();
+    names.sort();
+    names.insert(0, legacy);
+    names.into_iter().find_map(|p| {
+        let f = TokenFile::load(&p).ok()??;
+        (f.is_for(start_url, region) && f.access_token_valid(now, margin)).then_some(f)
+    })
 }
 
 /// A serde_json error in words that cannot contain a value from the document.
