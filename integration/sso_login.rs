@@ -343,6 +343,25 @@ fn sso_accounts_by_name_across_pages_and_auto_provisioned_identities() {
         o.stdout,
         o.stderr
     );
+    // In Atmos's file and shape, so `atmos auth list` sees them too (issue 17.1), read back
+    // here by an independent YAML parser.
+    let file = b.bed.home().join(".cache/atmos/auth/acme-sso/provisioned-identities.yaml");
+    use std::os::unix::fs::PermissionsExt as _;
+    assert_eq!(std::fs::metadata(&file).unwrap().permissions().mode() & 0o777, 0o600);
+    let py = "import sys, yaml, json; print(json.dumps(yaml.safe_load(open(sys.argv[1]))))";
+    let mut c = b.bed.cmd(venv_bin("python"));
+    c.args(["-c", py]).arg(&file);
+    let doc: serde_json::Value = serde_json::from_str(&run(c).stdout).expect("PyYAML reads it");
+    let ids = doc["auth"]["identities"].as_object().unwrap();
+    assert_eq!(ids.len(), 6);
+    let far = &ids["acme-far/ReadOnly"];
+    assert_eq!(far["kind"], "aws/permission-set");
+    assert_eq!(far["via"]["provider"], "acme-sso");
+    assert_eq!(
+        far["principal"],
+        serde_json::json!({"name": "ReadOnly", "account": {"id": "555555555555", "name": "acme-far"}})
+    );
+    assert_eq!(doc["auth"]["_metadata"]["provider"], "acme-sso");
 
     // acme-far is on the third page of ListAccounts.
     let before = b.portal.count("ListAccounts");

@@ -160,6 +160,8 @@ pub struct TokenStore {
     legacy: Option<LegacyKeyring>,
     /// `~/.aws/sso/cache`, and the portal to look for in it.
     aws_cli: Option<(PathBuf, String, String)>,
+    /// Atmos's `provisioned-identities.yaml` of the provider.
+    provisioned: PathBuf,
 }
 
 /// Opens the keyring an earlier tfauth may have kept the token in, only when the file has
@@ -179,7 +181,8 @@ impl TokenStore {
             .get(crate::env_vars::HOME)
             .map(|h| (PathBuf::from(h).join(".aws/sso/cache"), portal.start_url.clone(), portal.region.clone()));
         let dir = path.parent()?.to_path_buf();
-        Some(TokenStore { provider: portal.provider.clone(), session, dir, hash, legacy, aws_cli })
+        let provisioned = provisioned_path(&atmos, &portal.provider);
+        Some(TokenStore { provider: portal.provider.clone(), session, dir, hash, legacy, aws_cli, provisioned })
     }
 
     /// The token file: Atmos's session file for the portal.
@@ -201,8 +204,14 @@ impl TokenStore {
         self.dir.join(format!("{}.failed", self.hash))
     }
 
-    /// Where auto-provisioned identities for this portal are listed.
+    /// Where the provider's auto-provisioned identities are listed: Atmos's file, so
+    /// either tool's login provisions them for both.
     pub fn identities_path(&self) -> PathBuf {
+        self.provisioned.clone()
+    }
+
+    /// Where an earlier tfauth listed them (read when Atmos's file is missing).
+    fn earlier_identities(&self) -> PathBuf {
         self.dir.join(format!("{}.identities.json", self.hash))
     }
 
@@ -323,6 +332,7 @@ impl TokenStore {
         }
         let _ = std::fs::remove_file(self.marker());
         let _ = std::fs::remove_file(self.identities_path());
+        let _ = std::fs::remove_file(self.earlier_identities());
         Ok(had)
     }
 
@@ -502,16 +512,27 @@ pub struct Provisioned {
     pub permission_set: String,
 }
 
-#[derive(serde::Serialize, serde::Deserialize)]
-struct ProvisionedFile {
-    start_url: String,
-    region: String,
-    written_at: String,
+/// How an earlier tfauth listed provisioned identities (JSON beside its token).
+#[derive(serde::Deserialize)]
+struct EarlierProvisioned {
     identities: Vec<Provisioned>,
 }
 
+/// `<atmos cache>/auth/<provider>/provisioned-identities.yaml`, Atmos's file for the
+/// provider's auto-provisioned identities (`pkg/auth/provisioning`). The provider's name is
+/// one path element: blanks trimmed, `/` and `\` written `_`, as Atmos writes it.
+pub fn provisioned_path(atmos_cache: &std::path::Path, provider: &str) -> PathBuf {
+    let mut name = provider.trim().replace(['/', '\\'], "_");
+    if name.is_empty() || name == "." || name == ".." {
+        name = format!("_{name}");
+    }
+    atmos_cache.join("auth").join(name).join("provisioned-identities.yaml")
+}
+
 /// Lists every account (all pages) and every permission set in each, and stores them as
-/// identities for the portal. Returns them, sorted by name.
+/// identities for the provider, in Atmos's file and shape (an `auth:` section of
+/// `aws/permission-set` identities named `ACCOUNT/ROLE`, and `_metadata`), written by the
+/// YAML emitter, never by hand. Returns them, sorted by name.
 pub fn provision(
     portal: &PortalRef,
     store: &TokenStore,
@@ -521,7 +542,8 @@ pub fn provision(
     let sso_err = |source| PortalError::Sso { provider: portal.provider.clone(), source };
     let ep = Endpoints::from_env(env, &portal.region).map_err(sso_err)?;
     let mut out = Vec::new();
-    for account in sso::list_accounts(&ep, token).map_err(sso_err)? {
+    let accounts = sso::list_accounts(&ep, token).map_err(sso_err)?;
+    for account in &accounts {
         let label = if account.name.is_empty() { account.id.clone() } else { account.name.clone() };
         for role in sso::list_account_roles(&ep, token, &account.id).map_err(sso_err)? {
             out.push(Provisioned {
@@ -534,45 +556,106 @@ pub fn provision(
     }
     out.sort_by(|a, b| a.name.cmp(&b.name));
     out.dedup_by(|a, b| a.name.eq_ignore_ascii_case(&b.name));
-    let doc = ProvisionedFile {
-        start_url: portal.start_url.clone(),
-        region: portal.region.clone(),
-        written_at: crate::session::cache::format_utc(OffsetDateTime::now_utc()),
-        identities: out.clone(),
-    };
-    let text = serde_json::to_string_pretty(&doc).unwrap_or_default();
-    crate::util::fs::write_private_atomic(&store.identities_path(), text.as_bytes())
-        .map_err(|source| CacheError::Io { dir: store.dir.clone(), source })?;
+    let p = &portal.provider;
+    let identities: serde_json::Map<String, serde_json::Value> = out
+        .iter()
+        .map(|i| {
+            let mut account = serde_json::json!({"id": i.account_id});
+            if !i.account_name.is_empty() {
+                account["name"] = i.account_name.clone().into();
+            }
+            let id = serde_json::json!({
+                "kind": "aws/permission-set",
+                "provider": p,
+                "via": {"provider": p},
+                "principal": {"name": i.permission_set, "account": account},
+            });
+            (i.name.clone(), id)
+        })
+        .collect();
+    let doc = serde_json::json!({"auth": {
+        "identities": identities,
+        "_metadata": {
+            "provisioned_at": crate::session::cache::format_utc(OffsetDateTime::now_utc()),
+            "source": p,
+            "provider": p,
+            "counts": {"accounts": accounts.len(), "roles": out.len(), "identities": out.len()},
+        },
+    }});
+    let text = crate::yaml::emit::json_to_yaml_string(&doc);
+    let path = store.identities_path();
+    crate::util::fs::write_private_atomic(&path, text.as_bytes())
+        .map_err(|source| CacheError::Io { dir: path.parent().map(PathBuf::from).unwrap_or_default(), source })?;
+    let _ = std::fs::remove_file(store.earlier_identities());
     Ok(out)
 }
 
-/// Adds the identities provisioned for each `auto_provision_identities` provider to
-/// `auth`, except names the configuration defines itself (which always win). Reads one
-/// small file per such provider; no network.
+/// The identities in Atmos's `provisioned-identities.yaml` at `path` that are this
+/// provider's permission sets. Read as data: no YAML function runs, whatever the file says.
+fn read_provisioned(path: &std::path::Path, provider: &str) -> Option<Vec<Provisioned>> {
+    let text = match crate::util::fs::read_private(path, crate::util::fs::READ_CAP) {
+        Ok(Some(text)) => String::from_utf8_lossy(&text).into_owned(),
+        Ok(None) => return None,
+        Err(e) => {
+            tracing::warn!("ignoring provisioned identities in {}: {e}", path.display());
+            return None;
+        }
+    };
+    let ctx = crate::yaml::LoadContext::default();
+    let doc = match crate::yaml::Loader::new(&ctx).load_str(&text, path) {
+        Ok(doc) => doc,
+        Err(e) => {
+            tracing::warn!("ignoring provisioned identities: {e}");
+            return None;
+        }
+    };
+    let ids = doc.get("auth").and_then(|a| a.get("identities")).and_then(crate::yaml::Node::as_map)?;
+    let s = |n: &crate::yaml::Node, path: &[&str]| {
+        path.iter().try_fold(n, |n, k| n.get(k)).and_then(crate::yaml::Node::as_str).map(str::to_string)
+    };
+    let mut out = Vec::new();
+    for (name, id) in ids.iter() {
+        let via = s(id, &["via", "provider"]).or_else(|| s(id, &["provider"]));
+        if s(id, &["kind"]).as_deref() != Some("aws/permission-set") || via.as_deref() != Some(provider) {
+            continue;
+        }
+        let (Some(role), Some(account_id)) = (s(id, &["principal", "name"]), s(id, &["principal", "account", "id"]))
+        else {
+            continue;
+        };
+        let account_name = s(id, &["principal", "account", "name"]).unwrap_or_default();
+        out.push(Provisioned { name: name.clone(), account_id, account_name, permission_set: role });
+    }
+    Some(out)
+}
+
+/// Adds the identities provisioned for each IAM Identity Center provider to `auth` (from
+/// Atmos's file, else an earlier tfauth's), except names the configuration defines itself
+/// (which always win, as Atmos imports the file before the configuration). Reads one small
+/// file per provider; no network.
 pub fn add_provisioned(auth: &mut crate::auth::AuthConfig, env: &Env) {
     use crate::auth::{Identity, IdentityKind, ProviderKind, Via, schema::AccountRef};
     let mut extra: Vec<Identity> = Vec::new();
     for p in &auth.providers {
-        let Some(ProviderKind::IamIdentityCenter { start_url, region, auto_provision: true, .. }) = &p.kind else {
+        let Some(ProviderKind::IamIdentityCenter { start_url, region, .. }) = &p.kind else {
             continue;
         };
         let portal = PortalRef { provider: p.name.clone(), start_url: start_url.clone(), region: region.clone() };
         let Some(store) = TokenStore::new(env, &portal, None) else { continue };
-        let path = store.identities_path();
-        let text = match crate::util::fs::read_private(&path, crate::util::fs::READ_CAP) {
-            Ok(Some(text)) => text,
-            Ok(None) => continue,
-            Err(e) => {
-                tracing::warn!("ignoring provisioned identities: {e}");
-                continue;
+        let (path, found) = match read_provisioned(&store.identities_path(), &p.name) {
+            Some(found) => (store.identities_path(), found),
+            None => {
+                let path = store.earlier_identities();
+                let Ok(Some(text)) = crate::util::fs::read_private(&path, crate::util::fs::READ_CAP) else { continue };
+                let Ok(doc) = serde_json::from_slice::<EarlierProvisioned>(&text) else {
+                    tracing::warn!("ignoring {}: not a list of provisioned identities", path.display());
+                    continue;
+                };
+                (path, doc.identities)
             }
         };
-        let Ok(doc) = serde_json::from_slice::<ProvisionedFile>(&text) else {
-            tracing::warn!("ignoring {}: not a list of provisioned identities", path.display());
-            continue;
-        };
         let span = crate::yaml::Span::new(std::sync::Arc::from(path.as_path()), 1, 1);
-        for i in doc.identities {
+        for i in found {
             let taken = auth.identities.iter().chain(&extra).any(|d| d.name.eq_ignore_ascii_case(&i.name));
             if taken {
                 continue;

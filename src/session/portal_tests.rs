@@ -97,7 +97,8 @@ fn the_token_is_in_atmos_session_file_shared_by_every_provider_of_the_portal() {
     // The lock, the failure marker and the provisioned identities are tfauth's own.
     let hash = a.earlier().file_stem().unwrap().to_string_lossy().into_owned();
     assert_eq!((hash.len(), a.keyring_key()), (64, format!("sso/{hash}")));
-    assert_eq!(a.identities_path(), home.sso_dir().join(format!("{hash}.identities.json")));
+    assert_eq!(a.earlier_identities(), home.sso_dir().join(format!("{hash}.identities.json")));
+    assert_eq!(a.identities_path(), home.dir.path().join("cache/atmos/auth/acme-sso/provisioned-identities.yaml"));
     assert!(TokenStore::new(&Env::default(), &portal(), None).is_none(), "no HOME, no store");
 }
 
@@ -432,24 +433,49 @@ fn provisioned_auth(src: &str) -> crate::auth::AuthConfig {
 fn provisioned_identities_join_the_config_but_never_replace_its_own() {
     let home = Home::new();
     let env = home.env(&[]);
-    let doc = serde_json::json!({
-        "start_url": START, "region": "us-east-1", "written_at": "2026-01-01T00:00:00Z",
-        "identities": [
-            {"name": "prod/Admin", "account_id": "111111111111", "account_name": "prod", "permission_set": "Admin"},
-            {"name": "dev/ReadOnly", "account_id": "222222222222", "account_name": "dev", "permission_set": "ReadOnly"},
-        ],
-    });
-    crate::util::fs::write_private_atomic(&store(&env).identities_path(), doc.to_string().as_bytes()).unwrap();
+    // Atmos's file, as `atmos auth login` writes it (yaml.Marshal of its map: keys sorted).
+    let atmos_file = "auth:
+  _metadata:
+    counts: {accounts: 2, identities: 3, roles: 3}
+    provider: acme-sso
+    provisioned_at: \"2026-01-01T00:00:00Z\"
+    source: acme-sso
+  identities:
+    dev/ReadOnly:
+      kind: aws/permission-set
+      principal:
+        account: {id: \"222222222222\", name: dev}
+        name: ReadOnly
+      provider: acme-sso
+      via: {provider: acme-sso}
+    prod/Admin:
+      kind: aws/permission-set
+      principal: {account: {id: \"111111111111\", name: prod}, name: Admin}
+      provider: acme-sso
+      via: {provider: acme-sso}
+    other/Admin:
+      kind: aws/permission-set
+      principal: {account: {id: !exec \"touch /tmp/tfauth-never\", name: other}, name: Admin}
+      via: {provider: someone-else}
+";
+    let path = store(&env).identities_path();
+    assert_eq!(path, home.dir.path().join("cache/atmos/auth/acme-sso/provisioned-identities.yaml"));
+    crate::util::fs::write_private_atomic(&path, atmos_file.as_bytes()).unwrap();
     let src = format!(
         "providers:\n  acme-sso: {{kind: aws/iam-identity-center, start_url: \"{START}\", region: us-east-1, auto_provision_identities: true}}\nidentities:\n  Prod/admin: {{kind: aws/permission-set, via: {{provider: acme-sso}}, principal: {{name: Own, account: {{id: \"999999999999\"}}}}}}\n"
     );
     let mut auth = provisioned_auth(&src);
     add_provisioned(&mut auth, &env);
-    assert_eq!(auth.identity_names(), ["Prod/admin", "dev/ReadOnly"], "the configured name wins, in any case");
+    assert_eq!(
+        auth.identity_names(),
+        ["Prod/admin", "dev/ReadOnly"],
+        "the configured name wins, in any case; another provider's is not this one's"
+    );
+    assert!(!std::path::Path::new("/tmp/tfauth-never").exists(), "the file is data: no YAML function ran");
     let dev = auth.identity("dev/readonly").unwrap();
     assert_eq!(dev.kind_name, "aws/permission-set");
     assert!(
-        matches!(&dev.via, Some(crate::auth::Via::Provider(p, span)) if p == "acme-sso" && span.file.to_string_lossy().ends_with(".identities.json"))
+        matches!(&dev.via, Some(crate::auth::Via::Provider(p, span)) if p == "acme-sso" && span.file.to_string_lossy().ends_with("provisioned-identities.yaml"))
     );
     assert!(matches!(
         &dev.kind,
@@ -458,12 +484,29 @@ fn provisioned_identities_join_the_config_but_never_replace_its_own() {
     ));
     assert!(!dev.default && !dev.required);
 
-    // Without auto_provision_identities the file is not read; a file that is not a list is ignored.
+    // As in Atmos, the file is read whatever auto_provision_identities says (it only says
+    // whether a login writes one).
     let mut off = provisioned_auth(&src.replace("auto_provision_identities: true", "auto_provision_identities: false"));
     add_provisioned(&mut off, &env);
-    assert_eq!(off.identity_names(), ["Prod/admin"]);
-    crate::util::fs::write_private_atomic(&store(&env).identities_path(), b"[1, 2]").unwrap();
+    assert_eq!(off.identity_names(), ["Prod/admin", "dev/ReadOnly"]);
+    // A file that is not an auth section adds nothing, and fails nothing.
+    crate::util::fs::write_private_atomic(&path, b"[1, 2]").unwrap();
     let mut bad = provisioned_auth(&src);
     add_provisioned(&mut bad, &env);
     assert_eq!(bad.identity_names(), ["Prod/admin"]);
+
+    // The list an earlier tfauth kept is read when Atmos's file is missing.
+    std::fs::remove_file(&path).unwrap();
+    let earlier = serde_json::json!({
+        "start_url": START, "region": "us-east-1", "written_at": "2026-01-01T00:00:00Z",
+        "identities": [{"name": "dev/ReadOnly", "account_id": "222222222222", "account_name": "dev", "permission_set": "ReadOnly"}],
+    });
+    crate::util::fs::write_private_atomic(&store(&env).earlier_identities(), earlier.to_string().as_bytes()).unwrap();
+    let mut old = provisioned_auth(&src);
+    add_provisioned(&mut old, &env);
+    assert_eq!(old.identity_names(), ["Prod/admin", "dev/ReadOnly"]);
+    // A provider's name is one path element.
+    let cache = std::path::Path::new("/c");
+    assert_eq!(provisioned_path(cache, "../x/y"), std::path::Path::new("/c/auth/.._x_y/provisioned-identities.yaml"));
+    assert_eq!(provisioned_path(cache, ".."), std::path::Path::new("/c/auth/_../provisioned-identities.yaml"));
 }
