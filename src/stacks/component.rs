@@ -195,11 +195,22 @@ pub fn resolve(cfg: &AtmosConfig, stack: &Stack, name: &str) -> Result<ResolvedC
         env: section("env"),
         backend,
         providers: section("providers"),
+        auth,
     };
     if let Some(times) = cfg.stacks.template_evaluations {
+        // As in Atmos's component section: the manifest's path under the stacks directory
+        // without its extension is both `atmos_stack_file` and `atmos_manifest`.
+        let stack_file = stack
+            .file
+            .strip_prefix(&cfg.stacks.base_path)
+            .map(|r| super::strip_ext(&r.to_string_lossy()).to_string())
+            .unwrap_or_else(|_| stack.file.display().to_string());
         let about = serde_json::json!({
             "atmos_component": name,
             "atmos_stack": stack.name,
+            "stack": stack.name,
+            "atmos_stack_file": stack_file,
+            "atmos_manifest": stack_file,
             "component": terraform_component,
             "backend_type": backend_type,
             "metadata": crate::yaml::emit::to_json(&metadata),
@@ -208,7 +219,7 @@ pub fn resolve(cfg: &AtmosConfig, stack: &Stack, name: &str) -> Result<ResolvedC
             sections.render(&about)?;
         }
     }
-    let Sections { vars, settings, env, backend, providers } = sections;
+    let Sections { vars, settings, env, backend, providers, auth } = sections;
     Ok(ResolvedComponent {
         component: name.to_string(),
         stack: stack.name.clone(),
@@ -237,12 +248,16 @@ struct Sections {
     env: Node,
     backend: Node,
     providers: Node,
+    /// The merged auth, atmos.yaml's included: Atmos renders the whole component section,
+    /// and the auth it authenticates with is read back from it afterwards.
+    auth: Node,
 }
 
 impl Sections {
     /// One evaluation, as Atmos's: every string holding `{{` is rendered over the
-    /// component's merged sections (`.vars`, `.settings`, `.env`, `.backend`, `.providers`)
-    /// and `.atmos_component`, `.atmos_stack`, `.component`, `.backend_type`, `.metadata`.
+    /// component's merged sections (`.vars`, `.settings`, `.env`, `.backend`, `.providers`,
+    /// `.auth`) and `.atmos_component`, `.atmos_stack` (and `.stack`), `.atmos_stack_file`
+    /// (and `.atmos_manifest`), `.component`, `.backend_type`, `.metadata`.
     /// A string stays a string; a template error names the value's file and line.
     fn render(&mut self, about: &serde_json::Value) -> Result<(), StackError> {
         use crate::yaml::emit::to_json;
@@ -253,8 +268,11 @@ impl Sections {
             obj.insert("env".into(), to_json(&self.env));
             obj.insert("backend".into(), to_json(&self.backend));
             obj.insert("providers".into(), to_json(&self.providers));
+            obj.insert("auth".into(), to_json(&self.auth));
         }
-        for n in [&mut self.vars, &mut self.settings, &mut self.env, &mut self.backend, &mut self.providers] {
+        for n in
+            [&mut self.vars, &mut self.settings, &mut self.env, &mut self.backend, &mut self.providers, &mut self.auth]
+        {
             render_strings(n, &ctx)?;
         }
         Ok(())
