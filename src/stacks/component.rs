@@ -216,7 +216,7 @@ pub fn resolve(cfg: &AtmosConfig, stack: &Stack, name: &str) -> Result<ResolvedC
             "metadata": crate::yaml::emit::to_json(&metadata),
         });
         for _ in 0..times {
-            sections.render(&about)?;
+            sections.render(&about, &cfg.load_ctx.env)?;
         }
     }
     let Sections { vars, settings, env, backend, providers, auth } = sections;
@@ -258,8 +258,11 @@ impl Sections {
     /// component's merged sections (`.vars`, `.settings`, `.env`, `.backend`, `.providers`,
     /// `.auth`) and `.atmos_component`, `.atmos_stack` (and `.stack`), `.atmos_stack_file`
     /// (and `.atmos_manifest`), `.component`, `.backend_type`, `.metadata`.
-    /// A string stays a string; a template error names the value's file and line.
-    fn render(&mut self, about: &serde_json::Value) -> Result<(), StackError> {
+    /// A string stays a string; a template error names the value's file and line. A value
+    /// that is not set prints `<no value>` with a warning: Atmos renders component sections
+    /// with `missingkey=default` (`ProcessTmplWithDatasources(..., true)` in
+    /// internal/exec/utils.go), so what it accepts is accepted here.
+    fn render(&mut self, about: &serde_json::Value, env: &crate::env_vars::Env) -> Result<(), StackError> {
         use crate::yaml::emit::to_json;
         let mut ctx = about.clone();
         if let Some(obj) = ctx.as_object_mut() {
@@ -273,22 +276,31 @@ impl Sections {
         for n in
             [&mut self.vars, &mut self.settings, &mut self.env, &mut self.backend, &mut self.providers, &mut self.auth]
         {
-            render_strings(n, &ctx)?;
+            render_strings(n, &ctx, env)?;
         }
         Ok(())
     }
 }
 
-fn render_strings(n: &mut Node, ctx: &serde_json::Value) -> Result<(), StackError> {
+fn render_strings(n: &mut Node, ctx: &serde_json::Value, env: &crate::env_vars::Env) -> Result<(), StackError> {
+    use super::template::{Options, Template};
     match &mut n.value {
         Value::Str(s) if s.contains("{{") && n.tag.is_none() => {
-            let out = super::template::Template::parse(s)
-                .and_then(|t| t.render(ctx))
-                .map_err(|source| StackError::ManifestTemplate { span: n.span.clone(), source })?;
+            let located = |source| StackError::ManifestTemplate { span: n.span.clone(), source };
+            let t = Template::parse(s).map_err(located)?;
+            let strict = Options { missing_prints: false, env: Some(env) };
+            let out = match t.render_with(ctx, &strict) {
+                Ok(out) => out,
+                Err(why) => {
+                    let out = t.render_with(ctx, &Options { missing_prints: true, ..strict }).map_err(located)?;
+                    tracing::warn!("{}: {why}; it renders as <no value>, as in Atmos", n.span);
+                    out
+                }
+            };
             *s = out;
         }
-        Value::Map(m) => m.values_mut().try_for_each(|v| render_strings(v, ctx))?,
-        Value::Seq(items) => items.iter_mut().try_for_each(|v| render_strings(v, ctx))?,
+        Value::Map(m) => m.values_mut().try_for_each(|v| render_strings(v, ctx, env))?,
+        Value::Seq(items) => items.iter_mut().try_for_each(|v| render_strings(v, ctx, env))?,
         _ => {}
     }
     Ok(())

@@ -18,9 +18,10 @@
 //! read it), unlike the rendering of component sections in [`super::component`]. A scope
 //! is a memo key: the same file imported with two contexts is two documents. Pure: no I/O.
 
-use super::template::Template;
+use super::template::{Options, Template};
 use super::{StackError, wrong_type};
 use crate::config::AtmosConfig;
+use crate::env_vars::Env;
 use crate::yaml::{Node, Span, Value};
 use serde_json::{Map as JsonMap, Value as Json};
 use std::borrow::Cow;
@@ -144,12 +145,13 @@ impl Scope {
 
     /// `text` rendered when this scope renders `path`; the error's span is the file's
     /// start (the caller puts the importing entry's in its place).
-    pub fn render_file<'t>(&self, text: &'t str, path: &Path) -> Result<Cow<'t, str>, StackError> {
+    pub fn render_file<'t>(&self, text: &'t str, path: &Path, env: &Env) -> Result<Cow<'t, str>, StackError> {
         if !self.renders(path) {
             return Ok(Cow::Borrowed(text));
         }
         let ctx = Json::Object((*self.ctx).clone());
-        Template::parse(text).and_then(|t| t.render_with(&ctx, self.ignore_missing)).map(Cow::Owned).map_err(|source| {
+        let opts = Options { missing_prints: self.ignore_missing, env: Some(env) };
+        Template::parse(text).and_then(|t| t.render_with(&ctx, &opts)).map(Cow::Owned).map_err(|source| {
             StackError::ImportTemplate {
                 file: path.to_path_buf(),
                 span: Span::file_start(path.into()),
@@ -177,7 +179,8 @@ pub(super) fn render_path(cfg: &AtmosConfig, entry: &Entry<'_>, sofar: &Node) ->
     }
     merge_json(&mut data, &Json::Object(entry.context.clone()));
     let ignore = entry.ignore_missing || cfg.stacks.ignore_missing_template_values;
-    Template::parse(&entry.path).and_then(|t| t.render_with(&data, ignore)).map_err(|source| {
+    let opts = Options { missing_prints: ignore, env: Some(&cfg.load_ctx.env) };
+    Template::parse(&entry.path).and_then(|t| t.render_with(&data, &opts)).map_err(|source| {
         StackError::ImportPathTemplate { import: entry.path.clone(), span: entry.node.span.clone(), source }
     })
 }

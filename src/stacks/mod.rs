@@ -716,8 +716,12 @@ fn parse_one(cfg: &AtmosConfig, path: &Path, scope: &Scope) -> (Result<Node, Sta
         Ok(t) => t,
         Err(e) => return (Err(StackError::Yaml(e)), false),
     };
-    let dynamic = text.contains("!env") || text.contains("!include") || text.contains("!repo-root");
-    let result = scope.render_file(&text, path).and_then(|text| {
+    // A template's `env` reads the environment too.
+    let dynamic = text.contains("!env")
+        || text.contains("!include")
+        || text.contains("!repo-root")
+        || (scope.renders(path) && text.contains("env"));
+    let result = scope.render_file(&text, path, &cfg.load_ctx.env).and_then(|text| {
         Loader::new(&cfg.load_ctx).load_str(&text, path).map_err(StackError::Yaml).and_then(checked_manifest)
     });
     (result, dynamic)

@@ -50,6 +50,7 @@ pub(super) enum Func {
     Contains,
     HasPrefix,
     HasSuffix,
+    Env,
 }
 
 #[derive(Debug)]
@@ -96,6 +97,7 @@ pub(super) const FUNCS: &[FuncInfo] = &[
     func("contains", Func::Contains, 2, Some(2), "contains SUBSTRING STRING"),
     func("hasPrefix", Func::HasPrefix, 2, Some(2), "hasPrefix PREFIX STRING"),
     func("hasSuffix", Func::HasSuffix, 2, Some(2), "hasSuffix SUFFIX STRING"),
+    func("env", Func::Env, 1, Some(1), "env NAME"),
 ];
 
 pub(super) fn lookup(name: &str) -> Option<&'static FuncInfo> {
@@ -285,6 +287,14 @@ impl<'a> Renderer<'a> {
             Func::HasPrefix => {
                 let prefix = self.str_arg(call, &args, 0)?;
                 Ok(Val::bool(self.str_arg(call, &args, 1)?.starts_with(prefix)))
+            }
+            Func::Env => {
+                let name = self.str_arg(call, &args, 0)?;
+                match self.env {
+                    // Sprig's `env` of an unset variable is "".
+                    Some(env) => text(env.get_raw(name).unwrap_or_default().to_owned()),
+                    None => Err(self.fail(call, "the environment is not available to this template")),
+                }
             }
             Func::HasSuffix => {
                 let suffix = self.str_arg(call, &args, 0)?;

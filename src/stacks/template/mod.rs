@@ -83,6 +83,17 @@ use parser::{Parser, Stop};
 use render::Renderer;
 use value::Val;
 
+/// How [`Template::render_with`] renders.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Options<'e> {
+    /// Go's `missingkey=default` (Atmos's `ignore_missing_template_values`): a missing value
+    /// prints `<no value>`, as Go prints it, instead of failing.
+    pub missing_prints: bool,
+    /// What Sprig's `env NAME` reads (the run's environment, never the process's own);
+    /// without it `env` is an error.
+    pub env: Option<&'e crate::env_vars::Env>,
+}
+
 /// A parsed stack name template. Parse once with [`Template::parse`], then
 /// call [`Template::render`] for each stack.
 #[derive(Debug, Clone)]
@@ -110,14 +121,13 @@ impl Template {
     /// Renders over `ctx` (a JSON object like
     /// `{"vars": {...}, "settings": {...}, "env": {...}}`).
     pub fn render(&self, ctx: &Value) -> Result<String, TemplateError> {
-        self.render_with(ctx, false)
+        self.render_with(ctx, &Options::default())
     }
 
-    /// Renders over `ctx`; with `missing_prints` (Go's `missingkey=default`, Atmos's
-    /// `ignore_missing_template_values`) a missing value prints `<no value>`, as Go prints it.
-    pub fn render_with(&self, ctx: &Value, missing_prints: bool) -> Result<String, TemplateError> {
+    /// Renders over `ctx` with [`Options`].
+    pub fn render_with(&self, ctx: &Value, opts: &Options<'_>) -> Result<String, TemplateError> {
         let mut out = String::with_capacity(self.src.len());
-        let renderer = Renderer { src: &self.src, root: ctx, missing_prints };
+        let renderer = Renderer { src: &self.src, root: ctx, missing_prints: opts.missing_prints, env: opts.env };
         renderer.nodes(&self.nodes, &Val::Ref(ctx, Cow::Borrowed("")), &mut out)?;
         Ok(out)
     }

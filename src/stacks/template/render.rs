@@ -21,6 +21,7 @@ pub(super) struct Renderer<'a> {
     pub(super) root: &'a Value,
     /// Go's `missingkey=default`: a missing value prints `<no value>` instead of failing.
     pub(super) missing_prints: bool,
+    pub(super) env: Option<&'a crate::env_vars::Env>,
 }
 
 impl<'a> Renderer<'a> {
