@@ -113,6 +113,10 @@ pub struct StacksSettings {
     /// `templates.settings.enabled`: how many times (`templates.settings.evaluations`, at
     /// least 1) Go templates in component sections are rendered; `None` when disabled.
     pub template_evaluations: Option<u32>,
+    /// `templates.settings.ignore_missing_template_values`: a value an import template reads
+    /// that its `context` does not set prints `<no value>` instead of failing (Go's
+    /// `missingkey=default`), for every import; an import can also set it for itself.
+    pub ignore_missing_template_values: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -230,6 +234,14 @@ pub fn load_file(file: &Path, opts: &ConfigOptions, env: &Env) -> Result<AtmosCo
         name_template: opt_str(&root, &["stacks", "name_template"])?.filter(|(s, _)| !s.trim().is_empty()),
         name_pattern: opt_str(&root, &["stacks", "name_pattern"])?.filter(|(s, _)| !s.trim().is_empty()),
         template_evaluations: template_evaluations(&root)?,
+        ignore_missing_template_values: {
+            let path = ["templates", "settings", "ignore_missing_template_values"];
+            match root.get_path(&path) {
+                None => false,
+                Some(n) if n.is_null() => false,
+                Some(n) => n.as_bool().ok_or_else(|| wrong_type(&path, n, "true or false"))?,
+            }
+        },
     };
     let terraform = TerraformSettings {
         base_path: absolute(

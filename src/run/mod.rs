@@ -463,60 +463,14 @@ pub fn backend_config(c: &ResolvedComponent) -> Option<(String, Json)> {
     Some((kind, Json::Object(body)))
 }
 
-/// The component's Terraform workspace, as Atmos computes it: `metadata.terraform_workspace`
-/// (a Go template allowed), `terraform_workspace_template`, `terraform_workspace_pattern`
-/// (`{tenant}`-style tokens), else the stack name, plus `-<component>` when the component
-/// uses another component's directory. `/` becomes `-`.
+/// The component's Terraform workspace ([`ResolvedComponent::workspace`]), as a run's error.
 pub fn workspace(c: &ResolvedComponent) -> Result<String, RunError> {
-    let meta = |k: &str| c.metadata.get(k).and_then(Node::as_str).filter(|s| !s.trim().is_empty());
-    let err = |field: &str, message: String| RunError::Workspace {
-        field: format!("metadata.{field}"),
+    c.workspace().map_err(|p| RunError::Workspace {
+        field: p.field,
         component: c.component.clone(),
         stack: c.stack.clone(),
-        message,
-    };
-    let context = || {
-        serde_json::json!({
-            "vars": crate::yaml::emit::to_json(&c.vars),
-            "settings": crate::yaml::emit::to_json(&c.settings),
-            "env": crate::yaml::emit::to_json(&c.env),
-            "atmos_component": c.component,
-            "atmos_stack": c.stack,
-            "component": c.terraform_component,
-        })
-    };
-    let render = |field: &str, src: &str| -> Result<String, RunError> {
-        if !src.contains("{{") {
-            return Ok(src.to_string());
-        }
-        crate::stacks::template::Template::parse(src)
-            .and_then(|t| t.render(&context()))
-            .map_err(|e| err(field, e.to_string()))
-    };
-    let ws = if let Some(w) = meta("terraform_workspace") {
-        render("terraform_workspace", w)?
-    } else if let Some(w) = meta("terraform_workspace_template") {
-        render("terraform_workspace_template", w)?
-    } else if let Some(p) = meta("terraform_workspace_pattern") {
-        let var = |k: &str| c.vars.get(k).and_then(Node::scalar_string).unwrap_or_default();
-        p.replace("{namespace}", &var("namespace"))
-            .replace("{tenant}", &var("tenant"))
-            .replace("{environment}", &var("environment"))
-            .replace("{region}", &var("region"))
-            .replace("{stage}", &var("stage"))
-            .replace("{attributes}", &var("attributes"))
-            .replace("{base-component}", &c.terraform_component)
-            .replace("{component}", &c.component)
-    } else if c.terraform_component != c.component {
-        format!("{}-{}", c.stack, c.component)
-    } else {
-        c.stack.clone()
-    };
-    let ws = safe_name(&ws);
-    if ws.is_empty() || ws.chars().any(|ch| ch.is_whitespace() || ch.is_control()) {
-        return Err(err("terraform_workspace", format!("`{ws}` cannot name a Terraform workspace")));
-    }
-    Ok(ws)
+        message: p.message,
+    })
 }
 
 #[cfg(test)]

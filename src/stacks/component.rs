@@ -47,6 +47,67 @@ pub struct ResolvedComponent {
     pub auth_levels: Vec<String>,
 }
 
+/// Why a component's Terraform workspace cannot be computed: the `metadata.` field and why.
+#[derive(Debug, Clone)]
+pub struct WorkspaceProblem {
+    pub field: String,
+    pub message: String,
+}
+
+impl ResolvedComponent {
+    /// The component's Terraform workspace, as Atmos computes it: `metadata.terraform_workspace`
+    /// (a Go template allowed), `terraform_workspace_template`, `terraform_workspace_pattern`
+    /// (`{tenant}`-style tokens), else the stack name, plus `-<component>` when the component
+    /// uses another component's directory. `/` becomes `-`.
+    pub fn workspace(&self) -> Result<String, WorkspaceProblem> {
+        let c = self;
+        let meta = |k: &str| c.metadata.get(k).and_then(Node::as_str).filter(|s| !s.trim().is_empty());
+        let err = |field: &str, message: String| WorkspaceProblem { field: format!("metadata.{field}"), message };
+        let context = || {
+            serde_json::json!({
+                "vars": crate::yaml::emit::to_json(&c.vars),
+                "settings": crate::yaml::emit::to_json(&c.settings),
+                "env": crate::yaml::emit::to_json(&c.env),
+                "atmos_component": c.component,
+                "atmos_stack": c.stack,
+                "component": c.terraform_component,
+            })
+        };
+        let render = |field: &str, src: &str| -> Result<String, WorkspaceProblem> {
+            if !src.contains("{{") {
+                return Ok(src.to_string());
+            }
+            super::template::Template::parse(src)
+                .and_then(|t| t.render(&context()))
+                .map_err(|e| err(field, e.to_string()))
+        };
+        let ws = if let Some(w) = meta("terraform_workspace") {
+            render("terraform_workspace", w)?
+        } else if let Some(w) = meta("terraform_workspace_template") {
+            render("terraform_workspace_template", w)?
+        } else if let Some(p) = meta("terraform_workspace_pattern") {
+            let var = |k: &str| c.vars.get(k).and_then(Node::scalar_string).unwrap_or_default();
+            p.replace("{namespace}", &var("namespace"))
+                .replace("{tenant}", &var("tenant"))
+                .replace("{environment}", &var("environment"))
+                .replace("{region}", &var("region"))
+                .replace("{stage}", &var("stage"))
+                .replace("{attributes}", &var("attributes"))
+                .replace("{base-component}", &c.terraform_component)
+                .replace("{component}", &c.component)
+        } else if c.terraform_component != c.component {
+            format!("{}-{}", c.stack, c.component)
+        } else {
+            c.stack.clone()
+        };
+        let ws = ws.replace('/', "-");
+        if ws.is_empty() || ws.chars().any(|ch| ch.is_whitespace() || ch.is_control()) {
+            return Err(err("terraform_workspace", format!("`{ws}` cannot name a Terraform workspace")));
+        }
+        Ok(ws)
+    }
+}
+
 /// The names of the Terraform components a stack defines.
 pub fn component_names(stack: &Stack) -> Vec<String> {
     stack
@@ -189,27 +250,7 @@ pub fn resolve(cfg: &AtmosConfig, stack: &Stack, name: &str) -> Result<ResolvedC
     if metadata.is_null() {
         metadata = Node::empty_map(Span::synthetic());
     }
-    let mut sections = Sections {
-        vars: section("vars"),
-        settings: section("settings"),
-        env: section("env"),
-        backend,
-        providers: section("providers"),
-    };
-    if let Some(times) = cfg.stacks.template_evaluations {
-        let about = serde_json::json!({
-            "atmos_component": name,
-            "atmos_stack": stack.name,
-            "component": terraform_component,
-            "backend_type": backend_type,
-            "metadata": crate::yaml::emit::to_json(&metadata),
-        });
-        for _ in 0..times {
-            sections.render(&about)?;
-        }
-    }
-    let Sections { vars, settings, env, backend, providers } = sections;
-    Ok(ResolvedComponent {
+    let mut c = ResolvedComponent {
         component: name.to_string(),
         stack: stack.name.clone(),
         stack_file: stack.file.clone(),
@@ -218,16 +259,59 @@ pub fn resolve(cfg: &AtmosConfig, stack: &Stack, name: &str) -> Result<ResolvedC
         metadata,
         is_abstract,
         inherits,
-        vars,
-        settings,
-        env,
+        vars: section("vars"),
+        settings: section("settings"),
+        env: section("env"),
         backend_type,
         backend,
-        providers,
+        providers: section("providers"),
         command: scalar("command").or_else(|| cfg.terraform.command.clone()),
         auth,
         auth_levels,
-    })
+    };
+    if let Some(times) = cfg.stacks.template_evaluations {
+        // As in Atmos's component section: the manifest's path under the stacks directory
+        // without its extension is both `atmos_stack_file` and `atmos_manifest`; the
+        // workspace is computed before the templates are rendered.
+        let stack_file = stack
+            .file
+            .strip_prefix(&cfg.stacks.base_path)
+            .map(|r| super::strip_ext(&r.to_string_lossy()).to_string())
+            .unwrap_or_else(|_| stack.file.display().to_string());
+        let workspace = if cfg.terraform.workspaces_enabled { c.workspace().ok() } else { Some("default".into()) };
+        let about = serde_json::json!({
+            "atmos_component": c.component,
+            "atmos_stack": c.stack,
+            "stack": c.stack,
+            "atmos_stack_file": stack_file,
+            "atmos_manifest": stack_file,
+            "component": c.terraform_component,
+            "backend_type": c.backend_type,
+            "workspace": workspace,
+            "metadata": crate::yaml::emit::to_json(&c.metadata),
+        });
+        let take = |n: &mut Node| std::mem::replace(n, Node::null());
+        let mut sections = Sections {
+            vars: take(&mut c.vars),
+            settings: take(&mut c.settings),
+            env: take(&mut c.env),
+            backend: take(&mut c.backend),
+            providers: take(&mut c.providers),
+            auth: take(&mut c.auth),
+        };
+        for _ in 0..times {
+            sections.render(&about, &cfg.load_ctx.env)?;
+        }
+        Sections {
+            vars: c.vars,
+            settings: c.settings,
+            env: c.env,
+            backend: c.backend,
+            providers: c.providers,
+            auth: c.auth,
+        } = sections;
+    }
+    Ok(c)
 }
 
 /// The sections Go templates are rendered in when `templates.settings.enabled` is true.
@@ -237,14 +321,21 @@ struct Sections {
     env: Node,
     backend: Node,
     providers: Node,
+    /// The merged auth, atmos.yaml's included: Atmos renders the whole component section,
+    /// and the auth it authenticates with is read back from it afterwards.
+    auth: Node,
 }
 
 impl Sections {
     /// One evaluation, as Atmos's: every string holding `{{` is rendered over the
-    /// component's merged sections (`.vars`, `.settings`, `.env`, `.backend`, `.providers`)
-    /// and `.atmos_component`, `.atmos_stack`, `.component`, `.backend_type`, `.metadata`.
-    /// A string stays a string; a template error names the value's file and line.
-    fn render(&mut self, about: &serde_json::Value) -> Result<(), StackError> {
+    /// component's merged sections (`.vars`, `.settings`, `.env`, `.backend`, `.providers`,
+    /// `.auth`) and `.atmos_component`, `.atmos_stack` (and `.stack`), `.atmos_stack_file`
+    /// (and `.atmos_manifest`), `.component`, `.backend_type`, `.workspace`, `.metadata`.
+    /// A string stays a string; a template error names the value's file and line. A value
+    /// that is not set prints `<no value>` with a warning: Atmos renders component sections
+    /// with `missingkey=default` (`ProcessTmplWithDatasources(..., true)` in
+    /// internal/exec/utils.go), so what it accepts is accepted here.
+    fn render(&mut self, about: &serde_json::Value, env: &crate::env_vars::Env) -> Result<(), StackError> {
         use crate::yaml::emit::to_json;
         let mut ctx = about.clone();
         if let Some(obj) = ctx.as_object_mut() {
@@ -253,24 +344,36 @@ impl Sections {
             obj.insert("env".into(), to_json(&self.env));
             obj.insert("backend".into(), to_json(&self.backend));
             obj.insert("providers".into(), to_json(&self.providers));
+            obj.insert("auth".into(), to_json(&self.auth));
         }
-        for n in [&mut self.vars, &mut self.settings, &mut self.env, &mut self.backend, &mut self.providers] {
-            render_strings(n, &ctx)?;
+        for n in
+            [&mut self.vars, &mut self.settings, &mut self.env, &mut self.backend, &mut self.providers, &mut self.auth]
+        {
+            render_strings(n, &ctx, env)?;
         }
         Ok(())
     }
 }
 
-fn render_strings(n: &mut Node, ctx: &serde_json::Value) -> Result<(), StackError> {
+fn render_strings(n: &mut Node, ctx: &serde_json::Value, env: &crate::env_vars::Env) -> Result<(), StackError> {
+    use super::template::{Options, Template};
     match &mut n.value {
         Value::Str(s) if s.contains("{{") && n.tag.is_none() => {
-            let out = super::template::Template::parse(s)
-                .and_then(|t| t.render(ctx))
-                .map_err(|source| StackError::ManifestTemplate { span: n.span.clone(), source })?;
+            let located = |source| StackError::ManifestTemplate { span: n.span.clone(), source };
+            let t = Template::parse(s).map_err(located)?;
+            let strict = Options { missing_prints: false, env: Some(env) };
+            let out = match t.render_with(ctx, &strict) {
+                Ok(out) => out,
+                Err(why) => {
+                    let out = t.render_with(ctx, &Options { missing_prints: true, ..strict }).map_err(located)?;
+                    tracing::warn!("{}: {why}; it renders as <no value>, as in Atmos", n.span);
+                    out
+                }
+            };
             *s = out;
         }
-        Value::Map(m) => m.values_mut().try_for_each(|v| render_strings(v, ctx))?,
-        Value::Seq(items) => items.iter_mut().try_for_each(|v| render_strings(v, ctx))?,
+        Value::Map(m) => m.values_mut().try_for_each(|v| render_strings(v, ctx, env))?,
+        Value::Seq(items) => items.iter_mut().try_for_each(|v| render_strings(v, ctx, env))?,
         _ => {}
     }
     Ok(())

@@ -29,6 +29,24 @@ pub enum StackError {
         #[source]
         source: TemplateError,
     },
+    /// An imported file (or a `.yaml.tmpl` manifest) that is a Go template, rendered before
+    /// it is parsed, failed to render. `span` is the `import:` entry that gave the context.
+    #[error("{span}: {} cannot be rendered as a Go template{}", display_path(file), if *imported { " with this import's context" } else { "" })]
+    ImportTemplate {
+        file: PathBuf,
+        span: Span,
+        imported: bool,
+        #[source]
+        source: TemplateError,
+    },
+    /// A Go template in an import path (`templates.settings.enabled`) failed to render.
+    #[error("{span}: the import path `{import}` cannot be rendered as a Go template")]
+    ImportPathTemplate {
+        import: String,
+        span: Span,
+        #[source]
+        source: TemplateError,
+    },
     #[error("stacks.name_pattern at {span}: {message}")]
     BadPattern { span: Span, message: String },
     #[error("stack `{name}` not found")]
@@ -69,6 +87,8 @@ impl StackError {
             StackError::ImportCycle { .. } => "remove one of the imports in the cycle".into(),
             StackError::WrongType { .. } => "fix the value in that file".into(),
             StackError::ManifestTemplate { .. } => "templates.settings.enabled is true in atmos.yaml, so stack values are Go templates over the component's sections (.vars, .settings, .env, .atmos_stack, ...); tfauth supports fields, pipelines, if/with and common Sprig functions".into(),
+            StackError::ImportTemplate { .. } => "an import with `context:` (and every file it imports) or a .yaml.tmpl file is a Go template over that context, as in Atmos: set the value in the import's `context:`, or add `ignore_missing_template_values: true` to the import (or templates.settings.ignore_missing_template_values in atmos.yaml) to print <no value>, or `skip_templates_processing: true` to read the file as plain YAML".into(),
+            StackError::ImportPathTemplate { .. } => "an import path is a Go template over the settings, vars and env of the earlier imports of its file and the import's own `context:`: define the value in an earlier import or the `context:`, or add `ignore_missing_template_values: true` (or `skip_templates_processing: true`) to the import".into(),
             StackError::BadPattern { .. } => "write tokens as {tenant}, {environment}, {stage}, {namespace}".into(),
             StackError::BadTemplate { .. } => {
                 "name templates support fields (.vars.x), pipelines, if/with and common Sprig functions".into()

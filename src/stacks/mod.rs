@@ -13,9 +13,14 @@
 //! symlink only inside the directory and never around a loop (such links are skipped with a
 //! warning naming them), and every file is read through the bounded reader of
 //! [`crate::util::fs::read_regular`] (regular files only, 16 MiB at most).
+//!
+//! An import with `context:` (and every file below it), or a `.yaml.tmpl` file, is a Go
+//! template rendered before it is parsed ([`imports`]); such a file is parsed and merged
+//! once per distinct context, so every memo here is keyed by file *and* template scope.
 
 pub mod component;
 mod error;
+mod imports;
 pub mod index;
 pub mod naming;
 pub mod template;
@@ -29,6 +34,7 @@ use crate::config::{AtmosConfig, absolute, clean_path};
 use crate::merge::merge_into;
 use crate::yaml::{Loader, Node, Span, Value, load::YamlError};
 use globset::{Glob, GlobBuilder, GlobSet, GlobSetBuilder};
+use imports::Scope;
 use index::{Index, Stamp};
 use naming::Namer;
 use std::cell::RefCell;
@@ -45,21 +51,25 @@ pub struct StackSet<'c> {
     stamps: HashMap<String, Stamp>,
     /// Indexes into `files` of the top-level manifests (included, not excluded).
     manifests: Vec<usize>,
-    /// Parsed documents (or the error text), filled lazily or in one parallel pass.
-    parsed: RefCell<HashMap<PathBuf, Result<Arc<Node>, String>>>,
+    /// Parsed documents (or the error text), filled lazily or in one parallel pass, by file
+    /// and template scope (`""` for a file read as it is written).
+    parsed: RefCell<HashMap<MemoKey, Result<Arc<Node>, String>>>,
     /// Files whose values may depend on more than their contents (`!env`, `!include`).
     dynamic: RefCell<HashSet<PathBuf>>,
-    naming_memo: RefCell<HashMap<PathBuf, Arc<Node>>>,
+    naming_memo: RefCell<HashMap<MemoKey, Arc<Node>>>,
     /// Import closure of each file (itself included) as indexes into `files`, for the
     /// index; `None` when the closure reaches a file outside the stacks directory.
-    closure_memo: RefCell<HashMap<PathBuf, Option<Arc<BTreeSet<usize>>>>>,
+    closure_memo: RefCell<HashMap<MemoKey, Option<Arc<BTreeSet<usize>>>>>,
     /// Index into `files` by absolute path.
     file_ids: HashMap<PathBuf, usize>,
     index: RefCell<Index>,
-    full_memo: RefCell<HashMap<PathBuf, Arc<Node>>>,
+    full_memo: RefCell<HashMap<MemoKey, Arc<Node>>>,
     glob_memo: RefCell<HashMap<String, Vec<PathBuf>>>,
     namer: Namer,
 }
+
+/// A file in a template scope (see [`imports::Scope`]).
+type MemoKey = (PathBuf, Arc<str>);
 
 /// One stack, merged in full.
 #[derive(Debug, Clone)]
@@ -190,7 +200,12 @@ impl<'c> StackSet<'c> {
         let started = std::time::Instant::now();
         let todo: Vec<PathBuf> = {
             let parsed = self.parsed.borrow();
-            self.files.iter().map(|(_, abs)| abs).filter(|p| !parsed.contains_key(*p)).cloned().collect()
+            self.files
+                .iter()
+                .map(|(_, abs)| abs)
+                .filter(|p| !parsed.contains_key(&((*p).clone(), Arc::from(""))))
+                .cloned()
+                .collect()
         };
         let results = parse_all(self.cfg, &todo);
         let mut parsed = self.parsed.borrow_mut();
@@ -199,7 +214,7 @@ impl<'c> StackSet<'c> {
             if is_dynamic {
                 dynamic.insert(path.clone());
             }
-            parsed.insert(path, result);
+            parsed.insert((path, "".into()), result);
         }
         tracing::debug!(files = todo.len(), elapsed = ?started.elapsed(), "parsed stack files");
     }
@@ -214,8 +229,9 @@ impl<'c> StackSet<'c> {
         if let Some(name) = rel_file.as_deref().and_then(|r| self.cached_name(r)) {
             return Ok(name);
         }
-        let own = self.node(file, None)?;
-        let ctx = self.merged(file, Mode::Naming, &mut Vec::new(), None)?;
+        let top = Scope::top(self.cfg);
+        let own = self.node(file, None, &top)?;
+        let ctx = self.merged(file, Mode::Naming, &mut Vec::new(), None, &top)?;
         let name = self.namer.name(&own, &ctx, rel).map_err(|why| StackError::StackNotFound {
             name: String::new(),
             suggestions: vec![],
@@ -229,7 +245,8 @@ impl<'c> StackSet<'c> {
     /// Adds a computed name to the index when its closure is cacheable.
     fn remember(&self, file: &Path, rel: Option<&str>, name: &str) {
         let Some(rel) = rel else { return };
-        let Some(Some(closure)) = self.closure_memo.borrow().get(file).cloned() else { return };
+        let key = (file.to_path_buf(), Arc::from(""));
+        let Some(Some(closure)) = self.closure_memo.borrow().get(&key).cloned() else { return };
         let dynamic = self.dynamic.borrow();
         let mut stamps = Vec::with_capacity(closure.len());
         for &i in closure.iter() {
@@ -319,7 +336,7 @@ impl<'c> StackSet<'c> {
             let cached = self.index.borrow().components(rel_file, &stamp).map(<[String]>::to_vec);
             let components = match cached {
                 Some(c) => c,
-                None => match self.merged(file, Mode::Full, &mut Vec::new(), None) {
+                None => match self.merged(file, Mode::Full, &mut Vec::new(), None, &Scope::top(self.cfg)) {
                     Ok(m) => {
                         let c = component::runnable_names(&m);
                         self.index.borrow_mut().set_components(rel_file, c.clone());
@@ -375,7 +392,7 @@ impl<'c> StackSet<'c> {
         match matches.len() {
             1 => {
                 let (name, file) = matches.remove(0);
-                let manifest = self.merged(&file, Mode::Full, &mut Vec::new(), None)?;
+                let manifest = self.merged(&file, Mode::Full, &mut Vec::new(), None, &Scope::top(self.cfg))?;
                 self.index.borrow_mut().save();
                 Ok(Stack { name, file, manifest })
             }
@@ -401,21 +418,22 @@ impl<'c> StackSet<'c> {
     }
 
     /// The parsed document of `path` (a mapping, or an empty one for an empty file).
-    fn node(&self, path: &Path, import_span: Option<&Span>) -> Result<Arc<Node>, StackError> {
-        if let Some(hit) = self.parsed.borrow().get(path) {
+    fn node(&self, path: &Path, import_span: Option<&Span>, scope: &Scope) -> Result<Arc<Node>, StackError> {
+        let key = (path.to_path_buf(), scope.parse_key(path));
+        if let Some(hit) = self.parsed.borrow().get(&key) {
             return match hit {
                 Ok(n) => Ok(n.clone()),
-                Err(_) => Err(reparse_error(self.cfg, path)),
+                Err(_) => Err(located(reparse_error(self.cfg, path, scope), import_span)),
             };
         }
-        let (result, is_dynamic) = parse_one(self.cfg, path);
+        let (result, is_dynamic) = parse_one(self.cfg, path, scope);
         if is_dynamic {
             self.dynamic.borrow_mut().insert(path.to_path_buf());
         }
         match result {
             Ok(n) => {
                 let n = Arc::new(n);
-                self.parsed.borrow_mut().insert(path.to_path_buf(), Ok(n.clone()));
+                self.parsed.borrow_mut().insert(key, Ok(n.clone()));
                 Ok(n)
             }
             Err(StackError::Yaml(YamlError::Read { source, .. }))
@@ -435,8 +453,8 @@ impl<'c> StackSet<'c> {
                 })
             }
             Err(e) => {
-                self.parsed.borrow_mut().insert(path.to_path_buf(), Err(e.to_string()));
-                Err(e)
+                self.parsed.borrow_mut().insert(key, Err(e.to_string()));
+                Err(located(e, import_span))
             }
         }
     }
@@ -447,12 +465,14 @@ impl<'c> StackSet<'c> {
         mode: Mode,
         visiting: &mut Vec<PathBuf>,
         via: Option<&Span>,
+        scope: &Scope,
     ) -> Result<Arc<Node>, StackError> {
         let memo = match mode {
             Mode::Naming => &self.naming_memo,
             Mode::Full => &self.full_memo,
         };
-        if let Some(m) = memo.borrow().get(path) {
+        let key: MemoKey = (path.to_path_buf(), scope.key().clone());
+        if let Some(m) = memo.borrow().get(&key) {
             return Ok(m.clone());
         }
         if visiting.iter().any(|p| p == path) {
@@ -464,29 +484,31 @@ impl<'c> StackSet<'c> {
                 span: via.cloned().unwrap_or_else(|| Span::file_start(path.into())),
             });
         }
-        let own = self.node(path, via)?;
-        let imports = self.imports_of(path, &own)?;
-        if mode == Mode::Naming {
-            // Imports are merged (and so their closures known) before this file's.
-            let mut closure = self.file_ids.get(path).map(|&i| BTreeSet::from([i]));
-            visiting.push(path.to_path_buf());
-            for (import, span) in &imports {
-                self.merged(import, mode, visiting, Some(span))?;
-                match (self.closure_memo.borrow().get(import), &mut closure) {
-                    (Some(Some(c)), Some(acc)) => acc.extend(c.iter().copied()),
-                    _ => closure = None,
-                }
-            }
-            visiting.pop();
-            self.closure_memo.borrow_mut().insert(path.to_path_buf(), closure.map(Arc::new));
-        }
+        let own = self.node(path, via, scope)?;
+        let entries = imports::entries(&own)?;
+        // Imports are merged (and so their closures known, for the index) before this
+        // file's own sections; an import path may read what the earlier ones set.
+        let mut closure = self.file_ids.get(path).map(|&i| BTreeSet::from([i]));
         visiting.push(path.to_path_buf());
         let mut acc = Node::empty_map(Span::file_start(path.into()));
-        for (import, span) in &imports {
-            let m = self.merged(import, mode, visiting, Some(span))?;
-            merge_into(&mut acc, &m, self.cfg.list_strategy);
+        for entry in &entries {
+            let target = imports::render_path(self.cfg, entry, &acc)?;
+            let child = scope.child(entry, self.cfg);
+            for import in self.resolve_entry(path, entry, &target)? {
+                let m = self.merged(&import, mode, visiting, Some(&entry.node.span), &child)?;
+                if mode == Mode::Naming {
+                    match (self.closure_memo.borrow().get(&(import.clone(), child.key().clone())), &mut closure) {
+                        (Some(Some(c)), Some(acc)) => acc.extend(c.iter().copied()),
+                        _ => closure = None,
+                    }
+                }
+                merge_into(&mut acc, &m, self.cfg.list_strategy);
+            }
         }
         visiting.pop();
+        if mode == Mode::Naming {
+            self.closure_memo.borrow_mut().insert(key.clone(), closure.map(Arc::new));
+        }
         // This file's `overrides` (with `terraform.overrides` on top) reach the components
         // of this file and of its imports, and no other file's: they are attached to each
         // of those components, the importing file's winning over the imported one's.
@@ -523,49 +545,30 @@ impl<'c> StackSet<'c> {
             }
         }
         let acc = Arc::new(acc);
-        memo.borrow_mut().insert(path.to_path_buf(), acc.clone());
+        memo.borrow_mut().insert(key, acc.clone());
         Ok(acc)
     }
 
-    /// The files `own` imports, in order, each with the span of its `import:` entry.
-    fn imports_of(&self, file: &Path, own: &Node) -> Result<Vec<(PathBuf, Span)>, StackError> {
-        let Some(import) = own.get("import") else {
-            return Ok(vec![]);
-        };
-        let entries: Vec<&Node> = match &import.value {
-            Value::Null => vec![],
-            Value::Str(_) => vec![import],
-            Value::Seq(items) => items.iter().collect(),
-            _ => return Err(wrong_type("import", import, "a list of paths")),
-        };
-        let mut out = Vec::new();
-        for entry in entries {
-            let (target, skip) = match &entry.value {
-                Value::Str(s) => (s.clone(), false),
-                Value::Map(_) => {
-                    let path = entry
-                        .get("path")
-                        .and_then(Node::as_str)
-                        .ok_or_else(|| wrong_type("import[].path", entry.get("path").unwrap_or(entry), "a string"))?;
-                    let skip = match entry.get("skip_if_missing") {
-                        None => false,
-                        Some(n) => {
-                            n.as_bool().ok_or_else(|| wrong_type("import[].skip_if_missing", n, "true or false"))?
-                        }
-                    };
-                    (path.to_string(), skip)
-                }
-                _ => {
-                    return Err(wrong_type("import[]", entry, "a path or {path, skip_if_missing}"));
-                }
-            };
-            let (found, tried) = self.resolve_import(file, &target);
-            if found.is_empty() && !skip {
-                return Err(StackError::ImportNotFound { import: target, span: entry.span.clone(), tried });
+    /// The files one `import:` entry names (its path already rendered), in order.
+    fn resolve_entry(&self, file: &Path, entry: &imports::Entry<'_>, target: &str) -> Result<Vec<PathBuf>, StackError> {
+        let (found, tried) = self.resolve_import(file, target);
+        if found.is_empty() && !entry.skip_if_missing {
+            // As Atmos: an import that is not found but is itself a Go template (templating
+            // off, or skip_templates_processing) is skipped, not an error.
+            if target.contains("{{") {
+                tracing::debug!(
+                    "skipping the import `{target}` at {}: a Go template that names no file",
+                    entry.node.span
+                );
+                return Ok(vec![]);
             }
-            out.extend(found.into_iter().map(|p| (p, entry.span.clone())));
+            return Err(StackError::ImportNotFound {
+                import: target.to_string(),
+                span: entry.node.span.clone(),
+                tried,
+            });
         }
-        Ok(out)
+        Ok(found)
     }
 
     fn resolve_import(&self, file: &Path, target: &str) -> (Vec<PathBuf>, Vec<PathBuf>) {
@@ -581,10 +584,17 @@ impl<'c> StackSet<'c> {
             return (found, vec![full]);
         }
         let candidate = absolute(&base, Path::new(target));
-        let tried: Vec<PathBuf> = if has_yaml_ext(target) {
+        // As Atmos: `x.yaml` is read from `x.yaml.tmpl` when that exists; `x` is `x.yaml`,
+        // `x.yml`, `x.yaml.tmpl` or `x.yml.tmpl`, the first that exists.
+        let tried: Vec<PathBuf> = if imports::is_template_file(target) {
             vec![candidate]
+        } else if has_yaml_ext(target) {
+            vec![with_suffix(&candidate, ".tmpl"), candidate]
         } else {
-            vec![with_suffix(&candidate, ".yaml"), with_suffix(&candidate, ".yml"), candidate]
+            let mut tried: Vec<PathBuf> =
+                [".yaml", ".yml", ".yaml.tmpl", ".yml.tmpl"].iter().map(|ext| with_suffix(&candidate, ext)).collect();
+            tried.push(candidate);
+            tried
         };
         // A path that is there but not a regular file (a FIFO, a device) is passed on, so
         // reading it says what it is; it is never opened for reading.
@@ -701,14 +711,31 @@ const BULK_THRESHOLD: usize = 16;
 
 /// Reads and parses one file; says whether it uses tags whose values depend on more than
 /// the file (`!env`, `!include`, `!repo-root`).
-fn parse_one(cfg: &AtmosConfig, path: &Path) -> (Result<Node, StackError>, bool) {
+fn parse_one(cfg: &AtmosConfig, path: &Path, scope: &Scope) -> (Result<Node, StackError>, bool) {
     let text = match crate::yaml::load::read_text(path) {
         Ok(t) => t,
         Err(e) => return (Err(StackError::Yaml(e)), false),
     };
-    let dynamic = text.contains("!env") || text.contains("!include") || text.contains("!repo-root");
-    let result = Loader::new(&cfg.load_ctx).load_str(&text, path).map_err(StackError::Yaml).and_then(checked_manifest);
+    // A template's `env` reads the environment too.
+    let dynamic = text.contains("!env")
+        || text.contains("!include")
+        || text.contains("!repo-root")
+        || (scope.renders(path) && text.contains("env"));
+    let result = scope.render_file(&text, path, &cfg.load_ctx.env).and_then(|text| {
+        Loader::new(&cfg.load_ctx).load_str(&text, path).map_err(StackError::Yaml).and_then(checked_manifest)
+    });
     (result, dynamic)
+}
+
+/// A template error of an imported file, located at the `import:` entry that gave it its
+/// context.
+fn located(e: StackError, import_span: Option<&Span>) -> StackError {
+    match (e, import_span) {
+        (StackError::ImportTemplate { file, source, .. }, Some(span)) => {
+            StackError::ImportTemplate { file, span: span.clone(), imported: true, source }
+        }
+        (e, _) => e,
+    }
 }
 
 /// Parses files on every core (two, on the machines this is built for).
@@ -722,7 +749,7 @@ fn parse_all(cfg: &AtmosConfig, files: &[PathBuf]) -> Vec<(PathBuf, Result<Arc<N
                 s.spawn(move || {
                     part.iter()
                         .map(|abs| {
-                            let (r, dynamic) = parse_one(cfg, abs);
+                            let (r, dynamic) = parse_one(cfg, abs, &Scope::top(cfg));
                             (abs.clone(), r.map(Arc::new).map_err(|e| e.to_string()), dynamic)
                         })
                         .collect::<Vec<_>>()
@@ -748,16 +775,13 @@ fn checked_manifest(n: Node) -> Result<Node, StackError> {
 }
 
 /// The owned error for a file that failed to parse in the parallel pass.
-fn reparse_error(cfg: &AtmosConfig, path: &Path) -> StackError {
-    match Loader::new(&cfg.load_ctx).load_file(path) {
-        Err(e) => StackError::Yaml(e),
-        Ok(n) => match checked_manifest(n) {
-            Err(e) => e,
-            Ok(_) => StackError::Yaml(YamlError::Read {
-                path: path.to_path_buf(),
-                source: std::io::Error::other("the file changed while tfauth was reading it"),
-            }),
-        },
+fn reparse_error(cfg: &AtmosConfig, path: &Path, scope: &Scope) -> StackError {
+    match parse_one(cfg, path, scope).0 {
+        Err(e) => e,
+        Ok(_) => StackError::Yaml(YamlError::Read {
+            path: path.to_path_buf(),
+            source: std::io::Error::other("the file changed while tfauth was reading it"),
+        }),
     }
 }
 
@@ -772,11 +796,14 @@ pub(crate) fn wrong_type(field: &str, n: &Node, expected: &'static str) -> Stack
     StackError::WrongType { field: field.to_string(), span: n.span.clone(), expected, found: n.type_name() }
 }
 
+/// A stack file: `.yaml`, `.yml`, or their Go-template forms `.yaml.tmpl`, `.yml.tmpl`
+/// (Atmos's `IsYaml`).
 fn has_yaml_ext(p: &str) -> bool {
-    p.ends_with(".yaml") || p.ends_with(".yml")
+    p.ends_with(".yaml") || p.ends_with(".yml") || imports::is_template_file(p)
 }
 
 fn strip_ext(rel: &str) -> &str {
+    let rel = rel.strip_suffix(".tmpl").filter(|r| has_yaml_ext(r)).unwrap_or(rel);
     rel.strip_suffix(".yaml").or_else(|| rel.strip_suffix(".yml")).unwrap_or(rel)
 }
 

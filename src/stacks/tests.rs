@@ -279,7 +279,8 @@ fn a_missing_import_names_the_import_line_and_every_path_tried() {
             assert_eq!((import.as_str(), span.line), ("catalog/missing", 3));
             let tried: Vec<String> =
                 tried.iter().map(|p| p.file_name().unwrap().to_string_lossy().into_owned()).collect();
-            assert_eq!(tried, ["missing.yaml", "missing.yml", "missing"]);
+            // Atmos's order: .yaml, .yml, then the Go-template forms.
+            assert_eq!(tried, ["missing.yaml", "missing.yml", "missing.yaml.tmpl", "missing.yml.tmpl", "missing"]);
         }
         other => panic!("{other:?}"),
     }
@@ -307,7 +308,14 @@ fn an_import_cycle_is_shown_as_a_chain() {
 fn values_of_the_wrong_type_name_the_field_and_line() {
     let cases = [
         ("vars: {}\nimport: 5\n", "import", 2, "a list of paths"),
-        ("import:\n  - [x]\n", "import[]", 2, "a path or {path, skip_if_missing}"),
+        ("import:\n  - [x]\n", "import[]", 2, "a path or {path, context, skip_if_missing, ...}"),
+        ("import:\n  - {path: x, context: [a]}\n", "import[].context", 2, "a mapping"),
+        (
+            "import:\n  - {path: x, skip_templates_processing: 1}\n",
+            "import[].skip_templates_processing",
+            2,
+            "true or false",
+        ),
         ("import:\n  - {skip_if_missing: true}\n", "import[].path", 2, "a string"),
         ("import:\n  - {path: x, skip_if_missing: maybe}\n", "import[].skip_if_missing", 2, "true or false"),
         ("x: 1\ncomponents: [vpc]\n", "components", 2, "a mapping"),

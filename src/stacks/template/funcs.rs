@@ -45,6 +45,12 @@ pub(super) enum Func {
     Coalesce,
     Quote,
     Join,
+    HasKey,
+    ToJson,
+    Contains,
+    HasPrefix,
+    HasSuffix,
+    Env,
 }
 
 #[derive(Debug)]
@@ -86,6 +92,12 @@ pub(super) const FUNCS: &[FuncInfo] = &[
     func("coalesce", Func::Coalesce, 1, None, "coalesce A B..."),
     func("quote", Func::Quote, 1, None, "quote VALUE..."),
     func("join", Func::Join, 2, Some(2), "join SEP LIST"),
+    func("hasKey", Func::HasKey, 2, Some(2), "hasKey MAP KEY"),
+    func("toJson", Func::ToJson, 1, Some(1), "toJson VALUE"),
+    func("contains", Func::Contains, 2, Some(2), "contains SUBSTRING STRING"),
+    func("hasPrefix", Func::HasPrefix, 2, Some(2), "hasPrefix PREFIX STRING"),
+    func("hasSuffix", Func::HasSuffix, 2, Some(2), "hasSuffix SUFFIX STRING"),
+    func("env", Func::Env, 1, Some(1), "env NAME"),
 ];
 
 pub(super) fn lookup(name: &str) -> Option<&'static FuncInfo> {
@@ -255,6 +267,39 @@ impl<'a> Renderer<'a> {
             Func::Quote => self.quote(call, &args).map(Val::string),
             Func::Join => self.join(call, &args).map(Val::string),
             Func::And | Func::Or => logic(call.info.func == Func::Or, args.into_iter().map(Ok)),
+            Func::HasKey => {
+                let key = self.str_arg(call, &args, 1)?;
+                match self.arg(call, &args, 0)?.value() {
+                    Some(Value::Object(map)) => Ok(Val::bool(map.contains_key(key))),
+                    None | Some(Value::Null) => Ok(Val::bool(false)),
+                    Some(_) => Err(self.fail(call, format!("MAP must be a map, but got {}", describe(&args[0])))),
+                }
+            }
+            Func::ToJson => {
+                // Sprig's toJson of a missing value is `null`.
+                let v = self.arg(call, &args, 0)?.value().unwrap_or(&Value::Null);
+                text(serde_json::to_string(v).unwrap_or_default())
+            }
+            Func::Contains => {
+                let needle = self.str_arg(call, &args, 0)?;
+                Ok(Val::bool(self.str_arg(call, &args, 1)?.contains(needle)))
+            }
+            Func::HasPrefix => {
+                let prefix = self.str_arg(call, &args, 0)?;
+                Ok(Val::bool(self.str_arg(call, &args, 1)?.starts_with(prefix)))
+            }
+            Func::Env => {
+                let name = self.str_arg(call, &args, 0)?;
+                match self.env {
+                    // Sprig's `env` of an unset variable is "".
+                    Some(env) => text(env.get_raw(name).unwrap_or_default().to_owned()),
+                    None => Err(self.fail(call, "the environment is not available to this template")),
+                }
+            }
+            Func::HasSuffix => {
+                let suffix = self.str_arg(call, &args, 0)?;
+                Ok(Val::bool(self.str_arg(call, &args, 1)?.ends_with(suffix)))
+            }
         }
     }
 

@@ -22,8 +22,9 @@
 //!   `end`, with Go's truthiness (false, 0, "", null, empty map or list are
 //!   false);
 //! * the functions `lower upper title trim trimPrefix trimSuffix replace
-//!   default printf index eq ne and or not empty coalesce quote join`, with
-//!   Sprig's names and argument order (`printf` knows `%s %d %v %%`).
+//!   default printf index eq ne and or not empty coalesce quote join hasKey
+//!   toJson contains hasPrefix hasSuffix`, with Sprig's names and argument
+//!   order (`printf` knows `%s %d %v %%`).
 //!
 //! Everything else (`range`, `define`, `template`, `block`, variables, other
 //! functions, floating-point literals, ...) is rejected by [`Template::parse`]
@@ -38,7 +39,12 @@
 //!
 //! Where Go would print a placeholder such as `%!d(string=x)` or `<no value>`,
 //! this evaluator returns an error instead, because such output is never a
-//! useful stack name.
+//! useful stack name. The exception is [`Template::render_with`] asked for
+//! Go's `missingkey=default` (Atmos's `ignore_missing_template_values`): a
+//! missing value then prints `<no value>`, as Go prints it.
+//!
+//! The same evaluator renders manifest values (`templates.settings.enabled`)
+//! and whole imported files (`import: [{path, context}]`, `.yaml.tmpl`).
 //!
 //! The module does no I/O: it only turns a template string plus a JSON value
 //! into a string.
@@ -77,6 +83,17 @@ use parser::{Parser, Stop};
 use render::Renderer;
 use value::Val;
 
+/// How [`Template::render_with`] renders.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Options<'e> {
+    /// Go's `missingkey=default` (Atmos's `ignore_missing_template_values`): a missing value
+    /// prints `<no value>`, as Go prints it, instead of failing.
+    pub missing_prints: bool,
+    /// What Sprig's `env NAME` reads (the run's environment, never the process's own);
+    /// without it `env` is an error.
+    pub env: Option<&'e crate::env_vars::Env>,
+}
+
 /// A parsed stack name template. Parse once with [`Template::parse`], then
 /// call [`Template::render`] for each stack.
 #[derive(Debug, Clone)]
@@ -104,8 +121,13 @@ impl Template {
     /// Renders over `ctx` (a JSON object like
     /// `{"vars": {...}, "settings": {...}, "env": {...}}`).
     pub fn render(&self, ctx: &Value) -> Result<String, TemplateError> {
+        self.render_with(ctx, &Options::default())
+    }
+
+    /// Renders over `ctx` with [`Options`].
+    pub fn render_with(&self, ctx: &Value, opts: &Options<'_>) -> Result<String, TemplateError> {
         let mut out = String::with_capacity(self.src.len());
-        let renderer = Renderer { src: &self.src, root: ctx };
+        let renderer = Renderer { src: &self.src, root: ctx, missing_prints: opts.missing_prints, env: opts.env };
         renderer.nodes(&self.nodes, &Val::Ref(ctx, Cow::Borrowed("")), &mut out)?;
         Ok(out)
     }

@@ -19,6 +19,9 @@ use super::value::{Val, describe, join_path, kind_phrase, missing_key, scalar, t
 pub(super) struct Renderer<'a> {
     pub(super) src: &'a str,
     pub(super) root: &'a Value,
+    /// Go's `missingkey=default`: a missing value prints `<no value>` instead of failing.
+    pub(super) missing_prints: bool,
+    pub(super) env: Option<&'a crate::env_vars::Env>,
 }
 
 impl<'a> Renderer<'a> {
@@ -49,6 +52,21 @@ impl<'a> Renderer<'a> {
 
     fn print(&self, v: &Val<'a>, span: Span, out: &mut String) -> Result<(), TemplateError> {
         let Some(value) = v.value() else {
+            if self.missing_prints {
+                out.push_str("<no value>");
+                return Ok(());
+            }
+            if self.src.contains('\n') {
+                // A whole-file template: say where the action is.
+                return Err(TemplateError::Render {
+                    message: format!(
+                        "{} (`{}` at {})",
+                        missing_key(v),
+                        snippet(self.src, span),
+                        location(self.src, span.start)
+                    ),
+                });
+            }
             return Err(missing_key(v));
         };
         match scalar(value) {
