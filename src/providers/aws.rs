@@ -70,7 +70,9 @@ fn permission_set(
         identity: id.name.clone(),
         what: "an IAM Identity Center login",
     })?;
-    let ep = sso::Endpoints::from_env(ctx.env, portal_region)?;
+    // The permission set's own `spec.endpoint_url` is where Atmos sends its portal calls.
+    let env = sso::with_configured(ctx.env, ev::AWS_ENDPOINT_URL_SSO, id.extra.endpoint_url.as_ref())?;
+    let ep = sso::Endpoints::from_env(&env, portal_region)?;
     let account_id = match account {
         AccountRef::Id(a) => a.clone(),
         AccountRef::Name(name) => {
@@ -98,7 +100,7 @@ fn permission_set(
     validate::check(&creds, expect, OffsetDateTime::now_utc()).map_err(|problem| ProviderError::BadCredentials {
         identity: id.name.clone(),
         service: "IAM Identity Center GetRoleCredentials".into(),
-        endpoint: Some(portal_endpoint(ctx.env, portal_region)),
+        endpoint: Some(portal_endpoint(&env, portal_region)),
         role: Some(format!("permission set {permission_set} in account {account_id}")),
         problem: Box::new(problem),
     })?;
@@ -230,16 +232,39 @@ async fn session_token(
             None => return Err(ProviderError::NeedTerminal { identity: id.name.clone(), what: "an MFA code" }),
         },
     };
+    let duration = user_session_secs(id, mfa_arn.is_some());
     let sts = client(ctx, id.region.as_deref(), Some(base)).await;
     let out = sts
         .get_session_token()
         .set_serial_number(mfa_arn.map(str::to_string))
         .set_token_code(code.map(|c| c.expose().to_string()))
-        .duration_seconds(DEFAULT_SESSION_SECS)
+        .duration_seconds(duration)
         .send()
         .await
         .map_err(|e| sts_error(e, &id.name, "GetSessionToken", None, ctx))?;
-    from_sts(out.credentials(), &Call::new(&id.name, "GetSessionToken", None, DEFAULT_SESSION_SECS), ctx)
+    from_sts(out.credentials(), &Call::new(&id.name, "GetSessionToken", None, duration), ctx)
+}
+
+/// GetSessionToken's limits for an IAM user: 15 minutes to 12 hours, 36 with MFA.
+const USER_SESSION_MIN_SECS: u64 = 900;
+const USER_SESSION_MAX_SECS: u64 = 43_200;
+const USER_SESSION_MAX_MFA_SECS: u64 = 129_600;
+
+/// How long an aws/user's session is asked for: its `session.duration`, brought within
+/// GetSessionToken's limits with a warning (as Atmos clamps it), else tfauth's default.
+pub fn user_session_secs(id: &crate::auth::Identity, mfa: bool) -> i32 {
+    let Some(asked) = id.extra.session_secs else { return DEFAULT_SESSION_SECS };
+    let max = if mfa { USER_SESSION_MAX_MFA_SECS } else { USER_SESSION_MAX_SECS };
+    let used = asked.clamp(USER_SESSION_MIN_SECS, max);
+    if used != asked {
+        tracing::warn!(
+            "{}: identity `{}`: `session.duration` is {asked}s; GetSessionToken allows {USER_SESSION_MIN_SECS}s to {max}s{}, so {used}s is used",
+            id.span,
+            id.name,
+            if mfa { " with MFA" } else { " without MFA" }
+        );
+    }
+    used as i32
 }
 
 async fn ambient(identity: &str, ctx: &FetchContext<'_>) -> Result<Credentials, ProviderError> {
@@ -452,5 +477,34 @@ mod tests {
         assert_eq!(session_name_for(Some("a"), &env), "a-");
         let gh = Env::from_pairs([("GITHUB_ACTOR", "octocat"), ("USER", "runner")]);
         assert_eq!(session_name_for(None, &gh), "tfauth-octocat");
+    }
+
+    fn user(session: &str) -> crate::auth::Identity {
+        use crate::yaml::{LoadContext, Loader};
+        let src = format!("identities:\n  me: {{kind: aws/user{session}}}\n");
+        let node = Loader::new(&LoadContext::default()).load_str(&src, std::path::Path::new("/a.yaml")).unwrap();
+        let (auth, problems) = crate::auth::AuthConfig::parse(Some(&node));
+        assert!(problems.is_empty(), "{problems:?}");
+        auth.identities.into_iter().next().unwrap()
+    }
+
+    #[test]
+    fn an_aws_user_asks_get_session_token_for_its_session_duration_within_the_limits() {
+        // (session, with MFA, seconds asked): Atmos's reading (seconds, Go durations,
+        // days) and its clamping to 15m..12h, or 36h with MFA.
+        let cases: &[(&str, bool, i32)] = &[
+            ("", false, DEFAULT_SESSION_SECS),
+            (", session: {duration: 2h}", false, 7200),
+            (", session: {duration: 5400}", false, 5400),
+            (", session: {duration: 1d}", true, 86_400),
+            (", session: {duration: 1d}", false, 43_200),
+            (", session: {duration: 48h}", true, 129_600),
+            (", session: {duration: 5m}", false, 900),
+            // One Atmos cannot read is dropped (a warning at parse): the default applies.
+            (", session: {duration: soon}", false, DEFAULT_SESSION_SECS),
+        ];
+        for (session, mfa, want) in cases {
+            assert_eq!(user_session_secs(&user(session), *mfa), *want, "{session} mfa={mfa}");
+        }
     }
 }
