@@ -126,7 +126,7 @@ async fn walk(chain: &Chain, ctx: &FetchContext<'_>) -> Result<Credentials, Prov
                     return Err(unsupported(first, &format!("{} from github/oidc", first.kind_name)));
                 };
                 let token = github::token(ctx.env, audience.as_deref(), &first.name)?;
-                let sts = client(ctx, region.as_deref().or(first.region.as_deref()), None).await;
+                let sts = client(ctx, region.as_deref().or(first.region.as_deref()), None, Some(first)).await?;
                 let out = sts
                     .assume_role_with_web_identity()
                     .role_arn(role_arn)
@@ -183,7 +183,7 @@ async fn assume_hops(
     for hop in hops {
         match &hop.kind {
             Some(IdentityKind::AssumeRole { role_arn, external_id, duration_secs, session_name }) => {
-                let sts = client(ctx, hop.region.as_deref(), Some(&creds)).await;
+                let sts = client(ctx, hop.region.as_deref(), Some(&creds), Some(hop)).await?;
                 let out = sts
                     .assume_role()
                     .role_arn(role_arn)
@@ -197,7 +197,7 @@ async fn assume_hops(
                 creds = from_sts(out.credentials(), &call, ctx)?;
             }
             Some(IdentityKind::AssumeRoot { target_principal, task_policy_arn, duration_secs }) => {
-                let sts = client(ctx, hop.region.as_deref(), Some(&creds)).await;
+                let sts = client(ctx, hop.region.as_deref(), Some(&creds), Some(hop)).await?;
                 let policy = aws_sdk_sts::types::PolicyDescriptorType::builder().arn(task_policy_arn).build();
                 let secs = duration_secs.unwrap_or(crate::auth::schema::ASSUME_ROOT_MAX_SECS).min(900) as i32;
                 let out = sts
@@ -233,7 +233,7 @@ async fn session_token(
         },
     };
     let duration = user_session_secs(id, mfa_arn.is_some());
-    let sts = client(ctx, id.region.as_deref(), Some(base)).await;
+    let sts = client(ctx, id.region.as_deref(), Some(base), Some(id)).await?;
     let out = sts
         .get_session_token()
         .set_serial_number(mfa_arn.map(str::to_string))
@@ -317,7 +317,7 @@ pub fn caller_identity(
 ) -> Result<CallerIdentity, ProviderError> {
     let ctx = FetchContext { env, region, mfa: None, sso_token: None, user_keys: None };
     runtime()?.block_on(async {
-        let sts = client(&ctx, None, Some(creds)).await;
+        let sts = client(&ctx, None, Some(creds), None).await?;
         let out = sts
             .get_caller_identity()
             .send()
@@ -331,9 +331,35 @@ pub fn caller_identity(
     })
 }
 
-/// An STS client for `region` (else the context's), signing with `creds` or unsigned.
-async fn client(ctx: &FetchContext<'_>, region: Option<&str>, creds: Option<&Credentials>) -> aws_sdk_sts::Client {
-    aws_sdk_sts::Client::new(&super::sdk::sdk_config(region.unwrap_or(&ctx.region), creds).await)
+/// An STS client for `region` (else the context's), signing with `creds` or unsigned, for
+/// identity `who`'s call. Its `spec.endpoint_url` is the endpoint, as Atmos's
+/// identities use theirs, under `AWS_ENDPOINT_URL_STS` (the SDK's order) and over
+/// `AWS_ENDPOINT_URL`; https, or http to loopback only, since a web identity token travels.
+async fn client(
+    ctx: &FetchContext<'_>,
+    region: Option<&str>,
+    creds: Option<&Credentials>,
+    who: Option<&crate::auth::Identity>,
+) -> Result<aws_sdk_sts::Client, ProviderError> {
+    let config = super::sdk::sdk_config(region.unwrap_or(&ctx.region), creds).await;
+    let mut builder = aws_sdk_sts::config::Builder::from(&config);
+    let configured = who.and_then(|w| Some((w, w.extra.endpoint_url.as_ref()?)));
+    if let Some((who, ep)) = configured.filter(|_| ctx.env.get(ev::AWS_ENDPOINT_URL_STS).is_none()) {
+        if !github::is_allowed_url(&ep.value) {
+            return Err(ProviderError::Setup {
+                identity: who.name.clone(),
+                message: format!(
+                    "`spec.endpoint_url` ({}) is `{}`, which is neither https nor http to a loopback address",
+                    ep.span, ep.value
+                ),
+                hint: "credentials travel to this endpoint: use https (http only to 127.0.0.1, [::1] or localhost)"
+                    .into(),
+                code: crate::exit::DATAERR,
+            });
+        }
+        builder = builder.endpoint_url(&ep.value).use_fips(false).use_dual_stack(false);
+    }
+    Ok(aws_sdk_sts::Client::from_conf(builder.build()))
 }
 
 /// One STS call whose answer is being turned into credentials: what it asked for.
@@ -486,6 +512,28 @@ mod tests {
         let (auth, problems) = crate::auth::AuthConfig::parse(Some(&node));
         assert!(problems.is_empty(), "{problems:?}");
         auth.identities.into_iter().next().unwrap()
+    }
+
+    #[test]
+    fn an_identity_endpoint_url_must_be_https_or_loopback_unless_aws_endpoint_url_sts_overrides_it() {
+        let with = |url: &str| user(&format!(", spec: {{endpoint_url: \"{url}\"}}"));
+        let run = |id: &crate::auth::Identity, env: &Env| {
+            let ctx = FetchContext { env, region: "us-east-1".into(), mfa: None, sso_token: None, user_keys: None };
+            runtime().unwrap().block_on(client(&ctx, None, None, Some(id))).map(|_| ())
+        };
+        let none = Env::default();
+        assert!(run(&with("http://127.0.0.1:4566"), &none).is_ok());
+        assert!(run(&with("https://sts.example"), &none).is_ok());
+        let e = run(&with("http://sts.example.com"), &none).unwrap_err();
+        assert!(e.to_string().contains("`spec.endpoint_url` (/a.yaml:2:"), "{e}");
+        assert!(
+            e.to_string().contains("is `http://sts.example.com`, which is neither https nor http to a loopback"),
+            "{e}"
+        );
+        assert_eq!(e.exit_code(), crate::exit::DATAERR);
+        // The service's own variable wins, as in the SDKs: the configured one is not used.
+        let sts = Env::from_pairs([(ev::AWS_ENDPOINT_URL_STS, "https://sts.example")]);
+        assert!(run(&with("http://sts.example.com"), &sts).is_ok());
     }
 
     #[test]

@@ -345,7 +345,7 @@ pub struct IdentityExtra {
     /// `session.duration`, in seconds: an aws/user's GetSessionToken asks for it.
     pub session_secs: Option<u64>,
     /// `spec.endpoint_url` of an AWS identity: where its own calls go (for a permission
-    /// set, the portal's GetRoleCredentials and ListAccounts).
+    /// set, the portal's GetRoleCredentials and ListAccounts; else its STS call).
     pub endpoint_url: Option<Located>,
 }
 
