@@ -190,8 +190,10 @@ pub const ARM_CLIENT_SECRET: &str = "ARM_CLIENT_SECRET";
 pub const ARM_OIDC_TOKEN: &str = "ARM_OIDC_TOKEN";
 /// An Azure client secret, the SDKs' name (a secret; removed from the child for an Azure identity).
 pub const AZURE_CLIENT_SECRET: &str = "AZURE_CLIENT_SECRET";
-/// Which Azure cloud the azurerm provider uses: kept for the child.
+/// Which Azure cloud the azurerm provider uses: kept for the child, and set from a provider's `cloud_environment`.
 pub const ARM_ENVIRONMENT: &str = "ARM_ENVIRONMENT";
+/// The Azure SDKs' twin of `ARM_ENVIRONMENT`, set from a provider's `cloud_environment` (as Atmos does).
+pub const AZURE_ENVIRONMENT: &str = "AZURE_ENVIRONMENT";
 /// The metadata host the azurerm provider reads its cloud from: kept for the child.
 pub const ARM_METADATA_HOSTNAME: &str = "ARM_METADATA_HOSTNAME";
 /// The `az` CLI's configuration directory (profile, MSAL token cache).
@@ -307,6 +309,12 @@ impl Env {
     /// The value of `name` even when empty.
     pub fn get_raw(&self, name: &str) -> Option<&str> {
         self.vars.get(name).map(String::as_str)
+    }
+    /// The same environment with `name` set to `value`.
+    pub fn with(&self, name: &str, value: &str) -> Env {
+        let mut vars = self.vars.clone();
+        vars.insert(name.to_string(), value.to_string());
+        Env { vars }
     }
     /// The same environment without `name`.
     pub fn without(&self, name: &str) -> Env {

@@ -127,6 +127,7 @@ impl Error {
             Error::Keyring(e) => e.exit_code(),
             Error::Integration(e) => e.exit_code(),
             Error::Output(crate::output::plan::PlanError::Unsafe(_)) => exit::DATAERR,
+            Error::Output(crate::output::plan::PlanError::BasePath { .. }) => exit::DATAERR,
             Error::Output(_) => exit::USAGE,
             Error::Usage { .. } => exit::USAGE,
         }

@@ -58,7 +58,11 @@ pub fn login(args: LoginArgs, ctx: &Ctx) -> Result<i32, Error> {
     if let Some(name) = provider {
         let portal = portal_named(&res, &name)?;
         let store = session::token_store(&portal, &res.scope(&ctx.env), &ctx.env)?;
-        let s = portal::access_token(&portal, &store, &ctx.env, prompt.as_ref().map(|p| p as _), mode)?;
+        let oidc = match res.auth.provider(&name) {
+            Some(p) => session::oidc_env(p, &ctx.env)?,
+            None => ctx.env.clone(),
+        };
+        let s = portal::access_token(&portal, &store, &oidc, prompt.as_ref().map(|p| p as _), mode)?;
         match s.obtained {
             portal::Obtained::Cached => eprintln!(
                 "Already signed in to `{name}` until {} (`--force` signs in again).",
@@ -93,8 +97,11 @@ pub fn login(args: LoginArgs, ctx: &Ctx) -> Result<i32, Error> {
         return Ok(0);
     }
     if args.force {
-        if let Some(p) = session::portal_of(chain) {
-            let s = session::portal_token(&p, &res.scope(&ctx.env), &ctx.env, ask(&prompt, Mode::Relogin))?;
+        if let Some(p) = session::portal_of(chain)
+            && let crate::identity::ChainRoot::Provider(root) = &chain.root
+        {
+            let oidc = session::oidc_env(root, &ctx.env)?;
+            let s = session::portal_token(&p, &res.scope(&ctx.env), &oidc, ask(&prompt, Mode::Relogin))?;
             eprintln!("Signed in to `{}` until {}.", p.provider, crate::session::cache::format_utc(s.expires_at));
         }
         if let Some(cache) = crate::session::cache::Cache::new(&ctx.env, "aws") {

@@ -67,6 +67,12 @@ pub fn logout(args: LogoutArgs, ctx: &Ctx) -> Result<i32, Error> {
             removed.push(format!("the realm's files {}", dir.display()));
         }
         for p in &res.auth.providers {
+            if let Some(d) = base_path_dir(p, &ctx.env, &realm)
+                && d.exists()
+            {
+                let _ = std::fs::remove_dir_all(&d);
+                removed.push(format!("profile files in {}", d.display()));
+            }
             if crate::session::azure::forget_provider(p, &ctx.env) {
                 removed.push(format!("the Entra ID sign-in of `{}` (cached tokens)", p.name));
             }
@@ -92,6 +98,12 @@ pub fn logout(args: LogoutArgs, ctx: &Ctx) -> Result<i32, Error> {
                     removed.push(format!("{what} in {}", d.display()));
                 }
             }
+        }
+        if let Some(d) = res.auth.provider(provider).and_then(|p| base_path_dir(p, &ctx.env, &realm))
+            && d.exists()
+        {
+            let _ = std::fs::remove_dir_all(&d);
+            removed.push(format!("profile files in {}", d.display()));
         }
         if let Some(p) = res.auth.provider(provider)
             && crate::session::azure::forget_provider(p, &ctx.env)
@@ -130,6 +142,12 @@ pub fn logout(args: LogoutArgs, ctx: &Ctx) -> Result<i32, Error> {
         removed
             .extend(remove_sessions(cache.as_ref(), |o| o.realm == realm && o.identity.eq_ignore_ascii_case(&id.name)));
         let chain = crate::identity::chain::build(&res.auth, &id.name).ok();
+        if let Some(crate::identity::ChainRoot::Provider(p)) = chain.as_ref().map(|c| &c.root)
+            && let Some(d) = base_path_dir(p, &ctx.env, &realm)
+            && let Some(aws) = d.parent()
+        {
+            removed.extend(remove_profile_files(aws, &id.name));
+        }
         if let Some(dir) = &realm_dir {
             removed.extend(remove_profile_files(&dir.join("aws"), &id.name));
             if let Some(chain) = &chain {
@@ -215,6 +233,14 @@ fn remove_cloud_files(realm_dir: &std::path::Path, chain: &crate::identity::Chai
 /// The isolated profile files whose profile is `identity`: `aws_dir/<root>/<h>/` (one
 /// directory per distinct set of files, see [`crate::output::env`]), and `aws_dir/<root>/`
 /// as earlier versions wrote them. Never through a symlink.
+/// `<base_path>/<realm>/aws/<provider>` of a provider with `spec.files.base_path`, where
+/// its runs' AWS files are (Atmos's logout cleans them there too).
+fn base_path_dir(p: &crate::auth::Provider, env: &crate::env_vars::Env, realm: &str) -> Option<std::path::PathBuf> {
+    let base = crate::output::plan::files_base_path(p, env).ok().flatten()?;
+    let component = crate::output::env::path_component;
+    Some(base.join(component(realm)).join("aws").join(component(&p.name)))
+}
+
 fn remove_profile_files(aws_dir: &std::path::Path, identity: &str) -> Vec<String> {
     let mut out = Vec::new();
     let header = format!("[profile {identity}]");

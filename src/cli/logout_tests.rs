@@ -155,3 +155,27 @@ fn all_deletes_stored_user_keys_from_the_keyring() {
     assert!(ring.get(&other).unwrap().is_some(), "another realm's key stays");
     ring.delete(&other).unwrap();
 }
+
+#[test]
+fn with_a_base_path_the_profile_files_there_go_too() {
+    let outside = tempfile::tempdir().unwrap();
+    let base = outside.path().join("custom");
+    let sso = "region: eu-west-1}";
+    let yaml =
+        AUTH.replacen(sso, &format!("region: eu-west-1, spec: {{files: {{base_path: \"{}\"}}}}}}", base.display()), 1);
+    let repo = Repo::new(&yaml);
+    let make = |h: &str, profile: &str| {
+        let dir = base.join("test-realm/aws/sso").join(h);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("config"), format!("[profile {profile}]\ncredential_process = x\n")).unwrap();
+        dir
+    };
+    let mine = make("aaaa", "admin");
+    let other = make("bbbb", "someone");
+    assert_eq!(logout(args(Some("admin"), None, false), &repo.ctx(&[])).unwrap(), 0);
+    assert!(!mine.exists(), "the identity's profile under base_path goes");
+    assert!(other.join("config").exists(), "another profile's stays");
+    assert_eq!(logout(args(None, Some("sso"), false), &repo.ctx(&[])).unwrap(), 0);
+    assert!(!base.join("test-realm/aws/sso").exists(), "the provider's directory under base_path goes");
+    assert!(base.join("test-realm/aws").exists(), "what is not the provider's stays");
+}

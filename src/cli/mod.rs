@@ -213,11 +213,30 @@ pub fn authenticate(
         let profile = if chain.leaf().name == identity { identity } else { &chain.leaf().name };
         plan = crate::output::plan::complete(plan, chain, &walked, static_creds.then_some(profile), &ctx.env);
     }
-    plan.write_files().map_err(|source| {
-        Error::from(crate::session::cache::CacheError::Io {
-            dir: plan.files.first().and_then(|f| f.path.parent()).map(PathBuf::from).unwrap_or_default(),
-            source,
-        })
+    plan.write_files().map_err(|(path, source)| {
+        // Below a provider's `spec.files.base_path`, the error names where it was set.
+        let base = res.chain.iter().chain(&res.required).find_map(|c| match &c.root {
+            crate::identity::ChainRoot::Provider(p) => p
+                .files_base_path
+                .as_ref()
+                .zip(crate::output::plan::files_base_path(p, &ctx.env).ok().flatten())
+                .filter(|(_, dir)| path.starts_with(dir))
+                .map(|(loc, _)| (p.name.clone(), loc.clone())),
+            _ => None,
+        });
+        match base {
+            Some((provider, loc)) => Error::from(crate::output::plan::PlanError::BasePath {
+                provider,
+                value: loc.value,
+                at: loc.span,
+                why: format!("cannot write {}", path.display()),
+                source: Some(source),
+            }),
+            None => Error::from(crate::session::cache::CacheError::Io {
+                dir: path.parent().map(PathBuf::from).unwrap_or_default(),
+                source,
+            }),
+        }
     })?;
     Ok(plan)
 }

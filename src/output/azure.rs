@@ -15,12 +15,18 @@
 //! - `azure/subscription`: subscription, location and resource group, with their `AZURE_*`
 //!   twins. Every other `ARM_*`/`AZURE_*` is removed, except the variables that choose the
 //!   cloud (`ARM_ENVIRONMENT`, `ARM_METADATA_HOSTNAME`, `AZURE_AUTHORITY_HOST`).
+//! - Any Azure provider's `spec.location` is the location when the identity names none, and
+//!   its `spec.cloud_environment` other than `public` sets `ARM_ENVIRONMENT` and
+//!   `AZURE_ENVIRONMENT` (as Atmos does) and the cloud `az` is told to use.
+//! - `azure/oidc` with `spec.token_file_path`: azurerm and other tools read that file, which
+//!   the tool that writes it keeps fresh; tfauth makes no copy.
 //!
 //! Pure; the files whose contents come from the network carry placeholders until
 //! [`complete`] fills them with what walking the chain handed over.
 
 use super::env::{EnvPlan, PlanContext, PlannedFile, path_component};
 use super::ini::{Ini, UnsafeValue};
+use crate::auth::schema::AzureCloud;
 use crate::auth::{IdentityKind, ProviderKind};
 use crate::env_vars::{self as ev, Env};
 use crate::identity::{Chain, ChainRoot};
@@ -65,22 +71,26 @@ pub struct Scope {
     pub subscription_id: Option<String>,
     pub location: Option<String>,
     pub resource_group: Option<String>,
+    /// The provider's `cloud_environment`.
+    pub cloud: AzureCloud,
 }
 
 pub fn scope(chain: &Chain) -> Scope {
     let mut s = Scope::default();
     if let ChainRoot::Provider(p) = &chain.root {
         match &p.kind {
-            Some(ProviderKind::AzureCli { tenant_id, subscription_id }) => {
+            Some(ProviderKind::AzureCli { tenant_id, subscription_id, azure }) => {
                 s.tenant_id = tenant_id.clone();
                 s.subscription_id = subscription_id.clone();
+                (s.location, s.cloud) = (azure.location.clone(), azure.cloud());
             }
             Some(
-                ProviderKind::AzureOidc { tenant_id, subscription_id, .. }
-                | ProviderKind::AzureDeviceCode { tenant_id, subscription_id, .. },
+                ProviderKind::AzureOidc { tenant_id, subscription_id, azure, .. }
+                | ProviderKind::AzureDeviceCode { tenant_id, subscription_id, azure, .. },
             ) => {
                 s.tenant_id = Some(tenant_id.clone());
                 s.subscription_id = subscription_id.clone();
+                (s.location, s.cloud) = (azure.location.clone(), azure.cloud());
             }
             _ => {}
         }
@@ -93,7 +103,8 @@ pub fn scope(chain: &Chain) -> Scope {
         .and_then(|k| k.as_ref())
     {
         s.subscription_id = Some(subscription_id.clone());
-        s.location = location.clone();
+        // The identity's location wins over the provider's, as in Atmos.
+        s.location = location.clone().or(s.location.take());
         s.resource_group = resource_group.clone();
     }
     s
@@ -141,8 +152,20 @@ pub fn plan(chain: &Chain, ctx: &PlanContext, env: &Env) -> Result<EnvPlan, Box<
             plan.set.insert(k.to_string(), v.to_string());
         }
     }
+    if scope.cloud != AzureCloud::Public {
+        put(&mut plan, ev::ARM_ENVIRONMENT, Some(ev::AZURE_ENVIRONMENT), scope.cloud.name());
+    }
     let ChainRoot::Provider(p) = &chain.root else { return Ok(plan) };
     match &p.kind {
+        Some(ProviderKind::AzureOidc { client_id, token_file_path: Some(path), .. }) => {
+            put(&mut plan, ev::ARM_USE_OIDC, None, "true");
+            put(&mut plan, ev::ARM_USE_CLI, None, "false");
+            put(&mut plan, ev::ARM_CLIENT_ID, Some(ev::AZURE_CLIENT_ID), client_id);
+            // Terraform runs in the component's directory: a relative path is the caller's.
+            let file = std::path::absolute(&path.value).unwrap_or_else(|_| PathBuf::from(&path.value));
+            put(&mut plan, ev::ARM_OIDC_TOKEN_FILE_PATH, None, &file.display().to_string());
+            put(&mut plan, ev::AZURE_FEDERATED_TOKEN_FILE, None, &file.display().to_string());
+        }
         Some(ProviderKind::AzureCli { .. }) => {
             put(&mut plan, ev::ARM_USE_CLI, None, "true");
             // The user's own `az` login, wherever they keep it.
@@ -192,7 +215,7 @@ pub fn plan(chain: &Chain, ctx: &PlanContext, env: &Env) -> Result<EnvPlan, Box<
             });
             plan.files.push(PlannedFile {
                 path: dir.join(AZ_CONFIG_FILE),
-                contents: az_config(&format!("identity {}", chain.leaf().name), &authority_host(env)),
+                contents: az_config(&format!("identity {}", chain.leaf().name), &authority_host(env, scope.cloud)),
                 secret: false,
             });
         }

@@ -6,6 +6,10 @@
 //! same builder serves `--dry-run`, `describe`, `auth env` and exec, so they never differ.
 //! Pure: the caller supplies the environment snapshot and the helper's path.
 //!
+//! A root provider's `spec.files.base_path` moves the AWS files from
+//! `<config home>/atmos/<realm>/aws/<root>/` to `<base_path>/<realm>/aws/<root>/` (Atmos's
+//! layout for it); below `base_path` the same rules hold as below `atmos/`.
+//!
 //! **A run's files are its own.** The files live in `<realm>/aws/<root>/<h>/`, where `<h>`
 //! is [`content_address`] of exactly the bytes of the files in that directory. Two runs
 //! whose files differ (another component's `--component`/`--key`, another identity's
@@ -46,16 +50,21 @@ impl EnvPlan {
     /// addressed directories are derived again first, from the final contents (GCP and
     /// Azure files are completed at run time), so a file is only ever replaced by the
     /// same bytes.
-    pub fn write_files(&mut self) -> std::io::Result<()> {
+    /// On failure, the path of the file that could not be written comes with the error.
+    pub fn write_files(&mut self) -> Result<(), (PathBuf, std::io::Error)> {
         self.readdress();
         for f in &self.files {
-            // A run's files live under `<config home>/atmos/`, a tree that is tfauth's (and
-            // Atmos's): no symlink in it is followed, every directory in it is the user's.
-            let tree = f.path.ancestors().find(|a| a.file_name().is_some_and(|n| n == "atmos")).and_then(Path::parent);
+            // A run's files live under `<config home>/atmos/` (or a provider's base_path), a
+            // tree that is tfauth's (and Atmos's): no symlink in it is followed, every
+            // directory in it is the user's.
+            let tree = self.trees.iter().map(PathBuf::as_path).find(|t| f.path.starts_with(t)).or_else(|| {
+                f.path.ancestors().find(|a| a.file_name().is_some_and(|n| n == "atmos")).and_then(Path::parent)
+            });
             match tree {
-                Some(base) => crate::util::fs::write_private_below(base, &f.path, f.contents.as_bytes())?,
-                None => crate::util::fs::write_private_atomic(&f.path, f.contents.as_bytes())?,
+                Some(base) => crate::util::fs::write_private_below(base, &f.path, f.contents.as_bytes()),
+                None => crate::util::fs::write_private_atomic(&f.path, f.contents.as_bytes()),
             }
+            .map_err(|e| (f.path.clone(), e))?;
         }
         for a in &self.addressed {
             let removed = sweep_stale(&a.base, &a.dir, std::time::SystemTime::now());
@@ -272,6 +281,9 @@ pub struct EnvPlan {
     pub addressed: Vec<Addressed>,
     /// The AWS profiles the config and credentials files hold, when the run has any.
     pub aws: Option<AwsFiles>,
+    /// Directories below which every directory is tfauth's own (a provider's
+    /// `spec.files.base_path`), besides `<config home>/atmos/`.
+    pub trees: Vec<PathBuf>,
 }
 
 /// A run's isolated AWS config and credentials files, as the profiles they hold: the one
@@ -381,6 +393,9 @@ impl EnvPlan {
 pub struct PlanContext {
     /// `<config dir>/atmos/<realm>`.
     pub realm_dir: PathBuf,
+    /// `<base_path>/<realm>` when the AWS files' root provider sets `spec.files.base_path`
+    /// (expanded and absolute): where its `aws/<provider>/` goes instead of `realm_dir`.
+    pub aws_realm_dir: Option<PathBuf>,
     /// Absolute path of `atmos-auth-helper`.
     pub helper: PathBuf,
     /// Arguments after `--identity NAME` that let the helper find the same resolved chain.
@@ -444,6 +459,7 @@ impl EnvPlan {
         self.notes.extend(other.notes);
         self.secret_vars.extend(other.secret_vars);
         self.addressed.extend(other.addressed);
+        self.trees.extend(other.trees);
         if self.aws.is_none() {
             self.aws = other.aws;
         }
@@ -544,7 +560,7 @@ pub fn aws_plan(chains: &[(&Chain, &PlanContext)]) -> Result<EnvPlan, Box<Unsafe
         return Ok(EnvPlan::default());
     };
     let profiles = chains.iter().map(|(c, ctx)| aws_profile(c, ctx)).collect::<Result<Vec<_>, _>>()?;
-    let base = ctx.realm_dir.join("aws").join(path_component(first.root_name()));
+    let base = ctx.aws_realm_dir.as_ref().unwrap_or(&ctx.realm_dir).join("aws").join(path_component(first.root_name()));
     let (config, credentials) = (base.join("config"), base.join("credentials"));
     let header = format!(
         "Written by tfauth for {}. Do not edit: tfauth writes a new directory when anything changes.",
@@ -582,6 +598,7 @@ pub fn aws_plan(chains: &[(&Chain, &PlanContext)]) -> Result<EnvPlan, Box<Unsafe
         secret_vars: vec![],
         addressed: vec![Addressed { kind: AddressKind::Aws, dir: base.clone(), base }],
         aws: Some(aws),
+        trees: ctx.aws_realm_dir.iter().filter_map(|d| d.parent().map(Path::to_path_buf)).collect(),
     };
     plan.readdress();
     Ok(plan)
@@ -676,6 +693,7 @@ mod tests {
     fn ctx(component: &str) -> PlanContext {
         PlanContext {
             realm_dir: PathBuf::from("/cfg/atmos/r"),
+            aws_realm_dir: None,
             helper: PathBuf::from("/opt/bin/atmos-auth-helper"),
             helper_args: vec![
                 Arg::Flag("--config"),
@@ -686,6 +704,34 @@ mod tests {
             stack_region: None,
             purpose: format!("component {component}"),
         }
+    }
+
+    #[test]
+    fn a_base_path_moves_the_aws_files_and_keeps_them_private_and_addressed() {
+        use std::os::unix::fs::PermissionsExt;
+        let tmp = tempfile::tempdir().unwrap();
+        let base = tmp.path().join("base");
+        let chain = chain_of(AUTH, "acme/net");
+        let ctx = PlanContext { aws_realm_dir: Some(base.join("r")), ..ctx("vpc") };
+        let mut plan = plan(&chain, &ctx, &Env::default()).unwrap();
+        let dir = plan.files[0].path.parent().unwrap().to_path_buf();
+        assert_eq!(dir.parent().unwrap(), base.join("r/aws/gh"), "<base_path>/<realm>/aws/<provider>/<h>");
+        assert_eq!(plan.set[ev::AWS_CONFIG_FILE], dir.join("config").display().to_string());
+        assert_eq!(plan.trees, vec![base.clone()]);
+        plan.write_files().unwrap();
+        for (p, mode) in [(dir.join("config"), 0o600), (dir.clone(), 0o700), (base.join("r"), 0o700)] {
+            assert_eq!(std::fs::metadata(&p).unwrap().permissions().mode() & 0o777, mode, "{}", p.display());
+        }
+        // Below base_path no link is followed: a realm directory that is one is refused.
+        let other = tmp.path().join("other");
+        std::fs::create_dir(&other).unwrap();
+        std::fs::remove_dir_all(base.join("r")).unwrap();
+        std::os::unix::fs::symlink(&other, base.join("r")).unwrap();
+        let mut plan = super::plan(&chain, &ctx, &Env::default()).unwrap();
+        let (path, e) = plan.write_files().unwrap_err();
+        assert!(path.starts_with(&base), "{}", path.display());
+        assert!(crate::util::fs::TrustError::of(&e).is_some(), "{e}");
+        assert_eq!(std::fs::read_dir(&other).unwrap().count(), 0, "nothing written through the link");
     }
 
     #[test]

@@ -29,6 +29,7 @@ const ADC: &str = "providers:\n  adc: {kind: gcp/adc, spec: {project_id: adc-pro
 fn ctx() -> PlanContext {
     PlanContext {
         realm_dir: PathBuf::from("/cfg/atmos/r"),
+        aws_realm_dir: None,
         helper: PathBuf::from("/opt/bin/atmos-auth-helper"),
         helper_args: vec![],
         stack_region: None,

@@ -41,6 +41,7 @@ fn materialize(chain: &Chain, plan: &mut EnvPlan, env: &Env, check: bool) -> Res
 fn plan_for(chain: &Chain, env: &Env) -> EnvPlan {
     let ctx = PlanContext {
         realm_dir: PathBuf::from("/cfg/atmos/r"),
+        aws_realm_dir: None,
         helper: PathBuf::from("/h"),
         helper_args: vec![],
         stack_region: None,

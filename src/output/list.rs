@@ -52,7 +52,20 @@ fn as_json(auth: &AuthConfig, show: Show) -> serde_json::Value {
     if show.providers {
         out.insert(
             "providers".into(),
-            auth.providers.iter().map(|p| json!({"name": p.name, "kind": p.kind_name, "region": p.region()})).collect(),
+            auth.providers
+                .iter()
+                .map(|p| {
+                    let mut v = json!({"name": p.name, "kind": p.kind_name, "region": p.region()});
+                    // As Atmos's JSON: `default` and `tags` only when set.
+                    if p.default {
+                        v["default"] = json!(true);
+                    }
+                    if !p.tags.is_empty() {
+                        v["tags"] = json!(p.tags);
+                    }
+                    v
+                })
+                .collect(),
         );
     }
     if show.identities {
@@ -66,7 +79,14 @@ fn as_json(auth: &AuthConfig, show: Show) -> serde_json::Value {
                         Some(Via::Identity(n, _)) => json!({"identity": n}),
                         None => serde_json::Value::Null,
                     };
-                    json!({"name": i.name, "kind": i.kind_name, "via": via, "default": i.default})
+                    let mut v = json!({"name": i.name, "kind": i.kind_name, "via": via, "default": i.default});
+                    if let Some(a) = &i.extra.alias {
+                        v["alias"] = json!(a);
+                    }
+                    if !i.extra.tags.is_empty() {
+                        v["tags"] = json!(i.extra.tags);
+                    }
+                    v
                 })
                 .collect(),
         );
@@ -111,17 +131,16 @@ fn table(auth: &AuthConfig, show: Show) -> String {
     let mut rows: Vec<[String; 5]> =
         vec![["TYPE".into(), "NAME".into(), "KIND".into(), "VIA".into(), "DEFAULT".into()]];
     if show.providers {
-        rows.extend(
-            auth.providers.iter().map(|p| {
-                ["provider".into(), p.name.clone(), kind_text(&p.kind_name, "provider"), "-".into(), "".into()]
-            }),
-        );
+        rows.extend(auth.providers.iter().map(|p| {
+            let default = if p.default { "yes" } else { "" };
+            ["provider".into(), p.name.clone(), kind_text(&p.kind_name, "provider"), "-".into(), default.into()]
+        }));
     }
     if show.identities {
         rows.extend(auth.identities.iter().map(|i| {
             [
                 "identity".into(),
-                i.name.clone(),
+                name_with_alias(i),
                 kind_text(&i.kind_name, "identity"),
                 via_text(&i.via),
                 if i.default { "yes".into() } else { "".into() },
@@ -148,6 +167,14 @@ fn table(auth: &AuthConfig, show: Show) -> String {
     out
 }
 
+/// An identity's name as listed, with its `alias` (Atmos shows it beside the name).
+fn name_with_alias(i: &crate::auth::Identity) -> String {
+    match &i.extra.alias {
+        Some(a) => format!("{} (alias: {a})", i.name),
+        None => i.name.clone(),
+    }
+}
+
 fn children<'a>(auth: &'a AuthConfig, parent: &str, from_provider: bool) -> Vec<&'a crate::auth::Identity> {
     auth.identities
         .iter()
@@ -162,7 +189,7 @@ fn children<'a>(auth: &'a AuthConfig, parent: &str, from_provider: bool) -> Vec<
 fn walk(out: &mut String, auth: &AuthConfig, id: &crate::auth::Identity, prefix: &str, last: bool, depth: usize) {
     let mark = if id.default { " (default)" } else { "" };
     let kind = kind_text(&id.kind_name, "identity");
-    out.push_str(&format!("{prefix}{}{} [{kind}]{mark}\n", if last { "└── " } else { "├── " }, id.name));
+    out.push_str(&format!("{prefix}{}{} [{kind}]{mark}\n", if last { "└── " } else { "├── " }, name_with_alias(id)));
     if depth > 64 {
         return;
     }
@@ -176,7 +203,8 @@ fn walk(out: &mut String, auth: &AuthConfig, id: &crate::auth::Identity, prefix:
 fn tree(auth: &AuthConfig, show: Show) -> String {
     let mut out = String::new();
     for p in auth.providers.iter().filter(|_| show.providers || show.identities) {
-        out.push_str(&format!("{} [{}]\n", p.name, kind_text(&p.kind_name, "provider")));
+        let mark = if p.default { " (default)" } else { "" };
+        out.push_str(&format!("{} [{}]{mark}\n", p.name, kind_text(&p.kind_name, "provider")));
         if show.identities {
             let kids = children(auth, &p.name, true);
             for (i, k) in kids.iter().enumerate() {
@@ -187,7 +215,7 @@ fn tree(auth: &AuthConfig, show: Show) -> String {
     if show.identities {
         for id in auth.identities.iter().filter(|i| i.via.is_none()) {
             let kind = kind_text(&id.kind_name, "identity");
-            out.push_str(&format!("{} [{kind}]{}\n", id.name, if id.default { " (default)" } else { "" }));
+            out.push_str(&format!("{} [{kind}]{}\n", name_with_alias(id), if id.default { " (default)" } else { "" }));
             let kids = children(auth, &id.name, false);
             for (i, k) in kids.iter().enumerate() {
                 walk(&mut out, auth, k, "", i + 1 == kids.len(), 0);
@@ -265,4 +293,39 @@ fn mermaid(auth: &AuthConfig, show: Show) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn auth(src: &str) -> AuthConfig {
+        use crate::yaml::{LoadContext, Loader};
+        let node = Loader::new(&LoadContext::default()).load_str(src, std::path::Path::new("/a.yaml")).unwrap();
+        let (auth, problems) = AuthConfig::parse(Some(&node));
+        assert!(problems.is_empty(), "{problems:?}");
+        auth
+    }
+
+    const SRC: &str = "providers:\n  sso: {kind: aws/iam-identity-center, start_url: \"https://d-1.awsapps.com/start\", region: us-east-1, default: true, tags: [aws, prod]}\n  gh: {kind: github/oidc}\nidentities:\n  admin: {kind: aws/permission-set, via: {provider: sso}, principal: {name: A, account: {id: \"111111111111\"}}, alias: boss, tags: [prod]}\n  ci: {kind: aws/assume-role, via: {provider: gh}, principal: {assume_role: \"arn:aws:iam::111111111111:role/ci\"}}\n";
+    const ALL: Show = Show { providers: true, identities: true, integrations: true };
+
+    #[test]
+    fn tags_alias_and_a_default_provider_are_listed_as_atmos_lists_them() {
+        let v = as_json(&auth(SRC), ALL);
+        // JSON: only when set (Atmos's `omitempty`).
+        assert_eq!(v["providers"][0]["default"], true);
+        assert_eq!(v["providers"][0]["tags"], json!(["aws", "prod"]));
+        assert!(v["providers"][1].get("default").is_none() && v["providers"][1].get("tags").is_none(), "{v}");
+        assert_eq!(v["identities"][0]["alias"], "boss");
+        assert_eq!(v["identities"][0]["tags"], json!(["prod"]));
+        assert!(v["identities"][1].get("alias").is_none() && v["identities"][1].get("tags").is_none(), "{v}");
+        // Table and tree: the alias beside the name, the default provider marked.
+        let table = render(&auth(SRC), ListFormat::Table, ALL);
+        assert!(table.lines().any(|l| l.starts_with("provider") && l.contains("sso") && l.ends_with("yes")), "{table}");
+        assert!(table.contains("admin (alias: boss)"), "{table}");
+        let tree = render(&auth(SRC), ListFormat::Tree, ALL);
+        assert!(tree.contains("sso [aws/iam-identity-center] (default)\n"), "{tree}");
+        assert!(tree.contains("└── admin (alias: boss) [aws/permission-set]\n"), "{tree}");
+    }
 }

@@ -21,6 +21,16 @@ pub enum PlanError {
     /// A value a run would write into one of its files, refused before anything is written.
     #[error(transparent)]
     Unsafe(#[from] Box<UnsafeValue>),
+    /// A root provider's `spec.files.base_path` that this run cannot use.
+    #[error("{at}: provider `{provider}`: `spec.files.base_path` `{value}` cannot be used: {why}")]
+    BasePath {
+        provider: String,
+        value: String,
+        at: crate::yaml::Span,
+        why: String,
+        #[source]
+        source: Option<std::io::Error>,
+    },
 }
 
 impl PlanError {
@@ -29,8 +39,48 @@ impl PlanError {
             PlanError::Realm { .. } => crate::auth::schema::REALM_RULE.into(),
             PlanError::NoHome => "set HOME or XDG_CONFIG_HOME".into(),
             PlanError::Unsafe(e) => e.hint.clone(),
+            PlanError::BasePath { source, .. } => {
+                let trust =
+                    source.as_ref().and_then(crate::util::fs::TrustError::of).map(|t| format!("{}; or ", t.hint()));
+                format!(
+                    "{}point `spec.files.base_path` at a directory of yours that only you can write (it is created if missing), or remove it to use the default",
+                    trust.unwrap_or_default()
+                )
+            }
         }
     }
+}
+
+/// Where a root provider's `spec.files.base_path` puts the run's AWS files, as Atmos reads
+/// it: `~` and `~/...` are the home directory (`~user` is refused, as Atmos refuses it), and
+/// a relative path is taken from the current directory, made absolute because terraform
+/// runs elsewhere (in the component's directory).
+pub fn files_base_path(p: &crate::auth::Provider, env: &Env) -> Result<Option<std::path::PathBuf>, PlanError> {
+    let Some(loc) = &p.files_base_path else { return Ok(None) };
+    let fail = |why: &str| PlanError::BasePath {
+        provider: p.name.clone(),
+        value: loc.value.clone(),
+        at: loc.span.clone(),
+        why: why.into(),
+        source: None,
+    };
+    let raw = loc.value.as_str();
+    let path = match raw.strip_prefix('~') {
+        Some(rest) if rest.is_empty() || rest.starts_with('/') => {
+            let home = env.get(crate::env_vars::HOME).ok_or_else(|| fail("`~` needs HOME, which is not set"))?;
+            Path::new(home).join(rest.trim_start_matches('/'))
+        }
+        Some(_) => return Err(fail("only `~` and `~/...` expand (`~user` does not, in Atmos either)")),
+        None => Path::new(raw).to_path_buf(),
+    };
+    let path = std::path::absolute(&path).map_err(|e| PlanError::BasePath {
+        provider: p.name.clone(),
+        value: loc.value.clone(),
+        at: loc.span.clone(),
+        why: "it is relative and the current directory cannot be read".into(),
+        source: Some(e),
+    })?;
+    Ok(Some(path))
 }
 
 /// The environment plan for the resolution's chain and its `required` ones (empty when
@@ -111,6 +161,7 @@ pub fn env_plan(res: &Resolution, env: &Env, helper: &Path, profiles_arg: &[Stri
     });
     let ctx = PlanContext {
         realm_dir: home.join("atmos").join(path_component(&realm)),
+        aws_realm_dir: None,
         helper: helper.to_path_buf(),
         helper_args,
         stack_region,
@@ -119,8 +170,18 @@ pub fn env_plan(res: &Resolution, env: &Env, helper: &Path, profiles_arg: &[Stri
     // Each AWS profile names its cache entry (`--key`), so the helper's warm path reads
     // one file and parses no YAML; a changed definition gets a new key on the next run.
     let cache = crate::session::cache::Cache::new(env, "aws");
+    // The AWS files live under the first AWS chain's root provider (its base_path, if any).
+    let is_aws = |c: &&Chain| c.leaf().cloud() == Some(crate::auth::Cloud::Aws);
+    let chains: Vec<&Chain> = std::iter::once(chain).chain(&res.required).collect();
+    let aws_realm_dir = match chains.iter().copied().find(is_aws).map(|c| &c.root) {
+        Some(crate::identity::ChainRoot::Provider(p)) => {
+            files_base_path(p, env)?.map(|base| base.join(path_component(&realm)))
+        }
+        _ => None,
+    };
     let aws_ctx = |c: &Chain| {
         let mut ctx = ctx.clone();
+        ctx.aws_realm_dir = aws_realm_dir.clone();
         let key = crate::session::cache::key::chain_key(&res.auth_node, c);
         let session = cache.as_ref().map(|cache| cache.entry_path(&key));
         ctx.helper_args
@@ -141,8 +202,6 @@ pub fn env_plan(res: &Resolution, env: &Env, helper: &Path, profiles_arg: &[Stri
     // Every AWS chain (the chosen one first, then each `required` one) is a profile of one
     // config file, so terraform's aliased providers reach the spoke by its name; each other
     // cloud has one chain (resolution keeps the first).
-    let chains: Vec<&Chain> = std::iter::once(chain).chain(&res.required).collect();
-    let is_aws = |c: &&Chain| c.leaf().cloud() == Some(crate::auth::Cloud::Aws);
     let aws: Vec<(&Chain, (PlanContext, Option<std::path::PathBuf>))> =
         chains.iter().copied().filter(is_aws).map(|c| (c, aws_ctx(c))).collect();
     let mut plan = EnvPlan::default();

@@ -70,7 +70,9 @@ fn permission_set(
         identity: id.name.clone(),
         what: "an IAM Identity Center login",
     })?;
-    let ep = sso::Endpoints::from_env(ctx.env, portal_region)?;
+    // The permission set's own `spec.endpoint_url` is where Atmos sends its portal calls.
+    let env = sso::with_configured(ctx.env, ev::AWS_ENDPOINT_URL_SSO, id.extra.endpoint_url.as_ref())?;
+    let ep = sso::Endpoints::from_env(&env, portal_region)?;
     let account_id = match account {
         AccountRef::Id(a) => a.clone(),
         AccountRef::Name(name) => {
@@ -98,7 +100,7 @@ fn permission_set(
     validate::check(&creds, expect, OffsetDateTime::now_utc()).map_err(|problem| ProviderError::BadCredentials {
         identity: id.name.clone(),
         service: "IAM Identity Center GetRoleCredentials".into(),
-        endpoint: Some(portal_endpoint(ctx.env, portal_region)),
+        endpoint: Some(portal_endpoint(&env, portal_region)),
         role: Some(format!("permission set {permission_set} in account {account_id}")),
         problem: Box::new(problem),
     })?;
@@ -124,7 +126,7 @@ async fn walk(chain: &Chain, ctx: &FetchContext<'_>) -> Result<Credentials, Prov
                     return Err(unsupported(first, &format!("{} from github/oidc", first.kind_name)));
                 };
                 let token = github::token(ctx.env, audience.as_deref(), &first.name)?;
-                let sts = client(ctx, region.as_deref().or(first.region.as_deref()), None).await;
+                let sts = client(ctx, region.as_deref().or(first.region.as_deref()), None, Some(first)).await?;
                 let out = sts
                     .assume_role_with_web_identity()
                     .role_arn(role_arn)
@@ -181,7 +183,7 @@ async fn assume_hops(
     for hop in hops {
         match &hop.kind {
             Some(IdentityKind::AssumeRole { role_arn, external_id, duration_secs, session_name }) => {
-                let sts = client(ctx, hop.region.as_deref(), Some(&creds)).await;
+                let sts = client(ctx, hop.region.as_deref(), Some(&creds), Some(hop)).await?;
                 let out = sts
                     .assume_role()
                     .role_arn(role_arn)
@@ -195,7 +197,7 @@ async fn assume_hops(
                 creds = from_sts(out.credentials(), &call, ctx)?;
             }
             Some(IdentityKind::AssumeRoot { target_principal, task_policy_arn, duration_secs }) => {
-                let sts = client(ctx, hop.region.as_deref(), Some(&creds)).await;
+                let sts = client(ctx, hop.region.as_deref(), Some(&creds), Some(hop)).await?;
                 let policy = aws_sdk_sts::types::PolicyDescriptorType::builder().arn(task_policy_arn).build();
                 let secs = duration_secs.unwrap_or(crate::auth::schema::ASSUME_ROOT_MAX_SECS).min(900) as i32;
                 let out = sts
@@ -230,16 +232,39 @@ async fn session_token(
             None => return Err(ProviderError::NeedTerminal { identity: id.name.clone(), what: "an MFA code" }),
         },
     };
-    let sts = client(ctx, id.region.as_deref(), Some(base)).await;
+    let duration = user_session_secs(id, mfa_arn.is_some());
+    let sts = client(ctx, id.region.as_deref(), Some(base), Some(id)).await?;
     let out = sts
         .get_session_token()
         .set_serial_number(mfa_arn.map(str::to_string))
         .set_token_code(code.map(|c| c.expose().to_string()))
-        .duration_seconds(DEFAULT_SESSION_SECS)
+        .duration_seconds(duration)
         .send()
         .await
         .map_err(|e| sts_error(e, &id.name, "GetSessionToken", None, ctx))?;
-    from_sts(out.credentials(), &Call::new(&id.name, "GetSessionToken", None, DEFAULT_SESSION_SECS), ctx)
+    from_sts(out.credentials(), &Call::new(&id.name, "GetSessionToken", None, duration), ctx)
+}
+
+/// GetSessionToken's limits for an IAM user: 15 minutes to 12 hours, 36 with MFA.
+const USER_SESSION_MIN_SECS: u64 = 900;
+const USER_SESSION_MAX_SECS: u64 = 43_200;
+const USER_SESSION_MAX_MFA_SECS: u64 = 129_600;
+
+/// How long an aws/user's session is asked for: its `session.duration`, brought within
+/// GetSessionToken's limits with a warning (as Atmos clamps it), else tfauth's default.
+pub fn user_session_secs(id: &crate::auth::Identity, mfa: bool) -> i32 {
+    let Some(asked) = id.extra.session_secs else { return DEFAULT_SESSION_SECS };
+    let max = if mfa { USER_SESSION_MAX_MFA_SECS } else { USER_SESSION_MAX_SECS };
+    let used = asked.clamp(USER_SESSION_MIN_SECS, max);
+    if used != asked {
+        tracing::warn!(
+            "{}: identity `{}`: `session.duration` is {asked}s; GetSessionToken allows {USER_SESSION_MIN_SECS}s to {max}s{}, so {used}s is used",
+            id.span,
+            id.name,
+            if mfa { " with MFA" } else { " without MFA" }
+        );
+    }
+    used as i32
 }
 
 async fn ambient(identity: &str, ctx: &FetchContext<'_>) -> Result<Credentials, ProviderError> {
@@ -292,7 +317,7 @@ pub fn caller_identity(
 ) -> Result<CallerIdentity, ProviderError> {
     let ctx = FetchContext { env, region, mfa: None, sso_token: None, user_keys: None };
     runtime()?.block_on(async {
-        let sts = client(&ctx, None, Some(creds)).await;
+        let sts = client(&ctx, None, Some(creds), None).await?;
         let out = sts
             .get_caller_identity()
             .send()
@@ -306,9 +331,35 @@ pub fn caller_identity(
     })
 }
 
-/// An STS client for `region` (else the context's), signing with `creds` or unsigned.
-async fn client(ctx: &FetchContext<'_>, region: Option<&str>, creds: Option<&Credentials>) -> aws_sdk_sts::Client {
-    aws_sdk_sts::Client::new(&super::sdk::sdk_config(region.unwrap_or(&ctx.region), creds).await)
+/// An STS client for `region` (else the context's), signing with `creds` or unsigned, for
+/// identity `who`'s call. Its `spec.endpoint_url` is the endpoint, as Atmos's
+/// identities use theirs, under `AWS_ENDPOINT_URL_STS` (the SDK's order) and over
+/// `AWS_ENDPOINT_URL`; https, or http to loopback only, since a web identity token travels.
+async fn client(
+    ctx: &FetchContext<'_>,
+    region: Option<&str>,
+    creds: Option<&Credentials>,
+    who: Option<&crate::auth::Identity>,
+) -> Result<aws_sdk_sts::Client, ProviderError> {
+    let config = super::sdk::sdk_config(region.unwrap_or(&ctx.region), creds).await;
+    let mut builder = aws_sdk_sts::config::Builder::from(&config);
+    let configured = who.and_then(|w| Some((w, w.extra.endpoint_url.as_ref()?)));
+    if let Some((who, ep)) = configured.filter(|_| ctx.env.get(ev::AWS_ENDPOINT_URL_STS).is_none()) {
+        if !github::is_allowed_url(&ep.value) {
+            return Err(ProviderError::Setup {
+                identity: who.name.clone(),
+                message: format!(
+                    "`spec.endpoint_url` ({}) is `{}`, which is neither https nor http to a loopback address",
+                    ep.span, ep.value
+                ),
+                hint: "credentials travel to this endpoint: use https (http only to 127.0.0.1, [::1] or localhost)"
+                    .into(),
+                code: crate::exit::DATAERR,
+            });
+        }
+        builder = builder.endpoint_url(&ep.value).use_fips(false).use_dual_stack(false);
+    }
+    Ok(aws_sdk_sts::Client::from_conf(builder.build()))
 }
 
 /// One STS call whose answer is being turned into credentials: what it asked for.
@@ -452,5 +503,56 @@ mod tests {
         assert_eq!(session_name_for(Some("a"), &env), "a-");
         let gh = Env::from_pairs([("GITHUB_ACTOR", "octocat"), ("USER", "runner")]);
         assert_eq!(session_name_for(None, &gh), "tfauth-octocat");
+    }
+
+    fn user(session: &str) -> crate::auth::Identity {
+        use crate::yaml::{LoadContext, Loader};
+        let src = format!("identities:\n  me: {{kind: aws/user{session}}}\n");
+        let node = Loader::new(&LoadContext::default()).load_str(&src, std::path::Path::new("/a.yaml")).unwrap();
+        let (auth, problems) = crate::auth::AuthConfig::parse(Some(&node));
+        assert!(problems.is_empty(), "{problems:?}");
+        auth.identities.into_iter().next().unwrap()
+    }
+
+    #[test]
+    fn an_identity_endpoint_url_must_be_https_or_loopback_unless_aws_endpoint_url_sts_overrides_it() {
+        let with = |url: &str| user(&format!(", spec: {{endpoint_url: \"{url}\"}}"));
+        let run = |id: &crate::auth::Identity, env: &Env| {
+            let ctx = FetchContext { env, region: "us-east-1".into(), mfa: None, sso_token: None, user_keys: None };
+            runtime().unwrap().block_on(client(&ctx, None, None, Some(id))).map(|_| ())
+        };
+        let none = Env::default();
+        assert!(run(&with("http://127.0.0.1:4566"), &none).is_ok());
+        assert!(run(&with("https://sts.example"), &none).is_ok());
+        let e = run(&with("http://sts.example.com"), &none).unwrap_err();
+        assert!(e.to_string().contains("`spec.endpoint_url` (/a.yaml:2:"), "{e}");
+        assert!(
+            e.to_string().contains("is `http://sts.example.com`, which is neither https nor http to a loopback"),
+            "{e}"
+        );
+        assert_eq!(e.exit_code(), crate::exit::DATAERR);
+        // The service's own variable wins, as in the SDKs: the configured one is not used.
+        let sts = Env::from_pairs([(ev::AWS_ENDPOINT_URL_STS, "https://sts.example")]);
+        assert!(run(&with("http://sts.example.com"), &sts).is_ok());
+    }
+
+    #[test]
+    fn an_aws_user_asks_get_session_token_for_its_session_duration_within_the_limits() {
+        // (session, with MFA, seconds asked): Atmos's reading (seconds, Go durations,
+        // days) and its clamping to 15m..12h, or 36h with MFA.
+        let cases: &[(&str, bool, i32)] = &[
+            ("", false, DEFAULT_SESSION_SECS),
+            (", session: {duration: 2h}", false, 7200),
+            (", session: {duration: 5400}", false, 5400),
+            (", session: {duration: 1d}", true, 86_400),
+            (", session: {duration: 1d}", false, 43_200),
+            (", session: {duration: 48h}", true, 129_600),
+            (", session: {duration: 5m}", false, 900),
+            // One Atmos cannot read is dropped (a warning at parse): the default applies.
+            (", session: {duration: soon}", false, DEFAULT_SESSION_SECS),
+        ];
+        for (session, mfa, want) in cases {
+            assert_eq!(user_session_secs(&user(session), *mfa), *want, "{session} mfa={mfa}");
+        }
     }
 }

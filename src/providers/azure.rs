@@ -1,8 +1,10 @@
 //! Azure at run time: the tokens the files [`crate::output::azure`] plans need, handed over
 //! as [`Walked`] (output decides the files).
 //!
-//! - `azure/oidc`: a GitHub OIDC token (audience `api://AzureADTokenExchange`) for the
-//!   token file, and, as a check before Terraform starts, the exchange azurerm will make:
+//! - `azure/oidc`: the federated token from `spec.token_file_path` when set (the file is the
+//!   platform's or another tool's: see [`read_token_file`] for how it is read), else a
+//!   GitHub OIDC token (audience `api://AzureADTokenExchange`) for the token file; and, as a
+//!   check before Terraform starts, the exchange azurerm will make:
 //!   `client_credentials` with that token as `client_assertion` at the Microsoft identity
 //!   platform.
 //! - `azure/device-code`: the OAuth 2.0 device authorization grant (RFC 8628) against
@@ -11,10 +13,14 @@
 //!   tenant and client, so concurrent runs sign in once) and written, as `az` writes them,
 //!   into the identity's isolated `AZURE_CONFIG_DIR`: the MSAL token cache and
 //!   `azureProfile.json`.
+//!
+//! Every Entra ID call goes to the provider's cloud (`spec.cloud_environment`): its
+//! authority host ([`authority_host`]) and its Resource Manager scope ([`arm_scope`]).
 
 use super::http::{self, Call};
 use super::{Principal, ProviderError};
 use crate::auth::ProviderKind;
+use crate::auth::schema::{AzureCloud, Located};
 use crate::env_vars::{self as ev, Env};
 use crate::exit;
 use crate::identity::{Chain, ChainRoot};
@@ -30,13 +36,25 @@ pub const AZURE_CLI_CLIENT_ID: &str = "04b07795-8ddb-461a-bbee-02f9e1bf7b46";
 pub const FEDERATED_AUDIENCE: &str = "api://AzureADTokenExchange";
 /// The Microsoft identity platform's public host.
 pub const AUTHORITY_HOST: &str = "https://login.microsoftonline.com";
-/// The authority host: `AZURE_AUTHORITY_HOST` (sovereign clouds, tests), else the public one.
-pub fn authority_host(env: &Env) -> String {
-    env.get(ev::AZURE_AUTHORITY_HOST).unwrap_or(AUTHORITY_HOST).trim_end_matches('/').to_string()
+/// The authority host of a provider in `cloud` (its `cloud_environment`):
+/// `AZURE_AUTHORITY_HOST` when set (a cloud Atmos has no name for, tests), else the cloud's.
+pub fn authority_host(env: &Env, cloud: AzureCloud) -> String {
+    env.get(ev::AZURE_AUTHORITY_HOST).unwrap_or(cloud.authority_host()).trim_end_matches('/').to_string()
 }
 
-/// Azure Resource Manager, the audience Terraform's azurerm needs.
+/// Azure Resource Manager of the public cloud, the audience Terraform's azurerm needs.
 pub const ARM_SCOPE: &str = "https://management.azure.com/.default";
+
+/// The Resource Manager scope of the cloud whose Entra ID is at `authority` (the public
+/// one's for a host of no cloud Atmos names, like a test's loopback).
+pub fn arm_scope(authority: &str) -> &'static str {
+    let host = authority.trim_start_matches("https://").trim_end_matches('/').to_ascii_lowercase();
+    [AzureCloud::UsGovernment, AzureCloud::China]
+        .into_iter()
+        .find(|c| c.authority_host().trim_start_matches("https://") == host)
+        .unwrap_or(AzureCloud::Public)
+        .management_scope()
+}
 pub const DEVICE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
 const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 
@@ -97,14 +115,23 @@ pub struct Walked {
 pub fn walk(chain: &Chain, env: &Env, check: bool) -> Result<Walked, ProviderError> {
     let ChainRoot::Provider(p) = &chain.root else { return Ok(Walked::default()) };
     let who = chain.leaf().name.as_str();
-    let Some(ProviderKind::AzureOidc { tenant_id, client_id, audience, .. }) = &p.kind else {
+    let Some(ProviderKind::AzureOidc { tenant_id, client_id, audience, token_file_path, azure, .. }) = &p.kind else {
         return Ok(Walked::default());
     };
-    let (token, in_place) = federated_token(who, env, audience.as_deref())?;
+    let (token, in_place) = match token_file_path {
+        Some(path) => {
+            let token = read_token_file(who, &p.name, path)?;
+            let file =
+                std::path::absolute(&path.value).map_or_else(|_| path.value.clone(), |f| f.display().to_string());
+            (token, Some(file))
+        }
+        None => federated_token(who, env, audience.as_deref())?,
+    };
     let mut walked =
         Walked { federated_token: Some(token.clone()), federated_token_file: in_place, ..Walked::default() };
     if check {
-        let (access, expires) = exchange_assertion(who, tenant_id, client_id, &token, env)?;
+        let authority = authority_host(env, azure.cloud());
+        let (access, expires) = exchange_assertion(who, &authority, tenant_id, client_id, &token)?;
         let claim = |k: &str| super::jwt::claim(access.expose(), k);
         let mut details = Vec::new();
         if let Some(oid) = claim("oid") {
@@ -191,26 +218,69 @@ fn federated_token(who: &str, env: &Env, audience: Option<&str>) -> Result<(Secr
     Ok((token, None))
 }
 
-fn token_url(env: &Env, tenant: &str) -> String {
-    format!("{}/{tenant}/oauth2/v2.0/token", authority_host(env))
+/// The largest federated token file read (a JWT is a few kilobytes).
+const TOKEN_FILE_CAP: u64 = 64 * 1024;
+
+/// The federated token in `spec.token_file_path`, read as Atmos reads it (its priority over
+/// `AZURE_FEDERATED_TOKEN_FILE` and GitHub's is Atmos's too).
+///
+/// The file is the platform's, not tfauth's: AKS's workload identity projects it as a
+/// root-owned file reached through a symlink (`..data/`), and a CI tool writes its own. So,
+/// unlike the files tfauth keeps, it is not required to be the user's and links are
+/// followed; it is still read with the bounded reader (a regular file only, never a FIFO or
+/// a device that could block or stream forever, at most 64 KiB), and a token file others
+/// could write is refused, since whoever writes it chooses who the run is.
+fn read_token_file(who: &str, provider: &str, path: &Located) -> Result<Secret, ProviderError> {
+    let fail = |why: String| {
+        ProviderError::Setup {
+        identity: who.into(),
+        message: format!(
+            "cannot read the federated token file `{}` (provider `{provider}`'s spec.token_file_path, {}): {why}",
+            path.value, path.span
+        ),
+        hint: "check that the tool that writes the token has run and that the path is right; it must be a regular file that not everyone can write".into(),
+        code: exit::NOPERM,
+    }
+    };
+    let file = std::path::Path::new(&path.value);
+    use crate::util::fs::BoundedReadError as E;
+    let bytes = crate::util::fs::read_regular(file, TOKEN_FILE_CAP).map_err(|e| {
+        fail(match e {
+            E::Io(e) => e.to_string(),
+            E::NotRegular(kind) => format!("it is {kind}, not a regular file"),
+            E::TooLarge { .. } => format!("it holds more than {TOKEN_FILE_CAP} bytes"),
+        })
+    })?;
+    use std::os::unix::fs::MetadataExt;
+    if let Ok(meta) = std::fs::metadata(file)
+        && meta.mode() & 0o002 != 0
+    {
+        return Err(fail("anyone can write it".into()));
+    }
+    let text = String::from_utf8(bytes).map_err(|_| fail("it is not text".into()))?;
+    let token = text.trim();
+    if token.is_empty() {
+        return Err(fail("it is empty".into()));
+    }
+    Ok(Secret::new(token))
 }
 
 /// The exchange azurerm makes with a federated token: proves the app registration trusts it.
 fn exchange_assertion(
     who: &str,
+    authority: &str,
     tenant: &str,
     client: &str,
     assertion: &Secret,
-    env: &Env,
 ) -> Result<(Secret, Option<time::OffsetDateTime>), ProviderError> {
     let call = Call { identity: who, service: "the Microsoft identity platform", step: "the federated token exchange" };
     let reply = http::post_form(
         &call,
-        &token_url(env, tenant),
+        &format!("{authority}/{tenant}/oauth2/v2.0/token"),
         &[
             ("grant_type", "client_credentials"),
             ("client_id", client),
-            ("scope", ARM_SCOPE),
+            ("scope", arm_scope(authority)),
             ("client_assertion_type", ASSERTION_TYPE),
             ("client_assertion", assertion.expose()),
         ],
@@ -284,7 +354,7 @@ pub fn refresh(
     rt: &Secret,
 ) -> Result<UserTokens, ProviderError> {
     let call = Call { identity: who, service: "the Microsoft identity platform", step: "the token refresh" };
-    let scope = format!("{ARM_SCOPE} offline_access openid profile");
+    let scope = format!("{} offline_access openid profile", arm_scope(authority));
     let reply = http::post_form(
         &call,
         &format!("{authority}/{tenant}/oauth2/v2.0/token"),
@@ -316,7 +386,7 @@ pub fn device_flow(
     ui: &dyn DeviceCodeUi,
 ) -> Result<UserTokens, ProviderError> {
     let call = Call { identity: who, service: "the Microsoft identity platform", step: "the device code request" };
-    let scope = format!("{ARM_SCOPE} offline_access openid profile");
+    let scope = format!("{} offline_access openid profile", arm_scope(authority));
     let reply = http::post_form(
         &call,
         &format!("{authority}/{tenant}/oauth2/v2.0/devicecode"),
@@ -418,7 +488,7 @@ fn parse_tokens(
     let expires_in = n("expires_in").unwrap_or(3600);
     // MSAL keys the cache on the tenant's GUID (the token's `utid`/`tid`), whatever name the
     // configuration used for it; and on the granted scopes, sorted, without the OIDC ones.
-    let raw_scope = s("scope").unwrap_or_else(|| ARM_SCOPE.to_string());
+    let raw_scope = s("scope").unwrap_or_else(|| arm_scope(authority).to_string());
     let mut scopes: Vec<&str> =
         raw_scope.split_whitespace().filter(|x| !matches!(*x, "openid" | "profile" | "offline_access")).collect();
     scopes.sort_unstable();
@@ -442,6 +512,55 @@ fn parse_tokens(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn each_cloud_signs_in_at_its_own_host_for_its_own_resource_manager() {
+        let none = Env::default();
+        assert_eq!(authority_host(&none, AzureCloud::Public), "https://login.microsoftonline.com");
+        assert_eq!(authority_host(&none, AzureCloud::UsGovernment), "https://login.microsoftonline.us");
+        assert_eq!(authority_host(&none, AzureCloud::China), "https://login.chinacloudapi.cn");
+        // AZURE_AUTHORITY_HOST still wins (a stand-in, a cloud Atmos has no name for).
+        let set = Env::from_pairs([(ev::AZURE_AUTHORITY_HOST, "http://127.0.0.1:9/")]);
+        assert_eq!(authority_host(&set, AzureCloud::China), "http://127.0.0.1:9");
+        assert_eq!(arm_scope("https://login.microsoftonline.us"), "https://management.usgovcloudapi.net/.default");
+        assert_eq!(arm_scope("https://login.chinacloudapi.cn/"), "https://management.chinacloudapi.cn/.default");
+        assert_eq!(arm_scope("http://127.0.0.1:9"), ARM_SCOPE);
+    }
+
+    #[test]
+    fn the_token_file_path_is_read_as_a_bounded_regular_file_that_others_cannot_write() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let at = crate::yaml::Span::new(std::sync::Arc::from(std::path::Path::new("atmos.yaml")), 9, 5);
+        let read = |p: &std::path::Path| {
+            read_token_file("ci", "gh", &Located { value: p.display().to_string(), span: at.clone() })
+        };
+        let file = dir.path().join("token");
+        std::fs::write(&file, "eyJ.payload.sig\n").unwrap();
+        assert_eq!(read(&file).unwrap().expose(), "eyJ.payload.sig");
+        // Links are followed: the platform's file is reached through one (AKS's `..data`).
+        let link = dir.path().join("link");
+        std::os::unix::fs::symlink(&file, &link).unwrap();
+        assert_eq!(read(&link).unwrap().expose(), "eyJ.payload.sig");
+        let why = |p: &std::path::Path| {
+            let e = read(p).unwrap_err();
+            assert_eq!(e.exit_code(), exit::NOPERM, "{e}");
+            assert!(e.to_string().starts_with("identity `ci`: cannot read the federated token file `"), "{e}");
+            assert!(e.to_string().contains("(provider `gh`'s spec.token_file_path, atmos.yaml:9:5): "), "{e}");
+            assert!(e.hint().is_some_and(|h| h.contains("regular file")), "{e}");
+            e.to_string()
+        };
+        assert!(why(&dir.path().join("missing")).contains("No such file"));
+        assert!(why(dir.path()).contains("not a regular file"));
+        std::fs::write(&file, "  \n").unwrap();
+        assert!(why(&file).contains("it is empty"));
+        std::fs::write(&file, "t").unwrap();
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o666)).unwrap();
+        assert!(why(&file).contains("anyone can write it"));
+        std::fs::write(&file, vec![b'a'; 70 * 1024]).unwrap();
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
+        assert!(why(&file).contains("more than 65536 bytes"));
+    }
 
     #[test]
     fn cache_entry_round_trips_and_never_prints_a_token() {

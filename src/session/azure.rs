@@ -33,9 +33,10 @@ pub fn forget(chain: &Chain, env: &Env) -> bool {
 /// Drops the cached tokens of device-code provider `p`; false for other kinds, or when
 /// there were none.
 pub fn forget_provider(p: &crate::auth::Provider, env: &Env) -> bool {
-    let Some(ProviderKind::AzureDeviceCode { tenant_id, client_id, .. }) = &p.kind else { return false };
+    let Some(ProviderKind::AzureDeviceCode { tenant_id, client_id, azure, .. }) = &p.kind else { return false };
     let Some(dir) = store_dir(env) else { return false };
-    let key = store_key(&authority_host(env), tenant_id, client_id.as_deref().unwrap_or(AZURE_CLI_CLIENT_ID));
+    let key =
+        store_key(&authority_host(env, azure.cloud()), tenant_id, client_id.as_deref().unwrap_or(AZURE_CLI_CLIENT_ID));
     std::fs::remove_file(dir.join(format!("{key}.json"))).is_ok()
 }
 
@@ -52,31 +53,33 @@ pub fn user_tokens_for(
     mode: Mode,
 ) -> Result<Option<UserTokens>, ProviderError> {
     let ChainRoot::Provider(p) = &chain.root else { return Ok(None) };
-    let Some(ProviderKind::AzureDeviceCode { tenant_id, client_id, .. }) = &p.kind else { return Ok(None) };
+    let Some(ProviderKind::AzureDeviceCode { tenant_id, client_id, azure, .. }) = &p.kind else { return Ok(None) };
     let client = client_id.as_deref().unwrap_or(AZURE_CLI_CLIENT_ID);
-    user_tokens(&p.name, &chain.leaf().name, tenant_id, client, env, ui, mode).map(Some)
+    let authority = authority_host(env, azure.cloud());
+    user_tokens(&p.name, &chain.leaf().name, &authority, tenant_id, client, env, ui, mode).map(Some)
 }
 
 /// Tokens for the user of a device-code provider: cached, else refreshed, else a sign-in
 /// (with a terminal). Single-flight across processes: the lock is taken and the cache read
-/// again before any request.
+/// again before any request. `authority` is the sign-in host ([`authority_host`]).
+#[allow(clippy::too_many_arguments)]
 pub fn user_tokens(
     provider: &str,
     who: &str,
+    authority: &str,
     tenant: &str,
     client: &str,
     env: &Env,
     ui: Option<&dyn DeviceCodeUi>,
     mode: Mode,
 ) -> Result<UserTokens, ProviderError> {
-    let authority = authority_host(env);
     let dir = store_dir(env).ok_or_else(|| ProviderError::Setup {
         identity: who.into(),
         message: "cannot tell where to cache Azure tokens: HOME is not set".into(),
         hint: "set HOME or XDG_CACHE_HOME".into(),
         code: exit::USAGE,
     })?;
-    let key = store_key(&authority, tenant, client);
+    let key = store_key(authority, tenant, client);
     let path = dir.join(format!("{key}.json"));
     let read = || -> Option<UserTokens> {
         let bytes = crate::util::fs::read_private(&path, crate::util::fs::READ_CAP).ok()??;
@@ -114,7 +117,7 @@ pub fn user_tokens(
             return Ok(t);
         }
         if let Some(rt) = cached.as_ref().and_then(|t| t.refresh_token.clone()) {
-            match refresh(who, &authority, tenant, client, &rt) {
+            match refresh(who, authority, tenant, client, &rt) {
                 Ok(t) => {
                     save(who, &path, &t)?;
                     return Ok(t);
@@ -124,7 +127,7 @@ pub fn user_tokens(
         }
     }
     let ui = ui.ok_or_else(no_terminal)?;
-    let t = device_flow(provider, who, &authority, tenant, client, ui)?;
+    let t = device_flow(provider, who, authority, tenant, client, ui)?;
     save(who, &path, &t)?;
     Ok(t)
 }

@@ -277,7 +277,11 @@ fn fetch_chain(
     let credentials = match portal_of(chain) {
         None => fetch(chain, &FetchContext { env, region, mfa: ask.mfa, sso_token: None, user_keys })?,
         Some(p) => {
-            let token = portal_token(&p, scope, env, ask)?;
+            let oidc = match &chain.root {
+                crate::identity::ChainRoot::Provider(root) => oidc_env(root, env)?,
+                crate::identity::ChainRoot::Standalone => env.clone(),
+            };
+            let token = portal_token(&p, scope, &oidc, ask)?;
             let ctx = FetchContext {
                 env,
                 region: region.clone(),
@@ -293,7 +297,7 @@ fn fetch_chain(
                 {
                     tracing::debug!(provider = %p.provider, "the portal rejected the cached token; refreshing");
                     token_store(&p, scope, env)?.expire()?;
-                    let token = portal_token(&p, scope, env, ask)?;
+                    let token = portal_token(&p, scope, &oidc, ask)?;
                     fetch(chain, &FetchContext { sso_token: Some(&token.access_token), ..ctx })?
                 }
                 other => other?,
@@ -301,6 +305,19 @@ fn fetch_chain(
         }
     };
     Ok(credentials)
+}
+
+/// The environment the SSO-OIDC calls (sign-in, refresh) of provider `p` see: its
+/// `spec.endpoint_url`, if any, as their endpoint ([`crate::providers::sso::with_configured`]). The portal
+/// calls keep theirs: Atmos sends them where the permission set's own `spec.endpoint_url`
+/// says.
+pub fn oidc_env(p: &crate::auth::Provider, env: &Env) -> Result<Env, SessionError> {
+    let configured = match &p.kind {
+        Some(crate::auth::ProviderKind::IamIdentityCenter { endpoint_url, .. }) => endpoint_url.as_ref(),
+        _ => None,
+    };
+    crate::providers::sso::with_configured(env, crate::env_vars::AWS_ENDPOINT_URL_SSO_OIDC, configured)
+        .map_err(|e| ProviderError::Sso(e).into())
 }
 
 /// The IAM Identity Center portal the chain starts at, if it does.

@@ -673,6 +673,7 @@ pub fn add_provisioned(auth: &mut crate::auth::AuthConfig, env: &Env) {
                 default_span: None,
                 region: None,
                 env: Vec::new(),
+                extra: Default::default(),
                 span: span.clone(),
             });
         }

@@ -287,3 +287,22 @@ fn a_chain_through_a_portal_without_a_login_or_terminal_asks_for_one() {
         .unwrap_or(false);
     assert!(!failed);
 }
+
+#[test]
+fn the_sso_oidc_calls_go_to_the_providers_endpoint_url_and_the_portal_calls_do_not() {
+    let src = "providers:\n  sso: {kind: aws/iam-identity-center, start_url: \"https://d-1.awsapps.com/start\", region: eu-west-1, spec: {endpoint_url: \"http://127.0.0.1:4566\"}}\n  plain: {kind: aws/iam-identity-center, start_url: \"https://d-2.awsapps.com/start\", region: eu-west-1}\n";
+    let node = Loader::new(&LoadContext::default()).load_str(src, std::path::Path::new("/a.yaml")).unwrap();
+    let (auth, problems) = AuthConfig::parse(Some(&node));
+    assert!(problems.is_empty(), "{problems:?}");
+    let ep = |p: &str, env: &Env| {
+        let env = oidc_env(auth.provider(p).unwrap(), env).unwrap();
+        let ep = crate::providers::sso::Endpoints::from_env(&env, "eu-west-1").unwrap();
+        (ep.oidc().to_string(), ep.portal().to_string())
+    };
+    let none = Env::default();
+    assert_eq!(ep("sso", &none), ("http://127.0.0.1:4566".into(), "https://portal.sso.eu-west-1.amazonaws.com".into()));
+    assert_eq!(ep("plain", &none).0, "https://oidc.eu-west-1.amazonaws.com");
+    // The variable for the service itself still wins.
+    let env = Env::from_pairs([(crate::env_vars::AWS_ENDPOINT_URL_SSO_OIDC, "https://oidc.example")]);
+    assert_eq!(ep("sso", &env).0, "https://oidc.example");
+}

@@ -25,6 +25,10 @@
 //!     required: [names]           # the `required` identities the run authenticates too
 //!     warnings: [substrings]      # run: each must appear in some warning of the resolution
 //!     aws_config: [substrings]    # the run's isolated AWS config holds each
+//!     env_prefix: {NAME: prefix}  # the plan sets NAME to a value starting with prefix;
+//!                                 # {home} is the case's HOME, {cwd} the test's directory
+//!     env_absent: [NAMES]         # the plan sets none of these
+//!     plan_error: [substrings]    # resolution succeeds, the env plan fails with all of these
 //! ```
 
 use serde_json::Value as J;
@@ -209,6 +213,35 @@ fn run_case(case: &J) -> Result<(), String> {
         let plan = tfauth::output::plan::env_plan(&res, &env, Path::new("/opt/tfauth/atmos-auth-helper"), &[])
             .map_err(|e| e.to_string())?;
         subset(want, &serde_json::json!(plan.set), "env")?;
+    }
+    if let Some(wants) = expect["plan_error"].as_array() {
+        let e = match tfauth::output::plan::env_plan(&res, &env, Path::new("/opt/tfauth/atmos-auth-helper"), &[]) {
+            Ok(_) => return Err("expected the env plan to fail, it did not".into()),
+            Err(e) => format!("{e}\nhint: {}", e.hint()),
+        };
+        for want in wants.iter().filter_map(J::as_str) {
+            if !e.contains(want) {
+                return Err(format!("plan error lacks `{want}`:\n{e}"));
+            }
+        }
+    }
+    if expect.get("env_prefix").is_some() || expect.get("env_absent").is_some() {
+        let plan = tfauth::output::plan::env_plan(&res, &env, Path::new("/opt/tfauth/atmos-auth-helper"), &[])
+            .map_err(|e| e.to_string())?;
+        let home = tmp.path().join("home").display().to_string();
+        let cwd = std::env::current_dir().unwrap().display().to_string();
+        for (name, prefix) in expect["env_prefix"].as_object().into_iter().flatten() {
+            let prefix = prefix.as_str().unwrap_or_default().replace("{home}", &home).replace("{cwd}", &cwd);
+            match plan.set.get(name) {
+                Some(v) if v.starts_with(&prefix) => {}
+                got => return Err(format!("env {name}: want a value starting with `{prefix}`, got {got:?}")),
+            }
+        }
+        for name in expect["env_absent"].as_array().into_iter().flatten().filter_map(J::as_str) {
+            if let Some(v) = plan.set.get(name) {
+                return Err(format!("env {name}: want it unset, got `{v}`"));
+            }
+        }
     }
     Ok(())
 }

@@ -201,6 +201,35 @@ impl<'a> Fields<'a> {
         None
     }
 
+    /// What `read` finds, with any problem it records turned into a warning that ends in
+    /// `; {ignored}`: for fields Atmos reads loosely (a bad one is dropped, never refused).
+    pub(super) fn lenient<T>(&mut self, read: impl FnOnce(&mut Self) -> Option<T>, ignored: &str) -> Option<T> {
+        let before = self.problems.len();
+        let got = read(self);
+        let found: Vec<Problem> = self.problems.drain(before..).collect();
+        for mut p in found {
+            p.message.push_str(&format!("; {ignored}"));
+            self.notes.warnings.push(p);
+        }
+        got
+    }
+
+    /// A string at `path` with where it was written; empty is unset. Anything but a string
+    /// is ignored with a warning, as Atmos ignores it (its `.(string)` finds nothing).
+    pub(super) fn located_str(&mut self, path: &[&str]) -> Option<Located> {
+        let value = self.lenient(|f| f.opt_str(path), "ignored, as Atmos ignores it")?;
+        let span = self.node.get_path(path).map_or_else(|| self.node.span.clone(), |n| n.span.clone());
+        (!value.is_empty()).then_some(Located { value, span })
+    }
+
+    /// `tags`: a list of strings (one string is one tag). Anything else is ignored with a
+    /// warning: tags only filter lists.
+    pub(super) fn tags(&mut self) -> Vec<String> {
+        let mut tags = self.lenient(|f| Some(f.opt_str_list(&["tags"])), "ignored").unwrap_or_default();
+        tags.retain(|t| !t.trim().is_empty());
+        tags
+    }
+
     /// A field that may sit under `spec:` or at the top level.
     pub(super) fn spec_str(&mut self, key: &str) -> Option<String> {
         if self.node.get_path(&["spec", key]).is_some() { self.opt_str(&["spec", key]) } else { self.opt_str(&[key]) }

@@ -205,6 +205,12 @@ pub(super) fn parse_identity(
         }
     };
     let kind = typed();
+    let extra = IdentityExtra {
+        tags: f.tags(),
+        alias: f.lenient(|f| f.opt_str(&["alias"]), "ignored").filter(|a| !a.trim().is_empty()),
+        session_secs: session_duration(&mut f, node, &kind_name),
+        endpoint_url: if kind_name.starts_with("aws/") { f.located_str(&["spec", "endpoint_url"]) } else { None },
+    };
     Some(Identity {
         name: name.to_string(),
         kind_name,
@@ -215,8 +221,31 @@ pub(super) fn parse_identity(
         required,
         region,
         env,
+        extra,
         span: node.span.clone(),
     })
+}
+
+/// `session.duration`: seconds, a duration (`1h30m`) or days (`2d`), as Atmos reads it.
+/// Only an aws/user uses it (its GetSessionToken); Atmos logs and drops one it cannot read,
+/// and so does tfauth, with a warning.
+fn session_duration(f: &mut Fields<'_>, node: &Node, kind: &str) -> Option<u64> {
+    let n = node.get_path(&["session", "duration"]).filter(|n| !n.is_null())?;
+    let days = n.as_str().and_then(|s| s.trim().strip_suffix('d')?.parse::<u64>().ok());
+    let secs = match days {
+        Some(d) => Some(d.saturating_mul(86_400)),
+        None => f.lenient(|f| f.opt_duration(&["session", "duration"]), "ignored, as Atmos ignores it"),
+    }?;
+    if kind != "aws/user" {
+        return Some(secs);
+    }
+    let span = n.span.clone();
+    let what = f.what.clone();
+    if secs == 0 {
+        f.warn(&span, format!("{what}: `session.duration` is 0; ignored, as Atmos ignores it"), None);
+        return None;
+    }
+    Some(secs)
 }
 
 /// Prefixes of the variables auth sets or removes for some cloud, and tfauth's own: an

@@ -31,12 +31,18 @@ pub(super) fn parse_provider(
             let start_url = f.req_matching(&["start_url"], is_https_url, "an https:// URL");
             let region = f.req_matching(&["region"], is_aws_region, "an AWS region such as us-east-1");
             let auto = f.opt_bool(&["auto_provision_identities"]).unwrap_or(false);
-            let session = f.opt_duration(&["session", "duration"]);
+            // Atmos uses `session.duration` only as the token's life when CreateToken's
+            // answer has no `expiresIn`, which IAM Identity Center always sends (tfauth
+            // refuses such an answer): read, never used. One that does not parse is only
+            // logged by Atmos, so it is a warning here.
+            let session = f.lenient(|f| f.opt_duration(&["session", "duration"]), "ignored, as Atmos ignores it");
+            let endpoint_url = f.located_str(&["spec", "endpoint_url"]);
             Some(ProviderKind::IamIdentityCenter {
                 start_url: start_url?,
                 region: region?,
                 auto_provision: auto,
                 session_secs: session,
+                endpoint_url,
             })
         }
         "aws/saml" => {
@@ -67,7 +73,8 @@ pub(super) fn parse_provider(
             if let Some(v) = &tenant_id {
                 check_tenant(&mut f, node, v);
             }
-            Some(ProviderKind::AzureCli { tenant_id, subscription_id })
+            let azure = azure_spec(&mut f);
+            Some(ProviderKind::AzureCli { tenant_id, subscription_id, azure: azure? })
         }
         "azure/oidc" | "azure/device-code" => {
             // A tenant is its id or one of its domains (contoso.onmicrosoft.com): Entra ID
@@ -82,16 +89,21 @@ pub(super) fn parse_provider(
                 f.spec_str("client_id")
             };
             let subscription_id = f.spec_str("subscription_id");
+            let azure = azure_spec(&mut f);
             if kind_name == "azure/oidc" {
                 let audience = f.spec_str("audience");
+                // Read when a run uses it: a file that is not there yet is no problem here.
+                let token_file_path = f.located_str(&["spec", "token_file_path"]);
                 Some(ProviderKind::AzureOidc {
                     tenant_id: tenant_id?,
                     client_id: client_id?,
                     subscription_id,
                     audience,
+                    token_file_path,
+                    azure: azure?,
                 })
             } else {
-                Some(ProviderKind::AzureDeviceCode { tenant_id: tenant_id?, client_id, subscription_id })
+                Some(ProviderKind::AzureDeviceCode { tenant_id: tenant_id?, client_id, subscription_id, azure: azure? })
             }
         }
         "gcp/adc" => {
@@ -137,7 +149,67 @@ pub(super) fn parse_provider(
         }
     };
     let kind = typed();
-    Some(Provider { name: name.to_string(), kind_name, kind, span: node.span.clone() })
+    let default = f.lenient(|f| f.opt_bool(&["default"]), "ignored").unwrap_or(false);
+    let tags = f.tags();
+    // Atmos's SSO and SAML providers read `spec.files.base_path`; its other kinds do not.
+    let files_base_path = if matches!(kind_name.as_str(), "aws/iam-identity-center" | "aws/saml") {
+        files_base_path(&mut f)
+    } else {
+        None
+    };
+    Some(Provider { name: name.to_string(), kind_name, kind, default, tags, files_base_path, span: node.span.clone() })
+}
+
+/// `spec.files.base_path`, as Atmos's validator reads it: empty is unset, blank or with a
+/// NUL or line break is wrong. Whether the directory can be used is the run's to find.
+fn files_base_path(f: &mut Fields<'_>) -> Option<Located> {
+    let located = f.located_str(&["spec", "files", "base_path"])?;
+    let what = f.what.clone();
+    let why = if located.value.trim().is_empty() {
+        Some("is blank")
+    } else if located.value.contains(['\0', '\r', '\n']) {
+        Some("holds a NUL or a line break")
+    } else {
+        None
+    };
+    match why {
+        None => Some(located),
+        Some(why) => {
+            f.problem(
+                &located.span,
+                format!("{what}: `spec.files.base_path` {why} (Atmos refuses it too)"),
+                Some("give the directory the run's AWS files go under, like ~/.aws/atmos, or remove it".into()),
+            );
+            None
+        }
+    }
+}
+
+/// `spec.location` and `spec.cloud_environment` of an Azure provider. An unknown cloud is
+/// a problem, as in Atmos (its provider refuses to be made).
+fn azure_spec(f: &mut Fields<'_>) -> Option<AzureSpec> {
+    let location = f.spec_str("location").filter(|l| !l.trim().is_empty());
+    let cloud = match f.spec_str("cloud_environment").filter(|c| !c.is_empty()) {
+        None => None,
+        Some(name) => match AzureCloud::from_name(&name) {
+            Some(c) => Some(c),
+            None => {
+                let node = f.node;
+                let span = node
+                    .get_path(&["spec", "cloud_environment"])
+                    .or(node.get("cloud_environment"))
+                    .map_or(node.span.clone(), |n| n.span.clone());
+                let what = f.what.clone();
+                f.problem(
+                    &span,
+                    format!("{what}: `cloud_environment` is `{name}`, which is not an Azure cloud Atmos knows"),
+                    Some(format!("use one of {}", AzureCloud::NAMES.join(", "))),
+                );
+                return None;
+            }
+        },
+    };
+    Some(AzureSpec { location, cloud })
 }
 
 /// A tenant that is neither a UUID nor a domain name: accepted (Atmos takes any), with a

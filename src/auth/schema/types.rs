@@ -83,7 +83,10 @@ pub enum ProviderKind {
         start_url: String,
         region: String,
         auto_provision: bool,
+        /// `session.duration`: read, and not used (see the provider's parser for why).
         session_secs: Option<u64>,
+        /// `spec.endpoint_url`: where the SSO-OIDC calls (sign-in, refresh) go.
+        endpoint_url: Option<Located>,
     },
     Saml {
         url: String,
@@ -97,6 +100,7 @@ pub enum ProviderKind {
     AzureCli {
         tenant_id: Option<String>,
         subscription_id: Option<String>,
+        azure: AzureSpec,
     },
     AzureOidc {
         tenant_id: String,
@@ -104,11 +108,16 @@ pub enum ProviderKind {
         subscription_id: Option<String>,
         /// The audience of the GitHub token exchanged with Entra ID (`api://AzureADTokenExchange`).
         audience: Option<String>,
+        /// `spec.token_file_path`: the federated token is read from this file (which some
+        /// other tool keeps fresh) instead of being requested from GitHub.
+        token_file_path: Option<Located>,
+        azure: AzureSpec,
     },
     AzureDeviceCode {
         tenant_id: String,
         client_id: Option<String>,
         subscription_id: Option<String>,
+        azure: AzureSpec,
     },
     GcpAdc {
         project_id: Option<String>,
@@ -123,6 +132,76 @@ pub enum ProviderKind {
         service_account_email: Option<String>,
         token_source: TokenSource,
     },
+}
+
+/// A string value and where it was written, for errors found only when a run uses it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Located {
+    pub value: String,
+    pub span: Span,
+}
+
+/// What every Azure provider kind may say besides its ids: `spec.location` and
+/// `spec.cloud_environment`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AzureSpec {
+    /// `ARM_LOCATION` unless the identity names its own.
+    pub location: Option<String>,
+    /// `None`: the public cloud.
+    pub cloud: Option<AzureCloud>,
+}
+
+impl AzureSpec {
+    pub fn cloud(&self) -> AzureCloud {
+        self.cloud.unwrap_or(AzureCloud::Public)
+    }
+}
+
+/// The Azure clouds Atmos knows (`cloud_environment`): where Entra ID signs in and which
+/// Resource Manager the tokens are for.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum AzureCloud {
+    #[default]
+    Public,
+    UsGovernment,
+    China,
+}
+
+impl AzureCloud {
+    pub const NAMES: &'static [&'static str] = &["public", "usgovernment", "china"];
+
+    pub fn from_name(name: &str) -> Option<AzureCloud> {
+        match name {
+            "public" => Some(AzureCloud::Public),
+            "usgovernment" => Some(AzureCloud::UsGovernment),
+            "china" => Some(AzureCloud::China),
+            _ => None,
+        }
+    }
+    /// The name Atmos and azurerm's `ARM_ENVIRONMENT` use.
+    pub fn name(self) -> &'static str {
+        match self {
+            AzureCloud::Public => "public",
+            AzureCloud::UsGovernment => "usgovernment",
+            AzureCloud::China => "china",
+        }
+    }
+    /// The Microsoft identity platform's host in this cloud.
+    pub fn authority_host(self) -> &'static str {
+        match self {
+            AzureCloud::Public => "https://login.microsoftonline.com",
+            AzureCloud::UsGovernment => "https://login.microsoftonline.us",
+            AzureCloud::China => "https://login.chinacloudapi.cn",
+        }
+    }
+    /// The Resource Manager scope Terraform's azurerm needs tokens for.
+    pub fn management_scope(self) -> &'static str {
+        match self {
+            AzureCloud::Public => "https://management.azure.com/.default",
+            AzureCloud::UsGovernment => "https://management.usgovcloudapi.net/.default",
+            AzureCloud::China => "https://management.chinacloudapi.cn/.default",
+        }
+    }
 }
 
 /// Where a `gcp/workload-identity-federation` provider gets the token it exchanges with
@@ -157,6 +236,13 @@ pub struct Provider {
     pub name: String,
     pub kind_name: String,
     pub kind: Option<ProviderKind>,
+    /// `default: true`: Atmos marks it in `auth list`, and selects nothing by it.
+    pub default: bool,
+    /// `tags`: labels for filtering lists (`auth list --tags`).
+    pub tags: Vec<String>,
+    /// `spec.files.base_path` of an AWS provider: the run's AWS files go under
+    /// `<base_path>/<realm>/aws/<provider>/` instead of `<config home>/atmos/<realm>/...`.
+    pub files_base_path: Option<Located>,
     pub span: Span,
 }
 
@@ -244,7 +330,23 @@ pub struct Identity {
     /// `env:`, the variables Atmos adds to the run's environment for this identity, in
     /// order (a later one of the same name wins). Names auth owns were dropped with a warning.
     pub env: Vec<(String, String)>,
+    /// `tags`, `alias`, `session` and `spec.endpoint_url`.
+    pub extra: IdentityExtra,
     pub span: Span,
+}
+
+/// What any identity may carry besides its kind's fields (Atmos's `Identity` struct).
+#[derive(Clone, Debug, Default)]
+pub struct IdentityExtra {
+    /// `tags`: labels for filtering lists (`auth list --tags`).
+    pub tags: Vec<String>,
+    /// `alias`: another name Atmos shows beside it in `auth list` (it selects nothing).
+    pub alias: Option<String>,
+    /// `session.duration`, in seconds: an aws/user's GetSessionToken asks for it.
+    pub session_secs: Option<u64>,
+    /// `spec.endpoint_url` of an AWS identity: where its own calls go (for a permission
+    /// set, the portal's GetRoleCredentials and ListAccounts; else its STS call).
+    pub endpoint_url: Option<Located>,
 }
 
 impl Identity {

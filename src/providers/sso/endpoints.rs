@@ -1,5 +1,6 @@
 //! Where IAM Identity Center answers: the SSO-OIDC and portal base URLs, chosen from the
-//! environment or the region, and the SDK clients that call them.
+//! environment (into which [`with_configured`] folds a `spec.endpoint_url` from the
+//! configuration) or the region, and the SDK clients that call them.
 //!
 //! Why it exists: bearer tokens and client secrets travel to these URLs, so choosing them
 //! and refusing the unsafe ones (anything but https, or http to loopback for tests) happens
@@ -13,6 +14,7 @@
 
 use super::call::Clients;
 use super::error::SsoError;
+use crate::auth::schema::Located;
 use crate::env_vars::{AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_SSO, AWS_ENDPOINT_URL_SSO_OIDC, Env};
 use std::fmt;
 use std::sync::{Arc, OnceLock};
@@ -79,7 +81,7 @@ impl Endpoints {
     ) -> Result<Endpoints, SsoError> {
         for (url, variable) in [(oidc, oidc_from), (portal, portal_from)] {
             if !crate::providers::github::is_allowed_url(url) {
-                return Err(SsoError::InsecureEndpoint { variable, url: url.to_string() });
+                return Err(SsoError::InsecureEndpoint { variable: variable.to_string(), url: url.to_string() });
             }
         }
         Ok(Endpoints {
@@ -109,6 +111,22 @@ impl Endpoints {
     pub fn portal(&self) -> &str {
         &self.portal
     }
+}
+
+/// `env` with an endpoint from the configuration (`spec.endpoint_url`) put where the AWS
+/// SDK puts a client's configured endpoint: under the service's own variable (`variable`:
+/// `AWS_ENDPOINT_URL_SSO_OIDC` or `AWS_ENDPOINT_URL_SSO`), which still wins when set, and over
+/// `AWS_ENDPOINT_URL`. The same https-or-loopback rule holds, with the error naming where
+/// the endpoint was written.
+pub fn with_configured(env: &Env, variable: &'static str, configured: Option<&Located>) -> Result<Env, SsoError> {
+    let Some(c) = configured.filter(|_| env.get(variable).is_none()) else { return Ok(env.clone()) };
+    if !crate::providers::github::is_allowed_url(&c.value) {
+        return Err(SsoError::InsecureEndpoint {
+            variable: format!("{}: `spec.endpoint_url`", c.span),
+            url: c.value.clone(),
+        });
+    }
+    Ok(env.with(variable, &c.value))
 }
 
 /// Letters, digits and dashes: a name that makes a URL of nothing but a host.
@@ -157,6 +175,32 @@ mod tests {
         let cn = Endpoints::from_env(&Env::default(), "cn-north-1").unwrap();
         assert_eq!(cn.oidc(), "https://oidc.cn-north-1.amazonaws.com.cn");
         assert_eq!(cn.portal(), "https://portal.sso.cn-north-1.amazonaws.com.cn");
+    }
+
+    #[test]
+    fn a_configured_endpoint_stands_under_the_service_variable_and_over_the_general_one() {
+        let at = crate::yaml::Span::new(std::sync::Arc::from(std::path::Path::new("atmos.yaml")), 7, 9);
+        let spec = Located { value: "http://127.0.0.1:4566".into(), span: at };
+        let ep = |vars: &[(&'static str, &'static str)]| {
+            let env = with_configured(&Env::from_pairs(vars.iter().copied()), AWS_ENDPOINT_URL_SSO_OIDC, Some(&spec))
+                .unwrap();
+            let ep = Endpoints::from_env(&env, "us-east-2").unwrap();
+            (ep.oidc().to_string(), ep.portal().to_string())
+        };
+        // Alone, it is the SSO-OIDC endpoint; the portal keeps its own.
+        assert_eq!(ep(&[]), ("http://127.0.0.1:4566".into(), "https://portal.sso.us-east-2.amazonaws.com".into()));
+        // Over AWS_ENDPOINT_URL (which still reaches the portal)...
+        assert_eq!(
+            ep(&[(AWS_ENDPOINT_URL, "https://all.example")]),
+            ("http://127.0.0.1:4566".into(), "https://all.example".into())
+        );
+        // ...under the service's own variable.
+        assert_eq!(ep(&[(AWS_ENDPOINT_URL_SSO_OIDC, "https://oidc.example")]).0, "https://oidc.example");
+        // An endpoint tokens must not travel to is refused, naming where it was written.
+        let bad = Located { value: "http://sso.example.com".into(), ..spec.clone() };
+        let err = with_configured(&Env::default(), AWS_ENDPOINT_URL_SSO_OIDC, Some(&bad)).unwrap_err();
+        assert!(err.to_string().contains("atmos.yaml:7:9: `spec.endpoint_url` is `http://sso.example.com`"), "{err}");
+        assert_eq!(err.exit_code(), exit::UNAVAILABLE);
     }
 
     #[test]

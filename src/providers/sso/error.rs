@@ -16,7 +16,7 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 pub enum SsoError {
     #[error("{variable} is `{url}`, which is neither https nor http to a loopback address")]
-    InsecureEndpoint { variable: &'static str, url: String },
+    InsecureEndpoint { variable: String, url: String },
     #[error("`{region}` is not an AWS region name")]
     BadRegion { region: String },
     #[error("cannot reach {service} at {endpoint} ({operation})")]

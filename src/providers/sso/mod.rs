@@ -49,7 +49,7 @@ pub use device::{
     Clock, DEFAULT_DEVICE_EXPIRY, DEFAULT_INTERVAL, DeviceAuthorization, PollEvent, SLOW_DOWN_STEP, SystemClock,
     poll_for_token, poll_for_token_with, start_device_authorization,
 };
-pub use endpoints::Endpoints;
+pub use endpoints::{Endpoints, with_configured};
 pub use error::SsoError;
 pub use portal::{Account, get_role_credentials, list_account_roles, list_accounts, logout};
 pub use register::{ClientRegistration, DEVICE_GRANT, REFRESH_GRANT, SCOPE, register_client};
