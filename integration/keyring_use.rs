@@ -98,11 +98,41 @@ fn keyring_system_against_a_real_secret_service_and_its_fallback() {
     let bus = ss.env().into_iter().find(|(k, _)| k == "DBUS_SESSION_BUS_ADDRESS").unwrap();
     b.env.push(bus.clone());
 
+    b.env.push(("ATMOS_AUTH_REALM".into(), "acme-test".into()));
+
+    // Keys `atmos auth user configure` stored (go-keyring: service = Atmos's key, account
+    // atmos-auth, Atmos's credential envelope) serve an aws/user chain against moto.
+    let atmos_doc = format!(
+        r#"{{"type":"aws","data":{{"access_key_id":"AKIAATMOSSTORED0001","secret_access_key":"{SECRET}","region":"us-east-1"}}}}"#
+    );
+    let o = tfauth(&b, &["auth", "whoami", "-i", "ci-user"]);
+    assert_eq!(o.code, 77, "no keys anywhere yet: {}", o.stderr);
+    let (code, _) = ss.secret_tool(
+        &[
+            "store",
+            "--label=Password for 'atmos-auth' on 'atmos_acme-test_ci-user'",
+            "service",
+            "atmos_acme-test_ci-user",
+            "username",
+            "atmos-auth",
+        ],
+        Some(&atmos_doc),
+    );
+    assert_eq!(code, 0);
+    let o = tfauth(&b, &["auth", "whoami", "-i", "ci-user", "-o", "json"]);
+    assert_eq!(o.code, 0, "the keys Atmos stored: {}", o.stderr);
+    assert_eq!(b.moto.count("GetSessionToken"), 1);
+    let o = tfauth(&b, &["auth", "logout", "ci-user"]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+
+    // Stored by tfauth: under Atmos's name and in its shape, for Atmos to find.
     let o = configure_user(&b);
     assert_eq!(o.code, 0, "{}", o.stderr);
     assert!(o.stderr.contains("Secret Service"), "{}", o.stderr);
-    let (_, found) = ss.secret_tool(&["search", "--all", "service", "tfauth"], None);
-    assert!(found.contains("aws-user/ci-user"), "the key is in the Secret Service: {found}");
+    let (_, stored) = ss.secret_tool(&["lookup", "service", "atmos_acme-test_ci-user", "username", "atmos-auth"], None);
+    let stored: serde_json::Value = serde_json::from_str(stored.trim()).expect("Atmos's envelope");
+    assert_eq!(stored["type"], "aws");
+    assert_eq!(stored["data"]["access_key_id"], KEY_ID);
     let o = tfauth(&b, &["auth", "whoami", "-i", "ci-user", "-o", "json"]);
     assert_eq!(o.code, 0, "{}", o.stderr);
 
@@ -116,6 +146,8 @@ fn keyring_system_against_a_real_secret_service_and_its_fallback() {
     assert_eq!(o.code, 0, "{}", o.stderr);
     let (_, found) = ss.secret_tool(&["search", "--all", "service", "tfauth"], None);
     assert!(!found.contains("aws-user/") && !found.contains("sso/"), "logout --all emptied the keyring: {found}");
+    let (_, found) = ss.secret_tool(&["search", "--all", "username", "atmos-auth"], None);
+    assert!(!found.contains("atmos_acme-test_ci-user"), "and Atmos's entry: {found}");
 
     // No Secret Service on the bus: a login does not need one.
     b.env.retain(|(k, _)| k != "DBUS_SESSION_BUS_ADDRESS");

@@ -79,7 +79,7 @@ pub fn logout(args: LogoutArgs, ctx: &Ctx) -> Result<i32, Error> {
         }
         if let Some(ring) = crate::session::vault::open(&res.auth_node, &ctx.env)? {
             for id in res.auth.identities.iter().filter(|i| i.kind_name == "aws/user") {
-                if ring.delete(&crate::session::vault::user_key(&realm, &id.name))? {
+                if crate::session::vault::delete_user_keys(ring.as_ref(), &realm, &id.name)? {
                     removed.push(format!("the stored access key of `{}` ({})", id.name, ring.describe()));
                 }
             }
@@ -156,7 +156,7 @@ pub fn logout(args: LogoutArgs, ctx: &Ctx) -> Result<i32, Error> {
         }
         if id.kind_name == "aws/user"
             && let Some(ring) = crate::session::vault::open(&res.auth_node, &ctx.env)?
-            && ring.delete(&crate::session::vault::user_key(&realm, &id.name))?
+            && crate::session::vault::delete_user_keys(ring.as_ref(), &realm, &id.name)?
         {
             removed.push(format!("the stored access key of `{}` ({})", id.name, ring.describe()));
         }

@@ -69,16 +69,13 @@ pub fn user(args: UserArgs, ctx: &Ctx) -> Result<i32, Error> {
         )
     })?;
     let realm = res.realm(&ctx.env);
-    ring.set(
-        &crate::session::vault::user_key(&realm, name),
-        &crate::session::vault::encode_user_keys(&key_id, &secret),
-    )?;
+    let stored_in = crate::session::vault::store_user_keys(ring.as_ref(), &realm, name, &key_id, &secret)?;
     // A session made from the old key is no longer wanted.
     if let (Some(cache), Some(chain)) = (crate::session::cache::Cache::new(&ctx.env, "aws"), res.chain.as_ref()) {
         cache.remove(&session::key(&res.scope(&ctx.env), chain));
     }
     let shown = format!("{}...{}", &key_id[..4.min(key_id.len())], &key_id[key_id.len().saturating_sub(4)..]);
-    eprintln!("Stored access key {shown} for `{name}` in the {}.", ring.describe());
+    eprintln!("Stored access key {shown} for `{name}` in the {stored_in}.");
     Ok(0)
 }
 

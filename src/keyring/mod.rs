@@ -182,6 +182,11 @@ pub trait Keyring: Send + Sync {
     fn keys(&self) -> Result<Vec<String>, KeyringError>;
     /// e.g. "file keyring /home/u/.local/share/tfauth/keyring", "Secret Service (org.freedesktop.secrets)", "memory keyring"
     fn describe(&self) -> String;
+    /// The same store's entries under the names Atmos gives them, where it can hold them
+    /// (the OS keyring, which both tools share); `None` for stores only tfauth reads.
+    fn atmos_entries(&self) -> Option<Box<dyn Keyring>> {
+        None
+    }
 }
 
 /// Opens the keyring `spec` describes. The file keyring checks its password here (an

@@ -25,6 +25,11 @@ pub const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long one operation may take: long enough for a person to answer an unlock prompt.
 pub const OP_TIMEOUT: Duration = Duration::from_secs(120);
 
+/// The account Atmos files its OS-keyring entries under (`pkg/auth/credentials`,
+/// `pkg/keyring/system.go`, through zalando/go-keyring): each entry is service = the key,
+/// user = this account, with no `target` attribute on Linux.
+pub const ATMOS_ACCOUNT: &str = "atmos-auth";
+
 /// The OS keyring. Cannot list its keys.
 #[derive(Debug)]
 pub struct SystemKeyring {
@@ -96,6 +101,43 @@ impl Keyring for SystemKeyring {
     fn describe(&self) -> String {
         self.name.to_string()
     }
+    fn atmos_entries(&self) -> Option<Box<dyn Keyring>> {
+        Some(Box::new(AtmosEntries { name: self.name }))
+    }
+}
+
+/// Atmos's entries in the OS keyring: what `atmos auth user configure` stored is found,
+/// and what tfauth stores there Atmos finds. Cannot list its keys either.
+#[derive(Debug)]
+pub struct AtmosEntries {
+    name: &'static str,
+}
+
+impl AtmosEntries {
+    fn error(&self, action: &'static str, key: &str, failure: Failure) -> KeyringError {
+        SystemKeyring { name: self.name }.error(action, key, failure)
+    }
+}
+
+impl Keyring for AtmosEntries {
+    fn get(&self, key: &str) -> Result<Option<Secret>, KeyringError> {
+        let k = key.to_string();
+        run(OP_TIMEOUT, move || imp::atmos_get(&k)).map_err(|f| self.error("read", key, f))
+    }
+    fn set(&self, key: &str, value: &Secret) -> Result<(), KeyringError> {
+        let (k, v) = (key.to_string(), value.clone());
+        run(OP_TIMEOUT, move || imp::atmos_set(&k, &v)).map_err(|f| self.error("store", key, f))
+    }
+    fn delete(&self, key: &str) -> Result<bool, KeyringError> {
+        let k = key.to_string();
+        run(OP_TIMEOUT, move || imp::atmos_delete(&k)).map_err(|f| self.error("delete", key, f))
+    }
+    fn keys(&self) -> Result<Vec<String>, KeyringError> {
+        Err(KeyringError::Unsupported { keyring: self.name.to_string(), operation: "list its keys" })
+    }
+    fn describe(&self) -> String {
+        format!("{} (Atmos's entries)", self.name)
+    }
 }
 
 /// Why a call failed, in words that never include a secret.
@@ -160,11 +202,58 @@ mod imp {
     }
 
     pub fn delete(key: &str) -> Result<bool, String> {
-        match entry(key)?.delete_credential() {
+        remove(entry(key)?)
+    }
+
+    fn remove(entry: Entry) -> Result<bool, String> {
+        match entry.delete_credential() {
             Ok(()) => Ok(true),
             Err(Error::NoEntry) => Ok(false),
             Err(e) => Err(describe(&e)),
         }
+    }
+
+    /// Atmos's entry for `key`: service = the key, user = [`super::ATMOS_ACCOUNT`]; on
+    /// Linux searched by those two attributes only, as go-keyring writes them.
+    fn atmos_entry(key: &str) -> Result<Entry, String> {
+        #[cfg(target_os = "linux")]
+        {
+            let cred = keyring::secret_service::SsCredential::new_with_no_target(key, super::ATMOS_ACCOUNT)
+                .map_err(|e| describe(&e))?;
+            Ok(Entry::new_with_credential(Box::new(cred)))
+        }
+        #[cfg(not(target_os = "linux"))]
+        {
+            Entry::new(key, super::ATMOS_ACCOUNT).map_err(|e| describe(&e))
+        }
+    }
+
+    pub fn atmos_get(key: &str) -> Result<Option<Secret>, String> {
+        match atmos_entry(key)?.get_password() {
+            Ok(v) => Ok(Some(Secret::new(v))),
+            Err(Error::NoEntry) => Ok(None),
+            Err(e) => Err(describe(&e)),
+        }
+    }
+
+    /// Updates Atmos's entry in place, or creates one. On Linux a new item needs a
+    /// collection, so it is created in the default one with a `target` attribute too, which
+    /// go-keyring's lookup by `service` and `username` still finds.
+    pub fn atmos_set(key: &str, value: &Secret) -> Result<(), String> {
+        match atmos_entry(key)?.set_password(value.expose()) {
+            Ok(()) => Ok(()),
+            #[cfg(target_os = "linux")]
+            Err(Error::Invalid(..)) => {
+                let cred = keyring::secret_service::SsCredential::new_with_target(None, key, super::ATMOS_ACCOUNT)
+                    .map_err(|e| describe(&e))?;
+                Entry::new_with_credential(Box::new(cred)).set_password(value.expose()).map_err(|e| describe(&e))
+            }
+            Err(e) => Err(describe(&e)),
+        }
+    }
+
+    pub fn atmos_delete(key: &str) -> Result<bool, String> {
+        remove(atmos_entry(key)?)
     }
 }
 
@@ -181,6 +270,15 @@ mod imp {
         Err(UNSUPPORTED.into())
     }
     pub fn delete(_: &str) -> Result<bool, String> {
+        Err(UNSUPPORTED.into())
+    }
+    pub fn atmos_get(_: &str) -> Result<Option<Secret>, String> {
+        Err(UNSUPPORTED.into())
+    }
+    pub fn atmos_set(_: &str, _: &Secret) -> Result<(), String> {
+        Err(UNSUPPORTED.into())
+    }
+    pub fn atmos_delete(_: &str) -> Result<bool, String> {
         Err(UNSUPPORTED.into())
     }
 }

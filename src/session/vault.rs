@@ -1,7 +1,11 @@
-//! What tfauth keeps in the keyring, and under which names: `aws/user` access keys
-//! (`<realm>/aws-user/<identity>`, per realm, because two repositories may both call an
-//! identity `ci`). IAM Identity Center tokens that an earlier tfauth kept there
-//! (`sso/<portal hash>`) are only read, to move them into the cache file.
+//! What tfauth keeps in the keyring, and under which names: `aws/user` access keys, per
+//! realm, because two repositories may both call an identity `ci`. In the OS keyring they
+//! are Atmos's entries (service `atmos_<realm>_<identity>`, account `atmos-auth`, an
+//! `{"type":"aws","data":{...}}` envelope), so keys either tool stored serve both; in the
+//! file and memory keyrings, which only tfauth reads, `<realm>/aws-user/<identity>`. Keys an
+//! earlier tfauth stored under that name in the OS keyring are still read. IAM Identity
+//! Center tokens that an earlier tfauth kept in a keyring (`sso/<portal hash>`) are only
+//! read, to move them into the cache file.
 //!
 //! Why it exists apart from [`crate::keyring`]: the keyring is storage; this is policy.
 //! With no keyring configured, `aws/user` keys come from the configuration only. A
@@ -75,8 +79,82 @@ fn decode_user_keys(doc: &Secret) -> Option<(String, Secret)> {
     (!key.is_empty() && !secret.is_empty()).then(|| (key, Secret::new(secret)))
 }
 
-/// Keys stored by `tfauth auth user configure` for the chain's root `aws/user` identity,
-/// when its configuration holds none. Only looked up when a keyring is configured.
+/// Atmos's name for an `aws/user` identity's keys (`pkg/auth/credentials`): the identity's
+/// name as written, in the realm.
+pub fn atmos_user_key(realm: &str, identity: &str) -> String {
+    format!("atmos_{realm}_{identity}")
+}
+
+/// Keys as Atmos stores them: its credential envelope, the whole of it a secret.
+fn encode_atmos_user_keys(access_key_id: &str, secret_access_key: &Secret) -> Secret {
+    let data = serde_json::json!({"access_key_id": access_key_id, "secret_access_key": secret_access_key.expose()});
+    Secret::new(serde_json::json!({"type": "aws", "data": data}).to_string())
+}
+
+fn decode_atmos_user_keys(doc: &Secret) -> Option<(String, Secret)> {
+    let v: serde_json::Value = serde_json::from_str(doc.expose()).ok()?;
+    if v.get("type")?.as_str()? != "aws" {
+        return None;
+    }
+    decode_user_keys(&Secret::new(v.get("data")?.to_string()))
+}
+
+/// The keys `ring` holds for `identity`: Atmos's entry where the store has Atmos's names,
+/// else tfauth's.
+pub fn read_user_keys(
+    ring: &dyn Keyring,
+    realm: &str,
+    identity: &str,
+) -> Result<Option<(String, Secret)>, KeyringError> {
+    if let Some(atmos) = ring.atmos_entries()
+        && let Some(doc) = atmos.get(&atmos_user_key(realm, identity))?
+    {
+        if let Some(keys) = decode_atmos_user_keys(&doc) {
+            return Ok(Some(keys));
+        }
+        tracing::warn!(
+            "ignoring the keyring entry {} of `{identity}`: not AWS access keys",
+            atmos_user_key(realm, identity)
+        );
+    }
+    Ok(ring.get(&user_key(realm, identity))?.as_ref().and_then(decode_user_keys))
+}
+
+/// Stores `identity`'s keys in `ring`: under Atmos's name and in its shape where the store
+/// has Atmos's names (so `atmos` finds them), else under tfauth's. Returns where they went.
+pub fn store_user_keys(
+    ring: &dyn Keyring,
+    realm: &str,
+    identity: &str,
+    access_key_id: &str,
+    secret_access_key: &Secret,
+) -> Result<String, KeyringError> {
+    match ring.atmos_entries() {
+        Some(atmos) => {
+            atmos.set(&atmos_user_key(realm, identity), &encode_atmos_user_keys(access_key_id, secret_access_key))?;
+            // One copy only: an earlier tfauth's entry would otherwise shadow nothing but linger.
+            let _ = ring.delete(&user_key(realm, identity));
+            Ok(atmos.describe())
+        }
+        None => {
+            ring.set(&user_key(realm, identity), &encode_user_keys(access_key_id, secret_access_key))?;
+            Ok(ring.describe())
+        }
+    }
+}
+
+/// Removes `identity`'s keys from `ring`, under both names; true if any were there.
+pub fn delete_user_keys(ring: &dyn Keyring, realm: &str, identity: &str) -> Result<bool, KeyringError> {
+    let mut had = ring.delete(&user_key(realm, identity))?;
+    if let Some(atmos) = ring.atmos_entries() {
+        had |= atmos.delete(&atmos_user_key(realm, identity))?;
+    }
+    Ok(had)
+}
+
+/// Keys stored by `auth user configure` (tfauth's or Atmos's) for the chain's root
+/// `aws/user` identity, when its configuration holds none. Only looked up when a keyring is
+/// configured.
 pub fn user_keys(scope: &super::Scope<'_>, chain: &Chain, env: &Env) -> Result<Option<(String, Secret)>, KeyringError> {
     let ChainRoot::Standalone = chain.root else { return Ok(None) };
     let first = &chain.hops[0];
@@ -85,11 +163,7 @@ pub fn user_keys(scope: &super::Scope<'_>, chain: &Chain, env: &Env) -> Result<O
         _ => return Ok(None),
     }
     let Some(ring) = open(scope.auth_node, env)? else { return Ok(None) };
-    let key = user_key(&scope.realm, &first.name);
-    match ring.get(&key)? {
-        Some(doc) => Ok(decode_user_keys(&doc)),
-        None => Ok(None),
-    }
+    read_user_keys(ring.as_ref(), &scope.realm, &first.name)
 }
 
 #[cfg(test)]
@@ -104,5 +178,68 @@ mod tests {
         assert_eq!((k.as_str(), s.expose()), ("AKIAEXAMPLE", "CANARYsecret"));
         assert_eq!(decode_user_keys(&Secret::new("{}")), None);
         assert_eq!(user_key("acme", "CI/User"), "acme/aws-user/ci/user");
+    }
+
+    /// A store with Atmos's names beside its own, as the OS keyring has.
+    struct WithAtmos(crate::keyring::memory::MemoryKeyring, crate::keyring::memory::MemoryKeyring);
+    impl Keyring for WithAtmos {
+        fn get(&self, key: &str) -> Result<Option<Secret>, KeyringError> {
+            self.0.get(key)
+        }
+        fn set(&self, key: &str, value: &Secret) -> Result<(), KeyringError> {
+            self.0.set(key, value)
+        }
+        fn delete(&self, key: &str) -> Result<bool, KeyringError> {
+            self.0.delete(key)
+        }
+        fn keys(&self) -> Result<Vec<String>, KeyringError> {
+            self.0.keys()
+        }
+        fn describe(&self) -> String {
+            "test keyring".into()
+        }
+        fn atmos_entries(&self) -> Option<Box<dyn Keyring>> {
+            Some(Box::new(self.1.clone()))
+        }
+    }
+
+    #[test]
+    fn keys_atmos_stored_are_read_and_new_ones_go_under_its_name() {
+        use crate::keyring::memory::MemoryKeyring;
+        let (own, atmos) = (MemoryKeyring::new(), MemoryKeyring::new());
+        let ring = WithAtmos(own.clone(), atmos.clone());
+        // As `atmos auth user configure` stores them (with the fields Atmos adds).
+        let doc = r#"{"type":"aws","data":{"access_key_id":"AKIAATMOS","secret_access_key":"CANARY-atmos","mfa_arn":"arn:aws:iam::1:mfa/me","region":"us-east-1"}}"#;
+        atmos.set("atmos_acme_ci-user", &Secret::new(doc)).unwrap();
+        let (k, s) = read_user_keys(&ring, "acme", "ci-user").unwrap().unwrap();
+        assert_eq!((k.as_str(), s.expose()), ("AKIAATMOS", "CANARY-atmos"));
+        assert_eq!(read_user_keys(&ring, "other-realm", "ci-user").unwrap(), None, "the realm is part of the name");
+
+        // Stored by tfauth: Atmos's name and shape; an earlier tfauth entry goes.
+        own.set(&user_key("acme", "dev"), &encode_user_keys("AKIAOLD", &Secret::new("old"))).unwrap();
+        assert_eq!(read_user_keys(&ring, "acme", "dev").unwrap().unwrap().0, "AKIAOLD", "earlier entries still work");
+        store_user_keys(&ring, "acme", "dev", "AKIANEW", &Secret::new("new")).unwrap();
+        let stored: serde_json::Value =
+            serde_json::from_str(atmos.get("atmos_acme_dev").unwrap().unwrap().expose()).unwrap();
+        assert_eq!(
+            stored,
+            serde_json::json!({"type": "aws", "data": {"access_key_id": "AKIANEW", "secret_access_key": "new"}})
+        );
+        assert_eq!(own.get(&user_key("acme", "dev")).unwrap(), None);
+        assert!(delete_user_keys(&ring, "acme", "dev").unwrap());
+        assert!(!delete_user_keys(&ring, "acme", "dev").unwrap());
+
+        // Another kind of credential under the name is not keys.
+        atmos
+            .set(
+                "atmos_acme_gcp",
+                &Secret::new(r#"{"type":"gcp","data":{"access_key_id":"x","secret_access_key":"y"}}"#),
+            )
+            .unwrap();
+        assert_eq!(read_user_keys(&ring, "acme", "gcp").unwrap(), None);
+        // A store without Atmos's names keeps tfauth's.
+        let plain = MemoryKeyring::new();
+        store_user_keys(&plain, "acme", "dev", "AKIAFILE", &Secret::new("f")).unwrap();
+        assert_eq!(read_user_keys(&plain, "acme", "dev").unwrap().unwrap().0, "AKIAFILE");
     }
 }
