@@ -50,12 +50,10 @@ pub fn discover(cwd: &Path, env: &Env) -> Result<PathBuf, ConfigError> {
     Err(ConfigError::NotFound { searched, from_env: false })
 }
 
-/// `$XDG_CONFIG_HOME`, else `~/.config`.
+/// `$ATMOS_XDG_CONFIG_HOME`, else `$XDG_CONFIG_HOME`, else `~/.config`: Atmos's XDG config
+/// base (`pkg/xdg`), for its `atmos/atmos.yaml` and `atmos/profiles/`.
 pub fn xdg_config_home(env: &Env) -> Option<PathBuf> {
-    match env.get(env_vars::XDG_CONFIG_HOME) {
-        Some(x) if Path::new(x).is_absolute() => Some(PathBuf::from(x)),
-        _ => env.get(env_vars::HOME).map(|h| Path::new(h).join(".config")),
-    }
+    crate::util::dirs::config_home(env)
 }
 
 fn in_dir(dir: &Path) -> Option<PathBuf> {
@@ -113,6 +111,13 @@ mod tests {
         std::fs::create_dir_all(cwd.join(".git")).unwrap();
         let env = Env::from_pairs([("HOME", home.to_str().unwrap()), ("XDG_CONFIG_HOME", xdg.to_str().unwrap())]);
         assert_eq!(discover(&cwd, &env).unwrap(), xdg.join("atmos/atmos.yaml"));
+        // Atmos's own variable wins over XDG's.
+        let atmos_xdg = t.path().join("atmos-xdg");
+        std::fs::create_dir_all(atmos_xdg.join("atmos")).unwrap();
+        std::fs::write(atmos_xdg.join("atmos/atmos.yml"), "").unwrap();
+        let mut pairs: Vec<(String, String)> = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        pairs.push(("ATMOS_XDG_CONFIG_HOME".into(), atmos_xdg.display().to_string()));
+        assert_eq!(discover(&cwd, &Env::from_pairs(pairs)).unwrap(), atmos_xdg.join("atmos/atmos.yml"));
         std::fs::write(home.join(".atmos/atmos.yaml"), "").unwrap();
         assert_eq!(discover(&cwd, &env).unwrap(), home.join(".atmos/atmos.yaml"));
     }
