@@ -687,3 +687,76 @@ fn mfa_code_is_read_from_the_terminal_and_refused_without_one() {
     assert!(doc["SessionToken"].as_str().is_some());
     assert_eq!(moto.count("GetSessionToken"), 1);
 }
+
+/// Issue 17, point 4: `auth configure-profiles` writes a profile per AWS identity into the
+/// user's own AWS config; the AWS CLI and boto3, run outside the repository, get the
+/// assumed role through it; a second run changes nothing; the user's own lines stay.
+#[test]
+fn configure_profiles_serves_the_aws_cli_and_boto3_from_anywhere_and_keeps_the_users_lines() {
+    let bed = Bed::new();
+    let moto = Moto::start();
+    let token = github_token_endpoint(BEARER);
+    let aws_config = bed.home().join(".aws/config");
+    std::fs::create_dir_all(aws_config.parent().unwrap()).unwrap();
+    let mine = "[default]\nregion = eu-west-1\n\n[profile acme/admin]\nregion = ap-south-1\n# mine, untouched\n";
+    std::fs::write(&aws_config, mine).unwrap();
+    std::fs::set_permissions(&aws_config, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let configure = |extra: &[&str]| {
+        let mut c = bed.cmd(TFAUTH);
+        github_env(&mut c, &moto, &token);
+        c.args(["auth", "configure-profiles"]).args(extra);
+        run(c)
+    };
+    let o = configure(&["--dry-run"]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(o.stdout.contains("[profile acme/planner]\ncredential_process = "), "{}", o.stdout);
+    assert_eq!(std::fs::read_to_string(&aws_config).unwrap(), mine, "a dry run writes nothing");
+
+    let o = configure(&[]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    // acme/admin is the user's already: left to them, with a located warning.
+    assert!(o.stderr.contains("not writing a profile for `acme/admin`"), "{}", o.stderr);
+    let text = std::fs::read_to_string(&aws_config).unwrap();
+    assert!(text.starts_with(mine), "the user's bytes, unchanged:\n{text}");
+    let config_yaml = bed.repo().join("atmos.yaml");
+    assert!(
+        text.contains(&format!(
+            "[profile plat-dev/terraform]\ncredential_process = {HELPER} --identity plat-dev/terraform --config {} --profile github\n",
+            config_yaml.display()
+        )),
+        "{text}"
+    );
+    assert_eq!(std::fs::metadata(&aws_config).unwrap().permissions().mode() & 0o777, 0o600);
+    let backup = bed.home().join(".aws/config.tfauth-backup");
+    assert_eq!(std::fs::read_to_string(&backup).unwrap(), mine);
+    let o = configure(&[]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(o.stderr.contains("is up to date"), "{}", o.stderr);
+    assert_eq!(std::fs::read_to_string(&aws_config).unwrap(), text, "a second run changes nothing");
+
+    // From a directory outside the repository, with no tfauth environment but GitHub's.
+    let outside = bed.dir.path().join("elsewhere");
+    std::fs::create_dir_all(&outside).unwrap();
+    let mut c = bed.cmd(venv_bin("aws"));
+    github_env(&mut c, &moto, &token);
+    c.env_remove("ATMOS_PROFILE").current_dir(&outside).args([
+        "sts",
+        "get-caller-identity",
+        "--profile",
+        "plat-dev/terraform",
+        "--output",
+        "json",
+    ]);
+    let o = run(c);
+    assert_eq!(o.code, 0, "the AWS CLI through the profile: {}", o.stderr);
+    let arn = serde_json::from_str::<serde_json::Value>(&o.stdout).unwrap()["Arn"].as_str().unwrap().to_string();
+    assert!(arn.starts_with("arn:aws:sts::444444444444:assumed-role/acme-plat-gbl-dev-terraform/"), "{arn}");
+    let py =
+        "import boto3; print(boto3.Session(profile_name='acme/planner').client('sts').get_caller_identity()['Arn'])";
+    let mut c = bed.cmd(venv_bin("python"));
+    github_env(&mut c, &moto, &token);
+    c.env_remove("ATMOS_PROFILE").current_dir(&outside).args(["-c", py]);
+    let o = run(c);
+    assert_eq!(o.code, 0, "boto3 through the profile: {}", o.stderr);
+    assert!(o.stdout.contains(":assumed-role/acme-gbl-identity-planner/"), "{}", o.stdout);
+}

@@ -78,6 +78,8 @@ Examples:
     EcrLogin(super::ecr_login::EcrLoginArgs),
     /// aws/user identities: store their access keys in the keyring.
     User(super::login::UserArgs),
+    /// Write a profile per AWS identity into your AWS config (each runs atmos-auth-helper), for every other AWS tool.
+    ConfigureProfiles(super::configure_profiles::ConfigureProfilesArgs),
     /// List providers, identities and integrations.
     #[command(after_long_help = "\
 Examples:
@@ -129,6 +131,7 @@ pub fn run(args: AuthArgs, ctx: &Ctx) -> Result<i32, Error> {
         AuthCommand::Whoami(a) => super::login::whoami(a, ctx),
         AuthCommand::Logout(a) => super::login::logout(a, ctx),
         AuthCommand::User(a) => super::login::user(a, ctx),
+        AuthCommand::ConfigureProfiles(a) => super::configure_profiles::run(a, ctx),
         AuthCommand::EcrLogin(a) => super::ecr_login::ecr_login(a, ctx),
         AuthCommand::List { target, format, providers, identities, integrations } => {
             let (_, auth, _) = load_auth(&target, ctx)?;

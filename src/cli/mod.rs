@@ -5,6 +5,7 @@
 
 pub mod auth;
 pub mod complete;
+pub mod configure_profiles;
 pub mod console;
 pub mod describe;
 pub mod doctor;

@@ -12,3 +12,4 @@ pub mod gcp;
 pub mod ini;
 pub mod list;
 pub mod plan;
+pub mod profiles;

@@ -972,3 +972,27 @@ fn describe_lists_the_required_identities_a_run_carries_with_their_chains() {
     // The broken `data` is left out, with its warning.
     assert!(o.stderr.contains("required identity `data` is left out of this run"), "{}", o.stderr);
 }
+
+#[test]
+fn configure_profiles_refuses_an_aws_config_others_can_write_and_changes_nothing() {
+    let sb = Sandbox::new();
+    let config = sb.home().join(".aws/config");
+    std::fs::create_dir_all(config.parent().unwrap()).unwrap();
+    std::fs::write(&config, "[default]\n").unwrap();
+    std::fs::set_permissions(&config, std::fs::Permissions::from_mode(0o666)).unwrap();
+    let o = outcome(in_examples(&sb, &["auth", "configure-profiles"]));
+    assert_eq!(o.code, 74, "{}", o.stderr);
+    assert!(o.stderr.contains(&config.display().to_string()) && o.stderr.contains("hint: "), "{}", o.stderr);
+    assert_eq!(std::fs::read_to_string(&config).unwrap(), "[default]\n");
+    assert!(!sb.home().join(".aws/config.tfauth-backup").exists());
+
+    // Yours again: the block is written, 0600, after a backup of what was there.
+    std::fs::set_permissions(&config, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let o = outcome(in_examples(&sb, &["auth", "configure-profiles", "--file", config.to_str().unwrap()]));
+    ok(&o);
+    let text = std::fs::read_to_string(&config).unwrap();
+    assert!(text.starts_with("[default]\n\n# >>> tfauth profiles for "), "{text}");
+    assert!(text.contains("[profile plat-dev/terraform]\ncredential_process = "), "{text}");
+    assert_eq!(std::fs::metadata(&config).unwrap().permissions().mode() & 0o777, 0o600);
+    assert_eq!(std::fs::read_to_string(sb.home().join(".aws/config.tfauth-backup")).unwrap(), "[default]\n");
+}

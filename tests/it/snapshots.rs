@@ -300,6 +300,7 @@ help! {
     help_auth_ecr_login: TFAUTH "auth" "ecr-login" "--help";
     help_auth_user: TFAUTH "auth" "user" "--help";
     help_auth_user_configure: TFAUTH "auth" "user" "configure" "--help";
+    help_auth_configure_profiles: TFAUTH "auth" "configure-profiles" "--help";
     help_auth_list: TFAUTH "auth" "list" "--help";
     help_list: TFAUTH "list" "--help";
     help_list_stacks: TFAUTH "list" "stacks" "--help";
