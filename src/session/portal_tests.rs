@@ -161,8 +161,16 @@ fn a_valid_token_the_aws_cli_left_is_used_but_never_written_or_ended() {
     );
     let session_file = cli.join("0123456789abcdef0123456789abcdef01234567.json");
     crate::util::fs::write_private_atomic(&session_file, doc.as_bytes()).unwrap();
+    // As the AWS CLI leaves them: a 0755 directory, and a 0644 file is still only read.
+    std::fs::set_permissions(&cli, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(&session_file, std::fs::Permissions::from_mode(0o644)).unwrap();
     let got = s.load().unwrap().unwrap();
     assert_eq!(got.access_token.expose(), "from-the-cli");
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!((mode(&cli), mode(&session_file)), (0o755, 0o644), "the AWS CLI's files are not re-moded");
+    std::fs::set_permissions(&session_file, std::fs::Permissions::from_mode(0o666)).unwrap();
+    assert_eq!(s.load().unwrap(), None, "a token file others could have written is not trusted");
+    std::fs::set_permissions(&session_file, std::fs::Permissions::from_mode(0o600)).unwrap();
     assert!(!s.path().exists(), "nothing was written to Atmos's file");
     assert_eq!(s.load_own().unwrap(), None, "it is not tfauth's own");
     // A token of its own with life left wins; an expired one of its own loses to the CLI's.

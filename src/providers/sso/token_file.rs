@@ -204,8 +204,8 @@ const AWS_CLI_SCAN: usize = 256;
 /// A token the AWS CLI left for this portal in `dir` (`~/.aws/sso/cache`), still valid at
 /// `now` with `margin` to spare: `<sha1 of the start URL>.json` for a legacy profile, any
 /// file whose `startUrl` and `region` are this portal's for an `sso-session`
-/// (named after the session, which only the user's AWS config knows). Read under the same
-/// trust rules as tfauth's own files; never written.
+/// (named after the session, which only the user's AWS config knows). Read only from files
+/// that are the user's and writable by no one else; never written, never re-moded.
 pub fn aws_cli_token(
     dir: &Path,
     start_url: &str,
@@ -226,9 +226,23 @@ pub fn aws_cli_token(
     names.sort();
     names.insert(0, legacy);
     names.into_iter().find_map(|p| {
-        let f = TokenFile::load(&p).ok()??;
+        let f = read_foreign(&p)?;
         (f.is_for(start_url, region) && f.access_token_valid(now, margin)).then_some(f)
     })
+}
+
+/// A token file of another tool's, read without changing it: it must be the user's and
+/// writable by no one else (a link too, and what it points at), a regular file, small. Not
+/// [`TokenFile::load`], which tightens tfauth's own files and directories to 0600/0700:
+/// the AWS CLI's cache is the AWS CLI's.
+fn read_foreign(path: &Path) -> Option<TokenFile> {
+    std::fs::symlink_metadata(path).ok()?;
+    if let Err(e) = crate::util::fs::check_user_file(path) {
+        tracing::debug!("not reading {}: {e}", path.display());
+        return None;
+    }
+    let bytes = crate::util::fs::read_regular(path, crate::providers::credentials::ENTRY_CAP).ok()?;
+    TokenFile::from_json(&String::from_utf8_lossy(&bytes)).ok()
 }
 
 /// A serde_json error in words that cannot contain a value from the document.
