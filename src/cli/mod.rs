@@ -30,12 +30,47 @@ use clap::{Args, Parser, Subcommand};
 use std::ffi::OsString;
 use std::path::PathBuf;
 
+/// How a terraform run is written and the flags tfauth takes out of it. Shown by
+/// `tfauth --help`, `tfauth help` and `tfauth SUBCOMMAND COMPONENT -s STACK --help`.
+pub const RUN_HELP: &str = "\
+Run terraform for a component in a stack:
+  tfauth SUBCOMMAND COMPONENT -s STACK [tfauth flags] [terraform flags]
+  tfauth plan vpc -s plat-use2-dev -var x=1
+
+tfauth flags of a run (anywhere before `--`; everything else goes to terraform in order):
+  -s, --stack STACK       The stack (by name, or by manifest path without extension)
+  -i, --identity [NAME]   The identity; without a value, ask; `false` disables auth
+      --dry-run           Print what would be written and run; write and run nothing
+      --skip-init         Do not run `terraform init` first
+      --static-credentials
+                          Write session keys into the credentials file instead of
+                          `credential_process` (for tools that cannot run it)
+      --force             Overwrite generated files that tfauth did not write
+      --from-plan         apply: apply the planfile the plan wrote
+      --planfile FILE     plan/apply: this planfile instead of Atmos's name
+      --skip-planfile     plan: write no planfile
+      --profile NAME      Profiles to apply over atmos.yaml (also ATMOS_PROFILE)
+      --no-browser        Show the IAM Identity Center login URL without opening it
+
+Without -s, the words pass straight through to the real terraform (with
+`--identity`, atmos.yaml's auth is set first).
+
+  tfauth SUBCOMMAND COMPONENT -s STACK --help   this, then terraform's help for SUBCOMMAND
+  tfauth help [COMMAND]                         tfauth's help for a command
+  tfauth version                                tfauth's version (stderr), then terraform's";
+
 /// tfauth: authenticate Terraform and OpenTofu runs from your Atmos configuration.
 ///
 /// Run a terraform command for a component in a stack: `tfauth plan vpc -s plat-use2-dev`.
 /// Without `-s`, arguments pass straight through to the real terraform.
 #[derive(Parser, Debug)]
-#[command(name = "tfauth", version, allow_external_subcommands = true, disable_help_subcommand = true)]
+#[command(
+    name = "tfauth",
+    version,
+    allow_external_subcommands = true,
+    disable_help_subcommand = true,
+    after_help = RUN_HELP,
+)]
 pub struct Cli {
     /// Profiles to apply over atmos.yaml, in order (also ATMOS_PROFILE).
     #[arg(long, global = true, value_delimiter = ',')]
@@ -72,6 +107,11 @@ pub enum Command {
     Complete(shell::CompleteArgs),
     /// Check this machine's setup: config, terraform, helper, permissions, clock, keyring, cache.
     Doctor(doctor::DoctorArgs),
+    /// tfauth's help: for tfauth, a command of it (`tfauth help auth login`), or a run (`tfauth help plan`).
+    Help {
+        /// The command's words.
+        command: Vec<String>,
+    },
     /// Any other command is a terraform subcommand: `tfauth plan vpc -s plat-use2-dev`.
     #[command(external_subcommand)]
     Terraform(Vec<OsString>),
@@ -80,8 +120,18 @@ pub enum Command {
 /// The component and stack whose merged auth a command uses, and the identity flag.
 #[derive(Args, Debug, Clone, Default)]
 pub struct Target {
-    /// The component whose merged auth to use (needs --stack).
+    /// The component whose merged auth to use (needs --stack); also `-c COMPONENT`.
+    #[arg(value_name = "COMPONENT")]
     pub component: Option<String>,
+    /// The component, as a flag (as `logout` and `ecr-login` take it).
+    #[arg(
+        short = 'c',
+        long = "component",
+        value_name = "COMPONENT",
+        conflicts_with = "component",
+        hide_short_help = true
+    )]
+    pub component_flag: Option<String>,
     /// The stack (by name, or by manifest path without extension).
     #[arg(short = 's', long)]
     pub stack: Option<String>,
@@ -91,6 +141,10 @@ pub struct Target {
 }
 
 impl Target {
+    /// The component, positional or `-c`.
+    pub fn component(&self) -> Option<&String> {
+        self.component.as_ref().or(self.component_flag.as_ref())
+    }
     pub fn identity_flag(&self) -> IdentityFlag {
         identity_flag(self.identity.as_deref())
     }
@@ -128,7 +182,7 @@ impl Ctx {
             config_file: None,
             profiles: self.settings.profiles.clone(),
             stack: t.stack.clone(),
-            component: t.component.clone(),
+            component: t.component().cloned(),
             identity: t.identity_flag(),
             describe: false,
         }
@@ -149,7 +203,59 @@ pub fn run(cli: Cli, ctx: Ctx) -> Result<i32, Error> {
         Command::Complete(a) => shell::complete(a, &ctx),
         Command::Doctor(a) => doctor::run(a, &ctx),
         Command::Terraform(args) => terraform::run(args, &ctx),
+        Command::Help { command } => help(&command),
     }
+}
+
+/// `tfauth help [WORDS]`: the long help of the tfauth command the words name; for anything
+/// else (a terraform subcommand), how a run is written.
+fn help(words: &[String]) -> Result<i32, Error> {
+    use clap::CommandFactory;
+    let mut cmd = Cli::command();
+    let mut found = true;
+    for w in words {
+        match cmd.find_subcommand(w).filter(|c| !c.is_hide_set()).cloned() {
+            Some(sub) => cmd = sub.bin_name(format!("{} {w}", cmd.get_bin_name().unwrap_or("tfauth"))),
+            None => {
+                found = false;
+                break;
+            }
+        }
+    }
+    if found {
+        let name = std::iter::once("tfauth").chain(words.iter().map(String::as_str)).collect::<Vec<_>>().join(" ");
+        let mut cmd = cmd.bin_name(name);
+        return Ok(print_ignoring_closed_pipe(&cmd.render_long_help().to_string()));
+    }
+    let first = &words[0];
+    if !crate::run::SUBCOMMANDS.contains(&first.as_str()) {
+        let cmds: Vec<String> =
+            Cli::command().get_subcommands().filter(|c| !c.is_hide_set()).map(|c| c.get_name().to_string()).collect();
+        let near = crate::util::suggest::nearest(
+            first,
+            cmds.iter().map(String::as_str).chain(crate::run::SUBCOMMANDS.iter().copied()),
+        );
+        return Err(Error::usage(
+            format!("`{}` is neither a tfauth command nor a terraform subcommand", words.join(" ")),
+            Some(match near.first() {
+                Some(n) => format!("did you mean `tfauth help {n}`?"),
+                None => "`tfauth help` lists tfauth's commands".to_string(),
+            }),
+        ));
+    }
+    let text = RUN_HELP.replace("SUBCOMMAND COMPONENT", &format!("{first} COMPONENT"));
+    Ok(print_ignoring_closed_pipe(&format!(
+        "{}\n\nterraform's own help: `tfauth {first} COMPONENT -s STACK --help`, or `terraform {first} -help`\n",
+        text.trim_end()
+    )))
+}
+
+/// Help text on stdout; a reader that went away (`| head`) is no error. Returns 0.
+fn print_ignoring_closed_pipe(text: &str) -> i32 {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
+    0
 }
 
 pub use crate::auth::warn_problems;

@@ -41,6 +41,8 @@ pub struct TfArgs {
     pub no_browser: bool,
     /// `--skip-init`, `--force`, `--from-plan`, `--planfile`, `--skip-planfile`.
     pub run: RunOptions,
+    /// `-help`, `-h` or `--help` before `--`.
+    pub help: bool,
     /// For terraform, in order.
     pub rest: Vec<OsString>,
 }
@@ -71,6 +73,10 @@ pub fn parse(args: &[OsString]) -> Result<TfArgs, Error> {
             "--" => {
                 out.rest.extend(rest[i + 1..].iter().cloned());
                 break;
+            }
+            "-help" | "-h" | "--help" => {
+                out.help = true;
+                out.rest.push(arg.clone());
             }
             "-s" | "--stack" => out.stack = Some(value(&mut i, s)?),
             "--profile" => out.profiles.push(value(&mut i, s)?),
@@ -133,9 +139,14 @@ pub fn run(args: Vec<OsString>, ctx: &Ctx) -> Result<i32, Error> {
     let with_flag = Ctx { settings: ctx.settings.with(&more), ..ctx.clone() };
     let ctx = &with_flag;
     let profiles = ctx.settings.profiles.clone();
+    if tf.stack.is_some() && tf.help {
+        // Before anything is read or signed in to: help is asked for, not a run.
+        return stack_help(&tf, ctx);
+    }
     let Some(stack) = tf.stack.clone() else {
         return passthrough(&args, &tf, ctx);
     };
+    check_subcommand(&tf, &stack)?;
     let Some(component) = tf.component.clone() else {
         return Err(Error::usage(
             format!("`tfauth {} -s {stack}` needs a component", tf.subcommand.join(" ")),
@@ -175,6 +186,9 @@ pub fn run(args: Vec<OsString>, ctx: &Ctx) -> Result<i32, Error> {
 
     if tf.dry_run {
         print!("{}", dry_run_text(&res, &plan, &run_plan, &tf.run, &terraform, &ctx.env));
+        if plan.aws.is_some() && !ctx.helper_path().is_file() {
+            print!("{}", missing_helper_note(&ctx.helper_path()));
+        }
         return Ok(0);
     }
     // Refuse before anything else: a hand-written file is cheaper to report than a login.
@@ -227,6 +241,9 @@ fn passthrough(args: &[OsString], tf: &TfArgs, ctx: &Ctx) -> Result<i32, Error> 
         IdentityFlag::Named(v) => !crate::env_vars::is_identity_disabled(v),
         IdentityFlag::Ask => true,
     };
+    if !tf.dry_run && matches!(tf.subcommand[0].as_str(), "version" | "-version") {
+        return version(&forwarded, terraform, ctx);
+    }
     if tf.dry_run {
         let mut out = String::from(
             "Dry run: no credentials or config files were written, and nothing was run.\n\nNo stack given: the call passes straight through.\n\n",
@@ -257,9 +274,22 @@ fn passthrough(args: &[OsString], tf: &TfArgs, ctx: &Ctx) -> Result<i32, Error> 
             return crate::exec::exec(terraform, &argv, &ctx.cwd, &child_env);
         }
     }
+    if let Some(h) = component_hint(tf, ctx) {
+        tracing::warn!("{h}");
+    }
     let terraform = terraform?;
     let child_env = ChildEnv::default().running_terraform(&terraform, &ctx.env);
     crate::exec::exec(terraform, &forwarded, &ctx.cwd, &child_env)
+}
+
+/// `tfauth version`: tfauth's own version on stderr, then terraform's, exec'd as it is, so
+/// stdout is terraform's alone (tools read its first line, or its JSON with `-json`) and a
+/// wrapper that execs tfauth is still recognised.
+fn version(argv: &[OsString], terraform: Result<PathBuf, ExecError>, ctx: &Ctx) -> Result<i32, Error> {
+    eprintln!("tfauth v{}", env!("CARGO_PKG_VERSION"));
+    let terraform = terraform?;
+    let child_env = ChildEnv::default().running_terraform(&terraform, &ctx.env);
+    crate::exec::exec(terraform, argv, &ctx.cwd, &child_env)
 }
 
 fn command_text(terraform: &Result<PathBuf, ExecError>, argv: &[OsString], dir: &Path) -> String {
@@ -270,13 +300,86 @@ fn command_text(terraform: &Result<PathBuf, ExecError>, argv: &[OsString], dir: 
     )
 }
 
+/// The command line as it would run; when no terraform was found, `terraform` and why, as a
+/// comment after the words (so the line still reads as the command).
 fn words(terraform: &Result<PathBuf, ExecError>, argv: &[OsString]) -> String {
-    let program = match terraform {
-        Ok(p) => p.display().to_string(),
-        Err(e) => format!("terraform  # {e}"),
-    };
     let words: Vec<String> = argv.iter().map(|a| crate::output::env::shell_quote(&a.to_string_lossy())).collect();
-    format!("{program} {}", words.join(" "))
+    match terraform {
+        Ok(p) => format!("{} {}", crate::output::env::shell_quote(&p.display().to_string()), words.join(" ")),
+        Err(e) => format!("terraform {}  # {e}", words.join(" ")),
+    }
+}
+
+/// The dry run's word on a helper that is not there: the AWS config names it, so terraform's
+/// provider would fail to get keys (`cargo run` builds only `tfauth`).
+pub(crate) fn missing_helper_note(helper: &Path) -> String {
+    format!(
+        "\nnote: {} does not exist, and the AWS config above runs it for credentials: terraform would fail to get them\n  hint: build both binaries (`cargo build --release --bins`), or install them together (`cargo install --locked --path .`)\n",
+        helper.display()
+    )
+}
+
+/// A stack run's subcommand must be terraform's (or Atmos's `deploy`): a typo would
+/// otherwise reach terraform only after the files, the init and the sign-in.
+fn check_subcommand(tf: &TfArgs, stack: &str) -> Result<(), Error> {
+    let sub = tf.subcommand.first().map(String::as_str).unwrap_or("");
+    if crate::run::SUBCOMMANDS.contains(&sub) {
+        return Ok(());
+    }
+    let near =
+        crate::util::suggest::nearest(sub, crate::run::SUBCOMMANDS.iter().copied().filter(|s| !s.starts_with('-')));
+    let component = tf.component.as_deref().unwrap_or("COMPONENT");
+    let hint = match near.first() {
+        Some(n) => format!("did you mean `tfauth {n} {component} -s {stack}`?"),
+        None => format!(
+            "terraform's subcommands: {}",
+            crate::run::SUBCOMMANDS.iter().filter(|s| !s.starts_with('-')).copied().collect::<Vec<_>>().join(", ")
+        ),
+    };
+    Err(Error::usage(format!("`{sub}` is not a terraform subcommand"), Some(hint)))
+}
+
+/// `tfauth SUBCOMMAND COMPONENT -s STACK --help`: tfauth's run flags, then terraform's own
+/// help for the subcommand. Nothing is resolved, written or signed in to.
+fn stack_help(tf: &TfArgs, ctx: &Ctx) -> Result<i32, Error> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{}\n", super::RUN_HELP.trim_end());
+    let _ = out.flush();
+    drop(out);
+    let sub: Vec<OsString> = tf.subcommand.iter().map(OsString::from).collect();
+    let terraform = find_terraform(None, &ctx.env, ctx.self_exe.as_deref());
+    match terraform {
+        Ok(t) if crate::run::SUBCOMMANDS.contains(&tf.subcommand[0].as_str()) => {
+            println!("{}'s own help for `{}`:\n", t.display(), tf.subcommand.join(" "));
+            let argv: Vec<OsString> = sub.into_iter().chain([OsString::from("-help")]).collect();
+            let child_env = ChildEnv::default().running_terraform(&t, &ctx.env);
+            crate::exec::exec(t, &argv, &ctx.cwd, &child_env)
+        }
+        Ok(_) => Ok(0),
+        Err(e) => {
+            println!("(terraform's own help is not shown: {e})");
+            Ok(0)
+        }
+    }
+}
+
+/// A passthrough whose first word names a component of this repository: terraform would
+/// take it for a directory or a plan and fail with "Too many command line arguments"; say
+/// what was probably meant. A cheap look (one directory), never the stacks.
+fn component_hint(tf: &TfArgs, ctx: &Ctx) -> Option<String> {
+    let word = tf.component.as_deref()?;
+    if ctx.cwd.join(word).exists() || word.contains("..") {
+        return None;
+    }
+    let opts = crate::config::ConfigOptions { cwd: ctx.cwd.clone(), profiles: ctx.settings.profiles.clone() };
+    let cfg = crate::config::load(&opts, &ctx.env).ok()?;
+    cfg.terraform.base_path.join(word).is_dir().then(|| {
+        format!(
+            "`{word}` is a component of this repository, and no stack was given, so terraform gets the words as they are\n  hint: to run it in a stack: `tfauth {} {word} -s STACK` (`tfauth list stacks -c {word}` lists them)",
+            tf.subcommand.join(" ")
+        )
+    })
 }
 
 fn dry_run_text(

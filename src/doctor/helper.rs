@@ -10,6 +10,9 @@ use crate::env_vars::Env;
 use crate::output::env::shell_quote;
 use std::path::{Path, PathBuf};
 
+/// The helper's file name, beside `tfauth`.
+pub const HELPER_NAME: &str = "atmos-auth-helper";
+
 /// One `credential_process` line of an AWS config file.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ProcessLine {
@@ -99,8 +102,20 @@ fn aws_config_files(realms: &Realms) -> Vec<PathBuf> {
 
 /// Every `credential_process` in the AWS profiles tfauth wrote names a program that exists
 /// and is executable (a moved or deleted helper breaks every terraform run that uses them).
-pub fn helper(realms: &Realms, env: &Env) -> Check {
+/// `beside` is where tfauth writes profiles to find the helper: next to its own executable.
+pub fn helper(realms: &Realms, beside: Option<&Path>, env: &Env) -> Check {
     const NAME: &str = "helper";
+    if let Some(beside) = beside
+        && !beside.is_file()
+    {
+        // Every profile tfauth writes would name it (`cargo run` builds only `tfauth`).
+        return Check::fail(
+            NAME,
+            format!("{} does not exist: the AWS profiles tfauth writes run it for credentials", beside.display()),
+            "build both binaries (`cargo build --release --bins`), or install them together (`cargo install --locked --path .`)"
+                .to_string(),
+        );
+    }
     let files = aws_config_files(realms);
     let mut broken = Vec::new();
     let mut profiles = 0;
@@ -195,7 +210,7 @@ mod tests {
         std::fs::write(new.join("config"), "[profile b]\ncredential_process = /gone/b --identity b\n").unwrap();
         let realms = Realms { dirs: vec![realm.clone()], how: "realm r".into() };
         assert_eq!(aws_config_files(&realms), [new.join("config"), old.join("config")]);
-        let c = helper(&realms, &Env::from_pairs([("PATH", "/nowhere")]));
+        let c = helper(&realms, None, &Env::from_pairs([("PATH", "/nowhere")]));
         assert!(c.detail.contains("profile `a`") && c.detail.contains("profile `b`"), "{}", c.detail);
         assert!(c.detail.contains(&new.join("config").display().to_string()), "{}", c.detail);
     }
@@ -208,7 +223,7 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let realms = Realms { dirs: vec![realm.clone()], how: "realm r".into() };
         let env = Env::from_pairs([("PATH", "/nowhere")]);
-        assert_eq!(helper(&realms, &env).detail, "no profiles written yet (realm r)");
+        assert_eq!(helper(&realms, None, &env).detail, "no profiles written yet (realm r)");
         let good = t.path().join("atmos-auth-helper");
         std::fs::write(&good, "#!/bin/sh\n").unwrap();
         std::fs::set_permissions(&good, std::fs::Permissions::from_mode(0o755)).unwrap();
@@ -220,7 +235,7 @@ mod tests {
             ),
         )
         .unwrap();
-        let c = helper(&realms, &env);
+        let c = helper(&realms, None, &env);
         assert_eq!(c.status, Status::Fail);
         assert!(c.detail.contains("profile `gone`"), "{}", c.detail);
         assert!(c.detail.contains(&dir.join("config").display().to_string()), "{}", c.detail);
@@ -229,6 +244,20 @@ mod tests {
         assert!(c.hint.unwrap().contains("tfauth auth env -i gone"));
         std::fs::set_permissions(&good, std::fs::Permissions::from_mode(0o644)).unwrap();
         std::fs::write(dir.join("config"), format!("[profile ok]\ncredential_process = {}\n", good.display())).unwrap();
-        assert!(helper(&realms, &env).detail.contains("is not executable"));
+        assert!(helper(&realms, None, &env).detail.contains("is not executable"));
+    }
+
+    #[test]
+    fn a_helper_missing_beside_tfauth_fails_first() {
+        let t = tempfile::tempdir().unwrap();
+        let realms = Realms { dirs: vec![t.path().join("realm")], how: "realm r".into() };
+        let env = Env::from_pairs([("PATH", "/nowhere")]);
+        let beside = t.path().join(HELPER_NAME);
+        let c = helper(&realms, Some(&beside), &env);
+        assert_eq!(c.status, Status::Fail);
+        assert!(c.detail.starts_with(&format!("{} does not exist", beside.display())), "{}", c.detail);
+        assert!(c.hint.unwrap().contains("--bins"));
+        std::fs::write(&beside, "#!/bin/sh\n").unwrap();
+        assert_eq!(helper(&realms, Some(&beside), &env).status, Status::Pass);
     }
 }

@@ -39,7 +39,7 @@ pub use self::clock::{
     CLOCK_TIMEOUT, SKEW_FAIL, SKEW_WARN, classify_skew, clock, parse_http_date, skew_text, sts_endpoint,
 };
 pub use self::config::{Loaded, config};
-pub use self::helper::{ProcessLine, credential_processes, helper, program_of};
+pub use self::helper::{HELPER_NAME, ProcessLine, credential_processes, helper, program_of};
 pub use self::keyring::keyring_check;
 use self::keyring::{keyring_paths, keyring_spec};
 pub use self::permissions::{Offense, classify, current_uid, permissions};
@@ -114,7 +114,7 @@ pub fn run(inputs: &Inputs<'_>) -> Vec<Check> {
     vec![
         config_check,
         terraform(loaded.config.as_ref().and_then(|c| c.terraform.command.as_deref()), loaded.config.is_some(), inputs),
-        helper(&realms, env),
+        helper(&realms, inputs.self_exe.and_then(Path::parent).map(|d| d.join(HELPER_NAME)).as_deref(), env),
         permissions(&roots, current_uid()),
         clock(env),
         keyring_check(keyring_spec, env),

@@ -179,6 +179,40 @@ const TWO_WORD: &[(&str, &[&str])] = &[
     ("providers", &["lock", "mirror", "schema"]),
 ];
 
+/// Every subcommand terraform 1.x and OpenTofu have, and Atmos's `deploy` (apply with
+/// `-auto-approve`): a stack run with any other word is refused before anything runs, since
+/// terraform would only say so after the init and the sign-in.
+pub const SUBCOMMANDS: &[&str] = &[
+    "apply",
+    "console",
+    "deploy",
+    "destroy",
+    "fmt",
+    "force-unlock",
+    "get",
+    "graph",
+    "import",
+    "init",
+    "login",
+    "logout",
+    "metadata",
+    "modules",
+    "output",
+    "plan",
+    "providers",
+    "refresh",
+    "show",
+    "state",
+    "taint",
+    "test",
+    "untaint",
+    "validate",
+    "version",
+    "workspace",
+    "-version",
+    "-help",
+];
+
 /// For a subcommand that takes a second word (`workspace list`), whether `word` is one.
 pub fn is_second_word(subcommand: &str, word: &str) -> bool {
     TWO_WORD.iter().any(|(s, words)| *s == subcommand && words.contains(&word))

@@ -280,7 +280,11 @@ fn list_stacks_and_components() {
     assert!(o.stdout.lines().all(|s| s.starts_with("plat-")), "app is only in plat stacks: {}", o.stdout);
     let o = outcome(in_examples(&sb, &["list", "components", "-s", "plat-use2-dev"]));
     ok(&o);
-    assert!(o.stdout.lines().any(|l| l == "vpc") && o.stdout.lines().any(|l| l == "vpc/defaults"), "{}", o.stdout);
+    assert!(
+        o.stdout.lines().any(|l| l == "vpc") && o.stdout.lines().any(|l| l == "vpc/defaults  (abstract)"),
+        "{}",
+        o.stdout
+    );
 }
 
 /// Issue 16, point 9: a catalog file two stacks import ends in `bad: "unclosed`. Completion
