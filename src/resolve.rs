@@ -95,14 +95,35 @@ pub fn load_component(req: &Request, env: &Env) -> Result<(AtmosConfig, Option<R
             Some(resolved)
         }
         (None, Some(name)) => {
-            return Err(ResolveError::usage(
-                format!("component `{name}` needs a stack"),
-                Some(format!("add `-s STACK`, e.g. `-s plat-use2-dev`, to resolve `{name}`")),
-            ));
+            // `--stack`, which tfauth and the helper both take (the helper has no `-s`).
+            let stacks = StackSet::load(&cfg).map(|set| set.names_with_component(name)).unwrap_or_default();
+            let hint = match stacks.as_slice() {
+                [] => format!(
+                    "add `--stack STACK` to resolve `{name}` (`tfauth list stacks -c {name}` lists the stacks that define it)"
+                ),
+                [one] => format!("add `--stack {one}`, the stack that defines `{name}`"),
+                [first, ..] => format!(
+                    "add `--stack STACK`, e.g. `--stack {first}`; {} stacks define `{name}` (`tfauth list stacks -c {name}`)",
+                    stacks.len()
+                ),
+            };
+            return Err(ResolveError::usage(format!("component `{name}` needs a stack"), Some(hint)));
         }
         _ => None,
     };
     Ok((cfg, comp))
+}
+
+/// A component and a stack that defines it, for hints: the first stack (by name) with a
+/// component. None when the stacks cannot be read.
+fn example_target(cfg: &AtmosConfig) -> Option<(String, String)> {
+    let set = StackSet::load(cfg).ok()?;
+    let mut listing = set.listing().ok()?;
+    listing.sort();
+    listing.into_iter().find_map(|(stack, mut comps)| {
+        comps.sort();
+        comps.into_iter().next().map(|c| (c, stack))
+    })
 }
 
 /// Runs the whole pipeline.
@@ -229,6 +250,10 @@ fn profile_fallback(e: AuthError, config: &AtmosConfig, env: &Env) -> AuthError 
                 scoped,
             }
         }
+        // Without a component, the stacks' defaults did not apply: show a target that has them.
+        AuthError::NoDefault { candidates, context: None, .. } => {
+            AuthError::NoDefault { candidates, context: None, example: example_target(config) }
+        }
         other => other,
     }
 }
@@ -342,10 +367,42 @@ impl Resolution {
     pub fn chosen(&self) -> Result<(&String, &Chain), ResolveError> {
         match (&self.selection, &self.chain) {
             (Selection::Identity { name, .. }, Some(chain)) => Ok((name, chain)),
-            _ => Err(ResolveError::usage(
-                "no identity: auth is disabled or none is configured",
+            (Selection::Disabled { by }, _) => Err(ResolveError::usage(
+                format!(
+                    "no identity: auth is disabled ({})",
+                    match by {
+                        crate::identity::SelectionSource::Env => "ATMOS_IDENTITY is false",
+                        _ => "--identity false",
+                    }
+                ),
                 Some("pass --identity NAME".to_string()),
             )),
+            _ if self.auth.identities.is_empty() => Err(ResolveError::usage(
+                "no identity: none is configured",
+                Some(
+                    "define identities under `auth.identities` in atmos.yaml (`tfauth auth validate` checks them)"
+                        .into(),
+                ),
+            )),
+            _ => {
+                let first = self.auth.identities.first().map(|i| i.name.as_str()).unwrap_or("NAME");
+                let here = match &self.component {
+                    Some(c) => format!("component `{}` in stack `{}` has no default identity", c.component, c.stack),
+                    None => format!(
+                        "{} identit{} defined, none of them a default without a component and stack (a default a stack manifest sets applies only to its components)",
+                        self.auth.identities.len(),
+                        if self.auth.identities.len() == 1 { "y is" } else { "ies are" }
+                    ),
+                };
+                let example = match (&self.component, example_target(&self.config)) {
+                    (None, Some((component, stack))) => format!(", or a component and stack: `{component} -s {stack}`"),
+                    _ => String::new(),
+                };
+                Err(ResolveError::usage(
+                    format!("no identity: {here}"),
+                    Some(format!("name one with `-i {first}`{example}")),
+                ))
+            }
         }
     }
 

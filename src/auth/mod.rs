@@ -36,7 +36,9 @@ pub enum AuthError {
         fallback: Option<Box<ProfileFallback>>,
     },
     #[error("no default identity{}", context.as_deref().map(|c| format!(" for {c}")).unwrap_or_default())]
-    NoDefault { candidates: Vec<String>, context: Option<String> },
+    /// `example`: a component and a stack that defines it, when none was given (a default a
+    /// stack manifest sets applies only with them).
+    NoDefault { candidates: Vec<String>, context: Option<String>, example: Option<(String, String)> },
     #[error("several default identities{}: {}", context.as_deref().map(|c| format!(" for {c}")).unwrap_or_default(), candidates.iter().map(|(n, s)| format!("`{n}` ({s})")).collect::<Vec<_>>().join(", "))]
     SeveralDefaults { candidates: Vec<(String, Span)>, context: Option<String> },
     #[error("identity `{name}` is marked `default: true` at {span}, but no provider or identity defines it")]
@@ -82,7 +84,7 @@ impl AuthError {
                 let mut h = format!("defined identities: {}; `tfauth auth list` shows them all", abbreviate(available));
                 if !scoped {
                     h.push_str(
-                        "\nhint: an identity defined in a stack's or component's `auth:` exists only with that component and stack on the command line (`-s STACK`)",
+                        "\nhint: an identity defined in a stack's or component's `auth:` exists only with that component and stack on the command line (the component and `--stack STACK`)",
                     );
                 }
                 h
@@ -91,10 +93,18 @@ impl AuthError {
                 "no identities are defined; set ATMOS_PROFILE or --profile, or --identity=false to run without auth"
                     .into()
             }
-            AuthError::NoDefault { candidates, .. } => format!(
-                "pass --identity NAME (or set ATMOS_IDENTITY), or mark one identity `default: true`; identities: {}",
-                abbreviate(candidates)
-            ),
+            AuthError::NoDefault { candidates, example, .. } => {
+                let mut h = format!(
+                    "pass --identity NAME (or set ATMOS_IDENTITY), or mark one identity `default: true`; identities: {}",
+                    abbreviate(candidates)
+                );
+                if let Some((component, stack)) = example {
+                    h.push_str(&format!(
+                        "\nhint: a `default: true` set in a stack manifest applies only with a component and stack: `{component} -s {stack}`"
+                    ));
+                }
+                h
+            }
             AuthError::SeveralDefaults { candidates, .. } => format!(
                 "pass --identity with one of {}, or leave one `default: true`",
                 quote_list(&candidates.iter().map(|c| c.0.clone()).collect::<Vec<_>>())

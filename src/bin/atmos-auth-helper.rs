@@ -26,7 +26,10 @@ fn main() -> ExitCode {
             if code == 0 {
                 let _ = e.print();
             } else {
-                eprint!("{}\nhint: credential_process = atmos-auth-helper --identity acme/planner\n", e.render());
+                eprint!(
+                    "{}\nhint: credential_process = atmos-auth-helper --identity NAME (`tfauth auth list` shows the identities)\n",
+                    e.render()
+                );
             }
             return ExitCode::from(code as u8);
         }

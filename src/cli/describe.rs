@@ -44,7 +44,7 @@ pub enum Format {
 
 pub fn run(args: DescribeArgs, ctx: &Ctx) -> Result<i32, Error> {
     let DescribeWhat::Component { target, format } = args.what;
-    let Some(component) = &target.component else {
+    let Some(component) = target.component() else {
         return Err(Error::usage(
             "describe component needs a COMPONENT",
             Some("tfauth describe component vpc -s plat-use2-dev".to_string()),

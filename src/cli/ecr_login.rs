@@ -40,7 +40,12 @@ pub struct EcrLoginArgs {
 
 pub fn ecr_login(args: EcrLoginArgs, ctx: &Ctx) -> Result<i32, Error> {
     // The integrations choose their identities: resolve none.
-    let target = super::Target { component: args.component, stack: args.stack, identity: Some("false".into()) };
+    let target = super::Target {
+        component: args.component,
+        stack: args.stack,
+        identity: Some("false".into()),
+        ..Default::default()
+    };
     let res = crate::resolve::resolve(&ctx.request(&target), &ctx.env, None)?;
     let chosen = logins::select(&res, args.name.as_deref(), args.identity.as_deref())?;
     let docker_config = args.docker_config.map(|p| crate::config::clean_path(&ctx.cwd.join(p)));

@@ -44,6 +44,7 @@ pub struct HelperArgs {
     /// Use this stack's (and component's) merged auth.
     #[arg(long)]
     pub stack: Option<String>,
+    /// With --stack: the component whose merged auth (component over stack over global) to use.
     #[arg(long)]
     pub component: Option<String>,
     /// The cache key tfauth computed for this chain (lets the warm path skip all YAML).

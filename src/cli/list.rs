@@ -7,7 +7,7 @@
 use super::Ctx;
 use crate::config::{self, ConfigOptions};
 use crate::error::Error;
-use crate::stacks::{StackSet, component::component_names};
+use crate::stacks::{StackSet, component::component_names, component::runnable_names};
 use clap::{Args, Subcommand};
 
 #[derive(Args, Debug)]
@@ -31,7 +31,7 @@ Examples:
         #[arg(short = 'c', long)]
         component: Option<String>,
     },
-    /// Components of a stack, one per line.
+    /// Components of a stack, one per line; abstract ones marked `(abstract)`.
     #[command(after_long_help = "\
 Examples:
   # The components of one stack
@@ -75,8 +75,15 @@ pub fn run(args: ListArgs, ctx: &Ctx) -> Result<i32, Error> {
             let stack = set.find(&stack)?;
             let mut names = component_names(&stack);
             names.sort();
+            // Abstract ones (`metadata.type: abstract`) are bases to inherit from, not runs:
+            // marked after the name, so the first word of each line is still the name.
+            let runnable = runnable_names(&stack.manifest);
             for n in names {
-                println!("{n}");
+                if runnable.contains(&n) {
+                    println!("{n}");
+                } else {
+                    println!("{n}  (abstract)");
+                }
             }
         }
     }

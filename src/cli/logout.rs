@@ -44,7 +44,7 @@ pub struct LogoutArgs {
 }
 
 pub fn logout(args: LogoutArgs, ctx: &Ctx) -> Result<i32, Error> {
-    let target = Target { component: args.component.clone(), stack: args.stack.clone(), identity: None };
+    let target = Target { component: args.component.clone(), stack: args.stack.clone(), ..Target::default() };
     let identity_given = args.name.clone();
     let t = Target { identity: identity_given.clone().or_else(|| Some("false".into())), ..target.clone() };
     let mut res = resolve_for(&t, ctx, false)?;

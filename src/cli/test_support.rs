@@ -104,7 +104,7 @@ impl Repo {
 }
 
 pub(crate) fn target(identity: Option<&str>) -> crate::cli::Target {
-    crate::cli::Target { component: None, stack: None, identity: identity.map(str::to_string) }
+    crate::cli::Target { identity: identity.map(str::to_string), ..Default::default() }
 }
 
 /// The message and hint of a usage error (any other error fails the test).

@@ -5,7 +5,6 @@
 //! its answer on stdout (a table, or JSON with `-o json`) so it can be piped, messages on
 //! stderr; it must not sign in or refresh anything it reports on.
 
-use super::login::resolve_for;
 use super::{Ctx, Target};
 use crate::auth::ProviderKind;
 use crate::error::Error;
@@ -38,7 +37,11 @@ pub enum WhoamiFormat {
 }
 
 pub fn whoami(args: WhoamiArgs, ctx: &Ctx) -> Result<i32, Error> {
-    let res = resolve_for(&args.target, ctx, false)?;
+    // Not `resolve_for`: its fallback for `login` (no default: sign in to the provider)
+    // would hide why there is no identity to report on.
+    let prompt = ctx.prompt();
+    let res = crate::resolve::resolve(&ctx.request(&args.target), &ctx.env, prompt.as_ref().map(|p| p as _))?;
+    super::warn_problems(&res.warnings);
     let (name, chain) = res.chosen()?;
     if chain.leaf().cloud() != Some(crate::auth::Cloud::Aws) {
         return whoami_elsewhere(&res, chain, name, args.output, ctx);

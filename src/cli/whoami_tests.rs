@@ -15,11 +15,13 @@ fn args(identity: Option<&str>, output: WhoamiFormat) -> WhoamiArgs {
 #[test]
 fn without_an_identity_there_is_no_one_to_report_on() {
     let repo = Repo::new(AUTH);
-    for identity in [Some("false"), None] {
-        let (message, hint) = usage(whoami(args(identity, WhoamiFormat::Table), &repo.ctx(&[])));
-        assert_eq!(message, "no identity: auth is disabled or none is configured", "{identity:?}");
-        assert_eq!(hint.as_deref(), Some("pass --identity NAME"));
-    }
+    let (message, hint) = usage(whoami(args(Some("false"), WhoamiFormat::Table), &repo.ctx(&[])));
+    assert_eq!(message, "no identity: auth is disabled (--identity false)");
+    assert_eq!(hint.as_deref(), Some("pass --identity NAME"));
+    // No default: said as that, with the identities to choose from (not "disabled").
+    let err = whoami(args(None, WhoamiFormat::Table), &repo.ctx(&[])).unwrap_err();
+    assert!(matches!(err, Error::Auth(crate::auth::AuthError::NoDefault { .. })), "{err:?}");
+    assert!(err.hint().unwrap().starts_with("pass --identity NAME"), "{:?}", err.hint());
     let err = whoami(args(Some("nobody"), WhoamiFormat::Json), &repo.ctx(&[])).unwrap_err();
     assert!(matches!(err, Error::Auth(crate::auth::AuthError::UnknownIdentity { .. })), "{err:?}");
 }
@@ -28,7 +30,7 @@ fn without_an_identity_there_is_no_one_to_report_on() {
 fn an_identity_behind_a_portal_without_a_session_is_not_signed_in_for() {
     let repo = Repo::new(AUTH);
     let err = whoami(args(Some("admin"), WhoamiFormat::Table), &repo.ctx(&[])).unwrap_err();
-    assert!(err.to_string().starts_with("provider `sso` needs an IAM Identity Center login"), "{err}");
+    assert!(err.to_string().starts_with("provider `sso` has no IAM Identity Center session"), "{err}");
     assert_eq!(err.exit_code(), crate::exit::NOPERM);
     assert!(!repo.token_store().path().exists(), "no login was started");
 }

@@ -94,7 +94,7 @@ pub fn select(
         }),
         [] => pick(auth, prompt, "No identity is marked default. Which identity?", None).map_err(|e| match e {
             AuthError::NeedTerminal { candidates } => {
-                AuthError::NoDefault { candidates, context: context.map(str::to_string) }
+                AuthError::NoDefault { candidates, context: context.map(str::to_string), example: None }
             }
             other => other,
         }),

@@ -154,7 +154,7 @@ fn without_a_default_a_terminal_is_asked_and_otherwise_the_error_lists_the_candi
     for prompt in [None, Some(Answer::new(None)), Some(Answer::new(Some(7)))] {
         let err = select(&a, &IdentityFlag::Absent, &Env::default(), prompt.as_ref().map(|p| p as _), ctx).unwrap_err();
         match &err {
-            AuthError::NoDefault { candidates, context } => {
+            AuthError::NoDefault { candidates, context, .. } => {
                 assert_eq!(candidates, &["prod", "dev"]);
                 assert_eq!(context.as_deref(), ctx);
             }

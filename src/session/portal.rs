@@ -53,6 +53,12 @@ pub enum PortalError {
         "provider `{provider}` needs an IAM Identity Center login ({start_url}), and there is no terminal to show the code on"
     )]
     LoginRequired { provider: String, start_url: String },
+    /// A command that only uses what is cached (`whoami`) found no token it could use or
+    /// refresh: not a missing terminal, so not said as one.
+    #[error(
+        "provider `{provider}` has no IAM Identity Center session ({start_url}) to use or refresh, and this command does not sign in"
+    )]
+    NotSignedIn { provider: String, start_url: String },
     #[error("the IAM Identity Center login for provider `{provider}` failed in another tfauth process: {reason}")]
     FailedElsewhere { provider: String, reason: String },
     #[error("IAM Identity Center, provider `{provider}`: {source}")]
@@ -72,7 +78,9 @@ pub enum PortalError {
 impl PortalError {
     pub fn exit_code(&self) -> i32 {
         match self {
-            PortalError::LoginRequired { .. } | PortalError::FailedElsewhere { .. } => crate::exit::NOPERM,
+            PortalError::LoginRequired { .. }
+            | PortalError::NotSignedIn { .. }
+            | PortalError::FailedElsewhere { .. } => crate::exit::NOPERM,
             PortalError::Sso { source, .. } => source.exit_code(),
             PortalError::Cache(CacheError::LockTimeout { .. }) => crate::exit::TEMPFAIL,
             PortalError::Cache(_) => crate::exit::SOFTWARE,
@@ -85,6 +93,9 @@ impl PortalError {
         Some(match self {
             PortalError::LoginRequired { provider, .. } => {
                 format!("run `tfauth auth login --provider {provider}` in a terminal, then try again")
+            }
+            PortalError::NotSignedIn { provider, .. } => {
+                format!("sign in with `tfauth auth login --provider {provider}`, then try again")
             }
             PortalError::FailedElsewhere { provider, .. } => {
                 format!("run `tfauth auth login --provider {provider}` and approve the code in the browser")
@@ -373,6 +384,12 @@ pub fn access_token(
             && f.registration_valid(OffsetDateTime::now_utc())
     });
     let can_login = ui.is_some() && mode != Mode::NoLogin;
+    if mode == Mode::NoLogin && !can_refresh {
+        return Err(PortalError::NotSignedIn {
+            provider: portal.provider.clone(),
+            start_url: portal.start_url.clone(),
+        });
+    }
     if !can_login && (!can_refresh || mode == Mode::Relogin) {
         return Err(PortalError::LoginRequired {
             provider: portal.provider.clone(),
@@ -417,6 +434,12 @@ pub fn access_token(
     }
     let ui = match (ui, mode) {
         (Some(ui), Mode::Use | Mode::Relogin) => ui,
+        (_, Mode::NoLogin) => {
+            return Err(PortalError::NotSignedIn {
+                provider: portal.provider.clone(),
+                start_url: portal.start_url.clone(),
+            });
+        }
         _ => {
             return Err(PortalError::LoginRequired {
                 provider: portal.provider.clone(),

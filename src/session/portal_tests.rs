@@ -364,7 +364,9 @@ fn a_refresh_token_the_service_refuses_means_a_login_and_other_failures_are_erro
     let s = store(&env);
     s.save(&token_file(START, -60, true)).unwrap();
     let err = access_token(&portal(), &s, &env, None, Mode::NoLogin).unwrap_err();
-    assert!(matches!(err, PortalError::LoginRequired { .. }), "{err:?}");
+    assert!(matches!(err, PortalError::NotSignedIn { .. }), "{err:?}");
+    assert!(err.to_string().ends_with("and this command does not sign in"), "{err}");
+    assert_eq!(err.exit_code(), crate::exit::NOPERM);
 
     let home = Home::new();
     let (url, _) = test_http::serve(vec![(500, r#"{"message": "boom"}"#.into())]);

@@ -85,6 +85,9 @@ pub enum YamlError {
 impl YamlError {
     pub fn hint(&self) -> Option<String> {
         match self {
+            YamlError::Syntax { message, .. } if message.contains("has no `:` after it") => Some(
+                "add the `:` after the key at that line (`key: value`, or `key:` above its indented values)".into(),
+            ),
             YamlError::Syntax { .. } => {
                 Some("fix the YAML syntax at that line; indentation and unclosed quotes are the usual causes".into())
             }
@@ -271,6 +274,15 @@ fn locate_syntax_error(src: &str, file: &Arc<Path>, mark: &Marker, info: &str, o
             span = Span::new(file.clone(), line as u32, col as u32);
             message = "a tab character where YAML needs spaces".into();
         }
+    } else if (info.contains("simple key expect ':'")
+        || info.contains("mapping values are not allowed")
+        || info.contains("did not find expected key"))
+        && let Some((line, col, key)) = key_without_colon(src, mark.line())
+    {
+        // `kind aws/assume-role` (a key without its `:`) reads as a plain scalar that runs
+        // on into the next line, where the parser stops: the cause is the line before.
+        message = format!("`{key}` has no `:` after it (the parser stopped at line {}: {info})", mark.line());
+        span = Span::new(file.clone(), line as u32, col as u32);
     } else if mark.index() >= src.trim_end().len()
         && let Some(frame) = open.last()
     {
@@ -281,6 +293,28 @@ fn locate_syntax_error(src: &str, file: &Arc<Path>, mark: &Marker, info: &str, o
         span = start;
     }
     YamlError::Syntax { span, message }
+}
+
+/// The line before `line` (1-based), skipping blank and comment lines, when it looks like a
+/// mapping key that lost its `:`: a plain word or two, no `:`, not a list item, not a
+/// quoted or block scalar. Its line, column and text.
+fn key_without_colon(src: &str, line: usize) -> Option<(usize, usize, String)> {
+    let lines: Vec<&str> = src.lines().collect();
+    let mut i = line.checked_sub(1)?;
+    while i > 0 {
+        i -= 1;
+        let text = lines.get(i)?.trim_end();
+        let trimmed = text.trim_start();
+        if trimmed.is_empty() || trimmed.starts_with('#') {
+            continue;
+        }
+        let plain = !trimmed.contains(':')
+            && !trimmed.starts_with(['-', '"', '\'', '[', '{', '|', '>', '&', '*', '!'])
+            && !trimmed.ends_with(['|', '>'])
+            && trimmed.split_whitespace().count() <= 3;
+        return plain.then(|| (i + 1, text.len() - trimmed.len() + 1, trimmed.to_string()));
+    }
+    None
 }
 
 fn span_at(file: &Arc<Path>, mark: &Marker) -> Span {
@@ -753,6 +787,31 @@ mod tests {
     fn load(src: &str) -> Result<Node, YamlError> {
         let ctx = LoadContext { env: Env::from_pairs([("SET", "value"), ("EMPTY", "")]), ..Default::default() };
         Loader::new(&ctx).load_str(src, Path::new("/t/test.yaml"))
+    }
+
+    #[test]
+    fn a_key_without_its_colon_is_reported_at_its_own_line() {
+        let syntax = |src: &str| match load(src).unwrap_err() {
+            YamlError::Syntax { span, message } => (span.line, span.col, message),
+            other => panic!("{other:?}"),
+        };
+        // The scanner stops on the next line; the cause is the line before.
+        let (line, col, message) = syntax("a:\n  b:\n    kind aws/assume-role\n    via:\n      x: 1\n");
+        assert_eq!((line, col), (3, 5), "{message}");
+        assert!(
+            message.starts_with("`kind aws/assume-role` has no `:` after it (the parser stopped at line 4"),
+            "{message}"
+        );
+        // A comment and a blank line between them change nothing.
+        for src in ["vpc:\n  vars\n\n  # the image\n    image: app:main\n", "vpc:\n  vars\n  image: app:main\n"] {
+            let (line, _, message) = syntax(src);
+            assert_eq!(line, 2, "{message}");
+            assert!(message.starts_with("`vars` has no `:` after it"), "{message}");
+        }
+        // A real `a: b: c` stays where it is.
+        let (line, _, message) = syntax("top:\n  a: b: c\n");
+        assert_eq!(line, 2, "{message}");
+        assert!(!message.contains("has no `:`"), "{message}");
     }
 
     #[test]

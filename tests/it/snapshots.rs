@@ -352,6 +352,79 @@ on_examples! {
     error_64_unknown_identity: "plan" "vpc" "-s" "plat-use2-dev" "--identity=acme/netwrk" "--dry-run";
     error_64_unknown_profile: "--profile" "managers" "auth" "list";
     error_64_describe_without_stack: "describe" "component" "vpc";
+    // The first day (issue 17.5): what a new user types, and what they are told.
+    error_64_misspelled_subcommand_with_a_stack: "plna" "vpc" "-s" "plat-use2-dev";
+    run_help_after_a_stack: "plan" "vpc" "-s" "plat-use2-dev" "--help";
+    help_of_a_terraform_subcommand: "help" "plan";
+    help_of_a_tfauth_command: "help" "list" "stacks";
+    error_64_help_of_nothing_known: "help" "plx";
+    passthrough_of_a_component_hints_at_the_stack: "plan" "vpc";
+    error_64_whoami_without_a_default: "auth" "whoami";
+    error_77_whoami_without_a_session: "auth" "whoami" "-i" "plat-dev/terraform";
+    auth_list_component_by_flag: "auth" "list" "-c" "vpc" "-s" "plat-use2-dev" "-f" "tree";
+    error_64_component_without_a_stack: "auth" "env" "vpc";
+}
+
+/// A terraform stand-in that says which words it got, so the order of what is printed shows.
+fn examples_with_talking_terraform() -> Sandbox {
+    let sb = examples();
+    let terraform = sb.dir.path().join("bin/terraform");
+    std::fs::write(&terraform, "#!/bin/sh\necho \"Terraform v1.0.3 (stand-in) got: $*\"\n").unwrap();
+    sb
+}
+
+#[test]
+fn version_prints_tfauths_beside_terraforms() {
+    let sb = examples_with_talking_terraform();
+    tfauth_snapshot!(&sb, "version_beside_terraforms", tfauth(&sb, &["version"]));
+    // stdout stays terraform's alone (here with -json); tfauth's line is on stderr.
+    let out = tfauth(&sb, &["version", "-json"]).output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "Terraform v1.0.3 (stand-in) got: version -json\n");
+    assert_eq!(String::from_utf8_lossy(&out.stderr), format!("tfauth v{}\n", env!("CARGO_PKG_VERSION")));
+}
+
+#[test]
+fn run_help_after_a_stack_shows_terraforms_help_too_and_signs_in_to_nothing() {
+    let sb = examples_with_talking_terraform();
+    tfauth_snapshot!(&sb, "run_help_then_terraforms", tfauth(&sb, &["plan", "vpc", "-s", "plat-use2-dev", "-help"]));
+    assert!(sb.files_in_home().is_empty(), "nothing written: {:?}", sb.files_in_home());
+}
+
+#[test]
+fn a_dry_run_says_when_the_helper_is_not_beside_tfauth() {
+    // `cargo run` builds tfauth alone: a tfauth with no atmos-auth-helper in its directory.
+    let sb = examples();
+    let lone = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("lone-tfauth-{}", std::process::id()));
+    std::fs::create_dir_all(&lone).unwrap();
+    let exe = lone.join("tfauth");
+    let _ = std::fs::remove_file(&exe);
+    std::fs::hard_link(TFAUTH, &exe).or_else(|_| std::fs::copy(TFAUTH, &exe).map(|_| ())).unwrap();
+    let mut c = Command::new(&exe);
+    clean(&sb, &mut c);
+    c.args(["plan", "vpc", "-s", "plat-use2-dev", "--dry-run"]);
+    let out = c.output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let note =
+        format!("note: {} does not exist, and the AWS config above runs it", lone.join("atmos-auth-helper").display());
+    assert!(stdout.contains(&note), "{stdout}");
+    assert!(stdout.contains("cargo build --release --bins"), "{stdout}");
+    let mut d = Command::new(&exe);
+    clean(&sb, &mut d);
+    let doctor = d.arg("doctor").output().unwrap();
+    let text = String::from_utf8_lossy(&doctor.stdout);
+    assert!(text.contains(&format!("{} does not exist", lone.join("atmos-auth-helper").display())), "{text}");
+    assert_eq!(doctor.status.code(), Some(1), "{text}");
+    std::fs::remove_dir_all(&lone).unwrap();
+}
+
+#[test]
+fn the_helper_names_its_own_flags_in_hints() {
+    let sb = examples();
+    tfauth_snapshot!(
+        &sb,
+        "error_64_helper_component_without_stack",
+        helper(&sb, &["--identity", "acme/network", "--component", "vpc"])
+    );
 }
 
 // ---------------------------------------------------------------------------------------
@@ -381,6 +454,7 @@ bad_inputs! {
     error_64_plan_without_a_default_identity: "104-plan-without-default";
     error_65_list_stacks_broken_manifests: "105-list-stacks-broken-manifests";
     plan_dry_run_hub_and_spoke: "117-required-hub-and-spoke-dry-run";
+    error_65_stack_key_without_colon: "173-stack-key-without-colon";
 }
 
 #[test]

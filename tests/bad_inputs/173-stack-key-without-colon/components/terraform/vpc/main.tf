@@ -1,0 +1,11 @@
+variable "stage" {
+  type = string
+}
+
+variable "cidr" {
+  type = string
+}
+
+variable "name" {
+  type = string
+}
