@@ -7,6 +7,7 @@ mod console;
 mod doctor;
 mod ecr;
 mod fidelity;
+mod first_day;
 mod google_standin;
 mod isolation;
 mod keyring;

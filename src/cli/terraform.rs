@@ -545,6 +545,27 @@ mod tests {
     }
 
     #[test]
+    fn a_command_line_without_terraform_stays_whole() {
+        let missing: Result<PathBuf, ExecError> =
+            Err(ExecError::NotFound { wanted: vec!["terraform".into(), "tofu".into()], skipped_self: vec![] });
+        let line = super::words(&missing, &words("init -reconfigure"));
+        assert!(line.starts_with("terraform init -reconfigure  # "), "{line}");
+        assert_eq!(
+            super::words(&Ok(PathBuf::from("/opt/tf dir/terraform")), &words("plan")),
+            "'/opt/tf dir/terraform' plan"
+        );
+    }
+
+    #[test]
+    fn help_before_the_separator_is_tfauths_to_answer() {
+        for h in ["-help", "-h", "--help"] {
+            let a = parse(&words(&format!("plan vpc -s s1 {h}"))).unwrap();
+            assert!(a.help, "{h}");
+        }
+        assert!(!parse(&words("plan vpc -s s1 -- -help")).unwrap().help, "after `--` it is terraform's word");
+    }
+
+    #[test]
     fn missing_values_are_usage_errors() {
         assert!(parse(&words("plan vpc -s")).is_err());
         assert!(parse(&[]).is_err());
