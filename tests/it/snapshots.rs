@@ -603,3 +603,30 @@ fn auth_env_static_credentials_without_login_and_no_session_is_77() {
     sb.write("atmos.yaml", FLAGS_AUTH.replace("  realm: snap\n", "  realm: snap\n  static_credentials: true\n"));
     tfauth_snapshot!(&sb, "error_77_auth_env_static_no_login", tfauth(&sb, &["auth", "env"]));
 }
+
+#[test]
+fn logout_dry_run_lists_and_removes_nothing() {
+    let sb = flags_sandbox();
+    seed_session(&sb);
+    let before = sb.files_in_home();
+    tfauth_snapshot!(&sb, "auth_logout_all_dry_run", tfauth(&sb, &["auth", "logout", "--all", "--dry-run"]));
+    tfauth_snapshot!(
+        &sb,
+        "auth_logout_identity_dry_run_keychain",
+        tfauth(&sb, &["auth", "logout", "dev/user", "--dry-run", "--keychain"])
+    );
+    assert_eq!(sb.files_in_home(), before, "a dry run removes nothing");
+}
+
+#[test]
+fn tags_select_providers_for_logout_and_identities_for_login() {
+    let sb = flags_sandbox();
+    tfauth_snapshot!(&sb, "auth_logout_tags", tfauth(&sb, &["auth", "logout", "--tags", "prod,people"]));
+    tfauth_snapshot!(
+        &sb,
+        "error_64_auth_logout_tags_match_nothing",
+        tfauth(&sb, &["auth", "logout", "--tags", "Prod"])
+    );
+    tfauth_snapshot!(&sb, "error_64_auth_login_tags_several", tfauth(&sb, &["auth", "login", "--tags", "prod"]));
+    tfauth_snapshot!(&sb, "error_64_auth_login_tags_none", tfauth(&sb, &["auth", "login", "--tags", "nope"]));
+}
