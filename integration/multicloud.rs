@@ -210,6 +210,7 @@ fn gcp_adc_with_a_service_account_is_an_impersonated_file_google_auth_uses() {
     c.env("TFAUTH_GOOGLE_IAM_CREDENTIALS_URL", google.url()).args([
         "auth",
         "env",
+        "--login",
         "analytics",
         "-s",
         "plat-use2-dev",

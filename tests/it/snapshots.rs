@@ -630,3 +630,22 @@ fn tags_select_providers_for_logout_and_identities_for_login() {
     tfauth_snapshot!(&sb, "error_64_auth_login_tags_several", tfauth(&sb, &["auth", "login", "--tags", "prod"]));
     tfauth_snapshot!(&sb, "error_64_auth_login_tags_none", tfauth(&sb, &["auth", "login", "--tags", "nope"]));
 }
+
+/// `auth shell` starts `$ATMOS_SHELL` before `$SHELL`, and sets Atmos's `ATMOS_IDENTITY`
+/// beside `TFAUTH_IDENTITY` (the session is cached: nothing reaches AWS).
+#[test]
+fn auth_shell_runs_atmos_shell_with_atmos_identity() {
+    let sb = flags_sandbox();
+    seed_session(&sb);
+    let bin = sb.dir.path().join("bin");
+    let shell = bin.join("recording-shell");
+    std::fs::write(
+        &shell,
+        "#!/bin/sh\nenv | grep -E '^(ATMOS_IDENTITY|TFAUTH_IDENTITY|ATMOS_SHLVL|TFAUTH_SHLVL)=' | sort\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&shell, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let mut c = tfauth(&sb, &["auth", "shell"]);
+    c.env("ATMOS_SHELL", &shell).env("SHELL", "/bin/false");
+    tfauth_snapshot!(&sb, "auth_shell_atmos_shell_and_identity", c);
+}
