@@ -1,5 +1,7 @@
 //! `tfauth auth validate` and `tfauth auth list`: the auth configuration as a whole, or as
-//! merged for one component (`-s STACK COMPONENT`).
+//! merged for one component (`-s STACK COMPONENT`); and `auth env` / `auth exec`, the
+//! environment a run uses. `auth env` signs in only with `--login` (as Atmos's does), and
+//! writes its `-o` file whole or not at all.
 
 use super::{Ctx, Target};
 use crate::auth::{AuthConfig, AuthError};

@@ -1,8 +1,11 @@
-//! `tfauth auth logout`: removes what tfauth keeps for an identity, a provider, or the realm.
+//! `tfauth auth logout`: removes what tfauth keeps for an identity, a provider (by name or
+//! by `--tags`), the realm, or every realm.
 //!
 //! Why it exists: a session, a portal token or a profile file must be removable in one
 //! command, without knowing where tfauth keeps them. It removes only tfauth's own entries
-//! (never a file it did not write), and says on stderr what it removed.
+//! (never a file it did not write), and says on stderr what it removed. It must not delete
+//! stored access keys unless `--keychain` was given and agreed to, and with `--dry-run` it
+//! removes nothing at all; every removal goes through [`Sweep`] so the two stay the same list.
 
 use super::login::{portal_named, resolve_for, sso_providers};
 use super::{Ctx, Target};
@@ -52,7 +55,8 @@ pub struct LogoutArgs {
     pub all: bool,
     /// Every realm's files under the config directory (every repository's), and every cached
     /// session; with --keychain, the stored keys of this configuration's identities in each.
-    #[arg(long, conflicts_with_all = ["all", "provider", "tags"])]
+    /// Wins over a name, --provider, --tags and --all, as in Atmos.
+    #[arg(long)]
     pub all_realms: bool,
     /// Print what would be removed, and remove nothing.
     #[arg(long)]

@@ -225,7 +225,8 @@ fn all_realms_takes_every_realms_files_and_every_session() {
     // Not a realm: nothing tfauth or Atmos writes is in it.
     let unrelated = repo.path("config/atmos/notes");
     std::fs::create_dir_all(&unrelated).unwrap();
-    let a = LogoutArgs { all_realms: true, ..args(None, None, false) };
+    // With --all too, as Atmos takes it: --all-realms wins (--all would keep other realms).
+    let a = LogoutArgs { all_realms: true, ..args(None, None, true) };
     assert_eq!(logout(a, &repo.ctx(&[])).unwrap(), 0);
     assert!(repo.session_keys().is_empty());
     assert!(!repo.realm_dir().exists() && !repo.path("config/atmos/other-realm").exists());
