@@ -188,9 +188,9 @@ pub enum SignIn {
     /// Cached, refreshed, or signed in on the terminal (a run, `auth env --login`).
     IfNeeded,
     /// What is cached, and no network for AWS (`auth env` without `--login`, as Atmos's):
-    /// an AWS chain without a fresh cached session is left to the helper and reported in
-    /// `missing`; one whose keys go into the environment (`--static-credentials`) is an
-    /// error. GCP and Azure chains are completed offline from cached tokens only.
+    /// an AWS chain without a fresh cached session is left to the helper and named beside
+    /// the plan; one whose keys go into the environment (static credentials) is an error.
+    /// GCP and Azure chains are completed offline, from cached tokens only.
     CachedOnly,
 }
 
@@ -231,7 +231,8 @@ pub fn authenticate_with(
                 None if static_creds && !secondary => {
                     return Err(Error::LoginNeeded {
                         identity: chain.leaf().name.clone(),
-                        why: "--static-credentials puts the session's keys in the environment".into(),
+                        why: "static credentials (auth.static_credentials) put the session's keys in the environment"
+                            .into(),
                     });
                 }
                 None => {
