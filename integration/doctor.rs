@@ -19,7 +19,7 @@ const PASSWORD: &str = "keyring-password-canary";
 fn written_bed(bed: &Bed, moto: &Moto, token: &Stub, tfauth: &Path) -> PathBuf {
     let mut c = bed.cmd(tfauth);
     github_env(&mut c, moto, token);
-    c.args(["auth", "env", "vpc", "-s", "plat-use2-dev", "-f", "json"]);
+    c.args(["auth", "env", "--login", "vpc", "-s", "plat-use2-dev", "-f", "json"]);
     let o = run(c);
     assert_eq!(o.code, 0, "{}", o.stderr);
     let env: Value = serde_json::from_str(&o.stdout).unwrap();

@@ -262,7 +262,7 @@ fn exec_and_env_point_docker_config_at_the_isolated_config() {
     let o = tfauth(&bed, &moto, &token, &moto.url(), &["auth", "exec", "-i", "acme/planner", "--", "env"]);
     assert_eq!(o.code, 0, "{}", o.stderr);
     assert!(o.stdout.lines().any(|l| l == format!("DOCKER_CONFIG={}", dir.display())), "{}", o.stdout);
-    let o = tfauth(&bed, &moto, &token, &moto.url(), &["auth", "env", "-i", "acme/planner", "-f", "json"]);
+    let o = tfauth(&bed, &moto, &token, &moto.url(), &["auth", "env", "--login", "-i", "acme/planner", "-f", "json"]);
     assert_eq!(o.code, 0, "{}", o.stderr);
     let doc: Value = serde_json::from_str(&o.stdout).unwrap();
     assert_eq!(doc["DOCKER_CONFIG"], dir.display().to_string());

@@ -72,8 +72,15 @@ fn keyring_file_holds_user_keys_encrypted_and_the_sso_token_stays_in_its_cache_f
     let bytes = std::fs::read(&file).unwrap();
     assert!(!bytes.windows(SECRET.len()).any(|w| w == SECRET.as_bytes()));
 
-    // logout removes the stored key: the identity has no keys any more.
+    // A logout keeps the stored key, as Atmos's does; with --keychain (--force: no terminal
+    // to say yes on) it goes, and the identity has no keys any more.
     let o = tfauth(&b, &["auth", "logout", "ci-user"]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(!o.stderr.contains("removed the stored access key"), "{}", o.stderr);
+    assert!(o.stderr.contains("--keychain deletes them too"), "{}", o.stderr);
+    let o = tfauth(&b, &["auth", "whoami", "-i", "ci-user", "-o", "json"]);
+    assert_eq!(o.code, 0, "the key is still there: {}", o.stderr);
+    let o = tfauth(&b, &["auth", "logout", "ci-user", "--keychain", "--force"]);
     assert_eq!(o.code, 0, "{}", o.stderr);
     assert!(o.stderr.contains("stored access key of `ci-user`"), "{}", o.stderr);
     let o = tfauth(&b, &["auth", "whoami", "-i", "ci-user"]);
@@ -122,7 +129,7 @@ fn keyring_system_against_a_real_secret_service_and_its_fallback() {
     let o = tfauth(&b, &["auth", "whoami", "-i", "ci-user", "-o", "json"]);
     assert_eq!(o.code, 0, "the keys Atmos stored: {}", o.stderr);
     assert_eq!(b.moto.count("GetSessionToken"), 1);
-    let o = tfauth(&b, &["auth", "logout", "ci-user"]);
+    let o = tfauth(&b, &["auth", "logout", "ci-user", "--keychain", "--force"]);
     assert_eq!(o.code, 0, "{}", o.stderr);
 
     // Stored by tfauth: under Atmos's name and in its shape, for Atmos to find.
@@ -142,10 +149,13 @@ fn keyring_system_against_a_real_secret_service_and_its_fallback() {
     assert!(!found.contains("sso/"), "{found}");
     assert_eq!(run(b.helper("dev/admin")).code, 0);
 
-    let o = tfauth(&b, &["auth", "logout", "--all"]);
+    let o = tfauth(&b, &["auth", "logout", "--all", "--keychain", "--force"]);
     assert_eq!(o.code, 0, "{}", o.stderr);
     let (_, found) = ss.secret_tool(&["search", "--all", "service", "tfauth"], None);
-    assert!(!found.contains("aws-user/") && !found.contains("sso/"), "logout --all emptied the keyring: {found}");
+    assert!(
+        !found.contains("aws-user/") && !found.contains("sso/"),
+        "logout --all --keychain emptied the keyring: {found}"
+    );
     let (_, found) = ss.secret_tool(&["search", "--all", "username", "atmos-auth"], None);
     assert!(!found.contains("atmos_acme-test_ci-user"), "and Atmos's entry: {found}");
 

@@ -34,7 +34,7 @@ fn no_secret_reaches_a_log_at_trace_and_the_levels_are_honoured() {
     // auth.logs: debug lines go to the file (0600), not stderr.
     let mut c = bed.cmd(TFAUTH);
     github(&mut c);
-    c.args(["auth", "env", "-i", "plat-dev/terraform"]);
+    c.args(["auth", "env", "--login", "-i", "plat-dev/terraform"]);
     let o = run(c);
     assert_eq!(o.code, 0, "{}", o.stderr);
     let log_path = bed.repo().join("logs/auth.log");
@@ -48,7 +48,7 @@ fn no_secret_reaches_a_log_at_trace_and_the_levels_are_honoured() {
     let before = std::fs::read_to_string(&log_path).unwrap().len();
     let mut c = bed.cmd(TFAUTH);
     github(&mut c);
-    c.args(["-q", "auth", "env", "-i", "plat-dev/terraform"]);
+    c.args(["-q", "auth", "env", "--login", "-i", "plat-dev/terraform"]);
     assert_eq!(run(c).code, 0);
     assert_eq!(std::fs::read_to_string(&log_path).unwrap().len(), before, "-q wrote debug lines");
 

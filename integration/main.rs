@@ -509,7 +509,16 @@ fn auth_env_and_exec_use_the_same_environment_as_a_run() {
     let token = github_token_endpoint(BEARER);
     let mut c = bed.cmd(TFAUTH);
     github_env(&mut c, &moto, &token);
-    c.env("AWS_ACCESS_KEY_ID", "AKIASTALE").args(["auth", "env", "vpc", "-s", "plat-use2-dev", "-f", "bash"]);
+    c.env("AWS_ACCESS_KEY_ID", "AKIASTALE").args([
+        "auth",
+        "env",
+        "--login",
+        "vpc",
+        "-s",
+        "plat-use2-dev",
+        "-f",
+        "bash",
+    ]);
     let o = run(c);
     assert_eq!(o.code, 0, "{}", o.stderr);
     assert!(o.stdout.contains("unset AWS_ACCESS_KEY_ID\n"), "{}", o.stdout);
@@ -529,7 +538,7 @@ fn auth_env_and_exec_use_the_same_environment_as_a_run() {
     // json lists the same variables; exec runs the command with them.
     let mut c = bed.cmd(TFAUTH);
     github_env(&mut c, &moto, &token);
-    c.args(["auth", "env", "vpc", "-s", "plat-use2-dev", "-f", "json"]);
+    c.args(["auth", "env", "--login", "vpc", "-s", "plat-use2-dev", "-f", "json"]);
     let j = run(c);
     let doc: serde_json::Value = serde_json::from_str(&j.stdout).unwrap();
     assert_eq!(doc["AWS_PROFILE"], "acme/network");

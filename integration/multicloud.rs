@@ -210,6 +210,7 @@ fn gcp_adc_with_a_service_account_is_an_impersonated_file_google_auth_uses() {
     c.env("TFAUTH_GOOGLE_IAM_CREDENTIALS_URL", google.url()).args([
         "auth",
         "env",
+        "--login",
         "analytics",
         "-s",
         "plat-use2-dev",
@@ -307,7 +308,7 @@ fn a_google_sts_400_is_exit_77_with_a_hint_and_nothing_written() {
         .env("ACTIONS_ID_TOKEN_REQUEST_URL", format!("{}/token", token.url()))
         .env("ACTIONS_ID_TOKEN_REQUEST_TOKEN", BEARER)
         .env("TFAUTH_GOOGLE_STS_URL", google.sts_token_url())
-        .args(["auth", "env", "analytics", "-s", "plat-use2-dev", "-i", "gcp/analytics"]);
+        .args(["auth", "env", "--login", "analytics", "-s", "plat-use2-dev", "-i", "gcp/analytics"]);
     let o = run(c);
     assert_eq!(o.code, 77, "{}", o.stderr);
     assert!(
@@ -388,7 +389,7 @@ fn azure_device_code_sign_in_writes_an_isolated_az_config_that_msal_reads() {
 
     // No terminal: exit 77 at once, no code requested, nothing written.
     let mut c = bed.cmd(TFAUTH);
-    c.env("AZURE_AUTHORITY_HOST", entra.url()).args(["auth", "env"]).args(target);
+    c.env("AZURE_AUTHORITY_HOST", entra.url()).args(["auth", "env", "--login"]).args(target);
     let o = run(c);
     assert_eq!(o.code, 77, "{}", o.stderr);
     assert!(
@@ -423,7 +424,7 @@ fn azure_device_code_sign_in_writes_an_isolated_az_config_that_msal_reads() {
     let mut c = bed.cmd(TFAUTH);
     c.env("AZURE_AUTHORITY_HOST", entra.url())
         .env("ARM_CLIENT_SECRET", "stale-canary")
-        .args(["auth", "env", "-f", "json"])
+        .args(["auth", "env", "--login", "-f", "json"])
         .args(target);
     let o = run(c);
     assert_eq!(o.code, 0, "{}", o.stderr);
@@ -528,7 +529,7 @@ fn azure_device_code_sign_in_writes_an_isolated_az_config_that_msal_reads() {
     // provider's sign-in stays, so the next run needs no terminal and writes it again.
     let env_json = |bed: &Bed| {
         let mut c = bed.cmd(TFAUTH);
-        c.env("AZURE_AUTHORITY_HOST", entra.url()).args(["auth", "env", "-f", "json"]).args(target);
+        c.env("AZURE_AUTHORITY_HOST", entra.url()).args(["auth", "env", "--login", "-f", "json"]).args(target);
         run(c)
     };
     let mut c = bed.cmd(TFAUTH);
@@ -683,7 +684,7 @@ fn an_entra_id_400_is_exit_77_with_the_aadsts_code_and_nothing_written() {
         .env("ACTIONS_ID_TOKEN_REQUEST_URL", format!("{}/token", token.url()))
         .env("ACTIONS_ID_TOKEN_REQUEST_TOKEN", BEARER)
         .env("AZURE_AUTHORITY_HOST", entra.url())
-        .args(["auth", "env", "blobstore", "-s", "plat-use2-dev", "-i", "azure/plat-dev"]);
+        .args(["auth", "env", "--login", "blobstore", "-s", "plat-use2-dev", "-i", "azure/plat-dev"]);
     let o = run(c);
     assert_eq!(o.code, 77, "{}", o.stderr);
     assert!(
@@ -715,7 +716,7 @@ fn env_format_github_masks_secrets_and_appends_the_rest_to_github_env() {
             .env("AWS_ENDPOINT_URL_STS", moto.url())
             .env("AZURE_AUTHORITY_HOST", entra.url())
             .env("ARM_CLIENT_SECRET", "stale-secret-canary")
-            .args(["auth", "env", "blobstore", "-s", "plat-use2-dev", "--format", "github"]);
+            .args(["auth", "env", "--login", "blobstore", "-s", "plat-use2-dev", "--format", "github"]);
         if with_file {
             c.env("GITHUB_ENV", &github_env);
         }

@@ -828,9 +828,12 @@ fn bash_in_a_terminal_shows_the_auth_shell_identity_in_the_prompt_until_exit() {
     let line = t.cursor_line();
     let left = identity_segment(&line, "tfauth-test", "plat-dev/terraform").unwrap();
     assert!((50..=60).contains(&left), "moto's sessions last an hour: {line}");
-    t.type_text("echo \"shlvl=<$TFAUTH_SHLVL> identity=<$TFAUTH_IDENTITY>\"");
+    t.type_text("echo \"shlvl=<$TFAUTH_SHLVL> identity=<$TFAUTH_IDENTITY> atmos=<$ATMOS_IDENTITY>\"");
     t.keys(&["Enter"]);
-    t.wait("TFAUTH_SHLVL 1", |screen, _| screen.contains("shlvl=<1> identity=<plat-dev/terraform>"));
+    // ATMOS_IDENTITY too, as Atmos's shell sets it: `atmos` and tfauth inside use the same one.
+    t.wait("TFAUTH_SHLVL 1", |screen, _| {
+        screen.contains("shlvl=<1> identity=<plat-dev/terraform> atmos=<plat-dev/terraform>")
+    });
     // The shell has the identity's credentials: the AWS CLI is the account's terraform role.
     t.type_text(&format!("{} sts get-caller-identity --query Arn --output text", venv_bin("aws").display()));
     t.keys(&["Enter"]);

@@ -444,7 +444,7 @@ fn sso_whoami_against_moto_shows_the_assumed_role_and_logout_leaves_no_trace() {
     // Sessions for two identities, and the isolated profile files for one of them.
     creds(&run(b.helper("prod/readonly")));
     let mut c = b.cmd(TFAUTH);
-    c.args(["auth", "env", "-i", "dev/deployer"]);
+    c.args(["auth", "env", "--login", "-i", "dev/deployer"]);
     assert_eq!(run(c).code, 0);
     let cache = b.bed.home().join(".cache/tfauth/aws");
     let entries = |dir: &Path| -> Vec<String> {
@@ -753,4 +753,48 @@ fn sso_a_token_atmos_or_the_aws_cli_left_serves_a_run_without_a_new_sign_in() {
     assert_eq!(counts(&b), after_login, "the AWS CLI's token served the run");
     assert!(!atmos_file.exists(), "a token only read is not copied");
     assert_eq!(std::fs::read_to_string(&cli_file).unwrap(), cli_doc, "and the AWS CLI's file is untouched");
+}
+
+/// `auth env` signs in to nothing without --login, as Atmos's does: under a terminal, with
+/// no token cached, it starts no device authorization (the stand-in counts them), prints the
+/// variables and says no session is cached; with --login it signs in once, and afterwards
+/// `auth env` alone is quiet and calls nothing, and the variables it printed serve the AWS
+/// CLI through the helper without a new sign-in.
+#[test]
+fn auth_env_signs_in_only_with_login() {
+    let b = SsoBed::new(approving_portal(), "");
+    let o = b.pty(&[TFAUTH, "auth", "env", "-i", "dev/admin"]);
+    assert_eq!(o.code, 0, "terminal:\n{}", o.stdout);
+    assert_eq!(b.portal.count("StartDeviceAuthorization"), 0, "{:?}", b.portal.requests());
+    assert_eq!(b.portal.count("RegisterClient"), 0);
+    assert!(b.token_file().is_none(), "nothing was signed in");
+    assert!(b.opened().is_empty(), "no browser was opened");
+    assert!(o.stdout.contains("export AWS_PROFILE=dev/admin"), "terminal:\n{}", o.stdout);
+    assert!(o.stdout.contains("no valid session of `dev/admin` is cached"), "terminal:\n{}", o.stdout);
+    assert!(o.stdout.contains("hint: add --login"), "terminal:\n{}", o.stdout);
+
+    let o = b.pty(&[TFAUTH, "auth", "env", "-i", "dev/admin", "--login"]);
+    assert_eq!(o.code, 0, "terminal:\n{}", o.stdout);
+    assert_eq!(b.portal.count("StartDeviceAuthorization"), 1, "--login signs in");
+    assert!(b.token_file().is_some());
+    assert!(o.stdout.contains("export AWS_PROFILE=dev/admin"), "terminal:\n{}", o.stdout);
+    assert!(!o.stdout.contains("no valid session"), "terminal:\n{}", o.stdout);
+
+    // Cached now: no warning and no request at all, and the variables work.
+    let before = b.portal.requests().len();
+    let mut c = b.cmd(TFAUTH);
+    c.args(["auth", "env", "-i", "dev/admin"]);
+    let o = run(c);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(o.stderr.is_empty(), "{}", o.stderr);
+    assert_eq!(b.portal.requests().len(), before, "served from the cache");
+    let script =
+        format!("{}\n{} sts get-caller-identity --query Arn --output text", o.stdout, venv().join("bin/aws").display());
+    let mut sh = b.cmd("bash");
+    sh.args(["-c", &script]);
+    let who = run(sh);
+    assert_eq!(who.code, 0, "{}", who.stderr);
+    assert!(who.stdout.starts_with("arn:aws:"), "{}", who.stdout);
+    assert_eq!(b.portal.count("StartDeviceAuthorization"), 1, "no second sign-in");
+    assert_eq!(b.portal.count("GetRoleCredentials"), 1, "the helper served the session --login cached");
 }

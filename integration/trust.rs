@@ -387,7 +387,7 @@ fn a_loop_through_tfauth_itself_or_a_case_changed_name_fails_at_once() {
         .env("AWS_ENDPOINT_URL_STS", moto.url())
         .env("AWS_CONFIG_FILE", &cfg)
         .env("AWS_PROFILE", "mine")
-        .args(["auth", "env", "-i", "amb"]);
+        .args(["auth", "env", "--login", "-i", "amb"]);
     let started = Instant::now();
     let o = run_within(c, Duration::from_secs(60));
     assert!(started.elapsed() < Duration::from_secs(15), "waited {:?} on its own lock", started.elapsed());

@@ -24,6 +24,16 @@ pub const ATMOS_XDG_CONFIG_HOME: &str = "ATMOS_XDG_CONFIG_HOME";
 pub const ATMOS_XDG_CACHE_HOME: &str = "ATMOS_XDG_CACHE_HOME";
 /// Wins over `XDG_DATA_HOME` for tfauth's data (the file keyring's default place).
 pub const ATMOS_XDG_DATA_HOME: &str = "ATMOS_XDG_DATA_HOME";
+// Atmos's variables for `atmos auth` flags, read where tfauth has the same flag (the
+// flag wins; an empty value is no value).
+/// `auth env --format` (bash, fish, powershell, dotenv, env, json, github).
+pub const ATMOS_AUTH_ENV_FORMAT: &str = "ATMOS_AUTH_ENV_FORMAT";
+/// `auth env --output-file`: the file the environment is written to.
+pub const ATMOS_AUTH_ENV_OUTPUT_FILE: &str = "ATMOS_AUTH_ENV_OUTPUT_FILE";
+/// `auth whoami --output` (table or json).
+pub const ATMOS_AUTH_WHOAMI_OUTPUT: &str = "ATMOS_AUTH_WHOAMI_OUTPUT";
+/// `auth shell --shell`: the shell to start (wins over `SHELL`).
+pub const ATMOS_SHELL: &str = "ATMOS_SHELL";
 /// The terraform (or tofu) executable to run.
 pub const ATMOS_COMPONENTS_TERRAFORM_COMMAND: &str = "ATMOS_COMPONENTS_TERRAFORM_COMMAND";
 /// Wins over `components.terraform.auto_generate_backend_file`: write `backend.tf.json` before a run.

@@ -36,6 +36,17 @@ pub enum Error {
     Output(#[from] crate::output::plan::PlanError),
     #[error("{message}")]
     Usage { message: String, hint: Option<String> },
+    /// A command that signs in only when asked (`auth env` without `--login`) needs a
+    /// session that is not cached.
+    #[error("no valid session of `{identity}` is cached, and {why}: nothing was signed in")]
+    LoginNeeded { identity: String, why: String },
+    /// A file the user named for output (`auth env -o FILE`) cannot be written.
+    #[error("cannot write {}", path.display())]
+    OutputFile {
+        path: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 /// An integration's error, unless it is another domain's (a session's, a provider's):
@@ -130,6 +141,9 @@ impl Error {
             Error::Output(crate::output::plan::PlanError::BasePath { .. }) => exit::DATAERR,
             Error::Output(_) => exit::USAGE,
             Error::Usage { .. } => exit::USAGE,
+            Error::LoginNeeded { .. } => exit::NOPERM,
+            Error::OutputFile { source, .. } if crate::util::fs::TrustError::of(source).is_some() => exit::IOERR,
+            Error::OutputFile { .. } => exit::CANTCREAT,
         }
     }
 
@@ -147,6 +161,22 @@ impl Error {
             Error::Integration(e) => e.hint(),
             Error::Output(e) => Some(e.hint()),
             Error::Usage { hint, .. } => hint.clone(),
+            Error::LoginNeeded { identity, .. } => {
+                Some(format!("add --login to sign in if needed, or run `tfauth auth login -i {identity}` first"))
+            }
+            Error::OutputFile { source, .. } => Some(match crate::util::fs::TrustError::of(source) {
+                Some(crate::util::fs::TrustError::NotRegular { .. }) => {
+                    "name a file to write (a new one, or a regular file of yours)".to_string()
+                }
+                Some(crate::util::fs::TrustError::Symlink { .. }) => {
+                    "name the file the link points to: the environment is never written through a link".to_string()
+                }
+                Some(t) => t.hint(),
+                None if source.kind() == std::io::ErrorKind::NotFound => {
+                    "create the directory first: --output-file creates none".to_string()
+                }
+                None => "check the path given to --output-file (or ATMOS_AUTH_ENV_OUTPUT_FILE)".to_string(),
+            }),
         }
     }
 }

@@ -1,5 +1,7 @@
 //! `tfauth auth validate` and `tfauth auth list`: the auth configuration as a whole, or as
-//! merged for one component (`-s STACK COMPONENT`).
+//! merged for one component (`-s STACK COMPONENT`); and `auth env` / `auth exec`, the
+//! environment a run uses. `auth env` signs in only with `--login` (as Atmos's does), and
+//! writes its `-o` file whole or not at all.
 
 use super::{Ctx, Target};
 use crate::auth::{AuthConfig, AuthError};
@@ -30,23 +32,37 @@ Examples:
         #[command(flatten)]
         target: Target,
     },
-    /// Authenticate and print the environment a run with the identity uses.
+    /// Print the environment a run with the identity uses (signing in only with --login).
+    ///
+    /// Without --login nothing is signed in, as in Atmos: the variables point at the
+    /// identity's profile files, whose credential_process gets the session when a tool
+    /// needs it, so `eval "$(tfauth auth env)"` is safe in a shell's rc file. A cached
+    /// session is used; if there is none, a warning says so.
     #[command(after_long_help = "\
 Examples:
-  # Load vpc's credentials into this shell
-  eval \"$(tfauth auth env vpc -s plat-use2-dev)\"
+  # Load vpc's credentials into this shell, signing in if needed
+  eval \"$(tfauth auth env vpc -s plat-use2-dev --login)\"
 
   # In GitHub Actions: append to $GITHUB_ENV, secrets masked
-  tfauth auth env -i plat-dev/terraform -f github
+  tfauth auth env -i plat-dev/terraform -f github --login
+
+  # A dotenv file for docker compose (0600)
+  tfauth auth env -i plat-dev/terraform -f env -o .env
 
   # As JSON, for scripts
   tfauth auth env -i plat-dev/terraform -f json")]
     Env {
         #[command(flatten)]
         target: Target,
-        /// bash (export/unset), fish, powershell, dotenv, json, or github (appended to $GITHUB_ENV, secrets masked).
-        #[arg(long, short = 'f', value_enum, default_value = "bash")]
+        /// bash (export/unset), fish, powershell, dotenv (quoted where needed), env (NAME=value as is), json, or github (appended to $GITHUB_ENV, secrets masked).
+        #[arg(long, short = 'f', value_enum, default_value = "bash", env = crate::env_vars::ATMOS_AUTH_ENV_FORMAT)]
         format: EnvFormat,
+        /// Write to FILE instead of stdout: appended (json replaces it), mode 0600, the whole new file or the old one. For github, the default is $GITHUB_ENV.
+        #[arg(long = "output-file", short = 'o', value_name = "FILE", env = crate::env_vars::ATMOS_AUTH_ENV_OUTPUT_FILE)]
+        output_file: Option<std::path::PathBuf>,
+        /// Sign in if no valid session is cached (the device flow, an MFA code); without it, cached sessions only.
+        #[arg(long)]
+        login: bool,
     },
     /// Authenticate and run a command with the identity's environment: `tfauth auth exec -- aws sts get-caller-identity`.
     #[command(after_long_help = "\
@@ -111,13 +127,29 @@ Examples:
 pub fn run(args: AuthArgs, ctx: &Ctx) -> Result<i32, Error> {
     match args.command {
         AuthCommand::Validate { target } => validate(&target, ctx),
-        AuthCommand::Env { target, format } => {
-            if format == EnvFormat::Github {
+        AuthCommand::Env { target, format, output_file, login } => {
+            let to = match (format, output_file) {
+                (_, Some(path)) => Some(path),
                 // Before signing in: a run that cannot deliver its variables does no work.
-                github_env(ctx)?;
+                (EnvFormat::Github, None) => Some(std::path::PathBuf::from(github_env(ctx)?)),
+                _ => None,
+            };
+            // Before signing in or writing anything: where the variables go, and whether the
+            // format can hold them.
+            if let Some(path) = &to {
+                crate::util::fs::check_output_target(path)
+                    .map_err(|source| Error::OutputFile { path: path.clone(), source })?;
             }
-            let plan = authenticated_plan(&target, ctx)?;
-            print_env(&plan, format, ctx)
+            let how = if login { super::SignIn::IfNeeded } else { super::SignIn::CachedOnly };
+            let (plan, uncached) = plan_signed_in(&target, ctx, how, &|plan| env_fits(plan, format))?;
+            for name in &uncached {
+                tracing::warn!(
+                    "no valid session of `{name}` is cached, and nothing was signed in (auth env signs in only with \
+                     --login): a tool that uses these variables asks atmos-auth-helper for one when it needs it\n  \
+                     hint: add --login to sign in now, or run `tfauth auth login -i {name}`"
+                );
+            }
+            print_env(&plan, format, to.as_deref(), ctx)
         }
         AuthCommand::Exec { target, command } => {
             let plan = authenticated_plan(&target, ctx)?;
@@ -216,40 +248,89 @@ pub use crate::output::envfmt::EnvFormat;
 /// Resolves the target, authenticates (writing the isolated files) and returns the plan;
 /// an empty plan when auth is disabled or nothing is configured.
 pub(crate) fn authenticated_plan(target: &Target, ctx: &Ctx) -> Result<crate::output::env::EnvPlan, Error> {
+    plan_signed_in(target, ctx, super::SignIn::IfNeeded, &|_| Ok(())).map(|(plan, _)| plan)
+}
+
+/// [`authenticated_plan`], signing in as far as `how` lets it, after `first` accepted the
+/// plan; beside the plan, the identities whose AWS session is not cached (with
+/// [`super::SignIn::CachedOnly`]).
+fn plan_signed_in(
+    target: &Target,
+    ctx: &Ctx,
+    how: super::SignIn,
+    first: &dyn Fn(&crate::output::env::EnvPlan) -> Result<(), Error>,
+) -> Result<(crate::output::env::EnvPlan, Vec<String>), Error> {
     let prompt = ctx.prompt();
     let res = crate::resolve::resolve(&ctx.request(target), &ctx.env, prompt.as_ref().map(|p| p as _))?;
     super::warn_problems(&res.warnings);
     match &res.selection {
         crate::identity::Selection::Identity { name, .. } => {
             let plan = super::env_plan(&res, ctx, &ctx.settings.profiles)?;
-            super::authenticate(&res, plan, name, false, ctx)
+            first(&plan)?;
+            super::authenticate_with(&res, plan, name, false, ctx, how)
         }
-        _ => Ok(crate::output::env::EnvPlan::default()),
+        _ => Ok((crate::output::env::EnvPlan::default(), Vec::new())),
     }
 }
 
-fn print_env(plan: &crate::output::env::EnvPlan, format: EnvFormat, ctx: &Ctx) -> Result<i32, Error> {
+/// Prints the plan in `format`, or writes it to `to` (`-o FILE`, or `$GITHUB_ENV` for
+/// github): appended, as Atmos does, but json replaces the file (one document). The file is
+/// written whole before anything is printed; github's masks go to stdout.
+fn print_env(
+    plan: &crate::output::env::EnvPlan,
+    format: EnvFormat,
+    to: Option<&std::path::Path>,
+    ctx: &Ctx,
+) -> Result<i32, Error> {
     use crate::output::envfmt::{SECRET_NAMES, render};
     let secret = |k: &str| plan.secret_vars.iter().any(|s| s == k) || SECRET_NAMES.contains(&k);
-    let github_env = match format {
-        EnvFormat::Github => Some(github_env(ctx)?),
-        _ => None,
-    };
+    env_fits(plan, format)?;
     let out = render(&plan.set, &plan.cleared_in(&ctx.env), format, &secret);
-    // Masks first: they must reach the runner before any value could be printed.
-    print!("{}", out.stdout);
-    if let (Some(path), Some(text)) = (github_env, out.github_env) {
+    let (file_text, stdout) = match (format, to) {
+        (EnvFormat::Github, _) => (out.github_env.unwrap_or_default(), out.stdout),
+        (_, Some(_)) => (out.stdout, String::new()),
+        (_, None) => (String::new(), out.stdout),
+    };
+    if let Some(path) = to {
+        write_env_file(path, &file_text, format, ctx)?;
+    }
+    // For github, the masks: a later step must not print a value unmasked.
+    print!("{stdout}");
+    Ok(0)
+}
+
+/// Whether `format` can hold every value of the plan: `env` writes values as they are, so
+/// one with a line break would end its line and start another variable.
+fn env_fits(plan: &crate::output::env::EnvPlan, format: EnvFormat) -> Result<(), Error> {
+    match crate::output::envfmt::unquotable(&plan.set) {
+        Some(name) if format == EnvFormat::Env => Err(Error::usage(
+            format!("--format env writes values as they are, and the value of {name} holds a line break"),
+            Some("use --format dotenv, bash or json, which quote it".to_string()),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// Writes `text` to `path`: `$GITHUB_ENV` (the runner's file) appended in place, as the
+/// runner expects; any other file of the user's whole (see [`crate::util::fs::write_user_file`]).
+fn write_env_file(path: &std::path::Path, text: &str, format: EnvFormat, ctx: &Ctx) -> Result<(), Error> {
+    let is_github_env = ctx.env.get(crate::env_vars::GITHUB_ENV).is_some_and(|g| std::path::Path::new(g) == path);
+    if format == EnvFormat::Github && is_github_env {
         use std::io::Write;
+        let shown = path.display();
         let mut f = std::fs::OpenOptions::new().append(true).create(true).open(path).map_err(|e| {
             Error::usage(
-                format!("cannot append to $GITHUB_ENV ({path}): {e}"),
+                format!("cannot append to $GITHUB_ENV ({shown}): {e}"),
                 Some("check the GITHUB_ENV variable".to_string()),
             )
         })?;
-        f.write_all(text.as_bytes())
-            .map_err(|e| Error::usage(format!("cannot write $GITHUB_ENV ({path}): {e}"), None))?;
+        return f
+            .write_all(text.as_bytes())
+            .map_err(|e| Error::usage(format!("cannot write $GITHUB_ENV ({shown}): {e}"), None));
     }
-    Ok(0)
+    let append = format != EnvFormat::Json;
+    crate::util::fs::write_user_file(path, text.as_bytes(), append, crate::util::fs::READ_CAP)
+        .map_err(|source| Error::OutputFile { path: path.to_path_buf(), source })
 }
 
 /// `$GITHUB_ENV`, which `--format github` appends to.
@@ -257,7 +338,7 @@ fn github_env(ctx: &Ctx) -> Result<&str, Error> {
     ctx.env.get(crate::env_vars::GITHUB_ENV).ok_or_else(|| {
         Error::usage(
             "--format github appends to $GITHUB_ENV, which is not set: this is not a GitHub Actions step",
-            Some("outside Actions use --format bash, fish, powershell, dotenv or json".to_string()),
+            Some("name the file with --output-file FILE, or outside Actions use --format bash, fish, powershell, dotenv, env or json".to_string()),
         )
     })
 }

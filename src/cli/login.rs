@@ -29,20 +29,39 @@ Examples:
   # A session for one identity now, so a run does not stop to ask
   tfauth auth login -i plat-dev/terraform
 
+  # The identity tagged `network` (asked on the terminal if several are)
+  tfauth auth login --tags network
+
   # The identity vpc runs as in plat-use2-dev (acme/network), signing in again
   tfauth auth login vpc -s plat-use2-dev --force")]
 pub struct LoginArgs {
     #[command(flatten)]
     pub target: Target,
     /// Sign in to this provider (IAM Identity Center) without choosing an identity.
-    #[arg(long, conflicts_with = "identity")]
+    #[arg(long, short = 'p', conflicts_with = "identity")]
     pub provider: Option<String>,
+    /// Choose the identity by its tags (comma-separated, any may match) when none is named:
+    /// one match is used, several are asked on the terminal.
+    #[arg(long, value_name = "TAG,...")]
+    pub tags: Option<String>,
     /// Sign in again even if the session is still valid.
     #[arg(long)]
     pub force: bool,
 }
 
-pub fn login(args: LoginArgs, ctx: &Ctx) -> Result<i32, Error> {
+pub fn login(mut args: LoginArgs, ctx: &Ctx) -> Result<i32, Error> {
+    // --tags chooses the identity, unless one is named (flag or ATMOS_IDENTITY) or a provider is.
+    if let Some(tags) = &args.tags {
+        let named = args.target.identity.is_some()
+            || args.provider.is_some()
+            || ctx.env.get(crate::env_vars::ATMOS_IDENTITY).is_some_and(|v| !v.is_empty());
+        if named {
+            tracing::warn!("--tags is ignored: an identity or provider is named");
+        } else {
+            let name = identity_by_tags(&args.target, tags, ctx)?;
+            args.target.identity = Some(name);
+        }
+    }
     let res = resolve_for(&args.target, ctx, args.provider.is_some())?;
     let prompt = crate::cli::tty::LoginPrompt::new(&ctx.env, &ctx.settings);
     let mode = if args.force { Mode::Relogin } else { Mode::Use };
@@ -119,6 +138,71 @@ pub fn login(args: LoginArgs, ctx: &Ctx) -> Result<i32, Error> {
     // Integrations never fail the login: each failure is a warning with its retry command.
     super::ecr_login::after_login(&res, name, ctx, interaction);
     Ok(0)
+}
+
+/// The identity `--tags` chooses in the target's auth: the one whose tags include any of
+/// them (as Atmos matches: exactly), or the user's pick on the terminal among several.
+fn identity_by_tags(target: &Target, tags: &str, ctx: &Ctx) -> Result<String, Error> {
+    let res = resolve_for(&Target { identity: Some("false".into()), ..target.clone() }, ctx, true)?;
+    let wanted = parse_tags(tags);
+    let identities: Vec<(&str, &[String])> =
+        res.auth.identities.iter().map(|i| (i.name.as_str(), i.extra.tags.as_slice())).collect();
+    let matched = tagged(&identities, &wanted);
+    match matched.as_slice() {
+        [] => Err(no_tag_match("identity", &wanted, &identities)),
+        [one] => Ok(one.clone()),
+        several => {
+            let question = format!("Identities with the tags {}:", quoted(&wanted));
+            match ctx.prompt() {
+                Some(tty) => crate::identity::Prompt::choose(&tty, &question, several)
+                    .map(|i| several[i].clone())
+                    .ok_or_else(|| Error::usage("no identity chosen", None)),
+                None => Err(Error::usage(
+                    format!("{} identities have the tags {}: {}", several.len(), quoted(&wanted), quoted(several)),
+                    Some("name one with --identity, or use tags only one of them has".to_string()),
+                )),
+            }
+        }
+    }
+}
+
+/// `--tags a,b`: the tags, trimmed, empty ones dropped (Atmos's reading).
+pub(super) fn parse_tags(s: &str) -> Vec<String> {
+    s.split(',').map(str::trim).filter(|t| !t.is_empty()).map(str::to_string).collect()
+}
+
+/// The names of `items` (name, tags) that carry any of `wanted`, compared exactly as
+/// Atmos does, sorted. No tags wanted matches nothing.
+pub(super) fn tagged(items: &[(&str, &[String])], wanted: &[String]) -> Vec<String> {
+    let mut out: Vec<String> = items
+        .iter()
+        .filter(|(_, tags)| tags.iter().any(|t| wanted.contains(t)))
+        .map(|(name, _)| name.to_string())
+        .collect();
+    out.sort();
+    out
+}
+
+/// No `what` (identity, provider) carries any of `wanted`: the tags that are in use.
+pub(super) fn no_tag_match(what: &str, wanted: &[String], items: &[(&str, &[String])]) -> Error {
+    let mut known: Vec<String> = items.iter().flat_map(|(_, t)| t.iter().cloned()).collect();
+    known.sort();
+    known.dedup();
+    let hint = if known.is_empty() {
+        format!("no {what} has tags (`tags:` in atmos.yaml)")
+    } else {
+        format!("{what} tags in use: {}", quoted(&known))
+    };
+    let message = if wanted.is_empty() {
+        "--tags names no tag".to_string()
+    } else {
+        format!("no {what} has any of the tags {}", quoted(wanted))
+    };
+    Error::usage(message, Some(hint))
+}
+
+fn quoted(items: &[String]) -> String {
+    items.iter().map(|t| format!("`{t}`")).collect::<Vec<_>>().join(", ")
 }
 
 pub(super) fn ask(prompt: &Option<crate::cli::tty::LoginPrompt>, mode: Mode) -> Interaction<'_> {

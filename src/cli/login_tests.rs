@@ -7,7 +7,7 @@ use super::*;
 use crate::cli::test_support::*;
 
 fn args(identity: Option<&str>, provider: Option<&str>, force: bool) -> LoginArgs {
-    LoginArgs { target: target(identity), provider: provider.map(str::to_string), force }
+    LoginArgs { target: target(identity), provider: provider.map(str::to_string), force, tags: None }
 }
 
 #[test]
@@ -131,4 +131,49 @@ fn a_gcp_login_that_google_refuses_writes_nothing() {
     let err = login(args(Some("gproj"), None, false), &ctx).unwrap_err();
     assert!(err.to_string().contains("Google STS"), "{err}");
     assert!(!repo.realm_dir().join("gcp").exists(), "a failure leaves nothing behind");
+}
+
+/// The fixture with tags: `deploy` and `admin` share `prod`, only `ci` has `ci`.
+fn tagged_auth() -> String {
+    AUTH.replace("    deploy: {kind", "    deploy: {tags: [prod, deploy], kind")
+        .replace("    admin: {kind", "    admin: {tags: [prod], kind")
+        .replace("    ci: {kind", "    ci: {tags: [ci], kind")
+}
+
+#[test]
+fn tags_choose_the_one_identity_that_has_any_of_them() {
+    let repo = Repo::new(&tagged_auth());
+    let ctx = repo.ctx(&[]);
+    assert_eq!(identity_by_tags(&target(None), "ci", &ctx).unwrap(), "ci");
+    assert_eq!(identity_by_tags(&target(None), " nope , deploy ", &ctx).unwrap(), "deploy", "any tag may match");
+    // Atmos compares tags exactly: `Prod` is not `prod`.
+    let (message, hint) = usage(identity_by_tags(&target(None), "Prod", &ctx).map(|_| 0));
+    assert_eq!(message, "no identity has any of the tags `Prod`");
+    assert_eq!(hint.as_deref(), Some("identity tags in use: `ci`, `deploy`, `prod`"));
+    // Several, and no terminal to ask on: the candidates, and how to choose.
+    let (message, hint) = usage(identity_by_tags(&target(None), "prod", &ctx).map(|_| 0));
+    assert_eq!(message, "2 identities have the tags `prod`: `admin`, `deploy`");
+    assert_eq!(hint.as_deref(), Some("name one with --identity, or use tags only one of them has"));
+}
+
+#[test]
+fn tag_lists_are_read_as_atmos_reads_them() {
+    assert_eq!(parse_tags("a, b,,c ,"), ["a", "b", "c"]);
+    assert!(parse_tags(" , ").is_empty());
+    let tags = ["x".to_string()];
+    assert!(tagged(&[("n", &tags[..])], &[]).is_empty(), "no tag wanted matches nothing");
+    let (message, hint) = usage(Err(no_tag_match("provider", &["x".into()], &[("p", &[][..])])));
+    assert_eq!(message, "no provider has any of the tags `x`");
+    assert_eq!(hint.as_deref(), Some("no provider has tags (`tags:` in atmos.yaml)"));
+}
+
+#[test]
+fn a_named_identity_wins_over_tags() {
+    let repo = Repo::new(&tagged_auth());
+    // `ci` by --identity although the tags name no identity at all: they are not even read.
+    let mut a = args(Some("ci"), None, false);
+    a.tags = Some("no-such-tag".into());
+    // The sign-in itself fails (STS is a closed port); the tags did not stop it first.
+    let err = login(a, &repo.ctx(&[])).unwrap_err();
+    assert!(!err.to_string().contains("tags"), "{err}");
 }

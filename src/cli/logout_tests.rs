@@ -12,7 +12,12 @@ fn args(name: Option<&str>, provider: Option<&str>, all: bool) -> LogoutArgs {
         component: None,
         stack: None,
         provider: provider.map(str::to_string),
+        tags: None,
         all,
+        all_realms: false,
+        dry_run: false,
+        keychain: false,
+        force: false,
     }
 }
 
@@ -50,11 +55,11 @@ fn profile_files_are_never_removed_through_a_symlink() {
     let root = repo.realm_dir().join("aws/gh");
     std::fs::create_dir_all(&root).unwrap();
     std::os::unix::fs::symlink(&outside, root.join("linked")).unwrap();
-    assert_eq!(remove_profile_files(&repo.realm_dir().join("aws"), "deploy"), Vec::<String>::new());
+    assert_eq!(remove_profile_files(&repo.realm_dir().join("aws"), "deploy", false), Vec::<String>::new());
     assert!(outside.join("config").exists());
     // Files as earlier versions wrote them, straight in <root>/, are found too.
     std::fs::write(root.join("config"), "[profile deploy]\n").unwrap();
-    let removed = remove_profile_files(&repo.realm_dir().join("aws"), "deploy");
+    let removed = remove_profile_files(&repo.realm_dir().join("aws"), "deploy", false);
     assert_eq!(removed, [format!("profile file {}", root.join("config").display())]);
 }
 
@@ -142,7 +147,7 @@ fn all_takes_the_realm_and_its_tokens_but_not_other_realms() {
 }
 
 #[test]
-fn all_deletes_stored_user_keys_from_the_keyring() {
+fn stored_user_keys_go_only_with_keychain_and_a_yes_or_force() {
     let repo = Repo::new(&AUTH.replace("  realm: test-realm\n", "  realm: test-realm\n  keyring: {type: memory}\n"));
     let ring = crate::keyring::memory::MemoryKeyring::shared();
     let key = crate::session::vault::user_key("test-realm", "ci");
@@ -150,10 +155,82 @@ fn all_deletes_stored_user_keys_from_the_keyring() {
     ring.set(&key, &crate::session::vault::encode_user_keys("AKIA", &crate::secret::Secret::new("s"))).unwrap();
     let other = crate::session::vault::user_key("other-realm", "ci");
     ring.set(&other, &crate::secret::Secret::new("x")).unwrap();
+    // As in Atmos, a logout keeps the keys: they are not a session.
     assert_eq!(logout(args(None, None, true), &repo.ctx(&[])).unwrap(), 0);
+    assert_eq!(logout(args(Some("ci"), None, false), &repo.ctx(&[])).unwrap(), 0);
+    assert!(ring.get(&key).unwrap().is_some(), "without --keychain the key stays");
+    // --keychain with no terminal to say yes on: refused, nothing deleted.
+    let keychain = LogoutArgs { keychain: true, ..args(None, None, true) };
+    let (message, hint) = usage(logout(keychain, &repo.ctx(&[])));
+    assert_eq!(message, "--keychain deletes stored access keys, which needs a yes on the terminal, and there is none");
+    assert_eq!(hint.as_deref(), Some("add --force to delete them without asking"));
+    assert!(ring.get(&key).unwrap().is_some());
+    // A dry run names it and deletes nothing.
+    let dry = LogoutArgs { keychain: true, dry_run: true, ..args(Some("ci"), None, false) };
+    assert_eq!(logout(dry, &repo.ctx(&[])).unwrap(), 0);
+    assert!(ring.get(&key).unwrap().is_some());
+    let forced = LogoutArgs { keychain: true, force: true, ..args(None, None, true) };
+    assert_eq!(logout(forced, &repo.ctx(&[])).unwrap(), 0);
     assert_eq!(ring.get(&key).unwrap(), None);
     assert!(ring.get(&other).unwrap().is_some(), "another realm's key stays");
     ring.delete(&other).unwrap();
+}
+
+#[test]
+fn a_dry_run_removes_nothing() {
+    let repo = Repo::new(AUTH);
+    repo.sign_in(3600);
+    repo.session("k-1", "deploy", "gh", "test-realm");
+    let dir = profile_dir(&repo, "gh", "aaaa", "deploy");
+    let before = (repo.session_keys(), std::fs::read(repo.token_store().path()).unwrap());
+    for a in [
+        args(Some("deploy"), None, false),
+        args(None, Some("gh"), false),
+        args(None, Some("sso"), false),
+        args(None, None, true),
+    ] {
+        assert_eq!(logout(LogoutArgs { dry_run: true, ..a }, &repo.ctx(&[])).unwrap(), 0);
+    }
+    let all_realms = LogoutArgs { all_realms: true, dry_run: true, ..args(None, None, false) };
+    assert_eq!(logout(all_realms, &repo.ctx(&[])).unwrap(), 0);
+    assert_eq!((repo.session_keys(), std::fs::read(repo.token_store().path()).unwrap()), before);
+    assert!(dir.join("config").exists() && dir.join("credentials").exists());
+}
+
+#[test]
+fn tags_log_out_of_every_provider_that_has_one_of_them() {
+    let repo = Repo::new(
+        &AUTH
+            .replace("    gh: {kind", "    gh: {tags: [ci, prod], kind")
+            .replace("    sso: {kind", "    sso: {tags: [people], kind"),
+    );
+    repo.session("k-deploy", "deploy", "gh", "test-realm");
+    repo.session("k-admin", "admin", "sso", "test-realm");
+    let tags = |t: &str| LogoutArgs { tags: Some(t.into()), ..args(None, None, false) };
+    assert_eq!(logout(tags("nope,prod"), &repo.ctx(&[])).unwrap(), 0);
+    assert_eq!(repo.session_keys(), ["k-admin"]);
+    let (message, hint) = usage(logout(tags("PROD"), &repo.ctx(&[])));
+    assert_eq!(message, "no provider has any of the tags `PROD`");
+    assert_eq!(hint.as_deref(), Some("provider tags in use: `ci`, `people`, `prod`"));
+}
+
+#[test]
+fn all_realms_takes_every_realms_files_and_every_session() {
+    let repo = Repo::new(AUTH);
+    repo.session("k-1", "deploy", "gh", "test-realm");
+    repo.session("k-3", "deploy", "gh", "other-realm");
+    profile_dir(&repo, "gh", "aaaa", "deploy");
+    let other = repo.path("config/atmos/other-realm/azure/p");
+    std::fs::create_dir_all(&other).unwrap();
+    // Not a realm: nothing tfauth or Atmos writes is in it.
+    let unrelated = repo.path("config/atmos/notes");
+    std::fs::create_dir_all(&unrelated).unwrap();
+    // With --all too, as Atmos takes it: --all-realms wins (--all would keep other realms).
+    let a = LogoutArgs { all_realms: true, ..args(None, None, true) };
+    assert_eq!(logout(a, &repo.ctx(&[])).unwrap(), 0);
+    assert!(repo.session_keys().is_empty());
+    assert!(!repo.realm_dir().exists() && !repo.path("config/atmos/other-realm").exists());
+    assert!(unrelated.exists());
 }
 
 #[test]

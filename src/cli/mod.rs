@@ -280,25 +280,76 @@ pub fn env_plan(
 /// failure anywhere writes nothing.
 pub fn authenticate(
     res: &crate::resolve::Resolution,
-    mut plan: crate::output::env::EnvPlan,
+    plan: crate::output::env::EnvPlan,
     identity: &str,
     static_creds: bool,
     ctx: &Ctx,
 ) -> Result<crate::output::env::EnvPlan, Error> {
+    authenticate_with(res, plan, identity, static_creds, ctx, SignIn::IfNeeded).map(|(plan, _)| plan)
+}
+
+/// How far [`authenticate_with`] may go for a session.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SignIn {
+    /// Cached, refreshed, or signed in on the terminal (a run, `auth env --login`).
+    IfNeeded,
+    /// What is cached, and no network for AWS (`auth env` without `--login`, as Atmos's):
+    /// an AWS chain without a fresh cached session is left to the helper and named beside
+    /// the plan; one whose keys go into the environment (static credentials) is an error.
+    /// GCP and Azure chains are completed offline, from cached tokens only.
+    CachedOnly,
+}
+
+/// [`authenticate`], with how far it may go; beside the plan, the identities whose AWS
+/// session is not cached ([`SignIn::CachedOnly`] only).
+pub fn authenticate_with(
+    res: &crate::resolve::Resolution,
+    mut plan: crate::output::env::EnvPlan,
+    identity: &str,
+    static_creds: bool,
+    ctx: &Ctx,
+    how: SignIn,
+) -> Result<(crate::output::env::EnvPlan, Vec<String>), Error> {
+    let mut uncached = Vec::new();
     let tty = ctx.prompt();
     let login = crate::cli::tty::LoginPrompt::new(&ctx.env, &ctx.settings);
-    let ask = crate::session::Interaction {
-        mfa: tty.as_ref().map(|t| t as _),
-        login: login.as_ref().map(|l| l as _),
-        device: login.as_ref().map(|l| l as _),
-        mode: crate::session::portal::Mode::Use,
+    let ask = match how {
+        SignIn::IfNeeded => crate::session::Interaction {
+            mfa: tty.as_ref().map(|t| t as _),
+            login: login.as_ref().map(|l| l as _),
+            device: login.as_ref().map(|l| l as _),
+            mode: crate::session::portal::Mode::Use,
+        },
+        SignIn::CachedOnly => crate::session::Interaction {
+            mode: crate::session::portal::Mode::NoLogin,
+            ..crate::session::Interaction::NONE
+        },
     };
     let static_creds =
         static_creds || res.auth_node.get("static_credentials").and_then(crate::yaml::Node::as_bool) == Some(true);
     let scope = res.scope(&ctx.env);
     for chain in res.chain.iter().chain(&res.required) {
         let secondary = chain.leaf().name != identity;
-        let walked = match crate::session::walk(&scope, chain, &ctx.env, ask, true) {
+        let cached_only_aws = how == SignIn::CachedOnly && chain.leaf().cloud() == Some(crate::auth::Cloud::Aws);
+        let walked = if cached_only_aws {
+            match crate::session::cached(&scope, chain, &ctx.env) {
+                Some(s) => Ok(Some(crate::session::Walked::Aws(s))),
+                None if static_creds && !secondary => {
+                    return Err(Error::LoginNeeded {
+                        identity: chain.leaf().name.clone(),
+                        why: "static credentials (auth.static_credentials) put the session's keys in the environment"
+                            .into(),
+                    });
+                }
+                None => {
+                    uncached.push(chain.leaf().name.clone());
+                    continue;
+                }
+            }
+        } else {
+            crate::session::walk(&scope, chain, &ctx.env, ask, how == SignIn::IfNeeded)
+        };
+        let walked = match walked {
             Ok(Some(walked)) => walked,
             Ok(None) => continue,
             // A `required` identity that fails is a warning, as in Atmos: the run goes on with
@@ -345,5 +396,5 @@ pub fn authenticate(
             }),
         }
     })?;
-    Ok(plan)
+    Ok((plan, uncached))
 }

@@ -76,7 +76,7 @@ Examples:
 pub struct AuthShellArgs {
     #[command(flatten)]
     pub target: Target,
-    /// The shell to start (default: $SHELL, else /bin/sh).
+    /// The shell to start (default: $ATMOS_SHELL, then $SHELL, else /bin/sh).
     #[arg(long)]
     pub shell: Option<std::path::PathBuf>,
     /// Arguments for the shell, after `--` (e.g. `-- -c 'terraform plan'`).
@@ -265,12 +265,21 @@ pub fn auth_shell(args: AuthShellArgs, ctx: &Ctx) -> Result<i32, Error> {
     let plan = super::auth::authenticated_plan(&args.target, ctx)?;
     let shell = args
         .shell
-        .or_else(|| ctx.env.get(env_vars::SHELL).filter(|s| !s.is_empty()).map(std::path::PathBuf::from))
+        .or_else(|| {
+            [env_vars::ATMOS_SHELL, env_vars::SHELL]
+                .iter()
+                .find_map(|v| ctx.env.get(v).filter(|s| !s.is_empty()))
+                .map(std::path::PathBuf::from)
+        })
         .unwrap_or_else(|| "/bin/sh".into());
     let level = nesting_level(&ctx.env) + 1;
     let mut child = plan.child_env(&ctx.env);
     child.set(env_vars::TFAUTH_SHLVL, &level.to_string());
     child.set(env_vars::ATMOS_SHLVL, &level.to_string());
+    // Atmos's name too, so `atmos` (and tfauth) run inside it use the same identity.
+    if let Some(name) = plan.set.get(env_vars::TFAUTH_IDENTITY) {
+        child.set(env_vars::ATMOS_IDENTITY, name);
+    }
     let who = plan.set.get(env_vars::TFAUTH_IDENTITY).cloned().unwrap_or_else(|| "no identity".into());
     if level > 1 {
         tracing::warn!("this shell is already inside {} tfauth shell(s); `exit` returns to the one before", level - 1);

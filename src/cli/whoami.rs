@@ -25,15 +25,23 @@ Examples:
 pub struct WhoamiArgs {
     #[command(flatten)]
     pub target: Target,
-    /// table or json.
-    #[arg(long, short = 'o', value_enum, default_value = "table")]
+    /// json, or table (any other value is table, as in Atmos).
+    #[arg(long, short = 'o', value_name = "FORMAT", default_value = "table", value_parser = WhoamiFormat::lenient, env = crate::env_vars::ATMOS_AUTH_WHOAMI_OUTPUT)]
     pub output: WhoamiFormat,
 }
 
-#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum WhoamiFormat {
     Table,
     Json,
+}
+
+impl WhoamiFormat {
+    /// Read as Atmos reads `--output` and `ATMOS_AUTH_WHOAMI_OUTPUT`: `json` is JSON,
+    /// anything else the table.
+    fn lenient(s: &str) -> Result<WhoamiFormat, std::convert::Infallible> {
+        Ok(if s == "json" { WhoamiFormat::Json } else { WhoamiFormat::Table })
+    }
 }
 
 pub fn whoami(args: WhoamiArgs, ctx: &Ctx) -> Result<i32, Error> {

@@ -60,3 +60,12 @@ fn a_gcp_identity_google_refuses_is_an_error_not_a_report() {
     let err = whoami(args(Some("gproj"), WhoamiFormat::Table), &ctx).unwrap_err();
     assert!(err.to_string().contains("`OIDC` (token_source.environment_variable) is not set"), "{err}");
 }
+
+#[test]
+fn output_is_read_as_atmos_reads_it() {
+    // Atmos prints JSON for exactly `json` and its table for anything else.
+    assert_eq!(WhoamiFormat::lenient("json").unwrap(), WhoamiFormat::Json);
+    for other in ["table", "yaml", "JSON", ""] {
+        assert_eq!(WhoamiFormat::lenient(other).unwrap(), WhoamiFormat::Table, "{other:?}");
+    }
+}

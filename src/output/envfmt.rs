@@ -4,7 +4,10 @@
 //! - `bash` (also zsh, sh): `unset` / `export`, values single-quoted when needed.
 //! - `fish`: `set -e` / `set -gx`.
 //! - `powershell`: `Remove-Item Env:` / `$env:NAME = '...'`.
-//! - `dotenv`: `NAME=value` lines.
+//! - `dotenv`: `NAME=value` lines, the value single-quoted where the shell needs it (as
+//!   Atmos writes them).
+//! - `env`: `NAME=value` lines as they are, for `docker --env-file` and `env`; a value with
+//!   a line break cannot be one ([`unquotable`]).
 //! - `json`: one object of the variables set.
 //! - `github`: the lines for `$GITHUB_ENV` (multi-line values in its heredoc form; cleared
 //!   variables set empty, since a step cannot unset them), plus, for stdout, one
@@ -21,6 +24,7 @@ pub enum EnvFormat {
     Fish,
     Powershell,
     Dotenv,
+    Env,
     Json,
     Github,
 }
@@ -67,7 +71,8 @@ pub fn render(
             cleared.iter().for_each(|k| out.push_str(&format!("Remove-Item Env:{k} -ErrorAction SilentlyContinue\n")));
             set.iter().for_each(|(k, v)| out.push_str(&format!("$env:{k} = {}\n", powershell_quote(v))));
         }
-        EnvFormat::Dotenv => set.iter().for_each(|(k, v)| out.push_str(&format!("{k}={v}\n"))),
+        EnvFormat::Dotenv => set.iter().for_each(|(k, v)| out.push_str(&format!("{k}={}\n", shell_quote(v)))),
+        EnvFormat::Env => set.iter().for_each(|(k, v)| out.push_str(&format!("{k}={v}\n"))),
         EnvFormat::Json => {
             out = serde_json::to_string_pretty(set).unwrap_or_default();
             out.push('\n');
@@ -90,6 +95,12 @@ pub fn render(
         }
     }
     Rendered { stdout: out, github_env: None }
+}
+
+/// The first variable whose value the `env` format cannot hold: one with a line break (or
+/// NUL) would end the line and start another, so a value could add a variable.
+pub fn unquotable(set: &BTreeMap<String, String>) -> Option<&str> {
+    set.iter().find(|(_, v)| v.contains(['\n', '\r', '\0'])).map(|(k, _)| k.as_str())
 }
 
 /// One `$GITHUB_ENV` entry: `NAME=value`, or the heredoc form for multi-line values with a
@@ -162,6 +173,18 @@ mod tests {
         s.insert("ARM_OIDC_TOKEN".to_string(), "l1\nl2".to_string());
         let r = render(&s, &[], EnvFormat::Github, &is_secret);
         assert_eq!(r.stdout, "::add-mask::l1\n::add-mask::l2\n", "each line of a secret is masked");
+    }
+
+    #[test]
+    fn dotenv_quotes_as_the_shell_needs_and_env_writes_values_as_they_are() {
+        let r = render(&set(), &["AWS_ACCESS_KEY_ID".into()], EnvFormat::Dotenv, &is_secret);
+        assert_eq!(r.stdout, "ARM_OIDC_REQUEST_TOKEN='tok'\\''en'\nAWS_PROFILE=plat-dev/terraform\nNOTE='a b'\n");
+        let r = render(&set(), &["AWS_ACCESS_KEY_ID".into()], EnvFormat::Env, &is_secret);
+        assert_eq!(r.stdout, "ARM_OIDC_REQUEST_TOKEN=tok'en\nAWS_PROFILE=plat-dev/terraform\nNOTE=a b\n");
+        assert_eq!(unquotable(&set()), None);
+        let mut s = set();
+        s.insert("MULTI".into(), "a\nEVIL=1".into());
+        assert_eq!(unquotable(&s), Some("MULTI"));
     }
 
     #[test]

@@ -154,6 +154,15 @@ pub fn key(scope: &Scope<'_>, chain: &Chain) -> String {
     chain_key(scope.auth_node, chain)
 }
 
+/// The cached AWS session of `chain`, if it is fresh by the refresh margin: no lock, no
+/// network, nothing asked (`auth env` without `--login`).
+pub fn cached(scope: &Scope<'_>, chain: &Chain, env: &Env) -> Option<Session> {
+    let key = key(scope, chain);
+    let margin = margin(scope, env);
+    let credentials = Cache::new(env, "aws")?.read(&key).filter(|c| c.fresh_for(margin, OffsetDateTime::now_utc()))?;
+    Some(Session { key, credentials, fetched: false })
+}
+
 /// Gets fresh AWS credentials for `chain`: the resolution's own, or one of its
 /// `required` identities.
 pub fn obtain(scope: &Scope<'_>, chain: &Chain, env: &Env, ask: Interaction<'_>) -> Result<Session, SessionError> {

@@ -413,6 +413,39 @@ pub fn replace_file_with_mode(path: &Path, contents: &[u8], mode: u32) -> io::Re
     d.replace(name, contents, true, mode)
 }
 
+/// Writes `contents` to `path` in a directory that is the user's own (`-o FILE`): appended
+/// to what the file holds (`append`), or in its place, either way by writing the whole new
+/// file beside it (0600, synced) and renaming it over, so a reader sees the old file or the
+/// new one, never half. The directory must exist and pass the ownership checks; an
+/// existing file must be a regular file of the user's (a link is refused, never followed)
+/// of at most `cap` bytes.
+pub fn write_user_file(path: &Path, contents: &[u8], append: bool, cap: u64) -> io::Result<()> {
+    let (dir, name) = split(path)?;
+    let d = walk(dir, Walk { create: false, private: false, managed_from: None })?
+        .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, format!("{} does not exist", dir.display())))?;
+    let mut all = if append { d.read(name, cap)?.unwrap_or_default() } else { Vec::new() };
+    all.extend_from_slice(contents);
+    d.replace(name, &all, true, 0o600)
+}
+
+/// Whether [`write_user_file`] could write `path`, checked without writing: the directory
+/// exists and passes the ownership checks, and `path` is missing or a regular file (a link
+/// is refused, never followed). For refusing before any work is done.
+pub fn check_output_target(path: &Path) -> io::Result<()> {
+    let (dir, name) = split(path)?;
+    let d = walk(dir, Walk { create: false, private: false, managed_from: None })?
+        .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, format!("{} does not exist", dir.display())))?;
+    match rustix::fs::statat(&d.fd, name, AtFlags::SYMLINK_NOFOLLOW) {
+        Err(rustix::io::Errno::NOENT) => Ok(()),
+        Err(e) => Err(e.into()),
+        Ok(st) => match FileType::from_raw_mode(st.st_mode) {
+            FileType::RegularFile => Ok(()),
+            FileType::Symlink => Err(TrustError::Symlink { path: path.to_path_buf() }.into()),
+            kind => Err(TrustError::NotRegular { path: path.to_path_buf(), kind: kind_name(kind) }.into()),
+        },
+    }
+}
+
 fn split(path: &Path) -> io::Result<(&Path, &str)> {
     let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     let name = path.file_name().and_then(OsStr::to_str).ok_or_else(|| io::Error::other("a file path needs a name"))?;
@@ -586,6 +619,37 @@ mod tests {
 
     fn mode(p: &Path) -> u32 {
         fs::symlink_metadata(p).unwrap().permissions().mode() & 0o7777
+    }
+
+    #[test]
+    fn a_users_output_file_is_appended_or_replaced_whole_and_private() {
+        let t = tempfile::tempdir().unwrap();
+        let p = t.path().join("out.env");
+        fs::write(&p, "OLD=1\n").unwrap();
+        fs::set_permissions(&p, fs::Permissions::from_mode(0o644)).unwrap();
+        write_user_file(&p, b"NEW=2\n", true, 1024).unwrap();
+        assert_eq!(fs::read_to_string(&p).unwrap(), "OLD=1\nNEW=2\n");
+        assert_eq!(mode(&p), 0o600, "a file that now holds credentials is no wider than 0600");
+        write_user_file(&p, b"{}\n", false, 1024).unwrap();
+        assert_eq!(fs::read_to_string(&p).unwrap(), "{}\n");
+        // No directory is made, no link followed, and the target is left as it was.
+        let err = write_user_file(&t.path().join("missing/out.env"), b"x", true, 1024).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::NotFound);
+        let target = t.path().join("elsewhere");
+        fs::write(&target, "keep").unwrap();
+        std::os::unix::fs::symlink(&target, t.path().join("link.env")).unwrap();
+        let err = write_user_file(&t.path().join("link.env"), b"x", true, 1024).unwrap_err();
+        assert!(matches!(TrustError::of(&err), Some(TrustError::Symlink { .. })), "{err}");
+        assert_eq!(fs::read_to_string(&target).unwrap(), "keep");
+        assert_eq!(fs::read_dir(t.path()).unwrap().count(), 3, "no temporary file is left behind");
+        // The same answers before anything is written.
+        assert!(check_output_target(&p).is_ok() && check_output_target(&t.path().join("new.env")).is_ok());
+        assert!(check_output_target(&t.path().join("missing/x")).is_err());
+        assert!(check_output_target(&t.path().join("link.env")).is_err());
+        assert!(matches!(
+            TrustError::of(&check_output_target(t.path()).unwrap_err()),
+            Some(TrustError::NotRegular { .. })
+        ));
     }
 
     #[test]

@@ -16,7 +16,7 @@
 use crate::support::{HELPER, Outcome, Sandbox, TFAUTH, copy_dir, examples_dir, outcome};
 use assert_cmd::Command;
 use std::os::unix::fs::PermissionsExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// Runs `$cmd` (an `assert_cmd::Command`) in `$sb` and compares exit code, stdout and
 /// stderr, filtered, with the snapshot `$name` (uv's `uv_snapshot!`).
@@ -530,7 +530,7 @@ fn a_saml_chain_is_69() {
         "atmos.yaml",
         "auth:\n  providers:\n    okta: {kind: aws/saml, region: us-east-1, url: \"https://acme.okta.com/app/x\"}\n  identities:\n    saml/admin: {kind: aws/assume-role, default: true, via: {provider: okta}, principal: {assume_role: \"arn:aws:iam::111111111111:role/admin\"}}\n",
     );
-    let mut c = tfauth(&sb, &["auth", "env"]);
+    let mut c = tfauth(&sb, &["auth", "env", "--login"]);
     c.env("ATMOS_KEYRING_PASSWORD", "a-long-enough-password").env("AWS_ENDPOINT_URL", "http://127.0.0.1:9");
     tfauth_snapshot!(&sb, "error_69_saml_cannot_walk", c);
 }
@@ -576,4 +576,150 @@ fn every_subcommand_has_a_help_snapshot() {
         }
     }
     assert!(missing.is_empty(), "help pages without a snapshot (add them to `help!`): {missing:?}");
+}
+
+// ---------------------------------------------------------------------------------------
+// Atmos's flags of `auth env`, `login` and `logout` (issue 17.3), and the variables that
+// stand for them.
+
+/// An aws/user identity with its keys in atmos.yaml (nothing reaches AWS: a session is
+/// seeded into the cache where a test needs one), tagged, with an `env:` entry to quote.
+const FLAGS_AUTH: &str = "auth:
+  realm: snap
+  keyring: {type: memory}
+  providers:
+    acme-sso: {kind: aws/iam-identity-center, region: us-east-1, start_url: \"https://d-1.awsapps.com/start\", tags: [people]}
+    acme-gh: {kind: github/oidc, region: us-east-1, tags: [ci, prod]}
+  identities:
+    dev/user:
+      kind: aws/user
+      default: true
+      region: us-east-1
+      tags: [dev, prod]
+      credentials: {access_key_id: AKIASNAPSHOTEXAMPLE, secret_access_key: not-a-real-secret}
+      env:
+        - {key: TEAM, value: platform team}
+    prod/admin: {kind: aws/permission-set, tags: [prod], via: {provider: acme-sso}, principal: {name: Admin, account: {id: \"111111111111\"}}}
+    ci/deploy: {kind: aws/assume-role, tags: [ci], via: {provider: acme-gh}, principal: {assume_role: \"arn:aws:iam::111111111111:role/deploy\"}}
+";
+
+fn flags_sandbox() -> Sandbox {
+    let sb = sandbox();
+    sb.write("atmos.yaml", FLAGS_AUTH);
+    sb
+}
+
+/// Seeds a fresh session for the default identity where `auth env` says it is cached.
+fn seed_session(sb: &Sandbox) {
+    let o = outcome(tfauth(sb, &["auth", "env", "-f", "json"]));
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let doc: serde_json::Value = serde_json::from_str(&o.stdout).unwrap();
+    let entry = PathBuf::from(doc["TFAUTH_SESSION"].as_str().unwrap());
+    let key = entry.file_stem().unwrap().to_str().unwrap().to_string();
+    let cache_home = entry.parent().unwrap().parent().unwrap().parent().unwrap();
+    let env = tfauth::env_vars::Env::from_pairs([("XDG_CACHE_HOME", cache_home.display().to_string())]);
+    let now = time::OffsetDateTime::now_utc();
+    let creds = tfauth::session::cache::Credentials {
+        access_key_id: "ASIASEEDEDSESSION000".into(),
+        secret_access_key: tfauth::secret::Secret::new("seeded-secret"),
+        session_token: Some(tfauth::secret::Secret::new("seeded-token")),
+        expiration: Some(now + time::Duration::hours(1)),
+        issued: Some(now),
+    };
+    let owner =
+        tfauth::session::cache::Owner { identity: "dev/user".into(), root: "dev/user".into(), realm: "snap".into() };
+    tfauth::session::cache::Cache::new(&env, "aws").unwrap().write_owned(&key, &creds, &owner).unwrap();
+}
+
+#[test]
+fn auth_env_format_env_without_login_signs_in_nothing_and_says_so() {
+    let sb = flags_sandbox();
+    tfauth_snapshot!(&sb, "auth_env_format_env_no_login", tfauth(&sb, &["auth", "env", "--format", "env"]));
+}
+
+#[test]
+fn auth_env_with_a_cached_session_prints_without_a_warning_with_or_without_login() {
+    let sb = flags_sandbox();
+    seed_session(&sb);
+    tfauth_snapshot!(&sb, "auth_env_dotenv_cached", tfauth(&sb, &["auth", "env", "-f", "dotenv"]));
+    // --login: the cached session is enough, nothing is signed in (no network here at all).
+    tfauth_snapshot!(&sb, "auth_env_login_cached", tfauth(&sb, &["auth", "env", "--login", "-f", "json"]));
+}
+
+/// `-o FILE` (and ATMOS_AUTH_ENV_OUTPUT_FILE): nothing on stdout, the file appended (json
+/// replaced), 0600 whatever it was.
+#[test]
+fn auth_env_output_file_is_appended_private_and_the_variables_spell_the_flags() {
+    let sb = flags_sandbox();
+    seed_session(&sb);
+    let out = sb.dir.path().join("out.env");
+    std::fs::write(&out, "KEPT=1\n").unwrap();
+    std::fs::set_permissions(&out, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let show = |o: &Outcome| {
+        let mode = std::fs::metadata(&out).unwrap().permissions().mode() & 0o777;
+        format!("{}\n----- {} (mode {mode:o}) -----\n{}", render(o), "out.env", std::fs::read_to_string(&out).unwrap())
+    };
+    let c = tfauth(&sb, &["auth", "env", "-f", "env", "-o", out.to_str().unwrap()]);
+    let line = command_line(&sb, &c);
+    let text = redact(&sb, &show(&outcome(c)));
+    settings(&line).bind(|| insta::assert_snapshot!("auth_env_output_file_env", text));
+
+    let mut c = tfauth(&sb, &["auth", "env"]);
+    c.env("ATMOS_AUTH_ENV_FORMAT", "json").env("ATMOS_AUTH_ENV_OUTPUT_FILE", &out);
+    let line = command_line(&sb, &c);
+    let text = redact(&sb, &show(&outcome(c)));
+    settings(&line).bind(|| insta::assert_snapshot!("auth_env_output_file_json_from_variables", text));
+}
+
+#[test]
+fn auth_env_static_credentials_without_login_and_no_session_is_77() {
+    let sb = sandbox();
+    sb.write("atmos.yaml", FLAGS_AUTH.replace("  realm: snap\n", "  realm: snap\n  static_credentials: true\n"));
+    tfauth_snapshot!(&sb, "error_77_auth_env_static_no_login", tfauth(&sb, &["auth", "env"]));
+}
+
+#[test]
+fn logout_dry_run_lists_and_removes_nothing() {
+    let sb = flags_sandbox();
+    seed_session(&sb);
+    let before = sb.files_in_home();
+    tfauth_snapshot!(&sb, "auth_logout_all_dry_run", tfauth(&sb, &["auth", "logout", "--all", "--dry-run"]));
+    tfauth_snapshot!(
+        &sb,
+        "auth_logout_identity_dry_run_keychain",
+        tfauth(&sb, &["auth", "logout", "dev/user", "--dry-run", "--keychain"])
+    );
+    assert_eq!(sb.files_in_home(), before, "a dry run removes nothing");
+}
+
+#[test]
+fn tags_select_providers_for_logout_and_identities_for_login() {
+    let sb = flags_sandbox();
+    tfauth_snapshot!(&sb, "auth_logout_tags", tfauth(&sb, &["auth", "logout", "--tags", "prod,people"]));
+    tfauth_snapshot!(
+        &sb,
+        "error_64_auth_logout_tags_match_nothing",
+        tfauth(&sb, &["auth", "logout", "--tags", "Prod"])
+    );
+    tfauth_snapshot!(&sb, "error_64_auth_login_tags_several", tfauth(&sb, &["auth", "login", "--tags", "prod"]));
+    tfauth_snapshot!(&sb, "error_64_auth_login_tags_none", tfauth(&sb, &["auth", "login", "--tags", "nope"]));
+}
+
+/// `auth shell` starts `$ATMOS_SHELL` before `$SHELL`, and sets Atmos's `ATMOS_IDENTITY`
+/// beside `TFAUTH_IDENTITY` (the session is cached: nothing reaches AWS).
+#[test]
+fn auth_shell_runs_atmos_shell_with_atmos_identity() {
+    let sb = flags_sandbox();
+    seed_session(&sb);
+    let bin = sb.dir.path().join("bin");
+    let shell = bin.join("recording-shell");
+    std::fs::write(
+        &shell,
+        "#!/bin/sh\nenv | grep -E '^(ATMOS_IDENTITY|TFAUTH_IDENTITY|ATMOS_SHLVL|TFAUTH_SHLVL)=' | sort\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&shell, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let mut c = tfauth(&sb, &["auth", "shell"]);
+    c.env("ATMOS_SHELL", &shell).env("SHELL", "/bin/false");
+    tfauth_snapshot!(&sb, "auth_shell_atmos_shell_and_identity", c);
 }
