@@ -26,17 +26,41 @@ pub enum Place {
 /// Atmos's Azure aliases, sorted (Atmos also takes `home`, and no destination at all, for
 /// the tenant's home).
 pub const ALIASES: &[(&str, Place)] = &[
-    ("aks", Place::Blade("/blade/HubsExtension/BrowseResource/resourceType/Microsoft.ContainerService%2FManagedClusters")),
+    (
+        "aks",
+        Place::Blade("/blade/HubsExtension/BrowseResource/resourceType/Microsoft.ContainerService%2FManagedClusters"),
+    ),
     ("appservice", Place::Blade("/blade/HubsExtension/BrowseResource/resourceType/Microsoft.Web%2FSites")),
-    ("containerinstances", Place::Blade("/blade/HubsExtension/BrowseResource/resourceType/Microsoft.ContainerInstance%2FContainerGroups")),
-    ("containers", Place::Blade("/blade/HubsExtension/BrowseResource/resourceType/Microsoft.ContainerInstance%2FContainerGroups")),
-    ("cosmos", Place::Blade("/blade/HubsExtension/BrowseResource/resourceType/Microsoft.DocumentDb%2FDatabaseAccounts")),
-    ("cosmosdb", Place::Blade("/blade/HubsExtension/BrowseResource/resourceType/Microsoft.DocumentDb%2FDatabaseAccounts")),
-    ("functionapps", Place::Blade("/blade/HubsExtension/BrowseResource/resourceType/Microsoft.Web%2FSites/kind/functionapp")),
-    ("functions", Place::Blade("/blade/HubsExtension/BrowseResource/resourceType/Microsoft.Web%2FSites/kind/functionapp")),
+    (
+        "containerinstances",
+        Place::Blade("/blade/HubsExtension/BrowseResource/resourceType/Microsoft.ContainerInstance%2FContainerGroups"),
+    ),
+    (
+        "containers",
+        Place::Blade("/blade/HubsExtension/BrowseResource/resourceType/Microsoft.ContainerInstance%2FContainerGroups"),
+    ),
+    (
+        "cosmos",
+        Place::Blade("/blade/HubsExtension/BrowseResource/resourceType/Microsoft.DocumentDb%2FDatabaseAccounts"),
+    ),
+    (
+        "cosmosdb",
+        Place::Blade("/blade/HubsExtension/BrowseResource/resourceType/Microsoft.DocumentDb%2FDatabaseAccounts"),
+    ),
+    (
+        "functionapps",
+        Place::Blade("/blade/HubsExtension/BrowseResource/resourceType/Microsoft.Web%2FSites/kind/functionapp"),
+    ),
+    (
+        "functions",
+        Place::Blade("/blade/HubsExtension/BrowseResource/resourceType/Microsoft.Web%2FSites/kind/functionapp"),
+    ),
     ("home", Place::Home),
     ("keyvault", Place::Blade("/blade/HubsExtension/BrowseResource/resourceType/Microsoft.KeyVault%2FVaults")),
-    ("kubernetes", Place::Blade("/blade/HubsExtension/BrowseResource/resourceType/Microsoft.ContainerService%2FManagedClusters")),
+    (
+        "kubernetes",
+        Place::Blade("/blade/HubsExtension/BrowseResource/resourceType/Microsoft.ContainerService%2FManagedClusters"),
+    ),
     ("kv", Place::Blade("/blade/HubsExtension/BrowseResource/resourceType/Microsoft.KeyVault%2FVaults")),
     ("monitor", Place::Blade("/blade/Microsoft_Azure_Monitoring/AzureMonitoringBrowseBlade")),
     ("monitoring", Place::Blade("/blade/Microsoft_Azure_Monitoring/AzureMonitoringBrowseBlade")),
@@ -46,11 +70,20 @@ pub const ALIASES: &[(&str, Place)] = &[
     ("sql", Place::Blade("/blade/HubsExtension/BrowseResource/resourceType/Microsoft.Sql%2FServers")),
     ("sqldatabases", Place::Blade("/blade/HubsExtension/BrowseResource/resourceType/Microsoft.Sql%2FServers")),
     ("storage", Place::Blade("/blade/HubsExtension/BrowseResource/resourceType/Microsoft.Storage%2FStorageAccounts")),
-    ("storageaccounts", Place::Blade("/blade/HubsExtension/BrowseResource/resourceType/Microsoft.Storage%2FStorageAccounts")),
+    (
+        "storageaccounts",
+        Place::Blade("/blade/HubsExtension/BrowseResource/resourceType/Microsoft.Storage%2FStorageAccounts"),
+    ),
     ("sub", Place::Subscription),
     ("subscription", Place::Subscription),
-    ("virtualmachines", Place::Blade("/blade/HubsExtension/BrowseResource/resourceType/Microsoft.Compute%2FVirtualMachines")),
-    ("virtualnetworks", Place::Blade("/blade/HubsExtension/BrowseResource/resourceType/Microsoft.Network%2FVirtualNetworks")),
+    (
+        "virtualmachines",
+        Place::Blade("/blade/HubsExtension/BrowseResource/resourceType/Microsoft.Compute%2FVirtualMachines"),
+    ),
+    (
+        "virtualnetworks",
+        Place::Blade("/blade/HubsExtension/BrowseResource/resourceType/Microsoft.Network%2FVirtualNetworks"),
+    ),
     ("vm", Place::Blade("/blade/HubsExtension/BrowseResource/resourceType/Microsoft.Compute%2FVirtualMachines")),
     ("vnet", Place::Blade("/blade/HubsExtension/BrowseResource/resourceType/Microsoft.Network%2FVirtualNetworks")),
     ("webapps", Place::Blade("/blade/HubsExtension/BrowseResource/resourceType/Microsoft.Web%2FSites")),
@@ -83,7 +116,9 @@ pub fn portal(name: &str, chain: &Chain, destination: Option<&str>) -> Result<Po
         return Err(no_tenant(name, chain));
     };
     let url = url_for(&tenant, cloud, scope.subscription_id.as_deref(), destination).map_err(|e| match e {
-        ConsoleError::NoSubscription { alias, .. } => ConsoleError::NoSubscription { identity: name.to_string(), alias },
+        ConsoleError::NoSubscription { alias, .. } => {
+            ConsoleError::NoSubscription { identity: name.to_string(), alias }
+        }
         e => e,
     })?;
     Ok(Portal { url, tenant, cloud })
@@ -112,7 +147,7 @@ pub fn url_for(
         };
         let (h, tail) = split_url(given).map_err(|r| not_portal(r, None))?;
         if !is_at_or_under(&h, host) {
-            let reason = format!("it is not the portal of the identity's cloud ({})", cloud.name());
+            let reason = format!("is not the Azure portal of the identity's cloud ({})", cloud.name());
             return Err(not_portal(&reason, Some(h)));
         }
         return Ok(format!("https://{h}{tail}"));
@@ -142,7 +177,9 @@ fn no_tenant(name: &str, chain: &Chain) -> Error {
         ChainRoot::Provider(p) => {
             (crate::auth::Subject::Provider(p.name.clone()), p.span.clone(), format!("provider `{}`", p.name))
         }
-        ChainRoot::Standalone => (crate::auth::Subject::Identity(name.to_string()), chain.leaf().span.clone(), format!("identity `{name}`")),
+        ChainRoot::Standalone => {
+            (crate::auth::Subject::Identity(name.to_string()), chain.leaf().span.clone(), format!("identity `{name}`"))
+        }
     };
     let problem = crate::auth::Problem {
         subject,
@@ -178,9 +215,15 @@ mod tests {
         assert_eq!(public(None).unwrap(), home);
         assert_eq!(public(Some("")).unwrap(), home);
         assert_eq!(public(Some("HOME")).unwrap(), home);
-        assert_eq!(url_for("contoso.onmicrosoft.com", AzureCloud::Public, None, None).unwrap(), "https://portal.azure.com/#@contoso.onmicrosoft.com");
+        assert_eq!(
+            url_for("contoso.onmicrosoft.com", AzureCloud::Public, None, None).unwrap(),
+            "https://portal.azure.com/#@contoso.onmicrosoft.com"
+        );
         assert_eq!(url_for(T, AzureCloud::UsGovernment, None, None).unwrap(), format!("https://portal.azure.us/#@{T}"));
-        assert_eq!(url_for(T, AzureCloud::China, None, Some("rg")).unwrap(), format!("https://portal.azure.cn/#@{T}/blade/HubsExtension/BrowseResourceGroups"));
+        assert_eq!(
+            url_for(T, AzureCloud::China, None, Some("rg")).unwrap(),
+            format!("https://portal.azure.cn/#@{T}/blade/HubsExtension/BrowseResourceGroups")
+        );
     }
 
     #[test]
@@ -201,7 +244,9 @@ mod tests {
 
     #[test]
     fn unknown_aliases_and_foreign_urls_are_refused() {
-        let Err(ConsoleError::UnknownAlias { near, cloud: Cloud::Azure, .. }) = public(Some("keyvalt")) else { panic!() };
+        let Err(ConsoleError::UnknownAlias { near, cloud: Cloud::Azure, .. }) = public(Some("keyvalt")) else {
+            panic!()
+        };
         assert_eq!(near[0], "keyvault");
         for bad in [
             "https://evil.example/#@x",

@@ -221,7 +221,7 @@ fn console_url(given: &str, partition: Partition) -> Result<String, ConsoleError
     };
     let (host, tail) = split_url(given).map_err(|r| not_console(r, None))?;
     let Some(of) = Partition::ALL.into_iter().find(|p| is_at_or_under(&host, p.console_host())) else {
-        return Err(not_console("it is not an AWS console host", Some(host)));
+        return Err(not_console("is not the host of an AWS console", Some(host)));
     };
     if of != partition {
         return Err(ConsoleError::OtherPartition { host, host_partition: of.name(), partition: partition.name() });
@@ -241,8 +241,10 @@ mod tests {
     fn the_alias_table_is_atmos_s_sorted_and_unique() {
         assert_eq!(ALIASES.len(), 117, "Atmos has 117 AWS aliases");
         assert!(ALIASES.windows(2).all(|w| w[0].0 < w[1].0), "sorted and unique, for binary search");
-        assert!(ALIASES.iter().all(|(a, p)| a.bytes().all(|b| b.is_ascii_lowercase() || b == b'-' || b.is_ascii_digit())
-            && p.starts_with('/')));
+        assert!(
+            ALIASES.iter().all(|(a, p)| a.bytes().all(|b| b.is_ascii_lowercase() || b == b'-' || b.is_ascii_digit())
+                && p.starts_with('/'))
+        );
     }
 
     #[test]
@@ -270,10 +272,19 @@ mod tests {
 
     #[test]
     fn aliases_open_on_the_identity_s_partition_and_the_default_is_its_region_s_home() {
-        assert_eq!(resolve(Some("s3"), Partition::UsGov, "us-gov-west-1").unwrap(), "https://console.amazonaws-us-gov.com/s3");
+        assert_eq!(
+            resolve(Some("s3"), Partition::UsGov, "us-gov-west-1").unwrap(),
+            "https://console.amazonaws-us-gov.com/s3"
+        );
         assert_eq!(resolve(Some("iam"), Partition::China, "cn-north-1").unwrap(), "https://console.amazonaws.cn/iam");
-        assert_eq!(resolve(None, Partition::Aws, "eu-west-1").unwrap(), "https://console.aws.amazon.com/console/home?region=eu-west-1");
-        assert_eq!(resolve(Some("  "), Partition::Aws, "eu-west-1").unwrap(), "https://console.aws.amazon.com/console/home?region=eu-west-1");
+        assert_eq!(
+            resolve(None, Partition::Aws, "eu-west-1").unwrap(),
+            "https://console.aws.amazon.com/console/home?region=eu-west-1"
+        );
+        assert_eq!(
+            resolve(Some("  "), Partition::Aws, "eu-west-1").unwrap(),
+            "https://console.aws.amazon.com/console/home?region=eu-west-1"
+        );
     }
 
     #[test]
@@ -290,7 +301,10 @@ mod tests {
     fn console_urls_of_the_partition_pass_normalised() {
         for (given, want) in [
             ("https://console.aws.amazon.com/lambda", "https://console.aws.amazon.com/lambda"),
-            ("https://us-east-1.console.aws.amazon.com/ec2/home?region=us-east-1#Instances:", "https://us-east-1.console.aws.amazon.com/ec2/home?region=us-east-1#Instances:"),
+            (
+                "https://us-east-1.console.aws.amazon.com/ec2/home?region=us-east-1#Instances:",
+                "https://us-east-1.console.aws.amazon.com/ec2/home?region=us-east-1#Instances:",
+            ),
             ("https://s3.console.aws.amazon.com/s3/buckets", "https://s3.console.aws.amazon.com/s3/buckets"),
             ("HTTPS://Console.AWS.Amazon.com:443/iam/", "https://console.aws.amazon.com/iam/"),
             ("http://console.aws.amazon.com/s3", "https://console.aws.amazon.com/s3"),

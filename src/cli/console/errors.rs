@@ -12,16 +12,17 @@ use crate::error::Error;
 pub enum ConsoleError {
     #[error("--destination `{given}` is not a {} alias, nor a URL", cloud_console(*cloud))]
     UnknownAlias { given: String, cloud: Cloud, near: Vec<String> },
-    #[error("--destination {}is not {}: {reason}", host.as_deref().map(|h| format!("`{h}` ")).unwrap_or_default(), console_article(*cloud))]
+    #[error("{}", not_console(host.as_deref(), reason, *cloud))]
     NotConsoleUrl {
-        /// The URL's host, when it had one that could be read.
+        /// The URL's host, when it had one that could be read; then `reason` says what the
+        /// host is not.
         host: Option<String>,
         reason: String,
         cloud: Cloud,
         /// The host a destination of this identity's console would be on.
         expected: String,
     },
-    #[error("--destination `{host}` is the {host_partition} console, and the identity signs in to {partition}")]
+    #[error("--destination `{host}` is the console of {host_partition}, and the identity's session is for {partition}")]
     OtherPartition { host: String, host_partition: &'static str, partition: &'static str },
     #[error("`auth console` has no console for `{identity}`: it is a {kind} identity{}", cloud.map(|c| format!(" ({c})")).unwrap_or_default())]
     NoConsole { identity: String, kind: String, cloud: Option<Cloud> },
@@ -36,10 +37,13 @@ fn cloud_console(cloud: Cloud) -> &'static str {
     }
 }
 
-fn console_article(cloud: Cloud) -> &'static str {
-    match cloud {
-        Cloud::Azure => "an Azure portal URL",
-        _ => "an AWS console URL",
+fn not_console(host: Option<&str>, reason: &str, cloud: Cloud) -> String {
+    match host {
+        Some(h) => format!("--destination: `{h}` {reason}"),
+        None => {
+            let what = if cloud == Cloud::Azure { "an Azure portal URL" } else { "an AWS console URL" };
+            format!("--destination is not {what} tfauth can use: {reason}")
+        }
     }
 }
 

@@ -71,7 +71,8 @@ Examples:
   tfauth auth console -i plat-dev/admin --destination s3 --duration 1h
 
   # A console page by its URL; the URL on stdout and what it is on stderr
-  tfauth auth console -i plat-dev/admin --destination https://us-east-1.console.aws.amazon.com/ec2/home --no-open
+  tfauth auth console -i plat-dev/admin --no-open \\
+      --destination https://us-east-1.console.aws.amazon.com/ec2/home
 
   # The Azure portal's resource groups, in the tenant of the identity's provider
   tfauth auth console blobstore -s plat-use2-dev -i azure/plat-dev --destination rg
@@ -120,8 +121,9 @@ pub fn run(args: ConsoleArgs, ctx: &Ctx) -> Result<i32, Error> {
     match chain.leaf().cloud() {
         Some(Cloud::Aws) => aws(&args, show, ctx, &res, name, chain),
         Some(Cloud::Azure) => azure(&args, show, ctx, name, chain),
-        cloud => Err(ConsoleError::NoConsole { identity: name.clone(), kind: chain.leaf().kind_name.clone(), cloud }
-            .into()),
+        cloud => {
+            Err(ConsoleError::NoConsole { identity: name.clone(), kind: chain.leaf().kind_name.clone(), cloud }.into())
+        }
     }
 }
 
@@ -129,9 +131,9 @@ pub fn run(args: ConsoleArgs, ctx: &Ctx) -> Result<i32, Error> {
 /// `TFAUTH_NO_BROWSER`, or the opener failed): the URL is not printed, the hint says how.
 fn no_browser(name: &str, why: &str) -> Error {
     Error::usage(
-        format!("no browser to open the console in: {why}"),
+        format!("no browser to open the console for `{name}` in: {why}"),
         Some(format!(
-            "run `tfauth auth console -i {name} --no-open` (or `--print-only`) and open the URL on stdout yourself"
+            "run the same command with `--no-open` (or `--print-only`) and open the URL it prints on stdout yourself"
         )),
     )
 }
@@ -177,7 +179,7 @@ fn aws(
     match show {
         Show::PrintOnly => println!("{url}"),
         Show::NoOpen => {
-            eprintln!("Console sign-in URL for `{name}` ({} partition, via `{}`):", partition.name(), chain.root_name());
+            eprintln!("Console sign-in URL for `{name}` ({} partition{}):", partition.name(), via(chain));
             eprintln!("  destination  {destination}");
             eprintln!("  session      {session}");
             eprintln!("  issuer       {issuer}");
@@ -210,7 +212,12 @@ fn azure(args: &ConsoleArgs, show: Show, ctx: &Ctx, name: &str, chain: &crate::i
     match show {
         Show::PrintOnly => println!("{url}"),
         Show::NoOpen => {
-            eprintln!("Azure portal for `{name}` (tenant {}, {} cloud, via `{}`).", portal.tenant, portal.cloud.name(), chain.root_name());
+            eprintln!(
+                "Azure portal for `{name}` (tenant {}, {} cloud{}).",
+                portal.tenant,
+                portal.cloud.name(),
+                via(chain)
+            );
             eprintln!("The portal asks the browser to sign in to that tenant; the URL is on stdout.");
             println!("{url}");
         }
@@ -237,6 +244,14 @@ fn azure(args: &ConsoleArgs, show: Show, ctx: &Ctx, name: &str, chain: &crate::i
         }
     }
     Ok(0)
+}
+
+/// `, via `provider`` for a chain from a provider; nothing for a standalone identity.
+fn via(chain: &crate::identity::Chain) -> String {
+    match &chain.root {
+        crate::identity::ChainRoot::Provider(p) => format!(", via `{}`", p.name),
+        crate::identity::ChainRoot::Standalone => String::new(),
+    }
 }
 
 /// `7200` as `2h`, `5400` as `1h30m`, `900` as `15m`.
