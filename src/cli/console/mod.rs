@@ -132,9 +132,10 @@ pub fn run(args: ConsoleArgs, ctx: &Ctx) -> Result<i32, Error> {
 fn no_browser(name: &str, why: &str) -> Error {
     Error::usage(
         format!("no browser to open the console for `{name}` in: {why}"),
-        Some(format!(
+        Some(
             "run the same command with `--no-open` (or `--print-only`) and open the URL it prints on stdout yourself"
-        )),
+                .to_string(),
+        ),
     )
 }
 
