@@ -50,13 +50,15 @@ fn not_console(host: Option<&str>, reason: &str, cloud: Cloud) -> String {
 impl ConsoleError {
     pub fn hint(&self) -> String {
         match self {
-            ConsoleError::UnknownAlias { near, cloud, .. } => {
+            ConsoleError::UnknownAlias { near, cloud, given } => {
                 let example = match cloud {
                     Cloud::Azure => "https://portal.azure.com/#@<tenant>/...",
                     _ => "https://console.aws.amazon.com/s3",
                 };
                 let lead = match near.first() {
                     Some(n) => format!("did you mean `{n}`? "),
+                    // `console.aws.amazon.com/s3`: a URL without its scheme.
+                    None if given.contains(['.', '/']) => format!("a URL starts with https:// (https://{given}); "),
                     None => String::new(),
                 };
                 format!("{lead}`tfauth auth console --help` lists the aliases; a full URL ({example}) works too")
@@ -87,5 +89,26 @@ impl From<ConsoleError> for Error {
     fn from(e: ConsoleError) -> Error {
         let hint = e.hint();
         Error::usage(e.to_string(), Some(hint))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_alias_hint_names_the_nearest_or_the_missing_scheme() {
+        let e = |given: &str, near: &[&str]| ConsoleError::UnknownAlias {
+            given: given.into(),
+            cloud: Cloud::Aws,
+            near: near.iter().map(|s| s.to_string()).collect(),
+        };
+        assert!(e("s4", &["s3"]).hint().starts_with("did you mean `s3`? "));
+        assert!(
+            e("console.aws.amazon.com/s3", &[])
+                .hint()
+                .starts_with("a URL starts with https:// (https://console.aws.amazon.com/s3)")
+        );
+        assert!(e("zzz", &[]).hint().starts_with("`tfauth auth console --help` lists the aliases"));
     }
 }
