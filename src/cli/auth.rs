@@ -81,7 +81,7 @@ Examples:
     },
     /// Start a shell with the identity's environment (TFAUTH_IDENTITY, TFAUTH_SHLVL set); its exit code is passed back.
     Shell(super::shell::AuthShellArgs),
-    /// Open the AWS console as the identity (--print-only to print the sign-in URL instead).
+    /// Open the AWS console or the Azure portal as the identity (--print-only prints the URL).
     Console(super::console::ConsoleArgs),
     /// Sign in: to an IAM Identity Center provider (--provider), or get a session for an identity.
     Login(super::login::LoginArgs),

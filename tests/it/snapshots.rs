@@ -723,3 +723,100 @@ fn auth_shell_runs_atmos_shell_with_atmos_identity() {
     c.env("ATMOS_SHELL", &shell).env("SHELL", "/bin/false");
     tfauth_snapshot!(&sb, "auth_shell_atmos_shell_and_identity", c);
 }
+
+// `auth console`: each flag's output and each refusal. AWS identities are `aws/ambient`
+// with keys in the environment (no STS call) and a federation stand-in on loopback; Azure
+// needs no network at all.
+
+/// A repository with an identity of each console kind, and one of each kind without.
+fn console_repo() -> Sandbox {
+    let sb = sandbox();
+    sb.write(
+        "atmos.yaml",
+        "auth:
+  providers:
+    corp-azure:
+      kind: azure/oidc
+      spec: {tenant_id: 0b5e6c1d-2a3f-4e5d-8c7b-9a0f1e2d3c4b, client_id: 7c9d8e1f-0a2b-4c3d-9e8f-7a6b5c4d3e2f}
+    corp-gcp: {kind: gcp/adc}
+  identities:
+    dev/ambient: {kind: aws/ambient, default: true, principal: {region: us-east-2}}
+    gov/ambient: {kind: aws/ambient, principal: {region: us-gov-west-1}}
+    azure/dev:
+      kind: azure/subscription
+      via: {provider: corp-azure}
+      principal: {subscription_id: 6f1c2a4e-3b5d-4c7e-9f80-1a2b3c4d5e6f}
+    gcp/sa:
+      kind: gcp/service-account
+      via: {provider: corp-gcp}
+      principal: {service_account_email: terraform@acme.iam.gserviceaccount.com}
+",
+    );
+    sb
+}
+
+/// The federation endpoint's `getSigninToken`, answering one fixed token to anyone.
+fn federation_standin() -> (std::net::SocketAddr, std::thread::JoinHandle<()>) {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = std::thread::spawn(move || {
+        for stream in listener.incoming().take(1) {
+            let mut s = stream.unwrap();
+            let mut buf = [0u8; 8192];
+            let n = s.read(&mut buf).unwrap_or(0);
+            let asked = String::from_utf8_lossy(&buf[..n]).contains("Action=getSigninToken");
+            let body = if asked { "{\"SigninToken\":\"TOKEN-from-the-standin\"}" } else { "{}" };
+            let _ = write!(
+                s,
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    (addr, server)
+}
+
+/// `auth console ARGS` in the console repository, with the ambient keys and the stand-in.
+fn console(sb: &Sandbox, args: &[&str], federation: Option<std::net::SocketAddr>) -> Command {
+    let mut all = vec!["auth", "console"];
+    all.extend_from_slice(args);
+    let mut c = tfauth(sb, &all);
+    c.env("AWS_ACCESS_KEY_ID", "ASIAAMBIENTEXAMPLE")
+        .env("AWS_SECRET_ACCESS_KEY", "ambient-secret")
+        .env("AWS_SESSION_TOKEN", "ambient-session-token");
+    if let Some(addr) = federation {
+        c.env("TFAUTH_AWS_FEDERATION_URL", format!("http://{addr}/federation"));
+    }
+    c
+}
+
+macro_rules! console_snapshots {
+    ($($test:ident: $federation:literal $($arg:literal)*;)*) => {$(
+        #[test]
+        fn $test() {
+            let sb = console_repo();
+            let standin = $federation.then(federation_standin);
+            let c = console(&sb, &[$($arg),*], standin.as_ref().map(|s| s.0));
+            tfauth_snapshot!(&sb, stringify!($test), c);
+        }
+    )*};
+}
+
+console_snapshots! {
+    console_print_only_alias_and_issuer: true "--print-only" "--destination" "s3" "--issuer" "my-org";
+    console_no_open_url_with_duration: true "--no-open" "--destination" "https://us-east-1.console.aws.amazon.com/ec2/home" "--duration" "2h";
+    console_no_open_govcloud_home: true "-i" "gov/ambient" "--no-open";
+    console_azure_print_only_home: false "-i" "azure/dev" "--print-only";
+    console_azure_no_open_alias: false "-i" "azure/dev" "--no-open" "--destination" "rg";
+    console_azure_subscription: false "-i" "azure/dev" "--print-only" "--destination" "sub";
+    error_64_console_unknown_alias: false "--print-only" "--destination" "s4";
+    error_64_console_unknown_azure_alias: false "-i" "azure/dev" "--print-only" "--destination" "keyvalt";
+    error_64_console_not_a_console_url: false "--print-only" "--destination" "https://console.aws.amazon.com.evil.example/s3?x=1";
+    error_64_console_url_with_a_user: false "--print-only" "--destination" "https://console.aws.amazon.com@evil.example/";
+    error_64_console_other_partition: false "-i" "gov/ambient" "--print-only" "--destination" "https://console.aws.amazon.com/s3";
+    error_64_console_not_the_azure_portal: false "-i" "azure/dev" "--print-only" "--destination" "https://console.aws.amazon.com/s3";
+    error_64_console_gcp_identity: false "-i" "gcp/sa" "--print-only";
+    error_64_console_no_browser: false "--destination" "iam";
+    error_64_console_duration_too_long: false "--print-only" "--duration" "13h";
+}

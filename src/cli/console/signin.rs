@@ -34,6 +34,9 @@ pub enum Partition {
 }
 
 impl Partition {
+    /// Every partition with a console, for telling which one a console host is of.
+    pub const ALL: [Partition; 3] = [Partition::Aws, Partition::UsGov, Partition::China];
+
     /// The partition a region belongs to.
     pub fn of_region(region: &str) -> Partition {
         if region.starts_with("us-gov-") {
@@ -59,14 +62,18 @@ impl Partition {
             Partition::China => "https://signin.amazonaws.cn/federation",
         }
     }
-    /// The console's home page for `region`, the default destination.
-    pub fn console_home(self, region: &str) -> String {
-        let host = match self {
+    /// The console's host; regions and services have consoles on names under it
+    /// (`us-east-1.console.aws.amazon.com`).
+    pub fn console_host(self) -> &'static str {
+        match self {
             Partition::Aws => "console.aws.amazon.com",
             Partition::UsGov => "console.amazonaws-us-gov.com",
             Partition::China => "console.amazonaws.cn",
-        };
-        format!("https://{host}/console/home?region={region}")
+        }
+    }
+    /// The console's home page for `region`, the default destination.
+    pub fn console_home(self, region: &str) -> String {
+        format!("https://{}/console/home?region={}", self.console_host(), encode(region))
     }
 }
 
