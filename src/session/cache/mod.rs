@@ -154,6 +154,26 @@ impl Cache {
         Credentials::from_process_json(&self.read_text(key)?)
     }
 
+    /// The entry for `key` as [`Cache::read`] would take it, for showing (`auth list`):
+    /// `Ok(None)` when there is none, `Err(why)` when one is there but would not be used
+    /// (not trusted, or not an entry). Creates nothing and warns about nothing.
+    pub fn peek(&self, key: &str) -> Result<Option<Credentials>, String> {
+        let dir = match PrivateDir::open_below(&self.base, &self.dir) {
+            Ok(Some(d)) => d,
+            Ok(None) => return Ok(None),
+            Err(e) => return Err(e.to_string()),
+        };
+        match dir.read(&entry_name(key), ENTRY_CAP) {
+            Ok(None) => Ok(None),
+            Ok(Some(bytes)) => String::from_utf8(bytes)
+                .ok()
+                .and_then(|t| Credentials::from_process_json(&t))
+                .map(Some)
+                .ok_or_else(|| format!("{} is not a session entry tfauth can read", self.entry_path(key).display())),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
     /// Replaces the entry for `key` atomically, 0600.
     pub fn write(&self, key: &str, creds: &Credentials) -> Result<(), CacheError> {
         self.private_dir()?.replace(&entry_name(key), creds.json(true).as_bytes(), true, 0o600).map_err(self.io())
