@@ -20,7 +20,7 @@ use time::OffsetDateTime;
 pub struct ListArgs {
     #[command(flatten)]
     pub target: Target,
-    /// tree, table, json, yaml, graphviz (or dot), mermaid, markdown (or md).
+    /// Output format (`dot` is graphviz, `md` markdown; Atmos's names).
     #[arg(long, short = 'f', value_enum, default_value = "tree")]
     pub format: ListFormat,
     /// Only providers; with names (`--providers=a,b`), only those.

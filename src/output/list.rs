@@ -427,7 +427,7 @@ fn table(sel: &Selection<'_>, sessions: &Sessions) -> String {
             kind_text(&i.kind_name, "integration"),
             integration_via(i),
             "".into(),
-            "-".into(),
+            "".into(),
         ]
     }));
     let widths: Vec<usize> = (0..6).map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0)).collect();
