@@ -403,4 +403,21 @@ mod tests {
         drop(held);
         assert!(cache.lock("k", Duration::from_millis(100)).is_ok());
     }
+
+    #[test]
+    fn peek_says_why_an_entry_is_not_used_and_creates_nothing() {
+        let t = tempfile::tempdir().unwrap();
+        let env = Env::from_pairs([("XDG_CACHE_HOME", t.path().to_str().unwrap())]);
+        let cache = Cache::new(&env, "aws").unwrap();
+        assert_eq!(cache.peek("k"), Ok(None));
+        assert!(!cache.dir().exists(), "peek made the cache directory");
+        cache.write("k", &creds(None)).unwrap();
+        assert_eq!(cache.peek("k"), Ok(Some(creds(None))));
+        std::fs::write(cache.dir().join("bad.json"), "{\"Version\": 1").unwrap();
+        assert!(cache.peek("bad").unwrap_err().contains("is not a session entry"));
+        std::os::unix::fs::symlink(cache.dir().join("k.json"), cache.dir().join("link.json")).unwrap();
+        let e = cache.peek("link").unwrap_err();
+        assert!(e.contains("link.json"), "{e}");
+        assert_eq!(cache.peek("gone"), Ok(None));
+    }
 }
