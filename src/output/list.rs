@@ -128,10 +128,17 @@ fn pick<'a, T>(
         Some(w) if !w.is_empty() => w,
         _ => return Ok(all.iter().collect()),
     };
-    let find = |w: &str| all.iter().position(|t| name(t) == w).or_else(|| all.iter().position(|t| name(t).eq_ignore_ascii_case(w)));
+    let find = |w: &str| {
+        all.iter().position(|t| name(t) == w).or_else(|| all.iter().position(|t| name(t).eq_ignore_ascii_case(w)))
+    };
     let missing: Vec<String> = wanted.iter().filter(|w| find(w).is_none()).cloned().collect();
     if !missing.is_empty() {
-        return Err(UnknownNames { flag, what, names: missing, defined: all.iter().map(|t| name(t).clone()).collect() });
+        return Err(UnknownNames {
+            flag,
+            what,
+            names: missing,
+            defined: all.iter().map(|t| name(t).clone()).collect(),
+        });
     }
     let mut idx: Vec<usize> = wanted.iter().filter_map(|w| find(w)).collect();
     idx.sort_unstable();
@@ -181,9 +188,16 @@ impl Sessions {
 enum State {
     Nothing,
     /// Usable; `expiring` when within the refresh margin.
-    Valid { left: Duration, at: OffsetDateTime, expiring: bool },
+    Valid {
+        left: Duration,
+        at: OffsetDateTime,
+        expiring: bool,
+    },
     NoExpiry,
-    Expired { at: OffsetDateTime, refreshable: bool },
+    Expired {
+        at: OffsetDateTime,
+        refreshable: bool,
+    },
     Unreadable(String),
 }
 
@@ -551,7 +565,12 @@ fn dot_id(kind: &str, name: &str) -> String {
 fn graphviz(sel: &Selection<'_>) -> String {
     let mut out = String::from("digraph auth {\n  rankdir=LR;\n");
     for p in &sel.providers {
-        out.push_str(&format!("  {} [label=\"{}\\n{}\", shape=box];\n", dot_id("provider", &p.name), p.name, p.kind_name));
+        out.push_str(&format!(
+            "  {} [label=\"{}\\n{}\", shape=box];\n",
+            dot_id("provider", &p.name),
+            p.name,
+            p.kind_name
+        ));
     }
     for i in &sel.identities {
         let style = if i.default { ", style=bold" } else { "" };
@@ -698,7 +717,12 @@ mod tests {
     }
 
     fn filter(providers: Option<&str>, identities: Option<&str>, tags: &str) -> Filter {
-        Filter { providers: providers.map(names), identities: identities.map(names), integrations: false, tags: names(tags) }
+        Filter {
+            providers: providers.map(names),
+            identities: identities.map(names),
+            integrations: false,
+            tags: names(tags),
+        }
     }
 
     fn listed(a: &AuthConfig, f: &Filter) -> (Vec<String>, Vec<String>) {
@@ -724,7 +748,10 @@ mod tests {
         assert!(v["identities"][1].get("alias").is_none() && v["identities"][1].get("tags").is_none(), "{v}");
         // Table and tree: the alias beside the name, the default provider marked.
         let table = render_all(&a, ListFormat::Table, &none);
-        assert!(table.lines().any(|l| l.starts_with("provider") && l.contains("sso") && l.contains(" yes ")), "{table}");
+        assert!(
+            table.lines().any(|l| l.starts_with("provider") && l.contains("sso") && l.contains(" yes ")),
+            "{table}"
+        );
         assert!(table.contains("admin (alias: boss)"), "{table}");
         let tree = render_all(&a, ListFormat::Tree, &none);
         assert!(tree.contains("sso [aws/iam-identity-center] (default)\n"), "{tree}");
@@ -740,7 +767,10 @@ mod tests {
         // Bare --providers: every provider, no identity; with names, those (any case, config order).
         assert_eq!(listed(&a, &filter(Some(""), None, "")), (all.0.clone(), vec![]));
         assert_eq!(listed(&a, &filter(Some(" GH , sso,,"), None, "")), (all.0.clone(), vec![]));
-        assert_eq!(listed(&a, &filter(None, Some("deploy,admin"), "")), (vec![], vec!["admin".into(), "deploy".into()]));
+        assert_eq!(
+            listed(&a, &filter(None, Some("deploy,admin"), "")),
+            (vec![], vec!["admin".into(), "deploy".into()])
+        );
         // --tags: any of them, exactly; it composes with the names.
         assert_eq!(listed(&a, &filter(None, None, "prod")), (vec!["sso".into()], vec!["admin".into()]));
         assert_eq!(listed(&a, &filter(None, None, "dev,prod")).1, ["admin", "deploy"]);
@@ -760,7 +790,10 @@ mod tests {
         let none = Sessions::none(now());
         let sel = select(&a, &filter(None, Some("deploy,ci"), "")).unwrap();
         // deploy's parent is filtered out: it stands at the top; ci's provider is context.
-        assert_eq!(render(&a, &sel, &none, ListFormat::Tree), "gh [github/oidc] (filtered)\n└── ci [aws/assume-role]\ndeploy [aws/assume-role]\n");
+        assert_eq!(
+            render(&a, &sel, &none, ListFormat::Tree),
+            "gh [github/oidc] (filtered)\n└── ci [aws/assume-role]\ndeploy [aws/assume-role]\n"
+        );
         // Edges only between what is listed.
         let dot = render(&a, &sel, &none, ListFormat::Graphviz);
         assert!(!dot.contains("->"), "{dot}");
@@ -779,10 +812,17 @@ mod tests {
     fn the_session_column_judges_the_cache_at_the_given_moment() {
         let a = auth(SRC);
         let mut s = Sessions::none(now());
-        s.identities.insert("admin".into(), Cached::Held { expires: at(3600 + 300 + 59), stale: false, refreshable: false, source: None });
-        s.identities.insert("ci".into(), Cached::Held { expires: at(-60), stale: false, refreshable: false, source: None });
+        s.identities.insert(
+            "admin".into(),
+            Cached::Held { expires: at(3600 + 300 + 59), stale: false, refreshable: false, source: None },
+        );
+        s.identities
+            .insert("ci".into(), Cached::Held { expires: at(-60), stale: false, refreshable: false, source: None });
         s.identities.insert("deploy".into(), Cached::Unreadable("it is a symbolic link".into()));
-        s.providers.insert("sso".into(), Cached::Held { expires: at(-1), stale: false, refreshable: true, source: Some("aws-cli") });
+        s.providers.insert(
+            "sso".into(),
+            Cached::Held { expires: at(-1), stale: false, refreshable: true, source: Some("aws-cli") },
+        );
         let table = render_all(&a, ListFormat::Table, &s);
         assert!(table.contains("provider  sso"), "{table}");
         assert!(table.lines().any(|l| l.contains("sso") && l.ends_with("expired (09:59 UTC), refreshable")), "{table}");
@@ -802,12 +842,16 @@ mod tests {
         assert_eq!(v["providers"][0]["session"]["source"], "aws-cli");
         assert!(v["providers"][1].get("session").is_none(), "{v}");
         // Within the refresh margin: still there, and renewed on its next use.
-        s.identities.insert("admin".into(), Cached::Held { expires: at(240), stale: true, refreshable: false, source: None });
+        s.identities
+            .insert("admin".into(), Cached::Held { expires: at(240), stale: true, refreshable: false, source: None });
         let v = as_json(&select(&a, &Filter::default()).unwrap(), &s);
         assert_eq!(v["identities"][0]["session"]["status"], "expiring");
         assert!(render_all(&a, ListFormat::Tree, &s).contains("session: 4m left (10:04 UTC), renewed on next use"));
         // More than a day away: with the date.
-        s.identities.insert("admin".into(), Cached::Held { expires: at(3 * 86400), stale: false, refreshable: false, source: None });
+        s.identities.insert(
+            "admin".into(),
+            Cached::Held { expires: at(3 * 86400), stale: false, refreshable: false, source: None },
+        );
         assert!(render_all(&a, ListFormat::Tree, &s).contains("session: 3d00h left (2026-12-04 10:00 UTC)"));
         // Nothing cached: nothing said in the tree, `-` in the table, `none` in JSON.
         s.identities.insert("admin".into(), Cached::Nothing);
@@ -820,12 +864,17 @@ mod tests {
     fn markdown_is_atmos_mermaid_fence_then_tables() {
         let a = auth(SRC);
         let mut s = Sessions::none(now());
-        s.identities.insert("admin".into(), Cached::Held { expires: at(7200), stale: false, refreshable: false, source: None });
+        s.identities
+            .insert("admin".into(), Cached::Held { expires: at(7200), stale: false, refreshable: false, source: None });
         let md = render_all(&a, ListFormat::Markdown, &s);
         assert!(md.starts_with("# Authentication Configuration\n\n```mermaid\ngraph LR\n"), "{md}");
-        assert!(md.contains("```\n\n## Providers\n\n| Name | Kind | Region | Default | Tags | Session |\n|---|---|---|---|---|---|\n"));
+        assert!(md.contains(
+            "```\n\n## Providers\n\n| Name | Kind | Region | Default | Tags | Session |\n|---|---|---|---|---|---|\n"
+        ));
         assert!(md.contains("| `sso` | aws/iam-identity-center | us-east-1 | yes | aws, prod | - |\n"), "{md}");
-        assert!(md.contains("| `admin (alias: boss)` | aws/permission-set | provider:sso |  | prod | 2h00m left (12:00 UTC) |\n"));
+        assert!(md.contains(
+            "| `admin (alias: boss)` | aws/permission-set | provider:sso |  | prod | 2h00m left (12:00 UTC) |\n"
+        ));
         let empty = render(&a, &Selection::default(), &s, ListFormat::Markdown);
         assert_eq!(empty, "# Authentication Configuration\n\nNo providers or identities configured.\n");
     }

@@ -382,7 +382,11 @@ fn auth_list_by_tags() {
          ci/deploy: {kind: aws/assume-role, via: {provider: gh}, principal: {assume_role: \"arn:aws:iam::222222222222:role/ci\"}, tags: [ci, prod]}\n",
     );
     tfauth_snapshot!(&sb, "auth_list_tags", tfauth(&sb, &["auth", "list", "--tags", "prod,admin"]));
-    tfauth_snapshot!(&sb, "auth_list_tags_identities", tfauth(&sb, &["auth", "list", "--identities", "--tags=ci", "-f", "json"]));
+    tfauth_snapshot!(
+        &sb,
+        "auth_list_tags_identities",
+        tfauth(&sb, &["auth", "list", "--identities", "--tags=ci", "-f", "json"])
+    );
 }
 
 /// The examples, with what a run leaves in the caches: a session for `acme/network` (vpc's
@@ -394,7 +398,8 @@ fn examples_with_sessions(entry: Option<&str>) -> (Sandbox, std::path::PathBuf, 
     let sb = examples();
     let o = outcome(tfauth(&sb, &["plan", "vpc", "-s", "plat-use2-dev", "--dry-run"]));
     assert_eq!(o.code, 0, "{}", o.stderr);
-    let session = o.stdout.lines().find_map(|l| l.trim().strip_prefix("TFAUTH_SESSION=")).expect("dry run names the entry");
+    let session =
+        o.stdout.lines().find_map(|l| l.trim().strip_prefix("TFAUTH_SESSION=")).expect("dry run names the entry");
     let session = std::path::PathBuf::from(session);
     let now = time::OffsetDateTime::now_utc();
     match entry {
@@ -470,7 +475,11 @@ fn auth_list_with_cached_sessions() {
 #[test]
 fn auth_list_with_a_damaged_session_entry() {
     let (sb, _, _) = examples_with_sessions(Some("{\"Version\": 1, \"AccessKeyId\": "));
-    tfauth_snapshot!(&sb, "auth_list_session_unreadable", tfauth(&sb, &["auth", "list", "vpc", "-s", "plat-use2-dev", "--identities", "-f", "table"]));
+    tfauth_snapshot!(
+        &sb,
+        "auth_list_session_unreadable",
+        tfauth(&sb, &["auth", "list", "vpc", "-s", "plat-use2-dev", "--identities", "-f", "table"])
+    );
 }
 
 /// Nothing cached and no cache directory: the list says nothing of sessions, and makes no
