@@ -125,13 +125,8 @@ pub fn run(args: AuthArgs, ctx: &Ctx) -> Result<i32, Error> {
     }
 }
 
-/// The typed auth for the target, with every problem, and the merged node.
-pub(super) fn load_auth(target: &Target, ctx: &Ctx) -> Result<(Node, AuthConfig, Vec<crate::auth::Problem>), Error> {
-    let (cfg, comp) = load_component(&ctx.request(target), &ctx.env)?;
-    Ok(auth_of(&cfg, comp.as_ref(), ctx))
-}
-
-fn auth_of(
+/// The typed auth for a loaded target, with every problem, and the merged node.
+pub(super) fn auth_of(
     cfg: &crate::config::AtmosConfig,
     comp: Option<&crate::stacks::ResolvedComponent>,
     ctx: &Ctx,

@@ -50,7 +50,8 @@ pub fn run(a: ListArgs, ctx: &Ctx) -> Result<i32, Error> {
         integrations: a.integrations,
         tags: a.tags.as_deref().map(names).unwrap_or_default(),
     };
-    let (node, auth, _) = super::auth::load_auth(&a.target, ctx)?;
+    let (cfg, comp) = crate::resolve::load_component(&ctx.request(&a.target), &ctx.env)?;
+    let (node, auth, _) = super::auth::auth_of(&cfg, comp.as_ref(), ctx);
     let sel = select(&auth, &filter).map_err(|e| {
         let mut hint = e.hint();
         // `--providers vpc -s S`: the component was taken as the flag's value, as Atmos takes it.
@@ -67,6 +68,14 @@ pub fn run(a: ListArgs, ctx: &Ctx) -> Result<i32, Error> {
             eprintln!("nothing to list: no provider, identity or integration matches the filters");
         } else {
             eprintln!("nothing to list: no providers, identities or integrations are configured");
+            // As Atmos does: the auth may live in a profile not applied.
+            let profiles = crate::config::available_profiles(&cfg, &ctx.env);
+            if !profiles.is_empty() {
+                eprintln!(
+                    "hint: profiles that may hold auth: {}; try `tfauth --profile NAME auth list`",
+                    profiles.join(", ")
+                );
+            }
         }
         return Ok(0);
     }

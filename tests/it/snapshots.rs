@@ -389,6 +389,17 @@ fn auth_list_by_tags() {
     );
 }
 
+/// No auth in atmos.yaml, but profiles that may hold it: nothing listed, and (as Atmos
+/// suggests) the profiles to try.
+#[test]
+fn auth_list_nothing_configured_names_the_profiles() {
+    let sb = sandbox();
+    sb.write("atmos.yaml", "base_path: \".\"\n");
+    sb.write("profiles/ci/atmos.yaml", "auth:\n  providers:\n    gh: {kind: github/oidc, region: us-east-2}\n");
+    sb.write("profiles/dev/atmos.yaml", "logs: {level: Info}\n");
+    tfauth_snapshot!(&sb, "auth_list_nothing_configured", tfauth(&sb, &["auth", "list"]));
+}
+
 /// The examples, with what a run leaves in the caches: a session for `acme/network` (vpc's
 /// identity in plat-use2-dev) under the key a run computes (taken from the dry run), and
 /// Atmos's IAM Identity Center session file for `acme-sso`. `entry` replaces the session
