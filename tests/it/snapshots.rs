@@ -379,9 +379,18 @@ fn auth_list_by_tags() {
          gh: {kind: github/oidc, region: us-east-2, tags: [ci]}\n  identities:\n    \
          dev/admin: {kind: aws/permission-set, via: {provider: sso}, principal: {name: Admin, account: {id: \"111111111111\"}}, tags: [dev, admin]}\n    \
          prod/readonly: {kind: aws/permission-set, via: {provider: sso}, principal: {name: ReadOnly, account: {id: \"222222222222\"}}, tags: [prod]}\n    \
-         ci/deploy: {kind: aws/assume-role, via: {provider: gh}, principal: {assume_role: \"arn:aws:iam::222222222222:role/ci\"}, tags: [ci, prod]}\n",
+         ci/deploy: {kind: aws/assume-role, via: {provider: gh}, principal: {assume_role: \"arn:aws:iam::222222222222:role/ci\"}, tags: [ci, prod]}\n  \
+         integrations:\n    ci/ecr: {kind: aws/ecr, via: {identity: ci/deploy}, spec: {registry: {account_id: \"222222222222\", region: us-east-2}}}\n    \
+         dev/ecr: {kind: aws/ecr, via: {identity: dev/admin}, spec: {registry: {account_id: \"111111111111\", region: us-east-2}}}\n",
     );
     tfauth_snapshot!(&sb, "auth_list_tags", tfauth(&sb, &["auth", "list", "--tags", "prod,admin"]));
+    // --integrations: tfauth's own; with --tags, the integrations of the identities kept.
+    tfauth_snapshot!(&sb, "auth_list_integrations", tfauth(&sb, &["auth", "list", "--integrations"]));
+    tfauth_snapshot!(
+        &sb,
+        "auth_list_integrations_tagged",
+        tfauth(&sb, &["auth", "list", "--integrations", "--tags=ci", "-f", "table"])
+    );
     tfauth_snapshot!(
         &sb,
         "auth_list_tags_identities",
