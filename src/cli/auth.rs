@@ -1,12 +1,11 @@
-//! `tfauth auth validate` and `tfauth auth list`: the auth configuration as a whole, or as
-//! merged for one component (`-s STACK COMPONENT`); and `auth env` / `auth exec`, the
-//! environment a run uses. `auth env` signs in only with `--login` (as Atmos's does), and
-//! writes its `-o` file whole or not at all.
+//! `tfauth auth validate` (and the typed auth `auth list` reads): the auth configuration as
+//! a whole, or as merged for one component (`-s STACK COMPONENT`); and `auth env` / `auth
+//! exec`, the environment a run uses. `auth env` signs in only with `--login` (as Atmos's
+//! does), and writes its `-o` file whole or not at all.
 
 use super::{Ctx, Target};
 use crate::auth::{AuthConfig, AuthError};
 use crate::error::Error;
-use crate::output::list::{ListFormat, Show, render};
 use crate::resolve::{load_component, undefined_default_problems};
 use crate::yaml::Node;
 use clap::{Args, Subcommand};
@@ -96,32 +95,21 @@ Examples:
     User(super::login::UserArgs),
     /// Write a profile per AWS identity into your AWS config (each runs atmos-auth-helper), for every other AWS tool.
     ConfigureProfiles(super::configure_profiles::ConfigureProfilesArgs),
-    /// List providers, identities and integrations.
+    /// List providers, identities and integrations, with each identity's cached session.
     #[command(after_long_help = "\
 Examples:
-  # Providers, identities and integrations, as a table
+  # Providers and their identities' chains, as a tree, with cached sessions
   tfauth auth list
 
-  # Each identity's chain, as a tree
-  tfauth auth list -f tree
+  # Only these providers (a bare --providers: all of them), as a table
+  tfauth auth list --providers=acme-sso -f table
 
-  # Only the integrations, as JSON
-  tfauth auth list --integrations -f json")]
-    List {
-        #[command(flatten)]
-        target: Target,
-        #[arg(long, short = 'f', value_enum, default_value = "table")]
-        format: ListFormat,
-        /// Only providers.
-        #[arg(long)]
-        providers: bool,
-        /// Only identities.
-        #[arg(long)]
-        identities: bool,
-        /// Only integrations (`auth.integrations`, e.g. aws/ecr).
-        #[arg(long)]
-        integrations: bool,
-    },
+  # Identities tagged prod or admin, as JSON
+  tfauth auth list --identities --tags prod,admin -f json
+
+  # The auth vpc gets in plat-use2-dev, as Markdown with a Mermaid diagram
+  tfauth auth list vpc -s plat-use2-dev -f md")]
+    List(super::auth_list::ListArgs),
 }
 
 pub fn run(args: AuthArgs, ctx: &Ctx) -> Result<i32, Error> {
@@ -165,26 +153,12 @@ pub fn run(args: AuthArgs, ctx: &Ctx) -> Result<i32, Error> {
         AuthCommand::User(a) => super::login::user(a, ctx),
         AuthCommand::ConfigureProfiles(a) => super::configure_profiles::run(a, ctx),
         AuthCommand::EcrLogin(a) => super::ecr_login::ecr_login(a, ctx),
-        AuthCommand::List { target, format, providers, identities, integrations } => {
-            let (_, auth, _) = load_auth(&target, ctx)?;
-            let show = if providers || identities || integrations {
-                Show { providers, identities, integrations }
-            } else {
-                Show { providers: true, identities: true, integrations: true }
-            };
-            print!("{}", render(&auth, format, show));
-            Ok(0)
-        }
+        AuthCommand::List(a) => super::auth_list::run(a, ctx),
     }
 }
 
-/// The typed auth for the target, with every problem, and the merged node.
-fn load_auth(target: &Target, ctx: &Ctx) -> Result<(Node, AuthConfig, Vec<crate::auth::Problem>), Error> {
-    let (cfg, comp) = load_component(&ctx.request(target), &ctx.env)?;
-    Ok(auth_of(&cfg, comp.as_ref(), ctx))
-}
-
-fn auth_of(
+/// The typed auth for a loaded target, with every problem, and the merged node.
+pub(super) fn auth_of(
     cfg: &crate::config::AtmosConfig,
     comp: Option<&crate::stacks::ResolvedComponent>,
     ctx: &Ctx,

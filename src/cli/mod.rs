@@ -4,6 +4,7 @@
 //! untouched (terraform's single-dash flags would confuse clap).
 
 pub mod auth;
+pub mod auth_list;
 pub mod complete;
 pub mod configure_profiles;
 pub mod console;

@@ -223,7 +223,7 @@ fn auth_validate_and_list_in_every_format() {
     ok(&o);
     assert_eq!(o.stdout, "auth configuration is valid: 3 provider(s), 6 identity(ies)\n");
 
-    let o = outcome(in_examples(&sb, &["auth", "list"]));
+    let o = outcome(in_examples(&sb, &["auth", "list", "-f", "table"]));
     ok(&o);
     assert!(o.stdout.starts_with("TYPE      NAME"), "{}", o.stdout);
     assert!(o.stdout.contains("identity  plat-dev/terraform"), "{}", o.stdout);
@@ -899,7 +899,7 @@ fn auth_validate_and_list_show_integrations() {
     ok(&o);
     assert_eq!(o.stdout, "auth configuration is valid: 0 provider(s), 1 identity(ies), 2 integration(s)\n");
 
-    let o = outcome(sb.tfauth(&["auth", "list"]));
+    let o = outcome(sb.tfauth(&["auth", "list", "-f", "table"]));
     ok(&o);
     assert!(o.stdout.contains("integration  dev/ecr    aws/ecr   identity:dev-admin\n"), "{}", o.stdout);
     assert!(o.stdout.contains("integration  prod/ecr   aws/ecr   identity:DEV-ADMIN\n"), "{}", o.stdout);

@@ -327,16 +327,29 @@ macro_rules! on_examples {
 }
 
 on_examples! {
-    auth_list_table: "auth" "list";
+    auth_list_default_is_tree: "auth" "list";
+    auth_list_table: "auth" "list" "-f" "table";
     auth_list_tree: "auth" "list" "-f" "tree";
     auth_list_json: "auth" "list" "-f" "json";
     auth_list_yaml: "auth" "list" "-f" "yaml";
     auth_list_graphviz: "auth" "list" "-f" "graphviz";
+    auth_list_dot: "auth" "list" "-f" "dot";
     auth_list_mermaid: "auth" "list" "-f" "mermaid";
+    auth_list_markdown: "auth" "list" "-f" "markdown";
+    auth_list_md: "auth" "list" "vpc" "-s" "plat-use2-dev" "-f" "md";
     auth_list_component_tree: "auth" "list" "vpc" "-s" "plat-use2-dev" "-f" "tree";
-    auth_list_component_table: "auth" "list" "vpc" "-s" "plat-use2-dev";
-    auth_list_github_profile_tree: "--profile" "github" "auth" "list" "-f" "tree";
-    auth_list_unknown_format_is_64: "auth" "list" "-f" "markdown";
+    auth_list_component_table: "auth" "list" "vpc" "-s" "plat-use2-dev" "-f" "table";
+    auth_list_github_profile_tree: "--profile" "github" "auth" "list";
+    auth_list_providers_bare: "auth" "list" "--providers";
+    auth_list_providers_named: "auth" "list" "--providers=acme-gcp,ACME-SSO" "-f" "table";
+    auth_list_providers_spaced: "auth" "list" "--providers" "acme-azure" "-f" "json";
+    auth_list_identities_bare: "--profile" "github" "auth" "list" "--identities";
+    auth_list_identities_named: "--profile" "github" "auth" "list" "--identities=plat-prod/terraform,acme/planner";
+    auth_list_identities_named_table: "auth" "list" "vpc" "-s" "plat-use2-dev" "--identities=acme/network" "-f" "table";
+    auth_list_tags_none_match: "auth" "list" "--tags" "no-such-tag";
+    auth_list_unknown_provider_is_64: "auth" "list" "--providers=acme-ss";
+    auth_list_providers_with_identities_is_64: "auth" "list" "--providers" "--identities";
+    auth_list_unknown_format_is_64: "auth" "list" "-f" "html";
     auth_validate_examples: "auth" "validate";
     list_stacks: "list" "stacks";
     list_components: "list" "components" "-s" "plat-use2-dev";
@@ -425,6 +438,155 @@ fn the_helper_names_its_own_flags_in_hints() {
         "error_64_helper_component_without_stack",
         helper(&sb, &["--identity", "acme/network", "--component", "vpc"])
     );
+}
+
+/// `--tags`, on a repository whose providers and identities carry `tags:` (the examples have
+/// none): any of the tags, compared exactly; a provider listed for its identities only is
+/// marked `(filtered)`.
+#[test]
+fn auth_list_by_tags() {
+    let sb = sandbox();
+    sb.write(
+        "atmos.yaml",
+        "auth:\n  providers:\n    sso: {kind: aws/iam-identity-center, region: us-east-1, start_url: \"https://d-1.awsapps.com/start\"}\n    \
+         gh: {kind: github/oidc, region: us-east-2, tags: [ci]}\n  identities:\n    \
+         dev/admin: {kind: aws/permission-set, via: {provider: sso}, principal: {name: Admin, account: {id: \"111111111111\"}}, tags: [dev, admin]}\n    \
+         prod/readonly: {kind: aws/permission-set, via: {provider: sso}, principal: {name: ReadOnly, account: {id: \"222222222222\"}}, tags: [prod]}\n    \
+         ci/deploy: {kind: aws/assume-role, via: {provider: gh}, principal: {assume_role: \"arn:aws:iam::222222222222:role/ci\"}, tags: [ci, prod]}\n  \
+         integrations:\n    ci/ecr: {kind: aws/ecr, via: {identity: ci/deploy}, spec: {registry: {account_id: \"222222222222\", region: us-east-2}}}\n    \
+         dev/ecr: {kind: aws/ecr, via: {identity: dev/admin}, spec: {registry: {account_id: \"111111111111\", region: us-east-2}}}\n",
+    );
+    tfauth_snapshot!(&sb, "auth_list_tags", tfauth(&sb, &["auth", "list", "--tags", "prod,admin"]));
+    // --integrations: tfauth's own; with --tags, the integrations of the identities kept.
+    tfauth_snapshot!(&sb, "auth_list_integrations", tfauth(&sb, &["auth", "list", "--integrations"]));
+    tfauth_snapshot!(
+        &sb,
+        "auth_list_integrations_tagged",
+        tfauth(&sb, &["auth", "list", "--integrations", "--tags=ci", "-f", "table"])
+    );
+    tfauth_snapshot!(
+        &sb,
+        "auth_list_tags_identities",
+        tfauth(&sb, &["auth", "list", "--identities", "--tags=ci", "-f", "json"])
+    );
+}
+
+/// No auth in atmos.yaml, but profiles that may hold it: nothing listed, and (as Atmos
+/// suggests) the profiles to try.
+#[test]
+fn auth_list_nothing_configured_names_the_profiles() {
+    let sb = sandbox();
+    sb.write("atmos.yaml", "base_path: \".\"\n");
+    sb.write("profiles/ci/atmos.yaml", "auth:\n  providers:\n    gh: {kind: github/oidc, region: us-east-2}\n");
+    sb.write("profiles/dev/atmos.yaml", "logs: {level: Info}\n");
+    tfauth_snapshot!(&sb, "auth_list_nothing_configured", tfauth(&sb, &["auth", "list"]));
+}
+
+/// The examples, with what a run leaves in the caches: a session for `acme/network` (vpc's
+/// identity in plat-use2-dev) under the key a run computes (taken from the dry run), and
+/// Atmos's IAM Identity Center session file for `acme-sso`. `entry` replaces the session
+/// with raw text. Each expiry is half a minute past the round figure, so the rounded-down
+/// time left stays the same while the test runs.
+fn examples_with_sessions(entry: Option<&str>) -> (Sandbox, std::path::PathBuf, std::path::PathBuf) {
+    let sb = examples();
+    let o = outcome(tfauth(&sb, &["plan", "vpc", "-s", "plat-use2-dev", "--dry-run"]));
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let session =
+        o.stdout.lines().find_map(|l| l.trim().strip_prefix("TFAUTH_SESSION=")).expect("dry run names the entry");
+    let session = std::path::PathBuf::from(session);
+    let now = time::OffsetDateTime::now_utc();
+    match entry {
+        None => {
+            let aws = session.parent().unwrap();
+            let env = tfauth::env_vars::Env::from_pairs([(
+                "XDG_CACHE_HOME",
+                aws.parent().unwrap().parent().unwrap().display().to_string(),
+            )]);
+            let creds = tfauth::session::cache::Credentials {
+                access_key_id: "ASIALISTCANARY000000".into(),
+                secret_access_key: tfauth::secret::Secret::new("list-secret-canary"),
+                session_token: Some(tfauth::secret::Secret::new("list-token-canary")),
+                expiration: Some(now + time::Duration::seconds(2 * 3600 + 30)),
+                issued: Some(now),
+            };
+            let key = session.file_stem().unwrap().to_str().unwrap();
+            tfauth::session::cache::Cache::new(&env, "aws").unwrap().write(key, &creds).unwrap();
+        }
+        Some(text) => {
+            std::fs::create_dir_all(session.parent().unwrap()).unwrap();
+            std::fs::write(&session, text).unwrap();
+            std::fs::set_permissions(&session, std::fs::Permissions::from_mode(0o600)).unwrap();
+        }
+    }
+    let atmos = sb.home().join(".cache/atmos");
+    let token = tfauth::providers::sso::atmos_session_path(&atmos, "https://acme.awsapps.com/start", "us-east-1");
+    std::fs::create_dir_all(token.parent().unwrap()).unwrap();
+    let expires = tfauth::session::cache::format_utc(now + time::Duration::seconds(8 * 3600 + 30));
+    let doc = serde_json::json!({"accessToken": "sso-token-canary", "expiresAt": expires, "region": "us-east-1", "startUrl": "https://acme.awsapps.com/start"});
+    std::fs::write(&token, doc.to_string()).unwrap();
+    std::fs::set_permissions(&token, std::fs::Permissions::from_mode(0o600)).unwrap();
+    (sb, session, token)
+}
+
+/// Every file below the sandbox's cache, with its bytes.
+fn cache_files(sb: &Sandbox) -> Vec<(std::path::PathBuf, Vec<u8>)> {
+    fn walk(d: &Path, out: &mut Vec<(std::path::PathBuf, Vec<u8>)>) {
+        for e in std::fs::read_dir(d).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.is_dir() { walk(&p, out) } else { out.push((p.clone(), std::fs::read(&p).unwrap_or_default())) }
+        }
+    }
+    let mut out = Vec::new();
+    walk(&sb.home().join(".cache"), &mut out);
+    out.sort();
+    out
+}
+
+/// The session column: the cached session's time left and end, the portal token's; in the
+/// tree, the table and JSON. Listing reads: no file changes, none appears, no secret shows.
+#[test]
+fn auth_list_with_cached_sessions() {
+    let (sb, _, _) = examples_with_sessions(None);
+    let before = cache_files(&sb);
+    let list = |args: &[&str]| {
+        let mut all = vec!["auth", "list", "vpc", "-s", "plat-use2-dev"];
+        all.extend(args);
+        tfauth(&sb, &all)
+    };
+    tfauth_snapshot!(&sb, "auth_list_session_tree", list(&[]));
+    tfauth_snapshot!(&sb, "auth_list_session_table", list(&["-f", "table"]));
+    tfauth_snapshot!(&sb, "auth_list_session_json", list(&["--identities=acme/network", "-f", "json"]));
+    tfauth_snapshot!(&sb, "auth_list_session_providers_yaml", list(&["--providers=acme-sso", "-f", "yaml"]));
+    assert_eq!(cache_files(&sb), before, "auth list changed or added a cache file");
+    let o = outcome(list(&["-f", "json"]));
+    for canary in ["list-secret-canary", "list-token-canary", "sso-token-canary", "ASIALISTCANARY"] {
+        assert!(!o.stdout.contains(canary) && !o.stderr.contains(canary), "{canary} shown:\n{}{}", o.stdout, o.stderr);
+    }
+}
+
+/// A damaged entry is listed as unreadable, with a warning naming it; the list still works.
+#[test]
+fn auth_list_with_a_damaged_session_entry() {
+    let (sb, _, _) = examples_with_sessions(Some("{\"Version\": 1, \"AccessKeyId\": "));
+    tfauth_snapshot!(
+        &sb,
+        "auth_list_session_unreadable",
+        tfauth(&sb, &["auth", "list", "vpc", "-s", "plat-use2-dev", "--identities", "-f", "table"])
+    );
+}
+
+/// Nothing cached and no cache directory: the list says nothing of sessions, and makes no
+/// directory (it never prepares a sign-in).
+#[test]
+fn auth_list_without_a_cache_creates_nothing() {
+    let sb = examples();
+    let o = outcome(tfauth(&sb, &["auth", "list", "-f", "json"]));
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let doc: serde_json::Value = serde_json::from_str(&o.stdout).unwrap();
+    assert_eq!(doc["identities"][0]["session"], serde_json::json!({"status": "none"}), "{doc}");
+    assert!(doc["providers"][0]["session"] == serde_json::json!({"status": "none"}), "{doc}");
+    assert!(doc["providers"][1].get("session").is_none(), "gcp/adc has no portal token: {doc}");
+    assert!(!sb.home().join(".cache").exists(), "auth list created {}", sb.home().join(".cache").display());
 }
 
 // ---------------------------------------------------------------------------------------

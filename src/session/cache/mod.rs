@@ -154,6 +154,26 @@ impl Cache {
         Credentials::from_process_json(&self.read_text(key)?)
     }
 
+    /// The entry for `key` as [`Cache::read`] would take it, for showing (`auth list`):
+    /// `Ok(None)` when there is none, `Err(why)` when one is there but would not be used
+    /// (not trusted, or not an entry). Creates nothing and warns about nothing.
+    pub fn peek(&self, key: &str) -> Result<Option<Credentials>, String> {
+        let dir = match PrivateDir::open_below(&self.base, &self.dir) {
+            Ok(Some(d)) => d,
+            Ok(None) => return Ok(None),
+            Err(e) => return Err(e.to_string()),
+        };
+        match dir.read(&entry_name(key), ENTRY_CAP) {
+            Ok(None) => Ok(None),
+            Ok(Some(bytes)) => String::from_utf8(bytes)
+                .ok()
+                .and_then(|t| Credentials::from_process_json(&t))
+                .map(Some)
+                .ok_or_else(|| format!("{} is not a session entry tfauth can read", self.entry_path(key).display())),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
     /// Replaces the entry for `key` atomically, 0600.
     pub fn write(&self, key: &str, creds: &Credentials) -> Result<(), CacheError> {
         self.private_dir()?.replace(&entry_name(key), creds.json(true).as_bytes(), true, 0o600).map_err(self.io())
@@ -382,5 +402,22 @@ mod tests {
         }
         drop(held);
         assert!(cache.lock("k", Duration::from_millis(100)).is_ok());
+    }
+
+    #[test]
+    fn peek_says_why_an_entry_is_not_used_and_creates_nothing() {
+        let t = tempfile::tempdir().unwrap();
+        let env = Env::from_pairs([("XDG_CACHE_HOME", t.path().to_str().unwrap())]);
+        let cache = Cache::new(&env, "aws").unwrap();
+        assert_eq!(cache.peek("k"), Ok(None));
+        assert!(!cache.dir().exists(), "peek made the cache directory");
+        cache.write("k", &creds(None)).unwrap();
+        assert_eq!(cache.peek("k"), Ok(Some(creds(None))));
+        std::fs::write(cache.dir().join("bad.json"), "{\"Version\": 1").unwrap();
+        assert!(cache.peek("bad").unwrap_err().contains("is not a session entry"));
+        std::os::unix::fs::symlink(cache.dir().join("k.json"), cache.dir().join("link.json")).unwrap();
+        let e = cache.peek("link").unwrap_err();
+        assert!(e.contains("link.json"), "{e}");
+        assert_eq!(cache.peek("gone"), Ok(None));
     }
 }
