@@ -191,6 +191,20 @@ pub fn read_access_key(env: &crate::env_vars::Env) -> Result<(String, crate::sec
     Ok((id, secret))
 }
 
+/// The file keyring's password, asked on `/dev/tty` with echo off when it is not in the
+/// environment (installed by [`super::run`] with [`crate::keyring::set_password_prompt`]).
+pub struct KeyringPassword {
+    pub env: crate::env_vars::Env,
+}
+
+impl crate::keyring::PasswordPrompt for KeyringPassword {
+    fn ask(&self, dir: &std::path::Path) -> Option<crate::keyring::file::Password> {
+        Tty::open(&self.env)?;
+        let question = format!("Password of the file keyring {} (not shown): ", dir.display());
+        ask_line(&question, false).map(crate::keyring::file::Password::new)
+    }
+}
+
 /// One line from `/dev/tty` after `question`; with `echo` off, typed characters are not
 /// shown (the terminal's mode is restored afterwards, also on error).
 fn ask_line(question: &str, echo: bool) -> Option<String> {
