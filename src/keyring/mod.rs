@@ -277,10 +277,24 @@ pub trait Keyring: Send + Sync {
 /// keyring is probed, and [`KeyringError::SystemUnavailable`] returned within seconds when
 /// nothing answers.
 pub fn open(spec: &KeyringSpec, env: &Env) -> Result<Box<dyn Keyring>, KeyringError> {
+    open_with(spec, env, PROMPT.get().map(|p| p.as_ref() as &dyn PasswordPrompt))
+}
+
+/// [`open`] that never asks for the file keyring's password: for a look that is worth no
+/// question (an earlier tfauth's IAM Identity Center token), it fails instead.
+pub fn open_unprompted(spec: &KeyringSpec, env: &Env) -> Result<Box<dyn Keyring>, KeyringError> {
+    open_with(spec, env, None)
+}
+
+fn open_with(
+    spec: &KeyringSpec,
+    env: &Env,
+    prompt: Option<&'static dyn PasswordPrompt>,
+) -> Result<Box<dyn Keyring>, KeyringError> {
     Ok(match spec.kind {
         KeyringType::Memory => Box::new(memory::MemoryKeyring::shared()),
         KeyringType::File => {
-            let ring = open_file(spec, env, PROMPT.get().map(|p| p.as_ref() as &dyn PasswordPrompt))?;
+            let ring = open_file(spec, env, prompt)?;
             migrate(&ring, spec, env)?;
             Box::new(ring)
         }
@@ -530,12 +544,21 @@ impl KeyringError {
                  remove {} and store the keys again",
                 path.display()
             ),
-            KeyringError::Tampered { path, .. } => {
-                format!("restore {} from a backup, or remove it and log in again", path.display())
-            }
+            KeyringError::Tampered { path, .. } => format!(
+                "restore {} from a backup, or remove it and store the keys again (`tfauth auth user configure`)",
+                path.display()
+            ),
             KeyringError::UnsupportedVersion { .. } => "a newer tfauth wrote this keyring; upgrade tfauth".into(),
             KeyringError::Io { source, .. } if crate::util::fs::TrustError::of(source).is_some() => {
-                crate::util::fs::TrustError::of(source).expect("checked").hint()
+                use crate::util::fs::TrustError;
+                match TrustError::of(source).expect("checked") {
+                    TrustError::NotRegular { path, .. } | TrustError::TooLarge { path, .. } => format!(
+                        "move {} out of the keyring directory, then store the keys again \
+                         (`tfauth auth user configure`)",
+                        path.display()
+                    ),
+                    other => other.hint(),
+                }
             }
             KeyringError::Io { path, .. } => format!(
                 "check the permissions of {}",
