@@ -10,6 +10,7 @@ mod fidelity;
 mod google_standin;
 mod isolation;
 mod keyring;
+mod keyring_file;
 mod keyring_use;
 mod logging;
 mod microsoft_standin;
