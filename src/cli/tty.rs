@@ -201,6 +201,17 @@ impl crate::keyring::PasswordPrompt for KeyringPassword {
     fn ask(&self, dir: &std::path::Path) -> Option<crate::keyring::file::Password> {
         Tty::open(&self.env)?;
         let question = format!("Password of the file keyring {} (not shown): ", dir.display());
+        let min = crate::keyring::MIN_PASSWORD_CHARS;
+        // Asked again when too short, as Atmos's prompt does; the third answer stands.
+        for _ in 0..2 {
+            let answer = ask_line(&question, false)?;
+            if answer.len() >= min {
+                return Some(crate::keyring::file::Password::new(answer));
+            }
+            if let Ok(mut tty) = std::fs::OpenOptions::new().write(true).open("/dev/tty") {
+                let _ = writeln!(tty, "The password needs at least {min} characters.");
+            }
+        }
         ask_line(&question, false).map(crate::keyring::file::Password::new)
     }
 }

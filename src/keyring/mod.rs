@@ -785,7 +785,7 @@ mod tests {
         let s = KeyringSpec { kind: KeyringType::File, path: None, password_env: None, span: None };
         let newer = atmos_file::tests::cheap(&data.join("atmos/keyring"), "correct horse");
         newer.set("atmos_acme_kept", &Secret::new("newer")).unwrap();
-        assert_eq!(legacy_files(&s, &env), [old.clone()]);
+        assert_eq!(legacy_files(&s, &env), std::slice::from_ref(&old));
         let ring = open(&s, &env).unwrap();
         assert_eq!(ring.get("acme/aws-user/ci").unwrap().unwrap().expose(), "CANARY-OLD");
         assert_eq!(ring.get("atmos_acme_kept").unwrap().unwrap().expose(), "newer", "what is there wins");
