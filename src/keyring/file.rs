@@ -498,7 +498,7 @@ pub(crate) mod tests {
         assert!(e.to_string().contains(&path.display().to_string()), "{e}");
         assert_eq!(e.exit_code(), exit::DATAERR);
         let hint = e.hint().unwrap();
-        assert!(hint.contains("restore") && hint.contains("remove it and log in again"), "{hint}");
+        assert!(hint.contains("restore") && hint.contains("remove it and store the keys again"), "{hint}");
         assert!(matches!(open_err(&path, "correct horse"), KeyringError::Tampered { .. }));
         assert!(matches!(k.set("x", &Secret::new("y")), Err(KeyringError::Tampered { .. })), "no write over it");
         assert_eq!(std::fs::read(&path).unwrap(), bytes);
