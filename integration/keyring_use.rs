@@ -1,4 +1,5 @@
-//! The keyring as tfauth uses it: `aws/user` keys in the encrypted file keyring and in a
+//! The keyring as tfauth uses it: `aws/user` keys in Atmos's encrypted file keyring (more
+//! of it in `keyring_file.rs`) and in a
 //! real Secret Service (gnome-keyring on a private bus), the wrong password, a tampered
 //! file, no Secret Service on the bus, and logout removing the entries. IAM Identity
 //! Center tokens stay in the 0600 cache file whatever the keyring, as Atmos keeps them.
@@ -35,11 +36,13 @@ fn configure_user(b: &SsoBed) -> Out {
 fn keyring_file_holds_user_keys_encrypted_and_the_sso_token_stays_in_its_cache_file() {
     let mut b = bed("file");
     b.env.push(("ATMOS_KEYRING_PASSWORD".into(), PASSWORD.into()));
+    b.env.push(("ATMOS_AUTH_REALM".into(), "acme-test".into()));
     b.login();
     let token_file = b.token_file().expect("the token is in the cache file, as Atmos keeps it");
     assert_eq!(std::fs::metadata(&token_file).unwrap().permissions().mode() & 0o777, 0o600);
-    let file = b.bed.home().join(".local/share/tfauth/keyring");
-    assert!(!file.exists(), "a login writes nothing to the keyring");
+    let dir = b.bed.home().join(".local/share/atmos/keyring");
+    let file = dir.join("atmos_acme-test_ci-user");
+    assert!(!dir.exists(), "a login writes nothing to the keyring");
 
     // Credentials through the token, without a new login, and without the keyring's
     // password: a helper for an SSO identity never opens the keyring.
@@ -53,19 +56,32 @@ fn keyring_file_holds_user_keys_encrypted_and_the_sso_token_stays_in_its_cache_f
     let o = configure_user(&b);
     assert_eq!(o.code, 0, "{}", o.stderr);
     assert!(o.stderr.contains("AKIA...0001") && !o.stderr.contains(SECRET), "{}", o.stderr);
-    assert_eq!(std::fs::metadata(&file).unwrap().permissions().mode() & 0o777, 0o600);
-    // A wrong password: exit 77 naming the variable and the file, nothing printed on stdout.
+    let names: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(std::fs::metadata(&file).map(|m| m.permissions().mode() & 0o777).ok(), Some(0o600), "{names:?}");
+    // A wrong password: exit 77 naming the variable and the keyring, nothing printed on stdout.
     let mut c = b.cmd(TFAUTH);
     c.env("ATMOS_KEYRING_PASSWORD", "wrong-password-here").args(["auth", "whoami", "-i", "ci-user"]);
     let o = run(c);
     assert_eq!(o.code, 77, "{}", o.stderr);
     assert!(o.stdout.is_empty());
     assert!(
-        o.stderr.contains("ATMOS_KEYRING_PASSWORD") && o.stderr.contains(&file.display().to_string()),
+        o.stderr.contains("ATMOS_KEYRING_PASSWORD") && o.stderr.contains(&dir.display().to_string()),
         "{}",
         o.stderr
     );
     assert!(!o.stderr.contains("wrong-password-here"));
+    // One flipped byte: exit 65, the entry's file named, never a panic.
+    let saved = std::fs::read(&file).unwrap();
+    let mut bytes = saved.clone();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 0x01;
+    std::fs::write(&file, &bytes).unwrap();
+    let o = tfauth(&b, &["auth", "whoami", "-i", "ci-user"]);
+    assert_eq!(o.code, 65, "{}", o.stderr);
+    assert!(o.stderr.contains(&file.display().to_string()), "{}", o.stderr);
+    assert!(!o.stderr.contains("panicked"));
+    std::fs::write(&file, &saved).unwrap();
+
     let o = tfauth(&b, &["auth", "whoami", "-i", "ci-user", "-o", "json"]);
     assert_eq!(o.code, 0, "{}", o.stderr);
     assert_eq!(b.moto.count("GetSessionToken"), 1);
@@ -86,16 +102,7 @@ fn keyring_file_holds_user_keys_encrypted_and_the_sso_token_stays_in_its_cache_f
     let o = tfauth(&b, &["auth", "whoami", "-i", "ci-user"]);
     assert_eq!(o.code, 77, "{}", o.stderr);
     assert!(o.stderr.contains("has no access key"), "{}", o.stderr);
-
-    // One flipped byte: exit 65, the file named, never a panic.
-    let mut bytes = std::fs::read(&file).unwrap();
-    let last = bytes.len() - 1;
-    bytes[last] ^= 0x01;
-    std::fs::write(&file, &bytes).unwrap();
-    let o = tfauth(&b, &["auth", "whoami", "-i", "ci-user"]);
-    assert_eq!(o.code, 65, "{}", o.stderr);
-    assert!(o.stderr.contains(&file.display().to_string()), "{}", o.stderr);
-    assert!(!o.stderr.contains("panicked"));
+    assert!(!file.exists());
 }
 
 #[test]

@@ -12,6 +12,7 @@ mod first_day;
 mod google_standin;
 mod isolation;
 mod keyring;
+mod keyring_file;
 mod keyring_use;
 mod logging;
 mod microsoft_standin;

@@ -55,6 +55,10 @@ pub const ATMOS_LOGS_FILE: &str = "ATMOS_LOGS_FILE";
 pub const ATMOS_KEYRING_TYPE: &str = "ATMOS_KEYRING_TYPE";
 /// The file keyring's password, unless `auth.keyring.spec.password_env` names another variable.
 pub const ATMOS_KEYRING_PASSWORD: &str = "ATMOS_KEYRING_PASSWORD";
+/// The file keyring's directory (a path with an extension: its parent); wins over `auth.keyring.spec.path`.
+pub const ATMOS_KEYRING_FILE_PATH: &str = "ATMOS_KEYRING_FILE_PATH";
+/// Names the variable that holds the file keyring's password; wins over `auth.keyring.spec.password_env`.
+pub const ATMOS_KEYRING_PASSWORD_ENV: &str = "ATMOS_KEYRING_PASSWORD_ENV";
 /// The refresh margin (a duration like `15m` or seconds); wins over `auth.refresh_margin`.
 pub const TFAUTH_REFRESH_MARGIN: &str = "TFAUTH_REFRESH_MARGIN";
 /// Overrides the AWS console federation endpoint (private partitions, tests).

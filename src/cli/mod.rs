@@ -195,6 +195,8 @@ impl Ctx {
 
 /// Runs a parsed command; returns the exit code.
 pub fn run(cli: Cli, ctx: Ctx) -> Result<i32, Error> {
+    // The file keyring asks for its password here when none is in the environment.
+    crate::keyring::set_password_prompt(Box::new(tty::KeyringPassword { env: ctx.env.clone() }));
     match cli.command {
         Command::Describe(a) => describe::run(a, &ctx),
         Command::Auth(a) => auth::run(a, &ctx),

@@ -191,6 +191,31 @@ pub fn read_access_key(env: &crate::env_vars::Env) -> Result<(String, crate::sec
     Ok((id, secret))
 }
 
+/// The file keyring's password, asked on `/dev/tty` with echo off when it is not in the
+/// environment (installed by [`super::run`] with [`crate::keyring::set_password_prompt`]).
+pub struct KeyringPassword {
+    pub env: crate::env_vars::Env,
+}
+
+impl crate::keyring::PasswordPrompt for KeyringPassword {
+    fn ask(&self, dir: &std::path::Path) -> Option<crate::keyring::file::Password> {
+        Tty::open(&self.env)?;
+        let question = format!("Password of the file keyring {} (not shown): ", dir.display());
+        let min = crate::keyring::MIN_PASSWORD_CHARS;
+        // Asked again when too short, as Atmos's prompt does; the third answer stands.
+        for _ in 0..2 {
+            let answer = ask_line(&question, false)?;
+            if answer.len() >= min {
+                return Some(crate::keyring::file::Password::new(answer));
+            }
+            if let Ok(mut tty) = std::fs::OpenOptions::new().write(true).open("/dev/tty") {
+                let _ = writeln!(tty, "The password needs at least {min} characters.");
+            }
+        }
+        ask_line(&question, false).map(crate::keyring::file::Password::new)
+    }
+}
+
 /// One line from `/dev/tty` after `question`; with `echo` off, typed characters are not
 /// shown (the terminal's mode is restored afterwards, also on error).
 fn ask_line(question: &str, echo: bool) -> Option<String> {

@@ -62,6 +62,7 @@ pub fn user(args: UserArgs, ctx: &Ctx) -> Result<i32, Error> {
     };
     // Storing keys is never silently downgraded to a plain file.
     let ring = crate::keyring::open(&spec, &ctx.env)?;
+    ring.ready_to_write()?;
     let (key_id, secret) = crate::cli::tty::read_access_key(&ctx.env).map_err(|m| {
         Error::usage(
             m,

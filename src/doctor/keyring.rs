@@ -1,9 +1,10 @@
 //! The keyring check: the configured keyring can be reached (and, for the file keyring,
-//! opened with the password it will be given).
+//! Atmos's directory opened with the password it will be given, and an earlier tfauth
+//! keyring file that a first use will move into it named).
 //!
 //! Why it exists: a keyring that cannot be opened fails a login only after the browser
-//! step. It only looks the keyring up: it must not create the file, write an entry, or put
-//! the password in a detail.
+//! step. It only looks the keyring up: it must not create the directory, write or move an
+//! entry, ask for the password, or put the password in a detail.
 
 use super::{Check, Loaded, hint_of};
 use crate::env_vars::{self, Env};
@@ -21,18 +22,9 @@ pub(super) fn keyring_spec(loaded: &Loaded, env: &Env) -> SpecResult {
     Some(keyring::spec(&loaded.auth, env))
 }
 
-/// The file keyring's file, its lock, and its directory when it is tfauth's own.
+/// The file keyring's directory (Atmos's: one file per entry), for the permissions check.
 pub(super) fn keyring_paths(spec: &keyring::KeyringSpec, env: &Env) -> Vec<PathBuf> {
-    let Some(path) = spec.path.clone().or_else(|| keyring::default_file_path(env)) else { return vec![] };
-    if spec.path.is_none()
-        && let Some(dir) = path.parent()
-    {
-        // `$XDG_DATA_HOME/tfauth/`: holds nothing but the keyring and its lock.
-        return vec![dir.to_path_buf()];
-    }
-    let mut lock = path.clone().into_os_string();
-    lock.push(".lock");
-    vec![path, PathBuf::from(lock)]
+    keyring::file_dir(spec, env).into_iter().collect()
 }
 
 /// Where a directory that does not exist yet would be created: its nearest existing
@@ -90,46 +82,63 @@ pub fn keyring_check(spec: SpecResult, env: &Env) -> Check {
 
 fn file_keyring(spec: &keyring::KeyringSpec, env: &Env) -> Check {
     const NAME: &str = "keyring";
-    use std::os::unix::fs::PermissionsExt;
-    let Some(path) = spec.path.clone().or_else(|| keyring::default_file_path(env)) else {
+    let Some(dir) = keyring::file_dir(spec, env) else {
         let e = KeyringError::NoDataDir;
         return Check::fail(NAME, e.to_string(), hint_of(e.hint()));
     };
-    let dir = path.parent().unwrap_or(Path::new("/"));
-    if let Err(why) = creatable(dir) {
+    if let Err(why) = creatable(&dir) {
         return Check::fail(
             NAME,
-            format!("file {}: its directory cannot be created ({why})", path.display()),
-            "set auth.keyring.spec.path to a path under a directory you own, or fix that directory's permissions",
+            format!("file {}: the directory cannot be created ({why})", dir.display()),
+            "set ATMOS_KEYRING_FILE_PATH or auth.keyring.spec.path to a directory you own, or fix that directory's \
+             permissions",
         );
     }
-    let state = match std::fs::metadata(&path) {
-        Ok(m) => format!("exists, mode {:04o}", m.permissions().mode() & 0o7777),
-        Err(_) => "not created yet".to_string(),
+    // No prompt: the doctor asks nothing and writes nothing (no move of an earlier file).
+    let ring = match keyring::open_file(spec, env, None) {
+        Ok(r) => r,
+        Err(e) => return Check::fail(NAME, e.to_string(), hint_of(e.hint())),
+    };
+    let state = match ring.entry_count() {
+        Ok(0) if !dir.exists() => "not created yet".to_string(),
+        Ok(1) => "1 entry".to_string(),
+        Ok(n) => format!("{n} entries"),
+        Err(e) => return Check::fail(NAME, e.to_string(), hint_of(e.hint())),
+    };
+    let legacy = keyring::legacy_files(spec, env);
+    let pending = match legacy.as_slice() {
+        [] => String::new(),
+        files => format!(
+            "; the earlier tfauth keyring {} moves into it on first use",
+            files.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
+        ),
     };
     let mut vars: Vec<&str> = spec.password_env.iter().map(String::as_str).collect();
     if !vars.contains(&env_vars::ATMOS_KEYRING_PASSWORD) {
         vars.push(env_vars::ATMOS_KEYRING_PASSWORD);
     }
-    let Some(var) = vars.iter().find(|v| env.get(v).is_some()) else {
+    let Some(var) = vars.iter().find(|v| env.get(v).is_some_and(|s| !s.is_empty())) else {
         return Check::warn(
             NAME,
             format!(
-                "file {} ({state}): no password in {}; tfauth does not prompt for it, so commands that need the \
-                 keyring (stored aws/user keys) stop with exit 77",
-                path.display(),
+                "Atmos's file keyring {} ({state}{pending}): no password in {}; tfauth asks for it on the terminal, \
+                 and where there is none (CI, the credential helper) a command that needs a stored key stops with \
+                 exit 77",
+                dir.display(),
                 vars.join(" or ")
             ),
             format!(
-                "export {}=<a password of at least {} characters> where tfauth runs",
+                "export {}=<a password of at least {} characters> where tfauth runs without a terminal",
                 vars[0],
                 keyring::MIN_PASSWORD_CHARS
             ),
         );
     };
-    // Opening reads the file (if any) and checks the password; nothing is written.
-    match keyring::open(spec, env) {
-        Ok(_) => Check::pass(NAME, format!("file {} ({state}), password from {var}", path.display())),
+    // Decrypts an entry (if any) to check the password; nothing is written.
+    match ring.verify() {
+        Ok(()) => {
+            Check::pass(NAME, format!("Atmos's file keyring {} ({state}{pending}), password from {var}", dir.display()))
+        }
         Err(e) => Check::fail(NAME, e.to_string(), hint_of(e.hint())),
     }
 }
@@ -138,6 +147,7 @@ fn file_keyring(spec: &keyring::KeyringSpec, env: &Env) -> Check {
 mod tests {
     use super::*;
     use crate::doctor::Status;
+    use crate::keyring::Keyring;
 
     #[test]
     fn file_keyring_without_password_warns_and_never_creates() {
@@ -148,14 +158,37 @@ mod tests {
         let c = keyring_check(Some(Ok(Some(spec.clone()))), &env);
         assert_eq!(c.status, Status::Warn, "{c:?}");
         assert!(c.detail.contains("not created yet") && c.detail.contains("ATMOS_KEYRING_PASSWORD"), "{}", c.detail);
+        assert!(c.detail.contains("atmos/keyring") && c.detail.contains("asks for it on the terminal"), "{}", c.detail);
         let env = Env::from_pairs([
             ("XDG_DATA_HOME", data.to_str().unwrap()),
             ("ATMOS_KEYRING_PASSWORD", "a long enough canary"),
         ]);
-        let c = keyring_check(Some(Ok(Some(spec))), &env);
+        let c = keyring_check(Some(Ok(Some(spec.clone()))), &env);
         assert_eq!(c.status, Status::Pass, "{c:?}");
         assert!(!format!("{c:?}").contains("canary"));
         assert!(!data.exists(), "the doctor creates nothing");
+
+        // A keyring with an entry: the password is checked against it, and an earlier
+        // tfauth file is reported, not moved.
+        let dir = data.join("atmos/keyring");
+        crate::keyring::atmos_file::tests::cheap(&dir, "a long enough canary")
+            .set("atmos_r_x", &crate::secret::Secret::new("v"))
+            .unwrap();
+        let old = data.join("tfauth/keyring");
+        crate::keyring::file::tests::cheap_keyring(&old, "a long enough canary", "V")
+            .set("k", &crate::secret::Secret::new("v"))
+            .unwrap();
+        let c = keyring_check(Some(Ok(Some(spec.clone()))), &env);
+        assert_eq!(c.status, Status::Pass, "{c:?}");
+        assert!(c.detail.contains("1 entry") && c.detail.contains("tfauth/keyring moves into it"), "{}", c.detail);
+        assert!(old.exists(), "the doctor moves nothing");
+        let wrong = Env::from_pairs([
+            ("XDG_DATA_HOME", data.to_str().unwrap()),
+            ("ATMOS_KEYRING_PASSWORD", "another password"),
+        ]);
+        let c = keyring_check(Some(Ok(Some(spec.clone()))), &wrong);
+        assert_eq!(c.status, Status::Fail, "{c:?}");
+        assert!(c.detail.contains("wrong password"), "{}", c.detail);
         let memory = keyring::KeyringSpec { kind: KeyringType::Memory, path: None, password_env: None, span: None };
         assert_eq!(keyring_check(Some(Ok(Some(memory))), &env).status, Status::Pass);
         assert_eq!(keyring_check(None, &env).status, Status::Warn);

@@ -1,5 +1,9 @@
-//! The file keyring: every secret in one file, encrypted under a password from the
-//! environment, for hosts with no OS keyring (servers, containers, CI).
+//! tfauth's earlier file keyring: every secret in one file, encrypted under a password from
+//! the environment. tfauth no longer writes it: Atmos's file keyring
+//! ([`super::atmos_file`]) is what both tools read, so entries found here are moved there
+//! the first time the file keyring is opened with the password ([`super::migrate`]), and
+//! this file is then removed. This module stays so that no earlier tfauth user loses a key;
+//! its writer is kept for that migration's tests.
 //!
 //! The key is derived from the password with Argon2id over a random salt; the body, a JSON
 //! object of key → value, is sealed with XChaCha20-Poly1305 under a fresh random nonce on
@@ -43,7 +47,8 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 use zeroize::Zeroizing;
 
-const MAGIC: &[u8; 8] = b"TFAUTHKR";
+/// The first bytes of every file in this format.
+pub const MAGIC: &[u8; 8] = b"TFAUTHKR";
 const VERSION: u8 = 1;
 const KDF_ARGON2ID: u8 = 1;
 const SALT_LEN: usize = 16;
@@ -91,6 +96,16 @@ pub struct Password(Zeroizing<String>);
 impl Password {
     pub fn new(s: impl Into<String>) -> Password {
         Password(Zeroizing::new(s.into()))
+    }
+    /// The password itself, for a key derivation; never for printing.
+    pub(crate) fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl Clone for Password {
+    fn clone(&self) -> Password {
+        Password(Zeroizing::new(self.0.as_str().to_string()))
     }
 }
 
@@ -483,7 +498,7 @@ pub(crate) mod tests {
         assert!(e.to_string().contains(&path.display().to_string()), "{e}");
         assert_eq!(e.exit_code(), exit::DATAERR);
         let hint = e.hint().unwrap();
-        assert!(hint.contains("restore") && hint.contains("remove it and log in again"), "{hint}");
+        assert!(hint.contains("restore") && hint.contains("remove it and store the keys again"), "{hint}");
         assert!(matches!(open_err(&path, "correct horse"), KeyringError::Tampered { .. }));
         assert!(matches!(k.set("x", &Secret::new("y")), Err(KeyringError::Tampered { .. })), "no write over it");
         assert_eq!(std::fs::read(&path).unwrap(), bytes);

@@ -1,11 +1,13 @@
 //! What tfauth keeps in the keyring, and under which names: `aws/user` access keys, per
-//! realm, because two repositories may both call an identity `ci`. In the OS keyring they
-//! are Atmos's entries (service `atmos_<realm>_<identity>`, account `atmos-auth`, an
-//! `{"type":"aws","data":{...}}` envelope), so keys either tool stored serve both; in the
-//! file and memory keyrings, which only tfauth reads, `<realm>/aws-user/<identity>`. Keys an
-//! earlier tfauth stored under that name in the OS keyring are still read. IAM Identity
-//! Center tokens that an earlier tfauth kept in a keyring (`sso/<portal hash>`) are only
-//! read, to move them into the cache file.
+//! realm, because two repositories may both call an identity `ci`. In the OS keyring and in
+//! Atmos's file keyring they are Atmos's entries (key `atmos_<realm>_<identity>`; in the OS
+//! keyring as service, with account `atmos-auth`; an `{"type":"aws","data":{...}}`
+//! envelope), so keys either tool stored serve both; in the memory keyring, which only
+//! tfauth reads, `<realm>/aws-user/<identity>`. Keys an earlier tfauth stored under that
+//! name (in the OS keyring, or in its one-file keyring, whose entries move into Atmos's
+//! directory under their names) are still read, and the next `auth user configure` of the
+//! identity moves them to Atmos's name. IAM Identity Center tokens that an earlier tfauth
+//! kept in a keyring (`sso/<portal hash>`) are only read, to move them into the cache file.
 //!
 //! Why it exists apart from [`crate::keyring`]: the keyring is storage; this is policy.
 //! With no keyring configured, `aws/user` keys come from the configuration only. A
@@ -52,8 +54,9 @@ pub fn token_keyring(auth: &Node, env: &Env) -> Option<crate::session::portal::L
     }
     let env = env.clone();
     Some(Box::new(move || {
-        // Not [`open`]: an unreachable system keyring is not worth a warning here.
-        keyring::open(&spec, &env)
+        // Not [`open`]: an unreachable system keyring is not worth a warning here, nor a
+        // file keyring's password a question.
+        keyring::open_unprompted(&spec, &env)
             .map_err(|e| tracing::debug!("not looking in the keyring for an earlier IAM Identity Center token: {e}"))
             .ok()
     }))

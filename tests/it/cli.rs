@@ -376,7 +376,7 @@ fn realm_names_and_atmos_xdg_homes_are_read_as_atmos_reads_them() {
     let mut c = in_examples(&sb, &["doctor", "-f", "json"]);
     c.env("ATMOS_XDG_DATA_HOME", atmos("atmos-data")).env("ATMOS_XDG_CACHE_HOME", atmos("atmos-cache"));
     let o = outcome(c);
-    assert!(o.stdout.contains(&format!("file {}/tfauth/keyring", atmos("atmos-data").display())), "{}", o.stdout);
+    assert!(o.stdout.contains(&format!("keyring {}/atmos/keyring", atmos("atmos-data").display())), "{}", o.stdout);
 }
 
 #[test]
