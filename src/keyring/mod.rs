@@ -310,6 +310,10 @@ pub fn open_file(
     prompt: Option<&'static dyn PasswordPrompt>,
 ) -> Result<atmos_file::AtmosFileKeyring, KeyringError> {
     let dir = file_dir(spec, env).ok_or(KeyringError::NoDataDir)?;
+    let home = env.get(crate::env_vars::HOME).map(PathBuf::from);
+    if dir.parent().is_none() || home.is_some_and(|h| h == dir || h.starts_with(&dir)) {
+        return Err(KeyringError::DirTooWide { path: spec.path.clone().unwrap_or_default(), dir });
+    }
     let (spec2, env2, dir2) = (spec.clone(), env.clone(), dir.clone());
     Ok(atmos_file::AtmosFileKeyring::new(dir, Box::new(move || password(&spec2, &env2, &dir2, prompt))))
 }
@@ -464,6 +468,14 @@ pub enum KeyringError {
     InvalidSpec { field: String, span: Span, message: String, hint: Option<String> },
     #[error("cannot place the file keyring: none of ATMOS_XDG_DATA_HOME, XDG_DATA_HOME or HOME is set")]
     NoDataDir,
+    /// A path with an extension names its parent directory (as Atmos reads it), which here
+    /// is the home directory or the root: every file in it would be taken for a key.
+    #[error(
+        "the file keyring path {} names the directory {} (a path with an extension means its parent, as in Atmos), and tfauth keeps no keyring in your home directory or the root",
+        path.display(),
+        dir.display()
+    )]
+    DirTooWide { path: PathBuf, dir: PathBuf },
     #[error("the file keyring {} needs a password, but {} is not set", path.display(), or_list(vars))]
     PasswordMissing { path: PathBuf, vars: Vec<String> },
     #[error(
@@ -502,6 +514,7 @@ impl KeyringError {
             KeyringError::InvalidTypeEnv { .. }
             | KeyringError::InvalidEnv { .. }
             | KeyringError::NoDataDir
+            | KeyringError::DirTooWide { .. }
             | KeyringError::PasswordTooShort { .. }
             | KeyringError::Unsupported { .. } => exit::USAGE,
             KeyringError::PasswordMissing { .. } | KeyringError::WrongPassword { .. } => exit::NOPERM,
@@ -521,6 +534,10 @@ impl KeyringError {
                 format!("set {var} to system, file or memory, or unset it to use `auth.keyring.type`")
             }
             KeyringError::InvalidSpec { hint, .. } => return hint.clone(),
+            KeyringError::DirTooWide { .. } => {
+                "name a directory of its own, e.g. `spec.path: ~/.local/share/atmos/keyring` (or unset it for that default)"
+                    .into()
+            }
             KeyringError::InvalidEnv { hint, .. } => hint.clone(),
             KeyringError::NoDataDir => "set HOME (or XDG_DATA_HOME), or `auth.keyring.spec.path`".into(),
             KeyringError::PasswordMissing { vars, .. } => format!(
@@ -715,6 +732,29 @@ mod tests {
             assert_eq!(e.exit_code(), exit::USAGE);
             assert!(e.hint().is_some());
         }
+    }
+
+    #[test]
+    fn a_path_whose_parent_is_home_or_the_root_is_refused() {
+        let env = Env::from_pairs([("HOME", "/home/u"), ("ATMOS_KEYRING_PASSWORD", "long-enough-password")]);
+        for path in ["/home/u/keyring.db", "/home/u/.atmos-keyring", "/keyring.db", "/home/keyring.db"] {
+            let spec = KeyringSpec {
+                kind: KeyringType::File,
+                path: Some(PathBuf::from(path)),
+                password_env: None,
+                span: None,
+            };
+            let err = open_file(&spec, &env, None).err().unwrap_or_else(|| panic!("{path} was accepted"));
+            assert!(matches!(err, KeyringError::DirTooWide { .. }), "{path}: {err:?}");
+            assert_eq!(err.exit_code(), exit::USAGE);
+        }
+        let spec = KeyringSpec {
+            kind: KeyringType::File,
+            path: Some(PathBuf::from("/home/u/.secrets/keyring.db")),
+            password_env: None,
+            span: None,
+        };
+        assert!(open_file(&spec, &env, None).is_ok(), "a directory of its own is fine");
     }
 
     #[test]
