@@ -86,6 +86,8 @@ pub struct SamlIdp {
     pub signing_cert: PathBuf,
     pub metadata: PathBuf,
     pub entity_id: String,
+    /// The STS front for moto ([`SamlIdp::start_with_sts`]).
+    pub sts_port: Option<u16>,
     child: Child,
     _dir: tempfile::TempDir,
 }
@@ -95,9 +97,16 @@ impl SamlIdp {
         SamlIdp::start(json!({"okta_app_id": OKTA_APP_ID, "users": default_users()}))
     }
 
+    /// [`SamlIdp::start_default`]'s users, with an STS front for `moto` on [`SamlIdp::sts_url`]:
+    /// `AssumeRoleWithSAML` checked as AWS checks it, then handed to moto with the one role
+    /// asked for; every other call relayed.
+    pub fn start_with_sts(moto: &Moto) -> SamlIdp {
+        SamlIdp::start(json!({"okta_app_id": OKTA_APP_ID, "users": default_users(), "moto_url": moto.url()}))
+    }
+
     /// `config`: `{"okta_app_id", "users": [{"username", "password", "factors": ["totp",
     /// "push"], "totp_secret", "push": {"waiting_polls", "result"}, "roles": [...],
-    /// "session_name", "session_duration"}]}` (see py/saml_idp.py).
+    /// "session_name", "session_duration"}], "moto_url"}` (see py/saml_idp.py).
     pub fn start(config: Value) -> SamlIdp {
         let dir = tempfile::tempdir().unwrap();
         let cfg = dir.path().join("config.json");
@@ -124,6 +133,7 @@ impl SamlIdp {
             signing_cert: path("cert"),
             metadata: path("metadata"),
             entity_id: doc["entity_id"].as_str().unwrap().to_string(),
+            sts_port: doc["sts"].as_u64().map(|p| p as u16),
             child,
             _dir: dir,
         }
@@ -132,6 +142,11 @@ impl SamlIdp {
     /// `http://127.0.0.1:PORT`: the Okta org URL and ADFS host for tfauth.
     pub fn url(&self) -> String {
         format!("http://127.0.0.1:{}", self.http_port)
+    }
+
+    /// The STS front (`AWS_ENDPOINT_URL_STS` for tfauth), when started with one.
+    pub fn sts_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.sts_port.expect("started with SamlIdp::start_with_sts"))
     }
 
     pub fn https_url(&self) -> String {
@@ -185,7 +200,11 @@ impl SamlIdp {
     /// From now on `username`'s push answers WAITING `waiting_polls` times, then `result`
     /// (`SUCCESS`, `REJECTED`, `TIMEOUT`).
     pub fn set_push(&self, username: &str, waiting_polls: u32, result: &str) {
-        self.bed("POST", "/_bed/push", Some(json!({"username": username, "waiting_polls": waiting_polls, "result": result})));
+        self.bed(
+            "POST",
+            "/_bed/push",
+            Some(json!({"username": username, "waiting_polls": waiting_polls, "result": result})),
+        );
     }
 }
 
@@ -264,6 +283,12 @@ fn okta_without_mfa_gives_a_signed_assertion_that_moto_accepts() {
     assert_eq!(issued.len(), 1);
     assert_eq!(issued[0]["saml_response"], doc["saml_response"], "the client got what the IdP issued");
     assert_eq!(issued[0]["front"], "okta");
+    // The metadata (what an AWS account registers as its SAML provider) publishes the key
+    // that signed, and the response carries the same certificate.
+    let pem = std::fs::read_to_string(&idp.signing_cert).unwrap();
+    let body: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+    assert!(std::fs::read_to_string(&idp.metadata).unwrap().contains(&body));
+    assert!(decoded(doc["saml_response"].as_str().unwrap()).contains(&body));
 }
 
 #[test]
@@ -335,7 +360,8 @@ fn okta_push_denied_and_a_wrong_password_give_no_assertion() {
 fn adfs_forms_sign_in_gives_the_roles_in_either_order_and_refuses_a_wrong_password() {
     let idp = SamlIdp::start_default();
     let hostport = format!("127.0.0.1:{}", idp.https_port);
-    let doc = saml_check(&["adfs", &hostport, p(&idp.ca), "three@acme.example", PASSWORD, "--metadata", p(&idp.metadata)]);
+    let doc =
+        saml_check(&["adfs", &hostport, p(&idp.ca), "three@acme.example", PASSWORD, "--metadata", p(&idp.metadata)]);
     assert_eq!(doc["status"], 200, "{doc}");
     assert_verified(&doc, &idp);
     // aws-adfs normalises each pair to principal,role whichever order the IdP wrote.
@@ -414,7 +440,11 @@ fn plain_http_routes_for_the_drivers() {
     // saml2aws's path: sessionCookieRedirect sets sid and redirects to the app.
     let token = authn("plain@acme.example")["sessionToken"].as_str().unwrap().to_string();
     let app = idp.okta_app_url(&idp.url());
-    let redirect = format!("{}/login/sessionCookieRedirect?checkAccountSetupComplete=true&token={token}&redirectUrl={}", idp.url(), app);
+    let redirect = format!(
+        "{}/login/sessionCookieRedirect?checkAccountSetupComplete=true&token={token}&redirectUrl={}",
+        idp.url(),
+        app
+    );
     let (head, _) = curl(&[&redirect]);
     assert!(head.starts_with("HTTP/1.1 302") && head.contains(&format!("Location: {app}")), "{head}");
     let sid = head.lines().find_map(|l| l.strip_prefix("Set-Cookie: sid=")).unwrap().split(';').next().unwrap();
@@ -424,17 +454,13 @@ fn plain_http_routes_for_the_drivers() {
     // MFA_REQUIRED lists both factors with their verify links on the same listener.
     let m = authn("mfa@acme.example");
     assert_eq!(m["status"], "MFA_REQUIRED");
-    let kinds: Vec<&str> = m["_embedded"]["factors"].as_array().unwrap().iter().map(|f| f["factorType"].as_str().unwrap()).collect();
+    let kinds: Vec<&str> =
+        m["_embedded"]["factors"].as_array().unwrap().iter().map(|f| f["factorType"].as_str().unwrap()).collect();
     assert_eq!(kinds, ["token:software:totp", "push"]);
     let verify = m["_embedded"]["factors"][0]["_links"]["verify"]["href"].as_str().unwrap();
     assert!(verify.starts_with(&format!("http://127.0.0.1:{}/api/v1/authn/factors/", idp.http_port)), "{verify}");
-    let (_, body) = curl(&[
-        "-X",
-        "POST",
-        "-d",
-        &json!({"stateToken": m["stateToken"], "passCode": "000000"}).to_string(),
-        verify,
-    ]);
+    let (_, body) =
+        curl(&["-X", "POST", "-d", &json!({"stateToken": m["stateToken"], "passCode": "000000"}).to_string(), verify]);
     let bad: Value = serde_json::from_str(&body).unwrap();
     assert_eq!(bad["errorCode"], "E0000068", "{bad}");
     let (_, body) = curl(&[
@@ -452,9 +478,12 @@ fn plain_http_routes_for_the_drivers() {
     for field in ["name=\"UserName\"", "name=\"Password\"", "name=\"AuthMethod\" value=\"FormsAuthentication\""] {
         assert!(page.contains(field), "{field}: {page}");
     }
-    let action = page.split("id=\"loginForm\"").nth(1).unwrap().split("action=\"").nth(1).unwrap().split('"').next().unwrap();
+    let action =
+        page.split("id=\"loginForm\"").nth(1).unwrap().split("action=\"").nth(1).unwrap().split('"').next().unwrap();
     let action = action.replace("&amp;", "&");
-    assert!(action.starts_with("/adfs/ls/IdpInitiatedSignOn.aspx?loginToRp=urn%3Aamazon%3Awebservices&client-request-id="));
+    assert!(
+        action.starts_with("/adfs/ls/IdpInitiatedSignOn.aspx?loginToRp=urn%3Aamazon%3Awebservices&client-request-id=")
+    );
     let jar = tempfile::tempdir().unwrap();
     let jar = jar.path().join("jar");
     let (_, page) = curl(&[
@@ -473,4 +502,56 @@ fn plain_http_routes_for_the_drivers() {
     ]);
     assert!(page.contains("name=\"SAMLResponse\"") && page.contains(AWS_SAML_ENDPOINT), "{page}");
     assert_eq!(idp.issued().len(), 3);
+}
+
+/// Three roles, and the STS front that lets moto take them: the pair asked for is assumed
+/// (principal-first in the assertion), a pair not in the assertion and a changed assertion
+/// are refused as AWS refuses them, and moto alone answers 500 to the same assertion.
+#[test]
+fn three_roles_through_the_sts_front_the_asked_pair_only() {
+    let moto = Moto::start();
+    let idp = SamlIdp::start_with_sts(&moto);
+    let hostport = format!("127.0.0.1:{}", idp.https_port);
+    let sts = idp.sts_url();
+    let doc = saml_check(&[
+        "adfs",
+        &hostport,
+        p(&idp.ca),
+        "three@acme.example",
+        PASSWORD,
+        "--moto",
+        &sts,
+        "--role",
+        READ_ROLE,
+    ]);
+    assert!(doc.get("sts_error").is_none() && doc.get("moto_error").is_none(), "{doc}");
+    assert_eq!(doc["assumed_role_user"], "arn:aws:sts::123456789012:assumed-role/saml-read/three-user");
+    assert_eq!(doc["caller_arn"], doc["assumed_role_user"], "GetCallerIdentity relayed with the new keys: {doc}");
+    let sent = moto.requests("AssumeRoleWithSAML");
+    assert_eq!(sent.len(), 1);
+    let to_moto = decoded(sent[0]["SAMLAssertion"].as_str().unwrap());
+    assert!(to_moto.contains(&format!(">{READ_ROLE},{PROVIDER_111}<")) && !to_moto.contains(ADMIN_ROLE), "{to_moto}");
+
+    let b64 = doc["saml_response"].as_str().unwrap();
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), b64).unwrap();
+    let f = p(file.path());
+    // A role of the assertion with another account's provider: not a pair it lists.
+    let denied = saml_check(&["verify", f, "--moto", &sts, "--role", DEV_ROLE, "--principal", PROVIDER_111]);
+    assert_eq!(
+        denied["sts_error"],
+        json!({"code": "AccessDenied", "status": 403, "message": "Not authorized to perform sts:AssumeRoleWithSAML"})
+    );
+    let tampered =
+        saml_check(&["verify", f, "--tamper", "--moto", &sts, "--role", "arn:aws:iam::123456789012:role/xsaml-admin"]);
+    assert_eq!(tampered["sts_error"]["code"], "InvalidIdentityToken", "{tampered}");
+    assert_eq!(moto.count("AssumeRoleWithSAML"), 1, "refused calls never reach moto");
+    assert_eq!(idp.count("StsAssumeRoleWithSAML"), 3);
+    // moto itself cannot read a Role attribute with several values.
+    let direct = saml_check(&["verify", f, "--moto", &moto.url(), "--role", READ_ROLE]);
+    let said = direct["moto_error"].as_str().unwrap_or_default();
+    assert!(
+        said.contains("500 Internal Server Error"),
+        "moto 5.2.5 fails on several roles; if this changed, the front may go: {direct}"
+    );
 }

@@ -11,8 +11,9 @@ integration/saml_standin.rs. Each command prints one JSON document on stdout.
 
 checks: --metadata IDP_METADATA (pysaml2's SP parser and signxml verify the signature,
 audience, destination), --tamper (change a role in the signed XML first: both must then
-refuse), --moto URL --role ROLE_ARN (boto3's AssumeRoleWithSAML against moto, then
-GetCallerIdentity with the keys it returned).
+refuse), --moto URL --role ROLE_ARN [--principal ARN] (boto3's AssumeRoleWithSAML against moto or the
+IdP's STS front, then GetCallerIdentity with the keys it returned; a refusal is reported as
+"sts_error").
 
 It must not decide anything for the test: it reports what the clients said, and the Rust
 test asserts.
@@ -155,22 +156,28 @@ def signxml_verify(b64, metadata):
     return {"signed_element": ET.QName(verified.signed_xml).localname}
 
 
-def assume(b64, moto, role, out):
+def assume(b64, moto, role, out, principal=None):
     import boto3
+    import lxml.etree as ET
 
     xml = base64.b64decode(b64).decode()
-    principal = None
-    import lxml.etree as ET
     for v in ET.fromstring(xml.encode()).iter("{urn:oasis:names:tc:SAML:2.0:assertion}AttributeValue"):
         parts = (v.text or "").split(",")
-        if len(parts) == 2 and role in parts:
+        if principal is None and len(parts) == 2 and role in parts:
             principal = parts[1] if parts[0] == role else parts[0]
     if principal is None:
         out["moto_error"] = f"{role} is not in the assertion"
         return
-    kw = dict(endpoint_url=moto, region_name="us-east-1", aws_access_key_id="unused", aws_secret_access_key="unused")
+    # No retries: a refusal is the answer under test, and moto's 500s would only be repeated.
+    from botocore.config import Config
+    kw = dict(endpoint_url=moto, config=Config(retries={"total_max_attempts": 1}), region_name="us-east-1", aws_access_key_id="unused", aws_secret_access_key="unused")
     sts = boto3.client("sts", **kw)
-    r = sts.assume_role_with_saml(RoleArn=role, PrincipalArn=principal, SAMLAssertion=b64)
+    try:
+        r = sts.assume_role_with_saml(RoleArn=role, PrincipalArn=principal, SAMLAssertion=b64)
+    except sts.exceptions.ClientError as e:
+        out["sts_error"] = {"code": e.response["Error"]["Code"], "status": e.response["ResponseMetadata"]["HTTPStatusCode"],
+                            "message": e.response["Error"].get("Message")}
+        return
     c = r["Credentials"]
     out["assumed_role_user"] = r["AssumedRoleUser"]["Arn"]
     out["expiration"] = c["Expiration"].isoformat()
@@ -195,6 +202,7 @@ def main():
         s.add_argument("--tamper", action="store_true")
         s.add_argument("--moto")
         s.add_argument("--role")
+        s.add_argument("--principal", help="the PrincipalArn to send (default: the role's pair in the assertion)")
     a = p.parse_args()
     out = {}
     if a.cmd == "okta":
@@ -214,7 +222,7 @@ def main():
                 out[name] = {"error": f"{type(e).__name__}: {e}"}
     if b64 and a.moto:
         try:
-            assume(b64, a.moto, a.role, out)
+            assume(b64, a.moto, a.role, out, a.principal)
         except Exception as e:
             out["moto_error"] = f"{type(e).__name__}: {e}"
     json.dump(out, sys.stdout, default=str)

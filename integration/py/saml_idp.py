@@ -15,6 +15,12 @@ The responses are signed by pysaml2 (Response and Assertion, RSA-SHA256, with De
 xmlsec1): audience `urn:amazon:webservices`, Destination and Recipient
 `https://signin.aws.amazon.com/saml`, NameID persistent.
 
+With "moto_url" in CONFIG a third port ("sts" in the JSON line) is an STS front for moto:
+`AssumeRoleWithSAML` is checked as AWS checks it (the signature against this IdP's metadata,
+audience, Recipient, time window, the RoleArn/PrincipalArn pair among the Role values) and
+then handed to moto with only that pair in the Role attribute (moto 5.2.5 answers 500 to
+several); every other call is relayed to moto unchanged.
+
 Test-only routes, never part of a real IdP: `GET /_bed/counts` (requests per operation),
 `GET /_bed/issued` (every SAMLResponse issued, base64, with its user and front),
 `GET /_bed/totp?username=U` (the user's current TOTP code), `POST /_bed/push`
@@ -47,6 +53,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 from ms_tls_front import make_certificates  # noqa: E402  (the suite's throwaway CA)
 
 import warnings  # noqa: E402
@@ -607,6 +614,117 @@ def make_handler(idp, st, scheme):
     return H
 
 
+# ---------------------------------------------------------------------------------------
+# An STS front for moto: AWS's checks of AssumeRoleWithSAML, then moto
+
+
+def make_sp(directory):
+    """pysaml2's SP configured as AWS's: signed responses and assertions, unsolicited."""
+    from saml2.client import Saml2Client
+    from saml2.config import SPConfig
+
+    conf = SPConfig()
+    conf.load({
+        "entityid": AWS_SP,
+        "xmlsec_binary": shutil.which("xmlsec1"),
+        "metadata": {"local": [os.path.join(directory, "idp-metadata.xml")]},
+        "service": {"sp": {
+            "endpoints": {"assertion_consumer_service": [(AWS_ACS, BINDING_HTTP_POST)]},
+            "allow_unsolicited": True, "want_response_signed": True, "want_assertions_signed": True,
+        }},
+    })
+    return Saml2Client(config=conf)
+
+
+def sts_error(code, message, status):
+    body = ('<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><Error><Type>Sender</Type>'
+            f'<Code>{code}</Code><Message>{html.escape(message)}</Message></Error>'
+            f'<RequestId>{secrets.token_hex(16)}</RequestId></ErrorResponse>')
+    return status, body
+
+
+def check_saml(sp, form):
+    """None when AWS would take the call, else (status, error body)."""
+    import re
+
+    b64 = form.get("SAMLAssertion", "")
+    role, principal = form.get("RoleArn", ""), form.get("PrincipalArn", "")
+    try:
+        resp = sp.parse_authn_request_response(b64, BINDING_HTTP_POST)
+    except Exception as e:  # signature, audience, destination, time window
+        name = type(e).__name__
+        if "Expired" in name or "Time" in name:
+            return sts_error("ExpiredTokenException", "Token has expired", 400)
+        return sts_error("InvalidIdentityToken", f"Invalid SAML assertion: {name}", 400)
+    if resp is None:
+        return sts_error("InvalidIdentityToken", "Invalid SAML assertion", 400)
+    values = [v.text for st in resp.assertion.attribute_statement for a in st.attribute if a.name == ROLE_ATTR
+              for v in a.attribute_value]
+    pairs = [set(x.strip() for x in (v or "").split(",")) for v in values]
+    if {role, principal} not in pairs or not re.match(r"^arn:aws[\w-]*:iam::\d{12}:saml-provider/", principal):
+        return sts_error("AccessDenied", "Not authorized to perform sts:AssumeRoleWithSAML", 403)
+    return None
+
+
+def one_role(b64, role, principal):
+    """The assertion with only `role,principal` in the Role attribute, for moto (which checks
+    no signature)."""
+    import xml.etree.ElementTree as ET
+
+    ns = "urn:oasis:names:tc:SAML:2.0:assertion"
+    root = ET.fromstring(base64.b64decode(b64))
+    for attr in root.iter(f"{{{ns}}}Attribute"):
+        if attr.get("Name") == ROLE_ATTR:
+            values = attr.findall(f"{{{ns}}}AttributeValue")
+            for v in values[1:]:
+                attr.remove(v)
+            values[0].text = f"{role},{principal}"
+    return base64.b64encode(ET.tostring(root)).decode()
+
+
+def make_sts_handler(sp, st, moto_url):
+    import urllib.error
+    import urllib.request
+
+    class S(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *a):
+            pass
+
+        def reply(self, status, body, ctype="text/xml"):
+            data = body if isinstance(body, bytes) else body.encode()
+            self.send_response(status)
+            self.send_header("Content-Type", ctype)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def do_POST(self):
+            raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            form = {k: v[0] for k, v in urllib.parse.parse_qs(raw.decode(), keep_blank_values=True).items()}
+            action = form.get("Action", "")
+            op = "Sts" + action
+            if action == "AssumeRoleWithSAML":
+                refused = check_saml(sp, form)
+                if refused:
+                    st.count(op, refused[0], refused[1].split("<Code>")[1].split("<")[0])
+                    return self.reply(*refused)
+                form["SAMLAssertion"] = one_role(form["SAMLAssertion"], form["RoleArn"], form["PrincipalArn"])
+                raw = urllib.parse.urlencode(form).encode()
+            headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "content-length")}
+            req = urllib.request.Request(moto_url + self.path, data=raw, headers=headers, method="POST")
+            try:
+                with urllib.request.urlopen(req, timeout=30) as r:
+                    status, body, ctype = r.status, r.read(), r.headers.get("Content-Type", "text/xml")
+            except urllib.error.HTTPError as e:
+                status, body, ctype = e.code, e.read(), e.headers.get("Content-Type", "text/xml")
+            st.count(op, status, "relayed")
+            self.reply(status, body, ctype)
+
+    return S
+
+
 def main():
     config_path, directory = sys.argv[1], sys.argv[2]
     with open(config_path) as f:
@@ -624,11 +742,18 @@ def main():
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.load_cert_chain(cert, key)
     https_srv.socket = ctx.wrap_socket(https_srv.socket, server_side=True)
-    for srv in (http_srv, https_srv):
+    servers = [http_srv, https_srv]
+    sts_port = None
+    if config.get("moto_url"):
+        sts_srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), make_sts_handler(make_sp(directory), st,
+                                                                                      config["moto_url"]))
+        servers.append(sts_srv)
+        sts_port = sts_srv.server_address[1]
+    for srv in servers:
         srv.daemon_threads = True
         threading.Thread(target=srv.serve_forever, daemon=True).start()
     print(json.dumps({
-        "http": http_srv.server_address[1], "https": https_srv.server_address[1], "ca": ca,
+        "http": http_srv.server_address[1], "https": https_srv.server_address[1], "sts": sts_port, "ca": ca,
         "cert": cert_path, "metadata": os.path.join(directory, "idp-metadata.xml"), "entity_id": entity_id,
     }), flush=True)
     sys.stdin.read()
