@@ -351,7 +351,6 @@ def make_handler(idp, st, scheme):
                     st.count("Metadata", 200)
                     with open(os.path.join(st.dir, "idp-metadata.xml"), "rb") as f:
                         return self.send(200, f.read(), "application/samlmetadata+xml")
-                st.count("NotFound", 404, f"{method} {path}")
                 self.okta_error("NotFound", 404, "E0000022", "The endpoint does not support the provided HTTP method")
             except Exception as e:  # a bug in the bed: say so, loudly
                 st.count("Error", 500, repr(e))
