@@ -69,9 +69,14 @@ fn file_keyring_entries_jwcrypto_writes_serve_an_aws_user_chain_and_tfauth_s_dec
     assert_eq!(o.code, 0, "the keys Atmos stored: {}", o.stderr);
     assert_eq!(b.moto.count("GetSessionToken"), 1);
     assert!(!o.stdout.contains(SECRET) && !o.stderr.contains(SECRET));
+    // As in Atmos, a plain logout keeps stored keys; `--keychain` removes them (`--force`:
+    // there is no terminal to confirm on).
     let o = tfauth(&b, &["auth", "logout", "ci-user"]);
     assert_eq!(o.code, 0, "{}", o.stderr);
-    assert!(!dir.join(ENTRY).exists(), "logout removed Atmos's entry");
+    assert!(dir.join(ENTRY).exists(), "a plain logout keeps the stored keys");
+    let o = tfauth(&b, &["auth", "logout", "ci-user", "--keychain", "--force"]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(!dir.join(ENTRY).exists(), "logout --keychain removed Atmos's entry");
 
     // Stored by tfauth: Atmos's name, 99designs's Item, Atmos's envelope; jwcrypto opens it.
     let mut c = b.cmd(TFAUTH);

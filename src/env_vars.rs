@@ -32,6 +32,8 @@ pub const ATMOS_AUTH_ENV_FORMAT: &str = "ATMOS_AUTH_ENV_FORMAT";
 pub const ATMOS_AUTH_ENV_OUTPUT_FILE: &str = "ATMOS_AUTH_ENV_OUTPUT_FILE";
 /// `auth whoami --output` (table or json).
 pub const ATMOS_AUTH_WHOAMI_OUTPUT: &str = "ATMOS_AUTH_WHOAMI_OUTPUT";
+/// `auth validate --verbose` (tfauth's global `-v`): each provider and identity checked.
+pub const ATMOS_AUTH_VALIDATE_VERBOSE: &str = "ATMOS_AUTH_VALIDATE_VERBOSE";
 /// `auth shell --shell`: the shell to start (wins over `SHELL`).
 pub const ATMOS_SHELL: &str = "ATMOS_SHELL";
 /// The terraform (or tofu) executable to run.

@@ -180,6 +180,12 @@ fn validate(target: &Target, ctx: &Ctx) -> Result<i32, Error> {
     let (cfg, comp) = load_component(&ctx.request(target), &ctx.env)?;
     let (node, auth, mut problems) = auth_of(&cfg, comp.as_ref(), ctx);
     problems.extend(undefined_default_problems(&node));
+    let truthy = |v: &str| matches!(v.trim().to_ascii_lowercase().as_str(), "1" | "true" | "yes" | "on");
+    let verbose = ctx.settings.log_level.is_some_and(|l| l >= tracing::Level::DEBUG)
+        || ctx.env.get(crate::env_vars::ATMOS_AUTH_VALIDATE_VERBOSE).is_some_and(truthy);
+    if verbose {
+        eprint!("{}", checked_items(&auth));
+    }
     let broken = match comp {
         Some(_) => None,
         None => match StackSet::load(&cfg) {
@@ -215,6 +221,26 @@ fn validate(target: &Target, ctx: &Ctx) -> Result<i32, Error> {
         auth.identities.len()
     );
     Ok(0)
+}
+
+/// `auth validate --verbose` (`-v`, `ATMOS_AUTH_VALIDATE_VERBOSE`): what was checked, each
+/// provider and identity with its kind and line, and each identity's chain as a run walks it.
+fn checked_items(auth: &AuthConfig) -> String {
+    let mut out = String::from("Validating the authentication configuration:\n");
+    for p in &auth.providers {
+        out.push_str(&format!("  provider `{}` ({}) at {}\n", p.name, p.kind_name, p.span));
+    }
+    for i in &auth.identities {
+        let chain = match crate::identity::chain::build(auth, &i.name) {
+            Ok(c) => c.describe(),
+            Err(e) => format!("no chain: {e}"),
+        };
+        out.push_str(&format!("  identity `{}` ({}) at {}: {chain}\n", i.name, i.kind_name, i.span));
+    }
+    for i in &auth.integrations {
+        out.push_str(&format!("  integration `{}` ({}) at {}\n", i.name, i.kind_name, i.span));
+    }
+    out
 }
 
 pub use crate::output::envfmt::EnvFormat;

@@ -982,3 +982,13 @@ console_snapshots! {
     error_64_console_no_browser: false "--destination" "iam";
     error_64_console_duration_too_long: false "--print-only" "--duration" "13h";
 }
+
+/// `auth validate` with Atmos's `ATMOS_AUTH_VALIDATE_VERBOSE`: each provider and identity
+/// checked, with its kind, line and chain, on stderr; the verdict on stdout as without it.
+#[test]
+fn auth_validate_verbose_lists_what_was_checked() {
+    let sb = examples();
+    let mut c = tfauth(&sb, &["auth", "validate"]);
+    c.env("ATMOS_AUTH_VALIDATE_VERBOSE", "true");
+    tfauth_snapshot!(&sb, "auth_validate_verbose", c);
+}
