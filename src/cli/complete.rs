@@ -94,7 +94,24 @@ enum Wants {
     Identity,
     Provider,
     Profile,
+    /// `auth list --identities=a,b`: names only (no `false`).
+    Identities,
+    /// `auth console --destination`: Atmos's AWS and Azure aliases.
+    Destination,
     Other,
+}
+
+/// Flags whose value is a comma-separated list: each element is completed on its own.
+fn is_list(flag: &str) -> bool {
+    matches!(flag, "--providers" | "--identities" | "--tags")
+}
+
+/// `a,b,c` typed so far: what stays before the element being completed, and that element.
+fn split_list<'t>(flag: &str, typed: &'t str) -> (&'t str, &'t str) {
+    match typed.rfind(',') {
+        Some(i) if is_list(flag) => (&typed[..=i], &typed[i + 1..]),
+        _ => ("", typed),
+    }
 }
 
 fn wants(flag: &str) -> Wants {
@@ -102,7 +119,9 @@ fn wants(flag: &str) -> Wants {
         "-s" | "--stack" => Wants::Stack,
         "-c" | "--component" => Wants::Component,
         "-i" | "--identity" => Wants::Identity,
-        "--provider" => Wants::Provider,
+        "-p" | "--provider" | "--providers" => Wants::Provider,
+        "--identities" => Wants::Identities,
+        "--destination" => Wants::Destination,
         "--profile" => Wants::Profile,
         _ => Wants::Other,
     }
@@ -139,14 +158,16 @@ pub fn complete(cli: &Command, words: &[String], src: &dyn Source) -> Vec<Candid
     // `--flag=value`: complete the value, keep the flag.
     if let Some((flag, partial)) = cur.split_once('=').filter(|(f, _)| f.starts_with('-')) {
         let values = values_for(cli, cmd, &line, flag, src, component);
-        return prefixed(values, partial, &format!("{flag}="));
+        let (done, partial) = split_list(flag, partial);
+        return prefixed(values, partial, &format!("{flag}={done}"));
     }
     if let Some(prev) = before.last().map(String::as_str)
         && prev.starts_with('-')
         && !prev.contains('=')
         && takes_value(cmd, &line, prev)
     {
-        return prefixed(values_for(cli, cmd, &line, prev, src, component), cur, "");
+        let (done, partial) = split_list(prev, cur);
+        return prefixed(values_for(cli, cmd, &line, prev, src, component), partial, done);
     }
     if cur.starts_with('-') {
         return prefixed(flags(cli, cmd, &line), cur, "");
@@ -288,6 +309,16 @@ fn values_for(
         }
         Wants::Provider => src.providers().into_iter().map(|(n, k)| Candidate::new(n, Some(k.as_str()))).collect(),
         Wants::Profile => src.profiles().into_iter().map(|p| Candidate::new(p, None)).collect(),
+        Wants::Identities => src
+            .identities(component, line.stack)
+            .into_iter()
+            .map(|(n, k)| Candidate::new(n, Some(k.as_str())))
+            .collect(),
+        Wants::Destination => {
+            let aws = super::console::destination::ALIASES.iter().map(|(a, _)| Candidate::new(*a, Some("AWS console")));
+            let azure = super::console::azure::ALIASES.iter().map(|(a, _)| Candidate::new(*a, Some("Azure portal")));
+            aws.chain(azure).collect()
+        }
         Wants::Other => find_arg(cmd, flag).map(possible).unwrap_or_default(),
     }
 }
@@ -420,6 +451,21 @@ mod tests {
         assert!(values("plan vpc --d").contains(&"--dry-run".to_string()));
         assert!(values("auth env --").contains(&"--profile".to_string()), "global flags too");
         assert_eq!(values("auth exec -- aws s"), Vec::<String>::new(), "words after -- are another program's");
+    }
+
+    #[test]
+    fn list_filters_complete_each_element_and_console_destinations_are_aliases() {
+        assert_eq!(values("auth list --providers=a"), ["--providers=acme-sso"]);
+        assert_eq!(values("auth list --providers acme-sso,"), ["acme-sso,acme-sso"], "the list goes on");
+        assert_eq!(
+            values("auth list --identities=plat-dev/terraform,acme"),
+            ["--identities=plat-dev/terraform,acme-sso"]
+        );
+        assert!(!values("auth list --identities ").contains(&"false".to_string()), "names only");
+        assert_eq!(values("auth login -p a"), ["acme-sso"]);
+        let d = values("auth console --destination cloudf");
+        assert_eq!(d, ["cloudformation", "cloudfront"]);
+        assert!(values("auth console --destination=").contains(&"--destination=s3".to_string()));
     }
 
     #[test]
