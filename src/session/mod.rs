@@ -234,6 +234,13 @@ fn base_secrets<'a>(chain: &'a Chain, env: &'a Env) -> Vec<&'a str> {
     {
         out.extend(access_key_id.iter().chain(secret_access_key).map(|s| s.expose()));
     }
+    // An IdP password fixed after a refusal is tried at once.
+    if let crate::identity::ChainRoot::Provider(p) = &chain.root
+        && let Some(crate::auth::ProviderKind::Saml { password: Some(pw), username, .. }) = &p.kind
+    {
+        out.push(pw.expose());
+        out.extend(username.as_deref());
+    }
     out
 }
 
