@@ -73,9 +73,12 @@ fn find_ci(hay: &str, needle: &str) -> Option<usize> {
     hay.to_ascii_lowercase().find(&needle.to_ascii_lowercase())
 }
 
+/// A tag's attributes: lower-case names, decoded values, in document order.
+type Attributes = Vec<(String, String)>;
+
 /// The tag at the start of `s` (`<name attr=...>`): its lower-case name (`/name` for a
 /// closing tag), attributes (lower-case names, decoded values) and the byte after `>`.
-fn tag(s: &str) -> Option<(String, Vec<(String, String)>, usize)> {
+fn tag(s: &str) -> Option<(String, Attributes, usize)> {
     let b = s.as_bytes();
     let mut i = 1;
     let closing = b.get(1) == Some(&b'/');
