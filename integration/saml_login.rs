@@ -190,8 +190,11 @@ fn walkdir(dir: &Path) -> Vec<std::path::PathBuf> {
 #[test]
 fn saml_okta_without_mfa_serves_the_helper_then_the_cache() {
     let b = SamlBed::new("plain@acme.example", false);
-    let o = run(b.helper("okta/admin"));
+    let mut h = b.helper("okta/admin");
+    h.env("ATMOS_LOGS_LEVEL", "Trace");
+    let o = run(h);
     let c = creds(&o);
+    assert!(o.stderr.contains("signing in at the IdP"), "traced: {}", o.stderr);
     let arn = b.arn_of(&c);
     assert!(arn.starts_with("arn:aws:sts::123456789012:assumed-role/saml-admin/"), "{arn}");
     assert_eq!(b.idp.count("OktaAuthn"), 1);
@@ -208,6 +211,9 @@ fn saml_okta_without_mfa_serves_the_helper_then_the_cache() {
     assert_eq!(sent[0]["RoleArn"], ADMIN_ROLE);
     assert_eq!(sent[0]["PrincipalArn"], PROVIDER_111);
     no_secret_in(&o.stderr, &b);
+    // Nor Okta's one-time session token (the bed does not show it: no URL with its query,
+    // no answer body, is traced).
+    assert!(!o.stderr.contains("onetimetoken") && !o.stderr.contains("sessionToken"), "{}", o.stderr);
     // A second helper: the cache, no IdP call.
     let again = creds(&run(b.helper("okta/admin")));
     assert_eq!(again["AccessKeyId"], c["AccessKeyId"]);
