@@ -112,6 +112,12 @@ auth:
     /// `inner` (a shell line) under a pseudo-terminal, `typed` written to it: the screen
     /// and the exit code.
     fn pty(&self, inner: &str, typed: &str) -> (i32, String) {
+        self.pty_after(inner, typed, std::time::Duration::ZERO)
+    }
+
+    /// [`Self::pty`], typing only after `delay` (once the prompt has turned echo off: what
+    /// is typed before that, the terminal echoes whatever the program does).
+    fn pty_after(&self, inner: &str, typed: &str, delay: std::time::Duration) -> (i32, String) {
         let mut c = self.cmd("script");
         c.env_remove("CI")
             .args(["-qec", inner, "/dev/null"])
@@ -120,6 +126,7 @@ auth:
             .stderr(Stdio::piped());
         let mut child = c.spawn().unwrap();
         use std::io::Write;
+        std::thread::sleep(delay);
         child.stdin.take().unwrap().write_all(typed.as_bytes()).unwrap();
         let o = child.wait_with_output().unwrap();
         (o.status.code().unwrap_or(-1), String::from_utf8_lossy(&o.stdout).into_owned())
@@ -308,6 +315,23 @@ fn saml_okta_push_approved_after_polls_then_denied() {
     assert!(screen.contains("the Okta Verify push to user `denied@acme.example` was denied"), "{screen}");
     assert_eq!(d.idp.count("OktaVerifyPush"), 2);
     assert_eq!(d.moto.count("AssumeRoleWithSAML"), 0);
+}
+
+#[test]
+fn saml_login_asks_the_password_with_echo_off_then_helpers_use_the_session() {
+    let b = SamlBed::new("plain@acme.example", false);
+    // OKTA's password variable is not set: asked on the terminal, as Atmos asks.
+    let inner = format!("env -u SAML_PASSWORD {TFAUTH} auth login --identity okta/admin");
+    let (rc, screen) = b.pty_after(&inner, &format!("{PASSWORD}\n"), std::time::Duration::from_secs(3));
+    assert_eq!(rc, 0, "{screen}");
+    assert!(screen.contains("Password for plain@acme.example at okta (not shown): "), "{screen}");
+    assert!(!screen.contains(PASSWORD), "the password was echoed:\n{screen}");
+    assert!(screen.contains("Logged in as `okta/admin`"), "{screen}");
+    let mut h = b.helper("okta/admin");
+    h.env_remove("SAML_PASSWORD");
+    let c = creds(&run(h));
+    assert!(b.arn_of(&c).starts_with("arn:aws:sts::123456789012:assumed-role/saml-admin/"));
+    assert_eq!(b.idp.count("OktaAuthn"), 1, "the helper used the session the login cached");
 }
 
 #[test]
