@@ -443,3 +443,57 @@ fn saml_storm_of_30_helpers_makes_one_idp_sign_in() {
     assert_eq!(b.idp.count("OktaAppSso"), 1);
     assert_eq!(b.moto.count("AssumeRoleWithSAML"), 1);
 }
+
+/// The keys in the examples' state bucket, read by boto3.
+fn state_keys(bed: &Bed, moto: &Moto) -> Vec<String> {
+    let py = format!(
+        "import boto3, json; s3 = boto3.client('s3', endpoint_url='{}', region_name='us-east-2', aws_access_key_id='x', aws_secret_access_key='y'); print(json.dumps(sorted(o['Key'] for o in s3.list_objects_v2(Bucket='acme-tfstate').get('Contents', []))))",
+        moto.url()
+    );
+    let mut c = bed.cmd(venv_bin("python"));
+    c.args(["-c", &py]);
+    let o = run(c);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    serde_json::from_str(&o.stdout).unwrap()
+}
+
+#[test]
+fn saml_examples_okta_profile_runs_terraform_1_0_3_with_its_s3_backend_through_the_helper() {
+    let moto = Moto::start();
+    let idp = SamlIdp::start_default();
+    let bed = Bed::new();
+    // The examples' okta profile, pointed at the bed: its url, a role the IdP grants, and
+    // the user's name and password.
+    let profile = bed.repo().join("profiles/okta/atmos.yaml");
+    let original = std::fs::read_to_string(&profile).unwrap();
+    let text = original
+        .replace("https://acme.okta.com/home/amazon_aws/0oa1b2c3d4e5f6g7h8i9/272", &idp.okta_app_url(&idp.url()))
+        .replace("arn:aws:iam::999999999999:role/acme-gbl-identity-okta-admin", ADMIN_ROLE)
+        .replace("# username: jane@acme.example", "username: plain@acme.example")
+        .replace("# password: !env OKTA_PASSWORD", "password: !env OKTA_PASSWORD");
+    assert_eq!(text.matches("127.0.0.1").count(), 1, "the profile's url was replaced");
+    assert!(text.contains(ADMIN_ROLE) && text.contains("username: plain@") && text.contains("password: !env"));
+    std::fs::write(&profile, text).unwrap();
+    s3_backend_on_moto(&bed.repo(), &moto, Some(STATE_ROLE));
+    create_state_bucket(&moto);
+    let mut c = bed.cmd(TFAUTH);
+    c.env("ATMOS_PROFILE", "okta")
+        .env("AWS_ENDPOINT_URL_STS", moto.url())
+        .env("OKTA_PASSWORD", PASSWORD)
+        .env("ATMOS_KEYRING_TYPE", "memory")
+        .env("TF_IN_AUTOMATION", "1")
+        .env("APP_BUILD_ID", "build-42")
+        .args(["apply", "app", "-s", "plat-use2-dev", "-auto-approve", "-no-color", "--force"]);
+    let o = run(c);
+    assert_eq!(o.code, 0, "stdout:\n{}\nstderr:\n{}", o.stdout, o.stderr);
+    assert!(o.stderr.contains("Terraform has been successfully initialized"), "{}", o.stderr);
+    assert_eq!(state_keys(&bed, &moto), ["app/plat-use2-dev/terraform.tfstate"]);
+    // One sign-in served tfauth, terraform's helper calls and its backend.
+    assert_eq!(idp.count("OktaAuthn"), 1);
+    assert_eq!(moto.count("AssumeRoleWithSAML"), 1);
+    let roles: Vec<String> =
+        moto.requests("AssumeRole").iter().filter_map(|r| r["RoleArn"].as_str().map(String::from)).collect();
+    assert!(roles.iter().any(|r| r == "arn:aws:iam::444444444444:role/acme-plat-gbl-dev-terraform"), "{roles:?}");
+    assert!(roles.iter().any(|r| r == STATE_ROLE), "the backend assumed its role: {roles:?}");
+    assert!(!o.stderr.contains(PASSWORD) && !o.stdout.contains(PASSWORD));
+}
