@@ -257,6 +257,22 @@ fn saml_okta_wrong_password_is_77_after_one_authn_call_even_for_a_storm() {
     }
     assert_eq!(b.idp.count("OktaAuthn"), 1, "a storm with a wrong password is one IdP call");
     assert_eq!(b.moto.count("AssumeRoleWithSAML"), 0);
+
+    // Twenty started together on a fresh bed: one of them asks Okta, the others wait for
+    // its answer under the lock and share it.
+    let f = SamlBed::new("plain@acme.example", false);
+    let kids: Vec<_> = (0..20)
+        .map(|_| {
+            let mut c = f.helper("okta/admin");
+            c.env("SAML_PASSWORD", "wrong password canary").stdout(Stdio::piped()).stderr(Stdio::piped());
+            c.spawn().unwrap()
+        })
+        .collect();
+    for k in kids {
+        let o = k.wait_with_output().unwrap();
+        assert_eq!(o.status.code(), Some(77), "{}", String::from_utf8_lossy(&o.stderr));
+    }
+    assert_eq!(f.idp.count("OktaAuthn"), 1, "twenty helpers with a wrong password: one IdP call");
 }
 
 /// Sleeps past a TOTP step boundary when it is near, so the code typed is still current.
