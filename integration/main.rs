@@ -17,6 +17,7 @@ mod keyring_use;
 mod logging;
 mod microsoft_standin;
 mod multicloud;
+mod saml_login;
 mod saml_standin;
 mod shell;
 mod sso_client;

@@ -45,6 +45,32 @@ impl crate::providers::aws::MfaPrompt for Tty {
         let code = line.trim();
         (!code.is_empty()).then(|| crate::secret::Secret::new(code))
     }
+
+    fn saml(&self) -> Option<&dyn crate::providers::saml::SamlUi> {
+        Some(self)
+    }
+}
+
+/// An `aws/saml` sign-in's questions: the password with echo off, the MFA factor and the
+/// role as numbered choices, the push countdown rewritten in place.
+impl crate::providers::saml::SamlUi for Tty {
+    fn ask(&self, question: &str, echo: bool) -> Option<crate::secret::Secret> {
+        ask_line(question, echo).map(crate::secret::Secret::new)
+    }
+
+    fn choose(&self, question: &str, items: &[String]) -> Option<usize> {
+        Prompt::choose(self, question, items)
+    }
+
+    fn status(&self, text: Option<&str>) {
+        if let Ok(mut tty) = std::fs::OpenOptions::new().write(true).open("/dev/tty") {
+            let _ = match text {
+                Some(t) => write!(tty, "\r\x1b[K{t}"),
+                None => write!(tty, "\r\x1b[K"),
+            };
+            let _ = tty.flush();
+        }
+    }
 }
 
 /// The IAM Identity Center device flow on `/dev/tty`: the code and the URL, the browser

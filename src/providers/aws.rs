@@ -20,6 +20,11 @@ pub const DEFAULT_SESSION_SECS: i32 = 3600;
 /// Asks for an MFA code (on `/dev/tty`); `None` when there is no terminal.
 pub trait MfaPrompt {
     fn code(&self, identity: &str, mfa_arn: &str) -> Option<Secret>;
+    /// The same terminal for an `aws/saml` sign-in's questions (user name, password, MFA
+    /// factor, role), when this prompt can ask them.
+    fn saml(&self) -> Option<&dyn super::saml::SamlUi> {
+        None
+    }
 }
 
 pub struct FetchContext<'a> {
@@ -47,7 +52,46 @@ pub fn fetch(chain: &Chain, ctx: &FetchContext<'_>) -> Result<Credentials, Provi
         }
         return runtime()?.block_on(assume_hops(creds, &chain.hops[1..], ctx));
     }
+    if let ChainRoot::Provider(p) = &chain.root
+        && let Some(ProviderKind::Saml { region, .. }) = &p.kind
+    {
+        return saml_chain(chain, p, region, ctx);
+    }
     runtime()?.block_on(walk(chain, ctx))
+}
+
+/// An `aws/saml` chain: the IdP sign-in (blocking, before any runtime), the role the first
+/// identity's `principal.assume_role` names, AssumeRoleWithSAML into it, then every hop
+/// assumed in turn, the first included: Atmos's assume-role identity calls AssumeRole
+/// with the SAML session too (so that role's trust policy must let it assume itself).
+fn saml_chain(
+    chain: &Chain,
+    p: &crate::auth::Provider,
+    region: &str,
+    ctx: &FetchContext<'_>,
+) -> Result<Credentials, ProviderError> {
+    let first = &chain.hops[0];
+    let Some(IdentityKind::AssumeRole { role_arn, .. }) = &first.kind else {
+        return Err(unsupported(first, &format!("{} from aws/saml", first.kind_name)));
+    };
+    let ui = ctx.mfa.and_then(|m| m.saml());
+    let got = super::saml::sign_in(p, &first.name, role_arn, &chain.leaf().name, ui)?;
+    let rt = runtime()?;
+    let creds = rt.block_on(async {
+        let sts = client(ctx, Some(region), None, None).await?;
+        let role = got.role.role.as_str();
+        let out = sts
+            .assume_role_with_saml()
+            .role_arn(role)
+            .principal_arn(&got.role.principal)
+            .saml_assertion(got.response.expose())
+            .duration_seconds(got.duration_secs)
+            .send()
+            .await
+            .map_err(|e| sts_error(e, &first.name, "AssumeRoleWithSAML", Some(role), ctx))?;
+        from_sts(out.credentials(), &Call::new(&first.name, "AssumeRoleWithSAML", Some(role), got.duration_secs), ctx)
+    })?;
+    rt.block_on(assume_hops(creds, &chain.hops, ctx))
 }
 
 /// A current-thread runtime that lives for one fetch (never in the warm path).

@@ -2,6 +2,7 @@
 //! ([`ecr`] turns an AWS session into a Docker login for an integration.)
 //!
 //! [`aws::fetch`] walks a chain root to leaf (GitHub OIDC → AssumeRoleWithWebIdentity,
+//! an `aws/saml` IdP sign-in ([`saml`]) → AssumeRoleWithSAML,
 //! aws/user → GetSessionToken, AssumeRole hop by hop, the ambient SDK chain), on a
 //! current-thread runtime that exists only for the call. Errors name the identity and role,
 //! and map to the contract's exit codes: login required or access denied (77), service
@@ -16,6 +17,7 @@ pub mod gcp;
 pub mod github;
 pub mod http;
 pub mod jwt;
+pub mod saml;
 mod sdk;
 pub mod sso;
 pub mod validate;
@@ -85,6 +87,8 @@ pub enum ProviderError {
     Runtime(#[source] std::io::Error),
     #[error(transparent)]
     Sso(#[from] sso::SsoError),
+    #[error(transparent)]
+    Saml(#[from] saml::SamlError),
     #[error("cannot reach {service} at {endpoint} for identity `{identity}`: {message}")]
     CloudUnreachable { identity: String, service: &'static str, endpoint: String, message: String },
     #[error("{service} refused {step} for identity `{identity}`: HTTP {status}: {message}")]
@@ -150,6 +154,7 @@ impl ProviderError {
             }
             ProviderError::Recursion { .. } | ProviderError::Runtime(_) => exit::SOFTWARE,
             ProviderError::Sso(e) => e.exit_code(),
+            ProviderError::Saml(e) => e.exit_code(),
             ProviderError::AccountNotFound { .. } => exit::NOPERM,
             ProviderError::CloudUnreachable { .. } => exit::UNAVAILABLE,
             ProviderError::Refused { status, .. } => match status {
@@ -179,7 +184,7 @@ impl ProviderError {
     pub fn hint(&self) -> Option<String> {
         Some(match self {
             ProviderError::CannotWalk { .. } => {
-                "choose an identity whose chain starts at aws/iam-identity-center, github/oidc, aws/user or aws/ambient; `tfauth auth list` shows each chain".into()
+                "choose an identity whose chain starts at aws/iam-identity-center, aws/saml, github/oidc, aws/user or aws/ambient; `tfauth auth list` shows each chain".into()
             }
             ProviderError::Sts { code, role, identity, .. } => match code.as_str() {
                 "AccessDenied" | "AccessDeniedException" => format!(
@@ -216,6 +221,7 @@ impl ProviderError {
             }
             ProviderError::Runtime(_) => "this is a bug in tfauth; please report it".into(),
             ProviderError::Sso(e) => return e.hint(),
+            ProviderError::Saml(e) => e.hint(),
             ProviderError::CloudUnreachable { service, .. } => {
                 format!("check the network; {service} did not answer (tfauth did not retry)")
             }

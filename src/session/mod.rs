@@ -184,7 +184,8 @@ pub fn obtain(scope: &Scope<'_>, chain: &Chain, env: &Env, ask: Interaction<'_>)
         return Err(e.into());
     }
     // A refresh through IAM Identity Center may be a human approving a code: wait for it.
-    let wait = if portal_of(chain).is_some() { portal::LOGIN_WAIT } else { cache::LOCK_WAIT };
+    // So may an IdP sign-in (a password, an MFA code, a push to approve).
+    let wait = if portal_of(chain).is_some() || is_saml(chain) { portal::LOGIN_WAIT } else { cache::LOCK_WAIT };
     let _lock = cache.lock_for(&key, wait, &chain.leaf().name)?;
     if let Some(c) = cache.read(&key).filter(|c| c.fresh_for(margin, OffsetDateTime::now_utc())) {
         return Ok(Session { key, credentials: c, fetched: false });
@@ -232,6 +233,13 @@ fn base_secrets<'a>(chain: &'a Chain, env: &'a Env) -> Vec<&'a str> {
         chain.hops.first().and_then(|h| h.kind.as_ref())
     {
         out.extend(access_key_id.iter().chain(secret_access_key).map(|s| s.expose()));
+    }
+    // An IdP password fixed after a refusal is tried at once.
+    if let crate::identity::ChainRoot::Provider(p) = &chain.root
+        && let Some(crate::auth::ProviderKind::Saml { password: Some(pw), username, .. }) = &p.kind
+    {
+        out.push(pw.expose());
+        out.extend(username.as_deref());
     }
     out
 }
@@ -327,6 +335,11 @@ pub fn oidc_env(p: &crate::auth::Provider, env: &Env) -> Result<Env, SessionErro
     };
     crate::providers::sso::with_configured(env, crate::env_vars::AWS_ENDPOINT_URL_SSO_OIDC, configured)
         .map_err(|e| ProviderError::Sso(e).into())
+}
+
+/// Whether the chain starts at an `aws/saml` provider (an IdP sign-in, maybe a human's).
+fn is_saml(chain: &Chain) -> bool {
+    matches!(&chain.root, crate::identity::ChainRoot::Provider(p) if matches!(p.kind, Some(crate::auth::ProviderKind::Saml { .. })))
 }
 
 /// The IAM Identity Center portal the chain starts at, if it does.

@@ -686,15 +686,27 @@ fn a_run_with_a_symlinked_locks_directory_is_74() {
 }
 
 #[test]
-fn a_saml_chain_is_69() {
+fn a_saml_chain_with_a_driver_tfauth_does_not_speak_is_69() {
     let sb = sandbox();
     sb.write(
         "atmos.yaml",
-        "auth:\n  providers:\n    okta: {kind: aws/saml, region: us-east-1, url: \"https://acme.okta.com/app/x\"}\n  identities:\n    saml/admin: {kind: aws/assume-role, default: true, via: {provider: okta}, principal: {assume_role: \"arn:aws:iam::111111111111:role/admin\"}}\n",
+        "auth:\n  providers:\n    okta: {kind: aws/saml, region: us-east-1, url: \"https://acme.okta.com/app/x\", driver: Browser}\n  identities:\n    saml/admin: {kind: aws/assume-role, default: true, via: {provider: okta}, principal: {assume_role: \"arn:aws:iam::111111111111:role/admin\"}}\n",
     );
     let mut c = tfauth(&sb, &["auth", "env", "--login"]);
     c.env("ATMOS_KEYRING_PASSWORD", "a-long-enough-password").env("AWS_ENDPOINT_URL", "http://127.0.0.1:9");
-    tfauth_snapshot!(&sb, "error_69_saml_cannot_walk", c);
+    tfauth_snapshot!(&sb, "error_69_saml_browser_driver", c);
+}
+
+#[test]
+fn a_saml_sign_in_without_a_password_or_a_terminal_is_77() {
+    let sb = sandbox();
+    sb.write(
+        "atmos.yaml",
+        "auth:\n  providers:\n    okta: {kind: aws/saml, region: us-east-1, url: \"https://acme.okta.com/home/amazon_aws/0oa1/272\", username: jane@acme.example}\n  identities:\n    saml/admin: {kind: aws/assume-role, default: true, via: {provider: okta}, principal: {assume_role: \"arn:aws:iam::111111111111:role/admin\"}}\n",
+    );
+    let mut c = tfauth(&sb, &["auth", "env", "--login"]);
+    c.env("ATMOS_KEYRING_PASSWORD", "a-long-enough-password").env("AWS_ENDPOINT_URL", "http://127.0.0.1:9");
+    tfauth_snapshot!(&sb, "error_77_saml_no_password_no_terminal", c);
 }
 
 /// The `Commands:` of a help page: the first word of each entry line (continuation lines

@@ -46,11 +46,25 @@ pub(super) fn parse_provider(
             })
         }
         "aws/saml" => {
-            let url = f.req_matching(&["url"], is_https_url, "an https:// URL");
+            // A password travels to this URL: https, or plain http to a loopback address.
+            let url = f.req_matching(&["url"], is_https_or_loopback_url, "an https:// URL");
             let region = f.req_matching(&["region"], is_aws_region, "an AWS region such as us-east-1");
             // Any driver: Atmos hands it to its SAML library as written (new ones included).
-            let driver = f.opt_str(&["driver"]);
-            Some(ProviderKind::Saml { url: url?, region: region?, driver })
+            let driver = f.opt_str(&["driver"]).filter(|d| !d.trim().is_empty());
+            // An `!env` that is not set is an empty value to Atmos, which then asks for it:
+            // unset here too (asked on the terminal), not a problem.
+            let unset_env = |path: &str| node.get(path).is_some_and(|n| n.is_null());
+            let username =
+                if unset_env("username") { None } else { f.opt_str(&["username"]).filter(|u| !u.trim().is_empty()) };
+            let password = if unset_env("password") {
+                None
+            } else {
+                f.opt_str(&["password"]).filter(|p| !p.is_empty()).map(crate::secret::Secret::new)
+            };
+            // Atmos parses it with Go's time.ParseDuration and keeps its default when that
+            // fails: a warning here, never a refusal.
+            let session = f.lenient(|f| f.opt_duration(&["session", "duration"]), "the default applies, as in Atmos");
+            Some(ProviderKind::Saml { url: url?, region: region?, driver, username, password, session_secs: session })
         }
         "github/oidc" => {
             let region = f.opt_matching(&["region"], is_aws_region, "an AWS region such as us-east-1");

@@ -815,3 +815,30 @@ fn atmos_kinds_tfauth_cannot_run_yet_are_read_and_noted() {
     assert!(cfg.identity("amb").unwrap().is_standalone() && cfg.identity("emu").unwrap().is_standalone());
     assert!(cfg.provider("ia").unwrap().kind.is_none());
 }
+
+// --- issue 18: aws/saml ----------------------------------------------------------------
+
+#[test]
+fn saml_reads_username_password_and_session_as_atmos_and_asks_for_an_unset_env() {
+    let env = Env::from_pairs([("OKTA_PW", "s3cret canary")]);
+    let src = r#"providers:
+  okta: {kind: aws/saml, region: us-east-1, url: "http://127.0.0.1:8080/home/amazon_aws/x/272", driver: Okta, username: jane@acme.example, password: !env OKTA_PW, session: {duration: 2h}}
+  adfs: {kind: aws/saml, region: us-east-1, url: "https://sts.acme.com/adfs/ls/IdpInitiatedSignOn.aspx", username: !env ADFS_USER, password: !env ADFS_PW}
+"#;
+    let (cfg, problems) = AuthConfig::parse(Some(&node_with(src, env)));
+    assert!(problems.is_empty(), "{}", render(&problems));
+    let kind = |n: &str| cfg.provider(n).unwrap().kind.clone().unwrap();
+    match kind("okta") {
+        ProviderKind::Saml { url, username, password, session_secs, .. } => {
+            assert!(url.starts_with("http://127.0.0.1:8080/"), "http to loopback is allowed");
+            assert_eq!(username.as_deref(), Some("jane@acme.example"));
+            assert_eq!(password.as_ref().map(|p| p.expose()), Some("s3cret canary"));
+            assert_eq!(session_secs, Some(7200));
+        }
+        other => panic!("{other:?}"),
+    }
+    // Unset `!env`s are Atmos's empty values: asked at run time, not problems.
+    assert!(matches!(kind("adfs"), ProviderKind::Saml { username: None, password: None, session_secs: None, .. }));
+    // The password never shows in Debug.
+    assert!(!format!("{:?}", cfg.provider("okta").unwrap()).contains("canary"));
+}

@@ -89,9 +89,20 @@ pub enum ProviderKind {
         endpoint_url: Option<Located>,
     },
     Saml {
+        /// The IdP's sign-in URL: the Okta app's embed link, or the ADFS
+        /// `IdpInitiatedSignOn.aspx` page (https, or http to loopback).
         url: String,
         region: String,
+        /// As written (Okta, ADFS, Browser, GoogleApps, ...); unset: guessed from the URL
+        /// at run time ([`crate::providers::saml::Driver::of`]).
         driver: Option<String>,
+        /// The IdP user name; unset: asked on the terminal.
+        username: Option<String>,
+        /// The IdP password (a literal or `!env`); unset: asked on the terminal, echo off.
+        password: Option<Secret>,
+        /// `session.duration`, as Atmos reads it; unset: the assertion's `SessionDuration`,
+        /// else an hour.
+        session_secs: Option<u64>,
     },
     GithubOidc {
         region: Option<String>,

@@ -95,6 +95,11 @@ pub(super) fn is_https_url(s: &str) -> bool {
     s.strip_prefix("https://").is_some_and(|r| !r.is_empty() && !r.starts_with('/') && !r.contains(char::is_whitespace))
 }
 
+/// https, or http to 127.0.0.1, [::1] or localhost (a loopback IdP in tests).
+pub(super) fn is_https_or_loopback_url(s: &str) -> bool {
+    is_https_url(s) || (s.starts_with("http://") && crate::util::url::is_allowed_url(s))
+}
+
 pub(super) fn is_aws_region(s: &str) -> bool {
     let parts: Vec<&str> = s.split('-').collect();
     parts.len() >= 3

@@ -76,6 +76,20 @@ pub fn how_long(e: &ProviderError) -> Option<Duration> {
             // Logins, expired sessions, token files: a terminal or a new login fixes them.
             _ => None,
         },
+        ProviderError::Saml(e) => {
+            use crate::providers::saml::SamlError as S;
+            match e {
+                // A refused password, a denied push: every helper waiting gets the one answer,
+                // and the IdP (which locks accounts) is not asked again at once.
+                S::Rejected { .. }
+                | S::Idp { .. }
+                | S::Assertion { .. }
+                | S::NoRole { .. }
+                | S::SeveralRoles { .. } => Some(REMEMBER),
+                S::Unreachable { .. } => Some(REMEMBER_TRANSIENT),
+                S::NeedTerminal { .. } | S::UnsupportedDriver { .. } => None,
+            }
+        }
         // Local, interactive or already remembered.
         _ => None,
     }
