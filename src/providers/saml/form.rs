@@ -4,13 +4,25 @@
 //! entities decoded), skips comments, `<script>` and `<style>`, and ignores everything
 //! else. It never runs or fetches anything.
 
-/// One `<form>`: its attributes and inputs, in document order.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+/// One `<form>`: its attributes and inputs, in document order. Its `Debug` names the
+/// inputs but never shows their values: one of them is the SAML assertion.
+#[derive(Clone, Default, PartialEq, Eq)]
 pub struct Form {
     pub id: Option<String>,
     pub action: Option<String>,
     pub method: Option<String>,
     pub inputs: Vec<(String, String)>,
+}
+
+impl std::fmt::Debug for Form {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Form")
+            .field("id", &self.id)
+            .field("action", &self.action.as_deref().map(super::web::strip_query))
+            .field("method", &self.method)
+            .field("inputs", &self.inputs.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>())
+            .finish()
+    }
 }
 
 impl Form {
@@ -258,5 +270,14 @@ mod tests {
     fn entities_decode_and_broken_ones_stay_as_written() {
         assert_eq!(decode("a&amp;b&lt;&#65;&#x42;&quot;"), "a&b<AB\"");
         assert_eq!(decode("AT&T &bogus; &#xZZ; &"), "AT&T &bogus; &#xZZ; &");
+    }
+
+    #[test]
+    fn debug_names_the_inputs_but_never_their_values() {
+        let f = &forms(
+            r#"<form action="https://signin.aws.amazon.com/saml?x=1"><input name="SAMLResponse" value="c2VjcmV0"></form>"#,
+        )[0];
+        let shown = format!("{f:?}");
+        assert!(shown.contains("SAMLResponse") && !shown.contains("c2VjcmV0") && !shown.contains("x=1"), "{shown}");
     }
 }
