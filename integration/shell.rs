@@ -98,7 +98,7 @@ const ALL_STACKS: [&str; 12] = [
 /// `app` is only in the plat stacks, `analytics` only in plat-use2-dev.
 const APP_STACKS: [&str; 6] =
     ["plat-use2-dev", "plat-use2-prod", "plat-use2-staging", "plat-usw2-dev", "plat-usw2-prod", "plat-usw2-staging"];
-const PROFILES: [&str; 3] = ["developers", "devops", "github"];
+const PROFILES: [&str; 4] = ["developers", "devops", "github", "okta"];
 
 /// The completion answers every shell must give for the same command lines (the labels
 /// are the command lines; each script prints them as it completes them).

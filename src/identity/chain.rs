@@ -260,7 +260,7 @@ fn link_problem(id: &Identity, from: &str, from_provider: bool, span: &Span) -> 
         ("aws/permission-set", true, "aws/iam-identity-center") => None,
         ("aws/permission-set", _, _) => fail(
             format!(
-                "identity `{}` (aws/permission-set) must come from an aws/iam-identity-center provider, not a {from} {what}",
+                "identity `{}` (aws/permission-set) must come from an aws/iam-identity-center provider, not from the {from} {what}",
                 id.name
             ),
             "point `via.provider` at your IAM Identity Center provider",

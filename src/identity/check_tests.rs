@@ -76,7 +76,7 @@ fn links_that_cannot_work_are_refused() {
         ),
         (
             format!("{{kind: aws/permission-set, via: {{provider: gh}}, {ps}}}"),
-            "identity `x` (aws/permission-set) must come from an aws/iam-identity-center provider, not a github/oidc provider",
+            "identity `x` (aws/permission-set) must come from an aws/iam-identity-center provider, not from the github/oidc provider",
             "point `via.provider` at your IAM Identity Center provider",
         ),
     ];
