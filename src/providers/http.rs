@@ -100,6 +100,25 @@ pub fn post_form(call: &Call<'_>, url: &str, fields: &[(&str, &str)]) -> Result<
     finish(call, url, sent)
 }
 
+/// POST `application/x-www-form-urlencoded` with extra headers (a DPoP proof).
+pub fn post_form_with(
+    call: &Call<'_>,
+    url: &str,
+    fields: &[(&str, &str)],
+    headers: &[(String, String)],
+) -> Result<Reply, ProviderError> {
+    check(call, url)?;
+    let body: Vec<String> = fields.iter().map(|(k, v)| format!("{}={}", super::encode(k), super::encode(v))).collect();
+    let mut req = agent()
+        .post(url)
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .header("Accept", "application/json");
+    for (k, v) in headers {
+        req = req.header(k.as_str(), v.as_str());
+    }
+    finish(call, url, req.send(body.join("&")))
+}
+
 /// POST a JSON document with a bearer token.
 pub fn post_json(call: &Call<'_>, url: &str, bearer: &Secret, doc: &serde_json::Value) -> Result<Reply, ProviderError> {
     check(call, url)?;

@@ -10,6 +10,7 @@
 //! is built one way, in `sdk`.
 
 pub mod aws;
+pub mod aws_webflow;
 pub mod azure;
 pub mod credentials;
 pub mod ecr;
