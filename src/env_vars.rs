@@ -117,6 +117,8 @@ pub const AWS_ENDPOINT_URL_STS: &str = "AWS_ENDPOINT_URL_STS";
 pub const AWS_ENDPOINT_URL_SSO_OIDC: &str = "AWS_ENDPOINT_URL_SSO_OIDC";
 /// Endpoint URL of the SSO portal API (ListAccounts, ListAccountRoles, GetRoleCredentials).
 pub const AWS_ENDPOINT_URL_SSO: &str = "AWS_ENDPOINT_URL_SSO";
+/// Endpoint URL of AWS's sign-in service (the `aws/user` browser login's authorize and token endpoints).
+pub const AWS_ENDPOINT_URL_SIGNIN: &str = "AWS_ENDPOINT_URL_SIGNIN";
 /// Endpoint URL of ECR (GetAuthorizationToken).
 pub const AWS_ENDPOINT_URL_ECR: &str = "AWS_ENDPOINT_URL_ECR";
 

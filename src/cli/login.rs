@@ -47,6 +47,10 @@ pub struct LoginArgs {
     /// Sign in again even if the session is still valid.
     #[arg(long)]
     pub force: bool,
+    /// A fresh AWS browser sign-in for an aws/user identity without keys (the cached
+    /// refresh token is not used).
+    #[arg(long, conflicts_with = "provider")]
+    pub webflow: bool,
 }
 
 pub fn login(mut args: LoginArgs, ctx: &Ctx) -> Result<i32, Error> {
@@ -114,6 +118,20 @@ pub fn login(mut args: LoginArgs, ctx: &Ctx) -> Result<i32, Error> {
         let plan = super::authenticate(&res, plan, name, false, ctx)?;
         eprintln!("Logged in as `{name}` ({}); {} file(s) written.", chain.describe(), plan.files.len());
         return Ok(0);
+    }
+    let webflow =
+        session::webflow::applies(chain, session::vault::user_keys(&res.scope(&ctx.env), chain, &ctx.env)?.is_some());
+    if args.webflow && !webflow {
+        return Err(Error::usage(
+            &format!("--webflow: identity `{name}` does not sign in through AWS's browser login"),
+            Some("--webflow is for an aws/user identity with no keys (configured or stored) and `credentials.webflow_enabled` not false".to_string()),
+        ));
+    }
+    if webflow && (args.force || args.webflow) {
+        session::webflow::forget(&ctx.env, &res.scope(&ctx.env).realm, &chain.hops[0].name);
+        if let Some(cache) = crate::session::cache::Cache::new(&ctx.env, "aws") {
+            cache.remove(&session::key(&res.scope(&ctx.env), chain));
+        }
     }
     if args.force {
         if let Some(p) = session::portal_of(chain)

@@ -7,7 +7,7 @@ use super::*;
 use crate::cli::test_support::*;
 
 fn args(identity: Option<&str>, provider: Option<&str>, force: bool) -> LoginArgs {
-    LoginArgs { target: target(identity), provider: provider.map(str::to_string), force, tags: None }
+    LoginArgs { target: target(identity), provider: provider.map(str::to_string), force, tags: None, webflow: false }
 }
 
 #[test]

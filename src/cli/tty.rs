@@ -157,6 +157,26 @@ impl crate::session::portal::LoginUi for LoginPrompt {
             Some(e) => self.write(&format!("\r\x1b[KNot signed in: {e}\n")),
         }
     }
+
+    fn webflow(&self) -> Option<&dyn crate::providers::aws_webflow::WebflowUi> {
+        Some(self)
+    }
+}
+
+impl crate::providers::aws_webflow::WebflowUi for LoginPrompt {
+    fn open(&self, identity: &str, url: &str) {
+        let mut text = format!("\nSign in to AWS in the browser for `{identity}`.\n\n  URL:  {url}\n\n");
+        if self.open_browser && self.launch(url) {
+            text.push_str("The browser is opening on that URL; sign in there, then come back here.\n");
+        } else {
+            text.push_str("Open the URL in a browser on this machine and sign in.\n");
+        }
+        self.write(&text);
+    }
+
+    fn end(&self, signed_in: bool) {
+        self.write(if signed_in { "Signed in.\n" } else { "Not signed in.\n" });
+    }
 }
 
 impl crate::providers::azure::DeviceCodeUi for LoginPrompt {

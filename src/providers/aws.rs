@@ -37,6 +37,9 @@ pub struct FetchContext<'a> {
     /// The `aws/user` keys stored in the keyring, when the chain starts at such an
     /// identity and its configuration holds none.
     pub user_keys: Option<(String, Secret)>,
+    /// An `aws/user`'s session from AWS's browser sign-in ([`super::aws_webflow`]), when
+    /// the identity has no keys: used as they are, with no GetSessionToken.
+    pub user_session: Option<Credentials>,
 }
 
 /// Credentials for the chain's leaf.
@@ -188,13 +191,16 @@ async fn walk(chain: &Chain, ctx: &FetchContext<'_>) -> Result<Credentials, Prov
         ChainRoot::Standalone => {
             let first = hops.next().expect("a chain has a leaf");
             match &first.kind {
-                Some(IdentityKind::User { access_key_id, secret_access_key, mfa_arn }) => {
+                Some(IdentityKind::User { access_key_id, secret_access_key, mfa_arn, .. }) => {
                     // Keys from the configuration (literal or !env), else the keyring; never the
                     // ambient AWS_ACCESS_KEY_ID, as in Atmos: an `aws/user` is the keys it names,
                     // not whatever the shell happens to hold (`aws/ambient` is that).
-                    let (key, secret) = match (access_key_id, secret_access_key, &ctx.user_keys) {
-                        (Some(k), Some(s), _) => (k.expose().to_string(), s.clone()),
-                        (_, _, Some((k, s))) => (k.clone(), s.clone()),
+                    let (key, secret) = match (access_key_id, secret_access_key, &ctx.user_keys, &ctx.user_session) {
+                        (Some(k), Some(s), _, _) => (k.expose().to_string(), s.clone()),
+                        (_, _, Some((k, s)), _) => (k.clone(), s.clone()),
+                        (_, _, None, Some(session)) => {
+                            return assume_hops(session.clone(), &hops.cloned().collect::<Vec<_>>(), ctx).await;
+                        }
                         _ => return Err(ProviderError::NoUserKeys { identity: first.name.clone() }),
                     };
                     let long_lived = Credentials {
@@ -359,7 +365,7 @@ pub fn caller_identity(
     env: &Env,
     region: String,
 ) -> Result<CallerIdentity, ProviderError> {
-    let ctx = FetchContext { env, region, mfa: None, sso_token: None, user_keys: None };
+    let ctx = FetchContext { env, region, mfa: None, sso_token: None, user_keys: None, user_session: None };
     runtime()?.block_on(async {
         let sts = client(&ctx, None, Some(creds), None).await?;
         let out = sts
@@ -562,7 +568,14 @@ mod tests {
     fn an_identity_endpoint_url_must_be_https_or_loopback_unless_aws_endpoint_url_sts_overrides_it() {
         let with = |url: &str| user(&format!(", spec: {{endpoint_url: \"{url}\"}}"));
         let run = |id: &crate::auth::Identity, env: &Env| {
-            let ctx = FetchContext { env, region: "us-east-1".into(), mfa: None, sso_token: None, user_keys: None };
+            let ctx = FetchContext {
+                env,
+                region: "us-east-1".into(),
+                mfa: None,
+                sso_token: None,
+                user_keys: None,
+                user_session: None,
+            };
             runtime().unwrap().block_on(client(&ctx, None, None, Some(id))).map(|_| ())
         };
         let none = Env::default();

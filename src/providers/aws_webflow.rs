@@ -264,6 +264,12 @@ pub fn parse_tokens(identity: &str, body: &str) -> Result<Tokens, ProviderError>
     })
 }
 
+/// Where the browser sign-in is shown: the URL opened (or printed), then its outcome.
+pub trait WebflowUi {
+    fn open(&self, identity: &str, url: &str);
+    fn end(&self, signed_in: bool);
+}
+
 /// Why the callback did not bring a code.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum CallbackError {

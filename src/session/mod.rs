@@ -12,6 +12,7 @@ pub mod azure;
 pub mod cache;
 pub mod portal;
 pub mod vault;
+pub mod webflow;
 
 use crate::env_vars::Env;
 use crate::identity::Chain;
@@ -291,8 +292,17 @@ fn fetch_chain(
 ) -> Result<Credentials, SessionError> {
     tracing::debug!(identity = %chain.leaf().name, chain = %chain.describe(), "fetching credentials");
     let user_keys = vault::user_keys(scope, chain, env)?;
+    let user_session = if webflow::applies(chain, user_keys.is_some()) {
+        let first = &chain.hops[0];
+        let signin_region = first.region.clone().unwrap_or_else(|| region.clone());
+        let ui = if ask.mode == portal::Mode::NoLogin { None } else { ask.login.and_then(|l| l.webflow()) };
+        let force = ask.mode == portal::Mode::Relogin;
+        Some(webflow::session(env, &scope.realm, &first.name, &signin_region, ui, force)?)
+    } else {
+        None
+    };
     let credentials = match portal_of(chain) {
-        None => fetch(chain, &FetchContext { env, region, mfa: ask.mfa, sso_token: None, user_keys })?,
+        None => fetch(chain, &FetchContext { env, region, mfa: ask.mfa, sso_token: None, user_keys, user_session })?,
         Some(p) => {
             let oidc = match &chain.root {
                 crate::identity::ChainRoot::Provider(root) => oidc_env(root, env)?,
@@ -305,6 +315,7 @@ fn fetch_chain(
                 mfa: ask.mfa,
                 sso_token: Some(&token.access_token),
                 user_keys: None,
+                user_session: None,
             };
             match fetch(chain, &ctx) {
                 // Rejected before its time (signed out elsewhere, revoked): once more, through

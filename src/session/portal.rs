@@ -126,6 +126,10 @@ pub trait LoginUi {
     fn progress(&self, event: PollEvent);
     /// The flow is over (`None`: signed in).
     fn end(&self, failure: Option<&SsoError>);
+    /// The same UI for an `aws/user`'s browser sign-in, when it can show one.
+    fn webflow(&self) -> Option<&dyn crate::providers::aws_webflow::WebflowUi> {
+        None
+    }
 }
 
 /// How far [`access_token`] may go.

@@ -157,7 +157,9 @@ pub(super) fn parse_identity(
                 .or_else(|| {
                     f.opt_matching(&["mfa_arn"], is_mfa_arn, "an MFA device ARN (arn:aws:iam::123456789012:mfa/NAME)")
                 });
-            Some(IdentityKind::User { access_key_id: key, secret_access_key: secret, mfa_arn: mfa })
+            // Atmos: the browser sign-in is on unless `credentials.webflow_enabled: false`.
+            let webflow_enabled = f.opt_bool(&["credentials", "webflow_enabled"]).unwrap_or(true);
+            Some(IdentityKind::User { access_key_id: key, secret_access_key: secret, mfa_arn: mfa, webflow_enabled })
         }
         "aws/ambient" => Some(IdentityKind::Ambient),
         "azure/subscription" => {

@@ -454,7 +454,7 @@ fn every_identity_kind_is_typed_with_its_fields() {
     assert!(matches!(kind("root"), IdentityKind::AssumeRoot { duration_secs: Some(900), .. }));
     assert!(matches!(
         kind("user"),
-        IdentityKind::User { access_key_id: Some(_), secret_access_key: Some(_), mfa_arn: Some(_) }
+        IdentityKind::User { access_key_id: Some(_), secret_access_key: Some(_), mfa_arn: Some(_), .. }
     ));
     assert!(matches!(kind("amb"), IdentityKind::Ambient));
     assert!(

@@ -297,6 +297,8 @@ pub enum IdentityKind {
         access_key_id: Option<Secret>,
         secret_access_key: Option<Secret>,
         mfa_arn: Option<String>,
+        /// AWS's browser sign-in when the identity has no keys (Atmos's webflow).
+        webflow_enabled: bool,
     },
     Ambient,
     AzureSubscription {
