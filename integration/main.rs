@@ -26,6 +26,7 @@ mod sts_answers;
 mod support;
 mod terraform_run;
 mod trust;
+mod webflow_standin;
 mod wire;
 mod workspaces;
 

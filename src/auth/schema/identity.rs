@@ -157,8 +157,13 @@ pub(super) fn parse_identity(
                 .or_else(|| {
                     f.opt_matching(&["mfa_arn"], is_mfa_arn, "an MFA device ARN (arn:aws:iam::123456789012:mfa/NAME)")
                 });
-            // Atmos: the browser sign-in is on unless `credentials.webflow_enabled: false`.
-            let webflow_enabled = f.opt_bool(&["credentials", "webflow_enabled"]).unwrap_or(true);
+            // Atmos: the browser sign-in is on unless `credentials.webflow_enabled` is the
+            // boolean false; any other value (a string, a number) leaves it on, unreported.
+            let webflow_enabled = node
+                .get("credentials")
+                .and_then(|c| c.get("webflow_enabled"))
+                .and_then(|n| n.as_bool())
+                .unwrap_or(true);
             Some(IdentityKind::User { access_key_id: key, secret_access_key: secret, mfa_arn: mfa, webflow_enabled })
         }
         "aws/ambient" => Some(IdentityKind::Ambient),

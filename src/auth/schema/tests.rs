@@ -842,3 +842,20 @@ fn saml_reads_username_password_and_session_as_atmos_and_asks_for_an_unset_env()
     // The password never shows in Debug.
     assert!(!format!("{:?}", cfg.provider("okta").unwrap()).contains("canary"));
 }
+
+#[test]
+fn aws_user_webflow_is_on_unless_it_is_the_boolean_false() {
+    // Atmos reads `credentials.webflow_enabled` as a bool and treats anything else as on.
+    let cfg = clean(&with_identities(
+        r#"  bare: {kind: aws/user}
+  off: {kind: aws/user, credentials: {webflow_enabled: false}}
+  on: {kind: aws/user, credentials: {webflow_enabled: true}}
+  odd: {kind: aws/user, credentials: {webflow_enabled: "no"}}
+"#,
+    ));
+    let enabled = |n: &str| match cfg.identity(n).unwrap().kind.clone() {
+        Some(IdentityKind::User { webflow_enabled, .. }) => webflow_enabled,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!((enabled("bare"), enabled("off"), enabled("on"), enabled("odd")), (true, false, true, true));
+}
