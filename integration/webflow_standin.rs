@@ -69,7 +69,7 @@ fn b64url(b: &[u8]) -> String {
 
 fn unb64url(s: &str) -> Option<Vec<u8>> {
     let mut t = s.replace('-', "+").replace('_', "/");
-    while t.len() % 4 != 0 {
+    while !t.len().is_multiple_of(4) {
         t.push('=');
     }
     aws_smithy_types::base64::decode(&t).ok()

@@ -123,7 +123,7 @@ pub fn login(mut args: LoginArgs, ctx: &Ctx) -> Result<i32, Error> {
         session::webflow::applies(chain, session::vault::user_keys(&res.scope(&ctx.env), chain, &ctx.env)?.is_some());
     if args.webflow && !webflow {
         return Err(Error::usage(
-            &format!("--webflow: identity `{name}` does not sign in through AWS's browser login"),
+            format!("--webflow: identity `{name}` does not sign in through AWS's browser login"),
             Some("--webflow is for an aws/user identity with no keys (configured or stored) and `credentials.webflow_enabled` not false".to_string()),
         ));
     }

@@ -76,6 +76,17 @@ pub fn session(
     force: bool,
 ) -> Result<Credentials, SessionError> {
     let home = home(env, identity)?;
+    let need_terminal = || {
+        SessionError::from(ProviderError::NeedTerminal {
+            identity: identity.to_string(),
+            what: "a browser sign-in to AWS",
+        })
+    };
+    let usable = |c: &RefreshCache| !force && c.usable(OffsetDateTime::now_utc());
+    // Nothing to refresh and nowhere to sign in: fail at once, creating nothing.
+    if ui.is_none() && !wf::load_cache(&home, identity, realm).is_some_and(|c| usable(&c)) {
+        return Err(need_terminal());
+    }
     let dir = wf::cache_dir(&home, identity, realm);
     let io = |e: std::io::Error| ProviderError::Setup {
         identity: identity.to_string(),
@@ -86,31 +97,26 @@ pub fn session(
     crate::util::fs::PrivateDir::create_below(&home, &dir).map_err(io)?;
     let _lock = Cache::at(dir.clone()).lock_for("refresh", wf::CALLBACK_TIMEOUT + Duration::from_secs(30), identity)?;
     let base = endpoint(env, region);
-    if !force && let Some(cache) = wf::load_cache(&home, identity, realm) {
-        if cache.usable(OffsetDateTime::now_utc())
-            && let Some(key) = &cache.dpop_key
-        {
-            match wf::exchange_refresh(identity, &base, &cache.refresh_token, key)? {
-                Exchange::Tokens(t) => {
-                    if let Some(next) = &t.refresh_token {
-                        let kept = RefreshCache { refresh_token: next.clone(), ..cache };
-                        wf::save_cache(&home, identity, realm, &kept).map_err(io)?;
-                    }
-                    tracing::debug!(identity, "AWS browser sign-in: refreshed silently");
-                    return Ok(credentials(&t));
+    if let Some(cache) = wf::load_cache(&home, identity, realm)
+        && usable(&cache)
+        && let Some(key) = &cache.dpop_key
+    {
+        match wf::exchange_refresh(identity, &base, &cache.refresh_token, key)? {
+            Exchange::Tokens(t) => {
+                if let Some(next) = &t.refresh_token {
+                    let kept = RefreshCache { refresh_token: next.clone(), ..cache };
+                    wf::save_cache(&home, identity, realm, &kept).map_err(io)?;
                 }
-                Exchange::Revoked => {
-                    tracing::debug!(identity, "AWS browser sign-in: the refresh token was refused; signing in again");
-                    wf::drop_cache(&home, identity, realm);
-                }
+                tracing::debug!(identity, "AWS browser sign-in: refreshed silently");
+                return Ok(credentials(&t));
+            }
+            Exchange::Revoked => {
+                tracing::debug!(identity, "AWS browser sign-in: the refresh token was refused; signing in again");
+                wf::drop_cache(&home, identity, realm);
             }
         }
     }
-    let Some(ui) = ui else {
-        return Err(
-            ProviderError::NeedTerminal { identity: identity.to_string(), what: "a browser sign-in to AWS" }.into()
-        );
-    };
+    let Some(ui) = ui else { return Err(need_terminal()) };
     let (pkce, state, key) = (Pkce::generate(), wf::new_state(), DpopKey::generate());
     let callback = Callback::bind().map_err(io)?;
     let port = callback.port();
