@@ -428,3 +428,37 @@ fn webflow_standin_refuses_a_bad_dpop_proof() {
     assert!(post("a.b.c").contains("invalid_dpop_proof"));
     assert_eq!(w.signin.state.lock().unwrap().refused.len(), 2);
 }
+
+#[test]
+fn webflow_twenty_helpers_make_one_refresh() {
+    let w = WfBed::new(false);
+    let login = w.pty(&[TFAUTH, "auth", "login", "--identity", "me"]);
+    assert_eq!(login.code, 0, "{}{}", login.stdout, login.stderr);
+    w.drop_session_cache();
+    let children: Vec<_> = (0..20)
+        .map(|_| {
+            let mut c = w.cmd(HELPER);
+            c.args(["--identity", "me"]).stdout(Stdio::piped()).stderr(Stdio::piped());
+            c.spawn().unwrap()
+        })
+        .collect();
+    for child in children {
+        let o = child.wait_with_output().unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let doc: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert!(doc["AccessKeyId"].as_str().unwrap().starts_with("ASIAWEBFLOW"));
+    }
+    let st = w.signin.state.lock().unwrap();
+    // One refresh: the rotated token is never presented twice, nobody opened a browser.
+    assert_eq!((st.authorize_calls, st.code_grants, st.refresh_grants), (1, 1, 1), "{:?}", st.refused);
+    assert!(st.refused.is_empty(), "{:?}", st.refused);
+    drop(st);
+    // Logout ends it: the refresh token and its key are gone, and the next helper needs a login.
+    let mut c = w.cmd(TFAUTH);
+    c.args(["auth", "logout", "me"]);
+    let o = run(c);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(o.stderr.contains("refresh token"), "{}", o.stderr);
+    assert!(!w.refresh_file().exists());
+    assert_eq!(w.helper().code, 77);
+}

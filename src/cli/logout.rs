@@ -198,6 +198,15 @@ pub fn logout(args: LogoutArgs, ctx: &Ctx) -> Result<i32, Error> {
         }
         if id.kind_name == "aws/user" {
             keys_of.push(id.name.clone());
+            // AWS's browser login: the refresh token (and its DPoP key) Atmos and tfauth share.
+            if let Some(file) = crate::session::webflow::cache_file(&ctx.env, &realm, &id.name)
+                && file.is_file()
+            {
+                if !args.dry_run {
+                    crate::session::webflow::forget(&ctx.env, &realm, &id.name);
+                }
+                sweep.lines.push(format!("the browser sign-in's refresh token {}", file.display()));
+            }
         }
         // A provider session tfauth keeps (a portal token, an Entra ID sign-in) serves
         // every identity of the provider, so it outlives one identity's logout.

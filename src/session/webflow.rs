@@ -59,6 +59,12 @@ fn credentials(t: &Tokens) -> Credentials {
     }
 }
 
+/// Atmos's refresh cache file of `identity`, when there is a cache directory at all.
+pub fn cache_file(env: &Env, realm: &str, identity: &str) -> Option<PathBuf> {
+    let home = home(env, identity).ok()?;
+    Some(wf::cache_dir(&home, identity, realm).join(wf::CACHE_FILE))
+}
+
 /// Drops the cached refresh token (`auth login --webflow` / `--force`, `auth logout`).
 pub fn forget(env: &Env, realm: &str, identity: &str) {
     if let Ok(home) = home(env, identity) {
