@@ -250,17 +250,23 @@ pub fn parse_tokens(identity: &str, body: &str) -> Result<Tokens, ProviderError>
         code: exit::UNAVAILABLE,
     };
     let doc: serde_json::Value = serde_json::from_str(body).map_err(|_| bad("is not JSON"))?;
-    let access = doc.get("access_token").ok_or_else(|| bad("has no access_token"))?;
-    let field = |k: &str| access.get(k).and_then(|v| v.as_str()).filter(|s| !s.is_empty()).map(str::to_string);
-    let access_key_id = field("access_key_id").ok_or_else(|| bad("has no access_key_id"))?;
-    let secret = field("secret_access_key").ok_or_else(|| bad("has no secret_access_key"))?;
-    let session = field("session_token").unwrap_or_default();
+    // Atmos reads snake_case at the top level; the AWS CLI's SDK model (CreateOAuth2Token)
+    // names the same fields in camelCase inside `tokenOutput`. Either is read.
+    let doc = doc.get("tokenOutput").unwrap_or(&doc);
+    let pick = |v: &serde_json::Value, snake: &str, camel: &str| {
+        v.get(snake).or_else(|| v.get(camel)).cloned().filter(|x| x.as_str() != Some(""))
+    };
+    let access = pick(doc, "access_token", "accessToken").ok_or_else(|| bad("has no access_token"))?;
+    let field = |snake: &str, camel: &str| pick(&access, snake, camel).and_then(|v| v.as_str().map(str::to_string));
+    let access_key_id = field("access_key_id", "accessKeyId").ok_or_else(|| bad("has no access_key_id"))?;
+    let secret = field("secret_access_key", "secretAccessKey").ok_or_else(|| bad("has no secret_access_key"))?;
+    let session = field("session_token", "sessionToken").unwrap_or_default();
     Ok(Tokens {
         access_key_id,
         secret_access_key: Secret::new(secret),
         session_token: Secret::new(session),
-        expires_in: doc.get("expires_in").and_then(|v| v.as_u64()),
-        refresh_token: doc.get("refresh_token").and_then(|v| v.as_str()).filter(|s| !s.is_empty()).map(Secret::new),
+        expires_in: pick(doc, "expires_in", "expiresIn").and_then(|v| v.as_u64()),
+        refresh_token: pick(doc, "refresh_token", "refreshToken").and_then(|v| v.as_str().map(Secret::new)),
     })
 }
 
@@ -594,6 +600,14 @@ mod tests {
         assert_eq!(t.secret_access_key.expose(), "s3");
         assert_eq!(t.expires_in, Some(900));
         assert_eq!(t.refresh_token.unwrap().expose(), "r1");
+        // The AWS CLI's model of the same answer.
+        let t = parse_tokens(
+            "me",
+            r#"{"tokenOutput":{"accessToken":{"accessKeyId":"ASIA2","secretAccessKey":"s4","sessionToken":"t"},"expiresIn":600,"refreshToken":"r2"}}"#,
+        )
+        .unwrap();
+        assert_eq!((t.access_key_id.as_str(), t.expires_in), ("ASIA2", Some(600)));
+        assert_eq!(t.refresh_token.unwrap().expose(), "r2");
         let e = parse_tokens("me", r#"{"access_token":{"access_key_id":"ASIA1"}}"#).unwrap_err();
         assert!(e.to_string().contains("secret_access_key") || format!("{e:?}").contains("secret_access_key"));
     }
