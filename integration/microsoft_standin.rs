@@ -11,7 +11,13 @@
 //!   `timestamp`, `trace_id`, `correlation_id`, `error_uri`);
 //! - `GET /{tenant}/v2.0/.well-known/openid-configuration` and
 //!   `GET /common/discovery/instance`: the discovery documents MSAL reads;
-//! - `GET /devicelogin?otc=CODE`: "the user signs in in a browser" (approves that code).
+//! - `GET /devicelogin?otc=CODE`: "the user signs in in a browser" (approves that code);
+//! - `GET /{tenant}/oauth2/v2.0/authorize`: the authorization endpoint of the browser
+//!   sign-in (`azure/interactive`): it checks the client, a loopback `redirect_uri`, an
+//!   `S256` `code_challenge` and a `state`, and answers, as the signed-in user's browser
+//!   would see it, a 302 to the redirect URI with `code` and `state`; the token endpoint's
+//!   `authorization_code` grant then checks `code_verifier` against the challenge and the
+//!   `redirect_uri` against the one the code was issued for (AADSTS501481, AADSTS50148).
 //!
 //! Tokens are JWT-shaped (header.claims.signature) with a dummy signature: MSAL decodes the ID
 //! token's claims and never checks its signature. Tests steer the stand-in (approve, deny,
@@ -214,6 +220,12 @@ pub struct EntraOpts {
     pub federated: Vec<FederatedCredential>,
     /// Every token call answers with this error (devicecode and discovery are unaffected).
     pub fault: Option<Fault>,
+    /// `/authorize` redirects back with this `state` instead of the one it was given (a
+    /// forged or stale redirect).
+    pub redirect_state: Option<String>,
+    /// `/authorize` keeps this challenge instead of the one it was given, so the client's
+    /// `code_verifier` cannot match it.
+    pub swap_challenge: Option<String>,
 }
 
 impl Default for EntraOpts {
@@ -231,6 +243,8 @@ impl Default for EntraOpts {
             granted_scope: None,
             federated: vec![FederatedCredential::github(WORKLOAD_CLIENT_ID, GITHUB_SUBJECT)],
             fault: None,
+            redirect_state: None,
+            swap_challenge: None,
         }
     }
 }
@@ -242,8 +256,8 @@ impl Default for EntraOpts {
 #[derive(Clone, Debug)]
 pub struct EntraRequest {
     /// The operation it was routed to: "DeviceCode", "DeviceCodeToken", "RefreshToken",
-    /// "ClientCredentials", "Token" (no or another grant type), "OpenIdConfiguration",
-    /// "InstanceDiscovery", "Keys", "DeviceLogin" or "Unknown".
+    /// "ClientCredentials", "AuthCodeToken", "Token" (no or another grant type), "OpenIdConfiguration",
+    /// "InstanceDiscovery", "Keys", "DeviceLogin", "Authorize" or "Unknown".
     pub op: String,
     /// The path without the query.
     pub path: String,
@@ -333,8 +347,19 @@ struct Refresh {
     state: RefreshState,
 }
 
+/// An authorization code `/authorize` issued, and what its redemption must match.
+struct AuthCode {
+    code: String,
+    client_id: String,
+    redirect_uri: String,
+    challenge: String,
+    scope: String,
+    redeemed: bool,
+}
+
 struct State {
     opts: EntraOpts,
+    codes: Vec<AuthCode>,
     serial: u64,
     /// Ports of the TLS fronts relaying to this stand-in.
     tls_ports: Vec<u16>,
@@ -379,6 +404,7 @@ impl Entra {
             serial: 0,
             tls_ports: Vec::new(),
             devices: Vec::new(),
+            codes: Vec::new(),
             refresh: Vec::new(),
             issued: Vec::new(),
             counts: HashMap::new(),
@@ -812,6 +838,7 @@ fn route(req: &HttpRequest, s: &mut State, base: &str) -> (&'static str, Resp) {
         ("GET", ["common", "discovery", "instance"]) => ("InstanceDiscovery", instance_discovery(s, req, base)),
         ("GET", [_, "discovery", "v2.0", "keys"]) => ("Keys", json_resp(200, &[], json!({"keys": []}))),
         (_, ["devicelogin"]) => ("DeviceLogin", device_login(s, req)),
+        ("GET", [tenant, "oauth2", "v2.0", "authorize"]) => ("Authorize", authorize(s, req, base, tenant)),
         _ => ("Unknown", json_resp(404, &[], json!({"error": "not_found", "error_description": "no such endpoint"}))),
     }
 }
@@ -1035,6 +1062,7 @@ fn token(s: &mut State, req: &HttpRequest, base: &str, seg: &str) -> (&'static s
         DEVICE_GRANT => "DeviceCodeToken",
         "refresh_token" => "RefreshToken",
         "client_credentials" => "ClientCredentials",
+        "authorization_code" => "AuthCodeToken",
         _ => "Token",
     };
     if let Some(f) = s.opts.fault.clone() {
@@ -1056,6 +1084,7 @@ fn token(s: &mut State, req: &HttpRequest, base: &str, seg: &str) -> (&'static s
         "DeviceCodeToken" => device_code_token(s, req, base, &client_id, &tid),
         "RefreshToken" => refresh_token(s, req, base, &client_id, &tid),
         "ClientCredentials" => client_credentials(s, req, base, &client_id, &tid),
+        "AuthCodeToken" => auth_code_token(s, req, base, &client_id, &tid),
         _ => {
             let msg = format!("The app requested an unsupported grant type '{grant}'.");
             aad_error(s, req, base, 400, "unsupported_grant_type", 70003, &msg)
@@ -1107,6 +1136,102 @@ fn device_code_token(s: &mut State, req: &HttpRequest, base: &str, client_id: &s
     s.devices[i].grant = Grant::Redeemed;
     let scope = s.devices[i].scope.clone();
     issue_user_tokens(s, req, base, "device_code", client_id, tid, &scope)
+}
+
+/// A loopback redirect URI, as Entra ID allows public clients: `http://localhost[:port][/path]`
+/// or `http://127.0.0.1[:port][/path]`.
+fn loopback_redirect(uri: &str) -> bool {
+    let rest = uri.strip_prefix("http://localhost").or_else(|| uri.strip_prefix("http://127.0.0.1"));
+    rest.is_some_and(|r| r.is_empty() || r.starts_with(':') || r.starts_with('/'))
+}
+
+/// The S256 challenge of a verifier.
+pub fn s256(verifier: &str) -> String {
+    b64url(&Sha256::digest(verifier.as_bytes()))
+}
+
+fn authorize(s: &mut State, req: &HttpRequest, base: &str, seg: &str) -> Resp {
+    let q = |k: &str| req.query(k).filter(|v| !v.is_empty()).map(String::from);
+    let Some((_tid, _)) = resolve_tenant(s, seg) else {
+        return tenant_not_found(s, req, base, seg, "invalid_request");
+    };
+    let Some(client_id) = q("client_id") else { return missing(s, req, base, "client_id") };
+    if !client_known(s, &client_id) {
+        let tid = s.home().id.clone();
+        return unknown_client(s, req, base, &client_id, &tid);
+    }
+    // A bad redirect URI is shown on Entra ID's own page, never redirected to.
+    let Some(redirect_uri) = q("redirect_uri").filter(|r| loopback_redirect(r)) else {
+        let msg = "The redirect URI specified in the request does not match the redirect URIs configured for the application.";
+        return aad_error(s, req, base, 400, "invalid_request", 50011, msg);
+    };
+    let back = |pairs: &[(&str, &str)]| {
+        let sep = if redirect_uri.contains('?') { '&' } else { '?' };
+        let location = format!("{redirect_uri}{sep}{}", form_encode(pairs));
+        json_resp(302, &[("Location".to_string(), location)], json!({}))
+    };
+    let state = q("state");
+    let fail = |error: &str, description: &str| {
+        let mut pairs = vec![("error", error), ("error_description", description)];
+        if let Some(st) = state.as_deref() {
+            pairs.push(("state", st));
+        }
+        back(&pairs)
+    };
+    if q("response_type").as_deref() != Some("code") {
+        return fail("unsupported_response_type", "AADSTS70005: response_type must be code.");
+    }
+    if q("code_challenge_method").as_deref() != Some("S256") {
+        return fail("invalid_request", "AADSTS50125: code_challenge_method must be S256.");
+    }
+    let Some(challenge) = q("code_challenge").filter(|c| c.len() == 43) else {
+        return fail("invalid_request", "AADSTS501491: Invalid size of Code_Challenge parameter.");
+    };
+    let Some(state) = state.clone() else {
+        return fail(
+            "invalid_request",
+            "AADSTS900144: The request body must contain the following parameter: 'state'.",
+        );
+    };
+    let n = s.next();
+    let code = format!("1.Ac-code-{}", b64url(&Sha256::digest(format!("code-{n}-{}", epoch()).as_bytes())));
+    let challenge = s.opts.swap_challenge.clone().unwrap_or(challenge);
+    let scope = q("scope").unwrap_or_default();
+    s.codes.push(AuthCode {
+        code: code.clone(),
+        client_id,
+        redirect_uri: redirect_uri.clone(),
+        challenge,
+        scope,
+        redeemed: false,
+    });
+    let state = s.opts.redirect_state.clone().unwrap_or(state);
+    back(&[("code", &code), ("state", &state), ("session_state", "standin-session")])
+}
+
+fn auth_code_token(s: &mut State, req: &HttpRequest, base: &str, client_id: &str, tid: &str) -> Resp {
+    let Some(code) = req.form("code").map(String::from) else { return missing(s, req, base, "code") };
+    let Some(i) = s.codes.iter().position(|c| c.code == code && c.client_id.eq_ignore_ascii_case(client_id)) else {
+        return aad_error(s, req, base, 400, "invalid_grant", 70000, "The provided authorization code is invalid.");
+    };
+    if s.codes[i].redeemed {
+        let msg = "OAuth2 Authorization code was already redeemed, please retry with a new valid code or use an existing refresh token.";
+        return aad_error(s, req, base, 400, "invalid_grant", 54005, msg);
+    }
+    if req.form("redirect_uri") != Some(s.codes[i].redirect_uri.as_str()) {
+        let msg = "The redirect_uri is not the one used in the authorization request.";
+        return aad_error(s, req, base, 400, "invalid_grant", 50148, msg);
+    }
+    let Some(verifier) = req.form("code_verifier").map(String::from) else {
+        return missing(s, req, base, "code_verifier");
+    };
+    if s256(&verifier) != s.codes[i].challenge {
+        let msg = "The code_verifier does not match the code_challenge supplied in the authorization request for PKCE.";
+        return aad_error(s, req, base, 400, "invalid_grant", 501481, msg);
+    }
+    s.codes[i].redeemed = true;
+    let scope = req.form("scope").map(String::from).unwrap_or_else(|| s.codes[i].scope.clone());
+    issue_user_tokens(s, req, base, "authorization_code", client_id, tid, &scope)
 }
 
 fn refresh_token(s: &mut State, req: &HttpRequest, base: &str, client_id: &str, tid: &str) -> Resp {
