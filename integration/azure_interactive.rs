@@ -62,10 +62,11 @@ impl IaBed {
         format!("{}:{}:/usr/bin:/bin", self.bin.display(), venv().join("bin").display())
     }
 
-    /// `tfauth ARGS` on a terminal (`script`), with the browser opener on PATH.
+    /// `tfauth ARGS` on a terminal (`script`), with the browser opener on PATH; logs at
+    /// trace level, so that secrets in them would be seen.
     fn on_terminal(&self, args: &[&str]) -> Out {
         let line = format!(
-            "AZURE_AUTHORITY_HOST={} PATH={} {TFAUTH} {}",
+            "AZURE_AUTHORITY_HOST={} PATH={} ATMOS_LOGS_LEVEL=Trace {TFAUTH} {}",
             self.entra.url(),
             self.path(),
             args.iter().map(|w| format!("'{w}'")).collect::<Vec<_>>().join(" ")
@@ -78,7 +79,10 @@ impl IaBed {
     /// `tfauth ARGS` without a terminal.
     fn plain(&self, args: &[&str]) -> Out {
         let mut c = self.bed.cmd(TFAUTH);
-        c.env("AZURE_AUTHORITY_HOST", self.entra.url()).env("PATH", self.path()).args(args);
+        c.env("AZURE_AUTHORITY_HOST", self.entra.url())
+            .env("PATH", self.path())
+            .env("ATMOS_LOGS_LEVEL", "Trace")
+            .args(args);
         run(c)
     }
 }

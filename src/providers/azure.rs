@@ -488,7 +488,7 @@ pub fn browser_flow(
             exit::UNAVAILABLE,
         )
     })?;
-    let pkce = browser::Pkce::new();
+    let pkce = browser::Pkce::fresh();
     let state = browser::random_token(16);
     let scope = format!("{} offline_access openid profile", arm_scope(authority));
     let enc = super::encode;

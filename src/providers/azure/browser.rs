@@ -33,7 +33,7 @@ pub struct Pkce {
 
 impl Pkce {
     /// A fresh pair: 32 random bytes make a 43-character verifier (RFC 7636 §4.1).
-    pub fn new() -> Pkce {
+    pub fn fresh() -> Pkce {
         let verifier = random_token(32);
         Pkce { challenge: challenge_of(&verifier), verifier: Secret::new(verifier) }
     }
@@ -174,10 +174,10 @@ mod tests {
             challenge_of("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"),
             "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
         );
-        let p = Pkce::new();
+        let p = Pkce::fresh();
         assert_eq!(p.verifier.expose().len(), 43);
         assert_eq!(p.challenge, challenge_of(p.verifier.expose()));
-        assert_ne!(Pkce::new().verifier.expose(), p.verifier.expose());
+        assert_ne!(Pkce::fresh().verifier.expose(), p.verifier.expose());
     }
 
     #[test]
