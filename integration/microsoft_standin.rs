@@ -15,7 +15,8 @@
 //! - `GET /{tenant}/oauth2/v2.0/authorize`: the authorization endpoint of the browser
 //!   sign-in (`azure/interactive`): it checks the client, a loopback `redirect_uri`, an
 //!   `S256` `code_challenge` and a `state`, and answers, as the signed-in user's browser
-//!   would see it, a 302 to the redirect URI with `code` and `state`; the token endpoint's
+//!   would see it, a 302 to the redirect URI with `code` and `state` (with
+//!   `response_mode=form_post`, as MSAL asks, a page whose form posts them); the token endpoint's
 //!   `authorization_code` grant then checks `code_verifier` against the challenge and the
 //!   `redirect_uri` against the one the code was issued for (AADSTS501481, AADSTS50148).
 //!
@@ -354,12 +355,15 @@ struct AuthCode {
     redirect_uri: String,
     challenge: String,
     scope: String,
+    nonce: Option<String>,
     redeemed: bool,
 }
 
 struct State {
     opts: EntraOpts,
     codes: Vec<AuthCode>,
+    /// The `nonce` of the code being redeemed, for [`issue_user_tokens`].
+    nonce: Option<String>,
     serial: u64,
     /// Ports of the TLS fronts relaying to this stand-in.
     tls_ports: Vec<u16>,
@@ -405,6 +409,7 @@ impl Entra {
             tls_ports: Vec::new(),
             devices: Vec::new(),
             codes: Vec::new(),
+            nonce: None,
             refresh: Vec::new(),
             issued: Vec::new(),
             counts: HashMap::new(),
@@ -1203,10 +1208,25 @@ fn authorize(s: &mut State, req: &HttpRequest, base: &str, seg: &str) -> Resp {
         redirect_uri: redirect_uri.clone(),
         challenge,
         scope,
+        nonce: q("nonce"),
         redeemed: false,
     });
     let state = s.opts.redirect_state.clone().unwrap_or(state);
-    back(&[("code", &code), ("state", &state), ("session_state", "standin-session")])
+    let answer = [("code", code.as_str()), ("state", state.as_str()), ("session_state", "standin-session")];
+    if q("response_mode").as_deref() == Some("form_post") {
+        // What MSAL asks for: a page whose form the browser posts to the redirect URI.
+        let inputs: String =
+            answer.iter().map(|(k, v)| format!("<input type=\"hidden\" name=\"{k}\" value=\"{v}\"/>")).collect();
+        let page = format!(
+            "<html><body onload=\"document.forms[0].submit()\"><form method=\"POST\" action=\"{redirect_uri}\">{inputs}</form></body></html>"
+        );
+        return Resp {
+            status: 200,
+            headers: vec![("Content-Type".into(), "text/html".into())],
+            body: page.into_bytes(),
+        };
+    }
+    back(&answer)
 }
 
 fn auth_code_token(s: &mut State, req: &HttpRequest, base: &str, client_id: &str, tid: &str) -> Resp {
@@ -1230,6 +1250,7 @@ fn auth_code_token(s: &mut State, req: &HttpRequest, base: &str, client_id: &str
         return aad_error(s, req, base, 400, "invalid_grant", 501481, msg);
     }
     s.codes[i].redeemed = true;
+    s.nonce = s.codes[i].nonce.clone();
     let scope = req.form("scope").map(String::from).unwrap_or_else(|| s.codes[i].scope.clone());
     issue_user_tokens(s, req, base, "authorization_code", client_id, tid, &scope)
 }
@@ -1360,6 +1381,8 @@ fn issue_user_tokens(
             state: RefreshState::Live,
         });
     }
+    // The authorization request's `nonce`, for the ID token of its code (OpenID Connect).
+    let nonce = s.nonce.take();
     let id_token = scopes.contains(&"openid").then(|| {
         let mut c = json!({
             "aud": client_id,
@@ -1375,6 +1398,9 @@ fn issue_user_tokens(
         if scopes.contains(&"profile") {
             c["name"] = json!(user.name);
             c["preferred_username"] = json!(user.upn);
+        }
+        if let Some(n) = &nonce {
+            c["nonce"] = json!(n);
         }
         jwt(&c)
     });
@@ -1681,6 +1707,76 @@ json.dump({
     "after_refresh": after_refresh,
 }, open(out, "w"), indent=2)
 "#;
+
+    const MSAL_INTERACTIVE: &str = r#"
+base, tenant, client_id, upn, browser = sys.argv[1:6]
+# The "browser": a script that follows the stand-in's redirect to MSAL's listener.
+os.environ["BROWSER"] = browser + " %s"
+a = app(f"{base}/{tenant}", client_id)
+r = a.acquire_token_interactive([ARM], timeout=15, prompt="select_account", port=0)
+assert "access_token" in r, r
+assert r["id_token_claims"]["preferred_username"] == upn, r["id_token_claims"]
+print(json.dumps({"account": a.get_accounts()[0]["username"], "refresh": "refresh_token" in r}))
+"#;
+
+    const BROWSER_FORM_POST: &str = r#"
+import html, re, ssl, sys, urllib.parse, urllib.request
+ca, url = sys.argv[1:3]
+page = urllib.request.urlopen(url, context=ssl.create_default_context(cafile=ca)).read().decode()
+action = html.unescape(re.search(r'action="([^"]*)"', page).group(1))
+fields = {k: html.unescape(v) for k, v in re.findall(r'name="([^"]*)" value="([^"]*)"', page)}
+print(urllib.request.urlopen(action, data=urllib.parse.urlencode(fields).encode()).read().decode())
+"#;
+
+    /// MSAL's own browser sign-in (`acquire_token_interactive`: PKCE, state, its loopback
+    /// listener) against `/authorize` and the `authorization_code` grant.
+    #[test]
+    fn microsoft_standin_msal_interactive_sign_in() {
+        use std::os::unix::fs::PermissionsExt;
+        let entra = Entra::start(EntraOpts::default());
+        let tls = entra.tls();
+        let dir = tempfile::tempdir().unwrap();
+        let browser = dir.path().join("browser");
+        // The "browser": fetches the sign-in page and submits its form to MSAL's listener,
+        // in the background (MSAL's `webbrowser.open` waits for it before it listens).
+        let follow = dir.path().join("follow.py");
+        std::fs::write(&follow, BROWSER_FORM_POST).unwrap();
+        std::fs::write(
+            &browser,
+            format!(
+                "#!/bin/sh\n({} {} {} \"$1\" > {}/followed 2>&1 &)\n",
+                venv_bin("python").display(),
+                follow.display(),
+                tls.ca_bundle().display(),
+                dir.path().display()
+            ),
+        )
+        .unwrap();
+        std::fs::set_permissions(&browser, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let user = EntraUser::default();
+        let args: Vec<String> = vec![
+            tls.url(),
+            TENANT_ID.into(),
+            AZURE_CLI_CLIENT_ID.into(),
+            user.upn.clone(),
+            browser.display().to_string(),
+        ];
+        let text = run_python(MSAL_INTERACTIVE, &args, Some(tls.ca_bundle())).unwrap_or_else(|e| {
+            let followed = std::fs::read_to_string(dir.path().join("followed")).unwrap_or_default();
+            panic!("{e}\nthe browser saw: {followed}\n{:?}", entra.requests())
+        });
+        let out: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(out["account"], user.upn.as_str(), "{out}");
+        assert_eq!(out["refresh"], true, "{out}");
+        let auth = entra.requests_for("Authorize");
+        assert_eq!(auth.len(), 1, "{auth:?}");
+        // MSAL asks for form_post: the page with the form, not a redirect.
+        assert!(auth[0].query.iter().any(|(k, v)| k == "response_mode" && v == "form_post"), "{auth:?}");
+        assert_eq!(auth[0].status, 200);
+        let redeemed = entra.requests_for("AuthCodeToken");
+        assert_eq!((redeemed.len(), redeemed[0].status), (1, 200), "{redeemed:?}");
+        assert!(redeemed[0].form.iter().any(|(k, _)| k == "code_verifier"));
+    }
 
     #[test]
     fn microsoft_standin_msal_device_flow_accounts_and_refresh() {
