@@ -169,16 +169,26 @@ fn azure_interactive_signs_in_through_the_browser_and_az_reads_it() {
     let issued = b.entra.issued_access_token(t["access_token"].as_str().unwrap()).expect("a token Entra issued");
     assert_eq!(issued.client_id, ms::AZURE_CLI_CLIENT_ID);
 
-    // Expired access token: the next run refreshes silently, no browser, no /authorize.
+    // Expired access token: the next runs refresh silently, no browser, no /authorize; five
+    // at once refresh once (the same lock as device-code).
     let cache = walk_json(&b.bed.home().join(".cache/tfauth/azure"));
     assert_eq!(cache.len(), 1, "{cache:?}");
     let mut entry: Value = serde_json::from_str(&std::fs::read_to_string(&cache[0]).unwrap()).unwrap();
     entry["expires_on"] = 0.into();
     std::fs::write(&cache[0], serde_json::to_string(&entry).unwrap()).unwrap();
     let refreshes = b.entra.count("RefreshToken");
+    let outs: Vec<Out> = std::thread::scope(|sc| {
+        let runs: Vec<_> = (0..5).map(|_| sc.spawn(|| b.plain(&env_json_args()))).collect();
+        runs.into_iter().map(|r| r.join().unwrap()).collect()
+    });
+    for o in &outs {
+        assert_eq!(o.code, 0, "{}", o.stderr);
+        no_secret_in(o, &b.entra);
+    }
+    assert_eq!(b.entra.count("RefreshToken"), refreshes + 1, "one refresh for five runs");
     let o = b.plain(&env_json_args());
     assert_eq!(o.code, 0, "{}", o.stderr);
-    assert_eq!(b.entra.count("RefreshToken"), refreshes + 1);
+    assert_eq!(b.entra.count("RefreshToken"), refreshes + 1, "then served from the cache");
     assert_eq!(b.entra.count("Authorize"), 1, "no second browser sign-in");
     assert_eq!(b.opened().len(), 1);
     no_secret_in(&o, &b.entra);
