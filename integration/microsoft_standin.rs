@@ -1728,6 +1728,49 @@ fields = {k: html.unescape(v) for k, v in re.findall(r'name="([^"]*)" value="([^
 print(urllib.request.urlopen(action, data=urllib.parse.urlencode(fields).encode()).read().decode())
 "#;
 
+    /// The authorization code grant over plain HTTP: a code is redeemed once, only with the
+    /// verifier of its challenge and the redirect URI it was issued for.
+    #[test]
+    fn microsoft_standin_authorization_code_needs_its_verifier_and_redirect_uri() {
+        let entra = Entra::start(EntraOpts::default());
+        let verifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+        let redirect = "http://localhost:4711";
+        let query = form_encode(&[
+            ("client_id", AZURE_CLI_CLIENT_ID),
+            ("response_type", "code"),
+            ("redirect_uri", redirect),
+            ("scope", "https://management.azure.com/.default openid profile offline_access"),
+            ("state", "st-1"),
+            ("code_challenge", &s256(verifier)),
+            ("code_challenge_method", "S256"),
+        ]);
+        let (status, _) = http_get(&format!("{}/oauth2/v2.0/authorize?{query}", entra.authority()));
+        assert_eq!(status, 302);
+        let code = entra.lock().codes[0].code.clone();
+        let token = |extra: &[(&str, &str)]| {
+            let mut form =
+                vec![("grant_type", "authorization_code"), ("client_id", AZURE_CLI_CLIENT_ID), ("code", &code)];
+            form.extend_from_slice(extra);
+            http_post_form(&format!("{}/oauth2/v2.0/token", entra.authority()), &form, &[])
+        };
+        let (st, body) = token(&[("redirect_uri", redirect)]);
+        assert_eq!(st, 400, "{body}");
+        assert!(body["error_description"].as_str().unwrap().contains("code_verifier"), "{body}");
+        let (st, body) = token(&[("redirect_uri", "http://localhost:1"), ("code_verifier", verifier)]);
+        assert_eq!((st, body["error_codes"][0].as_u64()), (400, Some(50148)), "{body}");
+        let (st, body) = token(&[("redirect_uri", redirect), ("code_verifier", "not-the-verifier")]);
+        assert_eq!((st, body["error_codes"][0].as_u64()), (400, Some(501481)), "{body}");
+        let (st, body) = token(&[("redirect_uri", redirect), ("code_verifier", verifier)]);
+        assert_eq!(st, 200, "{body}");
+        assert!(body["refresh_token"].is_string(), "{body}");
+        let (st, body) = token(&[("redirect_uri", redirect), ("code_verifier", verifier)]);
+        assert_eq!((st, body["error_codes"][0].as_u64()), (400, Some(54005)), "redeemed once: {body}");
+        // A redirect URI that is not loopback is refused on Entra ID's page, not redirected to.
+        let evil = query.replace("localhost%3A4711", "evil.example");
+        let (status, _) = http_get(&format!("{}/oauth2/v2.0/authorize?{evil}", entra.authority()));
+        assert_eq!(status, 400);
+    }
+
     /// MSAL's own browser sign-in (`acquire_token_interactive`: PKCE, state, its loopback
     /// listener) against `/authorize` and the `authorization_code` grant.
     #[test]
