@@ -229,3 +229,38 @@ fn azure_interactive_refuses_a_forged_state_and_a_verifier_that_does_not_match()
     no_secret_in(&o, &b.entra);
     assert!(walk_json(&b.bed.home().join(".cache/tfauth/azure")).is_empty(), "nothing cached");
 }
+
+#[test]
+fn azure_interactive_with_no_browser_shows_the_url_and_the_user_opens_it() {
+    let b = IaBed::new(EntraOpts::default());
+    let typescript = b.bed.dir.path().join("typescript");
+    let line = format!(
+        "AZURE_AUTHORITY_HOST={} PATH={} TFAUTH_NO_BROWSER=1 {TFAUTH} {}",
+        b.entra.url(),
+        b.path(),
+        login_args().iter().map(|w| format!("'{w}'")).collect::<Vec<_>>().join(" ")
+    );
+    let mut c = b.bed.cmd("script");
+    c.env_remove("CI").args(["-qfec", &line]).arg(&typescript);
+    c.stdin(std::process::Stdio::null()).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::piped());
+    let mut child = c.spawn().unwrap();
+    // The user: reads the URL off the terminal and opens it in "a browser" (curl).
+    let prefix = format!("{}/{AZ_TENANT}/oauth2/v2.0/authorize?", b.entra.url());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let url = loop {
+        let seen = std::fs::read_to_string(&typescript).unwrap_or_default();
+        if let Some(l) = seen.lines().map(str::trim).find(|l| l.starts_with(&prefix)) {
+            break l.to_string();
+        }
+        assert!(std::time::Instant::now() < deadline, "no URL on the terminal: {seen}");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    let page = std::process::Command::new("curl").args(["-sS", "-L", "--max-redirs", "3", &url]).output().unwrap();
+    assert!(String::from_utf8_lossy(&page.stdout).contains("Signed in."), "{page:?}");
+    let status = child.wait().unwrap();
+    let shown = std::fs::read_to_string(&typescript).unwrap_or_default();
+    assert!(status.success(), "{shown}");
+    assert!(shown.contains("Open this URL in a browser on this machine and sign in:"), "{shown}");
+    assert!(b.opened().is_empty(), "--no-browser: the opener never ran");
+    assert_eq!(b.entra.count("AuthCodeToken"), 1);
+}
