@@ -4,6 +4,7 @@
 
 mod auth_list;
 mod aws_portal;
+mod azure_interactive;
 mod console;
 mod doctor;
 mod ecr;

@@ -11,7 +11,14 @@
 //!   `timestamp`, `trace_id`, `correlation_id`, `error_uri`);
 //! - `GET /{tenant}/v2.0/.well-known/openid-configuration` and
 //!   `GET /common/discovery/instance`: the discovery documents MSAL reads;
-//! - `GET /devicelogin?otc=CODE`: "the user signs in in a browser" (approves that code).
+//! - `GET /devicelogin?otc=CODE`: "the user signs in in a browser" (approves that code);
+//! - `GET /{tenant}/oauth2/v2.0/authorize`: the authorization endpoint of the browser
+//!   sign-in (`azure/interactive`): it checks the client, a loopback `redirect_uri`, an
+//!   `S256` `code_challenge` and a `state`, and answers, as the signed-in user's browser
+//!   would see it, a 302 to the redirect URI with `code` and `state` (with
+//!   `response_mode=form_post`, as MSAL asks, a page whose form posts them); the token endpoint's
+//!   `authorization_code` grant then checks `code_verifier` against the challenge and the
+//!   `redirect_uri` against the one the code was issued for (AADSTS501481, AADSTS50148).
 //!
 //! Tokens are JWT-shaped (header.claims.signature) with a dummy signature: MSAL decodes the ID
 //! token's claims and never checks its signature. Tests steer the stand-in (approve, deny,
@@ -214,6 +221,12 @@ pub struct EntraOpts {
     pub federated: Vec<FederatedCredential>,
     /// Every token call answers with this error (devicecode and discovery are unaffected).
     pub fault: Option<Fault>,
+    /// `/authorize` redirects back with this `state` instead of the one it was given (a
+    /// forged or stale redirect).
+    pub redirect_state: Option<String>,
+    /// `/authorize` keeps this challenge instead of the one it was given, so the client's
+    /// `code_verifier` cannot match it.
+    pub swap_challenge: Option<String>,
 }
 
 impl Default for EntraOpts {
@@ -231,6 +244,8 @@ impl Default for EntraOpts {
             granted_scope: None,
             federated: vec![FederatedCredential::github(WORKLOAD_CLIENT_ID, GITHUB_SUBJECT)],
             fault: None,
+            redirect_state: None,
+            swap_challenge: None,
         }
     }
 }
@@ -242,8 +257,8 @@ impl Default for EntraOpts {
 #[derive(Clone, Debug)]
 pub struct EntraRequest {
     /// The operation it was routed to: "DeviceCode", "DeviceCodeToken", "RefreshToken",
-    /// "ClientCredentials", "Token" (no or another grant type), "OpenIdConfiguration",
-    /// "InstanceDiscovery", "Keys", "DeviceLogin" or "Unknown".
+    /// "ClientCredentials", "AuthCodeToken", "Token" (no or another grant type), "OpenIdConfiguration",
+    /// "InstanceDiscovery", "Keys", "DeviceLogin", "Authorize" or "Unknown".
     pub op: String,
     /// The path without the query.
     pub path: String,
@@ -333,8 +348,22 @@ struct Refresh {
     state: RefreshState,
 }
 
+/// An authorization code `/authorize` issued, and what its redemption must match.
+struct AuthCode {
+    code: String,
+    client_id: String,
+    redirect_uri: String,
+    challenge: String,
+    scope: String,
+    nonce: Option<String>,
+    redeemed: bool,
+}
+
 struct State {
     opts: EntraOpts,
+    codes: Vec<AuthCode>,
+    /// The `nonce` of the code being redeemed, for [`issue_user_tokens`].
+    nonce: Option<String>,
     serial: u64,
     /// Ports of the TLS fronts relaying to this stand-in.
     tls_ports: Vec<u16>,
@@ -379,6 +408,8 @@ impl Entra {
             serial: 0,
             tls_ports: Vec::new(),
             devices: Vec::new(),
+            codes: Vec::new(),
+            nonce: None,
             refresh: Vec::new(),
             issued: Vec::new(),
             counts: HashMap::new(),
@@ -812,6 +843,7 @@ fn route(req: &HttpRequest, s: &mut State, base: &str) -> (&'static str, Resp) {
         ("GET", ["common", "discovery", "instance"]) => ("InstanceDiscovery", instance_discovery(s, req, base)),
         ("GET", [_, "discovery", "v2.0", "keys"]) => ("Keys", json_resp(200, &[], json!({"keys": []}))),
         (_, ["devicelogin"]) => ("DeviceLogin", device_login(s, req)),
+        ("GET", [tenant, "oauth2", "v2.0", "authorize"]) => ("Authorize", authorize(s, req, base, tenant)),
         _ => ("Unknown", json_resp(404, &[], json!({"error": "not_found", "error_description": "no such endpoint"}))),
     }
 }
@@ -1035,6 +1067,7 @@ fn token(s: &mut State, req: &HttpRequest, base: &str, seg: &str) -> (&'static s
         DEVICE_GRANT => "DeviceCodeToken",
         "refresh_token" => "RefreshToken",
         "client_credentials" => "ClientCredentials",
+        "authorization_code" => "AuthCodeToken",
         _ => "Token",
     };
     if let Some(f) = s.opts.fault.clone() {
@@ -1056,6 +1089,7 @@ fn token(s: &mut State, req: &HttpRequest, base: &str, seg: &str) -> (&'static s
         "DeviceCodeToken" => device_code_token(s, req, base, &client_id, &tid),
         "RefreshToken" => refresh_token(s, req, base, &client_id, &tid),
         "ClientCredentials" => client_credentials(s, req, base, &client_id, &tid),
+        "AuthCodeToken" => auth_code_token(s, req, base, &client_id, &tid),
         _ => {
             let msg = format!("The app requested an unsupported grant type '{grant}'.");
             aad_error(s, req, base, 400, "unsupported_grant_type", 70003, &msg)
@@ -1107,6 +1141,118 @@ fn device_code_token(s: &mut State, req: &HttpRequest, base: &str, client_id: &s
     s.devices[i].grant = Grant::Redeemed;
     let scope = s.devices[i].scope.clone();
     issue_user_tokens(s, req, base, "device_code", client_id, tid, &scope)
+}
+
+/// A loopback redirect URI, as Entra ID allows public clients: `http://localhost[:port][/path]`
+/// or `http://127.0.0.1[:port][/path]`.
+fn loopback_redirect(uri: &str) -> bool {
+    let rest = uri.strip_prefix("http://localhost").or_else(|| uri.strip_prefix("http://127.0.0.1"));
+    rest.is_some_and(|r| r.is_empty() || r.starts_with(':') || r.starts_with('/'))
+}
+
+/// The S256 challenge of a verifier.
+pub fn s256(verifier: &str) -> String {
+    b64url(&Sha256::digest(verifier.as_bytes()))
+}
+
+fn authorize(s: &mut State, req: &HttpRequest, base: &str, seg: &str) -> Resp {
+    let q = |k: &str| req.query(k).filter(|v| !v.is_empty()).map(String::from);
+    let Some((_tid, _)) = resolve_tenant(s, seg) else {
+        return tenant_not_found(s, req, base, seg, "invalid_request");
+    };
+    let Some(client_id) = q("client_id") else { return missing(s, req, base, "client_id") };
+    if !client_known(s, &client_id) {
+        let tid = s.home().id.clone();
+        return unknown_client(s, req, base, &client_id, &tid);
+    }
+    // A bad redirect URI is shown on Entra ID's own page, never redirected to.
+    let Some(redirect_uri) = q("redirect_uri").filter(|r| loopback_redirect(r)) else {
+        let msg = "The redirect URI specified in the request does not match the redirect URIs configured for the application.";
+        return aad_error(s, req, base, 400, "invalid_request", 50011, msg);
+    };
+    let back = |pairs: &[(&str, &str)]| {
+        let sep = if redirect_uri.contains('?') { '&' } else { '?' };
+        let location = format!("{redirect_uri}{sep}{}", form_encode(pairs));
+        json_resp(302, &[("Location".to_string(), location)], json!({}))
+    };
+    let state = q("state");
+    let fail = |error: &str, description: &str| {
+        let mut pairs = vec![("error", error), ("error_description", description)];
+        if let Some(st) = state.as_deref() {
+            pairs.push(("state", st));
+        }
+        back(&pairs)
+    };
+    if q("response_type").as_deref() != Some("code") {
+        return fail("unsupported_response_type", "AADSTS70005: response_type must be code.");
+    }
+    if q("code_challenge_method").as_deref() != Some("S256") {
+        return fail("invalid_request", "AADSTS50125: code_challenge_method must be S256.");
+    }
+    let Some(challenge) = q("code_challenge").filter(|c| c.len() == 43) else {
+        return fail("invalid_request", "AADSTS501491: Invalid size of Code_Challenge parameter.");
+    };
+    let Some(state) = state.clone() else {
+        return fail(
+            "invalid_request",
+            "AADSTS900144: The request body must contain the following parameter: 'state'.",
+        );
+    };
+    let n = s.next();
+    let code = format!("1.Ac-code-{}", b64url(&Sha256::digest(format!("code-{n}-{}", epoch()).as_bytes())));
+    let challenge = s.opts.swap_challenge.clone().unwrap_or(challenge);
+    let scope = q("scope").unwrap_or_default();
+    s.codes.push(AuthCode {
+        code: code.clone(),
+        client_id,
+        redirect_uri: redirect_uri.clone(),
+        challenge,
+        scope,
+        nonce: q("nonce"),
+        redeemed: false,
+    });
+    let state = s.opts.redirect_state.clone().unwrap_or(state);
+    let answer = [("code", code.as_str()), ("state", state.as_str()), ("session_state", "standin-session")];
+    if q("response_mode").as_deref() == Some("form_post") {
+        // What MSAL asks for: a page whose form the browser posts to the redirect URI.
+        let inputs: String =
+            answer.iter().map(|(k, v)| format!("<input type=\"hidden\" name=\"{k}\" value=\"{v}\"/>")).collect();
+        let page = format!(
+            "<html><body onload=\"document.forms[0].submit()\"><form method=\"POST\" action=\"{redirect_uri}\">{inputs}</form></body></html>"
+        );
+        return Resp {
+            status: 200,
+            headers: vec![("Content-Type".into(), "text/html".into())],
+            body: page.into_bytes(),
+        };
+    }
+    back(&answer)
+}
+
+fn auth_code_token(s: &mut State, req: &HttpRequest, base: &str, client_id: &str, tid: &str) -> Resp {
+    let Some(code) = req.form("code").map(String::from) else { return missing(s, req, base, "code") };
+    let Some(i) = s.codes.iter().position(|c| c.code == code && c.client_id.eq_ignore_ascii_case(client_id)) else {
+        return aad_error(s, req, base, 400, "invalid_grant", 70000, "The provided authorization code is invalid.");
+    };
+    if s.codes[i].redeemed {
+        let msg = "OAuth2 Authorization code was already redeemed, please retry with a new valid code or use an existing refresh token.";
+        return aad_error(s, req, base, 400, "invalid_grant", 54005, msg);
+    }
+    if req.form("redirect_uri") != Some(s.codes[i].redirect_uri.as_str()) {
+        let msg = "The redirect_uri is not the one used in the authorization request.";
+        return aad_error(s, req, base, 400, "invalid_grant", 50148, msg);
+    }
+    let Some(verifier) = req.form("code_verifier").map(String::from) else {
+        return missing(s, req, base, "code_verifier");
+    };
+    if s256(&verifier) != s.codes[i].challenge {
+        let msg = "The code_verifier does not match the code_challenge supplied in the authorization request for PKCE.";
+        return aad_error(s, req, base, 400, "invalid_grant", 501481, msg);
+    }
+    s.codes[i].redeemed = true;
+    s.nonce = s.codes[i].nonce.clone();
+    let scope = req.form("scope").map(String::from).unwrap_or_else(|| s.codes[i].scope.clone());
+    issue_user_tokens(s, req, base, "authorization_code", client_id, tid, &scope)
 }
 
 fn refresh_token(s: &mut State, req: &HttpRequest, base: &str, client_id: &str, tid: &str) -> Resp {
@@ -1235,6 +1381,8 @@ fn issue_user_tokens(
             state: RefreshState::Live,
         });
     }
+    // The authorization request's `nonce`, for the ID token of its code (OpenID Connect).
+    let nonce = s.nonce.take();
     let id_token = scopes.contains(&"openid").then(|| {
         let mut c = json!({
             "aud": client_id,
@@ -1250,6 +1398,9 @@ fn issue_user_tokens(
         if scopes.contains(&"profile") {
             c["name"] = json!(user.name);
             c["preferred_username"] = json!(user.upn);
+        }
+        if let Some(n) = &nonce {
+            c["nonce"] = json!(n);
         }
         jwt(&c)
     });
@@ -1556,6 +1707,119 @@ json.dump({
     "after_refresh": after_refresh,
 }, open(out, "w"), indent=2)
 "#;
+
+    const MSAL_INTERACTIVE: &str = r#"
+base, tenant, client_id, upn, browser = sys.argv[1:6]
+# The "browser": a script that follows the stand-in's redirect to MSAL's listener.
+os.environ["BROWSER"] = browser + " %s"
+a = app(f"{base}/{tenant}", client_id)
+r = a.acquire_token_interactive([ARM], timeout=15, prompt="select_account", port=0)
+assert "access_token" in r, r
+assert r["id_token_claims"]["preferred_username"] == upn, r["id_token_claims"]
+print(json.dumps({"account": a.get_accounts()[0]["username"], "refresh": "refresh_token" in r}))
+"#;
+
+    const BROWSER_FORM_POST: &str = r#"
+import html, re, ssl, sys, urllib.parse, urllib.request
+ca, url = sys.argv[1:3]
+page = urllib.request.urlopen(url, context=ssl.create_default_context(cafile=ca)).read().decode()
+action = html.unescape(re.search(r'action="([^"]*)"', page).group(1))
+fields = {k: html.unescape(v) for k, v in re.findall(r'name="([^"]*)" value="([^"]*)"', page)}
+print(urllib.request.urlopen(action, data=urllib.parse.urlencode(fields).encode()).read().decode())
+"#;
+
+    /// The authorization code grant over plain HTTP: a code is redeemed once, only with the
+    /// verifier of its challenge and the redirect URI it was issued for.
+    #[test]
+    fn microsoft_standin_authorization_code_needs_its_verifier_and_redirect_uri() {
+        let entra = Entra::start(EntraOpts::default());
+        let verifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+        let redirect = "http://localhost:4711";
+        let query = form_encode(&[
+            ("client_id", AZURE_CLI_CLIENT_ID),
+            ("response_type", "code"),
+            ("redirect_uri", redirect),
+            ("scope", "https://management.azure.com/.default openid profile offline_access"),
+            ("state", "st-1"),
+            ("code_challenge", &s256(verifier)),
+            ("code_challenge_method", "S256"),
+        ]);
+        let (status, _) = http_get(&format!("{}/oauth2/v2.0/authorize?{query}", entra.authority()));
+        assert_eq!(status, 302);
+        let code = entra.lock().codes[0].code.clone();
+        let token = |extra: &[(&str, &str)]| {
+            let mut form =
+                vec![("grant_type", "authorization_code"), ("client_id", AZURE_CLI_CLIENT_ID), ("code", &code)];
+            form.extend_from_slice(extra);
+            http_post_form(&format!("{}/oauth2/v2.0/token", entra.authority()), &form, &[])
+        };
+        let (st, body) = token(&[("redirect_uri", redirect)]);
+        assert_eq!(st, 400, "{body}");
+        assert!(body["error_description"].as_str().unwrap().contains("code_verifier"), "{body}");
+        let (st, body) = token(&[("redirect_uri", "http://localhost:1"), ("code_verifier", verifier)]);
+        assert_eq!((st, body["error_codes"][0].as_u64()), (400, Some(50148)), "{body}");
+        let (st, body) = token(&[("redirect_uri", redirect), ("code_verifier", "not-the-verifier")]);
+        assert_eq!((st, body["error_codes"][0].as_u64()), (400, Some(501481)), "{body}");
+        let (st, body) = token(&[("redirect_uri", redirect), ("code_verifier", verifier)]);
+        assert_eq!(st, 200, "{body}");
+        assert!(body["refresh_token"].is_string(), "{body}");
+        let (st, body) = token(&[("redirect_uri", redirect), ("code_verifier", verifier)]);
+        assert_eq!((st, body["error_codes"][0].as_u64()), (400, Some(54005)), "redeemed once: {body}");
+        // A redirect URI that is not loopback is refused on Entra ID's page, not redirected to.
+        let evil = query.replace("localhost%3A4711", "evil.example");
+        let (status, _) = http_get(&format!("{}/oauth2/v2.0/authorize?{evil}", entra.authority()));
+        assert_eq!(status, 400);
+    }
+
+    /// MSAL's own browser sign-in (`acquire_token_interactive`: PKCE, state, its loopback
+    /// listener) against `/authorize` and the `authorization_code` grant.
+    #[test]
+    fn microsoft_standin_msal_interactive_sign_in() {
+        use std::os::unix::fs::PermissionsExt;
+        let entra = Entra::start(EntraOpts::default());
+        let tls = entra.tls();
+        let dir = tempfile::tempdir().unwrap();
+        let browser = dir.path().join("browser");
+        // The "browser": fetches the sign-in page and submits its form to MSAL's listener,
+        // in the background (MSAL's `webbrowser.open` waits for it before it listens).
+        let follow = dir.path().join("follow.py");
+        std::fs::write(&follow, BROWSER_FORM_POST).unwrap();
+        std::fs::write(
+            &browser,
+            format!(
+                "#!/bin/sh\n({} {} {} \"$1\" > {}/followed 2>&1 &)\n",
+                venv_bin("python").display(),
+                follow.display(),
+                tls.ca_bundle().display(),
+                dir.path().display()
+            ),
+        )
+        .unwrap();
+        std::fs::set_permissions(&browser, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let user = EntraUser::default();
+        let args: Vec<String> = vec![
+            tls.url(),
+            TENANT_ID.into(),
+            AZURE_CLI_CLIENT_ID.into(),
+            user.upn.clone(),
+            browser.display().to_string(),
+        ];
+        let text = run_python(MSAL_INTERACTIVE, &args, Some(tls.ca_bundle())).unwrap_or_else(|e| {
+            let followed = std::fs::read_to_string(dir.path().join("followed")).unwrap_or_default();
+            panic!("{e}\nthe browser saw: {followed}\n{:?}", entra.requests())
+        });
+        let out: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(out["account"], user.upn.as_str(), "{out}");
+        assert_eq!(out["refresh"], true, "{out}");
+        let auth = entra.requests_for("Authorize");
+        assert_eq!(auth.len(), 1, "{auth:?}");
+        // MSAL asks for form_post: the page with the form, not a redirect.
+        assert!(auth[0].query.iter().any(|(k, v)| k == "response_mode" && v == "form_post"), "{auth:?}");
+        assert_eq!(auth[0].status, 200);
+        let redeemed = entra.requests_for("AuthCodeToken");
+        assert_eq!((redeemed.len(), redeemed[0].status), (1, 200), "{redeemed:?}");
+        assert!(redeemed[0].form.iter().any(|(k, _)| k == "code_verifier"));
+    }
 
     #[test]
     fn microsoft_standin_msal_device_flow_accounts_and_refresh() {

@@ -26,6 +26,7 @@ pub fn write_response(mut stream: &TcpStream, r: &Resp) {
 fn reason(status: u16) -> &'static str {
     match status {
         200 => "OK",
+        302 => "Found",
         400 => "Bad Request",
         401 => "Unauthorized",
         403 => "Forbidden",

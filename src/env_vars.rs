@@ -266,9 +266,9 @@ pub const TFAUTH_GOOGLE_IAM_CREDENTIALS_URL: &str = "TFAUTH_GOOGLE_IAM_CREDENTIA
 pub const SHELL: &str = "SHELL";
 /// In CI (set, and not `false`): no terminal prompts, no browser.
 pub const CI: &str = "CI";
-/// Disables opening a browser for device-code logins (any value but `0` or `false`).
+/// Disables opening a browser for device-code and `azure/interactive` logins (any value but `0` or `false`).
 pub const TFAUTH_NO_BROWSER: &str = "TFAUTH_NO_BROWSER";
-/// The browser to open for device-code logins (`:`-separated; `%s` marks the URL).
+/// The browser to open for device-code and `azure/interactive` logins (`:`-separated; `%s` marks the URL).
 pub const BROWSER: &str = "BROWSER";
 /// The D-Bus session bus the system keyring is reached on (named in messages).
 pub const DBUS_SESSION_BUS_ADDRESS: &str = "DBUS_SESSION_BUS_ADDRESS";

@@ -203,6 +203,18 @@ impl crate::providers::azure::DeviceCodeUi for LoginPrompt {
             Some(e) => self.write(&format!("\r\x1b[KNot signed in: {e}\n")),
         }
     }
+
+    fn browse(&self, provider: &str, tenant: &str, url: &str) {
+        let mut text =
+            format!("\nSign in to Microsoft Entra ID for `{provider}` (tenant {tenant}) in the browser.\n\n");
+        if self.open_browser && self.launch(url) {
+            text.push_str("The browser is opening; finish the sign-in there.\n");
+        } else {
+            text.push_str(&format!("Open this URL in a browser on this machine and sign in:\n\n  {url}\n\n"));
+        }
+        text.push_str("Waiting for the browser to come back...");
+        self.write(&text);
+    }
 }
 
 /// An access key id and secret for `auth user configure`: asked on `/dev/tty` (the secret

@@ -13,9 +13,14 @@
 //!   tenant and client, so concurrent runs sign in once) and written, as `az` writes them,
 //!   into the identity's isolated `AZURE_CONFIG_DIR`: the MSAL token cache and
 //!   `azureProfile.json`.
+//! - `azure/interactive`: the same, signed in through the browser instead: the OAuth 2.0
+//!   authorization code flow with PKCE and a loopback redirect ([`browser_flow`]; the
+//!   listener and PKCE are in [`browser`]), as `az login` and MSAL do.
 //!
 //! Every Entra ID call goes to the provider's cloud (`spec.cloud_environment`): its
 //! authority host ([`authority_host`]) and its Resource Manager scope ([`arm_scope`]).
+
+pub mod browser;
 
 use super::http::{self, Call};
 use super::{Principal, ProviderError};
@@ -63,7 +68,13 @@ pub trait DeviceCodeUi {
     fn begin(&self, provider: &str, tenant: &str, user_code: &str, url: &str);
     fn waiting(&self, remaining: Duration);
     fn end(&self, failure: Option<&str>);
+    /// `azure/interactive`: the sign-in URL, opened in the browser (or shown, with
+    /// `--no-browser`); the caller then waits for the redirect. `end` follows.
+    fn browse(&self, provider: &str, tenant: &str, url: &str);
 }
+
+/// How long the browser sign-in waits for the redirect.
+pub const BROWSER_WAIT: Duration = Duration::from_secs(5 * 60);
 
 /// How far a device-code provider may go to get tokens.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -455,6 +466,82 @@ pub fn device_flow(
             }
         }
     }
+}
+
+/// `azure/interactive`: the authorization code flow with PKCE (`S256`) and a loopback
+/// redirect; the code, the verifier and the tokens never leave [`Secret`]s.
+pub fn browser_flow(
+    provider: &str,
+    who: &str,
+    authority: &str,
+    tenant: &str,
+    client: &str,
+    ui: &dyn DeviceCodeUi,
+    wait: Duration,
+) -> Result<UserTokens, ProviderError> {
+    let setup =
+        |message: String, hint: String, code: i32| ProviderError::Setup { identity: who.into(), message, hint, code };
+    let loopback = browser::Loopback::bind().map_err(|e| {
+        setup(
+            format!("cannot listen on 127.0.0.1 for the sign-in redirect: {e}"),
+            "the browser sign-in needs a loopback port; check that 127.0.0.1 is up".into(),
+            exit::UNAVAILABLE,
+        )
+    })?;
+    let pkce = browser::Pkce::fresh();
+    let state = browser::random_token(16);
+    let scope = format!("{} offline_access openid profile", arm_scope(authority));
+    let enc = super::encode;
+    let url = format!(
+        "{authority}/{tenant}/oauth2/v2.0/authorize?client_id={}&response_type=code&redirect_uri={}&scope={}&state={}&code_challenge={}&code_challenge_method=S256&prompt=select_account",
+        enc(client),
+        enc(&loopback.redirect_uri),
+        enc(&scope),
+        enc(&state),
+        enc(&pkce.challenge),
+    );
+    let redirect_uri = loopback.redirect_uri.clone();
+    ui.browse(provider, tenant, &url);
+    let code = match loopback.wait(&state, wait) {
+        Ok(code) => code,
+        Err(e) => {
+            ui.end(Some(&e.to_string()));
+            let hint = match e {
+                browser::CallbackError::Timeout(_) => {
+                    format!("run `tfauth auth login -i {who}` again and finish the sign-in in the browser in time")
+                }
+                _ => format!(
+                    "run `tfauth auth login -i {who}` to try again; check `spec.tenant_id` ({tenant}) and `spec.client_id` ({client}) of provider `{provider}`"
+                ),
+            };
+            return Err(setup(
+                format!("the browser sign-in for provider `{provider}` failed: {e}"),
+                hint,
+                exit::NOPERM,
+            ));
+        }
+    };
+    let call =
+        Call { identity: who, service: "the Microsoft identity platform", step: "the authorization code exchange" };
+    let reply = http::post_form(
+        &call,
+        &format!("{authority}/{tenant}/oauth2/v2.0/token"),
+        &[
+            ("grant_type", "authorization_code"),
+            ("client_id", client),
+            ("code", code.expose()),
+            ("redirect_uri", &redirect_uri),
+            ("code_verifier", pkce.verifier.expose()),
+            ("scope", &scope),
+            ("client_info", "1"),
+        ],
+    )?;
+    if !reply.ok() {
+        ui.end(Some(&http::error_text(&reply.body)));
+        return Err(call.refused(&reply, format!("run `tfauth auth login -i {who}` to try again")));
+    }
+    ui.end(None);
+    parse_tokens(&call, &reply.body, authority, tenant, client)
 }
 
 fn parse_tokens(

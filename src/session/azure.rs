@@ -1,4 +1,4 @@
-//! Azure device-code sign-ins kept: the tokens of a signed-in user, cached in tfauth's
+//! Azure user sign-ins kept (`azure/device-code` and `azure/interactive`): the tokens of a signed-in user, cached in tfauth's
 //! cache directory (0600, one lock per authority, tenant and client, so concurrent runs
 //! sign in once), refreshed with the refresh token, or a new sign-in on the terminal.
 //!
@@ -12,8 +12,8 @@ use crate::exit;
 use crate::identity::{Chain, ChainRoot};
 use crate::providers::ProviderError;
 use crate::providers::azure::{
-    AZURE_CLI_CLIENT_ID, DeviceCodeUi, Mode, UserTokens, authority_host, device_flow, from_json, now, refresh,
-    store_key, to_json,
+    AZURE_CLI_CLIENT_ID, BROWSER_WAIT, DeviceCodeUi, Mode, UserTokens, authority_host, browser_flow, device_flow,
+    from_json, now, refresh, store_key, to_json,
 };
 use std::path::PathBuf;
 use std::time::Duration;
@@ -53,10 +53,27 @@ pub fn user_tokens_for(
     mode: Mode,
 ) -> Result<Option<UserTokens>, ProviderError> {
     let ChainRoot::Provider(p) = &chain.root else { return Ok(None) };
-    let Some(ProviderKind::AzureDeviceCode { tenant_id, client_id, azure, .. }) = &p.kind else { return Ok(None) };
+    let Some(ProviderKind::AzureDeviceCode { interactive, tenant_id, client_id, azure, .. }) = &p.kind else {
+        return Ok(None);
+    };
     let client = client_id.as_deref().unwrap_or(AZURE_CLI_CLIENT_ID);
     let authority = authority_host(env, azure.cloud());
-    user_tokens(&p.name, &chain.leaf().name, &authority, tenant_id, client, env, ui, mode).map(Some)
+    let signer = Signer { provider: &p.name, interactive: *interactive };
+    user_tokens(signer, &chain.leaf().name, &authority, tenant_id, client, env, ui, mode).map(Some)
+}
+
+/// The provider that signs a user in, and how: the device code, or the browser
+/// (`azure/interactive`).
+#[derive(Clone, Copy, Debug)]
+pub struct Signer<'a> {
+    pub provider: &'a str,
+    pub interactive: bool,
+}
+
+impl Signer<'_> {
+    fn kind(&self) -> &'static str {
+        if self.interactive { "azure/interactive" } else { "azure/device-code" }
+    }
 }
 
 /// Tokens for the user of a device-code provider: cached, else refreshed, else a sign-in
@@ -64,7 +81,7 @@ pub fn user_tokens_for(
 /// again before any request. `authority` is the sign-in host ([`authority_host`]).
 #[allow(clippy::too_many_arguments)]
 pub fn user_tokens(
-    provider: &str,
+    signer: Signer<'_>,
     who: &str,
     authority: &str,
     tenant: &str,
@@ -94,7 +111,10 @@ pub fn user_tokens(
     let no_terminal = || ProviderError::Setup {
         identity: who.into(),
         message: format!(
-            "provider `{provider}` (azure/device-code) needs a sign-in, and there is no terminal to show the code on"
+            "provider `{}` ({}) needs a sign-in, and there is no terminal to {}",
+            signer.provider,
+            signer.kind(),
+            if signer.interactive { "start the browser sign-in from" } else { "show the code on" }
         ),
         hint: format!("run `tfauth auth login -i {who}` in a terminal first"),
         code: exit::NOPERM,
@@ -127,7 +147,11 @@ pub fn user_tokens(
         }
     }
     let ui = ui.ok_or_else(no_terminal)?;
-    let t = device_flow(provider, who, authority, tenant, client, ui)?;
+    let t = if signer.interactive {
+        browser_flow(signer.provider, who, authority, tenant, client, ui, BROWSER_WAIT)?
+    } else {
+        device_flow(signer.provider, who, authority, tenant, client, ui)?
+    };
     save(who, &path, &t)?;
     Ok(t)
 }

@@ -617,6 +617,7 @@ bad_inputs! {
     error_65_list_stacks_broken_manifests: "105-list-stacks-broken-manifests";
     plan_dry_run_hub_and_spoke: "117-required-hub-and-spoke-dry-run";
     error_65_stack_key_without_colon: "173-stack-key-without-colon";
+    error_77_azure_interactive_without_terminal: "190-azure-interactive-no-terminal";
 }
 
 #[test]

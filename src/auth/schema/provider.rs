@@ -90,7 +90,7 @@ pub(super) fn parse_provider(
             let azure = azure_spec(&mut f);
             Some(ProviderKind::AzureCli { tenant_id, subscription_id, azure: azure? })
         }
-        "azure/oidc" | "azure/device-code" => {
+        "azure/oidc" | "azure/device-code" | "azure/interactive" => {
             // A tenant is its id or one of its domains (contoso.onmicrosoft.com): Entra ID
             // takes either, and Atmos passes it on as written.
             let tenant_id = f.spec_req("tenant_id", |t| !t.trim().is_empty(), "a tenant");
@@ -117,7 +117,13 @@ pub(super) fn parse_provider(
                     azure: azure?,
                 })
             } else {
-                Some(ProviderKind::AzureDeviceCode { tenant_id: tenant_id?, client_id, subscription_id, azure: azure? })
+                Some(ProviderKind::AzureDeviceCode {
+                    interactive: kind_name == "azure/interactive",
+                    tenant_id: tenant_id?,
+                    client_id,
+                    subscription_id,
+                    azure: azure?,
+                })
             }
         }
         "gcp/adc" => {

@@ -793,15 +793,14 @@ fn azure_tenants_may_be_domains_and_saml_drivers_anything() {
 
 #[test]
 fn atmos_kinds_tfauth_cannot_run_yet_are_read_and_noted() {
-    let src = "providers:\n  ia: {kind: azure/interactive, spec: {tenant_id: contoso.com}}\n  pro: {kind: atmos/pro}\nidentities:\n  amb: {kind: ambient}\n  emu: {kind: aws/emulator}\n  u: {kind: aws/user}\nintegrations:\n  eks: {kind: aws/eks, via: {identity: u}, spec: {cluster: {name: c, region: us-east-1}}}\n  ecr: {kind: aws/ecr, via: {provider: pro}, spec: {registry: {account_id: \"123456789012\", region: us-east-1}}}\n";
+    let src = "providers:\n  pro: {kind: atmos/pro}\nidentities:\n  amb: {kind: ambient}\n  emu: {kind: aws/emulator}\n  u: {kind: aws/user}\nintegrations:\n  eks: {kind: aws/eks, via: {identity: u}, spec: {cluster: {name: c, region: us-east-1}}}\n  ecr: {kind: aws/ecr, via: {provider: pro}, spec: {registry: {account_id: \"123456789012\", region: us-east-1}}}\n";
     let (cfg, problems) = parse(src);
     assert!(problems.is_empty(), "{}", render(&problems));
     for (subject, needle) in [
         (
-            Subject::Provider("ia".into()),
-            "provider `ia`: kind `azure/interactive` (an Atmos kind) is not supported by tfauth yet",
+            Subject::Provider("pro".into()),
+            "provider `pro`: kind `atmos/pro` (an Atmos kind) is not supported by tfauth yet",
         ),
-        (Subject::Provider("pro".into()), "kind `atmos/pro`"),
         (Subject::Identity("amb".into()), "identity `amb`: kind `ambient`"),
         (Subject::Identity("emu".into()), "kind `aws/emulator`"),
         (Subject::Integration("eks".into()), "kind `aws/eks`"),
@@ -813,7 +812,7 @@ fn atmos_kinds_tfauth_cannot_run_yet_are_read_and_noted() {
         assert_eq!(problem(&cfg.notes.unsupported, needle).subject, subject);
     }
     assert!(cfg.identity("amb").unwrap().is_standalone() && cfg.identity("emu").unwrap().is_standalone());
-    assert!(cfg.provider("ia").unwrap().kind.is_none());
+    assert!(cfg.provider("pro").unwrap().kind.is_none());
 }
 
 // --- issue 18: aws/saml ----------------------------------------------------------------

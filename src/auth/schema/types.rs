@@ -31,6 +31,7 @@ pub const PROVIDER_KINDS: &[&str] = &[
     "azure/cli",
     "azure/oidc",
     "azure/device-code",
+    "azure/interactive",
     "gcp/adc",
     "gcp/workload-identity-federation",
 ];
@@ -50,7 +51,7 @@ pub const INTEGRATION_KINDS: &[&str] = &["aws/ecr"];
 
 /// Kinds Atmos knows that tfauth reads but cannot use yet: accepted (listed, described, a
 /// warning at validate) and refused only by a run whose chain needs one (exit 69).
-pub const UNIMPLEMENTED_PROVIDER_KINDS: &[&str] = &["azure/interactive", "atmos/pro"];
+pub const UNIMPLEMENTED_PROVIDER_KINDS: &[&str] = &["atmos/pro"];
 pub const UNIMPLEMENTED_IDENTITY_KINDS: &[&str] =
     &["ambient", "atmos/pro", "aws/emulator", "azure/emulator", "gcp/emulator", "kubernetes/emulator"];
 pub const UNIMPLEMENTED_INTEGRATION_KINDS: &[&str] =
@@ -124,7 +125,12 @@ pub enum ProviderKind {
         token_file_path: Option<Located>,
         azure: AzureSpec,
     },
+    /// `azure/device-code` and `azure/interactive` (Atmos reads both with one spec): a
+    /// user signed in to Entra ID, whose tokens go to the isolated `AZURE_CONFIG_DIR`.
     AzureDeviceCode {
+        /// `azure/interactive`: the browser's authorization code flow with PKCE and a
+        /// loopback redirect, in place of the device code.
+        interactive: bool,
         tenant_id: String,
         client_id: Option<String>,
         subscription_id: Option<String>,
