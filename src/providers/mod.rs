@@ -80,6 +80,11 @@ pub enum ProviderError {
     NeedTerminal { identity: String, what: &'static str },
     #[error("identity `{identity}` (aws/user) has no access key")]
     NoUserKeys { identity: String },
+    /// No keys, no cached browser sign-in, and no terminal to start one on.
+    #[error(
+        "identity `{identity}` (aws/user) has no access key, and AWS's browser sign-in needs a terminal to start from"
+    )]
+    UserNeedsSignIn { identity: String },
     #[error("no ambient AWS credentials for identity `{identity}`: {message}")]
     Ambient { identity: String, message: String },
     #[error("the credential helper for identity `{identity}` ended up calling itself")]
@@ -150,9 +155,10 @@ impl ProviderError {
             },
             ProviderError::Unreachable { .. } | ProviderError::CannotWalk { .. } => exit::UNAVAILABLE,
             ProviderError::OidcToken { .. } => exit::UNAVAILABLE,
-            ProviderError::NeedTerminal { .. } | ProviderError::NoUserKeys { .. } | ProviderError::Ambient { .. } => {
-                exit::NOPERM
-            }
+            ProviderError::NeedTerminal { .. }
+            | ProviderError::NoUserKeys { .. }
+            | ProviderError::UserNeedsSignIn { .. }
+            | ProviderError::Ambient { .. } => exit::NOPERM,
             ProviderError::Recursion { .. } | ProviderError::Runtime(_) => exit::SOFTWARE,
             ProviderError::Sso(e) => e.exit_code(),
             ProviderError::Saml(e) => e.exit_code(),
@@ -216,6 +222,9 @@ impl ProviderError {
             ProviderError::NoUserKeys { identity } => {
                 format!("store its keys with `tfauth auth user configure --identity {identity}`, or set `credentials.access_key_id` and `secret_access_key` (e.g. `!env AWS_ACCESS_KEY_ID`); an aws/user never takes the shell's AWS_ACCESS_KEY_ID by itself")
             }
+            ProviderError::UserNeedsSignIn { identity } => format!(
+                "store its keys with `tfauth auth user configure --identity {identity}`, or sign in through AWS's browser login in a terminal: `tfauth auth login --identity {identity}`"
+            ),
             ProviderError::Ambient { .. } => "give the process AWS credentials (environment, profile, or instance role)".into(),
             ProviderError::Recursion { .. } => {
                 "a profile that runs atmos-auth-helper is the source of this identity's own credentials; point aws/ambient at other credentials".into()

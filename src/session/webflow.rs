@@ -82,12 +82,7 @@ pub fn session(
     force: bool,
 ) -> Result<Credentials, SessionError> {
     let home = home(env, identity)?;
-    let need_terminal = || {
-        SessionError::from(ProviderError::NeedTerminal {
-            identity: identity.to_string(),
-            what: "a browser sign-in to AWS",
-        })
-    };
+    let need_terminal = || SessionError::from(ProviderError::UserNeedsSignIn { identity: identity.to_string() });
     let usable = |c: &RefreshCache| !force && c.usable(OffsetDateTime::now_utc());
     // Nothing to refresh and nowhere to sign in: fail at once, creating nothing.
     if ui.is_none() && !wf::load_cache(&home, identity, realm).is_some_and(|c| usable(&c)) {
