@@ -96,27 +96,36 @@ impl LoginPrompt {
         }
     }
 
-    /// Starts the opener on `url` and forgets it (a thread reaps it). Its output is
-    /// discarded: browsers are chatty, and the terminal belongs to the prompt.
+    /// Starts the opener on `url` (see [`launch_opener`]); false when it could not start.
     fn launch(&self, url: &str) -> bool {
-        let argv = opener_argv(&self.opener, url);
-        let Some((program, args)) = argv.split_first() else { return false };
-        let child = std::process::Command::new(program)
-            .args(args)
-            .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn();
-        match child {
-            Ok(mut c) => {
-                std::thread::spawn(move || c.wait());
-                true
-            }
-            Err(e) => {
-                tracing::debug!(opener = %program, error = %e, "cannot start the browser opener");
+        match launch_opener(&self.opener, url) {
+            Ok(()) => true,
+            Err(why) => {
+                tracing::debug!(reason = %why, "cannot start the browser opener");
                 false
             }
         }
+    }
+}
+
+/// Starts `opener` on `url` and forgets it: its output is discarded (browsers are chatty,
+/// and the terminal belongs to the prompt), and a thread reaps it, since a browser run as
+/// the opener may stay for hours. Err says why it could not start.
+pub fn launch_opener(opener: &[String], url: &str) -> Result<(), String> {
+    let argv = opener_argv(opener, url);
+    let Some((program, args)) = argv.split_first() else { return Err("no browser opener is set".into()) };
+    let child = std::process::Command::new(program)
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn();
+    match child {
+        Ok(mut c) => {
+            std::thread::spawn(move || c.wait());
+            Ok(())
+        }
+        Err(e) => Err(format!("cannot start {program}: {e}")),
     }
 }
 

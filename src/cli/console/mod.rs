@@ -225,23 +225,7 @@ fn azure(args: &ConsoleArgs, show: Show, ctx: &Ctx, name: &str, chain: &crate::i
         Show::Browser => {
             eprintln!("Opening the Azure portal for `{name}` (tenant {})...", portal.tenant);
             // No secret in this URL: the opener may have it on its command line.
-            let argv = crate::cli::tty::opener_argv(&ctx.settings.browser_opener, url);
-            let Some((program, rest)) = argv.split_first() else {
-                return Err(no_browser(name, "no browser opener is set"));
-            };
-            let child = std::process::Command::new(program)
-                .args(rest)
-                .stdin(std::process::Stdio::null())
-                .stdout(std::process::Stdio::null())
-                .stderr(std::process::Stdio::null())
-                .spawn();
-            match child {
-                Ok(mut c) => {
-                    // Reaped on a thread: a browser run as the opener may stay for hours.
-                    std::thread::spawn(move || c.wait());
-                }
-                Err(e) => return Err(no_browser(name, &format!("cannot start {program}: {e}"))),
-            }
+            crate::cli::tty::launch_opener(&ctx.settings.browser_opener, url).map_err(|why| no_browser(name, &why))?;
         }
     }
     Ok(0)
