@@ -18,6 +18,7 @@ mod keyring_use;
 mod logging;
 mod microsoft_standin;
 mod multicloud;
+mod saml_browser;
 mod saml_login;
 mod saml_standin;
 mod shell;

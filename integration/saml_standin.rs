@@ -192,6 +192,12 @@ impl SamlIdp {
         self.bed("GET", "/_bed/issued", None).as_array().unwrap().clone()
     }
 
+    /// Every SAMLAssertion the STS front was sent (base64), oldest first.
+    pub fn received(&self) -> Vec<String> {
+        let all = self.bed("GET", "/_bed/received", None);
+        all.as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_string()).collect()
+    }
+
     /// The current TOTP code of `username` (what their authenticator app shows now).
     pub fn totp(&self, username: &str) -> String {
         self.bed("GET", &format!("/_bed/totp?username={username}"), None)["code"].as_str().unwrap().to_string()

@@ -23,6 +23,7 @@ several); every other call is relayed to moto unchanged.
 
 Test-only routes, never part of a real IdP: `GET /_bed/counts` (requests per operation),
 `GET /_bed/issued` (every SAMLResponse issued, base64, with its user and front),
+`GET /_bed/received` (every SAMLAssertion the STS front was sent, base64),
 `GET /_bed/totp?username=U` (the user's current TOTP code), `POST /_bed/push`
 ({"username", "waiting_polls", "result"}: change a user's push outcome),
 `GET /_bed/log` (operation, status and outcome of every request, no bodies).
@@ -192,6 +193,7 @@ class State:
         self.counts = {}
         self.log = []
         self.issued = []
+        self.received = []        # SAMLAssertion of every AssumeRoleWithSAML the STS front got
 
     def count(self, op, status, outcome=""):
         with self.lock:
@@ -364,6 +366,9 @@ def make_handler(idp, st, scheme):
             if path == "/_bed/issued":
                 with st.lock:
                     return self.send_json(200, list(st.issued))
+            if path == "/_bed/received":
+                with st.lock:
+                    return self.send_json(200, list(st.received))
             if path == "/_bed/log":
                 with st.lock:
                     return self.send_json(200, list(st.log))
@@ -705,6 +710,8 @@ def make_sts_handler(sp, st, moto_url):
             action = form.get("Action", "")
             op = "Sts" + action
             if action == "AssumeRoleWithSAML":
+                with st.lock:
+                    st.received.append(form.get("SAMLAssertion", ""))
                 refused = check_saml(sp, form)
                 if refused:
                     st.count(op, refused[0], refused[1].split("<Code>")[1].split("<")[0])

@@ -8,7 +8,7 @@ pub mod schema;
 
 pub use schema::{
     AuthConfig, Cloud, Identity, IdentityKind, Integration, IntegrationKind, Notes, Problem, Provider, ProviderKind,
-    Subject, Via,
+    SamlBrowser, SamlDriver, Subject, Via,
 };
 
 use crate::stacks::quote_list;

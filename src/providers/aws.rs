@@ -78,7 +78,7 @@ fn saml_chain(
         return Err(unsupported(first, &format!("{} from aws/saml", first.kind_name)));
     };
     let ui = ctx.mfa.and_then(|m| m.saml());
-    let got = super::saml::sign_in(p, &first.name, role_arn, &chain.leaf().name, ui)?;
+    let got = super::saml::sign_in(p, &first.name, role_arn, &chain.leaf().name, ui, ctx.env)?;
     let rt = runtime()?;
     let creds = rt.block_on(async {
         let sts = client(ctx, Some(region), None, None).await?;

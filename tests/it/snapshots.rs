@@ -691,11 +691,11 @@ fn a_saml_chain_with_a_driver_tfauth_does_not_speak_is_69() {
     let sb = sandbox();
     sb.write(
         "atmos.yaml",
-        "auth:\n  providers:\n    okta: {kind: aws/saml, region: us-east-1, url: \"https://acme.okta.com/app/x\", driver: Browser}\n  identities:\n    saml/admin: {kind: aws/assume-role, default: true, via: {provider: okta}, principal: {assume_role: \"arn:aws:iam::111111111111:role/admin\"}}\n",
+        "auth:\n  providers:\n    okta: {kind: aws/saml, region: us-east-1, url: \"https://acme.okta.com/app/x\", driver: GoogleApps}\n  identities:\n    saml/admin: {kind: aws/assume-role, default: true, via: {provider: okta}, principal: {assume_role: \"arn:aws:iam::111111111111:role/admin\"}}\n",
     );
     let mut c = tfauth(&sb, &["auth", "env", "--login"]);
     c.env("ATMOS_KEYRING_PASSWORD", "a-long-enough-password").env("AWS_ENDPOINT_URL", "http://127.0.0.1:9");
-    tfauth_snapshot!(&sb, "error_69_saml_browser_driver", c);
+    tfauth_snapshot!(&sb, "error_69_saml_googleapps_driver", c);
 }
 
 #[test]

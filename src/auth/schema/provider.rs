@@ -64,7 +64,39 @@ pub(super) fn parse_provider(
             // Atmos parses it with Go's time.ParseDuration and keeps its default when that
             // fails: a warning here, never a refusal.
             let session = f.lenient(|f| f.opt_duration(&["session", "duration"]), "the default applies, as in Atmos");
-            Some(ProviderKind::Saml { url: url?, region: region?, driver, username, password, session_secs: session })
+            // Accepted as Atmos accepts them; a sign-in through this provider refuses them.
+            if let Some(url) = &url
+                && let SamlDriver::Other(d) = SamlDriver::of(driver.as_deref(), url)
+            {
+                let span = node.get("driver").map_or(node.span.clone(), |n| n.span.clone());
+                f.unsupported(
+                    &span,
+                    format!("provider `{name}`: SAML driver `{d}` is {NOT_SUPPORTED_YET}"),
+                    Some("tfauth signs in with the Okta, ADFS and Browser drivers; `driver: Browser` signs in at any IdP in a real browser".into()),
+                );
+            }
+            // Checked when the Browser driver runs (a path on another machine is no error).
+            let browser = SamlBrowser {
+                browser_type: f.opt_str(&["browser_type"]).filter(|t| !t.trim().is_empty()),
+                executable: f.opt_str(&["browser_executable_path"]).filter(|p| !p.trim().is_empty()).map(Into::into),
+            };
+            if let Some(t) = browser.unsupported_type() {
+                let span = node.get("browser_type").map_or(node.span.clone(), |n| n.span.clone());
+                f.unsupported(
+                    &span,
+                    format!("provider `{name}`: `browser_type: {t}` is {NOT_SUPPORTED_YET}: tfauth drives Chromium, Chrome and Edge"),
+                    Some("set `browser_type` to chromium, chrome or msedge, or remove it".into()),
+                );
+            }
+            Some(ProviderKind::Saml {
+                url: url?,
+                region: region?,
+                driver,
+                username,
+                password,
+                session_secs: session,
+                browser,
+            })
         }
         "github/oidc" => {
             let region = f.opt_matching(&["region"], is_aws_region, "an AWS region such as us-east-1");

@@ -780,7 +780,14 @@ fn accepted_as_atmos_accepts_with_a_warning() {
 fn azure_tenants_may_be_domains_and_saml_drivers_anything() {
     let src = "providers:\n  a: {kind: azure/oidc, spec: {tenant_id: contoso.onmicrosoft.com, client_id: 21111111-2222-3333-4444-555555555555}}\n  b: {kind: azure/device-code, spec: {tenant_id: contoso.com}}\n  c: {kind: azure/cli, spec: {tenant_id: contoso.onmicrosoft.com}}\n  s: {kind: aws/saml, url: \"https://idp.example.com\", region: us-east-1, driver: KeycloakNew}\n";
     let cfg = clean(src);
-    assert!(cfg.notes.all().next().is_none());
+    // A driver tfauth does not speak is taken, with the one note validate shows as a warning.
+    let notes: Vec<String> = cfg.notes.all().map(|n| n.message.clone()).collect();
+    assert_eq!(notes.len(), 1, "{notes:?}");
+    assert!(notes[0].contains("SAML driver `KeycloakNew` is not supported by tfauth yet"), "{notes:?}");
+    noted(
+        "providers:\n  s: {kind: aws/saml, url: \"https://idp.example.com\", region: us-east-1, driver: Browser, browser_type: firefox}\n",
+        "`browser_type: firefox` is not supported by tfauth yet",
+    );
     assert!(
         matches!(&cfg.provider("a").unwrap().kind, Some(ProviderKind::AzureOidc { tenant_id, .. }) if tenant_id == "contoso.onmicrosoft.com")
     );

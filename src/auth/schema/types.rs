@@ -78,6 +78,66 @@ pub const ASSUME_ROLE_MIN_SECS: u64 = 900;
 pub const ASSUME_ROLE_MAX_SECS: u64 = 43_200;
 pub const ASSUME_ROOT_MAX_SECS: u64 = 900;
 
+/// The IdP dialects tfauth speaks, for an `aws/saml` provider's `driver`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SamlDriver {
+    Okta,
+    Adfs,
+    /// A real Chromium-family browser the person signs in with (`providers::saml::browser`).
+    Browser,
+    /// One Atmos passes on (GoogleApps, KeyCloak, ...) that tfauth does not speak.
+    Other(String),
+}
+
+impl SamlDriver {
+    /// The configured driver, else the one the URL suggests (Atmos's fallbacks when it has
+    /// no browser: okta.com, adfs, accounts.google.com; anything else is its Browser).
+    pub fn of(configured: Option<&str>, url: &str) -> SamlDriver {
+        let name = match configured {
+            Some(d) => d.trim().to_string(),
+            None if url.contains("okta.com") => "Okta".into(),
+            None if url.to_ascii_lowercase().contains("adfs") => "ADFS".into(),
+            None if url.contains("accounts.google.com") => "GoogleApps".into(),
+            None => "Browser".into(),
+        };
+        match name.to_ascii_lowercase().as_str() {
+            "okta" => SamlDriver::Okta,
+            "adfs" => SamlDriver::Adfs,
+            "browser" => SamlDriver::Browser,
+            _ => SamlDriver::Other(name),
+        }
+    }
+}
+
+/// The browser an `aws/saml` provider's Browser driver starts: `browser_type` (chromium,
+/// chrome, msedge and their channels) and `browser_executable_path`, as Atmos names them.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SamlBrowser {
+    pub browser_type: Option<String>,
+    pub executable: Option<std::path::PathBuf>,
+}
+
+impl SamlBrowser {
+    /// A `browser_type` tfauth cannot drive (Firefox and WebKit do not speak the
+    /// DevTools protocol): Chromium, Chrome and Edge, with their channels, are driven.
+    pub fn unsupported_type(&self) -> Option<&str> {
+        let t = self.browser_type.as_deref()?;
+        let l = t.trim().to_ascii_lowercase();
+        let driven = [
+            "chromium",
+            "chrome",
+            "chrome-beta",
+            "chrome-dev",
+            "chrome-canary",
+            "msedge",
+            "msedge-beta",
+            "msedge-dev",
+            "msedge-canary",
+        ];
+        (!driven.contains(&l.as_str())).then_some(t)
+    }
+}
+
 #[derive(Clone, Debug)]
 pub enum ProviderKind {
     IamIdentityCenter {
@@ -104,6 +164,8 @@ pub enum ProviderKind {
         /// `session.duration`, as Atmos reads it; unset: the assertion's `SessionDuration`,
         /// else an hour.
         session_secs: Option<u64>,
+        /// `browser_type` and `browser_executable_path`: the Browser driver's browser.
+        browser: SamlBrowser,
     },
     GithubOidc {
         region: Option<String>,

@@ -1,5 +1,5 @@
 //! The `aws/saml` provider: signing in at an enterprise IdP (Okta's authentication API,
-//! ADFS's forms page) for a `SAMLResponse`, reading its AWS roles, and choosing the one
+//! ADFS's forms page, or a real browser the person signs in with) for a `SAMLResponse`, reading its AWS roles, and choosing the one
 //! the chain's first identity names (`principal.assume_role`, as Atmos chooses it). The
 //! caller ([`super::aws`]) then hands the assertion to STS `AssumeRoleWithSAML` and walks
 //! the rest of the chain as any other.
@@ -14,11 +14,13 @@
 
 pub mod adfs;
 pub mod assertion;
+pub mod browser;
 pub mod form;
 pub mod okta;
 pub mod web;
 
 use crate::auth::{Provider, ProviderKind};
+use crate::env_vars::Env;
 use crate::exit;
 use crate::secret::Secret;
 pub use assertion::{Assertion, RolePair};
@@ -33,39 +35,19 @@ pub trait SamlUi {
     fn status(&self, text: Option<&str>);
 }
 
-/// The IdP dialects tfauth speaks.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Driver {
-    Okta,
-    Adfs,
-    /// One Atmos passes on (Browser, GoogleApps, KeyCloak, ...) that tfauth does not speak.
-    Other(String),
-}
-
-impl Driver {
-    /// The configured driver, else the one the URL suggests (Atmos's fallbacks when it has
-    /// no browser: okta.com, adfs, accounts.google.com; anything else is its Browser).
-    pub fn of(configured: Option<&str>, url: &str) -> Driver {
-        let name = match configured {
-            Some(d) => d.trim().to_string(),
-            None if url.contains("okta.com") => "Okta".into(),
-            None if url.to_ascii_lowercase().contains("adfs") => "ADFS".into(),
-            None if url.contains("accounts.google.com") => "GoogleApps".into(),
-            None => "Browser".into(),
-        };
-        match name.to_ascii_lowercase().as_str() {
-            "okta" => Driver::Okta,
-            "adfs" => Driver::Adfs,
-            _ => Driver::Other(name),
-        }
-    }
-}
+pub use crate::auth::SamlDriver as Driver;
 
 /// Why no assertion (or no role in it) could be had.
 #[derive(Debug, thiserror::Error)]
 pub enum SamlError {
     #[error("provider `{provider}` (aws/saml): driver `{driver}` is not supported by tfauth yet")]
     UnsupportedDriver { provider: String, driver: String },
+    #[error(
+        "provider `{provider}` (aws/saml): `browser_type: {browser_type}` is not supported by tfauth: it drives Chromium, Chrome and Edge"
+    )]
+    UnsupportedBrowser { provider: String, browser_type: String },
+    #[error("provider `{provider}` (aws/saml), driver Browser: {message}")]
+    Browser { provider: String, message: String, hint: String },
     #[error("provider `{provider}` (aws/saml) needs {what}, and there is no terminal to ask on")]
     NeedTerminal { provider: String, what: &'static str, identity: String },
     #[error("provider `{provider}` (aws/saml): {message}")]
@@ -92,6 +74,8 @@ impl SamlError {
     pub fn exit_code(&self) -> i32 {
         match self {
             SamlError::UnsupportedDriver { .. }
+            | SamlError::UnsupportedBrowser { .. }
+            | SamlError::Browser { .. }
             | SamlError::Idp { .. }
             | SamlError::Unreachable { .. }
             | SamlError::Assertion { .. } => exit::UNAVAILABLE,
@@ -105,8 +89,12 @@ impl SamlError {
     pub fn hint(&self) -> String {
         match self {
             SamlError::UnsupportedDriver { .. } => {
-                "tfauth signs in with the Okta and ADFS drivers; set `driver: Okta` or `driver: ADFS` if your IdP is one of them, or use Atmos for this provider".into()
+                "tfauth signs in with the Okta, ADFS and Browser drivers; set `driver: Browser` to sign in at any IdP in a real browser, or use Atmos for this provider".into()
             }
+            SamlError::UnsupportedBrowser { .. } => {
+                "set `browser_type` to chromium, chrome or msedge (or remove it), or use Atmos for this provider".into()
+            }
+            SamlError::Browser { hint, .. } => hint.clone(),
             SamlError::NeedTerminal { identity, .. } => {
                 format!("run `tfauth auth login --identity {identity}` in a terminal first")
             }
@@ -158,8 +146,9 @@ pub fn sign_in(
     wanted: &str,
     login: &str,
     ui: Option<&dyn SamlUi>,
+    env: &Env,
 ) -> Result<SignedIn, SamlError> {
-    let Some(ProviderKind::Saml { url, driver, username, password, session_secs, .. }) = &p.kind else {
+    let Some(ProviderKind::Saml { url, driver, username, password, session_secs, browser, .. }) = &p.kind else {
         unreachable!("sign_in is called for aws/saml providers only");
     };
     let driver = Driver::of(driver.as_deref(), url);
@@ -167,30 +156,45 @@ pub fn sign_in(
         return Err(SamlError::UnsupportedDriver { provider: p.name.clone(), driver: d.clone() });
     }
     let need = |what| SamlError::NeedTerminal { provider: p.name.clone(), what, identity: login.to_string() };
-    let username = match username {
-        Some(u) => u.clone(),
-        None => {
-            let ui = ui.ok_or_else(|| need("a user name"))?;
-            ui.ask(&format!("User name for {} ({url}): ", p.name), true)
-                .ok_or_else(|| need("a user name"))?
-                .expose()
-                .to_string()
+    let response = if driver == Driver::Browser {
+        // The person signs in in the window, however the IdP asks: nothing to ask here,
+        // but someone must be there.
+        let ui = ui.ok_or_else(|| need("a sign-in in a browser window"))?;
+        let profile = browser_profile(env, &p.name).map_err(|e| SamlError::Browser {
+            provider: p.name.clone(),
+            message: format!("cannot prepare the browser's profile directory: {e}"),
+            hint: crate::util::fs::TrustError::of(&e)
+                .map(|t| t.hint())
+                .unwrap_or_else(|| "check that tfauth's cache directory (XDG_CACHE_HOME) is writable".into()),
+        })?;
+        tracing::debug!(provider = %p.name, "signing in at the IdP in a browser");
+        browser::assertion(&p.name, url, browser, profile.path(), env, ui)?
+    } else {
+        let username = match username {
+            Some(u) => u.clone(),
+            None => {
+                let ui = ui.ok_or_else(|| need("a user name"))?;
+                ui.ask(&format!("User name for {} ({url}): ", p.name), true)
+                    .ok_or_else(|| need("a user name"))?
+                    .expose()
+                    .to_string()
+            }
+        };
+        let password = match password {
+            Some(s) => s.clone(),
+            None => {
+                let ui = ui.ok_or_else(|| need("a password"))?;
+                ui.ask(&format!("Password for {username} at {} (not shown): ", p.name), false)
+                    .ok_or_else(|| need("a password"))?
+            }
+        };
+        let who = Who { provider: &p.name, url, username: &username, password: &password, login, ui };
+        tracing::debug!(provider = %p.name, driver = ?driver, user = %username, "signing in at the IdP");
+        match driver {
+            Driver::Okta => okta::assertion(&who)?,
+            Driver::Adfs => adfs::assertion(&who)?,
+            Driver::Browser | Driver::Other(_) => unreachable!("handled above"),
         }
-    };
-    let password = match password {
-        Some(s) => s.clone(),
-        None => {
-            let ui = ui.ok_or_else(|| need("a password"))?;
-            ui.ask(&format!("Password for {username} at {} (not shown): ", p.name), false)
-                .ok_or_else(|| need("a password"))?
-        }
-    };
-    let who = Who { provider: &p.name, url, username: &username, password: &password, login, ui };
-    tracing::debug!(provider = %p.name, driver = ?driver, user = %username, "signing in at the IdP");
-    let response = match driver {
-        Driver::Okta => okta::assertion(&who)?,
-        Driver::Adfs => adfs::assertion(&who)?,
-        Driver::Other(_) => unreachable!("refused above"),
     };
     let read = assertion::read(&response)?;
     let role = choose(&read.roles, wanted, &p.name, first, ui)?.clone();
@@ -198,6 +202,18 @@ pub fn sign_in(
     let duration_secs = asked.clamp(MIN_SECS, MAX_SECS) as i32;
     tracing::debug!(provider = %p.name, role = %role.role, roles = read.roles.len(), duration_secs, "the IdP's assertion read");
     Ok(SignedIn { response, role, duration_secs })
+}
+
+/// The Browser driver's profile for provider `name` (the IdP's cookies): a private
+/// directory below tfauth's cache, `saml-browser/<name>`.
+pub fn browser_profile_dir(env: &Env, name: &str) -> Option<std::path::PathBuf> {
+    crate::util::dirs::cache_home(env).map(|c| c.join("saml-browser").join(crate::util::dirs::path_component(name)))
+}
+
+fn browser_profile(env: &Env, name: &str) -> std::io::Result<crate::util::fs::PrivateDir> {
+    let dir = browser_profile_dir(env, name).ok_or_else(|| std::io::Error::other("no HOME or XDG_CACHE_HOME"))?;
+    let base = crate::util::dirs::cache_home(env).expect("a profile directory has a cache home");
+    crate::util::fs::PrivateDir::create_below(&base, &dir)
 }
 
 /// The one sign-in's particulars, for the drivers.
@@ -330,6 +346,7 @@ mod tests {
         assert_eq!(Driver::of(None, "https://acme.okta.com/home/amazon_aws/x/272"), Driver::Okta);
         assert_eq!(Driver::of(None, "https://sts.acme.com/adfs/ls/IdpInitiatedSignOn.aspx"), Driver::Adfs);
         assert_eq!(Driver::of(None, "https://accounts.google.com/o/saml2/initsso"), Driver::Other("GoogleApps".into()));
-        assert_eq!(Driver::of(None, "https://idp.example/sso"), Driver::Other("Browser".into()));
+        assert_eq!(Driver::of(None, "https://idp.example/sso"), Driver::Browser);
+        assert_eq!(Driver::of(Some("browser"), "https://acme.okta.com/x"), Driver::Browser);
     }
 }

@@ -87,7 +87,10 @@ pub fn how_long(e: &ProviderError) -> Option<Duration> {
                 | S::NoRole { .. }
                 | S::SeveralRoles { .. } => Some(REMEMBER),
                 S::Unreachable { .. } => Some(REMEMBER_TRANSIENT),
-                S::NeedTerminal { .. } | S::UnsupportedDriver { .. } => None,
+                S::NeedTerminal { .. }
+                | S::UnsupportedDriver { .. }
+                | S::UnsupportedBrowser { .. }
+                | S::Browser { .. } => None,
             }
         }
         // Local, interactive or already remembered.
