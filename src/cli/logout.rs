@@ -131,6 +131,7 @@ pub fn logout(args: LogoutArgs, ctx: &Ctx) -> Result<i32, Error> {
                 sweep.dir("profile files in", &d)?;
             }
             forget_azure(&mut sweep, p, ctx);
+            forget_saml_browser(&mut sweep, p, ctx)?;
         }
         keys_of = res.auth.identities.iter().filter(|i| i.kind_name == "aws/user").map(|i| i.name.clone()).collect();
     } else if let Some(tags) = &args.tags {
@@ -258,12 +259,24 @@ fn logout_provider(
     }
     if let Some(p) = res.auth.provider(provider) {
         forget_azure(sweep, p, ctx);
+        forget_saml_browser(sweep, p, ctx)?;
     }
     if matches!(res.auth.provider(provider).and_then(|p| p.kind.as_ref()), Some(ProviderKind::IamIdentityCenter { .. }))
     {
         sweep.lines.extend(logout_provider_token(res, provider, ctx, sweep.dry_run)?);
     }
     Ok(())
+}
+
+/// The Browser driver's profile of an `aws/saml` provider (the IdP's cookies).
+fn forget_saml_browser(sweep: &mut Sweep, p: &crate::auth::Provider, ctx: &Ctx) -> Result<(), Error> {
+    if !matches!(p.kind, Some(ProviderKind::Saml { .. })) {
+        return Ok(());
+    }
+    match crate::providers::saml::browser_profile_dir(&ctx.env, &p.name) {
+        Some(d) => sweep.dir("the IdP's browser profile", &d),
+        None => Ok(()),
+    }
 }
 
 /// The Entra ID sign-in of a device-code provider (its cached tokens).

@@ -256,3 +256,28 @@ fn with_a_base_path_the_profile_files_there_go_too() {
     assert!(!base.join("test-realm/aws/sso").exists(), "the provider's directory under base_path goes");
     assert!(base.join("test-realm/aws").exists(), "what is not the provider's stays");
 }
+
+#[test]
+fn a_saml_provider_loses_its_browser_profile_with_the_provider_and_with_all() {
+    let yaml = AUTH.replace(
+        "  identities:\n",
+        "    corp: {kind: aws/saml, driver: Browser, region: us-east-1, url: \"https://idp.example.com/sso\"}\n    other: {kind: aws/saml, driver: Browser, region: us-east-1, url: \"https://idp.example.com/sso\"}\n  identities:\n",
+    );
+    let repo = Repo::new(&yaml);
+    let profile = |name: &str| {
+        let d = repo.path("cache/tfauth/saml-browser").join(name);
+        std::fs::create_dir_all(d.join("Default")).unwrap();
+        std::fs::write(d.join("Default/Cookies"), "idp cookie").unwrap();
+        d
+    };
+    let (corp, other) = (profile("corp"), profile("other"));
+    assert_eq!(logout(args(None, Some("corp"), false), &repo.ctx(&[])).unwrap(), 0);
+    assert!(!corp.exists(), "the provider's browser profile stayed");
+    assert!(other.exists(), "another provider's profile went too");
+    let mut dry = args(None, None, true);
+    dry.dry_run = true;
+    assert_eq!(logout(dry, &repo.ctx(&[])).unwrap(), 0);
+    assert!(other.exists(), "a dry run removed a profile");
+    assert_eq!(logout(args(None, None, true), &repo.ctx(&[])).unwrap(), 0);
+    assert!(!other.exists(), "--all left a browser profile");
+}

@@ -12,7 +12,7 @@
 //! crate's `log` records are never installed as a logger); run without a terminal (a
 //! person must be there); or keep the browser running after the sign-in. The browser's
 //! profile (the IdP's cookies, so the next sign-in may need no password) lives in a
-//! private directory of tfauth's cache (`auth logout` does not remove it yet).
+//! private directory of tfauth's cache, removed by `auth logout` of the provider or `--all`.
 //!
 //! Known limit, also in the README: while the window is open, Chromium's DevTools port
 //! listens on 127.0.0.1, as with every DevTools-driven browser (the crate speaks over a
