@@ -134,6 +134,9 @@ pub fn logout(args: LogoutArgs, ctx: &Ctx) -> Result<i32, Error> {
             forget_saml_browser(&mut sweep, p, ctx)?;
         }
         keys_of = res.auth.identities.iter().filter(|i| i.kind_name == "aws/user").map(|i| i.name.clone()).collect();
+        for name in &keys_of {
+            forget_webflow(&mut sweep, ctx, &realm, name);
+        }
     } else if let Some(tags) = &args.tags {
         let wanted = super::login::parse_tags(tags);
         let providers: Vec<(&str, &[String])> =
@@ -199,15 +202,7 @@ pub fn logout(args: LogoutArgs, ctx: &Ctx) -> Result<i32, Error> {
         }
         if id.kind_name == "aws/user" {
             keys_of.push(id.name.clone());
-            // AWS's browser login: the refresh token (and its DPoP key) Atmos and tfauth share.
-            if let Some(file) = crate::session::webflow::cache_file(&ctx.env, &realm, &id.name)
-                && file.is_file()
-            {
-                if !args.dry_run {
-                    crate::session::webflow::forget(&ctx.env, &realm, &id.name);
-                }
-                sweep.lines.push(format!("the browser sign-in's refresh token {}", file.display()));
-            }
+            forget_webflow(&mut sweep, ctx, &realm, &id.name);
         }
         // A provider session tfauth keeps (a portal token, an Entra ID sign-in) serves
         // every identity of the provider, so it outlives one identity's logout.
@@ -266,6 +261,19 @@ fn logout_provider(
         sweep.lines.extend(logout_provider_token(res, provider, ctx, sweep.dry_run)?);
     }
     Ok(())
+}
+
+/// AWS's browser login of an `aws/user`: the refresh token (and its DPoP key) Atmos and
+/// tfauth share.
+fn forget_webflow(sweep: &mut Sweep, ctx: &Ctx, realm: &str, identity: &str) {
+    if let Some(file) = crate::session::webflow::cache_file(&ctx.env, realm, identity)
+        && file.is_file()
+    {
+        if !sweep.dry_run {
+            crate::session::webflow::forget(&ctx.env, realm, identity);
+        }
+        sweep.lines.push(format!("the browser sign-in's refresh token {}", file.display()));
+    }
 }
 
 /// The Browser driver's profile of an `aws/saml` provider (the IdP's cookies).

@@ -281,3 +281,20 @@ fn a_saml_provider_loses_its_browser_profile_with_the_provider_and_with_all() {
     assert_eq!(logout(args(None, None, true), &repo.ctx(&[])).unwrap(), 0);
     assert!(!other.exists(), "--all left a browser profile");
 }
+
+#[test]
+fn all_takes_every_aws_user_s_browser_sign_in_refresh_token() {
+    let repo = Repo::new(AUTH);
+    let env = repo.env(&[]);
+    let file = crate::session::webflow::cache_file(&env, "test-realm", "ci").unwrap();
+    let dir = file.parent().unwrap();
+    std::fs::create_dir_all(dir).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    for d in dir.ancestors().take(3) {
+        std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o700)).unwrap();
+    }
+    std::fs::write(&file, "{}").unwrap();
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    assert_eq!(logout(args(None, None, true), &repo.ctx(&[])).unwrap(), 0);
+    assert!(!file.exists(), "--all left the aws/user's refresh token");
+}
