@@ -124,7 +124,9 @@ auth:
     // The person at the window, over the same browser's DevTools.
     let profile = bed.home().join(".cache/tfauth/saml-browser/corp");
     let args = PathBuf::from(format!("{}.args", wrapper.display()));
-    let active = wait_for("Chromium's DevTools port", Duration::from_secs(60), || {
+    // Generous limits: the suite runs tests side by side on two cores, and Chromium under
+    // that load takes its time.
+    let active = wait_for("Chromium's DevTools port", Duration::from_secs(120), || {
         if let Some(done) = child.try_wait().unwrap() {
             let mut screen = String::new();
             child.stdout.take().unwrap().read_to_string(&mut screen).unwrap();
@@ -138,9 +140,10 @@ auth:
         Some(doc["webSocketDebuggerUrl"].as_str()?.to_string())
     });
     let person = headless_chrome::Browser::connect(active).unwrap();
-    let page = wait_for("the IdP's sign-in page", Duration::from_secs(30), || {
+    let page = wait_for("the IdP's sign-in page", Duration::from_secs(120), || {
         let tabs = person.get_tabs().lock().unwrap().clone();
-        tabs.into_iter().find(|t| t.get_url().contains("IdpInitiatedSignOn"))
+        // Asked of the browser each time, not the tab's cached URL.
+        tabs.into_iter().find(|t| t.get_target_info().is_ok_and(|i| i.url.contains("IdpInitiatedSignOn")))
     });
     page.wait_for_element("#userNameInput").unwrap().click().unwrap();
     page.type_str("plain@acme.example").unwrap();
@@ -151,8 +154,8 @@ auth:
     // What the window shows once the IdP's form has gone to AWS's endpoint (read while
     // the browser is still up: tfauth closes it once it has the assertion).
     let mut done_page = false;
-    let status = wait_for("the login to finish", Duration::from_secs(60), || {
-        if !done_page && page.get_url().starts_with("https://signin.aws.amazon.com/saml") {
+    let status = wait_for("the login to finish", Duration::from_secs(120), || {
+        if !done_page && page.get_target_info().is_ok_and(|i| i.url.starts_with("https://signin.aws.amazon.com/saml")) {
             done_page = page.get_content().is_ok_and(|c| c.contains("tfauth has the sign-in"));
         }
         child.try_wait().unwrap()

@@ -255,10 +255,10 @@ pub fn assertion(
         }
     };
     ui.status(None);
-    // Give the window the "signed in" page, then close the browser (dropping it ends the
+    // Show the window the "signed in" page for a moment, then close the browser (dropping it ends the
     // process; the profile directory stays for the next sign-in).
     if outcome.is_ok() {
-        std::thread::sleep(Duration::from_secs(1));
+        std::thread::sleep(Duration::from_secs(2));
     }
     drop(tab);
     drop(browser);
