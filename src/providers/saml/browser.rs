@@ -3,6 +3,8 @@
 //! in however the IdP asks (passwords, passkeys, security keys, any MFA); the form the IdP
 //! then posts to AWS's SAML endpoint is paused inside the browser, its `SAMLResponse`
 //! taken, and the request answered by tfauth with a "you can close this window" page.
+//! Windows the IdP opens later (popups) are watched the same way once the crate reports
+//! them (polled every [`POLL`]).
 //!
 //! Why it exists: IdPs without an API tfauth speaks (and Okta or ADFS set up with factors
 //! the API drivers cannot meet) still end in a browser posting a SAMLResponse to AWS.
@@ -169,42 +171,9 @@ pub fn assertion(
     }
 
     let (tx, rx) = mpsc::channel::<Option<Secret>>();
-    let tx = Mutex::new(tx);
-    let patterns: Vec<RequestPattern> = AWS_SAML_PATTERNS
-        .iter()
-        .map(|p| RequestPattern {
-            url_pattern: Some((*p).to_string()),
-            resource_Type: None,
-            request_stage: Some(RequestStage::Request),
-        })
-        .collect();
-    tab.enable_request_interception(Arc::new(move |_transport, _session, event: Fetch::events::RequestPausedEvent| {
-        let request = &event.params.request;
-        let body = post_body(request);
-        let got = body.as_deref().and_then(saml_response_of).filter(|s| !s.expose().is_empty());
-        let captured = got.is_some();
-        let _ = tx.lock().map(|t| t.send(got));
-        if captured {
-            RequestPausedDecision::Fulfill(Fetch::FulfillRequest {
-                request_id: event.params.request_id.clone(),
-                response_code: 200,
-                response_headers: Some(vec![Fetch::HeaderEntry {
-                    name: "Content-Type".into(),
-                    value: "text/html; charset=utf-8".into(),
-                }]),
-                binary_response_headers: None,
-                body: Some(aws_smithy_types::base64::encode(DONE_PAGE)),
-                response_phrase: None,
-            })
-        } else {
-            RequestPausedDecision::Fail(Fetch::FailRequest {
-                request_id: event.params.request_id.clone(),
-                error_reason: Network::ErrorReason::BlockedByClient,
-            })
-        }
-    }))
-    .map_err(|e| failed("the browser refused request interception", &e))?;
-    tab.enable_fetch(Some(&patterns), None).map_err(|e| failed("the browser refused request interception", &e))?;
+    intercept(&tab, tx.clone()).map_err(|e| failed("the browser refused request interception", &e))?;
+    // Windows the IdP opens (a popup for a factor, a new tab) are watched too, once seen.
+    let mut watched = std::collections::HashSet::from([tab.get_target_id().clone()]);
     tab.navigate_to(url).map_err(|e| SamlError::Browser {
         provider: provider.to_string(),
         message: format!("the browser could not open {}: {e}", super::web::strip_query(url)),
@@ -241,6 +210,16 @@ pub fn assertion(
                 });
             }
             Err(mpsc::RecvTimeoutError::Timeout) => {
+                let tabs: Vec<_> = browser.get_tabs().lock().map(|t| t.clone()).unwrap_or_default();
+                for new in &tabs {
+                    if !watched.insert(new.get_target_id().clone()) {
+                        continue;
+                    }
+                    tracing::debug!(provider, "the IdP opened another window; watching it for the post to AWS too");
+                    if let Err(e) = intercept(new, tx.clone()) {
+                        tracing::debug!(provider, "cannot watch the IdP's other window: {e}");
+                    }
+                }
                 if tab.get_target_info().is_err() {
                     break Err(SamlError::Rejected {
                         provider: provider.to_string(),
@@ -263,6 +242,49 @@ pub fn assertion(
     drop(tab);
     drop(browser);
     outcome
+}
+
+/// Pauses `tab`'s requests to AWS's SAML endpoints: a form with a `SAMLResponse` is sent on
+/// `tx` and answered with [`DONE_PAGE`]; any other request there fails in the browser (and
+/// `None` on `tx` says so). No request to those endpoints is ever continued.
+fn intercept(tab: &Arc<headless_chrome::Tab>, tx: mpsc::Sender<Option<Secret>>) -> Result<(), String> {
+    let tx = Mutex::new(tx);
+    let patterns: Vec<RequestPattern> = AWS_SAML_PATTERNS
+        .iter()
+        .map(|p| RequestPattern {
+            url_pattern: Some((*p).to_string()),
+            resource_Type: None,
+            request_stage: Some(RequestStage::Request),
+        })
+        .collect();
+    tab.enable_request_interception(Arc::new(move |_transport, _session, event: Fetch::events::RequestPausedEvent| {
+        let request = &event.params.request;
+        let body = post_body(request);
+        let got = body.as_deref().and_then(saml_response_of).filter(|s| !s.expose().is_empty());
+        let captured = got.is_some();
+        let _ = tx.lock().map(|t| t.send(got));
+        if captured {
+            RequestPausedDecision::Fulfill(Fetch::FulfillRequest {
+                request_id: event.params.request_id.clone(),
+                response_code: 200,
+                response_headers: Some(vec![Fetch::HeaderEntry {
+                    name: "Content-Type".into(),
+                    value: "text/html; charset=utf-8".into(),
+                }]),
+                binary_response_headers: None,
+                body: Some(aws_smithy_types::base64::encode(DONE_PAGE)),
+                response_phrase: None,
+            })
+        } else {
+            RequestPausedDecision::Fail(Fetch::FailRequest {
+                request_id: event.params.request_id.clone(),
+                error_reason: Network::ErrorReason::BlockedByClient,
+            })
+        }
+    }))
+    .map_err(|e| e.to_string())?;
+    tab.enable_fetch(Some(&patterns), None).map_err(|e| e.to_string())?;
+    Ok(())
 }
 
 /// The request's form body: inline, else from its data entries (base64).
