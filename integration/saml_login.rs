@@ -384,6 +384,71 @@ fn saml_adfs_forms_sign_in_with_its_cookie() {
 }
 
 #[test]
+fn saml_password_stored_in_the_file_keyring_signs_in_helpers_without_a_terminal_until_logout_keychain() {
+    let b = SamlBed::new("plain@acme.example", false);
+    // Atmos's file keyring, its password in the environment; SAML_PASSWORD is unset, so the
+    // provider's `password: !env SAML_PASSWORD` is empty.
+    let with_ring = |mut c: Command| {
+        c.env("ATMOS_KEYRING_TYPE", "file")
+            .env("ATMOS_KEYRING_PASSWORD", "keyring-pass-123")
+            .env_remove("SAML_PASSWORD");
+        c
+    };
+    let before = run(with_ring(b.helper("adfs/admin")));
+    assert_eq!(before.code, 77, "{}", before.stderr);
+    assert!(before.stderr.contains("needs a password, and there is no terminal"), "{}", before.stderr);
+    assert_eq!(b.idp.count("AdfsSignOnPost"), 0);
+
+    // Stored from stdin (the provider has a `username`, so one line: the password).
+    let mut c = with_ring(b.cmd(TFAUTH));
+    c.args(["auth", "user", "configure", "-i", "adfs/admin"]);
+    let o = run_with_stdin(c, &format!("{PASSWORD}\n"));
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(
+        o.stderr.contains("Stored the password of `plain@acme.example` at provider `adfs` in the file keyring"),
+        "{}",
+        o.stderr
+    );
+    no_secret_in(&o.stderr, &b);
+    let ring = b.bed.home().join(".local/share/atmos/keyring");
+    files_are_private(&ring);
+    for f in walkdir(&ring) {
+        let bytes = std::fs::read(&f).unwrap();
+        assert!(!String::from_utf8_lossy(&bytes).contains(PASSWORD), "{} holds the password in the clear", f.display());
+    }
+
+    // A helper with no terminal signs in with it.
+    let o = run(with_ring(b.helper("adfs/admin")));
+    let c = creds(&o);
+    assert!(b.arn_of(&c).starts_with("arn:aws:sts::123456789012:assumed-role/saml-admin/"));
+    assert_eq!(b.idp.count("AdfsSignOnPost"), 1);
+    no_secret_in(&o.stderr, &b);
+
+    // A stored password the IdP refuses: one try, and the hint says how to store the right one.
+    let mut c = with_ring(b.cmd(TFAUTH));
+    c.args(["auth", "user", "configure", "-i", "adfs/admin"]);
+    assert_eq!(run_with_stdin(c, "not-the-password\n").code, 0);
+    let mut c = with_ring(b.cmd(TFAUTH));
+    c.args(["auth", "logout", "adfs/admin"]);
+    assert_eq!(run(c).code, 0);
+    let o = run(with_ring(b.helper("adfs/admin")));
+    assert_eq!(o.code, 77, "{}", o.stderr);
+    assert!(o.stderr.contains("the password stored in the file keyring"), "{}", o.stderr);
+    assert!(o.stderr.contains("tfauth auth user configure --identity adfs/admin"), "{}", o.stderr);
+    assert_eq!(b.idp.count("AdfsSignOnPost"), 2, "one IdP call for the refused password");
+
+    // `logout --provider adfs --keychain --force` deletes it: the next helper needs a terminal again.
+    let mut c = with_ring(b.cmd(TFAUTH));
+    c.args(["auth", "logout", "--provider", "adfs", "--keychain", "--force"]);
+    let o = run(c);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(o.stderr.contains("removed the stored SAML password of `adfs` (file keyring"), "{}", o.stderr);
+    let o = run(with_ring(b.helper("adfs/admin")));
+    assert_eq!(o.code, 77, "{}", o.stderr);
+    assert!(o.stderr.contains("needs a password, and there is no terminal"), "{}", o.stderr);
+}
+
+#[test]
 fn saml_three_roles_the_configured_one_is_chosen() {
     let b = SamlBed::new("three@acme.example", true);
     let c = creds(&run(b.helper("okta/read")));

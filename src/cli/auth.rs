@@ -91,7 +91,7 @@ Examples:
     /// Log in to ECR registries (`auth.integrations` of kind aws/ecr): all, one by NAME, or
     /// those via --identity. Writes tfauth's isolated Docker config, or --docker-config.
     EcrLogin(super::ecr_login::EcrLoginArgs),
-    /// aws/user identities: store their access keys in the keyring.
+    /// Store aws/user access keys, and aws/saml passwords, in the keyring.
     User(super::login::UserArgs),
     /// Write a profile per AWS identity into your AWS config (each runs atmos-auth-helper), for every other AWS tool.
     ConfigureProfiles(super::configure_profiles::ConfigureProfilesArgs),

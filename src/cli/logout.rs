@@ -61,8 +61,9 @@ pub struct LogoutArgs {
     /// Print what would be removed, and remove nothing.
     #[arg(long)]
     pub dry_run: bool,
-    /// Also delete the access keys stored in the keyring for aws/user identities (asks on
-    /// the terminal; --force without one). Without it they stay, as in Atmos.
+    /// Also delete the access keys stored in the keyring for aws/user identities, and the
+    /// passwords stored for aws/saml providers (asks on the terminal; --force without one).
+    /// Without it they stay, as in Atmos.
     #[arg(long)]
     pub keychain: bool,
     /// Do not ask before --keychain deletes stored keys.
@@ -109,6 +110,16 @@ pub fn logout(args: LogoutArgs, ctx: &Ctx) -> Result<i32, Error> {
     // The aws/user identities whose stored keys go with --keychain, and in which realms.
     let mut keys_of: Vec<String> = Vec::new();
     let mut key_realms = vec![realm.clone()];
+    // The aws/saml providers whose stored passwords go with --keychain.
+    let mut saml_of: Vec<String> = Vec::new();
+    let saml_providers = |res: &Resolution| -> Vec<String> {
+        res.auth
+            .providers
+            .iter()
+            .filter(|p| matches!(p.kind, Some(ProviderKind::Saml { .. })))
+            .map(|p| p.name.clone())
+            .collect()
+    };
 
     if args.all_realms {
         let realms = atmos_dir.as_deref().map(discover_realms).unwrap_or_default();
@@ -117,6 +128,7 @@ pub fn logout(args: LogoutArgs, ctx: &Ctx) -> Result<i32, Error> {
         }
         sweep.lines.extend(remove_sessions(cache.as_ref(), |_| true, args.dry_run));
         keys_of = res.auth.identities.iter().filter(|i| i.kind_name == "aws/user").map(|i| i.name.clone()).collect();
+        saml_of = saml_providers(&res);
         key_realms.extend(realms.into_iter().filter(|r| *r != realm));
     } else if args.all {
         sweep.lines.extend(remove_sessions(cache.as_ref(), |o| o.realm == realm, args.dry_run));
@@ -134,6 +146,7 @@ pub fn logout(args: LogoutArgs, ctx: &Ctx) -> Result<i32, Error> {
             forget_saml_browser(&mut sweep, p, ctx)?;
         }
         keys_of = res.auth.identities.iter().filter(|i| i.kind_name == "aws/user").map(|i| i.name.clone()).collect();
+        saml_of = saml_providers(&res);
         for name in &keys_of {
             forget_webflow(&mut sweep, ctx, &realm, name);
         }
@@ -153,12 +166,14 @@ pub fn logout(args: LogoutArgs, ctx: &Ctx) -> Result<i32, Error> {
         for provider in &matched {
             logout_provider(&mut sweep, &res, provider, &realm, realm_dir.as_deref(), cache.as_ref(), ctx)?;
         }
+        saml_of = saml_providers(&res).into_iter().filter(|p| matched.iter().any(|m| m.as_str() == p)).collect();
     } else if let Some(provider) = &args.provider {
         // Any defined provider may be logged out of; only SSO ones have a token.
         if res.auth.provider(provider).is_none() {
             portal_named(&res, provider)?;
         }
         logout_provider(&mut sweep, &res, provider, &realm, realm_dir.as_deref(), cache.as_ref(), ctx)?;
+        saml_of = saml_providers(&res).into_iter().filter(|p| p == provider).collect();
     } else {
         // One identity: the named one, else the default.
         let name = match identity_given {
@@ -213,7 +228,13 @@ pub fn logout(args: LogoutArgs, ctx: &Ctx) -> Result<i32, Error> {
             eprintln!("note: the session with `{p}` stays; `tfauth auth logout --provider {p}` ends it too");
         }
     }
-    stored_keys(&mut sweep, &args, &res, &keys_of, &key_realms, ctx)?;
+    stored_keys(&mut sweep, &args, &res, (&keys_of, &saml_of), &key_realms, ctx)?;
+    if !args.dry_run
+        && let Some(cache) = &cache
+    {
+        let gone = cache.forget_failures();
+        tracing::debug!(gone, "remembered failures removed");
+    }
     let verb = if args.dry_run { "would remove" } else { "removed" };
     if sweep.lines.is_empty() {
         eprintln!("Nothing to remove: already logged out.");
@@ -300,25 +321,35 @@ fn forget_azure(sweep: &mut Sweep, p: &crate::auth::Provider, ctx: &Ctx) {
 }
 
 /// With `--keychain` (agreed to already), the stored access keys of `identities`
-/// (aws/user) in `realms`; without it they stay, as in Atmos, and a note says so.
+/// (aws/user) and the stored passwords of `saml` providers' users, in `realms`; without it
+/// they stay, as in Atmos, and a note says so.
 fn stored_keys(
     sweep: &mut Sweep,
     args: &LogoutArgs,
     res: &Resolution,
-    identities: &[String],
+    (identities, saml): (&[String], &[String]),
     realms: &[String],
     ctx: &Ctx,
 ) -> Result<(), Error> {
-    if identities.is_empty() {
+    if identities.is_empty() && saml.is_empty() {
         return Ok(());
     }
     if !args.keychain {
         // Said without opening the keyring: a logout that deletes no key asks for no password.
         if crate::keyring::spec(&res.auth_node, &ctx.env).ok().flatten().is_some() {
-            eprintln!(
-                "note: the access keys stored in the keyring for {}, if any, stay; --keychain deletes them too",
-                identities.iter().map(|i| format!("`{i}`")).collect::<Vec<_>>().join(", "),
-            );
+            let quoted = |names: &[String]| names.iter().map(|i| format!("`{i}`")).collect::<Vec<_>>().join(", ");
+            if !identities.is_empty() {
+                eprintln!(
+                    "note: the access keys stored in the keyring for {}, if any, stay; --keychain deletes them too",
+                    quoted(identities),
+                );
+            }
+            if !saml.is_empty() {
+                eprintln!(
+                    "note: the SAML passwords stored in the keyring for {}, if any, stay; --keychain deletes them too",
+                    quoted(saml),
+                );
+            }
         }
         return Ok(());
     }
@@ -327,12 +358,28 @@ fn stored_keys(
         for id in identities {
             sweep.lines.push(format!("the stored access key of `{id}` ({}), if there is one", ring.describe()));
         }
+        for p in saml {
+            sweep.lines.push(format!("the stored SAML passwords of `{p}` ({}), if there are any", ring.describe()));
+        }
         return Ok(());
     }
     for id in identities {
         for r in realms {
             if crate::session::vault::delete_user_keys(ring.as_ref(), r, id)? {
                 sweep.lines.push(format!("the stored access key of `{id}` ({})", ring.describe()));
+            }
+        }
+    }
+    for name in saml {
+        let username = match res.auth.provider(name).and_then(|p| p.kind.as_ref()) {
+            Some(ProviderKind::Saml { username, .. }) => username.as_deref(),
+            _ => None,
+        };
+        for r in realms {
+            let gone = crate::session::vault::delete_saml_passwords(ring.as_ref(), r, name, username)?;
+            if gone > 0 {
+                let what = if gone == 1 { "password".to_string() } else { format!("{gone} passwords") };
+                sweep.lines.push(format!("the stored SAML {what} of `{name}` ({})", ring.describe()));
             }
         }
     }
@@ -347,8 +394,9 @@ fn keychain_confirmed(ctx: &Ctx) -> Result<bool, Error> {
             Some("add --force to delete them without asking".to_string()),
         ));
     };
-    let question = "Also delete the access keys stored in the keyring for the aws/user identities this logout \
-                    covers? They cannot be recovered; `tfauth auth user configure` stores new ones.";
+    let question = "Also delete the access keys and SAML passwords stored in the keyring for the aws/user \
+                    identities and aws/saml providers this logout covers? They cannot be recovered; \
+                    `tfauth auth user configure` stores new ones.";
     let answer = crate::identity::Prompt::choose(
         &tty,
         question,

@@ -258,6 +258,46 @@ pub fn read_access_key(env: &crate::env_vars::Env) -> Result<(String, crate::sec
     Ok((id, secret))
 }
 
+/// A SAML user name (unless `username` is known) and password for `auth user configure`:
+/// asked on `/dev/tty` (the password without echo), or, when stdin is not a terminal, read
+/// from stdin (the user name's line first when it is not known). Never from arguments.
+pub fn read_saml_password(
+    env: &crate::env_vars::Env,
+    provider: &str,
+    username: Option<&str>,
+) -> Result<(String, crate::secret::Secret), String> {
+    use std::io::IsTerminal;
+    let (user, password) = if std::io::stdin().is_terminal() {
+        if Tty::open(env).is_none() {
+            return Err("there is no terminal to ask for the password on".into());
+        }
+        let user = match username {
+            Some(u) => u.to_string(),
+            None => ask_line(&format!("User name at {provider}: "), true).ok_or("no user name was given")?,
+        };
+        let password = ask_line(&format!("Password for {} at {provider} (not shown): ", user.trim()), false)
+            .ok_or("no password was given")?;
+        (user, password)
+    } else {
+        let mut lines = std::io::stdin().lock().lines();
+        let user = match username {
+            Some(u) => u.to_string(),
+            None => lines.next().and_then(Result::ok).unwrap_or_default(),
+        };
+        (user, lines.next().and_then(Result::ok).unwrap_or_default())
+    };
+    let user = user.trim().to_string();
+    if user.is_empty() {
+        return Err("the user name is empty".into());
+    }
+    // Only the line end goes: a password may begin or end with a blank.
+    let password = crate::secret::Secret::new(password.trim_end_matches(['\r', '\n']));
+    if password.expose().is_empty() {
+        return Err("the password is empty".into());
+    }
+    Ok((user, password))
+}
+
 /// The file keyring's password, asked on `/dev/tty` with echo off when it is not in the
 /// environment (installed by [`super::run`] with [`crate::keyring::set_password_prompt`]).
 pub struct KeyringPassword {

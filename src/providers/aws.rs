@@ -40,6 +40,8 @@ pub struct FetchContext<'a> {
     /// An `aws/user`'s session from AWS's browser sign-in ([`super::aws_webflow`]), when
     /// the identity has no keys: used as they are, with no GetSessionToken.
     pub user_session: Option<Credentials>,
+    /// Passwords stored for an `aws/saml` provider's users, when the chain starts at one.
+    pub saml_passwords: Option<&'a dyn super::saml::SavedPasswords>,
 }
 
 /// Credentials for the chain's leaf.
@@ -78,7 +80,7 @@ fn saml_chain(
         return Err(unsupported(first, &format!("{} from aws/saml", first.kind_name)));
     };
     let ui = ctx.mfa.and_then(|m| m.saml());
-    let got = super::saml::sign_in(p, &first.name, role_arn, &chain.leaf().name, ui, ctx.env)?;
+    let got = super::saml::sign_in(p, &first.name, role_arn, &chain.leaf().name, ui, ctx.saml_passwords, ctx.env)?;
     let rt = runtime()?;
     let creds = rt.block_on(async {
         let sts = client(ctx, Some(region), None, None).await?;
@@ -365,7 +367,15 @@ pub fn caller_identity(
     env: &Env,
     region: String,
 ) -> Result<CallerIdentity, ProviderError> {
-    let ctx = FetchContext { env, region, mfa: None, sso_token: None, user_keys: None, user_session: None };
+    let ctx = FetchContext {
+        env,
+        region,
+        mfa: None,
+        sso_token: None,
+        user_keys: None,
+        user_session: None,
+        saml_passwords: None,
+    };
     runtime()?.block_on(async {
         let sts = client(&ctx, None, Some(creds), None).await?;
         let out = sts
@@ -575,6 +585,7 @@ mod tests {
                 sso_token: None,
                 user_keys: None,
                 user_session: None,
+                saml_passwords: None,
             };
             runtime().unwrap().block_on(client(&ctx, None, None, Some(id))).map(|_| ())
         };

@@ -282,6 +282,12 @@ fn warn_margin(creds: &Credentials, margin: cache::Margin, chain: &Chain) {
     );
 }
 
+/// Whether the chain starts at an `aws/saml` provider.
+fn saml_root(chain: &Chain) -> bool {
+    matches!(&chain.root, crate::identity::ChainRoot::Provider(p)
+        if matches!(p.kind, Some(crate::auth::ProviderKind::Saml { .. })))
+}
+
 /// Walks the chain over the network (through the portal when it starts at one).
 fn fetch_chain(
     scope: &Scope<'_>,
@@ -302,7 +308,14 @@ fn fetch_chain(
         None
     };
     let credentials = match portal_of(chain) {
-        None => fetch(chain, &FetchContext { env, region, mfa: ask.mfa, sso_token: None, user_keys, user_session })?,
+        None => {
+            let stored = vault::StoredSamlPasswords::new(scope.auth_node, &scope.realm, env);
+            let saml_passwords = saml_root(chain).then_some(&stored as &dyn crate::providers::saml::SavedPasswords);
+            fetch(
+                chain,
+                &FetchContext { env, region, mfa: ask.mfa, sso_token: None, user_keys, user_session, saml_passwords },
+            )?
+        }
         Some(p) => {
             let oidc = match &chain.root {
                 crate::identity::ChainRoot::Provider(root) => oidc_env(root, env)?,
@@ -316,6 +329,7 @@ fn fetch_chain(
                 sso_token: Some(&token.access_token),
                 user_keys: None,
                 user_session: None,
+                saml_passwords: None,
             };
             match fetch(chain, &ctx) {
                 // Rejected before its time (signed out elsewhere, revoked): once more, through

@@ -155,6 +155,90 @@ pub fn delete_user_keys(ring: &dyn Keyring, realm: &str, identity: &str) -> Resu
     Ok(had)
 }
 
+/// The keyring entry of the password of `username` at `aws/saml` provider `provider`.
+/// tfauth's own name (Atmos keeps no SAML password in its keyring; saml2aws keeps its own):
+/// realm, provider and user, so two repositories' providers of one name stay apart and a
+/// provider whose user name is asked can hold several users' passwords.
+pub fn saml_password_key(realm: &str, provider: &str, username: &str) -> String {
+    format!("{realm}/aws-saml/{provider}/{}", username.to_lowercase())
+}
+
+/// Stores the password of `username` at `provider`; returns where it went.
+pub fn store_saml_password(
+    ring: &dyn Keyring,
+    realm: &str,
+    provider: &str,
+    username: &str,
+    password: &Secret,
+) -> Result<String, KeyringError> {
+    ring.set(&saml_password_key(realm, provider, username), password)?;
+    Ok(ring.describe())
+}
+
+/// Removes the stored passwords of provider `provider` in `realm`, of every user (the
+/// user name may have been asked, so all of them); how many went. A store that cannot list
+/// its entries (the OS keyring) loses the one of `username`, when it is known.
+pub fn delete_saml_passwords(
+    ring: &dyn Keyring,
+    realm: &str,
+    provider: &str,
+    username: Option<&str>,
+) -> Result<usize, KeyringError> {
+    let prefix = format!("{realm}/aws-saml/{provider}/");
+    let mut gone = 0;
+    let listed = ring.keys().unwrap_or_default();
+    for key in listed.iter().filter(|k| k.starts_with(&prefix)) {
+        gone += usize::from(ring.delete(key)?);
+    }
+    if let Some(u) = username {
+        let key = saml_password_key(realm, provider, u);
+        if !listed.contains(&key) {
+            gone += usize::from(ring.delete(&key)?);
+        }
+    }
+    Ok(gone)
+}
+
+/// The passwords `auth user configure` stored for an `aws/saml` provider's users, looked
+/// up in the configured keyring. The keyring is opened on the first lookup (a provider whose
+/// configuration holds the password never opens it, nor asks for a file keyring's password).
+pub struct StoredSamlPasswords<'a> {
+    auth: &'a Node,
+    realm: &'a str,
+    env: &'a Env,
+    ring: std::cell::OnceCell<Option<Box<dyn Keyring>>>,
+}
+
+impl<'a> StoredSamlPasswords<'a> {
+    pub fn new(auth: &'a Node, realm: &'a str, env: &'a Env) -> Self {
+        StoredSamlPasswords { auth, realm, env, ring: std::cell::OnceCell::new() }
+    }
+
+    fn ring(&self) -> Option<&dyn Keyring> {
+        self.ring
+            .get_or_init(|| {
+                open(self.auth, self.env)
+                    .map_err(|e| tracing::warn!("no stored SAML password can be read: {e}"))
+                    .ok()
+                    .flatten()
+            })
+            .as_deref()
+    }
+}
+
+impl crate::providers::saml::SavedPasswords for StoredSamlPasswords<'_> {
+    fn get(&self, provider: &str, username: &str) -> Option<Secret> {
+        let ring = self.ring()?;
+        ring.get(&saml_password_key(self.realm, provider, username))
+            .map_err(|e| tracing::warn!("cannot read the stored password of `{username}` at `{provider}`: {e}"))
+            .ok()
+            .flatten()
+    }
+    fn describe(&self) -> String {
+        self.ring().map(|r| r.describe()).unwrap_or_else(|| "keyring".into())
+    }
+}
+
 /// Keys stored by `auth user configure` (tfauth's or Atmos's) for the chain's root
 /// `aws/user` identity, when its configuration holds none. Only looked up when a keyring is
 /// configured.
@@ -172,6 +256,38 @@ pub fn user_keys(scope: &super::Scope<'_>, chain: &Chain, env: &Env) -> Result<O
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn saml_passwords_are_kept_per_realm_provider_and_user_and_logout_removes_every_user() {
+        use crate::keyring::memory::MemoryKeyring;
+        use crate::providers::saml::SavedPasswords;
+        let ring = MemoryKeyring::new();
+        store_saml_password(&ring, "acme", "okta", "Alice@Acme.example", &Secret::new("CANARY-a")).unwrap();
+        store_saml_password(&ring, "acme", "okta", "bob@acme.example", &Secret::new("CANARY-b")).unwrap();
+        store_saml_password(&ring, "other", "okta", "alice@acme.example", &Secret::new("CANARY-o")).unwrap();
+        store_saml_password(&ring, "acme", "okta-eu", "alice@acme.example", &Secret::new("CANARY-e")).unwrap();
+        assert_eq!(
+            ring.get(&saml_password_key("acme", "okta", "alice@acme.example")).unwrap().unwrap().expose(),
+            "CANARY-a",
+            "user names are matched in any case, as IdPs match them"
+        );
+        // Looked up through the configured keyring: here the memory keyring of this process,
+        // which starts empty, so nothing is found and nothing fails.
+        let ctx = crate::yaml::LoadContext::default();
+        let auth = crate::yaml::Loader::new(&ctx)
+            .load_str("keyring: {type: memory}\n", std::path::Path::new("atmos.yaml"))
+            .unwrap();
+        let env = crate::env_vars::Env::from_pairs([("HOME", "/nonexistent")]);
+        let stored = StoredSamlPasswords::new(&auth, "acme", &env);
+        assert_eq!(stored.get("okta", "alice@acme.example"), None);
+        assert_eq!(stored.describe(), "memory keyring");
+
+        assert_eq!(delete_saml_passwords(&ring, "acme", "okta", None).unwrap(), 2, "both users of the provider");
+        assert_eq!(ring.get(&saml_password_key("acme", "okta", "bob@acme.example")).unwrap(), None);
+        assert!(ring.get(&saml_password_key("other", "okta", "alice@acme.example")).unwrap().is_some());
+        assert!(ring.get(&saml_password_key("acme", "okta-eu", "alice@acme.example")).unwrap().is_some());
+        assert_eq!(delete_saml_passwords(&ring, "acme", "okta", Some("alice@acme.example")).unwrap(), 0);
+    }
 
     #[test]
     fn user_keys_round_trip_and_never_print() {

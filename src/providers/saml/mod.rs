@@ -37,6 +37,16 @@ pub trait SamlUi {
 
 pub use crate::auth::SamlDriver as Driver;
 
+/// Passwords stored for a provider's users (`tfauth auth user configure` puts them in the
+/// keyring; the session layer looks them up). Asked only when the configuration has no
+/// `password`, so a keyring is opened only when one is needed.
+pub trait SavedPasswords {
+    /// The password stored for `username` at provider `provider`, if any.
+    fn get(&self, provider: &str, username: &str) -> Option<Secret>;
+    /// Where it came from, for a hint ("the system keyring").
+    fn describe(&self) -> String;
+}
+
 /// Why no assertion (or no role in it) could be had.
 #[derive(Debug, thiserror::Error)]
 pub enum SamlError {
@@ -146,6 +156,7 @@ pub fn sign_in(
     wanted: &str,
     login: &str,
     ui: Option<&dyn SamlUi>,
+    saved: Option<&dyn SavedPasswords>,
     env: &Env,
 ) -> Result<SignedIn, SamlError> {
     let Some(ProviderKind::Saml { url, driver, username, password, session_secs, browser, .. }) = &p.kind else {
@@ -180,15 +191,24 @@ pub fn sign_in(
                     .to_string()
             }
         };
+        // The configuration's password, else the one stored in the keyring, else asked.
+        let mut stored_in = None;
         let password = match password {
             Some(s) => s.clone(),
-            None => {
-                let ui = ui.ok_or_else(|| need("a password"))?;
-                ui.ask(&format!("Password for {username} at {} (not shown): ", p.name), false)
-                    .ok_or_else(|| need("a password"))?
-            }
+            None => match saved.and_then(|s| s.get(&p.name, &username).map(|pw| (pw, s.describe()))) {
+                Some((pw, from)) => {
+                    tracing::debug!(provider = %p.name, user = %username, "using the password stored in the {from}");
+                    stored_in = Some(from);
+                    pw
+                }
+                None => {
+                    let ui = ui.ok_or_else(|| need("a password"))?;
+                    ui.ask(&format!("Password for {username} at {} (not shown): ", p.name), false)
+                        .ok_or_else(|| need("a password"))?
+                }
+            },
         };
-        let who = Who { provider: &p.name, url, username: &username, password: &password, login, ui };
+        let who = Who { provider: &p.name, url, username: &username, password: &password, stored_in, login, ui };
         tracing::debug!(provider = %p.name, driver = ?driver, user = %username, "signing in at the IdP");
         match driver {
             Driver::Okta => okta::assertion(&who)?,
@@ -222,6 +242,9 @@ pub struct Who<'a> {
     pub url: &'a str,
     pub username: &'a str,
     pub password: &'a Secret,
+    /// Where the password was stored, when it came from a keyring (for the hint when the
+    /// IdP refuses it).
+    pub stored_in: Option<String>,
     pub login: &'a str,
     pub ui: Option<&'a dyn SamlUi>,
 }
@@ -238,6 +261,12 @@ impl Who<'_> {
     }
     /// The hint for a refused user name or password.
     pub fn password_hint(&self) -> String {
+        if let Some(from) = &self.stored_in {
+            return format!(
+                "the password stored in the {from} for `{}` was refused: store the current one with `tfauth auth user configure --identity {}` (tfauth tried once and did not retry, so the account is not locked out by it)",
+                self.username, self.login
+            );
+        }
         format!(
             "check `username` and `password` of provider `{}` (tfauth tried once and did not retry, so the account is not locked out by it)",
             self.provider

@@ -225,8 +225,21 @@ impl Cache {
         let Ok(Some(dir)) = PrivateDir::open_below(&self.base, &self.dir) else { return false };
         dir.sweep_temps(&entry_name(key));
         dir.sweep_temps(&format!("{key}.failed"));
+        // A failure remembered for the entry goes with it: whoever removes an entry (a
+        // logout, a new key or password stored) wants the next process to ask again.
+        let _ = dir.remove(&format!("{key}.failed"));
         let _ = dir.remove(&format!("{key}.lock"));
         dir.remove(&entry_name(key)).unwrap_or(false)
+    }
+
+    /// Removes every remembered failure ([`failure`]'s `<key>.failed` records, seconds old
+    /// and holding no secret); how many went. A logout calls it: whatever it changed (a
+    /// password deleted, a session ended), the next process asks again rather than being
+    /// handed a refusal from before it. The records carry no owner, so all go.
+    pub fn forget_failures(&self) -> usize {
+        let Ok(Some(dir)) = PrivateDir::open_below(&self.base, &self.dir) else { return 0 };
+        let names = dir.names().unwrap_or_default();
+        names.iter().filter(|n| n.ends_with(".failed")).filter(|n| dir.remove(n).unwrap_or(false)).count()
     }
 
     /// Takes the refresh lock for `key`, waiting up to `wait` for another process.
