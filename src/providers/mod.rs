@@ -14,6 +14,7 @@ pub mod aws_webflow;
 pub mod azure;
 pub mod credentials;
 pub mod ecr;
+pub mod eks;
 pub mod gcp;
 pub mod github;
 pub mod http;
