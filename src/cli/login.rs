@@ -249,12 +249,12 @@ pub(super) fn resolve_for(target: &Target, ctx: &Ctx, by_provider: bool) -> Resu
 }
 
 pub(super) fn sso_providers(res: &Resolution) -> Vec<String> {
-    res.auth
-        .providers
-        .iter()
-        .filter(|p| matches!(p.kind, Some(ProviderKind::IamIdentityCenter { .. })))
-        .map(|p| p.name.clone())
-        .collect()
+    providers_where(res, |k| matches!(k, ProviderKind::IamIdentityCenter { .. }))
+}
+
+/// The names of the providers whose kind `is` accepts.
+pub(super) fn providers_where(res: &Resolution, is: impl Fn(&ProviderKind) -> bool) -> Vec<String> {
+    res.auth.providers.iter().filter(|p| p.kind.as_ref().is_some_and(&is)).map(|p| p.name.clone()).collect()
 }
 
 fn auto_provisions(res: &Resolution, provider: &str) -> bool {

@@ -112,14 +112,8 @@ pub fn logout(args: LogoutArgs, ctx: &Ctx) -> Result<i32, Error> {
     let mut key_realms = vec![realm.clone()];
     // The aws/saml providers whose stored passwords go with --keychain.
     let mut saml_of: Vec<String> = Vec::new();
-    let saml_providers = |res: &Resolution| -> Vec<String> {
-        res.auth
-            .providers
-            .iter()
-            .filter(|p| matches!(p.kind, Some(ProviderKind::Saml { .. })))
-            .map(|p| p.name.clone())
-            .collect()
-    };
+    let saml_providers =
+        |res: &Resolution| super::login::providers_where(res, |k| matches!(k, ProviderKind::Saml { .. }));
 
     if args.all_realms {
         let realms = atmos_dir.as_deref().map(discover_realms).unwrap_or_default();

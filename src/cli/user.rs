@@ -68,18 +68,7 @@ pub fn user(args: UserArgs, ctx: &Ctx) -> Result<i32, Error> {
             ),
         ));
     }
-    let Some(spec) = crate::keyring::spec(&res.auth_node, &ctx.env)? else {
-        return Err(Error::usage(
-            "no keyring is configured to store the access key in",
-            Some(
-                "set `auth.keyring.type` (system, or file with ATMOS_KEYRING_PASSWORD), or ATMOS_KEYRING_TYPE"
-                    .to_string(),
-            ),
-        ));
-    };
-    // Storing keys is never silently downgraded to a plain file.
-    let ring = crate::keyring::open(&spec, &ctx.env)?;
-    ring.ready_to_write()?;
+    let ring = writable_keyring(&res.auth_node, ctx, "the access key")?;
     let (key_id, secret) = crate::cli::tty::read_access_key(&ctx.env).map_err(|m| {
         Error::usage(
             m,
@@ -95,6 +84,28 @@ pub fn user(args: UserArgs, ctx: &Ctx) -> Result<i32, Error> {
     let shown = format!("{}...{}", &key_id[..4.min(key_id.len())], &key_id[key_id.len().saturating_sub(4)..]);
     eprintln!("Stored access key {shown} for `{name}` in the {stored_in}.");
     Ok(0)
+}
+
+/// The configured keyring, opened and ready to be written (a file keyring's password is
+/// had before anything is asked); `what` is stored in it. Storing is never silently
+/// downgraded to a plain file: without a keyring configured, nothing is stored.
+fn writable_keyring(
+    auth: &crate::yaml::Node,
+    ctx: &Ctx,
+    what: &str,
+) -> Result<Box<dyn crate::keyring::Keyring>, Error> {
+    let Some(spec) = crate::keyring::spec(auth, &ctx.env)? else {
+        return Err(Error::usage(
+            format!("no keyring is configured to store {what} in"),
+            Some(
+                "set `auth.keyring.type` (system, or file with ATMOS_KEYRING_PASSWORD), or ATMOS_KEYRING_TYPE"
+                    .to_string(),
+            ),
+        ));
+    };
+    let ring = crate::keyring::open(&spec, &ctx.env)?;
+    ring.ready_to_write()?;
+    Ok(ring)
 }
 
 /// Stores the password of `provider`'s user for the identity `identity` signs in as.
@@ -116,17 +127,7 @@ fn saml_password(
             )),
         ));
     }
-    let Some(spec) = crate::keyring::spec(&res.auth_node, &ctx.env)? else {
-        return Err(Error::usage(
-            "no keyring is configured to store the password in",
-            Some(
-                "set `auth.keyring.type` (system, or file with ATMOS_KEYRING_PASSWORD), or ATMOS_KEYRING_TYPE"
-                    .to_string(),
-            ),
-        ));
-    };
-    let ring = crate::keyring::open(&spec, &ctx.env)?;
-    ring.ready_to_write()?;
+    let ring = writable_keyring(&res.auth_node, ctx, "the password")?;
     let (user, password) = crate::cli::tty::read_saml_password(&ctx.env, provider, username).map_err(|m| {
         Error::usage(
             m,

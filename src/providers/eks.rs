@@ -185,14 +185,11 @@ mod tests {
     #[test]
     fn the_token_is_a_presigned_get_caller_identity_bound_to_the_cluster() {
         let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
-        let t = token(
-            &creds(Some("FQoGZXIvYXdzEXAMPLE")),
-            "prod-eks",
-            "eu-west-1",
-            "https://sts.eu-west-1.amazonaws.com",
-            now,
-        )
-        .unwrap();
+        let presign = |cluster: &str| {
+            token(&creds(Some("FQoGZXIvYXdzEXAMPLE")), cluster, "eu-west-1", "https://sts.eu-west-1.amazonaws.com", now)
+                .unwrap()
+        };
+        let t = presign("prod-eks");
         let url = url_of(&t);
         assert!(
             url.starts_with("https://sts.eu-west-1.amazonaws.com/?Action=GetCallerIdentity&Version=2011-06-15&"),
@@ -211,24 +208,10 @@ mod tests {
         assert!(!url.contains("wJalrXUtnFEMI"), "the secret key is never in the URL");
         assert_eq!(t.expires_at, OffsetDateTime::from(now) + TOKEN_LIFETIME);
         // Another cluster, another signature; the same inputs, the same token.
-        let other = token(
-            &creds(Some("FQoGZXIvYXdzEXAMPLE")),
-            "dev-eks",
-            "eu-west-1",
-            "https://sts.eu-west-1.amazonaws.com",
-            now,
-        )
-        .unwrap();
+        let other = presign("dev-eks");
         let sig = |u: &str| u.split("X-Amz-Signature=").nth(1).unwrap().to_string();
         assert_ne!(sig(&url), sig(&url_of(&other)));
-        let again = token(
-            &creds(Some("FQoGZXIvYXdzEXAMPLE")),
-            "prod-eks",
-            "eu-west-1",
-            "https://sts.eu-west-1.amazonaws.com",
-            now,
-        )
-        .unwrap();
+        let again = presign("prod-eks");
         assert_eq!(again.token.expose(), t.token.expose());
         assert!(!format!("{t:?}").contains("k8s-aws-v1"), "Debug redacts the token");
     }
