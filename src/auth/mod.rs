@@ -7,8 +7,8 @@
 pub mod schema;
 
 pub use schema::{
-    AuthConfig, Cloud, Identity, IdentityKind, Integration, IntegrationKind, Notes, Problem, Provider, ProviderKind,
-    SamlBrowser, SamlDriver, Subject, Via,
+    AuthConfig, Cloud, EksCluster, Identity, IdentityKind, Integration, IntegrationKind, KubeconfigUpdate, Notes,
+    Problem, Provider, ProviderKind, SamlBrowser, SamlDriver, Subject, Via,
 };
 
 use crate::stacks::quote_list;

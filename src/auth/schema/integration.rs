@@ -81,6 +81,16 @@ pub(super) fn parse_integration(
                 _ => None,
             }
         }
+        "aws/eks" => {
+            // Atmos reads any `spec` and refuses a bad cluster only when the integration
+            // runs: here each is a warning, and the integration's kind stays unset so a
+            // login or run that uses it is refused with these same words.
+            let before = f.problems.len();
+            let cluster = parse_eks(&mut f, name, node);
+            let found: Vec<Problem> = f.problems.drain(before..).collect();
+            f.notes.warnings.extend(found);
+            cluster.map(IntegrationKind::Eks)
+        }
         other => {
             unknown_kind(&mut f, node, "integration", other, INTEGRATION_KINDS);
             None
@@ -95,6 +105,92 @@ pub(super) fn parse_integration(
         auto_provision,
         span: node.span.clone(),
     })
+}
+
+/// `spec.cluster` of an `aws/eks` integration (its problems become warnings, see the
+/// caller). `name` and `region` are required, as in Atmos; `kubeconfig.mode` is Atmos's octal string and `update` one of its three words. A
+/// mode that lets others write the file is a problem too: whoever can write a kubeconfig
+/// chooses the command kubectl runs.
+fn parse_eks(f: &mut Fields<'_>, name: &str, node: &Node) -> Option<EksCluster> {
+    let at = |path: &[&str]| node.get_path(path).map_or(node.span.clone(), |n| n.span.clone());
+    let cluster = f.req_str(&["spec", "cluster", "name"]);
+    let cluster = cluster.and_then(|c| {
+        if c.chars().any(char::is_control) || c.contains('/') {
+            let span = at(&["spec", "cluster", "name"]);
+            f.problem(
+                &span,
+                format!("integration `{name}` (aws/eks): `spec.cluster.name` {c:?} is not an EKS cluster name"),
+                Some("write the cluster's name as EKS shows it (letters, digits, `-` and `_`), not its ARN".into()),
+            );
+            return None;
+        }
+        Some(c)
+    });
+    let region = f.req_matching(&["spec", "cluster", "region"], is_aws_region, "an AWS region such as us-east-2");
+    let alias = f.opt_str(&["spec", "cluster", "alias"]).filter(|a| !a.is_empty());
+    let alias = match alias {
+        Some(a) if a.chars().any(char::is_control) => {
+            let span = at(&["spec", "cluster", "alias"]);
+            f.problem(
+                &span,
+                format!("integration `{name}` (aws/eks): `spec.cluster.alias` {a:?} holds a control character"),
+                Some("name the context with printable characters only".into()),
+            );
+            return None;
+        }
+        a => a,
+    };
+    let kubeconfig_path = f.opt_str(&["spec", "cluster", "kubeconfig", "path"]).filter(|p| !p.is_empty());
+    let mut ok = cluster.is_some() && region.is_some();
+    let mode = match f.opt_str(&["spec", "cluster", "kubeconfig", "mode"]).filter(|m| !m.is_empty()) {
+        None => DEFAULT_KUBECONFIG_MODE,
+        Some(m) => {
+            match u32::from_str_radix(&m, 8).ok().filter(|v| *v <= 0o7777) {
+                None => {
+                    let span = at(&["spec", "cluster", "kubeconfig", "mode"]);
+                    f.problem(
+                    &span,
+                    format!("integration `{name}` (aws/eks): `spec.cluster.kubeconfig.mode` `{m}` is not an octal file mode"),
+                    Some("write it as an octal string, as Atmos reads it: `mode: \"0600\"`".into()),
+                );
+                    ok = false;
+                    0
+                }
+                Some(v) if v & 0o022 != 0 => {
+                    let span = at(&["spec", "cluster", "kubeconfig", "mode"]);
+                    f.problem(
+                    &span,
+                    format!(
+                        "integration `{name}` (aws/eks): `spec.cluster.kubeconfig.mode` `{m}` lets other users write the kubeconfig, and with it the command kubectl runs"
+                    ),
+                    Some("use \"0600\" (the default) or \"0644\"".into()),
+                );
+                    ok = false;
+                    0
+                }
+                Some(v) => v,
+            }
+        }
+    };
+    let update = match f.opt_str(&["spec", "cluster", "kubeconfig", "update"]).filter(|u| !u.is_empty()).as_deref() {
+        None | Some("merge") => KubeconfigUpdate::Merge,
+        Some("replace") => KubeconfigUpdate::Replace,
+        Some("error") => KubeconfigUpdate::Error,
+        Some(other) => {
+            let span = at(&["spec", "cluster", "kubeconfig", "update"]);
+            f.problem(
+                &span,
+                format!("integration `{name}` (aws/eks): `spec.cluster.kubeconfig.update` is `{other}`"),
+                Some("use merge (the default), replace or error".into()),
+            );
+            ok = false;
+            KubeconfigUpdate::Merge
+        }
+    };
+    if !ok {
+        return None;
+    }
+    Some(EksCluster { name: cluster?, region: region?, alias, kubeconfig_path, mode, update })
 }
 
 /// An integration's `via.identity` must name an AWS identity.
@@ -117,7 +213,10 @@ pub(super) fn check_integrations(cfg: &AuthConfig, problems: &mut Vec<Problem>) 
                     "integration `{}` ({}) needs an AWS identity, but `{}` is {}",
                     int.name, int.kind_name, id.name, id.kind_name
                 ),
-                "point `via.identity` at an AWS identity that may call ecr:GetAuthorizationToken".into(),
+                match int.kind_name.as_str() {
+                    "aws/eks" => "point `via.identity` at an AWS identity that may call eks:DescribeCluster".into(),
+                    _ => "point `via.identity` at an AWS identity that may call ecr:GetAuthorizationToken".into(),
+                },
             )),
             Some(_) => {}
         }

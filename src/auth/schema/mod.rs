@@ -26,7 +26,8 @@ use self::provider::*;
 pub use self::types::*;
 use self::values::*;
 pub use self::values::{
-    REALM_RULE, is_account_id, is_email, is_role_arn, is_uuid, is_valid_realm, parse_duration, realm_error, url_host,
+    REALM_RULE, is_account_id, is_aws_region, is_email, is_role_arn, is_uuid, is_valid_realm, parse_duration,
+    realm_error, url_host,
 };
 
 /// The typed `auth:` section.

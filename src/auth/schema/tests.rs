@@ -297,7 +297,7 @@ fn unknown_kinds_suggest_the_nearest_and_list_them_all() {
 
     let (_, problems) = parse("integrations:\n  e: {kind: aws/ecs, via: {identity: a}}\n");
     let hint = problem(&problems, "integration `e` has unknown kind `aws/ecs`").hint.clone().unwrap();
-    assert_eq!(hint, "did you mean `aws/ecr`? known integration kinds: aws/ecr");
+    assert_eq!(hint, "did you mean `aws/ecr`? known integration kinds: aws/ecr, aws/eks");
 }
 
 #[test]
@@ -800,7 +800,7 @@ fn azure_tenants_may_be_domains_and_saml_drivers_anything() {
 
 #[test]
 fn atmos_kinds_tfauth_cannot_run_yet_are_read_and_noted() {
-    let src = "providers:\n  pro: {kind: atmos/pro}\nidentities:\n  amb: {kind: ambient}\n  emu: {kind: aws/emulator}\n  u: {kind: aws/user}\nintegrations:\n  eks: {kind: aws/eks, via: {identity: u}, spec: {cluster: {name: c, region: us-east-1}}}\n  ecr: {kind: aws/ecr, via: {provider: pro}, spec: {registry: {account_id: \"123456789012\", region: us-east-1}}}\n";
+    let src = "providers:\n  pro: {kind: atmos/pro}\nidentities:\n  amb: {kind: ambient}\n  emu: {kind: aws/emulator}\n  u: {kind: aws/user}\nintegrations:\n  gke: {kind: gcp/gke, via: {identity: u}, spec: {cluster: {name: c, region: us-east-1}}}\n  ecr: {kind: aws/ecr, via: {provider: pro}, spec: {registry: {account_id: \"123456789012\", region: us-east-1}}}\n";
     let (cfg, problems) = parse(src);
     assert!(problems.is_empty(), "{}", render(&problems));
     for (subject, needle) in [
@@ -810,7 +810,7 @@ fn atmos_kinds_tfauth_cannot_run_yet_are_read_and_noted() {
         ),
         (Subject::Identity("amb".into()), "identity `amb`: kind `ambient`"),
         (Subject::Identity("emu".into()), "kind `aws/emulator`"),
-        (Subject::Integration("eks".into()), "kind `aws/eks`"),
+        (Subject::Integration("gke".into()), "kind `gcp/gke`"),
         (
             Subject::Integration("ecr".into()),
             "integration `ecr`: `via.provider` (`pro`) is not supported by tfauth yet",
@@ -864,4 +864,80 @@ fn aws_user_webflow_is_on_unless_it_is_the_boolean_false() {
         other => panic!("{other:?}"),
     };
     assert_eq!((enabled("bare"), enabled("off"), enabled("on"), enabled("odd")), (true, false, true, true));
+}
+
+#[test]
+fn an_eks_integration_reads_atmos_fields_and_defaults() {
+    let cfg = clean(&with_integration(
+        "{kind: aws/eks, via: {identity: ci}, spec: {cluster: {name: dev, region: us-east-2}}}",
+    ));
+    let int = cfg.integration("ecr").unwrap();
+    assert_eq!(
+        int.kind,
+        Some(IntegrationKind::Eks(EksCluster {
+            name: "dev".into(),
+            region: "us-east-2".into(),
+            alias: None,
+            kubeconfig_path: None,
+            mode: 0o600,
+            update: KubeconfigUpdate::Merge,
+        }))
+    );
+    // An unquoted mode is the same octal digits to Atmos (Go reads the literal text).
+    for (mode, want) in [("\"0644\"", 0o644), ("0640", 0o640), ("\"400\"", 0o400)] {
+        let cfg = clean(&with_integration(&format!(
+            "{{kind: aws/eks, via: {{identity: ci}}, spec: {{cluster: {{name: dev, region: us-east-2, alias: dev-ctx, kubeconfig: {{path: ~/k, mode: {mode}, update: replace}}}}}}}}"
+        )));
+        let Some(IntegrationKind::Eks(c)) = &cfg.integration("ecr").unwrap().kind else { panic!("{mode}") };
+        assert_eq!(
+            (c.mode, c.update, c.alias.as_deref(), c.kubeconfig_path.as_deref()),
+            (want, KubeconfigUpdate::Replace, Some("dev-ctx"), Some("~/k")),
+            "{mode}"
+        );
+    }
+}
+
+#[test]
+fn bad_eks_integrations_say_what_to_write() {
+    let cases = [
+        (
+            "{name: dev, region: us-east-2, kubeconfig: {mode: rw-------}}",
+            "`spec.cluster.kubeconfig.mode` `rw-------` is not an octal file mode",
+            "write it as an octal string, as Atmos reads it: `mode: \"0600\"`",
+        ),
+        (
+            "{name: dev, region: us-east-2, kubeconfig: {mode: \"0666\"}}",
+            "`0666` lets other users write the kubeconfig, and with it the command kubectl runs",
+            "use \"0600\" (the default) or \"0644\"",
+        ),
+        (
+            "{name: dev, region: us-east-2, kubeconfig: {update: overwrite}}",
+            "`spec.cluster.kubeconfig.update` is `overwrite`",
+            "use merge (the default), replace or error",
+        ),
+        (
+            "{name: \"arn:aws:eks:us-east-2:1:cluster/dev\", region: us-east-2}",
+            "is not an EKS cluster name",
+            "not its ARN",
+        ),
+        ("{region: us-east-2}", "is missing `spec.cluster.name`", "add `spec.cluster.name`"),
+        ("{name: dev}", "is missing `spec.cluster.region`", "add `spec.cluster.region`"),
+    ];
+    for (cluster, message, hint) in cases {
+        let (cfg, problems) = parse(&with_integration(&format!(
+            "{{kind: aws/eks, via: {{identity: ci}}, spec: {{cluster: {cluster}}}}}"
+        )));
+        // Atmos reads it; validate warns, and the integration cannot run.
+        assert!(problems.is_empty(), "{}", render(&problems));
+        let p = problem(&cfg.notes.warnings, message);
+        assert_eq!(p.subject, Subject::Integration("ecr".into()), "{cluster}");
+        assert!(p.hint.as_deref().is_some_and(|h| h.contains(hint)), "{cluster}: {:?}", p.hint);
+        let int = cfg.integration("ecr").expect("the integration stays defined");
+        assert_eq!(int.kind, None, "{cluster}");
+    }
+    let (_, problems) = parse(&with_integration(
+        "{kind: aws/eks, via: {identity: gs}, spec: {cluster: {name: dev, region: us-east-2}}}",
+    ));
+    let p = problem(&problems, "needs an AWS identity, but `gs` is gcp/project");
+    assert_eq!(p.hint.as_deref(), Some("point `via.identity` at an AWS identity that may call eks:DescribeCluster"));
 }

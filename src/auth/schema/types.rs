@@ -47,7 +47,7 @@ pub const IDENTITY_KINDS: &[&str] = &[
     "gcp/project",
 ];
 
-pub const INTEGRATION_KINDS: &[&str] = &["aws/ecr"];
+pub const INTEGRATION_KINDS: &[&str] = &["aws/ecr", "aws/eks"];
 
 /// Kinds Atmos knows that tfauth reads but cannot use yet: accepted (listed, described, a
 /// warning at validate) and refused only by a run whose chain needs one (exit 69).
@@ -55,7 +55,7 @@ pub const UNIMPLEMENTED_PROVIDER_KINDS: &[&str] = &["atmos/pro"];
 pub const UNIMPLEMENTED_IDENTITY_KINDS: &[&str] =
     &["ambient", "atmos/pro", "aws/emulator", "azure/emulator", "gcp/emulator", "kubernetes/emulator"];
 pub const UNIMPLEMENTED_INTEGRATION_KINDS: &[&str] =
-    &["aws/ecr-public", "aws/eks", "azure/acr", "azure/aks", "gcp/gke", "github/sts"];
+    &["aws/ecr-public", "azure/acr", "azure/aks", "gcp/gke", "github/sts"];
 
 /// What every "cannot do this yet" message ends with, so users (and tests) can find them.
 pub const NOT_SUPPORTED_YET: &str = "not supported by tfauth yet";
@@ -445,7 +445,39 @@ impl Identity {
 pub enum IntegrationKind {
     /// `aws/ecr`: a Docker login to one ECR registry (`spec.registry`).
     Ecr { account_id: String, region: String },
+    /// `aws/eks`: a kubeconfig entry for one EKS cluster (`spec.cluster`) whose user runs
+    /// `tfauth aws eks token`.
+    Eks(EksCluster),
 }
+
+/// `spec.cluster` of an `aws/eks` integration, as Atmos reads it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EksCluster {
+    pub name: String,
+    pub region: String,
+    /// The kubeconfig context's name (default: the cluster's ARN).
+    pub alias: Option<String>,
+    /// `kubeconfig.path` as written (`~/` expands); `None`: Atmos's isolated file.
+    pub kubeconfig_path: Option<String>,
+    /// `kubeconfig.mode`, an octal string in Atmos (default 0600).
+    pub mode: u32,
+    pub update: KubeconfigUpdate,
+}
+
+/// `kubeconfig.update`: how an existing kubeconfig takes the cluster's entries.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum KubeconfigUpdate {
+    /// Replace the entries of the same names, keep every other one (the default).
+    #[default]
+    Merge,
+    /// Write a file that holds only this cluster.
+    Replace,
+    /// Like merge, but refuse when the cluster or context is already there.
+    Error,
+}
+
+/// The kubeconfig mode tfauth writes when `kubeconfig.mode` is not set (Atmos's).
+pub const DEFAULT_KUBECONFIG_MODE: u32 = 0o600;
 
 /// An entry of `auth.integrations`: credentials derived from an identity's session for
 /// another tool (a Docker login to ECR), made after the identity logs in.

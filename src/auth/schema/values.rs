@@ -100,7 +100,7 @@ pub(super) fn is_https_or_loopback_url(s: &str) -> bool {
     is_https_url(s) || (s.starts_with("http://") && crate::util::url::is_allowed_url(s))
 }
 
-pub(super) fn is_aws_region(s: &str) -> bool {
+pub fn is_aws_region(s: &str) -> bool {
     let parts: Vec<&str> = s.split('-').collect();
     parts.len() >= 3
         && parts.iter().all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()))
