@@ -10,6 +10,7 @@ pub mod env;
 pub mod envfmt;
 pub mod gcp;
 pub mod ini;
+pub mod kubeconfig;
 pub mod list;
 pub mod plan;
 pub mod profiles;
