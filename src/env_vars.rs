@@ -121,6 +121,8 @@ pub const AWS_ENDPOINT_URL_SSO: &str = "AWS_ENDPOINT_URL_SSO";
 pub const AWS_ENDPOINT_URL_SIGNIN: &str = "AWS_ENDPOINT_URL_SIGNIN";
 /// Endpoint URL of ECR (GetAuthorizationToken).
 pub const AWS_ENDPOINT_URL_ECR: &str = "AWS_ENDPOINT_URL_ECR";
+/// Endpoint URL of EKS (DescribeCluster, for `aws/eks` integrations).
+pub const AWS_ENDPOINT_URL_EKS: &str = "AWS_ENDPOINT_URL_EKS";
 
 /// A GitHub Actions OIDC token given directly, used instead of requesting one.
 pub const ACTIONS_ID_TOKEN: &str = "ACTIONS_ID_TOKEN";
@@ -132,6 +134,11 @@ pub const ACTIONS_ID_TOKEN_REQUEST_TOKEN: &str = "ACTIONS_ID_TOKEN_REQUEST_TOKEN
 /// Docker's configuration directory: set to the realm's isolated one for an identity with
 /// aws/ecr integrations once a login has been written there.
 pub const DOCKER_CONFIG: &str = "DOCKER_CONFIG";
+/// The kubeconfig kubectl and helm read: set for a run whose identity has an aws/eks
+/// integration whose kubeconfig has been written.
+pub const KUBECONFIG: &str = "KUBECONFIG";
+/// The kubeconfig Terraform's kubernetes and helm providers read (`config_path`).
+pub const KUBE_CONFIG_PATH: &str = "KUBE_CONFIG_PATH";
 
 // Ambient AWS credentials: read by SDKs, and removed from the child for an AWS identity.
 /// An ambient AWS access key id (removed from the child for an AWS identity).

@@ -23,6 +23,8 @@ pub enum Error {
     #[error(transparent)]
     Cache(#[from] crate::session::cache::CacheError),
     #[error(transparent)]
+    Eks(#[from] crate::providers::eks::EksError),
+    #[error(transparent)]
     Run(#[from] crate::run::RunError),
     #[error(transparent)]
     Portal(#[from] crate::session::portal::PortalError),
@@ -124,6 +126,7 @@ impl Error {
             Error::Cache(crate::session::cache::CacheError::LockTimeout { .. }) => exit::TEMPFAIL,
             Error::Cache(crate::session::cache::CacheError::Io { .. }) => exit::IOERR,
             Error::Cache(_) => exit::SOFTWARE,
+            Error::Eks(e) => e.exit_code(),
             Error::Run(crate::run::RunError::WouldOverwrite { .. }) => exit::CANTCREAT,
             Error::Run(crate::run::RunError::Write { source, .. })
                 if crate::util::fs::TrustError::of(source).is_some() =>
@@ -155,6 +158,7 @@ impl Error {
             Error::Exec(e) => e.hint(),
             Error::Provider(e) => e.hint(),
             Error::Cache(e) => e.hint(),
+            Error::Eks(e) => e.hint(),
             Error::Run(e) => e.hint(),
             Error::Portal(e) => e.hint(),
             Error::Keyring(e) => e.hint(),

@@ -134,7 +134,7 @@ fn ecr_error<E: ProvideErrorMetadata + std::error::Error + 'static>(
 
 /// The messages under a dispatch failure, joined (`io error: ... Connection refused`):
 /// the SDK's own top line only says that dispatch failed.
-fn causes(e: &dyn std::error::Error) -> String {
+pub(super) fn causes(e: &dyn std::error::Error) -> String {
     let mut parts: Vec<String> = Vec::new();
     let mut source = e.source();
     while let Some(s) = source {

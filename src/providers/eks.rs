@@ -8,11 +8,17 @@
 //! client, no runtime and no network, so the warm path of the token plugin costs what
 //! reading the cached session costs.
 //!
+//! [`describe_cluster`] is the other half, used when a kubeconfig is written (never by the
+//! plugin): EKS's DescribeCluster through the SDK's EKS client, configured like STS
+//! ([`super::sdk::sdk_config`], so `AWS_ENDPOINT_URL_EKS` works), for the API server's
+//! endpoint, its CA and the cluster's ARN.
+//!
 //! It must not: log or print the session's secrets or the token (the token is a bearer
 //! credential for 15 minutes; it lives in a [`Secret`]); sign for an endpoint other than
 //! the one the environment names for STS (`AWS_ENDPOINT_URL_STS`, `AWS_ENDPOINT_URL`) or
 //! STS's regional endpoint.
 
+use super::ProviderError;
 use super::credentials::Credentials;
 use crate::env_vars::{self as ev, Env};
 use crate::secret::Secret;
@@ -136,6 +142,92 @@ pub fn token(
         expires_at = expires_at.min(end);
     }
     Ok(EksToken { token, expires_at })
+}
+
+/// What a kubeconfig needs of a cluster, from DescribeCluster.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClusterInfo {
+    pub name: String,
+    pub region: String,
+    /// `arn:aws:eks:REGION:ACCOUNT:cluster/NAME`: the kubeconfig's cluster key.
+    pub arn: String,
+    /// The API server's URL (`https://...`).
+    pub endpoint: String,
+    /// The cluster CA's PEM, base64 (as EKS returns it and kubeconfig stores it).
+    pub certificate_authority_data: String,
+}
+
+/// One DescribeCluster call.
+pub struct DescribeRequest<'a> {
+    /// The integration's name, for errors.
+    pub integration: &'a str,
+    /// The identity whose session signs the call, for errors and hints.
+    pub identity: &'a str,
+    pub credentials: &'a Credentials,
+    pub cluster: &'a str,
+    pub region: &'a str,
+    pub env: &'a Env,
+}
+
+/// The endpoint, CA and ARN of the request's cluster.
+pub fn describe_cluster(req: &DescribeRequest<'_>) -> Result<ClusterInfo, ProviderError> {
+    use aws_sdk_eks::error::{ProvideErrorMetadata, SdkError};
+    super::sdk::runtime().map_err(ProviderError::Runtime)?.block_on(async {
+        let config = super::sdk::sdk_config(req.region, Some(req.credentials)).await;
+        let eks = aws_sdk_eks::Client::new(&config);
+        tracing::debug!(integration = req.integration, cluster = req.cluster, region = req.region, "DescribeCluster");
+        let out = eks.describe_cluster().name(req.cluster).send().await.map_err(|e| {
+            if matches!(e, SdkError::DispatchFailure(_) | SdkError::TimeoutError(_)) {
+                return ProviderError::EksUnreachable {
+                    integration: req.integration.to_string(),
+                    endpoint: describe_endpoint(req.env, req.region),
+                    message: super::ecr::causes(&e),
+                };
+            }
+            let (code, message) = match e.code() {
+                Some(code) => (code.to_string(), e.message().map(str::to_string).unwrap_or_else(|| e.to_string())),
+                None => super::aws::raw_error(e.raw_response()),
+            };
+            ProviderError::Eks(Box::new(super::EksFailure {
+                integration: req.integration.to_string(),
+                identity: req.identity.to_string(),
+                cluster: req.cluster.to_string(),
+                region: req.region.to_string(),
+                code,
+                message,
+            }))
+        })?;
+        let answer = |what: &str| ProviderError::EksAnswer {
+            integration: req.integration.to_string(),
+            message: format!("EKS answered DescribeCluster of `{}` with {what}", req.cluster),
+        };
+        let c = out.cluster().ok_or_else(|| answer("no cluster"))?;
+        let endpoint = c.endpoint().filter(|e| e.starts_with("https://")).ok_or_else(|| answer("no https endpoint"))?;
+        let ca = c.certificate_authority().and_then(|ca| ca.data()).filter(|d| !d.is_empty());
+        let ca = ca.ok_or_else(|| answer("no certificateAuthority.data"))?;
+        if aws_smithy_types::base64::decode(ca).is_err() {
+            return Err(answer("a certificateAuthority.data that is not base64"));
+        }
+        let arn = c.arn().filter(|a| a.starts_with("arn:")).ok_or_else(|| answer("no ARN"))?;
+        if [endpoint, arn].iter().any(|v| v.chars().any(|ch| ch.is_control() || ch.is_whitespace())) {
+            return Err(answer("an endpoint or ARN holding spaces or control characters"));
+        }
+        Ok(ClusterInfo {
+            name: req.cluster.to_string(),
+            region: req.region.to_string(),
+            arn: arn.to_string(),
+            endpoint: endpoint.to_string(),
+            certificate_authority_data: ca.to_string(),
+        })
+    })
+}
+
+/// Where DescribeCluster goes: the endpoint variables, else EKS's regional endpoint.
+pub fn describe_endpoint(env: &Env, region: &str) -> String {
+    env.get(ev::AWS_ENDPOINT_URL_EKS)
+        .or(env.get(ev::AWS_ENDPOINT_URL))
+        .map(str::to_string)
+        .unwrap_or_else(|| format!("https://eks.{region}.amazonaws.com"))
 }
 
 /// The `ExecCredential` document kubectl reads from an exec plugin's stdout.

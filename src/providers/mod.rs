@@ -110,6 +110,12 @@ pub enum ProviderError {
     EcrUnreachable { integration: String, endpoint: String, message: String },
     #[error("integration `{integration}`: {message}")]
     EcrAnswer { integration: String, message: String },
+    #[error("{0}")]
+    Eks(Box<EksFailure>),
+    #[error("cannot reach EKS at {endpoint} for integration `{integration}`: {message}")]
+    EksUnreachable { integration: String, endpoint: String, message: String },
+    #[error("integration `{integration}`: {message}")]
+    EksAnswer { integration: String, message: String },
     #[error("identity `{identity}`: account `{name}` is not among the {} account(s) provider `{provider}` offers", available.len())]
     AccountNotFound { identity: String, provider: String, name: String, available: Vec<String> },
     /// The service answered, but not with credentials anyone can use (a truncated body, an
@@ -184,6 +190,19 @@ impl ProviderError {
                 _ => exit::UNAVAILABLE,
             },
             ProviderError::EcrUnreachable { .. } | ProviderError::EcrAnswer { .. } => exit::UNAVAILABLE,
+            ProviderError::Eks(f) => match f.code.as_str() {
+                "ThrottlingException" | "Throttling" | "TooManyRequestsException" => exit::TEMPFAIL,
+                "AccessDeniedException"
+                | "AccessDenied"
+                | "ExpiredTokenException"
+                | "UnrecognizedClientException"
+                | "InvalidSignatureException"
+                | "HTTP401"
+                | "HTTP403" => exit::NOPERM,
+                "InvalidParameterException" => exit::DATAERR,
+                _ => exit::UNAVAILABLE,
+            },
+            ProviderError::EksUnreachable { .. } | ProviderError::EksAnswer { .. } => exit::UNAVAILABLE,
             ProviderError::BadCredentials { .. } => exit::UNAVAILABLE,
             ProviderError::Remembered { code, .. } => *code,
         }
@@ -257,6 +276,36 @@ impl ProviderError {
             ProviderError::EcrAnswer { integration, .. } => {
                 format!("the endpoint did not answer as ECR does; check AWS_ENDPOINT_URL_ECR, then `tfauth auth ecr-login {integration}`")
             }
+            ProviderError::Eks(f) => {
+                let EksFailure { integration, identity, cluster, region, code, .. } = &**f;
+                match code.as_str() {
+                // `update-kubeconfig --name` names its own "integration" `--name CLUSTER`.
+                "ResourceNotFoundException" if integration.starts_with("--") => format!(
+                    "no cluster `{cluster}` in {region} is visible to `{identity}`: check --name and --region (`aws eks list-clusters --region {region}` lists them)"
+                ),
+                "ResourceNotFoundException" => format!(
+                    "no cluster `{cluster}` in {region} is visible to `{identity}`: check `spec.cluster.name` and `spec.cluster.region` of `{integration}` (`aws eks list-clusters --region {region}` lists them)"
+                ),
+                _ if integration.starts_with("--") => "see the message from EKS above, then run the command again".into(),
+                "AccessDeniedException" | "AccessDenied" | "HTTP403" => format!(
+                    "`{identity}` may not call eks:DescribeCluster; allow it in the role's policy, or point `via.identity` of `{integration}` at an identity that may"
+                ),
+                "ExpiredTokenException" => format!("the session of `{identity}` has expired; run `tfauth auth login --identity {identity}`"),
+                "UnrecognizedClientException" | "InvalidSignatureException" | "HTTP401" => {
+                    format!("EKS did not accept the session of `{identity}`; run `tfauth auth login --identity {identity} --force`")
+                }
+                "ThrottlingException" | "Throttling" | "TooManyRequestsException" => {
+                    "EKS is throttling requests (tfauth already retried with backoff); try again in a minute".into()
+                }
+                _ => format!("see the message from EKS above; retry with `tfauth aws eks update-kubeconfig --integration {integration}`"),
+                }
+            }
+            ProviderError::EksUnreachable { .. } => {
+                "check the network, or AWS_ENDPOINT_URL / AWS_ENDPOINT_URL_EKS if you point tfauth at another endpoint".into()
+            }
+            ProviderError::EksAnswer { integration, .. } => {
+                format!("the endpoint did not answer as EKS does; check AWS_ENDPOINT_URL_EKS, then `tfauth aws eks update-kubeconfig --integration {integration}`")
+            }
             ProviderError::AccountNotFound { name, available, .. } => {
                 match crate::util::suggest::nearest(name, available.iter().map(String::as_str)).first() {
                     Some(n) => format!("did you mean `{n}`? Fix `principal.account.name`, or use `principal.account.id`"),
@@ -304,5 +353,26 @@ mod tests {
             })
             .collect();
         assert_eq!(super::encode(&every), want);
+    }
+}
+
+/// A DescribeCluster that EKS refused (boxed in [`ProviderError::Eks`]: errors stay small).
+#[derive(Debug)]
+pub struct EksFailure {
+    pub integration: String,
+    pub identity: String,
+    pub cluster: String,
+    pub region: String,
+    pub code: String,
+    pub message: String,
+}
+
+impl std::fmt::Display for EksFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "EKS DescribeCluster of `{}` in {} for integration `{}` (as identity `{}`) failed: {}: {}",
+            self.cluster, self.region, self.integration, self.identity, self.code, self.message
+        )
     }
 }
