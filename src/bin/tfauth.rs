@@ -16,6 +16,12 @@ fn main() -> ExitCode {
     if argv.next().is_some_and(|a| a == tfauth::cli::helper::COLD_SUBCOMMAND) {
         return ExitCode::from(tfauth::cli::helper::cold_main(argv).clamp(0, 255) as u8);
     }
+    // The EKS token plugin: kubectl runs it on every command, so it skips the full parser.
+    let words = tfauth::cli::eks::TOKEN_WORDS;
+    if std::env::args_os().skip(1).take(3).eq(words.iter().map(std::ffi::OsString::from)) {
+        let code = tfauth::cli::eks::token_main(std::env::args_os().skip(4));
+        return ExitCode::from(code.clamp(0, 255) as u8);
+    }
     let env = Env::capture();
     if let Some(home) = env.get(tfauth::env_vars::HOME) {
         tfauth::util::fs::trust_home_owner(std::path::Path::new(home));

@@ -60,7 +60,9 @@ pub fn ecr_login(args: EcrLoginArgs, ctx: &Ctx) -> Result<i32, Error> {
     let total = chosen.len();
     let mut failed: Vec<(String, Error)> = Vec::new();
     for int in chosen {
-        match logins::run(&res, int, docker_config.as_deref(), &ctx.env, ask) {
+        let out =
+            logins::Outputs { docker_config: docker_config.as_deref(), kubeconfig: None, tfauth: &ctx.tfauth_path() };
+        match logins::run(&res, int, out, &ctx.env, ask) {
             Ok(login) => report(&login),
             Err(e) => failed.push((int.name.clone(), e.into())),
         }
@@ -83,7 +85,8 @@ pub fn ecr_login(args: EcrLoginArgs, ctx: &Ctx) -> Result<i32, Error> {
 /// a warning that names the integration and the command to retry it; the login stands.
 pub fn after_login(res: &Resolution, identity: &str, ctx: &Ctx, ask: Interaction<'_>) {
     for int in logins::auto(res, identity) {
-        match logins::run(res, int, None, &ctx.env, ask) {
+        let out = logins::Outputs { docker_config: None, kubeconfig: None, tfauth: &ctx.tfauth_path() };
+        match logins::run(res, int, out, &ctx.env, ask) {
             Ok(login) => report(&login),
             Err(e) => eprint!(
                 "{}",
@@ -91,30 +94,43 @@ pub fn after_login(res: &Resolution, identity: &str, ctx: &Ctx, ask: Interaction
                     "warning",
                     &int.name,
                     &e.into(),
-                    Some(format!("retry with `tfauth auth ecr-login {}`", int.name))
+                    Some(match int.kind_name.as_str() {
+                        "aws/eks" =>
+                            format!("retry with `tfauth aws eks update-kubeconfig --integration {}`", int.name),
+                        _ => format!("retry with `tfauth auth ecr-login {}`", int.name),
+                    })
                 )
             ),
         }
     }
 }
 
-/// `logged in to HOST (expires HH:MM UTC) via IDENTITY`, after any warnings about the file.
-fn report(login: &Login) {
+/// `logged in to HOST (expires HH:MM UTC) via IDENTITY` or `kubeconfig: CONTEXT -> FILE via
+/// IDENTITY`, after any warnings about the file.
+pub(super) fn report(login: &Login) {
     for w in &login.warnings {
         eprintln!("warning: {}: {w}", login.file.display());
     }
-    let expires = login.expires_at.map_or_else(
-        || "expiry unknown".to_string(),
-        |t| {
-            let t = t.to_offset(time::UtcOffset::UTC);
-            format!("expires {:02}:{:02} UTC", t.hour(), t.minute())
-        },
-    );
-    eprintln!("logged in to {} ({expires}) via {}", login.host, login.identity);
+    match &login.made {
+        logins::Made::Docker { host, expires_at } => {
+            let expires = expires_at.map_or_else(
+                || "expiry unknown".to_string(),
+                |t| {
+                    let t = t.to_offset(time::UtcOffset::UTC);
+                    format!("expires {:02}:{:02} UTC", t.hour(), t.minute())
+                },
+            );
+            eprintln!("logged in to {host} ({expires}) via {}", login.identity);
+        }
+        logins::Made::Kubeconfig { context, changed } => {
+            let how = if *changed { "" } else { " (already up to date)" };
+            eprintln!("kubeconfig: {context} -> {}{how} via {}", login.file.display(), login.identity);
+        }
+    }
 }
 
 /// `LEVEL: integration `NAME` failed: ERROR`, its causes, its hint, and `extra` hints.
-fn render(level: &str, name: &str, e: &Error, extra: Option<String>) -> String {
+pub(super) fn render(level: &str, name: &str, e: &Error, extra: Option<String>) -> String {
     let mut text = format!("{level}: integration `{name}` failed: {e}\n");
     let mut source = std::error::Error::source(e);
     while let Some(s) = source {

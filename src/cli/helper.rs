@@ -107,24 +107,35 @@ pub fn warm(args: &HelperArgs, env: &Env) -> Option<String> {
 
 /// The cold path: resolve, then refresh single-flight.
 pub fn cold(args: &HelperArgs, env: &Env, cwd: PathBuf) -> Result<String, Error> {
-    if let Some(ancestor) = calling_itself(&args.identity) {
+    let session = cold_session(
+        &args.identity,
+        Request {
+            cwd,
+            config_file: args.config.clone(),
+            profiles: args.profile.iter().cloned().collect(),
+            stack: args.stack.clone(),
+            component: args.component.clone(),
+            identity: IdentityFlag::Named(args.identity.clone()),
+            describe: false,
+        },
+        env,
+    )?;
+    Ok(session.credentials.to_process_json())
+}
+
+/// The session of `identity` for a plugin that has no fresh cached one (the helper's cold
+/// path, the EKS token plugin's): resolve the request, then obtain it single-flight, with
+/// a prompt only when a terminal is there. Refuses a helper that would call itself.
+pub fn cold_session(identity: &str, req: Request, env: &Env) -> Result<crate::session::Session, Error> {
+    if let Some(ancestor) = calling_itself(identity) {
         tracing::debug!(pid = ancestor, "an ancestor process is a helper for the same identity");
-        return Err(ProviderError::Recursion { identity: args.identity.clone() }.into());
+        return Err(ProviderError::Recursion { identity: identity.to_string() }.into());
     }
-    let req = Request {
-        cwd,
-        config_file: args.config.clone(),
-        profiles: args.profile.iter().cloned().collect(),
-        stack: args.stack.clone(),
-        component: args.component.clone(),
-        identity: IdentityFlag::Named(args.identity.clone()),
-        describe: false,
-    };
     let res = resolve(&req, env, None)?;
     crate::auth::warn_problems(&res.warnings);
     let Some(chain) = &res.chain else {
         return Err(Error::usage(
-            format!("`--identity {}` disables auth; a credential_process must name an identity", args.identity),
+            format!("`--identity {identity}` disables auth; a credential plugin must name an identity"),
             Some("credential_process = atmos-auth-helper --identity NAME".to_string()),
         ));
     };
@@ -137,11 +148,11 @@ pub fn cold(args: &HelperArgs, env: &Env, cwd: PathBuf) -> Result<String, Error>
         device: login.as_ref().map(|l| l as _),
         mode: crate::session::portal::Mode::Use,
     };
-    let session = crate::session::obtain(&res.scope(env), chain, env, ask)?;
-    Ok(session.credentials.to_process_json())
+    Ok(crate::session::obtain(&res.scope(env), chain, env, ask)?)
 }
 
-fn is_key(k: &str) -> bool {
+/// Whether `k` looks like a cache key tfauth computed (32 hex digits).
+pub fn is_key(k: &str) -> bool {
     k.len() == 32 && k.bytes().all(|b| b.is_ascii_hexdigit())
 }
 

@@ -11,6 +11,7 @@ pub mod console;
 pub mod describe;
 pub mod doctor;
 pub mod ecr_login;
+pub mod eks;
 pub mod helper;
 pub mod list;
 pub mod login;
@@ -97,6 +98,8 @@ pub enum Command {
     Auth(auth::AuthArgs),
     /// List stacks or components.
     List(list::ListArgs),
+    /// AWS tools: EKS kubeconfigs and the token plugin they run (`tfauth aws eks token`).
+    Aws(eks::AwsArgs),
     /// Print the shell integration (completions, prompt function, --alias) for your rc file.
     ///
     /// `eval "$(tfauth shell-init bash --alias)"` in ~/.bashrc; zsh alike; `tfauth shell-init fish | source`.
@@ -177,6 +180,10 @@ impl Ctx {
             self.self_exe.as_ref().and_then(|p| p.parent().map(PathBuf::from)).unwrap_or_else(|| self.cwd.clone());
         dir.join("atmos-auth-helper")
     }
+    /// This executable (what kubeconfigs' exec plugins run), else `tfauth` beside the helper.
+    pub fn tfauth_path(&self) -> PathBuf {
+        self.self_exe.clone().unwrap_or_else(|| self.helper_path().with_file_name("tfauth"))
+    }
     pub fn request(&self, t: &Target) -> crate::resolve::Request {
         crate::resolve::Request {
             cwd: self.cwd.clone(),
@@ -201,6 +208,7 @@ pub fn run(cli: Cli, ctx: Ctx) -> Result<i32, Error> {
         Command::Describe(a) => describe::run(a, &ctx),
         Command::Auth(a) => auth::run(a, &ctx),
         Command::List(a) => list::run(a, &ctx),
+        Command::Aws(a) => eks::run(a, &ctx),
         Command::ShellInit(a) => shell::shell_init(a),
         Command::Prompt(a) => shell::prompt(a, &ctx.env),
         Command::Complete(a) => shell::complete(a, &ctx),
@@ -373,6 +381,22 @@ pub fn authenticate_with(
         };
         let profile = if chain.leaf().name == identity { identity } else { &chain.leaf().name };
         plan = crate::output::plan::complete(plan, chain, &walked, static_creds.then_some(profile), &ctx.env);
+    }
+    // The run's own kubeconfig, for its identities' aws/eks integrations (DescribeCluster
+    // needs the network, so only when signing in is allowed).
+    if how == SignIn::IfNeeded
+        && let Some((base, text)) = crate::logins::kubeconfig_for_run(res, &ctx.env, ask, &ctx.tfauth_path())?
+    {
+        let file = base.join("config");
+        for var in [crate::env_vars::KUBECONFIG, crate::env_vars::KUBE_CONFIG_PATH] {
+            plan.set.insert(var.into(), file.display().to_string());
+        }
+        plan.files.push(crate::output::env::PlannedFile { path: file, contents: text, secret: false });
+        plan.addressed.push(crate::output::env::Addressed {
+            kind: crate::output::env::AddressKind::Kube,
+            base: base.clone(),
+            dir: base,
+        });
     }
     plan.write_files().map_err(|(path, source)| {
         // Below a provider's `spec.files.base_path`, the error names where it was set.

@@ -1,10 +1,17 @@
 //! Logins for other tools: what Atmos calls integrations (`auth.integrations`),
 //! credentials for another tool derived from an identity's session after it exists. (The
 //! folder is not called `integrations` so that nobody mistakes it for the `integration/`
-//! test suite.) The one kind is `aws/ecr`: a Docker login to one ECR registry, made with
-//! the `via` identity's session (obtained through [`crate::session`], so it is cached and
-//! single flight like any other), written into a Docker `config.json`
-//! ([`crate::output::docker`]).
+//! test suite.) Two kinds, each made with the `via` identity's session (obtained through
+//! [`crate::session`], so it is cached and single flight like any other): `aws/ecr`, a
+//! Docker login to one ECR registry written into a Docker `config.json`
+//! ([`crate::output::docker`]); and `aws/eks`, a kubeconfig entry for one EKS cluster
+//! whose user runs `tfauth aws eks token` ([`crate::output::kubeconfig`]).
+//!
+//! A kubeconfig goes where the integration says (Atmos's `<config home>/atmos/kube/config`
+//! by default) after `auth login` and `aws eks update-kubeconfig`. A run gets its own,
+//! content-addressed file holding only its identities' clusters
+//! ([`kubeconfig_for_run`]): a shared file's `current-context` would be whichever run
+//! wrote last.
 //!
 //! By default the login goes to an isolated Docker configuration under the realm,
 //! `<config dir>/atmos/<realm>/docker/config.json`, which `auth exec`, `auth env` and runs
@@ -15,10 +22,11 @@
 //!
 //! This module never prints: callers report what [`Login`] says.
 
-use crate::auth::{AuthError, Integration, IntegrationKind, Problem, Subject};
+use crate::auth::{AuthError, EksCluster, Integration, IntegrationKind, Problem, Subject};
 use crate::env_vars::Env;
 use crate::exit;
 use crate::output::docker::{self, DockerError};
+use crate::output::kubeconfig::{self, KubeconfigWriteError};
 use crate::providers::ProviderError;
 use crate::resolve::{Resolution, ResolveError};
 use crate::session::{Interaction, SessionError};
@@ -30,14 +38,32 @@ use time::OffsetDateTime;
 pub struct Login {
     pub integration: String,
     pub identity: String,
-    /// The registry host the login is for.
-    pub host: String,
-    pub expires_at: Option<OffsetDateTime>,
-    /// The `config.json` written.
+    pub made: Made,
+    /// The file written (`config.json`, a kubeconfig).
     pub file: PathBuf,
-    /// Things about the Docker configuration the user should know (a removed credHelpers
-    /// entry, a credsStore that shadows the login).
+    /// Things about the file the user should know (a removed credHelpers entry, a
+    /// credsStore that shadows the login, a kubeconfig rewritten whole).
     pub warnings: Vec<String>,
+}
+
+/// What a login produced.
+#[derive(Debug)]
+pub enum Made {
+    /// A Docker login to the registry `host`.
+    Docker { host: String, expires_at: Option<OffsetDateTime> },
+    /// A kubeconfig entry: the context's name, and whether the file changed.
+    Kubeconfig { context: String, changed: bool },
+}
+
+/// Where the logins write, and the tfauth that kubeconfigs' exec plugins run.
+#[derive(Clone, Copy, Debug)]
+pub struct Outputs<'a> {
+    /// The user's `--docker-config`; `None`: the isolated one.
+    pub docker_config: Option<&'a Path>,
+    /// A kubeconfig that wins over the integrations' own (`update-kubeconfig --kubeconfig`).
+    pub kubeconfig: Option<&'a Path>,
+    /// The absolute path of tfauth, the exec plugins' command.
+    pub tfauth: &'a Path,
 }
 
 /// Why an integration could not be chosen or its result not be written. Failures to get a
@@ -53,6 +79,8 @@ pub enum IntegrationError {
     NotVia { name: String, via: String, identity: String },
     #[error(transparent)]
     Docker(#[from] DockerError),
+    #[error(transparent)]
+    Kubeconfig(#[from] KubeconfigWriteError),
     #[error("{} of {total} integrations failed: {}", failed.len(), failed.join(", "))]
     Several { failed: Vec<String>, total: usize, code: i32 },
     #[error("cannot tell where to write the Docker configuration: HOME is not set")]
@@ -86,6 +114,7 @@ impl IntegrationError {
                 exit::USAGE
             }
             IntegrationError::Docker(e) => e.exit_code(),
+            IntegrationError::Kubeconfig(e) => e.exit_code(),
             IntegrationError::Several { code, .. } => *code,
             IntegrationError::NoConfigHome => exit::USAGE,
             // The crate's error unwraps the other domains' own errors before asking.
@@ -102,7 +131,7 @@ impl IntegrationError {
                 match crate::util::suggest::nearest(name, available.iter().map(String::as_str)).first() {
                     Some(n) => format!("did you mean `{n}`?"),
                     None if available.is_empty() => {
-                        "no integrations are defined; add one under `auth.integrations` (kind: aws/ecr)".into()
+                        "no integrations are defined; add one under `auth.integrations` (kind: aws/ecr or aws/eks)".into()
                     }
                     None => format!("integrations: {}", available.join(", ")),
                 }
@@ -117,6 +146,7 @@ impl IntegrationError {
                 format!("drop --identity, or pass `--identity {via}` to log in to `{name}`")
             }
             IntegrationError::Docker(e) => return e.hint(),
+            IntegrationError::Kubeconfig(e) => return e.hint(),
             IntegrationError::NoConfigHome => "set HOME or XDG_CONFIG_HOME, or pass --docker-config".into(),
             IntegrationError::Auth(e) => return e.hint(),
             IntegrationError::Resolve(_) | IntegrationError::Session(_) => return None,
@@ -165,12 +195,12 @@ pub fn auto<'a>(res: &'a Resolution, identity: &str) -> Vec<&'a Integration> {
     res.auth.integrations.iter().filter(|i| i.auto_provision && i.is_via(identity)).collect()
 }
 
-/// Runs one integration: its identity's session, the registry's token, the Docker login.
-/// `docker_config` is the user's `--docker-config`; `None` writes the isolated one.
+/// Runs one integration: its identity's session, then the registry's token and the Docker
+/// login, or the cluster's description and the kubeconfig entry.
 pub fn run(
     res: &Resolution,
     integration: &Integration,
-    docker_config: Option<&Path>,
+    out: Outputs<'_>,
     env: &Env,
     ask: Interaction<'_>,
 ) -> Result<Login, IntegrationError> {
@@ -184,6 +214,11 @@ pub fn run(
         return Err(AuthError::Invalid { problems: own }.into());
     }
     let (Some(kind), Some((via, _))) = (&integration.kind, &integration.via) else {
+        // A spec Atmos reads but cannot run (aws/eks): its warnings are why.
+        let why = spec_warnings(res, integration);
+        if !why.is_empty() {
+            return Err(AuthError::Invalid { problems: why }.into());
+        }
         // Parsing records a problem whenever either is missing; never panic on a config.
         let problem = Problem {
             subject: Subject::Integration(integration.name.clone()),
@@ -209,7 +244,7 @@ pub fn run(
                 region,
                 env,
             })?;
-            let target = match docker_config {
+            let target = match out.docker_config {
                 Some(path) => docker::Target::user(path),
                 None => docker::Target::isolated(&realm_dir(res, env)?),
             };
@@ -217,13 +252,177 @@ pub fn run(
             Ok(Login {
                 integration: integration.name.clone(),
                 identity,
-                host: login.host,
-                expires_at: login.expires_at,
+                made: Made::Docker { host: login.host, expires_at: login.expires_at },
                 file: target.file,
                 warnings,
             })
         }
+        IntegrationKind::Eks(cluster) => {
+            let info = describe(integration, cluster, &identity, &session.credentials, env)?;
+            let entry = kube_entry(res, &chain, cluster, &info, out.tfauth, env);
+            let path = match out.kubeconfig {
+                Some(p) => p.to_path_buf(),
+                None => kubeconfig_path(cluster, env)?,
+            };
+            let written = kubeconfig::write(&path, &entry, cluster.update, cluster.mode, env)?;
+            let (changed, warnings) = match written {
+                kubeconfig::Written::Unchanged => (false, vec![]),
+                kubeconfig::Written::Changed { reformatted: false } => (true, vec![]),
+                kubeconfig::Written::Changed { reformatted: true } => (
+                    true,
+                    vec!["its layout could not be edited in place (flow-style YAML), so it was rewritten from its contents: comments and formatting were not kept".into()],
+                ),
+            };
+            Ok(Login {
+                integration: integration.name.clone(),
+                identity,
+                made: Made::Kubeconfig { context: entry.context, changed },
+                file: path,
+                warnings,
+            })
+        }
     }
+}
+
+fn describe(
+    integration: &Integration,
+    cluster: &EksCluster,
+    identity: &str,
+    credentials: &crate::providers::credentials::Credentials,
+    env: &Env,
+) -> Result<crate::providers::eks::ClusterInfo, IntegrationError> {
+    Ok(crate::providers::eks::describe_cluster(&crate::providers::eks::DescribeRequest {
+        integration: &integration.name,
+        identity,
+        credentials,
+        cluster: &cluster.name,
+        region: &cluster.region,
+        env,
+    })?)
+}
+
+/// The kubeconfig an `aws/eks` integration writes: its `kubeconfig.path` (`~/` expands),
+/// else Atmos's, `<config home>/atmos/kube/config`.
+pub fn kubeconfig_path(cluster: &EksCluster, env: &Env) -> Result<PathBuf, IntegrationError> {
+    match cluster.kubeconfig_path.as_deref() {
+        Some(p) => match p.strip_prefix("~/") {
+            Some(rest) => {
+                let home = env.get(crate::env_vars::HOME).ok_or(IntegrationError::NoConfigHome)?;
+                Ok(Path::new(home).join(rest))
+            }
+            None => Ok(std::path::absolute(p).unwrap_or_else(|_| PathBuf::from(p))),
+        },
+        None => {
+            let home = crate::output::env::config_home(env).ok_or(IntegrationError::NoConfigHome)?;
+            Ok(home.join("atmos").join("kube").join("config"))
+        }
+    }
+}
+
+/// The exec plugin's arguments for `chain`'s session and `cluster`: `aws eks token` with
+/// the cluster, the identity, and what the plugin needs to find the same session without
+/// reading YAML (the cache `--key`), or to resolve it again when it is gone (`--config`,
+/// `--profile`, `--stack`, `--component`).
+pub fn plugin_args(res: &Resolution, chain: &crate::identity::Chain, cluster: &EksCluster) -> Vec<String> {
+    let mut args: Vec<String> = ["aws", "eks", "token", "--cluster-name", &cluster.name, "--region", &cluster.region]
+        .map(String::from)
+        .to_vec();
+    args.extend(["--identity".into(), chain.leaf().name.clone()]);
+    args.extend(["--config".into(), res.config.file.display().to_string()]);
+    if !res.config.profiles.is_empty() {
+        let names: Vec<&str> = res.config.profiles.iter().map(|p| p.name.as_str()).collect();
+        args.extend(["--profile".into(), names.join(",")]);
+    }
+    if let Some(c) = &res.component {
+        args.extend(["--stack".into(), c.stack.clone(), "--component".into(), c.component.clone()]);
+    }
+    args.extend(["--key".into(), crate::session::cache::key::chain_key(&res.auth_node, chain)]);
+    if let Some(m) = res.auth_node.get("refresh_margin").and_then(crate::yaml::Node::as_str) {
+        args.extend(["--margin".into(), m.to_string()]);
+    }
+    args
+}
+
+/// The three kubeconfig entries of `cluster` (Atmos's names: the ARN, the alias or ARN,
+/// `atmos-eks-<name>-<region>`), whose user runs `tfauth aws eks token`.
+pub fn kube_entry(
+    res: &Resolution,
+    chain: &crate::identity::Chain,
+    cluster: &EksCluster,
+    info: &crate::providers::eks::ClusterInfo,
+    tfauth: &Path,
+    _env: &Env,
+) -> kubeconfig::Entry {
+    kubeconfig::Entry {
+        cluster: info.arn.clone(),
+        context: cluster.alias.clone().unwrap_or_else(|| info.arn.clone()),
+        user: format!("atmos-eks-{}-{}", cluster.name, cluster.region),
+        server: info.endpoint.clone(),
+        ca_data: info.certificate_authority_data.clone(),
+        command: tfauth.display().to_string(),
+        args: plugin_args(res, chain, cluster),
+        env: vec![],
+    }
+}
+
+/// The kubeconfig a run of the resolution gets: one file holding the `aws/eks`
+/// integrations (with `auto_provision`) of its identities (the chosen one first, whose
+/// first cluster is the current context), written into the run's own content-addressed
+/// directory, so concurrent runs of other clusters never share it. `None` when none applies.
+pub fn kubeconfig_for_run(
+    res: &Resolution,
+    env: &Env,
+    ask: Interaction<'_>,
+    tfauth: &Path,
+) -> Result<Option<(PathBuf, String)>, IntegrationError> {
+    let Some(chosen) = &res.chain else { return Ok(None) };
+    let mut text: Option<String> = None;
+    let mut contexts = Vec::new();
+    for chain in std::iter::once(chosen).chain(&res.required) {
+        let leaf = &chain.leaf().name;
+        for int in res.auth.integrations.iter().filter(|i| i.auto_provision && i.is_via(leaf)) {
+            let cluster = match &int.kind {
+                Some(IntegrationKind::Eks(cluster)) => cluster,
+                // A broken aws/eks integration of the run's identity stops the run: without
+                // its kubeconfig, kubectl and terraform would talk to whatever KUBECONFIG says.
+                None if int.kind_name == "aws/eks" => {
+                    return Err(AuthError::Invalid { problems: spec_warnings(res, int) }.into());
+                }
+                _ => continue,
+            };
+            let session = crate::session::obtain(&res.scope(env), chain, env, ask)?;
+            let info = describe(int, cluster, leaf, &session.credentials, env)?;
+            let entry = kube_entry(res, chain, cluster, &info, tfauth, env);
+            let merged =
+                kubeconfig::merge(text.as_deref(), &entry, crate::auth::KubeconfigUpdate::Merge).map_err(|source| {
+                    kubeconfig::KubeconfigWriteError::Refused {
+                        path: PathBuf::from("(the run's kubeconfig)"),
+                        cluster: entry.cluster.clone(),
+                        source,
+                    }
+                })?;
+            contexts.push(entry.context);
+            text = Some(merged.text);
+        }
+    }
+    let (Some(mut text), Some(first)) = (text, contexts.first()) else { return Ok(None) };
+    // The chosen identity's first cluster is the one kubectl and terraform talk to by default.
+    if contexts.len() > 1 {
+        text = set_current_context(&text, first);
+    }
+    Ok(Some((realm_dir(res, env)?.join("kube"), text)))
+}
+
+/// `text` (a kubeconfig tfauth wrote) with `current-context` set to `context`.
+fn set_current_context(text: &str, context: &str) -> String {
+    let line = crate::yaml::emit::json_to_yaml_string(&serde_json::json!({"current-context": context}));
+    text.split_inclusive('\n').map(|l| if l.starts_with("current-context:") { line.as_str() } else { l }).collect()
+}
+
+/// The validation warnings about an integration's `spec` (those that leave its kind unset).
+fn spec_warnings(res: &Resolution, integration: &Integration) -> Vec<Problem> {
+    let subject = Subject::Integration(integration.name.clone());
+    res.auth.notes.warnings.iter().filter(|p| p.subject == subject).cloned().collect()
 }
 
 /// `<config dir>/atmos/<realm>`.

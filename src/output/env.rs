@@ -251,6 +251,8 @@ pub fn content_address<'a>(files: impl IntoIterator<Item = (&'a str, &'a [u8])>)
 pub enum AddressKind {
     Aws,
     Gcp,
+    /// A run's kubeconfig (`<realm>/kube/<h>/config`).
+    Kube,
 }
 
 /// A directory whose files live in `<base>/<h>/` ([`EnvPlan::readdress`]).

@@ -391,8 +391,14 @@ fn as_json(sel: &Selection<'_>, sessions: &Sessions) -> serde_json::Value {
                         "via": i.via.as_ref().map(|(n, _)| json!({"identity": n})),
                         "auto_provision": i.auto_provision,
                     });
-                    if let Some(crate::auth::IntegrationKind::Ecr { account_id, region }) = &i.kind {
-                        v["registry"] = json!({"account_id": account_id, "region": region});
+                    match &i.kind {
+                        Some(crate::auth::IntegrationKind::Ecr { account_id, region }) => {
+                            v["registry"] = json!({"account_id": account_id, "region": region});
+                        }
+                        Some(crate::auth::IntegrationKind::Eks(c)) => {
+                            v["cluster"] = json!({"name": c.name, "region": c.region, "alias": c.alias});
+                        }
+                        None => {}
                     }
                     v
                 })
