@@ -8,6 +8,7 @@ mod azure_interactive;
 mod console;
 mod doctor;
 mod ecr;
+mod eks;
 mod fidelity;
 mod first_day;
 mod google_standin;
