@@ -298,6 +298,10 @@ help! {
     help_auth_whoami: TFAUTH "auth" "whoami" "--help";
     help_auth_logout: TFAUTH "auth" "logout" "--help";
     help_auth_ecr_login: TFAUTH "auth" "ecr-login" "--help";
+    help_aws: TFAUTH "aws" "--help";
+    help_aws_eks: TFAUTH "aws" "eks" "--help";
+    help_aws_eks_token: TFAUTH "aws" "eks" "token" "--help";
+    help_aws_eks_update_kubeconfig: TFAUTH "aws" "eks" "update-kubeconfig" "--help";
     help_auth_user: TFAUTH "auth" "user" "--help";
     help_auth_user_configure: TFAUTH "auth" "user" "configure" "--help";
     help_auth_configure_profiles: TFAUTH "auth" "configure-profiles" "--help";
