@@ -271,3 +271,105 @@ fn exec_and_env_point_docker_config_at_the_isolated_config() {
     assert_eq!(o.code, 0, "{}", o.stderr);
     assert!(!o.stdout.contains("DOCKER_CONFIG="), "{}", o.stdout);
 }
+
+/// The ECR Public stand-in (integration/py/ecr_public.py), stopped when dropped.
+struct EcrPublic {
+    child: std::process::Child,
+    url: String,
+    dir: tempfile::TempDir,
+}
+
+impl Drop for EcrPublic {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl EcrPublic {
+    fn start(password: &str) -> EcrPublic {
+        let dir = tempfile::tempdir().unwrap();
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("integration/py/ecr_public.py");
+        let child = std::process::Command::new(venv_bin("python"))
+            .arg(script)
+            .args(["--password", password, "--dir"])
+            .arg(dir.path())
+            .spawn()
+            .unwrap();
+        let port = dir.path().join("port");
+        let start = std::time::Instant::now();
+        while !port.exists() {
+            assert!(start.elapsed() < std::time::Duration::from_secs(20), "the ECR Public stand-in did not start");
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        let url = format!("http://127.0.0.1:{}", std::fs::read_to_string(&port).unwrap());
+        EcrPublic { child, url, dir }
+    }
+
+    fn calls(&self) -> Vec<Value> {
+        std::fs::read_to_string(self.dir.path().join("calls.log"))
+            .unwrap_or_default()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+}
+
+#[test]
+fn ecr_public_login_writes_public_ecr_aws_with_the_token_from_us_east_1() {
+    let bed = Bed::new();
+    let moto = Moto::start();
+    let token = github_token_endpoint(BEARER);
+    let public = EcrPublic::start("public-pw-123");
+    // The stand-in speaks ECR Public's wire format: boto3's own client reads its answer.
+    let py = format!(
+        "import base64, boto3\nd = boto3.client('ecr-public', endpoint_url='{}', region_name='us-east-1', aws_access_key_id='x', aws_secret_access_key='y').get_authorization_token()['authorizationData']\nprint(base64.b64decode(d['authorizationToken']).decode(), d['expiresAt'].year > 2000)",
+        public.url
+    );
+    let o = run({
+        let mut c = std::process::Command::new(venv_bin("python"));
+        c.args(["-c", &py]);
+        c
+    });
+    assert_eq!((o.code, o.stdout.trim()), (0, "AWS:public-pw-123 True"), "{}", o.stderr);
+
+    std::fs::write(
+        bed.repo().join("profiles/github/zz-ecr.yaml"),
+        "auth:\n  integrations:\n    pub/ecr:\n      kind: aws/ecr-public\n      via:\n        identity: acme/planner\n      spec:\n        registry:\n          region: us-west-2\n    far/ecr:\n      kind: aws/ecr-public\n      via:\n        identity: acme/planner\n      spec:\n        auto_provision: false\n        registry:\n          region: eu-west-1\n",
+    )
+    .unwrap();
+    let mut c = bed.cmd(TFAUTH);
+    github_env(&mut c, &moto, &token);
+    c.env("AWS_ENDPOINT_URL_ECR_PUBLIC", &public.url).env("ATMOS_AUTH_REALM", REALM).args([
+        "auth",
+        "ecr-login",
+        "pub/ecr",
+    ]);
+    let o = run(c);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(o.stderr.starts_with("logged in to public.ecr.aws (expires "), "{}", o.stderr);
+    let file = isolated_dir(&bed).join("config.json");
+    let doc: Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    assert_eq!(decode(doc["auths"]["public.ecr.aws"]["auth"].as_str().unwrap()), "AWS:public-pw-123");
+    // Asked in us-east-1 (the only region that issues tokens), signed for ecr-public with the session.
+    let calls: Vec<Value> = public.calls().into_iter().filter(|c| c["key"] != "x").collect();
+    assert_eq!(calls.len(), 1, "{calls:?}");
+    assert_eq!(calls[0]["target"], "SpencerFrontendService.GetAuthorizationToken");
+    assert_eq!(calls[0]["content_type"], "application/x-amz-json-1.1");
+    assert_eq!((calls[0]["region"].as_str(), calls[0]["service"].as_str()), (Some("us-east-1"), Some("ecr-public")));
+    assert!(calls[0]["key"].as_str().unwrap().starts_with("ASIA"), "{calls:?}");
+    assert!(!o.stderr.contains("public-pw-123"));
+
+    // A region where ECR Public is not: a warning at validate, refused when it runs.
+    let mut c = bed.cmd(TFAUTH);
+    github_env(&mut c, &moto, &token);
+    c.env("AWS_ENDPOINT_URL_ECR_PUBLIC", &public.url).args(["auth", "ecr-login", "far/ecr"]);
+    let o = run(c);
+    assert_eq!(o.code, 65, "{}", o.stderr);
+    assert!(
+        o.stderr.contains("integration `far/ecr` (aws/ecr-public): `spec.registry.region` is `eu-west-1`"),
+        "{}",
+        o.stderr
+    );
+    assert!(o.stderr.contains("hint: use us-east-1 or us-west-2"), "{}", o.stderr);
+}

@@ -121,6 +121,8 @@ pub const AWS_ENDPOINT_URL_SSO: &str = "AWS_ENDPOINT_URL_SSO";
 pub const AWS_ENDPOINT_URL_SIGNIN: &str = "AWS_ENDPOINT_URL_SIGNIN";
 /// Endpoint URL of ECR (GetAuthorizationToken).
 pub const AWS_ENDPOINT_URL_ECR: &str = "AWS_ENDPOINT_URL_ECR";
+/// Endpoint URL of ECR Public (GetAuthorizationToken for `public.ecr.aws`).
+pub const AWS_ENDPOINT_URL_ECR_PUBLIC: &str = "AWS_ENDPOINT_URL_ECR_PUBLIC";
 /// Endpoint URL of EKS (DescribeCluster, for `aws/eks` integrations).
 pub const AWS_ENDPOINT_URL_EKS: &str = "AWS_ENDPOINT_URL_EKS";
 

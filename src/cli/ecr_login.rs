@@ -47,7 +47,34 @@ pub fn ecr_login(args: EcrLoginArgs, ctx: &Ctx) -> Result<i32, Error> {
         ..Default::default()
     };
     let res = crate::resolve::resolve(&ctx.request(&target), &ctx.env, None)?;
-    let chosen = logins::select(&res, args.name.as_deref(), args.identity.as_deref())?;
+    let mut chosen = logins::select(&res, args.name.as_deref(), args.identity.as_deref())?;
+    // Docker logins only: the kubeconfigs have `aws eks update-kubeconfig`.
+    match &args.name {
+        Some(_) if !logins::is_docker_login(chosen[0]) => {
+            let int = chosen[0];
+            return Err(Error::usage(
+                format!("integration `{}` is {}, not a Docker login", int.name, int.kind_name),
+                Some(format!("`tfauth aws eks update-kubeconfig --integration {}` runs it", int.name)),
+            ));
+        }
+        Some(_) => {}
+        None => {
+            chosen.retain(|i| logins::is_docker_login(i));
+            if chosen.is_empty() {
+                return Err(IntegrationError::None {
+                    identity: args.identity.clone(),
+                    available: res
+                        .auth
+                        .integrations
+                        .iter()
+                        .filter(|i| logins::is_docker_login(i))
+                        .map(|i| i.name.clone())
+                        .collect(),
+                }
+                .into());
+            }
+        }
+    }
     let docker_config = args.docker_config.map(|p| crate::config::clean_path(&ctx.cwd.join(p)));
     let tty = ctx.prompt();
     let prompt = crate::cli::tty::LoginPrompt::new(&ctx.env, &ctx.settings);
@@ -61,7 +88,7 @@ pub fn ecr_login(args: EcrLoginArgs, ctx: &Ctx) -> Result<i32, Error> {
     let mut failed: Vec<(String, Error)> = Vec::new();
     for int in chosen {
         let out =
-            logins::Outputs { docker_config: docker_config.as_deref(), kubeconfig: None, tfauth: &ctx.tfauth_path() };
+            logins::Outputs { docker_config: docker_config.as_deref(), kubeconfig: None, plugin: &ctx.helper_path() };
         match logins::run(&res, int, out, &ctx.env, ask) {
             Ok(login) => report(&login),
             Err(e) => failed.push((int.name.clone(), e.into())),
@@ -85,7 +112,7 @@ pub fn ecr_login(args: EcrLoginArgs, ctx: &Ctx) -> Result<i32, Error> {
 /// a warning that names the integration and the command to retry it; the login stands.
 pub fn after_login(res: &Resolution, identity: &str, ctx: &Ctx, ask: Interaction<'_>) {
     for int in logins::auto(res, identity) {
-        let out = logins::Outputs { docker_config: None, kubeconfig: None, tfauth: &ctx.tfauth_path() };
+        let out = logins::Outputs { docker_config: None, kubeconfig: None, plugin: &ctx.helper_path() };
         match logins::run(res, int, out, &ctx.env, ask) {
             Ok(login) => report(&login),
             Err(e) => eprint!(

@@ -55,15 +55,16 @@ pub enum Made {
     Kubeconfig { context: String, changed: bool },
 }
 
-/// Where the logins write, and the tfauth that kubeconfigs' exec plugins run.
+/// Where the logins write, and the binary that kubeconfigs' exec plugins run.
 #[derive(Clone, Copy, Debug)]
 pub struct Outputs<'a> {
     /// The user's `--docker-config`; `None`: the isolated one.
     pub docker_config: Option<&'a Path>,
     /// A kubeconfig that wins over the integrations' own (`update-kubeconfig --kubeconfig`).
     pub kubeconfig: Option<&'a Path>,
-    /// The absolute path of tfauth, the exec plugins' command.
-    pub tfauth: &'a Path,
+    /// The absolute path of `atmos-auth-helper`, the exec plugins' command (`aws eks token`
+    /// there costs what the credential helper's warm path does).
+    pub plugin: &'a Path,
 }
 
 /// Why an integration could not be chosen or its result not be written. Failures to get a
@@ -190,6 +191,11 @@ pub fn select<'a>(
     Ok(chosen)
 }
 
+/// Whether the integration is a Docker login (aws/ecr, aws/ecr-public).
+pub fn is_docker_login(i: &Integration) -> bool {
+    matches!(i.kind_name.as_str(), "aws/ecr" | "aws/ecr-public")
+}
+
 /// The integrations `auth login` of `identity` runs: those via it with `auto_provision`.
 pub fn auto<'a>(res: &'a Resolution, identity: &str) -> Vec<&'a Integration> {
     res.auth.integrations.iter().filter(|i| i.auto_provision && i.is_via(identity)).collect()
@@ -235,15 +241,27 @@ pub fn run(
     let identity = chain.leaf().name.clone();
     let session = crate::session::obtain(&res.scope(env), &chain, env, ask)?;
     match kind {
-        IntegrationKind::Ecr { account_id, region } => {
-            let login = crate::providers::ecr::authorization_token(&crate::providers::ecr::Request {
-                integration: &integration.name,
-                identity: &identity,
-                credentials: &session.credentials,
-                account_id,
-                region,
-                env,
-            })?;
+        IntegrationKind::Ecr { .. } | IntegrationKind::EcrPublic => {
+            let login = match kind {
+                IntegrationKind::Ecr { account_id, region } => {
+                    crate::providers::ecr::authorization_token(&crate::providers::ecr::Request {
+                        integration: &integration.name,
+                        identity: &identity,
+                        credentials: &session.credentials,
+                        account_id,
+                        region,
+                        env,
+                    })?
+                }
+                _ => crate::providers::ecr::public_authorization_token(&crate::providers::ecr::Request {
+                    integration: &integration.name,
+                    identity: &identity,
+                    credentials: &session.credentials,
+                    account_id: "",
+                    region: crate::providers::ecr::PUBLIC_AUTH_REGION,
+                    env,
+                })?,
+            };
             let target = match out.docker_config {
                 Some(path) => docker::Target::user(path),
                 None => docker::Target::isolated(&realm_dir(res, env)?),
@@ -259,7 +277,7 @@ pub fn run(
         }
         IntegrationKind::Eks(cluster) => {
             let info = describe(integration, cluster, &identity, &session.credentials, env)?;
-            let entry = kube_entry(res, &chain, cluster, &info, out.tfauth, env);
+            let entry = kube_entry(res, &chain, cluster, &info, out.plugin, env);
             let path = match out.kubeconfig {
                 Some(p) => p.to_path_buf(),
                 None => kubeconfig_path(cluster, env)?,
@@ -344,13 +362,14 @@ pub fn plugin_args(res: &Resolution, chain: &crate::identity::Chain, cluster: &E
 }
 
 /// The three kubeconfig entries of `cluster` (Atmos's names: the ARN, the alias or ARN,
-/// `atmos-eks-<name>-<region>`), whose user runs `tfauth aws eks token`.
+/// `atmos-eks-<name>-<region>`), whose user runs `atmos-auth-helper aws eks token` (the
+/// words of `tfauth aws eks token`, in the small binary).
 pub fn kube_entry(
     res: &Resolution,
     chain: &crate::identity::Chain,
     cluster: &EksCluster,
     info: &crate::providers::eks::ClusterInfo,
-    tfauth: &Path,
+    plugin: &Path,
     _env: &Env,
 ) -> kubeconfig::Entry {
     kubeconfig::Entry {
@@ -359,7 +378,7 @@ pub fn kube_entry(
         user: format!("atmos-eks-{}-{}", cluster.name, cluster.region),
         server: info.endpoint.clone(),
         ca_data: info.certificate_authority_data.clone(),
-        command: tfauth.display().to_string(),
+        command: plugin.display().to_string(),
         args: plugin_args(res, chain, cluster),
         env: vec![],
     }
@@ -373,7 +392,7 @@ pub fn kubeconfig_for_run(
     res: &Resolution,
     env: &Env,
     ask: Interaction<'_>,
-    tfauth: &Path,
+    plugin: &Path,
 ) -> Result<Option<(PathBuf, String)>, IntegrationError> {
     let Some(chosen) = &res.chain else { return Ok(None) };
     let mut text: Option<String> = None;
@@ -392,7 +411,7 @@ pub fn kubeconfig_for_run(
             };
             let session = crate::session::obtain(&res.scope(env), chain, env, ask)?;
             let info = describe(int, cluster, leaf, &session.credentials, env)?;
-            let entry = kube_entry(res, chain, cluster, &info, tfauth, env);
+            let entry = kube_entry(res, chain, cluster, &info, plugin, env);
             let merged =
                 kubeconfig::merge(text.as_deref(), &entry, crate::auth::KubeconfigUpdate::Merge).map_err(|source| {
                     kubeconfig::KubeconfigWriteError::Refused {
@@ -440,9 +459,9 @@ pub fn docker_config_for_run(res: &Resolution, env: &Env) -> Option<PathBuf> {
 }
 
 /// The isolated Docker configuration directory a run of `identity` should use: when an
-/// aws/ecr integration comes via it and a login has been written there.
+/// aws/ecr or aws/ecr-public integration comes via it and a login has been written there.
 pub fn docker_config_dir(res: &Resolution, identity: &str, realm_dir: &Path) -> Option<PathBuf> {
-    let has_ecr = res.auth.integrations.iter().any(|i| i.kind_name == "aws/ecr" && i.is_via(identity));
+    let has_ecr = res.auth.integrations.iter().any(|i| is_docker_login(i) && i.is_via(identity));
     let target = docker::Target::isolated(realm_dir);
     (has_ecr && target.file.is_file()).then(|| target.dir().to_path_buf())
 }

@@ -395,6 +395,9 @@ fn as_json(sel: &Selection<'_>, sessions: &Sessions) -> serde_json::Value {
                         Some(crate::auth::IntegrationKind::Ecr { account_id, region }) => {
                             v["registry"] = json!({"account_id": account_id, "region": region});
                         }
+                        Some(crate::auth::IntegrationKind::EcrPublic) => {
+                            v["registry"] = json!({"host": crate::providers::ecr::PUBLIC_HOST});
+                        }
                         Some(crate::auth::IntegrationKind::Eks(c)) => {
                             v["cluster"] = json!({"name": c.name, "region": c.region, "alias": c.alias});
                         }

@@ -1,4 +1,5 @@
-//! ECR's GetAuthorizationToken: a Docker login for one registry, from an AWS session.
+//! ECR's GetAuthorizationToken: a Docker login for one registry, from an AWS session; and
+//! ECR Public's, for `public.ecr.aws` (a Request with an empty `account_id`).
 //!
 //! Called with the session of an integration's `via` identity (the caller gets it through
 //! [`crate::session`], so it is cached and single flight), in the registry's region, with
@@ -72,6 +73,29 @@ pub fn authorization_token(req: &Request<'_>) -> Result<RegistryLogin, ProviderE
     })
 }
 
+/// ECR Public's registry host, which every public repository is under.
+pub const PUBLIC_HOST: &str = "public.ecr.aws";
+/// The one region ECR Public issues tokens in.
+pub const PUBLIC_AUTH_REGION: &str = "us-east-1";
+
+/// A Docker login for `public.ecr.aws`: ECR Public's GetAuthorizationToken, always in
+/// us-east-1 (`AWS_ENDPOINT_URL_ECR_PUBLIC` honoured). `req.account_id` is not sent.
+pub fn public_authorization_token(req: &Request<'_>) -> Result<RegistryLogin, ProviderError> {
+    super::sdk::runtime().map_err(ProviderError::Runtime)?.block_on(async {
+        let config = super::sdk::sdk_config(PUBLIC_AUTH_REGION, Some(req.credentials)).await;
+        let ecr = aws_sdk_ecrpublic::Client::new(&config);
+        tracing::debug!(integration = req.integration, "ECR Public GetAuthorizationToken");
+        let out = ecr.get_authorization_token().send().await.map_err(|e| ecr_error(e, req))?;
+        let data = out.authorization_data().ok_or_else(|| answer(req, "no authorizationData"))?;
+        let (username, password) = data
+            .authorization_token()
+            .and_then(decode_token)
+            .ok_or_else(|| answer(req, "an authorizationToken that is not base64 of `user:password`"))?;
+        let expires_at = data.expires_at().and_then(|t| OffsetDateTime::from_unix_timestamp(t.secs()).ok());
+        Ok(RegistryLogin { host: PUBLIC_HOST.to_string(), username, password, expires_at })
+    })
+}
+
 /// `authorizationToken` is base64 of `user:password`; `None` if it is not.
 pub fn decode_token(token: &str) -> Option<(String, Secret)> {
     let bytes = aws_smithy_types::base64::decode(token.trim()).ok()?;
@@ -104,6 +128,14 @@ pub fn endpoint(env: &Env, region: &str) -> String {
         .unwrap_or_else(|| format!("https://api.ecr.{region}.amazonaws.com"))
 }
 
+/// Where ECR Public's call went: the endpoint variables, else its us-east-1 endpoint.
+pub fn public_endpoint(env: &Env) -> String {
+    env.get(crate::env_vars::AWS_ENDPOINT_URL_ECR_PUBLIC)
+        .or(env.get(crate::env_vars::AWS_ENDPOINT_URL))
+        .map(str::to_string)
+        .unwrap_or_else(|| format!("https://api.ecr-public.{PUBLIC_AUTH_REGION}.amazonaws.com"))
+}
+
 fn answer(req: &Request<'_>, what: &str) -> ProviderError {
     ProviderError::EcrAnswer { integration: req.integration.to_string(), message: format!("ECR answered with {what}") }
 }
@@ -113,9 +145,10 @@ fn ecr_error<E: ProvideErrorMetadata + std::error::Error + 'static>(
     req: &Request<'_>,
 ) -> ProviderError {
     if matches!(e, SdkError::DispatchFailure(_) | SdkError::TimeoutError(_)) {
+        let endpoint = if req.account_id.is_empty() { public_endpoint(req.env) } else { endpoint(req.env, req.region) };
         return ProviderError::EcrUnreachable {
             integration: req.integration.to_string(),
-            endpoint: endpoint(req.env, req.region),
+            endpoint,
             message: causes(&e),
         };
     }
@@ -123,10 +156,15 @@ fn ecr_error<E: ProvideErrorMetadata + std::error::Error + 'static>(
         Some(code) => (code.to_string(), e.message().map(str::to_string).unwrap_or_else(|| e.to_string())),
         None => super::aws::raw_error(e.raw_response()),
     };
+    let registry = if req.account_id.is_empty() {
+        PUBLIC_HOST.to_string()
+    } else {
+        format!("{} in {}", req.account_id, req.region)
+    };
     ProviderError::Ecr {
         integration: req.integration.to_string(),
         identity: req.identity.to_string(),
-        registry: format!("{} in {}", req.account_id, req.region),
+        registry,
         code,
         message,
     }

@@ -81,6 +81,22 @@ pub(super) fn parse_integration(
                 _ => None,
             }
         }
+        "aws/ecr-public" => {
+            // Atmos checks `spec.registry.region` only when the login runs: a warning here.
+            match f.opt_str(&["spec", "registry", "region"]).filter(|r| !r.is_empty()) {
+                Some(r) if r != "us-east-1" && r != "us-west-2" => {
+                    let span =
+                        node.get_path(&["spec", "registry", "region"]).map_or(node.span.clone(), |n| n.span.clone());
+                    f.warn(
+                        &span,
+                        format!("integration `{name}` (aws/ecr-public): `spec.registry.region` is `{r}`, where ECR Public is not"),
+                        Some("use us-east-1 or us-west-2, or leave it out (the login always asks us-east-1)".into()),
+                    );
+                    None
+                }
+                _ => Some(IntegrationKind::EcrPublic),
+            }
+        }
         "aws/eks" => {
             // Atmos reads any `spec` and refuses a bad cluster only when the integration
             // runs: here each is a warning, and the integration's kind stays unset so a

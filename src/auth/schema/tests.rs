@@ -297,7 +297,7 @@ fn unknown_kinds_suggest_the_nearest_and_list_them_all() {
 
     let (_, problems) = parse("integrations:\n  e: {kind: aws/ecs, via: {identity: a}}\n");
     let hint = problem(&problems, "integration `e` has unknown kind `aws/ecs`").hint.clone().unwrap();
-    assert_eq!(hint, "did you mean `aws/ecr`? known integration kinds: aws/ecr, aws/eks");
+    assert_eq!(hint, "did you mean `aws/ecr`? known integration kinds: aws/ecr, aws/ecr-public, aws/eks");
 }
 
 #[test]
@@ -940,4 +940,22 @@ fn bad_eks_integrations_say_what_to_write() {
     ));
     let p = problem(&problems, "needs an AWS identity, but `gs` is gcp/project");
     assert_eq!(p.hint.as_deref(), Some("point `via.identity` at an AWS identity that may call eks:DescribeCluster"));
+}
+
+#[test]
+fn an_ecr_public_integration_needs_no_spec_and_warns_on_a_region_without_ecr_public() {
+    let cfg = clean(&with_integration("{kind: aws/ecr-public, via: {identity: ci}}"));
+    assert_eq!(cfg.integration("ecr").unwrap().kind, Some(IntegrationKind::EcrPublic));
+    let cfg =
+        clean(&with_integration("{kind: aws/ecr-public, via: {identity: ci}, spec: {registry: {region: us-west-2}}}"));
+    assert_eq!(cfg.integration("ecr").unwrap().kind, Some(IntegrationKind::EcrPublic));
+    let (cfg, problems) =
+        parse(&with_integration("{kind: aws/ecr-public, via: {identity: ci}, spec: {registry: {region: eu-west-1}}}"));
+    assert!(problems.is_empty(), "{}", render(&problems));
+    let w = problem(&cfg.notes.warnings, "`spec.registry.region` is `eu-west-1`, where ECR Public is not");
+    assert_eq!(
+        w.hint.as_deref(),
+        Some("use us-east-1 or us-west-2, or leave it out (the login always asks us-east-1)")
+    );
+    assert_eq!(cfg.integration("ecr").unwrap().kind, None, "refused when it runs");
 }
