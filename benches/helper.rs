@@ -4,6 +4,9 @@
 //!   beside `/bin/cat` of a small file (the cost of starting a process at all) and the
 //!   AWS CLI v2 (`/usr/bin/aws`, Debian's `awscli`) running `aws configure
 //!   export-credentials` on a profile with static keys, its fastest path;
+//! - warm `tfauth aws eks token` and `atmos-auth-helper aws eks token` (the kubeconfig exec
+//!   plugin: the same cache entry, a local SigV4 presign, one ExecCredential) beside the floor and `aws eks get-token` of the
+//!   AWS CLI v2 (static keys; it presigns locally too);
 //! - the cold path: one AssumeRoleWithWebIdentity against moto (from the integration
 //!   virtualenv, `integration/setup`), cache emptied before each call;
 //! - the wrapper: `tfauth plan vpc -s plat-use2-dev` with a warm cache and `/bin/true` as
@@ -116,6 +119,26 @@ fn main() {
     });
     rows.push_ours("tfauth prompt (identity + minutes left)", &prompt, "target < 5 ms".into());
 
+    // The EKS token plugin, warm: the same cache entry, presigned locally, one
+    // ExecCredential printed (what kubectl runs before every command).
+    let eks = ours(500 / scale, TFAUTH, &mut |bin| {
+        let mut c = Command::new(bin);
+        env(&mut c);
+        c.args(["aws", "eks", "token", "--cluster-name", "dev", "--region", "us-east-2", "-i", "acme/planner"])
+            .args(["--key", key]);
+        c
+    });
+    rows.push_ours("tfauth aws eks token, warm cache", &eks, String::new());
+    // What the kubeconfigs tfauth writes run: the same words through the small binary.
+    let eks = ours(500 / scale, HELPER, &mut |bin| {
+        let mut c = Command::new(bin);
+        env(&mut c);
+        c.args(["aws", "eks", "token", "--cluster-name", "dev", "--region", "us-east-2", "-i", "acme/planner"])
+            .args(["--key", key]);
+        c
+    });
+    rows.push_ours("atmos-auth-helper aws eks token (kubeconfig plugin), warm", &eks, String::new());
+
     // AWS CLI v2, static keys (its fastest path).
     let aws = Path::new("/usr/bin/aws");
     let aws_v2 = aws.exists()
@@ -140,8 +163,26 @@ fn main() {
             })),
             String::new(),
         );
+        rows.push(
+            "aws eks get-token --cluster-name dev (CLI v2, static keys)",
+            Some(time(40 / scale.min(40), || {
+                let mut c = Command::new(aws);
+                env(&mut c);
+                c.env("AWS_CONFIG_FILE", &cfg).args([
+                    "eks",
+                    "get-token",
+                    "--cluster-name",
+                    "dev",
+                    "--profile",
+                    "bench",
+                ]);
+                c
+            })),
+            String::new(),
+        );
     } else {
         rows.push("aws configure export-credentials (CLI v2)", None, "not installed: apt-get install awscli".into());
+        rows.push("aws eks get-token (CLI v2)", None, "not installed: apt-get install awscli".into());
     }
 
     // Cold path and wrapper overhead need moto.
@@ -265,6 +306,19 @@ fn main() {
             "AWS CLI v2 / warm helper: {:.0}x: target >= 200x: {}",
             ratio(cli.median, warm.median),
             verdict(cli.median >= warm.median * 200)
+        );
+    }
+    let eks = eks.ours;
+    println!(
+        "warm eks token / process floor: {:.2}x: target <= 1.5x: {}",
+        ratio(eks.median, floor),
+        verdict(eks.median * 2 <= floor * 3)
+    );
+    if let Some(Some(cli)) = rows.0.iter().find(|r| r.0.starts_with("aws eks get-token")).map(|r| r.1) {
+        println!(
+            "aws eks get-token (CLI v2) / warm eks token: {:.0}x: target >= 200x: {}",
+            ratio(cli.median, eks.median),
+            verdict(cli.median >= eks.median * 200)
         );
     }
     if let Some(Some(w)) = rows.0.iter().find(|r| r.0.starts_with("tfauth plan")).map(|r| r.1) {

@@ -169,7 +169,8 @@ fn kubectl_and_the_python_client_reach_the_cluster_with_the_kubeconfig_tfauth_wr
     assert_eq!(doc["clusters"][0]["cluster"]["server"], cluster.api.as_str());
     assert_eq!(doc["users"][0]["name"], "atmos-eks-dev-us-east-2");
     let exec = &doc["users"][0]["user"]["exec"];
-    assert_eq!(exec["command"], TFAUTH);
+    // The small binary (the credential helper's start-up cost), with tfauth's words.
+    assert_eq!(exec["command"], HELPER);
     assert_eq!(
         exec["args"].as_array().unwrap()[..9],
         json!(["aws", "eks", "token", "--cluster-name", "dev", "--region", "us-east-2", "--identity", "acme/planner"])
@@ -199,17 +200,29 @@ fn kubectl_and_the_python_client_reach_the_cluster_with_the_kubeconfig_tfauth_wr
     assert_eq!(o.code, 0, "{}", o.stderr);
     assert_eq!(o.stdout.trim(), "default kube-system granted-to-acme-gbl-identity-planner");
 
-    // The plugin's own output: one ExecCredential, 14 minutes, nothing else.
+    // The plugin's own output: one ExecCredential, 14 minutes, nothing else; the same from
+    // `tfauth aws eks token` with the same words, and from both when the cache is empty.
     let args: Vec<String> = exec["args"].as_array().unwrap().iter().map(|a| a.as_str().unwrap().to_string()).collect();
-    let mut c = cmd(&bed, &moto, &token, &cluster, TFAUTH);
-    c.args(&args);
-    let o = run(c);
-    assert_eq!((o.code, o.stderr.as_str()), (0, ""), "{}", o.stderr);
-    let cred: Value = serde_json::from_str(o.stdout.trim_end()).unwrap();
-    assert_eq!(o.stdout.lines().count(), 1);
-    assert_eq!(cred["kind"], "ExecCredential");
-    assert_eq!(cred["apiVersion"], "client.authentication.k8s.io/v1beta1");
-    assert!(cred["status"]["token"].as_str().unwrap().starts_with("k8s-aws-v1."));
+    let caches = bed.home().join(".cache/tfauth/aws");
+    for (bin, cold) in [(HELPER, false), (TFAUTH, false), (HELPER, true), (TFAUTH, true)] {
+        if cold {
+            std::fs::remove_dir_all(&caches).unwrap();
+        }
+        let mut c = cmd(&bed, &moto, &token, &cluster, bin);
+        c.args(&args);
+        let o = run(c);
+        assert_eq!((o.code, o.stderr.as_str()), (0, ""), "{bin} cold={cold}: {}", o.stderr);
+        let cred: Value = serde_json::from_str(o.stdout.trim_end()).unwrap();
+        assert_eq!(o.stdout.lines().count(), 1);
+        assert_eq!(cred["kind"], "ExecCredential");
+        assert_eq!(cred["apiVersion"], "client.authentication.k8s.io/v1beta1");
+        let bearer = cred["status"]["token"].as_str().unwrap();
+        assert!(bearer.starts_with("k8s-aws-v1."), "{bearer}");
+        let expires = cred["status"]["expirationTimestamp"].as_str().unwrap();
+        assert!(expires.ends_with('Z') && expires.len() == 20, "{expires}");
+    }
+    // A fresh session (the cache was emptied): the authenticator needs its keys too.
+    cluster.trust(&session_of(&bed, &moto, &token, &cluster, &["--identity", "acme/planner"]));
 
     // A token for another cluster is refused by this one.
     let other = bed.dir.path().join("other.kubeconfig");
@@ -389,31 +402,31 @@ fn bad_clusters_and_kubeconfigs_are_named_and_nothing_is_overwritten() {
 #[test]
 fn the_token_plugin_fails_at_once_without_a_terminal_or_a_session() {
     let bed = Bed::new();
-    let start = Instant::now();
-    let mut c = bed.cmd(TFAUTH);
-    c.args([
-        "aws",
-        "eks",
-        "token",
-        "--cluster-name",
-        "dev",
-        "--region",
-        "us-east-2",
-        "--identity",
-        "plat-dev/terraform",
-    ])
-    .stdin(Stdio::null());
-    let o = run(c);
-    assert_eq!(o.code, 77, "{}", o.stderr);
-    assert!(o.stdout.is_empty(), "stdout is data: {}", o.stdout);
-    assert!(o.stderr.contains("hint:"), "{}", o.stderr);
-    assert!(start.elapsed() < Duration::from_secs(20), "it waited for input that cannot come");
-    // A usage error keeps stdout empty too.
-    let mut c = bed.cmd(TFAUTH);
-    c.args(["aws", "eks", "token", "--region", "us-east-2"]);
-    let o = run(c);
-    assert_eq!(o.code, 64, "{}", o.stderr);
-    assert!(o.stdout.is_empty() && o.stderr.contains("--cluster-name"), "{}", o.stderr);
+    // Both ways in: tfauth's words, and the small binary a kubeconfig runs (which hands a
+    // miss to tfauth).
+    for bin in [TFAUTH, HELPER] {
+        let start = Instant::now();
+        let mut c = bed.cmd(bin);
+        c.args(["aws", "eks", "token", "--cluster-name", "dev", "--region", "us-east-2"])
+            .args(["--identity", "plat-dev/terraform"])
+            .stdin(Stdio::null());
+        let o = run(c);
+        assert_eq!(o.code, 77, "{bin}: {}", o.stderr);
+        assert!(o.stdout.is_empty(), "stdout is data: {}", o.stdout);
+        assert!(
+            o.stderr.contains("needs an IAM Identity Center login")
+                && o.stderr.contains("hint: run `tfauth auth login --provider acme-sso`"),
+            "{}",
+            o.stderr
+        );
+        assert!(start.elapsed() < Duration::from_secs(20), "it waited for input that cannot come");
+        // A usage error keeps stdout empty too.
+        let mut c = bed.cmd(bin);
+        c.args(["aws", "eks", "token", "--region", "us-east-2"]);
+        let o = run(c);
+        assert_eq!(o.code, 64, "{bin}: {}", o.stderr);
+        assert!(o.stdout.is_empty() && o.stderr.contains("--cluster-name"), "{}", o.stderr);
+    }
 }
 
 fn k2(bed: &Bed) -> PathBuf {

@@ -2,6 +2,8 @@
 //! on stderr and a documented exit code. See `tfauth::cli::helper`. It holds the warm path
 //! only (a cache read and a print); on a miss it execs `tfauth __helper-cold` with the same
 //! arguments and environment, so this binary links no SDK and starts as fast as it can.
+//! It is also the EKS exec plugin kubeconfigs run (`atmos-auth-helper aws eks token ...`):
+//! warm, a cache read and a local presign; otherwise `tfauth aws eks token ...`.
 
 use clap::Parser;
 use std::io::Write;
@@ -14,6 +16,15 @@ use tfauth::exit;
 fn main() -> ExitCode {
     tfauth::no_core_dumps();
     tfauth::exit_70_on_panic();
+    // The EKS exec plugin that kubeconfigs run (`aws eks token ...`): the warm path here, at
+    // this binary's start-up cost; anything else is `tfauth aws eks token` with the same words.
+    let words = tfauth::cli::eks::TOKEN_WORDS;
+    if std::env::args_os().skip(1).take(3).eq(words.iter().map(std::ffi::OsString::from)) {
+        if let Some(doc) = tfauth::cli::eks::warm_from_args(std::env::args_os().skip(4)) {
+            return print(&doc);
+        }
+        return exec_tfauth(&[]);
+    }
     let args = match HelperArgs::try_parse() {
         Ok(a) => a,
         Err(e) => {
@@ -43,6 +54,11 @@ fn main() -> ExitCode {
     }
     // A miss: the cold half lives in `tfauth` beside this binary, so this one links only
     // the warm path (see `tfauth::cli::helper::COLD_SUBCOMMAND`).
+    exec_tfauth(&[COLD_SUBCOMMAND])
+}
+
+/// Execs the `tfauth` beside this binary with `first` and this process's arguments.
+fn exec_tfauth(first: &[&str]) -> ExitCode {
     let tfauth = std::env::current_exe().ok().and_then(|me| Some(me.parent()?.join("tfauth")));
     let Some(tfauth) = tfauth.filter(|p| p.is_file()) else {
         eprint!(
@@ -51,7 +67,7 @@ fn main() -> ExitCode {
         );
         return ExitCode::from(exit::UNAVAILABLE as u8);
     };
-    let err = std::process::Command::new(&tfauth).arg(COLD_SUBCOMMAND).args(std::env::args_os().skip(1)).exec();
+    let err = std::process::Command::new(&tfauth).args(first).args(std::env::args_os().skip(1)).exec();
     eprintln!("error: cannot run {}: {err}\n\nhint: reinstall tfauth and atmos-auth-helper", tfauth.display());
     ExitCode::from(exit::UNAVAILABLE as u8)
 }

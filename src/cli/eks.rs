@@ -4,7 +4,9 @@
 //! The token plugin is the helper's twin: stdout is one `ExecCredential` JSON document and
 //! nothing else; errors go to stderr with a hint and an exit code. Its warm path (a fresh
 //! session in the cache entry `--key` names) reads one file, presigns (computation, no
-//! network) and prints: no YAML, no runtime, no SDK client, and the binary's entry point
+//! network) and prints: no YAML, no runtime, no SDK client. The kubeconfigs tfauth writes
+//! run it through `atmos-auth-helper aws eks token ...` ([`warm_from_args`]), the small
+//! binary, whose start costs what the credential helper's does; `tfauth aws eks token`
 //! dispatches it before the full command line is parsed ([`token_main`]). Otherwise it
 //! resolves and obtains the session as the helper does ([`super::helper::cold_session`]):
 //! single flight, and exit 77 at once when a sign-in needs a terminal that is not there.
@@ -189,6 +191,21 @@ pub fn token_main(args: impl Iterator<Item = std::ffi::OsString>) -> i32 {
     }
 }
 
+/// The warm path for `atmos-auth-helper aws eks token ARGS...`: the ExecCredential when
+/// the arguments parse and the cache has a fresh session; `None` sends the caller to
+/// `tfauth aws eks token`, which also reports what is wrong with the arguments.
+pub fn warm_from_args(args: impl Iterator<Item = std::ffi::OsString>) -> Option<String> {
+    use clap::FromArgMatches;
+    let cmd = TokenArgs::augment_args(clap::Command::new("tfauth aws eks token"));
+    let matches = cmd.try_get_matches_from(std::iter::once("tfauth aws eks token".into()).chain(args)).ok()?;
+    let args = TokenArgs::from_arg_matches(&matches).ok()?;
+    let env = Env::capture();
+    if let Some(home) = env.get(ev::HOME) {
+        crate::util::fs::trust_home_owner(std::path::Path::new(home));
+    }
+    warm(&args, &env)
+}
+
 /// The ExecCredential for the arguments, warm or cold.
 pub fn token(args: &TokenArgs, env: &Env, cwd: PathBuf) -> Result<String, Error> {
     match warm(args, env) {
@@ -319,7 +336,7 @@ pub fn update_kubeconfig(args: UpdateKubeconfigArgs, ctx: &Ctx) -> Result<i32, E
         device: prompt.as_ref().map(|p| p as _),
         mode: crate::session::portal::Mode::Use,
     };
-    let out = logins::Outputs { docker_config: None, kubeconfig: kubeconfig.as_deref(), tfauth: &ctx.tfauth_path() };
+    let out = logins::Outputs { docker_config: None, kubeconfig: kubeconfig.as_deref(), plugin: &ctx.helper_path() };
     let login = logins::run(&res, integration, out, &ctx.env, ask)?;
     super::ecr_login::report(&login);
     Ok(0)

@@ -180,10 +180,6 @@ impl Ctx {
             self.self_exe.as_ref().and_then(|p| p.parent().map(PathBuf::from)).unwrap_or_else(|| self.cwd.clone());
         dir.join("atmos-auth-helper")
     }
-    /// This executable (what kubeconfigs' exec plugins run), else `tfauth` beside the helper.
-    pub fn tfauth_path(&self) -> PathBuf {
-        self.self_exe.clone().unwrap_or_else(|| self.helper_path().with_file_name("tfauth"))
-    }
     pub fn request(&self, t: &Target) -> crate::resolve::Request {
         crate::resolve::Request {
             cwd: self.cwd.clone(),
@@ -385,7 +381,7 @@ pub fn authenticate_with(
     // The run's own kubeconfig, for its identities' aws/eks integrations (DescribeCluster
     // needs the network, so only when signing in is allowed).
     if how == SignIn::IfNeeded
-        && let Some((base, text)) = crate::logins::kubeconfig_for_run(res, &ctx.env, ask, &ctx.tfauth_path())?
+        && let Some((base, text)) = crate::logins::kubeconfig_for_run(res, &ctx.env, ask, &ctx.helper_path())?
     {
         let file = base.join("config");
         for var in [crate::env_vars::KUBECONFIG, crate::env_vars::KUBE_CONFIG_PATH] {
