@@ -805,3 +805,130 @@ fn whoami_of_an_azure_cli_identity_is_what_your_own_az_login_says() {
         o.stderr
     );
 }
+
+/// ACR's token exchange (`POST /oauth2/exchange`): form fields as `az acr login` sends them;
+/// answers a refresh token (a JWT with `exp`, as ACR's are) for the fields it was given.
+fn acr_exchange() -> Stub {
+    Stub::start(Box::new(|req: &str, _| {
+        let Some(body) = req.split("\r\n\r\n").nth(1) else { return (400, "{}".into()) };
+        if !req.starts_with("POST /oauth2/exchange ")
+            || !req.to_ascii_lowercase().contains("content-type: application/x-www-form-urlencoded")
+        {
+            return (404, "{\"errors\":[{\"code\":\"NOT_FOUND\"}]}".into());
+        }
+        let form = form_of(body);
+        if form.get("grant_type").map(String::as_str) != Some("access_token") || !form.contains_key("access_token") {
+            return (400, "{\"errors\":[{\"code\":\"UNSUPPORTED\",\"message\":\"bad grant\"}]}".into());
+        }
+        let exp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() + 3 * 3600;
+        let b64 = |v: &Value| base64_url(v.to_string().as_bytes());
+        let claims =
+            json!({"exp": exp, "aud": form["service"], "tenant": form["tenant"], "grant_type": "refresh_token"});
+        let jwt = format!("{}.{}.c2ln", b64(&json!({"alg": "RS256"})), b64(&claims));
+        (200, json!({"refresh_token": jwt}).to_string())
+    }))
+}
+
+/// An `application/x-www-form-urlencoded` body's fields.
+fn form_of(body: &str) -> std::collections::HashMap<String, String> {
+    let decode = |v: &str| percent_encoding::percent_decode_str(&v.replace('+', " ")).decode_utf8_lossy().into_owned();
+    body.split('&').filter_map(|kv| kv.split_once('=')).map(|(k, v)| (decode(k), decode(v))).collect()
+}
+
+fn base64_url(bytes: &[u8]) -> String {
+    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let n = chunk.iter().enumerate().fold(0u32, |acc, (i, b)| acc | (u32::from(*b) << (16 - 8 * i)));
+        for i in 0..=chunk.len() {
+            out.push(T[((n >> (18 - 6 * i)) & 63) as usize] as char);
+        }
+    }
+    out
+}
+
+#[test]
+fn acr_login_exchanges_the_identitys_arm_token_for_a_registry_refresh_token() {
+    let bed = Bed::new();
+    let token = github_token_endpoint(BEARER);
+    let entra = entra(EntraOpts::default());
+    let acr = acr_exchange();
+    std::fs::write(
+        bed.repo().join("profiles/github/zz-acr.yaml"),
+        format!("auth:\n  identities:\n    azure/ci:\n      kind: azure/subscription\n      via:\n        provider: acme-azure\n      principal:\n        subscription_id: \"{AZ_SUBSCRIPTION}\"\n  integrations:\n    acr/main:\n      kind: azure/acr\n      via:\n        identity: azure/ci\n      spec:\n        registry:\n          name: AcmeImages\n    acr/bad:\n      kind: azure/acr\n      via:\n        identity: azure/ci\n      spec:\n        auto_provision: false\n        registry:\n          name: acme-images\n"),
+    )
+    .unwrap();
+    let tfauth = |args: &[&str]| {
+        let mut c = bed.cmd(TFAUTH);
+        c.env("ATMOS_PROFILE", "github")
+            .env("ACTIONS_ID_TOKEN_REQUEST_URL", format!("{}/token?api-version=2.0", token.url()))
+            .env("ACTIONS_ID_TOKEN_REQUEST_TOKEN", BEARER)
+            .env("AZURE_AUTHORITY_HOST", entra.url())
+            .env("TFAUTH_ACR_ENDPOINT", acr.url())
+            .env("ATMOS_AUTH_REALM", "acr-test")
+            .args(args);
+        run(c)
+    };
+    let o = tfauth(&["auth", "ecr-login", "acr/main"]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(o.stdout.is_empty());
+    assert!(
+        o.stderr.starts_with("logged in to acmeimages.azurecr.io (expires ")
+            && o.stderr.ends_with(" UTC) via azure/ci\n"),
+        "{}",
+        o.stderr
+    );
+    // One exchange, with an ARM token Entra ID issued to the app for the federated token.
+    let reqs = acr.requests.lock().unwrap().clone();
+    assert_eq!(reqs.len(), 1, "{reqs:?}");
+    let body = reqs[0].split("\r\n\r\n").nth(1).unwrap();
+    let form = form_of(body);
+    assert_eq!(form["service"], "acmeimages.azurecr.io");
+    assert_eq!(form["tenant"], AZ_TENANT);
+    let claims = jwt_claims(&form["access_token"]);
+    assert_eq!(claims["aud"], "https://management.azure.com", "{claims}");
+    assert_eq!(claims["appid"], AZ_CI_APP, "{claims}");
+    assert_eq!(entra.count("ClientCredentials"), 1);
+    // The Docker login: ACR's user, the refresh token; the ARM token is nowhere on disk or stderr.
+    let file = bed.home().join(".config/atmos/acr-test/docker/config.json");
+    assert_eq!(mode(&file), 0o600);
+    let doc: Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    let auth = doc["auths"]["acmeimages.azurecr.io"]["auth"].as_str().unwrap();
+    let py = format!("import base64; print(base64.b64decode('{auth}').decode(), end='')");
+    let o2 = run({
+        let mut c = std::process::Command::new(venv_bin("python"));
+        c.args(["-c", &py]);
+        c
+    });
+    let (user, password) = o2.stdout.split_once(':').unwrap();
+    assert_eq!(user, "00000000-0000-0000-0000-000000000000");
+    assert_eq!(jwt_claims(password)["aud"], "acmeimages.azurecr.io");
+    assert!(!std::fs::read_to_string(&file).unwrap().contains(&form["access_token"]));
+    assert!(!o.stderr.contains(password) && !o.stderr.contains(&form["access_token"]));
+
+    // A name ACR cannot have: a warning at validate, refused when it runs.
+    let o = tfauth(&["auth", "ecr-login", "acr/bad"]);
+    assert_eq!(o.code, 65, "{}", o.stderr);
+    assert!(
+        o.stderr.contains(
+            "integration `acr/bad` (azure/acr): `spec.registry.name` `acme-images` is not an ACR registry name"
+        ),
+        "{}",
+        o.stderr
+    );
+    assert_eq!(acr.requests.lock().unwrap().len(), 1, "nothing was asked");
+}
+
+/// A JWT's claims (unverified).
+fn jwt_claims(jwt: &str) -> Value {
+    let part = jwt.split('.').nth(1).unwrap();
+    let py = format!(
+        "import base64, sys; p = '{part}'; sys.stdout.write(base64.urlsafe_b64decode(p + '=' * (-len(p) % 4)).decode())"
+    );
+    let o = run({
+        let mut c = std::process::Command::new(venv_bin("python"));
+        c.args(["-c", &py]);
+        c
+    });
+    serde_json::from_str(&o.stdout).unwrap_or_else(|_| panic!("not a JWT: {jwt}: {}", o.stderr))
+}

@@ -123,6 +123,8 @@ pub const AWS_ENDPOINT_URL_SIGNIN: &str = "AWS_ENDPOINT_URL_SIGNIN";
 pub const AWS_ENDPOINT_URL_ECR: &str = "AWS_ENDPOINT_URL_ECR";
 /// Endpoint URL of ECR Public (GetAuthorizationToken for `public.ecr.aws`).
 pub const AWS_ENDPOINT_URL_ECR_PUBLIC: &str = "AWS_ENDPOINT_URL_ECR_PUBLIC";
+/// Replaces `https://<registry>.azurecr.io` for ACR's token exchange (a private endpoint, tests).
+pub const TFAUTH_ACR_ENDPOINT: &str = "TFAUTH_ACR_ENDPOINT";
 /// Endpoint URL of EKS (DescribeCluster, for `aws/eks` integrations).
 pub const AWS_ENDPOINT_URL_EKS: &str = "AWS_ENDPOINT_URL_EKS";
 

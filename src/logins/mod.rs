@@ -191,9 +191,9 @@ pub fn select<'a>(
     Ok(chosen)
 }
 
-/// Whether the integration is a Docker login (aws/ecr, aws/ecr-public).
+/// Whether the integration is a Docker login (aws/ecr, aws/ecr-public, azure/acr).
 pub fn is_docker_login(i: &Integration) -> bool {
-    matches!(i.kind_name.as_str(), "aws/ecr" | "aws/ecr-public")
+    matches!(i.kind_name.as_str(), "aws/ecr" | "aws/ecr-public" | "azure/acr")
 }
 
 /// The integrations `auth login` of `identity` runs: those via it with `auto_provision`.
@@ -239,9 +239,29 @@ pub fn run(
         _ => res.chain_for(via)?,
     };
     let identity = chain.leaf().name.clone();
-    let session = crate::session::obtain(&res.scope(env), &chain, env, ask)?;
+    let aws_session = || crate::session::obtain(&res.scope(env), &chain, env, ask);
     match kind {
+        IntegrationKind::Acr { login_server } => {
+            let (arm, tenant) =
+                crate::session::azure::arm_token(&chain, env, ask.device, crate::providers::azure::Mode::Use)?;
+            let (password, expires_at) =
+                crate::providers::azure::acr_refresh_token(&identity, login_server, &tenant, &arm, env)?;
+            let target = match out.docker_config {
+                Some(path) => docker::Target::user(path),
+                None => docker::Target::isolated(&realm_dir(res, env)?),
+            };
+            let username = crate::providers::azure::ACR_USERNAME;
+            let warnings = docker::write_login(&target, login_server, username, &password, env)?;
+            Ok(Login {
+                integration: integration.name.clone(),
+                identity,
+                made: Made::Docker { host: login_server.clone(), expires_at },
+                file: target.file,
+                warnings,
+            })
+        }
         IntegrationKind::Ecr { .. } | IntegrationKind::EcrPublic => {
+            let session = aws_session()?;
             let login = match kind {
                 IntegrationKind::Ecr { account_id, region } => {
                     crate::providers::ecr::authorization_token(&crate::providers::ecr::Request {
@@ -276,6 +296,7 @@ pub fn run(
             })
         }
         IntegrationKind::Eks(cluster) => {
+            let session = aws_session()?;
             let info = describe(integration, cluster, &identity, &session.credentials, env)?;
             let entry = kube_entry(res, &chain, cluster, &info, out.plugin, env);
             let path = match out.kubeconfig {

@@ -395,6 +395,9 @@ fn as_json(sel: &Selection<'_>, sessions: &Sessions) -> serde_json::Value {
                         Some(crate::auth::IntegrationKind::Ecr { account_id, region }) => {
                             v["registry"] = json!({"account_id": account_id, "region": region});
                         }
+                        Some(crate::auth::IntegrationKind::Acr { login_server }) => {
+                            v["registry"] = json!({"host": login_server});
+                        }
                         Some(crate::auth::IntegrationKind::EcrPublic) => {
                             v["registry"] = json!({"host": crate::providers::ecr::PUBLIC_HOST});
                         }

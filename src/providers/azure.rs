@@ -310,6 +310,76 @@ fn exchange_assertion(
     Ok((Secret::new(token), super::expiry_of(&body)))
 }
 
+/// The Docker user ACR takes with an exchanged refresh token (what `az acr login` writes).
+pub const ACR_USERNAME: &str = "00000000-0000-0000-0000-000000000000";
+
+/// An ARM access token for an `azure/oidc` chain, and its tenant: the federated token
+/// exchanged as azurerm will exchange it. `None` for other roots.
+pub fn oidc_arm_token(chain: &Chain, env: &Env) -> Result<Option<(Secret, String)>, ProviderError> {
+    let ChainRoot::Provider(p) = &chain.root else { return Ok(None) };
+    let Some(ProviderKind::AzureOidc { tenant_id, client_id, azure, .. }) = &p.kind else { return Ok(None) };
+    let who = chain.leaf().name.as_str();
+    let walked = walk(chain, env, false)?;
+    let federated = walked.federated_token.ok_or_else(|| ProviderError::Setup {
+        identity: who.into(),
+        message: "no federated token for the ARM token exchange".into(),
+        hint: "run it in GitHub Actions with `permissions: id-token: write`, or set spec.token_file_path".into(),
+        code: exit::NOPERM,
+    })?;
+    let authority = authority_host(env, azure.cloud());
+    let (access, _) = exchange_assertion(who, &authority, tenant_id, client_id, &federated)?;
+    Ok(Some((access, tenant_id.clone())))
+}
+
+/// The registry refresh token ACR gives for an ARM access token of `tenant`
+/// (`POST https://<login server>/oauth2/exchange`, grant `access_token`, as `az acr login`
+/// does), and when it expires (its own `exp` claim). `TFAUTH_ACR_ENDPOINT` replaces
+/// `https://<login server>` (a private endpoint, tests).
+pub fn acr_refresh_token(
+    who: &str,
+    login_server: &str,
+    tenant: &str,
+    arm_token: &Secret,
+    env: &Env,
+) -> Result<(Secret, Option<time::OffsetDateTime>), ProviderError> {
+    let base = env
+        .get(ev::TFAUTH_ACR_ENDPOINT)
+        .filter(|v| !v.is_empty())
+        .map_or_else(|| format!("https://{login_server}"), |v| v.trim_end_matches('/').to_string());
+    let call = Call { identity: who, service: "Azure Container Registry", step: "the token exchange" };
+    let reply = http::post_form(
+        &call,
+        &format!("{base}/oauth2/exchange"),
+        &[
+            ("grant_type", "access_token"),
+            ("service", login_server),
+            ("tenant", tenant),
+            ("access_token", arm_token.expose()),
+        ],
+    )?;
+    if !reply.ok() {
+        return Err(call.refused(
+            &reply,
+            format!(
+                "`{who}` may need the AcrPull role on {login_server}, or the registry may not allow Entra ID sign-ins"
+            ),
+        ));
+    }
+    let body = reply.json().unwrap_or(Value::Null);
+    let token = body.get("refresh_token").and_then(Value::as_str).filter(|t| !t.is_empty()).ok_or_else(|| {
+        ProviderError::Setup {
+            identity: who.into(),
+            message: format!("{login_server} answered the token exchange without a refresh_token"),
+            hint: "check TFAUTH_ACR_ENDPOINT if you set it; otherwise retry".into(),
+            code: exit::UNAVAILABLE,
+        }
+    })?;
+    let expires = super::jwt::claims(token)
+        .and_then(|c| c.get("exp")?.as_i64())
+        .and_then(|e| time::OffsetDateTime::from_unix_timestamp(e).ok());
+    Ok((Secret::new(token), expires))
+}
+
 pub fn store_key(authority: &str, tenant: &str, client: &str) -> String {
     let d = Sha256::digest(format!("{authority}\n{tenant}\n{client}").to_lowercase().as_bytes());
     d.iter().take(10).map(|b| format!("{b:02x}")).collect()

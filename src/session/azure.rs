@@ -62,6 +62,32 @@ pub fn user_tokens_for(
     user_tokens(signer, &chain.leaf().name, &authority, tenant_id, client, env, ui, mode).map(Some)
 }
 
+/// An ARM access token for an Azure chain and its tenant (for ACR's token exchange): a
+/// device-code or interactive user's (cached, refreshed, or signed in), or the federated
+/// exchange of an `azure/oidc` chain. `azure/cli` has none tfauth can use.
+pub fn arm_token(
+    chain: &Chain,
+    env: &Env,
+    ui: Option<&dyn DeviceCodeUi>,
+    mode: Mode,
+) -> Result<(crate::secret::Secret, String), ProviderError> {
+    if let Some(t) = user_tokens_for(chain, env, ui, mode)? {
+        return Ok((t.access_token, t.tenant_id));
+    }
+    if let Some(found) = crate::providers::azure::oidc_arm_token(chain, env)? {
+        return Ok(found);
+    }
+    Err(ProviderError::Setup {
+        identity: chain.leaf().name.clone(),
+        message: format!(
+            "`{}` is signed in by your own az login, whose tokens tfauth does not read",
+            chain.leaf().name
+        ),
+        hint: "run `az acr login --name REGISTRY` yourself, or use an azure/oidc or azure/device-code provider".into(),
+        code: exit::UNAVAILABLE,
+    })
+}
+
 /// The provider that signs a user in, and how: the device code, or the browser
 /// (`azure/interactive`).
 #[derive(Clone, Copy, Debug)]

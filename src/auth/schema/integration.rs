@@ -97,6 +97,33 @@ pub(super) fn parse_integration(
                 _ => Some(IntegrationKind::EcrPublic),
             }
         }
+        "azure/acr" => {
+            // Atmos needs `spec.registry.name` only when the login runs: a warning here.
+            let name_at = node.get_path(&["spec", "registry", "name"]).map_or(node.span.clone(), |n| n.span.clone());
+            match f.opt_str(&["spec", "registry", "name"]).map(|n| n.to_ascii_lowercase()) {
+                None => {
+                    f.warn(
+                        &name_at,
+                        format!("integration `{name}` (azure/acr) is missing `spec.registry.name`"),
+                        Some("add the registry's name (`myregistry` for myregistry.azurecr.io)".into()),
+                    );
+                    None
+                }
+                Some(n) => {
+                    let short = n.strip_suffix(".azurecr.io").unwrap_or(&n).to_string();
+                    if short.is_empty() || !short.bytes().all(|b| b.is_ascii_alphanumeric()) {
+                        f.warn(
+                            &name_at,
+                            format!("integration `{name}` (azure/acr): `spec.registry.name` `{n}` is not an ACR registry name"),
+                            Some("ACR names are letters and digits only (`myregistry` for myregistry.azurecr.io)".into()),
+                        );
+                        None
+                    } else {
+                        Some(IntegrationKind::Acr { login_server: format!("{short}.azurecr.io") })
+                    }
+                }
+            }
+        }
         "aws/eks" => {
             // Atmos reads any `spec` and refuses a bad cluster only when the integration
             // runs: here each is a warning, and the integration's kind stays unset so a
@@ -224,6 +251,16 @@ pub(super) fn check_integrations(cfg: &AuthConfig, problems: &mut Vec<Problem>) 
                 format!("integration `{}`: `via.identity` names `{via}`, which is not defined", int.name),
                 crate::util::suggest::hint(via, cfg.identities.iter().map(|i| i.name.as_str()), "identities"),
             )),
+            Some(id) if int.kind_name.starts_with("azure/") && id.cloud() != Some(Cloud::Azure) => {
+                problems.push(problem(
+                    format!(
+                        "integration `{}` ({}) needs an Azure identity, but `{}` is {}",
+                        int.name, int.kind_name, id.name, id.kind_name
+                    ),
+                    "point `via.identity` at an azure/subscription identity whose principal may pull from the registry"
+                        .into(),
+                ))
+            }
             Some(id) if int.kind_name.starts_with("aws/") && id.cloud() != Some(Cloud::Aws) => problems.push(problem(
                 format!(
                     "integration `{}` ({}) needs an AWS identity, but `{}` is {}",

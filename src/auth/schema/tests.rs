@@ -297,7 +297,7 @@ fn unknown_kinds_suggest_the_nearest_and_list_them_all() {
 
     let (_, problems) = parse("integrations:\n  e: {kind: aws/ecs, via: {identity: a}}\n");
     let hint = problem(&problems, "integration `e` has unknown kind `aws/ecs`").hint.clone().unwrap();
-    assert_eq!(hint, "did you mean `aws/ecr`? known integration kinds: aws/ecr, aws/ecr-public, aws/eks");
+    assert_eq!(hint, "did you mean `aws/ecr`? known integration kinds: aws/ecr, aws/ecr-public, aws/eks, azure/acr");
 }
 
 #[test]
@@ -958,4 +958,26 @@ fn an_ecr_public_integration_needs_no_spec_and_warns_on_a_region_without_ecr_pub
         Some("use us-east-1 or us-west-2, or leave it out (the login always asks us-east-1)")
     );
     assert_eq!(cfg.integration("ecr").unwrap().kind, None, "refused when it runs");
+}
+
+#[test]
+fn an_acr_integration_names_its_login_server_and_warns_on_a_name_acr_cannot_have() {
+    let acr = |name: &str| format!("{{kind: azure/acr, via: {{identity: ci}}, spec: {{registry: {{name: {name}}}}}}}");
+    for (name, server) in [("AcmeImages", "acmeimages.azurecr.io"), ("acme.azurecr.io", "acme.azurecr.io")] {
+        let (cfg, _) = parse(&with_integration(&acr(name)));
+        assert_eq!(
+            cfg.integration("ecr").unwrap().kind,
+            Some(IntegrationKind::Acr { login_server: server.into() }),
+            "{name}"
+        );
+    }
+    let (cfg, _) = parse(&with_integration(&acr("acme-images")));
+    problem(&cfg.notes.warnings, "`spec.registry.name` `acme-images` is not an ACR registry name");
+    assert_eq!(cfg.integration("ecr").unwrap().kind, None);
+    let (cfg, _) = parse(&with_integration("{kind: azure/acr, via: {identity: ci}}"));
+    problem(&cfg.notes.warnings, "integration `ecr` (azure/acr) is missing `spec.registry.name`");
+    // An AWS identity cannot feed it (this one is a problem: Atmos refuses the reference too).
+    let (_, problems) = parse(&with_integration(&acr("acme")));
+    let p = problem(&problems, "integration `ecr` (azure/acr) needs an Azure identity, but `ci` is aws/assume-role");
+    assert!(p.hint.as_deref().unwrap().contains("azure/subscription"));
 }

@@ -47,14 +47,14 @@ pub const IDENTITY_KINDS: &[&str] = &[
     "gcp/project",
 ];
 
-pub const INTEGRATION_KINDS: &[&str] = &["aws/ecr", "aws/ecr-public", "aws/eks"];
+pub const INTEGRATION_KINDS: &[&str] = &["aws/ecr", "aws/ecr-public", "aws/eks", "azure/acr"];
 
 /// Kinds Atmos knows that tfauth reads but cannot use yet: accepted (listed, described, a
 /// warning at validate) and refused only by a run whose chain needs one (exit 69).
 pub const UNIMPLEMENTED_PROVIDER_KINDS: &[&str] = &["atmos/pro"];
 pub const UNIMPLEMENTED_IDENTITY_KINDS: &[&str] =
     &["ambient", "atmos/pro", "aws/emulator", "azure/emulator", "gcp/emulator", "kubernetes/emulator"];
-pub const UNIMPLEMENTED_INTEGRATION_KINDS: &[&str] = &["azure/acr", "azure/aks", "gcp/gke", "github/sts"];
+pub const UNIMPLEMENTED_INTEGRATION_KINDS: &[&str] = &["azure/aks", "gcp/gke", "github/sts"];
 
 /// What every "cannot do this yet" message ends with, so users (and tests) can find them.
 pub const NOT_SUPPORTED_YET: &str = "not supported by tfauth yet";
@@ -447,6 +447,9 @@ pub enum IntegrationKind {
     /// `aws/ecr-public`: a Docker login to `public.ecr.aws` (the token always comes from
     /// us-east-1; `spec.registry.region`, when given, must be one where ECR Public is).
     EcrPublic,
+    /// `azure/acr`: a Docker login to `<name>.azurecr.io`, an ACR refresh token exchanged
+    /// for the identity's Entra ID access token (what `az acr login` does).
+    Acr { login_server: String },
     /// `aws/eks`: a kubeconfig entry for one EKS cluster (`spec.cluster`) whose user runs
     /// `tfauth aws eks token`.
     Eks(EksCluster),
