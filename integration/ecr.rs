@@ -143,6 +143,14 @@ fn ecr_login_writes_the_isolated_docker_config_with_the_login_ecr_gives() {
     assert_eq!(ecr_calls(&moto).len(), 2);
     let leftovers: Vec<_> = std::fs::read_dir(&dir).unwrap().flatten().map(|e| e.file_name()).collect();
     assert_eq!(leftovers, ["config.json"], "no temp files left");
+
+    // Logging the identity out removes the registry password from the isolated config.
+    let o = tfauth(&bed, &moto, &token, &moto.url(), &["auth", "logout", "acme/planner"]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(o.stderr.contains(&format!("removed the Docker login for {HOST} in {}", file.display())), "{}", o.stderr);
+    let doc: Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    assert!(doc["auths"].get(HOST).is_none(), "{doc}");
+    assert_eq!(mode(&file), 0o600);
 }
 
 #[test]

@@ -268,6 +268,22 @@ fn kubectl_and_the_python_client_reach_the_cluster_with_the_kubeconfig_tfauth_wr
     );
     cluster.clock(0);
     assert_eq!(kubectl(&bed, &moto, &token, &cluster, &file).code, 0);
+
+    // Logging the identity out removes its entries (as Atmos's cleanup does); a dry run says so first.
+    let o = tfauth(&bed, &moto, &token, &cluster, &["auth", "logout", "acme/planner", "--dry-run"]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(
+        o.stderr.contains(&format!("would remove the kubeconfig entries of {ARN_DEV} in {}", file.display())),
+        "{}",
+        o.stderr
+    );
+    assert!(yaml_json(&file)["clusters"].as_array().is_some_and(|c| !c.is_empty()));
+    let o = tfauth(&bed, &moto, &token, &cluster, &["auth", "logout", "acme/planner"]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(o.stderr.contains(&format!("removed the kubeconfig entries of {ARN_DEV}")), "{}", o.stderr);
+    let left = yaml_json(&file);
+    assert!(left["clusters"].is_null() && left["users"].is_null(), "{left}");
+    assert_eq!(left["current-context"], "");
 }
 
 #[test]

@@ -203,6 +203,8 @@ pub fn logout(args: LogoutArgs, ctx: &Ctx) -> Result<i32, Error> {
         {
             sweep.lines.extend(remove_profile_files(aws, &id.name, args.dry_run));
         }
+        // Its integrations' Docker logins and kubeconfig entries, as Atmos's cleanup removes them.
+        sweep.lines.extend(crate::logins::forget(&res, &id.name, &ctx.env, args.dry_run));
         if let Some(dir) = &realm_dir {
             sweep.lines.extend(remove_profile_files(&dir.join("aws"), &id.name, args.dry_run));
             if let Some(chain) = &chain {

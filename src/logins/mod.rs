@@ -459,6 +459,61 @@ fn set_current_context(text: &str, context: &str) -> String {
     text.split_inclusive('\n').map(|l| if l.starts_with("current-context:") { line.as_str() } else { l }).collect()
 }
 
+/// What `auth logout` of `identity` removes of its integrations' work, as Atmos's cleanup
+/// does: the Docker logins in the isolated config, the kubeconfig entries where the
+/// integration writes them. One line per removal (or, with `dry_run`, per removal it would
+/// make); a failure is a warning, never an end to the logout.
+pub fn forget(res: &Resolution, identity: &str, env: &Env, dry_run: bool) -> Vec<String> {
+    let mut lines = Vec::new();
+    for int in res.auth.integrations.iter().filter(|i| i.is_via(identity)) {
+        let done = match &int.kind {
+            Some(IntegrationKind::Ecr { account_id, region }) => {
+                forget_docker(res, &crate::providers::ecr::default_host(account_id, region), env, dry_run)
+            }
+            Some(IntegrationKind::EcrPublic) => forget_docker(res, crate::providers::ecr::PUBLIC_HOST, env, dry_run),
+            Some(IntegrationKind::Acr { login_server }) => forget_docker(res, login_server, env, dry_run),
+            Some(IntegrationKind::Eks(cluster)) => forget_kube(cluster, env, dry_run),
+            None => Ok(vec![]),
+        };
+        match done {
+            Ok(found) => lines.extend(found),
+            Err(e) => tracing::warn!("integration `{}`: its cleanup failed: {e}", int.name),
+        }
+    }
+    lines
+}
+
+fn forget_docker(res: &Resolution, host: &str, env: &Env, dry_run: bool) -> Result<Vec<String>, IntegrationError> {
+    let target = docker::Target::isolated(&realm_dir(res, env)?);
+    let what = vec![format!("the Docker login for {host} in {}", target.file.display())];
+    if dry_run {
+        let text = crate::util::fs::read_private(&target.file, crate::util::fs::READ_CAP).ok().flatten();
+        let there = text.is_some_and(|t| docker::without_login(&String::from_utf8_lossy(&t), host).is_some());
+        return Ok(if there { what } else { vec![] });
+    }
+    Ok(if docker::remove_login(&target, host, env)? { what } else { vec![] })
+}
+
+fn forget_kube(cluster: &EksCluster, env: &Env, dry_run: bool) -> Result<Vec<String>, IntegrationError> {
+    let path = kubeconfig_path(cluster, env)?;
+    let Ok(bytes) = crate::util::fs::read_regular(&path, kubeconfig::KUBECONFIG_CAP) else { return Ok(vec![]) };
+    let text = String::from_utf8_lossy(&bytes).into_owned();
+    let user = format!("atmos-eks-{}-{}", cluster.name, cluster.region);
+    let mut lines = Vec::new();
+    for arn in kubeconfig::eks_clusters_named(&text, &cluster.name, &cluster.region) {
+        let context = cluster.alias.clone().unwrap_or_else(|| arn.clone());
+        let removed = if dry_run {
+            kubeconfig::without(&text, &arn, &context, &user).is_some()
+        } else {
+            kubeconfig::remove(&path, &arn, &context, &user, env)?
+        };
+        if removed {
+            lines.push(format!("the kubeconfig entries of {arn} in {}", path.display()));
+        }
+    }
+    Ok(lines)
+}
+
 /// The validation warnings about an integration's `spec` (those that leave its kind unset).
 fn spec_warnings(res: &Resolution, integration: &Integration) -> Vec<Problem> {
     let subject = Subject::Integration(integration.name.clone());

@@ -141,6 +141,36 @@ pub fn merge(existing: Option<&str>, host: &str, username: &str, password: &Secr
     Ok(Merged { contents: Secret::new(to_docker_json(&Value::Object(doc))), warnings })
 }
 
+/// `existing` without the login for `host` (`auths[host]`), or `None` when it has none (or
+/// is not a Docker config: logout never rewrites what it cannot read).
+pub fn without_login(existing: &str, host: &str) -> Option<String> {
+    let mut doc = match serde_json::from_str::<Value>(existing).ok()? {
+        Value::Object(m) => m,
+        _ => return None,
+    };
+    doc.get_mut("auths")?.as_object_mut()?.remove(host)?;
+    Some(to_docker_json(&Value::Object(doc)))
+}
+
+/// Removes the login for `host` from the isolated Docker configuration `target` (`auth
+/// logout`); whether there was one. The lock and the atomic replace are [`write_login`]'s.
+pub fn remove_login(target: &Target, host: &str, env: &Env) -> Result<bool, DockerError> {
+    let file = &target.file;
+    let _lock = match crate::session::cache::Cache::new(env, "docker") {
+        Some(locks) => Some(locks.lock(&lock_key(file), crate::session::cache::LOCK_WAIT)?),
+        None => None,
+    };
+    let existing = match crate::util::fs::read_private(file, crate::util::fs::READ_CAP) {
+        Ok(Some(bytes)) => String::from_utf8_lossy(&bytes).into_owned(),
+        Ok(None) => return Ok(false),
+        Err(source) => return Err(DockerError::Io { path: file.clone(), source }),
+    };
+    let Some(text) = without_login(&existing, host) else { return Ok(false) };
+    crate::util::fs::write_private_atomic(file, text.as_bytes())
+        .map_err(|source| DockerError::Io { path: file.clone(), source })?;
+    Ok(true)
+}
+
 /// JSON as Docker writes `config.json`: indented with tabs, ending in a newline.
 fn to_docker_json(v: &Value) -> String {
     use serde::Serialize;
@@ -222,6 +252,22 @@ mod tests {
         let m = merge(existing, HOST, "AWS", &Secret::new("pw")).unwrap();
         assert!(m.contents.expose().ends_with("}\n"));
         (serde_json::from_str(m.contents.expose()).unwrap(), m.warnings)
+    }
+
+    #[test]
+    fn removing_a_login_keeps_everything_else_and_nothing_is_rewritten_without_one() {
+        let with = merge(
+            Some("{\"auths\": {\"ghcr.io\": {\"auth\": \"eA==\"}}, \"psFormat\": \"x\"}"),
+            HOST,
+            "AWS",
+            &Secret::new("pw"),
+        )
+        .unwrap();
+        let without = without_login(with.contents.expose(), HOST).expect("it had one");
+        let doc: Value = serde_json::from_str(&without).unwrap();
+        assert_eq!(doc, json!({"auths": {"ghcr.io": {"auth": "eA=="}}, "psFormat": "x"}));
+        assert_eq!(without_login(&without, HOST), None);
+        assert_eq!(without_login("not json", HOST), None);
     }
 
     #[test]

@@ -431,6 +431,71 @@ fn splice(text: &str, doc: &Doc, entry: &Entry) -> Option<String> {
     Some(out)
 }
 
+/// `text` without the entries named in `names` (`clusters`, `contexts`, `users`), and
+/// `current-context` emptied when it named a removed context; `None` when none of them is
+/// there, or the file cannot be edited in place (logout never reformats a user's file).
+pub fn without(text: &str, cluster: &str, context: &str, user: &str) -> Option<String> {
+    let doc = parse(text).ok()?;
+    if !doc.block || doc.empty || doc.lists.iter().any(|l| l.odd) || doc.current_odd {
+        return None;
+    }
+    let lines: Vec<&str> = text.split_inclusive('\n').collect();
+    let mut drop = vec![false; lines.len()];
+    for (key, name) in [("clusters", cluster), ("contexts", context), ("users", user)] {
+        let Some(List { items: Some(items), end, .. }) = doc.list(key) else { continue };
+        for (k, item) in items.iter().enumerate() {
+            if item.name.as_deref() == Some(name) {
+                let stop = items.get(k + 1).map_or(*end, |n| n.start);
+                drop[item.start..stop].iter_mut().for_each(|d| *d = true);
+            }
+        }
+    }
+    let current_removed = doc.current.filter(|&l| {
+        let value = lines[l].split_once(':').map_or("", |(_, v)| v).trim();
+        value.trim_matches(|c| c == '"' || c == '\'') == context
+    });
+    if !drop.contains(&true) && current_removed.is_none() {
+        return None;
+    }
+    let mut out = String::new();
+    for (i, line) in lines.iter().enumerate() {
+        if Some(i) == current_removed {
+            out.push_str("current-context: \"\"\n");
+        } else if !drop[i] {
+            out.push_str(line);
+        }
+    }
+    Some(out)
+}
+
+/// Removes the entries from the kubeconfig at `path` (`auth logout`); whether any were there.
+pub fn remove(path: &Path, cluster: &str, context: &str, user: &str, env: &Env) -> Result<bool, KubeconfigWriteError> {
+    let io = |source| KubeconfigWriteError::Io { path: path.to_path_buf(), source };
+    let _lock = match crate::session::cache::Cache::new(env, "kube") {
+        Some(locks) => Some(locks.lock(&lock_key(path), crate::session::cache::LOCK_WAIT)?),
+        None => None,
+    };
+    let text = match crate::util::fs::read_regular(path, KUBECONFIG_CAP) {
+        Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+        Err(_) => return Ok(false),
+    };
+    crate::util::fs::check_user_file(path).map_err(io)?;
+    let Some(new) = without(&text, cluster, context, user) else { return Ok(false) };
+    let mode = std::fs::metadata(path).map_or(0o600, |m| std::os::unix::fs::PermissionsExt::mode(&m.permissions()));
+    crate::util::fs::replace_file_with_mode(path, new.as_bytes(), mode).map_err(io)?;
+    Ok(true)
+}
+
+/// The cluster keys of the kubeconfig text that end with `cluster/<name>` in `region`
+/// (an EKS ARN), for a logout that knows the integration but not the account.
+pub fn eks_clusters_named(text: &str, name: &str, region: &str) -> Vec<String> {
+    let Ok(doc) = parse(text) else { return vec![] };
+    doc.names("clusters")
+        .into_iter()
+        .filter(|n| n.starts_with(&format!("arn:aws:eks:{region}:")) && n.ends_with(&format!(":cluster/{name}")))
+        .collect()
+}
+
 /// Why a kubeconfig could not be written.
 #[derive(Debug, thiserror::Error)]
 pub enum KubeconfigWriteError {

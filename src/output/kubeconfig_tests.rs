@@ -197,3 +197,20 @@ fn the_file_is_written_private_and_a_directory_or_a_strangers_file_is_refused() 
     assert_eq!(e.exit_code(), crate::exit::IOERR, "{e}");
     assert_eq!(std::fs::read_to_string(&open).unwrap(), USERS_OWN);
 }
+
+#[test]
+fn logout_removes_just_the_three_entries_and_the_current_context_it_named() {
+    let e = entry(Some("dev"));
+    let merged = merge(Some(USERS_OWN), &e, KubeconfigUpdate::Merge).unwrap().text;
+    assert_eq!(eks_clusters_named(&merged, "dev", "us-east-2"), vec![e.cluster.clone()]);
+    assert!(eks_clusters_named(&merged, "dev", "eu-west-1").is_empty());
+    let back = without(&merged, &e.cluster, &e.context, &e.user).expect("they were there");
+    let expected = USERS_OWN.replace("current-context: kind-kind\n", "current-context: \"\"\n");
+    assert_eq!(back, expected, "every line of the user's own entries is as it was");
+    assert_eq!(without(&back, &e.cluster, &e.context, &e.user), None, "nothing left to remove");
+    // Another current context stays.
+    let mut other = merged.clone();
+    other = other.replace("current-context: dev", "current-context: kind-kind");
+    let back = without(&other, &e.cluster, &e.context, &e.user).unwrap();
+    assert_eq!(back, USERS_OWN);
+}
