@@ -104,13 +104,13 @@ fn create_clusters(moto: &Moto) {
     assert_eq!(o.code, 0, "{}", o.stderr);
 }
 
-/// The github profile gains `dev/eks` (via acme/planner) and `app/eks` (via
-/// plat-dev/terraform, which the app component runs as), and `bad/eks` with a mode Atmos
-/// does not know.
+/// The github profile gains `dev/eks` (via acme/planner), `app/eks` and `ghost/eks` (a
+/// cluster EKS does not have; both via plat-dev/terraform, which the app component runs as),
+/// and `bad/eks` with a mode Atmos does not know.
 fn with_integrations(bed: &Bed) {
     std::fs::write(
         bed.repo().join("profiles/github/zz-eks.yaml"),
-        "auth:\n  integrations:\n    dev/eks:\n      kind: aws/eks\n      via:\n        identity: acme/planner\n      spec:\n        auto_provision: false\n        cluster:\n          name: dev\n          region: us-east-2\n    app/eks:\n      kind: aws/eks\n      via:\n        identity: plat-dev/terraform\n      spec:\n        cluster:\n          name: dev\n          region: us-east-2\n          alias: app-dev\n    bad/eks:\n      kind: aws/eks\n      via:\n        identity: acme/planner\n      spec:\n        auto_provision: false\n        cluster:\n          name: dev\n          region: us-east-2\n          kubeconfig:\n            mode: rw-r--r--\n",
+        "auth:\n  integrations:\n    dev/eks:\n      kind: aws/eks\n      via:\n        identity: acme/planner\n      spec:\n        auto_provision: false\n        cluster:\n          name: dev\n          region: us-east-2\n    app/eks:\n      kind: aws/eks\n      via:\n        identity: plat-dev/terraform\n      spec:\n        cluster:\n          name: dev\n          region: us-east-2\n          alias: app-dev\n    ghost/eks:\n      kind: aws/eks\n      via:\n        identity: plat-dev/terraform\n      spec:\n        cluster:\n          name: ghost\n          region: us-east-2\n    bad/eks:\n      kind: aws/eks\n      via:\n        identity: acme/planner\n      spec:\n        auto_provision: false\n        cluster:\n          name: dev\n          region: us-east-2\n          kubeconfig:\n            mode: rw-r--r--\n",
     )
     .unwrap();
 }
@@ -304,6 +304,13 @@ fn a_run_hands_terraform_its_own_kubeconfig_that_kubectl_accepts() {
         .args(["plan", "app", "-s", "plat-use2-dev"]);
     let o = run(c);
     assert_eq!(o.code, 0, "{}", o.stderr);
+    // A cluster EKS does not know is a warning (as in Atmos): the run goes on without it.
+    assert!(
+        o.stderr.contains("warning: integration `ghost/eks` failed: EKS DescribeCluster of `ghost` in us-east-2")
+            && o.stderr.contains("hint: its cluster is not in this run's kubeconfig"),
+        "{}",
+        o.stderr
+    );
     let r: Value = serde_json::from_str(&std::fs::read_to_string(&rec).unwrap()).unwrap();
     let path = r["env"]["KUBE_CONFIG_PATH"].as_str().expect("KUBE_CONFIG_PATH reached terraform");
     assert_eq!(r["env"]["KUBECONFIG"], path);
@@ -312,6 +319,7 @@ fn a_run_hands_terraform_its_own_kubeconfig_that_kubectl_accepts() {
     assert!(!default_kubeconfig(&bed).exists(), "a run writes its own kubeconfig, not the shared one");
     let doc = yaml_json(&run_file);
     assert_eq!(doc["current-context"], "app-dev");
+    assert_eq!(doc["clusters"].as_array().unwrap().len(), 1, "{doc}");
     assert_eq!(doc["users"][0]["user"]["exec"]["args"][8], "plat-dev/terraform");
 
     cluster.trust(&session_of(

@@ -154,6 +154,9 @@ auth:
     });
     let person = headless_chrome::Browser::connect(active).unwrap();
     let page = wait_for("the IdP's sign-in page", Duration::from_secs(120), || {
+        // A tab created before we connected may never reach the tab list by events (a CI
+        // run under load timed out so): ask the browser for its targets each time.
+        person.register_missing_tabs();
         let tabs = person.get_tabs().lock().unwrap().clone();
         // Asked of the browser each time, not the tab's cached URL.
         tabs.into_iter().find(|t| t.get_target_info().is_ok_and(|i| i.url.contains("IdpInitiatedSignOn")))
@@ -168,6 +171,7 @@ auth:
             .unwrap();
         opener.wait_for_element("#popup").unwrap().click().unwrap();
         wait_for("the IdP's popup", Duration::from_secs(120), || {
+            person.register_missing_tabs(); // as above
             let tabs = person.get_tabs().lock().unwrap().clone();
             tabs.into_iter().find(|t| {
                 t.get_target_id() != opener.get_target_id()

@@ -381,8 +381,15 @@ pub fn authenticate_with(
     // The run's own kubeconfig, for its identities' aws/eks integrations (DescribeCluster
     // needs the network, so only when signing in is allowed).
     if how == SignIn::IfNeeded
-        && let Some((base, text)) = crate::logins::kubeconfig_for_run(res, &ctx.env, ask, &ctx.helper_path())?
+        && let Some(crate::logins::RunKubeconfig { base, text, failed }) =
+            crate::logins::kubeconfig_for_run(res, &ctx.env, ask, &ctx.helper_path())?
     {
+        for (name, e) in failed {
+            let retry = format!(
+                "its cluster is not in this run's kubeconfig; `tfauth aws eks update-kubeconfig --integration {name}` shows the failure again"
+            );
+            eprint!("{}", ecr_login::render("warning", &name, &e.into(), Some(retry)));
+        }
         let file = base.join("config");
         for var in [crate::env_vars::KUBECONFIG, crate::env_vars::KUBE_CONFIG_PATH] {
             plan.set.insert(var.into(), file.display().to_string());

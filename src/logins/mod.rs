@@ -405,34 +405,58 @@ pub fn kube_entry(
     }
 }
 
+/// A run's own kubeconfig ([`kubeconfig_for_run`]), and the integrations that could not
+/// add their cluster to it (warnings for the caller to show).
+#[derive(Debug)]
+pub struct RunKubeconfig {
+    /// The content-addressed directory's base (`<realm>/kube`).
+    pub base: PathBuf,
+    pub text: String,
+    pub failed: Vec<(String, IntegrationError)>,
+}
+
 /// The kubeconfig a run of the resolution gets: one file holding the `aws/eks`
 /// integrations (with `auto_provision`) of its identities (the chosen one first, whose
 /// first cluster is the current context), written into the run's own content-addressed
 /// directory, so concurrent runs of other clusters never share it. `None` when none applies.
+///
+/// An integration that fails (a cluster EKS does not know, a spec Atmos would refuse) is a
+/// warning, as in Atmos, so a component that never talks to Kubernetes still runs; its
+/// cluster is simply not in the file, and the file is still the run's (empty if need be):
+/// kubectl and terraform never fall back to whatever `KUBECONFIG` said before.
 pub fn kubeconfig_for_run(
     res: &Resolution,
     env: &Env,
     ask: Interaction<'_>,
     plugin: &Path,
-) -> Result<Option<(PathBuf, String)>, IntegrationError> {
+) -> Result<Option<RunKubeconfig>, IntegrationError> {
     let Some(chosen) = &res.chain else { return Ok(None) };
     let mut text: Option<String> = None;
     let mut contexts = Vec::new();
+    let mut failed = Vec::new();
+    let mut applies = false;
     for chain in std::iter::once(chosen).chain(&res.required) {
         let leaf = &chain.leaf().name;
         for int in res.auth.integrations.iter().filter(|i| i.auto_provision && i.is_via(leaf)) {
-            let cluster = match &int.kind {
-                Some(IntegrationKind::Eks(cluster)) => cluster,
-                // A broken aws/eks integration of the run's identity stops the run: without
-                // its kubeconfig, kubectl and terraform would talk to whatever KUBECONFIG says.
-                None if int.kind_name == "aws/eks" => {
+            if int.kind_name != "aws/eks" {
+                continue;
+            }
+            applies = true;
+            let added = (|| -> Result<kubeconfig::Entry, IntegrationError> {
+                let Some(IntegrationKind::Eks(cluster)) = &int.kind else {
                     return Err(AuthError::Invalid { problems: spec_warnings(res, int) }.into());
+                };
+                let session = crate::session::obtain(&res.scope(env), chain, env, ask)?;
+                let info = describe(int, cluster, leaf, &session.credentials, env)?;
+                Ok(kube_entry(res, chain, cluster, &info, plugin, env))
+            })();
+            let entry = match added {
+                Ok(entry) => entry,
+                Err(e) => {
+                    failed.push((int.name.clone(), e));
+                    continue;
                 }
-                _ => continue,
             };
-            let session = crate::session::obtain(&res.scope(env), chain, env, ask)?;
-            let info = describe(int, cluster, leaf, &session.credentials, env)?;
-            let entry = kube_entry(res, chain, cluster, &info, plugin, env);
             let merged =
                 kubeconfig::merge(text.as_deref(), &entry, crate::auth::KubeconfigUpdate::Merge).map_err(|source| {
                     kubeconfig::KubeconfigWriteError::Refused {
@@ -445,12 +469,17 @@ pub fn kubeconfig_for_run(
             text = Some(merged.text);
         }
     }
-    let (Some(mut text), Some(first)) = (text, contexts.first()) else { return Ok(None) };
+    if !applies {
+        return Ok(None);
+    }
+    let mut text = text.unwrap_or_else(kubeconfig::empty);
     // The chosen identity's first cluster is the one kubectl and terraform talk to by default.
-    if contexts.len() > 1 {
+    if let Some(first) = contexts.first()
+        && contexts.len() > 1
+    {
         text = set_current_context(&text, first);
     }
-    Ok(Some((realm_dir(res, env)?.join("kube"), text)))
+    Ok(Some(RunKubeconfig { base: realm_dir(res, env)?.join("kube"), text, failed }))
 }
 
 /// `text` (a kubeconfig tfauth wrote) with `current-context` set to `context`.

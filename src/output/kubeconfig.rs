@@ -138,6 +138,21 @@ fn fresh(entry: &Entry) -> String {
     crate::yaml::emit::json_to_yaml_string(&doc)
 }
 
+/// A kubeconfig with no cluster at all (a run whose every cluster failed: kubectl finds no
+/// context rather than another file's).
+pub fn empty() -> String {
+    let doc = json!({
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [],
+        "contexts": [],
+        "users": [],
+        "current-context": "",
+        "preferences": {},
+    });
+    crate::yaml::emit::json_to_yaml_string(&doc)
+}
+
 /// The parsed contents with the entry merged in, emitted whole (for files [`splice`]
 /// cannot edit in place).
 fn rewrite(text: &str, entry: &Entry) -> Result<String, KubeconfigError> {

@@ -214,3 +214,13 @@ fn logout_removes_just_the_three_entries_and_the_current_context_it_named() {
     let back = without(&other, &e.cluster, &e.context, &e.user).unwrap();
     assert_eq!(back, USERS_OWN);
 }
+
+#[test]
+fn the_empty_kubeconfig_is_one_kubectl_reads_and_takes_entries() {
+    let doc = json(&empty());
+    assert_eq!((doc["apiVersion"].as_str(), doc["kind"].as_str()), (Some("v1"), Some("Config")));
+    assert_eq!(doc["clusters"], serde_json::json!([]));
+    let m = merge(Some(&empty()), &entry(None), KubeconfigUpdate::Merge).unwrap();
+    assert!(!m.reformatted, "{}", m.text);
+    assert_eq!(json(&m.text)["clusters"].as_array().unwrap().len(), 1);
+}
