@@ -345,6 +345,17 @@ fn parse(text: &str) -> Result<Doc, KubeconfigError> {
     Ok(doc)
 }
 
+/// The line after item `k`: the next item's first line (or the list's end), less the
+/// comments and blank lines just above it, which belong to what follows.
+fn item_end<S: AsRef<str>>(lines: &[S], items: &[Item], k: usize, end: usize) -> usize {
+    let start = items[k].start;
+    let mut stop = items.get(k + 1).map_or(end, |n| n.start);
+    while stop > start + 1 && is_blank_or_comment(lines[stop - 1].as_ref()) {
+        stop -= 1;
+    }
+    stop
+}
+
 fn is_blank_or_comment(line: &str) -> bool {
     let t = line.trim();
     t.is_empty() || t.starts_with('#')
@@ -421,7 +432,7 @@ fn splice(text: &str, doc: &Doc, entry: &Entry) -> Option<String> {
                 match items.iter().position(|i| i.name.as_deref() == Some(name)) {
                     Some(k) => {
                         let start = items[k].start;
-                        let stop = items.get(k + 1).map_or(*end, |n| n.start);
+                        let stop = item_end(&lines, items, k, *end);
                         edits.push((start, stop - start, item_text(&item, indent)));
                     }
                     None => {
@@ -460,7 +471,7 @@ pub fn without(text: &str, cluster: &str, context: &str, user: &str) -> Option<S
         let Some(List { items: Some(items), end, .. }) = doc.list(key) else { continue };
         for (k, item) in items.iter().enumerate() {
             if item.name.as_deref() == Some(name) {
-                let stop = items.get(k + 1).map_or(*end, |n| n.start);
+                let stop = item_end(&lines, items, k, *end);
                 drop[item.start..stop].iter_mut().for_each(|d| *d = true);
             }
         }

@@ -224,3 +224,17 @@ fn the_empty_kubeconfig_is_one_kubectl_reads_and_takes_entries() {
     assert!(!m.reformatted, "{}", m.text);
     assert_eq!(json(&m.text)["clusters"].as_array().unwrap().len(), 1);
 }
+
+#[test]
+fn comments_between_entries_stay_with_what_follows() {
+    let e = entry(None);
+    let text = format!(
+        "apiVersion: v1\nclusters:\n- cluster:\n    server: https://old\n  name: {}\n\n# the kind cluster, keep\n- cluster:\n    server: https://kind\n  name: kind\nusers: []\ncontexts: []\n",
+        e.cluster
+    );
+    let m = merge(Some(&text), &e, KubeconfigUpdate::Merge).unwrap();
+    assert!(m.text.contains("\n\n# the kind cluster, keep\n- cluster:\n    server: https://kind\n"), "{}", m.text);
+    assert!(!m.text.contains("https://old"), "{}", m.text);
+    let back = without(&m.text, &e.cluster, &e.context, &e.user).unwrap();
+    assert!(back.contains("\n\n# the kind cluster, keep\n- cluster:\n    server: https://kind\n"), "{back}");
+}
