@@ -322,6 +322,13 @@ impl Env {
             .collect();
         Env { vars }
     }
+    /// Only the named variables of the process's environment (a warm path that must not
+    /// pay for copying all of them).
+    pub fn capture_only(names: &[&str]) -> Env {
+        let vars =
+            names.iter().filter_map(|k| Some((k.to_string(), std::env::var_os(k)?.into_string().ok()?))).collect();
+        Env { vars }
+    }
     /// An environment built from pairs, for tests.
     pub fn from_pairs<I, K, V>(pairs: I) -> Env
     where

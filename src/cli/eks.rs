@@ -194,16 +194,65 @@ pub fn token_main(args: impl Iterator<Item = std::ffi::OsString>) -> i32 {
 /// The warm path for `atmos-auth-helper aws eks token ARGS...`: the ExecCredential when
 /// the arguments parse and the cache has a fresh session; `None` sends the caller to
 /// `tfauth aws eks token`, which also reports what is wrong with the arguments.
+///
+/// kubectl runs this before every command, so it takes only what it needs: the words
+/// tfauth writes into kubeconfigs, read by [`plugin_words`] (anything else, `None`, and
+/// clap's parser in tfauth has the last word), and the variables of [`WARM_VARS`].
 pub fn warm_from_args(args: impl Iterator<Item = std::ffi::OsString>) -> Option<String> {
-    use clap::FromArgMatches;
-    let cmd = TokenArgs::augment_args(clap::Command::new("tfauth aws eks token"));
-    let matches = cmd.try_get_matches_from(std::iter::once("tfauth aws eks token".into()).chain(args)).ok()?;
-    let args = TokenArgs::from_arg_matches(&matches).ok()?;
-    let env = Env::capture();
+    let args = plugin_words(args)?;
+    let env = Env::capture_only(WARM_VARS);
     if let Some(home) = env.get(ev::HOME) {
         crate::util::fs::trust_home_owner(std::path::Path::new(home));
     }
     warm(&args, &env)
+}
+
+/// Every variable [`warm`] reads: where the cache is, the refresh margin, the STS endpoint.
+pub const WARM_VARS: &[&str] = &[
+    ev::HOME,
+    ev::XDG_CACHE_HOME,
+    ev::ATMOS_XDG_CACHE_HOME,
+    ev::TFAUTH_REFRESH_MARGIN,
+    ev::AWS_ENDPOINT_URL_STS,
+    ev::AWS_ENDPOINT_URL,
+];
+
+/// The token plugin's flags as `--flag VALUE`, `--flag=VALUE` or `-i VALUE`; `None` for
+/// anything else (an unknown flag, a missing value, a word that is not UTF-8, no cluster or
+/// region), which goes to clap.
+pub fn plugin_words(args: impl Iterator<Item = std::ffi::OsString>) -> Option<TokenArgs> {
+    let mut t = TokenArgs {
+        cluster_name: String::new(),
+        region: String::new(),
+        identity: None,
+        config: None,
+        profile: None,
+        stack: None,
+        component: None,
+        key: None,
+        margin: None,
+    };
+    let mut words = args.map(std::ffi::OsString::into_string);
+    while let Some(word) = words.next() {
+        let word = word.ok()?;
+        let (flag, value) = match word.split_once('=') {
+            Some((f, v)) if f.starts_with("--") => (f.to_string(), v.to_string()),
+            _ => (word, words.next()?.ok()?),
+        };
+        match flag.as_str() {
+            "--cluster-name" => t.cluster_name = value,
+            "--region" => t.region = value,
+            "-i" | "--identity" => t.identity = Some(value),
+            "--config" => t.config = Some(value.into()),
+            "--profile" => t.profile = Some(value),
+            "--stack" => t.stack = Some(value),
+            "--component" => t.component = Some(value),
+            "--key" => t.key = Some(value),
+            "--margin" => t.margin = Some(value),
+            _ => return None,
+        }
+    }
+    (!t.cluster_name.is_empty() && !t.region.is_empty()).then_some(t)
 }
 
 /// The ExecCredential for the arguments, warm or cold.
@@ -340,4 +389,60 @@ pub fn update_kubeconfig(args: UpdateKubeconfigArgs, ctx: &Ctx) -> Result<i32, E
     let login = logins::run(&res, integration, out, &ctx.env, ask)?;
     super::ecr_login::report(&login);
     Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::ffi::OsString;
+
+    fn words(w: &[&str]) -> impl Iterator<Item = OsString> {
+        w.iter().map(OsString::from).collect::<Vec<_>>().into_iter()
+    }
+
+    /// What clap makes of the same words (the parser tfauth falls back to).
+    fn clap_of(w: &[&str]) -> Option<TokenArgs> {
+        use clap::FromArgMatches;
+        let cmd = TokenArgs::augment_args(clap::Command::new("t"));
+        let m = cmd.try_get_matches_from(std::iter::once("t").chain(w.iter().copied())).ok()?;
+        TokenArgs::from_arg_matches(&m).ok()
+    }
+
+    #[test]
+    fn the_warm_parser_reads_what_kubeconfigs_pass_as_clap_does_and_nothing_else() {
+        let written = [
+            "--cluster-name",
+            "dev",
+            "--region",
+            "us-east-2",
+            "--identity",
+            "plat/admin",
+            "--config",
+            "/r/atmos.yaml",
+            "--profile",
+            "github",
+            "--stack",
+            "plat-use2-dev",
+            "--component",
+            "app",
+            "--key",
+            "0123456789abcdef0123456789abcdef",
+            "--margin",
+            "10m",
+        ];
+        for w in [&written[..], &["--cluster-name=dev", "--region=us-east-2", "-i", "x/y"][..]] {
+            let ours = plugin_words(words(w)).unwrap_or_else(|| panic!("{w:?}"));
+            let theirs = clap_of(w).unwrap();
+            assert_eq!(format!("{ours:?}"), format!("{theirs:?}"), "{w:?}");
+        }
+        for w in [
+            &["--cluster-name", "dev"][..],
+            &["--cluster-name", "dev", "--region"][..],
+            &["--cluster-name", "dev", "--region", "r", "--verbose", "x"][..],
+            &["--cluster-name", "dev", "--region", "r", "-ix"][..],
+            &["--cluster-name", "dev", "--region", "r", "--help"][..],
+        ] {
+            assert!(plugin_words(words(w)).is_none(), "{w:?} goes to clap");
+        }
+    }
 }
