@@ -334,11 +334,7 @@ fn ecr_public_login_writes_public_ecr_aws_with_the_token_from_us_east_1() {
         "import base64, boto3\nd = boto3.client('ecr-public', endpoint_url='{}', region_name='us-east-1', aws_access_key_id='x', aws_secret_access_key='y').get_authorization_token()['authorizationData']\nprint(base64.b64decode(d['authorizationToken']).decode(), d['expiresAt'].year > 2000)",
         public.url
     );
-    let o = run({
-        let mut c = std::process::Command::new(venv_bin("python"));
-        c.args(["-c", &py]);
-        c
-    });
+    let o = run(python_c(&py));
     assert_eq!((o.code, o.stdout.trim()), (0, "AWS:public-pw-123 True"), "{}", o.stderr);
 
     std::fs::write(

@@ -84,14 +84,8 @@ impl Cluster {
             "import urllib.request; urllib.request.urlopen(urllib.request.Request('{}/__clock?offset={secs}', method='POST'))",
             self.eks
         );
-        assert_eq!(run(python(&py)).code, 0);
+        assert_eq!(run(python_c(&py)).code, 0);
     }
-}
-
-fn python(code: &str) -> Command {
-    let mut c = Command::new(venv_bin("python"));
-    c.args(["-c", code]);
-    c
 }
 
 /// Clusters `dev` and `other` in moto, in the accounts of both identities' roles.
@@ -100,7 +94,7 @@ fn create_clusters(moto: &Moto) {
         "import boto3\nfor account in ('999999999999', '444444444444'):\n    e = boto3.client('eks', endpoint_url='{}', region_name='us-east-2', aws_access_key_id='x', aws_secret_access_key='y')\n    e.meta.events.register('before-sign.eks.*', lambda request, **kw: request.headers.add_header('x-moto-account-id', account))\n    for n in ('dev', 'other'):\n        e.create_cluster(name=n, roleArn=f'arn:aws:iam::{{account}}:role/eks', resourcesVpcConfig={{}})",
         moto.url()
     );
-    let o = run(python(&py));
+    let o = run(python_c(&py));
     assert_eq!(o.code, 0, "{}", o.stderr);
 }
 
@@ -460,7 +454,7 @@ fn k2(bed: &Bed) -> PathBuf {
 /// A YAML file as JSON, read by PyYAML (an independent reader).
 fn yaml_json(path: &Path) -> Value {
     let py = format!("import json, yaml; print(json.dumps(yaml.safe_load(open('{}'))))", path.display());
-    let o = run(python(&py));
+    let o = run(python_c(&py));
     assert_eq!(o.code, 0, "{}", o.stderr);
     serde_json::from_str(&o.stdout).unwrap()
 }

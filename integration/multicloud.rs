@@ -895,11 +895,7 @@ fn acr_login_exchanges_the_identitys_arm_token_for_a_registry_refresh_token() {
     let doc: Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
     let auth = doc["auths"]["acmeimages.azurecr.io"]["auth"].as_str().unwrap();
     let py = format!("import base64; print(base64.b64decode('{auth}').decode(), end='')");
-    let o2 = run({
-        let mut c = std::process::Command::new(venv_bin("python"));
-        c.args(["-c", &py]);
-        c
-    });
+    let o2 = run(python_c(&py));
     let (user, password) = o2.stdout.split_once(':').unwrap();
     assert_eq!(user, "00000000-0000-0000-0000-000000000000");
     assert_eq!(jwt_claims(password)["aud"], "acmeimages.azurecr.io");
@@ -925,10 +921,6 @@ fn jwt_claims(jwt: &str) -> Value {
     let py = format!(
         "import base64, sys; p = '{part}'; sys.stdout.write(base64.urlsafe_b64decode(p + '=' * (-len(p) % 4)).decode())"
     );
-    let o = run({
-        let mut c = std::process::Command::new(venv_bin("python"));
-        c.args(["-c", &py]);
-        c
-    });
+    let o = run(python_c(&py));
     serde_json::from_str(&o.stdout).unwrap_or_else(|_| panic!("not a JWT: {jwt}: {}", o.stderr))
 }

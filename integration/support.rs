@@ -27,6 +27,13 @@ pub fn venv_bin(name: &str) -> PathBuf {
     venv().join("bin").join(name)
 }
 
+/// The venv's Python running `code` (`python -c CODE`), for checks with PyPI's clients.
+pub fn python_c(code: &str) -> Command {
+    let mut c = Command::new(venv_bin("python"));
+    c.args(["-c", code]);
+    c
+}
+
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }

@@ -57,7 +57,7 @@ pub enum EksCommand {
 /// writes run it with the cache key of the identity's session, so a warm call reads one
 /// file and signs locally; otherwise it signs in as the credential helper does (exit 77
 /// when that needs a terminal and there is none).
-#[derive(Args, Debug, Clone)]
+#[derive(Args, Debug, Clone, Default)]
 #[command(after_long_help = "\
 Examples:
   # What a kubeconfig written by tfauth runs (kubectl reads the JSON on stdout)
@@ -221,17 +221,7 @@ pub const WARM_VARS: &[&str] = &[
 /// anything else (an unknown flag, a missing value, a word that is not UTF-8, no cluster or
 /// region), which goes to clap.
 pub fn plugin_words(args: impl Iterator<Item = std::ffi::OsString>) -> Option<TokenArgs> {
-    let mut t = TokenArgs {
-        cluster_name: String::new(),
-        region: String::new(),
-        identity: None,
-        config: None,
-        profile: None,
-        stack: None,
-        component: None,
-        key: None,
-        margin: None,
-    };
+    let mut t = TokenArgs::default();
     let mut words = args.map(std::ffi::OsString::into_string);
     while let Some(word) = words.next() {
         let word = word.ok()?;

@@ -156,10 +156,7 @@ pub fn without_login(existing: &str, host: &str) -> Option<String> {
 /// logout`); whether there was one. The lock and the atomic replace are [`write_login`]'s.
 pub fn remove_login(target: &Target, host: &str, env: &Env) -> Result<bool, DockerError> {
     let file = &target.file;
-    let _lock = match crate::session::cache::Cache::new(env, "docker") {
-        Some(locks) => Some(locks.lock(&lock_key(file), crate::session::cache::LOCK_WAIT)?),
-        None => None,
-    };
+    let _lock = super::file_lock(env, "docker", "config", file)?;
     let existing = match crate::util::fs::read_private(file, crate::util::fs::READ_CAP) {
         Ok(Some(bytes)) => String::from_utf8_lossy(&bytes).into_owned(),
         Ok(None) => return Ok(false),
@@ -211,10 +208,7 @@ pub fn write_login(
     // A symlinked config.json (dotfiles) is updated where it points, as Docker does.
     let file = std::fs::canonicalize(&target.file).unwrap_or_else(|_| target.file.clone());
     // Two logins at once must not lose one another's registry.
-    let _lock = match crate::session::cache::Cache::new(env, "docker") {
-        Some(locks) => Some(locks.lock(&lock_key(&file), crate::session::cache::LOCK_WAIT)?),
-        None => None,
-    };
+    let _lock = super::file_lock(env, "docker", "config", &file)?;
     let (existing, mode) = match std::fs::read_to_string(&file) {
         Ok(text) => {
             let mode = std::fs::metadata(&file).map_err(io(&file))?.permissions().mode();
@@ -232,14 +226,6 @@ pub fn write_login(
         crate::util::fs::replace_file_with_mode(&file, bytes, mode).map_err(io(&file))?;
     }
     Ok(merged.warnings)
-}
-
-/// The lock's name for one config file: a hash of its path.
-fn lock_key(file: &Path) -> String {
-    use sha2::{Digest, Sha256};
-    let digest = Sha256::digest(file.to_string_lossy().as_bytes());
-    let hex: String = digest.iter().take(8).map(|b| format!("{b:02x}")).collect();
-    format!("config-{hex}")
 }
 
 #[cfg(test)]

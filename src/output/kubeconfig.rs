@@ -497,10 +497,7 @@ pub fn without(text: &str, cluster: &str, context: &str, user: &str) -> Option<S
 /// Removes the entries from the kubeconfig at `path` (`auth logout`); whether any were there.
 pub fn remove(path: &Path, cluster: &str, context: &str, user: &str, env: &Env) -> Result<bool, KubeconfigWriteError> {
     let io = |source| KubeconfigWriteError::Io { path: path.to_path_buf(), source };
-    let _lock = match crate::session::cache::Cache::new(env, "kube") {
-        Some(locks) => Some(locks.lock(&lock_key(path), crate::session::cache::LOCK_WAIT)?),
-        None => None,
-    };
+    let _lock = super::file_lock(env, "kube", "kubeconfig", path)?;
     let text = match crate::util::fs::read_regular(path, KUBECONFIG_CAP) {
         Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
         Err(_) => return Ok(false),
@@ -608,10 +605,7 @@ pub fn write(
         }
         _ => path.to_path_buf(),
     };
-    let _lock = match crate::session::cache::Cache::new(env, "kube") {
-        Some(locks) => Some(locks.lock(&lock_key(&file), crate::session::cache::LOCK_WAIT)?),
-        None => None,
-    };
+    let _lock = super::file_lock(env, "kube", "kubeconfig", &file)?;
     let existing = match crate::util::fs::read_regular(&file, KUBECONFIG_CAP) {
         Ok(bytes) => {
             crate::util::fs::check_user_file(&file).map_err(io(&file))?;
@@ -652,14 +646,6 @@ pub fn write(
     }
     crate::util::fs::replace_file_with_mode(&file, merged.text.as_bytes(), mode).map_err(io(&file))?;
     Ok(Written::Changed { reformatted: merged.reformatted })
-}
-
-/// The lock's name for one kubeconfig: a hash of its path.
-fn lock_key(file: &Path) -> String {
-    use sha2::{Digest, Sha256};
-    let digest = Sha256::digest(file.to_string_lossy().as_bytes());
-    let hex: String = digest.iter().take(8).map(|b| format!("{b:02x}")).collect();
-    format!("kubeconfig-{hex}")
 }
 
 #[cfg(test)]

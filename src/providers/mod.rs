@@ -177,31 +177,9 @@ impl ProviderError {
                 _ => exit::UNAVAILABLE,
             },
             ProviderError::Setup { code, .. } => *code,
-            ProviderError::Ecr { code, .. } => match code.as_str() {
-                "ThrottlingException" | "Throttling" | "TooManyRequestsException" => exit::TEMPFAIL,
-                "AccessDeniedException"
-                | "AccessDenied"
-                | "ExpiredTokenException"
-                | "UnrecognizedClientException"
-                | "InvalidSignatureException"
-                | "HTTP401"
-                | "HTTP403" => exit::NOPERM,
-                "InvalidParameterException" => exit::DATAERR,
-                _ => exit::UNAVAILABLE,
-            },
+            ProviderError::Ecr { code, .. } => service_exit(code),
             ProviderError::EcrUnreachable { .. } | ProviderError::EcrAnswer { .. } => exit::UNAVAILABLE,
-            ProviderError::Eks(f) => match f.code.as_str() {
-                "ThrottlingException" | "Throttling" | "TooManyRequestsException" => exit::TEMPFAIL,
-                "AccessDeniedException"
-                | "AccessDenied"
-                | "ExpiredTokenException"
-                | "UnrecognizedClientException"
-                | "InvalidSignatureException"
-                | "HTTP401"
-                | "HTTP403" => exit::NOPERM,
-                "InvalidParameterException" => exit::DATAERR,
-                _ => exit::UNAVAILABLE,
-            },
+            ProviderError::Eks(f) => service_exit(&f.code),
             ProviderError::EksUnreachable { .. } | ProviderError::EksAnswer { .. } => exit::UNAVAILABLE,
             ProviderError::BadCredentials { .. } => exit::UNAVAILABLE,
             ProviderError::Remembered { code, .. } => *code,
@@ -374,5 +352,22 @@ impl std::fmt::Display for EksFailure {
             "EKS DescribeCluster of `{}` in {} for integration `{}` (as identity `{}`) failed: {}: {}",
             self.cluster, self.region, self.integration, self.identity, self.code, self.message
         )
+    }
+}
+
+/// The exit code of an error code an AWS service (ECR, EKS) answered a call with:
+/// throttling 75, refused credentials 77, a bad parameter 65, anything else 69.
+fn service_exit(code: &str) -> i32 {
+    match code {
+        "ThrottlingException" | "Throttling" | "TooManyRequestsException" => exit::TEMPFAIL,
+        "AccessDeniedException"
+        | "AccessDenied"
+        | "ExpiredTokenException"
+        | "UnrecognizedClientException"
+        | "InvalidSignatureException"
+        | "HTTP401"
+        | "HTTP403" => exit::NOPERM,
+        "InvalidParameterException" => exit::DATAERR,
+        _ => exit::UNAVAILABLE,
     }
 }
