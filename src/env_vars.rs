@@ -125,6 +125,8 @@ pub const AWS_ENDPOINT_URL_ECR: &str = "AWS_ENDPOINT_URL_ECR";
 pub const AWS_ENDPOINT_URL_ECR_PUBLIC: &str = "AWS_ENDPOINT_URL_ECR_PUBLIC";
 /// Replaces `https://<registry>.azurecr.io` for ACR's token exchange (a private endpoint, tests).
 pub const TFAUTH_ACR_ENDPOINT: &str = "TFAUTH_ACR_ENDPOINT";
+/// Replaces Azure Resource Manager's URL (`azure/aks` integrations' cluster lookups), for tests.
+pub const TFAUTH_ARM_ENDPOINT: &str = "TFAUTH_ARM_ENDPOINT";
 /// Endpoint URL of EKS (DescribeCluster, for `aws/eks` integrations).
 pub const AWS_ENDPOINT_URL_EKS: &str = "AWS_ENDPOINT_URL_EKS";
 
@@ -138,8 +140,8 @@ pub const ACTIONS_ID_TOKEN_REQUEST_TOKEN: &str = "ACTIONS_ID_TOKEN_REQUEST_TOKEN
 /// Docker's configuration directory: set to the realm's isolated one for an identity with
 /// aws/ecr integrations once a login has been written there.
 pub const DOCKER_CONFIG: &str = "DOCKER_CONFIG";
-/// The kubeconfig kubectl and helm read: set for a run whose identity has an aws/eks
-/// integration whose kubeconfig has been written.
+/// The kubeconfig kubectl and helm read: set for a run whose identity has aws/eks, gcp/gke
+/// or azure/aks integrations (the run's own file).
 pub const KUBECONFIG: &str = "KUBECONFIG";
 /// The kubeconfig Terraform's kubernetes and helm providers read (`config_path`).
 pub const KUBE_CONFIG_PATH: &str = "KUBE_CONFIG_PATH";
@@ -271,6 +273,8 @@ pub const GCP_COMPETING_PREFIXES: &[&str] = &["GOOGLE_", "CLOUDSDK_"];
 pub const TFAUTH_GOOGLE_STS_URL: &str = "TFAUTH_GOOGLE_STS_URL";
 /// The IAM Credentials base URL, for private endpoints and tests.
 pub const TFAUTH_GOOGLE_IAM_CREDENTIALS_URL: &str = "TFAUTH_GOOGLE_IAM_CREDENTIALS_URL";
+/// The GKE container API's base URL (`gcp/gke` integrations), for private endpoints and tests.
+pub const TFAUTH_GOOGLE_CONTAINER_URL: &str = "TFAUTH_GOOGLE_CONTAINER_URL";
 
 // The machine and the tools around tfauth.
 /// The login shell `tfauth auth shell` starts when `--shell` is not given.

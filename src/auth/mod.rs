@@ -7,7 +7,7 @@
 pub mod schema;
 
 pub use schema::{
-    AuthConfig, Cloud, EksCluster, Identity, IdentityKind, Integration, IntegrationKind, KubeconfigUpdate, Notes,
+    AksCluster, AuthConfig, Cloud, EksCluster, GkeCluster, Identity, IdentityKind, Integration, IntegrationKind, KubeconfigSpec, KubeconfigUpdate, Notes,
     Problem, Provider, ProviderKind, SamlBrowser, SamlDriver, Subject, Via,
 };
 

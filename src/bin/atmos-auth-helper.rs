@@ -3,7 +3,9 @@
 //! only (a cache read and a print); on a miss it execs `tfauth __helper-cold` with the same
 //! arguments and environment, so this binary links no SDK and starts as fast as it can.
 //! It is also the EKS exec plugin kubeconfigs run (`atmos-auth-helper aws eks token ...`):
-//! warm, a cache read and a local presign; otherwise `tfauth aws eks token ...`.
+//! warm, a cache read and a local presign; otherwise `tfauth aws eks token ...`. The GKE
+//! and AKS plugins (`gcp gke token ...`, `azure aks token ...`) likewise: a cached token,
+//! else `tfauth` with the same words.
 
 use clap::Parser;
 use std::io::Write;
@@ -24,6 +26,18 @@ fn main() -> ExitCode {
             return print(&doc);
         }
         return exec_tfauth(&[]);
+    }
+    // The GKE and AKS plugins: a cached token, else `tfauth` with the same words.
+    for (words, kind) in [
+        (tfauth::cli::kube_token::GKE_WORDS, tfauth::session::bearer::Kind::Gke),
+        (tfauth::cli::kube_token::AKS_WORDS, tfauth::session::bearer::Kind::Aks),
+    ] {
+        if std::env::args_os().skip(1).take(3).eq(words.iter().map(std::ffi::OsString::from)) {
+            if let Some(doc) = tfauth::cli::kube_token::warm_from_args(kind, std::env::args_os().skip(4)) {
+                return print(&doc);
+            }
+            return exec_tfauth(&[]);
+        }
     }
     let args = match HelperArgs::try_parse() {
         Ok(a) => a,

@@ -22,6 +22,16 @@ fn main() -> ExitCode {
         let code = tfauth::cli::eks::token_main(std::env::args_os().skip(4));
         return ExitCode::from(code.clamp(0, 255) as u8);
     }
+    // The GKE and AKS token plugins, likewise.
+    for (words, kind) in [
+        (tfauth::cli::kube_token::GKE_WORDS, tfauth::session::bearer::Kind::Gke),
+        (tfauth::cli::kube_token::AKS_WORDS, tfauth::session::bearer::Kind::Aks),
+    ] {
+        if std::env::args_os().skip(1).take(3).eq(words.iter().map(std::ffi::OsString::from)) {
+            let code = tfauth::cli::kube_token::token_main(kind, std::env::args_os().skip(4));
+            return ExitCode::from(code.clamp(0, 255) as u8);
+        }
+    }
     let env = Env::capture();
     if let Some(home) = env.get(tfauth::env_vars::HOME) {
         tfauth::util::fs::trust_home_owner(std::path::Path::new(home));

@@ -124,6 +124,9 @@ pub fn after_login(res: &Resolution, identity: &str, ctx: &Ctx, ask: Interaction
                     Some(match int.kind_name.as_str() {
                         "aws/eks" =>
                             format!("retry with `tfauth aws eks update-kubeconfig --integration {}`", int.name),
+                        "azure/aks" =>
+                            format!("retry with `tfauth azure aks update-kubeconfig --integration {}`", int.name),
+                        "gcp/gke" => format!("retry with `tfauth auth login -i {identity}`"),
                         _ => format!("retry with `tfauth auth ecr-login {}`", int.name),
                     })
                 )

@@ -298,7 +298,7 @@ pub fn cold(args: &TokenArgs, env: &Env, cwd: PathBuf) -> Result<String, Error> 
 }
 
 /// One document and a newline on stdout; 0, or 70 when stdout is gone.
-fn print(doc: &str) -> i32 {
+pub(super) fn print(doc: &str) -> i32 {
     use std::io::Write;
     let mut out = std::io::stdout().lock();
     match writeln!(out, "{doc}").and_then(|()| out.flush()) {
@@ -322,14 +322,7 @@ pub fn update_kubeconfig(args: UpdateKubeconfigArgs, ctx: &Ctx) -> Result<i32, E
     let integration = match (&args.integration, &args.name) {
         (Some(name), _) => {
             let chosen = logins::select(&res, Some(name), args.identity.as_deref())?;
-            let int = chosen[0];
-            if int.kind_name != "aws/eks" {
-                return Err(Error::usage(
-                    format!("integration `{}` is {}, not aws/eks", int.name, int.kind_name),
-                    Some(format!("`tfauth auth ecr-login {}` runs it", int.name)),
-                ));
-            }
-            int
+            kube_integration(chosen[0], "aws/eks")?
         }
         (None, Some(cluster)) => {
             let (region, identity) =
@@ -344,9 +337,7 @@ pub fn update_kubeconfig(args: UpdateKubeconfigArgs, ctx: &Ctx) -> Result<i32, E
                 name: cluster.clone(),
                 region,
                 alias: args.alias.clone(),
-                kubeconfig_path: None,
-                mode: crate::auth::schema::DEFAULT_KUBECONFIG_MODE,
-                update: crate::auth::KubeconfigUpdate::Merge,
+                kubeconfig: crate::auth::KubeconfigSpec::default(),
             };
             named = crate::auth::Integration {
                 name: format!("--name {cluster}"),
@@ -367,6 +358,49 @@ pub fn update_kubeconfig(args: UpdateKubeconfigArgs, ctx: &Ctx) -> Result<i32, E
             ));
         }
     };
+    write_entry(&res, integration, kubeconfig.as_deref(), ctx)
+}
+
+/// An integration `update-kubeconfig` of `kind` may write: refuses one of another kind.
+fn kube_integration<'a>(
+    int: &'a crate::auth::Integration,
+    kind: &str,
+) -> Result<&'a crate::auth::Integration, Error> {
+    if int.kind_name == kind {
+        return Ok(int);
+    }
+    let hint = match int.kind_name.as_str() {
+        "aws/eks" => format!("`tfauth aws eks update-kubeconfig --integration {}` writes it", int.name),
+        "azure/aks" => format!("`tfauth azure aks update-kubeconfig --integration {}` writes it", int.name),
+        "gcp/gke" => format!("`tfauth auth login -i IDENTITY` writes it (for the identity it comes via)"),
+        _ => format!("`tfauth auth ecr-login {}` runs it", int.name),
+    };
+    Err(Error::usage(format!("integration `{}` is {}, not {kind}", int.name, int.kind_name), Some(hint)))
+}
+
+/// `update-kubeconfig --integration NAME` of a kind (`tfauth azure aks update-kubeconfig`).
+pub fn update_integration(
+    name: &str,
+    kind: &str,
+    kubeconfig: Option<PathBuf>,
+    component: Option<String>,
+    stack: Option<String>,
+    ctx: &Ctx,
+) -> Result<i32, Error> {
+    let target = super::Target { component, stack, identity: Some("false".into()), ..Default::default() };
+    let res = crate::resolve::resolve(&ctx.request(&target), &ctx.env, None)?;
+    let kubeconfig = kubeconfig.as_ref().map(|p| crate::config::clean_path(&ctx.cwd.join(p)));
+    let chosen = logins::select(&res, Some(name), None)?;
+    let int = kube_integration(chosen[0], kind)?;
+    write_entry(&res, int, kubeconfig.as_deref(), ctx)
+}
+
+fn write_entry(
+    res: &crate::resolve::Resolution,
+    integration: &crate::auth::Integration,
+    kubeconfig: Option<&std::path::Path>,
+    ctx: &Ctx,
+) -> Result<i32, Error> {
     let tty = ctx.prompt();
     let prompt = crate::cli::tty::LoginPrompt::new(&ctx.env, &ctx.settings);
     let ask = crate::session::Interaction {
@@ -375,8 +409,8 @@ pub fn update_kubeconfig(args: UpdateKubeconfigArgs, ctx: &Ctx) -> Result<i32, E
         device: prompt.as_ref().map(|p| p as _),
         mode: crate::session::portal::Mode::Use,
     };
-    let out = logins::Outputs { docker_config: None, kubeconfig: kubeconfig.as_deref(), plugin: &ctx.helper_path() };
-    let login = logins::run(&res, integration, out, &ctx.env, ask)?;
+    let out = logins::Outputs { docker_config: None, kubeconfig, plugin: &ctx.helper_path() };
+    let login = logins::run(res, integration, out, &ctx.env, ask)?;
     super::ecr_login::report(&login);
     Ok(0)
 }

@@ -127,28 +127,44 @@ pub fn cold(args: &HelperArgs, env: &Env, cwd: PathBuf) -> Result<String, Error>
 /// path, the EKS token plugin's): resolve the request, then obtain it single-flight, with
 /// a prompt only when a terminal is there. Refuses a helper that would call itself.
 pub fn cold_session(identity: &str, req: Request, env: &Env) -> Result<crate::session::Session, Error> {
+    let (res, chain) = cold_resolution(identity, req, env)?;
+    with_prompts(env, |ask| Ok(crate::session::obtain(&res.scope(env), &chain, env, ask)?))
+}
+
+/// The resolution and chain of `identity` for a plugin with nothing fresh cached: resolved
+/// (its warnings shown), refusing a plugin that would call itself or names no identity.
+pub fn cold_resolution(
+    identity: &str,
+    req: Request,
+    env: &Env,
+) -> Result<(crate::resolve::Resolution, crate::identity::Chain), Error> {
     if let Some(ancestor) = calling_itself(identity) {
         tracing::debug!(pid = ancestor, "an ancestor process is a helper for the same identity");
         return Err(ProviderError::Recursion { identity: identity.to_string() }.into());
     }
     let res = resolve(&req, env, None)?;
     crate::auth::warn_problems(&res.warnings);
-    let Some(chain) = &res.chain else {
+    let Some(chain) = res.chain.clone() else {
         return Err(Error::usage(
             format!("`--identity {identity}` disables auth; a credential plugin must name an identity"),
             Some("credential_process = atmos-auth-helper --identity NAME".to_string()),
         ));
     };
+    Ok((res, chain))
+}
+
+/// Runs `f` with what a plugin may ask of the user: the terminal's prompts when there is
+/// one (`/dev/tty`), none otherwise (a sign-in then fails at once, exit 77).
+pub fn with_prompts<T>(env: &Env, f: impl FnOnce(crate::session::Interaction<'_>) -> T) -> T {
     let tty = crate::cli::tty::Tty::open(env);
     let login =
         crate::cli::tty::LoginPrompt::new(env, &crate::cli::settings::Settings::resolve(&Default::default(), env));
-    let ask = crate::session::Interaction {
+    f(crate::session::Interaction {
         mfa: tty.as_ref().map(|t| t as _),
         login: login.as_ref().map(|l| l as _),
         device: login.as_ref().map(|l| l as _),
         mode: crate::session::portal::Mode::Use,
-    };
-    Ok(crate::session::obtain(&res.scope(env), chain, env, ask)?)
+    })
 }
 
 /// Whether `k` looks like a cache key tfauth computed (32 hex digits).

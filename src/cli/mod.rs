@@ -12,6 +12,7 @@ pub mod describe;
 pub mod doctor;
 pub mod ecr_login;
 pub mod eks;
+pub mod kube_token;
 pub mod helper;
 pub mod list;
 pub mod login;
@@ -100,6 +101,10 @@ pub enum Command {
     List(list::ListArgs),
     /// AWS tools: EKS kubeconfigs and the token plugin they run (`tfauth aws eks token`).
     Aws(eks::AwsArgs),
+    /// Azure tools: AKS kubeconfigs and the token plugin they run (`tfauth azure aks token`).
+    Azure(kube_token::AzureArgs),
+    /// GCP tools: the GKE token plugin kubeconfigs run (`tfauth gcp gke token`).
+    Gcp(kube_token::GcpArgs),
     /// Print the shell integration (completions, prompt function, --alias) for your rc file.
     ///
     /// `eval "$(tfauth shell-init bash --alias)"` in ~/.bashrc; zsh alike; `tfauth shell-init fish | source`.
@@ -205,6 +210,8 @@ pub fn run(cli: Cli, ctx: Ctx) -> Result<i32, Error> {
         Command::Auth(a) => auth::run(a, &ctx),
         Command::List(a) => list::run(a, &ctx),
         Command::Aws(a) => eks::run(a, &ctx),
+        Command::Azure(a) => kube_token::run_azure(a, &ctx),
+        Command::Gcp(a) => kube_token::run_gcp(a, &ctx),
         Command::ShellInit(a) => shell::shell_init(a),
         Command::Prompt(a) => shell::prompt(a, &ctx.env),
         Command::Complete(a) => shell::complete(a, &ctx),
@@ -378,15 +385,16 @@ pub fn authenticate_with(
         let profile = if chain.leaf().name == identity { identity } else { &chain.leaf().name };
         plan = crate::output::plan::complete(plan, chain, &walked, static_creds.then_some(profile), &ctx.env);
     }
-    // The run's own kubeconfig, for its identities' aws/eks integrations (DescribeCluster
-    // needs the network, so only when signing in is allowed).
+    // The run's own kubeconfig, for its identities' aws/eks, gcp/gke and azure/aks
+    // integrations (describing a cluster needs the network, so only when signing in is allowed).
     if how == SignIn::IfNeeded
         && let Some(crate::logins::RunKubeconfig { base, text, failed }) =
             crate::logins::kubeconfig_for_run(res, &ctx.env, ask, &ctx.helper_path())?
     {
         for (name, e) in failed {
             let retry = format!(
-                "its cluster is not in this run's kubeconfig; `tfauth aws eks update-kubeconfig --integration {name}` shows the failure again"
+                "its cluster is not in this run's kubeconfig; `tfauth auth login -i {}` shows the failure again",
+                res.chain.as_ref().map_or("IDENTITY", |c| c.leaf().name.as_str())
             );
             eprint!("{}", ecr_login::render("warning", &name, &e.into(), Some(retry)));
         }

@@ -1,14 +1,15 @@
 //! Logins for other tools: what Atmos calls integrations (`auth.integrations`),
 //! credentials for another tool derived from an identity's session after it exists. (The
 //! folder is not called `integrations` so that nobody mistakes it for the `integration/`
-//! test suite.) Two kinds, each made with the `via` identity's session (obtained through
-//! [`crate::session`], so it is cached and single flight like any other): `aws/ecr`, a
-//! Docker login to one ECR registry written into a Docker `config.json`
-//! ([`crate::output::docker`]); and `aws/eks`, a kubeconfig entry for one EKS cluster
-//! whose user runs `tfauth aws eks token` ([`crate::output::kubeconfig`]).
+//! test suite.) Two sorts, each made with the `via` identity's credentials (obtained
+//! through [`crate::session`], so cached and single flight like any other): Docker logins
+//! (`aws/ecr`, `aws/ecr-public`, `azure/acr`) written into a Docker `config.json`
+//! ([`crate::output::docker`]); and kubeconfig entries for one cluster each (`aws/eks`,
+//! `gcp/gke`, `azure/aks`, [`kube`]) whose user runs tfauth's token plugin for that cloud
+//! ([`crate::output::kubeconfig`]).
 //!
 //! A kubeconfig goes where the integration says (Atmos's `<config home>/atmos/kube/config`
-//! by default) after `auth login` and `aws eks update-kubeconfig`. A run gets its own,
+//! by default) after `auth login` and `update-kubeconfig`. A run gets its own,
 //! content-addressed file holding only its identities' clusters
 //! ([`kubeconfig_for_run`]): a shared file's `current-context` would be whichever run
 //! wrote last.
@@ -22,11 +23,14 @@
 //!
 //! This module never prints: callers report what [`Login`] says.
 
-use crate::auth::{AuthError, EksCluster, Integration, IntegrationKind, Problem, Subject};
+use crate::auth::{AuthError, Integration, IntegrationKind, Problem, Subject};
 use crate::env_vars::Env;
 use crate::exit;
 use crate::output::docker::{self, DockerError};
 use crate::output::kubeconfig::{self, KubeconfigWriteError};
+
+mod kube;
+pub use kube::{RunKubeconfig, gke_token, kubeconfig_for_run, kubeconfig_path, plugin_args};
 use crate::providers::ProviderError;
 use crate::resolve::{Resolution, ResolveError};
 use crate::session::{Interaction, SessionError};
@@ -132,7 +136,7 @@ impl IntegrationError {
                 match crate::util::suggest::nearest(name, available.iter().map(String::as_str)).first() {
                     Some(n) => format!("did you mean `{n}`?"),
                     None if available.is_empty() => {
-                        "no integrations are defined; add one under `auth.integrations` (kind: aws/ecr or aws/eks)".into()
+                        "no integrations are defined; add one under `auth.integrations` (kind: aws/ecr, aws/eks, gcp/gke, azure/aks...)".into()
                     }
                     None => format!("integrations: {}", available.join(", ")),
                 }
@@ -220,7 +224,7 @@ pub fn run(
         return Err(AuthError::Invalid { problems: own }.into());
     }
     let (Some(kind), Some((via, _))) = (&integration.kind, &integration.via) else {
-        // A spec Atmos reads but cannot run (aws/eks): its warnings are why.
+        // A spec Atmos reads but cannot run (a cluster's): its warnings are why.
         let why = spec_warnings(res, integration);
         if !why.is_empty() {
             return Err(AuthError::Invalid { problems: why }.into());
@@ -295,15 +299,13 @@ pub fn run(
                 warnings,
             })
         }
-        IntegrationKind::Eks(cluster) => {
-            let session = aws_session()?;
-            let info = describe(integration, cluster, &identity, &session.credentials, env)?;
-            let entry = kube_entry(res, &chain, cluster, &info, out.plugin, env);
+        IntegrationKind::Eks(_) | IntegrationKind::Gke(_) | IntegrationKind::Aks(_) => {
+            let (entry, spec) = kube::entry(res, &chain, integration, kind, env, ask, out.plugin)?;
             let path = match out.kubeconfig {
                 Some(p) => p.to_path_buf(),
-                None => kubeconfig_path(cluster, env)?,
+                None => kube::kubeconfig_path(spec, env)?,
             };
-            let written = kubeconfig::write(&path, &entry, cluster.update, cluster.mode, env)?;
+            let written = kubeconfig::write(&path, &entry, spec.update, spec.mode, env)?;
             let (changed, warnings) = match written {
                 kubeconfig::Written::Unchanged => (false, vec![]),
                 kubeconfig::Written::Changed { reformatted: false } => (true, vec![]),
@@ -323,171 +325,6 @@ pub fn run(
     }
 }
 
-fn describe(
-    integration: &Integration,
-    cluster: &EksCluster,
-    identity: &str,
-    credentials: &crate::providers::credentials::Credentials,
-    env: &Env,
-) -> Result<crate::providers::eks::ClusterInfo, IntegrationError> {
-    Ok(crate::providers::eks::describe_cluster(&crate::providers::eks::DescribeRequest {
-        integration: &integration.name,
-        identity,
-        credentials,
-        cluster: &cluster.name,
-        region: &cluster.region,
-        env,
-    })?)
-}
-
-/// The kubeconfig an `aws/eks` integration writes: its `kubeconfig.path` (`~/` expands),
-/// else Atmos's, `<config home>/atmos/kube/config`.
-pub fn kubeconfig_path(cluster: &EksCluster, env: &Env) -> Result<PathBuf, IntegrationError> {
-    match cluster.kubeconfig_path.as_deref() {
-        Some(p) => match p.strip_prefix("~/") {
-            Some(rest) => {
-                let home = env.get(crate::env_vars::HOME).ok_or(IntegrationError::NoConfigHome)?;
-                Ok(Path::new(home).join(rest))
-            }
-            None => Ok(std::path::absolute(p).unwrap_or_else(|_| PathBuf::from(p))),
-        },
-        None => {
-            let home = crate::output::env::config_home(env).ok_or(IntegrationError::NoConfigHome)?;
-            Ok(home.join("atmos").join("kube").join("config"))
-        }
-    }
-}
-
-/// The exec plugin's arguments for `chain`'s session and `cluster`: `aws eks token` with
-/// the cluster, the identity, and what the plugin needs to find the same session without
-/// reading YAML (the cache `--key`), or to resolve it again when it is gone (`--config`,
-/// `--profile`, `--stack`, `--component`).
-pub fn plugin_args(res: &Resolution, chain: &crate::identity::Chain, cluster: &EksCluster) -> Vec<String> {
-    let mut args: Vec<String> = ["aws", "eks", "token", "--cluster-name", &cluster.name, "--region", &cluster.region]
-        .map(String::from)
-        .to_vec();
-    args.extend(["--identity".into(), chain.leaf().name.clone()]);
-    args.extend(["--config".into(), res.config.file.display().to_string()]);
-    if !res.config.profiles.is_empty() {
-        let names: Vec<&str> = res.config.profiles.iter().map(|p| p.name.as_str()).collect();
-        args.extend(["--profile".into(), names.join(",")]);
-    }
-    if let Some(c) = &res.component {
-        args.extend(["--stack".into(), c.stack.clone(), "--component".into(), c.component.clone()]);
-    }
-    args.extend(["--key".into(), crate::session::cache::key::chain_key(&res.auth_node, chain)]);
-    if let Some(m) = res.auth_node.get("refresh_margin").and_then(crate::yaml::Node::as_str) {
-        args.extend(["--margin".into(), m.to_string()]);
-    }
-    args
-}
-
-/// The three kubeconfig entries of `cluster` (Atmos's names: the ARN, the alias or ARN,
-/// `atmos-eks-<name>-<region>`), whose user runs `atmos-auth-helper aws eks token` (the
-/// words of `tfauth aws eks token`, in the small binary).
-pub fn kube_entry(
-    res: &Resolution,
-    chain: &crate::identity::Chain,
-    cluster: &EksCluster,
-    info: &crate::providers::eks::ClusterInfo,
-    plugin: &Path,
-    _env: &Env,
-) -> kubeconfig::Entry {
-    kubeconfig::Entry {
-        cluster: info.arn.clone(),
-        context: cluster.alias.clone().unwrap_or_else(|| info.arn.clone()),
-        user: format!("atmos-eks-{}-{}", cluster.name, cluster.region),
-        server: info.endpoint.clone(),
-        ca_data: info.certificate_authority_data.clone(),
-        command: plugin.display().to_string(),
-        args: plugin_args(res, chain, cluster),
-        env: vec![],
-    }
-}
-
-/// A run's own kubeconfig ([`kubeconfig_for_run`]), and the integrations that could not
-/// add their cluster to it (warnings for the caller to show).
-#[derive(Debug)]
-pub struct RunKubeconfig {
-    /// The content-addressed directory's base (`<realm>/kube`).
-    pub base: PathBuf,
-    pub text: String,
-    pub failed: Vec<(String, IntegrationError)>,
-}
-
-/// The kubeconfig a run of the resolution gets: one file holding the `aws/eks`
-/// integrations (with `auto_provision`) of its identities (the chosen one first, whose
-/// first cluster is the current context), written into the run's own content-addressed
-/// directory, so concurrent runs of other clusters never share it. `None` when none applies.
-///
-/// An integration that fails (a cluster EKS does not know, a spec Atmos would refuse) is a
-/// warning, as in Atmos, so a component that never talks to Kubernetes still runs; its
-/// cluster is simply not in the file, and the file is still the run's (empty if need be):
-/// kubectl and terraform never fall back to whatever `KUBECONFIG` said before.
-pub fn kubeconfig_for_run(
-    res: &Resolution,
-    env: &Env,
-    ask: Interaction<'_>,
-    plugin: &Path,
-) -> Result<Option<RunKubeconfig>, IntegrationError> {
-    let Some(chosen) = &res.chain else { return Ok(None) };
-    let mut text: Option<String> = None;
-    let mut contexts = Vec::new();
-    let mut failed = Vec::new();
-    let mut applies = false;
-    for chain in std::iter::once(chosen).chain(&res.required) {
-        let leaf = &chain.leaf().name;
-        for int in res.auth.integrations.iter().filter(|i| i.auto_provision && i.is_via(leaf)) {
-            if int.kind_name != "aws/eks" {
-                continue;
-            }
-            applies = true;
-            let added = (|| -> Result<kubeconfig::Entry, IntegrationError> {
-                let Some(IntegrationKind::Eks(cluster)) = &int.kind else {
-                    return Err(AuthError::Invalid { problems: spec_warnings(res, int) }.into());
-                };
-                let session = crate::session::obtain(&res.scope(env), chain, env, ask)?;
-                let info = describe(int, cluster, leaf, &session.credentials, env)?;
-                Ok(kube_entry(res, chain, cluster, &info, plugin, env))
-            })();
-            let entry = match added {
-                Ok(entry) => entry,
-                Err(e) => {
-                    failed.push((int.name.clone(), e));
-                    continue;
-                }
-            };
-            let merged =
-                kubeconfig::merge(text.as_deref(), &entry, crate::auth::KubeconfigUpdate::Merge).map_err(|source| {
-                    kubeconfig::KubeconfigWriteError::Refused {
-                        path: PathBuf::from("(the run's kubeconfig)"),
-                        cluster: entry.cluster.clone(),
-                        source,
-                    }
-                })?;
-            contexts.push(entry.context);
-            text = Some(merged.text);
-        }
-    }
-    if !applies {
-        return Ok(None);
-    }
-    let mut text = text.unwrap_or_else(kubeconfig::empty);
-    // The chosen identity's first cluster is the one kubectl and terraform talk to by default.
-    if let Some(first) = contexts.first()
-        && contexts.len() > 1
-    {
-        text = set_current_context(&text, first);
-    }
-    Ok(Some(RunKubeconfig { base: realm_dir(res, env)?.join("kube"), text, failed }))
-}
-
-/// `text` (a kubeconfig tfauth wrote) with `current-context` set to `context`.
-fn set_current_context(text: &str, context: &str) -> String {
-    let line = crate::yaml::emit::json_to_yaml_string(&serde_json::json!({"current-context": context}));
-    text.split_inclusive('\n').map(|l| if l.starts_with("current-context:") { line.as_str() } else { l }).collect()
-}
-
 /// What `auth logout` of `identity` removes of its integrations' work, as Atmos's cleanup
 /// does: the Docker logins in the isolated config, the kubeconfig entries where the
 /// integration writes them. One line per removal (or, with `dry_run`, per removal it would
@@ -501,7 +338,9 @@ pub fn forget(res: &Resolution, identity: &str, env: &Env, dry_run: bool) -> Vec
             }
             Some(IntegrationKind::EcrPublic) => forget_docker(res, crate::providers::ecr::PUBLIC_HOST, env, dry_run),
             Some(IntegrationKind::Acr { login_server }) => forget_docker(res, login_server, env, dry_run),
-            Some(IntegrationKind::Eks(cluster)) => forget_kube(cluster, env, dry_run),
+            Some(k @ (IntegrationKind::Eks(_) | IntegrationKind::Gke(_) | IntegrationKind::Aks(_))) => {
+                kube::forget(int, k, env, dry_run)
+            }
             None => Ok(vec![]),
         };
         match done {
@@ -523,34 +362,14 @@ fn forget_docker(res: &Resolution, host: &str, env: &Env, dry_run: bool) -> Resu
     Ok(if docker::remove_login(&target, host, env)? { what } else { vec![] })
 }
 
-fn forget_kube(cluster: &EksCluster, env: &Env, dry_run: bool) -> Result<Vec<String>, IntegrationError> {
-    let path = kubeconfig_path(cluster, env)?;
-    let Ok(bytes) = crate::util::fs::read_regular(&path, kubeconfig::KUBECONFIG_CAP) else { return Ok(vec![]) };
-    let text = String::from_utf8_lossy(&bytes).into_owned();
-    let user = format!("atmos-eks-{}-{}", cluster.name, cluster.region);
-    let mut lines = Vec::new();
-    for arn in kubeconfig::eks_clusters_named(&text, &cluster.name, &cluster.region) {
-        let context = cluster.alias.clone().unwrap_or_else(|| arn.clone());
-        let removed = if dry_run {
-            kubeconfig::without(&text, &arn, &context, &user).is_some()
-        } else {
-            kubeconfig::remove(&path, &arn, &context, &user, env)?
-        };
-        if removed {
-            lines.push(format!("the kubeconfig entries of {arn} in {}", path.display()));
-        }
-    }
-    Ok(lines)
-}
-
 /// The validation warnings about an integration's `spec` (those that leave its kind unset).
-fn spec_warnings(res: &Resolution, integration: &Integration) -> Vec<Problem> {
+pub(super) fn spec_warnings(res: &Resolution, integration: &Integration) -> Vec<Problem> {
     let subject = Subject::Integration(integration.name.clone());
     res.auth.notes.warnings.iter().filter(|p| p.subject == subject).cloned().collect()
 }
 
 /// `<config dir>/atmos/<realm>`.
-fn realm_dir(res: &Resolution, env: &Env) -> Result<PathBuf, IntegrationError> {
+pub(super) fn realm_dir(res: &Resolution, env: &Env) -> Result<PathBuf, IntegrationError> {
     let home = crate::output::env::config_home(env).ok_or(IntegrationError::NoConfigHome)?;
     Ok(home.join("atmos").join(crate::output::env::path_component(&res.realm(env))))
 }

@@ -509,14 +509,10 @@ pub fn remove(path: &Path, cluster: &str, context: &str, user: &str, env: &Env) 
     Ok(true)
 }
 
-/// The cluster keys of the kubeconfig text that end with `cluster/<name>` in `region`
-/// (an EKS ARN), for a logout that knows the integration but not the account.
-pub fn eks_clusters_named(text: &str, name: &str, region: &str) -> Vec<String> {
-    let Ok(doc) = parse(text) else { return vec![] };
-    doc.names("clusters")
-        .into_iter()
-        .filter(|n| n.starts_with(&format!("arn:aws:eks:{region}:")) && n.ends_with(&format!(":cluster/{name}")))
-        .collect()
+/// The cluster keys of the kubeconfig text (none if it is not one), for a logout that
+/// knows the integration but not the whole key (an EKS ARN's account).
+pub fn cluster_names(text: &str) -> Vec<String> {
+    parse(text).map(|doc| doc.names("clusters")).unwrap_or_default()
 }
 
 /// Why a kubeconfig could not be written.

@@ -404,6 +404,12 @@ fn as_json(sel: &Selection<'_>, sessions: &Sessions) -> serde_json::Value {
                         Some(crate::auth::IntegrationKind::Eks(c)) => {
                             v["cluster"] = json!({"name": c.name, "region": c.region, "alias": c.alias});
                         }
+                        Some(crate::auth::IntegrationKind::Gke(c)) => {
+                            v["cluster"] = json!({"name": c.name, "project_id": c.project_id, "location": c.location, "alias": c.alias});
+                        }
+                        Some(crate::auth::IntegrationKind::Aks(c)) => {
+                            v["cluster"] = json!({"name": c.name, "resource_group": c.resource_group, "subscription_id": c.subscription_id, "alias": c.alias});
+                        }
                         None => {}
                     }
                     v

@@ -142,7 +142,7 @@ pub fn walk(chain: &Chain, env: &Env, check: bool) -> Result<Walked, ProviderErr
         Walked { federated_token: Some(token.clone()), federated_token_file: in_place, ..Walked::default() };
     if check {
         let authority = authority_host(env, azure.cloud());
-        let (access, expires) = exchange_assertion(who, &authority, tenant_id, client_id, &token)?;
+        let (access, expires) = exchange_assertion(who, &authority, tenant_id, client_id, &token, arm_scope(&authority))?;
         let claim = |k: &str| super::jwt::claim(access.expose(), k);
         let mut details = Vec::new();
         if let Some(oid) = claim("oid") {
@@ -283,6 +283,7 @@ fn exchange_assertion(
     tenant: &str,
     client: &str,
     assertion: &Secret,
+    scope: &str,
 ) -> Result<(Secret, Option<time::OffsetDateTime>), ProviderError> {
     let call = Call { identity: who, service: "the Microsoft identity platform", step: "the federated token exchange" };
     let reply = http::post_form(
@@ -291,7 +292,7 @@ fn exchange_assertion(
         &[
             ("grant_type", "client_credentials"),
             ("client_id", client),
-            ("scope", arm_scope(authority)),
+            ("scope", scope),
             ("client_assertion_type", ASSERTION_TYPE),
             ("client_assertion", assertion.expose()),
         ],
@@ -327,8 +328,72 @@ pub fn oidc_arm_token(chain: &Chain, env: &Env) -> Result<Option<(Secret, String
         code: exit::NOPERM,
     })?;
     let authority = authority_host(env, azure.cloud());
-    let (access, _) = exchange_assertion(who, &authority, tenant_id, client_id, &federated)?;
+    let (access, _) = exchange_assertion(who, &authority, tenant_id, client_id, &federated, arm_scope(&authority))?;
     Ok(Some((access, tenant_id.clone())))
+}
+
+/// An access token of an `azure/oidc` chain for `scope` (an AKS server application's
+/// `GUID/.default`), and when it expires: the federated token exchanged for it. `None`
+/// for other roots.
+pub fn oidc_token_for(
+    chain: &Chain,
+    env: &Env,
+    scope: &str,
+) -> Result<Option<(Secret, Option<time::OffsetDateTime>)>, ProviderError> {
+    let ChainRoot::Provider(p) = &chain.root else { return Ok(None) };
+    let Some(ProviderKind::AzureOidc { tenant_id, client_id, azure, .. }) = &p.kind else { return Ok(None) };
+    let who = chain.leaf().name.as_str();
+    let federated = walk(chain, env, false)?.federated_token.ok_or_else(|| ProviderError::Setup {
+        identity: who.into(),
+        message: "no federated token to exchange".into(),
+        hint: "run it in GitHub Actions with `permissions: id-token: write`, or set spec.token_file_path".into(),
+        code: exit::NOPERM,
+    })?;
+    let authority = authority_host(env, azure.cloud());
+    exchange_assertion(who, &authority, tenant_id, client_id, &federated, scope).map(Some)
+}
+
+/// A signed-in user's access token for another resource (`scope`, such as an AKS server
+/// application's `GUID/.default`), from the refresh token of their sign-in: Entra ID's
+/// refresh tokens are good for every resource the client may call, as MSAL uses them.
+pub fn refresh_for(
+    who: &str,
+    t: &UserTokens,
+    scope: &str,
+) -> Result<(Secret, Option<time::OffsetDateTime>), ProviderError> {
+    let call = Call { identity: who, service: "the Microsoft identity platform", step: "the token refresh" };
+    let rt = t.refresh_token.as_ref().ok_or_else(|| ProviderError::Setup {
+        identity: who.into(),
+        message: "the cached sign-in has no refresh token to ask for the cluster's token with".into(),
+        hint: format!("sign in again: `tfauth auth login -i {who} --force`"),
+        code: exit::NOPERM,
+    })?;
+    let reply = http::post_form(
+        &call,
+        &format!("{}/{}/oauth2/v2.0/token", t.authority.trim_end_matches('/'), t.tenant_id),
+        &[
+            ("grant_type", "refresh_token"),
+            ("client_id", &t.client_id),
+            ("refresh_token", rt.expose()),
+            ("scope", scope),
+        ],
+    )?;
+    if !reply.ok() {
+        return Err(call.refused(
+            &reply,
+            format!("the sign-in may not reach {scope}; sign in again: `tfauth auth login -i {who} --force`"),
+        ));
+    }
+    let body = reply.json().unwrap_or(Value::Null);
+    let token = body.get("access_token").and_then(Value::as_str).filter(|t| !t.is_empty()).ok_or_else(|| {
+        ProviderError::Setup {
+            identity: who.into(),
+            message: "the Microsoft identity platform answered the refresh without an access_token".into(),
+            hint: "retry; if it persists, sign in again".into(),
+            code: exit::UNAVAILABLE,
+        }
+    })?;
+    Ok((Secret::new(token), super::expiry_of(&body)))
 }
 
 /// The registry refresh token ACR gives for an ARM access token of `tenant`

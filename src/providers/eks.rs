@@ -232,12 +232,17 @@ pub fn describe_endpoint(env: &Env, region: &str) -> String {
 
 /// The `ExecCredential` document kubectl reads from an exec plugin's stdout.
 pub fn exec_credential(t: &EksToken) -> String {
-    let when = super::credentials::format_utc(t.expires_at);
+    exec_credential_of(&t.token, t.expires_at)
+}
+
+/// The ExecCredential document of any bearer token (EKS's, a GKE or AKS plugin's).
+pub fn exec_credential_of(token: &Secret, expires_at: OffsetDateTime) -> String {
+    let when = super::credentials::format_utc(expires_at);
     serde_json::json!({
         "kind": "ExecCredential",
         "apiVersion": "client.authentication.k8s.io/v1beta1",
         "spec": {},
-        "status": {"expirationTimestamp": when, "token": t.token.expose()},
+        "status": {"expirationTimestamp": when, "token": token.expose()},
     })
     .to_string()
 }

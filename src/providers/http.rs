@@ -131,6 +131,17 @@ pub fn post_json(call: &Call<'_>, url: &str, bearer: &Secret, doc: &serde_json::
     finish(call, url, sent)
 }
 
+/// POST with no body, with a bearer token (an ARM action such as `listClusterUserCredential`).
+pub fn post_empty(call: &Call<'_>, url: &str, bearer: &Secret) -> Result<Reply, ProviderError> {
+    check(call, url)?;
+    let sent = agent()
+        .post(url)
+        .header("Accept", "application/json")
+        .header("Authorization", &format!("Bearer {}", bearer.expose()))
+        .send_empty();
+    finish(call, url, sent)
+}
+
 /// GET with extra headers.
 pub fn get(call: &Call<'_>, url: &str, headers: &[(String, String)]) -> Result<Reply, ProviderError> {
     check(call, url)?;

@@ -9,6 +9,7 @@
 //! unavailable (69), try again (75). Every AWS SDK client (STS, ECR, IAM Identity Center)
 //! is built one way, in `sdk`.
 
+pub mod aks;
 pub mod aws;
 pub mod aws_webflow;
 pub mod azure;
@@ -16,6 +17,7 @@ pub mod credentials;
 pub mod ecr;
 pub mod eks;
 pub mod gcp;
+pub mod gke;
 pub mod github;
 pub mod http;
 pub mod jwt;

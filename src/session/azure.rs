@@ -88,6 +88,33 @@ pub fn arm_token(
     })
 }
 
+/// An access token of an Azure chain for another resource (`scope`: an AKS cluster's
+/// server application), and when it expires: the signed-in user's refresh token asked for
+/// it (the sign-in is cached, refreshed or made first, as for ARM), or the federated
+/// exchange of an `azure/oidc` chain. `azure/cli` has none tfauth can use.
+pub fn token_for(
+    chain: &Chain,
+    env: &Env,
+    ui: Option<&dyn DeviceCodeUi>,
+    scope: &str,
+) -> Result<(crate::secret::Secret, Option<time::OffsetDateTime>), ProviderError> {
+    if let Some(t) = user_tokens_for(chain, env, ui, Mode::Use)? {
+        return crate::providers::azure::refresh_for(&chain.leaf().name, &t, scope);
+    }
+    if let Some(found) = crate::providers::azure::oidc_token_for(chain, env, scope)? {
+        return Ok(found);
+    }
+    Err(ProviderError::Setup {
+        identity: chain.leaf().name.clone(),
+        message: format!(
+            "`{}` is signed in by your own az login, whose tokens tfauth does not read",
+            chain.leaf().name
+        ),
+        hint: "use kubelogin's azurecli mode for this cluster (`kubelogin convert-kubeconfig -l azurecli`), or an azure/oidc or azure/device-code provider".into(),
+        code: exit::UNAVAILABLE,
+    })
+}
+
 /// The provider that signs a user in, and how: the device code, or the browser
 /// (`azure/interactive`).
 #[derive(Clone, Copy, Debug)]

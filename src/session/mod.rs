@@ -9,6 +9,7 @@
 //! call when STS says no, too.
 
 pub mod azure;
+pub mod bearer;
 pub mod cache;
 pub mod portal;
 pub mod vault;

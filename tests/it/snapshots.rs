@@ -302,6 +302,13 @@ help! {
     help_aws_eks: TFAUTH "aws" "eks" "--help";
     help_aws_eks_token: TFAUTH "aws" "eks" "token" "--help";
     help_aws_eks_update_kubeconfig: TFAUTH "aws" "eks" "update-kubeconfig" "--help";
+    help_gcp: TFAUTH "gcp" "--help";
+    help_gcp_gke: TFAUTH "gcp" "gke" "--help";
+    help_gcp_gke_token: TFAUTH "gcp" "gke" "token" "--help";
+    help_azure: TFAUTH "azure" "--help";
+    help_azure_aks: TFAUTH "azure" "aks" "--help";
+    help_azure_aks_token: TFAUTH "azure" "aks" "token" "--help";
+    help_azure_aks_update_kubeconfig: TFAUTH "azure" "aks" "update-kubeconfig" "--help";
     help_auth_user: TFAUTH "auth" "user" "--help";
     help_auth_user_configure: TFAUTH "auth" "user" "configure" "--help";
     help_auth_configure_profiles: TFAUTH "auth" "configure-profiles" "--help";

@@ -1,7 +1,7 @@
 //! Parses one entry of `auth.integrations`, and checks that its identity can feed it.
 //!
-//! Why it exists: integrations (ECR logins) are the only section that refers to an
-//! identity's cloud. It must not log in to anything: it only reads the configuration.
+//! Why it exists: integrations (registry logins, kubeconfigs) are the only section that
+//! refers to an identity's cloud. It must not log in to anything: it only reads the configuration.
 
 use super::*;
 
@@ -124,15 +124,15 @@ pub(super) fn parse_integration(
                 }
             }
         }
-        "aws/eks" => {
+        "aws/eks" | "gcp/gke" | "azure/aks" => {
             // Atmos reads any `spec` and refuses a bad cluster only when the integration
             // runs: here each is a warning, and the integration's kind stays unset so a
             // login or run that uses it is refused with these same words.
             let before = f.problems.len();
-            let cluster = parse_eks(&mut f, name, node);
+            let kind = parse_cluster(&mut f, name, &kind_name, node);
             let found: Vec<Problem> = f.problems.drain(before..).collect();
             f.notes.warnings.extend(found);
-            cluster.map(IntegrationKind::Eks)
+            kind
         }
         other => {
             unknown_kind(&mut f, node, "integration", other, INTEGRATION_KINDS);
@@ -150,70 +150,132 @@ pub(super) fn parse_integration(
     })
 }
 
-/// `spec.cluster` of an `aws/eks` integration (its problems become warnings, see the
-/// caller). `name` and `region` are required, as in Atmos; `kubeconfig.mode` is Atmos's octal string and `update` one of its three words. A
-/// mode that lets others write the file is a problem too: whoever can write a kubeconfig
-/// chooses the command kubectl runs.
-fn parse_eks(f: &mut Fields<'_>, name: &str, node: &Node) -> Option<EksCluster> {
+/// `spec.cluster` of a Kubernetes integration (its problems become warnings, see the
+/// caller). The fields each kind requires are Atmos's: `name` and `region` for aws/eks,
+/// `name`, `project_id` and `location` for gcp/gke, `name` and `resource_group` for
+/// azure/aks. `kubeconfig.mode` is Atmos's octal string and `update` one of its three
+/// words. A mode that lets others write the file is a problem too: whoever can write a
+/// kubeconfig chooses the command kubectl runs.
+fn parse_cluster(f: &mut Fields<'_>, name: &str, kind: &str, node: &Node) -> Option<IntegrationKind> {
     let at = |path: &[&str]| node.get_path(path).map_or(node.span.clone(), |n| n.span.clone());
-    let cluster = f.req_str(&["spec", "cluster", "name"]);
-    let cluster = cluster.and_then(|c| {
-        if c.chars().any(char::is_control) || c.contains('/') {
-            let span = at(&["spec", "cluster", "name"]);
+    let what = format!("integration `{name}` ({kind})");
+    // A value that goes into a resource path or a kubeconfig name: printable, no `/`.
+    let plain = |f: &mut Fields<'_>, field: &str, label: &str, hint: &str| -> Option<String> {
+        let value = f.req_str(&["spec", "cluster", field])?;
+        if value.is_empty() || value.chars().any(char::is_control) || value.contains('/') {
+            let span = at(&["spec", "cluster", field]);
             f.problem(
                 &span,
-                format!("integration `{name}` (aws/eks): `spec.cluster.name` {c:?} is not an EKS cluster name"),
-                Some("write the cluster's name as EKS shows it (letters, digits, `-` and `_`), not its ARN".into()),
+                format!("{what}: `spec.cluster.{field}` {value:?} is not {label}"),
+                Some(hint.to_string()),
             );
             return None;
         }
-        Some(c)
-    });
-    let region = f.req_matching(&["spec", "cluster", "region"], is_aws_region, "an AWS region such as us-east-2");
-    let alias = f.opt_str(&["spec", "cluster", "alias"]).filter(|a| !a.is_empty());
-    let alias = match alias {
+        Some(value)
+    };
+    // The fields the kind requires, each checked (all of them, so every problem shows).
+    enum Required {
+        Eks(String, String),
+        Gke(String, String, String),
+        Aks(String, String),
+    }
+    let required = match kind {
+        "aws/eks" => {
+            let cluster = plain(
+                f,
+                "name",
+                "an EKS cluster name",
+                "write the cluster's name as EKS shows it (letters, digits, `-` and `_`), not its ARN",
+            );
+            let region =
+                f.req_matching(&["spec", "cluster", "region"], is_aws_region, "an AWS region such as us-east-2");
+            cluster.zip(region).map(|(c, r)| Required::Eks(c, r))
+        }
+        "gcp/gke" => {
+            let cluster = plain(f, "name", "a GKE cluster name", "write the cluster's short name, not its resource path");
+            let project = plain(f, "project_id", "a GCP project id", "write the project's id, such as acme-dev");
+            let location = plain(
+                f,
+                "location",
+                "a GCP location",
+                "write the cluster's region or zone, such as us-central1 or us-central1-a",
+            );
+            cluster.zip(project).zip(location).map(|((c, p), l)| Required::Gke(c, p, l))
+        }
+        _ => {
+            let cluster = plain(f, "name", "an AKS cluster name", "write the cluster's name, not its resource id");
+            let group = plain(f, "resource_group", "a resource group name", "write the resource group's name");
+            cluster.zip(group).map(|(c, g)| Required::Aks(c, g))
+        }
+    };
+    let alias = match f.opt_str(&["spec", "cluster", "alias"]).filter(|a| !a.is_empty()) {
         Some(a) if a.chars().any(char::is_control) => {
             let span = at(&["spec", "cluster", "alias"]);
             f.problem(
                 &span,
-                format!("integration `{name}` (aws/eks): `spec.cluster.alias` {a:?} holds a control character"),
+                format!("{what}: `spec.cluster.alias` {a:?} holds a control character"),
                 Some("name the context with printable characters only".into()),
             );
             return None;
         }
         a => a,
     };
-    let kubeconfig_path = f.opt_str(&["spec", "cluster", "kubeconfig", "path"]).filter(|p| !p.is_empty());
-    let mut ok = cluster.is_some() && region.is_some();
+    let subscription_id = f.opt_str(&["spec", "cluster", "subscription_id"]).filter(|s| !s.is_empty());
+    if let Some(s) = &subscription_id
+        && (s.contains('/') || s.chars().any(|c| c.is_control() || c.is_whitespace()))
+    {
+        let span = at(&["spec", "cluster", "subscription_id"]);
+        f.problem(
+            &span,
+            format!("{what}: `spec.cluster.subscription_id` {s:?} is not a subscription id"),
+            Some("write the subscription's GUID, or leave it out to use the identity's".into()),
+        );
+        return None;
+    }
+    let kubeconfig = parse_kubeconfig(f, &what, node)?;
+    Some(match required? {
+        Required::Eks(name, region) => IntegrationKind::Eks(EksCluster { name, region, alias, kubeconfig }),
+        Required::Gke(name, project_id, location) => {
+            IntegrationKind::Gke(GkeCluster { name, project_id, location, alias, kubeconfig })
+        }
+        Required::Aks(name, resource_group) => {
+            IntegrationKind::Aks(AksCluster { name, resource_group, subscription_id, alias, kubeconfig })
+        }
+    })
+}
+
+/// `spec.cluster.kubeconfig`: path, mode (octal, no group or other write) and update.
+fn parse_kubeconfig(f: &mut Fields<'_>, what: &str, node: &Node) -> Option<KubeconfigSpec> {
+    let at = |path: &[&str]| node.get_path(path).map_or(node.span.clone(), |n| n.span.clone());
+    let path = f.opt_str(&["spec", "cluster", "kubeconfig", "path"]).filter(|p| !p.is_empty());
+    let mut ok = true;
     let mode = match f.opt_str(&["spec", "cluster", "kubeconfig", "mode"]).filter(|m| !m.is_empty()) {
         None => DEFAULT_KUBECONFIG_MODE,
-        Some(m) => {
-            match u32::from_str_radix(&m, 8).ok().filter(|v| *v <= 0o7777) {
-                None => {
-                    let span = at(&["spec", "cluster", "kubeconfig", "mode"]);
-                    f.problem(
+        Some(m) => match u32::from_str_radix(&m, 8).ok().filter(|v| *v <= 0o7777) {
+            None => {
+                let span = at(&["spec", "cluster", "kubeconfig", "mode"]);
+                f.problem(
                     &span,
-                    format!("integration `{name}` (aws/eks): `spec.cluster.kubeconfig.mode` `{m}` is not an octal file mode"),
+                    format!("{what}: `spec.cluster.kubeconfig.mode` `{m}` is not an octal file mode"),
                     Some("write it as an octal string, as Atmos reads it: `mode: \"0600\"`".into()),
                 );
-                    ok = false;
-                    0
-                }
-                Some(v) if v & 0o022 != 0 => {
-                    let span = at(&["spec", "cluster", "kubeconfig", "mode"]);
-                    f.problem(
+                ok = false;
+                0
+            }
+            Some(v) if v & 0o022 != 0 => {
+                let span = at(&["spec", "cluster", "kubeconfig", "mode"]);
+                f.problem(
                     &span,
                     format!(
-                        "integration `{name}` (aws/eks): `spec.cluster.kubeconfig.mode` `{m}` lets other users write the kubeconfig, and with it the command kubectl runs"
+                        "{what}: `spec.cluster.kubeconfig.mode` `{m}` lets other users write the kubeconfig, and with it the command kubectl runs"
                     ),
                     Some("use \"0600\" (the default) or \"0644\"".into()),
                 );
-                    ok = false;
-                    0
-                }
-                Some(v) => v,
+                ok = false;
+                0
             }
-        }
+            Some(v) => v,
+        },
     };
     let update = match f.opt_str(&["spec", "cluster", "kubeconfig", "update"]).filter(|u| !u.is_empty()).as_deref() {
         None | Some("merge") => KubeconfigUpdate::Merge,
@@ -223,17 +285,14 @@ fn parse_eks(f: &mut Fields<'_>, name: &str, node: &Node) -> Option<EksCluster> 
             let span = at(&["spec", "cluster", "kubeconfig", "update"]);
             f.problem(
                 &span,
-                format!("integration `{name}` (aws/eks): `spec.cluster.kubeconfig.update` is `{other}`"),
+                format!("{what}: `spec.cluster.kubeconfig.update` is `{other}`"),
                 Some("use merge (the default), replace or error".into()),
             );
             ok = false;
             KubeconfigUpdate::Merge
         }
     };
-    if !ok {
-        return None;
-    }
-    Some(EksCluster { name: cluster?, region: region?, alias, kubeconfig_path, mode, update })
+    ok.then_some(KubeconfigSpec { path, mode, update })
 }
 
 /// An integration's `via.identity` must name an AWS identity.
@@ -257,10 +316,21 @@ pub(super) fn check_integrations(cfg: &AuthConfig, problems: &mut Vec<Problem>) 
                         "integration `{}` ({}) needs an Azure identity, but `{}` is {}",
                         int.name, int.kind_name, id.name, id.kind_name
                     ),
-                    "point `via.identity` at an azure/subscription identity whose principal may pull from the registry"
-                        .into(),
+                    if int.kind_name == "azure/aks" {
+                        "point `via.identity` at an azure/subscription identity that may read the cluster's user credentials".into()
+                    } else {
+                        "point `via.identity` at an azure/subscription identity whose principal may pull from the registry"
+                            .into()
+                    },
                 ))
             }
+            Some(id) if int.kind_name.starts_with("gcp/") && id.cloud() != Some(Cloud::Gcp) => problems.push(problem(
+                format!(
+                    "integration `{}` ({}) needs a GCP identity, but `{}` is {}",
+                    int.name, int.kind_name, id.name, id.kind_name
+                ),
+                "point `via.identity` at a gcp/service-account or gcp/project identity that may get the cluster".into(),
+            )),
             Some(id) if int.kind_name.starts_with("aws/") && id.cloud() != Some(Cloud::Aws) => problems.push(problem(
                 format!(
                     "integration `{}` ({}) needs an AWS identity, but `{}` is {}",

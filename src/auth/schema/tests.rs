@@ -297,7 +297,7 @@ fn unknown_kinds_suggest_the_nearest_and_list_them_all() {
 
     let (_, problems) = parse("integrations:\n  e: {kind: aws/ecs, via: {identity: a}}\n");
     let hint = problem(&problems, "integration `e` has unknown kind `aws/ecs`").hint.clone().unwrap();
-    assert_eq!(hint, "did you mean `aws/ecr`? known integration kinds: aws/ecr, aws/ecr-public, aws/eks, azure/acr");
+    assert_eq!(hint, "did you mean `aws/ecr`? known integration kinds: aws/ecr, aws/ecr-public, aws/eks, azure/acr, azure/aks, gcp/gke");
 }
 
 #[test]
@@ -800,7 +800,7 @@ fn azure_tenants_may_be_domains_and_saml_drivers_anything() {
 
 #[test]
 fn atmos_kinds_tfauth_cannot_run_yet_are_read_and_noted() {
-    let src = "providers:\n  pro: {kind: atmos/pro}\nidentities:\n  amb: {kind: ambient}\n  emu: {kind: aws/emulator}\n  u: {kind: aws/user}\nintegrations:\n  gke: {kind: gcp/gke, via: {identity: u}, spec: {cluster: {name: c, region: us-east-1}}}\n  ecr: {kind: aws/ecr, via: {provider: pro}, spec: {registry: {account_id: \"123456789012\", region: us-east-1}}}\n";
+    let src = "providers:\n  pro: {kind: atmos/pro}\nidentities:\n  amb: {kind: ambient}\n  emu: {kind: aws/emulator}\n  u: {kind: aws/user}\nintegrations:\n  sts: {kind: github/sts, via: {identity: u}}\n  ecr: {kind: aws/ecr, via: {provider: pro}, spec: {registry: {account_id: \"123456789012\", region: us-east-1}}}\n";
     let (cfg, problems) = parse(src);
     assert!(problems.is_empty(), "{}", render(&problems));
     for (subject, needle) in [
@@ -810,7 +810,7 @@ fn atmos_kinds_tfauth_cannot_run_yet_are_read_and_noted() {
         ),
         (Subject::Identity("amb".into()), "identity `amb`: kind `ambient`"),
         (Subject::Identity("emu".into()), "kind `aws/emulator`"),
-        (Subject::Integration("gke".into()), "kind `gcp/gke`"),
+        (Subject::Integration("sts".into()), "kind `github/sts`"),
         (
             Subject::Integration("ecr".into()),
             "integration `ecr`: `via.provider` (`pro`) is not supported by tfauth yet",
@@ -878,9 +878,7 @@ fn an_eks_integration_reads_atmos_fields_and_defaults() {
             name: "dev".into(),
             region: "us-east-2".into(),
             alias: None,
-            kubeconfig_path: None,
-            mode: 0o600,
-            update: KubeconfigUpdate::Merge,
+            kubeconfig: KubeconfigSpec { path: None, mode: 0o600, update: KubeconfigUpdate::Merge },
         }))
     );
     // An unquoted mode is the same octal digits to Atmos (Go reads the literal text).
@@ -890,7 +888,7 @@ fn an_eks_integration_reads_atmos_fields_and_defaults() {
         )));
         let Some(IntegrationKind::Eks(c)) = &cfg.integration("ecr").unwrap().kind else { panic!("{mode}") };
         assert_eq!(
-            (c.mode, c.update, c.alias.as_deref(), c.kubeconfig_path.as_deref()),
+            (c.kubeconfig.mode, c.kubeconfig.update, c.alias.as_deref(), c.kubeconfig.path.as_deref()),
             (want, KubeconfigUpdate::Replace, Some("dev-ctx"), Some("~/k")),
             "{mode}"
         );
@@ -980,4 +978,71 @@ fn an_acr_integration_names_its_login_server_and_warns_on_a_name_acr_cannot_have
     let (_, problems) = parse(&with_integration(&acr("acme")));
     let p = problem(&problems, "integration `ecr` (azure/acr) needs an Azure identity, but `ci` is aws/assume-role");
     assert!(p.hint.as_deref().unwrap().contains("azure/subscription"));
+}
+
+#[test]
+fn gke_and_aks_integrations_read_atmos_fields() {
+    let cfg = clean(&with_integration(
+        "{kind: gcp/gke, via: {identity: gs}, spec: {cluster: {name: dev, project_id: acme-dev, location: us-central1, kubeconfig: {mode: \"0640\"}}}}",
+    ));
+    assert_eq!(
+        cfg.integration("ecr").unwrap().kind,
+        Some(IntegrationKind::Gke(GkeCluster {
+            name: "dev".into(),
+            project_id: "acme-dev".into(),
+            location: "us-central1".into(),
+            alias: None,
+            kubeconfig: KubeconfigSpec { path: None, mode: 0o640, update: KubeconfigUpdate::Merge },
+        }))
+    );
+    // The identity's cloud is checked only against AWS and GCP here (no Azure identity in
+    // this fixture): an AKS spec is read whatever its identity's cloud, then refused.
+    let (cfg, _) = parse(&with_integration(
+        "{kind: azure/aks, via: {identity: ci}, spec: {cluster: {name: dev, resource_group: rg-dev, subscription_id: 00000000-0000-0000-0000-000000000001, alias: dev}}}",
+    ));
+    assert_eq!(
+        cfg.integration("ecr").unwrap().kind,
+        Some(IntegrationKind::Aks(AksCluster {
+            name: "dev".into(),
+            resource_group: "rg-dev".into(),
+            subscription_id: Some("00000000-0000-0000-0000-000000000001".into()),
+            alias: Some("dev".into()),
+            kubeconfig: KubeconfigSpec::default(),
+        }))
+    );
+}
+
+#[test]
+fn bad_gke_and_aks_integrations_are_warnings_that_say_what_to_write() {
+    let cases = [
+        ("gcp/gke", "gs", "{name: dev, location: us-central1}", "is missing `spec.cluster.project_id`"),
+        ("gcp/gke", "gs", "{name: dev, project_id: p}", "is missing `spec.cluster.location`"),
+        (
+            "gcp/gke",
+            "gs",
+            "{name: projects/p/locations/l/clusters/dev, project_id: p, location: l}",
+            "is not a GKE cluster name",
+        ),
+        ("gcp/gke", "gs", "{name: d, project_id: p, location: l, kubeconfig: {update: x}}", "`spec.cluster.kubeconfig.update` is `x`"),
+        ("azure/aks", "ci", "{name: dev}", "is missing `spec.cluster.resource_group`"),
+        ("azure/aks", "ci", "{resource_group: rg}", "is missing `spec.cluster.name`"),
+        ("azure/aks", "ci", "{name: dev, resource_group: rg, subscription_id: \"a/b\"}", "is not a subscription id"),
+        ("azure/aks", "ci", "{name: dev, resource_group: rg, kubeconfig: {mode: \"0666\"}}", "lets other users write"),
+    ];
+    for (kind, via, cluster, message) in cases {
+        let (cfg, problems) = parse(&with_integration(&format!(
+            "{{kind: {kind}, via: {{identity: {via}}}, spec: {{cluster: {cluster}}}}}"
+        )));
+        let problems: Vec<_> = problems.into_iter().filter(|p| !p.message.contains("needs an Azure identity")).collect();
+        assert!(problems.is_empty(), "{kind} {cluster}: {}", render(&problems));
+        let p = problem(&cfg.notes.warnings, message);
+        assert_eq!(p.subject, Subject::Integration("ecr".into()), "{cluster}");
+        assert!(p.hint.is_some(), "{cluster}");
+        assert_eq!(cfg.integration("ecr").unwrap().kind, None, "{kind} {cluster}: refused when it runs");
+    }
+    let (_, problems) = parse(&with_integration(
+        "{kind: gcp/gke, via: {identity: ci}, spec: {cluster: {name: d, project_id: p, location: l}}}",
+    ));
+    let p = problem(&problems, "integration `ecr` (gcp/gke) needs a GCP identity, but `ci` is aws/assume-role");
+    assert!(p.hint.as_deref().is_some_and(|h| h.contains("gcp/service-account")));
 }

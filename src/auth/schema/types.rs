@@ -47,14 +47,14 @@ pub const IDENTITY_KINDS: &[&str] = &[
     "gcp/project",
 ];
 
-pub const INTEGRATION_KINDS: &[&str] = &["aws/ecr", "aws/ecr-public", "aws/eks", "azure/acr"];
+pub const INTEGRATION_KINDS: &[&str] = &["aws/ecr", "aws/ecr-public", "aws/eks", "azure/acr", "azure/aks", "gcp/gke"];
 
 /// Kinds Atmos knows that tfauth reads but cannot use yet: accepted (listed, described, a
 /// warning at validate) and refused only by a run whose chain needs one (exit 69).
 pub const UNIMPLEMENTED_PROVIDER_KINDS: &[&str] = &["atmos/pro"];
 pub const UNIMPLEMENTED_IDENTITY_KINDS: &[&str] =
     &["ambient", "atmos/pro", "aws/emulator", "azure/emulator", "gcp/emulator", "kubernetes/emulator"];
-pub const UNIMPLEMENTED_INTEGRATION_KINDS: &[&str] = &["azure/aks", "gcp/gke", "github/sts"];
+pub const UNIMPLEMENTED_INTEGRATION_KINDS: &[&str] = &["github/sts"];
 
 /// What every "cannot do this yet" message ends with, so users (and tests) can find them.
 pub const NOT_SUPPORTED_YET: &str = "not supported by tfauth yet";
@@ -453,6 +453,40 @@ pub enum IntegrationKind {
     /// `aws/eks`: a kubeconfig entry for one EKS cluster (`spec.cluster`) whose user runs
     /// `tfauth aws eks token`.
     Eks(EksCluster),
+    /// `gcp/gke`: a kubeconfig entry for one GKE cluster whose user runs `tfauth gcp gke
+    /// token` (the GCP identity's access token).
+    Gke(GkeCluster),
+    /// `azure/aks`: a kubeconfig entry for one AKS cluster whose user runs `tfauth azure aks
+    /// token` (an Entra ID token for the cluster's server application).
+    Aks(AksCluster),
+}
+
+impl IntegrationKind {
+    /// The kubeconfig settings and context alias of a Kubernetes integration.
+    pub fn kube(&self) -> Option<(&KubeconfigSpec, Option<&str>)> {
+        match self {
+            IntegrationKind::Eks(c) => Some((&c.kubeconfig, c.alias.as_deref())),
+            IntegrationKind::Gke(c) => Some((&c.kubeconfig, c.alias.as_deref())),
+            IntegrationKind::Aks(c) => Some((&c.kubeconfig, c.alias.as_deref())),
+            _ => None,
+        }
+    }
+}
+
+/// `spec.cluster.kubeconfig` of a Kubernetes integration, as Atmos reads it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KubeconfigSpec {
+    /// `kubeconfig.path` as written (`~/` expands); `None`: Atmos's isolated file.
+    pub path: Option<String>,
+    /// `kubeconfig.mode`, an octal string in Atmos (default 0600).
+    pub mode: u32,
+    pub update: KubeconfigUpdate,
+}
+
+impl Default for KubeconfigSpec {
+    fn default() -> Self {
+        KubeconfigSpec { path: None, mode: DEFAULT_KUBECONFIG_MODE, update: KubeconfigUpdate::Merge }
+    }
 }
 
 /// `spec.cluster` of an `aws/eks` integration, as Atmos reads it.
@@ -462,11 +496,31 @@ pub struct EksCluster {
     pub region: String,
     /// The kubeconfig context's name (default: the cluster's ARN).
     pub alias: Option<String>,
-    /// `kubeconfig.path` as written (`~/` expands); `None`: Atmos's isolated file.
-    pub kubeconfig_path: Option<String>,
-    /// `kubeconfig.mode`, an octal string in Atmos (default 0600).
-    pub mode: u32,
-    pub update: KubeconfigUpdate,
+    pub kubeconfig: KubeconfigSpec,
+}
+
+/// `spec.cluster` of a `gcp/gke` integration: Atmos requires all three of name, project
+/// and location (a region or a zone).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GkeCluster {
+    pub name: String,
+    pub project_id: String,
+    pub location: String,
+    /// The context's name (default: `projects/P/locations/L/clusters/N`).
+    pub alias: Option<String>,
+    pub kubeconfig: KubeconfigSpec,
+}
+
+/// `spec.cluster` of an `azure/aks` integration: name and resource group; the subscription
+/// defaults to the identity's.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AksCluster {
+    pub name: String,
+    pub resource_group: String,
+    pub subscription_id: Option<String>,
+    /// The context's name (default: the cluster's ARM resource id).
+    pub alias: Option<String>,
+    pub kubeconfig: KubeconfigSpec,
 }
 
 /// `kubeconfig.update`: how an existing kubeconfig takes the cluster's entries.

@@ -32,6 +32,9 @@ pub struct Walked {
     pub adc_source: Option<Secret>,
     /// Who Google said the identity is (with `check`).
     pub principal: Option<Principal>,
+    /// The identity's access token that `check` minted on the way (none for a key file's
+    /// service account, which is not signed for here).
+    pub token: Option<Minted>,
 }
 
 const TOKEN_EXCHANGE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
@@ -72,9 +75,15 @@ pub fn walk(chain: &Chain, env: &Env, check: bool) -> Result<Walked, ProviderErr
                 principal = Some(match &t.impersonate {
                     Some(imp) => {
                         let sa = generate_access_token(who, imp, &federated.token, env)?;
-                        Principal { name: imp.email.clone(), details: vec![("via", pool)], expires: sa.expires }
+                        let p = Principal { name: imp.email.clone(), details: vec![("via", pool)], expires: sa.expires };
+                        walked.token = Some(sa);
+                        p
                     }
-                    None => Principal { name: pool, details: vec![], expires: federated.expires },
+                    None => {
+                        let p = Principal { name: pool, details: vec![], expires: federated.expires };
+                        walked.token = Some(federated);
+                        p
+                    }
                 });
             }
         }
@@ -94,7 +103,7 @@ pub fn walk(chain: &Chain, env: &Env, check: bool) -> Result<Walked, ProviderErr
                 // Who the ADC is: the user of a refreshed login (from its id_token), a key's
                 // service account, or just the file.
                 let (user, expires) = if kind == "authorized_user" {
-                    let user = refresh_user(who, &path, &source, scopes)?;
+                    let mut user = refresh_user(who, &path, &source, scopes)?;
                     if let Some(imp) = &t.impersonate {
                         let sa = generate_access_token(who, imp, &user.token, env)?;
                         let via = user
@@ -106,8 +115,13 @@ pub fn walk(chain: &Chain, env: &Env, check: bool) -> Result<Walked, ProviderErr
                             details: vec![("via", via)],
                             expires: sa.expires,
                         });
+                        walked.token = Some(sa);
                     }
-                    (user.email, user.expires)
+                    let (email, expires) = (user.email.take(), user.expires);
+                    if walked.token.is_none() {
+                        walked.token = Some(user);
+                    }
+                    (email, expires)
                 } else {
                     (source.get("client_email").and_then(Value::as_str).map(str::to_string), None)
                 };
@@ -283,7 +297,23 @@ fn refresh_user(who: &str, path: &Path, source: &Value, scopes: &[String]) -> Re
     access_token(&call, &reply, "access_token")
 }
 
+/// The access token of a GCP chain's identity (what gke-gcloud-auth-plugin hands kubectl):
+/// the federated or impersonated token, or the user's refreshed one, minted now.
+pub fn identity_token(chain: &Chain, env: &Env) -> Result<Minted, ProviderError> {
+    let walked = walk(chain, env, true)?;
+    walked.token.ok_or_else(|| ProviderError::Setup {
+        identity: chain.leaf().name.clone(),
+        message: format!(
+            "`{}` uses application-default credentials that are not a user login (a key file or an external account), which tfauth does not mint tokens from",
+            chain.leaf().name
+        ),
+        hint: "impersonate a service account (a gcp/service-account identity) over them, or sign in with `gcloud auth application-default login`".into(),
+        code: exit::UNAVAILABLE,
+    })
+}
+
 /// An access token Google minted, and what came with it.
+#[derive(Debug)]
 pub struct Minted {
     pub token: Secret,
     pub expires: Option<time::OffsetDateTime>,

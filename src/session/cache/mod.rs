@@ -131,7 +131,7 @@ impl Cache {
     /// The raw text of `key`'s entry: only a regular file of the user's in a directory of
     /// the user's, at most [`ENTRY_CAP`] bytes. An entry that is not trusted reads as absent
     /// (with a warning), so it is refreshed and replaced, never served.
-    fn read_text(&self, key: &str) -> Option<String> {
+    pub fn read_text(&self, key: &str) -> Option<String> {
         let dir = match PrivateDir::open_below(&self.base, &self.dir) {
             Ok(d) => d?,
             Err(e) => {
@@ -174,6 +174,12 @@ impl Cache {
         }
     }
 
+    /// Replaces the entry for `key` with `text` atomically, 0600 (entries of other shapes
+    /// than AWS credentials: [`crate::session::bearer`]).
+    pub fn write_text(&self, key: &str, text: &str) -> Result<(), CacheError> {
+        self.private_dir()?.replace(&entry_name(key), text.as_bytes(), true, 0o600).map_err(self.io())
+    }
+
     /// Replaces the entry for `key` atomically, 0600.
     pub fn write(&self, key: &str, creds: &Credentials) -> Result<(), CacheError> {
         self.private_dir()?.replace(&entry_name(key), creds.json(true).as_bytes(), true, 0o600).map_err(self.io())
@@ -189,6 +195,17 @@ impl Cache {
             m.insert("Realm".into(), owner.realm.clone().into());
         }
         self.private_dir()?.replace(&entry_name(key), doc.to_string().as_bytes(), true, 0o600).map_err(self.io())
+    }
+
+    /// Every entry's key.
+    pub fn keys(&self) -> Vec<String> {
+        let Ok(Some(dir)) = PrivateDir::open_below(&self.base, &self.dir) else { return vec![] };
+        dir.names()
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|name| Some(name.strip_suffix(".json")?.to_string()))
+            .filter(|k| !k.starts_with('.'))
+            .collect()
     }
 
     /// Every entry's key and owner (`None` for entries written without one).
