@@ -4,6 +4,7 @@
 //!   beside `/bin/cat` of a small file (the cost of starting a process at all) and the
 //!   AWS CLI v2 (`/usr/bin/aws`, Debian's `awscli`) running `aws configure
 //!   export-credentials` on a profile with static keys, its fastest path;
+//! - warm `atmos-auth-helper gcp gke token` and `... azure aks token` (a cached bearer token);
 //! - warm `tfauth aws eks token` and `atmos-auth-helper aws eks token` (the kubeconfig exec
 //!   plugin: the same cache entry, a local SigV4 presign, one ExecCredential) beside the floor and `aws eks get-token` of the
 //!   AWS CLI v2 (static keys; it presigns locally too);
@@ -138,6 +139,33 @@ fn main() {
         c
     });
     rows.push_ours("atmos-auth-helper aws eks token (kubeconfig plugin), warm", &eks, String::new());
+
+    // The GKE and AKS plugins, warm: a cached bearer token, printed as an ExecCredential.
+    for (kind, words, audience, name) in [
+        (tfauth::session::bearer::Kind::Gke, &["gcp", "gke", "token"][..], None, "atmos-auth-helper gcp gke token (kubeconfig plugin), warm"),
+        (
+            tfauth::session::bearer::Kind::Aks,
+            &["azure", "aks", "token", "--server-id", tfauth::providers::aks::AKS_SERVER_APP_ID][..],
+            Some(tfauth::providers::aks::AKS_SERVER_APP_ID),
+            "atmos-auth-helper azure aks token (kubeconfig plugin), warm",
+        ),
+    ] {
+        let entry = tfauth::session::bearer::entry_key(key, audience);
+        tfauth::session::bearer::obtain(&cache_env, kind, &entry, "bench", || {
+            Ok(tfauth::session::bearer::Bearer {
+                token: tfauth::secret::Secret::new("bench-bearer-token"),
+                expires: now + Duration::from_secs(3600),
+            })
+        })
+        .unwrap();
+        let timed = ours(500 / scale, HELPER, &mut |bin| {
+            let mut c = Command::new(bin);
+            env(&mut c);
+            c.args(words).args(["-i", "bench", "--key", key]);
+            c
+        });
+        rows.push_ours(name, &timed, String::new());
+    }
 
     // AWS CLI v2, static keys (its fastest path).
     let aws = Path::new("/usr/bin/aws");
