@@ -612,6 +612,7 @@ mod checks {
         AKS_SCOPE, AKS_SERVER_ID, ARM_SCOPE, AZURE_CLI_CLIENT_ID, Entra, EntraOpts, EntraUser, TENANT_ID, http_request,
     };
     use crate::support::{python_c, run};
+    use std::process::Command;
 
     const SUB: &str = "0b1f6471-1bf0-4dda-aec3-111122223333";
     const CA: &[u8] = b"-----BEGIN CERTIFICATE-----\nMIIB-aks-standin-ca\n-----END CERTIFICATE-----\n";
@@ -1007,5 +1008,129 @@ print(json.dumps(out))
         // Revoked tokens stop working.
         google.revoke_access_tokens();
         assert_eq!(kube_client(&server, &[&alice])[0]["status"], 401);
+    }
+
+    /// Azure's own SDK for AKS (azure-mgmt-containerservice, with azure-identity getting the
+    /// token from the Entra stand-in's TLS front): Managed Clusters - Get,
+    /// listClusterUserCredential, and ARM's errors as the SDK raises them. The package is not
+    /// in the venv's requirements: it is installed (pinned, no dependencies but isodate) into a
+    /// temporary directory; when pip cannot fetch it (offline), the test says so and stops.
+    const AZURE_MGMT: &str = r#"
+import json, sys
+deps, entra, tenant, client_id, assertion, arm, sub, aks_scope = sys.argv[1:9]
+sys.path.insert(0, deps)
+import yaml
+from azure.identity import ClientAssertionCredential
+from azure.core.exceptions import ClientAuthenticationError, HttpResponseError, ResourceNotFoundError
+from azure.mgmt.containerservice import ContainerServiceClient
+cred = ClientAssertionCredential(tenant, client_id, lambda: assertion, authority=entra)
+# azure-core's bearer policy refuses plain http unless the call says enforce_https=False.
+plain = {"enforce_https": False}
+client = ContainerServiceClient(cred, sub, base_url=arm)
+out = {}
+mc = client.managed_clusters.get("rg-Dev", "aks-dev", **plain)
+out["get"] = {"id": mc.id, "name": mc.name, "type": mc.type, "location": mc.location, "state": mc.provisioning_state,
+              "fqdn": mc.fqdn}
+a = mc.aad_profile
+out["get"]["aad"] = {"managed": a.managed, "enable_azure_rbac": a.enable_azure_rbac, "tenant_id": a.tenant_id}
+local = client.managed_clusters.get("RG-DEV", "aks-local", **plain)
+out["local_aad"] = local.aad_profile
+cr = client.managed_clusters.list_cluster_user_credentials("rg-Dev", "aks-dev", format="exec", **plain)
+out["kubeconfigs"] = [k.name for k in cr.kubeconfigs]
+out["kubeconfig"] = yaml.safe_load(bytes(cr.kubeconfigs[0].value))
+def error(fn):
+    try:
+        fn()
+    except HttpResponseError as e:
+        return {"class": type(e).__name__, "status": e.status_code, "code": e.error.code if e.error else None,
+                "message": e.error.message if e.error else str(e)}
+    raise AssertionError("no error")
+out["not_found"] = error(lambda: client.managed_clusters.get("rg-Dev", "nope", **plain))
+out["no_group"] = error(lambda: client.managed_clusters.get("rg-gone", "aks-dev", **plain))
+wrong = ContainerServiceClient(cred, sub, base_url=arm, credential_scopes=[aks_scope])
+out["wrong_audience"] = error(lambda: wrong.managed_clusters.get("rg-Dev", "aks-dev", **plain))
+out["api_version"] = client._config.api_version
+print(json.dumps(out))
+"#;
+
+    #[test]
+    fn arm_standin_azure_mgmt_containerservice_client() {
+        let deps = tempfile::tempdir().unwrap();
+        let pip = run({
+            let mut c = Command::new(venv_bin("pip"));
+            c.args(["install", "--quiet", "--disable-pip-version-check", "--no-deps", "--target"])
+                .arg(deps.path())
+                .args(["azure-mgmt-containerservice==41.8.0", "isodate==0.7.2"]);
+            c
+        });
+        if pip.code != 0 {
+            eprintln!("SKIPPED: pip could not install azure-mgmt-containerservice: {}", pip.stderr);
+            return;
+        }
+        let entra = Entra::start(EntraOpts::default());
+        let tls = entra.tls();
+        let arm = Arm::start(&entra.url());
+        arm.add_cluster(AksCluster::new(SUB, "rg-Dev", "aks-dev", "https://127.0.0.1:6443", CA));
+        arm.add_cluster(AksCluster {
+            server_id: None,
+            ..AksCluster::new(SUB, "rg-Dev", "aks-local", "https://127.0.0.1:7443", CA)
+        });
+        let assertion = crate::microsoft_standin::federated_assertion(
+            crate::microsoft_standin::GITHUB_ISSUER,
+            crate::microsoft_standin::GITHUB_SUBJECT,
+            crate::microsoft_standin::EXCHANGE_AUDIENCE,
+            Duration::from_secs(600),
+        );
+        let mut c = python_c(AZURE_MGMT);
+        c.arg(deps.path())
+            .args([
+                tls.url(),
+                TENANT_ID.into(),
+                crate::microsoft_standin::WORKLOAD_CLIENT_ID.into(),
+                assertion,
+                arm.url(),
+            ])
+            .args([SUB, AKS_SCOPE])
+            .env("REQUESTS_CA_BUNDLE", tls.ca_bundle());
+        let o = run(c);
+        assert_eq!(o.code, 0, "{}\n{}", o.stdout, o.stderr);
+        let out: Value = serde_json::from_str(o.stdout.trim()).unwrap_or_else(|e| panic!("{e}: {}", o.stdout));
+        let id = format!(
+            "/subscriptions/{SUB}/resourcegroups/rg-Dev/providers/Microsoft.ContainerService/managedClusters/aks-dev"
+        );
+        assert_eq!(
+            out["get"],
+            json!({"id": id, "name": "aks-dev", "type": "Microsoft.ContainerService/ManagedClusters", "location": "eastus",
+                   "state": "Succeeded", "fqdn": "127.0.0.1",
+                   "aad": {"managed": true, "enable_azure_rbac": true, "tenant_id": TENANT_ID}})
+        );
+        assert_eq!(out["local_aad"], Value::Null);
+        assert_eq!(out["kubeconfigs"], json!(["clusterUser"]));
+        let exec = &out["kubeconfig"]["users"][0]["user"]["exec"];
+        assert_eq!(exec["command"], "kubelogin");
+        assert_eq!(exec["args"][4], AKS_SERVER_ID);
+        assert_eq!(out["kubeconfig"]["clusters"][0]["cluster"]["server"], "https://127.0.0.1:6443");
+        for (case, class, status, code) in [
+            ("not_found", "ResourceNotFoundError", 404, "ResourceNotFound"),
+            ("no_group", "ResourceNotFoundError", 404, "ResourceGroupNotFound"),
+            ("wrong_audience", "ClientAuthenticationError", 401, "InvalidAuthenticationTokenAudience"),
+        ] {
+            let e = &out[case];
+            assert_eq!(
+                (e["class"].as_str(), e["status"].as_u64(), e["code"].as_str()),
+                (Some(class), Some(status), Some(code)),
+                "{case}: {e}"
+            );
+        }
+        // What ARM saw: the SDK's api-version and format, its bearer for ARM.
+        let api_version = out["api_version"].as_str().unwrap();
+        let list = &arm.requests_for("ListClusterUserCredential")[0];
+        assert_eq!((list.query("api-version"), list.query("format")), (Some(api_version), Some("exec")));
+        assert_eq!(list.claims.as_ref().unwrap()["aud"], "https://management.azure.com");
+        assert!(
+            list.header("user-agent").is_some_and(|u| u.contains("azsdk-python-mgmt-containerservice")),
+            "{list:?}"
+        );
+        assert_eq!(arm.count("GetCluster"), 5);
     }
 }
