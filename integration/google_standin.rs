@@ -14,7 +14,21 @@
 //!   grant an `authorized_user` ADC file uses.
 //!
 //! Also `GET /v1/projects/{ID}` (Cloud Resource Manager's projects.get), because google-auth
-//! looks the project up when it loads an `external_account` file with scopes. Anything else is
+//! looks the project up when it loads an `external_account` file with scopes, and for GKE
+//! kubeconfigs:
+//!
+//! * GKE's container API, `GET /v1/projects/{P}/locations/{L}/clusters/{N}` (clusters.get on
+//!   container.googleapis.com; also the older `.../zones/{Z}/clusters/{N}`): a bearer token this
+//!   stand-in issued; answers the Cluster resource (`name`, `selfLink`, `location`, `endpoint`,
+//!   `status`, `masterAuth.clusterCaCertificate` (base64 of the PEM), ...) of a cluster added with
+//!   [`Google::add_cluster`], or 404 NOT_FOUND ("Not found: projects/P/locations/L/clusters/N.").
+//! * The tokeninfo endpoint, `GET /oauth2/v3/tokeninfo?access_token=T` (also `/tokeninfo`, and a
+//!   POSTed form): for a live token it issued, what Google answers (`azp`, `aud`, `sub`, `scope`,
+//!   `exp`, `expires_in`, all strings; `email` and `email_verified` for service account and user
+//!   tokens); otherwise 400 `{"error": "invalid_token", "error_description": "Invalid Value"}`. A
+//!   federated (STS) token has no email: its `sub` is the principal (`principal://...`).
+//!
+//! Anything else is
 //! a 404 in the Google error shape, recorded as "Unknown": among them the regional access
 //! boundary lookups (`GET .../allowedLocations` on iamcredentials) google-auth starts in the
 //! background once a token is used for an API call, and ignores when they fail.
@@ -214,7 +228,8 @@ impl Default for GoogleOpts {
 /// One request the stand-in answered.
 #[derive(Clone, Debug)]
 pub struct Request {
-    /// "Exchange" (STS), "GenerateAccessToken", "OAuthToken" (`/token`), "GetProject" or "Unknown".
+    /// "Exchange" (STS), "GenerateAccessToken", "OAuthToken" (`/token`), "GetProject",
+    /// "GetCluster" (GKE clusters.get), "TokenInfo" or "Unknown".
     pub op: String,
     /// The path without the query, percent-decoded.
     pub path: String,
@@ -223,7 +238,8 @@ pub struct Request {
     /// Header names in lower case, in the order sent.
     pub headers: Vec<(String, String)>,
     /// The parameters as a JSON object: form fields (strings; a JSON STS body normalised to
-    /// the snake_case form names), the generateAccessToken JSON body, or `Null`.
+    /// the snake_case form names), the generateAccessToken JSON body, tokeninfo's query or form
+    /// (strings), or `Null`.
     pub params: Value,
     pub body: String,
     pub status: u16,
@@ -261,8 +277,19 @@ pub struct Issued {
     pub expires_at: u64,
 }
 
+/// A GKE cluster clusters.get knows (see [`Google::add_cluster`]).
+#[derive(Clone, Debug)]
+struct GkeCluster {
+    project: String,
+    location: String,
+    name: String,
+    endpoint: String,
+    ca_pem: Vec<u8>,
+}
+
 struct State {
     opts: GoogleOpts,
+    clusters: Vec<GkeCluster>,
     port: u16,
     serial: u64,
     counts: HashMap<String, usize>,
@@ -297,6 +324,7 @@ impl Google {
         let port = server.port;
         let state = Arc::new(Mutex::new(State {
             opts,
+            clusters: Vec::new(),
             port,
             serial: 0,
             counts: HashMap::new(),
@@ -331,6 +359,30 @@ impl Google {
 
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// A GKE cluster clusters.get answers for: `endpoint` is `host:port` (GKE's `endpoint` is
+    /// an address without a scheme; clients put `https://` in front), `ca_pem` the cluster CA
+    /// (answered base64-encoded, as `masterAuth.clusterCaCertificate`). Adding a cluster again
+    /// under the same project, location and name replaces it.
+    pub fn add_cluster(&self, project: &str, location: &str, name: &str, endpoint: &str, ca_pem: &[u8]) {
+        let mut s = self.lock();
+        s.clusters.retain(|c| (c.project.as_str(), c.location.as_str(), c.name.as_str()) != (project, location, name));
+        s.clusters.push(GkeCluster {
+            project: project.into(),
+            location: location.into(),
+            name: name.into(),
+            endpoint: endpoint.into(),
+            ca_pem: ca_pem.to_vec(),
+        });
+    }
+    /// GKE's clusters.get URL of a cluster (what gcloud's `get-credentials` asks).
+    pub fn cluster_url(&self, project: &str, location: &str, name: &str) -> String {
+        format!("{}/v1/projects/{project}/locations/{location}/clusters/{name}", self.url())
+    }
+    /// The tokeninfo endpoint (`?access_token=T`).
+    pub fn tokeninfo_url(&self) -> String {
+        format!("{}/oauth2/v3/tokeninfo", self.url())
     }
 
     /// From now on every exchange answers (or stops answering) 400 `invalid_grant`.
@@ -375,6 +427,8 @@ impl Google {
 struct HttpRequest {
     method: String,
     path: String,
+    /// The query string, undecoded (empty when there is none).
+    query: String,
     headers: Vec<(String, String)>,
     body: Vec<u8>,
 }
@@ -387,8 +441,8 @@ impl HttpRequest {
 
 fn read_request(stream: &TcpStream) -> Option<HttpRequest> {
     let crate::wire::RawRequest { method, target, headers, body } = crate::wire::read_raw(stream)?;
-    let path = target.split_once('?').map_or(target.as_str(), |(p, _)| p);
-    Some(HttpRequest { method, path: percent_decode(path, false), headers, body })
+    let (path, query) = target.split_once('?').unwrap_or((target.as_str(), ""));
+    Some(HttpRequest { method, path: percent_decode(path, false), query: query.to_string(), headers, body })
 }
 
 const B64: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
@@ -515,6 +569,19 @@ fn route(req: &HttpRequest, s: &mut State) -> (&'static str, Value, Resp) {
         && req.method == "GET"
     {
         return ("GetProject", Value::Null, get_project(s, req, id));
+    }
+    if let Some((project, location, name)) = gke_cluster_path(path)
+        && req.method == "GET"
+    {
+        return ("GetCluster", Value::Null, get_cluster(s, req, project, location, name));
+    }
+    if matches!(path, "/oauth2/v3/tokeninfo" | "/tokeninfo") && matches!(req.method.as_str(), "GET" | "POST") {
+        let mut pairs = wire::parse_pairs(&req.query, true);
+        if req.method == "POST" {
+            pairs.extend(wire::parse_pairs(&String::from_utf8_lossy(&req.body), true));
+        }
+        let params = Value::Object(pairs.iter().map(|(k, v)| (k.clone(), json!(v))).collect());
+        return ("TokenInfo", params, token_info(s, &pairs));
     }
     let msg = format!("The requested URL {path} was not found on this server.");
     ("Unknown", Value::Null, api_error(404, "NOT_FOUND", &msg))
@@ -867,6 +934,126 @@ fn get_project(s: &mut State, req: &HttpRequest, id: &str) -> Resp {
         ),
         None => api_error(403, "PERMISSION_DENIED", "The caller does not have permission"),
     }
+}
+
+// ---------------------------------------------------------------------------------------
+// GKE clusters.get (container.googleapis.com v1)
+
+/// (project, location, name) of `/v1/projects/P/locations/L/clusters/N` (or `.../zones/Z/...`).
+fn gke_cluster_path(path: &str) -> Option<(&str, &str, &str)> {
+    let segs: Vec<&str> = path.strip_prefix("/v1/")?.split('/').collect();
+    match segs.as_slice() {
+        ["projects", p, "locations" | "zones", l, "clusters", n] if ![p, l, n].iter().any(|x| x.is_empty()) => {
+            Some((p, l, n))
+        }
+        _ => None,
+    }
+}
+
+/// FNV-1a of `seed`: stable made-up ids.
+fn fnv(seed: &str) -> u64 {
+    seed.bytes().fold(0xcbf29ce484222325, |h, b| (h ^ b as u64).wrapping_mul(0x100000001b3))
+}
+
+/// A numeric id derived from `seed`, shaped like Google's 21-digit account ids.
+fn numeric_id(seed: &str) -> String {
+    format!("1{:020}", fnv(seed))
+}
+
+/// Standard base64, padded (`masterAuth.clusterCaCertificate`).
+fn b64std(data: &[u8]) -> String {
+    let mut out = b64url(data).replace('-', "+").replace('_', "/");
+    while !out.len().is_multiple_of(4) {
+        out.push('=');
+    }
+    out
+}
+
+fn get_cluster(s: &mut State, req: &HttpRequest, project: &str, location: &str, name: &str) -> Resp {
+    if bearer_of(req.header("authorization")).and_then(|t| s.live(t)).is_none() {
+        return unauthenticated();
+    }
+    let Some(c) = s.clusters.iter().find(|c| c.project == project && c.location == location && c.name == name) else {
+        let msg = format!("Not found: projects/{project}/locations/{location}/clusters/{name}.");
+        return api_error(404, "NOT_FOUND", &msg);
+    };
+    let ca = b64std(&c.ca_pem);
+    // A zone (us-central1-a) or a region (us-central1): `locations` lists the zones nodes run in.
+    let zonal = location.matches('-').count() >= 2;
+    let zones: Vec<String> = if zonal {
+        vec![location.to_string()]
+    } else {
+        ["a", "b", "c"].iter().map(|z| format!("{location}-{z}")).collect()
+    };
+    let host = c.endpoint.rsplit_once(':').map_or(c.endpoint.as_str(), |(h, _)| h);
+    let self_link =
+        format!("https://container.googleapis.com/v1/projects/{project}/locations/{location}/clusters/{name}");
+    json_resp(
+        200,
+        json!({
+            "name": c.name,
+            "nodeConfig": {"machineType": "e2-medium", "diskSizeGb": 100, "imageType": "COS_CONTAINERD"},
+            "masterAuth": {"clusterCaCertificate": ca},
+            "loggingService": "logging.googleapis.com/kubernetes",
+            "monitoringService": "monitoring.googleapis.com/kubernetes",
+            "network": "default",
+            "clusterIpv4Cidr": "10.8.0.0/14",
+            "subnetwork": "default",
+            "locations": zones,
+            "selfLink": self_link,
+            "zone": location,
+            "endpoint": c.endpoint,
+            "initialClusterVersion": "1.29.1-gke.1589000",
+            "currentMasterVersion": "1.29.1-gke.1589000",
+            "currentNodeVersion": "1.29.1-gke.1589000",
+            "createTime": "2026-01-01T00:00:00+00:00",
+            "status": "RUNNING",
+            "servicesIpv4Cidr": "34.118.224.0/20",
+            "location": location,
+            "id": (0..4).map(|i| format!("{:016x}", fnv(&format!("{i}{self_link}")))).collect::<String>(),
+            "workloadIdentityConfig": {"workloadPool": format!("{project}.svc.id.goog")},
+            "privateClusterConfig": {"publicEndpoint": host},
+            "controlPlaneEndpointsConfig": {
+                "ipEndpointsConfig": {"enabled": true, "enablePublicEndpoint": true, "publicEndpoint": host}
+            },
+        }),
+    )
+}
+
+// ---------------------------------------------------------------------------------------
+// tokeninfo (oauth2.googleapis.com)
+
+fn token_info(s: &mut State, pairs: &[(String, String)]) -> Resp {
+    let token = pairs.iter().find(|(k, _)| k == "access_token").map(|(_, v)| v.as_str()).unwrap_or("");
+    if token.is_empty() {
+        return oauth_error(400, "invalid_request", "Either access_token, id_token, or token_handle required");
+    }
+    let Some(i) = s.live(token).cloned() else {
+        return oauth_error(400, "invalid_token", "Invalid Value");
+    };
+    let now = epoch().as_secs();
+    let mut body = match i.op.as_str() {
+        // A service account's token names its OAuth client (the account's unique id).
+        "GenerateAccessToken" => {
+            let id = numeric_id(&i.principal);
+            json!({"azp": id, "aud": id, "sub": id})
+        }
+        // A user's token names the OAuth client it was granted to.
+        "OAuthToken" => json!({"azp": i.via, "aud": i.via, "sub": numeric_id(&i.principal)}),
+        // A federated token: no Google account behind it.
+        _ => json!({"azp": i.via, "aud": i.via, "sub": i.principal}),
+    };
+    body["scope"] = json!(i.scopes.join(" "));
+    body["exp"] = json!(i.expires_at.to_string());
+    body["expires_in"] = json!(i.expires_at.saturating_sub(now).to_string());
+    if i.op != "Exchange" {
+        body["email"] = json!(i.principal);
+        body["email_verified"] = json!("true");
+    }
+    if i.op == "OAuthToken" {
+        body["access_type"] = json!("offline");
+    }
+    json_resp(200, body)
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1394,6 +1581,164 @@ print(json.dumps(out))
         assert_eq!(google.issued().len(), 6);
     }
 
+    const GKE: &str = r#"
+import base64
+from google.auth.transport.requests import AuthorizedSession
+standin, dirname, sa_url, client_id, secret, refresh, project, location, name = sys.argv[1:10]
+user = {"type": "authorized_user", "client_id": client_id, "client_secret": secret, "refresh_token": refresh}
+imp = {"type": "impersonated_service_account", "service_account_impersonation_url": sa_url, "source_credentials": user}
+out = {}
+def session(creds):
+    s = AuthorizedSession(creds, auth_request=routed())
+    s.mount("https://", ToStandin())
+    return s
+for kind, doc in (("user", user), ("sa", imp)):
+    creds, _ = google.auth.load_credentials_from_file(write(dirname + "/" + kind + ".json", doc), scopes=[CLOUD])
+    s = session(creds)
+    r = s.get(f"https://container.googleapis.com/v1/projects/{project}/locations/{location}/clusters/{name}")
+    cluster = r.json()
+    out[kind] = {"status": r.status_code, "cluster": cluster, "token": creds.token,
+                 "ca": base64.b64decode(cluster.get("masterAuth", {}).get("clusterCaCertificate", "")).decode()}
+    r = s.get(f"https://container.googleapis.com/v1/projects/{project}/zones/{location}/clusters/{name}")
+    out[kind]["zones_path"] = r.status_code
+r = s.get(f"https://container.googleapis.com/v1/projects/{project}/locations/{location}/clusters/nope")
+out["unknown"] = [r.status_code, r.json()]
+r = requests.get(f"{standin}/v1/projects/{project}/locations/{location}/clusters/{name}")
+out["anonymous"] = [r.status_code, r.json()]
+print(json.dumps(out))
+"#;
+
+    const TOKENINFO: &str = r#"
+standin = sys.argv[1]
+out = {}
+for i, token in enumerate(sys.argv[2:]):
+    r = requests.get(standin + "/oauth2/v3/tokeninfo", params={"access_token": token})
+    p = requests.post(standin + "/oauth2/v3/tokeninfo", data={"access_token": token})
+    out[str(i)] = {"get": [r.status_code, r.json()], "post": [p.status_code, p.json()]}
+r = requests.get(standin + "/oauth2/v3/tokeninfo")
+out["none"] = [r.status_code, r.json()]
+print(json.dumps(out))
+"#;
+
+    #[test]
+    fn google_standin_gke_cluster_get_and_tokeninfo() {
+        let google = Google::start(GoogleOpts::default());
+        let ca = b"-----BEGIN CERTIFICATE-----\nMIIB-standin-ca\n-----END CERTIFICATE-----\n";
+        google.add_cluster("acme-dev", "us-central1", "dev", "127.0.0.1:6443", ca);
+        let user = GoogleOpts::default().users[0].clone();
+        let dir = tempfile::tempdir().unwrap();
+        let out = python(
+            GKE,
+            &[
+                google.url(),
+                dir.path().display().to_string(),
+                google.generate_access_token_url(SA),
+                user.client_id.clone(),
+                user.client_secret.clone(),
+                user.refresh_token.clone(),
+                "acme-dev".into(),
+                "us-central1".into(),
+                "dev".into(),
+            ],
+        );
+        for kind in ["user", "sa"] {
+            let got = &out[kind];
+            assert_eq!(got["status"], 200, "{kind}: {got}");
+            let c = &got["cluster"];
+            assert_eq!(c["name"], "dev");
+            assert_eq!(c["location"], "us-central1");
+            assert_eq!(c["endpoint"], "127.0.0.1:6443", "an address without scheme, as GKE answers");
+            assert_eq!(c["status"], "RUNNING");
+            assert_eq!(
+                c["selfLink"],
+                "https://container.googleapis.com/v1/projects/acme-dev/locations/us-central1/clusters/dev"
+            );
+            assert_eq!(
+                got["ca"].as_str().unwrap().as_bytes(),
+                ca,
+                "masterAuth.clusterCaCertificate is base64 of the PEM"
+            );
+            assert_eq!(got["zones_path"], 200, "the older zones/ path names the same cluster");
+        }
+        assert_eq!(google.principal_of(out["user"]["token"].as_str().unwrap()).as_deref(), Some("alice@example.com"));
+        assert_eq!(google.service_account_of(out["sa"]["token"].as_str().unwrap()).as_deref(), Some(SA));
+        let gets = google.requests_for("GetCluster");
+        assert_eq!(gets.len(), 6);
+        assert!(gets.iter().take(5).all(|g| g.host == "container.googleapis.com" && g.bearer().is_some()));
+        assert_eq!(
+            out["unknown"],
+            json!([404, {"error": {"code": 404, "message": "Not found: projects/acme-dev/locations/us-central1/clusters/nope.", "status": "NOT_FOUND"}}])
+        );
+        assert_eq!(out["anonymous"][0], 401);
+        assert_eq!(out["anonymous"][1]["error"]["status"], "UNAUTHENTICATED");
+        assert_eq!(google.count("GetCluster"), 6);
+
+        // tokeninfo: the user's and the service account's tokens name their accounts.
+        let (user_token, sa_token) =
+            (out["user"]["token"].as_str().unwrap().to_string(), out["sa"]["token"].as_str().unwrap().to_string());
+        let info = python(TOKENINFO, &[google.url(), user_token.clone(), sa_token.clone(), "ya29.made-up".into()]);
+        for (i, email) in [("0", "alice@example.com"), ("1", SA)] {
+            for how in ["get", "post"] {
+                let (status, body) = (&info[i][how][0], &info[i][how][1]);
+                assert_eq!(status, 200, "{i} {how}: {body}");
+                assert_eq!(body["email"], email);
+                assert_eq!(body["email_verified"], "true");
+                assert!(body["scope"].as_str().unwrap().split(' ').any(|x| x == CLOUD_PLATFORM), "{body}");
+                let exp: u64 = body["exp"].as_str().unwrap().parse().unwrap();
+                let left: u64 = body["expires_in"].as_str().unwrap().parse().unwrap();
+                assert!(exp.abs_diff(epoch().as_secs() + left) <= 2, "{body}");
+                assert!((3500..=3600).contains(&left), "{body}");
+                for k in ["azp", "aud", "sub"] {
+                    assert!(body[k].as_str().is_some_and(|v| !v.is_empty()), "{k}: {body}");
+                }
+            }
+        }
+        assert_eq!(info["0"]["get"][1]["aud"], user.client_id.as_str(), "a user token names its OAuth client");
+        let invalid = json!([400, {"error": "invalid_token", "error_description": "Invalid Value"}]);
+        assert_eq!(info["2"]["get"], invalid);
+        assert_eq!(info["2"]["post"], invalid);
+        assert_eq!(info["none"][0], 400);
+        assert_eq!(info["none"][1]["error"], "invalid_request");
+        let calls = google.requests_for("TokenInfo");
+        assert_eq!(calls.len(), 7);
+        assert_eq!(calls[0].param("access_token"), Some(user_token.as_str()));
+
+        // Revoked: tokeninfo and the cluster refuse them.
+        google.revoke_access_tokens();
+        let info = python(TOKENINFO, &[google.url(), user_token.clone(), sa_token]);
+        assert_eq!(info["0"]["get"], invalid);
+        assert_eq!(info["1"]["post"], invalid);
+        let (status, body) = crate::microsoft_standin::http_get_with(
+            &google.cluster_url("acme-dev", "us-central1", "dev"),
+            &[("Authorization", &format!("Bearer {user_token}"))],
+        );
+        assert_eq!((status, body["error"]["status"].as_str()), (401, Some("UNAUTHENTICATED")));
+    }
+
+    #[test]
+    fn google_standin_tokeninfo_of_a_federated_token_has_no_email() {
+        let google = Google::start(GoogleOpts::default());
+        let form = [
+            ("grant_type", TOKEN_EXCHANGE_GRANT),
+            ("audience", DEFAULT_AUDIENCE),
+            ("scope", CLOUD_PLATFORM),
+            ("requested_token_type", ACCESS_TOKEN_TYPE),
+            ("subject_token_type", JWT_TOKEN_TYPE),
+        ];
+        let jwt = fake_jwt(&json!({"sub": SUBJECT}));
+        let mut form = form.to_vec();
+        form.push(("subject_token", &jwt));
+        let (status, sts) = crate::microsoft_standin::http_post_form(&google.sts_token_url(), &form, &[]);
+        assert_eq!(status, 200, "{sts}");
+        let token = sts["access_token"].as_str().unwrap();
+        let (status, info) =
+            crate::microsoft_standin::http_get(&format!("{}?access_token={token}", google.tokeninfo_url()));
+        assert_eq!(status, 200, "{info}");
+        assert_eq!(info["sub"], federated_principal(DEFAULT_AUDIENCE, SUBJECT));
+        assert_eq!(info.get("email"), None);
+        assert_eq!(google.count("TokenInfo"), 1);
+    }
+
     #[test]
     fn google_standin_helpers() {
         assert!(audience_well_formed(DEFAULT_AUDIENCE));
@@ -1412,5 +1757,15 @@ print(json.dumps(out))
         let claims = jwt_claims(&fake_jwt(&json!({"sub": "x"}))).unwrap();
         assert_eq!(claims["sub"], "x");
         assert_eq!(rfc3339(1_800_000_000), "2027-01-15T08:00:00Z");
+        for t in ["", "f", "fo", "foo", "-----BEGIN CERTIFICATE-----\n"] {
+            let py = Command::new(venv_bin("python"))
+                .args(["-c", "import base64,sys; print(base64.b64encode(sys.argv[1].encode()).decode())", t])
+                .output()
+                .unwrap();
+            assert_eq!(b64std(t.as_bytes()), String::from_utf8_lossy(&py.stdout).trim());
+        }
+        assert_eq!(gke_cluster_path("/v1/projects/p/locations/l/clusters/n"), Some(("p", "l", "n")));
+        assert_eq!(gke_cluster_path("/v1/projects/p/zones/z/clusters/n"), Some(("p", "z", "n")));
+        assert_eq!(gke_cluster_path("/v1/projects/p/locations/l/clusters/n/nodePools"), None);
     }
 }

@@ -2,6 +2,7 @@
 //! moto serves STS, S3 and ECR on loopback; boto3, the AWS CLI and Terraform 1.0.3 consume
 //! what tfauth writes. Needs `integration/setup` (the README's test command runs it).
 
+mod arm_standin;
 mod auth_list;
 mod aws_portal;
 mod azure_interactive;

@@ -12,6 +12,11 @@
 //! - `GET /{tenant}/v2.0/.well-known/openid-configuration` and
 //!   `GET /common/discovery/instance`: the discovery documents MSAL reads;
 //! - `GET /devicelogin?otc=CODE`: "the user signs in in a browser" (approves that code);
+//! - `GET /__introspect?token=T` (the stand-in's own, for other stand-ins and tests; Entra has
+//!   no such endpoint): 200 with the claims of an access token this stand-in issued while it is
+//!   neither expired nor revoked ([`Entra::revoke_access_tokens`]), else 401
+//!   `{"error": "invalid_token"}`. The ARM and AKS API-server stand-ins authenticate bearer
+//!   tokens with it;
 //! - `GET /{tenant}/oauth2/v2.0/authorize`: the authorization endpoint of the browser
 //!   sign-in (`azure/interactive`): it checks the client, a loopback `redirect_uri`, an
 //!   `S256` `code_challenge` and a `state`, and answers, as the signed-in user's browser
@@ -21,7 +26,11 @@
 //!   `redirect_uri` against the one the code was issued for (AADSTS501481, AADSTS50148).
 //!
 //! Tokens are JWT-shaped (header.claims.signature) with a dummy signature: MSAL decodes the ID
-//! token's claims and never checks its signature. Tests steer the stand-in (approve, deny,
+//! token's claims and never checks its signature. An access token's `aud` is the resource of
+//! the first resource scope asked for, whatever it is: `https://management.azure.com` for
+//! `https://management.azure.com/.default`, the app id GUID for `GUID/.default` (as Entra puts
+//! it for AKS's server app `6dae42f8-...`), for every grant (a refresh token serves any
+//! resource, as Entra's multi-resource refresh tokens do). Tests steer the stand-in (approve, deny,
 //! expire device codes; expire or revoke refresh tokens; make every token call fail) and
 //! inspect it (counters, a log of every request with its form, the tokens it issued).
 //!
@@ -58,7 +67,7 @@
 //! The `#[test]`s at the bottom drive the stand-in with msal 1.39.0 and azure-identity 1.27.0,
 //! independent clients, and with a plain-HTTP client in Rust.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
@@ -86,6 +95,14 @@ pub const TENANT_ID: &str = "8eaef023-2b34-4da1-9baa-8bc8c9d6a490";
 pub const TENANT_DOMAIN: &str = "acme.onmicrosoft.com";
 /// Azure Resource Manager, what Terraform's azurerm provider asks for.
 pub const ARM_SCOPE: &str = "https://management.azure.com/.default";
+/// The "Azure Kubernetes Service AAD Server" app: the `--server-id` of every AKS cluster with
+/// AKS-managed Entra integration, the audience of the tokens its API server accepts.
+pub const AKS_SERVER_ID: &str = "6dae42f8-4368-4678-94ff-3960e28e3630";
+/// The `.default` scope of [`AKS_SERVER_ID`].
+pub const AKS_SCOPE: &str = "6dae42f8-4368-4678-94ff-3960e28e3630/.default";
+/// The "Azure Kubernetes Service Client" app (kubelogin's default `--client-id` in AKS's
+/// kubeconfigs), a public client.
+pub const AKS_CLIENT_ID: &str = "80faf920-1908-4b52-b5ef-a8e7bedfc67a";
 /// What GitHub Actions' OIDC tokens say, and what Entra expects of them by default.
 pub const GITHUB_ISSUER: &str = "https://token.actions.githubusercontent.com";
 pub const EXCHANGE_AUDIENCE: &str = "api://AzureADTokenExchange";
@@ -233,7 +250,7 @@ impl Default for EntraOpts {
     fn default() -> Self {
         EntraOpts {
             tenants: vec![Tenant::new(TENANT_ID, &[TENANT_DOMAIN])],
-            client_ids: vec![AZURE_CLI_CLIENT_ID.into(), WORKLOAD_CLIENT_ID.into()],
+            client_ids: vec![AZURE_CLI_CLIENT_ID.into(), WORKLOAD_CLIENT_ID.into(), AKS_CLIENT_ID.into()],
             user: EntraUser::default(),
             approve_after_polls: None,
             slow_down_polls: 0,
@@ -258,7 +275,7 @@ impl Default for EntraOpts {
 pub struct EntraRequest {
     /// The operation it was routed to: "DeviceCode", "DeviceCodeToken", "RefreshToken",
     /// "ClientCredentials", "AuthCodeToken", "Token" (no or another grant type), "OpenIdConfiguration",
-    /// "InstanceDiscovery", "Keys", "DeviceLogin", "Authorize" or "Unknown".
+    /// "InstanceDiscovery", "Keys", "DeviceLogin", "Authorize", "Introspect" or "Unknown".
     pub op: String,
     /// The path without the query.
     pub path: String,
@@ -370,6 +387,8 @@ struct State {
     devices: Vec<Device>,
     refresh: Vec<Refresh>,
     issued: Vec<IssuedToken>,
+    /// Access tokens [`Entra::revoke_access_tokens`] revoked.
+    revoked_access: HashSet<String>,
     counts: HashMap<String, usize>,
     log: Vec<EntraRequest>,
 }
@@ -412,6 +431,7 @@ impl Entra {
             nonce: None,
             refresh: Vec::new(),
             issued: Vec::new(),
+            revoked_access: HashSet::new(),
             counts: HashMap::new(),
             log: Vec::new(),
         }));
@@ -505,6 +525,19 @@ impl Entra {
         self.lock().refresh.iter_mut().for_each(|r| r.state = RefreshState::Revoked);
     }
 
+    /// Every access token issued so far stops working: `/__introspect` answers 401 for it (so
+    /// the ARM and API-server stand-ins refuse it).
+    pub fn revoke_access_tokens(&self) {
+        let mut s = self.lock();
+        let all: Vec<String> = s.issued.iter().map(|t| t.access_token.clone()).collect();
+        s.revoked_access.extend(all);
+    }
+
+    /// `GET URL?token=T` answers the claims of a live access token (see the module docs).
+    pub fn introspect_url(&self) -> String {
+        format!("{}/__introspect", self.url())
+    }
+
     /// From now on every token call answers `fault` (`None`: back to normal).
     pub fn set_fault(&self, fault: Option<Fault>) {
         self.lock().opts.fault = fault;
@@ -540,6 +573,48 @@ impl Entra {
 
     pub fn refresh_tokens(&self) -> Vec<String> {
         self.lock().issued.iter().filter_map(|t| t.refresh_token.clone()).collect()
+    }
+
+    /// A user sign-in over plain HTTP, as tfauth's own client makes it: the device code flow for
+    /// `client_id` and `scope` (add `offline_access` for a refresh token), the code approved by
+    /// the "user" at once. Returns the token answer (panics on an error answer).
+    pub fn sign_in(&self, client_id: &str, scope: &str) -> Value {
+        let form = [("client_id", client_id), ("scope", scope)];
+        let (status, dc) = http_post_form(&format!("{}/oauth2/v2.0/devicecode", self.authority()), &form, &[]);
+        assert_eq!(status, 200, "devicecode: {dc}");
+        let (code, user_code) = (dc["device_code"].as_str().unwrap(), dc["user_code"].as_str().unwrap());
+        let (status, _) = http_get(&format!("{}/devicelogin?otc={user_code}", self.url()));
+        assert_eq!(status, 200, "the user approves {user_code}");
+        let form = [("grant_type", DEVICE_GRANT), ("client_id", client_id), ("device_code", code)];
+        let (status, tok) = http_post_form(&format!("{}/oauth2/v2.0/token", self.authority()), &form, &[]);
+        assert_eq!(status, 200, "token: {tok}");
+        tok
+    }
+
+    /// The refresh token grant over plain HTTP for `client_id` and `scope`: the status and answer.
+    pub fn refresh(&self, client_id: &str, refresh_token: &str, scope: &str) -> (u16, Value) {
+        let form = [
+            ("grant_type", "refresh_token"),
+            ("client_id", client_id),
+            ("refresh_token", refresh_token),
+            ("scope", scope),
+        ];
+        http_post_form(&format!("{}/oauth2/v2.0/token", self.authority()), &form, &[])
+    }
+
+    /// A workload token over plain HTTP: client credentials for [`WORKLOAD_CLIENT_ID`] with a
+    /// GitHub Actions assertion the default federated credential accepts, for `scope` (one
+    /// `RESOURCE/.default`). The status and answer.
+    pub fn workload_token(&self, scope: &str) -> (u16, Value) {
+        let assertion = federated_assertion(GITHUB_ISSUER, GITHUB_SUBJECT, EXCHANGE_AUDIENCE, Duration::from_secs(600));
+        let form = [
+            ("grant_type", "client_credentials"),
+            ("client_id", WORKLOAD_CLIENT_ID),
+            ("client_assertion_type", JWT_BEARER),
+            ("client_assertion", assertion.as_str()),
+            ("scope", scope),
+        ];
+        http_post_form(&format!("{}/oauth2/v2.0/token", self.authority()), &form, &[])
     }
 
     /// The answer that carried this access token.
@@ -843,6 +918,7 @@ fn route(req: &HttpRequest, s: &mut State, base: &str) -> (&'static str, Resp) {
         ("GET", ["common", "discovery", "instance"]) => ("InstanceDiscovery", instance_discovery(s, req, base)),
         ("GET", [_, "discovery", "v2.0", "keys"]) => ("Keys", json_resp(200, &[], json!({"keys": []}))),
         (_, ["devicelogin"]) => ("DeviceLogin", device_login(s, req)),
+        ("GET", ["__introspect"]) => ("Introspect", introspect(s, req)),
         ("GET", [tenant, "oauth2", "v2.0", "authorize"]) => ("Authorize", authorize(s, req, base, tenant)),
         _ => ("Unknown", json_resp(404, &[], json!({"error": "not_found", "error_description": "no such endpoint"}))),
     }
@@ -991,6 +1067,21 @@ fn instance_discovery(s: &mut State, req: &HttpRequest, base: &str) -> Resp {
         "metadata": [{"preferred_network": own_host, "preferred_cache": own_host, "aliases": [own_host]}],
     });
     ok(s, req, body)
+}
+
+/// The claims of a live access token this stand-in issued (not expired, not revoked).
+fn introspect(s: &State, req: &HttpRequest) -> Resp {
+    let token = req.query("token").unwrap_or("");
+    let now = epoch();
+    let live = s
+        .issued
+        .iter()
+        .find(|t| !token.is_empty() && t.access_token == token)
+        .filter(|t| t.expires_on > now && !s.revoked_access.contains(token));
+    match live.and_then(|t| jwt_claims(&t.access_token)) {
+        Some(claims) => json_resp(200, &[], claims),
+        None => json_resp(401, &[], json!({"error": "invalid_token"})),
+    }
 }
 
 /// The browser page: `?otc=CODE` (or a posted `otc`) approves that code.
@@ -1563,7 +1654,39 @@ pub fn http_get(url: &str) -> (u16, Value) {
     http_call("GET", url, None, &[])
 }
 
+/// `GET url` with extra headers (`Authorization`, ...); the status and the JSON answer.
+pub fn http_get_with(url: &str, headers: &[(&str, &str)]) -> (u16, Value) {
+    http_call("GET", url, None, headers)
+}
+
 fn http_call(method: &str, url: &str, body: Option<&str>, headers: &[(&str, &str)]) -> (u16, Value) {
+    let body = body.map(|b| ("application/x-www-form-urlencoded", b.as_bytes()));
+    let a = http_request(method, url, body, headers);
+    (a.status, serde_json::from_slice(&a.body).unwrap_or(Value::Null))
+}
+
+/// A whole HTTP answer, for tests that look at headers too.
+#[derive(Clone, Debug)]
+pub struct HttpAnswer {
+    pub status: u16,
+    /// Header names in lower case, in the order sent.
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl HttpAnswer {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        crate::wire::header(&self.headers, name)
+    }
+    /// The body as JSON (`Value::Null` when it is not).
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap_or(Value::Null)
+    }
+}
+
+/// One plain-HTTP/1.1 request (`Connection: close`): `method url`, a body with its content
+/// type, extra headers. The answer whole: status, headers, body.
+pub fn http_request(method: &str, url: &str, body: Option<(&str, &[u8])>, headers: &[(&str, &str)]) -> HttpAnswer {
     let rest = url.strip_prefix("http://").expect("plain http only");
     let (host, path) = rest.split_once('/').map(|(h, p)| (h, format!("/{p}"))).unwrap_or((rest, "/".into()));
     let mut stream = TcpStream::connect(host).expect("connect");
@@ -1573,19 +1696,28 @@ fn http_call(method: &str, url: &str, body: Option<&str>, headers: &[(&str, &str
     for (k, v) in headers {
         head.push_str(&format!("{k}: {v}\r\n"));
     }
-    if let Some(b) = body {
-        head.push_str(&format!("Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n", b.len()));
+    match body {
+        Some((ctype, b)) => head.push_str(&format!("Content-Type: {ctype}\r\nContent-Length: {}\r\n", b.len())),
+        None if method == "POST" => head.push_str("Content-Length: 0\r\n"),
+        None => {}
     }
     head.push_str("\r\n");
     stream.write_all(head.as_bytes()).unwrap();
-    if let Some(b) = body {
-        stream.write_all(b.as_bytes()).unwrap();
+    if let Some((_, b)) = body {
+        stream.write_all(b).unwrap();
     }
-    let mut answer = String::new();
-    stream.read_to_string(&mut answer).unwrap();
-    let status = answer.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
-    let body = answer.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or("");
-    (status, serde_json::from_str(body).unwrap_or(Value::Null))
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).unwrap();
+    let split = answer.windows(4).position(|w| w == b"\r\n\r\n").unwrap_or(answer.len());
+    let head = String::from_utf8_lossy(&answer[..split]).into_owned();
+    let body = answer.get(split + 4..).unwrap_or_default().to_vec();
+    let mut lines = head.lines();
+    let status = lines.next().and_then(|l| l.split_whitespace().nth(1)).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect();
+    HttpAnswer { status, headers, body }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -2615,5 +2747,78 @@ except ClientAuthenticationError as e:
             (400, Some("invalid_request"), json!([90002]))
         );
         assert!(entra.requests().iter().all(|r| !r.tls));
+    }
+
+    /// Tokens for any resource: the AKS server app's GUID (client credentials, and a refresh
+    /// token of an ARM sign-in used for it, as kubelogin does) gets `aud` = the GUID, ARM's
+    /// scope `aud` = `https://management.azure.com`; `/__introspect` answers their claims while
+    /// they are live and 401 for made-up, revoked and expired ones.
+    #[test]
+    fn microsoft_standin_tokens_for_any_resource_and_introspection() {
+        let entra = Entra::start(EntraOpts::default());
+        let introspect = |t: &str| http_get(&format!("{}?{}", entra.introspect_url(), form_encode(&[("token", t)])));
+
+        let (status, app) = entra.workload_token(AKS_SCOPE);
+        assert_eq!(status, 200, "{app}");
+        let app_token = app["access_token"].as_str().unwrap();
+        let claims = jwt_claims(app_token).unwrap();
+        assert_eq!(claims["aud"], AKS_SERVER_ID);
+        assert_eq!((claims["idtyp"].as_str(), claims["appid"].as_str()), (Some("app"), Some(WORKLOAD_CLIENT_ID)));
+        let (status, arm) = entra.workload_token(ARM_SCOPE);
+        assert_eq!(status, 200, "{arm}");
+        let arm_app_token = arm["access_token"].as_str().unwrap();
+        assert_eq!(jwt_claims(arm_app_token).unwrap()["aud"], "https://management.azure.com");
+        let (status, legacy) = entra.workload_token("https://management.core.windows.net//.default");
+        assert_eq!(status, 200, "{legacy}");
+        assert_eq!(
+            jwt_claims(legacy["access_token"].as_str().unwrap()).unwrap()["aud"],
+            "https://management.core.windows.net/"
+        );
+
+        // A user's ARM sign-in, its refresh token then used for AKS (multi-resource), by Azure
+        // CLI's client id and by kubelogin's.
+        for client in [AZURE_CLI_CLIENT_ID, AKS_CLIENT_ID] {
+            let login = entra.sign_in(client, &format!("{ARM_SCOPE} offline_access openid profile"));
+            let user_arm = login["access_token"].as_str().unwrap();
+            assert_eq!(jwt_claims(user_arm).unwrap()["aud"], "https://management.azure.com");
+            let rt = login["refresh_token"].as_str().unwrap();
+            let (status, aks) = entra.refresh(client, rt, &format!("{AKS_SCOPE} offline_access openid profile"));
+            assert_eq!(status, 200, "{aks}");
+            let user_aks = aks["access_token"].as_str().unwrap();
+            let c = jwt_claims(user_aks).unwrap();
+            assert_eq!(c["aud"], AKS_SERVER_ID, "{c}");
+            assert_eq!((c["tid"].as_str(), c["appid"].as_str()), (Some(TENANT_ID), Some(client)));
+            assert_eq!(c["upn"], EntraUser::default().upn);
+            assert!(aks["refresh_token"].as_str().is_some_and(|r| r != rt), "a new refresh token");
+            assert!(aks["id_token"].is_string());
+            // Introspection: the claims, exactly.
+            let (status, got) = introspect(user_aks);
+            assert_eq!((status, &got), (200, &c));
+            let (status, got) = introspect(user_arm);
+            assert_eq!((status, got["aud"].as_str()), (200, Some("https://management.azure.com")));
+        }
+        let (status, got) = introspect(app_token);
+        assert_eq!((status, got), (200, claims));
+        let refused = json!({"error": "invalid_token"});
+        for made_up in ["", "eyJhbGciOiJub25lIn0.e30.", &jwt(&json!({"aud": AKS_SERVER_ID, "exp": epoch() + 600}))] {
+            assert_eq!(introspect(made_up), (401, refused.clone()), "{made_up}");
+        }
+        assert_eq!(http_get(&entra.introspect_url()), (401, refused.clone()), "no token");
+        // Revoked.
+        entra.revoke_access_tokens();
+        assert_eq!(introspect(app_token), (401, refused.clone()));
+        assert_eq!(introspect(arm_app_token), (401, refused.clone()));
+        let (status, fresh) = entra.workload_token(AKS_SCOPE);
+        assert_eq!(status, 200);
+        assert_eq!(introspect(fresh["access_token"].as_str().unwrap()).0, 200, "new tokens work");
+        assert_eq!(entra.count("Introspect"), 12);
+
+        // Expired: a stand-in whose access tokens live 0 s.
+        let short = Entra::start(EntraOpts { access_token_ttl: Duration::ZERO, ..Default::default() });
+        let (status, t) = short.workload_token(AKS_SCOPE);
+        assert_eq!(status, 200);
+        let (status, got) =
+            http_get(&format!("{}?token={}", short.introspect_url(), t["access_token"].as_str().unwrap()));
+        assert_eq!((status, got), (401, refused));
     }
 }

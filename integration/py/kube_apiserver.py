@@ -24,6 +24,24 @@ Usage: kube_apiserver.py --moto URL --cluster NAME --allow TEXT --creds FILE --d
 Writes DIR/ready.json ({"api": URL, "eks": URL, "ca": PATH}) when listening. Every
 authentication decision is appended to DIR/auth.log as one JSON line.
 Control: POST /__clock?offset=SECONDS on the EKS front moves this server's clock.
+
+Two more modes, for GKE and AKS clusters, authenticate against the Google and Entra
+stand-ins instead (no --moto, --creds or --cluster, no EKS front; ready.json then has
+"api" and "ca" only):
+
+  kube_apiserver.py --google-tokeninfo URL --allow TEXT --dir DIR
+      A bearer token is a Google access token: GET URL?access_token=T (the Google stand-in's
+      tokeninfo) must answer 200; the user is its `email` (a federated token, which has none,
+      is its `sub`, `principal://...`, as GKE names such principals).
+  kube_apiserver.py --entra-introspect URL --server-id GUID [--tenant-id T] --allow TEXT --dir DIR
+      A bearer token is an Entra access token: GET URL?token=T (the Entra stand-in's
+      /__introspect) must answer its claims; `aud` must be the server id (`GUID` or
+      `spn:GUID`, both of which AKS accepts), `exp` in the future, `tid` --tenant-id when
+      given. The user is the first of `upn`, `unique_name`, `oid`, `appid`.
+
+In every mode a token is refused with 401 (a Status, as the API server answers), and
+namespaces are only for a user containing --allow (403 otherwise); the auth.log lines have
+the same keys (the user under "arn"; the new modes add "user" and "mode").
 """
 
 import argparse
@@ -35,6 +53,7 @@ import os
 import ssl
 import threading
 import time
+import urllib.error
 import urllib.parse
 import urllib.request
 
@@ -191,7 +210,83 @@ def verify(token, args):
     return sts.get_caller_identity()["Arn"]
 
 
+def http_json(url):
+    """GET url: (status, JSON body or None)."""
+    try:
+        with urllib.request.urlopen(url, timeout=10) as r:
+            status, body = r.status, r.read()
+    except urllib.error.HTTPError as e:
+        status, body = e.code, e.read()
+    except OSError as e:
+        raise Verdict(401, f"the token service did not answer: {e}")
+    try:
+        return status, json.loads(body)
+    except ValueError:
+        return status, None
+
+
+def verify_google(token, args):
+    """The Google account behind an access token, from tokeninfo, or a Verdict."""
+    if not token:
+        raise Verdict(401, "no bearer token")
+    if token.startswith(PREFIX):
+        raise Verdict(401, "an EKS token is not a Google access token")
+    status, info = http_json(args.google_tokeninfo + "?" + urllib.parse.urlencode({"access_token": token}))
+    if status != 200 or not isinstance(info, dict):
+        error = info.get("error") if isinstance(info, dict) else None
+        raise Verdict(401, f"tokeninfo refused the token ({status} {error})")
+    if int(info.get("expires_in", "0") or 0) <= 0:
+        raise Verdict(401, "the token has expired")
+    user = info.get("email") or (info.get("sub") if str(info.get("sub", "")).startswith("principal://") else None)
+    if not user:
+        raise Verdict(401, "tokeninfo names no account")
+    return user
+
+
+def verify_entra(token, args):
+    """The Entra principal behind an access token, from the stand-in's introspection, or a Verdict."""
+    if not token:
+        raise Verdict(401, "no bearer token")
+    if token.startswith(PREFIX):
+        raise Verdict(401, "an EKS token is not an Entra access token")
+    status, claims = http_json(args.entra_introspect + "?" + urllib.parse.urlencode({"token": token}))
+    if status != 200 or not isinstance(claims, dict):
+        raise Verdict(401, f"introspection refused the token ({status})")
+    aud = claims.get("aud")
+    auds = aud if isinstance(aud, list) else [aud]
+    if not any(a in (args.server_id, "spn:" + args.server_id) for a in auds):
+        raise Verdict(401, f"the token is for audience {aud!r}, not {args.server_id!r}")
+    if not isinstance(claims.get("exp"), (int, float)) or claims["exp"] <= now():
+        raise Verdict(401, "the token has expired")
+    if args.tenant_id and claims.get("tid") != args.tenant_id:
+        raise Verdict(401, f"the token is from tenant {claims.get('tid')!r}, not {args.tenant_id!r}")
+    for k in ("upn", "unique_name", "oid", "appid"):
+        if claims.get(k):
+            return claims[k]
+    raise Verdict(401, "the token names no principal")
+
+
+def authenticate(token, args):
+    if args.mode == "google":
+        return verify_google(token, args)
+    if args.mode == "entra":
+        return verify_entra(token, args)
+    return verify(token, args)
+
+
+def granted_name(user, args):
+    """The namespace granted to the user: as it was for EKS; a DNS label of the user otherwise."""
+    if args.mode == "eks":
+        return "granted-to-" + user.split("/")[-2 if user.count("/") > 1 else -1]
+    label = "".join(c if c.isalnum() else "-" for c in user.lower()).strip("-")
+    return ("granted-to-" + label)[:63].rstrip("-")
+
+
 def log(args, entry):
+    if args.mode != "eks" and "arn" in entry:
+        entry = dict(entry, user=entry["arn"], mode=args.mode)
+    elif args.mode != "eks":
+        entry = dict(entry, mode=args.mode)
     with open(os.path.join(args.dir, "auth.log"), "a") as f:
         f.write(json.dumps(entry) + "\n")
 
@@ -213,7 +308,7 @@ def api_handler(args):
             auth = self.headers.get("Authorization", "")
             token = auth[len("Bearer ") :] if auth.startswith("Bearer ") else ""
             try:
-                arn = verify(token, args)
+                arn = authenticate(token, args)
             except Verdict as v:
                 log(args, {"path": self.path, "ok": False, "status": v.status, "reason": v.reason})
                 reason = "Unauthorized" if v.status == 401 else "Forbidden"
@@ -250,7 +345,7 @@ def api_handler(args):
             if path == "/api/v1/namespaces":
                 items = [
                     {"metadata": {"name": n, "uid": n, "creationTimestamp": "2026-01-01T00:00:00Z"}, "status": {"phase": "Active"}}
-                    for n in ("default", "kube-system", "granted-to-" + arn.split("/")[-2 if arn.count("/") > 1 else -1])
+                    for n in ("default", "kube-system", granted_name(arn, args))
                 ]
                 return self.reply(200, {"kind": "NamespaceList", "apiVersion": "v1", "metadata": {"resourceVersion": "1"}, "items": items})
             if path == "/version":
@@ -306,14 +401,31 @@ def eks_handler(args, api_url, ca_pem):
 
 def main():
     p = argparse.ArgumentParser()
-    p.add_argument("--moto", required=True)
-    p.add_argument("--cluster", required=True)
+    p.add_argument("--moto")
+    p.add_argument("--cluster")
     p.add_argument("--allow", required=True)
-    p.add_argument("--creds", required=True)
+    p.add_argument("--creds")
     p.add_argument("--dir", required=True)
     p.add_argument("--sts-host", default=None)
+    p.add_argument("--google-tokeninfo", default=None)
+    p.add_argument("--entra-introspect", default=None)
+    p.add_argument("--server-id", default=None)
+    p.add_argument("--tenant-id", default=None)
     args = p.parse_args()
-    args.sts_host = args.sts_host or urllib.parse.urlsplit(args.moto).netloc
+    if args.google_tokeninfo and args.entra_introspect:
+        p.error("--google-tokeninfo and --entra-introspect are two modes: give one")
+    if args.google_tokeninfo:
+        args.mode = "google"
+    elif args.entra_introspect:
+        args.mode = "entra"
+        if not args.server_id:
+            p.error("--entra-introspect needs --server-id")
+    else:
+        args.mode = "eks"
+        missing = [f"--{n}" for n in ("moto", "cluster", "creds") if not getattr(args, n)]
+        if missing:
+            p.error("the EKS mode needs " + ", ".join(missing))
+        args.sts_host = args.sts_host or urllib.parse.urlsplit(args.moto).netloc
     paths, ca_pem = make_ca_and_cert(args.dir)
 
     api = http.server.ThreadingHTTPServer(("127.0.0.1", 0), api_handler(args))
@@ -321,13 +433,16 @@ def main():
     ctx.load_cert_chain(paths["server.pem"], paths["server.key"])
     api.socket = ctx.wrap_socket(api.socket, server_side=True)
     api_url = f"https://127.0.0.1:{api.server_address[1]}"
-    eks = http.server.ThreadingHTTPServer(("127.0.0.1", 0), eks_handler(args, api_url, ca_pem))
-    eks_url = f"http://127.0.0.1:{eks.server_address[1]}"
     threading.Thread(target=api.serve_forever, daemon=True).start()
-    threading.Thread(target=eks.serve_forever, daemon=True).start()
+    doc = {"api": api_url, "ca": paths["ca.pem"]}
+    if args.mode == "eks":
+        eks = http.server.ThreadingHTTPServer(("127.0.0.1", 0), eks_handler(args, api_url, ca_pem))
+        eks_url = f"http://127.0.0.1:{eks.server_address[1]}"
+        threading.Thread(target=eks.serve_forever, daemon=True).start()
+        doc = {"api": api_url, "eks": eks_url, "ca": paths["ca.pem"]}
     ready = os.path.join(args.dir, "ready.json")
     with open(ready + ".tmp", "w") as f:
-        json.dump({"api": api_url, "eks": eks_url, "ca": paths["ca.pem"]}, f)
+        json.dump(doc, f)
     os.rename(ready + ".tmp", ready)
     threading.Event().wait()
 
