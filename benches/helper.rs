@@ -142,7 +142,12 @@ fn main() {
 
     // The GKE and AKS plugins, warm: a cached bearer token, printed as an ExecCredential.
     for (kind, words, audience, name) in [
-        (tfauth::session::bearer::Kind::Gke, &["gcp", "gke", "token"][..], None, "atmos-auth-helper gcp gke token (kubeconfig plugin), warm"),
+        (
+            tfauth::session::bearer::Kind::Gke,
+            &["gcp", "gke", "token"][..],
+            None,
+            "atmos-auth-helper gcp gke token (kubeconfig plugin), warm",
+        ),
         (
             tfauth::session::bearer::Kind::Aks,
             &["azure", "aks", "token", "--server-id", tfauth::providers::aks::AKS_SERVER_APP_ID][..],
@@ -151,13 +156,11 @@ fn main() {
         ),
     ] {
         let entry = tfauth::session::bearer::entry_key(key, audience);
-        tfauth::session::bearer::obtain(&cache_env, kind, &entry, "bench", || {
-            Ok(tfauth::session::bearer::Bearer {
-                token: tfauth::secret::Secret::new("bench-bearer-token"),
-                expires: now + Duration::from_secs(3600),
-            })
-        })
-        .unwrap();
+        let bearer = tfauth::session::bearer::Bearer {
+            token: tfauth::secret::Secret::new("bench-bearer-token"),
+            expires: now + Duration::from_secs(3600),
+        };
+        tfauth::session::bearer::store(&cache_env, kind, &entry, "bench", &bearer).unwrap();
         let timed = ours(500 / scale, HELPER, &mut |bin| {
             let mut c = Command::new(bin);
             env(&mut c);

@@ -612,7 +612,6 @@ mod checks {
         AKS_SCOPE, AKS_SERVER_ID, ARM_SCOPE, AZURE_CLI_CLIENT_ID, Entra, EntraOpts, EntraUser, TENANT_ID, http_request,
     };
     use crate::support::{python_c, run};
-    use std::process::Command;
 
     const SUB: &str = "0b1f6471-1bf0-4dda-aec3-111122223333";
     const CA: &[u8] = b"-----BEGIN CERTIFICATE-----\nMIIB-aks-standin-ca\n-----END CERTIFICATE-----\n";
@@ -1012,13 +1011,11 @@ print(json.dumps(out))
 
     /// Azure's own SDK for AKS (azure-mgmt-containerservice, with azure-identity getting the
     /// token from the Entra stand-in's TLS front): Managed Clusters - Get,
-    /// listClusterUserCredential, and ARM's errors as the SDK raises them. The package is not
-    /// in the venv's requirements: it is installed (pinned, no dependencies but isodate) into a
-    /// temporary directory; when pip cannot fetch it (offline), the test says so and stops.
+    /// listClusterUserCredential, and ARM's errors as the SDK raises them (the package is
+    /// pinned in integration/requirements.txt).
     const AZURE_MGMT: &str = r#"
 import json, sys
-deps, entra, tenant, client_id, assertion, arm, sub, aks_scope = sys.argv[1:9]
-sys.path.insert(0, deps)
+entra, tenant, client_id, assertion, arm, sub, aks_scope = sys.argv[1:8]
 import yaml
 from azure.identity import ClientAssertionCredential
 from azure.core.exceptions import ClientAuthenticationError, HttpResponseError, ResourceNotFoundError
@@ -1055,18 +1052,6 @@ print(json.dumps(out))
 
     #[test]
     fn arm_standin_azure_mgmt_containerservice_client() {
-        let deps = tempfile::tempdir().unwrap();
-        let pip = run({
-            let mut c = Command::new(venv_bin("pip"));
-            c.args(["install", "--quiet", "--disable-pip-version-check", "--no-deps", "--target"])
-                .arg(deps.path())
-                .args(["azure-mgmt-containerservice==41.8.0", "isodate==0.7.2"]);
-            c
-        });
-        if pip.code != 0 {
-            eprintln!("SKIPPED: pip could not install azure-mgmt-containerservice: {}", pip.stderr);
-            return;
-        }
         let entra = Entra::start(EntraOpts::default());
         let tls = entra.tls();
         let arm = Arm::start(&entra.url());
@@ -1082,16 +1067,15 @@ print(json.dumps(out))
             Duration::from_secs(600),
         );
         let mut c = python_c(AZURE_MGMT);
-        c.arg(deps.path())
-            .args([
-                tls.url(),
-                TENANT_ID.into(),
-                crate::microsoft_standin::WORKLOAD_CLIENT_ID.into(),
-                assertion,
-                arm.url(),
-            ])
-            .args([SUB, AKS_SCOPE])
-            .env("REQUESTS_CA_BUNDLE", tls.ca_bundle());
+        c.args([
+            tls.url(),
+            TENANT_ID.into(),
+            crate::microsoft_standin::WORKLOAD_CLIENT_ID.into(),
+            assertion,
+            arm.url(),
+        ])
+        .args([SUB, AKS_SCOPE])
+        .env("REQUESTS_CA_BUNDLE", tls.ca_bundle());
         let o = run(c);
         assert_eq!(o.code, 0, "{}\n{}", o.stdout, o.stderr);
         let out: Value = serde_json::from_str(o.stdout.trim()).unwrap_or_else(|e| panic!("{e}: {}", o.stdout));

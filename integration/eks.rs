@@ -450,11 +450,3 @@ fn the_token_plugin_fails_at_once_without_a_terminal_or_a_session() {
 fn k2(bed: &Bed) -> PathBuf {
     bed.dir.path().join("k2")
 }
-
-/// A YAML file as JSON, read by PyYAML (an independent reader).
-fn yaml_json(path: &Path) -> Value {
-    let py = format!("import json, yaml; print(json.dumps(yaml.safe_load(open('{}'))))", path.display());
-    let o = run(python_c(&py));
-    assert_eq!(o.code, 0, "{}", o.stderr);
-    serde_json::from_str(&o.stdout).unwrap()
-}

@@ -17,6 +17,7 @@ mod isolation;
 mod keyring;
 mod keyring_file;
 mod keyring_use;
+mod kube_clouds;
 mod logging;
 mod microsoft_standin;
 mod multicloud;

@@ -797,7 +797,7 @@ pub fn federated_assertion(issuer: &str, subject: &str, audience: &str, ttl: Dur
     }))
 }
 
-fn guid_from(seed: &str) -> String {
+pub fn guid_from(seed: &str) -> String {
     let h: String = Sha256::digest(seed.as_bytes()).iter().map(|b| format!("{b:02x}")).collect();
     format!("{}-{}-4{}-8{}-{}", &h[0..8], &h[8..12], &h[13..16], &h[17..20], &h[20..32])
 }

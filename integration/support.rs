@@ -399,3 +399,11 @@ pub fn create_state_bucket(moto: &Moto) {
     let o = run(c);
     assert_eq!(o.code, 0, "{}", o.stderr);
 }
+
+/// A YAML file (a kubeconfig) as JSON, read by PyYAML, an independent reader.
+pub fn yaml_json(path: &Path) -> serde_json::Value {
+    let py = format!("import json, yaml; print(json.dumps(yaml.safe_load(open('{}'))))", path.display());
+    let o = run(python_c(&py));
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    serde_json::from_str(&o.stdout).unwrap()
+}

@@ -7,8 +7,8 @@
 pub mod schema;
 
 pub use schema::{
-    AksCluster, AuthConfig, Cloud, EksCluster, GkeCluster, Identity, IdentityKind, Integration, IntegrationKind, KubeconfigSpec, KubeconfigUpdate, Notes,
-    Problem, Provider, ProviderKind, SamlBrowser, SamlDriver, Subject, Via,
+    AksCluster, AuthConfig, Cloud, EksCluster, GkeCluster, Identity, IdentityKind, Integration, IntegrationKind,
+    KubeconfigSpec, KubeconfigUpdate, Notes, Problem, Provider, ProviderKind, SamlBrowser, SamlDriver, Subject, Via,
 };
 
 use crate::stacks::quote_list;

@@ -126,7 +126,8 @@ pub fn after_login(res: &Resolution, identity: &str, ctx: &Ctx, ask: Interaction
                             format!("retry with `tfauth aws eks update-kubeconfig --integration {}`", int.name),
                         "azure/aks" =>
                             format!("retry with `tfauth azure aks update-kubeconfig --integration {}`", int.name),
-                        "gcp/gke" => format!("retry with `tfauth auth login -i {identity}`"),
+                        "gcp/gke" =>
+                            format!("retry with `tfauth gcp gke update-kubeconfig --integration {}`", int.name),
                         _ => format!("retry with `tfauth auth ecr-login {}`", int.name),
                     })
                 )

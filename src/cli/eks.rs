@@ -362,17 +362,14 @@ pub fn update_kubeconfig(args: UpdateKubeconfigArgs, ctx: &Ctx) -> Result<i32, E
 }
 
 /// An integration `update-kubeconfig` of `kind` may write: refuses one of another kind.
-fn kube_integration<'a>(
-    int: &'a crate::auth::Integration,
-    kind: &str,
-) -> Result<&'a crate::auth::Integration, Error> {
+fn kube_integration<'a>(int: &'a crate::auth::Integration, kind: &str) -> Result<&'a crate::auth::Integration, Error> {
     if int.kind_name == kind {
         return Ok(int);
     }
     let hint = match int.kind_name.as_str() {
         "aws/eks" => format!("`tfauth aws eks update-kubeconfig --integration {}` writes it", int.name),
         "azure/aks" => format!("`tfauth azure aks update-kubeconfig --integration {}` writes it", int.name),
-        "gcp/gke" => format!("`tfauth auth login -i IDENTITY` writes it (for the identity it comes via)"),
+        "gcp/gke" => format!("`tfauth gcp gke update-kubeconfig --integration {}` writes it", int.name),
         _ => format!("`tfauth auth ecr-login {}` runs it", int.name),
     };
     Err(Error::usage(format!("integration `{}` is {}, not {kind}", int.name, int.kind_name), Some(hint)))

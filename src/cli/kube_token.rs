@@ -31,7 +31,7 @@ pub struct GcpArgs {
 
 #[derive(Subcommand, Debug)]
 pub enum GcpCommand {
-    /// GKE: the token kubeconfigs of gcp/gke integrations ask for.
+    /// GKE: kubeconfigs whose user is tfauth, and the tokens they ask for.
     Gke(GkeArgs),
 }
 
@@ -45,6 +45,8 @@ pub struct GkeArgs {
 pub enum GkeCommand {
     /// Print the GCP identity's access token as kubectl's ExecCredential JSON.
     Token(GkeTokenArgs),
+    /// Write a gcp/gke integration's kubeconfig entry.
+    UpdateKubeconfig(UpdateArgs),
 }
 
 /// `tfauth azure ...`: Azure tools.
@@ -71,7 +73,7 @@ pub enum AksCommand {
     /// Print an Entra ID token for an AKS cluster as kubectl's ExecCredential JSON.
     Token(AksTokenArgs),
     /// Write an azure/aks integration's kubeconfig entry.
-    UpdateKubeconfig(AksUpdateArgs),
+    UpdateKubeconfig(UpdateArgs),
 }
 
 /// How a plugin finds its identity: the flags every kubeconfig plugin tfauth writes takes.
@@ -143,13 +145,16 @@ pub struct AksTokenArgs {
     pub flags: PluginFlags,
 }
 
+/// Write a Kubernetes integration's kubeconfig entry, where its spec says (default
+/// `<config dir>/atmos/kube/config`, as Atmos) or into `--kubeconfig`.
 #[derive(Args, Debug)]
 #[command(after_long_help = "\
 Examples:
-  # An azure/aks integration of atmos.yaml, where it says (default ~/.config/atmos/kube/config)
-  tfauth azure aks update-kubeconfig --integration dev-aks")]
-pub struct AksUpdateArgs {
-    /// The azure/aks integration (a name under `auth.integrations`).
+  # An integration of atmos.yaml, where it says (default ~/.config/atmos/kube/config)
+  tfauth azure aks update-kubeconfig --integration dev-aks
+  tfauth gcp gke update-kubeconfig --integration dev-gke --kubeconfig ~/.kube/config")]
+pub struct UpdateArgs {
+    /// The integration (a name under `auth.integrations`).
     #[arg(long, value_name = "NAME")]
     pub integration: String,
     /// The kubeconfig to write (default: the integration's `kubeconfig.path`, else Atmos's).
@@ -185,9 +190,15 @@ impl From<&AksTokenArgs> for Plugin {
 }
 
 pub fn run_gcp(args: GcpArgs, ctx: &Ctx) -> Result<i32, Error> {
-    let GcpCommand::Gke(GkeArgs { command: GkeCommand::Token(t) }) = args.command;
-    let doc = token(&Plugin::from(&t), &ctx.env, ctx.cwd.clone())?;
-    Ok(super::eks::print(&doc))
+    match args.command {
+        GcpCommand::Gke(GkeArgs { command: GkeCommand::Token(t) }) => {
+            let doc = token(&Plugin::from(&t), &ctx.env, ctx.cwd.clone())?;
+            Ok(super::eks::print(&doc))
+        }
+        GcpCommand::Gke(GkeArgs { command: GkeCommand::UpdateKubeconfig(u) }) => {
+            super::eks::update_integration(&u.integration, "gcp/gke", u.kubeconfig, u.component, u.stack, ctx)
+        }
+    }
 }
 
 pub fn run_azure(args: AzureArgs, ctx: &Ctx) -> Result<i32, Error> {
@@ -345,14 +356,17 @@ pub fn cold(p: &Plugin, env: &Env, cwd: PathBuf) -> Result<String, Error> {
         let a = if want == crate::auth::Cloud::Azure { "an Azure" } else { "a GCP" };
         return Err(Error::usage(
             format!("identity `{who}` is {}, not {a} identity", chain.leaf().kind_name),
-            Some(format!("pass the {want} identity the cluster's integration names (`tfauth auth list --integrations`)")),
+            Some(format!(
+                "pass the {want} identity the cluster's integration names (`tfauth auth list --integrations`)"
+            )),
         ));
     }
     let key = bearer::entry_key(&crate::session::cache::key::chain_key(&res.auth_node, &chain), p.audience.as_deref());
     let b = bearer::obtain(env, p.kind, &key, &who, || match p.kind {
         Kind::Gke => crate::logins::gke_token(&chain, env),
         Kind::Aks => {
-            let scope = format!("{}/.default", p.audience.as_deref().unwrap_or(crate::providers::aks::AKS_SERVER_APP_ID));
+            let scope =
+                format!("{}/.default", p.audience.as_deref().unwrap_or(crate::providers::aks::AKS_SERVER_APP_ID));
             let (token, expires) =
                 with_prompts(env, |ask| crate::session::azure::token_for(&chain, env, ask.device, &scope))?;
             // Entra ID always says; should it not, an hour less the margin is assumed.
@@ -398,10 +412,11 @@ mod tests {
         let ours = plugin_words(Kind::Gke, words(&TAIL)).unwrap();
         let theirs: GkeTokenArgs = clap_of(&TAIL).unwrap();
         assert_eq!(ours, Plugin::from(&theirs));
-        let aks: Vec<&str> = ["--cluster-name", "dev", "--resource-group", "rg", "--server-id", "abc", "--subscription-id", "s"]
-            .into_iter()
-            .chain(TAIL)
-            .collect();
+        let aks: Vec<&str> =
+            ["--cluster-name", "dev", "--resource-group", "rg", "--server-id", "abc", "--subscription-id", "s"]
+                .into_iter()
+                .chain(TAIL)
+                .collect();
         let ours = plugin_words(Kind::Aks, words(&aks)).unwrap();
         let theirs: AksTokenArgs = clap_of(&aks).unwrap();
         assert_eq!(ours, Plugin::from(&theirs));

@@ -117,6 +117,10 @@ pub fn login(mut args: LoginArgs, ctx: &Ctx) -> Result<i32, Error> {
         let plan = super::env_plan(&res, ctx, &ctx.settings.profiles)?;
         let plan = super::authenticate(&res, plan, name, false, ctx)?;
         eprintln!("Logged in as `{name}` ({}); {} file(s) written.", chain.describe(), plan.files.len());
+        // Its integrations (ACR logins, GKE and AKS kubeconfigs), as after an AWS login.
+        let tty = ctx.prompt();
+        let interaction = Interaction { mfa: tty.as_ref().map(|t| t as _), ..ask(&prompt, Mode::Use) };
+        super::ecr_login::after_login(&res, name, ctx, interaction);
         return Ok(0);
     }
     let webflow =

@@ -12,8 +12,8 @@ pub mod describe;
 pub mod doctor;
 pub mod ecr_login;
 pub mod eks;
-pub mod kube_token;
 pub mod helper;
+pub mod kube_token;
 pub mod list;
 pub mod login;
 pub mod logout;
@@ -103,7 +103,7 @@ pub enum Command {
     Aws(eks::AwsArgs),
     /// Azure tools: AKS kubeconfigs and the token plugin they run (`tfauth azure aks token`).
     Azure(kube_token::AzureArgs),
-    /// GCP tools: the GKE token plugin kubeconfigs run (`tfauth gcp gke token`).
+    /// GCP tools: GKE kubeconfigs and the token plugin they run (`tfauth gcp gke token`).
     Gcp(kube_token::GcpArgs),
     /// Print the shell integration (completions, prompt function, --alias) for your rc file.
     ///

@@ -87,7 +87,7 @@ pub(super) fn entry<'a>(
         }
         IntegrationKind::Aks(c) => {
             let scope = crate::output::azure::scope(chain);
-            let subscription = aks_subscription(c, chain, integration)?;
+            let subscription = aks_subscription(c, scope.subscription_id.clone(), chain, integration)?;
             let (arm, _tenant) =
                 crate::session::azure::arm_token(chain, env, ask.device, crate::providers::azure::Mode::Use)?;
             let at = crate::providers::aks::ClusterRef {
@@ -136,8 +136,13 @@ pub fn gke_token(chain: &Chain, env: &Env) -> Result<Bearer, crate::session::Ses
 }
 
 /// The subscription an AKS cluster is addressed in: the integration's, else the identity's.
-fn aks_subscription(c: &AksCluster, chain: &Chain, integration: &Integration) -> Result<String, IntegrationError> {
-    c.subscription_id.clone().or_else(|| crate::output::azure::scope(chain).subscription_id).ok_or_else(|| {
+fn aks_subscription(
+    c: &AksCluster,
+    identity_subscription: Option<String>,
+    chain: &Chain,
+    integration: &Integration,
+) -> Result<String, IntegrationError> {
+    c.subscription_id.clone().or(identity_subscription).ok_or_else(|| {
         AuthError::Invalid {
             problems: vec![crate::auth::Problem {
                 subject: crate::auth::Subject::Integration(integration.name.clone()),
@@ -318,7 +323,9 @@ pub(super) fn forget(
     let found: Vec<(String, String)> = match kind {
         IntegrationKind::Eks(c) => names
             .into_iter()
-            .filter(|n| n.starts_with(&format!("arn:aws:eks:{}:", c.region)) && n.ends_with(&format!(":cluster/{}", c.name)))
+            .filter(|n| {
+                n.starts_with(&format!("arn:aws:eks:{}:", c.region)) && n.ends_with(&format!(":cluster/{}", c.name))
+            })
             .map(|n| (n, eks_user(c)))
             .collect(),
         IntegrationKind::Gke(c) => {

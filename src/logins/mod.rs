@@ -30,10 +30,10 @@ use crate::output::docker::{self, DockerError};
 use crate::output::kubeconfig::{self, KubeconfigWriteError};
 
 mod kube;
-pub use kube::{RunKubeconfig, gke_token, kubeconfig_for_run, kubeconfig_path, plugin_args};
 use crate::providers::ProviderError;
 use crate::resolve::{Resolution, ResolveError};
 use crate::session::{Interaction, SessionError};
+pub use kube::{RunKubeconfig, gke_token, kubeconfig_for_run, kubeconfig_path, plugin_args};
 use std::path::{Path, PathBuf};
 use time::OffsetDateTime;
 

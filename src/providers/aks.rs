@@ -91,8 +91,11 @@ pub fn describe_cluster(
         .filter(|id| !id.is_empty())
         .ok_or_else(|| answer(c, "the managed cluster without an `id`".into()))?;
     let list = Call { identity: c.identity, service: "Azure Resource Manager", step: "listClusterUserCredential" };
-    let reply =
-        http::post_empty(&list, &format!("{base}/listClusterUserCredential?api-version={API_VERSION}&format=exec"), arm_token)?;
+    let reply = http::post_empty(
+        &list,
+        &format!("{base}/listClusterUserCredential?api-version={API_VERSION}&format=exec"),
+        arm_token,
+    )?;
     check(c, &list, &reply)?;
     let value = reply
         .json()
@@ -132,15 +135,14 @@ fn check(c: &ClusterRef<'_>, call: &Call<'_>, reply: &http::Reply) -> Result<(),
     if reply.ok() {
         return Ok(());
     }
-    let code = reply
-        .json()
-        .and_then(|v| v.get("error")?.get("code")?.as_str().map(str::to_string))
-        .unwrap_or_default();
+    let code = reply.json().and_then(|v| v.get("error")?.get("code")?.as_str().map(str::to_string)).unwrap_or_default();
     if reply.status == 404 {
         let hint = match code.as_str() {
             "SubscriptionNotFound" => "check spec.cluster.subscription_id, or the identity's subscription_id",
             "ResourceGroupNotFound" => "check spec.cluster.resource_group",
-            _ => "check spec.cluster.name and resource_group (and subscription_id, if the cluster is in another subscription)",
+            _ => {
+                "check spec.cluster.name and resource_group (and subscription_id, if the cluster is in another subscription)"
+            }
         };
         return Err(ProviderError::Setup {
             identity: c.identity.into(),

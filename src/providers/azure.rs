@@ -142,7 +142,8 @@ pub fn walk(chain: &Chain, env: &Env, check: bool) -> Result<Walked, ProviderErr
         Walked { federated_token: Some(token.clone()), federated_token_file: in_place, ..Walked::default() };
     if check {
         let authority = authority_host(env, azure.cloud());
-        let (access, expires) = exchange_assertion(who, &authority, tenant_id, client_id, &token, arm_scope(&authority))?;
+        let (access, expires) =
+            exchange_assertion(who, &authority, tenant_id, client_id, &token, arm_scope(&authority))?;
         let claim = |k: &str| super::jwt::claim(access.expose(), k);
         let mut details = Vec::new();
         if let Some(oid) = claim("oid") {

@@ -92,9 +92,20 @@ pub fn obtain(
         return Ok(b);
     }
     let minted = mint()?;
-    let doc = json!({"Token": minted.token.expose(), "Expiration": crate::providers::credentials::format_utc(minted.expires), "Identity": identity});
-    cache.write_text(key, &doc.to_string())?;
+    write(&cache, key, identity, &minted)?;
     Ok(minted)
+}
+
+/// Stores `b` as `key`'s token of `identity` (what [`obtain`] does after minting).
+pub fn store(env: &Env, kind: Kind, key: &str, identity: &str, b: &Bearer) -> Result<(), SessionError> {
+    let cache = Cache::new(env, kind.dir()).ok_or(SessionError::NoCacheHome)?;
+    Ok(write(&cache, key, identity, b)?)
+}
+
+fn write(cache: &Cache, key: &str, identity: &str, b: &Bearer) -> Result<(), super::cache::CacheError> {
+    let expires = crate::providers::credentials::format_utc(b.expires);
+    let doc = json!({"Token": b.token.expose(), "Expiration": expires, "Identity": identity});
+    cache.write_text(key, &doc.to_string())
 }
 
 /// Drops `key`'s token; true if it was there.

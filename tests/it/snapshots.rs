@@ -305,6 +305,7 @@ help! {
     help_gcp: TFAUTH "gcp" "--help";
     help_gcp_gke: TFAUTH "gcp" "gke" "--help";
     help_gcp_gke_token: TFAUTH "gcp" "gke" "token" "--help";
+    help_gcp_gke_update_kubeconfig: TFAUTH "gcp" "gke" "update-kubeconfig" "--help";
     help_azure: TFAUTH "azure" "--help";
     help_azure_aks: TFAUTH "azure" "aks" "--help";
     help_azure_aks_token: TFAUTH "azure" "aks" "token" "--help";

@@ -192,7 +192,8 @@ fn parse_cluster(f: &mut Fields<'_>, name: &str, kind: &str, node: &Node) -> Opt
             cluster.zip(region).map(|(c, r)| Required::Eks(c, r))
         }
         "gcp/gke" => {
-            let cluster = plain(f, "name", "a GKE cluster name", "write the cluster's short name, not its resource path");
+            let cluster =
+                plain(f, "name", "a GKE cluster name", "write the cluster's short name, not its resource path");
             let project = plain(f, "project_id", "a GCP project id", "write the project's id, such as acme-dev");
             let location = plain(
                 f,

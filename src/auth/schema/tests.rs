@@ -297,7 +297,10 @@ fn unknown_kinds_suggest_the_nearest_and_list_them_all() {
 
     let (_, problems) = parse("integrations:\n  e: {kind: aws/ecs, via: {identity: a}}\n");
     let hint = problem(&problems, "integration `e` has unknown kind `aws/ecs`").hint.clone().unwrap();
-    assert_eq!(hint, "did you mean `aws/ecr`? known integration kinds: aws/ecr, aws/ecr-public, aws/eks, azure/acr, azure/aks, gcp/gke");
+    assert_eq!(
+        hint,
+        "did you mean `aws/ecr`? known integration kinds: aws/ecr, aws/ecr-public, aws/eks, azure/acr, azure/aks, gcp/gke"
+    );
 }
 
 #[test]
@@ -1023,7 +1026,12 @@ fn bad_gke_and_aks_integrations_are_warnings_that_say_what_to_write() {
             "{name: projects/p/locations/l/clusters/dev, project_id: p, location: l}",
             "is not a GKE cluster name",
         ),
-        ("gcp/gke", "gs", "{name: d, project_id: p, location: l, kubeconfig: {update: x}}", "`spec.cluster.kubeconfig.update` is `x`"),
+        (
+            "gcp/gke",
+            "gs",
+            "{name: d, project_id: p, location: l, kubeconfig: {update: x}}",
+            "`spec.cluster.kubeconfig.update` is `x`",
+        ),
         ("azure/aks", "ci", "{name: dev}", "is missing `spec.cluster.resource_group`"),
         ("azure/aks", "ci", "{resource_group: rg}", "is missing `spec.cluster.name`"),
         ("azure/aks", "ci", "{name: dev, resource_group: rg, subscription_id: \"a/b\"}", "is not a subscription id"),
@@ -1033,7 +1041,8 @@ fn bad_gke_and_aks_integrations_are_warnings_that_say_what_to_write() {
         let (cfg, problems) = parse(&with_integration(&format!(
             "{{kind: {kind}, via: {{identity: {via}}}, spec: {{cluster: {cluster}}}}}"
         )));
-        let problems: Vec<_> = problems.into_iter().filter(|p| !p.message.contains("needs an Azure identity")).collect();
+        let problems: Vec<_> =
+            problems.into_iter().filter(|p| !p.message.contains("needs an Azure identity")).collect();
         assert!(problems.is_empty(), "{kind} {cluster}: {}", render(&problems));
         let p = problem(&cfg.notes.warnings, message);
         assert_eq!(p.subject, Subject::Integration("ecr".into()), "{cluster}");

@@ -75,7 +75,8 @@ pub fn walk(chain: &Chain, env: &Env, check: bool) -> Result<Walked, ProviderErr
                 principal = Some(match &t.impersonate {
                     Some(imp) => {
                         let sa = generate_access_token(who, imp, &federated.token, env)?;
-                        let p = Principal { name: imp.email.clone(), details: vec![("via", pool)], expires: sa.expires };
+                        let p =
+                            Principal { name: imp.email.clone(), details: vec![("via", pool)], expires: sa.expires };
                         walked.token = Some(sa);
                         p
                     }
