@@ -2,6 +2,7 @@
 //! moto serves STS, S3 and ECR on loopback; boto3, the AWS CLI and Terraform 1.0.3 consume
 //! what tfauth writes. Needs `integration/setup` (the README's test command runs it).
 
+mod action;
 mod arm_standin;
 mod auth_list;
 mod aws_portal;
@@ -24,6 +25,7 @@ mod multicloud;
 mod saml_browser;
 mod saml_login;
 mod saml_standin;
+mod serve;
 mod shell;
 mod sso_client;
 mod sso_login;

@@ -167,6 +167,9 @@ pub const AWS_DEFAULT_PROFILE: &str = "AWS_DEFAULT_PROFILE";
 pub const AWS_CONTAINER_CREDENTIALS_FULL_URI: &str = "AWS_CONTAINER_CREDENTIALS_FULL_URI";
 /// A container credentials endpoint path (removed from the child, as all `AWS_CONTAINER_*` are).
 pub const AWS_CONTAINER_CREDENTIALS_RELATIVE_URI: &str = "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI";
+/// The token a container credentials endpoint requires (set by `auth exec --serve` for its
+/// child, with `AWS_CONTAINER_CREDENTIALS_FULL_URI`; removed from other children).
+pub const AWS_CONTAINER_AUTHORIZATION_TOKEN: &str = "AWS_CONTAINER_AUTHORIZATION_TOKEN";
 
 /// Variables that would compete with the isolated AWS profile, removed from the child.
 pub const AWS_COMPETING: &[&str] = &[

@@ -25,6 +25,8 @@ pub enum Error {
     #[error(transparent)]
     Eks(#[from] crate::providers::eks::EksError),
     #[error(transparent)]
+    Serve(#[from] crate::serve::ServeError),
+    #[error(transparent)]
     Run(#[from] crate::run::RunError),
     #[error(transparent)]
     Portal(#[from] crate::session::portal::PortalError),
@@ -140,6 +142,7 @@ impl Error {
             Error::Portal(e) => e.exit_code(),
             Error::Keyring(e) => e.exit_code(),
             Error::Integration(e) => e.exit_code(),
+            Error::Serve(e) => e.exit_code(),
             Error::Output(crate::output::plan::PlanError::Unsafe(_)) => exit::DATAERR,
             Error::Output(crate::output::plan::PlanError::BasePath { .. }) => exit::DATAERR,
             Error::Output(_) => exit::USAGE,
@@ -163,6 +166,7 @@ impl Error {
             Error::Portal(e) => e.hint(),
             Error::Keyring(e) => e.hint(),
             Error::Integration(e) => e.hint(),
+            Error::Serve(e) => e.hint(),
             Error::Output(e) => Some(e.hint()),
             Error::Usage { hint, .. } => hint.clone(),
             Error::LoginNeeded { identity, .. } => {

@@ -13,12 +13,13 @@
 //!   and builds its chain (pure).
 //! - [`keyring`] keeps long-lived secrets; [`providers`] walk a chain over the network
 //!   (STS, IAM Identity Center, GitHub, Azure, GCP, ECR); [`session`] keeps what they give
-//!   (the cache and its locks, the portal token, the vault) and refreshes single-flight.
+//!   (the cache and its locks, the portal token, the vault) and refreshes single-flight;
+//!   [`serve`] hands sessions to what reads only the container-credentials variables.
 //! - [`exec`] finds the real terraform, builds a child's environment and runs or execs it;
 //!   [`run`] plans the component's varfile, backend, init, workspace and directory lock;
 //!   [`resolve`] turns a request into a resolution; [`output`] plans the environment and
 //!   files (AWS, GCP, Azure, Docker); [`logins`] derive logins for other tools (Atmos's
-//!   `auth.integrations`: Docker to ECR).
+//!   `auth.integrations`: registry logins and kubeconfigs).
 //! - [`error`] is every domain's error and its exit code; [`doctor`] the checks of
 //!   `tfauth doctor`; [`cli`] the commands on top (with the credential helper, completion,
 //!   the terminal prompts and the console sign-in).
@@ -40,6 +41,7 @@ pub mod providers;
 pub mod resolve;
 pub mod run;
 pub mod secret;
+pub mod serve;
 pub mod session;
 pub mod stacks;
 pub mod util;

@@ -53,7 +53,7 @@ Examples:
     Env {
         #[command(flatten)]
         target: Target,
-        /// bash (export/unset), fish, powershell, dotenv (quoted where needed), env (NAME=value as is), json, or github (appended to $GITHUB_ENV, secrets masked).
+        /// bash (export/unset), fish, powershell, dotenv (quoted where needed), env (NAME=value as is), json, github (appended to $GITHUB_ENV, secrets masked), or terragrunt (the JSON of terragrunt's --auth-provider-cmd, with the session's keys).
         #[arg(long, short = 'f', value_enum, default_value = "bash", env = crate::env_vars::ATMOS_AUTH_ENV_FORMAT)]
         format: EnvFormat,
         /// Write to FILE instead of stdout: appended (json replaces it), mode 0600, the whole new file or the old one. For github, the default is $GITHUB_ENV.
@@ -74,10 +74,18 @@ Examples:
     Exec {
         #[command(flatten)]
         target: Target,
+        /// Give the command the AWS credentials through a loopback container-credentials
+        /// endpoint (AWS_CONTAINER_CREDENTIALS_FULL_URI and AWS_CONTAINER_AUTHORIZATION_TOKEN)
+        /// instead of profile files; the endpoint stops when the command ends.
+        #[arg(long)]
+        serve: bool,
         /// The command and its arguments, after `--`.
         #[arg(last = true, required = true)]
         command: Vec<std::ffi::OsString>,
     },
+    /// Serve the identity's AWS credentials on a loopback container-credentials endpoint
+    /// (what aws-vault's --ecs-server does) until interrupted; prints its two variables.
+    Serve(super::serve::ServeArgs),
     /// Start a shell with the identity's environment (TFAUTH_IDENTITY, TFAUTH_SHLVL set); its exit code is passed back.
     Shell(super::shell::AuthShellArgs),
     /// Open the AWS console or the Azure portal as the identity (--print-only prints the URL).
@@ -128,7 +136,12 @@ pub fn run(args: AuthArgs, ctx: &Ctx) -> Result<i32, Error> {
                 crate::util::fs::check_output_target(path)
                     .map_err(|source| Error::OutputFile { path: path.clone(), source })?;
             }
-            let how = if login { super::SignIn::IfNeeded } else { super::SignIn::CachedOnly };
+            // terragrunt asks for keys per unit, as a credential helper would: sign in if need be.
+            let how = if login || format == EnvFormat::Terragrunt {
+                super::SignIn::IfNeeded
+            } else {
+                super::SignIn::CachedOnly
+            };
             let (plan, uncached) = plan_signed_in(&target, ctx, how, &|plan| env_fits(plan, format))?;
             for name in &uncached {
                 tracing::warn!(
@@ -137,9 +150,14 @@ pub fn run(args: AuthArgs, ctx: &Ctx) -> Result<i32, Error> {
                      hint: add --login to sign in now, or run `tfauth auth login -i {name}`"
                 );
             }
+            if format == EnvFormat::Terragrunt {
+                return print_terragrunt(&target, &plan, to.as_deref(), ctx);
+            }
             print_env(&plan, format, to.as_deref(), ctx)
         }
-        AuthCommand::Exec { target, command } => {
+        AuthCommand::Exec { target, serve: true, command } => super::serve::exec_served(&target, &command, ctx),
+        AuthCommand::Serve(a) => super::serve::serve(a, ctx),
+        AuthCommand::Exec { target, serve: false, command } => {
             let plan = authenticated_plan(&target, ctx)?;
             let (program, args) = command.split_first().expect("clap requires a command");
             let program = resolve_program(program, &ctx.env);
@@ -276,7 +294,7 @@ fn plan_signed_in(
 /// Prints the plan in `format`, or writes it to `to` (`-o FILE`, or `$GITHUB_ENV` for
 /// github): appended, as Atmos does, but json replaces the file (one document). The file is
 /// written whole before anything is printed; github's masks go to stdout.
-fn print_env(
+pub(super) fn print_env(
     plan: &crate::output::env::EnvPlan,
     format: EnvFormat,
     to: Option<&std::path::Path>,
@@ -296,6 +314,35 @@ fn print_env(
     }
     // For github, the masks: a later step must not print a value unmasked.
     print!("{stdout}");
+    Ok(0)
+}
+
+/// `auth env -f terragrunt`: the plan's variables, and the chosen AWS identity's session
+/// keys in `awsCredentials` (from the cache, which `plan_signed_in` just filled or read).
+fn print_terragrunt(
+    target: &Target,
+    plan: &crate::output::env::EnvPlan,
+    to: Option<&std::path::Path>,
+    ctx: &Ctx,
+) -> Result<i32, Error> {
+    let res = crate::resolve::resolve(&ctx.request(target), &ctx.env, None)?;
+    let creds = res
+        .chain
+        .as_ref()
+        .filter(|c| c.leaf().cloud() == Some(crate::auth::Cloud::Aws))
+        .and_then(|c| crate::session::cached(&res.scope(&ctx.env), c, &ctx.env))
+        .map(|s| s.credentials);
+    if creds.is_none() && plan.set.contains_key(crate::env_vars::AWS_PROFILE) {
+        return Err(Error::LoginNeeded {
+            identity: res.chain.as_ref().map_or_else(String::new, |c| c.leaf().name.clone()),
+            why: "terragrunt is handed the session's keys (awsCredentials)".into(),
+        });
+    }
+    let text = crate::output::envfmt::terragrunt(&plan.set, creds.as_ref());
+    match to {
+        Some(path) => write_env_file(path, &text, EnvFormat::Terragrunt, ctx)?,
+        None => print!("{text}"),
+    }
     Ok(0)
 }
 
@@ -328,13 +375,13 @@ fn write_env_file(path: &std::path::Path, text: &str, format: EnvFormat, ctx: &C
             .write_all(text.as_bytes())
             .map_err(|e| Error::usage(format!("cannot write $GITHUB_ENV ({shown}): {e}"), None));
     }
-    let append = format != EnvFormat::Json;
+    let append = !matches!(format, EnvFormat::Json | EnvFormat::Terragrunt);
     crate::util::fs::write_user_file(path, text.as_bytes(), append, crate::util::fs::READ_CAP)
         .map_err(|source| Error::OutputFile { path: path.to_path_buf(), source })
 }
 
 /// `$GITHUB_ENV`, which `--format github` appends to.
-fn github_env(ctx: &Ctx) -> Result<&str, Error> {
+pub(super) fn github_env(ctx: &Ctx) -> Result<&str, Error> {
     ctx.env.get(crate::env_vars::GITHUB_ENV).ok_or_else(|| {
         Error::usage(
             "--format github appends to $GITHUB_ENV, which is not set: this is not a GitHub Actions step",
@@ -344,7 +391,7 @@ fn github_env(ctx: &Ctx) -> Result<&str, Error> {
 }
 
 /// A command name found on PATH (as the shell would), or the path as given.
-fn resolve_program(program: &std::ffi::OsStr, env: &crate::env_vars::Env) -> std::path::PathBuf {
+pub(super) fn resolve_program(program: &std::ffi::OsStr, env: &crate::env_vars::Env) -> std::path::PathBuf {
     let p = std::path::Path::new(program);
     if p.components().count() > 1 {
         return p.to_path_buf();

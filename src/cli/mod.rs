@@ -17,6 +17,7 @@ pub mod kube_token;
 pub mod list;
 pub mod login;
 pub mod logout;
+pub mod serve;
 pub mod settings;
 pub mod shell;
 pub mod terraform;

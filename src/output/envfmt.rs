@@ -27,6 +27,8 @@ pub enum EnvFormat {
     Env,
     Json,
     Github,
+    /// The JSON terragrunt's `--auth-provider-cmd` reads: `awsCredentials` and `envs`.
+    Terragrunt,
 }
 
 /// Variables whose values are secrets wherever they come from (a plan also names its own).
@@ -40,6 +42,7 @@ pub const SECRET_NAMES: &[&str] = &[
     ev::AZURE_CLIENT_SECRET,
     ev::GOOGLE_OAUTH_ACCESS_TOKEN,
     ev::ACTIONS_ID_TOKEN_REQUEST_TOKEN,
+    ev::AWS_CONTAINER_AUTHORIZATION_TOKEN,
 ];
 
 /// What to print and, for `github`, what to append to `$GITHUB_ENV`.
@@ -77,6 +80,7 @@ pub fn render(
             out = serde_json::to_string_pretty(set).unwrap_or_default();
             out.push('\n');
         }
+        EnvFormat::Terragrunt => out = terragrunt(set, None),
         EnvFormat::Github => {
             let mut file = String::new();
             for k in cleared {
@@ -95,6 +99,37 @@ pub fn render(
         }
     }
     Rendered { stdout: out, github_env: None }
+}
+
+/// The variables terragrunt is not handed in `envs`: with `awsCredentials` set, a profile
+/// (and the files that define it) would only compete with the keys.
+pub const TERRAGRUNT_DROPPED: &[&str] =
+    &[ev::AWS_PROFILE, ev::AWS_DEFAULT_PROFILE, ev::AWS_CONFIG_FILE, ev::AWS_SHARED_CREDENTIALS_FILE];
+
+/// terragrunt's auth provider document: `awsCredentials` (`ACCESS_KEY_ID`,
+/// `SECRET_ACCESS_KEY`, `SESSION_TOKEN`) when there are AWS keys, and `envs` with the rest
+/// of the environment (without the AWS profile variables when there are keys). It cannot
+/// unset a variable: terragrunt only sets what `envs` names.
+pub fn terragrunt(set: &BTreeMap<String, String>, aws: Option<&crate::providers::credentials::Credentials>) -> String {
+    let envs: serde_json::Map<String, serde_json::Value> = set
+        .iter()
+        .filter(|(k, _)| aws.is_none() || !TERRAGRUNT_DROPPED.contains(&k.as_str()))
+        .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
+        .collect();
+    let mut doc = serde_json::json!({"envs": envs});
+    if let Some(c) = aws {
+        let mut creds = serde_json::json!({
+            "ACCESS_KEY_ID": c.access_key_id,
+            "SECRET_ACCESS_KEY": c.secret_access_key.expose(),
+        });
+        if let Some(t) = &c.session_token {
+            creds["SESSION_TOKEN"] = t.expose().into();
+        }
+        doc["awsCredentials"] = creds;
+    }
+    let mut out = serde_json::to_string_pretty(&doc).unwrap_or_default();
+    out.push('\n');
+    out
 }
 
 /// The first variable whose value the `env` format cannot hold: one with a line break (or
@@ -142,6 +177,30 @@ mod tests {
     }
     fn is_secret(k: &str) -> bool {
         SECRET_NAMES.contains(&k)
+    }
+
+    #[test]
+    fn terragrunt_gets_the_keys_and_the_rest_but_no_profile_to_compete_with_them() {
+        let creds = crate::providers::credentials::Credentials {
+            access_key_id: "ASIAEXAMPLE".into(),
+            secret_access_key: crate::secret::Secret::new("s3cret"),
+            session_token: Some(crate::secret::Secret::new("tok")),
+            expiration: None,
+            issued: None,
+        };
+        let doc: serde_json::Value = serde_json::from_str(&terragrunt(&set(), Some(&creds))).unwrap();
+        assert_eq!(
+            doc,
+            serde_json::json!({
+                "awsCredentials": {"ACCESS_KEY_ID": "ASIAEXAMPLE", "SECRET_ACCESS_KEY": "s3cret", "SESSION_TOKEN": "tok"},
+                "envs": {"ARM_OIDC_REQUEST_TOKEN": "tok'en", "NOTE": "a b"},
+            })
+        );
+        // Without keys (a GCP or Azure identity), the environment as it is.
+        let doc: serde_json::Value =
+            serde_json::from_str(&render(&set(), &[], EnvFormat::Terragrunt, &is_secret).stdout).unwrap();
+        assert_eq!(doc.as_object().unwrap().keys().collect::<Vec<_>>(), ["envs"]);
+        assert_eq!(doc["envs"]["AWS_PROFILE"], "plat-dev/terraform");
     }
 
     #[test]

@@ -12,3 +12,13 @@ pub mod sys;
 #[cfg(test)]
 pub mod test_http;
 pub mod url;
+
+/// `n` random bytes from the kernel (`/dev/urandom`), hex: tokens for loopback endpoints.
+pub fn random_hex(n: usize) -> String {
+    use std::io::Read;
+    let mut bytes = vec![0u8; n];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut bytes))
+        .expect("the kernel's random source (/dev/urandom) must be readable");
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}

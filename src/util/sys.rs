@@ -37,3 +37,40 @@ impl Drop for IgnoreSignals {
         restore(libc::SIGTERM, self.old[1]);
     }
 }
+
+/// SIGINT and SIGTERM blocked in this thread and the threads it starts afterwards, so that
+/// [`TerminationSignals::wait`] receives them (`auth serve` runs until one comes).
+pub struct TerminationSignals {
+    set: libc::sigset_t,
+}
+
+impl TerminationSignals {
+    /// Blocks SIGINT and SIGTERM (call it before starting threads: they inherit the mask).
+    pub fn block() -> TerminationSignals {
+        // SAFETY: `set` is initialised by sigemptyset before use; the calls only read and
+        // write it and this thread's signal mask.
+        unsafe {
+            let mut set: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut set);
+            libc::sigaddset(&mut set, libc::SIGINT);
+            libc::sigaddset(&mut set, libc::SIGTERM);
+            libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+            TerminationSignals { set }
+        }
+    }
+
+    /// Waits for SIGINT or SIGTERM and returns its number.
+    pub fn wait(&self) -> i32 {
+        let mut signal: libc::c_int = 0;
+        // SAFETY: `self.set` was initialised in `block`; `signal` is a valid out pointer.
+        unsafe { libc::sigwait(&self.set, &mut signal) };
+        signal
+    }
+}
+
+impl Drop for TerminationSignals {
+    fn drop(&mut self) {
+        // SAFETY: unblocks the signals `block` blocked, in this thread.
+        unsafe { libc::pthread_sigmask(libc::SIG_UNBLOCK, &self.set, std::ptr::null_mut()) };
+    }
+}

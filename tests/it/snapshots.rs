@@ -298,6 +298,7 @@ help! {
     help_auth_whoami: TFAUTH "auth" "whoami" "--help";
     help_auth_logout: TFAUTH "auth" "logout" "--help";
     help_auth_ecr_login: TFAUTH "auth" "ecr-login" "--help";
+    help_auth_serve: TFAUTH "auth" "serve" "--help";
     help_aws: TFAUTH "aws" "--help";
     help_aws_eks: TFAUTH "aws" "eks" "--help";
     help_aws_eks_token: TFAUTH "aws" "eks" "token" "--help";

@@ -29,6 +29,8 @@ const LAYERS: &[&[&str]] = &[
     &["providers"],
     // Keeping what it gives: the cache and its locks, the portal token, the vault, refresh.
     &["session"],
+    // Handing sessions to what reads only the container-credentials variables.
+    &["serve"],
     // Running programs: finding the real terraform, the child's environment, exec. Below
     // the runner, whose steps it spawns, and the plans, which it only carries.
     &["exec"],
@@ -37,7 +39,7 @@ const LAYERS: &[&[&str]] = &[
     // A request resolved end to end; the files and environment it plans.
     &["resolve"],
     &["output"],
-    // Logins for other tools (Atmos's `auth.integrations`: Docker to ECR).
+    // Logins for other tools (Atmos's `auth.integrations`: registry logins, kubeconfigs).
     &["logins"],
     // The crate's error: every domain's error, and its exit code, in one place.
     &["error"],
