@@ -8,6 +8,8 @@
 //! - warm `tfauth aws eks token` and `atmos-auth-helper aws eks token` (the kubeconfig exec
 //!   plugin: the same cache entry, a local SigV4 presign, one ExecCredential) beside the floor and `aws eks get-token` of the
 //!   AWS CLI v2 (static keys; it presigns locally too);
+//! - the limit: a minimal std-only reader of the same entry (compiled here with rustc), and
+//!   the static musl helper of the release archives when `shell/release.sh` built it;
 //! - the cold path: one AssumeRoleWithWebIdentity against moto (from the integration
 //!   virtualenv, `integration/setup`), cache emptied before each call;
 //! - the wrapper: `tfauth plan vpc -s plat-use2-dev` with a warm cache and `/bin/true` as
@@ -109,6 +111,39 @@ fn main() {
         c
     });
     rows.push_ours("atmos-auth-helper, warm cache", &warm, String::new());
+
+    // The limit: a minimal std-only program that does what the warm path must (read the
+    // entry, find its expiration, compare it with now, print), compiled here with rustc -O.
+    match minimal_reader(tmp.path()) {
+        Ok(reader) => {
+            let entry = cache.entry_path(key);
+            let limit = time(500 / scale, || {
+                let mut c = Command::new(&reader);
+                env(&mut c);
+                c.arg(&entry);
+                c
+            });
+            rows.push("minimal reader of the same cache entry (the limit)", Some(limit), String::new());
+        }
+        Err(why) => rows.push("minimal reader of the same cache entry (the limit)", None, why),
+    }
+    // The static binary the release archives hold (shell/release.sh), when it was built.
+    let musl = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/x86_64-unknown-linux-musl/release/atmos-auth-helper");
+    if musl.exists() {
+        let stat = time(500 / scale, || {
+            let mut c = Command::new(&musl);
+            env(&mut c);
+            c.args(["--identity", "acme/planner", "--key", key]);
+            c
+        });
+        rows.push("atmos-auth-helper, warm, static musl (shell/release.sh)", Some(stat), String::new());
+    } else {
+        rows.push(
+            "atmos-auth-helper, warm, static musl (shell/release.sh)",
+            None,
+            "not built: run shell/release.sh".into(),
+        );
+    }
 
     // The prompt segment, as a shell prompt runs it on every line (target: under 5 ms).
     let session = cache.entry_path(key);
@@ -437,6 +472,50 @@ fn time_ours(runs: usize, bin: Bin, baseline: Option<&Path>, make: &mut dyn FnMu
 }
 
 /// One timed run that must succeed.
+/// Compiles the minimal reader (std only) into `dir` with the toolchain's rustc.
+fn minimal_reader(dir: &Path) -> Result<PathBuf, String> {
+    let src = dir.join("minimal_reader.rs");
+    std::fs::write(
+        &src,
+        r#"
+use std::io::Write;
+fn main() {
+    let path = std::env::args_os().nth(1).expect("a file");
+    let text = std::fs::read_to_string(path).expect("readable");
+    let at = text.find("\"Expiration\":\"").expect("an expiration") + 14;
+    let expiration = &text[at..at + 20];
+    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+    let (days, rem) = (secs.div_euclid(86400), secs.rem_euclid(86400));
+    let z = days + 719468;
+    let era = z.div_euclid(146097);
+    let doe = z - era * 146097;
+    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    let now = format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60);
+    if expiration <= now.as_str() { std::process::exit(1) }
+    std::io::stdout().lock().write_all(text.as_bytes()).unwrap();
+}
+"#,
+    )
+    .map_err(|e| e.to_string())?;
+    let out = dir.join("minimal_reader");
+    let rustc = std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
+    let o = Command::new(rustc)
+        .args(["-O", "--edition", "2021", "-o"])
+        .arg(&out)
+        .arg(&src)
+        .output()
+        .map_err(|e| format!("rustc: {e}"))?;
+    if !o.status.success() {
+        return Err(format!("rustc failed: {}", String::from_utf8_lossy(&o.stderr).lines().next().unwrap_or("")));
+    }
+    Ok(out)
+}
+
 fn must(mut c: Command) -> Duration {
     run_once(&mut c).unwrap_or_else(|why| panic!("{c:?} failed: {why}"))
 }
