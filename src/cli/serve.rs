@@ -20,10 +20,11 @@ use std::sync::Arc;
 #[derive(clap::Args, Debug)]
 #[command(after_long_help = "\
 Examples:
-  # Serve a component's identity; the two variables go to your shell, Ctrl-C stops it
-  eval \"$(tfauth auth serve vpc -s plat-use2-dev)\" &
+  # Serve a component's identity until Ctrl-C; the two variables are printed first, for
+  # the shell (or container) in another terminal that should use them
+  tfauth auth serve vpc -s plat-use2-dev
 
-  # A container gets the credentials through the endpoint
+  # A container gets the credentials through the endpoint, which stops with it
   tfauth auth exec --serve -i acme/admin -- docker run --network host \\
       -e AWS_CONTAINER_CREDENTIALS_FULL_URI -e AWS_CONTAINER_AUTHORIZATION_TOKEN amazon/aws-cli sts get-caller-identity")]
 pub struct ServeArgs {
