@@ -152,7 +152,10 @@ auth:
         let doc: serde_json::Value = serde_json::from_slice(&version.stdout).ok()?;
         Some(doc["webSocketDebuggerUrl"].as_str()?.to_string())
     });
-    let person = headless_chrome::Browser::connect(active).unwrap();
+    // headless_chrome drops a connection that sees no event for its idle timeout (30 s by
+    // default): under a loaded CI run the IdP's page took longer, and the next call found the
+    // connection closed. The waits below allow 120 s each.
+    let person = headless_chrome::Browser::connect_with_timeout(active, Duration::from_secs(300)).unwrap();
     let page = wait_for("the IdP's sign-in page", Duration::from_secs(120), || {
         // A tab created before we connected may never reach the tab list by events (a CI
         // run under load timed out so): ask the browser for its targets each time.
