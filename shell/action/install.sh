@@ -34,7 +34,7 @@ if [[ -n "${target}" && -n "${version}" ]]; then
       echo "::error::${archive} does not match the release's SHA256SUMS (want ${want:-nothing}, got ${got})" >&2
       exit 1
     fi
-    tar -xzf "${tmp}/${archive}" -C "${bin}" tfauth atmos-auth-helper
+    tar -xf "${tmp}/${archive}" -C "${bin}" tfauth atmos-auth-helper
     installed="release ${version} (${target})"
   fi
   rm -rf "${tmp}"

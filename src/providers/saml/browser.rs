@@ -44,6 +44,9 @@ pub const AWS_SAML_PATTERNS: [&str; 3] = [
 /// How long the person has to sign in.
 const SIGN_IN_TIMEOUT: Duration = Duration::from_secs(300);
 const POLL: Duration = Duration::from_millis(250);
+/// Failed checks of the sign-in window in a row (one per [`POLL`]) after which it is taken
+/// as closed, when the browser still lists it.
+const CLOSED_AFTER: u32 = 8;
 
 /// The executables to look for on `PATH` for a `browser_type`, in order; `Err` names a
 /// type tfauth cannot drive ([`BrowserChoice::unsupported_type`]).
@@ -182,6 +185,7 @@ pub fn assertion(
 
     let started = Instant::now();
     let mut shown = String::new();
+    let mut misses = 0;
     let outcome = loop {
         let left = SIGN_IN_TIMEOUT.saturating_sub(started.elapsed());
         let line = format!(
@@ -220,7 +224,11 @@ pub fn assertion(
                         tracing::debug!(provider, "cannot watch the IdP's other window: {e}");
                     }
                 }
-                if tab.get_target_info().is_err() {
+                // Closed only when the browser no longer lists the window, or several checks in
+                // a row fail: one slow DevTools answer on a loaded machine is not a closed window.
+                let listed = tabs.iter().any(|t| t.get_target_id() == tab.get_target_id());
+                misses = if tab.get_target_info().is_err() { misses + 1 } else { 0 };
+                if !listed || misses >= CLOSED_AFTER {
                     break Err(SamlError::Rejected {
                         provider: provider.to_string(),
                         message: "the browser window was closed before the sign-in finished".into(),
