@@ -222,13 +222,7 @@ pub const WARM_VARS: &[&str] = &[
 /// region), which goes to clap.
 pub fn plugin_words(args: impl Iterator<Item = std::ffi::OsString>) -> Option<TokenArgs> {
     let mut t = TokenArgs::default();
-    let mut words = args.map(std::ffi::OsString::into_string);
-    while let Some(word) = words.next() {
-        let word = word.ok()?;
-        let (flag, value) = match word.split_once('=') {
-            Some((f, v)) if f.starts_with("--") => (f.to_string(), v.to_string()),
-            _ => (word, words.next()?.ok()?),
-        };
+    for (flag, value) in super::helper::flag_pairs(args)? {
         match flag.as_str() {
             "--cluster-name" => t.cluster_name = value,
             "--region" => t.region = value,

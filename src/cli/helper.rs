@@ -167,6 +167,22 @@ pub fn with_prompts<T>(env: &Env, f: impl FnOnce(crate::session::Interaction<'_>
     })
 }
 
+/// A plugin's words as `(flag, value)` pairs: `--flag VALUE`, `--flag=VALUE` or `-i VALUE`.
+/// `None` for a missing value or a word that is not UTF-8; which flags are known is the
+/// caller's (the kubeconfig plugins' warm parsers, which hand anything else to clap).
+pub fn flag_pairs(args: impl Iterator<Item = std::ffi::OsString>) -> Option<Vec<(String, String)>> {
+    let mut pairs = Vec::new();
+    let mut words = args.map(std::ffi::OsString::into_string);
+    while let Some(word) = words.next() {
+        let word = word.ok()?;
+        pairs.push(match word.split_once('=') {
+            Some((f, v)) if f.starts_with("--") => (f.to_string(), v.to_string()),
+            _ => (word, words.next()?.ok()?),
+        });
+    }
+    Some(pairs)
+}
+
 /// Whether `k` looks like a cache key tfauth computed (32 hex digits).
 pub fn is_key(k: &str) -> bool {
     k.len() == 32 && k.bytes().all(|b| b.is_ascii_hexdigit())

@@ -290,13 +290,7 @@ pub fn plugin_words(kind: Kind, args: impl Iterator<Item = std::ffi::OsString>) 
         audience: (kind == Kind::Aks).then(|| crate::providers::aks::AKS_SERVER_APP_ID.to_string()),
         flags: PluginFlags::default(),
     };
-    let mut words = args.map(std::ffi::OsString::into_string);
-    while let Some(word) = words.next() {
-        let word = word.ok()?;
-        let (flag, value) = match word.split_once('=') {
-            Some((f, v)) if f.starts_with("--") => (f.to_string(), v.to_string()),
-            _ => (word, words.next()?.ok()?),
-        };
+    for (flag, value) in super::helper::flag_pairs(args)? {
         let f = &mut p.flags;
         match (kind, flag.as_str()) {
             (_, "-i" | "--identity") => f.identity = Some(value),
@@ -369,7 +363,7 @@ pub fn cold(p: &Plugin, env: &Env, cwd: PathBuf) -> Result<String, Error> {
                 format!("{}/.default", p.audience.as_deref().unwrap_or(crate::providers::aks::AKS_SERVER_APP_ID));
             let (token, expires) =
                 with_prompts(env, |ask| crate::session::azure::token_for(&chain, env, ask.device, &scope))?;
-            // Entra ID always says; should it not, an hour less the margin is assumed.
+            // Entra ID always says; should it not, a token is assumed good for half its usual hour.
             let expires = expires.unwrap_or_else(|| time::OffsetDateTime::now_utc() + time::Duration::minutes(30));
             Ok(bearer::Bearer { token, expires })
         }
