@@ -10,12 +10,13 @@
 //! one file per repository configuration, written atomically and privately. Losing or
 //! corrupting it only costs time.
 
+use serde::de::IgnoredAny;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::UNIX_EPOCH;
 
-const VERSION: u32 = 2;
+const VERSION: u32 = 3;
 /// Largest index file read. The index is a cache of tfauth's: only a regular file of the
 /// user's, never through a link; anything else there is ignored, as if missing.
 const MAX_INDEX_BYTES: u64 = 64 * 1024 * 1024;
@@ -38,74 +39,158 @@ impl Stamp {
 #[derive(Default, Serialize, Deserialize)]
 struct IndexFile {
     version: u32,
-    /// (path relative to the stacks directory, stamp)
+    /// (path relative to the stacks directory, stamp): every file some closure holds, once.
     files: Vec<(String, Stamp)>,
     /// (manifest's index in `files`, name, closure as indexes in `files`, component names)
     stacks: Vec<StoredStack>,
+    /// Every directory of the stacks directory and its stamp, when they had all settled
+    /// (see [`Index::set_dirs`]).
+    #[serde(default)]
+    dirs: Option<Vec<(String, Stamp)>>,
 }
 
 /// (manifest's index in `files`, name, closure as indexes in `files`, component names)
 type StoredStack = (u32, String, Vec<u32>, Option<Vec<String>>);
 
+/// The same file read for its names alone: what a warm `find` needs, without building a
+/// closure or a component list.
+#[derive(Deserialize)]
+struct NamesFile {
+    version: u32,
+    files: Vec<(String, IgnoredAny)>,
+    stacks: Vec<(u32, String, IgnoredAny, IgnoredAny)>,
+    #[serde(default)]
+    dirs: Option<Vec<(String, Stamp)>>,
+}
+
+/// What a warm run reads of the index: each manifest's recorded name, and the directories
+/// as they were when it was written.
+pub struct Recorded {
+    /// (manifest path relative to the stacks directory, name)
+    pub stacks: Vec<(String, String)>,
+    /// (directory relative to the stacks directory, `""` for itself; stamp)
+    pub dirs: Vec<(String, Stamp)>,
+}
+
 #[derive(PartialEq)]
 struct Entry {
     name: String,
-    closure: Vec<(String, Stamp)>,
+    /// Rows of [`Index::files`].
+    closure: Vec<u32>,
     components: Option<Vec<String>>,
 }
 
 /// Names known from the cache, and new ones to add.
+///
+/// Each (file, stamp) pair is one row, shared by every closure that holds it, so checking
+/// two thousand closures of twenty files each asks for each file's stamp once.
 pub struct Index {
     path: Option<PathBuf>,
+    /// (path relative to the stacks directory, stamp), by row.
+    files: Vec<(String, Stamp)>,
+    /// Rows of each path (one per stamp seen), built on the first insert.
+    rows: foldhash::HashMap<String, Vec<(Stamp, u32)>>,
+    /// Whether each row matches the file as it is now, as of the last [`Index::check`]
+    /// (false until then).
+    current: Vec<bool>,
     /// manifest rel path -> its entry
     entries: HashMap<String, Entry>,
+    dirs: Option<Vec<(String, Stamp)>>,
     changed: bool,
 }
+
+/// A directory modified this recently may be modified again within the same tick of the
+/// file system's clock, which its stamp would not show.
+const SETTLED: std::time::Duration = std::time::Duration::from_secs(2);
 
 impl Index {
     /// Reads the cache at `path` (missing or unreadable means empty).
     pub fn load(path: Option<PathBuf>) -> Index {
-        let mut entries = HashMap::new();
-        if let Some(p) = &path
-            && let Ok(Some(bytes)) = crate::util::fs::read_private(p, MAX_INDEX_BYTES)
-            && let Ok(file) = serde_json::from_slice::<IndexFile>(&bytes)
-            && file.version == VERSION
-        {
+        let mut index = Index {
+            path,
+            files: Vec::new(),
+            rows: Default::default(),
+            current: Vec::new(),
+            entries: HashMap::new(),
+            dirs: None,
+            changed: false,
+        };
+        if let Some(file) = index.path.as_deref().and_then(read::<IndexFile>).filter(|f| f.version == VERSION) {
+            let rows = file.files.len();
             for (m, name, closure, components) in file.stacks {
-                let get = |i: u32| file.files.get(i as usize).cloned();
-                let (Some((rel, _)), Some(closure)) =
-                    (get(m), closure.into_iter().map(get).collect::<Option<Vec<_>>>())
-                else {
+                if closure.iter().chain([&m]).any(|&i| i as usize >= rows) {
                     continue;
-                };
-                entries.insert(rel, Entry { name, closure, components });
+                }
+                let rel = file.files[m as usize].0.clone();
+                index.entries.insert(rel, Entry { name, closure, components });
             }
+            index.files = file.files;
+            index.dirs = file.dirs;
+            index.current = vec![false; rows];
         }
-        Index { path, entries, changed: false }
+        index
+    }
+
+    /// Compares every recorded file with its stamp now (`None`: gone), once for all the
+    /// closures that hold it. Until this is called no entry is valid.
+    pub fn check(&mut self, now: impl Fn(&str) -> Option<Stamp>) {
+        self.current = self.files.iter().map(|(rel, stamp)| now(rel) == Some(*stamp)).collect();
     }
 
     /// The cached name of `manifest`, if every file of its closure is unchanged.
-    pub fn name(&self, manifest: &str, current: &impl Fn(&str) -> Option<Stamp>) -> Option<&str> {
-        self.valid(manifest, current).map(|e| e.name.as_str())
+    pub fn name(&self, manifest: &str) -> Option<&str> {
+        self.valid(manifest).map(|e| e.name.as_str())
     }
 
     /// The cached component names of `manifest`, if known and its closure is unchanged.
-    pub fn components(&self, manifest: &str, current: &impl Fn(&str) -> Option<Stamp>) -> Option<&[String]> {
-        self.valid(manifest, current)?.components.as_deref()
+    pub fn components(&self, manifest: &str) -> Option<&[String]> {
+        self.valid(manifest)?.components.as_deref()
     }
 
-    fn valid(&self, manifest: &str, current: &impl Fn(&str) -> Option<Stamp>) -> Option<&Entry> {
+    fn valid(&self, manifest: &str) -> Option<&Entry> {
         let e = self.entries.get(manifest)?;
-        e.closure.iter().all(|(rel, stamp)| current(rel) == Some(*stamp)).then_some(e)
+        e.closure.iter().all(|&row| self.current.get(row as usize).copied().unwrap_or(false)).then_some(e)
     }
 
-    /// Records a freshly computed name (component names recorded for an older closure are
-    /// dropped with it).
-    pub fn insert(&mut self, manifest: &str, name: &str, closure: Vec<(String, Stamp)>) {
+    /// The row of (rel, stamp), added when new.
+    fn row(&mut self, rel: &str, stamp: Stamp) -> u32 {
+        if self.rows.is_empty() && !self.files.is_empty() {
+            for (i, (r, s)) in self.files.iter().enumerate() {
+                self.rows.entry(r.clone()).or_default().push((*s, i as u32));
+            }
+        }
+        let found = self.rows.get(rel).and_then(|rows| rows.iter().find(|(s, _)| *s == stamp));
+        if let Some(&(_, row)) = found {
+            return row;
+        }
+        self.files.push((rel.to_string(), stamp));
+        self.current.push(true);
+        let row = (self.files.len() - 1) as u32;
+        self.rows.entry(rel.to_string()).or_default().push((stamp, row));
+        row
+    }
+
+    /// Records a freshly computed name, its closure as the files are now (component names
+    /// recorded for an older closure are dropped with it).
+    pub fn insert<S: AsRef<str>>(&mut self, manifest: &str, name: &str, closure: impl IntoIterator<Item = (S, Stamp)>) {
+        let closure: Vec<u32> = closure.into_iter().map(|(rel, stamp)| self.row(rel.as_ref(), stamp)).collect();
         let components = self.entries.get(manifest).filter(|e| e.closure == closure).and_then(|e| e.components.clone());
         let new = Entry { name: name.to_string(), closure, components };
         if self.entries.get(manifest) != Some(&new) {
             self.entries.insert(manifest.to_string(), new);
+            self.changed = true;
+        }
+    }
+
+    /// Records the directories of a fresh walk, or none when one of them changed too
+    /// recently for its stamp to be trusted (a warm run then walks again, and records them
+    /// once they have settled).
+    pub fn set_dirs(&mut self, dirs: &[(String, Stamp)]) {
+        let now = std::time::SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos() as i128);
+        let settled = dirs.iter().all(|(_, s)| now - s.mtime_ns >= SETTLED.as_nanos() as i128);
+        let dirs = settled.then(|| dirs.to_vec());
+        if self.dirs != dirs {
+            self.dirs = dirs;
             self.changed = true;
         }
     }
@@ -120,24 +205,25 @@ impl Index {
         }
     }
 
-    /// Writes the cache if anything changed; failures are logged, never fatal.
+    /// Writes the cache if anything changed; failures are logged, never fatal. Only the
+    /// rows some closure still holds are written.
     pub fn save(&mut self) {
         let Some(path) = self.path.clone().filter(|_| self.changed) else { return };
-        let mut file = IndexFile { version: VERSION, ..Default::default() };
-        let mut ids: HashMap<(String, Stamp), u32> = HashMap::new();
-        let mut id = |rel: &str, stamp: Stamp, files: &mut Vec<(String, Stamp)>| -> u32 {
-            *ids.entry((rel.to_string(), stamp)).or_insert_with(|| {
-                files.push((rel.to_string(), stamp));
-                (files.len() - 1) as u32
+        let mut file = IndexFile { version: VERSION, dirs: self.dirs.clone(), ..Default::default() };
+        let mut renumbered: Vec<Option<u32>> = vec![None; self.files.len()];
+        let mut id = |row: u32, out: &mut Vec<(String, Stamp)>| -> u32 {
+            *renumbered[row as usize].get_or_insert_with(|| {
+                out.push(self.files[row as usize].clone());
+                (out.len() - 1) as u32
             })
         };
         let mut manifests: Vec<&String> = self.entries.keys().collect();
         manifests.sort();
         for m in manifests {
             let e = &self.entries[m];
-            let Some((_, own)) = e.closure.iter().find(|(rel, _)| rel == m) else { continue };
-            let mid = id(m, *own, &mut file.files);
-            let cids = e.closure.iter().map(|(rel, s)| id(rel, *s, &mut file.files)).collect();
+            let Some(&own) = e.closure.iter().find(|&&row| self.files[row as usize].0 == *m) else { continue };
+            let mid = id(own, &mut file.files);
+            let cids = e.closure.iter().map(|&row| id(row, &mut file.files)).collect();
             file.stacks.push((mid, e.name.clone(), cids, e.components.clone()));
         }
         match serde_json::to_vec(&file) {
@@ -148,6 +234,26 @@ impl Index {
             Err(e) => tracing::debug!("could not encode the stack index: {e}"),
         }
     }
+}
+
+/// Every (manifest, name) the cache at `path` records, whether or not its files still
+/// match, with the directories as they were: a guess for a warm run to verify, read without
+/// the closures. `None` when there is no usable cache or it has no settled directories.
+pub fn recorded(path: &Path) -> Option<Recorded> {
+    let file = read::<NamesFile>(path).filter(|f| f.version == VERSION)?;
+    let dirs = file.dirs?;
+    let mut files: Vec<Option<String>> = file.files.into_iter().map(|(rel, _)| Some(rel)).collect();
+    let stacks = file
+        .stacks
+        .into_iter()
+        .filter_map(|(m, name, _, _)| Some((files.get_mut(m as usize)?.take()?, name)))
+        .collect();
+    Some(Recorded { stacks, dirs })
+}
+
+fn read<T: serde::de::DeserializeOwned>(path: &Path) -> Option<T> {
+    let bytes = crate::util::fs::read_private(path, MAX_INDEX_BYTES).ok()??;
+    serde_json::from_slice(&bytes).ok()
 }
 
 /// Where the index for a configuration lives: one file per distinct set of inputs that a
@@ -175,23 +281,26 @@ mod tests {
         let s1 = Stamp { size: 10, mtime_ns: 1 };
         let s2 = Stamp { size: 20, mtime_ns: 2 };
         let mut idx = Index::load(Some(path.clone()));
-        idx.insert("a.yaml", "dev", vec![("a.yaml".into(), s1), ("_defaults.yaml".into(), s2)]);
+        idx.insert("a.yaml", "dev", [("a.yaml", s1), ("_defaults.yaml", s2)]);
         idx.save();
-        let idx = Index::load(Some(path.clone()));
+        let mut idx = Index::load(Some(path.clone()));
         let same = |rel: &str| match rel {
             "a.yaml" => Some(s1),
             "_defaults.yaml" => Some(s2),
             _ => None,
         };
-        assert_eq!(idx.name("a.yaml", &same), Some("dev"));
+        idx.check(same);
+        assert_eq!(idx.name("a.yaml"), Some("dev"));
         let touched = |rel: &str| match rel {
             "a.yaml" => Some(s1),
             "_defaults.yaml" => Some(Stamp { size: 20, mtime_ns: 3 }),
             _ => None,
         };
-        assert_eq!(idx.name("a.yaml", &touched), None, "an import changed");
+        idx.check(touched);
+        assert_eq!(idx.name("a.yaml"), None, "an import changed");
         let gone = |rel: &str| if rel == "a.yaml" { Some(s1) } else { None };
-        assert_eq!(idx.name("a.yaml", &gone), None, "an import disappeared");
+        idx.check(gone);
+        assert_eq!(idx.name("a.yaml"), None, "an import disappeared");
     }
 
     #[test]
@@ -209,11 +318,14 @@ mod tests {
         idx.save();
         let mut idx = Index::load(Some(path));
         let same = |rel: &str| (rel == "a.yaml").then_some(s1);
-        assert_eq!(idx.components("a.yaml", &same), Some(&["vpc".to_string(), "eks".to_string()][..]));
+        idx.check(same);
+        assert_eq!(idx.components("a.yaml"), Some(&["vpc".to_string(), "eks".to_string()][..]));
         let touched = |rel: &str| (rel == "a.yaml").then_some(s2);
-        assert_eq!(idx.components("a.yaml", &touched), None);
+        idx.check(touched);
+        assert_eq!(idx.components("a.yaml"), None);
         idx.insert("a.yaml", "dev", vec![("a.yaml".to_string(), s2)]);
-        assert_eq!(idx.components("a.yaml", &touched), None, "a new closure forgets the old components");
+        assert_eq!(idx.name("a.yaml"), Some("dev"), "a fresh closure is current");
+        assert_eq!(idx.components("a.yaml"), None, "a new closure forgets the old components");
         idx.insert("a.yaml", "dev", vec![("a.yaml".to_string(), s2)]);
     }
 
@@ -223,8 +335,8 @@ mod tests {
         let fifo = t.path().join("idx.json");
         assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
         let started = std::time::Instant::now();
-        assert_eq!(Index::load(Some(fifo)).name("a.yaml", &|_| None), None);
-        assert_eq!(Index::load(Some(PathBuf::from("/dev/zero"))).name("a.yaml", &|_| None), None);
+        assert_eq!(Index::load(Some(fifo)).name("a.yaml"), None);
+        assert_eq!(Index::load(Some(PathBuf::from("/dev/zero"))).name("a.yaml"), None);
         assert!(started.elapsed() < std::time::Duration::from_secs(1));
     }
 
@@ -234,6 +346,53 @@ mod tests {
         let path = t.path().join("idx.json");
         std::fs::write(&path, b"{not json").unwrap();
         let idx = Index::load(Some(path));
-        assert_eq!(idx.name("a.yaml", &|_| None), None);
+        assert_eq!(idx.name("a.yaml"), None);
+    }
+
+    #[test]
+    fn closures_share_rows_and_only_used_rows_are_written() {
+        let t = tempfile::tempdir().unwrap();
+        let path = t.path().join("idx.json");
+        let (d1, d2, s) =
+            (Stamp { size: 1, mtime_ns: 1 }, Stamp { size: 2, mtime_ns: 2 }, Stamp { size: 9, mtime_ns: 9 });
+        let mut idx = Index::load(Some(path.clone()));
+        idx.insert("a.yaml", "a", [("a.yaml", s), ("_defaults.yaml", d1)]);
+        idx.insert("b.yaml", "b", [("b.yaml", s), ("_defaults.yaml", d1)]);
+        assert_eq!(idx.files.len(), 3, "the shared import is one row");
+        idx.save();
+        let mut idx = Index::load(Some(path.clone()));
+        // _defaults changed and a is named again: its old row stays for b until b is too.
+        idx.insert("a.yaml", "a2", [("a.yaml", s), ("_defaults.yaml", d2)]);
+        idx.save();
+        let file: IndexFile = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        assert_eq!(file.files.len(), 4);
+        let mut idx = Index::load(Some(path.clone()));
+        idx.insert("b.yaml", "b2", [("b.yaml", s), ("_defaults.yaml", d2)]);
+        idx.save();
+        let file: IndexFile = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        assert_eq!(file.files.len(), 3, "the row no closure holds is gone: {:?}", file.files);
+        let mut idx = Index::load(Some(path.clone()));
+        idx.check(|rel| Some(if rel == "_defaults.yaml" { d2 } else { s }));
+        assert_eq!((idx.name("a.yaml"), idx.name("b.yaml")), (Some("a2"), Some("b2")));
+    }
+
+    #[test]
+    fn recorded_names_need_settled_directories() {
+        let t = tempfile::tempdir().unwrap();
+        let path = t.path().join("idx.json");
+        let s = Stamp { size: 1, mtime_ns: 1 };
+        let mut idx = Index::load(Some(path.clone()));
+        idx.insert("a.yaml", "dev", [("a.yaml", s)]);
+        let now = std::time::SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos() as i128;
+        idx.set_dirs(&[(String::new(), Stamp { size: 4096, mtime_ns: now })]);
+        idx.save();
+        assert!(recorded(&path).is_none(), "a directory changed just now");
+        let mut idx = Index::load(Some(path.clone()));
+        let old = Stamp { size: 4096, mtime_ns: now - 60_000_000_000 };
+        idx.set_dirs(&[(String::new(), old)]);
+        idx.save();
+        let r = recorded(&path).unwrap();
+        assert_eq!(r.stacks, vec![("a.yaml".to_string(), "dev".to_string())]);
+        assert_eq!(r.dirs, vec![(String::new(), old)]);
     }
 }

@@ -33,43 +33,71 @@ pub(crate) use error::quote_list;
 use crate::config::{AtmosConfig, absolute, clean_path};
 use crate::merge::merge_into;
 use crate::yaml::{Loader, Node, Span, Value, load::YamlError};
+use foldhash::{HashMap, HashSet};
 use globset::{Glob, GlobBuilder, GlobSet, GlobSetBuilder};
 use imports::Scope;
 use index::{Index, Stamp};
 use naming::Namer;
-use std::cell::RefCell;
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::cell::{OnceCell, RefCell};
+use std::collections::BTreeSet;
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 use std::sync::Arc;
 
 /// The stack manifests of one repository.
 pub struct StackSet<'c> {
     cfg: &'c AtmosConfig,
-    /// Every YAML file under the stacks directory: (path relative to it with `/`, absolute).
-    files: Vec<(String, PathBuf)>,
-    /// Stamps of those files, by relative path, from the directory walk.
-    stamps: HashMap<String, Stamp>,
-    /// Indexes into `files` of the top-level manifests (included, not excluded).
-    manifests: Vec<usize>,
+    included: GlobSet,
+    excluded: GlobSet,
+    /// The files under the stacks directory, walked the first time they are needed: a warm
+    /// [`Self::find`] of a recorded stack never walks.
+    tree: OnceCell<Tree>,
     /// Parsed documents (or the error text), filled lazily or in one parallel pass, by file
     /// and template scope (`""` for a file read as it is written).
     parsed: RefCell<HashMap<MemoKey, Result<Arc<Node>, String>>>,
     /// Files whose values may depend on more than their contents (`!env`, `!include`).
-    dynamic: RefCell<HashSet<PathBuf>>,
+    dynamic: RefCell<HashSet<OsString>>,
     naming_memo: RefCell<HashMap<MemoKey, Arc<Node>>>,
     /// Import closure of each file (itself included) as indexes into `files`, for the
     /// index; `None` when the closure reaches a file outside the stacks directory.
     closure_memo: RefCell<HashMap<MemoKey, Option<Arc<BTreeSet<usize>>>>>,
-    /// Index into `files` by absolute path.
-    file_ids: HashMap<PathBuf, usize>,
-    index: RefCell<Index>,
+    index_path: Option<PathBuf>,
+    /// The stack index, read the first time it is needed.
+    index: RefCell<Option<Index>>,
     full_memo: RefCell<HashMap<MemoKey, Arc<Node>>>,
     glob_memo: RefCell<HashMap<String, Vec<PathBuf>>>,
+    /// What each import resolved to (found, tried), by the directory it is relative to
+    /// (empty for the stacks directory) and the import as written: thousands of manifests
+    /// import the same few hundred files.
+    import_memo: RefCell<HashMap<(OsString, String), Rc<Resolved>>>,
     namer: Namer,
 }
 
-/// A file in a template scope (see [`imports::Scope`]).
-type MemoKey = (PathBuf, Arc<str>);
+/// What one walk of the stacks directory found.
+struct Tree {
+    /// Every YAML file under the stacks directory: (path relative to it with `/`, absolute).
+    files: Vec<(String, PathBuf)>,
+    /// Stamps of those files, by relative path.
+    stamps: HashMap<String, Stamp>,
+    /// Indexes into `files` of the top-level manifests (included, not excluded).
+    manifests: Vec<usize>,
+    /// Index into `files` by absolute path.
+    file_ids: HashMap<OsString, usize>,
+    /// Every directory read, with its stamp (see [`walk::Walk::dirs`]).
+    dirs: Vec<(String, Stamp)>,
+}
+
+/// The files an import names (found) and the paths it was looked for at (tried).
+type Resolved = (Vec<PathBuf>, Vec<PathBuf>);
+
+/// A file in a template scope (see [`imports::Scope`]). The path is kept as its bytes,
+/// which hash in one pass (a `Path` hashes component by component: a fifth of a cold run).
+type MemoKey = (OsString, Arc<str>);
+
+fn path_key(path: &Path) -> OsString {
+    path.as_os_str().to_os_string()
+}
 
 /// One stack, merged in full.
 #[derive(Debug, Clone)]
@@ -109,25 +137,8 @@ impl<'c> StackSet<'c> {
         if !base.is_dir() {
             return Err(StackError::NoStacksDir(base.clone()));
         }
-        let walk::Walk { files: walked, skipped } = walk::walk_yaml(base);
-        for s in &skipped {
-            tracing::warn!("{s}");
-        }
-        let stamps: HashMap<String, Stamp> = walked.iter().map(|(rel, _, st)| (rel.clone(), *st)).collect();
-        let files: Vec<(String, PathBuf)> = walked.into_iter().map(|(rel, abs, _)| (rel, abs)).collect();
-        let file_ids: HashMap<PathBuf, usize> =
-            files.iter().enumerate().map(|(i, (_, abs))| (abs.clone(), i)).collect();
         let included = build_globs(&cfg.stacks.included_paths, cfg)?;
         let excluded = build_globs(&cfg.stacks.excluded_paths, cfg)?;
-        let manifests: Vec<usize> = files
-            .iter()
-            .enumerate()
-            .filter(|(_, (rel, _))| included.is_match(rel) && !excluded.is_match(rel))
-            .map(|(i, _)| i)
-            .collect();
-        if manifests.is_empty() {
-            return Err(StackError::NoManifests { base: base.clone(), included: cfg.stacks.included_paths.join(", ") });
-        }
         let namer = if let Some((src, span)) = &cfg.stacks.name_template {
             Namer::Template(
                 template::Template::parse(src)
@@ -149,21 +160,21 @@ impl<'c> StackSet<'c> {
             format!("{:?}", s.name_pattern.as_ref().map(|t| &t.0)),
             format!("{:?}", cfg.list_strategy),
         ];
-        let index =
-            Index::load(index::index_path(&cfg.load_ctx.env, &key.iter().map(String::as_str).collect::<Vec<_>>()));
+        let index_path = index::index_path(&cfg.load_ctx.env, &key.iter().map(String::as_str).collect::<Vec<_>>());
         Ok(StackSet {
             cfg,
-            files,
-            stamps,
-            manifests,
+            included,
+            excluded,
+            tree: OnceCell::new(),
             parsed: RefCell::default(),
             dynamic: RefCell::default(),
             naming_memo: RefCell::default(),
             closure_memo: RefCell::default(),
-            file_ids,
-            index: RefCell::new(index),
+            index_path,
+            index: RefCell::default(),
             full_memo: RefCell::default(),
             glob_memo: RefCell::default(),
+            import_memo: RefCell::default(),
             namer,
         })
     }
@@ -171,27 +182,81 @@ impl<'c> StackSet<'c> {
     /// The name of every top-level manifest (or why it has none), in path order.
     pub fn names(&self) -> Vec<StackName> {
         self.prepare();
-        let out = self
+        let tree = self.tree();
+        let out = tree
             .manifests
             .iter()
             .map(|&i| {
-                let (rel, file) = &self.files[i];
+                let (rel, file) = &tree.files[i];
                 let rel = strip_ext(rel).to_string();
                 let name = self.name_of(file, &rel).map_err(|e| render_inline(&e));
                 StackName { file: file.clone(), rel, name }
             })
             .collect();
-        self.index.borrow_mut().save();
+        self.save_index();
         out
+    }
+
+    /// The walk of the stacks directory, made on the first call (its warnings with it).
+    fn tree(&self) -> &Tree {
+        self.tree.get_or_init(|| {
+            let walk::Walk { files: walked, skipped, dirs } = walk::walk_yaml(&self.cfg.stacks.base_path);
+            for s in &skipped {
+                tracing::warn!("{s}");
+            }
+            let stamps: HashMap<String, Stamp> = walked.iter().map(|(rel, _, st)| (rel.clone(), *st)).collect();
+            let files: Vec<(String, PathBuf)> = walked.into_iter().map(|(rel, abs, _)| (rel, abs)).collect();
+            let file_ids = files.iter().enumerate().map(|(i, (_, abs))| (path_key(abs), i)).collect();
+            let manifests =
+                files.iter().enumerate().filter(|(_, (rel, _))| self.is_manifest(rel)).map(|(i, _)| i).collect();
+            Tree { files, stamps, manifests, file_ids, dirs }
+        })
+    }
+
+    /// The walk, or the error of a stacks directory with no manifest in it.
+    fn manifests(&self) -> Result<&Tree, StackError> {
+        let tree = self.tree();
+        if tree.manifests.is_empty() {
+            let s = &self.cfg.stacks;
+            return Err(StackError::NoManifests { base: s.base_path.clone(), included: s.included_paths.join(", ") });
+        }
+        Ok(tree)
+    }
+
+    /// A top-level manifest: included, not excluded.
+    fn is_manifest(&self, rel: &str) -> bool {
+        self.included.is_match(rel) && !self.excluded.is_match(rel)
+    }
+
+    /// Writes the index, with the directories of this run's walk when there was one.
+    fn save_index(&self) {
+        let mut index = self.index();
+        if let Some(tree) = self.tree.get() {
+            index.set_dirs(&tree.dirs);
+        }
+        index.save();
+    }
+
+    /// The stack index, read on the first call and checked against the walk's stamps.
+    fn index(&self) -> std::cell::RefMut<'_, Index> {
+        std::cell::RefMut::map(self.index.borrow_mut(), |i| {
+            i.get_or_insert_with(|| {
+                let mut index = Index::load(self.index_path.clone());
+                let stamps = &self.tree().stamps;
+                index.check(|rel| stamps.get(rel).copied());
+                index
+            })
+        })
     }
 
     /// Parses, in one parallel pass, every file when many manifests are not in the index
     /// (a cold run); a warm run parses only what it touches.
     fn prepare(&self) {
-        let stale = self
+        let tree = self.tree();
+        let stale = tree
             .manifests
             .iter()
-            .filter(|&&i| self.cached_name(&self.files[i].0).is_none())
+            .filter(|&&i| self.cached_name(&tree.files[i].0).is_none())
             .take(BULK_THRESHOLD + 1)
             .count();
         if stale <= BULK_THRESHOLD {
@@ -200,10 +265,10 @@ impl<'c> StackSet<'c> {
         let started = std::time::Instant::now();
         let todo: Vec<PathBuf> = {
             let parsed = self.parsed.borrow();
-            self.files
+            tree.files
                 .iter()
                 .map(|(_, abs)| abs)
-                .filter(|p| !parsed.contains_key(&((*p).clone(), Arc::from(""))))
+                .filter(|p| !parsed.contains_key(&(path_key(p), Arc::from(""))))
                 .cloned()
                 .collect()
         };
@@ -212,16 +277,15 @@ impl<'c> StackSet<'c> {
         let mut dynamic = self.dynamic.borrow_mut();
         for (path, result, is_dynamic) in results {
             if is_dynamic {
-                dynamic.insert(path.clone());
+                dynamic.insert(path_key(&path));
             }
-            parsed.insert((path, "".into()), result);
+            parsed.insert((path_key(&path), "".into()), result);
         }
         tracing::debug!(files = todo.len(), elapsed = ?started.elapsed(), "parsed stack files");
     }
 
     fn cached_name(&self, rel: &str) -> Option<String> {
-        let stamp = |r: &str| self.stamps.get(r).copied();
-        self.index.borrow().name(rel, &stamp).map(str::to_string)
+        self.index().name(rel).map(str::to_string)
     }
 
     fn name_of(&self, file: &Path, rel: &str) -> Result<String, StackError> {
@@ -245,19 +309,20 @@ impl<'c> StackSet<'c> {
     /// Adds a computed name to the index when its closure is cacheable.
     fn remember(&self, file: &Path, rel: Option<&str>, name: &str) {
         let Some(rel) = rel else { return };
-        let key = (file.to_path_buf(), Arc::from(""));
+        let key = (path_key(file), Arc::from(""));
         let Some(Some(closure)) = self.closure_memo.borrow().get(&key).cloned() else { return };
         let dynamic = self.dynamic.borrow();
+        let tree = self.tree();
         let mut stamps = Vec::with_capacity(closure.len());
         for &i in closure.iter() {
-            let (r, abs) = &self.files[i];
-            let Some(st) = self.stamps.get(r) else { return };
-            if dynamic.contains(abs) {
+            let (r, abs) = &tree.files[i];
+            let Some(st) = tree.stamps.get(r) else { return };
+            if dynamic.contains(abs.as_os_str()) {
                 return;
             }
-            stamps.push((r.clone(), *st));
+            stamps.push((r.as_str(), *st));
         }
-        self.index.borrow_mut().insert(rel, name, stamps);
+        self.index().insert(rel, name, stamps);
     }
 
     /// Runnable component names: of the stack called `stack`, else of every stack (sorted,
@@ -296,6 +361,7 @@ impl<'c> StackSet<'c> {
     /// the naming scheme is skipped, as before. For `list` and `auth validate`, which must
     /// not answer with a silently shortened list.
     pub fn listing(&self) -> Result<Vec<(String, Vec<String>)>, StackError> {
+        self.manifests()?;
         let (out, errors) = self.component_index_with_errors();
         if errors.is_empty() { Ok(out) } else { Err(StackError::Broken { errors }) }
     }
@@ -311,14 +377,18 @@ impl<'c> StackSet<'c> {
         self.prepare();
         let mut out = Vec::new();
         let mut errors: Vec<StackError> = Vec::new();
-        let mut seen = HashSet::new();
+        let mut seen = HashSet::default();
         let mut failed = |e: StackError| {
             if seen.insert(e.to_string()) {
                 errors.push(e);
             }
         };
-        for &i in &self.manifests {
-            let (rel_file, file) = &self.files[i];
+        let tree = match self.manifests() {
+            Ok(tree) => tree,
+            Err(e) => return (vec![], vec![e]),
+        };
+        for &i in &tree.manifests {
+            let (rel_file, file) = &tree.files[i];
             let name = match self.name_of(file, strip_ext(rel_file)) {
                 Ok(name) => name,
                 Err(StackError::StackNotFound { unnamed, .. }) => {
@@ -332,14 +402,13 @@ impl<'c> StackSet<'c> {
                     continue;
                 }
             };
-            let stamp = |r: &str| self.stamps.get(r).copied();
-            let cached = self.index.borrow().components(rel_file, &stamp).map(<[String]>::to_vec);
+            let cached = self.index().components(rel_file).map(<[String]>::to_vec);
             let components = match cached {
                 Some(c) => c,
                 None => match self.merged(file, Mode::Full, &mut Vec::new(), None, &Scope::top(self.cfg)) {
                     Ok(m) => {
                         let c = component::runnable_names(&m);
-                        self.index.borrow_mut().set_components(rel_file, c.clone());
+                        self.index().set_components(rel_file, c.clone());
                         c
                     }
                     Err(e) => {
@@ -350,7 +419,7 @@ impl<'c> StackSet<'c> {
             };
             out.push((name, components));
         }
-        self.index.borrow_mut().save();
+        self.save_index();
         (out, errors)
     }
 
@@ -361,13 +430,17 @@ impl<'c> StackSet<'c> {
 
     /// Finds the stack called `name` (or whose manifest path, without extension, is `name`).
     pub fn find(&self, name: &str) -> Result<Stack, StackError> {
+        if let Some(stack) = self.find_recorded(name) {
+            return Ok(stack);
+        }
+        let tree = self.manifests()?;
         self.prepare();
         let mut matches = Vec::new();
         let mut names = Vec::new();
         let mut unnamed = Vec::new();
         let mut first_error: Option<(PathBuf, StackError)> = None;
-        for &i in &self.manifests {
-            let (rel, file) = &self.files[i];
+        for &i in &tree.manifests {
+            let (rel, file) = &tree.files[i];
             let rel = strip_ext(rel);
             match self.name_of(file, rel) {
                 Ok(n) => {
@@ -393,7 +466,7 @@ impl<'c> StackSet<'c> {
             1 => {
                 let (name, file) = matches.remove(0);
                 let manifest = self.merged(&file, Mode::Full, &mut Vec::new(), None, &Scope::top(self.cfg))?;
-                self.index.borrow_mut().save();
+                self.save_index();
                 Ok(Stack { name, file, manifest })
             }
             0 => {
@@ -417,9 +490,55 @@ impl<'c> StackSet<'c> {
         }
     }
 
+    /// The warm path of [`Self::find`]: the one manifest the index records under `name` (or
+    /// at the path `name`), merged in full from the files as they are now and named again
+    /// from that merge, used only when the name still comes out the same and no directory
+    /// under the stacks directory has changed (no manifest was added, removed or renamed).
+    /// Nothing is walked and no other manifest is read, so what is not checked is whether
+    /// another manifest was edited in place to take the same name; the full pass (any run
+    /// after a file is added or removed, `list stacks`, `auth validate`) reports that as
+    /// ambiguous. Anything else (no index, no or several candidates, a file that no
+    /// longer reads or merges, another name) leaves it to the full pass, which finds the
+    /// same errors and reports them properly.
+    fn find_recorded(&self, name: &str) -> Option<Stack> {
+        let recorded = index::recorded(self.index_path.as_deref()?)?;
+        let base = &self.cfg.stacks.base_path;
+        let moved = recorded.dirs.iter().find(|(rel, stamp)| {
+            std::fs::metadata(base.join(rel)).ok().filter(|m| m.is_dir()).map(|m| Stamp::of(&m)) != Some(*stamp)
+        });
+        if let Some((rel, _)) = moved {
+            tracing::debug!("the directory `{rel}` under the stacks directory changed; naming every manifest");
+            return None;
+        }
+        let mut hits = recorded.stacks.iter().filter(|(rel, n)| n == name || strip_ext(rel) == name);
+        let (rel, _) = hits.next()?;
+        if hits.next().is_some() || !self.is_manifest(rel) {
+            return None;
+        }
+        let file = self.cfg.stacks.base_path.join(rel);
+        let top = Scope::top(self.cfg);
+        let manifest = self.merged(&file, Mode::Full, &mut Vec::new(), None, &top).ok()?;
+        let own = self.node(&file, None, &top).ok()?;
+        let mut ctx = Node::empty_map(manifest.span.clone());
+        if let (Some(out), Some(all)) = (ctx.as_map_mut(), manifest.as_map()) {
+            for k in NAMING_SECTIONS {
+                if let Some(v) = all.get(*k) {
+                    out.insert((*k).to_string(), v.clone());
+                }
+            }
+        }
+        let now = self.namer.name(&own, &ctx, strip_ext(rel)).ok()?;
+        if now != name && strip_ext(rel) != name {
+            tracing::debug!("{rel} is no longer the stack {name} (now {now}); naming every manifest");
+            return None;
+        }
+        tracing::debug!("{rel} is still the stack {name}: served from the index");
+        Some(Stack { name: now, file, manifest })
+    }
+
     /// The parsed document of `path` (a mapping, or an empty one for an empty file).
     fn node(&self, path: &Path, import_span: Option<&Span>, scope: &Scope) -> Result<Arc<Node>, StackError> {
-        let key = (path.to_path_buf(), scope.parse_key(path));
+        let key = (path_key(path), scope.parse_key(path));
         if let Some(hit) = self.parsed.borrow().get(&key) {
             return match hit {
                 Ok(n) => Ok(n.clone()),
@@ -428,7 +547,7 @@ impl<'c> StackSet<'c> {
         }
         let (result, is_dynamic) = parse_one(self.cfg, path, scope);
         if is_dynamic {
-            self.dynamic.borrow_mut().insert(path.to_path_buf());
+            self.dynamic.borrow_mut().insert(path_key(path));
         }
         match result {
             Ok(n) => {
@@ -471,7 +590,7 @@ impl<'c> StackSet<'c> {
             Mode::Naming => &self.naming_memo,
             Mode::Full => &self.full_memo,
         };
-        let key: MemoKey = (path.to_path_buf(), scope.key().clone());
+        let key: MemoKey = (path_key(path), scope.key().clone());
         if let Some(m) = memo.borrow().get(&key) {
             return Ok(m.clone());
         }
@@ -488,16 +607,19 @@ impl<'c> StackSet<'c> {
         let entries = imports::entries(&own)?;
         // Imports are merged (and so their closures known, for the index) before this
         // file's own sections; an import path may read what the earlier ones set.
-        let mut closure = self.file_ids.get(path).map(|&i| BTreeSet::from([i]));
+        let mut closure = match mode {
+            Mode::Naming => self.tree().file_ids.get(path.as_os_str()).map(|&i| BTreeSet::from([i])),
+            Mode::Full => None,
+        };
         visiting.push(path.to_path_buf());
         let mut acc = Node::empty_map(Span::file_start(path.into()));
         for entry in &entries {
             let target = imports::render_path(self.cfg, entry, &acc)?;
             let child = scope.child(entry, self.cfg);
-            for import in self.resolve_entry(path, entry, &target)? {
-                let m = self.merged(&import, mode, visiting, Some(&entry.node.span), &child)?;
+            for import in &self.resolve_entry(path, entry, &target)?.0 {
+                let m = self.merged(import, mode, visiting, Some(&entry.node.span), &child)?;
                 if mode == Mode::Naming {
-                    match (self.closure_memo.borrow().get(&(import.clone(), child.key().clone())), &mut closure) {
+                    match (self.closure_memo.borrow().get(&(path_key(import), child.key().clone())), &mut closure) {
                         (Some(Some(c)), Some(acc)) => acc.extend(c.iter().copied()),
                         _ => closure = None,
                     }
@@ -550,8 +672,9 @@ impl<'c> StackSet<'c> {
     }
 
     /// The files one `import:` entry names (its path already rendered), in order.
-    fn resolve_entry(&self, file: &Path, entry: &imports::Entry<'_>, target: &str) -> Result<Vec<PathBuf>, StackError> {
-        let (found, tried) = self.resolve_import(file, target);
+    fn resolve_entry(&self, file: &Path, entry: &imports::Entry<'_>, target: &str) -> Result<Rc<Resolved>, StackError> {
+        let resolved = self.resolve_import(file, target);
+        let (found, tried) = &*resolved;
         if found.is_empty() && !entry.skip_if_missing {
             // As Atmos: an import that is not found but is itself a Go template (templating
             // off, or skip_templates_processing) is skipped, not an error.
@@ -560,30 +683,40 @@ impl<'c> StackSet<'c> {
                     "skipping the import `{target}` at {}: a Go template that names no file",
                     entry.node.span
                 );
-                return Ok(vec![]);
+                return Ok(Rc::default());
             }
             return Err(StackError::ImportNotFound {
                 import: target.to_string(),
                 span: entry.node.span.clone(),
-                tried,
+                tried: tried.clone(),
             });
         }
-        Ok(found)
+        Ok(resolved)
     }
 
-    fn resolve_import(&self, file: &Path, target: &str) -> (Vec<PathBuf>, Vec<PathBuf>) {
+    fn resolve_import(&self, file: &Path, target: &str) -> Rc<Resolved> {
         let relative_to_file = target.starts_with("./") || target.starts_with("../");
         let base = if relative_to_file {
             file.parent().unwrap_or(Path::new(".")).to_path_buf()
         } else {
             self.cfg.stacks.base_path.clone()
         };
+        let key = (if relative_to_file { path_key(&base) } else { OsString::new() }, target.to_string());
+        if let Some(hit) = self.import_memo.borrow().get(&key) {
+            return hit.clone();
+        }
+        let resolved = Rc::new(self.resolve_import_in(&base, target));
+        self.import_memo.borrow_mut().insert(key, resolved.clone());
+        resolved
+    }
+
+    fn resolve_import_in(&self, base: &Path, target: &str) -> Resolved {
         if target.contains(['*', '?', '[', '{']) {
             let full = clean_path(&base.join(target));
             let found = self.glob_files(&full);
             return (found, vec![full]);
         }
-        let candidate = absolute(&base, Path::new(target));
+        let candidate = absolute(base, Path::new(target));
         // As Atmos: `x.yaml` is read from `x.yaml.tmpl` when that exists; `x` is `x.yaml`,
         // `x.yml`, `x.yaml.tmpl` or `x.yml.tmpl`, the first that exists.
         let tried: Vec<PathBuf> = if imports::is_template_file(target) {
@@ -601,7 +734,7 @@ impl<'c> StackSet<'c> {
         let found = tried
             .iter()
             .find(|p| {
-                self.rel_of(p).is_some_and(|r| self.stamps.contains_key(&r))
+                self.tree.get().is_some_and(|t| self.rel_of(p).is_some_and(|r| t.stamps.contains_key(&r)))
                     || std::fs::metadata(p).is_ok_and(|m| !m.is_dir())
             })
             .cloned();
@@ -626,7 +759,9 @@ impl<'c> StackSet<'c> {
             }
         }
         let found: Vec<PathBuf> = match set.build() {
-            Ok(set) => self.files.iter().filter(|(_, abs)| set.is_match(abs)).map(|(_, abs)| abs.clone()).collect(),
+            Ok(set) => {
+                self.tree().files.iter().filter(|(_, abs)| set.is_match(abs)).map(|(_, abs)| abs.clone()).collect()
+            }
             Err(_) => vec![],
         };
         self.glob_memo.borrow_mut().insert(key, found.clone());

@@ -81,7 +81,10 @@ fn a_missing_stacks_directory_or_no_manifest_is_an_error_with_a_hint() {
 
     let repo = Repo::new("stacks:\n  included_paths: [\"orgs/**/*\"]\n");
     repo.stack("other/dev.yaml", "vars: {}\n");
-    let err = StackSet::load(&repo.config()).err().unwrap();
+    let cfg = repo.config();
+    let set = StackSet::load(&cfg).unwrap();
+    assert!(matches!(set.listing(), Err(StackError::NoManifests { .. })));
+    let err = set.find("dev").err().unwrap();
     assert!(matches!(&err, StackError::NoManifests { included, .. } if included == "orgs/**/*"), "{err:?}");
     assert!(err.to_string().starts_with("no stack manifests match stacks.included_paths (orgs/**/*) under "));
 }
@@ -403,4 +406,98 @@ fn many_manifests_are_parsed_in_one_pass_with_the_same_answers() {
     let err = set.find("zz-bad").unwrap_err();
     assert!(matches!(err, StackError::Yaml(_)), "{err:?}");
     assert_eq!(set.find("t-e-s19").unwrap().name, "t-e-s19");
+}
+
+// --- the warm path of `find` -----------------------------------------------------------
+
+/// Moves the modification time of every directory under `stacks/` ten seconds back, so the
+/// index trusts their stamps (a directory changed in the last two seconds is not trusted).
+fn settle(repo: &Repo) {
+    fn walk(dir: &Path) {
+        let when = std::time::SystemTime::now() - std::time::Duration::from_secs(10);
+        for e in std::fs::read_dir(dir).unwrap().flatten() {
+            if e.file_type().unwrap().is_dir() {
+                walk(&e.path());
+            }
+        }
+        std::fs::File::open(dir).unwrap().set_modified(when).unwrap();
+    }
+    walk(&repo.path("stacks"));
+}
+
+fn two_stacks() -> Repo {
+    let repo = Repo::new(PATTERN);
+    repo.stack("catalog/t.yaml", "vars: {tenant: plat, environment: use2}\n")
+        .stack("dev.yaml", "import: [catalog/t]\nvars: {stage: dev}\n")
+        .stack("prod.yaml", "import: [catalog/t]\nvars: {stage: prod}\n");
+    settle(&repo);
+    repo
+}
+
+fn cold(repo: &Repo) {
+    std::fs::remove_dir_all(repo.path("cache/tfauth/stack-index")).unwrap();
+}
+
+#[test]
+fn a_warm_find_names_the_stack_again_and_follows_a_name_that_moved() {
+    let repo = two_stacks();
+    let cfg = repo.config();
+    assert_eq!(names(&cfg).len(), 3);
+    // In place (the directories do not change), and of other sizes: dev.yaml is now
+    // `plat-use2-qa`, and prod.yaml has taken dev's old name.
+    repo.stack("dev.yaml", "import: [catalog/t]\nvars: {stage: qa}\n")
+        .stack("prod.yaml", "import: [catalog/t]\nvars: {stage: dev}\n # was prod\n");
+    let found = StackSet::load(&cfg).unwrap().find("plat-use2-dev").unwrap();
+    assert_eq!(found.file, repo.path("stacks/prod.yaml"), "the recorded file is named again and no longer matches");
+    assert_eq!(StackSet::load(&cfg).unwrap().find("plat-use2-qa").unwrap().file, repo.path("stacks/dev.yaml"));
+    // The manifest merged is the one on disk now.
+    repo.stack("prod.yaml", "import: [catalog/t]\nvars: {stage: dev, extra: here}\n");
+    let found = StackSet::load(&cfg).unwrap().find("plat-use2-dev").unwrap();
+    assert_eq!(found.manifest.get("vars").and_then(|v| v.get("extra")).and_then(Node::as_str), Some("here"));
+    // By path, too.
+    assert_eq!(StackSet::load(&cfg).unwrap().find("dev").unwrap().name, "plat-use2-qa");
+}
+
+#[test]
+fn a_new_manifest_with_the_same_name_is_ambiguous_even_when_the_index_is_warm() {
+    let repo = two_stacks();
+    let cfg = repo.config();
+    assert!(StackSet::load(&cfg).unwrap().find("plat-use2-dev").is_ok());
+    assert!(StackSet::load(&cfg).unwrap().find("plat-use2-dev").is_ok(), "warm");
+    // A copy: its directory changes, so the warm path steps aside for the full pass.
+    repo.stack("dev-copy.yaml", "import: [catalog/t]\nvars: {stage: dev}\n");
+    let err = find_err(&cfg, "plat-use2-dev");
+    assert!(matches!(err, StackError::AmbiguousStack { .. }), "{err:?}");
+}
+
+#[test]
+fn a_manifest_edited_in_place_to_take_a_name_is_seen_by_the_full_pass_only() {
+    // The limit of the warm path, pinned: what it does not check, and who does.
+    let repo = two_stacks();
+    let cfg = repo.config();
+    assert!(StackSet::load(&cfg).unwrap().find("plat-use2-dev").is_ok());
+    repo.stack("prod.yaml", "import: [catalog/t]\nvars: {stage: dev}\n# now dev too\n");
+    let warm = StackSet::load(&cfg).unwrap().find("plat-use2-dev").unwrap();
+    assert_eq!(warm.file, repo.path("stacks/dev.yaml"), "the recorded stack, still named so, is served");
+    let listed = names(&cfg);
+    assert_eq!(listed.iter().filter(|(_, n)| n.as_deref() == Ok("plat-use2-dev")).count(), 2, "{listed:?}");
+    cold(&repo);
+    assert!(matches!(find_err(&cfg, "plat-use2-dev"), StackError::AmbiguousStack { .. }));
+}
+
+#[test]
+fn a_recently_changed_directory_keeps_the_warm_path_off_until_it_settles() {
+    let repo = Repo::new(PATTERN);
+    repo.stack("dev.yaml", "vars: {tenant: plat, environment: use2, stage: dev}\n");
+    let cfg = repo.config();
+    assert!(StackSet::load(&cfg).unwrap().find("plat-use2-dev").is_ok());
+    let path = index::index_path(&cfg.load_ctx.env, &[]).unwrap();
+    let dir = path.parent().unwrap();
+    let file = std::fs::read_dir(dir).unwrap().next().unwrap().unwrap().path();
+    assert!(index::recorded(&file).is_none(), "the stacks directory changed a moment ago: not trusted yet");
+    settle(&repo);
+    assert!(StackSet::load(&cfg).unwrap().find("plat-use2-dev").is_ok());
+    let recorded = index::recorded(&file).expect("settled: recorded on the next full pass");
+    assert_eq!(recorded.stacks, vec![("dev.yaml".to_string(), "plat-use2-dev".to_string())]);
+    assert_eq!(recorded.dirs.iter().map(|(d, _)| d.as_str()).collect::<Vec<_>>(), vec![""]);
 }

@@ -78,6 +78,9 @@ pub struct Walk {
     /// Sorted by relative path.
     pub files: Vec<Found>,
     pub skipped: Vec<Skipped>,
+    /// Every directory read (relative path, `""` for the root; stamp): a file added,
+    /// removed or renamed in one changes its modification time.
+    pub dirs: Vec<(String, Stamp)>,
 }
 
 type DirKey = (u64, u64);
@@ -105,6 +108,7 @@ pub fn walk_yaml(root: &Path) -> Walk {
     if let Ok(meta) = std::fs::metadata(root) {
         let key = (meta.dev(), meta.ino());
         w.visited.insert(key, root.to_path_buf());
+        w.out.dirs.push((String::new(), Stamp::of(&meta)));
         w.ancestors.push((key, root.to_path_buf()));
         w.read(root, 0);
     }
@@ -173,6 +177,8 @@ impl Walker {
             return;
         }
         self.visited.insert(key, path.clone());
+        let rel = self.rel(&path);
+        self.out.dirs.push((rel, Stamp::of(meta)));
         self.ancestors.push((key, path.clone()));
         self.read(&path, depth);
         self.ancestors.pop();
