@@ -9,6 +9,12 @@
 //! more than file contents. The cache lives under `$XDG_CACHE_HOME/tfauth/stack-index/`,
 //! one file per repository configuration, written atomically and privately. Losing or
 //! corrupting it only costs time.
+//!
+//! It also records the stamp of every directory under the stacks directory, once none has
+//! changed in the last two seconds. [`recorded`] gives a warm `find` the names and those
+//! stamps without building any closure: a guess it verifies against the files themselves
+//! (see `StackSet::find`). Nothing here is ever trusted for what a run merges: only for
+//! which file to merge.
 
 use serde::de::IgnoredAny;
 use serde::{Deserialize, Serialize};

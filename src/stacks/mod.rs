@@ -4,8 +4,11 @@
 //! A stack is found by name without merging whole manifests: names need only `vars` (and
 //! `settings`, `env` for templates), so the import tree is merged for those sections alone,
 //! memoized per file. Names are cached in an [`index`] keyed by the stamps of each
-//! manifest's import closure, so a warm run parses only the stack it was asked for; a cold
-//! run parses every file once, in parallel. Only the stack that was asked for is merged in
+//! manifest's import closure; a cold run parses every file once, in parallel. A warm
+//! [`StackSet::find`] does not even walk the directory: it merges the one manifest the index
+//! names, from the files as they are, and keeps it only when that merge gives the same name
+//! and no directory changed; otherwise every manifest is named as on a cold run, from the
+//! index where the closures are unchanged. Only the stack that was asked for is merged in
 //! full. Errors in a manifest that is not needed do not block a run; they are reported
 //! when the stack that was asked for cannot be found.
 //!
