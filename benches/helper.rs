@@ -154,6 +154,14 @@ fn main() {
         c
     });
     rows.push_ours("tfauth prompt (identity + minutes left)", &prompt, "target < 5 ms".into());
+    // The same answer from the small binary, which the shell snippets run.
+    let small_prompt = ours(500 / scale, HELPER, &mut |bin| {
+        let mut c = Command::new(bin);
+        env(&mut c);
+        c.env("TFAUTH_IDENTITY", "acme/planner").env("TFAUTH_SESSION", &session).arg("prompt");
+        c
+    });
+    rows.push_ours("atmos-auth-helper prompt (what the shell snippets run)", &small_prompt, String::new());
 
     // The EKS token plugin, warm: the same cache entry, presigned locally, one
     // ExecCredential printed (what kubectl runs before every command).

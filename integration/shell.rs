@@ -141,14 +141,16 @@ fn session_file(bed: &Bed) -> PathBuf {
     path
 }
 
-/// A `tfauth` that must never run: the prompt function outside a tfauth shell returns
-/// before calling tfauth.
+/// A `tfauth` and an `atmos-auth-helper` that must never run: the prompt function outside a
+/// tfauth shell returns before calling either.
 fn tripwire_bin(bed: &Bed) -> PathBuf {
     let dir = bed.dir.path().join("tripwire");
     std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("tfauth"), "#!/bin/sh\necho TFAUTH-RAN\n").unwrap();
     use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(dir.join("tfauth"), std::fs::Permissions::from_mode(0o755)).unwrap();
+    for bin in ["tfauth", "atmos-auth-helper"] {
+        std::fs::write(dir.join(bin), "#!/bin/sh\necho TFAUTH-RAN\n").unwrap();
+        std::fs::set_permissions(dir.join(bin), std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
     dir
 }
 
@@ -577,7 +579,7 @@ print(json.dumps(tomllib.loads(sys.stdin.read())["custom"]["tfauth"]))
     let o = run_with_stdin(c, &text);
     assert_eq!(o.code, 0, "{}", o.stderr);
     let m: serde_json::Value = serde_json::from_str(&o.stdout).unwrap();
-    assert_eq!(m["command"], "tfauth prompt");
+    assert_eq!(m["command"], "atmos-auth-helper prompt");
     assert_eq!(m["shell"], serde_json::json!(["sh"]));
     // Starship runs `when` and then `command` with that shell; so does this test.
     let bed = Bed::new();

@@ -75,7 +75,7 @@ complete -o default -F _tfauth tfauth
 __tfauth_prompt() {
     local status=$? segment
     if [[ -n ${TFAUTH_IDENTITY-} ]]; then
-        segment=$(command tfauth prompt 2>/dev/null)
+        segment=$(command atmos-auth-helper prompt 2>/dev/null)
         if [[ -n $segment ]]; then
             # shellcheck disable=SC2059 # the format is the caller's, by design
             printf -- "${1- [%s]}" "$segment"

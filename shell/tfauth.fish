@@ -36,7 +36,7 @@ complete -c tfauth -f -a '(__tfauth_complete)'
 function __tfauth_prompt --description 'The tfauth identity of this shell and its time left'
     set -l last $status
     if test -n "$TFAUTH_IDENTITY"
-        set -l segment (command tfauth prompt 2>/dev/null)
+        set -l segment (command atmos-auth-helper prompt 2>/dev/null)
         if test -n "$segment"
             set -l format ' [%s]'
             set -q argv[1]; and set format $argv[1]

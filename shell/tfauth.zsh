@@ -64,7 +64,7 @@ __tfauth_compdef tfauth
 __tfauth_prompt() {
     local last=$? segment
     if [[ -n ${TFAUTH_IDENTITY-} ]]; then
-        segment=$(command tfauth prompt 2>/dev/null)
+        segment=$(command atmos-auth-helper prompt 2>/dev/null)
         if [[ -n $segment ]]; then
             printf -- "${1- [%s]}" "${segment//\%/%%}"
         fi

@@ -5,7 +5,8 @@
 //! It is also the EKS exec plugin kubeconfigs run (`atmos-auth-helper aws eks token ...`):
 //! warm, a cache read and a local presign; otherwise `tfauth aws eks token ...`. The GKE
 //! and AKS plugins (`gcp gke token ...`, `azure aks token ...`) likewise: a cached token,
-//! else `tfauth` with the same words.
+//! else `tfauth` with the same words. And `prompt`, which the shell snippets run on every
+//! line, answered here as `tfauth prompt` would.
 
 use clap::Parser;
 use std::io::Write;
@@ -38,6 +39,15 @@ fn main() -> ExitCode {
             }
             return exec_tfauth(&[]);
         }
+    }
+    // `prompt`, which the shell snippets run on every line: the same answer as
+    // `tfauth prompt`, at this binary's start-up cost; anything it cannot read (help, a
+    // bad flag) is `tfauth prompt` with the same words.
+    if std::env::args_os().nth(1).is_some_and(|a| a == "prompt") {
+        return match tfauth::cli::shell::prompt_main(std::env::args_os().skip(2)) {
+            Some(code) => ExitCode::from(code.clamp(0, 255) as u8),
+            None => exec_tfauth(&[]),
+        };
     }
     let args = match HelperArgs::try_parse() {
         Ok(a) => a,

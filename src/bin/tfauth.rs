@@ -16,6 +16,12 @@ fn main() -> ExitCode {
     if argv.next().is_some_and(|a| a == tfauth::cli::helper::COLD_SUBCOMMAND) {
         return ExitCode::from(tfauth::cli::helper::cold_main(argv).clamp(0, 255) as u8);
     }
+    // `tfauth prompt` runs on every shell line: it skips the full parser too.
+    if std::env::args_os().nth(1).is_some_and(|a| a == "prompt")
+        && let Some(code) = tfauth::cli::shell::prompt_main(std::env::args_os().skip(2))
+    {
+        return ExitCode::from(code.clamp(0, 255) as u8);
+    }
     // The EKS token plugin: kubectl runs it on every command, so it skips the full parser.
     let words = tfauth::cli::eks::TOKEN_WORDS;
     if std::env::args_os().skip(1).take(3).eq(words.iter().map(std::ffi::OsString::from)) {

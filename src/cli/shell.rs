@@ -59,7 +59,7 @@ pub struct PromptArgs {
     pub format: PromptFormat,
 }
 
-#[derive(Clone, Copy, Debug, ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum PromptFormat {
     Text,
     Json,
@@ -237,6 +237,38 @@ pub fn prompt(args: PromptArgs, env: &Env) -> Result<i32, Error> {
     Ok(0)
 }
 
+/// `prompt` without the full parser, for both binaries' fast paths: `None` when the words
+/// need it (help, a bad flag).
+pub fn prompt_main(words: impl Iterator<Item = std::ffi::OsString>) -> Option<i32> {
+    let args = fast_prompt_args(words)?;
+    let env = Env::capture();
+    if let Some(home) = env.get(env_vars::HOME) {
+        crate::util::fs::trust_home_owner(std::path::Path::new(home));
+    }
+    Some(prompt(args, &env).unwrap_or(crate::exit::SOFTWARE))
+}
+
+/// The words after `prompt`, read without clap, for the shell snippets that run it on
+/// every line: nothing, or `-f`/`--format` with `text` or `json` (`--format=json` and
+/// `-fjson` too). Anything else is `None`, for the full parser to answer (help, errors).
+pub fn fast_prompt_args(mut words: impl Iterator<Item = std::ffi::OsString>) -> Option<PromptArgs> {
+    let format = |v: &str| match v {
+        "text" => Some(PromptFormat::Text),
+        "json" => Some(PromptFormat::Json),
+        _ => None,
+    };
+    let mut out = PromptArgs { format: PromptFormat::Text };
+    while let Some(word) = words.next() {
+        let word = word.into_string().ok()?;
+        let value = match word.as_str() {
+            "-f" | "--format" => words.next()?.into_string().ok()?,
+            w => w.strip_prefix("--format=").or_else(|| w.strip_prefix("-f").filter(|v| !v.is_empty()))?.to_string(),
+        };
+        out.format = format(&value)?;
+    }
+    Some(out)
+}
+
 /// `acme/admin 42m`, `acme/admin 1h05m`, `acme/admin expired`, or just the name.
 pub fn prompt_text(identity: &str, minutes_left: Option<i64>) -> String {
     match minutes_left {
@@ -300,6 +332,21 @@ pub fn nesting_level(env: &Env) -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn prompt_words_are_read_without_clap_or_left_to_it() {
+        let read = |words: &[&str]| fast_prompt_args(words.iter().map(std::ffi::OsString::from)).map(|a| a.format);
+        assert_eq!(read(&[]), Some(PromptFormat::Text));
+        for json in
+            [&["-f", "json"][..], &["--format", "json"], &["--format=json"], &["-fjson"], &["-f", "text", "-f", "json"]]
+        {
+            assert_eq!(read(json), Some(PromptFormat::Json), "{json:?}");
+        }
+        for other in [&["--help"][..], &["-h"], &["-f"], &["-f", "yaml"], &["--format="], &["json"], &["-x"], &["-f="]]
+        {
+            assert_eq!(read(other), None, "{other:?} goes to the full parser");
+        }
+    }
 
     #[test]
     fn prompt_text_shapes() {

@@ -110,14 +110,15 @@ pub fn walk_yaml(root: &Path) -> Walk {
         w.visited.insert(key, root.to_path_buf());
         w.out.dirs.push((String::new(), Stamp::of(&meta)));
         w.ancestors.push((key, root.to_path_buf()));
-        w.read(root, 0);
+        w.read(root, "", 0);
     }
     w.out.files.sort_by(|a, b| a.0.cmp(&b.0));
     w.out
 }
 
 impl Walker {
-    fn read(&mut self, dir: &Path, depth: usize) {
+    /// Lists `dir`, which is at `rel` under the root (`""` for the root itself).
+    fn read(&mut self, dir: &Path, rel: &str, depth: usize) {
         let Ok(entries) = std::fs::read_dir(dir) else {
             return;
         };
@@ -132,8 +133,13 @@ impl Walker {
             }
             let path = e.path();
             let Ok(ft) = e.file_type() else { continue };
-            // The type of what the entry names, through a symlink (a dangling one is skipped).
-            let Ok(meta) = std::fs::metadata(&path) else { continue };
+            // The type of what the entry names, through a symlink (a dangling one is
+            // skipped); anything else is asked of the directory already open, not by path.
+            let meta = if ft.is_symlink() { std::fs::metadata(&path) } else { e.metadata() };
+            let Ok(meta) = meta else { continue };
+            let name = e.file_name();
+            let name = name.to_string_lossy();
+            let child_rel = if rel.is_empty() { name.into_owned() } else { format!("{rel}/{name}") };
             if meta.is_dir() {
                 if ft.is_symlink() {
                     let Ok(target) = path.canonicalize() else { continue };
@@ -142,15 +148,14 @@ impl Walker {
                         continue;
                     }
                 }
-                self.dir(path, &meta, depth + 1);
-            } else if meta.is_file() && super::has_yaml_ext(&path.to_string_lossy()) {
-                let rel = self.rel(&path);
-                self.out.files.push((rel, path, Stamp::of(&meta)));
+                self.dir(path, child_rel, &meta, depth + 1);
+            } else if meta.is_file() && super::has_yaml_ext(&child_rel) {
+                self.out.files.push((child_rel, path, Stamp::of(&meta)));
             }
         }
     }
 
-    fn dir(&mut self, path: PathBuf, meta: &std::fs::Metadata, depth: usize) {
+    fn dir(&mut self, path: PathBuf, rel: String, meta: &std::fs::Metadata, depth: usize) {
         let key = (meta.dev(), meta.ino());
         if let Some((_, ancestor)) = self.ancestors.iter().find(|(k, _)| *k == key) {
             let ancestor = ancestor.clone();
@@ -177,10 +182,9 @@ impl Walker {
             return;
         }
         self.visited.insert(key, path.clone());
-        let rel = self.rel(&path);
-        self.out.dirs.push((rel, Stamp::of(meta)));
+        self.out.dirs.push((rel.clone(), Stamp::of(meta)));
         self.ancestors.push((key, path.clone()));
-        self.read(&path, depth);
+        self.read(&path, &rel, depth);
         self.ancestors.pop();
     }
 

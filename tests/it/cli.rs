@@ -1000,3 +1000,58 @@ fn configure_profiles_refuses_an_aws_config_others_can_write_and_changes_nothing
     assert_eq!(std::fs::metadata(&config).unwrap().permissions().mode() & 0o777, 0o600);
     assert_eq!(std::fs::read_to_string(sb.home().join(".aws/config.tfauth-backup")).unwrap(), "[default]\n");
 }
+
+/// The shell snippets run `atmos-auth-helper prompt`: the same answer as `tfauth prompt`
+/// (both read the words without clap), and for anything else (help, a bad flag) it is
+/// `tfauth prompt` itself.
+#[test]
+fn the_helpers_prompt_answers_as_tfauth_prompt_does() {
+    use std::os::unix::fs::PermissionsExt;
+    let sb = Sandbox::new();
+    let dir = sb.dir.path().join("sessions");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let soon = (time::OffsetDateTime::now_utc() + time::Duration::minutes(90))
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
+    for (name, expiration) in [("live", soon.as_str()), ("old", "2001-01-01T00:00:00Z")] {
+        let p = dir.join(name);
+        std::fs::write(&p, format!("{{\"Version\":1,\"Expiration\":\"{expiration}\"}}")).unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+    let run = |bin: &str, identity: Option<&str>, session: &str, args: &[&str]| {
+        let mut c = assert_cmd::Command::new(bin);
+        sb.clean_env(&mut c);
+        c.env("TFAUTH_SESSION", dir.join(session)).arg("prompt").args(args);
+        if let Some(i) = identity {
+            c.env("TFAUTH_IDENTITY", i);
+        }
+        outcome(c)
+    };
+    let mut seen = Vec::new();
+    for (identity, session) in
+        [(Some("acme/admin"), "live"), (Some("acme/admin"), "old"), (Some("acme/x"), "gone"), (None, "live")]
+    {
+        for args in [&[][..], &["-f", "json"], &["--format=text"]] {
+            let ours = run(crate::support::HELPER, identity, session, args);
+            let theirs = run(crate::support::TFAUTH, identity, session, args);
+            assert_eq!(
+                (ours.code, &ours.stdout, &ours.stderr),
+                (0, &theirs.stdout, &theirs.stderr),
+                "{identity:?} {session} {args:?}"
+            );
+            seen.push(ours.stdout);
+        }
+    }
+    assert!(seen[0].starts_with("acme/admin 1h") && seen[0].ends_with("m\n"), "{}", seen[0]);
+    assert_eq!(seen[3], "acme/admin expired\n");
+    assert_eq!(seen[6], "acme/x\n");
+    assert_eq!(seen[9], "", "no identity: nothing");
+    // What only the full parser answers.
+    let help = run(crate::support::HELPER, Some("acme/admin"), "live", &["--help"]);
+    assert_eq!(help.code, 0);
+    assert_eq!(help.stdout, run(crate::support::TFAUTH, Some("acme/admin"), "live", &["--help"]).stdout);
+    let bad = run(crate::support::HELPER, Some("acme/admin"), "live", &["-f", "yaml"]);
+    assert_eq!(bad.code, 64, "{}", bad.stderr);
+    assert!(bad.stdout.is_empty() && bad.stderr.contains("yaml"), "{}", bad.stderr);
+}
