@@ -70,9 +70,7 @@ fn main() -> ExitCode {
         }
     };
     let env = Env::capture();
-    if let Some(home) = env.get(tfauth::env_vars::HOME) {
-        tfauth::util::fs::trust_home_owner(std::path::Path::new(home));
-    }
+    tfauth::util::dirs::trust_home(&env);
     if let Some(doc) = warm(&args, &env) {
         return print(&doc);
     }

@@ -39,9 +39,7 @@ fn main() -> ExitCode {
         }
     }
     let env = Env::capture();
-    if let Some(home) = env.get(tfauth::env_vars::HOME) {
-        tfauth::util::fs::trust_home_owner(std::path::Path::new(home));
-    }
+    tfauth::util::dirs::trust_home(&env);
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {

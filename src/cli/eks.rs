@@ -171,9 +171,7 @@ pub fn token_main(args: impl Iterator<Item = std::ffi::OsString>) -> i32 {
         }
     };
     let env = Env::capture();
-    if let Some(home) = env.get(ev::HOME) {
-        crate::util::fs::trust_home_owner(std::path::Path::new(home));
-    }
+    crate::util::dirs::trust_home(&env);
     let doc = match warm(&args, &env) {
         Some(doc) => Ok(doc),
         None => {
@@ -201,9 +199,7 @@ pub fn token_main(args: impl Iterator<Item = std::ffi::OsString>) -> i32 {
 pub fn warm_from_args(args: impl Iterator<Item = std::ffi::OsString>) -> Option<String> {
     let args = plugin_words(args)?;
     let env = Env::capture_only(WARM_VARS);
-    if let Some(home) = env.get(ev::HOME) {
-        crate::util::fs::trust_home_owner(std::path::Path::new(home));
-    }
+    crate::util::dirs::trust_home(&env);
     warm(&args, &env)
 }
 

@@ -75,9 +75,7 @@ pub fn cold_main(args: impl Iterator<Item = std::ffi::OsString>) -> i32 {
         }
     };
     let env = Env::capture();
-    if let Some(home) = env.get(crate::env_vars::HOME) {
-        crate::util::fs::trust_home_owner(std::path::Path::new(home));
-    }
+    crate::util::dirs::trust_home(&env);
     crate::util::logging::init(None, &env, true);
     let cwd = std::env::current_dir().unwrap_or_else(|_| "/".into());
     match cold(&args, &env, cwd) {

@@ -246,9 +246,7 @@ pub fn token_main(kind: Kind, args: impl Iterator<Item = std::ffi::OsString>) ->
         }
     };
     let env = Env::capture();
-    if let Some(home) = env.get(ev::HOME) {
-        crate::util::fs::trust_home_owner(std::path::Path::new(home));
-    }
+    crate::util::dirs::trust_home(&env);
     let doc = match warm(&plugin, &env) {
         Some(doc) => Ok(doc),
         None => {
@@ -273,9 +271,7 @@ pub fn token_main(kind: Kind, args: impl Iterator<Item = std::ffi::OsString>) ->
 pub fn warm_from_args(kind: Kind, args: impl Iterator<Item = std::ffi::OsString>) -> Option<String> {
     let plugin = plugin_words(kind, args)?;
     let env = Env::capture_only(WARM_VARS);
-    if let Some(home) = env.get(ev::HOME) {
-        crate::util::fs::trust_home_owner(std::path::Path::new(home));
-    }
+    crate::util::dirs::trust_home(&env);
     warm(&plugin, &env)
 }
 

@@ -241,10 +241,8 @@ pub fn prompt(args: PromptArgs, env: &Env) -> Result<i32, Error> {
 /// need it (help, a bad flag).
 pub fn prompt_main(words: impl Iterator<Item = std::ffi::OsString>) -> Option<i32> {
     let args = fast_prompt_args(words)?;
-    let env = Env::capture();
-    if let Some(home) = env.get(env_vars::HOME) {
-        crate::util::fs::trust_home_owner(std::path::Path::new(home));
-    }
+    let env = Env::capture_only(&[env_vars::HOME, env_vars::TFAUTH_IDENTITY, env_vars::TFAUTH_SESSION]);
+    crate::util::dirs::trust_home(&env);
     Some(prompt(args, &env).unwrap_or(crate::exit::SOFTWARE))
 }
 

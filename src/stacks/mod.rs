@@ -518,7 +518,7 @@ impl<'c> StackSet<'c> {
         if hits.next().is_some() || !self.is_manifest(rel) {
             return None;
         }
-        let file = self.cfg.stacks.base_path.join(rel);
+        let file = base.join(rel);
         let top = Scope::top(self.cfg);
         let manifest = self.merged(&file, Mode::Full, &mut Vec::new(), None, &top).ok()?;
         let own = self.node(&file, None, &top).ok()?;

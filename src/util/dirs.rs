@@ -12,6 +12,14 @@ pub fn config_home(env: &Env) -> Option<PathBuf> {
     base(env, [ev::ATMOS_XDG_CONFIG_HOME, ev::XDG_CONFIG_HOME], ".config")
 }
 
+/// Trusts the owner of the environment's `HOME` for the directories on the way to
+/// tfauth's (see [`crate::util::fs::trust_home_owner`]); every binary's start calls it once.
+pub fn trust_home(env: &Env) {
+    if let Some(home) = env.get(ev::HOME) {
+        crate::util::fs::trust_home_owner(std::path::Path::new(home));
+    }
+}
+
 /// tfauth's cache root: `$ATMOS_XDG_CACHE_HOME/tfauth`, else `$XDG_CACHE_HOME/tfauth`,
 /// else `~/.cache/tfauth` (relative values are ignored, as XDG says). Everything tfauth
 /// caches lives below it. Atmos's order (`pkg/xdg`): its own variable, then XDG's.
