@@ -30,7 +30,7 @@ use std::sync::Arc;
 
 /// One `import:` entry.
 pub(super) struct Entry<'n> {
-    pub path: String,
+    pub path: &'n str,
     pub skip_if_missing: bool,
     pub context: JsonMap<String, Json>,
     pub skip_templates: bool,
@@ -55,7 +55,7 @@ pub(super) fn entries(own: &Node) -> Result<Vec<Entry<'_>>, StackError> {
 
 fn entry(node: &Node) -> Result<Entry<'_>, StackError> {
     let mut e = Entry {
-        path: String::new(),
+        path: "",
         skip_if_missing: false,
         context: JsonMap::new(),
         skip_templates: false,
@@ -63,13 +63,12 @@ fn entry(node: &Node) -> Result<Entry<'_>, StackError> {
         node,
     };
     match &node.value {
-        Value::Str(s) => e.path = s.clone(),
+        Value::Str(s) => e.path = s,
         Value::Map(_) => {
             e.path = node
                 .get("path")
                 .and_then(Node::as_str)
-                .ok_or_else(|| wrong_type("import[].path", node.get("path").unwrap_or(node), "a string"))?
-                .to_string();
+                .ok_or_else(|| wrong_type("import[].path", node.get("path").unwrap_or(node), "a string"))?;
             let flag = |key: &str| -> Result<bool, StackError> {
                 match node.get(key) {
                     None => Ok(false),
@@ -112,7 +111,7 @@ impl Scope {
 
     fn new(ctx: JsonMap<String, Json>, skip: bool, ignore_missing: bool, cfg: &AtmosConfig) -> Scope {
         let key: Arc<str> = if ctx.is_empty() && !skip && ignore_missing == cfg.stacks.ignore_missing_template_values {
-            "".into()
+            top_key().clone()
         } else {
             format!("{}\u{1}{}{}", Json::Object(ctx.clone()), u8::from(skip), u8::from(ignore_missing)).into()
         };
@@ -122,10 +121,19 @@ impl Scope {
     /// The scope of the file `entry` imports: the entry's context under this one's (this
     /// one wins), with the entry's own flags.
     pub fn child(&self, entry: &Entry<'_>, cfg: &AtmosConfig) -> Scope {
+        let ignore_missing = entry.ignore_missing || cfg.stacks.ignore_missing_template_values;
+        // Most imports: no context here or there, the same flags.
+        if entry.context.is_empty()
+            && self.ctx.is_empty()
+            && entry.skip_templates == self.skip
+            && ignore_missing == self.ignore_missing
+        {
+            return self.clone();
+        }
         let mut ctx = Json::Object(entry.context.clone());
         merge_json(&mut ctx, &Json::Object((*self.ctx).clone()));
         let Json::Object(ctx) = ctx else { unreachable!("an object merged with an object") };
-        Scope::new(ctx, entry.skip_templates, entry.ignore_missing || cfg.stacks.ignore_missing_template_values, cfg)
+        Scope::new(ctx, entry.skip_templates, ignore_missing, cfg)
     }
 
     pub fn key(&self) -> &Arc<str> {
@@ -139,8 +147,8 @@ impl Scope {
 
     /// The memo key of `path`'s parsed document: a file that is not rendered is the same
     /// document in every scope.
-    pub fn parse_key(&self, path: &Path) -> Arc<str> {
-        if self.renders(path) { self.key.clone() } else { "".into() }
+    pub fn parse_key(&self, path: &Path) -> &Arc<str> {
+        if self.renders(path) { &self.key } else { top_key() }
     }
 
     /// `text` rendered when this scope renders `path`; the error's span is the file's
@@ -165,9 +173,9 @@ impl Scope {
 /// The entry's path, rendered when `templates.settings.enabled` and it holds `{{` (unless
 /// `skip_templates_processing`), over the `settings`, `vars` and `env` merged from the
 /// file's earlier imports (`sofar`) with the entry's `context` on top.
-pub(super) fn render_path(cfg: &AtmosConfig, entry: &Entry<'_>, sofar: &Node) -> Result<String, StackError> {
-    if entry.skip_templates || !entry.path.contains("{{") || cfg.stacks.template_evaluations.is_none() {
-        return Ok(entry.path.clone());
+pub(super) fn render_path<'n>(cfg: &AtmosConfig, entry: &Entry<'n>, sofar: &Node) -> Result<Cow<'n, str>, StackError> {
+    if !renders_path(cfg, entry) {
+        return Ok(Cow::Borrowed(entry.path));
     }
     let mut data = Json::Object(JsonMap::new());
     if let Json::Object(m) = &mut data {
@@ -180,9 +188,20 @@ pub(super) fn render_path(cfg: &AtmosConfig, entry: &Entry<'_>, sofar: &Node) ->
     merge_json(&mut data, &Json::Object(entry.context.clone()));
     let ignore = entry.ignore_missing || cfg.stacks.ignore_missing_template_values;
     let opts = Options { missing_prints: ignore, env: Some(&cfg.load_ctx.env) };
-    Template::parse(&entry.path).and_then(|t| t.render_with(&data, &opts)).map_err(|source| {
-        StackError::ImportPathTemplate { import: entry.path.clone(), span: entry.node.span.clone(), source }
+    Template::parse(entry.path).and_then(|t| t.render_with(&data, &opts)).map(Cow::Owned).map_err(|source| {
+        StackError::ImportPathTemplate { import: entry.path.to_string(), span: entry.node.span.clone(), source }
     })
+}
+
+/// The key of the top-level scope (and of a file read as it is written): `""`, made once.
+pub(super) fn top_key() -> &'static Arc<str> {
+    static KEY: std::sync::OnceLock<Arc<str>> = std::sync::OnceLock::new();
+    KEY.get_or_init(|| Arc::from(""))
+}
+
+/// Whether [`render_path`] renders the entry's path (and so reads what came before it).
+pub(super) fn renders_path(cfg: &AtmosConfig, entry: &Entry<'_>) -> bool {
+    cfg.stacks.template_evaluations.is_some() && !entry.skip_templates && entry.path.contains("{{")
 }
 
 /// `.yaml.tmpl` or `.yml.tmpl`: always rendered (Atmos's `IsTemplateFile`).

@@ -22,7 +22,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::UNIX_EPOCH;
 
-const VERSION: u32 = 3;
+const VERSION: u32 = 4;
 /// Largest index file read. The index is a cache of tfauth's: only a regular file of the
 /// user's, never through a link; anything else there is ignored, as if missing.
 const MAX_INDEX_BYTES: u64 = 64 * 1024 * 1024;
@@ -55,8 +55,9 @@ struct IndexFile {
     dirs: Option<Vec<(String, Stamp)>>,
 }
 
-/// (manifest's index in `files`, name, closure as indexes in `files`, component names)
-type StoredStack = (u32, String, Vec<u32>, Option<Vec<String>>);
+/// (manifest's index in `files`, name, closure as indexes in `files`, component names,
+/// whether every file of the closure was read whole)
+type StoredStack = (u32, String, Vec<u32>, Option<Vec<String>>, bool);
 
 /// The same file read for its names alone: what a warm `find` needs, without building a
 /// closure or a component list.
@@ -64,7 +65,7 @@ type StoredStack = (u32, String, Vec<u32>, Option<Vec<String>>);
 struct NamesFile {
     version: u32,
     files: Vec<(String, IgnoredAny)>,
-    stacks: Vec<(u32, String, IgnoredAny, IgnoredAny)>,
+    stacks: Vec<(u32, String, IgnoredAny, IgnoredAny, IgnoredAny)>,
     #[serde(default)]
     dirs: Option<Vec<(String, Stamp)>>,
 }
@@ -84,6 +85,10 @@ struct Entry {
     /// Rows of [`Index::files`].
     closure: Vec<u32>,
     components: Option<Vec<String>>,
+    /// Whether the name came from the whole files, not only the keys that name them (see
+    /// `StackSet::find`): a listing trusts only such names, as it reports a file that
+    /// does not parse whole.
+    whole: bool,
 }
 
 /// Names known from the cache, and new ones to add.
@@ -123,12 +128,12 @@ impl Index {
         };
         if let Some(file) = index.path.as_deref().and_then(read::<IndexFile>).filter(|f| f.version == VERSION) {
             let rows = file.files.len();
-            for (m, name, closure, components) in file.stacks {
+            for (m, name, closure, components, whole) in file.stacks {
                 if closure.iter().chain([&m]).any(|&i| i as usize >= rows) {
                     continue;
                 }
                 let rel = file.files[m as usize].0.clone();
-                index.entries.insert(rel, Entry { name, closure, components });
+                index.entries.insert(rel, Entry { name, closure, components, whole });
             }
             index.files = file.files;
             index.dirs = file.dirs;
@@ -143,9 +148,10 @@ impl Index {
         self.current = self.files.iter().map(|(rel, stamp)| now(rel) == Some(*stamp)).collect();
     }
 
-    /// The cached name of `manifest`, if every file of its closure is unchanged.
-    pub fn name(&self, manifest: &str) -> Option<&str> {
-        self.valid(manifest).map(|e| e.name.as_str())
+    /// The cached name of `manifest`, if every file of its closure is unchanged; with
+    /// `whole`, only a name that came from the whole files.
+    pub fn name(&self, manifest: &str, whole: bool) -> Option<&str> {
+        self.valid(manifest).filter(|e| e.whole || !whole).map(|e| e.name.as_str())
     }
 
     /// The cached component names of `manifest`, if known and its closure is unchanged.
@@ -177,11 +183,20 @@ impl Index {
     }
 
     /// Records a freshly computed name, its closure as the files are now (component names
-    /// recorded for an older closure are dropped with it).
-    pub fn insert<S: AsRef<str>>(&mut self, manifest: &str, name: &str, closure: impl IntoIterator<Item = (S, Stamp)>) {
+    /// recorded for an older closure are dropped with it), and whether it came from the
+    /// whole files.
+    pub fn insert<S: AsRef<str>>(
+        &mut self,
+        manifest: &str,
+        name: &str,
+        closure: impl IntoIterator<Item = (S, Stamp)>,
+        whole: bool,
+    ) {
         let closure: Vec<u32> = closure.into_iter().map(|(rel, stamp)| self.row(rel.as_ref(), stamp)).collect();
-        let components = self.entries.get(manifest).filter(|e| e.closure == closure).and_then(|e| e.components.clone());
-        let new = Entry { name: name.to_string(), closure, components };
+        let same = self.entries.get(manifest).filter(|e| e.closure == closure);
+        let components = same.and_then(|e| e.components.clone());
+        let whole = whole || same.is_some_and(|e| e.whole);
+        let new = Entry { name: name.to_string(), closure, components, whole };
         if self.entries.get(manifest) != Some(&new) {
             self.entries.insert(manifest.to_string(), new);
             self.changed = true;
@@ -201,12 +216,14 @@ impl Index {
         }
     }
 
-    /// Records the component names of a manifest whose name is already recorded.
+    /// Records the component names of a manifest whose name is already recorded, from a
+    /// merge of its whole files.
     pub fn set_components(&mut self, manifest: &str, components: Vec<String>) {
         if let Some(e) = self.entries.get_mut(manifest)
-            && e.components.as_ref() != Some(&components)
+            && (e.components.as_ref() != Some(&components) || !e.whole)
         {
             e.components = Some(components);
+            e.whole = true;
             self.changed = true;
         }
     }
@@ -230,7 +247,7 @@ impl Index {
             let Some(&own) = e.closure.iter().find(|&&row| self.files[row as usize].0 == *m) else { continue };
             let mid = id(own, &mut file.files);
             let cids = e.closure.iter().map(|&row| id(row, &mut file.files)).collect();
-            file.stacks.push((mid, e.name.clone(), cids, e.components.clone()));
+            file.stacks.push((mid, e.name.clone(), cids, e.components.clone(), e.whole));
         }
         match serde_json::to_vec(&file) {
             Ok(bytes) => match crate::util::fs::write_private_cache(&path, &bytes) {
@@ -249,11 +266,8 @@ pub fn recorded(path: &Path) -> Option<Recorded> {
     let file = read::<NamesFile>(path).filter(|f| f.version == VERSION)?;
     let dirs = file.dirs?;
     let mut files: Vec<Option<String>> = file.files.into_iter().map(|(rel, _)| Some(rel)).collect();
-    let stacks = file
-        .stacks
-        .into_iter()
-        .filter_map(|(m, name, _, _)| Some((files.get_mut(m as usize)?.take()?, name)))
-        .collect();
+    let stacks =
+        file.stacks.into_iter().filter_map(|(m, name, ..)| Some((files.get_mut(m as usize)?.take()?, name))).collect();
     Some(Recorded { stacks, dirs })
 }
 
@@ -280,6 +294,29 @@ pub fn index_path(env: &crate::env_vars::Env, key_parts: &[&str]) -> Option<Path
 mod tests {
     use super::*;
 
+    /// A name from the naming keys alone is kept as such, for a listing to read again
+    /// whole; the same closure read whole (or merged for its components) makes it whole.
+    #[test]
+    fn a_name_read_from_a_cut_is_marked_until_read_whole() {
+        let t = tempfile::tempdir().unwrap();
+        let path = t.path().join("idx.json");
+        let s = Stamp { size: 1, mtime_ns: 1 };
+        let mut idx = Index::load(Some(path.clone()));
+        idx.insert("a.yaml", "dev", [("a.yaml", s)], false);
+        idx.insert("b.yaml", "qa", [("b.yaml", s)], false);
+        idx.save();
+        let mut idx = Index::load(Some(path.clone()));
+        idx.check(|_| Some(s));
+        assert_eq!((idx.name("a.yaml", false), idx.name("a.yaml", true)), (Some("dev"), None));
+        idx.insert("a.yaml", "dev", [("a.yaml", s)], true);
+        idx.insert("a.yaml", "dev", [("a.yaml", s)], false);
+        idx.set_components("b.yaml", vec!["vpc".into()]);
+        idx.save();
+        let mut idx = Index::load(Some(path));
+        idx.check(|_| Some(s));
+        assert_eq!((idx.name("a.yaml", true), idx.name("b.yaml", true)), (Some("dev"), Some("qa")));
+    }
+
     #[test]
     fn round_trip_and_invalidation() {
         let t = tempfile::tempdir().unwrap();
@@ -287,7 +324,7 @@ mod tests {
         let s1 = Stamp { size: 10, mtime_ns: 1 };
         let s2 = Stamp { size: 20, mtime_ns: 2 };
         let mut idx = Index::load(Some(path.clone()));
-        idx.insert("a.yaml", "dev", [("a.yaml", s1), ("_defaults.yaml", s2)]);
+        idx.insert("a.yaml", "dev", [("a.yaml", s1), ("_defaults.yaml", s2)], true);
         idx.save();
         let mut idx = Index::load(Some(path.clone()));
         let same = |rel: &str| match rel {
@@ -296,17 +333,17 @@ mod tests {
             _ => None,
         };
         idx.check(same);
-        assert_eq!(idx.name("a.yaml"), Some("dev"));
+        assert_eq!(idx.name("a.yaml", false), Some("dev"));
         let touched = |rel: &str| match rel {
             "a.yaml" => Some(s1),
             "_defaults.yaml" => Some(Stamp { size: 20, mtime_ns: 3 }),
             _ => None,
         };
         idx.check(touched);
-        assert_eq!(idx.name("a.yaml"), None, "an import changed");
+        assert_eq!(idx.name("a.yaml", false), None, "an import changed");
         let gone = |rel: &str| if rel == "a.yaml" { Some(s1) } else { None };
         idx.check(gone);
-        assert_eq!(idx.name("a.yaml"), None, "an import disappeared");
+        assert_eq!(idx.name("a.yaml", false), None, "an import disappeared");
     }
 
     #[test]
@@ -319,7 +356,7 @@ mod tests {
         let mut idx = Index::load(Some(path.clone()));
         idx.set_components("a.yaml", vec!["vpc".into()]);
         assert!(idx.entries.is_empty(), "components only attach to a recorded name");
-        idx.insert("a.yaml", "dev", closure.clone());
+        idx.insert("a.yaml", "dev", closure.clone(), true);
         idx.set_components("a.yaml", vec!["vpc".into(), "eks".into()]);
         idx.save();
         let mut idx = Index::load(Some(path));
@@ -329,10 +366,10 @@ mod tests {
         let touched = |rel: &str| (rel == "a.yaml").then_some(s2);
         idx.check(touched);
         assert_eq!(idx.components("a.yaml"), None);
-        idx.insert("a.yaml", "dev", vec![("a.yaml".to_string(), s2)]);
-        assert_eq!(idx.name("a.yaml"), Some("dev"), "a fresh closure is current");
+        idx.insert("a.yaml", "dev", vec![("a.yaml".to_string(), s2)], true);
+        assert_eq!(idx.name("a.yaml", false), Some("dev"), "a fresh closure is current");
         assert_eq!(idx.components("a.yaml"), None, "a new closure forgets the old components");
-        idx.insert("a.yaml", "dev", vec![("a.yaml".to_string(), s2)]);
+        idx.insert("a.yaml", "dev", vec![("a.yaml".to_string(), s2)], true);
     }
 
     #[test]
@@ -341,8 +378,8 @@ mod tests {
         let fifo = t.path().join("idx.json");
         assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
         let started = std::time::Instant::now();
-        assert_eq!(Index::load(Some(fifo)).name("a.yaml"), None);
-        assert_eq!(Index::load(Some(PathBuf::from("/dev/zero"))).name("a.yaml"), None);
+        assert_eq!(Index::load(Some(fifo)).name("a.yaml", false), None);
+        assert_eq!(Index::load(Some(PathBuf::from("/dev/zero"))).name("a.yaml", false), None);
         assert!(started.elapsed() < std::time::Duration::from_secs(1));
     }
 
@@ -352,7 +389,7 @@ mod tests {
         let path = t.path().join("idx.json");
         std::fs::write(&path, b"{not json").unwrap();
         let idx = Index::load(Some(path));
-        assert_eq!(idx.name("a.yaml"), None);
+        assert_eq!(idx.name("a.yaml", false), None);
     }
 
     #[test]
@@ -362,24 +399,24 @@ mod tests {
         let (d1, d2, s) =
             (Stamp { size: 1, mtime_ns: 1 }, Stamp { size: 2, mtime_ns: 2 }, Stamp { size: 9, mtime_ns: 9 });
         let mut idx = Index::load(Some(path.clone()));
-        idx.insert("a.yaml", "a", [("a.yaml", s), ("_defaults.yaml", d1)]);
-        idx.insert("b.yaml", "b", [("b.yaml", s), ("_defaults.yaml", d1)]);
+        idx.insert("a.yaml", "a", [("a.yaml", s), ("_defaults.yaml", d1)], true);
+        idx.insert("b.yaml", "b", [("b.yaml", s), ("_defaults.yaml", d1)], true);
         assert_eq!(idx.files.len(), 3, "the shared import is one row");
         idx.save();
         let mut idx = Index::load(Some(path.clone()));
         // _defaults changed and a is named again: its old row stays for b until b is too.
-        idx.insert("a.yaml", "a2", [("a.yaml", s), ("_defaults.yaml", d2)]);
+        idx.insert("a.yaml", "a2", [("a.yaml", s), ("_defaults.yaml", d2)], true);
         idx.save();
         let file: IndexFile = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
         assert_eq!(file.files.len(), 4);
         let mut idx = Index::load(Some(path.clone()));
-        idx.insert("b.yaml", "b2", [("b.yaml", s), ("_defaults.yaml", d2)]);
+        idx.insert("b.yaml", "b2", [("b.yaml", s), ("_defaults.yaml", d2)], true);
         idx.save();
         let file: IndexFile = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
         assert_eq!(file.files.len(), 3, "the row no closure holds is gone: {:?}", file.files);
         let mut idx = Index::load(Some(path.clone()));
         idx.check(|rel| Some(if rel == "_defaults.yaml" { d2 } else { s }));
-        assert_eq!((idx.name("a.yaml"), idx.name("b.yaml")), (Some("a2"), Some("b2")));
+        assert_eq!((idx.name("a.yaml", false), idx.name("b.yaml", false)), (Some("a2"), Some("b2")));
     }
 
     #[test]
@@ -388,7 +425,7 @@ mod tests {
         let path = t.path().join("idx.json");
         let s = Stamp { size: 1, mtime_ns: 1 };
         let mut idx = Index::load(Some(path.clone()));
-        idx.insert("a.yaml", "dev", [("a.yaml", s)]);
+        idx.insert("a.yaml", "dev", [("a.yaml", s)], true);
         let now = std::time::SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos() as i128;
         idx.set_dirs(&[(String::new(), Stamp { size: 4096, mtime_ns: now })]);
         idx.save();

@@ -3,8 +3,13 @@
 //!
 //! A stack is found by name without merging whole manifests: names need only `vars` (and
 //! `settings`, `env` for templates), so the import tree is merged for those sections alone,
-//! memoized per file. Names are cached in an [`index`] keyed by the stamps of each
-//! manifest's import closure; a cold run parses every file once, in parallel. A warm
+//! memoized per file, and each manifest's merge keeps only what its namer reads
+//! ([`naming::Keep`]: `vars.tenant`, `vars.stage`, ... for a pattern). Names are cached in
+//! an [`index`] keyed by the stamps of each manifest's import closure. A cold run parses
+//! every file once, in parallel; to find a stack it parses only the keys names depend on
+//! ([`crate::yaml::sections`]: `import`, `vars`, `settings`, `env`, `name`), so a syntax
+//! error under another key of another manifest is reported by the runs that read that
+//! manifest whole (`list stacks`, `auth validate`, a run of that stack). A warm
 //! [`StackSet::find`] does not even walk the directory: it merges the one manifest the index
 //! names, from the files as they are, and keeps it only when that merge gives the same name
 //! and no directory changed; otherwise every manifest is named as on a cold run, from the
@@ -35,12 +40,12 @@ pub(crate) use error::quote_list;
 
 use crate::config::{AtmosConfig, absolute, clean_path};
 use crate::merge::merge_into;
-use crate::yaml::{Loader, Node, Span, Value, load::YamlError};
+use crate::yaml::{Loader, Node, Span, Value, load::YamlError, sections};
 use foldhash::{HashMap, HashSet};
 use globset::{Glob, GlobBuilder, GlobSet, GlobSetBuilder};
 use imports::Scope;
 use index::{Index, Stamp};
-use naming::Namer;
+use naming::{Keep, Namer};
 use std::cell::{OnceCell, RefCell};
 use std::collections::BTreeSet;
 use std::ffi::OsString;
@@ -58,23 +63,32 @@ pub struct StackSet<'c> {
     tree: OnceCell<Tree>,
     /// Parsed documents (or the error text), filled lazily or in one parallel pass, by file
     /// and template scope (`""` for a file read as it is written).
-    parsed: RefCell<HashMap<MemoKey, Result<Arc<Node>, String>>>,
+    parsed: RefCell<Memo<Result<Arc<Node>, String>>>,
+    /// Documents cut down to [`NAMING_KEYS`] ([`sections::keep_top_level`]), parsed for
+    /// naming only: a cold [`Self::find`] reads the rest of a manifest only when it merges it.
+    naming_parsed: RefCell<Memo<Arc<Node>>>,
+    /// Set once a listing asked for every name: from then on files are read whole, so a
+    /// file that does not parse is reported (see [`Self::names`]).
+    whole: std::cell::Cell<bool>,
     /// Files whose values may depend on more than their contents (`!env`, `!include`).
     dynamic: RefCell<HashSet<OsString>>,
-    naming_memo: RefCell<HashMap<MemoKey, Arc<Node>>>,
+    naming_memo: RefCell<Memo<Arc<Node>>>,
     /// Import closure of each file (itself included) as indexes into `files`, for the
     /// index; `None` when the closure reaches a file outside the stacks directory.
-    closure_memo: RefCell<HashMap<MemoKey, Option<Arc<BTreeSet<usize>>>>>,
+    closure_memo: RefCell<Memo<Option<Arc<BTreeSet<usize>>>>>,
     index_path: Option<PathBuf>,
     /// The stack index, read the first time it is needed.
     index: RefCell<Option<Index>>,
-    full_memo: RefCell<HashMap<MemoKey, Arc<Node>>>,
+    full_memo: RefCell<Memo<Arc<Node>>>,
     glob_memo: RefCell<HashMap<String, Vec<PathBuf>>>,
-    /// What each import resolved to (found, tried), by the directory it is relative to
-    /// (empty for the stacks directory) and the import as written: thousands of manifests
-    /// import the same few hundred files.
-    import_memo: RefCell<HashMap<(OsString, String), Rc<Resolved>>>,
+    /// What each import relative to the stacks directory resolved to (found, tried), by
+    /// the import as written: thousands of manifests import the same few hundred files.
+    import_memo: RefCell<HashMap<String, Rc<Resolved>>>,
+    /// Likewise for `./` and `../` imports, by the importing file's directory too.
+    relative_import_memo: RefCell<HashMap<(OsString, String), Rc<Resolved>>>,
     namer: Namer,
+    /// What of a naming context `namer` reads.
+    reads: Keep,
 }
 
 /// What one walk of the stacks directory found.
@@ -94,9 +108,36 @@ struct Tree {
 /// The files an import names (found) and the paths it was looked for at (tried).
 type Resolved = (Vec<PathBuf>, Vec<PathBuf>);
 
-/// A file in a template scope (see [`imports::Scope`]). The path is kept as its bytes,
-/// which hash in one pass (a `Path` hashes component by component: a fifth of a cold run).
-type MemoKey = (OsString, Arc<str>);
+/// Values by file and template scope (see [`imports::Scope`]), looked up without making a
+/// key: a cold run looks up the same few hundred files tens of thousands of times. The
+/// path is kept as its bytes, which hash in one pass (a `Path` hashes component by
+/// component: a fifth of a cold run); most files are read in one scope only.
+struct Memo<V>(HashMap<OsString, Vec<(Arc<str>, V)>>);
+
+impl<V> Default for Memo<V> {
+    fn default() -> Self {
+        Memo(HashMap::default())
+    }
+}
+
+impl<V> Memo<V> {
+    fn get(&self, path: &Path, scope: &str) -> Option<&V> {
+        self.0.get(path.as_os_str())?.iter().find(|(s, _)| &**s == scope).map(|(_, v)| v)
+    }
+
+    /// Whether `path` has a value in any scope.
+    fn has(&self, path: &Path) -> bool {
+        self.0.contains_key(path.as_os_str())
+    }
+
+    fn insert(&mut self, path: &Path, scope: &Arc<str>, value: V) {
+        let scopes = self.0.entry(path_key(path)).or_default();
+        match scopes.iter_mut().find(|(s, _)| s == scope) {
+            Some(slot) => slot.1 = value,
+            None => scopes.push((scope.clone(), value)),
+        }
+    }
+}
 
 fn path_key(path: &Path) -> OsString {
     path.as_os_str().to_os_string()
@@ -128,6 +169,10 @@ enum Mode {
 }
 
 const NAMING_SECTIONS: &[&str] = &["vars", "settings", "env"];
+
+/// The top-level keys naming reads: [`NAMING_SECTIONS`], the imports that merge into
+/// them, and a manifest's own `name`.
+const NAMING_KEYS: &[&str] = &["import", "name", "vars", "settings", "env"];
 
 /// Top-level manifest sections that must be mappings.
 const SECTIONS_THAT_ARE_MAPS: &[&str] =
@@ -170,6 +215,8 @@ impl<'c> StackSet<'c> {
             excluded,
             tree: OnceCell::new(),
             parsed: RefCell::default(),
+            naming_parsed: RefCell::default(),
+            whole: std::cell::Cell::new(false),
             dynamic: RefCell::default(),
             naming_memo: RefCell::default(),
             closure_memo: RefCell::default(),
@@ -178,22 +225,31 @@ impl<'c> StackSet<'c> {
             full_memo: RefCell::default(),
             glob_memo: RefCell::default(),
             import_memo: RefCell::default(),
+            relative_import_memo: RefCell::default(),
+            reads: namer.reads(NAMING_SECTIONS),
             namer,
         })
     }
 
     /// The name of every top-level manifest (or why it has none), in path order.
     pub fn names(&self) -> Vec<StackName> {
-        self.prepare();
+        // Whole files: a manifest that does not parse is listed with its error, so what
+        // was named from a cut is named again.
+        self.whole.set(true);
+        if !self.naming_parsed.borrow().0.is_empty() {
+            self.naming_parsed.borrow_mut().0.clear();
+            self.naming_memo.borrow_mut().0.clear();
+            self.closure_memo.borrow_mut().0.clear();
+        }
+        self.prepare(Mode::Full);
         let tree = self.tree();
         let out = tree
             .manifests
             .iter()
             .map(|&i| {
                 let (rel, file) = &tree.files[i];
-                let rel = strip_ext(rel).to_string();
-                let name = self.name_of(file, &rel).map_err(|e| render_inline(&e));
-                StackName { file: file.clone(), rel, name }
+                let name = self.name_of(file, rel, Mode::Full).map_err(|e| render_inline(&e));
+                StackName { file: file.clone(), rel: strip_ext(rel).to_string(), name }
             })
             .collect();
         self.save_index();
@@ -253,13 +309,14 @@ impl<'c> StackSet<'c> {
     }
 
     /// Parses, in one parallel pass, every file when many manifests are not in the index
-    /// (a cold run); a warm run parses only what it touches.
-    fn prepare(&self) {
+    /// (a cold run), whole or only for naming; a warm run parses only what it touches.
+    fn prepare(&self, mode: Mode) {
+        let mode = if self.whole.get() { Mode::Full } else { mode };
         let tree = self.tree();
         let stale = tree
             .manifests
             .iter()
-            .filter(|&&i| self.cached_name(&tree.files[i].0).is_none())
+            .filter(|&&i| self.cached_name(&tree.files[i].0, mode).is_none())
             .take(BULK_THRESHOLD + 1)
             .count();
         if stale <= BULK_THRESHOLD {
@@ -268,64 +325,75 @@ impl<'c> StackSet<'c> {
         let started = std::time::Instant::now();
         let todo: Vec<PathBuf> = {
             let parsed = self.parsed.borrow();
+            let naming = self.naming_parsed.borrow();
             tree.files
                 .iter()
                 .map(|(_, abs)| abs)
-                .filter(|p| !parsed.contains_key(&(path_key(p), Arc::from(""))))
+                .filter(|p| parsed.get(p, "").is_none() && (mode == Mode::Full || naming.get(p, "").is_none()))
                 .cloned()
                 .collect()
         };
-        let results = parse_all(self.cfg, &todo);
+        let results = parse_all(self.cfg, &todo, mode);
         let mut parsed = self.parsed.borrow_mut();
+        let mut naming = self.naming_parsed.borrow_mut();
         let mut dynamic = self.dynamic.borrow_mut();
         for (path, result, is_dynamic) in results {
             if is_dynamic {
                 dynamic.insert(path_key(&path));
             }
-            parsed.insert((path_key(&path), "".into()), result);
+            let top = imports::top_key();
+            match result {
+                Ok((node, Mode::Naming)) => naming.insert(&path, top, node),
+                Ok((node, Mode::Full)) => parsed.insert(&path, top, Ok(node)),
+                Err(e) => parsed.insert(&path, top, Err(e)),
+            }
         }
         tracing::debug!(files = todo.len(), elapsed = ?started.elapsed(), "parsed stack files");
     }
 
-    fn cached_name(&self, rel: &str) -> Option<String> {
-        self.index().name(rel).map(str::to_string)
+    /// The indexed name of `rel`; for [`Mode::Full`] only one read from the whole files.
+    fn cached_name(&self, rel: &str, mode: Mode) -> Option<String> {
+        self.index().name(rel, mode == Mode::Full).map(str::to_string)
     }
 
-    fn name_of(&self, file: &Path, rel: &str) -> Result<String, StackError> {
-        let rel_file = self.rel_of(file);
-        if let Some(name) = rel_file.as_deref().and_then(|r| self.cached_name(r)) {
+    /// The name of the manifest `file`, at `rel_file` under the stacks directory; for
+    /// [`Mode::Full`] not from the index unless the index read it whole.
+    fn name_of(&self, file: &Path, rel_file: &str, mode: Mode) -> Result<String, StackError> {
+        if let Some(name) = self.cached_name(rel_file, mode) {
             return Ok(name);
         }
+        let rel = strip_ext(rel_file);
         let top = Scope::top(self.cfg);
-        let own = self.node(file, None, &top)?;
-        let ctx = self.merged(file, Mode::Naming, &mut Vec::new(), None, &top)?;
+        let own = self.node(file, None, &top, Mode::Naming)?;
+        let ctx = self.merged(file, Mode::Naming, &mut Vec::new(), None, &top, Some(&self.reads))?;
         let name = self.namer.name(&own, &ctx, rel).map_err(|why| StackError::StackNotFound {
             name: String::new(),
             suggestions: vec![],
             unnamed: vec![(file.to_path_buf(), why)],
             count: 0,
         })?;
-        self.remember(file, rel_file.as_deref(), &name);
+        self.remember(file, rel_file, &name);
         Ok(name)
     }
 
     /// Adds a computed name to the index when its closure is cacheable.
-    fn remember(&self, file: &Path, rel: Option<&str>, name: &str) {
-        let Some(rel) = rel else { return };
-        let key = (path_key(file), Arc::from(""));
-        let Some(Some(closure)) = self.closure_memo.borrow().get(&key).cloned() else { return };
+    fn remember(&self, file: &Path, rel: &str, name: &str) {
+        let Some(Some(closure)) = self.closure_memo.borrow().get(file, "").cloned() else { return };
         let dynamic = self.dynamic.borrow();
         let tree = self.tree();
         let mut stamps = Vec::with_capacity(closure.len());
+        let cut = self.naming_parsed.borrow();
+        let mut whole = true;
         for &i in closure.iter() {
             let (r, abs) = &tree.files[i];
             let Some(st) = tree.stamps.get(r) else { return };
             if dynamic.contains(abs.as_os_str()) {
                 return;
             }
+            whole &= !cut.has(abs);
             stamps.push((r.as_str(), *st));
         }
-        self.index().insert(rel, name, stamps);
+        self.index().insert(rel, name, stamps, whole);
     }
 
     /// Runnable component names: of the stack called `stack`, else of every stack (sorted,
@@ -377,7 +445,7 @@ impl<'c> StackSet<'c> {
     }
 
     fn component_index_with_errors(&self) -> (Vec<(String, Vec<String>)>, Vec<StackError>) {
-        self.prepare();
+        self.prepare(Mode::Full);
         let mut out = Vec::new();
         let mut errors: Vec<StackError> = Vec::new();
         let mut seen = HashSet::default();
@@ -392,7 +460,7 @@ impl<'c> StackSet<'c> {
         };
         for &i in &tree.manifests {
             let (rel_file, file) = &tree.files[i];
-            let name = match self.name_of(file, strip_ext(rel_file)) {
+            let name = match self.name_of(file, rel_file, Mode::Naming) {
                 Ok(name) => name,
                 Err(StackError::StackNotFound { unnamed, .. }) => {
                     for (f, why) in unnamed {
@@ -408,7 +476,7 @@ impl<'c> StackSet<'c> {
             let cached = self.index().components(rel_file).map(<[String]>::to_vec);
             let components = match cached {
                 Some(c) => c,
-                None => match self.merged(file, Mode::Full, &mut Vec::new(), None, &Scope::top(self.cfg)) {
+                None => match self.merged(file, Mode::Full, &mut Vec::new(), None, &Scope::top(self.cfg), None) {
                     Ok(m) => {
                         let c = component::runnable_names(&m);
                         self.index().set_components(rel_file, c.clone());
@@ -437,15 +505,16 @@ impl<'c> StackSet<'c> {
             return Ok(stack);
         }
         let tree = self.manifests()?;
-        self.prepare();
+        // Only what names a manifest: the one found is merged (and so read) in full.
+        self.prepare(Mode::Naming);
         let mut matches = Vec::new();
         let mut names = Vec::new();
         let mut unnamed = Vec::new();
         let mut first_error: Option<(PathBuf, StackError)> = None;
         for &i in &tree.manifests {
-            let (rel, file) = &tree.files[i];
-            let rel = strip_ext(rel);
-            match self.name_of(file, rel) {
+            let (rel_file, file) = &tree.files[i];
+            let rel = strip_ext(rel_file);
+            match self.name_of(file, rel_file, Mode::Naming) {
                 Ok(n) => {
                     if n == name || rel == name {
                         matches.push((n.clone(), file.clone()));
@@ -468,7 +537,7 @@ impl<'c> StackSet<'c> {
         match matches.len() {
             1 => {
                 let (name, file) = matches.remove(0);
-                let manifest = self.merged(&file, Mode::Full, &mut Vec::new(), None, &Scope::top(self.cfg))?;
+                let manifest = self.merged(&file, Mode::Full, &mut Vec::new(), None, &Scope::top(self.cfg), None)?;
                 self.save_index();
                 Ok(Stack { name, file, manifest })
             }
@@ -520,8 +589,8 @@ impl<'c> StackSet<'c> {
         }
         let file = base.join(rel);
         let top = Scope::top(self.cfg);
-        let manifest = self.merged(&file, Mode::Full, &mut Vec::new(), None, &top).ok()?;
-        let own = self.node(&file, None, &top).ok()?;
+        let manifest = self.merged(&file, Mode::Full, &mut Vec::new(), None, &top, None).ok()?;
+        let own = self.node(&file, None, &top, Mode::Full).ok()?;
         let mut ctx = Node::empty_map(manifest.span.clone());
         if let (Some(out), Some(all)) = (ctx.as_map_mut(), manifest.as_map()) {
             for k in NAMING_SECTIONS {
@@ -539,23 +608,40 @@ impl<'c> StackSet<'c> {
         Some(Stack { name: now, file, manifest })
     }
 
-    /// The parsed document of `path` (a mapping, or an empty one for an empty file).
-    fn node(&self, path: &Path, import_span: Option<&Span>, scope: &Scope) -> Result<Arc<Node>, StackError> {
-        let key = (path_key(path), scope.parse_key(path));
-        if let Some(hit) = self.parsed.borrow().get(&key) {
+    /// The parsed document of `path` (a mapping, or an empty one for an empty file); for
+    /// [`Mode::Naming`] maybe only its [`NAMING_KEYS`].
+    fn node(
+        &self,
+        path: &Path,
+        import_span: Option<&Span>,
+        scope: &Scope,
+        mode: Mode,
+    ) -> Result<Arc<Node>, StackError> {
+        let key = scope.parse_key(path);
+        let mode = if self.whole.get() { Mode::Full } else { mode };
+        if mode == Mode::Naming
+            && let Some(hit) = self.naming_parsed.borrow().get(path, key)
+        {
+            return Ok(hit.clone());
+        }
+        if let Some(hit) = self.parsed.borrow().get(path, key) {
             return match hit {
                 Ok(n) => Ok(n.clone()),
                 Err(_) => Err(located(reparse_error(self.cfg, path, scope), import_span)),
             };
         }
-        let (result, is_dynamic) = parse_one(self.cfg, path, scope);
+        let (result, is_dynamic) = parse_one(self.cfg, path, scope, mode);
         if is_dynamic {
             self.dynamic.borrow_mut().insert(path_key(path));
         }
         match result {
-            Ok(n) => {
+            Ok((n, part)) => {
                 let n = Arc::new(n);
-                self.parsed.borrow_mut().insert(key, Ok(n.clone()));
+                if part == Mode::Naming {
+                    self.naming_parsed.borrow_mut().insert(path, key, n.clone());
+                } else {
+                    self.parsed.borrow_mut().insert(path, key, Ok(n.clone()));
+                }
                 Ok(n)
             }
             Err(StackError::Yaml(YamlError::Read { source, .. }))
@@ -575,12 +661,16 @@ impl<'c> StackSet<'c> {
                 })
             }
             Err(e) => {
-                self.parsed.borrow_mut().insert(key, Err(e.to_string()));
+                self.parsed.borrow_mut().insert(path, key, Err(e.to_string()));
                 Err(located(e, import_span))
             }
         }
     }
 
+    /// `path` with its imports merged in: whole, or only what names it ([`Mode::Naming`]).
+    /// A manifest being named passes what its namer reads (`keep`): its imports' contexts
+    /// are then cut down to that before they are merged, and the result is not kept for
+    /// others (an importer needs the whole naming context).
     fn merged(
         &self,
         path: &Path,
@@ -588,13 +678,14 @@ impl<'c> StackSet<'c> {
         visiting: &mut Vec<PathBuf>,
         via: Option<&Span>,
         scope: &Scope,
+        keep: Option<&Keep>,
     ) -> Result<Arc<Node>, StackError> {
         let memo = match mode {
             Mode::Naming => &self.naming_memo,
             Mode::Full => &self.full_memo,
         };
-        let key: MemoKey = (path_key(path), scope.key().clone());
-        if let Some(m) = memo.borrow().get(&key) {
+        let key = scope.key();
+        if let Some(m) = memo.borrow().get(path, key) {
             return Ok(m.clone());
         }
         if visiting.iter().any(|p| p == path) {
@@ -606,8 +697,10 @@ impl<'c> StackSet<'c> {
                 span: via.cloned().unwrap_or_else(|| Span::file_start(path.into())),
             });
         }
-        let own = self.node(path, via, scope)?;
+        let own = self.node(path, via, scope, mode)?;
         let entries = imports::entries(&own)?;
+        // An import path rendered from what the imports before it set needs all of it.
+        let keep = keep.filter(|_| mode == Mode::Naming && !entries.iter().any(|e| imports::renders_path(self.cfg, e)));
         // Imports are merged (and so their closures known, for the index) before this
         // file's own sections; an import path may read what the earlier ones set.
         let mut closure = match mode {
@@ -620,19 +713,24 @@ impl<'c> StackSet<'c> {
             let target = imports::render_path(self.cfg, entry, &acc)?;
             let child = scope.child(entry, self.cfg);
             for import in &self.resolve_entry(path, entry, &target)?.0 {
-                let m = self.merged(import, mode, visiting, Some(&entry.node.span), &child)?;
+                let m = self.merged(import, mode, visiting, Some(&entry.node.span), &child, None)?;
                 if mode == Mode::Naming {
-                    match (self.closure_memo.borrow().get(&(path_key(import), child.key().clone())), &mut closure) {
+                    match (self.closure_memo.borrow().get(import, child.key()), &mut closure) {
                         (Some(Some(c)), Some(acc)) => acc.extend(c.iter().copied()),
                         _ => closure = None,
                     }
                 }
-                merge_into(&mut acc, &m, self.cfg.list_strategy);
+                match keep {
+                    // Most imports (the catalog) set nothing a name reads.
+                    _ if m.tag.is_none() && m.as_map().is_some_and(|m| m.is_empty()) => {}
+                    Some(k) => merge_into(&mut acc, &k.project(&m), self.cfg.list_strategy),
+                    None => merge_into(&mut acc, &m, self.cfg.list_strategy),
+                }
             }
         }
         visiting.pop();
         if mode == Mode::Naming {
-            self.closure_memo.borrow_mut().insert(key.clone(), closure.map(Arc::new));
+            self.closure_memo.borrow_mut().insert(path, key, closure.map(Arc::new));
         }
         // This file's `overrides` (with `terraform.overrides` on top) reach the components
         // of this file and of its imports, and no other file's: they are attached to each
@@ -646,16 +744,23 @@ impl<'c> StackSet<'c> {
         }
         if let Some(map) = own.as_map() {
             for (k, v) in map {
-                let keep = match mode {
+                let section = match mode {
                     Mode::Naming => NAMING_SECTIONS.contains(&k.as_str()),
                     Mode::Full => k != "import" && k != "overrides",
                 };
-                if keep && SECTIONS_THAT_ARE_MAPS.contains(&k.as_str()) && !v.is_null() && v.as_map().is_none() {
+                if section && SECTIONS_THAT_ARE_MAPS.contains(&k.as_str()) && !v.is_null() && v.as_map().is_none() {
                     return Err(wrong_type(k, v, "a mapping"));
                 }
-                if keep {
+                let cut = match keep {
+                    Some(Keep::Keys(keys)) => keys.iter().find(|(key, _)| key == k).map(|(_, sub)| sub),
+                    _ => None,
+                };
+                if section && (keep.is_none() || cut.is_some()) {
                     let mut layer = Node::empty_map(own.span.clone());
-                    let mut v = v.clone();
+                    let mut v = match cut {
+                        Some(sub) => sub.project(v),
+                        None => v.clone(),
+                    };
                     if mode == Mode::Full && k == "terraform" {
                         v.as_map_mut().map(|m| m.shift_remove("overrides"));
                     }
@@ -670,7 +775,9 @@ impl<'c> StackSet<'c> {
             }
         }
         let acc = Arc::new(acc);
-        memo.borrow_mut().insert(key, acc.clone());
+        if keep.is_none() {
+            memo.borrow_mut().insert(path, key, acc.clone());
+        }
         Ok(acc)
     }
 
@@ -698,18 +805,21 @@ impl<'c> StackSet<'c> {
     }
 
     fn resolve_import(&self, file: &Path, target: &str) -> Rc<Resolved> {
-        let relative_to_file = target.starts_with("./") || target.starts_with("../");
-        let base = if relative_to_file {
-            file.parent().unwrap_or(Path::new(".")).to_path_buf()
-        } else {
-            self.cfg.stacks.base_path.clone()
-        };
-        let key = (if relative_to_file { path_key(&base) } else { OsString::new() }, target.to_string());
-        if let Some(hit) = self.import_memo.borrow().get(&key) {
+        if !(target.starts_with("./") || target.starts_with("../")) {
+            if let Some(hit) = self.import_memo.borrow().get(target) {
+                return hit.clone();
+            }
+            let resolved = Rc::new(self.resolve_import_in(&self.cfg.stacks.base_path, target));
+            self.import_memo.borrow_mut().insert(target.to_string(), resolved.clone());
+            return resolved;
+        }
+        let base = file.parent().unwrap_or(Path::new("."));
+        let key = (path_key(base), target.to_string());
+        if let Some(hit) = self.relative_import_memo.borrow().get(&key) {
             return hit.clone();
         }
-        let resolved = Rc::new(self.resolve_import_in(&base, target));
-        self.import_memo.borrow_mut().insert(key, resolved.clone());
+        let resolved = Rc::new(self.resolve_import_in(base, target));
+        self.relative_import_memo.borrow_mut().insert(key, resolved.clone());
         resolved
     }
 
@@ -847,9 +957,10 @@ fn build_globs(patterns: &[String], cfg: &AtmosConfig) -> Result<GlobSet, StackE
 /// Above this many manifests missing from the index, parse everything in parallel.
 const BULK_THRESHOLD: usize = 16;
 
-/// Reads and parses one file; says whether it uses tags whose values depend on more than
-/// the file (`!env`, `!include`, `!repo-root`).
-fn parse_one(cfg: &AtmosConfig, path: &Path, scope: &Scope) -> (Result<Node, StackError>, bool) {
+/// Reads and parses one file, for [`Mode::Naming`] only its [`NAMING_KEYS`] where they can
+/// be cut out (the document says which it is); says whether it uses tags whose values
+/// depend on more than the file (`!env`, `!include`, `!repo-root`).
+fn parse_one(cfg: &AtmosConfig, path: &Path, scope: &Scope, mode: Mode) -> (Result<(Node, Mode), StackError>, bool) {
     let text = match crate::yaml::load::read_text(path) {
         Ok(t) => t,
         Err(e) => return (Err(StackError::Yaml(e)), false),
@@ -860,7 +971,20 @@ fn parse_one(cfg: &AtmosConfig, path: &Path, scope: &Scope) -> (Result<Node, Sta
         || text.contains("!repo-root")
         || (scope.renders(path) && text.contains("env"));
     let result = scope.render_file(&text, path, &cfg.load_ctx.env).and_then(|text| {
-        Loader::new(&cfg.load_ctx).load_str(&text, path).map_err(StackError::Yaml).and_then(checked_manifest)
+        let loader = Loader::new(&cfg.load_ctx);
+        // A cut that does not parse alone (say an alias of a dropped anchor) is no answer:
+        // the whole file is parsed, and its errors are the ones reported.
+        if mode == Mode::Naming
+            && let Some(cut) = sections::keep_top_level(&text, NAMING_KEYS, &["import"], path)
+            && let Ok(node) = loader.load_str(&cut.text, path)
+            && let Ok(mut node) = checked_manifest(node)
+        {
+            if let Some(map) = node.as_map_mut() {
+                map.extend(cut.lists);
+            }
+            return Ok((node, Mode::Naming));
+        }
+        loader.load_str(&text, path).map_err(StackError::Yaml).and_then(checked_manifest).map(|n| (n, Mode::Full))
     });
     (result, dynamic)
 }
@@ -876,21 +1000,30 @@ fn located(e: StackError, import_span: Option<&Span>) -> StackError {
     }
 }
 
-/// Parses files on every core (two, on the machines this is built for).
-fn parse_all(cfg: &AtmosConfig, files: &[PathBuf]) -> Vec<(PathBuf, Result<Arc<Node>, String>, bool)> {
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 8);
-    let chunk = files.len().div_ceil(threads).max(1);
+/// A document of the parallel pass and how much of it there is, or its error's text.
+type ParsedResult = Result<(Arc<Node>, Mode), String>;
+
+/// Parses files on every core (two, on the machines this is built for), each taking the
+/// next file left: the catalog's files cut down for naming are nearly empty, a manifest
+/// is not.
+fn parse_all(cfg: &AtmosConfig, files: &[PathBuf], mode: Mode) -> Vec<(PathBuf, ParsedResult, bool)> {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 8).min(files.len().max(1));
+    let next = AtomicUsize::new(0);
     std::thread::scope(|s| {
-        let handles: Vec<_> = files
-            .chunks(chunk)
-            .map(|part| {
-                s.spawn(move || {
-                    part.iter()
-                        .map(|abs| {
-                            let (r, dynamic) = parse_one(cfg, abs, &Scope::top(cfg));
-                            (abs.clone(), r.map(Arc::new).map_err(|e| e.to_string()), dynamic)
-                        })
-                        .collect::<Vec<_>>()
+        let handles: Vec<_> = (0..threads)
+            .map(|_| {
+                s.spawn(|| {
+                    let mut out = Vec::new();
+                    while let Some(abs) = files.get(next.fetch_add(1, Ordering::Relaxed)) {
+                        let (r, dynamic) = parse_one(cfg, abs, &Scope::top(cfg), mode);
+                        out.push((
+                            abs.clone(),
+                            r.map(|(n, part)| (Arc::new(n), part)).map_err(|e| e.to_string()),
+                            dynamic,
+                        ));
+                    }
+                    out
                 })
             })
             .collect();
@@ -914,7 +1047,7 @@ fn checked_manifest(n: Node) -> Result<Node, StackError> {
 
 /// The owned error for a file that failed to parse in the parallel pass.
 fn reparse_error(cfg: &AtmosConfig, path: &Path, scope: &Scope) -> StackError {
-    match parse_one(cfg, path, scope).0 {
+    match parse_one(cfg, path, scope, Mode::Full).0 {
         Err(e) => e,
         Ok(_) => StackError::Yaml(YamlError::Read {
             path: path.to_path_buf(),

@@ -37,6 +37,76 @@ impl Namer {
     }
 }
 
+/// The part of a naming context a [`Namer`] can read: whole subtrees, or some keys of a
+/// mapping. Deep merging works key by key, so cutting every layer down to it before
+/// merging gives what cutting the merged context gives: naming 2,000 manifests need not
+/// copy their every var.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Keep {
+    All,
+    Keys(Vec<(String, Keep)>),
+}
+
+impl Keep {
+    fn add(&mut self, path: &[String]) {
+        let Keep::Keys(keys) = self else { return };
+        let Some((first, rest)) = path.split_first() else {
+            *self = Keep::All;
+            return;
+        };
+        let at = match keys.iter().position(|(k, _)| k == first) {
+            Some(at) => at,
+            None => {
+                keys.push((first.clone(), Keep::Keys(Vec::new())));
+                keys.len() - 1
+            }
+        };
+        keys[at].1.add(rest);
+    }
+
+    /// `node` with only what this keeps: a mapping keeps its listed keys (in its own
+    /// order, with its span and tag), anything else is kept whole.
+    pub fn project(&self, node: &Node) -> Node {
+        match (self, node.as_map()) {
+            (Keep::Keys(keys), Some(map)) => {
+                let mut out = Node::empty_map(node.span.clone());
+                out.tag.clone_from(&node.tag);
+                if let Some(m) = out.as_map_mut() {
+                    for (k, v) in map {
+                        if let Some((_, sub)) = keys.iter().find(|(key, _)| key == k) {
+                            m.insert(k.clone(), sub.project(v));
+                        }
+                    }
+                }
+                out
+            }
+            _ => node.clone(),
+        }
+    }
+}
+
+impl Namer {
+    /// What of the merged `{vars, settings, env}` the name can depend on (`sections` is
+    /// all of it): `vars.<token>` for a pattern, a template's fields where they can be
+    /// named, nothing for a path.
+    pub fn reads(&self, sections: &[&str]) -> Keep {
+        let mut keep = Keep::Keys(Vec::new());
+        match self {
+            Namer::Path => {}
+            Namer::Pattern(p) => {
+                for token in p.split('{').skip(1).filter_map(|t| t.split_once('}')).map(|(t, _)| t.trim()) {
+                    keep.add(&["vars".to_string(), token.to_string()]);
+                }
+            }
+            Namer::Template(t) => match t.fields() {
+                Some(fields) => fields.iter().for_each(|f| keep.add(f)),
+                None => sections.iter().for_each(|s| keep.add(&[s.to_string()])),
+            },
+        }
+        keep
+    }
+}
+
 /// Checks a name pattern's braces before any manifest is named.
 pub fn check_pattern(pattern: &str) -> Result<(), String> {
     let mut depth = 0;

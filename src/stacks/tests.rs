@@ -408,6 +408,114 @@ fn many_manifests_are_parsed_in_one_pass_with_the_same_answers() {
     assert_eq!(set.find("t-e-s19").unwrap().name, "t-e-s19");
 }
 
+/// A cold `find` parses only what names each manifest (the bulk pass cuts them down to
+/// `import`, `vars`, `settings`, `env`, `name`): the names are those of the whole files,
+/// an error under another key of another manifest does not get in the way, and that
+/// manifest is read whole, with its error, by the runs that need all of it.
+#[test]
+fn a_cold_find_reads_only_what_names_each_manifest() {
+    let repo = Repo::new(PATTERN);
+    repo.stack("catalog/vpc.yaml", "components:\n  terraform:\n    vpc: {vars: {cidr: 10.0.0.0/16}}\n");
+    repo.stack("_defaults.yaml", "vars:\n  tenant: plat\n  region: us-east-2\n");
+    for i in 0..(BULK_THRESHOLD + 2) {
+        repo.stack(
+            &format!("s{i:02}.yaml"),
+            &format!(
+                "import:\n  - _defaults\n  - catalog/vpc\ncomponents:\n  terraform:\n    vpc:\n      vars: {{n: {i}}}\nvars:\n  environment: ue2\n  stage: s{i:02}\n"
+            ),
+        );
+    }
+    // Broken under `components` only; named from its vars, an anchor its vars need from
+    // under `components` (the cut does not parse alone, so the whole file is read).
+    repo.stack(
+        "zz-broken.yaml",
+        "import: [_defaults]\nvars: {environment: ue2, stage: broken}\ncomponents: {terraform: [\n",
+    );
+    repo.stack("zz-anchor.yaml", "import:\n  - _defaults\ncomponents: &c {terraform: {}}\nvars:\n  environment: ue2\n  stage: anchored\n  copy: *c\n");
+    let cfg = repo.config();
+    let set = StackSet::load(&cfg).unwrap();
+    let s07 = set.find("plat-ue2-s07").unwrap();
+    assert_eq!(
+        s07.manifest
+            .get("components")
+            .and_then(|c| c.get("terraform"))
+            .and_then(|t| t.get("vpc"))
+            .map(crate::yaml::emit::to_json),
+        Some(serde_json::json!({"vars": {"cidr": "10.0.0.0/16", "n": 7}}))
+    );
+    assert_eq!(vars(&s07)["region"], "us-east-2", "the whole manifest, imports and all");
+    assert_eq!(StackSet::load(&cfg).unwrap().find("plat-ue2-anchored").unwrap().name, "plat-ue2-anchored");
+    // The broken manifest has its name, and asking for it reads it whole.
+    let err = find_err(&repo.config(), "plat-ue2-broken");
+    assert!(matches!(err, StackError::Yaml(_)) && err.to_string().contains("zz-broken.yaml:3"), "{err}");
+    // Listing reads every manifest whole and reports it.
+    let listed = names(&repo.config());
+    assert!(
+        listed.iter().any(|(rel, n)| rel == "zz-broken" && n.as_ref().is_err_and(|e| e.contains("zz-broken.yaml"))),
+        "{listed:?}"
+    );
+}
+
+/// Naming merges only what the namer reads; a template it cannot see through (`with`)
+/// gets all of `vars`, `settings` and `env`, and gives the same names.
+#[test]
+fn names_from_a_cut_context_are_the_names_of_the_whole_one() {
+    let yaml = "stacks:\n  name_template: \"{{ with .settings.org }}{{ .name }}{{ end }}-{{ .vars.stage }}\"\n";
+    let repo = Repo::new(yaml);
+    repo.stack("_org.yaml", "settings: {org: {name: acme, other: 1}}\nvars: {stage: base, big: {a: 1}}\n");
+    repo.stack("dev.yaml", "import: [_org]\nvars: {stage: dev}\n");
+    repo.stack("prod.yaml", "import: [_org]\nsettings: {org: {name: corp}}\nvars: {stage: prod}\n");
+    assert_eq!(
+        names(&repo.config()),
+        vec![
+            ("_org".into(), Ok("acme-base".into())),
+            ("dev".into(), Ok("acme-dev".into())),
+            ("prod".into(), Ok("corp-prod".into()))
+        ]
+    );
+    let t = |src: &str| Namer::Template(template::Template::parse(src).unwrap()).reads(NAMING_SECTIONS);
+    let keys = |k: &[(&str, Keep)]| Keep::Keys(k.iter().map(|(a, b)| (a.to_string(), b.clone())).collect());
+    assert_eq!(
+        t("{{ .vars.stage }}-{{ if .settings.x }}{{ .vars.tenant | lower }}{{ end }}"),
+        keys(&[
+            ("vars", keys(&[("stage", Keep::All), ("tenant", Keep::All)])),
+            ("settings", keys(&[("x", Keep::All)]))
+        ])
+    );
+    assert_eq!(
+        t("{{ with .vars }}{{ .stage }}{{ end }}"),
+        keys(&[("vars", Keep::All), ("settings", Keep::All), ("env", Keep::All)])
+    );
+    assert_eq!(t("{{ .vars.stage }}{{ .vars }}"), keys(&[("vars", Keep::All)]));
+    assert_eq!(
+        Namer::Pattern("{tenant}-{stage}".into()).reads(NAMING_SECTIONS),
+        keys(&[("vars", keys(&[("tenant", Keep::All), ("stage", Keep::All)]))])
+    );
+    assert_eq!(Namer::Path.reads(NAMING_SECTIONS), keys(&[]));
+    // What a namer reads is all of what it names from.
+    let ctx = crate::yaml::Loader::new(&Default::default())
+        .load_str("vars: {tenant: t, stage: s, x: [1]}\nsettings: {y: 1}\n", Path::new("/c.yaml"))
+        .unwrap();
+    let p = Namer::Pattern("{tenant}-{stage}".into());
+    assert_eq!(p.name(&ctx, &p.reads(NAMING_SECTIONS).project(&ctx), "x"), p.name(&ctx, &ctx, "x"));
+    assert_eq!(
+        crate::yaml::emit::to_json(&p.reads(NAMING_SECTIONS).project(&ctx)),
+        serde_json::json!({"vars": {"tenant": "t", "stage": "s"}})
+    );
+}
+
+/// An import path rendered from the vars before it (templates on) sees all of them, even
+/// where the manifest's own naming merge is cut down.
+#[test]
+fn an_import_path_template_sees_everything_before_it() {
+    let repo = Repo::new("stacks:\n  name_pattern: \"{stage}\"\ntemplates:\n  settings:\n    enabled: true\n");
+    repo.stack("_base.yaml", "vars: {stage: base, flavour: large}\n");
+    repo.stack("mixins/large.yaml", "vars: {stage: large}\n");
+    repo.stack("dev.yaml", "import:\n  - _base\n  - \"mixins/{{ .vars.flavour }}\"\n");
+    let got = names(&repo.config());
+    assert!(got.contains(&("dev".into(), Ok("large".into()))), "{got:?}");
+}
+
 // --- the warm path of `find` -----------------------------------------------------------
 
 /// Moves the modification time of every directory under `stacks/` ten seconds back, so the

@@ -11,6 +11,7 @@
 pub mod emit;
 pub mod functions;
 pub mod load;
+pub mod sections;
 use indexmap::IndexMap;
 use std::fmt;
 use std::path::Path;
@@ -70,7 +71,9 @@ pub fn display_path(path: &Path) -> String {
     path.display().to_string()
 }
 
-pub type Map = IndexMap<String, Node>;
+/// A mapping, in the order it was written. Hashed with foldhash (randomly seeded per
+/// map): SipHash's cost was a tenth of parsing a repository's stacks.
+pub type Map = IndexMap<String, Node, foldhash::fast::RandomState>;
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum Value {
@@ -100,7 +103,7 @@ impl Node {
         Node::new(Value::Null, Span::synthetic())
     }
     pub fn empty_map(span: Span) -> Node {
-        Node::new(Value::Map(Map::new()), span)
+        Node::new(Value::Map(Map::default()), span)
     }
     pub fn string(s: impl Into<String>) -> Node {
         Node::new(Value::Str(s.into()), Span::synthetic())

@@ -118,6 +118,15 @@ impl Template {
         }
     }
 
+    /// The paths into the context that rendering can read (`.vars.tenant` is
+    /// `["vars", "tenant"]`), or `None` when that cannot be told without a context: a
+    /// `with` block (its fields are relative to a value) or a bare `.` or `$`. A value
+    /// under none of the paths cannot change the output.
+    pub fn fields(&self) -> Option<Vec<Vec<String>>> {
+        let mut out = Vec::new();
+        nodes_fields(&self.nodes, &mut out).then_some(out)
+    }
+
     /// Renders over `ctx` (a JSON object like
     /// `{"vars": {...}, "settings": {...}, "env": {...}}`).
     pub fn render(&self, ctx: &Value) -> Result<String, TemplateError> {
@@ -130,5 +139,39 @@ impl Template {
         let renderer = Renderer { src: &self.src, root: ctx, missing_prints: opts.missing_prints, env: opts.env };
         renderer.nodes(&self.nodes, &Val::Ref(ctx, Cow::Borrowed("")), &mut out)?;
         Ok(out)
+    }
+}
+
+/// Adds the fields `nodes` read to `out`; false when they cannot all be named.
+fn nodes_fields(nodes: &[Node], out: &mut Vec<Vec<String>>) -> bool {
+    nodes.iter().all(|n| match n {
+        Node::Text(_) => true,
+        Node::Print { pipe, .. } => pipe_fields(pipe, out),
+        Node::Cond(c) => {
+            c.kind == ast::CondKind::If
+                && pipe_fields(&c.pipe, out)
+                && nodes_fields(&c.then, out)
+                && nodes_fields(&c.otherwise, out)
+        }
+    })
+}
+
+fn pipe_fields(pipe: &ast::Pipeline, out: &mut Vec<Vec<String>>) -> bool {
+    let head = match &pipe.head {
+        ast::Command::Operand(e) => expr_fields(e, out),
+        ast::Command::Call(c) => c.args.iter().all(|e| expr_fields(e, out)),
+    };
+    head && pipe.tail.iter().all(|c| c.args.iter().all(|e| expr_fields(e, out)))
+}
+
+fn expr_fields(e: &ast::Expr, out: &mut Vec<Vec<String>>) -> bool {
+    match e {
+        ast::Expr::Field(f) if f.keys.is_empty() => false,
+        ast::Expr::Field(f) => {
+            out.push(f.keys.clone());
+            true
+        }
+        ast::Expr::Lit(_) => true,
+        ast::Expr::Sub(p) => pipe_fields(p, out),
     }
 }
