@@ -165,7 +165,9 @@ impl Index {
     }
 
     /// The row of (rel, stamp), added when new.
-    fn row(&mut self, rel: &str, stamp: Stamp) -> u32 {
+    /// The row of `rel` at `stamp`, added when new: what a closure is recorded as. Rows
+    /// stay what they are for the life of this index (saving renumbers only the file).
+    pub fn row(&mut self, rel: &str, stamp: Stamp) -> u32 {
         if self.rows.is_empty() && !self.files.is_empty() {
             for (i, (r, s)) in self.files.iter().enumerate() {
                 self.rows.entry(r.clone()).or_default().push((*s, i as u32));
@@ -193,6 +195,11 @@ impl Index {
         whole: bool,
     ) {
         let closure: Vec<u32> = closure.into_iter().map(|(rel, stamp)| self.row(rel.as_ref(), stamp)).collect();
+        self.insert_rows(manifest, name, closure, whole);
+    }
+
+    /// [`Self::insert`] with the closure as rows ([`Self::row`]).
+    pub fn insert_rows(&mut self, manifest: &str, name: &str, closure: Vec<u32>, whole: bool) {
         let same = self.entries.get(manifest).filter(|e| e.closure == closure);
         let components = same.and_then(|e| e.components.clone());
         let whole = whole || same.is_some_and(|e| e.whole);

@@ -47,7 +47,6 @@ use imports::Scope;
 use index::{Index, Stamp};
 use naming::{Keep, Namer};
 use std::cell::{OnceCell, RefCell};
-use std::collections::BTreeSet;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
@@ -67,15 +66,18 @@ pub struct StackSet<'c> {
     /// Documents cut down to [`NAMING_KEYS`] ([`sections::keep_top_level`]), parsed for
     /// naming only: a cold [`Self::find`] reads the rest of a manifest only when it merges it.
     naming_parsed: RefCell<Memo<Arc<Node>>>,
+    /// Each walked file's row in the index (by its place in the walk), or `None` when no
+    /// closure holding it can be cached; filled as closures are recorded.
+    rows: RefCell<Vec<Option<Option<u32>>>>,
     /// Set once a listing asked for every name: from then on files are read whole, so a
     /// file that does not parse is reported (see [`Self::names`]).
     whole: std::cell::Cell<bool>,
     /// Files whose values may depend on more than their contents (`!env`, `!include`).
     dynamic: RefCell<HashSet<OsString>>,
     naming_memo: RefCell<Memo<Arc<Node>>>,
-    /// Import closure of each file (itself included) as indexes into `files`, for the
-    /// index; `None` when the closure reaches a file outside the stacks directory.
-    closure_memo: RefCell<Memo<Option<Arc<BTreeSet<usize>>>>>,
+    /// Import closure of each file (itself included) as indexes into `files`, sorted, for
+    /// the index; `None` when the closure reaches a file outside the stacks directory.
+    closure_memo: RefCell<Memo<Option<Arc<[usize]>>>>,
     index_path: Option<PathBuf>,
     /// The stack index, read the first time it is needed.
     index: RefCell<Option<Index>>,
@@ -123,11 +125,6 @@ impl<V> Default for Memo<V> {
 impl<V> Memo<V> {
     fn get(&self, path: &Path, scope: &str) -> Option<&V> {
         self.0.get(path.as_os_str())?.iter().find(|(s, _)| &**s == scope).map(|(_, v)| v)
-    }
-
-    /// Whether `path` has a value in any scope.
-    fn has(&self, path: &Path) -> bool {
-        self.0.contains_key(path.as_os_str())
     }
 
     fn insert(&mut self, path: &Path, scope: &Arc<str>, value: V) {
@@ -216,6 +213,7 @@ impl<'c> StackSet<'c> {
             tree: OnceCell::new(),
             parsed: RefCell::default(),
             naming_parsed: RefCell::default(),
+            rows: RefCell::default(),
             whole: std::cell::Cell::new(false),
             dynamic: RefCell::default(),
             naming_memo: RefCell::default(),
@@ -381,19 +379,24 @@ impl<'c> StackSet<'c> {
         let Some(Some(closure)) = self.closure_memo.borrow().get(file, "").cloned() else { return };
         let dynamic = self.dynamic.borrow();
         let tree = self.tree();
-        let mut stamps = Vec::with_capacity(closure.len());
-        let cut = self.naming_parsed.borrow();
-        let mut whole = true;
+        // Whole when nothing in this run was read from a cut (a cold find cuts nearly all).
+        let whole = self.naming_parsed.borrow().0.is_empty();
+        let mut index = self.index();
+        let mut rows = self.rows.borrow_mut();
+        rows.resize(tree.files.len(), None);
+        let mut closure_rows = Vec::with_capacity(closure.len());
         for &i in closure.iter() {
             let (r, abs) = &tree.files[i];
-            let Some(st) = tree.stamps.get(r) else { return };
-            if dynamic.contains(abs.as_os_str()) {
-                return;
-            }
-            whole &= !cut.has(abs);
-            stamps.push((r.as_str(), *st));
+            // Each file's row (or that it has none) once, for the thousands of closures
+            // that hold it.
+            let row = *rows[i].get_or_insert_with(|| {
+                let st = tree.stamps.get(r)?;
+                (!dynamic.contains(abs.as_os_str())).then(|| index.row(r, *st))
+            });
+            let Some(row) = row else { return };
+            closure_rows.push(row);
         }
-        self.index().insert(rel, name, stamps, whole);
+        index.insert_rows(rel, name, closure_rows, whole);
     }
 
     /// Runnable component names: of the stack called `stack`, else of every stack (sorted,
@@ -704,7 +707,7 @@ impl<'c> StackSet<'c> {
         // Imports are merged (and so their closures known, for the index) before this
         // file's own sections; an import path may read what the earlier ones set.
         let mut closure = match mode {
-            Mode::Naming => self.tree().file_ids.get(path.as_os_str()).map(|&i| BTreeSet::from([i])),
+            Mode::Naming => self.tree().file_ids.get(path.as_os_str()).map(|&i| vec![i]),
             Mode::Full => None,
         };
         visiting.push(path.to_path_buf());
@@ -730,7 +733,12 @@ impl<'c> StackSet<'c> {
         }
         visiting.pop();
         if mode == Mode::Naming {
-            self.closure_memo.borrow_mut().insert(path, key, closure.map(Arc::new));
+            let closure = closure.map(|mut c| {
+                c.sort_unstable();
+                c.dedup();
+                Arc::from(c)
+            });
+            self.closure_memo.borrow_mut().insert(path, key, closure);
         }
         // This file's `overrides` (with `terraform.overrides` on top) reach the components
         // of this file and of its imports, and no other file's: they are attached to each
