@@ -71,8 +71,9 @@ pub fn display_path(path: &Path) -> String {
     path.display().to_string()
 }
 
-/// A mapping, in the order it was written. Hashed with foldhash (randomly seeded per
-/// map): SipHash's cost was a tenth of parsing a repository's stacks.
+/// A mapping, in the order it was written. Hashed with foldhash rather than SipHash (a
+/// tenth of parsing a repository's stacks): its seed is random per process, and a run is
+/// over long before anyone could learn it from the outside to make keys collide.
 pub type Map = IndexMap<String, Node, foldhash::fast::RandomState>;
 
 #[derive(Clone, Debug, PartialEq)]
