@@ -17,7 +17,12 @@
 //! the whole text too. What it cannot see is a syntax error under a dropped key: that is
 //! reported when the whole file is read.
 //!
-//! Pure: no I/O, no parsing.
+//! Nearly every `import:` is a list of plain paths, one `- catalog/vpc` per line; such a
+//! list is read here, line by line, into the node the parser would build (same values,
+//! lines and columns, as the tests check against the parser), and any other shape of it is
+//! left to the parser.
+//!
+//! Pure: no I/O, and no YAML parser.
 
 use super::{Node, Span, Value, load};
 use std::path::Path;
