@@ -215,8 +215,9 @@ auth:
     // request never went to a server. (Chromium may still preconnect to the form's host, a
     // TCP or TLS hello that carries no request, so the trap's count after the sign-in
     // proves nothing either way and is not asserted: it answers no TLS, so no request
-    // could have been carried over one.)
-    assert!(page.get_url().starts_with("https://signin.aws.amazon.com/saml"), "{}", page.get_url());
+    // could have been carried over one.) Both are what the browser said while it was up:
+    // the tab's cached URL (`get_url`) can still read `about:blank` after tfauth closed
+    // the browser before the navigation's event arrived (seen in a clean-clone CI run).
     assert!(done_page, "the window did not show tfauth's page at AWS's endpoint");
     assert!(!screen.contains(issued[0]["saml_response"].as_str().unwrap()));
 
