@@ -164,7 +164,6 @@ impl Index {
         e.closure.iter().all(|&row| self.current.get(row as usize).copied().unwrap_or(false)).then_some(e)
     }
 
-    /// The row of (rel, stamp), added when new.
     /// The row of `rel` at `stamp`, added when new: what a closure is recorded as. Rows
     /// stay what they are for the life of this index (saving renumbers only the file).
     pub fn row(&mut self, rel: &str, stamp: Stamp) -> u32 {
@@ -184,9 +183,8 @@ impl Index {
         row
     }
 
-    /// Records a freshly computed name, its closure as the files are now (component names
-    /// recorded for an older closure are dropped with it), and whether it came from the
-    /// whole files.
+    /// [`Self::insert_rows`] with the closure as (path, stamp) pairs.
+    #[cfg(test)]
     pub fn insert<S: AsRef<str>>(
         &mut self,
         manifest: &str,
@@ -198,7 +196,9 @@ impl Index {
         self.insert_rows(manifest, name, closure, whole);
     }
 
-    /// [`Self::insert`] with the closure as rows ([`Self::row`]).
+    /// Records a freshly computed name with its closure as rows ([`Self::row`]) of the
+    /// files as they are now (component names recorded for an older closure are dropped
+    /// with it), and whether it came from the whole files.
     pub fn insert_rows(&mut self, manifest: &str, name: &str, closure: Vec<u32>, whole: bool) {
         let same = self.entries.get(manifest).filter(|e| e.closure == closure);
         let components = same.and_then(|e| e.components.clone());

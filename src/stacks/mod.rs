@@ -66,8 +66,8 @@ pub struct StackSet<'c> {
     /// Documents cut down to [`NAMING_KEYS`] ([`sections::keep_top_level`]), parsed for
     /// naming only: a cold [`Self::find`] reads the rest of a manifest only when it merges it.
     naming_parsed: RefCell<Memo<Arc<Node>>>,
-    /// Each walked file's row in the index (by its place in the walk), or `None` when no
-    /// closure holding it can be cached; filled as closures are recorded.
+    /// Each walked file's row in the index (by its place in the walk), or `None` when it
+    /// has no stamp; filled as closures are recorded.
     rows: RefCell<Vec<Option<Option<u32>>>>,
     /// Set once a listing asked for every name: from then on files are read whole, so a
     /// file that does not parse is reported (see [`Self::names`]).
@@ -125,6 +125,14 @@ impl<V> Default for Memo<V> {
 impl<V> Memo<V> {
     fn get(&self, path: &Path, scope: &str) -> Option<&V> {
         self.0.get(path.as_os_str())?.iter().find(|(s, _)| &**s == scope).map(|(_, v)| v)
+    }
+
+    fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    fn clear(&mut self) {
+        self.0.clear();
     }
 
     fn insert(&mut self, path: &Path, scope: &Arc<str>, value: V) {
@@ -234,10 +242,10 @@ impl<'c> StackSet<'c> {
         // Whole files: a manifest that does not parse is listed with its error, so what
         // was named from a cut is named again.
         self.whole.set(true);
-        if !self.naming_parsed.borrow().0.is_empty() {
-            self.naming_parsed.borrow_mut().0.clear();
-            self.naming_memo.borrow_mut().0.clear();
-            self.closure_memo.borrow_mut().0.clear();
+        if !self.naming_parsed.borrow().is_empty() {
+            self.naming_parsed.borrow_mut().clear();
+            self.naming_memo.borrow_mut().clear();
+            self.closure_memo.borrow_mut().clear();
         }
         self.prepare(Mode::Full);
         let tree = self.tree();
@@ -309,7 +317,7 @@ impl<'c> StackSet<'c> {
     /// Parses, in one parallel pass, every file when many manifests are not in the index
     /// (a cold run), whole or only for naming; a warm run parses only what it touches.
     fn prepare(&self, mode: Mode) {
-        let mode = if self.whole.get() { Mode::Full } else { mode };
+        let mode = self.reading(mode);
         let tree = self.tree();
         let stale = tree
             .manifests
@@ -349,6 +357,11 @@ impl<'c> StackSet<'c> {
         tracing::debug!(files = todo.len(), elapsed = ?started.elapsed(), "parsed stack files");
     }
 
+    /// How much of each file to parse for `mode`: whole once a listing asked for names.
+    fn reading(&self, mode: Mode) -> Mode {
+        if self.whole.get() { Mode::Full } else { mode }
+    }
+
     /// The indexed name of `rel`; for [`Mode::Full`] only one read from the whole files.
     fn cached_name(&self, rel: &str, mode: Mode) -> Option<String> {
         self.index().name(rel, mode == Mode::Full).map(str::to_string)
@@ -380,20 +393,20 @@ impl<'c> StackSet<'c> {
         let dynamic = self.dynamic.borrow();
         let tree = self.tree();
         // Whole when nothing in this run was read from a cut (a cold find cuts nearly all).
-        let whole = self.naming_parsed.borrow().0.is_empty();
+        let whole = self.naming_parsed.borrow().is_empty();
         let mut index = self.index();
         let mut rows = self.rows.borrow_mut();
         rows.resize(tree.files.len(), None);
         let mut closure_rows = Vec::with_capacity(closure.len());
         for &i in closure.iter() {
             let (r, abs) = &tree.files[i];
-            // Each file's row (or that it has none) once, for the thousands of closures
-            // that hold it.
-            let row = *rows[i].get_or_insert_with(|| {
-                let st = tree.stamps.get(r)?;
-                (!dynamic.contains(abs.as_os_str())).then(|| index.row(r, *st))
-            });
+            // Each file's row once, for the thousands of closures that hold it; whether
+            // it is dynamic every time (a file read in another scope may have become so).
+            let row = *rows[i].get_or_insert_with(|| tree.stamps.get(r).map(|st| index.row(r, *st)));
             let Some(row) = row else { return };
+            if !dynamic.is_empty() && dynamic.contains(abs.as_os_str()) {
+                return;
+            }
             closure_rows.push(row);
         }
         index.insert_rows(rel, name, closure_rows, whole);
@@ -621,7 +634,7 @@ impl<'c> StackSet<'c> {
         mode: Mode,
     ) -> Result<Arc<Node>, StackError> {
         let key = scope.parse_key(path);
-        let mode = if self.whole.get() { Mode::Full } else { mode };
+        let mode = self.reading(mode);
         if mode == Mode::Naming
             && let Some(hit) = self.naming_parsed.borrow().get(path, key)
         {

@@ -51,19 +51,16 @@ pub fn keep_top_level(src: &str, keep: &[&str], lists: &[&str], file: &Path) -> 
     let mut keeping = true;
     // The current key's lines, when it is a list to try reading here.
     let mut pending: Option<(&str, usize, Vec<&str>)> = None;
-    let mut file_arc: Option<Arc<Path>> = None;
-    let mut flush =
-        |pending: &mut Option<(&str, usize, Vec<&str>)>, out: &mut String, read: &mut Vec<(String, Node)>| {
-            let Some((key, first_line, lines)) = pending.take() else { return };
-            let file = file_arc.get_or_insert_with(|| Arc::from(file)).clone();
-            match plain_list(&lines[1..], first_line, file) {
-                Some(node) => {
-                    read.push((key.to_string(), node));
-                    lines.iter().filter(|l| l.ends_with('\n')).for_each(|_| out.push('\n'));
-                }
-                None => lines.iter().for_each(|l| out.push_str(l)),
+    let flush = |pending: &mut Option<(&str, usize, Vec<&str>)>, out: &mut String, read: &mut Vec<(String, Node)>| {
+        let Some((key, first_line, lines)) = pending.take() else { return };
+        match plain_list(&lines[1..], first_line, Arc::from(file)) {
+            Some(node) => {
+                read.push((key.to_string(), node));
+                lines.iter().filter(|l| l.ends_with('\n')).for_each(|_| out.push('\n'));
             }
-        };
+            None => lines.iter().for_each(|l| out.push_str(l)),
+        }
+    };
     let mut start = 0;
     // Each line with its `\n`, and the last one without.
     let ends = memchr::memchr_iter(b'\n', src.as_bytes()).map(|at| at + 1).chain(std::iter::once(src.len()));
