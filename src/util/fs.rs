@@ -582,10 +582,11 @@ fn check_dir(fd: &OwnedFd, path: &Path, place: Place, me: u32) -> io::Result<()>
         }
         Place::Ancestor => {
             let sticky = mode & 0o1000 != 0;
-            let own_group = st.st_gid == rustix::process::getegid().as_raw();
             let others_write = mode & 0o002 != 0 && !(sticky && owner == 0);
-            // Group-writable: fine for the user's own group (user private groups).
-            let group_write = mode & 0o020 != 0 && !own_group && !(sticky && owner == 0);
+            // Group-writable: fine for the user's own group (user private groups). The
+            // group is asked for only then: the helper's warm path walks every directory.
+            let group_write =
+                mode & 0o020 != 0 && !(sticky && owner == 0) && st.st_gid != rustix::process::getegid().as_raw();
             if others_write || group_write {
                 return Err(TrustError::Writable { path: path.to_path_buf(), mode }.into());
             }
