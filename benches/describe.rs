@@ -180,14 +180,25 @@ fn run() -> BenchResult<()> {
     std::thread::sleep(SETTLE);
 
     let scenarios = scenarios(&repo.stacks)?;
-    let runner = Runner::new(Path::new(env!("CARGO_BIN_EXE_tfauth")), repo_dir.path(), home_dir.path())?;
+    // Each binary runs from a copy, as installed: a file the linker has just written starts
+    // slower than the same bytes copied (more page faults; see benches/helper.rs,
+    // `installed`), which would favour whichever side was copied.
+    let bins = tempfile::Builder::new().prefix("tfauth-bench-bin-").tempdir()?;
+    let installed = |from: &Path, dir: &str| -> BenchResult<std::path::PathBuf> {
+        let to = bins.path().join(dir).join("tfauth");
+        fs::create_dir_all(bins.path().join(dir))?;
+        fs::copy(from, &to)?;
+        Ok(to)
+    };
+    let runner =
+        Runner::new(&installed(Path::new(env!("CARGO_BIN_EXE_tfauth")), "ours")?, repo_dir.path(), home_dir.path())?;
     // The baseline's own home: its stack index (maybe another format) never meets ours.
     let baseline_home = match std::env::var_os(BASELINE_ENV).filter(|v| !v.is_empty()) {
         Some(dir) => {
             let mut home = tempfile::Builder::new().prefix("tfauth-bench-home-baseline-").tempdir()?;
             home.disable_cleanup(keep);
             // Absolute: the runs start in the repository.
-            Some((std::path::absolute(dir)?.join("tfauth"), home))
+            Some((installed(&std::path::absolute(dir)?.join("tfauth"), "baseline")?, home))
         }
         None => None,
     };

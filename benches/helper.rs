@@ -15,7 +15,8 @@
 //! - the wrapper: `tfauth plan vpc -s plat-use2-dev` with a warm cache and `/bin/true` as
 //!   terraform, from start to the end of the exec'd program.
 //!
-//! Timings only print; nothing here fails on a number. Rows whose tools are missing say so.
+//! Each binary is timed from a copy in a temporary directory, as installed (`installed`
+//! says why). Timings only print; nothing here fails on a number. Rows whose tools are missing say so.
 //!
 //! Before and after: `TFAUTH_BENCH_BASELINE=DIR cargo bench --bench helper`, where `DIR`
 //! holds another build's `tfauth` and `atmos-auth-helper` (e.g. `target/release` of a
@@ -56,9 +57,20 @@ fn main() {
     let baseline = std::env::var_os(BASELINE_ENV)
         .filter(|v| !v.is_empty())
         .map(|dir| std::path::absolute(dir).expect(BASELINE_ENV));
-    let ours =
-        |runs: usize, bin: Bin, make: &mut dyn FnMut(&Path) -> Command| time_ours(runs, bin, baseline.as_deref(), make);
     let tmp = tempfile::tempdir().unwrap();
+    // Every binary is timed from a copy, as installed: see `installed`.
+    let ours_dir = installed_pair(
+        |name| PathBuf::from(if name == HELPER.name { HELPER.ours } else { TFAUTH.ours }),
+        &tmp.path().join("ours"),
+    )
+    .unwrap_or_else(|e| panic!("copying this build's binaries: {e}"));
+    let baseline = baseline.map(|dir| {
+        installed_pair(|name| dir.join(name), &tmp.path().join("baseline"))
+            .unwrap_or_else(|e| panic!("copying {}: {e}", dir.display()))
+    });
+    let ours = |runs: usize, bin: Bin, make: &mut dyn FnMut(&Path) -> Command| {
+        time_ours(runs, bin, &ours_dir, baseline.as_deref(), make)
+    };
     let home = tmp.path().join("home");
     std::fs::create_dir_all(&home).unwrap();
     let env = |c: &mut Command| {
@@ -130,6 +142,8 @@ fn main() {
     // The static binary the release archives hold (shell/release.sh), when it was built.
     let musl = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/x86_64-unknown-linux-musl/release/atmos-auth-helper");
     if musl.exists() {
+        let musl = installed(&musl, &tmp.path().join("musl"), "atmos-auth-helper")
+            .unwrap_or_else(|e| panic!("copying {}: {e}", musl.display()));
         let stat = time(500 / scale, || {
             let mut c = Command::new(&musl);
             env(&mut c);
@@ -471,12 +485,19 @@ fn time(runs: usize, mut make: impl FnMut() -> Command) -> Stats {
 /// Times `bin` as `make` builds its command for a binary path, and with a baseline directory
 /// the baseline's copy too, interleaved run by run (ours, baseline, ours, ...). Our failure
 /// panics; the baseline's first failure ends its runs and becomes its row's reason.
-fn time_ours(runs: usize, bin: Bin, baseline: Option<&Path>, make: &mut dyn FnMut(&Path) -> Command) -> Timed {
+fn time_ours(
+    runs: usize,
+    bin: Bin,
+    ours_dir: &Path,
+    baseline: Option<&Path>,
+    make: &mut dyn FnMut(&Path) -> Command,
+) -> Timed {
+    let mine = ours_dir.join(bin.name);
     let theirs = baseline.map(|dir| dir.join(bin.name));
     let (mut ours, mut base) = (Vec::new(), Vec::new());
     let mut failed = None;
     for _ in 0..runs.max(1) {
-        ours.push(must(make(Path::new(bin.ours))));
+        ours.push(must(make(&mine)));
         if let Some(path) = theirs.as_ref().filter(|_| failed.is_none()) {
             match run_once(&mut make(path)) {
                 Ok(t) => base.push(t),
@@ -492,6 +513,32 @@ fn time_ours(runs: usize, bin: Bin, baseline: Option<&Path>, make: &mut dyn FnMu
 }
 
 /// One timed run that must succeed.
+/// A copy of the binary `from` at `dir/name` (`dir` created), as `cargo install` or
+/// unpacking an archive leaves it. The file a linker has just written starts measurably
+/// slower than the same bytes copied (here 0.1 to 0.35 ms more per start, with more page
+/// faults: its page cache is in smaller pieces), which would tilt every comparison towards
+/// whichever side was copied; so every binary timed here, ours, the baseline's, the static
+/// one and the minimal reader, is a copy.
+fn installed(from: &Path, dir: &Path, name: &str) -> std::io::Result<PathBuf> {
+    std::fs::create_dir_all(dir)?;
+    let to = dir.join(name);
+    std::fs::copy(from, &to)?;
+    Ok(to)
+}
+
+/// `tfauth` and `atmos-auth-helper` copied side by side into `dir` (the helper execs the
+/// `tfauth` beside it on a miss); `path` gives each one's source.
+fn installed_pair(path: impl Fn(&str) -> PathBuf, dir: &Path) -> std::io::Result<PathBuf> {
+    // A baseline without one of them fails only the rows that run it.
+    for bin in [HELPER, TFAUTH] {
+        let from = path(bin.name);
+        if from.exists() {
+            installed(&from, dir, bin.name)?;
+        }
+    }
+    Ok(dir.to_path_buf())
+}
+
 /// Compiles the minimal reader (std only) into `dir` with the toolchain's rustc.
 fn minimal_reader(dir: &Path) -> Result<PathBuf, String> {
     let src = dir.join("minimal_reader.rs");
@@ -533,7 +580,7 @@ fn main() {
     if !o.status.success() {
         return Err(format!("rustc failed: {}", String::from_utf8_lossy(&o.stderr).lines().next().unwrap_or("")));
     }
-    Ok(out)
+    installed(&out, &dir.join("installed"), "minimal_reader").map_err(|e| format!("copying the minimal reader: {e}"))
 }
 
 fn must(mut c: Command) -> Duration {
