@@ -7,49 +7,73 @@
 //! and AKS plugins (`gcp gke token ...`, `azure aks token ...`) likewise: a cached token,
 //! else `tfauth` with the same words. And `prompt`, which the shell snippets run on every
 //! line, answered here as `tfauth prompt` would.
+//!
+//! It starts from C's `main` (`#![no_main]`): Rust's runtime set-up costs a fifth of a warm
+//! call's instructions (it reads `/proc/self/maps` to place a stack guard), so this binary
+//! does only the parts of it that matter here ([`tfauth::util::sys::init_like_rust_runtime`])
+//! and takes its arguments from `argv`. Nothing here may use `std::env::args`: on musl (the
+//! release archives) std fills it only when its own runtime starts the program.
+
+#![no_main]
 
 use clap::Parser;
+use std::ffi::OsString;
 use std::io::Write;
 use std::os::unix::process::CommandExt;
-use std::process::ExitCode;
-use tfauth::cli::helper::{COLD_SUBCOMMAND, HelperArgs, warm};
+use tfauth::cli::helper::{COLD_SUBCOMMAND, HelperArgs, WARM_VARS, warm, warm_words};
 use tfauth::env_vars::Env;
 use tfauth::exit;
 
-fn main() -> ExitCode {
+/// The C entry point: the runtime's essentials, then [`run`] on `argv`.
+#[unsafe(no_mangle)]
+extern "C" fn main(argc: std::ffi::c_int, argv: *const *const std::ffi::c_char) -> std::ffi::c_int {
+    tfauth::util::sys::init_like_rust_runtime();
+    // SAFETY: these are the `argc` and `argv` the C runtime passed to `main`.
+    let args = unsafe { tfauth::util::sys::args_from_c(argc, argv) };
+    let code = run(&args);
+    // Rust's runtime flushes stdout at exit; without it, this does.
+    let _ = std::io::stdout().flush();
+    code
+}
+
+/// The helper on its arguments (the program name first); returns the exit code.
+fn run(args: &[OsString]) -> i32 {
     tfauth::no_core_dumps();
     tfauth::exit_70_on_panic();
+    let words = args.get(1..).unwrap_or_default();
     // The EKS exec plugin that kubeconfigs run (`aws eks token ...`): the warm path here, at
     // this binary's start-up cost; anything else is `tfauth aws eks token` with the same words.
-    let words = tfauth::cli::eks::TOKEN_WORDS;
-    if std::env::args_os().skip(1).take(3).eq(words.iter().map(std::ffi::OsString::from)) {
-        if let Some(doc) = tfauth::cli::eks::warm_from_args(std::env::args_os().skip(4)) {
+    let starts_with = |first: &[&str]| words.len() >= first.len() && words.iter().zip(first).all(|(w, f)| w == f);
+    if starts_with(&tfauth::cli::eks::TOKEN_WORDS) {
+        if let Some(doc) = tfauth::cli::eks::warm_from_args(words[3..].iter().cloned()) {
             return print(&doc);
         }
-        return exec_tfauth(&[]);
+        return exec_tfauth(&[], words);
     }
     // The GKE and AKS plugins: a cached token, else `tfauth` with the same words.
-    for (words, kind) in [
+    for (first, kind) in [
         (tfauth::cli::kube_token::GKE_WORDS, tfauth::session::bearer::Kind::Gke),
         (tfauth::cli::kube_token::AKS_WORDS, tfauth::session::bearer::Kind::Aks),
     ] {
-        if std::env::args_os().skip(1).take(3).eq(words.iter().map(std::ffi::OsString::from)) {
-            if let Some(doc) = tfauth::cli::kube_token::warm_from_args(kind, std::env::args_os().skip(4)) {
+        if starts_with(&first) {
+            if let Some(doc) = tfauth::cli::kube_token::warm_from_args(kind, words[3..].iter().cloned()) {
                 return print(&doc);
             }
-            return exec_tfauth(&[]);
+            return exec_tfauth(&[], words);
         }
     }
     // `prompt`, which the shell snippets run on every line: the same answer as
     // `tfauth prompt`, at this binary's start-up cost; anything it cannot read (help, a
     // bad flag) is `tfauth prompt` with the same words.
-    if std::env::args_os().nth(1).is_some_and(|a| a == "prompt") {
-        return match tfauth::cli::shell::prompt_main(std::env::args_os().skip(2)) {
-            Some(code) => ExitCode::from(code.clamp(0, 255) as u8),
-            None => exec_tfauth(&[]),
+    if words.first().is_some_and(|a| a == "prompt") {
+        return match tfauth::cli::shell::prompt_main(words[1..].iter().cloned()) {
+            Some(code) => code,
+            None => exec_tfauth(&[], words),
         };
     }
-    let args = match HelperArgs::try_parse() {
+    // The credential_process words tfauth writes are read without clap (every provider
+    // process Terraform starts runs this); any other shape, help and mistakes are clap's.
+    let args = match warm_words(words).map(Ok).unwrap_or_else(|| HelperArgs::try_parse_from(args)) {
         Ok(a) => a,
         Err(e) => {
             use clap::error::ErrorKind;
@@ -66,38 +90,39 @@ fn main() -> ExitCode {
                     e.render()
                 );
             }
-            return ExitCode::from(code as u8);
+            return code;
         }
     };
-    let env = Env::capture();
+    // Only the variables the warm path reads: copying the whole environment costs more.
+    let env = Env::capture_only(WARM_VARS);
     tfauth::util::dirs::trust_home(&env);
     if let Some(doc) = warm(&args, &env) {
         return print(&doc);
     }
     // A miss: the cold half lives in `tfauth` beside this binary, so this one links only
     // the warm path (see `tfauth::cli::helper::COLD_SUBCOMMAND`).
-    exec_tfauth(&[COLD_SUBCOMMAND])
+    exec_tfauth(&[COLD_SUBCOMMAND], words)
 }
 
-/// Execs the `tfauth` beside this binary with `first` and this process's arguments.
-fn exec_tfauth(first: &[&str]) -> ExitCode {
+/// Execs the `tfauth` beside this binary with `first` and then `words`.
+fn exec_tfauth(first: &[&str], words: &[OsString]) -> i32 {
     let tfauth = std::env::current_exe().ok().and_then(|me| Some(me.parent()?.join("tfauth")));
     let Some(tfauth) = tfauth.filter(|p| p.is_file()) else {
         eprint!(
             "error: atmos-auth-helper needs the `tfauth` installed beside it to refresh credentials\n\n\
              hint: install both binaries into one directory (`cargo install` does)\n"
         );
-        return ExitCode::from(exit::UNAVAILABLE as u8);
+        return exit::UNAVAILABLE;
     };
-    let err = std::process::Command::new(&tfauth).args(first).args(std::env::args_os().skip(1)).exec();
+    let err = std::process::Command::new(&tfauth).args(first).args(words).exec();
     eprintln!("error: cannot run {}: {err}\n\nhint: reinstall tfauth and atmos-auth-helper", tfauth.display());
-    ExitCode::from(exit::UNAVAILABLE as u8)
+    exit::UNAVAILABLE
 }
 
-fn print(doc: &str) -> ExitCode {
+fn print(doc: &str) -> i32 {
     let mut out = std::io::stdout().lock();
     if writeln!(out, "{doc}").and_then(|()| out.flush()).is_err() {
-        return ExitCode::from(exit::SOFTWARE as u8);
+        return exit::SOFTWARE;
     }
-    ExitCode::SUCCESS
+    0
 }

@@ -8,7 +8,7 @@
 //! processes. It never waits for input that cannot come: with no terminal, a chain that
 //! needs one fails at once with exit 77 and the command to run.
 
-use crate::env_vars::Env;
+use crate::env_vars::{self as ev, Env};
 use crate::error::Error;
 use crate::identity::IdentityFlag;
 use crate::providers::ProviderError;
@@ -18,7 +18,7 @@ use std::path::PathBuf;
 use time::OffsetDateTime;
 
 /// atmos-auth-helper: AWS credentials for an Atmos identity, for `credential_process`.
-#[derive(clap::Parser, Debug, Clone)]
+#[derive(clap::Parser, Debug, Clone, PartialEq, Eq)]
 #[command(
     name = "atmos-auth-helper",
     version,
@@ -91,6 +91,52 @@ pub fn cold_main(args: impl Iterator<Item = std::ffi::OsString>) -> i32 {
             e.exit_code()
         }
     }
+}
+
+/// Every variable [`warm`] reads: where the cache is and whose home it is in, the margin.
+pub const WARM_VARS: &[&str] = &[ev::HOME, ev::XDG_CACHE_HOME, ev::ATMOS_XDG_CACHE_HOME, ev::TFAUTH_REFRESH_MARGIN];
+
+/// The helper's words (after the program name) as clap reads them, without clap, for the
+/// shape tfauth writes into AWS config files (every provider process Terraform starts runs
+/// the helper, and clap's parser is a tenth of a warm call):
+/// known long flags, each at most once, as `--flag VALUE` or `--flag=VALUE`, `--identity`
+/// among them. `None` for anything else clap might read differently or refuse: an unknown
+/// flag or a positional word, a repeated flag, a missing or empty value, a value starting
+/// with `-`, a word that is not UTF-8.
+pub fn warm_words(words: &[std::ffi::OsString]) -> Option<HelperArgs> {
+    let mut identity = None;
+    let mut a = HelperArgs {
+        identity: String::new(),
+        config: None,
+        profile: None,
+        stack: None,
+        component: None,
+        key: None,
+        margin: None,
+    };
+    for (flag, value) in flag_pairs(words.iter().cloned())? {
+        if value.is_empty() || value.starts_with('-') {
+            return None;
+        }
+        let slot = match flag.as_str() {
+            "--identity" => &mut identity,
+            "--profile" => &mut a.profile,
+            "--stack" => &mut a.stack,
+            "--component" => &mut a.component,
+            "--key" => &mut a.key,
+            "--margin" => &mut a.margin,
+            "--config" if a.config.is_none() => {
+                a.config = Some(value.into());
+                continue;
+            }
+            _ => return None,
+        };
+        if slot.replace(value).is_some() {
+            return None;
+        }
+    }
+    a.identity = identity?;
+    Some(a)
 }
 
 /// The warm path: the cached document for `--key`, if it has the refresh margin left.
@@ -213,4 +259,58 @@ fn calling_itself(identity: &str) -> Option<u32> {
         pid = cache::parent_of(pid)?;
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    /// The warm parser never reads words differently from clap: for every sequence of up to
+    /// four words drawn from flags, values and oddities, whatever it accepts clap accepts
+    /// too, with the same meaning (anything it declines goes to clap anyway).
+    #[test]
+    fn the_warm_parser_reads_only_what_clap_reads_the_same_way() {
+        let alphabet = [
+            "--identity",
+            "--key",
+            "--margin",
+            "--config",
+            "--stack",
+            "--identity=acme/dev",
+            "--key=",
+            "k1",
+            "-x",
+            "",
+            "--help",
+            "--",
+            "--component=vpc",
+            "a b",
+        ];
+        let (mut accepted, mut declined) = (0, 0);
+        let mut level: Vec<Vec<&str>> = vec![vec![]];
+        let mut words = level.clone();
+        for _ in 0..4 {
+            level = level.iter().flat_map(|w| alphabet.iter().map(|a| [&w[..], &[*a]].concat())).collect();
+            words.extend(level.iter().cloned());
+        }
+        for w in &words {
+            let os: Vec<std::ffi::OsString> = w.iter().map(Into::into).collect();
+            match warm_words(&os) {
+                Some(warm) => {
+                    accepted += 1;
+                    let clap =
+                        HelperArgs::try_parse_from(std::iter::once("atmos-auth-helper").chain(w.iter().copied()));
+                    assert_eq!(clap.ok().as_ref(), Some(&warm), "{w:?}");
+                }
+                None => declined += 1,
+            }
+        }
+        // Both sides are exercised: the plain shapes are taken, the rest left to clap.
+        assert!(accepted > 100 && declined > 10_000, "{accepted} accepted, {declined} declined");
+        let plain = ["--identity", "acme/dev", "--key", "0123456789abcdef0123456789abcdef", "--margin=5m"];
+        let plain: Vec<std::ffi::OsString> = plain.iter().map(Into::into).collect();
+        let a = warm_words(&plain).expect("the shape tfauth writes");
+        assert_eq!((a.identity.as_str(), a.margin.as_deref()), ("acme/dev", Some("5m")));
+    }
 }

@@ -74,3 +74,54 @@ impl Drop for TerminationSignals {
         unsafe { libc::pthread_sigmask(libc::SIG_UNBLOCK, &self.set, std::ptr::null_mut()) };
     }
 }
+
+/// Does what Rust's runtime does before `main` for a `#![no_main]` binary (the helper, whose
+/// every start is paid on each credential call): file descriptors 0 to 2 are made open, on
+/// `/dev/null` when closed, so no file the process opens later becomes its stdout or
+/// stderr; and SIGPIPE is ignored, so writing to a closed pipe is an error the caller sees
+/// rather than a kill. It skips the runtime's stack-overflow handler, which reads
+/// `/proc/self/maps` and maps an alternate signal stack at every start (an overflow is
+/// then a plain SIGSEGV), and the main thread's name.
+pub fn init_like_rust_runtime() {
+    let mut fds = [0, 1, 2].map(|fd| libc::pollfd { fd, events: 0, revents: 0 });
+    let polled = loop {
+        // SAFETY: `fds` is a valid array of three pollfd; a zero timeout only reports.
+        let r = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, 0) };
+        if r != -1 || std::io::Error::last_os_error().kind() != std::io::ErrorKind::Interrupted {
+            break r != -1;
+        }
+    };
+    for pfd in &fds {
+        // Without poll (rare sandboxes refuse it), ask each descriptor for its flags.
+        // SAFETY: F_GETFD only reads the descriptor's flags.
+        let closed = if polled {
+            pfd.revents & libc::POLLNVAL != 0
+        } else {
+            (unsafe { libc::fcntl(pfd.fd, libc::F_GETFD) }) == -1
+        };
+        // The lowest free descriptor is taken, and lower ones are open by now: this is `pfd.fd`.
+        // SAFETY: a constant NUL-terminated path; the descriptor is kept open on purpose.
+        if closed && unsafe { libc::open(c"/dev/null".as_ptr(), libc::O_RDWR) } == -1 {
+            // As Rust's runtime does: nothing can be reported without these descriptors.
+            std::process::abort();
+        }
+    }
+    ignore(libc::SIGPIPE);
+}
+
+/// The arguments a C `main` received, for a `#![no_main]` binary (where std's own copy of
+/// them is not set up on every target).
+///
+/// # Safety
+/// `argv` must point to `argc` valid NUL-terminated strings, as the C runtime passes them
+/// to `main`.
+pub unsafe fn args_from_c(argc: libc::c_int, argv: *const *const libc::c_char) -> Vec<std::ffi::OsString> {
+    use std::os::unix::ffi::OsStrExt;
+    (0..usize::try_from(argc).unwrap_or(0))
+        .map(|i| {
+            // SAFETY: `i < argc`, and each of those entries is a valid C string (the caller's promise).
+            let arg = unsafe { std::ffi::CStr::from_ptr(*argv.add(i)) };
+            std::ffi::OsStr::from_bytes(arg.to_bytes()).to_os_string()
+        })
+        .collect()
+}

@@ -786,6 +786,51 @@ fn helper_alone_serves_the_warm_path_and_names_tfauth_for_a_refresh() {
     );
 }
 
+/// The helper starts from C's `main`, so it does itself what Rust's runtime would: a caller
+/// that stops reading gets exit 70, not a SIGPIPE death. Its arguments come from `argv`,
+/// in the plain forms and in those only clap reads. (It also reopens closed standard
+/// descriptors on `/dev/null`, as the runtime does; nothing on the warm path could show
+/// the difference, since std's stdout already drops writes to a closed descriptor.)
+#[test]
+fn helper_starts_like_a_rust_program_when_its_reader_is_gone_and_reads_argv() {
+    let sb = Sandbox::new();
+    let key = "0123456789abcdef0123456789abcdef";
+    let env = tfauth::env_vars::Env::from_pairs([("XDG_CACHE_HOME", sb.home().join(".cache").display().to_string())]);
+    let now = time::OffsetDateTime::now_utc();
+    let creds = tfauth::session::cache::Credentials {
+        access_key_id: "ASIAWARMFROMARGV0000".into(),
+        secret_access_key: tfauth::secret::Secret::new("argv-secret"),
+        session_token: None,
+        expiration: Some(now + time::Duration::hours(1)),
+        issued: Some(now),
+    };
+    let cache = tfauth::session::cache::Cache::new(&env, "aws").unwrap();
+    cache.write(key, &creds).unwrap();
+    let warm = ["--identity", "acme/planner", "--key", key];
+    // The reader is gone before the document is written: an error exit, not a SIGPIPE death.
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let mut c = std::process::Command::new(crate::support::HELPER);
+    c.env_clear().env("HOME", sb.home()).env("XDG_CACHE_HOME", sb.home().join(".cache"));
+    let status = c.current_dir(sb.repo()).args(warm).stdout(writer).stderr(std::process::Stdio::null()).status();
+    assert_eq!(status.unwrap().code(), Some(70), "a write to a closed pipe is exit 70 (SOFTWARE)");
+    for words in [
+        &warm[..],
+        &["--identity=acme/planner", &format!("--key={key}")],
+        &["--key", key, "--identity", "acme/planner"],
+        // A value starting with `-` is left to clap, which takes it in this form.
+        &["--identity", "acme/planner", "--key", key, "--stack=-odd"],
+    ] {
+        let mut c = assert_cmd::Command::new(crate::support::HELPER);
+        sb.clean_env(&mut c);
+        c.current_dir(sb.repo()).args(words);
+        let o = outcome(c);
+        assert_eq!(o.code, 0, "{words:?}: {}", o.stderr);
+        let doc: serde_json::Value = serde_json::from_str(&o.stdout).unwrap();
+        assert_eq!(doc["AccessKeyId"], "ASIAWARMFROMARGV0000", "{words:?}");
+    }
+}
+
 #[test]
 fn stack_index_follows_edits_and_is_private() {
     let sb = Sandbox::new();
