@@ -15,6 +15,9 @@
 //! - the wrapper: `tfauth plan vpc -s plat-use2-dev` with a warm cache and `/bin/true` as
 //!   terraform, from start to the end of the exec'd program.
 //!
+//! The floor, the warm helper (and its baseline's), the minimal reader and the static helper
+//! are timed together, round by round (`time_together`), so their ratios to the floor hold
+//! however the machine drifts during the run; every other row's ratio is to that floor too.
 //! Each binary is timed from a copy in a temporary directory, as installed (`installed`
 //! says why). Timings only print; nothing here fails on a number. Rows whose tools are missing say so.
 //!
@@ -85,20 +88,6 @@ fn main() {
     };
     let mut rows = Rows::default();
 
-    // The process floor.
-    let small = tmp.path().join("small.json");
-    std::fs::write(&small, "{\"Version\":1}\n").unwrap();
-    rows.push(
-        "/bin/cat small file (process floor)",
-        Some(time(500 / scale, || {
-            let mut c = Command::new("/bin/cat");
-            env(&mut c);
-            c.arg(&small);
-            c
-        })),
-        String::new(),
-    );
-
     // Warm helper: a cache entry written through the library, as a run would leave it.
     let key = "0123456789abcdef0123456789abcdef";
     let cache_env = tfauth::env_vars::Env::from_pairs([("XDG_CACHE_HOME", home.join(".cache").display().to_string())]);
@@ -116,47 +105,68 @@ fn main() {
             },
         )
         .unwrap();
-    let warm = ours(500 / scale, HELPER, &mut |bin| {
+    let entry = cache.entry_path(key);
+
+    // The warm path's group, timed together round by round (`time_together`), so that its
+    // ratios to the floor are not tilted by the machine drifting between one block of runs
+    // and the next (seen here: the same floor 0.61 ms in one block, 0.74 in another).
+    // The process floor: /bin/cat of a small file.
+    let small = tmp.path().join("small.json");
+    std::fs::write(&small, "{\"Version\":1}\n").unwrap();
+    // The limit: a minimal std-only program that does what the warm path must (read the
+    // entry, find its expiration, compare it with now, print), compiled here with rustc -O.
+    let reader = minimal_reader(tmp.path());
+    // The static binary the release archives hold (shell/release.sh), when it was built.
+    let musl = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/x86_64-unknown-linux-musl/release/atmos-auth-helper");
+    let musl = musl.exists().then(|| {
+        installed(&musl, &tmp.path().join("musl"), "atmos-auth-helper")
+            .unwrap_or_else(|e| panic!("copying {}: {e}", musl.display()))
+    });
+    let helper = |bin: &Path| {
         let mut c = Command::new(bin);
         env(&mut c);
         c.args(["--identity", "acme/planner", "--key", key]);
         c
-    });
-    rows.push_ours("atmos-auth-helper, warm cache", &warm, String::new());
-
-    // The limit: a minimal std-only program that does what the warm path must (read the
-    // entry, find its expiration, compare it with now, print), compiled here with rustc -O.
-    match minimal_reader(tmp.path()) {
-        Ok(reader) => {
-            let entry = cache.entry_path(key);
-            let limit = time(500 / scale, || {
-                let mut c = Command::new(&reader);
-                env(&mut c);
-                c.arg(&entry);
-                c
-            });
-            rows.push("minimal reader of the same cache entry (the limit)", Some(limit), String::new());
-        }
-        Err(why) => rows.push("minimal reader of the same cache entry (the limit)", None, why),
-    }
-    // The static binary the release archives hold (shell/release.sh), when it was built.
-    let musl = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/x86_64-unknown-linux-musl/release/atmos-auth-helper");
-    if musl.exists() {
-        let musl = installed(&musl, &tmp.path().join("musl"), "atmos-auth-helper")
-            .unwrap_or_else(|e| panic!("copying {}: {e}", musl.display()));
-        let stat = time(500 / scale, || {
-            let mut c = Command::new(&musl);
+    };
+    let mut group = vec![
+        Member::must(|| {
+            let mut c = Command::new("/bin/cat");
             env(&mut c);
-            c.args(["--identity", "acme/planner", "--key", key]);
+            c.arg(&small);
             c
-        });
-        rows.push("atmos-auth-helper, warm, static musl (shell/release.sh)", Some(stat), String::new());
-    } else {
-        rows.push(
-            "atmos-auth-helper, warm, static musl (shell/release.sh)",
-            None,
-            "not built: run shell/release.sh".into(),
-        );
+        }),
+        Member::must(|| helper(&ours_dir.join(HELPER.name))),
+    ];
+    if let Some(dir) = &baseline {
+        group.push(Member::may_fail(move || helper(&dir.join(HELPER.name))));
+    }
+    if let Ok(reader) = &reader {
+        let entry = &entry;
+        group.push(Member::must(move || {
+            let mut c = Command::new(reader);
+            env(&mut c);
+            c.arg(entry);
+            c
+        }));
+    }
+    if let Some(musl) = &musl {
+        group.push(Member::must(move || helper(musl)));
+    }
+    let mut timed = time_together(500 / scale, group).into_iter();
+    let mut next = || timed.next().expect("one result per member");
+    let together = "timed together with the floor";
+    rows.push("/bin/cat small file (process floor)", Some(next().unwrap()), together.into());
+    let warm = Timed { ours: next().unwrap(), baseline: baseline.as_ref().map(|_| next()) };
+    rows.push_ours("atmos-auth-helper, warm cache", &warm, together.into());
+    let name = "minimal reader of the same cache entry (the limit)";
+    match reader {
+        Ok(_) => rows.push(name, Some(next().unwrap()), together.into()),
+        Err(why) => rows.push(name, None, why),
+    }
+    let name = "atmos-auth-helper, warm, static musl (shell/release.sh)";
+    match musl {
+        Some(_) => rows.push(name, Some(next().unwrap()), together.into()),
+        None => rows.push(name, None, "not built: run shell/release.sh".into()),
     }
 
     // The prompt segment, as a shell prompt runs it on every line (target: under 5 ms).
@@ -512,7 +522,43 @@ fn time_ours(
     Timed { ours: Stats::of(ours), baseline }
 }
 
-/// One timed run that must succeed.
+/// One command of a group timed together (`time_together`).
+struct Member<'a> {
+    make: Box<dyn FnMut() -> Command + 'a>,
+    /// A baseline's: its first failure ends its runs and becomes its result.
+    may_fail: bool,
+}
+
+impl<'a> Member<'a> {
+    fn must(make: impl FnMut() -> Command + 'a) -> Self {
+        Member { make: Box::new(make), may_fail: false }
+    }
+
+    fn may_fail(make: impl FnMut() -> Command + 'a) -> Self {
+        Member { make: Box::new(make), may_fail: true }
+    }
+}
+
+/// Times the members round by round, each once per round in order, so whatever the machine
+/// does over the run (its clock, its caches, other load) touches all of them alike and their
+/// ratios to one another hold. One result per member, in order; a member that must succeed
+/// and fails panics.
+fn time_together(runs: usize, mut members: Vec<Member>) -> Vec<Result<Stats, String>> {
+    let mut samples: Vec<Result<Vec<Duration>, String>> = members.iter().map(|_| Ok(Vec::new())).collect();
+    for _ in 0..runs.max(1) {
+        for (member, times) in members.iter_mut().zip(&mut samples) {
+            let Ok(list) = times else { continue };
+            let mut c = (member.make)();
+            match run_once(&mut c) {
+                Ok(t) => list.push(t),
+                Err(why) if member.may_fail => *times = Err(why),
+                Err(why) => panic!("{c:?} failed: {why}"),
+            }
+        }
+    }
+    samples.into_iter().map(|s| s.map(Stats::of)).collect()
+}
+
 /// A copy of the binary `from` at `dir/name` (`dir` created), as `cargo install` or
 /// unpacking an archive leaves it. The file a linker has just written starts measurably
 /// slower than the same bytes copied (here 0.1 to 0.35 ms more per start, with more page
@@ -583,6 +629,7 @@ fn main() {
     installed(&out, &dir.join("installed"), "minimal_reader").map_err(|e| format!("copying the minimal reader: {e}"))
 }
 
+/// One timed run that must succeed.
 fn must(mut c: Command) -> Duration {
     run_once(&mut c).unwrap_or_else(|why| panic!("{c:?} failed: {why}"))
 }
