@@ -831,6 +831,20 @@ fn helper_starts_like_a_rust_program_when_its_reader_is_gone_and_reads_argv() {
     }
 }
 
+/// Both binaries carry GCC's unwinder (`tfauth::util::sys`), so the loader maps no
+/// `libgcc_s.so.1` when they start: about a tenth of a warm helper call. glibc's loader
+/// lists what it would map when `LD_TRACE_LOADED_OBJECTS` is set, as `ldd` has it do.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+#[test]
+fn binaries_start_without_mapping_libgcc_s() {
+    for bin in [crate::support::HELPER, crate::support::TFAUTH] {
+        let o = std::process::Command::new(bin).env_clear().env("LD_TRACE_LOADED_OBJECTS", "1").output().unwrap();
+        let mapped = String::from_utf8_lossy(&o.stdout);
+        assert!(mapped.contains("libc.so.6"), "{bin}: the loader listed {mapped:?}");
+        assert!(!mapped.contains("libgcc_s"), "{bin} maps libgcc_s at start:\n{mapped}");
+    }
+}
+
 #[test]
 fn stack_index_follows_edits_and_is_private() {
     let sb = Sandbox::new();
