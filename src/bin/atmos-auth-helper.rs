@@ -14,7 +14,9 @@
 //! and takes its arguments from `argv`. Nothing here may use `std::env::args`: on musl (the
 //! release archives) std fills it only when its own runtime starts the program.
 
-#![no_main]
+// The test harness brings its own `main` (`cargo test --all-targets` builds this file as
+// a harness with no tests), so the C entry point is left out there.
+#![cfg_attr(not(test), no_main)]
 
 use clap::Parser;
 use std::ffi::OsString;
@@ -25,6 +27,7 @@ use tfauth::env_vars::Env;
 use tfauth::exit;
 
 /// The C entry point: the runtime's essentials, then [`run`] on `argv`.
+#[cfg(not(test))]
 #[unsafe(no_mangle)]
 extern "C" fn main(argc: std::ffi::c_int, argv: *const *const std::ffi::c_char) -> std::ffi::c_int {
     tfauth::util::sys::init_like_rust_runtime();
@@ -37,6 +40,7 @@ extern "C" fn main(argc: std::ffi::c_int, argv: *const *const std::ffi::c_char) 
 }
 
 /// The helper on its arguments (the program name first); returns the exit code.
+#[cfg_attr(test, allow(dead_code))]
 fn run(args: &[OsString]) -> i32 {
     tfauth::no_core_dumps();
     tfauth::exit_70_on_panic();
