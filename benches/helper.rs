@@ -71,7 +71,7 @@ fn main() {
         installed_pair(|name| dir.join(name), &tmp.path().join("baseline"))
             .unwrap_or_else(|e| panic!("copying {}: {e}", dir.display()))
     });
-    let ours = |runs: usize, bin: Bin, make: &mut dyn FnMut(&Path) -> Command| {
+    let ours = |runs: usize, bin: Bin, make: &dyn Fn(&Path) -> Command| {
         time_ours(runs, bin, &ours_dir, baseline.as_deref(), make)
     };
     let home = tmp.path().join("home");
@@ -171,7 +171,7 @@ fn main() {
 
     // The prompt segment, as a shell prompt runs it on every line (target: under 5 ms).
     let session = cache.entry_path(key);
-    let prompt = ours(500 / scale, TFAUTH, &mut |bin| {
+    let prompt = ours(500 / scale, TFAUTH, &|bin| {
         let mut c = Command::new(bin);
         env(&mut c);
         c.env("TFAUTH_IDENTITY", "acme/planner").env("TFAUTH_SESSION", &session).arg("prompt");
@@ -179,7 +179,7 @@ fn main() {
     });
     rows.push_ours("tfauth prompt (identity + minutes left)", &prompt, "target < 5 ms".into());
     // The same answer from the small binary, which the shell snippets run.
-    let small_prompt = ours(500 / scale, HELPER, &mut |bin| {
+    let small_prompt = ours(500 / scale, HELPER, &|bin| {
         let mut c = Command::new(bin);
         env(&mut c);
         c.env("TFAUTH_IDENTITY", "acme/planner").env("TFAUTH_SESSION", &session).arg("prompt");
@@ -189,7 +189,7 @@ fn main() {
 
     // The EKS token plugin, warm: the same cache entry, presigned locally, one
     // ExecCredential printed (what kubectl runs before every command).
-    let eks = ours(500 / scale, TFAUTH, &mut |bin| {
+    let eks = ours(500 / scale, TFAUTH, &|bin| {
         let mut c = Command::new(bin);
         env(&mut c);
         c.args(["aws", "eks", "token", "--cluster-name", "dev", "--region", "us-east-2", "-i", "acme/planner"])
@@ -198,7 +198,7 @@ fn main() {
     });
     rows.push_ours("tfauth aws eks token, warm cache", &eks, String::new());
     // What the kubeconfigs tfauth writes run: the same words through the small binary.
-    let eks = ours(500 / scale, HELPER, &mut |bin| {
+    let eks = ours(500 / scale, HELPER, &|bin| {
         let mut c = Command::new(bin);
         env(&mut c);
         c.args(["aws", "eks", "token", "--cluster-name", "dev", "--region", "us-east-2", "-i", "acme/planner"])
@@ -228,7 +228,7 @@ fn main() {
             expires: now + Duration::from_secs(3600),
         };
         tfauth::session::bearer::store(&cache_env, kind, &entry, "bench", &bearer).unwrap();
-        let timed = ours(500 / scale, HELPER, &mut |bin| {
+        let timed = ours(500 / scale, HELPER, &|bin| {
             let mut c = Command::new(bin);
             env(&mut c);
             c.args(words).args(["-i", "bench", "--key", key]);
@@ -314,7 +314,7 @@ fn main() {
                 .current_dir(&examples);
         };
         let aws_cache = home.join(".cache/tfauth/aws");
-        let cold = ours(30 / scale.min(30), HELPER, &mut |bin| {
+        let cold = ours(30 / scale.min(30), HELPER, &|bin| {
             let _ = std::fs::remove_dir_all(&aws_cache);
             let mut c = Command::new(bin);
             github(&mut c);
@@ -322,7 +322,7 @@ fn main() {
             c
         });
         rows.push_ours("atmos-auth-helper, cold (1 AssumeRoleWithWebIdentity, moto)", &cold, String::new());
-        let wrapper = ours(100 / scale, TFAUTH, &mut |bin| {
+        let wrapper = ours(100 / scale, TFAUTH, &|bin| {
             let mut c = Command::new(bin);
             github(&mut c);
             c.env("ATMOS_COMPONENTS_TERRAFORM_COMMAND", "/bin/true").args([
@@ -335,7 +335,7 @@ fn main() {
             c
         });
         // The whole run: files, `init` and `workspace select` as children, then the exec.
-        let full = ours(100 / scale, TFAUTH, &mut |bin| {
+        let full = ours(100 / scale, TFAUTH, &|bin| {
             let mut c = Command::new(bin);
             github(&mut c);
             c.env("ATMOS_COMPONENTS_TERRAFORM_COMMAND", "/bin/true").args(["plan", "dns", "-s", "plat-use2-dev"]);
@@ -493,33 +493,24 @@ fn time(runs: usize, mut make: impl FnMut() -> Command) -> Stats {
 }
 
 /// Times `bin` as `make` builds its command for a binary path, and with a baseline directory
-/// the baseline's copy too, interleaved run by run (ours, baseline, ours, ...). Our failure
+/// the baseline's copy too, together round by round ([`time_together`]). Our failure
 /// panics; the baseline's first failure ends its runs and becomes its row's reason.
 fn time_ours(
     runs: usize,
     bin: Bin,
     ours_dir: &Path,
     baseline: Option<&Path>,
-    make: &mut dyn FnMut(&Path) -> Command,
+    make: &dyn Fn(&Path) -> Command,
 ) -> Timed {
     let mine = ours_dir.join(bin.name);
     let theirs = baseline.map(|dir| dir.join(bin.name));
-    let (mut ours, mut base) = (Vec::new(), Vec::new());
-    let mut failed = None;
-    for _ in 0..runs.max(1) {
-        ours.push(must(make(&mine)));
-        if let Some(path) = theirs.as_ref().filter(|_| failed.is_none()) {
-            match run_once(&mut make(path)) {
-                Ok(t) => base.push(t),
-                Err(why) => failed = Some(why),
-            }
-        }
+    let mut group = vec![Member::must(|| make(&mine))];
+    if let Some(path) = &theirs {
+        group.push(Member::may_fail(|| make(path)));
     }
-    let baseline = theirs.map(|_| match failed {
-        Some(why) => Err(why),
-        None => Ok(Stats::of(base)),
-    });
-    Timed { ours: Stats::of(ours), baseline }
+    let mut timed = time_together(runs, group).into_iter();
+    let ours = timed.next().expect("ours").expect("ours must succeed");
+    Timed { ours, baseline: timed.next() }
 }
 
 /// One command of a group timed together (`time_together`).
